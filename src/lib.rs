@@ -1,0 +1,20 @@
+//! kiln: Nix-style reproducible release builds.
+//!
+//! The library holds every capability; `src/main.rs` and `src/cli/` only parse
+//! arguments, call one library function and print. See `ARCHITECTURE.md` for
+//! the code map and `../shared/DESIGN.md` for the design.
+
+pub mod archive;
+pub mod cli;
+pub mod derive;
+pub mod error;
+pub mod hash;
+pub mod nix;
+pub mod provenance;
+pub mod recipe;
+pub mod sandbox;
+pub mod source;
+pub mod stamp;
+pub mod store;
+pub mod surface;
+pub mod version;

@@ -1,0 +1,393 @@
+//! A small typed wrapper over the `git` command line: the one place (with
+//! `src/sandbox/`) allowed to spawn processes.
+//!
+//! kiln reads sources from git *objects*, never from the working tree: a tree
+//! listing comes from `git ls-tree`, contents from one long-lived
+//! `git cat-file --batch`. Every call runs with a scrubbed environment
+//! (`GIT_CONFIG_NOSYSTEM`, no pager, `LC_ALL=C`) so user configuration and
+//! locale cannot change what kiln sees.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+/// Errors from git invocations.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git (is it installed?)")]
+    Spawn(#[source] std::io::Error),
+    #[error("`git {args}` in {dir} failed: {stderr}")]
+    Failed {
+        dir: PathBuf,
+        args: String,
+        stderr: String,
+    },
+    #[error("{dir} is not inside a git repository")]
+    NotARepo { dir: PathBuf },
+    #[error("unknown revision {rev:?} in {dir}")]
+    UnknownRev { dir: PathBuf, rev: String },
+    #[error("unexpected output from `git {args}`: {detail}")]
+    Parse { args: String, detail: String },
+    #[error("reading git object {oid}")]
+    Object {
+        oid: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl crate::error::Classify for GitError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            GitError::NotARepo { .. } | GitError::UnknownRev { .. } => {
+                crate::error::ErrorKind::BadInput
+            }
+            _ => crate::error::ErrorKind::Internal,
+        }
+    }
+}
+
+/// A git repository, addressed by its work tree root.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    root: PathBuf,
+}
+
+/// The kind of a tree entry, from its git mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EntryKind {
+    /// 100644
+    File,
+    /// 100755
+    Executable,
+    /// 120000: the blob holds the link target.
+    Symlink,
+    /// 160000: a submodule commit (kiln does not descend into it).
+    Submodule,
+}
+
+/// One blob in a tree listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeEntry {
+    /// Path relative to the repository root, `/`-separated, as raw bytes turned
+    /// into a `String` (git paths that are not UTF-8 are rejected).
+    pub path: String,
+    pub kind: EntryKind,
+    /// Hex object id.
+    pub oid: String,
+    /// Blob size in bytes (0 for submodules).
+    pub size: u64,
+}
+
+/// Facts about one commit that versions and `SOURCE_DATE_EPOCH` derive from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Full hex id.
+    pub id: String,
+    /// Committer time, seconds since the epoch.
+    pub committer_time: i64,
+}
+
+#[allow(clippy::disallowed_methods)] // this module owns spawning git
+fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LC_ALL", "C")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_PAGER", "cat")
+        .args(["-c", "core.quotepath=off", "-c", "safe.directory=*"]);
+    cmd
+}
+
+impl Repo {
+    /// The repository whose work tree contains `dir`, or `NotARepo`.
+    pub fn discover(dir: &Path) -> Result<Repo, GitError> {
+        let out = git_command(dir)
+            .args(["rev-parse", "--show-toplevel"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(GitError::Spawn)?;
+        if !out.status.success() {
+            return Err(GitError::NotARepo {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let s = String::from_utf8_lossy(&out.stdout)
+            .trim_end_matches('\n')
+            .to_string();
+        Ok(Repo {
+            root: PathBuf::from(s),
+        })
+    }
+
+    /// The work tree root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn run<I, S>(&self, args: I) -> Result<Vec<u8>, GitError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let out = git_command(&self.root)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(GitError::Spawn)?;
+        if !out.status.success() {
+            return Err(GitError::Failed {
+                dir: self.root.clone(),
+                args: args
+                    .iter()
+                    .map(|a| a.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    fn run_string(&self, args: &[&str]) -> Result<String, GitError> {
+        let out = self.run(args)?;
+        String::from_utf8(out).map_err(|_| GitError::Parse {
+            args: args.join(" "),
+            detail: "not UTF-8".into(),
+        })
+    }
+
+    /// Resolve a revision to a full commit id.
+    pub fn resolve(&self, rev: &str) -> Result<String, GitError> {
+        let spec = format!("{rev}^{{commit}}");
+        match self.run_string(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ]) {
+            Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+            _ => Err(GitError::UnknownRev {
+                dir: self.root.clone(),
+                rev: rev.to_string(),
+            }),
+        }
+    }
+
+    /// Whether HEAD points at a commit (false in a fresh `git init`).
+    pub fn has_head(&self) -> bool {
+        self.resolve("HEAD").is_ok()
+    }
+
+    /// Commit id and committer time of `rev`.
+    pub fn commit_info(&self, rev: &str) -> Result<CommitInfo, GitError> {
+        let id = self.resolve(rev)?;
+        let s = self.run_string(&["show", "-s", "--format=%ct", &id])?;
+        let committer_time = s.trim().parse::<i64>().map_err(|_| GitError::Parse {
+            args: format!("show -s --format=%ct {id}"),
+            detail: s.clone(),
+        })?;
+        Ok(CommitInfo { id, committer_time })
+    }
+
+    /// The shortest unambiguous abbreviation of `rev`, at least `min_len` hex digits.
+    pub fn short_id(&self, rev: &str, min_len: usize) -> Result<String, GitError> {
+        let id = self.resolve(rev)?;
+        let s = self.run_string(&["rev-parse", &format!("--short={min_len}"), &id])?;
+        Ok(s.trim().to_string())
+    }
+
+    /// Names of the tags (without `refs/tags/`) that point at `rev`, sorted.
+    pub fn tags_at(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        let id = self.resolve(rev)?;
+        let s = self.run_string(&["tag", "--points-at", &id])?;
+        let mut tags: Vec<String> = s
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// All tag names of the repository, sorted.
+    pub fn all_tags(&self) -> Result<Vec<String>, GitError> {
+        let s = self.run_string(&["tag", "--list"])?;
+        let mut tags: Vec<String> = s
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        tags.sort();
+        Ok(tags)
+    }
+
+    /// Number of commits reachable from `rev` but not from `base`
+    /// (`git rev-list --count base..rev`); with `base = None`, all commits.
+    pub fn distance(&self, base: Option<&str>, rev: &str) -> Result<u64, GitError> {
+        let range = match base {
+            Some(b) => format!("{b}..{rev}"),
+            None => rev.to_string(),
+        };
+        let s = self.run_string(&["rev-list", "--count", &range])?;
+        s.trim().parse().map_err(|_| GitError::Parse {
+            args: format!("rev-list --count {range}"),
+            detail: s,
+        })
+    }
+
+    /// Whether `ancestor` is an ancestor of (or equal to) `rev`.
+    pub fn is_ancestor(&self, ancestor: &str, rev: &str) -> Result<bool, GitError> {
+        let out = git_command(&self.root)
+            .args(["merge-base", "--is-ancestor", ancestor, rev])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(GitError::Spawn)?;
+        Ok(out.status.success())
+    }
+
+    /// Every blob in the tree of commit `rev`, recursively, in git's order
+    /// (byte order of full paths). Paths are relative to the repository root.
+    pub fn ls_tree(&self, rev: &str) -> Result<Vec<TreeEntry>, GitError> {
+        let id = self.resolve(rev)?;
+        let out = self.run(["ls-tree", "-r", "-z", "--long", "--full-tree", &id])?;
+        let mut entries = Vec::new();
+        for rec in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+            // "<mode> SP <type> SP <oid> SP+ <size> TAB <path>"
+            let tab = rec
+                .iter()
+                .position(|b| *b == b'\t')
+                .ok_or_else(|| GitError::Parse {
+                    args: "ls-tree".into(),
+                    detail: String::from_utf8_lossy(rec).into_owned(),
+                })?;
+            let meta = std::str::from_utf8(&rec[..tab]).map_err(|_| GitError::Parse {
+                args: "ls-tree".into(),
+                detail: "metadata not UTF-8".into(),
+            })?;
+            let path = String::from_utf8(rec[tab + 1..].to_vec()).map_err(|_| GitError::Parse {
+                args: "ls-tree".into(),
+                detail: format!(
+                    "path is not UTF-8: {}",
+                    String::from_utf8_lossy(&rec[tab + 1..])
+                ),
+            })?;
+            let mut f = meta.split_whitespace();
+            let (mode, _ty, oid, size) = (f.next(), f.next(), f.next(), f.next());
+            let (Some(mode), Some(oid), Some(size)) = (mode, oid, size) else {
+                return Err(GitError::Parse {
+                    args: "ls-tree".into(),
+                    detail: meta.into(),
+                });
+            };
+            let kind = match mode {
+                "100644" | "100664" => EntryKind::File,
+                "100755" => EntryKind::Executable,
+                "120000" => EntryKind::Symlink,
+                "160000" => EntryKind::Submodule,
+                other => {
+                    return Err(GitError::Parse {
+                        args: "ls-tree".into(),
+                        detail: format!("mode {other}"),
+                    })
+                }
+            };
+            let size = if size == "-" {
+                0
+            } else {
+                size.parse().unwrap_or(0)
+            };
+            entries.push(TreeEntry {
+                path,
+                kind,
+                oid: oid.to_string(),
+                size,
+            });
+        }
+        Ok(entries)
+    }
+
+    /// Paths (relative to the repository root) whose working-tree or index
+    /// state differs from HEAD, including untracked files that are not ignored.
+    pub fn dirty_paths(&self) -> Result<Vec<String>, GitError> {
+        let out = self.run([
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+        ])?;
+        let mut paths = Vec::new();
+        for rec in out.split(|b| *b == 0).filter(|r| r.len() > 3) {
+            paths.push(String::from_utf8_lossy(&rec[3..]).into_owned());
+        }
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// A streaming reader of object contents (`git cat-file --batch`).
+    pub fn object_reader(&self) -> Result<ObjectReader, GitError> {
+        let mut child = git_command(&self.root)
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = BufReader::with_capacity(1 << 16, child.stdout.take().expect("piped stdout"));
+        Ok(ObjectReader {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+}
+
+/// One `git cat-file --batch` process; read blobs by id.
+#[derive(Debug)]
+pub struct ObjectReader {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ObjectReader {
+    /// The full contents of object `oid`.
+    pub fn read(&mut self, oid: &str) -> Result<Vec<u8>, GitError> {
+        let err = |source| GitError::Object {
+            oid: oid.to_string(),
+            source,
+        };
+        writeln!(self.stdin, "{oid}").map_err(err)?;
+        self.stdin.flush().map_err(err)?;
+        let mut header = String::new();
+        self.stdout.read_line(&mut header).map_err(err)?;
+        // "<oid> <type> <size>\n" or "<oid> missing\n"
+        let size: usize = header
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| err(std::io::Error::other(format!("bad header {header:?}"))))?;
+        let mut buf = vec![0u8; size];
+        self.stdout.read_exact(&mut buf).map_err(err)?;
+        let mut nl = [0u8; 1];
+        self.stdout.read_exact(&mut nl).map_err(err)?;
+        Ok(buf)
+    }
+}
+
+impl Drop for ObjectReader {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
