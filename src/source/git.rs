@@ -391,3 +391,27 @@ impl Drop for ObjectReader {
         let _ = self.child.wait();
     }
 }
+
+impl Repo {
+    /// Files of the working tree as `git add -A` would see them: tracked files
+    /// plus untracked files that are not ignored, relative to the repository
+    /// root, sorted by path bytes. Used for `--dirty` snapshots.
+    pub fn worktree_files(&self) -> Result<Vec<String>, GitError> {
+        let out = self.run([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "--full-name",
+        ])?;
+        let mut files: Vec<String> = out
+            .split(|b| *b == 0)
+            .filter(|r| !r.is_empty())
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+}

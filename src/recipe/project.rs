@@ -1,0 +1,641 @@
+//! Loading every recipe of a project, expanding matrices, checking the
+//! input graph (missing inputs, cycles) and rendering recipe templates.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::schema::{RecipeFile, Surface};
+use crate::error::{Classify, ErrorKind};
+
+/// Errors in recipes. Every variant names the file and, where there is one,
+/// the line and key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("reading {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}: {message}")]
+    Parse {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{file}: key `{key}` = {value:?}: {reason}")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{file}: key `inputs.{mount}` names recipe {recipe:?}, which does not exist (recipes: {available})")]
+    UnknownInput {
+        file: PathBuf,
+        mount: String,
+        recipe: String,
+        available: String,
+    },
+    #[error("recipes form a cycle through their inputs: {}", cycle.join(" -> "))]
+    Cycle { cycle: Vec<String> },
+    #[error("{file}: key `surface` = {surface:?}: this kiln cannot build that surface yet (supported: crate, npm, tarball, zip, command)")]
+    Unsupported { file: PathBuf, surface: String },
+    #[error("{file} and {other} both define recipe {name:?}")]
+    Duplicate {
+        file: PathBuf,
+        other: PathBuf,
+        name: String,
+    },
+    #[error("no recipe named {name:?} (recipes: {available})")]
+    UnknownRecipe { name: String, available: String },
+    #[error("{dir} holds no recipes (expected recipes/*.toml)")]
+    NoRecipes { dir: PathBuf },
+}
+
+impl Classify for RecipeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RecipeError::Io { .. } => ErrorKind::Internal,
+            _ => ErrorKind::BadInput,
+        }
+    }
+}
+
+/// One buildable recipe: a recipe file, or one cell of its matrix.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    /// Unique id: the recipe name, plus `[k=v,…]` for a matrix cell.
+    pub id: String,
+    /// The recipe name (file stem unless `name` is given).
+    pub name: String,
+    /// Recipe file, relative to the project root (`recipes/x.toml`).
+    pub file: PathBuf,
+    /// The matrix cell (empty when the recipe has no matrix).
+    pub cell: BTreeMap<String, String>,
+    pub spec: RecipeFile,
+}
+
+impl Recipe {
+    pub fn surface(&self) -> Surface {
+        self.spec.surface
+    }
+
+    /// Input mount name → recipe id it reads.
+    pub fn inputs(&self) -> &BTreeMap<String, String> {
+        &self.spec.inputs
+    }
+
+    /// A store-path-safe name for this recipe (cell values joined with `-`).
+    pub fn store_name(&self) -> String {
+        let mut s = self.name.clone();
+        for v in self.cell.values() {
+            s.push('-');
+            s.push_str(v);
+        }
+        sanitize_store_name(&s)
+    }
+
+    /// Render a template string: `{version}`, `{name}` and the matrix keys.
+    pub fn render(&self, key: &str, template: &str, version: &str) -> Result<String, RecipeError> {
+        let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
+        vars.insert("version", version);
+        vars.insert("name", &self.name);
+        for (k, v) in &self.cell {
+            vars.insert(k, v);
+        }
+        render_template(template, &vars).map_err(|reason| RecipeError::Invalid {
+            file: self.file.clone(),
+            key: key.to_string(),
+            value: template.to_string(),
+            reason,
+        })
+    }
+}
+
+/// Replace characters Nix does not allow in store path names with `_`.
+pub fn sanitize_store_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+-._?=".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Expand `{var}` placeholders; `{{` and `}}` are literal braces.
+pub fn render_template(template: &str, vars: &BTreeMap<&str, &str>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut name = String::new();
+                loop {
+                    match chars.next() {
+                        Some('}') => break,
+                        Some(c) => name.push(c),
+                        None => return Err("unclosed `{` in template".into()),
+                    }
+                }
+                match vars.get(name.as_str()) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        let known: Vec<&str> = vars.keys().copied().collect();
+                        return Err(format!(
+                            "unknown placeholder {{{name}}} (known: {})",
+                            known
+                                .iter()
+                                .map(|k| format!("{{{k}}}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                }
+            }
+            '}' => return Err("unmatched `}` in template (write `}}` for a literal brace)".into()),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// All recipes of a project, in id order.
+#[derive(Debug, Clone)]
+pub struct Recipes {
+    pub root: PathBuf,
+    pub recipes: BTreeMap<String, Recipe>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parse one recipe file's text.
+pub fn parse_recipe(file: &Path, text: &str) -> Result<RecipeFile, RecipeError> {
+    toml_edit::de::from_str::<RecipeFile>(text).map_err(|e| RecipeError::Parse {
+        file: file.to_path_buf(),
+        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+        message: e.message().trim().to_string(),
+    })
+}
+
+fn invalid(file: &Path, key: &str, value: &str, reason: impl Into<String>) -> RecipeError {
+    RecipeError::Invalid {
+        file: file.to_path_buf(),
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Check a relative path written in a recipe: no absolute paths, no `..`.
+pub fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeError> {
+    if value.starts_with('/') {
+        return Err(invalid(file, key, value, "must be a relative path"));
+    }
+    if value.split('/').any(|c| c == "..") {
+        return Err(invalid(
+            file,
+            key,
+            value,
+            "must not contain `..` (it would leave the workspace)",
+        ));
+    }
+    if value.contains('\0') || value.contains('\\') {
+        return Err(invalid(
+            file,
+            key,
+            value,
+            "must not contain NUL or backslashes",
+        ));
+    }
+    Ok(())
+}
+
+fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
+    if !r.surface.is_supported() {
+        return Err(RecipeError::Unsupported {
+            file: file.to_path_buf(),
+            surface: r.surface.to_string(),
+        });
+    }
+    check_relative(file, "source", &r.source)?;
+    for (i, g) in r.include.iter().chain(r.exclude.iter()).enumerate() {
+        let key = if i < r.include.len() {
+            "include"
+        } else {
+            "exclude"
+        };
+        check_relative(file, key, g)?;
+        globset::Glob::new(g).map_err(|e| invalid(file, key, g, e.to_string()))?;
+    }
+    for mount in r.inputs.keys() {
+        if mount.is_empty()
+            || !mount
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                file,
+                &format!("inputs.{mount}"),
+                mount,
+                "mount names are [A-Za-z0-9_-]+",
+            ));
+        }
+    }
+    for (k, values) in &r.matrix {
+        if values.is_empty() {
+            return Err(invalid(
+                file,
+                &format!("matrix.{k}"),
+                "[]",
+                "a matrix axis needs at least one value",
+            ));
+        }
+        if ["version", "name"].contains(&k.as_str()) {
+            return Err(invalid(
+                file,
+                &format!("matrix.{k}"),
+                k,
+                "reserved placeholder name",
+            ));
+        }
+    }
+    for (i, m) in r.map.iter().enumerate() {
+        check_relative(file, &format!("map[{i}].from"), &m.from)?;
+        check_relative(file, &format!("map[{i}].to"), &m.to)?;
+    }
+    if let Some(p) = &r.prefix {
+        check_relative(file, "prefix", p)?;
+    }
+    if let Some(o) = &r.output {
+        if o.contains('/') || o.is_empty() {
+            return Err(invalid(file, "output", o, "must be a plain file name"));
+        }
+    }
+    let want_section = |present: bool, name: &str| -> Result<(), RecipeError> {
+        if present {
+            Ok(())
+        } else {
+            Err(invalid(
+                file,
+                name,
+                "",
+                format!(
+                    "surface = {:?} requires a [{name}] table",
+                    r.surface.as_str()
+                ),
+            ))
+        }
+    };
+    match r.surface {
+        Surface::Command => {
+            want_section(r.command.is_some(), "command")?;
+            let c = r.command.as_ref().expect("checked");
+            if c.argv.is_empty() {
+                return Err(invalid(
+                    file,
+                    "command.argv",
+                    "[]",
+                    "needs at least the program",
+                ));
+            }
+            if c.outputs.is_empty() {
+                return Err(invalid(
+                    file,
+                    "command.outputs",
+                    "[]",
+                    "declare at least one output",
+                ));
+            }
+            for (i, o) in c.outputs.iter().enumerate() {
+                check_relative(file, &format!("command.outputs[{i}]"), o)?;
+            }
+        }
+        _ => {
+            if r.command.is_some() {
+                return Err(invalid(
+                    file,
+                    "command",
+                    "",
+                    "a [command] table only goes with surface = \"command\"",
+                ));
+            }
+        }
+    }
+    if let Some(s) = &r.source_date_epoch {
+        if *s < 0 {
+            return Err(invalid(
+                file,
+                "source-date-epoch",
+                &s.to_string(),
+                "must be ≥ 0",
+            ));
+        }
+    }
+    if let Some(z) = &r.zip {
+        if z.level.is_some_and(|l| l > 9) {
+            return Err(invalid(
+                file,
+                "zip.level",
+                &format!("{:?}", z.level),
+                "deflate levels are 0–9",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn cells(matrix: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, String>> {
+    let mut out = vec![BTreeMap::new()];
+    for (k, values) in matrix {
+        let mut next = Vec::with_capacity(out.len() * values.len());
+        for cell in &out {
+            for v in values {
+                let mut c = cell.clone();
+                c.insert(k.clone(), v.clone());
+                next.push(c);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+fn cell_id(name: &str, cell: &BTreeMap<String, String>) -> String {
+    if cell.is_empty() {
+        name.to_string()
+    } else {
+        let parts: Vec<String> = cell.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!("{name}[{}]", parts.join(","))
+    }
+}
+
+impl Recipes {
+    /// Load `<root>/recipes/*.toml` (except `release.toml`).
+    pub fn load(root: &Path) -> Result<Recipes, RecipeError> {
+        let dir = root.join("recipes");
+        let rd = std::fs::read_dir(&dir).map_err(|source| RecipeError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = Vec::new();
+        for e in rd {
+            let e = e.map_err(|source| RecipeError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "toml")
+                && p.file_name().is_some_and(|n| n != "release.toml")
+            {
+                files.push(p);
+            }
+        }
+        files.sort();
+        let mut by_name: BTreeMap<String, (PathBuf, RecipeFile)> = BTreeMap::new();
+        for path in files {
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+            let text = std::fs::read_to_string(&path).map_err(|source| RecipeError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let spec = parse_recipe(&rel, &text)?;
+            validate(&rel, &spec)?;
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let name = spec.name.clone().unwrap_or(stem);
+            if name.is_empty() || name.contains(['[', ']', '/', ' ']) {
+                return Err(invalid(
+                    &rel,
+                    "name",
+                    &name,
+                    "recipe names may not be empty or contain `[`, `]`, `/` or spaces",
+                ));
+            }
+            if let Some((other, _)) = by_name.get(&name) {
+                return Err(RecipeError::Duplicate {
+                    file: rel,
+                    other: other.clone(),
+                    name,
+                });
+            }
+            by_name.insert(name, (rel, spec));
+        }
+        // Inputs name recipes (all cells of a matrix recipe are not addressable
+        // individually as inputs: an input must be a recipe without a matrix).
+        let available = by_name.keys().cloned().collect::<Vec<_>>().join(", ");
+        for (file, spec) in by_name.values() {
+            for (mount, target) in &spec.inputs {
+                match by_name.get(target) {
+                    None => {
+                        return Err(RecipeError::UnknownInput {
+                            file: file.clone(),
+                            mount: mount.clone(),
+                            recipe: target.clone(),
+                            available: available.clone(),
+                        })
+                    }
+                    Some((_, t)) if !t.matrix.is_empty() => {
+                        return Err(invalid(
+                            file,
+                            &format!("inputs.{mount}"),
+                            target,
+                            "an input cannot be a matrix recipe",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        find_cycle(&by_name)?;
+        let mut recipes = BTreeMap::new();
+        for (name, (file, spec)) in by_name {
+            for cell in cells(&spec.matrix) {
+                let id = cell_id(&name, &cell);
+                recipes.insert(
+                    id.clone(),
+                    Recipe {
+                        id,
+                        name: name.clone(),
+                        file: file.clone(),
+                        cell,
+                        spec: spec.clone(),
+                    },
+                );
+            }
+        }
+        Ok(Recipes {
+            root: root.to_path_buf(),
+            recipes,
+        })
+    }
+
+    /// The recipes selected by name (a plain name selects every matrix cell of
+    /// it) plus, transitively, their inputs; all recipes when `names` is empty.
+    /// Returned in dependency order (inputs first, then by id).
+    pub fn select(&self, names: &[String]) -> Result<Vec<&Recipe>, RecipeError> {
+        let mut wanted: BTreeSet<String> = BTreeSet::new();
+        if names.is_empty() {
+            wanted.extend(self.recipes.keys().cloned());
+        } else {
+            for n in names {
+                let hits: Vec<&String> = self
+                    .recipes
+                    .iter()
+                    .filter(|(id, r)| *id == n || &r.name == n)
+                    .map(|(id, _)| id)
+                    .collect();
+                if hits.is_empty() {
+                    return Err(RecipeError::UnknownRecipe {
+                        name: n.clone(),
+                        available: self.names().join(", "),
+                    });
+                }
+                wanted.extend(hits.into_iter().cloned());
+            }
+        }
+        let mut stack: Vec<String> = wanted.iter().cloned().collect();
+        while let Some(id) = stack.pop() {
+            for dep in self.recipes[&id].inputs().values() {
+                if wanted.insert(dep.clone()) {
+                    stack.push(dep.clone());
+                }
+            }
+        }
+        // Kahn's algorithm over the selected set, ties broken by id.
+        let mut done: BTreeSet<String> = BTreeSet::new();
+        let mut order = Vec::new();
+        while done.len() < wanted.len() {
+            let ready: Vec<String> = wanted
+                .iter()
+                .filter(|id| !done.contains(*id))
+                .filter(|id| {
+                    self.recipes[*id]
+                        .inputs()
+                        .values()
+                        .all(|d| done.contains(d))
+                })
+                .cloned()
+                .collect();
+            debug_assert!(!ready.is_empty(), "cycles are rejected at load time");
+            if ready.is_empty() {
+                break;
+            }
+            for id in ready {
+                order.push(&self.recipes[&id]);
+                done.insert(id);
+            }
+        }
+        Ok(order)
+    }
+
+    /// Distinct recipe names.
+    pub fn names(&self) -> Vec<String> {
+        let set: BTreeSet<&String> = self.recipes.values().map(|r| &r.name).collect();
+        set.into_iter().cloned().collect()
+    }
+}
+
+fn find_cycle(by_name: &BTreeMap<String, (PathBuf, RecipeFile)>) -> Result<(), RecipeError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    fn visit(
+        n: &str,
+        g: &BTreeMap<String, (PathBuf, RecipeFile)>,
+        marks: &mut BTreeMap<String, Mark>,
+        path: &mut Vec<String>,
+    ) -> Result<(), RecipeError> {
+        match marks.get(n).copied().unwrap_or(Mark::New) {
+            Mark::Done => return Ok(()),
+            Mark::Active => {
+                let start = path.iter().position(|p| p == n).unwrap_or(0);
+                let mut cycle: Vec<String> = path[start..].to_vec();
+                cycle.push(n.to_string());
+                return Err(RecipeError::Cycle { cycle });
+            }
+            Mark::New => {}
+        }
+        marks.insert(n.to_string(), Mark::Active);
+        path.push(n.to_string());
+        for dep in g[n].1.inputs.values() {
+            visit(dep, g, marks, path)?;
+        }
+        path.pop();
+        marks.insert(n.to_string(), Mark::Done);
+        Ok(())
+    }
+    let mut marks = BTreeMap::new();
+    for n in by_name.keys() {
+        visit(n, by_name, &mut marks, &mut Vec::new())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_render_and_reject_unknown_placeholders() {
+        let mut vars = BTreeMap::new();
+        vars.insert("version", "1.2.3");
+        assert_eq!(
+            render_template("a-{version}-{{x}}", &vars).unwrap(),
+            "a-1.2.3-{x}"
+        );
+        assert!(render_template("{nope}", &vars)
+            .unwrap_err()
+            .contains("{version}"));
+        assert!(render_template("{version", &vars).is_err());
+        assert!(render_template("x}", &vars).is_err());
+    }
+
+    #[test]
+    fn matrix_expands_to_the_cartesian_product() {
+        let mut m = BTreeMap::new();
+        m.insert(
+            "py".to_string(),
+            vec!["3.11".to_string(), "3.12".to_string()],
+        );
+        m.insert(
+            "os".to_string(),
+            vec!["a".to_string(), "b".to_string(), "c".to_string()],
+        );
+        let c = cells(&m);
+        assert_eq!(c.len(), 6);
+        assert_eq!(cell_id("img", &c[0]), "img[os=a,py=3.11]");
+    }
+
+    #[test]
+    fn parse_errors_carry_the_line_and_key() {
+        let text = "surface = \"tarball\"\n\nbogus = 1\n";
+        let err = parse_recipe(Path::new("recipes/x.toml"), text).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("recipes/x.toml:3:"), "{msg}");
+        assert!(msg.contains("bogus"), "{msg}");
+    }
+}

@@ -1,0 +1,173 @@
+//! The serde schema of one `recipes/<name>.toml` file.
+//!
+//! Unknown keys are rejected everywhere (`deny_unknown_fields`) so that a typo
+//! is an error naming the key, never a silently ignored setting. Keys are
+//! kebab-case like Cargo's. The full reference is `docs/recipes.md`.
+//!
+//! ```toml
+//! surface = "tarball"
+//! source = "docs"
+//! include = ["**/*.md"]
+//! prefix = "docs-{version}/"
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of artifact a recipe builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Surface {
+    Crate,
+    Sdist,
+    Wheel,
+    Npm,
+    Tarball,
+    Zip,
+    Oci,
+    Command,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Crate => "crate",
+            Surface::Sdist => "sdist",
+            Surface::Wheel => "wheel",
+            Surface::Npm => "npm",
+            Surface::Tarball => "tarball",
+            Surface::Zip => "zip",
+            Surface::Oci => "oci",
+            Surface::Command => "command",
+        }
+    }
+
+    /// Surfaces this version of kiln can build.
+    pub fn is_supported(self) -> bool {
+        matches!(
+            self,
+            Surface::Crate | Surface::Npm | Surface::Tarball | Surface::Zip | Surface::Command
+        )
+    }
+}
+
+impl std::fmt::Display for Surface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One recipe file, as written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RecipeFile {
+    /// Recipe name (default: the file stem).
+    pub name: Option<String>,
+    pub surface: Surface,
+    /// Directory inside the snapshot the recipe reads (default `.`).
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// Globs relative to `source` selecting the files the recipe reads (default `**`).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Globs relative to `source` removed from the selection.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Other recipes whose outputs this one reads: mount name → recipe name.
+    /// Each is available at `inputs/<mount>/` in the workspace.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// Path prefix inside archives (tarball, zip); templated.
+    pub prefix: Option<String>,
+    /// Artifact file name (tarball, zip); templated.
+    pub output: Option<String>,
+    /// `SOURCE_DATE_EPOCH` for directory (non-git) sources.
+    pub source_date_epoch: Option<i64>,
+    /// Matrix axes: each combination of values is its own derivation.
+    #[serde(default)]
+    pub matrix: BTreeMap<String, Vec<String>>,
+    /// Extra files mapped into archives: `from` (a path below `source`, or
+    /// `inputs/<mount>/…`) → `to` (a path inside the archive, below `prefix`).
+    #[serde(default)]
+    pub map: Vec<MapEntry>,
+    pub command: Option<CommandSection>,
+    #[serde(rename = "crate")]
+    pub crate_: Option<CrateSection>,
+    pub tarball: Option<TarballSection>,
+    pub zip: Option<ZipSection>,
+    pub npm: Option<NpmSection>,
+}
+
+fn default_source() -> String {
+    ".".to_string()
+}
+
+/// One `[[map]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MapEntry {
+    pub from: String,
+    pub to: String,
+}
+
+/// `[command]`: a sandboxed process.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CommandSection {
+    /// The program and its arguments (no shell); templated.
+    pub argv: Vec<String>,
+    /// Programs resolved on the host `PATH` and made visible in the sandbox.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Paths relative to `source` collected into the output.
+    pub outputs: Vec<String>,
+    /// Extra environment variables (templated).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Named host caches mounted read-only (`cargo-registry`).
+    #[serde(default)]
+    pub host_inputs: Vec<String>,
+}
+
+/// `[crate]`: `.crate` files as `cargo package` writes them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CrateSection {
+    /// Workspace members to package (default: all members).
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Named host caches mounted read-only (default `["cargo-registry"]`).
+    pub host_inputs: Option<Vec<String>>,
+}
+
+/// Archive compression of a tarball.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+    None,
+}
+
+/// `[tarball]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TarballSection {
+    #[serde(default)]
+    pub compression: Compression,
+}
+
+/// `[zip]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ZipSection {
+    /// Deflate level 0–9 (default 9); 0 stores entries.
+    pub level: Option<u32>,
+}
+
+/// `[npm]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NpmSection {}
