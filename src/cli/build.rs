@@ -1,9 +1,186 @@
-//! `kiln build` (under construction).
+//! `kiln build`: build recipes into the store and `dist/`.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
 use super::{CliError, Context};
+use crate::build::{BuildOptions, Engine, Progress, Status};
+use crate::sandbox::SandboxMode;
 
+/// Build recipes (all by default) into the store; copy artifacts, provenance
+/// and SHA256SUMS into `dist/`. Registered derivations are cache hits.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Recipes to build (with their inputs); default: all.
+    pub recipes: Vec<String>,
+    /// Where artifacts go.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Build this version instead of the canonical one (a release build).
+    #[arg(long, value_name = "V", conflicts_with = "tag")]
+    pub version: Option<String>,
+    /// Build as if the source commit carried this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Build from this git revision instead of HEAD.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Read the working tree, uncommitted changes included (recorded in provenance).
+    #[arg(long)]
+    pub dirty: bool,
+    /// Rebuild registered derivations and compare bit for bit (exit 1 on a difference).
+    #[arg(long)]
+    pub check: bool,
+    /// Parallel builds (default: number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// How command recipes run: `bubblewrap`, or `none` (no isolation; recorded).
+    #[arg(long, value_name = "MODE", default_value = "bubblewrap")]
+    pub sandbox: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args, _ctx: &Context) -> Result<u8, CliError> {
-    Err(CliError::internal("kiln build is not built yet"))
+/// Host caches that recipes may mount read-only by name.
+pub fn host_inputs() -> BTreeMap<String, PathBuf> {
+    let mut m = BTreeMap::new();
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(h) = cargo_home {
+        m.insert("cargo-registry".to_string(), h.join("registry"));
+    }
+    m
+}
+
+pub(crate) fn options(
+    recipes: Vec<String>,
+    version: Option<String>,
+    tag: Option<String>,
+    rev: Option<String>,
+    dirty: bool,
+    sandbox: &str,
+) -> Result<BuildOptions, CliError> {
+    let sandbox = match sandbox {
+        "bubblewrap" | "bwrap" => SandboxMode::Bubblewrap,
+        "none" => SandboxMode::None,
+        other => {
+            return Err(CliError::bad_input(format!(
+                "--sandbox {other:?}: expected `bubblewrap` or `none`"
+            )))
+        }
+    };
+    Ok(BuildOptions {
+        recipes,
+        rev,
+        dirty,
+        version,
+        tag,
+        sandbox,
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+        host_inputs: host_inputs(),
+        ..BuildOptions::default()
+    })
+}
+
+struct Bars {
+    multi: indicatif::MultiProgress,
+    bars: Mutex<BTreeMap<String, indicatif::ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars { multi: indicatif::MultiProgress::new(), bars: Mutex::new(BTreeMap::new()) }
+    }
+    fn bar(&self, id: &str) -> indicatif::ProgressBar {
+        let mut bars = self.bars.lock().expect("progress lock");
+        bars.entry(id.to_string())
+            .or_insert_with(|| {
+                let b = self.multi.add(indicatif::ProgressBar::new_spinner());
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{spinner} {prefix:30} {msg}")
+                        .expect("valid template"),
+                );
+                b.set_prefix(id.to_string());
+                b
+            })
+            .clone()
+    }
+}
+
+impl Progress for Bars {
+    fn waiting(&self, id: &str) {
+        self.bar(id).set_message("waiting");
+    }
+    fn started(&self, id: &str) {
+        let b = self.bar(id);
+        b.set_message("building");
+        b.enable_steady_tick(Duration::from_millis(120));
+    }
+    fn finished(&self, id: &str, status: Status, elapsed: Duration) {
+        self.bar(id).finish_with_message(format!("{} in {:.1}s", status.as_str(), elapsed.as_secs_f64()));
+    }
+    fn warn(&self, message: &str) {
+        let _ = self.multi.println(format!("warning: {message}"));
+    }
+}
+
+struct Warnings;
+impl Progress for Warnings {
+    fn warn(&self, message: &str) {
+        eprintln!("kiln: warning: {message}");
+    }
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+    let root = ctx.project_root()?;
+    let store = ctx.store_dir()?;
+    let mut opts = options(args.recipes, args.version, args.tag, args.rev, args.dirty, &args.sandbox)?;
+    opts.check = args.check;
+    opts.jobs = args.jobs;
+    let out = args.out.unwrap_or_else(|| root.join("dist"));
+    opts.out_dir = Some(out.clone());
+    let engine = Engine::new(&root, &store, opts)?;
+    let reports = if std::io::stderr().is_terminal() && !args.json {
+        engine.build(&Bars::new())?
+    } else {
+        engine.build(&Warnings)?
+    };
+    crate::build::write_dist(&engine.store, &reports, &out)?;
+    if args.json {
+        let recipes: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.id,
+                    "surface": r.surface.as_str(),
+                    "drv": r.drv,
+                    "status": r.status.as_str(),
+                    "store_path": r.store_path,
+                    "artifacts": r.artifacts.iter().map(|a| {
+                        let mut o = serde_json::json!({"file": a.file, "sha256": a.sha256, "size": a.size});
+                        for (k, v) in &a.extra { o[k] = v.clone(); }
+                        o
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "recipes": recipes })).expect("json"));
+    } else {
+        let shown = out.strip_prefix(&root).map(|p| p.to_path_buf()).unwrap_or(out.clone());
+        for r in &reports {
+            for a in &r.artifacts {
+                println!("{:8} {:24} {}/{}", r.status.as_str(), r.id, shown.display(), a.file);
+            }
+        }
+        let built = reports.iter().filter(|r| r.status == Status::Built).count();
+        let cached = reports.iter().filter(|r| r.status == Status::Cached).count();
+        let checked = reports.iter().filter(|r| r.status == Status::Checked).count();
+        println!("{} recipes: {built} built, {cached} cached, {checked} checked; SHA256SUMS in {}", reports.len(), shown.display());
+    }
+    Ok(0)
 }

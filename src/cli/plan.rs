@@ -1,9 +1,61 @@
-//! `kiln plan` (under construction).
+//! `kiln plan`: resolve derivations and print them; builds nothing.
+
+use std::path::PathBuf;
+
 use super::{CliError, Context};
+use crate::build::Engine;
 
+/// Resolve recipes into derivations and print their hashes and inputs.
+/// A recipe whose inputs are not built yet has no hash until they are
+/// (a derivation names its inputs by the NAR hash of their outputs).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Recipes to plan (with their inputs); default: all.
+    pub recipes: Vec<String>,
+    /// Plan as if building this version.
+    #[arg(long, value_name = "V", conflicts_with = "tag")]
+    pub version: Option<String>,
+    /// Plan as if the source commit carried this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Plan from this git revision instead of HEAD.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Read the working tree, uncommitted changes included.
+    #[arg(long)]
+    pub dirty: bool,
+    /// How command recipes would run: `bubblewrap` or `none`.
+    #[arg(long, value_name = "MODE", default_value = "bubblewrap")]
+    pub sandbox: String,
+    /// Print full derivations as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: Args, _ctx: &Context) -> Result<u8, CliError> {
-    Err(CliError::internal("kiln plan is not built yet"))
+pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+    let root = ctx.project_root()?;
+    let store: PathBuf = ctx.store_dir()?;
+    let opts = super::build::options(args.recipes, args.version, args.tag, args.rev, args.dirty, &args.sandbox)?;
+    let engine = Engine::new(&root, &store, opts)?;
+    let planned = engine.plan()?;
+    if args.json {
+        let v: Vec<serde_json::Value> = planned
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.id, "surface": p.surface.as_str(), "drv": p.drv,
+                    "cached": p.cached, "inputs": p.inputs, "derivation": p.derivation,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"recipes": v})).expect("json"));
+    } else {
+        for p in &planned {
+            let drv = p.drv.as_deref().map(|d| d[..16].to_string()).unwrap_or_else(|| "(after inputs)".into());
+            let state = if p.cached { "cached" } else if p.drv.is_some() { "to build" } else { "to build" };
+            let inputs: Vec<String> = p.inputs.iter().map(|(m, r)| format!("{m}={r}")).collect();
+            println!("{:24} {:8} {:16} {:9} {}", p.id, p.surface.as_str(), drv, state, inputs.join(" "));
+        }
+    }
+    Ok(0)
 }

@@ -1,1 +1,105 @@
-//! (module under construction)
+//! Provenance: an in-toto Statement v1 with a SLSA Provenance v1 predicate
+//! for each output.
+//!
+//! The statement is derived only from the derivation and the output bytes, so
+//! it is itself reproducible: no timestamps (`startedOn`/`finishedOn` are
+//! omitted), no host names, no absolute paths. Keys are written in canonical
+//! order (sorted), with a final newline.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::derive::{canonical_json, Derivation};
+
+/// The in-toto statement type.
+pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+/// The SLSA provenance predicate type.
+pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
+/// kiln's build type URI.
+pub const BUILD_TYPE: &str = "https://kiln.invalid/build/v1";
+
+/// One file the statement is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// Where the sources came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceInfo {
+    /// Full git commit id, when the project is a git repository.
+    pub commit: Option<String>,
+    /// Whether the working tree (not the commit) was read.
+    pub dirty: bool,
+}
+
+/// Build the statement for `subjects` produced by `drv` (whose hash is `drv_hash`).
+pub fn statement(
+    drv: &Derivation,
+    drv_hash: &str,
+    source: &SourceInfo,
+    subjects: &[Subject],
+) -> Value {
+    let subject: Vec<Value> = subjects
+        .iter()
+        .map(|s| json!({"name": s.name, "digest": {"sha256": s.sha256}}))
+        .collect();
+    let mut deps: Vec<Value> = Vec::new();
+    if let Some(c) = &source.commit {
+        deps.push(json!({"uri": format!("git+commit:{c}"), "digest": {"gitCommit": c}}));
+    }
+    deps.push(json!({
+        "uri": format!("kiln-snapshot:{}", if drv.source_dir.is_empty() { "." } else { &drv.source_dir }),
+        "digest": {"blake3": drv.source_digest.trim_start_matches("blake3:")},
+    }));
+    for (mount, i) in &drv.inputs {
+        deps.push(json!({
+            "name": mount,
+            "uri": format!("kiln-store:{}", i.store_path),
+            "digest": {"nixNarSha256": i.nar_hash},
+            "annotations": {"recipe": i.recipe, "derivation": i.drv},
+        }));
+    }
+    for t in &drv.tools {
+        deps.push(json!({"name": t.name, "uri": format!("kiln-tool:{}", t.name), "digest": {"sha256": t.sha256},
+            "annotations": {"version": t.version}}));
+    }
+    let builder: BTreeMap<&str, &String> = drv.builder.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    json!({
+        "_type": STATEMENT_TYPE,
+        "subject": subject,
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "buildDefinition": {
+                "buildType": BUILD_TYPE,
+                "externalParameters": {
+                    "recipe": drv.recipe,
+                    "surface": drv.surface,
+                    "config": drv.config,
+                    "cell": drv.cell,
+                    "versions": drv.versions,
+                },
+                "internalParameters": {
+                    "derivation": drv_hash,
+                    "sourceDateEpoch": drv.source_date_epoch,
+                    "sandbox": drv.sandbox,
+                    "dirty": source.dirty,
+                },
+                "resolvedDependencies": deps,
+            },
+            "runDetails": {
+                "builder": {"id": format!("https://kiln.invalid/kiln@{}", env!("CARGO_PKG_VERSION")), "version": builder},
+                "metadata": {"invocationId": drv_hash},
+            },
+        },
+    })
+}
+
+/// Canonical bytes of a statement, with a final newline.
+pub fn to_bytes(statement: &Value) -> Vec<u8> {
+    let mut b = canonical_json(statement);
+    b.push(b'\n');
+    b
+}

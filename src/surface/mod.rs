@@ -1,1 +1,189 @@
-//! (module under construction)
+//! Surfaces: one module per kind of artifact. Each turns a prepared
+//! workspace ([`Job`]) into an output in `<ws>/out` ([`Output`]).
+//!
+//! Native surfaces (npm, tarball, zip) write archives with kiln's own writers
+//! (`src/archive/`); process surfaces (command, crate) run tools only through
+//! `src/sandbox/`.
+
+pub mod bundle;
+pub mod command;
+pub mod crate_;
+pub mod npm;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::error::{Classify, ErrorKind};
+use crate::recipe::{Recipe, Surface};
+use crate::sandbox::SandboxMode;
+
+/// Everything a surface may read.
+#[derive(Debug)]
+pub struct Job<'a> {
+    pub recipe: &'a Recipe,
+    /// The workspace root (`/build` in the sandbox).
+    pub workspace: &'a Path,
+    /// The recipe's source directory inside the workspace.
+    pub source_dir: &'a Path,
+    /// The recipe's source directory relative to the project root ("" = root).
+    pub source_rel: &'a str,
+    /// The selected files, relative to `source_dir`, sorted by bytes.
+    pub files: &'a [String],
+    /// Input mount name → its copy in the workspace.
+    pub inputs: &'a BTreeMap<String, PathBuf>,
+    /// The version spelling for this surface.
+    pub version: &'a str,
+    pub source_date_epoch: i64,
+    /// Empty directory the output goes into.
+    pub out: &'a Path,
+    pub sandbox: SandboxMode,
+    pub host_inputs: &'a BTreeMap<String, PathBuf>,
+    /// Build log file.
+    pub log: &'a Path,
+    /// Manifests stamped in the workspace (project-relative paths).
+    pub stamped: &'a [String],
+    /// npm dist-tag for this version.
+    pub npm_dist_tag: String,
+}
+
+/// One artifact of an output.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Artifact {
+    /// Name in `dist/`.
+    pub file: String,
+    /// Path inside the store output ("" = the output itself).
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    /// A directory (copied as a tree into `dist/<file>/`).
+    #[serde(default)]
+    pub directory: bool,
+    /// Extra facts (npm integrity and dist-tag, …).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+/// What a surface produced.
+#[derive(Debug)]
+pub struct Output {
+    /// The file or directory to register (inside `Job::out`).
+    pub path: PathBuf,
+    /// Store name of the output.
+    pub name: String,
+    pub artifacts: Vec<Artifact>,
+}
+
+/// Errors of surfaces.
+#[derive(Debug, thiserror::Error)]
+pub enum SurfaceError {
+    #[error(transparent)]
+    Bundle(#[from] bundle::BundleError),
+    #[error(transparent)]
+    Npm(#[from] npm::NpmError),
+    #[error(transparent)]
+    Command(#[from] command::CommandError),
+    #[error(transparent)]
+    Crate(#[from] crate_::CrateError),
+    #[error(transparent)]
+    Recipe(#[from] crate::recipe::RecipeError),
+    #[error("the build command failed:\n{tail}")]
+    Failed { tail: String },
+    #[error("{path}")]
+    Io { path: PathBuf, #[source] source: std::io::Error },
+}
+
+impl Classify for SurfaceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SurfaceError::Bundle(e) => e.kind(),
+            SurfaceError::Npm(e) => e.kind(),
+            SurfaceError::Command(e) => e.kind(),
+            SurfaceError::Crate(e) => e.kind(),
+            SurfaceError::Recipe(e) => e.kind(),
+            SurfaceError::Failed { .. } | SurfaceError::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Build `job` with the recipe's surface.
+pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    match job.recipe.surface() {
+        Surface::Tarball => bundle::build_tarball(job),
+        Surface::Zip => bundle::build_zip(job),
+        Surface::Npm => npm_surface(job),
+        Surface::Command => command_surface(job),
+        Surface::Crate => crate_surface(job),
+        other => unreachable!("recipe validation rejects unsupported surface {other}"),
+    }
+}
+
+/// The tools a process surface runs, for tool identities in the derivation.
+pub fn tools_for(recipe: &Recipe) -> Vec<String> {
+    match recipe.surface() {
+        Surface::Command => recipe.spec.command.as_ref().map(|c| c.tools.clone()).unwrap_or_default(),
+        Surface::Crate => vec!["cargo".to_string(), "rustc".to_string()],
+        _ => Vec::new(),
+    }
+}
+
+/// Identity of kiln's own writers for a surface: any change here is a change
+/// of output format and must change every derivation of that surface.
+pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("kiln".to_string(), env!("CARGO_PKG_VERSION").to_string());
+    match surface {
+        Surface::Tarball | Surface::Zip | Surface::Npm => {
+            m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
+            m.insert("deflate".to_string(), crate::archive::DEFLATE_IDENTITY.to_string());
+            if surface == Surface::Tarball {
+                m.insert("zstd".to_string(), crate::archive::ZSTD_IDENTITY.to_string());
+            }
+        }
+        _ => {}
+    }
+    m
+}
+
+pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), SurfaceError> {
+    use sha2::{Digest, Sha256};
+    let io = |source| SurfaceError::Io { path: path.to_path_buf(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let n = std::io::copy(&mut f, &mut h).map_err(io)?;
+    Ok((h.finalize().iter().map(|b| format!("{b:02x}")).collect(), n))
+}
+
+fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    let tmp = job.out.join(".npm-pack.tgz");
+    let file = std::fs::File::create(&tmp).map_err(|source| SurfaceError::Io { path: tmp.clone(), source })?;
+    let mut w = std::io::BufWriter::new(file);
+    let pack = npm::pack(job.source_dir, &mut w)?;
+    std::io::Write::flush(&mut w).map_err(|source| SurfaceError::Io { path: tmp.clone(), source })?;
+    drop(w);
+    let dest = job.out.join(&pack.file_name);
+    std::fs::rename(&tmp, &dest).map_err(|source| SurfaceError::Io { path: dest.clone(), source })?;
+    let (sha256, size) = sha256_file(&dest)?;
+    let mut extra = serde_json::Map::new();
+    extra.insert("integrity".into(), Value::String(pack.integrity.clone()));
+    extra.insert("shasum".into(), Value::String(pack.shasum.clone()));
+    extra.insert("npm_name".into(), Value::String(pack.name.clone()));
+    extra.insert("npm_version".into(), Value::String(pack.version.clone()));
+    extra.insert("dist_tag".into(), Value::String(job.npm_dist_tag.clone()));
+    Ok(Output {
+        path: dest,
+        name: crate::recipe::project::sanitize_store_name(&pack.file_name),
+        artifacts: vec![Artifact { file: pack.file_name, path: String::new(), sha256, size, directory: false, extra }],
+    })
+}
+
+fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    let _ = job;
+    unimplemented!("wired at merge")
+}
+
+fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    let _ = job;
+    unimplemented!("wired at merge")
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Run kiln's whole test suite, installing the reference tools the tests use as
+# oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
+# umoci, unzip, zstd, node/npm, and Python's packaging, poetry and twine.
+#
+#   scripts/test.sh                # everything
+#   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v nix-hash  >/dev/null 2>&1 || need_apt+=(nix-bin)
+command -v bwrap     >/dev/null 2>&1 || need_apt+=(bubblewrap)
+command -v skopeo    >/dev/null 2>&1 || need_apt+=(skopeo)
+command -v umoci     >/dev/null 2>&1 || need_apt+=(umoci)
+command -v unzip     >/dev/null 2>&1 || need_apt+=(unzip)
+command -v zstd      >/dev/null 2>&1 || need_apt+=(zstd)
+command -v git       >/dev/null 2>&1 || need_apt+=(git)
+command -v node      >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm       >/dev/null 2>&1 || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test.sh: installing ${need_apt[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+need_pip=()
+$PY -c 'import packaging' 2>/dev/null || need_pip+=(packaging)
+command -v poetry >/dev/null 2>&1 || need_pip+=(poetry)
+command -v twine  >/dev/null 2>&1 || need_pip+=(twine)
+if [ ${#need_pip[@]} -gt 0 ]; then
+  echo "test.sh: pip installing ${need_pip[*]}" >&2
+  $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"
+fi
+
+# nix-store --add as root without a daemon: a single-user store in /nix.
+export NIX_REMOTE="${NIX_REMOTE:-}"
+
+# Build kiln first: it also fills the cargo cache that offline crate and
+# command builds in the tests read.
+cargo build --locked --all-targets
+exec cargo test --locked -- "$@"

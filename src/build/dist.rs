@@ -1,0 +1,158 @@
+//! Publishing built outputs into `dist/` (or `--out DIR`).
+//!
+//! Each file artifact is copied under its own name, each directory artifact
+//! as `DIR/<name>/`, each with its provenance beside it as
+//! `<name>.intoto.json`; `SHA256SUMS` lists every file (`<hex>  <name>`,
+//! sorted by name). Files are written to temporary names and renamed, and
+//! files a previous `kiln build` wrote (listed in the old `SHA256SUMS`) that
+//! this build does not produce are removed, so `dist/` always describes one
+//! build. Nothing is touched until every recipe has built.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{BuildError, RecipeReport};
+use crate::store::Store;
+
+/// A file written into `dist/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistFile {
+    pub name: String,
+    pub sha256: String,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
+    let path = path.to_path_buf();
+    move |source| BuildError::Io { path, source }
+}
+
+/// Copy every artifact of `reports` into `out`, write provenance and `SHA256SUMS`.
+pub fn write_dist(store: &Store, reports: &[RecipeReport], out: &Path) -> Result<Vec<DistFile>, BuildError> {
+    // name -> (source path, is_dir, provenance bytes)
+    let mut plan: BTreeMap<String, (PathBuf, bool, Option<Vec<u8>>)> = BTreeMap::new();
+    for r in reports {
+        let prov = store.read_provenance(r.store_path.file_name().and_then(|n| n.to_str()).unwrap_or_default())?;
+        for a in &r.artifacts {
+            let src = if a.path.is_empty() { r.store_path.clone() } else { r.store_path.join(&a.path) };
+            let name = a.file.trim_end_matches('/').to_string();
+            if plan.insert(name.clone(), (src, a.directory, prov.clone())).is_some() {
+                return Err(BuildError::Io {
+                    path: out.join(&name),
+                    source: std::io::Error::other("two recipes produce an artifact of this name"),
+                });
+            }
+        }
+    }
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let sums_path = out.join("SHA256SUMS");
+    let previous: Vec<String> = std::fs::read_to_string(&sums_path)
+        .map(|s| s.lines().filter_map(|l| l.split_once("  ").map(|(_, n)| n.to_string())).collect())
+        .unwrap_or_default();
+
+    let mut sums: BTreeMap<String, String> = BTreeMap::new();
+    for (name, (src, is_dir, prov)) in &plan {
+        let dest = out.join(name);
+        if *is_dir {
+            let tmp = out.join(format!(".{name}.kiln-tmp"));
+            let _ = std::fs::remove_dir_all(&tmp);
+            super::workspace::copy_tree(src, &tmp)?;
+            if dest.exists() {
+                std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
+            }
+            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+            for (rel, hex) in hash_tree(&dest)? {
+                sums.insert(format!("{name}/{rel}"), hex);
+            }
+        } else {
+            let hex = copy_file(src, &dest)?;
+            sums.insert(name.clone(), hex);
+        }
+        if let Some(p) = prov {
+            let pname = format!("{name}.intoto.json");
+            let pdest = out.join(&pname);
+            write_atomic(&pdest, p)?;
+            sums.insert(pname, hex_sha256(p));
+        }
+    }
+    // Remove what an earlier build wrote and this one does not.
+    for old in previous {
+        if !sums.contains_key(&old) && !old.contains("..") && !old.starts_with('/') {
+            let top = old.split('/').next().unwrap_or(&old).to_string();
+            if plan.contains_key(&top) {
+                continue;
+            }
+            let p = out.join(&top);
+            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+    }
+    let mut text = String::new();
+    for (name, hex) in &sums {
+        text.push_str(&format!("{hex}  {name}\n"));
+    }
+    write_atomic(&sums_path, text.as_bytes())?;
+    Ok(sums.into_iter().map(|(name, sha256)| DistFile { name, sha256 }).collect())
+}
+
+fn hex_sha256(b: &[u8]) -> String {
+    let d = Sha256::digest(b);
+    d.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    tmp.write_all(bytes).map_err(io(dest))?;
+    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io(dest))?;
+    tmp.persist(dest).map_err(|e| BuildError::Io { path: dest.to_path_buf(), source: e.error })?;
+    Ok(())
+}
+
+/// Copy `src` to `dest` via a temporary file, hashing on the way.
+fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    let mut input = std::fs::File::open(src).map_err(io(src))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut input, &mut buf).map_err(io(src))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).map_err(io(dest))?;
+    }
+    let exec = std::fs::metadata(src).map_err(io(src))?.permissions().mode() & 0o100 != 0;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }))
+        .map_err(io(dest))?;
+    tmp.persist(dest).map_err(|e| BuildError::Io { path: dest.to_path_buf(), source: e.error })?;
+    Ok(hasher.finalize().iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// sha256 of every regular file below `root`, by relative path.
+fn hash_tree(root: &Path) -> Result<Vec<(String, String)>, BuildError> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io(&d))? {
+            let e = e.map_err(io(&d))?;
+            let p = e.path();
+            let ft = e.file_type().map_err(io(&p))?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                let bytes = std::fs::read(&p).map_err(io(&p))?;
+                let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned();
+                out.push((rel, hex_sha256(&bytes)));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
