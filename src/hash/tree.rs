@@ -1,0 +1,430 @@
+//! Parallel NAR serialisation of a file or directory tree.
+//!
+//! The NAR of a tree is one byte stream, so its SHA-256 is one sequential
+//! computation: the best possible speed is that of a single hash stream. To
+//! reach it, everything else happens beside that stream:
+//!
+//! - a *walker* thread visits the tree in NAR order (entries sorted by name
+//!   bytes), `lstat`s each entry and emits the NAR's structure as messages;
+//! - for each regular file it submits read jobs (whole small files, 4 MiB
+//!   chunks of large ones) to a dedicated rayon pool, which reads them ahead
+//!   in parallel, bounded by a read-ahead budget of 64 MiB;
+//! - the calling thread consumes the messages in order, waits for each
+//!   chunk's data and feeds framing and contents into a [`NarWriter`] over
+//!   any [`Write`] (a hasher for [`nar_sha256`]/[`nar_blake3`], a file or
+//!   pipe for [`dump`]).
+//!
+//! The NAR is never materialised. Files are read exactly once. Special files
+//! (FIFOs, sockets, devices) cannot be represented in a NAR and are a
+//! [`TreeError::SpecialFile`] naming the path; a file whose size changes
+//! while it is read is a [`TreeError::Changed`].
+//!
+//! The read pool is separate from rayon's global pool and its jobs never
+//! block, so hashing from inside other rayon work cannot deadlock.
+
+use std::ffi::OsString;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+use super::{Blake3, Sha256};
+use crate::nix::nar::{NarWriteError, NarWriter};
+
+/// Files up to this size are read by one job; larger ones in chunks of it.
+const CHUNK: u64 = 4 << 20;
+/// Most bytes read ahead of the hash stream at any time.
+const BUDGET: u64 = 64 << 20;
+/// Each read job is charged at least this much, bounding the number of jobs in flight.
+const MIN_CHARGE: u64 = 16 << 10;
+
+/// A tree could not be serialised.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("{path}: no such file or directory")]
+    NotFound { path: PathBuf },
+    #[error(
+        "{path}: is a {kind}; only regular files, directories and symlinks can be hashed or stored"
+    )]
+    SpecialFile { path: PathBuf, kind: &'static str },
+    #[error("{path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: file changed size while being read ({expected} bytes expected)")]
+    Changed { path: PathBuf, expected: u64 },
+    #[error("writing the NAR of {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: NarWriteError,
+    },
+}
+
+impl crate::error::Classify for TreeError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            TreeError::NotFound { .. } | TreeError::SpecialFile { .. } => {
+                crate::error::ErrorKind::BadInput
+            }
+            _ => crate::error::ErrorKind::Internal,
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
+    move |source| TreeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A NAR digest and the NAR's length in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NarDigest<H> {
+    pub hash: H,
+    pub size: u64,
+}
+
+/// SHA-256 and size of the NAR serialisation of `path` — what
+/// `nix-hash --type sha256 PATH` prints and what a store path is named by.
+pub fn nar_sha256(path: &Path) -> Result<NarDigest<Sha256>, TreeError> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    let size = dump(path, FnWriter(|b: &[u8]| h.update(b)))?.1;
+    Ok(NarDigest {
+        hash: Sha256::from_bytes(h.finalize().into()),
+        size,
+    })
+}
+
+/// BLAKE3 and size of the NAR serialisation of `path`.
+pub fn nar_blake3(path: &Path) -> Result<NarDigest<Blake3>, TreeError> {
+    let mut h = blake3::Hasher::new();
+    let size = dump(
+        path,
+        FnWriter(|b: &[u8]| {
+            h.update(b);
+        }),
+    )?
+    .1;
+    Ok(NarDigest {
+        hash: Blake3::from_bytes(*h.finalize().as_bytes()),
+        size,
+    })
+}
+
+/// A [`Write`] that hands every buffer to a closure.
+struct FnWriter<F: FnMut(&[u8])>(F);
+
+impl<F: FnMut(&[u8])> Write for FnWriter<F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (self.0)(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Write the NAR serialisation of `path` (a file, symlink or directory) to
+/// `out`; returns `out` and the number of bytes written. Equals
+/// `nix-store --dump PATH` byte for byte.
+pub fn dump<W: Write>(path: &Path, out: W) -> Result<(W, u64), TreeError> {
+    let root_md = fs::symlink_metadata(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            TreeError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            io_err(path)(e)
+        }
+    })?;
+    // Fail before any work if the root itself cannot be serialised.
+    special_kind(&root_md).map_or(Ok(()), |kind| {
+        Err(TreeError::SpecialFile {
+            path: path.to_path_buf(),
+            kind,
+        })
+    })?;
+    let budget = Arc::new(Budget::new());
+    let (tx, rx) = channel();
+    std::thread::scope(|s| {
+        let walker_budget = Arc::clone(&budget);
+        let walker = std::thread::Builder::new()
+            .name("kiln-nar-walk".into())
+            .stack_size(32 << 20)
+            .spawn_scoped(s, move || {
+                let w = Walker {
+                    tx,
+                    budget: walker_budget,
+                };
+                if let Err(Abort::Failed(e)) = w.node(path, &root_md) {
+                    let _ = w.tx.send(Msg::Fail(e));
+                }
+            })
+            .map_err(io_err(path))?;
+        let result = consume(path, rx, &budget, out);
+        budget.cancel();
+        // The walker stops at its next send (the receiver is gone) or wait.
+        let _ = walker.join();
+        result
+    })
+}
+
+/// What the walker tells the consumer, in NAR order.
+enum Msg {
+    Directory,
+    Entry(OsString),
+    EndDirectory,
+    Symlink(Vec<u8>),
+    Regular {
+        executable: bool,
+        size: u64,
+    },
+    Chunk {
+        data: Receiver<Result<Vec<u8>, TreeError>>,
+        charge: u64,
+    },
+    Fail(TreeError),
+}
+
+fn consume<W: Write>(
+    root: &Path,
+    rx: Receiver<Msg>,
+    budget: &Budget,
+    out: W,
+) -> Result<(W, u64), TreeError> {
+    let werr = |source| TreeError::Write {
+        path: root.to_path_buf(),
+        source,
+    };
+    let mut nar = NarWriter::new(out).map_err(werr)?;
+    for msg in rx {
+        match msg {
+            Msg::Directory => nar.directory(),
+            Msg::Entry(name) => nar.entry(name.as_bytes()),
+            Msg::EndDirectory => nar.close_directory(),
+            Msg::Symlink(target) => nar.symlink(&target),
+            Msg::Regular { executable, size } => nar.regular(executable, size),
+            Msg::Chunk { data, charge } => {
+                let data = data.recv().map_err(|_| TreeError::Io {
+                    path: root.to_path_buf(),
+                    source: io::Error::other("a file reader thread died"),
+                })??;
+                budget.release(charge);
+                nar.contents(&data)
+            }
+            Msg::Fail(e) => return Err(e),
+        }
+        .map_err(werr)?;
+    }
+    let n = nar.bytes_written();
+    let out = nar.finish().map_err(werr)?;
+    Ok((out, n))
+}
+
+/// Bytes that may still be read ahead; `cancelled` releases a blocked walker.
+struct Budget {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Budget {
+            state: Mutex::new((BUDGET, false)),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Wait for `n` bytes of budget; `false` if the consumer has gone.
+    fn acquire(&self, n: u64) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if st.1 {
+                return false;
+            }
+            if st.0 >= n {
+                st.0 -= n;
+                return true;
+            }
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn release(&self, n: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.0 += n;
+        self.cv.notify_all();
+    }
+
+    fn cancel(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.1 = true;
+        self.cv.notify_all();
+    }
+}
+
+/// The pool that reads files ahead of the hash stream.
+fn read_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("kiln-nar-read-{i}"))
+            .build()
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .expect("cannot start even one reader thread")
+    })
+}
+
+enum Abort {
+    /// The consumer has stopped; end quietly.
+    Gone,
+    Failed(TreeError),
+}
+
+impl From<TreeError> for Abort {
+    fn from(e: TreeError) -> Self {
+        Abort::Failed(e)
+    }
+}
+
+struct Walker {
+    tx: Sender<Msg>,
+    budget: Arc<Budget>,
+}
+
+/// The name of a file type that a NAR cannot hold.
+fn special_kind(md: &Metadata) -> Option<&'static str> {
+    let ft = md.file_type();
+    if ft.is_file() || ft.is_dir() || ft.is_symlink() {
+        None
+    } else if ft.is_fifo() {
+        Some("FIFO (named pipe)")
+    } else if ft.is_socket() {
+        Some("socket")
+    } else if ft.is_block_device() {
+        Some("block device")
+    } else if ft.is_char_device() {
+        Some("character device")
+    } else {
+        Some("special file")
+    }
+}
+
+impl Walker {
+    fn send(&self, m: Msg) -> Result<(), Abort> {
+        self.tx.send(m).map_err(|_| Abort::Gone)
+    }
+
+    fn node(&self, path: &Path, md: &Metadata) -> Result<(), Abort> {
+        let ft = md.file_type();
+        if ft.is_file() {
+            self.file(path, md)
+        } else if ft.is_symlink() {
+            let target = fs::read_link(path).map_err(io_err(path))?;
+            self.send(Msg::Symlink(target.into_os_string().into_vec()))
+        } else if ft.is_dir() {
+            self.send(Msg::Directory)?;
+            let mut entries = Vec::new();
+            for e in fs::read_dir(path).map_err(io_err(path))? {
+                let e = e.map_err(io_err(path))?;
+                entries.push((e.file_name(), e));
+            }
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            for (name, e) in entries {
+                let child = e.path();
+                let md = e.metadata().map_err(io_err(&child))?;
+                if let Some(kind) = special_kind(&md) {
+                    return Err(TreeError::SpecialFile { path: child, kind }.into());
+                }
+                self.send(Msg::Entry(name))?;
+                self.node(&child, &md)?;
+            }
+            self.send(Msg::EndDirectory)
+        } else {
+            Err(TreeError::SpecialFile {
+                path: path.to_path_buf(),
+                kind: special_kind(md).unwrap_or("special file"),
+            }
+            .into())
+        }
+    }
+
+    fn file(&self, path: &Path, md: &Metadata) -> Result<(), Abort> {
+        let size = md.len();
+        let executable = md.permissions().mode() & 0o100 != 0;
+        self.send(Msg::Regular { executable, size })?;
+        if size == 0 {
+            return Ok(());
+        }
+        if size <= CHUNK {
+            let charge = size.max(MIN_CHARGE);
+            if !self.budget.acquire(charge) {
+                return Err(Abort::Gone);
+            }
+            let (tx, rx) = channel();
+            let p = path.to_path_buf();
+            read_pool().spawn(move || {
+                let _ = tx.send(read_whole(&p, size));
+            });
+            return self.send(Msg::Chunk { data: rx, charge });
+        }
+        let file = Arc::new(File::open(path).map_err(io_err(path))?);
+        let mut offset = 0;
+        while offset < size {
+            let len = CHUNK.min(size - offset);
+            if !self.budget.acquire(len) {
+                return Err(Abort::Gone);
+            }
+            let (tx, rx) = channel();
+            let (f, p) = (Arc::clone(&file), path.to_path_buf());
+            read_pool().spawn(move || {
+                let _ = tx.send(read_at(&f, &p, offset, len, size));
+            });
+            self.send(Msg::Chunk {
+                data: rx,
+                charge: len,
+            })?;
+            offset += len;
+        }
+        Ok(())
+    }
+}
+
+fn read_whole(path: &Path, size: u64) -> Result<Vec<u8>, TreeError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let mut buf = Vec::with_capacity(size as usize);
+    f.take(size).read_to_end(&mut buf).map_err(io_err(path))?;
+    if buf.len() as u64 != size {
+        return Err(TreeError::Changed {
+            path: path.to_path_buf(),
+            expected: size,
+        });
+    }
+    Ok(buf)
+}
+
+fn read_at(f: &File, path: &Path, offset: u64, len: u64, size: u64) -> Result<Vec<u8>, TreeError> {
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact_at(&mut buf, offset).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            TreeError::Changed {
+                path: path.to_path_buf(),
+                expected: size,
+            }
+        } else {
+            io_err(path)(e)
+        }
+    })?;
+    Ok(buf)
+}
