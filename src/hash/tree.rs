@@ -6,9 +6,9 @@
 //!
 //! - a *walker* thread visits the tree in NAR order (entries sorted by name
 //!   bytes), `lstat`s each entry and emits the NAR's structure as messages;
-//! - for each regular file it submits read jobs (whole small files, 4 MiB
-//!   chunks of large ones) to a dedicated rayon pool, which reads them ahead
-//!   in parallel, bounded by a read-ahead budget of 64 MiB;
+//! - it submits read jobs to a dedicated rayon pool — batches of up to 256
+//!   small files (≤ 1 MiB together), or 4 MiB chunks of large files — which
+//!   reads them ahead in parallel, bounded by a read-ahead budget of 64 MiB;
 //! - the calling thread consumes the messages in order, waits for each
 //!   chunk's data and feeds framing and contents into a [`NarWriter`] over
 //!   any [`Write`] (a hasher for [`nar_sha256`]/[`nar_blake3`], a file or
@@ -35,8 +35,13 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use super::{Blake3, Sha256};
 use crate::nix::nar::{NarWriteError, NarWriter};
 
-/// Files up to this size are read by one job; larger ones in chunks of it.
+/// Larger files are read in chunks of this size, one job per chunk.
 const CHUNK: u64 = 4 << 20;
+/// Files up to this size are read in batches, one job per batch ...
+const SMALL: u64 = 256 << 10;
+/// ... of at most this many bytes or files.
+const BATCH_BYTES: u64 = 1 << 20;
+const BATCH_FILES: usize = 256;
 /// Most bytes read ahead of the hash stream at any time.
 const BUDGET: u64 = 64 << 20;
 /// Each read job is charged at least this much, bounding the number of jobs in flight.
@@ -161,11 +166,14 @@ pub fn dump<W: Write>(path: &Path, out: W) -> Result<(W, u64), TreeError> {
             .name("kiln-nar-walk".into())
             .stack_size(32 << 20)
             .spawn_scoped(s, move || {
-                let w = Walker {
+                let mut w = Walker {
                     tx,
                     budget: walker_budget,
+                    pending: Vec::new(),
+                    pending_bytes: 0,
+                    pending_tx: None,
                 };
-                if let Err(Abort::Failed(e)) = w.node(path, &root_md) {
+                if let Err(Abort::Failed(e)) = w.node(path, &root_md).and_then(|()| w.flush()) {
                     let _ = w.tx.send(Msg::Fail(e));
                 }
             })
@@ -184,15 +192,36 @@ enum Msg {
     Entry(OsString),
     EndDirectory,
     Symlink(Vec<u8>),
+    /// A regular file's header; unless empty, its contents come from the
+    /// current batch ([`Msg::FromBatch`]) or from [`Msg::Chunk`]s.
     Regular {
         executable: bool,
         size: u64,
     },
+    /// A batch of small files starts; its data (their contents, concatenated
+    /// in order) arrives on this channel once the batch has been read.
+    Batch(Receiver<Result<Vec<u8>, TreeError>>),
+    /// The preceding regular file's contents are the next bytes of the batch.
+    FromBatch,
+    /// Part of a large file, read by one job.
     Chunk {
         data: Receiver<Result<Vec<u8>, TreeError>>,
         charge: u64,
     },
     Fail(TreeError),
+}
+
+/// The walker's error, if it reported one, else "a reader died".
+fn failure(root: &Path, rx: &Receiver<Msg>) -> TreeError {
+    rx.iter()
+        .find_map(|m| match m {
+            Msg::Fail(e) => Some(e),
+            _ => None,
+        })
+        .unwrap_or_else(|| TreeError::Io {
+            path: root.to_path_buf(),
+            source: io::Error::other("a file reader thread died"),
+        })
 }
 
 fn consume<W: Write>(
@@ -206,20 +235,50 @@ fn consume<W: Write>(
         source,
     };
     let mut nar = NarWriter::new(out).map_err(werr)?;
-    for msg in rx {
+    let mut batch: Option<Receiver<Result<Vec<u8>, TreeError>>> = None;
+    let mut data: Vec<u8> = Vec::new();
+    let mut cursor = 0usize;
+    let mut last_size = 0u64;
+    while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Directory => nar.directory(),
             Msg::Entry(name) => nar.entry(name.as_bytes()),
             Msg::EndDirectory => nar.close_directory(),
             Msg::Symlink(target) => nar.symlink(&target),
-            Msg::Regular { executable, size } => nar.regular(executable, size),
+            Msg::Regular { executable, size } => {
+                last_size = size;
+                nar.regular(executable, size)
+            }
+            Msg::Batch(next) => {
+                batch = Some(next);
+                Ok(())
+            }
+            Msg::FromBatch => {
+                if let Some(pending) = batch.take() {
+                    data = match pending.recv() {
+                        Ok(d) => d?,
+                        Err(_) => return Err(failure(root, &rx)),
+                    };
+                    cursor = 0;
+                    budget.release((data.len() as u64).max(MIN_CHARGE));
+                }
+                let end = cursor + last_size as usize;
+                let r = nar.contents(&data[cursor..end]);
+                cursor = end;
+                if cursor == data.len() {
+                    give_buffer(std::mem::take(&mut data));
+                }
+                r
+            }
             Msg::Chunk { data, charge } => {
-                let data = data.recv().map_err(|_| TreeError::Io {
-                    path: root.to_path_buf(),
-                    source: io::Error::other("a file reader thread died"),
-                })??;
+                let data = match data.recv() {
+                    Ok(d) => d?,
+                    Err(_) => return Err(failure(root, &rx)),
+                };
                 budget.release(charge);
-                nar.contents(&data)
+                let r = nar.contents(&data);
+                give_buffer(data);
+                r
             }
             Msg::Fail(e) => return Err(e),
         }
@@ -301,6 +360,10 @@ impl From<TreeError> for Abort {
 struct Walker {
     tx: Sender<Msg>,
     budget: Arc<Budget>,
+    /// Small files waiting to be read as one job, and the batch's channel.
+    pending: Vec<(PathBuf, u64)>,
+    pending_bytes: u64,
+    pending_tx: Option<Sender<Result<Vec<u8>, TreeError>>>,
 }
 
 /// The name of a file type that a NAR cannot hold.
@@ -326,7 +389,7 @@ impl Walker {
         self.tx.send(m).map_err(|_| Abort::Gone)
     }
 
-    fn node(&self, path: &Path, md: &Metadata) -> Result<(), Abort> {
+    fn node(&mut self, path: &Path, md: &Metadata) -> Result<(), Abort> {
         let ft = md.file_type();
         if ft.is_file() {
             self.file(path, md)
@@ -360,25 +423,29 @@ impl Walker {
         }
     }
 
-    fn file(&self, path: &Path, md: &Metadata) -> Result<(), Abort> {
+    fn file(&mut self, path: &Path, md: &Metadata) -> Result<(), Abort> {
         let size = md.len();
         let executable = md.permissions().mode() & 0o100 != 0;
         self.send(Msg::Regular { executable, size })?;
         if size == 0 {
             return Ok(());
         }
-        if size <= CHUNK {
-            let charge = size.max(MIN_CHARGE);
-            if !self.budget.acquire(charge) {
-                return Err(Abort::Gone);
+        if size <= SMALL {
+            if self.pending_tx.is_none() {
+                let (tx, rx) = channel();
+                self.pending_tx = Some(tx);
+                self.send(Msg::Batch(rx))?;
             }
-            let (tx, rx) = channel();
-            let p = path.to_path_buf();
-            read_pool().spawn(move || {
-                let _ = tx.send(read_whole(&p, size));
-            });
-            return self.send(Msg::Chunk { data: rx, charge });
+            self.pending.push((path.to_path_buf(), size));
+            self.pending_bytes += size;
+            self.send(Msg::FromBatch)?;
+            if self.pending_bytes >= BATCH_BYTES || self.pending.len() >= BATCH_FILES {
+                self.flush()?;
+            }
+            return Ok(());
         }
+        // Earlier files must be on their way before this one may wait for budget.
+        self.flush()?;
         let file = Arc::new(File::open(path).map_err(io_err(path))?);
         let mut offset = 0;
         while offset < size {
@@ -399,32 +466,77 @@ impl Walker {
         }
         Ok(())
     }
+
+    /// Submit the pending batch of small files as one read job.
+    fn flush(&mut self) -> Result<(), Abort> {
+        let Some(tx) = self.pending_tx.take() else {
+            return Ok(());
+        };
+        let files = std::mem::take(&mut self.pending);
+        let total = std::mem::take(&mut self.pending_bytes);
+        if !self.budget.acquire(total.max(MIN_CHARGE)) {
+            return Err(Abort::Gone);
+        }
+        read_pool().spawn(move || {
+            let _ = tx.send(read_batch(&files, total));
+        });
+        Ok(())
+    }
 }
 
-fn read_whole(path: &Path, size: u64) -> Result<Vec<u8>, TreeError> {
-    let f = File::open(path).map_err(io_err(path))?;
-    let mut buf = Vec::with_capacity(size as usize);
-    f.take(size).read_to_end(&mut buf).map_err(io_err(path))?;
-    if buf.len() as u64 != size {
-        return Err(TreeError::Changed {
-            path: path.to_path_buf(),
-            expected: size,
-        });
+/// Read small files into one buffer, in order: one `read` per file.
+fn read_batch(files: &[(PathBuf, u64)], total: u64) -> Result<Vec<u8>, TreeError> {
+    let mut buf = take_buffer(total as usize);
+    for (path, size) in files {
+        let mut f = File::open(path).map_err(io_err(path))?;
+        let before = buf.len();
+        buf.resize(before + *size as usize, 0);
+        f.read_exact(&mut buf[before..])
+            .map_err(|e| changed_or(path, *size, e))?;
     }
     Ok(buf)
 }
 
-fn read_at(f: &File, path: &Path, offset: u64, len: u64, size: u64) -> Result<Vec<u8>, TreeError> {
-    let mut buf = vec![0u8; len as usize];
-    f.read_exact_at(&mut buf, offset).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            TreeError::Changed {
-                path: path.to_path_buf(),
-                expected: size,
-            }
-        } else {
-            io_err(path)(e)
+fn changed_or(path: &Path, size: u64, e: io::Error) -> TreeError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        TreeError::Changed {
+            path: path.to_path_buf(),
+            expected: size,
         }
-    })?;
+    } else {
+        io_err(path)(e)
+    }
+}
+
+/// Recycled read buffers: fresh allocations of megabytes cost page faults
+/// (zeroed pages) that would double the kernel time of hashing.
+static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+const POOLED: usize = 16;
+
+fn take_buffer(capacity: usize) -> Vec<u8> {
+    let mut v = BUFFERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    v.clear();
+    v.reserve(capacity);
+    v
+}
+
+fn give_buffer(v: Vec<u8>) {
+    if v.capacity() <= CHUNK as usize * 2 {
+        let mut pool = BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOLED {
+            pool.push(v);
+        }
+    }
+}
+
+fn read_at(f: &File, path: &Path, offset: u64, len: u64, size: u64) -> Result<Vec<u8>, TreeError> {
+    let mut buf = take_buffer(len as usize);
+    buf.resize(len as usize, 0);
+    f.read_exact_at(&mut buf, offset)
+        .map_err(|e| changed_or(path, size, e))?;
     Ok(buf)
 }

@@ -84,6 +84,14 @@ impl<W: Write> NarWriter<W> {
     }
 
     fn str(&mut self, s: &[u8]) -> io::Result<()> {
+        if s.len() <= 64 {
+            // One write for a short token: the common case, cheap for hashers.
+            let mut buf = [0u8; 8 + 64 + 8];
+            buf[..8].copy_from_slice(&(s.len() as u64).to_le_bytes());
+            buf[8..8 + s.len()].copy_from_slice(s);
+            let end = 8 + s.len() + padding(s.len() as u64);
+            return self.raw(&buf[..end]);
+        }
         self.raw(&(s.len() as u64).to_le_bytes())?;
         self.raw(s)?;
         self.raw(&ZEROS[..padding(s.len() as u64)])
