@@ -1,0 +1,542 @@
+//! Parallel NAR serialisation of a file or directory tree.
+//!
+//! The NAR of a tree is one byte stream, so its SHA-256 is one sequential
+//! computation: the best possible speed is that of a single hash stream. To
+//! reach it, everything else happens beside that stream:
+//!
+//! - a *walker* thread visits the tree in NAR order (entries sorted by name
+//!   bytes), `lstat`s each entry and emits the NAR's structure as messages;
+//! - it submits read jobs to a dedicated rayon pool — batches of up to 256
+//!   small files (≤ 1 MiB together), or 4 MiB chunks of large files — which
+//!   reads them ahead in parallel, bounded by a read-ahead budget of 64 MiB;
+//! - the calling thread consumes the messages in order, waits for each
+//!   chunk's data and feeds framing and contents into a [`NarWriter`] over
+//!   any [`Write`] (a hasher for [`nar_sha256`]/[`nar_blake3`], a file or
+//!   pipe for [`dump`]).
+//!
+//! The NAR is never materialised. Files are read exactly once. Special files
+//! (FIFOs, sockets, devices) cannot be represented in a NAR and are a
+//! [`TreeError::SpecialFile`] naming the path; a file whose size changes
+//! while it is read is a [`TreeError::Changed`].
+//!
+//! The read pool is separate from rayon's global pool and its jobs never
+//! block, so hashing from inside other rayon work cannot deadlock.
+
+use std::ffi::OsString;
+use std::fs::{self, File, Metadata};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+use super::{Blake3, Sha256};
+use crate::nix::nar::{NarWriteError, NarWriter};
+
+/// Larger files are read in chunks of this size, one job per chunk.
+const CHUNK: u64 = 4 << 20;
+/// Files up to this size are read in batches, one job per batch ...
+const SMALL: u64 = 256 << 10;
+/// ... of at most this many bytes or files.
+const BATCH_BYTES: u64 = 1 << 20;
+const BATCH_FILES: usize = 256;
+/// Most bytes read ahead of the hash stream at any time.
+const BUDGET: u64 = 64 << 20;
+/// Each read job is charged at least this much, bounding the number of jobs in flight.
+const MIN_CHARGE: u64 = 16 << 10;
+
+/// A tree could not be serialised.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeError {
+    #[error("{path}: no such file or directory")]
+    NotFound { path: PathBuf },
+    #[error(
+        "{path}: is a {kind}; only regular files, directories and symlinks can be hashed or stored"
+    )]
+    SpecialFile { path: PathBuf, kind: &'static str },
+    #[error("{path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: file changed size while being read ({expected} bytes expected)")]
+    Changed { path: PathBuf, expected: u64 },
+    #[error("writing the NAR of {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: NarWriteError,
+    },
+}
+
+impl crate::error::Classify for TreeError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        match self {
+            TreeError::NotFound { .. } | TreeError::SpecialFile { .. } => {
+                crate::error::ErrorKind::BadInput
+            }
+            _ => crate::error::ErrorKind::Internal,
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
+    move |source| TreeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A NAR digest and the NAR's length in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NarDigest<H> {
+    pub hash: H,
+    pub size: u64,
+}
+
+/// SHA-256 and size of the NAR serialisation of `path` — what
+/// `nix-hash --type sha256 PATH` prints and what a store path is named by.
+pub fn nar_sha256(path: &Path) -> Result<NarDigest<Sha256>, TreeError> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    let size = dump(path, FnWriter(|b: &[u8]| h.update(b)))?.1;
+    Ok(NarDigest {
+        hash: Sha256::from_bytes(h.finalize().into()),
+        size,
+    })
+}
+
+/// BLAKE3 and size of the NAR serialisation of `path`.
+pub fn nar_blake3(path: &Path) -> Result<NarDigest<Blake3>, TreeError> {
+    let mut h = blake3::Hasher::new();
+    let size = dump(
+        path,
+        FnWriter(|b: &[u8]| {
+            h.update(b);
+        }),
+    )?
+    .1;
+    Ok(NarDigest {
+        hash: Blake3::from_bytes(*h.finalize().as_bytes()),
+        size,
+    })
+}
+
+/// A [`Write`] that hands every buffer to a closure.
+struct FnWriter<F: FnMut(&[u8])>(F);
+
+impl<F: FnMut(&[u8])> Write for FnWriter<F> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (self.0)(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Write the NAR serialisation of `path` (a file, symlink or directory) to
+/// `out`; returns `out` and the number of bytes written. Equals
+/// `nix-store --dump PATH` byte for byte.
+pub fn dump<W: Write>(path: &Path, out: W) -> Result<(W, u64), TreeError> {
+    let root_md = fs::symlink_metadata(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            TreeError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            io_err(path)(e)
+        }
+    })?;
+    // Fail before any work if the root itself cannot be serialised.
+    special_kind(&root_md).map_or(Ok(()), |kind| {
+        Err(TreeError::SpecialFile {
+            path: path.to_path_buf(),
+            kind,
+        })
+    })?;
+    let budget = Arc::new(Budget::new());
+    let (tx, rx) = channel();
+    std::thread::scope(|s| {
+        let walker_budget = Arc::clone(&budget);
+        let walker = std::thread::Builder::new()
+            .name("kiln-nar-walk".into())
+            .stack_size(32 << 20)
+            .spawn_scoped(s, move || {
+                let mut w = Walker {
+                    tx,
+                    budget: walker_budget,
+                    pending: Vec::new(),
+                    pending_bytes: 0,
+                    pending_tx: None,
+                };
+                if let Err(Abort::Failed(e)) = w.node(path, &root_md).and_then(|()| w.flush()) {
+                    let _ = w.tx.send(Msg::Fail(e));
+                }
+            })
+            .map_err(io_err(path))?;
+        let result = consume(path, rx, &budget, out);
+        budget.cancel();
+        // The walker stops at its next send (the receiver is gone) or wait.
+        let _ = walker.join();
+        result
+    })
+}
+
+/// What the walker tells the consumer, in NAR order.
+enum Msg {
+    Directory,
+    Entry(OsString),
+    EndDirectory,
+    Symlink(Vec<u8>),
+    /// A regular file's header; unless empty, its contents come from the
+    /// current batch ([`Msg::FromBatch`]) or from [`Msg::Chunk`]s.
+    Regular {
+        executable: bool,
+        size: u64,
+    },
+    /// A batch of small files starts; its data (their contents, concatenated
+    /// in order) arrives on this channel once the batch has been read.
+    Batch(Receiver<Result<Vec<u8>, TreeError>>),
+    /// The preceding regular file's contents are the next bytes of the batch.
+    FromBatch,
+    /// Part of a large file, read by one job.
+    Chunk {
+        data: Receiver<Result<Vec<u8>, TreeError>>,
+        charge: u64,
+    },
+    Fail(TreeError),
+}
+
+/// The walker's error, if it reported one, else "a reader died".
+fn failure(root: &Path, rx: &Receiver<Msg>) -> TreeError {
+    rx.iter()
+        .find_map(|m| match m {
+            Msg::Fail(e) => Some(e),
+            _ => None,
+        })
+        .unwrap_or_else(|| TreeError::Io {
+            path: root.to_path_buf(),
+            source: io::Error::other("a file reader thread died"),
+        })
+}
+
+fn consume<W: Write>(
+    root: &Path,
+    rx: Receiver<Msg>,
+    budget: &Budget,
+    out: W,
+) -> Result<(W, u64), TreeError> {
+    let werr = |source| TreeError::Write {
+        path: root.to_path_buf(),
+        source,
+    };
+    let mut nar = NarWriter::new(out).map_err(werr)?;
+    let mut batch: Option<Receiver<Result<Vec<u8>, TreeError>>> = None;
+    let mut data: Vec<u8> = Vec::new();
+    let mut cursor = 0usize;
+    let mut last_size = 0u64;
+    while let Ok(msg) = rx.recv() {
+        match msg {
+            Msg::Directory => nar.directory(),
+            Msg::Entry(name) => nar.entry(name.as_bytes()),
+            Msg::EndDirectory => nar.close_directory(),
+            Msg::Symlink(target) => nar.symlink(&target),
+            Msg::Regular { executable, size } => {
+                last_size = size;
+                nar.regular(executable, size)
+            }
+            Msg::Batch(next) => {
+                batch = Some(next);
+                Ok(())
+            }
+            Msg::FromBatch => {
+                if let Some(pending) = batch.take() {
+                    data = match pending.recv() {
+                        Ok(d) => d?,
+                        Err(_) => return Err(failure(root, &rx)),
+                    };
+                    cursor = 0;
+                    budget.release((data.len() as u64).max(MIN_CHARGE));
+                }
+                let end = cursor + last_size as usize;
+                let r = nar.contents(&data[cursor..end]);
+                cursor = end;
+                if cursor == data.len() {
+                    give_buffer(std::mem::take(&mut data));
+                }
+                r
+            }
+            Msg::Chunk { data, charge } => {
+                let data = match data.recv() {
+                    Ok(d) => d?,
+                    Err(_) => return Err(failure(root, &rx)),
+                };
+                budget.release(charge);
+                let r = nar.contents(&data);
+                give_buffer(data);
+                r
+            }
+            Msg::Fail(e) => return Err(e),
+        }
+        .map_err(werr)?;
+    }
+    let n = nar.bytes_written();
+    let out = nar.finish().map_err(werr)?;
+    Ok((out, n))
+}
+
+/// Bytes that may still be read ahead; `cancelled` releases a blocked walker.
+struct Budget {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Budget {
+            state: Mutex::new((BUDGET, false)),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Wait for `n` bytes of budget; `false` if the consumer has gone.
+    fn acquire(&self, n: u64) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if st.1 {
+                return false;
+            }
+            if st.0 >= n {
+                st.0 -= n;
+                return true;
+            }
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn release(&self, n: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.0 += n;
+        self.cv.notify_all();
+    }
+
+    fn cancel(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.1 = true;
+        self.cv.notify_all();
+    }
+}
+
+/// The pool that reads files ahead of the hash stream.
+fn read_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("kiln-nar-read-{i}"))
+            .build()
+            .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+            .expect("cannot start even one reader thread")
+    })
+}
+
+enum Abort {
+    /// The consumer has stopped; end quietly.
+    Gone,
+    Failed(TreeError),
+}
+
+impl From<TreeError> for Abort {
+    fn from(e: TreeError) -> Self {
+        Abort::Failed(e)
+    }
+}
+
+struct Walker {
+    tx: Sender<Msg>,
+    budget: Arc<Budget>,
+    /// Small files waiting to be read as one job, and the batch's channel.
+    pending: Vec<(PathBuf, u64)>,
+    pending_bytes: u64,
+    pending_tx: Option<Sender<Result<Vec<u8>, TreeError>>>,
+}
+
+/// The name of a file type that a NAR cannot hold.
+fn special_kind(md: &Metadata) -> Option<&'static str> {
+    let ft = md.file_type();
+    if ft.is_file() || ft.is_dir() || ft.is_symlink() {
+        None
+    } else if ft.is_fifo() {
+        Some("FIFO (named pipe)")
+    } else if ft.is_socket() {
+        Some("socket")
+    } else if ft.is_block_device() {
+        Some("block device")
+    } else if ft.is_char_device() {
+        Some("character device")
+    } else {
+        Some("special file")
+    }
+}
+
+impl Walker {
+    fn send(&self, m: Msg) -> Result<(), Abort> {
+        self.tx.send(m).map_err(|_| Abort::Gone)
+    }
+
+    fn node(&mut self, path: &Path, md: &Metadata) -> Result<(), Abort> {
+        let ft = md.file_type();
+        if ft.is_file() {
+            self.file(path, md)
+        } else if ft.is_symlink() {
+            let target = fs::read_link(path).map_err(io_err(path))?;
+            self.send(Msg::Symlink(target.into_os_string().into_vec()))
+        } else if ft.is_dir() {
+            self.send(Msg::Directory)?;
+            let mut entries = Vec::new();
+            for e in fs::read_dir(path).map_err(io_err(path))? {
+                let e = e.map_err(io_err(path))?;
+                entries.push((e.file_name(), e));
+            }
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            for (name, e) in entries {
+                let child = e.path();
+                let md = e.metadata().map_err(io_err(&child))?;
+                if let Some(kind) = special_kind(&md) {
+                    return Err(TreeError::SpecialFile { path: child, kind }.into());
+                }
+                self.send(Msg::Entry(name))?;
+                self.node(&child, &md)?;
+            }
+            self.send(Msg::EndDirectory)
+        } else {
+            Err(TreeError::SpecialFile {
+                path: path.to_path_buf(),
+                kind: special_kind(md).unwrap_or("special file"),
+            }
+            .into())
+        }
+    }
+
+    fn file(&mut self, path: &Path, md: &Metadata) -> Result<(), Abort> {
+        let size = md.len();
+        let executable = md.permissions().mode() & 0o100 != 0;
+        self.send(Msg::Regular { executable, size })?;
+        if size == 0 {
+            return Ok(());
+        }
+        if size <= SMALL {
+            if self.pending_tx.is_none() {
+                let (tx, rx) = channel();
+                self.pending_tx = Some(tx);
+                self.send(Msg::Batch(rx))?;
+            }
+            self.pending.push((path.to_path_buf(), size));
+            self.pending_bytes += size;
+            self.send(Msg::FromBatch)?;
+            if self.pending_bytes >= BATCH_BYTES || self.pending.len() >= BATCH_FILES {
+                self.flush()?;
+            }
+            return Ok(());
+        }
+        // Earlier files must be on their way before this one may wait for budget.
+        self.flush()?;
+        let file = Arc::new(File::open(path).map_err(io_err(path))?);
+        let mut offset = 0;
+        while offset < size {
+            let len = CHUNK.min(size - offset);
+            if !self.budget.acquire(len) {
+                return Err(Abort::Gone);
+            }
+            let (tx, rx) = channel();
+            let (f, p) = (Arc::clone(&file), path.to_path_buf());
+            read_pool().spawn(move || {
+                let _ = tx.send(read_at(&f, &p, offset, len, size));
+            });
+            self.send(Msg::Chunk {
+                data: rx,
+                charge: len,
+            })?;
+            offset += len;
+        }
+        Ok(())
+    }
+
+    /// Submit the pending batch of small files as one read job.
+    fn flush(&mut self) -> Result<(), Abort> {
+        let Some(tx) = self.pending_tx.take() else {
+            return Ok(());
+        };
+        let files = std::mem::take(&mut self.pending);
+        let total = std::mem::take(&mut self.pending_bytes);
+        if !self.budget.acquire(total.max(MIN_CHARGE)) {
+            return Err(Abort::Gone);
+        }
+        read_pool().spawn(move || {
+            let _ = tx.send(read_batch(&files, total));
+        });
+        Ok(())
+    }
+}
+
+/// Read small files into one buffer, in order: one `read` per file.
+fn read_batch(files: &[(PathBuf, u64)], total: u64) -> Result<Vec<u8>, TreeError> {
+    let mut buf = take_buffer(total as usize);
+    for (path, size) in files {
+        let mut f = File::open(path).map_err(io_err(path))?;
+        let before = buf.len();
+        buf.resize(before + *size as usize, 0);
+        f.read_exact(&mut buf[before..])
+            .map_err(|e| changed_or(path, *size, e))?;
+    }
+    Ok(buf)
+}
+
+fn changed_or(path: &Path, size: u64, e: io::Error) -> TreeError {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        TreeError::Changed {
+            path: path.to_path_buf(),
+            expected: size,
+        }
+    } else {
+        io_err(path)(e)
+    }
+}
+
+/// Recycled read buffers: fresh allocations of megabytes cost page faults
+/// (zeroed pages) that would double the kernel time of hashing.
+static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+const POOLED: usize = 16;
+
+fn take_buffer(capacity: usize) -> Vec<u8> {
+    let mut v = BUFFERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default();
+    v.clear();
+    v.reserve(capacity);
+    v
+}
+
+fn give_buffer(v: Vec<u8>) {
+    if v.capacity() <= CHUNK as usize * 2 {
+        let mut pool = BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOLED {
+            pool.push(v);
+        }
+    }
+}
+
+fn read_at(f: &File, path: &Path, offset: u64, len: u64, size: u64) -> Result<Vec<u8>, TreeError> {
+    let mut buf = take_buffer(len as usize);
+    buf.resize(len as usize, 0);
+    f.read_exact_at(&mut buf, offset)
+        .map_err(|e| changed_or(path, size, e))?;
+    Ok(buf)
+}

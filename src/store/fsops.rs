@@ -1,0 +1,208 @@
+//! Filesystem operations of the store: copying a tree into staging,
+//! normalising it (modes, mtime, fsync), atomic record writes and removal of
+//! read-only trees.
+
+use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rayon::prelude::*;
+
+use super::StoreError;
+use crate::hash::tree::TreeError;
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The mtime every stored file and directory gets (Nix uses 1 too).
+fn store_mtime() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1)
+}
+
+fn special(path: &Path, ft: fs::FileType) -> StoreError {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = if ft.is_fifo() {
+        "FIFO (named pipe)"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_char_device() {
+        "character device"
+    } else {
+        "special file"
+    };
+    StoreError::Tree(TreeError::SpecialFile {
+        path: path.to_path_buf(),
+        kind,
+    })
+}
+
+/// Copy `src` (file, symlink or directory) to the new path `dst`. Files keep
+/// only their owner-executable bit; everything is writable by the owner until
+/// [`normalise`].
+pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
+    let md = fs::symlink_metadata(src).map_err(io_err(src))?;
+    let ft = md.file_type();
+    if ft.is_file() {
+        let exec = md.permissions().mode() & 0o100 != 0;
+        let mut from = File::open(src).map_err(io_err(src))?;
+        let mut to = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(if exec { 0o700 } else { 0o600 })
+            .open(dst)
+            .map_err(io_err(dst))?;
+        io::copy(&mut from, &mut to).map_err(io_err(src))?;
+        Ok(())
+    } else if ft.is_symlink() {
+        let target = fs::read_link(src).map_err(io_err(src))?;
+        std::os::unix::fs::symlink(&target, dst).map_err(io_err(dst))
+    } else if ft.is_dir() {
+        fs::create_dir(dst).map_err(io_err(dst))?;
+        for e in fs::read_dir(src).map_err(io_err(src))? {
+            let e = e.map_err(io_err(src))?;
+            copy_tree(&e.path(), &dst.join(e.file_name()))?;
+        }
+        Ok(())
+    } else {
+        Err(special(src, ft))
+    }
+}
+
+/// Make a staged tree immutable: files 0444 (0555 if owner-executable), mtime
+/// 1, fsynced; directories likewise, bottom-up, mode 0555 — except the top
+/// directory's mode, which [`seal_top`] sets after the rename (renaming a
+/// directory needs write permission on it).
+pub(crate) fn normalise(path: &Path) -> Result<(), StoreError> {
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    collect(path, &mut files, &mut dirs)?;
+    files.par_iter().try_for_each(|f| fix_file(f))?;
+    for (i, d) in dirs.iter().enumerate() {
+        // `dirs` is in post-order; the last one is `path` itself.
+        fix_dir(d, i + 1 < dirs.len())?;
+    }
+    Ok(())
+}
+
+fn collect(
+    path: &Path,
+    files: &mut Vec<PathBuf>,
+    dirs: &mut Vec<PathBuf>,
+) -> Result<(), StoreError> {
+    let md = fs::symlink_metadata(path).map_err(io_err(path))?;
+    let ft = md.file_type();
+    if ft.is_file() {
+        files.push(path.to_path_buf());
+    } else if ft.is_dir() {
+        for e in fs::read_dir(path).map_err(io_err(path))? {
+            let e = e.map_err(io_err(path))?;
+            collect(&e.path(), files, dirs)?;
+        }
+        dirs.push(path.to_path_buf());
+    } else if !ft.is_symlink() {
+        return Err(special(path, ft));
+    }
+    Ok(())
+}
+
+fn fix_file(path: &Path) -> Result<(), StoreError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    let mode = f.metadata().map_err(io_err(path))?.permissions().mode();
+    let mode = if mode & 0o100 != 0 { 0o555 } else { 0o444 };
+    f.set_times(FileTimes::new().set_modified(store_mtime()))
+        .map_err(io_err(path))?;
+    f.set_permissions(Permissions::from_mode(mode))
+        .map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+fn fix_dir(path: &Path, seal: bool) -> Result<(), StoreError> {
+    let f = File::open(path).map_err(io_err(path))?;
+    f.set_times(FileTimes::new().set_modified(store_mtime()))
+        .map_err(io_err(path))?;
+    if seal {
+        f.set_permissions(Permissions::from_mode(0o555))
+            .map_err(io_err(path))?;
+    }
+    f.sync_all().map_err(io_err(path))
+}
+
+/// After the rename: make the top directory read-only and sync it.
+pub(crate) fn seal_top(path: &Path) -> Result<(), StoreError> {
+    let md = fs::symlink_metadata(path).map_err(io_err(path))?;
+    if md.is_dir() {
+        let f = File::open(path).map_err(io_err(path))?;
+        f.set_permissions(Permissions::from_mode(0o555))
+            .map_err(io_err(path))?;
+        f.sync_all().map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+/// fsync a directory, making renames inside it durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Write `bytes` to `target` atomically: a temp file in `tmp` (same
+/// filesystem), fsync, rename, fsync of the target's directory.
+pub(crate) fn atomic_write(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut f = tempfile::Builder::new()
+        .prefix(".record-")
+        .tempfile_in(tmp)
+        .map_err(io_err(tmp))?;
+    f.write_all(bytes).map_err(io_err(f.path()))?;
+    f.as_file().sync_all().map_err(io_err(target))?;
+    f.persist(target).map_err(|e| StoreError::Io {
+        path: target.to_path_buf(),
+        source: e.error,
+    })?;
+    if let Some(dir) = target.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Remove a file, symlink or (read-only) directory tree; absent is fine.
+pub(crate) fn remove_tree(path: &Path) -> Result<(), StoreError> {
+    let md = match fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    if md.is_dir() {
+        make_dirs_writable(path)?;
+        fs::remove_dir_all(path).map_err(io_err(path))
+    } else {
+        fs::remove_file(path).map_err(io_err(path))
+    }
+}
+
+fn make_dirs_writable(dir: &Path) -> Result<(), StoreError> {
+    fs::set_permissions(dir, Permissions::from_mode(0o755)).map_err(io_err(dir))?;
+    for e in fs::read_dir(dir).map_err(io_err(dir))? {
+        let e = e.map_err(io_err(dir))?;
+        if e.file_type().map_err(io_err(dir))?.is_dir() {
+            make_dirs_writable(&e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove a file if present.
+pub(crate) fn remove_file(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path)(e)),
+        _ => Ok(()),
+    }
+}
