@@ -1,1 +1,3 @@
-//! (module under construction)
+//! Recipes and the release policy: serde schemas with validation that names file, line and key.
+
+pub mod policy;
