@@ -35,7 +35,8 @@ pub enum Command {
     /// Spell a version for another scheme or publication target.
     Render {
         /// The version, in the project's scheme (or `--from`).
-        version: String,
+        #[arg(value_name = "VERSION")]
+        value: String,
         /// What to spell it as.
         #[arg(long = "as", value_enum)]
         as_: RenderAs,
@@ -54,7 +55,8 @@ pub enum Command {
     /// Write VERSION into every declared manifest (the release-prep commit).
     Set {
         /// The new version, in the project's scheme.
-        version: String,
+        #[arg(value_name = "VERSION")]
+        value: String,
         /// Print the unified diff instead of writing.
         #[arg(long)]
         dry_run: bool,
@@ -89,7 +91,7 @@ pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
             println!("{tag}: well-formed, names {v}, matches the canonical version");
             Ok(0)
         }
-        Command::Render { version, as_, from } => {
+        Command::Render { value, as_, from } => {
             let policy = match ctx.project_root() {
                 Ok(root) => ReleasePolicy::load(&root)?,
                 Err(_) => ReleasePolicy::default(),
@@ -99,7 +101,7 @@ pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
                 Some(SchemeArg::Pep440) => Scheme::Pep440,
                 None => policy.scheme,
             };
-            let v = Version::parse(scheme, &version).map_err(|source| VersionError::Parse {
+            let v = Version::parse(scheme, &value).map_err(|source| VersionError::Parse {
                 origin: "kiln version render".into(),
                 source,
             })?;
@@ -131,10 +133,10 @@ pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
             eprintln!("{current} -> {new} ({rule})");
             write_version(&root, &policy, &new, Some(&current), dry_run)
         }
-        Command::Set { version, dry_run } => {
+        Command::Set { value, dry_run } => {
             let (root, policy) = project(ctx)?;
             let new =
-                Version::parse(policy.scheme, &version).map_err(|source| VersionError::Parse {
+                Version::parse(policy.scheme, &value).map_err(|source| VersionError::Parse {
                     origin: "kiln version set".into(),
                     source,
                 })?;
