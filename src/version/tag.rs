@@ -94,14 +94,16 @@ impl TagTemplate {
     /// The version a tag names, if the tag is well-formed.
     pub fn parse_tag(&self, tag: &str, scheme: Scheme) -> Result<Version, MalformedTag> {
         let example = match scheme {
-            Scheme::SemVer => "1.2.3 or 1.2.3-rc.1",
-            Scheme::Pep440 => "1.2.3 or 1.2.3rc1",
-        };
+            Scheme::SemVer => ["1.2.3", "1.2.3-rc.1"],
+            Scheme::Pep440 => ["1.2.3", "1.2.3rc1"],
+        }
+        .map(|v| format!("{}{v}{}", self.prefix, self.suffix))
+        .join(" or ");
         let err = |reason: String| MalformedTag {
             tag: tag.to_string(),
             reason,
             expected: format!("{self} with a {} version", scheme.name()),
-            example: format!("{}{example}{}", self.prefix, self.suffix),
+            example: example.clone(),
         };
         let middle = tag
             .strip_prefix(&self.prefix)
