@@ -105,6 +105,26 @@ fn raw_semver_tags_and_dev_builds() {
         assert!(stderr(&o).contains("expected {version}"), "{}", stderr(&o));
     }
 
+    // A released version is never reused: `set` refuses to go back to it.
+    write(
+        &dir.join("Cargo.toml"),
+        "[workspace]\nmembers = []\n\n[workspace.package]\nversion = \"0.2.0-rc.2\"\n",
+    );
+    let o = kiln_in(dir, &["version", "set", "0.2.0-rc.1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already released"), "{}", stderr(&o));
+    // `--rev` reads the committed manifest, not the working tree.
+    let o = kiln_in(dir, &["version", "show", "--json", "--rev", "HEAD"]);
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["version"], "0.2.0-rc.1");
+    let s = show(dir);
+    assert_eq!(s["version"], "0.2.0-rc.2");
+    assert_eq!(
+        s["status"]["kind"], "dev",
+        "the working tree moved on from the tag"
+    );
+    git(dir, &["checkout", "--", "Cargo.toml"]);
+
     // One commit later: a dev build.
     write(&dir.join("README"), "more\n");
     commit_all(dir, "work");
@@ -130,8 +150,9 @@ fn raw_semver_tags_and_dev_builds() {
 
     // A tag at HEAD naming another version is a mismatch (exit 1).
     git(dir, &["tag", "0.3.0"]);
-    let o = kiln_in(dir, &["version", "show"]);
+    let o = kiln_in(dir, &["version", "show", "--rev", "HEAD"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("0.3.0") && stderr(&o).contains("0.2.0-rc.1"));
     git(dir, &["tag", "-d", "0.3.0"]);
 
     // An all-digit short hash with a leading zero gets a `g` (valid SemVer).

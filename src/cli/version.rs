@@ -167,6 +167,15 @@ fn write_version(
     old: Option<&Version>,
     dry_run: bool,
 ) -> Result<u8, CliError> {
+    if old != Some(new) {
+        if let Some(tag) = crate::version::resolve::released_tag(root, policy, new)? {
+            return Err(VersionError::AlreadyReleased {
+                version: new.to_string(),
+                tag,
+            }
+            .into());
+        }
+    }
     let files = stamp::discover(root, policy);
     if files.is_empty() {
         return Err(CliError::bad_input(format!(

@@ -14,8 +14,11 @@
 //!   `source = "tag"` it *is* the canonical version); a release build.
 //! - a directory that is not a git work tree (or has no commit): a release
 //!   build of the canonical version (there is no commit to suffix).
-//! - a tag at the commit that is well-formed but names another version is an
-//!   error (exit 1): releasing from it would publish the wrong version.
+//! - building a commit (`rev = Some`) that carries a well-formed tag naming
+//!   another version is an error (exit 1): releasing from it would publish
+//!   the wrong version. For the working tree (`rev = None`) such a tag only
+//!   means the manifests moved on since the release (e.g. right after
+//!   `kiln version set`): a dev build.
 //! - `source = "tag"` without a tag at the commit: a dev build of the most
 //!   recent reachable matching tag's version.
 
@@ -238,6 +241,9 @@ impl ResolvedVersion {
     }
 }
 
+/// Reads a version out of one manifest format's text.
+type ManifestReader = fn(&str) -> Result<Found, NotFound>;
+
 /// The canonical version read from the policy's source in the checkout
 /// (`rev = None`) or in a commit's tree; not for `source = "tag"`.
 pub fn read_canonical(
@@ -245,7 +251,7 @@ pub fn read_canonical(
     policy: &ReleasePolicy,
     git_rev: Option<(&Repo, &str)>,
 ) -> Result<(Version, String), VersionError> {
-    let (path, reader): (&PathBuf, fn(&str) -> Result<Found, NotFound>) = match &policy.source {
+    let (path, reader): (&PathBuf, ManifestReader) = match &policy.source {
         VersionSource::Cargo(p) => (p, manifest::cargo_version),
         VersionSource::Pyproject(p) => (p, manifest::pyproject_version),
         VersionSource::Npm(p) => (p, manifest::npm_version),
@@ -465,7 +471,7 @@ pub fn resolve(
                     BuildStatus::Release {
                         tag: Some(t.clone()),
                     }
-                } else if let Some((t, v)) = here.first() {
+                } else if let (Some((t, v)), Some(_)) = (here.first(), rev) {
                     return Err(mismatch(t, v, &canonical, &origin, policy));
                 } else {
                     let info = repo.commit_info(id)?;
@@ -525,4 +531,20 @@ pub fn check_tag(
         return Err(mismatch(tag, &v, &canonical, &origin, policy));
     }
     Ok(v)
+}
+
+/// The existing tag that released `version`, if the project is a git work
+/// tree and the tag template's tag for it exists.
+pub fn released_tag(
+    project_root: &Path,
+    policy: &ReleasePolicy,
+    version: &Version,
+) -> Result<Option<String>, VersionError> {
+    let repo = match Repo::discover(project_root) {
+        Ok(r) => r,
+        Err(GitError::NotARepo { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let tag = policy.tag.render(version);
+    Ok(repo.all_tags()?.into_iter().find(|t| *t == tag))
 }
