@@ -142,6 +142,12 @@ fn set_updates_every_declared_place_and_nothing_else() {
     let out = kiln_in(&dir, &["version", "set", new]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after = snapshot(&dir);
+    // What kiln does not own is reported, not touched.
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("python/pyproject.toml:11:") && err.contains("current_version = \"0.1.0\""),
+        "leftovers reported: {err}"
+    );
     assert_eq!(after, applied, "set wrote what --dry-run showed");
 
     // cargo sees every workspace package at the new version.
@@ -216,7 +222,7 @@ fn set_updates_every_declared_place_and_nothing_else() {
     let out = kiln_in(&dir, &["version", "set", new, "--dry-run"]);
     assert_eq!(text(&out.stdout), "", "no diff the second time");
 
-    // Leftovers: a lockfile cargo wrote still names the old version after the next set.
+    // A Cargo.lock beside the workspace follows: `--locked` still resolves.
     run_ok(
         cmd("cargo")
             .args(["generate-lockfile", "--offline"])
@@ -224,11 +230,21 @@ fn set_updates_every_declared_place_and_nothing_else() {
     );
     let out = kiln_in(&dir, &["version", "set", "0.2.0"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    assert!(text(&out.stdout).contains("Cargo.lock: package.mini-cli.version"));
     assert!(
-        err.contains("Cargo.lock:") && err.contains(&format!("\"{new}\"")),
-        "leftovers reported: {err}"
+        !text(&out.stderr).contains("Cargo.lock"),
+        "{}",
+        text(&out.stderr)
     );
+    let meta = run_ok(
+        cmd("cargo")
+            .args(["metadata", "--offline", "--locked", "--format-version", "1"])
+            .current_dir(&dir),
+    );
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    for p in meta["packages"].as_array().unwrap() {
+        assert_eq!(p["version"], "0.2.0", "{}", p["name"]);
+    }
 }
 
 #[test]

@@ -204,6 +204,47 @@ pub fn stamp(
     Ok((doc.to_string(), edits))
 }
 
+/// Stamps the `[[package]]` entries of a `Cargo.lock` that are the
+/// project's own (no `source`) and named in `names`.
+pub fn stamp_lock(
+    text: &str,
+    names: &std::collections::BTreeSet<String>,
+    version: &str,
+) -> Result<(String, Vec<Edit>), FieldError> {
+    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FieldError {
+        key: "(document)".into(),
+        reason: format!("not valid TOML: {}", e.message().trim()),
+    })?;
+    let mut edits = Vec::new();
+    if let Some(packages) =
+        child(doc.as_item_mut(), "package").and_then(Item::as_array_of_tables_mut)
+    {
+        for t in packages.iter_mut() {
+            let name = t
+                .get("name")
+                .and_then(Item::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if t.contains_key("source") || !names.contains(&name) {
+                continue;
+            }
+            let Some(v) = t.get_mut("version").and_then(Item::as_value_mut) else {
+                continue;
+            };
+            let old = v.as_str().unwrap_or_default().to_string();
+            if old != version {
+                set_string(v, version);
+                edits.push(Edit {
+                    key: format!("package.{name}.version"),
+                    old,
+                    new: version.into(),
+                });
+            }
+        }
+    }
+    Ok((doc.to_string(), edits))
+}
+
 /// Member directories named by `workspace.members` (globs with `*` expanded
 /// against `root`), minus `workspace.exclude`; sorted, relative to `root`.
 pub fn workspace_members(text: &str, root: &Path) -> Vec<PathBuf> {

@@ -13,7 +13,11 @@
 //! a missing declared field or an unparseable manifest leaves every file as
 //! it was. Each file is then replaced atomically (temp file + rename).
 //!
-//! The per-format string functions ([`cargo::stamp`],
+//! A `Cargo.lock` beside a stamped root `Cargo.toml` is kept in step: its
+//! entries for the stamped packages (path packages, no `source`) get the new
+//! version, so `cargo build --locked` still works after `kiln version set`.
+//!
+//! The per-format string functions ([`cargo::stamp`], [`cargo::stamp_lock`],
 //! [`npm::stamp_package_json`], [`npm::stamp_lock`], [`pyproject::stamp`])
 //! are pure and usable on their own.
 
@@ -219,7 +223,51 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
             reason,
         })
     };
+    // Cargo.lock beside a stamped workspace root follows its packages.
+    let mut cargo_names = BTreeSet::new();
+    let mut cargo_locks = BTreeSet::new();
+    for (f, kind, text) in &texts {
+        if *kind == ManifestKind::Cargo {
+            cargo_names.extend(cargo::package_name(text));
+            let lock = f.with_file_name("Cargo.lock");
+            if root.join(&lock).is_file() {
+                cargo_locks.insert(lock);
+            }
+        }
+    }
     let mut out = Vec::new();
+    for lock in cargo_locks {
+        let text =
+            std::fs::read_to_string(root.join(&lock)).map_err(|source| StampError::Read {
+                path: lock.clone(),
+                source,
+            })?;
+        let (after, edits) = cargo::stamp_lock(
+            &text,
+            &cargo_names,
+            &spelling(&lock, &plan.semver, "SemVer")?,
+        )
+        .map_err(|e| StampError::Field {
+            path: lock.clone(),
+            key: e.key,
+            reason: e.reason,
+        })?;
+        let changes = edits
+            .into_iter()
+            .map(|e| StampChange {
+                file: lock.clone(),
+                key: e.key,
+                old: e.old,
+                new: e.new,
+            })
+            .collect();
+        out.push(FileEdit {
+            file: lock,
+            before: text,
+            after,
+            changes,
+        });
+    }
     for (f, kind, text) in texts {
         let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
         let result = match kind {
