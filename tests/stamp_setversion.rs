@@ -379,3 +379,64 @@ fn workspace_stamping_makes_dynamic_versions_static() {
         "idempotent"
     );
 }
+
+/// Without `[stamp] files`, kiln discovers the workspace's manifests and
+/// skips members that carry no version (a private xtask crate).
+#[test]
+fn discovery_follows_workspaces_and_skips_unversioned_members() {
+    if !require_tool("cargo") {
+        return;
+    }
+    use kiln::recipe::policy::ReleasePolicy;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(Path::new(FIXTURE), dir);
+    std::fs::write(
+        dir.join("recipes/release.toml"),
+        "[tag]\ntemplate = \"v{version}\"\n",
+    )
+    .unwrap();
+    common::write(
+        &dir.join("crates/xtask/Cargo.toml"),
+        "[package]\nname = \"xtask\"\nedition = \"2021\"\npublish = false\n",
+    );
+    common::write(&dir.join("crates/xtask/src/main.rs"), "fn main() {}\n");
+    let policy = ReleasePolicy::load(dir).unwrap();
+    let found: Vec<String> = kiln::stamp::discover(dir, &policy)
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "Cargo.toml",
+            "crates/cli/Cargo.toml",
+            "crates/core/Cargo.toml",
+            "node/package.json",
+            "package-lock.json",
+            "package.json"
+        ]
+    );
+    let out = kiln_in(dir, &["version", "set", "1.0.0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let meta = run_ok(
+        cmd("cargo")
+            .args([
+                "metadata",
+                "--offline",
+                "--no-deps",
+                "--format-version",
+                "1",
+            ])
+            .current_dir(dir),
+    );
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    for p in meta["packages"].as_array().unwrap() {
+        let want = if p["name"] == "xtask" {
+            "0.0.0"
+        } else {
+            "1.0.0"
+        };
+        assert_eq!(p["version"], want, "{}", p["name"]);
+    }
+}

@@ -310,8 +310,11 @@ fn show(
         BuildStatus::Release { tag: Some(t) } => format!("release (tag {t})"),
         BuildStatus::Release { tag: None } => "release (no git commit: not a dev build)".into(),
         BuildStatus::Dev(d) => format!(
-            "dev build (commit {}, {} commits since the last tag, {})",
-            d.commit, d.distance, d.date
+            "dev build (commit {}, {} commit{} since the last tag, {})",
+            d.commit,
+            d.distance,
+            if d.distance == 1 { "" } else { "s" },
+            d.date
         ),
     };
     let _ = writeln!(out, "status      {status}");

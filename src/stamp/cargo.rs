@@ -204,6 +204,20 @@ pub fn stamp(
     Ok((doc.to_string(), edits))
 }
 
+/// Whether a manifest declares a version (`package.version`, inherited or
+/// not, or `workspace.package.version`).
+pub fn has_version(text: &str) -> bool {
+    let Ok(doc) = text.parse::<DocumentMut>() else {
+        return true; // let stamping report the parse error
+    };
+    doc.get("package").and_then(|p| p.get("version")).is_some()
+        || doc
+            .get("workspace")
+            .and_then(|w| w.get("package"))
+            .and_then(|p| p.get("version"))
+            .is_some()
+}
+
 /// Stamps the `[[package]]` entries of a `Cargo.lock` that are the
 /// project's own (no `source`) and named in `names`.
 pub fn stamp_lock(

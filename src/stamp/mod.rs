@@ -367,7 +367,12 @@ pub fn expand_dir_globs(root: &Path, patterns: &[String]) -> Vec<PathBuf> {
         else {
             continue;
         };
-        let depth = pat.split('/').count();
+        // `**` may match any depth; bound the walk (workspaces are shallow).
+        let depth = if pat.contains("**") {
+            8
+        } else {
+            pat.split('/').count()
+        };
         let mut stack = vec![(PathBuf::new(), 0usize)];
         while let Some((rel, d)) = stack.pop() {
             if d == depth {
@@ -412,7 +417,8 @@ pub fn discover(root: &Path, policy: &ReleasePolicy) -> Vec<PathBuf> {
         out.insert(PathBuf::from("Cargo.toml"));
         for m in cargo::workspace_members(&text, root) {
             let f = m.join("Cargo.toml");
-            if root.join(&f).is_file() {
+            // Members without a version (a private xtask) carry none to stamp.
+            if read(&f).is_some_and(|t| cargo::has_version(&t)) {
                 out.insert(f);
             }
         }
@@ -421,7 +427,7 @@ pub fn discover(root: &Path, policy: &ReleasePolicy) -> Vec<PathBuf> {
         out.insert(PathBuf::from("package.json"));
         for m in expand_dir_globs(root, &npm::workspaces(&text)) {
             let f = m.join("package.json");
-            if root.join(&f).is_file() {
+            if read(&f).is_some_and(|t| npm::has_version(&t)) {
                 out.insert(f);
             }
         }

@@ -40,6 +40,12 @@ pub fn package_name(text: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Whether a package.json has a `version` (unparseable: true, so that
+/// stamping reports the error).
+pub fn has_version(text: &str) -> bool {
+    Node::parse(text).map_or(true, |d| d.get("version").is_some())
+}
+
 /// `workspaces` patterns of a package.json (array or `{packages: [...]}`).
 pub fn workspaces(text: &str) -> Vec<String> {
     let Ok(doc) = Node::parse(text) else {
