@@ -1,12 +1,340 @@
-//! `kiln version` (under construction).
+//! `kiln version`: show, render, check-tag, bump and set the project version.
+//!
+//! Only `bump` and `set` write the checkout, and only the manifests' version
+//! fields (see `crate::stamp`). Everything else is read-only.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+
 use super::{CliError, Context};
+use crate::recipe::policy::{ReleasePolicy, VersionSource};
+use crate::stamp::{self, diff::unified_diff, StampMode, StampPlan};
+use crate::version::{
+    resolve, resolve::check_tag, resolve::read_canonical, BuildStatus, BumpRule, Overrides,
+    ResolvedVersion, Scheme, Target, Version, VersionError,
+};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// (under construction)
-    Todo,
+    /// Canonical version, its source, every rendering, channel tags, and whether HEAD is a release or a dev build.
+    Show {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Describe this revision (read from its tree) instead of the working tree and HEAD.
+        #[arg(long, value_name = "REV")]
+        rev: Option<String>,
+    },
+    /// Check a tag against the template and the canonical version (exit 0 match, 1 mismatch, 2 malformed).
+    CheckTag {
+        /// The tag, e.g. `v1.2.3`.
+        tag: String,
+    },
+    /// Spell a version for another scheme or publication target.
+    Render {
+        /// The version, in the project's scheme (or `--from`).
+        #[arg(value_name = "VERSION")]
+        value: String,
+        /// What to spell it as.
+        #[arg(long = "as", value_enum)]
+        as_: RenderAs,
+        /// The scheme VERSION is written in (default: the policy's).
+        #[arg(long, value_enum)]
+        from: Option<SchemeArg>,
+    },
+    /// Bump the version with poetry's rules and write it like `set`.
+    Bump {
+        /// patch, minor, major, prepatch, preminor, premajor or prerelease.
+        rule: String,
+        /// Print the unified diff instead of writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write VERSION into every declared manifest (the release-prep commit).
+    Set {
+        /// The new version, in the project's scheme.
+        #[arg(value_name = "VERSION")]
+        value: String,
+        /// Print the unified diff instead of writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
-pub fn run(_cmd: Command, _ctx: &Context) -> Result<u8, CliError> {
-    Err(CliError::internal("kiln version is not built yet"))
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderAs {
+    Semver,
+    Pep440,
+    Cargo,
+    Npm,
+    Pypi,
+    Oci,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemeArg {
+    Semver,
+    Pep440,
+}
+
+pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
+    match cmd {
+        Command::Show { json, rev } => {
+            let (root, policy) = project(ctx)?;
+            show(&root, &policy, rev.as_deref(), json)
+        }
+        Command::CheckTag { tag } => {
+            let (root, policy) = project(ctx)?;
+            let v = check_tag(&root, &policy, &tag)?;
+            println!("{tag}: well-formed, names {v}, matches the canonical version");
+            Ok(0)
+        }
+        Command::Render { value, as_, from } => {
+            let policy = match ctx.project_root() {
+                Ok(root) => ReleasePolicy::load(&root)?,
+                Err(_) => ReleasePolicy::default(),
+            };
+            let scheme = match from {
+                Some(SchemeArg::Semver) => Scheme::SemVer,
+                Some(SchemeArg::Pep440) => Scheme::Pep440,
+                None => policy.scheme,
+            };
+            let v = Version::parse(scheme, &value).map_err(|source| VersionError::Parse {
+                origin: "kiln version render".into(),
+                source,
+            })?;
+            let out = match as_ {
+                RenderAs::Semver => v.semver().map_err(VersionError::from)?.to_string(),
+                RenderAs::Pep440 => v.pep440().map_err(VersionError::from)?.to_string(),
+                RenderAs::Cargo | RenderAs::Npm | RenderAs::Pypi | RenderAs::Oci => {
+                    let target = match as_ {
+                        RenderAs::Cargo => Target::Cargo,
+                        RenderAs::Npm => Target::Npm,
+                        RenderAs::Pypi => Target::Pypi,
+                        _ => Target::Oci,
+                    };
+                    let r = ResolvedVersion::release(v, "argument".into(), &policy);
+                    if let Some(w) = r.warning(target) {
+                        eprintln!("kiln: warning: {w}");
+                    }
+                    r.render(target)?
+                }
+            };
+            println!("{out}");
+            Ok(0)
+        }
+        Command::Bump { rule, dry_run } => {
+            let (root, policy) = project(ctx)?;
+            let rule: BumpRule = rule.parse().map_err(VersionError::from)?;
+            let current = current_version(&root, &policy)?;
+            let new = current.bump(rule)?;
+            eprintln!("{current} -> {new} ({rule})");
+            write_version(&root, &policy, &new, Some(&current), dry_run)
+        }
+        Command::Set { value, dry_run } => {
+            let (root, policy) = project(ctx)?;
+            let new =
+                Version::parse(policy.scheme, &value).map_err(|source| VersionError::Parse {
+                    origin: "kiln version set".into(),
+                    source,
+                })?;
+            let current = current_version(&root, &policy).ok();
+            write_version(&root, &policy, &new, current.as_ref(), dry_run)
+        }
+    }
+}
+
+fn project(ctx: &Context) -> Result<(PathBuf, ReleasePolicy), CliError> {
+    let root = ctx.project_root()?;
+    let policy = ReleasePolicy::load(&root)?;
+    Ok((root, policy))
+}
+
+/// The canonical version of the working tree (for `source = "tag"`: of HEAD's tags).
+fn current_version(root: &Path, policy: &ReleasePolicy) -> Result<Version, VersionError> {
+    if policy.source == VersionSource::Tag {
+        return Ok(resolve(root, policy, None, &Overrides::default())?.canonical);
+    }
+    Ok(read_canonical(root, policy, None)?.0)
+}
+
+fn write_version(
+    root: &Path,
+    policy: &ReleasePolicy,
+    new: &Version,
+    old: Option<&Version>,
+    dry_run: bool,
+) -> Result<u8, CliError> {
+    if old != Some(new) {
+        if let Some(tag) = crate::version::resolve::released_tag(root, policy, new)? {
+            return Err(VersionError::AlreadyReleased {
+                version: new.to_string(),
+                tag,
+            }
+            .into());
+        }
+    }
+    let files = stamp::discover(root, policy);
+    if files.is_empty() {
+        return Err(CliError::bad_input(format!(
+            "no manifest to stamp in {}: declare [stamp] files in recipes/release.toml",
+            root.display()
+        )));
+    }
+    let plan = StampPlan::for_version(new, files.clone(), StampMode::Checkout);
+    let edits = stamp::plan_edits(root, &plan)?;
+    let mut stdout = std::io::stdout().lock();
+    if dry_run {
+        for e in &edits {
+            let path = e.file.to_string_lossy().replace('\\', "/");
+            let _ = stdout.write_all(unified_diff(&path, &e.before, &e.after).as_bytes());
+        }
+        return Ok(0);
+    }
+    stamp::write_edits(root, &edits)?;
+    let changes: Vec<_> = edits.iter().flat_map(|e| &e.changes).collect();
+    if changes.is_empty() {
+        let _ = writeln!(
+            stdout,
+            "{new}: already set in every manifest; nothing changed"
+        );
+    }
+    for c in changes {
+        let _ = writeln!(
+            stdout,
+            "{}: {} {} -> {}",
+            c.file.display(),
+            c.key,
+            c.old,
+            c.new
+        );
+    }
+    if let Some(old) = old.filter(|o| *o != new) {
+        let mut spellings = vec![old.to_string()];
+        for s in [
+            old.semver().map(|v| v.to_string()),
+            old.pep440().map(|v| v.to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !spellings.contains(&s) {
+                spellings.push(s);
+            }
+        }
+        for l in stamp::find_leftovers(root, &files, &spellings) {
+            eprintln!(
+                "kiln: warning: {}:{}: still mentions the old version {old}: {}",
+                l.file.display(),
+                l.line,
+                l.text
+            );
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ShowJson<'a> {
+    version: String,
+    scheme: &'static str,
+    source: String,
+    origin: &'a str,
+    status: &'a BuildStatus,
+    commit: Option<&'a str>,
+    release_tag: String,
+    renderings: std::collections::BTreeMap<&'static str, Option<String>>,
+    errors: std::collections::BTreeMap<&'static str, String>,
+    warnings: Vec<String>,
+    npm_dist_tag: &'a str,
+    oci_tags: Vec<String>,
+}
+
+fn show(
+    root: &Path,
+    policy: &ReleasePolicy,
+    rev: Option<&str>,
+    json: bool,
+) -> Result<u8, CliError> {
+    let r = resolve(root, policy, rev, &Overrides::default())?;
+    let mut renderings = std::collections::BTreeMap::new();
+    let mut errors = std::collections::BTreeMap::new();
+    let mut warnings = Vec::new();
+    for t in Target::ALL {
+        match r.render(t) {
+            Ok(s) => {
+                renderings.insert(t.as_str(), Some(s));
+            }
+            Err(e) => {
+                renderings.insert(t.as_str(), None);
+                errors.insert(t.as_str(), e.to_string());
+            }
+        }
+        warnings.extend(r.warning(t).map(|w| w.to_string()));
+    }
+    let oci_tags = r.oci_tags().unwrap_or_default();
+    let doc = ShowJson {
+        version: r.canonical.to_string(),
+        scheme: match r.canonical.scheme() {
+            Scheme::SemVer => "semver",
+            Scheme::Pep440 => "pep440",
+        },
+        source: policy.source.to_string(),
+        origin: &r.origin,
+        status: &r.status,
+        commit: r.commit.as_deref(),
+        release_tag: r.release_tag(),
+        renderings,
+        errors,
+        warnings,
+        npm_dist_tag: r.npm_dist_tag(),
+        oci_tags,
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        let s =
+            serde_json::to_string_pretty(&doc).map_err(|e| CliError::internal(e.to_string()))?;
+        let _ = writeln!(out, "{s}");
+        return Ok(0);
+    }
+    let _ = writeln!(
+        out,
+        "version     {} ({}, {})",
+        doc.version,
+        doc.origin,
+        r.canonical.scheme().name()
+    );
+    let status = match &r.status {
+        BuildStatus::Release { tag: Some(t) } => format!("release (tag {t})"),
+        BuildStatus::Release { tag: None } => "release (no git commit: not a dev build)".into(),
+        BuildStatus::Dev(d) => format!(
+            "dev build (commit {}, {} commit{} since the last tag, {})",
+            d.commit,
+            d.distance,
+            if d.distance == 1 { "" } else { "s" },
+            d.date
+        ),
+    };
+    let _ = writeln!(out, "status      {status}");
+    let _ = writeln!(out, "release tag {}", doc.release_tag);
+    for t in Target::ALL {
+        let k = t.as_str();
+        match (&doc.renderings[k], doc.errors.get(k)) {
+            (Some(s), _) => {
+                let _ = writeln!(out, "{k:<11} {s}");
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(out, "{k:<11} (none: {e})");
+            }
+            _ => {}
+        }
+    }
+    let _ = writeln!(out, "npm tag     {}", doc.npm_dist_tag);
+    let _ = writeln!(out, "oci tags    {}", doc.oci_tags.join(" "));
+    for w in &doc.warnings {
+        eprintln!("kiln: warning: {w}");
+    }
+    Ok(0)
 }

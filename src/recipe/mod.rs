@@ -2,6 +2,7 @@
 //! schemas, validation with file/line/key in every error, matrices and the
 //! input graph.
 
+pub mod policy;
 pub mod project;
 pub mod schema;
 

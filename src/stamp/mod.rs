@@ -1,1 +1,564 @@
-//! (module under construction)
+//! Format-preserving version stamping of manifests: `Cargo.toml`,
+//! `package.json`, `package-lock.json`, `pyproject.toml`.
+//!
+//! Used twice: by `kiln version set` on the checkout (the release-prep
+//! commit, [`StampMode::Checkout`]) and by the build engine on *copies* in a
+//! workspace ([`StampMode::Workspace`], which also turns a dynamic
+//! `pyproject.toml` version static). Cargo and npm files get the SemVer
+//! spelling, `pyproject.toml` the PEP 440 one.
+//!
+//! Every edit replaces a value in place — `toml_edit` for TOML, the span
+//! reader of [`json`] for JSON — so a diff of a stamped file touches only
+//! version strings. All new contents are computed before anything is written:
+//! a missing declared field or an unparseable manifest leaves every file as
+//! it was. Each file is then replaced atomically (temp file + rename).
+//!
+//! A `Cargo.lock` beside a stamped root `Cargo.toml` is kept in step: its
+//! entries for the stamped packages (path packages, no `source`) get the new
+//! version, so `cargo build --locked` still works after `kiln version set`.
+//!
+//! The per-format string functions ([`cargo::stamp`], [`cargo::stamp_lock`],
+//! [`npm::stamp_package_json`], [`npm::stamp_lock`], [`pyproject::stamp`])
+//! are pure and usable on their own.
+
+pub mod cargo;
+pub mod diff;
+pub mod json;
+pub mod npm;
+pub mod pyproject;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Classify, ErrorKind};
+use crate::recipe::policy::{ReleasePolicy, VersionSource};
+use crate::version::{ResolvedVersion, Target, Version};
+
+/// Whether stamping the checkout or a build workspace copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StampMode {
+    /// `kiln version set`: only static versions are touched.
+    Checkout,
+    /// A build workspace: dynamic `pyproject.toml` versions become static too.
+    Workspace,
+}
+
+/// The manifest formats kiln stamps, decided by file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestKind {
+    Cargo,
+    PackageJson,
+    PackageLock,
+    Pyproject,
+}
+
+impl ManifestKind {
+    /// The kind of a manifest path, by its file name.
+    pub fn of(path: &Path) -> Option<ManifestKind> {
+        match path.file_name()?.to_str()? {
+            "Cargo.toml" => Some(ManifestKind::Cargo),
+            "package.json" => Some(ManifestKind::PackageJson),
+            "package-lock.json" => Some(ManifestKind::PackageLock),
+            "pyproject.toml" => Some(ManifestKind::Pyproject),
+            _ => None,
+        }
+    }
+}
+
+/// A version spelling, or why there is none (e.g. a PEP 440 epoch has no SemVer form).
+pub type Spelling = Result<String, String>;
+
+/// What to stamp: files (relative to the root) and the spellings to write.
+#[derive(Debug, Clone)]
+pub struct StampPlan {
+    pub files: Vec<PathBuf>,
+    /// For `Cargo.toml`, `package.json`, `package-lock.json`.
+    pub semver: Spelling,
+    /// For `pyproject.toml`.
+    pub pep440: Spelling,
+    pub mode: StampMode,
+}
+
+impl StampPlan {
+    /// Stamping a plain version (no dev suffix) — `kiln version set`.
+    pub fn for_version(version: &Version, files: Vec<PathBuf>, mode: StampMode) -> StampPlan {
+        StampPlan {
+            files,
+            semver: version
+                .semver()
+                .map(|v| v.to_string())
+                .map_err(|e| e.to_string()),
+            pep440: version
+                .pep440()
+                .map(|v| v.to_string())
+                .map_err(|e| e.to_string()),
+            mode,
+        }
+    }
+
+    /// Stamping a build's versions (dev suffixes included) — the build engine.
+    pub fn for_build(resolved: &ResolvedVersion, files: Vec<PathBuf>) -> StampPlan {
+        StampPlan {
+            files,
+            semver: resolved.render(Target::Cargo).map_err(|e| e.to_string()),
+            pep440: resolved.render(Target::Pypi).map_err(|e| e.to_string()),
+            mode: StampMode::Workspace,
+        }
+    }
+}
+
+/// One field changed by stamping.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StampChange {
+    pub file: PathBuf,
+    /// Dotted key, e.g. `workspace.dependencies.core.version`, `packages[""].version`.
+    pub key: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// A field edit inside one file (the file is implied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub key: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// A declared field that is missing or unusable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub key: String,
+    pub reason: String,
+}
+
+/// The new content of one file.
+#[derive(Debug, Clone)]
+pub struct FileEdit {
+    pub file: PathBuf,
+    pub before: String,
+    pub after: String,
+    pub changes: Vec<StampChange>,
+}
+
+/// Stamping failures; nothing has been written when one is returned
+/// (except `Write`, which names the file that could not be replaced).
+#[derive(Debug, thiserror::Error)]
+pub enum StampError {
+    #[error("{}: cannot read it (declared in the stamp plan)", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {key} {reason}; nothing was written", path.display())]
+    Field {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
+    #[error("{}: kiln does not know how to stamp this file (expected Cargo.toml, package.json, package-lock.json or pyproject.toml)", path.display())]
+    UnknownKind { path: PathBuf },
+    #[error("{}: needs a {scheme} version, but {reason}; nothing was written", path.display())]
+    Spelling {
+        path: PathBuf,
+        scheme: &'static str,
+        reason: String,
+    },
+    #[error("writing {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classify for StampError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StampError::Write { .. } => ErrorKind::Internal,
+            StampError::Read { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
+                ErrorKind::Internal
+            }
+            _ => ErrorKind::BadInput,
+        }
+    }
+}
+
+fn rel_str(p: &Path) -> String {
+    p.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Computes every file's new content; reads only, writes nothing.
+pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampError> {
+    let mut texts = Vec::new();
+    for f in &plan.files {
+        let kind =
+            ManifestKind::of(f).ok_or_else(|| StampError::UnknownKind { path: f.clone() })?;
+        let text = std::fs::read_to_string(root.join(f)).map_err(|source| StampError::Read {
+            path: f.clone(),
+            source,
+        })?;
+        texts.push((f.clone(), kind, text));
+    }
+    let mut npm_names = BTreeSet::new();
+    let mut npm_dirs = Vec::new();
+    for (f, kind, text) in &texts {
+        if *kind == ManifestKind::PackageJson {
+            npm_names.extend(npm::package_name(text));
+            npm_dirs.push(f.parent().map(Path::to_path_buf).unwrap_or_default());
+        }
+    }
+    let spelling = |f: &Path, s: &Spelling, scheme: &'static str| {
+        s.clone().map_err(|reason| StampError::Spelling {
+            path: f.to_path_buf(),
+            scheme,
+            reason,
+        })
+    };
+    // Cargo.lock beside a stamped workspace root follows its packages.
+    let mut cargo_names = BTreeSet::new();
+    let mut cargo_locks = BTreeSet::new();
+    for (f, kind, text) in &texts {
+        if *kind == ManifestKind::Cargo {
+            cargo_names.extend(cargo::package_name(text));
+            let lock = f.with_file_name("Cargo.lock");
+            if root.join(&lock).is_file() {
+                cargo_locks.insert(lock);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for lock in cargo_locks {
+        let text =
+            std::fs::read_to_string(root.join(&lock)).map_err(|source| StampError::Read {
+                path: lock.clone(),
+                source,
+            })?;
+        let (after, edits) = cargo::stamp_lock(
+            &text,
+            &cargo_names,
+            &spelling(&lock, &plan.semver, "SemVer")?,
+        )
+        .map_err(|e| StampError::Field {
+            path: lock.clone(),
+            key: e.key,
+            reason: e.reason,
+        })?;
+        let changes = edits
+            .into_iter()
+            .map(|e| StampChange {
+                file: lock.clone(),
+                key: e.key,
+                old: e.old,
+                new: e.new,
+            })
+            .collect();
+        out.push(FileEdit {
+            file: lock,
+            before: text,
+            after,
+            changes,
+        });
+    }
+    for (f, kind, text) in texts {
+        let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        let result = match kind {
+            ManifestKind::Cargo => {
+                cargo::stamp(&text, &dir, &spelling(&f, &plan.semver, "SemVer")?)
+            }
+            ManifestKind::PackageJson => {
+                npm::stamp_package_json(&text, &spelling(&f, &plan.semver, "SemVer")?, &npm_names)
+            }
+            ManifestKind::PackageLock => {
+                let dirs: BTreeSet<String> = npm_dirs
+                    .iter()
+                    .filter_map(|d| d.strip_prefix(&dir).ok().map(rel_str))
+                    .chain([String::new()])
+                    .collect();
+                npm::stamp_lock(
+                    &text,
+                    &spelling(&f, &plan.semver, "SemVer")?,
+                    &dirs,
+                    &npm_names,
+                )
+            }
+            ManifestKind::Pyproject => {
+                pyproject::stamp(&text, &spelling(&f, &plan.pep440, "PEP 440")?, plan.mode)
+            }
+        };
+        let (after, edits) = result.map_err(|e| StampError::Field {
+            path: f.clone(),
+            key: e.key,
+            reason: e.reason,
+        })?;
+        let changes = edits
+            .into_iter()
+            .map(|e| StampChange {
+                file: f.clone(),
+                key: e.key,
+                old: e.old,
+                new: e.new,
+            })
+            .collect();
+        out.push(FileEdit {
+            file: f,
+            before: text,
+            after,
+            changes,
+        });
+    }
+    Ok(out)
+}
+
+/// Writes the files whose content changed, each atomically (temp file in the
+/// same directory, permissions copied, rename).
+pub fn write_edits(root: &Path, edits: &[FileEdit]) -> Result<(), StampError> {
+    for e in edits.iter().filter(|e| e.before != e.after) {
+        let path = root.join(&e.file);
+        let werr = |source| StampError::Write {
+            path: e.file.clone(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(root);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".kiln-stamp")
+            .tempfile_in(dir)
+            .map_err(werr)?;
+        tmp.write_all(e.after.as_bytes()).map_err(werr)?;
+        tmp.as_file().sync_all().map_err(werr)?;
+        if let Ok(meta) = std::fs::metadata(&path) {
+            std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(werr)?;
+        }
+        tmp.persist(&path).map_err(|e| werr(e.error))?;
+    }
+    Ok(())
+}
+
+/// Stamps the tree at `root` per `plan`: all or nothing, then writes.
+pub fn stamp_tree(root: &Path, plan: &StampPlan) -> Result<Vec<StampChange>, StampError> {
+    let edits = plan_edits(root, plan)?;
+    write_edits(root, &edits)?;
+    Ok(edits.into_iter().flat_map(|e| e.changes).collect())
+}
+
+/// Directories under `root` matching `patterns` (`crates/*`, `node`), sorted.
+pub fn expand_dir_globs(root: &Path, patterns: &[String]) -> Vec<PathBuf> {
+    let mut out = BTreeSet::new();
+    for pat in patterns {
+        let pat = pat.trim_start_matches("./").trim_end_matches('/');
+        if !pat.contains(['*', '?', '[']) {
+            if root.join(pat).is_dir() {
+                out.insert(PathBuf::from(pat));
+            }
+            continue;
+        }
+        let Ok(glob) = globset::GlobBuilder::new(pat)
+            .literal_separator(true)
+            .build()
+            .map(|g| g.compile_matcher())
+        else {
+            continue;
+        };
+        // `**` may match any depth; bound the walk (workspaces are shallow).
+        let depth = if pat.contains("**") {
+            8
+        } else {
+            pat.split('/').count()
+        };
+        let mut stack = vec![(PathBuf::new(), 0usize)];
+        while let Some((rel, d)) = stack.pop() {
+            if d == depth {
+                continue;
+            }
+            let Ok(rd) = std::fs::read_dir(root.join(&rel)) else {
+                continue;
+            };
+            let mut names: Vec<_> = rd
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name())
+                .collect();
+            names.sort();
+            for n in names {
+                let s = n.to_string_lossy();
+                if s.starts_with('.') || s == "node_modules" || s == "target" {
+                    continue;
+                }
+                let child = rel.join(&n);
+                if glob.is_match(rel_str(&child)) {
+                    out.insert(child.clone());
+                }
+                stack.push((child, d + 1));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The files `kiln version set` stamps: `[stamp] files` when declared, else
+/// the root `Cargo.toml` and its workspace members' manifests, the root
+/// `package.json` and its `workspaces`, the root `package-lock.json` and
+/// `pyproject.toml`, and the version source manifest — those that exist.
+pub fn discover(root: &Path, policy: &ReleasePolicy) -> Vec<PathBuf> {
+    if let Some(files) = &policy.stamp_files {
+        return files.clone();
+    }
+    let mut out = BTreeSet::new();
+    let read = |p: &Path| std::fs::read_to_string(root.join(p)).ok();
+    if let Some(text) = read(Path::new("Cargo.toml")) {
+        out.insert(PathBuf::from("Cargo.toml"));
+        for m in cargo::workspace_members(&text, root) {
+            let f = m.join("Cargo.toml");
+            // Members without a version (a private xtask) carry none to stamp.
+            if read(&f).is_some_and(|t| cargo::has_version(&t)) {
+                out.insert(f);
+            }
+        }
+    }
+    if let Some(text) = read(Path::new("package.json")) {
+        out.insert(PathBuf::from("package.json"));
+        for m in expand_dir_globs(root, &npm::workspaces(&text)) {
+            let f = m.join("package.json");
+            if read(&f).is_some_and(|t| npm::has_version(&t)) {
+                out.insert(f);
+            }
+        }
+    }
+    for f in ["package-lock.json", "pyproject.toml"] {
+        if root.join(f).is_file() {
+            out.insert(PathBuf::from(f));
+        }
+    }
+    match &policy.source {
+        VersionSource::Cargo(p) | VersionSource::Npm(p) | VersionSource::Pyproject(p)
+            if root.join(p).is_file() =>
+        {
+            out.insert(p.clone());
+        }
+        _ => {}
+    }
+    out.into_iter().collect()
+}
+
+/// A line that still holds an old version after `set`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Leftover {
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    pub text: String,
+}
+
+fn is_version_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-' | b'_')
+}
+
+/// Whether `line` contains `needle` as a whole version token.
+fn contains_token(line: &str, needle: &str) -> bool {
+    let b = line.as_bytes();
+    line.match_indices(needle).any(|(i, _)| {
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + needle.len()).copied();
+        !before.is_some_and(is_version_char) && !after.is_some_and(is_version_char)
+    })
+}
+
+/// Lines to skip in a lockfile: entries of third-party packages.
+fn skipped_lines(name: &str, text: &str) -> BTreeSet<usize> {
+    let mut skip = BTreeSet::new();
+    match name {
+        "Cargo.lock" | "uv.lock" => {
+            let lines: Vec<&str> = text.lines().collect();
+            let mut start = 0;
+            for i in 0..=lines.len() {
+                if i == lines.len() || (i > start && lines[i].starts_with("[[")) {
+                    if lines[start..i].iter().any(|l| {
+                        l.starts_with("source = ")
+                            && !l.contains("editable")
+                            && !l.contains("virtual")
+                    }) {
+                        skip.extend(start..i);
+                    }
+                    start = i;
+                }
+            }
+        }
+        "package-lock.json" => {
+            if let Ok(doc) = json::Node::parse(text) {
+                if let Some(p) = doc.get("packages") {
+                    for (k, v) in p.members() {
+                        let link = v.get("link").is_some();
+                        if k.contains("node_modules/") && !link {
+                            let a = text[..v.span.start].matches('\n').count();
+                            let b = text[..v.span.end].matches('\n').count();
+                            skip.extend(a..=b);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    skip
+}
+
+/// Searches the stamped manifests and the lockfiles beside them for `old`
+/// version spellings that remain (third-party lockfile entries excluded).
+pub fn find_leftovers(root: &Path, files: &[PathBuf], old: &[String]) -> Vec<Leftover> {
+    let mut candidates = BTreeSet::new();
+    for f in files {
+        candidates.insert(f.clone());
+        let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+        for lock in ["Cargo.lock", "package-lock.json", "uv.lock"] {
+            if root.join(dir.join(lock)).is_file() {
+                candidates.insert(dir.join(lock));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for f in candidates {
+        let Ok(text) = std::fs::read_to_string(root.join(&f)) else {
+            continue;
+        };
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let skip = skipped_lines(name, &text);
+        for (i, line) in text.lines().enumerate() {
+            if !skip.contains(&i) && old.iter().any(|o| !o.is_empty() && contains_token(line, o)) {
+                out.push(Leftover {
+                    file: f.clone(),
+                    line: i + 1,
+                    text: line.trim().to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        assert!(contains_token("version = \"0.1.0\"", "0.1.0"));
+        assert!(!contains_token("version = \"10.1.0\"", "0.1.0"));
+        assert!(!contains_token("version = \"0.1.0-rc.1\"", "0.1.0"));
+        assert!(contains_token("\"dep\": \"^0.1.0\"", "0.1.0"));
+    }
+
+    #[test]
+    fn cargo_lock_third_party_skipped() {
+        let t = "[[package]]\nname = \"a\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"b\"\nversion = \"0.1.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n";
+        let s = skipped_lines("Cargo.lock", t);
+        assert!(!s.contains(&2) && s.contains(&6));
+    }
+}

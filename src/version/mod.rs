@@ -1,1 +1,249 @@
-//! (module under construction)
+//! The version policy engine: one canonical version, many spellings.
+//!
+//! A project has one canonical version, read from the place the release
+//! policy names (`recipes/release.toml` `[version] source`), in one scheme:
+//! SemVer 2.0 (default) or PEP 440. Everything else is derived from it:
+//!
+//! ```
+//! use kiln::version::{Scheme, Version};
+//! let v = Version::parse(Scheme::SemVer, "0.2.0-rc.1").unwrap();
+//! assert_eq!(v.pep440().unwrap().to_string(), "0.2.0rc1");
+//! ```
+//!
+//! - [`pep440`]: PEP 440 parsing, normalisation and order;
+//! - [`convert`]: SemVer ⇄ PEP 440, faithfully or an error;
+//! - [`tag`]: tag templates and tag checks;
+//! - [`dev`]: dev-build templates (`{version}-{commit}`…);
+//! - [`bump`]: poetry's bump rules;
+//! - [`channels`]: OCI tag spelling, alias tags, npm dist-tags;
+//! - [`source`]: reading the version out of manifest text;
+//! - [`resolve`]: the version of one build (release or dev) and its
+//!   per-target renderings — the entry point for the build engine.
+//!
+//! Only [`resolve`] touches the file system or git; the rest is pure.
+
+pub mod bump;
+pub mod channels;
+pub mod convert;
+pub mod dev;
+pub mod pep440;
+pub mod resolve;
+pub mod source;
+pub mod tag;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use bump::BumpRule;
+pub use resolve::{resolve, BuildStatus, Overrides, ResolvedVersion, Target};
+
+use crate::error::{Classify, ErrorKind};
+use convert::ConvertError;
+use pep440::Pep440;
+
+/// The scheme the canonical version is written in.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// SemVer 2.0 (`1.2.3-rc.1`).
+    #[default]
+    SemVer,
+    /// PEP 440 (`1.2.3rc1`, `1.2.3.post1`).
+    Pep440,
+}
+
+impl Scheme {
+    /// Human name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::SemVer => "SemVer",
+            Scheme::Pep440 => "PEP 440",
+        }
+    }
+}
+
+/// A canonical version: SemVer or PEP 440, printed in normalised form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Version {
+    SemVer(semver::Version),
+    Pep440(Pep440),
+}
+
+/// A string that is not a version of the expected scheme.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a {} version: {reason}", scheme.name())]
+pub struct VersionParseError {
+    pub value: String,
+    pub scheme: Scheme,
+    pub reason: String,
+}
+
+impl Classify for VersionParseError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::BadInput
+    }
+}
+
+impl Version {
+    /// Parses `s` strictly in `scheme` (SemVer: exactly the grammar of
+    /// semver.org; PEP 440: any spelling PEP 440 accepts).
+    pub fn parse(scheme: Scheme, s: &str) -> Result<Version, VersionParseError> {
+        let err = |reason: String| VersionParseError {
+            value: s.to_string(),
+            scheme,
+            reason,
+        };
+        match scheme {
+            Scheme::SemVer => semver::Version::parse(s)
+                .map(Version::SemVer)
+                .map_err(|e| err(e.to_string())),
+            Scheme::Pep440 => s
+                .parse::<Pep440>()
+                .map(Version::Pep440)
+                .map_err(|e| err(e.reason)),
+        }
+    }
+
+    pub fn scheme(&self) -> Scheme {
+        match self {
+            Version::SemVer(_) => Scheme::SemVer,
+            Version::Pep440(_) => Scheme::Pep440,
+        }
+    }
+
+    /// The SemVer spelling (cargo, npm).
+    pub fn semver(&self) -> Result<semver::Version, ConvertError> {
+        match self {
+            Version::SemVer(v) => Ok(v.clone()),
+            Version::Pep440(v) => convert::pep440_to_semver(v),
+        }
+    }
+
+    /// The PEP 440 spelling (PyPI).
+    pub fn pep440(&self) -> Result<Pep440, ConvertError> {
+        match self {
+            Version::SemVer(v) => convert::semver_to_pep440(v),
+            Version::Pep440(v) => Ok(v.clone()),
+        }
+    }
+
+    /// The same version in another scheme.
+    pub fn to_scheme(&self, scheme: Scheme) -> Result<Version, ConvertError> {
+        Ok(match scheme {
+            Scheme::SemVer => Version::SemVer(self.semver()?),
+            Scheme::Pep440 => Version::Pep440(self.pep440()?),
+        })
+    }
+
+    /// A pre-release in its own scheme (SemVer: any pre-release identifier;
+    /// PEP 440: a pre- or dev-release segment).
+    pub fn is_prerelease(&self) -> bool {
+        match self {
+            Version::SemVer(v) => !v.pre.is_empty(),
+            Version::Pep440(v) => v.is_prerelease(),
+        }
+    }
+
+    /// A post release (`.postN`, SemVer `-post.N`): published as images only.
+    pub fn is_post(&self) -> bool {
+        self.pep440().map(|p| p.post.is_some()).unwrap_or(false)
+    }
+
+    /// Major, minor and patch numbers.
+    pub fn triple(&self) -> (u64, u64, u64) {
+        match self {
+            Version::SemVer(v) => (v.major, v.minor, v.patch),
+            Version::Pep440(v) => (v.release_part(0), v.release_part(1), v.release_part(2)),
+        }
+    }
+
+    /// Applies a poetry bump rule, keeping the scheme.
+    pub fn bump(&self, rule: BumpRule) -> Result<Version, VersionError> {
+        let p = self.pep440()?;
+        let bumped = bump::bump_pep440(&p, rule)?;
+        Ok(Version::Pep440(bumped).to_scheme(self.scheme())?)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Version::SemVer(v) => v.fmt(f),
+            Version::Pep440(v) => v.fmt(f),
+        }
+    }
+}
+
+/// Errors of the version engine, each naming the file, key or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum VersionError {
+    #[error("{origin}: {source}")]
+    Parse {
+        /// Where the value came from: `Cargo.toml: workspace.package.version`,
+        /// `--version`, `tag v1.2`.
+        origin: String,
+        #[source]
+        source: VersionParseError,
+    },
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    #[error("{}: {key}: {reason}", file.display())]
+    Manifest {
+        file: PathBuf,
+        key: String,
+        reason: String,
+    },
+    #[error("reading {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    MalformedTag(#[from] tag::MalformedTag),
+    #[error("tag {tag} names version {tag_version} but the canonical version ({origin}) is {canonical}; run `kiln version set {tag_version}` or tag {expected_tag}")]
+    TagMismatch {
+        tag: String,
+        tag_version: String,
+        canonical: String,
+        origin: String,
+        expected_tag: String,
+    },
+    #[error("version {version} is a post release, which only OCI images may publish; the {target} recipe cannot")]
+    PostRelease { version: String, target: Target },
+    #[error("release.toml: [dev] {key} = {template:?} gives {result:?}, which is not a valid {}: {reason}", scheme.name())]
+    DevTemplate {
+        key: &'static str,
+        template: String,
+        result: String,
+        scheme: Scheme,
+        reason: String,
+    },
+    #[error("release.toml: [channels] {key} gives OCI tag {tag:?}, which is not a valid tag (allowed: [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})")]
+    OciTag { key: String, tag: String },
+    #[error("[version] source = \"tag\" but {what}; tag the commit ({template}) or pass --version/--tag")]
+    NoTag { what: String, template: String },
+    #[error("version {version} was already released (tag {tag} exists); a published version is never reused — choose a new one (e.g. `kiln version bump patch`)")]
+    AlreadyReleased { version: String, tag: String },
+    #[error(transparent)]
+    Git(#[from] crate::source::git::GitError),
+    #[error(transparent)]
+    Bump(#[from] bump::BumpError),
+    #[error(transparent)]
+    Rule(#[from] bump::UnknownRule),
+}
+
+impl Classify for VersionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            VersionError::TagMismatch { .. } => ErrorKind::CheckFailed,
+            VersionError::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
+                ErrorKind::Internal
+            }
+            VersionError::Git(e) => e.kind(),
+            _ => ErrorKind::BadInput,
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Stamping `package.json` and `package-lock.json` by replacing version
+//! string tokens in place (see [`super::json`]); nothing else in the file
+//! changes, not even escapes or spacing.
+//!
+//! - `package.json`: `version`, and dependency ranges on internal packages
+//!   (`dependencies`, `devDependencies`, `peerDependencies`,
+//!   `optionalDependencies`) that are single versions (`0.1.0`, `^0.1.0`,
+//!   `~0.1.0`, `=0.1.0`, `>=0.1.0`); `workspace:*`, `file:`, `*` stay.
+//! - `package-lock.json`: `version`, `packages[""].version`,
+//!   `packages["<dir>"].version` for each stamped package directory, and the
+//!   same internal pins inside those entries.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+use super::cargo::rewrite_requirement;
+use super::json::{quote, splice, Node};
+use super::{Edit, FieldError};
+
+const DEP_KEYS: [&str; 4] = [
+    "dependencies",
+    "devDependencies",
+    "peerDependencies",
+    "optionalDependencies",
+];
+
+fn parse(text: &str) -> Result<Node, FieldError> {
+    Node::parse(text).map_err(|e| FieldError {
+        key: "(document)".into(),
+        reason: format!("not valid JSON: {e}"),
+    })
+}
+
+/// The `name` of a package.json.
+pub fn package_name(text: &str) -> Option<String> {
+    Node::parse(text)
+        .ok()?
+        .get("name")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Whether a package.json has a `version` (unparseable: true, so that
+/// stamping reports the error).
+pub fn has_version(text: &str) -> bool {
+    Node::parse(text).map_or(true, |d| d.get("version").is_some())
+}
+
+/// `workspaces` patterns of a package.json (array or `{packages: [...]}`).
+pub fn workspaces(text: &str) -> Vec<String> {
+    let Ok(doc) = Node::parse(text) else {
+        return Vec::new();
+    };
+    let ws = doc.get("workspaces");
+    let arr = ws.and_then(|w| w.get("packages")).or(ws);
+    match arr.map(|a| &a.value) {
+        Some(super::json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+type Edits = Vec<(Range<usize>, String)>;
+
+fn required_version(
+    node: &Node,
+    key: &str,
+    version: &str,
+    edits: &mut Edits,
+    log: &mut Vec<Edit>,
+) -> Result<(), FieldError> {
+    let v = node.get("version").ok_or_else(|| FieldError {
+        key: key.into(),
+        reason: "is missing".into(),
+    })?;
+    let old = v.as_str().ok_or_else(|| FieldError {
+        key: key.into(),
+        reason: "is not a string".into(),
+    })?;
+    if old != version {
+        edits.push((v.span.clone(), quote(version)));
+        log.push(Edit {
+            key: key.into(),
+            old: old.into(),
+            new: version.into(),
+        });
+    }
+    Ok(())
+}
+
+fn pins(
+    node: &Node,
+    prefix: &str,
+    internal: &BTreeSet<String>,
+    version: &str,
+    edits: &mut Edits,
+    log: &mut Vec<Edit>,
+) {
+    for dk in DEP_KEYS {
+        let Some(deps) = node.get(dk) else { continue };
+        for (name, spec) in deps.members() {
+            if !internal.contains(name) {
+                continue;
+            }
+            let Some(old) = spec.as_str() else { continue };
+            let Some(new) = rewrite_requirement(old, version) else {
+                continue;
+            };
+            if new != old {
+                edits.push((spec.span.clone(), quote(&new)));
+                log.push(Edit {
+                    key: format!("{prefix}{dk}.{name}"),
+                    old: old.into(),
+                    new,
+                });
+            }
+        }
+    }
+}
+
+/// Stamps a package.json; `internal` are the names of the project's packages.
+pub fn stamp_package_json(
+    text: &str,
+    version: &str,
+    internal: &BTreeSet<String>,
+) -> Result<(String, Vec<Edit>), FieldError> {
+    let doc = parse(text)?;
+    let (mut edits, mut log) = (Vec::new(), Vec::new());
+    required_version(&doc, "version", version, &mut edits, &mut log)?;
+    pins(&doc, "", internal, version, &mut edits, &mut log);
+    Ok((splice(text, edits), log))
+}
+
+/// Stamps a package-lock.json; `dirs` are the stamped package directories
+/// relative to the lockfile's directory (`""` for its own package).
+pub fn stamp_lock(
+    text: &str,
+    version: &str,
+    dirs: &BTreeSet<String>,
+    internal: &BTreeSet<String>,
+) -> Result<(String, Vec<Edit>), FieldError> {
+    let doc = parse(text)?;
+    let (mut edits, mut log) = (Vec::new(), Vec::new());
+    required_version(&doc, "version", version, &mut edits, &mut log)?;
+    if let Some(packages) = doc.get("packages") {
+        let root = packages.get("").ok_or_else(|| FieldError {
+            key: "packages[\"\"]".into(),
+            reason: "is missing".into(),
+        })?;
+        required_version(
+            root,
+            "packages[\"\"].version",
+            version,
+            &mut edits,
+            &mut log,
+        )?;
+        pins(
+            root,
+            "packages[\"\"].",
+            internal,
+            version,
+            &mut edits,
+            &mut log,
+        );
+        for dir in dirs.iter().filter(|d| !d.is_empty()) {
+            if let Some(entry) = packages.get(dir) {
+                let key = format!("packages[{dir:?}].version");
+                if entry.get("version").is_some() {
+                    required_version(entry, &key, version, &mut edits, &mut log)?;
+                }
+                pins(
+                    entry,
+                    &format!("packages[{dir:?}]."),
+                    internal,
+                    version,
+                    &mut edits,
+                    &mut log,
+                );
+            }
+        }
+    }
+    Ok((splice(text, edits), log))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_entries() {
+        let text = "{\n  \"name\": \"root\",\n  \"version\": \"0.1.0\",\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"\": {\n      \"name\": \"root\",\n      \"version\": \"0.1.0\",\n      \"workspaces\": [\"node\"]\n    },\n    \"node\": {\n      \"name\": \"@x/node\",\n      \"version\": \"0.1.0\",\n      \"dependencies\": {\"left-pad\": \"^0.1.0\"}\n    },\n    \"node_modules/left-pad\": {\"version\": \"0.1.0\"}\n  }\n}\n";
+        let dirs = BTreeSet::from(["".to_string(), "node".to_string()]);
+        let internal = BTreeSet::from(["@x/node".to_string()]);
+        let (out, log) = stamp_lock(text, "0.2.0", &dirs, &internal).unwrap();
+        assert_eq!(log.len(), 3);
+        assert!(out.contains("\"node_modules/left-pad\": {\"version\": \"0.1.0\"}"));
+        assert!(out.contains("{\"left-pad\": \"^0.1.0\"}"));
+        assert_eq!(out.matches("0.2.0").count(), 3);
+    }
+}

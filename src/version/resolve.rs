@@ -1,0 +1,550 @@
+//! The version of one build, and its spelling for every target.
+//!
+//! [`resolve`] reads the canonical version (from the working tree, or from a
+//! commit's tree when a revision is given), decides whether the build is a
+//! *release* (the commit carries a tag that the tag template parses to the
+//! canonical version) or a *dev build* (no such tag: the policy's dev
+//! templates apply), and returns a [`ResolvedVersion`] whose
+//! [`render`](ResolvedVersion::render) gives the cargo, npm, PyPI, OCI and
+//! plain spellings, plus npm dist-tag and OCI tags.
+//!
+//! Rules:
+//! - `--version V` (override): a release build of `V`, no tag needed.
+//! - `--tag T`: `T` must be well-formed and name the canonical version (with
+//!   `source = "tag"` it *is* the canonical version); a release build.
+//! - a directory that is not a git work tree (or has no commit): a release
+//!   build of the canonical version (there is no commit to suffix).
+//! - building a commit (`rev = Some`) that carries a well-formed tag naming
+//!   another version is an error (exit 1): releasing from it would publish
+//!   the wrong version. For the working tree (`rev = None`) such a tag only
+//!   means the manifests moved on since the release (e.g. right after
+//!   `kiln version set`): a dev build.
+//! - `source = "tag"` without a tag at the commit: a dev build of the most
+//!   recent reachable matching tag's version.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::channels::{is_valid_oci_tag, oci_spelling, render_alias};
+use super::dev::{utc_date, DevInfo};
+use super::source::{self as manifest, Found, NotFound};
+use super::{Scheme, Version, VersionError, VersionParseError};
+use crate::recipe::policy::{ReleasePolicy, VersionSource};
+use crate::source::git::{GitError, Repo};
+
+/// Explicit choices that replace what the checkout says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--version V`: build exactly this version, as a release.
+    pub version: Option<String>,
+    /// `--tag T`: build as the release tagged `T`.
+    pub tag: Option<String>,
+}
+
+/// Where a version is published; each has its own spelling and rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// crates.io: SemVer; no post releases.
+    Cargo,
+    /// npm: SemVer; no post releases.
+    Npm,
+    /// PyPI: PEP 440; no post releases; local labels are rejected by PyPI (warning).
+    Pypi,
+    /// OCI image tag: the canonical scheme's spelling with `+` → `_`.
+    Oci,
+    /// The canonical scheme's spelling (tarballs, zips, docs).
+    Plain,
+}
+
+impl Target {
+    pub const ALL: [Target; 5] = [
+        Target::Cargo,
+        Target::Npm,
+        Target::Pypi,
+        Target::Oci,
+        Target::Plain,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Cargo => "cargo",
+            Target::Npm => "npm",
+            Target::Pypi => "pypi",
+            Target::Oci => "oci",
+            Target::Plain => "plain",
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a build is a tagged release or a dev build.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum BuildStatus {
+    /// Tagged (`tag`), explicitly versioned, or a non-git directory (`tag: None`).
+    Release { tag: Option<String> },
+    /// No matching tag at the commit.
+    Dev(DevInfo),
+}
+
+/// A non-fatal remark about a rendering, for the engine to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderWarning(pub String);
+
+impl fmt::Display for RenderWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The version of one build.
+#[derive(Debug, Clone)]
+pub struct ResolvedVersion {
+    /// The canonical (release) version, without dev suffix.
+    pub canonical: Version,
+    /// Where it came from: `Cargo.toml: workspace.package.version`, `--version`, `tag v1.2.3`.
+    pub origin: String,
+    pub status: BuildStatus,
+    /// Full id of the source commit, when the project is a git work tree.
+    pub commit: Option<String>,
+    /// Committer time of the source commit (`SOURCE_DATE_EPOCH`).
+    pub commit_time: Option<i64>,
+    policy: ReleasePolicy,
+}
+
+impl ResolvedVersion {
+    /// A release build of `canonical` under `policy` (no git involved).
+    pub fn release(canonical: Version, origin: String, policy: &ReleasePolicy) -> Self {
+        ResolvedVersion {
+            canonical,
+            origin,
+            status: BuildStatus::Release { tag: None },
+            commit: None,
+            commit_time: None,
+            policy: policy.clone(),
+        }
+    }
+
+    pub fn is_release(&self) -> bool {
+        matches!(self.status, BuildStatus::Release { .. })
+    }
+
+    /// The policy this was resolved under.
+    pub fn policy(&self) -> &ReleasePolicy {
+        &self.policy
+    }
+
+    /// The version in `scheme` with the dev template applied for dev builds.
+    fn spelled(&self, scheme: Scheme) -> Result<Version, VersionError> {
+        let base = self.canonical.to_scheme(scheme)?;
+        match &self.status {
+            BuildStatus::Release { .. } => Ok(base),
+            BuildStatus::Dev(info) => {
+                let (key, t) = self.policy.dev_template(scheme);
+                t.render(key, &base, info, scheme)
+            }
+        }
+    }
+
+    /// The version string for `target` (dev suffix included).
+    pub fn render(&self, target: Target) -> Result<String, VersionError> {
+        if matches!(target, Target::Cargo | Target::Npm | Target::Pypi) && self.canonical.is_post()
+        {
+            return Err(VersionError::PostRelease {
+                version: self.canonical.to_string(),
+                target,
+            });
+        }
+        Ok(match target {
+            Target::Cargo | Target::Npm => self.spelled(Scheme::SemVer)?.to_string(),
+            Target::Pypi => self.spelled(Scheme::Pep440)?.to_string(),
+            Target::Plain => self.spelled(self.canonical.scheme())?.to_string(),
+            Target::Oci => {
+                let tag = oci_spelling(&self.spelled(self.canonical.scheme())?.to_string());
+                if !is_valid_oci_tag(&tag) {
+                    return Err(VersionError::OciTag {
+                        key: "(version)".into(),
+                        tag,
+                    });
+                }
+                tag
+            }
+        })
+    }
+
+    /// A warning about `target`'s rendering: PyPI rejects local versions.
+    pub fn warning(&self, target: Target) -> Option<RenderWarning> {
+        if target != Target::Pypi {
+            return None;
+        }
+        let v = self.render(target).ok()?;
+        v.contains('+').then(|| {
+            RenderWarning(format!(
+                "{v} is a local version (`+…`); PyPI and TestPyPI reject uploads of local versions — use a dev template without `+` (e.g. `{{version}}.dev{{distance}}`) to publish dev builds"
+            ))
+        })
+    }
+
+    /// Stable: a release with no pre-release or dev segment (post releases are stable).
+    pub fn is_stable(&self) -> bool {
+        let pre = match self.canonical.pep440() {
+            Ok(p) => p.is_prerelease(),
+            Err(_) => self.canonical.is_prerelease(),
+        };
+        self.is_release() && !pre
+    }
+
+    /// The npm dist-tag: `latest` for stable releases, the policy's
+    /// pre-release tag (default `next`) for pre-releases and dev builds.
+    pub fn npm_dist_tag(&self) -> &str {
+        if self.is_stable() {
+            "latest"
+        } else {
+            &self.policy.npm_prerelease
+        }
+    }
+
+    /// OCI tags: the version's own tag, then (stable releases only) the
+    /// alias templates and the per-major channel name, without duplicates.
+    pub fn oci_tags(&self) -> Result<Vec<String>, VersionError> {
+        let mut tags = vec![self.render(Target::Oci)?];
+        if self.is_stable() {
+            for t in &self.policy.oci_aliases {
+                let tag = render_alias(t, &self.canonical);
+                if !is_valid_oci_tag(&tag) {
+                    return Err(VersionError::OciTag {
+                        key: format!("oci-aliases {t:?}"),
+                        tag,
+                    });
+                }
+                tags.push(tag);
+            }
+            let major = self.canonical.triple().0;
+            if let Some(name) = self.policy.oci_major_names.get(&major) {
+                tags.push(name.clone());
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        tags.retain(|t| seen.insert(t.clone()));
+        Ok(tags)
+    }
+
+    /// The tag a release of this version carries (`tag.template`).
+    pub fn release_tag(&self) -> String {
+        self.policy.tag.render(&self.canonical)
+    }
+}
+
+/// Reads a version out of one manifest format's text.
+type ManifestReader = fn(&str) -> Result<Found, NotFound>;
+
+/// The canonical version read from the policy's source in the checkout
+/// (`rev = None`) or in a commit's tree; not for `source = "tag"`.
+pub fn read_canonical(
+    project_root: &Path,
+    policy: &ReleasePolicy,
+    git_rev: Option<(&Repo, &str)>,
+) -> Result<(Version, String), VersionError> {
+    let (path, reader): (&PathBuf, ManifestReader) = match &policy.source {
+        VersionSource::Cargo(p) => (p, manifest::cargo_version),
+        VersionSource::Pyproject(p) => (p, manifest::pyproject_version),
+        VersionSource::Npm(p) => (p, manifest::npm_version),
+        VersionSource::File(p) => (p, manifest::file_version),
+        VersionSource::Tag => {
+            return Err(VersionError::NoTag {
+                what: "the version was asked for without a commit".into(),
+                template: policy.tag.to_string(),
+            })
+        }
+    };
+    let file = project_root.join(path);
+    let text = match git_rev {
+        Some((repo, rev)) => read_at_rev(repo, project_root, rev, path)?,
+        None => std::fs::read_to_string(&file).map_err(|source| VersionError::Io {
+            path: file.clone(),
+            source,
+        })?,
+    };
+    let found = reader(&text).map_err(|e| VersionError::Manifest {
+        file: path.clone(),
+        key: e.key.to_string(),
+        reason: e.reason,
+    })?;
+    let origin = format!("{}: {}", path.display(), found.key);
+    let native = policy.source.native_scheme().unwrap_or(policy.scheme);
+    let parsed = Version::parse(native, &found.value).map_err(|source| VersionError::Parse {
+        origin: origin.clone(),
+        source,
+    })?;
+    Ok((parsed.to_scheme(policy.scheme)?, origin))
+}
+
+/// The content of `rel` (relative to the project root) in commit `rev`.
+fn read_at_rev(
+    repo: &Repo,
+    project_root: &Path,
+    rev: &str,
+    rel: &Path,
+) -> Result<String, VersionError> {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let prefix = canon(project_root)
+        .strip_prefix(canon(repo.root()))
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let want = prefix.join(rel);
+    let want = want.to_string_lossy().replace('\\', "/");
+    let entry = repo
+        .ls_tree(rev)?
+        .into_iter()
+        .find(|e| e.path == want)
+        .ok_or_else(|| VersionError::Io {
+            path: rel.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("not in the tree of commit {rev}"),
+            ),
+        })?;
+    let bytes = repo.object_reader()?.read(&entry.oid)?;
+    String::from_utf8(bytes).map_err(|_| VersionError::Manifest {
+        file: rel.to_path_buf(),
+        key: "(document)".into(),
+        reason: "is not UTF-8".into(),
+    })
+}
+
+/// The git work tree of `project_root` and the commit to describe, if any.
+fn git_context(
+    project_root: &Path,
+    rev: Option<&str>,
+) -> Result<Option<(Repo, String)>, VersionError> {
+    match Repo::discover(project_root) {
+        Ok(repo) => match rev {
+            Some(r) => {
+                let id = repo.resolve(r)?;
+                Ok(Some((repo, id)))
+            }
+            None if repo.has_head() => {
+                let id = repo.resolve("HEAD")?;
+                Ok(Some((repo, id)))
+            }
+            None => Ok(None),
+        },
+        Err(GitError::NotARepo { .. }) if rev.is_none() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Well-formed tags of the template at `commit`, with their versions.
+fn tags_at(
+    repo: &Repo,
+    commit: &str,
+    policy: &ReleasePolicy,
+) -> Result<Vec<(String, Version)>, VersionError> {
+    Ok(repo
+        .tags_at(commit)?
+        .into_iter()
+        .filter_map(|t| {
+            let v = policy.tag.parse_tag(&t, policy.scheme).ok()?;
+            Some((t, v))
+        })
+        .collect())
+}
+
+/// The nearest reachable well-formed tag and the distance to it.
+fn last_tag(
+    repo: &Repo,
+    commit: &str,
+    policy: &ReleasePolicy,
+) -> Result<Option<(String, Version, u64)>, VersionError> {
+    let mut best: Option<(String, Version, u64)> = None;
+    for t in repo.all_tags()? {
+        let Ok(v) = policy.tag.parse_tag(&t, policy.scheme) else {
+            continue;
+        };
+        let tag_ref = format!("refs/tags/{t}");
+        if !repo.is_ancestor(&tag_ref, commit)? {
+            continue;
+        }
+        let d = repo.distance(Some(&tag_ref), commit)?;
+        if best.as_ref().is_none_or(|b| d < b.2) {
+            best = Some((t, v, d));
+        }
+    }
+    Ok(best)
+}
+
+fn parse_override(
+    policy: &ReleasePolicy,
+    value: &str,
+    origin: &str,
+) -> Result<Version, VersionError> {
+    Version::parse(policy.scheme, value).map_err(|source: VersionParseError| VersionError::Parse {
+        origin: origin.to_string(),
+        source,
+    })
+}
+
+/// Resolves the version of a build of `project_root` at `rev`
+/// (`None`: the working tree's manifests and HEAD's tags).
+pub fn resolve(
+    project_root: &Path,
+    policy: &ReleasePolicy,
+    rev: Option<&str>,
+    overrides: &Overrides,
+) -> Result<ResolvedVersion, VersionError> {
+    if let Some(v) = &overrides.version {
+        let mut r = ResolvedVersion::release(
+            parse_override(policy, v, "--version")?,
+            "--version".into(),
+            policy,
+        );
+        if let Some((repo, id)) = git_context(project_root, rev)? {
+            r.commit_time = Some(repo.commit_info(&id)?.committer_time);
+            r.commit = Some(id);
+        }
+        return Ok(r);
+    }
+    let git = git_context(project_root, rev)?;
+    let read = |git: Option<&(Repo, String)>| {
+        let at = match (git, rev) {
+            (Some((repo, id)), Some(_)) => Some((repo, id.as_str())),
+            _ => None,
+        };
+        read_canonical(project_root, policy, at)
+    };
+    let mut resolved = if let Some(tag) = &overrides.tag {
+        let tag_version = policy.tag.parse_tag(tag, policy.scheme)?;
+        if policy.source != VersionSource::Tag {
+            let (canonical, origin) = read(git.as_ref())?;
+            if canonical != tag_version {
+                return Err(mismatch(tag, &tag_version, &canonical, &origin, policy));
+            }
+        }
+        let mut r = ResolvedVersion::release(tag_version, format!("tag {tag}"), policy);
+        r.status = BuildStatus::Release {
+            tag: Some(tag.clone()),
+        };
+        r
+    } else {
+        match &git {
+            None => {
+                if policy.source == VersionSource::Tag {
+                    return Err(VersionError::NoTag {
+                        what: format!(
+                            "{} is not a git work tree with a commit",
+                            project_root.display()
+                        ),
+                        template: policy.tag.to_string(),
+                    });
+                }
+                let (canonical, origin) = read(None)?;
+                ResolvedVersion::release(canonical, origin, policy)
+            }
+            Some((repo, id)) => {
+                let here = tags_at(repo, id, policy)?;
+                let (canonical, origin) = if policy.source == VersionSource::Tag {
+                    match here.first() {
+                        Some((t, v)) => (v.clone(), format!("tag {t}")),
+                        None => match last_tag(repo, id, policy)? {
+                            Some((t, v, _)) => (v, format!("tag {t} (nearest reachable)")),
+                            None => {
+                                return Err(VersionError::NoTag {
+                                    what: format!(
+                                        "no tag of the form {} reaches commit {id}",
+                                        policy.tag
+                                    ),
+                                    template: policy.tag.to_string(),
+                                })
+                            }
+                        },
+                    }
+                } else {
+                    read(git.as_ref())?
+                };
+                let status = if let Some((t, _)) = here.iter().find(|(_, v)| *v == canonical) {
+                    BuildStatus::Release {
+                        tag: Some(t.clone()),
+                    }
+                } else if let (Some((t, v)), Some(_)) = (here.first(), rev) {
+                    return Err(mismatch(t, v, &canonical, &origin, policy));
+                } else {
+                    let info = repo.commit_info(id)?;
+                    let distance = match last_tag(repo, id, policy)? {
+                        Some((_, _, d)) => d,
+                        None => repo.distance(None, id)?,
+                    };
+                    BuildStatus::Dev(DevInfo {
+                        commit: repo.short_id(id, 7)?,
+                        distance,
+                        date: utc_date(info.committer_time),
+                    })
+                };
+                let mut r = ResolvedVersion::release(canonical, origin, policy);
+                r.status = status;
+                r
+            }
+        }
+    };
+    if let Some((repo, id)) = &git {
+        resolved.commit_time = Some(repo.commit_info(id)?.committer_time);
+        resolved.commit = Some(id.clone());
+    }
+    Ok(resolved)
+}
+
+fn mismatch(
+    tag: &str,
+    tag_version: &Version,
+    canonical: &Version,
+    origin: &str,
+    policy: &ReleasePolicy,
+) -> VersionError {
+    VersionError::TagMismatch {
+        tag: tag.to_string(),
+        tag_version: tag_version.to_string(),
+        canonical: canonical.to_string(),
+        origin: origin.to_string(),
+        expected_tag: policy.tag.render(canonical),
+    }
+}
+
+/// `kiln version check-tag TAG`: Ok when well-formed and naming the
+/// canonical version of the working tree (exit 0); `MalformedTag` (exit 2);
+/// `TagMismatch` (exit 1).
+pub fn check_tag(
+    project_root: &Path,
+    policy: &ReleasePolicy,
+    tag: &str,
+) -> Result<Version, VersionError> {
+    let v = policy.tag.parse_tag(tag, policy.scheme)?;
+    if policy.source == VersionSource::Tag {
+        return Ok(v);
+    }
+    let (canonical, origin) = read_canonical(project_root, policy, None)?;
+    if canonical != v {
+        return Err(mismatch(tag, &v, &canonical, &origin, policy));
+    }
+    Ok(v)
+}
+
+/// The existing tag that released `version`, if the project is a git work
+/// tree and the tag template's tag for it exists.
+pub fn released_tag(
+    project_root: &Path,
+    policy: &ReleasePolicy,
+    version: &Version,
+) -> Result<Option<String>, VersionError> {
+    let repo = match Repo::discover(project_root) {
+        Ok(r) => r,
+        Err(GitError::NotARepo { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let tag = policy.tag.render(version);
+    Ok(repo.all_tags()?.into_iter().find(|t| *t == tag))
+}
