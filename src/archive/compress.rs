@@ -165,7 +165,9 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(&fast[3..10], &[0, 0x84, 0x8c, 0xc0, 0x1d, 4, 3]);
+        assert_eq!(fast[3], 0);
+        assert_eq!(&fast[4..8], &499162500u32.to_le_bytes());
+        assert_eq!(&fast[8..10], &[4, 3]);
     }
 
     #[test]
