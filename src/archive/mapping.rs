@@ -141,7 +141,8 @@ fn matches(set: &GlobSet, path: &str) -> bool {
     if set.is_match(path) {
         return true;
     }
-    path.match_indices('/').any(|(i, _)| set.is_match(&path[..i]))
+    path.match_indices('/')
+        .any(|(i, _)| set.is_match(&path[..i]))
 }
 
 fn under<'a>(path: &'a str, dir: &str) -> Option<&'a str> {

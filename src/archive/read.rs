@@ -52,8 +52,12 @@ impl Default for Limits {
 pub enum EntryKind {
     File,
     Dir,
-    Symlink { target: String },
-    Hardlink { target: String },
+    Symlink {
+        target: String,
+    },
+    Hardlink {
+        target: String,
+    },
     /// Any other tar type flag (devices, FIFOs, …).
     Other(u8),
 }

@@ -221,7 +221,13 @@ impl<W: Write> TarWriter<W> {
         Ok(())
     }
 
-    fn header(&mut self, path: &str, kind: Kind<'_>, mode: u32, mtime: u64) -> Result<(), TarError> {
+    fn header(
+        &mut self,
+        path: &str,
+        kind: Kind<'_>,
+        mode: u32,
+        mtime: u64,
+    ) -> Result<(), TarError> {
         let blocks = match self.dialect {
             Dialect::NpmUstar => npm_header(path, kind, mode, mtime),
             Dialect::Gnu => gnu_header(path, kind, mode, mtime),
@@ -454,7 +460,14 @@ fn npm_header(path: &str, kind: Kind<'_>, mode: u32, mtime: u64) -> Vec<u8> {
 
 // ---------------------------------------------------------------- GNU (tar crate)
 
-fn gnu_block(name: &[u8], kind_flag: u8, mode: u32, size: u64, mtime: u64, link: &[u8]) -> [u8; BLOCK] {
+fn gnu_block(
+    name: &[u8],
+    kind_flag: u8,
+    mode: u32,
+    size: u64,
+    mtime: u64,
+    link: &[u8],
+) -> [u8; BLOCK] {
     let mut b = [0u8; BLOCK];
     put(&mut b[NAME..NAME + 100], name);
     octal_nul(&mut b[MODE..MODE + 8], mode as u64);

@@ -69,14 +69,18 @@ pub enum ZipError {
     #[error("zip entry path {path:?} is invalid: {reason}")]
     BadPath { path: String, reason: &'static str },
     /// The archive would need Zip64 records, which kiln does not write.
-    #[error("zip archive needs Zip64 ({what}); kiln writes at most 65534 entries and 4 GiB per archive")]
+    #[error(
+        "zip archive needs Zip64 ({what}); kiln writes at most 65534 entries and 4 GiB per archive"
+    )]
     Zip64Required { what: String },
 }
 
 impl crate::error::Classify for ZipError {
     fn kind(&self) -> crate::error::ErrorKind {
         match self {
-            ZipError::Io { .. } | ZipError::SizeMismatch { .. } => crate::error::ErrorKind::Internal,
+            ZipError::Io { .. } | ZipError::SizeMismatch { .. } => {
+                crate::error::ErrorKind::Internal
+            }
             _ => crate::error::ErrorKind::BadInput,
         }
     }
@@ -184,7 +188,14 @@ impl<W: Write> ZipWriter<W> {
             });
         }
         let compressed = enc.finish().map_err(io_err)?;
-        self.entry(path, 8, crc.sum(), size, &compressed, (0o100000 | (mode & 0o7777)) << 16)
+        self.entry(
+            path,
+            8,
+            crc.sum(),
+            size,
+            &compressed,
+            (0o100000 | (mode & 0o7777)) << 16,
+        )
     }
 
     /// Append a directory entry (a trailing `/` is added if missing).
@@ -210,9 +221,11 @@ impl<W: Write> ZipWriter<W> {
         data: &[u8],
         external: u32,
     ) -> Result<(), ZipError> {
-        super::check_entry_path(path.trim_end_matches('/')).map_err(|reason| ZipError::BadPath {
-            path: path.to_string(),
-            reason,
+        super::check_entry_path(path.trim_end_matches('/')).map_err(|reason| {
+            ZipError::BadPath {
+                path: path.to_string(),
+                reason,
+            }
         })?;
         if !self.names.insert(path.to_string()) {
             return Err(ZipError::Duplicate {

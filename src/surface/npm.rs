@@ -148,11 +148,7 @@ fn normalize_bin_target(t: &str) -> String {
     parts.join("/")
 }
 
-fn string_field(
-    path: &Path,
-    v: &Value,
-    field: &'static str,
-) -> Result<Option<String>, NpmError> {
+fn string_field(path: &Path, v: &Value, field: &'static str) -> Result<Option<String>, NpmError> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -402,7 +398,10 @@ mod tests {
 
     #[test]
     fn tarball_names() {
-        assert_eq!(tarball_name("@acme/tool", "1.0.0-rc.1"), "acme-tool-1.0.0-rc.1.tgz");
+        assert_eq!(
+            tarball_name("@acme/tool", "1.0.0-rc.1"),
+            "acme-tool-1.0.0-rc.1.tgz"
+        );
         assert_eq!(tarball_name("left-pad", "1.3.0"), "left-pad-1.3.0.tgz");
     }
 

@@ -40,7 +40,10 @@ const SYMBOLS: &str = " _-,;:!¡?¿.·'\"«»()[]{}§¶@*/\\&#%`´^¯¨¸°©®+
 const FRACTION_SLASH_AFTER: char = '/';
 
 fn symbol_primary(c: char) -> Option<u32> {
-    SYMBOLS.chars().position(|s| s == c).map(|i| 10 + 2 * i as u32)
+    SYMBOLS
+        .chars()
+        .position(|s| s == c)
+        .map(|i| 10 + 2 * i as u32)
 }
 
 fn letter_primary(lower: char) -> u32 {

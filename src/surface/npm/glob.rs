@@ -46,7 +46,10 @@ enum Tok {
     Char(char),
     Any,
     Star,
-    Class { negated: bool, items: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        items: Vec<(char, char)>,
+    },
 }
 
 /// Expand `{a,b}` alternatives (brace-expansion semantics for comma lists).
@@ -201,10 +204,14 @@ fn parse_part(s: &str) -> Part {
     if magic {
         Part::Magic(toks)
     } else {
-        Part::Literal(toks.iter().map(|t| match t {
-            Tok::Char(c) => *c,
-            _ => unreachable!(),
-        }).collect())
+        Part::Literal(
+            toks.iter()
+                .map(|t| match t {
+                    Tok::Char(c) => *c,
+                    _ => unreachable!(),
+                })
+                .collect(),
+        )
     }
 }
 
@@ -372,7 +379,12 @@ impl Rule {
             v.push(&f[start..]);
             v
         };
-        let filename = ff.iter().rev().find(|s| !s.is_empty()).copied().unwrap_or("");
+        let filename = ff
+            .iter()
+            .rev()
+            .find(|s| !s.is_empty())
+            .copied()
+            .unwrap_or("");
         for pat in &self.set {
             let hit = if pat.len() == 1 {
                 match_one(&[filename], pat, partial)
@@ -393,7 +405,10 @@ mod tests {
 
     #[test]
     fn braces() {
-        assert_eq!(brace_expand("/readme{,.*[^~$]}"), ["/readme", "/readme.*[^~$]"]);
+        assert_eq!(
+            brace_expand("/readme{,.*[^~$]}"),
+            ["/readme", "/readme.*[^~$]"]
+        );
         assert_eq!(brace_expand("a{b,c{d,e}}"), ["ab", "acd", "ace"]);
         assert_eq!(brace_expand("a{b}"), ["a{b}"]);
     }

@@ -147,7 +147,10 @@ impl Walker<'_> {
     /// Read `.npmignore`/`.gitignore` present among `names`, then apply
     /// npm-packlist's precedence.
     fn load_ignore_files(&mut self, dir: &Path, names: &[String]) -> Result<(), NpmError> {
-        for (name, src) in [(".npmignore", Src::NpmIgnore), (".gitignore", Src::GitIgnore)] {
+        for (name, src) in [
+            (".npmignore", Src::NpmIgnore),
+            (".gitignore", Src::GitIgnore),
+        ] {
             if names.iter().any(|n| n == name) {
                 let p = dir.join(name);
                 if p.is_file() {
