@@ -36,8 +36,8 @@ const T_VARIANT: u8 = 3;
 
 /// Primary order of the non-letter Latin-1 characters (CLDR root).
 const SYMBOLS: &str = " _-,;:!¡?¿.·'\"«»()[]{}§¶@*/\\&#%`´^¯¨¸°©®+±÷×<=>¬|¦~¤¢$£¥0123456789";
-/// ⁄ (U+2044 FRACTION SLASH) in the expansions of ¼ ½ ¾ sorts right after `/`.
-const FRACTION_SLASH_AFTER: char = '/';
+/// ⁄ (U+2044 FRACTION SLASH) in the expansions of ¼ ½ ¾ sorts right after `~`.
+const FRACTION_SLASH_AFTER: char = '~';
 
 fn symbol_primary(c: char) -> Option<u32> {
     SYMBOLS
