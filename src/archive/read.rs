@@ -249,9 +249,15 @@ pub fn list_tar(r: impl Read, limits: &Limits) -> Result<Vec<ArchiveEntry>, Read
         let h = entry.header();
         let flag = h.entry_type().as_byte();
         let mode = h.mode().map_err(|e| io_error(e, limits))? & 0o7777;
-        let mtime = h.mtime().map_err(|e| io_error(e, limits))?;
-        let uid = h.uid().map_err(|e| io_error(e, limits))?;
-        let gid = h.gid().map_err(|e| io_error(e, limits))?;
+        // node-tar leaves uid/gid (and directory mtimes) empty: read as 0
+        let old = h.as_old();
+        let num = |r: io::Result<u64>, raw: &[u8]| match r {
+            Err(_) if raw.iter().all(|&b| b == 0) => Ok(0),
+            r => r.map_err(|e| io_error(e, limits)),
+        };
+        let mtime = num(h.mtime(), &old.mtime)?;
+        let uid = num(h.uid(), &old.uid)?;
+        let gid = num(h.gid(), &old.gid)?;
         let uname = String::from_utf8_lossy(h.username_bytes().unwrap_or_default()).into_owned();
         let gname = String::from_utf8_lossy(h.groupname_bytes().unwrap_or_default()).into_owned();
         let link = entry

@@ -513,14 +513,18 @@ fn gnu_header(path: &str, kind: Kind<'_>, mode: u32, mtime: u64) -> Vec<u8> {
         Kind::Symlink(t) => t,
         _ => "",
     };
-    if link.len() > 100 {
-        gnu_long(&mut out, b'K', link.as_bytes());
-    }
     if path.len() > 100 {
         gnu_long(&mut out, b'L', path.as_bytes());
     }
+    // the tar crate writes `K` after `L`; its failed attempt to fit the
+    // target leaves the components that did fit in the real header
+    let link = if link.len() > 100 {
+        gnu_long(&mut out, b'K', link.as_bytes());
+        fitting_components(link, 100)
+    } else {
+        link.to_string()
+    };
     let name = truncate_utf8(path, 100);
-    let link = truncate_utf8(link, 100);
     out.extend_from_slice(&gnu_block(
         name.as_bytes(),
         kind.flag(),
@@ -529,6 +533,30 @@ fn gnu_header(path: &str, kind: Kind<'_>, mode: u32, mtime: u64) -> Vec<u8> {
         mtime,
         link.as_bytes(),
     ));
+    out
+}
+
+/// The leading `/`-separated components of `p` that fit in `n` bytes, as
+/// the `tar` crate's `copy_path_into` leaves them when the whole path does not.
+fn fitting_components(p: &str, n: usize) -> String {
+    let mut out = String::new();
+    let comps = p
+        .split('/')
+        .enumerate()
+        .filter(|(i, c)| !c.is_empty() && (*c != "." || *i == 0))
+        .map(|(_, c)| c);
+    for (i, c) in comps.enumerate() {
+        if i > 0 {
+            if out.len() + 1 > n {
+                break;
+            }
+            out.push('/');
+        }
+        if out.len() + c.len() > n {
+            break;
+        }
+        out.push_str(c);
+    }
     out
 }
 
@@ -544,9 +572,8 @@ fn py_block(name: &[u8], flag: u8, mode: u32, size: u64, mtime: u64, link: &[u8]
     octal_nul(&mut b[MTIME..MTIME + 12], mtime);
     b[TYPE] = flag;
     put(&mut b[LINK..LINK + 100], link);
+    // Python ≥ 3.9 leaves devmajor/devminor empty for non-device entries
     b[MAGIC..MAGIC + 8].copy_from_slice(b"ustar\x0000");
-    octal_nul(&mut b[DEVMAJOR..DEVMAJOR + 8], 0);
-    octal_nul(&mut b[DEVMINOR..DEVMINOR + 8], 0);
     b[CKSUM..CKSUM + 8].fill(b' ');
     let sum = checksum(&b);
     // Python: "%06o\0" followed by the original space
