@@ -261,7 +261,7 @@ impl<W: Write> ZipWriter<W> {
         let c = &mut self.central;
         c.extend_from_slice(b"PK\x01\x02");
         c.extend_from_slice(&MADE_BY.to_le_bytes());
-        c.extend_from_slice(&local[4..28]);
+        c.extend_from_slice(&local[4..30]); // needed … extra length, as in the local header
         c.extend_from_slice(&0u16.to_le_bytes()); // comment length
         c.extend_from_slice(&0u16.to_le_bytes()); // disk number start
         c.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
