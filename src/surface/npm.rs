@@ -1,0 +1,413 @@
+//! The `npm` surface: a native `npm pack` (no `npm` at build time).
+//!
+//! An npm tarball is a gzipped tar whose entries all live under `package/`:
+//!
+//! ```text
+//! scope-name-1.2.3.tgz            (from "@scope/name", "1.2.3")
+//! └── gzip: 1f8b 08 00 00000000 02 ff, level 9
+//!     └── tar (node-tar portable ustar, see archive::tar::Dialect::NpmUstar)
+//!         package/LICENSE          mode 0644, mtime 499162500 (1985-10-26T08:15:00Z)
+//!         package/lib/index.js     uid/gid/uname/gname empty
+//!         package/bin/cli.js       0755
+//!         package/package.json     as-is (the stamped copy)
+//!         …                        npm-packlist's order (ICU collation)
+//! ```
+//!
+//! - **selection** ([`packlist`]): npm-packlist 10's rules — `files`,
+//!   `.npmignore`/`.gitignore` (nested too), always-included and
+//!   always-excluded files; symlinks are never packed;
+//! - **order** ([`collate`]): extension, basename, path, each by ICU
+//!   `localeCompare(…, 'en')`;
+//! - **modes**: `0644`, or `0755` when the owner-executable bit is set or the
+//!   file is a `bin` target npm marks executable. npm itself keeps
+//!   `(mode | 0600) & ~022` from disk; kiln normalises to 0644/0755 (DESIGN.md)
+//!   so the umask of a checkout cannot reach the tarball — identical for every
+//!   file a git snapshot can hold;
+//! - **gzip**: level 9, MTIME 0, OS 255, flate2 + zlib-rs. The uncompressed
+//!   tar is byte-identical to `npm pack`'s; the deflate stream is not,
+//!   because Node's bundled zlib (Chromium's fork) emits different deflate
+//!   blocks — see `docs/npm.md`.
+//!
+//! Beyond npm, kiln refuses a `files` entry that matches nothing (usually a
+//! typo that would silently ship an incomplete package).
+
+pub mod collate;
+pub mod glob;
+pub mod packlist;
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde_json::Value;
+use sha1::Sha1;
+use sha2::{Digest, Sha512};
+
+use crate::archive::compress::{GzipOptions, GzipWriter};
+use crate::archive::tar::{Dialect, TarError, TarWriter};
+use crate::error::{Classify, ErrorKind};
+
+/// npm's fixed entry mtime: 1985-10-26T08:15:00Z.
+pub const NPM_MTIME: u64 = 499_162_500;
+
+/// What [`pack`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpmPack {
+    /// `scope-name-<version>.tgz`.
+    pub file_name: String,
+    pub name: String,
+    pub version: String,
+    /// Packed paths relative to the package root, in tarball order.
+    pub files: Vec<String>,
+    /// `sha512-<base64>` of the `.tgz` (npm's `integrity`).
+    pub integrity: String,
+    /// Hex SHA-1 of the `.tgz` (npm's `shasum`).
+    pub shasum: String,
+    /// Size of the `.tgz` in bytes.
+    pub size: u64,
+    /// Sum of the packed files' sizes.
+    pub unpacked_size: u64,
+}
+
+/// Errors of the npm packer.
+#[derive(Debug, thiserror::Error)]
+pub enum NpmError {
+    #[error("{path}: no such file (an npm package directory needs a package.json)")]
+    MissingManifest { path: PathBuf },
+    #[error("{path}: invalid JSON")]
+    InvalidJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: field `{field}` is missing")]
+    MissingField { path: PathBuf, field: &'static str },
+    #[error("{path}: field `{field}` {reason} (value: {value})")]
+    BadField {
+        path: PathBuf,
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("{path}: `files` entry {entry:?} matches no file in the package")]
+    FilesEntryMatchesNothing { path: PathBuf, entry: String },
+    #[error("{path}: file name is not valid UTF-8")]
+    NonUtf8Name { path: PathBuf },
+    #[error("{path}: I/O error")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("writing the npm tarball")]
+    Tar(#[source] TarError),
+    #[error("writing the npm tarball")]
+    Write(#[source] io::Error),
+}
+
+impl Classify for NpmError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            NpmError::Io { .. } | NpmError::Write(_) => ErrorKind::Internal,
+            NpmError::Tar(e) => e.kind(),
+            _ => ErrorKind::BadInput,
+        }
+    }
+}
+
+/// The fields of package.json the packer needs.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub name: String,
+    pub version: String,
+    pub selection: packlist::Selection,
+    /// Raw `bin` targets after npm's normalisation.
+    pub bin: Vec<String>,
+}
+
+/// `@scope/name` + `1.2.3` → `scope-name-1.2.3.tgz`.
+pub fn tarball_name(name: &str, version: &str) -> String {
+    let n = name.strip_prefix('@').unwrap_or(name).replacen('/', "-", 1);
+    format!("{n}-{version}.tgz")
+}
+
+/// npm-normalize-package-bin: `path.join('/', target).slice(1)`.
+fn normalize_bin_target(t: &str) -> String {
+    let t = t.replace('\\', "/");
+    let mut parts: Vec<&str> = Vec::new();
+    for c in t.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    parts.join("/")
+}
+
+fn string_field(path: &Path, v: &Value, field: &'static str) -> Result<Option<String>, NpmError> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(NpmError::BadField {
+            path: path.to_path_buf(),
+            field,
+            value: other.to_string(),
+            reason: "must be a string",
+        }),
+    }
+}
+
+/// Read and validate `<dir>/package.json`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
+    let path = dir.join("package.json");
+    let text = match fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(NpmError::MissingManifest { path })
+        }
+        Err(source) => return Err(NpmError::Io { path, source }),
+    };
+    let v: Value = serde_json::from_slice(&text).map_err(|source| NpmError::InvalidJson {
+        path: path.clone(),
+        source,
+    })?;
+    if !v.is_object() {
+        return Err(NpmError::BadField {
+            path,
+            field: "(root)",
+            value: v.to_string(),
+            reason: "must be a JSON object",
+        });
+    }
+    let name = string_field(&path, &v, "name")?.ok_or_else(|| NpmError::MissingField {
+        path: path.clone(),
+        field: "name",
+    })?;
+    if name.trim().is_empty() {
+        return Err(NpmError::BadField {
+            path,
+            field: "name",
+            value: format!("{name:?}"),
+            reason: "must not be empty",
+        });
+    }
+    let version = string_field(&path, &v, "version")?.ok_or_else(|| NpmError::MissingField {
+        path: path.clone(),
+        field: "version",
+    })?;
+    if semver::Version::parse(&version).is_err() {
+        return Err(NpmError::BadField {
+            path,
+            field: "version",
+            value: format!("{version:?}"),
+            reason: "is not a valid semver version",
+        });
+    }
+    let files = match v.get("files") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for it in items {
+                match it {
+                    Value::String(s) => out.push(s.clone()),
+                    other => {
+                        return Err(NpmError::BadField {
+                            path,
+                            field: "files",
+                            value: other.to_string(),
+                            reason: "entries must be strings",
+                        })
+                    }
+                }
+            }
+            Some(out)
+        }
+        Some(other) => {
+            return Err(NpmError::BadField {
+                path,
+                field: "files",
+                value: other.to_string(),
+                reason: "must be an array of strings",
+            })
+        }
+    };
+    let main = string_field(&path, &v, "main")?;
+    let browser = v.get("browser").and_then(Value::as_str).map(String::from);
+    let bin: Vec<String> = match v.get("bin") {
+        Some(Value::String(s)) => vec![normalize_bin_target(s)],
+        Some(Value::Object(m)) => m
+            .values()
+            .filter_map(Value::as_str)
+            .map(normalize_bin_target)
+            .filter(|t| !t.is_empty())
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(normalize_bin_target)
+            .filter(|t| !t.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Manifest {
+        name,
+        version,
+        selection: packlist::Selection {
+            files,
+            main,
+            browser,
+            bin: bin.clone(),
+        },
+        bin,
+    })
+}
+
+/// The files `npm pack` would put in the tarball, in tarball order.
+pub fn packed_files(dir: &Path) -> Result<(Manifest, Vec<String>), NpmError> {
+    let manifest = read_manifest(dir)?;
+    let mut files = packlist::select(dir, &manifest.selection)?;
+    if let Some(entries) = &manifest.selection.files {
+        for e in entries {
+            if e.starts_with('!') {
+                continue;
+            }
+            if !packlist::files_entry_matches(e, &files) {
+                return Err(NpmError::FilesEntryMatchesNothing {
+                    path: dir.join("package.json"),
+                    entry: e.clone(),
+                });
+            }
+        }
+    }
+    collate::npm_sort(&mut files);
+    Ok((manifest, files))
+}
+
+/// pacote's `isPackageBin`: the path with its first component removed
+/// equals a normalised `bin` target.
+fn is_package_bin(manifest: &Manifest, rel: &str) -> bool {
+    let key = if rel.starts_with('@') {
+        format!("./{rel}")
+    } else {
+        rel.to_string()
+    };
+    let stripped = match key.find('/') {
+        Some(i) => &key[i + 1..],
+        None => key.as_str(),
+    };
+    manifest.bin.iter().any(|b| b == stripped)
+}
+
+/// Write the uncompressed npm tar of `dir` to `out`; returns the manifest,
+/// the packed files and their total size.
+pub fn write_tar(dir: &Path, out: impl Write) -> Result<(Manifest, Vec<String>, u64), NpmError> {
+    let (manifest, files) = packed_files(dir)?;
+    let mut tar = TarWriter::new(out, Dialect::NpmUstar);
+    let mut unpacked = 0u64;
+    for rel in &files {
+        let path = dir.join(rel);
+        let io = |source| NpmError::Io {
+            path: path.clone(),
+            source,
+        };
+        let f = fs::File::open(&path).map_err(io)?;
+        let md = f.metadata().map_err(io)?;
+        let exec = {
+            use std::os::unix::fs::PermissionsExt;
+            md.permissions().mode() & 0o100 != 0
+        };
+        let mode = if exec || is_package_bin(&manifest, rel) {
+            0o755
+        } else {
+            0o644
+        };
+        tar.append_file_from(
+            &format!("package/{rel}"),
+            mode,
+            NPM_MTIME,
+            md.len(),
+            io::BufReader::new(f),
+        )
+        .map_err(NpmError::Tar)?;
+        unpacked += md.len();
+    }
+    tar.finish().map_err(NpmError::Tar)?;
+    Ok((manifest, files, unpacked))
+}
+
+/// Counts and hashes everything written through it.
+struct Digests<W> {
+    inner: W,
+    sha1: Sha1,
+    sha512: Sha512,
+    n: u64,
+}
+
+impl<W: Write> Write for Digests<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha1.update(&buf[..n]);
+        self.sha512.update(&buf[..n]);
+        self.n += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Pack the npm package in `package_dir` into `out` as a `.tgz`.
+pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
+    let digests = Digests {
+        inner: out,
+        sha1: Sha1::new(),
+        sha512: Sha512::new(),
+        n: 0,
+    };
+    let mut gz = GzipWriter::new(io::BufWriter::new(digests), &GzipOptions::NPM);
+    let (manifest, files, unpacked_size) = write_tar(package_dir, &mut gz)?;
+    let buffered = gz.finish().map_err(NpmError::Write)?;
+    let mut digests = buffered
+        .into_inner()
+        .map_err(|e| NpmError::Write(e.into_error()))?;
+    digests.flush().map_err(NpmError::Write)?;
+    let sha512 = digests.sha512.finalize();
+    let sha1 = digests.sha1.finalize();
+    Ok(NpmPack {
+        file_name: tarball_name(&manifest.name, &manifest.version),
+        name: manifest.name,
+        version: manifest.version,
+        files,
+        integrity: format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha512)
+        ),
+        shasum: sha1.iter().map(|b| format!("{b:02x}")).collect(),
+        size: digests.n,
+        unpacked_size,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tarball_names() {
+        assert_eq!(
+            tarball_name("@acme/tool", "1.0.0-rc.1"),
+            "acme-tool-1.0.0-rc.1.tgz"
+        );
+        assert_eq!(tarball_name("left-pad", "1.3.0"), "left-pad-1.3.0.tgz");
+    }
+
+    #[test]
+    fn bin_normalisation() {
+        assert_eq!(normalize_bin_target("./bin/cli.js"), "bin/cli.js");
+        assert_eq!(normalize_bin_target("bin//x"), "bin/x");
+    }
+}

@@ -1,0 +1,434 @@
+//! The subset of minimatch that npm's ignore rules use.
+//!
+//! ignore-walk compiles every rule with `{matchBase: true, dot: true,
+//! flipNegate: true, nocase: true}` and sometimes matches in *partial* mode
+//! (could a file below this directory match?). This module reproduces
+//! minimatch 10 for that configuration:
+//!
+//! - leading `!`s toggle negation; `#…` is a comment, an empty rule matches
+//!   only the empty string;
+//! - brace expansion `{a,b}` (nested, `{,x}` included; ranges are literal);
+//! - a pattern is split on runs of `/`; a rule without `/` matches the
+//!   basename (`matchBase`); a leading `/` anchors it (its first part is `""`);
+//! - per part: `*`, `?`, `[…]` classes (`!`/`^` negation, ranges), `\`
+//!   escapes; a magic part never matches `.`, `..` or the empty string;
+//!   `**` as a whole part matches zero or more parts (one or more at the end
+//!   of the pattern), none of them `.` or `..`; comparisons ignore case.
+//!
+//! Extglobs (`+(a|b)`, `!(x)`, …) are not supported and match literally.
+//!
+//! ```ignore
+//! let r = Rule::new("!/lib/**");
+//! assert!(r.negate && r.matches("/lib/a/b.js", false));
+//! ```
+
+/// A compiled ignore rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The rule started with an odd number of `!`.
+    pub negate: bool,
+    comment: bool,
+    empty: bool,
+    /// The brace-expanded, `/`-split pattern strings (minimatch `globParts`).
+    pub glob_parts: Vec<Vec<String>>,
+    set: Vec<Vec<Part>>,
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Literal(String),
+    Magic(Vec<Tok>),
+    GlobStar,
+}
+
+#[derive(Debug, Clone)]
+enum Tok {
+    Char(char),
+    Any,
+    Star,
+    Class {
+        negated: bool,
+        items: Vec<(char, char)>,
+    },
+}
+
+/// Expand `{a,b}` alternatives (brace-expansion semantics for comma lists).
+pub fn brace_expand(p: &str) -> Vec<String> {
+    let chars: Vec<char> = p.chars().collect();
+    // find the first `{` with a matching `}` that has a top-level comma
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '\\' {
+            i += 2;
+            continue;
+        }
+        if chars[i] == '{' {
+            let mut depth = 0;
+            let mut commas = Vec::new();
+            let mut j = i;
+            let mut close = None;
+            while j < chars.len() {
+                match chars[j] {
+                    '\\' => j += 1,
+                    '{' => depth += 1,
+                    '}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            close = Some(j);
+                            break;
+                        }
+                    }
+                    ',' if depth == 1 => commas.push(j),
+                    _ => {}
+                }
+                j += 1;
+            }
+            if let Some(close) = close {
+                if !commas.is_empty() {
+                    let pre: String = chars[..i].iter().collect();
+                    let post: String = chars[close + 1..].iter().collect();
+                    let mut bounds = vec![i];
+                    bounds.extend(&commas);
+                    bounds.push(close);
+                    let mut out = Vec::new();
+                    for w in bounds.windows(2) {
+                        let alt: String = chars[w[0] + 1..w[1]].iter().collect();
+                        for a in brace_expand(&alt) {
+                            for rest in brace_expand(&post) {
+                                out.push(format!("{pre}{a}{rest}"));
+                            }
+                        }
+                    }
+                    return out;
+                }
+            }
+        }
+        i += 1;
+    }
+    vec![p.to_string()]
+}
+
+fn split_slashes(p: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut prev_slash = false;
+    for c in p.chars() {
+        if c == '/' {
+            if !prev_slash {
+                parts.push(std::mem::take(&mut cur));
+            }
+            prev_slash = true;
+        } else {
+            cur.push(c);
+            prev_slash = false;
+        }
+    }
+    parts.push(cur);
+    parts
+}
+
+fn parse_part(s: &str) -> Part {
+    if s == "**" {
+        return Part::GlobStar;
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut toks = Vec::new();
+    let mut magic = false;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' if i + 1 < chars.len() => {
+                toks.push(Tok::Char(chars[i + 1]));
+                i += 1;
+            }
+            '*' => {
+                magic = true;
+                if !matches!(toks.last(), Some(Tok::Star)) {
+                    toks.push(Tok::Star);
+                }
+            }
+            '?' => {
+                magic = true;
+                toks.push(Tok::Any);
+            }
+            '[' => {
+                // find the closing bracket (a `]` right after `[`/`[!` is literal)
+                let mut j = i + 1;
+                let negated = matches!(chars.get(j), Some('!') | Some('^'));
+                if negated {
+                    j += 1;
+                }
+                let start = j;
+                let mut end = None;
+                while j < chars.len() {
+                    if chars[j] == ']' && j > start {
+                        end = Some(j);
+                        break;
+                    }
+                    if chars[j] == '\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+                match end {
+                    Some(end) => {
+                        let body = &chars[start..end];
+                        let mut items = Vec::new();
+                        let mut k = 0;
+                        while k < body.len() {
+                            let mut a = body[k];
+                            if a == '\\' && k + 1 < body.len() {
+                                k += 1;
+                                a = body[k];
+                            }
+                            if k + 2 < body.len() && body[k + 1] == '-' {
+                                items.push((a, body[k + 2]));
+                                k += 3;
+                            } else {
+                                items.push((a, a));
+                                k += 1;
+                            }
+                        }
+                        magic = true;
+                        toks.push(Tok::Class { negated, items });
+                        i = end;
+                    }
+                    None => toks.push(Tok::Char('[')),
+                }
+            }
+            _ => toks.push(Tok::Char(c)),
+        }
+        i += 1;
+    }
+    if magic {
+        Part::Magic(toks)
+    } else {
+        Part::Literal(
+            toks.iter()
+                .map(|t| match t {
+                    Tok::Char(c) => *c,
+                    _ => unreachable!(),
+                })
+                .collect(),
+        )
+    }
+}
+
+fn eq_nocase(a: char, b: char) -> bool {
+    a == b || a.to_lowercase().eq(b.to_lowercase())
+}
+
+fn match_toks(toks: &[Tok], s: &[char]) -> bool {
+    match toks.split_first() {
+        None => s.is_empty(),
+        Some((Tok::Star, rest)) => (0..=s.len()).any(|k| match_toks(rest, &s[k..])),
+        Some((t, rest)) => {
+            let Some((&c, srest)) = s.split_first() else {
+                return false;
+            };
+            let ok = match t {
+                Tok::Char(p) => eq_nocase(*p, c),
+                Tok::Any => true,
+                Tok::Class { negated, items } => {
+                    let lc = c.to_lowercase().next().unwrap_or(c);
+                    let uc = c.to_uppercase().next().unwrap_or(c);
+                    let hit = items.iter().any(|&(a, b)| {
+                        (a..=b).contains(&c) || (a..=b).contains(&lc) || (a..=b).contains(&uc)
+                    });
+                    hit != *negated
+                }
+                Tok::Star => unreachable!(),
+            };
+            ok && match_toks(rest, srest)
+        }
+    }
+}
+
+fn match_part(p: &Part, f: &str) -> bool {
+    match p {
+        Part::Literal(l) => l == f || l.to_lowercase() == f.to_lowercase(),
+        Part::Magic(toks) => {
+            if f.is_empty() || f == "." || f == ".." {
+                return false;
+            }
+            let chars: Vec<char> = f.chars().collect();
+            match_toks(toks, &chars)
+        }
+        Part::GlobStar => unreachable!("globstar handled by match_one"),
+    }
+}
+
+fn is_dots(f: &str) -> bool {
+    f == "." || f == ".."
+}
+
+fn match_one(file: &[&str], pat: &[Part], partial: bool) -> bool {
+    if partial {
+        if let Some(gs) = pat.iter().position(|p| matches!(p, Part::GlobStar)) {
+            let head = &pat[..gs];
+            let n = head.len().min(file.len());
+            return match_one(&file[..n], head, true);
+        }
+    }
+    match_rec(file, pat, partial)
+}
+
+fn match_rec(file: &[&str], pat: &[Part], partial: bool) -> bool {
+    let Some((p, prest)) = pat.split_first() else {
+        return file.is_empty() || (file.len() == 1 && file[0].is_empty());
+    };
+    if let Part::GlobStar = p {
+        if prest.is_empty() {
+            return !file.is_empty() && !file.iter().any(|f| is_dots(f));
+        }
+        for k in 0..=file.len() {
+            if k > 0 && is_dots(file[k - 1]) {
+                return false;
+            }
+            if match_rec(&file[k..], prest, partial) {
+                return true;
+            }
+        }
+        return false;
+    }
+    let Some((f, frest)) = file.split_first() else {
+        return partial;
+    };
+    match_part(p, f) && match_rec(frest, prest, partial)
+}
+
+impl Rule {
+    /// Compile one rule line (already trimmed).
+    pub fn new(pattern: &str) -> Rule {
+        let mut rule = Rule {
+            negate: false,
+            comment: false,
+            empty: false,
+            glob_parts: Vec::new(),
+            set: Vec::new(),
+        };
+        if pattern.starts_with('#') {
+            rule.comment = true;
+            return rule;
+        }
+        if pattern.is_empty() {
+            rule.empty = true;
+            return rule;
+        }
+        let bangs = pattern.chars().take_while(|&c| c == '!').count();
+        rule.negate = bangs % 2 == 1;
+        let body = &pattern[bangs..];
+        let mut seen = std::collections::HashSet::new();
+        for alt in brace_expand(body) {
+            if !seen.insert(alt.clone()) {
+                continue;
+            }
+            let mut parts: Vec<String> = Vec::new();
+            for part in split_slashes(&alt) {
+                if part == "**" && parts.last().is_some_and(|p| p == "**") {
+                    continue;
+                }
+                if part == ".."
+                    && parts
+                        .last()
+                        .is_some_and(|p| p != ".." && p != "." && p != "**")
+                {
+                    parts.pop();
+                    continue;
+                }
+                parts.push(part);
+            }
+            if parts.is_empty() {
+                parts.push(String::new());
+            }
+            rule.set.push(parts.iter().map(|p| parse_part(p)).collect());
+            rule.glob_parts.push(parts);
+        }
+        rule
+    }
+
+    /// minimatch's `match(f, partial)` with `flipNegate`: whether the
+    /// pattern matches, regardless of negation.
+    pub fn matches(&self, f: &str, partial: bool) -> bool {
+        if self.comment {
+            return false;
+        }
+        if self.empty {
+            return f.is_empty();
+        }
+        if f == "/" && partial {
+            return true;
+        }
+        let ff: Vec<&str> = {
+            let mut v = Vec::new();
+            let mut start = 0;
+            let b = f.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'/' {
+                    v.push(&f[start..i]);
+                    while i < b.len() && b[i] == b'/' {
+                        i += 1;
+                    }
+                    start = i;
+                } else {
+                    i += 1;
+                }
+            }
+            v.push(&f[start..]);
+            v
+        };
+        let filename = ff
+            .iter()
+            .rev()
+            .find(|s| !s.is_empty())
+            .copied()
+            .unwrap_or("");
+        for pat in &self.set {
+            let hit = if pat.len() == 1 {
+                match_one(&[filename], pat, partial)
+            } else {
+                match_one(&ff, pat, partial)
+            };
+            if hit {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn braces() {
+        assert_eq!(
+            brace_expand("/readme{,.*[^~$]}"),
+            ["/readme", "/readme.*[^~$]"]
+        );
+        assert_eq!(brace_expand("a{b,c{d,e}}"), ["ab", "acd", "ace"]);
+        assert_eq!(brace_expand("a{b}"), ["a{b}"]);
+    }
+
+    #[test]
+    fn basics() {
+        let r = Rule::new("!/readme{,.*[^~$]}");
+        assert!(r.negate);
+        assert!(r.matches("/README.md", false));
+        assert!(r.matches("/readme", false));
+        assert!(!r.matches("/README.md~", false));
+        assert!(!r.matches("/lib/README.md", false));
+        let base = Rule::new("*.orig");
+        assert!(base.matches("lib/x.orig", false));
+        let gs = Rule::new("**/.git/**");
+        assert!(gs.matches("a/.git/config", false));
+        assert!(!gs.matches("a/.git", false));
+        let dir = Rule::new("lib/**");
+        assert!(dir.matches("lib/a/b.js", false));
+        assert!(dir.matches("lib", true));
+        assert!(!Rule::new("*").matches("", false));
+    }
+}

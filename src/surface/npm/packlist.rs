@@ -1,0 +1,352 @@
+//! npm-packlist 10 (npm 11): which files of a package directory are packed.
+//!
+//! A walk over the directory tree where every directory has ordered rule
+//! sets ("ignore files"), each a list of [`Rule`]s applied in order, the
+//! last matching rule winning (a `!rule` re-includes):
+//!
+//! | rule set | root | sub-directories |
+//! |---|---|---|
+//! | defaults (`.git`, `.svn`, `CVS`, `.npmrc`, `.DS_Store`, `*.orig`, `.*.swp`, `npm-debug.log`, `._*`, …) | ✓ | ✓ |
+//! | `package.json` `files`: `*` then `!entry` (and `!dir/**` for directories) | ✓ | — |
+//! | `.npmignore`, else `.gitignore` (dropped at the root when `files` exists) | ✓ | ✓ |
+//! | strict: `!/package.json`, `!/readme*`, `!/license*`, `!/licence*`, `!/copying*`, `main`, `browser`, `bin` targets, `files` entries that are files; `/.git`, `/node_modules`, `.npmrc`, lock files | ✓ | `/.git` + required files |
+//!
+//! A path is tested against its own directory's rules *and* every
+//! ancestor's (as `dir/entry`), in partial mode for directories, exactly as
+//! ignore-walk's `filterEntry` does. Symlinks and other non-regular files
+//! are never packed; names containing `*` are skipped.
+//! Bundled dependencies are not supported (see `docs/npm.md`).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::glob::Rule;
+use super::NpmError;
+
+const DEFAULTS: &[&str] = &[
+    ".npmignore",
+    ".gitignore",
+    "**/.git",
+    "**/.svn",
+    "**/.hg",
+    "**/CVS",
+    "**/.git/**",
+    "**/.svn/**",
+    "**/.hg/**",
+    "**/CVS/**",
+    "/.lock-wscript",
+    "/.wafpickle-*",
+    "/build/config.gypi",
+    "npm-debug.log",
+    "**/.npmrc",
+    ".*.swp",
+    ".DS_Store",
+    "**/.DS_Store/**",
+    "._*",
+    "**/._*/**",
+    "*.orig",
+    "/archived-packages/**",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Src {
+    Defaults,
+    PackageJson,
+    NpmIgnore,
+    GitIgnore,
+    Strict,
+}
+
+/// The parts of package.json that steer file selection.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub files: Option<Vec<String>>,
+    pub main: Option<String>,
+    pub browser: Option<String>,
+    /// Normalised `bin` targets.
+    pub bin: Vec<String>,
+}
+
+struct Walker<'p> {
+    parent: Option<&'p Walker<'p>>,
+    basename: String,
+    order: Vec<Src>,
+    rules: HashMap<Src, Vec<Rule>>,
+    exact: bool,
+    required: Vec<String>,
+}
+
+fn parse_rules(text: &str) -> Vec<Rule> {
+    text.split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with('#')
+        })
+        .map(|l| Rule::new(l.trim()))
+        .collect()
+}
+
+fn rules_of(lines: &[String]) -> Vec<Rule> {
+    lines.iter().map(|l| Rule::new(l.trim())).collect()
+}
+
+impl Walker<'_> {
+    fn filter_entry(&self, entry: &str, partial: bool, entry_basename: Option<&str>) -> bool {
+        let mut included = true;
+        if let Some(parent) = self.parent {
+            let parent_entry = format!("{}/{}", self.basename, entry);
+            let parent_basename = entry_basename.unwrap_or(entry);
+            included = parent.filter_entry(&parent_entry, partial, Some(parent_basename));
+            if !included && !self.exact {
+                return false;
+            }
+        }
+        for src in &self.order {
+            let Some(rules) = self.rules.get(src) else {
+                continue;
+            };
+            for rule in rules {
+                if rule.negate == included {
+                    continue;
+                }
+                let relative = entry_basename.is_some()
+                    && rule.glob_parts.iter().any(|part| {
+                        let limit = if part.last().is_some_and(|l| !l.is_empty()) {
+                            1
+                        } else {
+                            2
+                        };
+                        part.len() <= limit
+                    });
+                let slash = format!("/{entry}");
+                let mut hit = rule.matches(&slash, false) || rule.matches(entry, false);
+                if !hit && partial {
+                    hit = rule.matches(&format!("/{entry}/"), false)
+                        || rule.matches(&format!("{entry}/"), false)
+                        || (rule.negate
+                            && (rule.matches(&slash, true) || rule.matches(entry, true)));
+                    if !hit && relative {
+                        let bn = entry_basename.unwrap_or_default();
+                        hit = rule.matches(&format!("/{bn}/"), false)
+                            || rule.matches(&format!("{bn}/"), false)
+                            || (rule.negate
+                                && (rule.matches(&format!("/{bn}"), true)
+                                    || rule.matches(bn, true)));
+                    }
+                }
+                if hit {
+                    included = rule.negate;
+                }
+            }
+        }
+        included
+    }
+
+    /// Read `.npmignore`/`.gitignore` present among `names`, then apply
+    /// npm-packlist's precedence.
+    fn load_ignore_files(&mut self, dir: &Path, names: &[String]) -> Result<(), NpmError> {
+        for (name, src) in [
+            (".npmignore", Src::NpmIgnore),
+            (".gitignore", Src::GitIgnore),
+        ] {
+            if names.iter().any(|n| n == name) {
+                let p = dir.join(name);
+                if p.is_file() {
+                    let text = fs::read(&p).map_err(|source| NpmError::Io {
+                        path: p.clone(),
+                        source,
+                    })?;
+                    self.rules
+                        .insert(src, parse_rules(&String::from_utf8_lossy(&text)));
+                }
+            }
+        }
+        if self.rules.contains_key(&Src::PackageJson) {
+            self.rules.remove(&Src::NpmIgnore);
+            self.rules.remove(&Src::GitIgnore);
+        } else if self.rules.contains_key(&Src::NpmIgnore) {
+            self.rules.remove(&Src::GitIgnore);
+        }
+        Ok(())
+    }
+
+    fn walk_entries(
+        &self,
+        dir: &Path,
+        rel: &str,
+        names: &[String],
+        out: &mut Vec<String>,
+    ) -> Result<(), NpmError> {
+        for entry in names {
+            let pass_file = self.filter_entry(entry, false, None);
+            let pass_dir = self.filter_entry(entry, true, None);
+            if !(pass_file || pass_dir) || entry.contains('*') {
+                continue;
+            }
+            let path = dir.join(entry);
+            let md = fs::symlink_metadata(&path).map_err(|source| NpmError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let ft = md.file_type();
+            if ft.is_file() {
+                if pass_file {
+                    out.push(format!("{rel}{entry}"));
+                }
+            } else if ft.is_dir() && pass_dir {
+                let exact = pass_file || self.filter_entry(&format!("{entry}/"), false, None);
+                let required = self
+                    .required
+                    .iter()
+                    .filter_map(|f| {
+                        let (d, base) = f.rsplit_once('/')?;
+                        (d == entry).then(|| base.to_string())
+                    })
+                    .collect::<Vec<_>>();
+                let mut strict = vec!["/.git".to_string()];
+                strict.extend(required.iter().map(|f| format!("!{f}")));
+                let mut child = Walker {
+                    parent: Some(self),
+                    basename: entry.clone(),
+                    order: vec![Src::Defaults, Src::NpmIgnore, Src::GitIgnore, Src::Strict],
+                    rules: HashMap::from([
+                        (Src::Defaults, defaults()),
+                        (Src::Strict, rules_of(&strict)),
+                    ]),
+                    exact,
+                    required,
+                };
+                let names = read_names(&path)?;
+                child.load_ignore_files(&path, &names)?;
+                child.walk_entries(&path, &format!("{rel}{entry}/"), &names, out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Directory entry names, sorted so that readdir order cannot leak.
+fn read_names(dir: &Path) -> Result<Vec<String>, NpmError> {
+    let io = |source| NpmError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut names = Vec::new();
+    for e in fs::read_dir(dir).map_err(io)? {
+        let e = e.map_err(io)?;
+        names.push(
+            e.file_name()
+                .into_string()
+                .map_err(|n| NpmError::NonUtf8Name { path: dir.join(n) })?,
+        );
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn defaults() -> Vec<Rule> {
+    DEFAULTS.iter().map(|r| Rule::new(r)).collect()
+}
+
+/// List the files npm would pack from `root`, unsorted, relative, `/`-separated.
+pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
+    let mut strict: Vec<String> = [
+        "/.git",
+        "!/package.json",
+        "!/readme{,.*[^~$]}",
+        "!/copying{,.*[^~$]}",
+        "!/license{,.*[^~$]}",
+        "!/licence{,.*[^~$]}",
+        "/.git",
+        "/node_modules",
+        ".npmrc",
+        "/package-lock.json",
+        "/yarn.lock",
+        "/pnpm-lock.yaml",
+        "/bun.lockb",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rules = HashMap::from([(Src::Defaults, defaults())]);
+    let mut required = Vec::new();
+    if let Some(files) = &sel.files {
+        let mut ignores = vec!["*".to_string()];
+        for f in files {
+            let mut file = f.clone();
+            if file.starts_with("./") {
+                file.remove(0);
+            }
+            if file.ends_with("/*") {
+                file.push('*');
+            }
+            let inverse = format!("!{file}");
+            let on_disk: PathBuf = root.join(file.trim_start_matches('!').trim_start_matches('/'));
+            match fs::symlink_metadata(&on_disk) {
+                Ok(md) if md.is_file() => {
+                    strict.insert(0, inverse);
+                    required.push(file.strip_prefix('/').unwrap_or(&file).to_string());
+                }
+                Ok(md) if md.is_dir() => {
+                    ignores.push(format!("{inverse}/**"));
+                    let n = ignores.len();
+                    ignores.insert(n - 1, inverse);
+                }
+                Ok(_) => {}
+                Err(_) => ignores.push(inverse),
+            }
+        }
+        rules.insert(Src::PackageJson, rules_of(&ignores));
+    }
+    if let Some(b) = &sel.browser {
+        strict.push(format!("!/{b}"));
+    }
+    if let Some(m) = &sel.main {
+        strict.push(format!("!/{m}"));
+    }
+    for b in &sel.bin {
+        strict.push(format!("!/{b}"));
+    }
+    rules.insert(Src::Strict, rules_of(&strict));
+    let mut root_walker = Walker {
+        parent: None,
+        basename: root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        order: vec![
+            Src::Defaults,
+            Src::PackageJson,
+            Src::NpmIgnore,
+            Src::GitIgnore,
+            Src::Strict,
+        ],
+        rules,
+        exact: false,
+        required,
+    };
+    let names = read_names(root)?;
+    root_walker.load_ignore_files(root, &names)?;
+    let mut out = Vec::new();
+    root_walker.walk_entries(root, "", &names, &mut out)?;
+    Ok(out)
+}
+
+/// Whether a `files` entry selects at least one of the packed paths.
+pub fn files_entry_matches(entry: &str, packed: &[String]) -> bool {
+    let mut e = entry.to_string();
+    if e.starts_with("./") {
+        e.remove(0);
+    }
+    let rule = Rule::new(&e);
+    let hit = |q: &str| rule.matches(&format!("/{q}"), false) || rule.matches(q, false);
+    packed.iter().any(|p| {
+        hit(p)
+            || p.match_indices('/').any(|(i, _)| {
+                let dir = &p[..i];
+                hit(dir) || hit(&format!("{dir}/"))
+            })
+    })
+}
