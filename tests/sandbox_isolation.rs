@@ -54,7 +54,8 @@ fn host_loopback_is_unreachable() {
     let log = ws.parent().unwrap().join("log");
     // Control: without the sandbox the same connection succeeds.
     sandbox::run(&spec(&ws, SandboxMode::None, &argv, &["bash"]), &log).unwrap();
-    let err = sandbox::run(&spec(&ws, SandboxMode::Bubblewrap, &argv, &["bash"]), &log).unwrap_err();
+    let err =
+        sandbox::run(&spec(&ws, SandboxMode::Bubblewrap, &argv, &["bash"]), &log).unwrap_err();
     assert!(matches!(err, SandboxError::Failed { .. }), "{err}");
 }
 
@@ -74,7 +75,15 @@ fn environment_is_exactly_the_fixed_variables() {
         keys.sort();
         assert_eq!(
             keys,
-            ["FOO", "HOME", "LC_ALL", "PATH", "SOURCE_DATE_EPOCH", "TMPDIR", "TZ"],
+            [
+                "FOO",
+                "HOME",
+                "LC_ALL",
+                "PATH",
+                "SOURCE_DATE_EPOCH",
+                "TMPDIR",
+                "TZ"
+            ],
             "{mode}: {out}"
         );
         assert!(out.contains("HOME=/homeless-shelter\n"));
@@ -109,7 +118,8 @@ fn root_and_checkout_are_invisible_and_the_checkout_is_unchanged() {
     common::write(&ws.join("copy.txt"), "workspace copy");
     let before = tree_digest(&checkout);
     // A sentinel in /root (only when the tests can write there).
-    let root_sentinel = Path::new("/root").join(format!("kiln-sandbox-sentinel-{}", std::process::id()));
+    let root_sentinel =
+        Path::new("/root").join(format!("kiln-sandbox-sentinel-{}", std::process::id()));
     let have_root = std::fs::write(&root_sentinel, "root sentinel").is_ok();
 
     let mut script = format!(
@@ -139,21 +149,46 @@ fn nothing_outside_build_and_tmp_is_writable() {
     let input = t.path().join("input");
     common::write(&input.join("data"), "read me");
     let log = t.path().join("log");
-    for target in ["/evil", "/usr/evil", "/etc/evil", "/etc/passwd", "/kiln/bin/evil", "/inputs/x/evil", "/inputs/x/data", "/proc/evil"] {
+    for target in [
+        "/evil",
+        "/usr/evil",
+        "/etc/evil",
+        "/etc/passwd",
+        "/kiln/bin/evil",
+        "/inputs/x/evil",
+        "/inputs/x/data",
+        "/proc/evil",
+    ] {
         let script = format!("cat /inputs/x/data >/dev/null && ! echo x > {target}");
-        let mut s = spec(&ws, SandboxMode::Bubblewrap, &["sh", "-c", &script], &["sh", "cat"]);
+        let mut s = spec(
+            &ws,
+            SandboxMode::Bubblewrap,
+            &["sh", "-c", &script],
+            &["sh", "cat"],
+        );
         s.ro_inputs.push(RoInput {
             host: input.clone(),
             at: "/inputs/x".into(),
         });
         sandbox::run(&s, &log).unwrap_or_else(|e| panic!("{target}: {e}"));
     }
-    assert_eq!(std::fs::read_to_string(input.join("data")).unwrap(), "read me");
+    assert_eq!(
+        std::fs::read_to_string(input.join("data")).unwrap(),
+        "read me"
+    );
     assert_eq!(std::fs::read_dir(&input).unwrap().count(), 1);
     // /build and /tmp are writable; files get mode 0644 (umask 022).
-    sh(&ws, SandboxMode::Bubblewrap, "echo ok > /build/out.txt && echo ok > /tmp/x && echo ok > $TMPDIR/y").unwrap();
+    sh(
+        &ws,
+        SandboxMode::Bubblewrap,
+        "echo ok > /build/out.txt && echo ok > /tmp/x && echo ok > $TMPDIR/y",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(ws.join("out.txt")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(ws.join("out.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o644);
 }
 
@@ -164,11 +199,25 @@ fn a_failing_command_reports_status_and_log_tail() {
     }
     let (t, ws) = dirs();
     let log = t.path().join("log");
-    let s = spec(&ws, SandboxMode::Bubblewrap, &["sh", "-c", "echo to-stdout; echo boom-on-stderr >&2; exit 7"], &["sh"]);
+    let s = spec(
+        &ws,
+        SandboxMode::Bubblewrap,
+        &[
+            "sh",
+            "-c",
+            "echo to-stdout; echo boom-on-stderr >&2; exit 7",
+        ],
+        &["sh"],
+    );
     match sandbox::run(&s, &log).unwrap_err() {
-        SandboxError::Failed { code, tail, log: l, .. } => {
+        SandboxError::Failed {
+            code, tail, log: l, ..
+        } => {
             assert_eq!(code, Some(7));
-            assert!(tail.contains("boom-on-stderr") && tail.contains("to-stdout"), "{tail}");
+            assert!(
+                tail.contains("boom-on-stderr") && tail.contains("to-stdout"),
+                "{tail}"
+            );
             assert_eq!(l, log);
         }
         e => panic!("unexpected {e}"),
@@ -184,7 +233,12 @@ fn only_declared_tools_are_on_path() {
     }
     let (_t, ws) = dirs();
     // `cat` is installed on the host but not declared.
-    sh(&ws, SandboxMode::Bubblewrap, "test \"$PATH\" = /kiln/bin && command -v env >/dev/null && ! command -v ls").unwrap();
+    sh(
+        &ws,
+        SandboxMode::Bubblewrap,
+        "test \"$PATH\" = /kiln/bin && command -v env >/dev/null && ! command -v ls",
+    )
+    .unwrap();
 }
 
 #[test]
@@ -198,7 +252,8 @@ fn tools_resolve_to_real_binaries_with_identity() {
     assert_eq!(cargo.name, "cargo");
     // Not the rustup proxy: the toolchain's own binary.
     assert_ne!(cargo.path.file_name().unwrap(), "rustup");
-    let expected_version = common::run_ok(common::cmd(cargo.path.to_str().unwrap()).arg("--version"));
+    let expected_version =
+        common::run_ok(common::cmd(cargo.path.to_str().unwrap()).arg("--version"));
     assert_eq!(cargo.version, expected_version);
     let sum = common::run_ok(common::cmd("sha256sum").arg(&cargo.path));
     assert_eq!(cargo.sha256, sum.split_whitespace().next().unwrap());
@@ -207,7 +262,10 @@ fn tools_resolve_to_real_binaries_with_identity() {
     for (name, ok) in [("no-such-tool-kiln", false), ("a/b", false), ("", false)] {
         let r = sandbox::resolve_tools(&[name.to_string()], dir);
         assert_eq!(r.is_ok(), ok, "{name}");
-        assert_eq!(kiln::error::Classify::kind(&r.unwrap_err()), kiln::error::ErrorKind::BadInput);
+        assert_eq!(
+            kiln::error::Classify::kind(&r.unwrap_err()),
+            kiln::error::ErrorKind::BadInput
+        );
     }
 }
 
@@ -223,7 +281,11 @@ fn tree_digest(dir: &Path) -> Vec<(String, u32, Vec<u8>)> {
             if m.is_dir() {
                 stack.push(p.clone());
             }
-            let data = if m.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
+            let data = if m.is_file() {
+                std::fs::read(&p).unwrap()
+            } else {
+                Vec::new()
+            };
             out.push((p.display().to_string(), m.permissions().mode(), data));
         }
     }

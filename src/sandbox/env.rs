@@ -36,7 +36,14 @@ pub const BUILD_GID: u32 = 100;
 pub const UMASK: &str = "022";
 
 /// Variables the sandbox sets itself; a recipe cannot set them.
-pub const RESERVED: &[&str] = &["HOME", "LC_ALL", "PATH", "SOURCE_DATE_EPOCH", "TMPDIR", "TZ"];
+pub const RESERVED: &[&str] = &[
+    "HOME",
+    "LC_ALL",
+    "PATH",
+    "SOURCE_DATE_EPOCH",
+    "TMPDIR",
+    "TZ",
+];
 
 /// The complete environment of a build process: the fixed variables plus
 /// `extra`. `path` and `tmpdir` are the in-sandbox values (`/kiln/bin`,

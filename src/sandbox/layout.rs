@@ -31,7 +31,11 @@ use super::{RoInput, SandboxError, SandboxMode, Spec, Tool};
 /// exports, and then replaces itself with the build command. `/bin/sh` is the system shell, the command is passed as
 /// positional parameters (never interpolated into the script), and the
 /// environment is already the sandbox's.
-const UMASK_WRAPPER: [&str; 3] = ["/bin/sh", "-c", "umask 022 && unset PWD OLDPWD && exec \"$@\""];
+const UMASK_WRAPPER: [&str; 3] = [
+    "/bin/sh",
+    "-c",
+    "umask 022 && unset PWD OLDPWD && exec \"$@\"",
+];
 const WRAPPER_ARG0: &str = "kiln-build";
 
 /// In-sandbox directories an `RoInput` may not cover.
@@ -184,7 +188,12 @@ fn bwrap_args(
     };
     let (uid, gid) = (env::BUILD_UID.to_string(), env::BUILD_GID.to_string());
     push(&[&"--unshare-all", &"--uid", &uid, &"--gid", &gid]);
-    push(&[&"--hostname", &"localhost", &"--die-with-parent", &"--new-session"]);
+    push(&[
+        &"--hostname",
+        &"localhost",
+        &"--die-with-parent",
+        &"--new-session",
+    ]);
 
     // System directories, read-only; merged-/usr symlinks mirrored as symlinks.
     push(&[&"--ro-bind", &"/usr", &"/usr"]);
@@ -231,12 +240,16 @@ fn bwrap_args(
     a
 }
 
-/// Prefix mounts `(host prefix, /kiln/tools/<name>)` and links
-/// `(tool name, in-sandbox target)` for the declared tools.
-fn tool_layout(tools: &[Tool]) -> (Vec<(PathBuf, String)>, Vec<(String, String)>) {
+/// `(host prefix, /kiln/tools/<name>)`: a tool installation mounted read-only.
+type PrefixMount = (PathBuf, String);
+/// `(tool name, in-sandbox target)`: a link in `/kiln/bin`.
+type ToolLink = (String, String);
+
+/// Prefix mounts and `/kiln/bin` links for the declared tools.
+fn tool_layout(tools: &[Tool]) -> (Vec<PrefixMount>, Vec<ToolLink>) {
     let mut sorted: Vec<&Tool> = tools.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut mounts: Vec<(PathBuf, String)> = Vec::new();
+    let mut mounts: Vec<PrefixMount> = Vec::new();
     let mut links = Vec::new();
     for tool in sorted {
         let target = match tool_prefix(&tool.path) {
@@ -311,13 +324,22 @@ fn check_ro_inputs(inputs: &[RoInput]) -> Result<Vec<RoInput>, SandboxError> {
             && !i.at.ends_with('/')
             && !i.at.contains("//");
         if !normal || p.components().count() < 2 {
-            return Err(bad(i, "the mount point must be a normalised path below `/` (no `.`, `..` or `//`)"));
+            return Err(bad(
+                i,
+                "the mount point must be a normalised path below `/` (no `.`, `..` or `//`)",
+            ));
         }
         if i.at == TMP_DIR {
-            return Err(bad(i, "/tmp itself is the build's scratch tmpfs; mount below it"));
+            return Err(bad(
+                i,
+                "/tmp itself is the build's scratch tmpfs; mount below it",
+            ));
         }
         if RESERVED_MOUNTS.iter().any(|r| under(&i.at, r)) {
-            return Err(bad(i, "the path is reserved for the workspace, the tools or the system directories"));
+            return Err(bad(
+                i,
+                "the path is reserved for the workspace, the tools or the system directories",
+            ));
         }
         if n > 0 && sorted[n - 1].at == i.at {
             return Err(bad(i, "two inputs are mounted at the same path"));
@@ -389,13 +411,25 @@ mod tests {
             tool("cargo", &format!("{tc}/bin/cargo")),
         ];
         let (mounts, links) = tool_layout(&tools);
-        assert_eq!(mounts, vec![(PathBuf::from(tc), "/kiln/tools/cargo".to_string())]);
+        assert_eq!(
+            mounts,
+            vec![(PathBuf::from(tc), "/kiln/tools/cargo".to_string())]
+        );
         assert_eq!(
             links,
             vec![
-                ("cargo".to_string(), "/kiln/tools/cargo/bin/cargo".to_string()),
-                ("cc".to_string(), "/usr/bin/x86_64-linux-gnu-gcc-12".to_string()),
-                ("rustc".to_string(), "/kiln/tools/cargo/bin/rustc".to_string()),
+                (
+                    "cargo".to_string(),
+                    "/kiln/tools/cargo/bin/cargo".to_string()
+                ),
+                (
+                    "cc".to_string(),
+                    "/usr/bin/x86_64-linux-gnu-gcc-12".to_string()
+                ),
+                (
+                    "rustc".to_string(),
+                    "/kiln/tools/cargo/bin/rustc".to_string()
+                ),
             ]
         );
     }
@@ -416,13 +450,20 @@ mod tests {
             host: host.clone(),
             at: at.into(),
         };
-        for bad in ["relative", "/", "/build/x", "/usr", "/tmp", "/a/../b", "/kiln/x", "/a/"] {
+        for bad in [
+            "relative", "/", "/build/x", "/usr", "/tmp", "/a/../b", "/kiln/x", "/a/",
+        ] {
             assert!(
-                matches!(check_ro_inputs(&[input(bad)]), Err(SandboxError::BadMountPoint { .. })),
+                matches!(
+                    check_ro_inputs(&[input(bad)]),
+                    Err(SandboxError::BadMountPoint { .. })
+                ),
                 "{bad} accepted"
             );
         }
-        assert!(check_ro_inputs(&[input("/tmp/cargo-home/registry/cache"), input("/inputs/x")]).is_ok());
+        assert!(
+            check_ro_inputs(&[input("/tmp/cargo-home/registry/cache"), input("/inputs/x")]).is_ok()
+        );
         assert!(check_ro_inputs(&[input("/x"), input("/x")]).is_err());
     }
 

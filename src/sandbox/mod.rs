@@ -157,7 +157,9 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
-    #[error("environment variable {key} is fixed by the sandbox and cannot be set (value {value:?})")]
+    #[error(
+        "environment variable {key} is fixed by the sandbox and cannot be set (value {value:?})"
+    )]
     ReservedEnv { key: String, value: String },
     #[error("invalid environment variable {key:?}={value:?} (names must be non-empty without `=` or NUL; values without NUL)")]
     BadEnv { key: String, value: String },

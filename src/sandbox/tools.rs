@@ -39,7 +39,12 @@ pub fn resolve_tools(names: &[String], dir: &Path) -> Result<Vec<Tool>, SandboxE
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        if name.is_empty() || name.contains('/') || name.contains('\0') || name == "." || name == ".." {
+        if name.is_empty()
+            || name.contains('/')
+            || name.contains('\0')
+            || name == "."
+            || name == ".."
+        {
             return Err(SandboxError::BadToolName { name: name.clone() });
         }
         if !seen.insert(name.as_str()) {
@@ -112,7 +117,9 @@ fn rustup_which(name: &str, proxy: &Path, dir: &Path) -> Result<PathBuf, Sandbox
         .output()
         .map_err(|e| fail(e.to_string()))?;
     if !out.status.success() {
-        return Err(fail(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(fail(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     let text = String::from_utf8(out.stdout).map_err(|e| fail(e.to_string()))?;
     let path = PathBuf::from(text.trim());
