@@ -215,3 +215,32 @@ fn absolute_links_into_build_are_followed_inside_the_workspace() {
         "in\n"
     );
 }
+
+#[test]
+fn without_a_sandbox_paths_are_rewritten_to_host_stand_ins() {
+    let d = dirs();
+    let input = d.ws.parent().unwrap().join("input");
+    common::write(&input.join("data"), "from input");
+    let mut s = spec(
+        "echo \"$WHERE\" > where.txt && cat /inputs/x/data > copied.txt 2>/dev/null; cat \"$INPUT/data\" > via-env.txt && test -d \"$TMPDIR\"",
+        &["where.txt", "via-env.txt"],
+    );
+    s.tools = sandbox::resolve_tools(&["sh", "cat"].map(String::from), Path::new("/")).unwrap();
+    s.mode = SandboxMode::None;
+    s.env.insert("WHERE".into(), "/build/sub".into());
+    s.env.insert("INPUT".into(), "/inputs/x".into());
+    s.ro_inputs.push(sandbox::RoInput {
+        host: input.clone(),
+        at: "/inputs/x".into(),
+    });
+    command::build(&d.ws, "sub", &s, &d.staging, &d.log).unwrap();
+    let real_ws = std::fs::canonicalize(&d.ws).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(d.staging.join("where.txt")).unwrap(),
+        format!("{}/sub\n", real_ws.display())
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.staging.join("via-env.txt")).unwrap(),
+        "from input"
+    );
+}

@@ -10,12 +10,34 @@
 //! inputs with `CARGO_HOME=/tmp/cargo-home` and `--offline` (or
 //! `CARGO_NET_OFFLINE=true`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::RoInput;
 
 /// `CARGO_HOME` inside the sandbox.
 pub const SANDBOX_CARGO_HOME: &str = "/tmp/cargo-home";
+
+/// `--remap-path-prefix` flags (for `RUSTFLAGS`) that map the sandbox's
+/// source locations to stable, host-independent names: the workspace
+/// `/build` to `/kiln-src` and extracted registry sources to
+/// `/cargo-registry`. The sandbox paths are already fixed; remapping keeps
+/// even them out of binaries (panic locations, debug info).
+pub const REMAP_RUSTFLAGS: &str =
+    "--remap-path-prefix=/build=/kiln-src --remap-path-prefix=/tmp/cargo-home/registry/src=/cargo-registry";
+
+/// The environment of an offline cargo run in the sandbox: `CARGO_HOME`,
+/// `CARGO_NET_OFFLINE=true`, `CARGO_TERM_COLOR=never`.
+pub fn cargo_env() -> BTreeMap<String, String> {
+    [
+        ("CARGO_HOME", SANDBOX_CARGO_HOME),
+        ("CARGO_NET_OFFLINE", "true"),
+        ("CARGO_TERM_COLOR", "never"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
 
 /// The host's cargo home: `$CARGO_HOME`, else `$HOME/.cargo`.
 pub fn host_cargo_home() -> Option<PathBuf> {

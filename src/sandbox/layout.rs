@@ -435,6 +435,31 @@ mod tests {
     }
 
     #[test]
+    fn bubblewrap_mode_without_bwrap_refuses_and_says_how_to_install_it() {
+        let t = tempfile::tempdir().unwrap();
+        let spec = Spec {
+            workspace: t.path().to_path_buf(),
+            cwd: String::new(),
+            argv: vec!["true".into()],
+            tools: Vec::new(),
+            ro_inputs: Vec::new(),
+            env: BTreeMap::new(),
+            source_date_epoch: 0,
+            mode: SandboxMode::Bubblewrap,
+        };
+        let err = prepare(&spec, None, t.path()).unwrap_err();
+        assert!(matches!(err, SandboxError::BwrapMissing));
+        assert!(err.to_string().contains("apt-get install bubblewrap"));
+        // Without a sandbox the same spec is prepared on the host.
+        let none = Spec {
+            mode: SandboxMode::None,
+            ..spec
+        };
+        let p = prepare(&none, None, t.path()).unwrap();
+        assert_eq!(p.program, PathBuf::from("/bin/sh"));
+    }
+
+    #[test]
     fn cwd_must_stay_inside_build() {
         assert_eq!(relative_cwd("./a/b").unwrap(), PathBuf::from("a/b"));
         assert_eq!(relative_cwd("").unwrap(), PathBuf::new());

@@ -52,7 +52,9 @@ mod tools;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use cargo_home::{cargo_registry_inputs, host_cargo_home, SANDBOX_CARGO_HOME};
+pub use cargo_home::{
+    cargo_env, cargo_registry_inputs, host_cargo_home, REMAP_RUSTFLAGS, SANDBOX_CARGO_HOME,
+};
 pub use tools::{resolve_tools, Tool};
 
 /// How a build process is isolated.

@@ -40,14 +40,13 @@
 //! reproducibility tests additionally pack twice under different paths and
 //! umasks and compare bytes.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::sandbox::{self, SandboxError, SandboxMode, Spec, Tool, SANDBOX_CARGO_HOME};
+use crate::sandbox::{self, SandboxError, SandboxMode, Spec, Tool};
 
 /// The tools the crate surface runs; resolve them with
 /// [`crate::sandbox::resolve_tools`] and record them in the derivation.
@@ -170,10 +169,7 @@ pub fn build(
         normal_dir(&spec.manifest_dir).ok_or_else(|| CrateError::BadManifestDir {
             dir: spec.manifest_dir.clone(),
         })?;
-    let mut env = BTreeMap::new();
-    env.insert("CARGO_HOME".to_string(), SANDBOX_CARGO_HOME.to_string());
-    env.insert("CARGO_NET_OFFLINE".to_string(), "true".to_string());
-    env.insert("CARGO_TERM_COLOR".to_string(), "never".to_string());
+    let env = sandbox::cargo_env();
     let ro_inputs = spec
         .cargo_home
         .as_deref()
