@@ -146,3 +146,64 @@ fn cargo_build_release_offline_is_hermetic_and_reproducible() {
         assert!(!contains(&a, f), "the binary contains {f:?}");
     }
 }
+
+/// kiln's own binary, built as its release recipe would build it: the
+/// committed sources of this repository, `cargo build --release --locked
+/// --offline` in the sandbox. Slow (a full release build), so opt-in:
+/// `cargo test --test command_cargo_build -- --ignored`.
+#[test]
+#[ignore = "full release build of kiln; run with --ignored"]
+fn kiln_itself_builds_in_the_sandbox() {
+    if !common::require_tool("bwrap") || !common::require_tool("git") {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let t = tempfile::tempdir().unwrap();
+    let ws = t.path().join("ws");
+    let files = common::run_ok(
+        common::cmd("git")
+            .args(["ls-files", "-z"])
+            .current_dir(repo),
+    );
+    for f in files.split('\0').filter(|f| !f.is_empty()) {
+        let from = repo.join(f);
+        if from.is_file() {
+            std::fs::create_dir_all(ws.join(f).parent().unwrap()).unwrap();
+            std::fs::copy(&from, ws.join(f)).unwrap();
+        }
+    }
+    let mut s = spec();
+    s.argv = [
+        "cargo",
+        "build",
+        "--release",
+        "--locked",
+        "--offline",
+        "--bin",
+        "kiln",
+    ]
+    .map(String::from)
+    .to_vec();
+    s.tools = sandbox::resolve_tools(&KILN_TOOLS.map(String::from), repo).unwrap();
+    s.outputs = vec!["target/release/kiln".into()];
+    let staging = t.path().join("out");
+    command::build(&ws, ".", &s, &staging, &t.path().join("build.log"))
+        .unwrap_or_else(|e| panic!("{}", kiln::error::chain(&e)));
+    let bin = staging.join("target/release/kiln");
+    let help = common::run_ok(common::cmd(bin.to_str().unwrap()).arg("--help"));
+    assert!(help.contains("kiln"), "{help}");
+    let bytes = std::fs::read(&bin).unwrap();
+    for f in [
+        t.path().display().to_string(),
+        "/root".into(),
+        "/tmp/cargo-home".into(),
+        repo.display().to_string(),
+    ] {
+        assert!(!contains(&bytes, &f), "the kiln binary contains {f:?}");
+    }
+}
+
+/// The tools kiln's own build needs: cargo and rustc, and the C toolchain
+/// that build scripts (blake3, zstd-sys) drive through the `cc` crate: the
+/// compiler, the assembler it runs from PATH, and the archiver.
+const KILN_TOOLS: [&str; 5] = ["cargo", "rustc", "cc", "as", "ar"];
