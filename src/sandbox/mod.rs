@@ -1,1 +1,272 @@
-//! (module under construction)
+//! The sandbox: how a build process runs.
+//!
+//! Every process kiln starts to *build* something (a `command` recipe, the
+//! real `cargo package` of the crate surface) goes through [`run`] or
+//! [`run_capture`]. With [`SandboxMode::Bubblewrap`] the process runs under
+//! `bwrap` with every namespace unshared (so no network), a fixed uid/gid
+//! (1000/100), `--die-with-parent` and `--new-session`, and sees this
+//! filesystem:
+//!
+//! ```text
+//! /build               the workspace, read-write (Spec::workspace); cwd = /build/<Spec::cwd>
+//! /tmp                 an empty tmpfs (also TMPDIR)
+//! /usr, /bin, /lib*…   the host's system directories, read-only (symlinks mirrored)
+//! /etc                 only passwd, group, hosts, nsswitch.conf (generated),
+//!                      ld.so.cache, ld.so.conf(.d) and alternatives (read-only)
+//! /kiln/tools/<name>   the installation prefix of each declared tool living
+//!                      outside the system directories (e.g. a rustup toolchain), read-only
+//! /kiln/bin            one symlink per declared tool: the whole PATH
+//! <RoInput::at>        each read-only extra input (e.g. the cargo registry cache)
+//! /proc, /dev          fresh instances
+//! ```
+//!
+//! Nothing of `/root`, `/home` or the checkout is mounted; `/` itself is a
+//! read-only tmpfs, so the only writable places are `/build` and `/tmp`.
+//! The environment is cleared and replaced by the fixed variables of
+//! [`env`] (`HOME=/homeless-shelter`, which does not exist, `TZ=UTC`,
+//! `LC_ALL=C.UTF-8`, `SOURCE_DATE_EPOCH`, `PATH=/kiln/bin`, `TMPDIR=/tmp`)
+//! plus the caller's declared variables; the umask is 022.
+//!
+//! [`SandboxMode::None`] runs the same argv on the host with the same
+//! environment discipline (cleared environment, fixed variables, a PATH
+//! holding only the declared tools, umask 022) but without isolation: the
+//! in-sandbox paths `/build`, `/tmp` and every `RoInput::at` are rewritten to
+//! host paths in argv and environment values (see [`layout`]). Outputs then
+//! depend on the host; the caller records the mode in the derivation and
+//! provenance.
+//!
+//! Declared tools are resolved once, on the host `PATH`, by
+//! [`resolve_tools`]; their identity (`--version` output and the sha256 of
+//! the real binary, behind any rustup proxy) belongs in the derivation.
+//!
+//! The process's stdout and stderr are appended to a log file; a command that
+//! fails returns [`SandboxError::Failed`] with its exit status and the tail
+//! of the log.
+
+mod cargo_home;
+pub mod env;
+mod layout;
+mod process;
+mod tools;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use cargo_home::{
+    cargo_env, cargo_registry_inputs, host_cargo_home, REMAP_RUSTFLAGS, SANDBOX_CARGO_HOME,
+};
+pub use tools::{resolve_tools, Tool};
+
+/// How a build process is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SandboxMode {
+    /// bubblewrap: namespaces, fixed filesystem layout, no network.
+    Bubblewrap,
+    /// No isolation; same environment discipline. Must be recorded by the caller.
+    None,
+}
+
+impl SandboxMode {
+    /// The stable spelling used on the command line and in derivations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::Bubblewrap => "bubblewrap",
+            SandboxMode::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for SandboxMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SandboxMode {
+    type Err = SandboxError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bubblewrap" | "bwrap" => Ok(SandboxMode::Bubblewrap),
+            "none" => Ok(SandboxMode::None),
+            other => Err(SandboxError::BadMode {
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// A host path made visible read-only inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RoInput {
+    /// Existing host file or directory.
+    pub host: PathBuf,
+    /// Absolute in-sandbox path, e.g. `/tmp/cargo-home/registry/cache`. Must
+    /// not be `/` or lie under `/build`, `/kiln`, `/usr`, `/etc`, `/proc`,
+    /// `/dev` or the other system directories.
+    pub at: String,
+}
+
+/// One process to run in the sandbox.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Host directory mounted read-write at `/build`.
+    pub workspace: PathBuf,
+    /// Working directory relative to `/build` (`""` or `"."` = `/build`).
+    pub cwd: String,
+    /// Program and arguments; the program is looked up on the sandbox PATH
+    /// (the declared tools) unless it is an absolute path.
+    pub argv: Vec<String>,
+    /// Declared tools (from [`resolve_tools`]): the only programs on PATH.
+    pub tools: Vec<Tool>,
+    /// Extra read-only inputs.
+    pub ro_inputs: Vec<RoInput>,
+    /// Extra environment variables. The fixed ones of [`env::RESERVED`]
+    /// cannot be overridden.
+    pub env: BTreeMap<String, String>,
+    /// `SOURCE_DATE_EPOCH` exported to the process.
+    pub source_date_epoch: u64,
+    pub mode: SandboxMode,
+}
+
+/// Errors from preparing or running a sandboxed process.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(
+        "bubblewrap (`bwrap`) is not installed, and command recipes run in it: install it with \
+         `apt-get install bubblewrap` (Debian/Ubuntu; `dnf install bubblewrap` on Fedora), or \
+         pass `--sandbox=none` to build without isolation (recorded in the derivation and provenance)"
+    )]
+    BwrapMissing,
+    #[error("unknown sandbox mode {value:?} (expected `bubblewrap` or `none`)")]
+    BadMode { value: String },
+    #[error("tool name {name:?} must be a bare program name (no `/`, not empty)")]
+    BadToolName { name: String },
+    #[error("tool `{name}` is declared twice")]
+    DuplicateTool { name: String },
+    #[error("declared tool `{name}` was not found on PATH ({path}); install it or fix the recipe's `tools`")]
+    ToolNotFound { name: String, path: String },
+    #[error("cannot resolve rustup proxy {proxy} for `{name}` (`rustup which {name}` in {dir}): {detail}")]
+    RustupWhich {
+        name: String,
+        proxy: PathBuf,
+        dir: PathBuf,
+        detail: String,
+    },
+    #[error("reading tool `{name}` at {path}")]
+    ToolIo {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "environment variable {key} is fixed by the sandbox and cannot be set (value {value:?})"
+    )]
+    ReservedEnv { key: String, value: String },
+    #[error("invalid environment variable {key:?}={value:?} (names must be non-empty without `=` or NUL; values without NUL)")]
+    BadEnv { key: String, value: String },
+    #[error("read-only input {host} cannot be mounted at {at:?}: {reason}")]
+    BadMountPoint {
+        host: PathBuf,
+        at: String,
+        reason: &'static str,
+    },
+    #[error("read-only input {host} (for {at}) does not exist")]
+    MissingInput { host: PathBuf, at: String },
+    #[error("working directory {cwd:?} must be a relative path inside /build without `..`")]
+    BadCwd { cwd: String },
+    #[error("working directory {path} does not exist in the workspace")]
+    MissingCwd { path: PathBuf },
+    #[error("workspace {path} is not a directory")]
+    BadWorkspace { path: PathBuf },
+    #[error("argv is empty or contains a NUL byte: {argv:?}")]
+    BadArgv { argv: Vec<String> },
+    #[error("writing sandbox log {path}")]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("preparing sandbox support files in {path}")]
+    Support {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {program}")]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{argv}` failed ({status}); last lines of {log}:\n{tail}")]
+    Failed {
+        /// The argv, space-joined, for display.
+        argv: String,
+        /// `exit status 1`, `signal 9`, …
+        status: String,
+        /// The exit code, if the process exited normally.
+        code: Option<i32>,
+        log: PathBuf,
+        tail: String,
+    },
+}
+
+impl crate::error::Classify for SandboxError {
+    fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
+        match self {
+            SandboxError::BadMode { .. }
+            | SandboxError::BadToolName { .. }
+            | SandboxError::DuplicateTool { .. }
+            | SandboxError::ToolNotFound { .. }
+            | SandboxError::ReservedEnv { .. }
+            | SandboxError::BadEnv { .. }
+            | SandboxError::BadMountPoint { .. }
+            | SandboxError::MissingInput { .. }
+            | SandboxError::BadCwd { .. }
+            | SandboxError::MissingCwd { .. }
+            | SandboxError::BadArgv { .. } => ErrorKind::BadInput,
+            SandboxError::BwrapMissing
+            | SandboxError::RustupWhich { .. }
+            | SandboxError::ToolIo { .. }
+            | SandboxError::BadWorkspace { .. }
+            | SandboxError::Log { .. }
+            | SandboxError::Support { .. }
+            | SandboxError::Spawn { .. }
+            | SandboxError::Failed { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// The `bwrap` binary kiln would use, if installed (searched on the host
+/// `PATH`, then `/usr/bin/bwrap`).
+pub fn bwrap_path() -> Option<PathBuf> {
+    tools::find_on_path("bwrap").or_else(|| {
+        let p = PathBuf::from("/usr/bin/bwrap");
+        tools::is_executable(&p).then_some(p)
+    })
+}
+
+/// Whether `mode` can run on this machine: `Bubblewrap` needs `bwrap`
+/// ([`SandboxError::BwrapMissing`] says how to install it). Call it before
+/// planning builds so the refusal comes first.
+pub fn check_available(mode: SandboxMode) -> Result<(), SandboxError> {
+    match mode {
+        SandboxMode::None => Ok(()),
+        SandboxMode::Bubblewrap => bwrap_path().map(|_| ()).ok_or(SandboxError::BwrapMissing),
+    }
+}
+
+/// Run `spec`, appending its stdout and stderr to `log` (created if missing).
+/// A non-zero exit is [`SandboxError::Failed`] carrying the log's tail.
+pub fn run(spec: &Spec, log: &Path) -> Result<(), SandboxError> {
+    process::execute(spec, log, false).map(|_| ())
+}
+
+/// Like [`run`], but returns the process's stdout instead of logging it
+/// (stderr still goes to `log`). For small machine-readable outputs such as
+/// `cargo metadata`.
+pub fn run_capture(spec: &Spec, log: &Path) -> Result<Vec<u8>, SandboxError> {
+    process::execute(spec, log, true)
+}

@@ -1,0 +1,510 @@
+//! What a sandboxed process sees: the bubblewrap argument list (mounts,
+//! namespaces) or, without a sandbox, the host stand-ins for the fixed paths.
+//!
+//! Everything here is decided from the [`Spec`] alone, so the same spec gives
+//! the same layout on every machine. Per-run support files (the generated
+//! `/etc` files; without a sandbox also the tool links and the scratch
+//! directory) live in a temporary directory removed after the run.
+//!
+//! Tools: a tool whose real binary lies in a system directory (`/usr`, `/bin`,
+//! `/lib*`) is already visible and only gets a link in `/kiln/bin`. Any other
+//! tool's *installation prefix* (the binary's directory, or its parent when
+//! that directory is called `bin`: a rustup toolchain, an `/opt/<x>` install)
+//! is mounted read-only at `/kiln/tools/<name>`, `<name>` being the first
+//! declared tool (in name order) from that prefix. `cargo` and `rustc` from
+//! one toolchain thus share `/kiln/tools/cargo`, whose `lib/` holds the
+//! sysroot rustc finds next to its own binary.
+//!
+//! Without a sandbox, argv elements and environment values are rewritten:
+//! an in-sandbox path (`/build`, `/tmp`, an `RoInput::at`) at the start of a
+//! value or right after `=` or `:`, and ending at the end of the value or at
+//! `/`, `=` or `:`, becomes its host stand-in.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+use super::env::{self, BUILD_DIR, TMP_DIR, TOOLS_BIN, TOOLS_ROOT};
+use super::{RoInput, SandboxError, SandboxMode, Spec, Tool};
+
+/// The shell wrapper that sets the umask, drops the `PWD` the shell itself
+/// exports, and then replaces itself with the build command. `/bin/sh` is the system shell, the command is passed as
+/// positional parameters (never interpolated into the script), and the
+/// environment is already the sandbox's.
+const UMASK_WRAPPER: [&str; 3] = [
+    "/bin/sh",
+    "-c",
+    "umask 022 && unset PWD OLDPWD && exec \"$@\"",
+];
+const WRAPPER_ARG0: &str = "kiln-build";
+
+/// In-sandbox directories an `RoInput` may not cover.
+const RESERVED_MOUNTS: &[&str] = &[
+    "/build", "/kiln", "/usr", "/etc", "/proc", "/dev", "/bin", "/sbin", "/lib", "/lib32",
+    "/lib64", "/libx32",
+];
+/// Host directories mounted (or mirrored) read-only as system directories.
+const SYSTEM_DIRS: &[&str] = &["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+/// `/etc` entries shared read-only with the host: the dynamic linker's cache
+/// and configuration, and Debian's alternatives links (`cc`, `awk`, …).
+const ETC_SHARED: &[&str] = &["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives"];
+
+/// A process ready to spawn.
+#[derive(Debug)]
+pub(super) struct Prepared {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: BTreeMap<String, String>,
+    /// Host working directory of the spawned program.
+    pub cwd: PathBuf,
+    /// Keeps the support directory alive until the process has finished.
+    _support: tempfile::TempDir,
+}
+
+/// Validate `spec` and lay it out. `bwrap` is the bubblewrap binary (for
+/// `SandboxMode::Bubblewrap`); `support_parent` receives the per-run
+/// temporary directory.
+pub(super) fn prepare(
+    spec: &Spec,
+    bwrap: Option<&Path>,
+    support_parent: &Path,
+) -> Result<Prepared, SandboxError> {
+    if spec.argv.is_empty() || spec.argv.iter().any(|a| a.contains('\0')) {
+        return Err(SandboxError::BadArgv {
+            argv: spec.argv.clone(),
+        });
+    }
+    let workspace = std::fs::canonicalize(&spec.workspace)
+        .ok()
+        .filter(|p| p.is_dir())
+        .ok_or_else(|| SandboxError::BadWorkspace {
+            path: spec.workspace.clone(),
+        })?;
+    let cwd = relative_cwd(&spec.cwd)?;
+    if !workspace.join(&cwd).is_dir() {
+        return Err(SandboxError::MissingCwd {
+            path: workspace.join(&cwd),
+        });
+    }
+    let ro_inputs = check_ro_inputs(&spec.ro_inputs)?;
+
+    let support_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SandboxError::Support { path, source }
+    };
+    let support = tempfile::Builder::new()
+        .prefix(".kiln-sandbox-")
+        .tempdir_in(support_parent)
+        .map_err(support_err(support_parent))?;
+    let s = support.path().to_path_buf();
+
+    match (spec.mode, bwrap) {
+        (SandboxMode::Bubblewrap, Some(bwrap)) => {
+            let etc = s.join("etc");
+            std::fs::create_dir(&etc).map_err(support_err(&etc))?;
+            for (name, text) in env::etc_files() {
+                let p = etc.join(name);
+                std::fs::write(&p, text).map_err(support_err(&p))?;
+            }
+            let env = env::build_env(&spec.env, spec.source_date_epoch, TOOLS_BIN, TMP_DIR)?;
+            let mut args = bwrap_args(&workspace, &cwd, &etc, &spec.tools, &ro_inputs);
+            args.push("--".into());
+            args.extend(UMASK_WRAPPER.iter().map(OsString::from));
+            args.push(WRAPPER_ARG0.into());
+            args.extend(spec.argv.iter().map(OsString::from));
+            Ok(Prepared {
+                program: bwrap.to_path_buf(),
+                args,
+                env,
+                cwd: PathBuf::from("/"),
+                _support: support,
+            })
+        }
+        (SandboxMode::Bubblewrap, None) => Err(SandboxError::BwrapMissing),
+        (SandboxMode::None, _) => {
+            let bin = s.join("bin");
+            let root = s.join("root");
+            let tmp = root.join("tmp");
+            for d in [&bin, &tmp] {
+                std::fs::create_dir_all(d).map_err(support_err(d))?;
+            }
+            for tool in &spec.tools {
+                let link = bin.join(&tool.name);
+                std::os::unix::fs::symlink(&tool.path, &link).map_err(support_err(&link))?;
+            }
+            let mut map: Vec<(String, String)> = vec![
+                (BUILD_DIR.to_string(), path_string(&workspace)),
+                (TMP_DIR.to_string(), path_string(&tmp)),
+            ];
+            for input in &ro_inputs {
+                let stand_in = root.join(input.at.trim_start_matches('/'));
+                if let Some(parent) = stand_in.parent() {
+                    std::fs::create_dir_all(parent).map_err(support_err(parent))?;
+                }
+                let host = std::fs::canonicalize(&input.host).map_err(support_err(&input.host))?;
+                std::os::unix::fs::symlink(&host, &stand_in).map_err(support_err(&stand_in))?;
+                if !under(&input.at, TMP_DIR) {
+                    map.push((input.at.clone(), path_string(&stand_in)));
+                }
+            }
+            // Longest in-sandbox path first, so nested mounts win.
+            map.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+            let extra: BTreeMap<String, String> = spec
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), rewrite(v, &map)))
+                .collect();
+            let env = env::build_env(
+                &extra,
+                spec.source_date_epoch,
+                &path_string(&bin),
+                &path_string(&tmp),
+            )?;
+            let mut args: Vec<OsString> = UMASK_WRAPPER[1..].iter().map(OsString::from).collect();
+            args.push(WRAPPER_ARG0.into());
+            args.extend(spec.argv.iter().map(|a| OsString::from(rewrite(a, &map))));
+            Ok(Prepared {
+                program: PathBuf::from(UMASK_WRAPPER[0]),
+                args,
+                env,
+                cwd: workspace.join(&cwd),
+                _support: support,
+            })
+        }
+    }
+}
+
+/// The bubblewrap options (everything before `--`).
+fn bwrap_args(
+    workspace: &Path,
+    cwd: &Path,
+    etc: &Path,
+    tools: &[Tool],
+    ro_inputs: &[RoInput],
+) -> Vec<OsString> {
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |items: &[&dyn AsRef<std::ffi::OsStr>]| {
+        a.extend(items.iter().map(|i| i.as_ref().to_os_string()));
+    };
+    let (uid, gid) = (env::BUILD_UID.to_string(), env::BUILD_GID.to_string());
+    push(&[&"--unshare-all", &"--uid", &uid, &"--gid", &gid]);
+    push(&[
+        &"--hostname",
+        &"localhost",
+        &"--die-with-parent",
+        &"--new-session",
+    ]);
+
+    // System directories, read-only; merged-/usr symlinks mirrored as symlinks.
+    push(&[&"--ro-bind", &"/usr", &"/usr"]);
+    for d in SYSTEM_DIRS {
+        let host = Path::new("/").join(d);
+        match std::fs::symlink_metadata(&host) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(&host) {
+                    push(&[&"--symlink", &target, &host]);
+                }
+            }
+            Ok(m) if m.is_dir() => push(&[&"--ro-bind", &host, &host]),
+            _ => {}
+        }
+    }
+    push(&[&"--perms", &"0755", &"--dir", &"/etc"]);
+    for (name, _) in env::etc_files() {
+        push(&[&"--ro-bind", &etc.join(name), &Path::new("/etc").join(name)]);
+    }
+    for name in ETC_SHARED {
+        let p = Path::new("/etc").join(name);
+        push(&[&"--ro-bind-try", &p, &p]);
+    }
+    push(&[&"--proc", &"/proc", &"--dev", &"/dev", &"--tmpfs", &TMP_DIR]);
+    push(&[&"--bind", &workspace, &BUILD_DIR]);
+
+    // Tools: prefixes under /kiln/tools, links in /kiln/bin.
+    push(&[&"--perms", &"0755", &"--dir", &"/kiln"]);
+    push(&[&"--perms", &"0755", &"--dir", &TOOLS_BIN]);
+    let (mounts, links) = tool_layout(tools);
+    for (host, at) in &mounts {
+        push(&[&"--ro-bind", host, at]);
+    }
+    for (name, target) in &links {
+        push(&[&"--symlink", target, &format!("{TOOLS_BIN}/{name}")]);
+    }
+    for input in ro_inputs {
+        push(&[&"--ro-bind", &input.host, &input.at]);
+    }
+    // Only /build and /tmp stay writable.
+    push(&[&"--remount-ro", &"/"]);
+    let chdir = Path::new(BUILD_DIR).join(cwd);
+    push(&[&"--chdir", &chdir]);
+    a
+}
+
+/// `(host prefix, /kiln/tools/<name>)`: a tool installation mounted read-only.
+type PrefixMount = (PathBuf, String);
+/// `(tool name, in-sandbox target)`: a link in `/kiln/bin`.
+type ToolLink = (String, String);
+
+/// Prefix mounts and `/kiln/bin` links for the declared tools.
+fn tool_layout(tools: &[Tool]) -> (Vec<PrefixMount>, Vec<ToolLink>) {
+    let mut sorted: Vec<&Tool> = tools.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut mounts: Vec<PrefixMount> = Vec::new();
+    let mut links = Vec::new();
+    for tool in sorted {
+        let target = match tool_prefix(&tool.path) {
+            None => path_string(&tool.path),
+            Some(prefix) => {
+                let at = match mounts.iter().find(|(h, _)| *h == prefix) {
+                    Some((_, at)) => at.clone(),
+                    None => {
+                        let at = format!("{TOOLS_ROOT}/{}", tool.name);
+                        mounts.push((prefix.clone(), at.clone()));
+                        at
+                    }
+                };
+                let rel = tool.path.strip_prefix(&prefix).unwrap_or(&tool.path);
+                format!("{at}/{}", path_string(rel))
+            }
+        };
+        links.push((tool.name.clone(), target));
+    }
+    (mounts, links)
+}
+
+/// The installation prefix to mount for a tool binary, or `None` when the
+/// binary lies in a system directory that is mounted anyway.
+fn tool_prefix(binary: &Path) -> Option<PathBuf> {
+    let in_system = std::iter::once("usr")
+        .chain(SYSTEM_DIRS.iter().copied())
+        .any(|d| binary.starts_with(Path::new("/").join(d)));
+    if in_system {
+        return None;
+    }
+    let dir = binary.parent()?;
+    if dir.file_name().is_some_and(|n| n == "bin") {
+        if let Some(prefix) = dir.parent().filter(|p| p.parent().is_some()) {
+            return Some(prefix.to_path_buf());
+        }
+    }
+    Some(dir.to_path_buf())
+}
+
+/// `cwd` as a normalised relative path (no `..`, not absolute).
+fn relative_cwd(cwd: &str) -> Result<PathBuf, SandboxError> {
+    let mut out = PathBuf::new();
+    for c in Path::new(cwd).components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => return Err(SandboxError::BadCwd { cwd: cwd.into() }),
+        }
+    }
+    Ok(out)
+}
+
+/// Check mount points; return the inputs sorted so parents mount first.
+fn check_ro_inputs(inputs: &[RoInput]) -> Result<Vec<RoInput>, SandboxError> {
+    let bad = |i: &RoInput, reason| SandboxError::BadMountPoint {
+        host: i.host.clone(),
+        at: i.at.clone(),
+        reason,
+    };
+    let mut sorted = inputs.to_vec();
+    sorted.sort_by(|a, b| a.at.cmp(&b.at));
+    for (n, i) in sorted.iter().enumerate() {
+        let p = Path::new(&i.at);
+        if !p.is_absolute() || i.at.contains('\0') {
+            return Err(bad(i, "the mount point must be an absolute path"));
+        }
+        let normal = p
+            .components()
+            .skip(1)
+            .all(|c| matches!(c, Component::Normal(_)))
+            && !i.at.ends_with('/')
+            && !i.at.contains("//");
+        if !normal || p.components().count() < 2 {
+            return Err(bad(
+                i,
+                "the mount point must be a normalised path below `/` (no `.`, `..` or `//`)",
+            ));
+        }
+        if i.at == TMP_DIR {
+            return Err(bad(
+                i,
+                "/tmp itself is the build's scratch tmpfs; mount below it",
+            ));
+        }
+        if RESERVED_MOUNTS.iter().any(|r| under(&i.at, r)) {
+            return Err(bad(
+                i,
+                "the path is reserved for the workspace, the tools or the system directories",
+            ));
+        }
+        if n > 0 && sorted[n - 1].at == i.at {
+            return Err(bad(i, "two inputs are mounted at the same path"));
+        }
+        if !i.host.exists() {
+            return Err(SandboxError::MissingInput {
+                host: i.host.clone(),
+                at: i.at.clone(),
+            });
+        }
+    }
+    Ok(sorted)
+}
+
+/// Whether in-sandbox path `p` is `dir` or below it.
+fn under(p: &str, dir: &str) -> bool {
+    p == dir || (p.starts_with(dir) && p.as_bytes().get(dir.len()) == Some(&b'/'))
+}
+
+/// Rewrite in-sandbox paths to host stand-ins (see the module docs).
+fn rewrite(value: &str, map: &[(String, String)]) -> String {
+    let bytes = value.as_bytes();
+    let mut out = String::with_capacity(value.len());
+    let mut i = 0;
+    'outer: while i < value.len() {
+        let at_boundary = i == 0 || matches!(bytes[i - 1], b'=' | b':');
+        if at_boundary {
+            for (from, to) in map {
+                if value[i..].starts_with(from.as_str()) {
+                    let end = i + from.len();
+                    if end == value.len() || matches!(bytes[end], b'/' | b'=' | b':') {
+                        out.push_str(to);
+                        i = end;
+                        continue 'outer;
+                    }
+                }
+            }
+        }
+        let ch = value[i..].chars().next().unwrap_or('\u{fffd}');
+        out.push(ch);
+        i += ch.len_utf8().max(1);
+    }
+    out
+}
+
+fn path_string(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(name: &str, path: &str) -> Tool {
+        Tool {
+            name: name.into(),
+            path: path.into(),
+            sha256: String::new(),
+            version: String::new(),
+        }
+    }
+
+    #[test]
+    fn toolchain_prefix_is_shared_and_named_by_the_first_tool() {
+        let tc = "/root/.rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu";
+        let tools = [
+            tool("rustc", &format!("{tc}/bin/rustc")),
+            tool("cc", "/usr/bin/x86_64-linux-gnu-gcc-12"),
+            tool("cargo", &format!("{tc}/bin/cargo")),
+        ];
+        let (mounts, links) = tool_layout(&tools);
+        assert_eq!(
+            mounts,
+            vec![(PathBuf::from(tc), "/kiln/tools/cargo".to_string())]
+        );
+        assert_eq!(
+            links,
+            vec![
+                (
+                    "cargo".to_string(),
+                    "/kiln/tools/cargo/bin/cargo".to_string()
+                ),
+                (
+                    "cc".to_string(),
+                    "/usr/bin/x86_64-linux-gnu-gcc-12".to_string()
+                ),
+                (
+                    "rustc".to_string(),
+                    "/kiln/tools/cargo/bin/rustc".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn bubblewrap_mode_without_bwrap_refuses_and_says_how_to_install_it() {
+        let t = tempfile::tempdir().unwrap();
+        let spec = Spec {
+            workspace: t.path().to_path_buf(),
+            cwd: String::new(),
+            argv: vec!["true".into()],
+            tools: Vec::new(),
+            ro_inputs: Vec::new(),
+            env: BTreeMap::new(),
+            source_date_epoch: 0,
+            mode: SandboxMode::Bubblewrap,
+        };
+        let err = prepare(&spec, None, t.path()).unwrap_err();
+        assert!(matches!(err, SandboxError::BwrapMissing));
+        assert!(err.to_string().contains("apt-get install bubblewrap"));
+        // Without a sandbox the same spec is prepared on the host.
+        let none = Spec {
+            mode: SandboxMode::None,
+            ..spec
+        };
+        let p = prepare(&none, None, t.path()).unwrap();
+        assert_eq!(p.program, PathBuf::from("/bin/sh"));
+    }
+
+    #[test]
+    fn cwd_must_stay_inside_build() {
+        assert_eq!(relative_cwd("./a/b").unwrap(), PathBuf::from("a/b"));
+        assert_eq!(relative_cwd("").unwrap(), PathBuf::new());
+        assert!(relative_cwd("../x").is_err());
+        assert!(relative_cwd("/etc").is_err());
+        assert!(relative_cwd("a/../../x").is_err());
+    }
+
+    #[test]
+    fn mount_points_are_checked() {
+        let host = PathBuf::from("/");
+        let input = |at: &str| RoInput {
+            host: host.clone(),
+            at: at.into(),
+        };
+        for bad in [
+            "relative", "/", "/build/x", "/usr", "/tmp", "/a/../b", "/kiln/x", "/a/",
+        ] {
+            assert!(
+                matches!(
+                    check_ro_inputs(&[input(bad)]),
+                    Err(SandboxError::BadMountPoint { .. })
+                ),
+                "{bad} accepted"
+            );
+        }
+        assert!(
+            check_ro_inputs(&[input("/tmp/cargo-home/registry/cache"), input("/inputs/x")]).is_ok()
+        );
+        assert!(check_ro_inputs(&[input("/x"), input("/x")]).is_err());
+    }
+
+    #[test]
+    fn rewrite_only_at_path_boundaries() {
+        let map = vec![
+            ("/build".to_string(), "/host/ws".to_string()),
+            ("/tmp".to_string(), "/host/s/tmp".to_string()),
+        ];
+        assert_eq!(rewrite("/build/x", &map), "/host/ws/x");
+        assert_eq!(
+            rewrite("--remap-path-prefix=/build=/kiln-src", &map),
+            "--remap-path-prefix=/host/ws=/kiln-src"
+        );
+        assert_eq!(rewrite("/buildx /tmpfoo", &map), "/buildx /tmpfoo");
+        assert_eq!(rewrite("a:/tmp:b", &map), "a:/host/s/tmp:b");
+        assert_eq!(rewrite("ünï/build", &map), "ünï/build");
+    }
+}
