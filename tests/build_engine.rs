@@ -39,11 +39,21 @@ fn statuses(json: &str) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["name"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
-fn plan_hashes(root: &Path, store: &Path, extra: &[&str], env: &[(&str, &str)]) -> BTreeMap<String, String> {
+fn plan_hashes(
+    root: &Path,
+    store: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> BTreeMap<String, String> {
     let mut c = kiln_in(root, store, &["plan", "--json"]);
     c.args(extra);
     for (k, v) in env {
@@ -55,7 +65,12 @@ fn plan_hashes(root: &Path, store: &Path, extra: &[&str], env: &[(&str, &str)]) 
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|r| Some((r["name"].as_str()?.to_string(), r["drv"].as_str()?.to_string())))
+        .filter_map(|r| {
+            Some((
+                r["name"].as_str()?.to_string(),
+                r["drv"].as_str()?.to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -72,9 +87,11 @@ fn full_fixture_is_reproducible_across_paths_tz_umask_locale_and_file_order() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     run(cmd("touch").arg(root_b.join("README.md")));
 
-    let out_a = run(kiln_in(&root_a, &a.path().join("store"), &["build", "--json"])
-        .env("TZ", "UTC")
-        .env("LC_ALL", "C"));
+    let out_a = run(
+        kiln_in(&root_a, &a.path().join("store"), &["build", "--json"])
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C"),
+    );
     let json_a = ok(&out_a);
     let mut c = cmd("sh");
     c.args(["-c", "umask 077 && exec \"$0\" \"$@\""])
@@ -103,13 +120,27 @@ fn full_fixture_is_reproducible_across_paths_tz_umask_locale_and_file_order() {
     assert!(statuses(&json_b).values().all(|s| s == "built"), "{json_b}");
 
     // The same store again: all cache hits, same dist.
-    let again = ok(&run(&mut kiln_in(&root_a, &a.path().join("store"), &["build", "--json"])));
+    let again = ok(&run(&mut kiln_in(
+        &root_a,
+        &a.path().join("store"),
+        &["build", "--json"],
+    )));
     assert!(statuses(&again).values().all(|s| s == "cached"), "{again}");
-    assert_eq!(std::fs::read_to_string(root_a.join("dist/SHA256SUMS")).unwrap(), sums_a);
+    assert_eq!(
+        std::fs::read_to_string(root_a.join("dist/SHA256SUMS")).unwrap(),
+        sums_a
+    );
 
     // --check rebuilds and compares: deterministic recipes pass.
-    let checked = ok(&run(&mut kiln_in(&root_a, &a.path().join("store"), &["build", "--check", "--json"])));
-    assert!(statuses(&checked).values().all(|s| s == "checked"), "{checked}");
+    let checked = ok(&run(&mut kiln_in(
+        &root_a,
+        &a.path().join("store"),
+        &["build", "--check", "--json"],
+    )));
+    assert!(
+        statuses(&checked).values().all(|s| s == "checked"),
+        "{checked}"
+    );
 }
 
 #[test]
@@ -147,10 +178,17 @@ fn checkout_is_never_written_and_may_be_read_only() {
         .env_remove("KILN_STORE");
     let o = run(&mut c);
     if o.status.code() == Some(1) && String::from_utf8_lossy(&o.stderr).contains("unshare") {
-        eprintln!("SKIP read-only part: cannot create a mount namespace here: {}", String::from_utf8_lossy(&o.stderr));
+        eprintln!(
+            "SKIP read-only part: cannot create a mount namespace here: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         return;
     }
-    assert_ne!(o.status.code(), Some(99), "the checkout was writable inside the read-only mount");
+    assert_ne!(
+        o.status.code(),
+        Some(99),
+        "the checkout was writable inside the read-only mount"
+    );
     ok(&o);
     assert_eq!(
         std::fs::read(out.join("SHA256SUMS")).unwrap(),
@@ -169,20 +207,38 @@ fn derivation_hashes_ignore_path_mtime_user_env_and_clock_but_not_inputs() {
     let sb = b.path().join("store");
     let base = plan_hashes(&root_a, &sa, NATIVE, &[]);
     assert_eq!(base.len(), NATIVE.len());
-    run(cmd("touch").args(["-d", "2001-02-03 04:05:06"]).arg(root_b.join("docs/index.md")));
+    run(cmd("touch")
+        .args(["-d", "2001-02-03 04:05:06"])
+        .arg(root_b.join("docs/index.md")));
     let other = plan_hashes(
         &root_b,
         &sb,
         NATIVE,
-        &[("USER", "mallory"), ("HOME", "/nonexistent"), ("TZ", "America/Lima"), ("KILN_NOISE", "1")],
+        &[
+            ("USER", "mallory"),
+            ("HOME", "/nonexistent"),
+            ("TZ", "America/Lima"),
+            ("KILN_NOISE", "1"),
+        ],
     );
-    assert_eq!(base, other, "checkout path, mtimes, user, env or clock reached a derivation");
+    assert_eq!(
+        base, other,
+        "checkout path, mtimes, user, env or clock reached a derivation"
+    );
 
     // SOURCE_DATE_EPOCH and an explicit version change every derivation.
     let sde = plan_hashes(&root_a, &sa, NATIVE, &[("SOURCE_DATE_EPOCH", "1234567890")]);
-    let ver = plan_hashes(&root_a, &sa, &["--version", "9.9.9", "docs-bundle", "docs-zip", "mini-npm"], &[]);
+    let ver = plan_hashes(
+        &root_a,
+        &sa,
+        &["--version", "9.9.9", "docs-bundle", "docs-zip", "mini-npm"],
+        &[],
+    );
     for k in NATIVE {
-        assert_ne!(base[*k], sde[*k], "{k}: SOURCE_DATE_EPOCH not in the derivation");
+        assert_ne!(
+            base[*k], sde[*k],
+            "{k}: SOURCE_DATE_EPOCH not in the derivation"
+        );
         assert_ne!(base[*k], ver[*k], "{k}: version not in the derivation");
     }
     // A changed source file changes exactly the recipes that read it.
@@ -191,10 +247,26 @@ fn derivation_hashes_ignore_path_mtime_user_env_and_clock_but_not_inputs() {
     let changed = plan_hashes(&root_a, &sa, NATIVE, &[]);
     // the commit is different too: dev versions carry the commit, so compare
     // with an explicit version to isolate the file change
-    let v1 = plan_hashes(&root_b, &sb, &["--version", "1.0.0", "docs-bundle", "mini-npm"], &[]);
-    let v2 = plan_hashes(&root_a, &sa, &["--version", "1.0.0", "docs-bundle", "mini-npm"], &[]);
-    assert_ne!(v1["docs-bundle"], v2["docs-bundle"], "file content not in the derivation");
-    assert_eq!(v1["mini-npm"], v2["mini-npm"], "mini-npm does not read docs/");
+    let v1 = plan_hashes(
+        &root_b,
+        &sb,
+        &["--version", "1.0.0", "docs-bundle", "mini-npm"],
+        &[],
+    );
+    let v2 = plan_hashes(
+        &root_a,
+        &sa,
+        &["--version", "1.0.0", "docs-bundle", "mini-npm"],
+        &[],
+    );
+    assert_ne!(
+        v1["docs-bundle"], v2["docs-bundle"],
+        "file content not in the derivation"
+    );
+    assert_eq!(
+        v1["mini-npm"], v2["mini-npm"],
+        "mini-npm does not read docs/"
+    );
     assert_ne!(base["docs-bundle"], changed["docs-bundle"]);
 }
 
@@ -224,14 +296,23 @@ fn bad_input_exits_2_names_the_culprit_and_touches_nothing() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{file}: {err}");
         for n in *needles {
-            assert!(err.contains(n), "{file}: error does not mention {n:?}: {err}");
+            assert!(
+                err.contains(n),
+                "{file}: error does not mention {n:?}: {err}"
+            );
         }
         git(&root, &["rm", "-q", &format!("recipes/{file}")]);
         git(&root, &["commit", "-q", "-m", "drop"]);
     }
     // A cycle.
-    write(&root.join("recipes/c1.toml"), "surface = \"tarball\"\ninputs = { x = \"c2\" }\n");
-    write(&root.join("recipes/c2.toml"), "surface = \"tarball\"\ninputs = { y = \"c1\" }\n");
+    write(
+        &root.join("recipes/c1.toml"),
+        "surface = \"tarball\"\ninputs = { x = \"c2\" }\n",
+    );
+    write(
+        &root.join("recipes/c2.toml"),
+        "surface = \"tarball\"\ninputs = { y = \"c1\" }\n",
+    );
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "cycle"]);
     let o = run(&mut kiln_in(&root, &store, &["build"]));
@@ -245,13 +326,34 @@ fn bad_input_exits_2_names_the_culprit_and_touches_nothing() {
     let o = run(&mut kiln_in(&root, &store, &["build", "docs-bundle"]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("docs/index.md") && err.contains("--dirty"), "{err}");
+    assert!(
+        err.contains("docs/index.md") && err.contains("--dirty"),
+        "{err}"
+    );
     // ...which --dirty accepts (and builds something new).
-    ok(&run(&mut kiln_in(&root, &tmp.path().join("store-dirty"), &["build", "--dirty", "--out", tmp.path().join("d").to_str().unwrap(), "docs-bundle"])));
+    ok(&run(&mut kiln_in(
+        &root,
+        &tmp.path().join("store-dirty"),
+        &[
+            "build",
+            "--dirty",
+            "--out",
+            tmp.path().join("d").to_str().unwrap(),
+            "docs-bundle",
+        ],
+    )));
     git(&root, &["checkout", "--", "docs/index.md"]);
 
-    assert_eq!(tree_digest(&store), store_before, "bad input changed the store");
-    assert_eq!(tree_digest(&root.join("dist")), dist_before, "bad input changed dist/");
+    assert_eq!(
+        tree_digest(&store),
+        store_before,
+        "bad input changed the store"
+    );
+    assert_eq!(
+        tree_digest(&root.join("dist")),
+        dist_before,
+        "bad input changed dist/"
+    );
     assert_eq!(git(&root, &["status", "--porcelain"]), "");
 }
 
@@ -262,14 +364,21 @@ fn two_builds_at_once_share_the_store_and_build_each_derivation_once() {
     let spawn = |out: &str| {
         let mut c = kiln_in(&root, &store, &["build", "--json", "--out"]);
         c.arg(tmp.path().join(out)).args(NATIVE);
-        c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         c.spawn().unwrap()
     };
     let (p1, p2) = (spawn("d1"), spawn("d2"));
-    let (o1, o2) = (p1.wait_with_output().unwrap(), p2.wait_with_output().unwrap());
+    let (o1, o2) = (
+        p1.wait_with_output().unwrap(),
+        p2.wait_with_output().unwrap(),
+    );
     let (s1, s2) = (statuses(&ok(&o1)), statuses(&ok(&o2)));
     for k in NATIVE {
-        let built = [&s1[*k], &s2[*k]].iter().filter(|s| s.as_str() == "built").count();
+        let built = [&s1[*k], &s2[*k]]
+            .iter()
+            .filter(|s| s.as_str() == "built")
+            .count();
         assert_eq!(built, 1, "{k} built {built} times: {s1:?} {s2:?}");
     }
     assert_eq!(
@@ -297,7 +406,11 @@ fn check_names_a_nondeterministic_recipe_and_failed_builds_register_nothing() {
     let (tmp, root) = monorepo();
     let store = tmp.path().join("store");
     command_recipe(&root, "noisy", "head -c 16 /dev/urandom | od -x > out.txt");
-    command_recipe(&root, "broken", "echo first line; echo 'the real reason' >&2; exit 7");
+    command_recipe(
+        &root,
+        "broken",
+        "echo first line; echo 'the real reason' >&2; exit 7",
+    );
     ok(&run(&mut kiln_in(&root, &store, &["build", "noisy"])));
     let o = run(&mut kiln_in(&root, &store, &["build", "--check", "noisy"]));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -308,8 +421,15 @@ fn check_names_a_nondeterministic_recipe_and_failed_builds_register_nothing() {
     let o = run(&mut kiln_in(&root, &store, &["build", "broken"]));
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("the real reason"), "the log tail is not shown: {err}");
-    assert_eq!(tree_digest(&store.join(".kiln/realisations")), before, "a failed build registered something");
+    assert!(
+        err.contains("the real reason"),
+        "the log tail is not shown: {err}"
+    );
+    assert_eq!(
+        tree_digest(&store.join(".kiln/realisations")),
+        before,
+        "a failed build registered something"
+    );
 }
 
 #[test]
@@ -331,7 +451,11 @@ fn kill_9_during_a_build_registers_nothing_and_the_next_build_succeeds() {
     let reals = store.join(".kiln/realisations");
     let n = std::fs::read_dir(&reals).map(|d| d.count()).unwrap_or(0);
     assert_eq!(n, 0, "a killed build left a realisation");
-    let out = ok(&run(&mut kiln_in(&root, &store, &["build", "--json", "slow"])));
+    let out = ok(&run(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--json", "slow"],
+    )));
     assert_eq!(statuses(&out)["slow"], "built");
     let _ = fixture::COMMIT_DATE;
 }

@@ -52,3 +52,11 @@ pub fn check_entry_path(path: &str) -> Result<(), &'static str> {
 pub fn sort_by_path<T>(items: &mut [T], path: impl Fn(&T) -> &str) {
     items.sort_by(|a, b| path(a).as_bytes().cmp(path(b).as_bytes()));
 }
+
+/// Identity of the deflate implementation behind every gzip and zip kiln
+/// writes. Part of each derivation of a native surface: changing the backend,
+/// its version or the level is a change of output format (FORMATS.md §7).
+pub const DEFLATE_IDENTITY: &str = "flate2=1.1.5 zlib-rs=0.5.2 level=9";
+
+/// Identity of the zstd encoder behind `.tar.zst` bundles.
+pub const ZSTD_IDENTITY: &str = "zstd-sys=2.1.3+zstd.1.5.7 level=19";

@@ -30,15 +30,31 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
 }
 
 /// Copy every artifact of `reports` into `out`, write provenance and `SHA256SUMS`.
-pub fn write_dist(store: &Store, reports: &[RecipeReport], out: &Path) -> Result<Vec<DistFile>, BuildError> {
+pub fn write_dist(
+    store: &Store,
+    reports: &[RecipeReport],
+    out: &Path,
+) -> Result<Vec<DistFile>, BuildError> {
     // name -> (source path, is_dir, provenance bytes)
     let mut plan: BTreeMap<String, (PathBuf, bool, Option<Vec<u8>>)> = BTreeMap::new();
     for r in reports {
-        let prov = store.read_provenance(r.store_path.file_name().and_then(|n| n.to_str()).unwrap_or_default())?;
+        let prov = store.provenance(
+            r.store_path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default(),
+        )?;
         for a in &r.artifacts {
-            let src = if a.path.is_empty() { r.store_path.clone() } else { r.store_path.join(&a.path) };
+            let src = if a.path.is_empty() {
+                r.store_path.clone()
+            } else {
+                r.store_path.join(&a.path)
+            };
             let name = a.file.trim_end_matches('/').to_string();
-            if plan.insert(name.clone(), (src, a.directory, prov.clone())).is_some() {
+            if plan
+                .insert(name.clone(), (src, a.directory, prov.clone()))
+                .is_some()
+            {
                 return Err(BuildError::Io {
                     path: out.join(&name),
                     source: std::io::Error::other("two recipes produce an artifact of this name"),
@@ -49,7 +65,11 @@ pub fn write_dist(store: &Store, reports: &[RecipeReport], out: &Path) -> Result
     std::fs::create_dir_all(out).map_err(io(out))?;
     let sums_path = out.join("SHA256SUMS");
     let previous: Vec<String> = std::fs::read_to_string(&sums_path)
-        .map(|s| s.lines().filter_map(|l| l.split_once("  ").map(|(_, n)| n.to_string())).collect())
+        .map(|s| {
+            s.lines()
+                .filter_map(|l| l.split_once("  ").map(|(_, n)| n.to_string()))
+                .collect()
+        })
         .unwrap_or_default();
 
     let mut sums: BTreeMap<String, String> = BTreeMap::new();
@@ -85,7 +105,11 @@ pub fn write_dist(store: &Store, reports: &[RecipeReport], out: &Path) -> Result
                 continue;
             }
             let p = out.join(&top);
-            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
         }
     }
     let mut text = String::new();
@@ -93,7 +117,10 @@ pub fn write_dist(store: &Store, reports: &[RecipeReport], out: &Path) -> Result
         text.push_str(&format!("{hex}  {name}\n"));
     }
     write_atomic(&sums_path, text.as_bytes())?;
-    Ok(sums.into_iter().map(|(name, sha256)| DistFile { name, sha256 }).collect())
+    Ok(sums
+        .into_iter()
+        .map(|(name, sha256)| DistFile { name, sha256 })
+        .collect())
 }
 
 fn hex_sha256(b: &[u8]) -> String {
@@ -106,8 +133,13 @@ fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(dest))?;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644)).map_err(io(dest))?;
-    tmp.persist(dest).map_err(|e| BuildError::Io { path: dest.to_path_buf(), source: e.error })?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(io(dest))?;
+    tmp.persist(dest).map_err(|e| BuildError::Io {
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
     Ok(())
 }
 
@@ -127,12 +159,28 @@ fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
         hasher.update(&buf[..n]);
         tmp.write_all(&buf[..n]).map_err(io(dest))?;
     }
-    let exec = std::fs::metadata(src).map_err(io(src))?.permissions().mode() & 0o100 != 0;
+    let exec = std::fs::metadata(src)
+        .map_err(io(src))?
+        .permissions()
+        .mode()
+        & 0o100
+        != 0;
     tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }))
+        .set_permissions(std::fs::Permissions::from_mode(if exec {
+            0o755
+        } else {
+            0o644
+        }))
         .map_err(io(dest))?;
-    tmp.persist(dest).map_err(|e| BuildError::Io { path: dest.to_path_buf(), source: e.error })?;
-    Ok(hasher.finalize().iter().map(|x| format!("{x:02x}")).collect())
+    tmp.persist(dest).map_err(|e| BuildError::Io {
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect())
 }
 
 /// sha256 of every regular file below `root`, by relative path.
@@ -148,7 +196,11 @@ fn hash_tree(root: &Path) -> Result<Vec<(String, String)>, BuildError> {
                 stack.push(p);
             } else if ft.is_file() {
                 let bytes = std::fs::read(&p).map_err(io(&p))?;
-                let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((rel, hex_sha256(&bytes)));
             }
         }

@@ -23,8 +23,8 @@ use crate::recipe::{Recipe, RecipeError, Recipes, Surface};
 use crate::sandbox::SandboxMode;
 use crate::source::{Origin, Selection, Snapshot, SnapshotError, SnapshotOptions};
 use crate::store::{Realisation, Store, StoreError};
-use crate::surface::{self, SurfaceError};
 pub use crate::surface::Artifact;
+use crate::surface::{self, SurfaceError};
 use crate::version::{ResolvedVersion, Target};
 
 pub use dist::write_dist;
@@ -49,13 +49,25 @@ pub enum BuildError {
     #[error("uncommitted changes to files the build reads (commit them, or build with --dirty):\n  {}", files.join("\n  "))]
     Uncommitted { files: Vec<String> },
     #[error("recipe {recipe}: {source}")]
-    Surface { recipe: String, #[source] source: SurfaceError },
+    Surface {
+        recipe: String,
+        #[source]
+        source: Box<SurfaceError>,
+    },
     #[error("recipe {recipe} failed; the whole log is {log}\n{tail}")]
-    Failed { recipe: String, log: PathBuf, tail: String },
+    Failed {
+        recipe: String,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("--check: rebuilding differs from the registered output:\n  {}", mismatches.join("\n  "))]
     Mismatch { mismatches: Vec<String> },
     #[error("{path}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("-j {jobs}: {reason}")]
     Jobs { jobs: usize, reason: String },
 }
@@ -160,6 +172,9 @@ pub struct Planned {
     pub cached: bool,
 }
 
+/// One finished recipe: its report, realisation and any `--check` mismatch.
+type Done = (RecipeReport, Realisation, Option<String>);
+
 /// Everything resolved once per invocation.
 #[derive(Debug)]
 pub struct Engine {
@@ -170,6 +185,7 @@ pub struct Engine {
     pub version: ResolvedVersion,
     opts: BuildOptions,
     policy_epoch: Option<i64>,
+    policy: crate::recipe::policy::ReleasePolicy,
 }
 
 struct Prepared<'a> {
@@ -190,19 +206,41 @@ impl Engine {
         exclude_dirs.push(absolute(&root.join("dist")));
         let snapshot = Snapshot::take(
             root,
-            &SnapshotOptions { rev: opts.rev.clone(), dirty: opts.dirty, exclude_dirs },
+            &SnapshotOptions {
+                rev: opts.rev.clone(),
+                dirty: opts.dirty,
+                exclude_dirs,
+            },
         )?;
+        // The version comes from the snapshot's commit, like every other input;
+        // only a working-tree (--dirty) or directory build reads the checkout.
+        let version_rev = match &snapshot.origin {
+            Origin::Git {
+                commit,
+                dirty: false,
+            } => Some(commit.clone()),
+            _ => None,
+        };
         let version = crate::version::resolve(
             root,
             &policy,
+            version_rev.as_deref(),
             &crate::version::Overrides {
-                rev: opts.rev.clone(),
                 version: opts.version.clone(),
                 tag: opts.tag.clone(),
             },
         )?;
-        let policy_epoch = policy.source_date_epoch();
-        Ok(Engine { root: root.to_path_buf(), store, recipes, snapshot, version, opts, policy_epoch })
+        let policy_epoch = policy.source_date_epoch;
+        Ok(Engine {
+            root: root.to_path_buf(),
+            store,
+            recipes,
+            snapshot,
+            version,
+            opts,
+            policy_epoch,
+            policy,
+        })
     }
 
     fn prepare(&self) -> Result<Vec<Prepared<'_>>, BuildError> {
@@ -211,9 +249,13 @@ impl Engine {
         let mut read: BTreeSet<&str> = BTreeSet::new();
         for r in selected {
             let selection =
-                self.snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
+                self.snapshot
+                    .select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
             read.extend(selection.files.iter().map(|f| f.path.as_str()));
-            prepared.push(Prepared { recipe: r, selection });
+            prepared.push(Prepared {
+                recipe: r,
+                selection,
+            });
         }
         let dirty = self.snapshot.uncommitted_in(&read);
         if !dirty.is_empty() {
@@ -236,13 +278,17 @@ impl Engine {
         &self,
         p: &Prepared<'_>,
         inputs: &BTreeMap<String, (String, Realisation)>,
-    ) -> Result<Derivation, BuildError> {
+    ) -> Result<(Derivation, Vec<crate::sandbox::Tool>), BuildError> {
         let r = p.recipe;
         let target = Self::target_of(r.surface());
         let mut versions = BTreeMap::new();
         versions.insert("artifact".to_string(), self.version.render(target)?);
         // The stamped manifests carry their own ecosystems' spellings.
-        for (k, t) in [("cargo", Target::Cargo), ("npm", Target::Npm), ("pypi", Target::Pypi)] {
+        for (k, t) in [
+            ("cargo", Target::Cargo),
+            ("npm", Target::Npm),
+            ("pypi", Target::Pypi),
+        ] {
             if let Ok(v) = self.version.render(t) {
                 versions.insert(k.to_string(), v);
             }
@@ -266,23 +312,32 @@ impl Engine {
                 )
             })
             .collect();
-        let (tools, sandbox) = if r.surface() == Surface::Command || r.surface() == Surface::Crate {
-            let names = surface::tools_for(r);
-            let tools = crate::sandbox::resolve_tools(&names)?
-                .into_iter()
-                .map(|t| ToolRef { name: t.name, version: t.version, sha256: t.sha256 })
-                .collect();
-            (tools, self.opts.sandbox.as_str().to_string())
-        } else {
-            (Vec::new(), "native".to_string())
-        };
+        let (resolved_tools, sandbox) =
+            if r.surface() == Surface::Command || r.surface() == Surface::Crate {
+                crate::sandbox::check_available(self.opts.sandbox)?;
+                let names = surface::tools_for(r);
+                (
+                    crate::sandbox::resolve_tools(&names, &self.root)?,
+                    self.opts.sandbox.as_str().to_string(),
+                )
+            } else {
+                (Vec::new(), "native".to_string())
+            };
+        let tools = resolved_tools
+            .iter()
+            .map(|t| ToolRef {
+                name: t.name.clone(),
+                version: t.version.clone(),
+                sha256: t.sha256.clone(),
+            })
+            .collect();
         let mut config = serde_json::to_value(&r.spec).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut config {
             // `name` and `matrix` are identity, carried by `recipe` and `cell`.
             m.remove("name");
             m.remove("matrix");
         }
-        Ok(Derivation {
+        let drv = Derivation {
             name: r.store_name(),
             recipe: r.id.clone(),
             surface: r.surface().to_string(),
@@ -297,7 +352,8 @@ impl Engine {
             tools,
             builder: surface::builder_identity(r.surface()),
             sandbox,
-        })
+        };
+        Ok((drv, resolved_tools))
     }
 
     /// Resolve every selected recipe's derivation without building.
@@ -318,7 +374,7 @@ impl Engine {
                 }
             }
             let (drv, derivation, cached) = if complete {
-                let d = self.derivation(p, &inputs)?;
+                let (d, _) = self.derivation(p, &inputs)?;
                 let h = d.hash();
                 let real = self.store.realisation(&h)?;
                 let cached = real.is_some();
@@ -344,17 +400,31 @@ impl Engine {
     /// Build every selected recipe (cache hits are free).
     pub fn build(&self, progress: &dyn Progress) -> Result<Vec<RecipeReport>, BuildError> {
         let prepared = self.prepare()?;
-        for w in self.version.warnings() {
-            progress.warn(&w);
+        let mut warned = BTreeSet::new();
+        for p in &prepared {
+            if let Some(w) = self.version.warning(Self::target_of(p.recipe.surface())) {
+                if warned.insert(w.0.clone()) {
+                    progress.warn(&format!("{}: {}", p.recipe.id, w.0));
+                }
+            }
         }
-        let jobs = self.opts.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let jobs = self
+            .opts
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if jobs == 0 {
-            return Err(BuildError::Jobs { jobs, reason: "must be at least 1".into() });
+            return Err(BuildError::Jobs {
+                jobs,
+                reason: "must be at least 1".into(),
+            });
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
-            .map_err(|e| BuildError::Jobs { jobs, reason: e.to_string() })?;
+            .map_err(|e| BuildError::Jobs {
+                jobs,
+                reason: e.to_string(),
+            })?;
         for p in &prepared {
             progress.waiting(&p.recipe.id);
         }
@@ -368,7 +438,7 @@ impl Engine {
                 .into_iter()
                 .partition(|p| p.recipe.inputs().values().all(|d| done.contains_key(d)));
             remaining = rest;
-            let results: Vec<Result<(RecipeReport, Realisation, Option<String>), BuildError>> = pool.install(|| {
+            let results: Vec<Result<Done, BuildError>> = pool.install(|| {
                 ready
                     .par_iter()
                     .map(|p| {
@@ -406,7 +476,7 @@ impl Engine {
     ) -> Result<(RecipeReport, Realisation, Option<String>), BuildError> {
         let start = Instant::now();
         let r = p.recipe;
-        let drv = self.derivation(p, inputs)?;
+        let (drv, tools) = self.derivation(p, inputs)?;
         let hash = drv.hash();
         let report = |status: Status, real: &Realisation| -> RecipeReport {
             RecipeReport {
@@ -427,28 +497,28 @@ impl Engine {
         }
         let _lock = self.store.lock_derivation(&hash)?;
         let existing = self.store.realisation(&hash)?;
-        if existing.is_some() && !self.opts.check {
+        if let (Some(real), false) = (&existing, self.opts.check) {
             // Another process built it while we waited for the lock.
-            let real = existing.expect("checked");
             progress.finished(&r.id, Status::Cached, start.elapsed());
-            return Ok((report(Status::Cached, &real), real, None));
+            return Ok((report(Status::Cached, real), real.clone(), None));
         }
         progress.started(&r.id);
         let staging = self.store.staging()?;
-        let built = workspace::run(self, p, &drv, &hash, inputs, staging.path())?;
+        let built = workspace::run(self, p, &drv, &hash, inputs, &tools, staging.path())?;
         if let Some(real) = existing {
-            let fresh = crate::hash::nar_hash_path(&built.path).map_err(|e| BuildError::Io {
+            let fresh = crate::hash::tree::nar_sha256(&built.path).map_err(|e| BuildError::Io {
                 path: built.path.clone(),
                 source: std::io::Error::other(e.to_string()),
             })?;
-            let mismatch = if fresh.0 != real.nar_hash {
-                let arts: Vec<String> = artifacts_of(&real).iter().map(|a| a.file.clone()).collect();
+            let mismatch = if fresh.hash != real.nar_hash {
+                let arts: Vec<String> =
+                    artifacts_of(&real).iter().map(|a| a.file.clone()).collect();
                 Some(format!(
                     "{} ({}): registered NAR sha256 {} but the rebuild gives {}; artifacts: {}",
                     r.id,
                     real.store_path,
                     real.nar_hash.to_nix32(),
-                    fresh.0.to_nix32(),
+                    fresh.hash.to_nix32(),
                     arts.join(", ")
                 ))
             } else {
@@ -458,21 +528,35 @@ impl Engine {
             return Ok((report(Status::Checked, &real), real, mismatch));
         }
         let meta = json!({ "recipe": r.id, "surface": r.surface().as_str(), "artifacts": built.artifacts });
-        let real = self.store.register_output(&hash, &drv.canonical_bytes(), &built.path, &built.name, meta)?;
+        let real = self.store.register_output(
+            &hash,
+            &drv.canonical_bytes(),
+            &built.path,
+            &built.name,
+            meta,
+        )?;
         let subjects: Vec<crate::provenance::Subject> = built
             .artifacts
             .iter()
             .filter(|a| !a.directory)
-            .map(|a| crate::provenance::Subject { name: a.file.clone(), sha256: a.sha256.clone() })
+            .map(|a| crate::provenance::Subject {
+                name: a.file.clone(),
+                sha256: a.sha256.clone(),
+            })
             .collect();
         let source = match &self.snapshot.origin {
-            Origin::Git { commit, dirty } => {
-                crate::provenance::SourceInfo { commit: Some(commit.clone()), dirty: *dirty }
-            }
-            Origin::Directory => crate::provenance::SourceInfo { commit: None, dirty: false },
+            Origin::Git { commit, dirty } => crate::provenance::SourceInfo {
+                commit: Some(commit.clone()),
+                dirty: *dirty,
+            },
+            Origin::Directory => crate::provenance::SourceInfo {
+                commit: None,
+                dirty: false,
+            },
         };
         let st = crate::provenance::statement(&drv, &hash, &source, &subjects);
-        self.store.write_provenance(&real.store_path, &crate::provenance::to_bytes(&st))?;
+        self.store
+            .write_provenance(&real.store_path, &crate::provenance::to_bytes(&st))?;
         progress.finished(&r.id, Status::Built, start.elapsed());
         Ok((report(Status::Built, &real), real, None))
     }
@@ -490,6 +574,8 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|c| c.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|c| c.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }

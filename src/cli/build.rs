@@ -94,7 +94,10 @@ struct Bars {
 
 impl Bars {
     fn new() -> Bars {
-        Bars { multi: indicatif::MultiProgress::new(), bars: Mutex::new(BTreeMap::new()) }
+        Bars {
+            multi: indicatif::MultiProgress::new(),
+            bars: Mutex::new(BTreeMap::new()),
+        }
     }
     fn bar(&self, id: &str) -> indicatif::ProgressBar {
         let mut bars = self.bars.lock().expect("progress lock");
@@ -122,7 +125,11 @@ impl Progress for Bars {
         b.enable_steady_tick(Duration::from_millis(120));
     }
     fn finished(&self, id: &str, status: Status, elapsed: Duration) {
-        self.bar(id).finish_with_message(format!("{} in {:.1}s", status.as_str(), elapsed.as_secs_f64()));
+        self.bar(id).finish_with_message(format!(
+            "{} in {:.1}s",
+            status.as_str(),
+            elapsed.as_secs_f64()
+        ));
     }
     fn warn(&self, message: &str) {
         let _ = self.multi.println(format!("warning: {message}"));
@@ -139,7 +146,14 @@ impl Progress for Warnings {
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let root = ctx.project_root()?;
     let store = ctx.store_dir()?;
-    let mut opts = options(args.recipes, args.version, args.tag, args.rev, args.dirty, &args.sandbox)?;
+    let mut opts = options(
+        args.recipes,
+        args.version,
+        args.tag,
+        args.rev,
+        args.dirty,
+        &args.sandbox,
+    )?;
     opts.check = args.check;
     opts.jobs = args.jobs;
     let out = args.out.unwrap_or_else(|| root.join("dist"));
@@ -169,18 +183,40 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "recipes": recipes })).expect("json"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "recipes": recipes })).expect("json")
+        );
     } else {
-        let shown = out.strip_prefix(&root).map(|p| p.to_path_buf()).unwrap_or(out.clone());
+        let shown = out
+            .strip_prefix(&root)
+            .map(|p| p.to_path_buf())
+            .unwrap_or(out.clone());
         for r in &reports {
             for a in &r.artifacts {
-                println!("{:8} {:24} {}/{}", r.status.as_str(), r.id, shown.display(), a.file);
+                println!(
+                    "{:8} {:24} {}/{}",
+                    r.status.as_str(),
+                    r.id,
+                    shown.display(),
+                    a.file
+                );
             }
         }
         let built = reports.iter().filter(|r| r.status == Status::Built).count();
-        let cached = reports.iter().filter(|r| r.status == Status::Cached).count();
-        let checked = reports.iter().filter(|r| r.status == Status::Checked).count();
-        println!("{} recipes: {built} built, {cached} cached, {checked} checked; SHA256SUMS in {}", reports.len(), shown.display());
+        let cached = reports
+            .iter()
+            .filter(|r| r.status == Status::Cached)
+            .count();
+        let checked = reports
+            .iter()
+            .filter(|r| r.status == Status::Checked)
+            .count();
+        println!(
+            "{} recipes: {built} built, {cached} cached, {checked} checked; SHA256SUMS in {}",
+            reports.len(),
+            shown.display()
+        );
     }
     Ok(0)
 }

@@ -18,7 +18,7 @@ pub mod version;
 
 /// kiln — reproducible release builds into a Nix-style content-addressed store.
 #[derive(Debug, Parser)]
-#[command(name = "kiln", version, about, long_about = None, propagate_version = true)]
+#[command(name = "kiln", version, about, long_about = None)]
 pub struct Cli {
     /// Project root (default: the nearest ancestor directory holding `recipes/`).
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -163,5 +163,14 @@ pub fn main() -> u8 {
             eprintln!("kiln: error: {}", e.message);
             e.kind.exit_code()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -35,7 +35,14 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let root = ctx.project_root()?;
     let store: PathBuf = ctx.store_dir()?;
-    let opts = super::build::options(args.recipes, args.version, args.tag, args.rev, args.dirty, &args.sandbox)?;
+    let opts = super::build::options(
+        args.recipes,
+        args.version,
+        args.tag,
+        args.rev,
+        args.dirty,
+        &args.sandbox,
+    )?;
     let engine = Engine::new(&root, &store, opts)?;
     let planned = engine.plan()?;
     if args.json {
@@ -48,13 +55,27 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"recipes": v})).expect("json"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"recipes": v})).expect("json")
+        );
     } else {
         for p in &planned {
-            let drv = p.drv.as_deref().map(|d| d[..16].to_string()).unwrap_or_else(|| "(after inputs)".into());
-            let state = if p.cached { "cached" } else if p.drv.is_some() { "to build" } else { "to build" };
+            let drv = p
+                .drv
+                .as_deref()
+                .map(|d| d[..16].to_string())
+                .unwrap_or_else(|| "(after inputs)".into());
+            let state = if p.cached { "cached" } else { "to build" };
             let inputs: Vec<String> = p.inputs.iter().map(|(m, r)| format!("{m}={r}")).collect();
-            println!("{:24} {:8} {:16} {:9} {}", p.id, p.surface.as_str(), drv, state, inputs.join(" "));
+            println!(
+                "{:24} {:8} {:16} {:9} {}",
+                p.id,
+                p.surface.as_str(),
+                drv,
+                state,
+                inputs.join(" ")
+            );
         }
     }
     Ok(0)

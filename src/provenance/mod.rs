@@ -66,7 +66,8 @@ pub fn statement(
         deps.push(json!({"name": t.name, "uri": format!("kiln-tool:{}", t.name), "digest": {"sha256": t.sha256},
             "annotations": {"version": t.version}}));
     }
-    let builder: BTreeMap<&str, &String> = drv.builder.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let builder: BTreeMap<&str, &String> =
+        drv.builder.iter().map(|(k, v)| (k.as_str(), v)).collect();
     json!({
         "_type": STATEMENT_TYPE,
         "subject": subject,

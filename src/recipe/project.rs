@@ -349,13 +349,26 @@ fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             ));
         }
     }
-    if let Some(z) = &r.zip {
-        if z.level.is_some_and(|l| l > 9) {
+    let host_inputs = r
+        .command
+        .iter()
+        .flat_map(|c| c.host_inputs.iter().map(|h| ("command.host-inputs", h)))
+        .chain(r.crate_.iter().flat_map(|c| {
+            c.host_inputs
+                .iter()
+                .flatten()
+                .map(|h| ("crate.host-inputs", h))
+        }));
+    for (key, h) in host_inputs {
+        if !crate::surface::HOST_INPUTS.contains(&h.as_str()) {
             return Err(invalid(
                 file,
-                "zip.level",
-                &format!("{:?}", z.level),
-                "deflate levels are 0–9",
+                key,
+                h,
+                format!(
+                    "unknown host input (known: {})",
+                    crate::surface::HOST_INPUTS.join(", ")
+                ),
             ));
         }
     }

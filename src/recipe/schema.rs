@@ -159,13 +159,10 @@ pub struct TarballSection {
     pub compression: Compression,
 }
 
-/// `[zip]`.
+/// `[zip]` (no settings yet: deflate level 9 is part of the format).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ZipSection {
-    /// Deflate level 0–9 (default 9); 0 stores entries.
-    pub level: Option<u32>,
-}
+pub struct ZipSection {}
 
 /// `[npm]`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -58,9 +58,10 @@ pub use cargo_home::{
 pub use tools::{resolve_tools, Tool};
 
 /// How a build process is isolated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SandboxMode {
     /// bubblewrap: namespaces, fixed filesystem layout, no network.
+    #[default]
     Bubblewrap,
     /// No isolation; same environment discipline. Must be recorded by the caller.
     None,

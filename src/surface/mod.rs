@@ -46,6 +46,8 @@ pub struct Job<'a> {
     pub stamped: &'a [String],
     /// npm dist-tag for this version.
     pub npm_dist_tag: String,
+    /// Resolved tools (process surfaces).
+    pub tools: &'a [crate::sandbox::Tool],
 }
 
 /// One artifact of an output.
@@ -88,10 +90,16 @@ pub enum SurfaceError {
     Crate(#[from] crate_::CrateError),
     #[error(transparent)]
     Recipe(#[from] crate::recipe::RecipeError),
+    #[error(transparent)]
+    Sandbox(crate::sandbox::SandboxError),
     #[error("the build command failed:\n{tail}")]
     Failed { tail: String },
     #[error("{path}")]
-    Io { path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Classify for SurfaceError {
@@ -102,6 +110,7 @@ impl Classify for SurfaceError {
             SurfaceError::Command(e) => e.kind(),
             SurfaceError::Crate(e) => e.kind(),
             SurfaceError::Recipe(e) => e.kind(),
+            SurfaceError::Sandbox(e) => e.kind(),
             SurfaceError::Failed { .. } | SurfaceError::Io { .. } => ErrorKind::Internal,
         }
     }
@@ -122,8 +131,13 @@ pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
 /// The tools a process surface runs, for tool identities in the derivation.
 pub fn tools_for(recipe: &Recipe) -> Vec<String> {
     match recipe.surface() {
-        Surface::Command => recipe.spec.command.as_ref().map(|c| c.tools.clone()).unwrap_or_default(),
-        Surface::Crate => vec!["cargo".to_string(), "rustc".to_string()],
+        Surface::Command => recipe
+            .spec
+            .command
+            .as_ref()
+            .map(|c| c.tools.clone())
+            .unwrap_or_default(),
+        Surface::Crate => crate_::TOOLS.iter().map(|t| t.to_string()).collect(),
         _ => Vec::new(),
     }
 }
@@ -136,9 +150,15 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
     match surface {
         Surface::Tarball | Surface::Zip | Surface::Npm => {
             m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
-            m.insert("deflate".to_string(), crate::archive::DEFLATE_IDENTITY.to_string());
+            m.insert(
+                "deflate".to_string(),
+                crate::archive::DEFLATE_IDENTITY.to_string(),
+            );
             if surface == Surface::Tarball {
-                m.insert("zstd".to_string(), crate::archive::ZSTD_IDENTITY.to_string());
+                m.insert(
+                    "zstd".to_string(),
+                    crate::archive::ZSTD_IDENTITY.to_string(),
+                );
             }
         }
         _ => {}
@@ -148,7 +168,10 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), SurfaceError> {
     use sha2::{Digest, Sha256};
-    let io = |source| SurfaceError::Io { path: path.to_path_buf(), source };
+    let io = |source| SurfaceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut f = std::fs::File::open(path).map_err(io)?;
     let mut h = Sha256::new();
     let n = std::io::copy(&mut f, &mut h).map_err(io)?;
@@ -157,13 +180,22 @@ pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), SurfaceError> {
 
 fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let tmp = job.out.join(".npm-pack.tgz");
-    let file = std::fs::File::create(&tmp).map_err(|source| SurfaceError::Io { path: tmp.clone(), source })?;
+    let file = std::fs::File::create(&tmp).map_err(|source| SurfaceError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     let mut w = std::io::BufWriter::new(file);
     let pack = npm::pack(job.source_dir, &mut w)?;
-    std::io::Write::flush(&mut w).map_err(|source| SurfaceError::Io { path: tmp.clone(), source })?;
+    std::io::Write::flush(&mut w).map_err(|source| SurfaceError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     drop(w);
     let dest = job.out.join(&pack.file_name);
-    std::fs::rename(&tmp, &dest).map_err(|source| SurfaceError::Io { path: dest.clone(), source })?;
+    std::fs::rename(&tmp, &dest).map_err(|source| SurfaceError::Io {
+        path: dest.clone(),
+        source,
+    })?;
     let (sha256, size) = sha256_file(&dest)?;
     let mut extra = serde_json::Map::new();
     extra.insert("integrity".into(), Value::String(pack.integrity.clone()));
@@ -174,16 +206,171 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     Ok(Output {
         path: dest,
         name: crate::recipe::project::sanitize_store_name(&pack.file_name),
-        artifacts: vec![Artifact { file: pack.file_name, path: String::new(), sha256, size, directory: false, extra }],
+        artifacts: vec![Artifact {
+            file: pack.file_name,
+            path: String::new(),
+            sha256,
+            size,
+            directory: false,
+            extra,
+        }],
     })
 }
 
+/// Named host caches a recipe may mount read-only.
+pub const HOST_INPUTS: &[&str] = &["cargo-registry"];
+
+fn failed_or(e: crate::sandbox::SandboxError) -> SurfaceError {
+    match e {
+        crate::sandbox::SandboxError::Failed {
+            tail, argv, status, ..
+        } => SurfaceError::Failed {
+            tail: format!("`{argv}` exited with {status}:\n{tail}"),
+        },
+        other => SurfaceError::Sandbox(other),
+    }
+}
+
+fn ws_rel(job: &Job<'_>) -> String {
+    if job.source_rel.is_empty() {
+        "src".to_string()
+    } else {
+        format!("src/{}", job.source_rel)
+    }
+}
+
 fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    let _ = job;
-    unimplemented!("wired at merge")
+    use crate::sandbox::{self, RoInput};
+    let r = job.recipe;
+    let c = r
+        .spec
+        .command
+        .as_ref()
+        .expect("validated: command recipes have [command]");
+    let argv = c
+        .argv
+        .iter()
+        .enumerate()
+        .map(|(i, a)| r.render(&format!("command.argv[{i}]"), a, job.version))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut env = std::collections::BTreeMap::new();
+    let mut ro_inputs: Vec<RoInput> = Vec::new();
+    for name in &c.host_inputs {
+        match name.as_str() {
+            "cargo-registry" => {
+                if let Some(home) = job.host_inputs.get(name) {
+                    ro_inputs.extend(sandbox::cargo_registry_inputs(home));
+                }
+                env.extend(sandbox::cargo_env());
+                env.insert(
+                    "RUSTFLAGS".to_string(),
+                    sandbox::REMAP_RUSTFLAGS.to_string(),
+                );
+            }
+            other => unreachable!("recipe validation rejects host input {other}"),
+        }
+    }
+    for (k, v) in &c.env {
+        let v = r.render(&format!("command.env.{k}"), v, job.version)?;
+        match env.get_mut(k) {
+            Some(existing) if k == "RUSTFLAGS" => {
+                existing.push(' ');
+                existing.push_str(&v);
+            }
+            _ => {
+                env.insert(k.clone(), v);
+            }
+        }
+    }
+    let spec = command::CommandSpec {
+        argv,
+        tools: job.tools.to_vec(),
+        outputs: c.outputs.clone(),
+        ro_inputs,
+        env,
+        source_date_epoch: job.source_date_epoch.max(0) as u64,
+        mode: job.sandbox,
+    };
+    let name = r.store_name();
+    let staging = job.out.join(&name);
+    std::fs::create_dir_all(&staging).map_err(|source| SurfaceError::Io {
+        path: staging.clone(),
+        source,
+    })?;
+    command::build(job.workspace, &ws_rel(job), &spec, &staging, job.log).map_err(|e| match e {
+        command::CommandError::Sandbox(s) => failed_or(s),
+        other => SurfaceError::Command(other),
+    })?;
+    let nar = crate::hash::tree::nar_sha256(&staging).map_err(|e| SurfaceError::Io {
+        path: staging.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(Output {
+        path: staging,
+        name: name.clone(),
+        artifacts: vec![Artifact {
+            file: name,
+            path: String::new(),
+            sha256: nar.hash.to_hex(),
+            size: nar.size,
+            directory: true,
+            extra: Default::default(),
+        }],
+    })
 }
 
 fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    let _ = job;
-    unimplemented!("wired at merge")
+    let r = job.recipe;
+    let section = r.spec.crate_.clone().unwrap_or_default();
+    let host = section
+        .host_inputs
+        .unwrap_or_else(|| vec!["cargo-registry".to_string()]);
+    let cargo_home = if host.iter().any(|h| h == "cargo-registry") {
+        job.host_inputs.get("cargo-registry").cloned()
+    } else {
+        None
+    };
+    let spec = crate_::CrateSpec {
+        manifest_dir: ws_rel(job),
+        members: section.packages,
+        tools: job.tools.to_vec(),
+        cargo_home,
+        source_date_epoch: job.source_date_epoch.max(0) as u64,
+        mode: job.sandbox,
+    };
+    let name = format!(
+        "{}-{}",
+        r.store_name(),
+        crate::recipe::project::sanitize_store_name(job.version)
+    );
+    let staging = job.out.join(&name);
+    std::fs::create_dir_all(&staging).map_err(|source| SurfaceError::Io {
+        path: staging.clone(),
+        source,
+    })?;
+    let crates = crate_::build(job.workspace, &spec, &staging, job.log).map_err(|e| match e {
+        crate_::CrateError::Sandbox(s) => failed_or(s),
+        other => SurfaceError::Crate(other),
+    })?;
+    let artifacts = crates
+        .into_iter()
+        .map(|c| Artifact {
+            path: c.file_name.clone(),
+            file: c.file_name,
+            sha256: c.sha256,
+            size: c.size,
+            directory: false,
+            extra: [
+                ("crate_name".to_string(), Value::String(c.name)),
+                ("crate_version".to_string(), Value::String(c.version)),
+            ]
+            .into_iter()
+            .collect(),
+        })
+        .collect();
+    Ok(Output {
+        path: staging,
+        name,
+        artifacts,
+    })
 }

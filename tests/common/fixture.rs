@@ -17,8 +17,20 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     run_ok(
         cmd("git")
             .current_dir(dir)
-            .args(["-c", "user.name=Fixture", "-c", "user.email=fixture@example.invalid"])
-            .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "init.defaultBranch=main"])
+            .args([
+                "-c",
+                "user.name=Fixture",
+                "-c",
+                "user.email=fixture@example.invalid",
+            ])
+            .args([
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "tag.gpgsign=false",
+                "-c",
+                "init.defaultBranch=main",
+            ])
             .args(args)
             .env("GIT_AUTHOR_DATE", COMMIT_DATE)
             .env("GIT_COMMITTER_DATE", COMMIT_DATE)
@@ -31,7 +43,10 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 /// (so that directory order on disk differs between two copies).
 pub fn copy_dir(from: &Path, to: &Path, reverse: bool) {
     std::fs::create_dir_all(to).unwrap();
-    let mut entries: Vec<_> = std::fs::read_dir(from).unwrap().map(|e| e.unwrap()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(from)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
     entries.sort_by_key(|e| e.file_name());
     if reverse {
         entries.reverse();
@@ -40,7 +55,11 @@ pub fn copy_dir(from: &Path, to: &Path, reverse: bool) {
         let ft = e.file_type().unwrap();
         let dest = to.join(e.file_name());
         if ft.is_dir() {
-            if e.file_name() == "target" || e.file_name() == "store" || e.file_name() == "dist" || e.file_name() == "node_modules" {
+            if e.file_name() == "target"
+                || e.file_name() == "store"
+                || e.file_name() == "dist"
+                || e.file_name() == "node_modules"
+            {
                 continue;
             }
             copy_dir(&e.path(), &dest, reverse);

@@ -1,0 +1,313 @@
+//! The `tarball` and `zip` surfaces: deterministic bundles of snapshot files
+//! and input outputs.
+//!
+//! Entries are the recipe's selected files (paths relative to its `source`)
+//! plus its `[[map]]` entries (a file or directory below `source`, or below
+//! `inputs/<mount>/`, placed at `to`), all under `prefix`, sorted by path
+//! bytes by [`crate::archive::mapping`]. Tarballs are pax tar (kiln's layout,
+//! `docs/archives.md`) compressed with gzip (MTIME 0, OS 255, level 9), zstd
+//! (level 19) or nothing; zips use the shared zip writer. The output is the
+//! single archive file.
+
+use std::path::{Path, PathBuf};
+
+use crate::archive::compress::{GzipOptions, GzipWriter, ZstdWriter};
+use crate::archive::mapping::{
+    map_files, MappedEntry, MappingError, MappingOptions, Rename, SourceFile, SourceKind,
+};
+use crate::archive::tar::{Dialect, TarError, TarWriter};
+use crate::archive::zip::{ZipError, ZipWriter};
+use crate::error::{Classify, ErrorKind};
+use crate::recipe::schema::Compression;
+
+use super::{sha256_file, Artifact, Job, Output, SurfaceError};
+
+/// Errors of the bundle surfaces.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{file}: key `{key}` = {value:?}: {reason}")]
+    Map {
+        file: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{file}: {source}")]
+    Mapping {
+        file: PathBuf,
+        #[source]
+        source: MappingError,
+    },
+    #[error(transparent)]
+    Tar(#[from] TarError),
+    #[error(transparent)]
+    Zip(#[from] ZipError),
+    #[error("{path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classify for BundleError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            BundleError::Map { .. } | BundleError::Mapping { .. } => ErrorKind::BadInput,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError {
+    let path = path.to_path_buf();
+    move |source| BundleError::Io { path, source }
+}
+
+fn source_file(rel: String, disk: &Path) -> Result<SourceFile, BundleError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(disk).map_err(io(disk))?;
+    let kind = if meta.file_type().is_symlink() {
+        let t = std::fs::read_link(disk).map_err(io(disk))?;
+        SourceKind::Symlink {
+            target: t.to_string_lossy().into_owned(),
+        }
+    } else {
+        SourceKind::File {
+            disk: disk.to_path_buf(),
+            size: meta.len(),
+            executable: meta.permissions().mode() & 0o100 != 0,
+        }
+    };
+    Ok(SourceFile { path: rel, kind })
+}
+
+/// Every file below `dir` (recursively, symlinks not followed), as
+/// `(path relative to dir, disk path)`, sorted.
+fn walk(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io(&d))? {
+            let e = e.map_err(io(&d))?;
+            let p = e.path();
+            if e.file_type().map_err(io(&p))?.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, p));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The archive entries of a bundle recipe.
+pub fn entries(job: &Job<'_>) -> Result<Vec<MappedEntry>, SurfaceError> {
+    let r = job.recipe;
+    let mut files = Vec::new();
+    for rel in job.files {
+        files.push(source_file(rel.clone(), &job.source_dir.join(rel))?);
+    }
+    let mut renames = Vec::new();
+    for (i, m) in r.spec.map.iter().enumerate() {
+        let key = format!("map[{i}].from");
+        let bad = |reason: &str| BundleError::Map {
+            file: r.file.clone(),
+            key: key.clone(),
+            value: m.from.clone(),
+            reason: reason.to_string(),
+        };
+        let disk = match m.from.strip_prefix("inputs/") {
+            Some(rest) => {
+                let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let base = job
+                    .inputs
+                    .get(mount)
+                    .ok_or_else(|| bad("no input of that mount name (see `inputs`)"))?;
+                if path.is_empty() {
+                    base.clone()
+                } else {
+                    base.join(path)
+                }
+            }
+            None => job.source_dir.join(&m.from),
+        };
+        let meta =
+            std::fs::symlink_metadata(&disk).map_err(|_| bad("does not exist in the workspace"))?;
+        // Mapped sources are addressed by a synthetic path that cannot clash
+        // with snapshot files, then renamed onto `to`.
+        let synthetic = format!("\u{0}map{i}");
+        if meta.is_dir() {
+            for (rel, p) in walk(&disk)? {
+                files.push(source_file(format!("{synthetic}/{rel}"), &p)?);
+            }
+        } else {
+            files.push(source_file(synthetic.clone(), &disk)?);
+        }
+        renames.push(Rename {
+            from: synthetic,
+            to: m.to.trim_end_matches('/').to_string(),
+        });
+    }
+    let prefix = match &r.spec.prefix {
+        Some(p) => r.render("prefix", p, job.version)?,
+        None => String::new(),
+    };
+    let opts = MappingOptions {
+        include: vec![],
+        exclude: vec![],
+        strip: None,
+        renames,
+        prefix,
+    };
+    map_files(files, &opts).map_err(|source| {
+        SurfaceError::Bundle(BundleError::Mapping {
+            file: r.file.clone(),
+            source,
+        })
+    })
+}
+
+fn output_name(job: &Job<'_>, ext: &str) -> Result<String, SurfaceError> {
+    let r = job.recipe;
+    let name = match &r.spec.output {
+        Some(o) => r.render("output", o, job.version)?,
+        None => format!("{}-{}{ext}", r.store_name(), job.version),
+    };
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(SurfaceError::Bundle(BundleError::Map {
+            file: r.file.clone(),
+            key: "output".into(),
+            value: name,
+            reason: "must render to a plain file name".into(),
+        }));
+    }
+    Ok(name)
+}
+
+fn finish(path: PathBuf, name: String) -> Result<Output, SurfaceError> {
+    let (sha256, size) = sha256_file(&path)?;
+    Ok(Output {
+        path,
+        name: crate::recipe::project::sanitize_store_name(&name),
+        artifacts: vec![Artifact {
+            file: name,
+            path: String::new(),
+            sha256,
+            size,
+            directory: false,
+            extra: Default::default(),
+        }],
+    })
+}
+
+fn write_tar<W: std::io::Write>(
+    entries: &[MappedEntry],
+    mtime: u64,
+    w: W,
+) -> Result<W, BundleError> {
+    let mut tar = TarWriter::new(w, Dialect::Pax);
+    for e in entries {
+        match &e.kind {
+            SourceKind::File { disk, size, .. } => {
+                let f = std::fs::File::open(disk).map_err(io(disk))?;
+                tar.append_file_from(&e.path, e.mode, mtime, *size, std::io::BufReader::new(f))?;
+            }
+            SourceKind::Symlink { target } => tar.append_symlink(&e.path, target, mtime)?,
+        }
+    }
+    Ok(tar.finish()?)
+}
+
+/// Build a `tarball` recipe.
+pub fn build_tarball(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    let compression = job
+        .recipe
+        .spec
+        .tarball
+        .as_ref()
+        .map(|t| t.compression)
+        .unwrap_or_default();
+    let ext = match compression {
+        Compression::Gzip => ".tar.gz",
+        Compression::Zstd => ".tar.zst",
+        Compression::None => ".tar",
+    };
+    let name = output_name(job, ext)?;
+    let entries = entries(job)?;
+    let mtime = job.source_date_epoch.max(0) as u64;
+    let path = job.out.join(&name);
+    let file = std::fs::File::create(&path)
+        .map_err(io(&path))
+        .map_err(SurfaceError::Bundle)?;
+    let w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let w = match compression {
+        Compression::Gzip => {
+            let gz = write_tar(&entries, mtime, GzipWriter::new(w, &GzipOptions::KILN))?;
+            gz.finish()
+                .map_err(io(&path))
+                .map_err(SurfaceError::Bundle)?
+        }
+        Compression::Zstd => {
+            let z = ZstdWriter::new(w)
+                .map_err(io(&path))
+                .map_err(SurfaceError::Bundle)?;
+            write_tar(&entries, mtime, z)?
+                .finish()
+                .map_err(io(&path))
+                .map_err(SurfaceError::Bundle)?
+        }
+        Compression::None => write_tar(&entries, mtime, w)?,
+    };
+    w.into_inner()
+        .map_err(|e| BundleError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?
+        .sync_all()
+        .map_err(io(&path))
+        .map_err(SurfaceError::Bundle)?;
+    finish(path, name)
+}
+
+/// Build a `zip` recipe.
+pub fn build_zip(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    let name = output_name(job, ".zip")?;
+    let entries = entries(job)?;
+    let path = job.out.join(&name);
+    let file = std::fs::File::create(&path)
+        .map_err(io(&path))
+        .map_err(SurfaceError::Bundle)?;
+    let w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut zip = ZipWriter::new(w, job.source_date_epoch.max(0) as u64);
+    for e in &entries {
+        match &e.kind {
+            SourceKind::File { disk, size, .. } => {
+                let f = std::fs::File::open(disk)
+                    .map_err(io(disk))
+                    .map_err(SurfaceError::Bundle)?;
+                zip.append_file_from(&e.path, e.mode, *size, std::io::BufReader::new(f))
+                    .map_err(BundleError::from)?;
+            }
+            SourceKind::Symlink { target } => zip
+                .append_symlink(&e.path, target)
+                .map_err(BundleError::from)?,
+        }
+    }
+    let w = zip.finish().map_err(BundleError::from)?;
+    w.into_inner()
+        .map_err(|e| BundleError::Io {
+            path: path.clone(),
+            source: e.into_error(),
+        })?
+        .sync_all()
+        .map_err(io(&path))
+        .map_err(SurfaceError::Bundle)?;
+    finish(path, name)
+}
