@@ -278,7 +278,7 @@ fn bad_input_exits_2_names_the_culprit_and_touches_nothing() {
     let store_before = tree_digest(&store);
     let dist_before = tree_digest(&root.join("dist"));
     let cases: &[(&str, &str, &[&str])] = &[
-        ("broken.toml", "surface = \"tarball\"\nsource = [\n", &["recipes/broken.toml:", "line"]),
+        ("broken.toml", "surface = \"tarball\"\nsource = [\n", &["recipes/broken.toml:3:", "array"]),
         ("typo.toml", "surface = \"tarball\"\nsauce = \"docs\"\n", &["recipes/typo.toml:2", "sauce"]),
         ("orphan.toml", "surface = \"tarball\"\ninputs = { x = \"nope\" }\n", &["recipes/orphan.toml", "inputs.x", "nope"]),
         (
