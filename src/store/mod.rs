@@ -205,6 +205,9 @@ impl DrvLock {
 pub struct Store {
     root: PathBuf,
     lock: File,
+    /// Staging directories this handle created; gc leaves those that still
+    /// exist (their `TempDir` is alive in this process).
+    staged: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 const SUBDIRS: &[&str] = &[
@@ -305,7 +308,11 @@ impl Store {
             .open(&lock_path)
             .map_err(io_err(&lock_path))?;
         lock.lock_shared().map_err(io_err(&lock_path))?;
-        Ok(Store { root, lock })
+        Ok(Store {
+            root,
+            lock,
+            staged: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
     /// The store directory (absolute).
@@ -356,10 +363,14 @@ impl Store {
     /// the final rename is atomic). Removed on drop.
     pub fn staging(&self) -> Result<tempfile::TempDir, StoreError> {
         let tmp = self.tmp();
-        tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("stage-")
             .tempdir_in(&tmp)
-            .map_err(io_err(&tmp))
+            .map_err(io_err(&tmp))?;
+        let mut staged = self.staged.lock().unwrap_or_else(|p| p.into_inner());
+        staged.retain(|p| p.exists());
+        staged.push(dir.path().to_path_buf());
+        Ok(dir)
     }
 
     /// Block until this process holds the exclusive lock of derivation `drv`.
@@ -672,7 +683,10 @@ impl Store {
     }
 
     /// Remove outputs that no root or realisation references, their records,
-    /// and every leftover in `.kiln/tmp`. With `dry_run`, only list them.
+    /// and every leftover in `.kiln/tmp` (except staging directories this
+    /// handle still holds). Refuses ([`StoreError::Busy`]) while any other
+    /// handle on the store is open, in this or another process. With
+    /// `dry_run`, only list what would go.
     pub fn gc(&self, dry_run: bool) -> Result<GcReport, StoreError> {
         if dry_run {
             self.gc_inner(true)
@@ -714,8 +728,16 @@ impl Store {
             }
         }
         let tmp = self.tmp();
+        let in_use: Vec<PathBuf> = self
+            .staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for n in list_dir(&tmp)? {
             let p = tmp.join(&n);
+            if in_use.contains(&p) {
+                continue;
+            }
             report.removed.push(GcItem {
                 path: p.clone(),
                 kind: GcKind::Leftover,
