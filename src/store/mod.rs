@@ -26,6 +26,9 @@
 //! next commit of the same path, removed by gc). See `docs/store.md`.
 
 mod fsops;
+mod restore;
+
+pub use restore::restore_nar;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -52,6 +55,8 @@ pub enum StoreError {
     Tree(#[from] TreeError),
     #[error(transparent)]
     Name(#[from] StorePathError),
+    #[error(transparent)]
+    Nar(#[from] crate::nix::nar::NarReadError),
     #[error("invalid derivation name {drv:?}: use 1-200 characters of A-Z a-z 0-9 + - . _, not starting with `.`")]
     InvalidDrv { drv: String },
     #[error("{}: unreadable store record", path.display())]
@@ -70,6 +75,7 @@ impl Classify for StoreError {
     fn kind(&self) -> ErrorKind {
         match self {
             StoreError::Tree(e) => e.kind(),
+            StoreError::Nar(e) => e.kind(),
             StoreError::Name(_) | StoreError::InvalidDrv { .. } => ErrorKind::BadInput,
             _ => ErrorKind::Internal,
         }
@@ -581,9 +587,13 @@ impl Store {
         match self.lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
+                // A failed flock conversion drops the shared lock: take it back.
+                self.lock
+                    .lock_shared()
+                    .map_err(io_err(&self.kiln("store.lock")))?;
                 return Err(StoreError::Busy {
                     root: self.root.clone(),
-                })
+                });
             }
             Err(fs::TryLockError::Error(e)) => return Err(io_err(&self.kiln("store.lock"))(e)),
         }
