@@ -334,3 +334,18 @@ fn store_add_dry_run_matches_nix_store_add() {
     }
     assert!(!store.exists(), "--dry-run must not create the store");
 }
+
+#[test]
+fn kiln_restores_nix_dumps() {
+    if !require_tool("nix-store") || !require_tool("nix-hash") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (i, p) in roots(dir.path()).into_iter().enumerate() {
+        let dest = dir.path().join(format!("restored-{i}"));
+        kiln::store::restore_nar(nix_dump(&p).as_slice(), &dest).unwrap();
+        assert_eq!(nix_hash32(&dest), nix_hash32(&p), "restore of {p:?}");
+    }
+    let bad = dir_nar(&[b"b", b"a"]);
+    assert!(kiln::store::restore_nar(bad.as_slice(), &dir.path().join("bad")).is_err());
+}

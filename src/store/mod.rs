@@ -26,6 +26,9 @@
 //! next commit of the same path, removed by gc). See `docs/store.md`.
 
 mod fsops;
+mod restore;
+
+pub use restore::restore_nar;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -52,6 +55,8 @@ pub enum StoreError {
     Tree(#[from] TreeError),
     #[error(transparent)]
     Name(#[from] StorePathError),
+    #[error(transparent)]
+    Nar(#[from] crate::nix::nar::NarReadError),
     #[error("invalid derivation name {drv:?}: use 1-200 characters of A-Z a-z 0-9 + - . _, not starting with `.`")]
     InvalidDrv { drv: String },
     #[error("{}: unreadable store record", path.display())]
@@ -70,6 +75,7 @@ impl Classify for StoreError {
     fn kind(&self) -> ErrorKind {
         match self {
             StoreError::Tree(e) => e.kind(),
+            StoreError::Nar(e) => e.kind(),
             StoreError::Name(_) | StoreError::InvalidDrv { .. } => ErrorKind::BadInput,
             _ => ErrorKind::Internal,
         }
@@ -205,6 +211,9 @@ impl DrvLock {
 pub struct Store {
     root: PathBuf,
     lock: File,
+    /// Staging directories this handle created; gc leaves those that still
+    /// exist (their `TempDir` is alive in this process).
+    staged: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 const SUBDIRS: &[&str] = &[
@@ -305,7 +314,11 @@ impl Store {
             .open(&lock_path)
             .map_err(io_err(&lock_path))?;
         lock.lock_shared().map_err(io_err(&lock_path))?;
-        Ok(Store { root, lock })
+        Ok(Store {
+            root,
+            lock,
+            staged: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
     /// The store directory (absolute).
@@ -356,10 +369,14 @@ impl Store {
     /// the final rename is atomic). Removed on drop.
     pub fn staging(&self) -> Result<tempfile::TempDir, StoreError> {
         let tmp = self.tmp();
-        tempfile::Builder::new()
+        let dir = tempfile::Builder::new()
             .prefix("stage-")
             .tempdir_in(&tmp)
-            .map_err(io_err(&tmp))
+            .map_err(io_err(&tmp))?;
+        let mut staged = self.staged.lock().unwrap_or_else(|p| p.into_inner());
+        staged.retain(|p| p.exists());
+        staged.push(dir.path().to_path_buf());
+        Ok(dir)
     }
 
     /// Block until this process holds the exclusive lock of derivation `drv`.
@@ -570,9 +587,13 @@ impl Store {
         match self.lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
+                // A failed flock conversion drops the shared lock: take it back.
+                self.lock
+                    .lock_shared()
+                    .map_err(io_err(&self.kiln("store.lock")))?;
                 return Err(StoreError::Busy {
                     root: self.root.clone(),
-                })
+                });
             }
             Err(fs::TryLockError::Error(e)) => return Err(io_err(&self.kiln("store.lock"))(e)),
         }
@@ -672,7 +693,10 @@ impl Store {
     }
 
     /// Remove outputs that no root or realisation references, their records,
-    /// and every leftover in `.kiln/tmp`. With `dry_run`, only list them.
+    /// and every leftover in `.kiln/tmp` (except staging directories this
+    /// handle still holds). Refuses ([`StoreError::Busy`]) while any other
+    /// handle on the store is open, in this or another process. With
+    /// `dry_run`, only list what would go.
     pub fn gc(&self, dry_run: bool) -> Result<GcReport, StoreError> {
         if dry_run {
             self.gc_inner(true)
@@ -714,8 +738,16 @@ impl Store {
             }
         }
         let tmp = self.tmp();
+        let in_use: Vec<PathBuf> = self
+            .staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for n in list_dir(&tmp)? {
             let p = tmp.join(&n);
+            if in_use.contains(&p) {
+                continue;
+            }
             report.removed.push(GcItem {
                 path: p.clone(),
                 kind: GcKind::Leftover,
