@@ -398,6 +398,9 @@ pub fn resolve(
     rev: Option<&str>,
     overrides: &Overrides,
 ) -> Result<ResolvedVersion, VersionError> {
+    if overrides.version.is_some() && overrides.tag.is_some() {
+        return Err(VersionError::ConflictingOverrides);
+    }
     if let Some(v) = &overrides.version {
         let mut r = ResolvedVersion::release(
             parse_override(policy, v, "--version")?,
