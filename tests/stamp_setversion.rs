@@ -378,6 +378,27 @@ fn workspace_stamping_makes_dynamic_versions_static() {
         stamp_tree(tmp.path(), &plan).unwrap().is_empty(),
         "idempotent"
     );
+    // The engine's plan: dev spellings per ecosystem; a post release is
+    // spelled for manifests (images may carry one) though never published.
+    use kiln::recipe::policy::ReleasePolicy as Policy;
+    use kiln::version::dev::DevInfo;
+    use kiln::version::{BuildStatus, ResolvedVersion};
+    let policy = Policy::default();
+    let mut r = ResolvedVersion::release(v.clone(), "test".into(), &policy);
+    r.status = BuildStatus::Dev(DevInfo {
+        commit: "abc1234".into(),
+        distance: 2,
+        date: "20240229".into(),
+    });
+    let plan = StampPlan::for_build(&r, vec![]);
+    assert_eq!(plan.semver.as_deref(), Ok("0.2.0-rc.1-abc1234"));
+    let pypi = packaging_norm("0.2.0-rc.1+abc1234");
+    assert_eq!(plan.pep440.as_deref(), Ok(pypi.as_str()));
+    let post = Version::parse(Scheme::Pep440, "3.1.0.post1").unwrap();
+    let r = ResolvedVersion::release(post, "test".into(), &policy);
+    assert!(r.render(kiln::version::Target::Pypi).is_err());
+    let plan = StampPlan::for_build(&r, vec![]);
+    assert_eq!(plan.pep440.as_deref(), Ok("3.1.0.post1"));
 }
 
 /// Without `[stamp] files`, kiln discovers the workspace's manifests and

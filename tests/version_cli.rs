@@ -314,6 +314,13 @@ fn tag_source_directory_projects_and_overrides() {
     assert!(r.is_release() && r.canonical.to_string() == "9.9.9");
     assert!(r.commit.is_some());
 
+    let both = Overrides {
+        version: Some("9.9.9".into()),
+        tag: Some("v9.9.9".into()),
+    };
+    let e = resolve(dir, &policy, None, &both).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadInput);
+
     // --tag against a manifest version: a mismatch is a failed check.
     let plain = tempfile::tempdir().unwrap();
     let p = plain.path();

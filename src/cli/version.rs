@@ -211,6 +211,7 @@ fn write_version(
             c.new
         );
     }
+    let _ = writeln!(stdout, "release tag for {new}: {}", policy.tag.render(new));
     if let Some(old) = old.filter(|o| *o != new) {
         let mut spellings = vec![old.to_string()];
         for s in [

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Classify, ErrorKind};
 use crate::recipe::policy::{ReleasePolicy, VersionSource};
-use crate::version::{ResolvedVersion, Target, Version};
+use crate::version::{ResolvedVersion, Scheme, Version};
 
 /// Whether stamping the checkout or a build workspace copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,11 +98,19 @@ impl StampPlan {
     }
 
     /// Stamping a build's versions (dev suffixes included) — the build engine.
+    /// Manifests get the version even for a post release (an image may
+    /// carry one); refusing to *publish* it is [`ResolvedVersion::render`]'s job.
     pub fn for_build(resolved: &ResolvedVersion, files: Vec<PathBuf>) -> StampPlan {
+        let spell = |s: Scheme| {
+            resolved
+                .spelled(s)
+                .map(|v| v.to_string())
+                .map_err(|e| e.to_string())
+        };
         StampPlan {
             files,
-            semver: resolved.render(Target::Cargo).map_err(|e| e.to_string()),
-            pep440: resolved.render(Target::Pypi).map_err(|e| e.to_string()),
+            semver: spell(Scheme::SemVer),
+            pep440: spell(Scheme::Pep440),
             mode: StampMode::Workspace,
         }
     }

@@ -225,6 +225,8 @@ pub enum VersionError {
     OciTag { key: String, tag: String },
     #[error("[version] source = \"tag\" but {what}; tag the commit ({template}) or pass --version/--tag")]
     NoTag { what: String, template: String },
+    #[error("--version and --tag cannot be used together: the tag names the version")]
+    ConflictingOverrides,
     #[error("version {version} was already released (tag {tag} exists); a published version is never reused — choose a new one (e.g. `kiln version bump patch`)")]
     AlreadyReleased { version: String, tag: String },
     #[error(transparent)]

@@ -140,8 +140,10 @@ impl ResolvedVersion {
         &self.policy
     }
 
-    /// The version in `scheme` with the dev template applied for dev builds.
-    fn spelled(&self, scheme: Scheme) -> Result<Version, VersionError> {
+    /// The version in `scheme` with the dev template applied for dev builds,
+    /// without the publication rules of [`render`](Self::render) (a post
+    /// release is spelled, not refused): what goes into stamped manifests.
+    pub fn spelled(&self, scheme: Scheme) -> Result<Version, VersionError> {
         let base = self.canonical.to_scheme(scheme)?;
         match &self.status {
             BuildStatus::Release { .. } => Ok(base),
@@ -398,6 +400,9 @@ pub fn resolve(
     rev: Option<&str>,
     overrides: &Overrides,
 ) -> Result<ResolvedVersion, VersionError> {
+    if overrides.version.is_some() && overrides.tag.is_some() {
+        return Err(VersionError::ConflictingOverrides);
+    }
     if let Some(v) = &overrides.version {
         let mut r = ResolvedVersion::release(
             parse_override(policy, v, "--version")?,
