@@ -208,7 +208,11 @@ fn crates_match_cargo_package_and_are_reproducible() {
             std::fs::metadata(&c.path).unwrap().permissions().mode() & 0o777,
             0o644
         );
-        crate_::check_conventions(&ours, &c.name, &c.version).unwrap();
+        let id = crate_::check_conventions(&ours, &c.file_name).unwrap();
+        assert_eq!(
+            (id.name.as_str(), id.version.as_str()),
+            (c.name.as_str(), c.version.as_str())
+        );
     }
     // No VCS info in a plain directory, and the file list is cargo's.
     let listed = common::run_ok(
@@ -315,7 +319,10 @@ fn an_unknown_member_is_bad_input_naming_it() {
     );
     assert!(err.to_string().contains("\"nope\"") && err.to_string().contains("demo-cli"));
     assert_eq!(err.kind(), ErrorKind::BadInput);
-    assert!(!ws.join("target/package").exists(), "cargo package ran");
+    assert!(
+        !ws.join("target/package/demo-lib-0.3.0-rc.1.crate").exists(),
+        "cargo package ran"
+    );
 }
 
 #[test]
@@ -331,12 +338,14 @@ fn convention_check_rejects_leaked_metadata() {
     generate(&ws, &itoa);
     let out = kiln_pack(&ws, &t.path().join("out"), &["demo-lib"]);
     let good = std::fs::read(&out[0].path).unwrap();
-    crate_::check_conventions(&good, "demo-lib", "0.3.0-rc.1").unwrap();
+    crate_::check_conventions(&good, "demo-lib-0.3.0-rc.1.crate").unwrap();
+    // A file name that does not match the contents.
+    assert!(crate_::check_conventions(&good, "demo-lib-0.3.1.crate").is_err());
 
     // A gzip header with an OS byte other than cargo's.
     let mut bad = good.clone();
     bad[9] = 3;
-    assert!(crate_::check_conventions(&bad, "demo-lib", "0.3.0-rc.1").is_err());
+    assert!(crate_::check_conventions(&bad, "demo-lib-0.3.0-rc.1.crate").is_err());
     // The same entries re-packed with a wall-clock mtime and a user name.
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(good.as_slice())
@@ -359,6 +368,36 @@ fn convention_check_rejects_leaked_metadata() {
         .write(Vec::new(), flate2::Compression::best());
     std::io::Write::write_all(&mut gz, &tar).unwrap();
     let repacked = gz.finish().unwrap();
-    let err = crate_::check_conventions(&repacked, "demo-lib", "0.3.0-rc.1").unwrap_err();
+    let err = crate_::check_conventions(&repacked, "demo-lib-0.3.0-rc.1.crate").unwrap_err();
     assert!(err.contains("mtime 1763000000"), "{err}");
+}
+
+#[test]
+fn a_cargo_failure_with_known_members_is_reported_as_such() {
+    if !available() {
+        return;
+    }
+    let Some((itoa, _)) = cached_itoa() else {
+        panic!("no itoa in the host cargo cache");
+    };
+    let t = tempfile::tempdir().unwrap();
+    let ws = t.path().join("ws");
+    generate(&ws, &itoa);
+    // A dependency no offline registry can provide.
+    let manifest = ws.join("crates/lib/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}kiln-no-such-crate-xyz = \"1\"\n")).unwrap();
+    let err = crate_::build(
+        &ws,
+        &spec(&["demo-lib"], SandboxMode::Bubblewrap),
+        &t.path().join("out"),
+        &t.path().join("log"),
+    )
+    .unwrap_err();
+    match &err {
+        CrateError::Sandbox(sandbox::SandboxError::Failed { tail, .. }) => {
+            assert!(tail.contains("kiln-no-such-crate-xyz"), "{tail}")
+        }
+        e => panic!("unexpected {e}"),
+    }
 }
