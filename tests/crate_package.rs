@@ -20,19 +20,23 @@ fn available() -> bool {
 }
 
 /// The host crate cache holding the external dependency.
-fn registry_cache() -> Option<PathBuf> {
-    let home = sandbox::host_cargo_home()?;
-    let cache = home.join("registry/cache");
-    let dir = std::fs::read_dir(&cache).ok()?.next()?.ok()?.path();
-    Some(dir)
+fn registry_caches() -> Vec<PathBuf> {
+    let Some(home) = sandbox::host_cargo_home() else {
+        return Vec::new();
+    };
+    let Ok(dirs) = std::fs::read_dir(home.join("registry/cache")) else {
+        return Vec::new();
+    };
+    dirs.filter_map(|e| Some(e.ok()?.path())).collect()
 }
 
 /// The newest cached `itoa` (a dependency of kiln itself, so present once
 /// kiln has been built): (version, .crate path).
 fn cached_itoa() -> Option<(String, PathBuf)> {
-    let dir = registry_cache()?;
-    let mut found: Vec<(semver::Version, PathBuf)> = std::fs::read_dir(dir)
-        .ok()?
+    let mut found: Vec<(semver::Version, PathBuf)> = registry_caches()
+        .into_iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
         .filter_map(|e| {
             let p = e.ok()?.path();
             let v = p
@@ -180,14 +184,47 @@ fn crates_match_cargo_package_and_are_reproducible() {
             .current_dir(&reference),
     );
 
-    // kiln, twice: different paths, file modes (as umask 077 vs 022 leaves
-    // them), creation order and mtimes.
+    // kiln, twice: different paths, umask (022-like modes vs a real
+    // `umask 077` copy), creation order and mtimes.
     let ws1 = t.path().join("ws1");
     copy_tree(&src, &ws1, 0o644, 0o755);
     let ws2 = t.path().join("elsewhere/deeper/ws2");
-    copy_tree(&src, &ws2, 0o600, 0o700);
+    std::fs::create_dir_all(ws2.parent().unwrap()).unwrap();
+    common::run_ok(
+        common::cmd("sh")
+            .arg("-c")
+            .arg("umask 077 && cp -R \"$0\" \"$1\"")
+            .arg(&src)
+            .arg(&ws2),
+    );
+    let mode = std::fs::metadata(ws2.join("Cargo.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "umask 077 copy");
     let out1 = kiln_pack(&ws1, &t.path().join("out1"), &["demo-lib", "demo-cli"]);
     let out2 = kiln_pack(&ws2, &t.path().join("out2"), &[]);
+
+    // Without a sandbox (same environment discipline), cargo packs the same bytes.
+    let ws3 = t.path().join("ws3");
+    copy_tree(&src, &ws3, 0o644, 0o755);
+    let out3_dir = t.path().join("out3");
+    let out3 = crate_::build(
+        &ws3,
+        &spec(&[], SandboxMode::None),
+        &out3_dir,
+        &out3_dir.with_extension("log"),
+    )
+    .unwrap_or_else(|e| panic!("{}", kiln::error::chain(&e)));
+    let sums = |v: &[PackagedCrate]| {
+        let mut s: Vec<(String, String)> = v
+            .iter()
+            .map(|c| (c.file_name.clone(), c.sha256.clone()))
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(sums(&out3), sums(&out2));
 
     let names: Vec<&str> = out1.iter().map(|c| c.file_name.as_str()).collect();
     assert_eq!(
