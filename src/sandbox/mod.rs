@@ -13,8 +13,8 @@
 //! /usr, /bin, /lib*…   the host's system directories, read-only (symlinks mirrored)
 //! /etc                 only passwd, group, hosts, nsswitch.conf (generated),
 //!                      ld.so.cache, ld.so.conf(.d) and alternatives (read-only)
-//! /kiln/tools/<name>   the installation prefix of each declared tool living
-//!                      outside the system directories (e.g. a rustup toolchain), read-only
+//! /kiln/tools/<name>   the installation (bin, lib, share, …) of each declared tool
+//!                      living outside the system directories (e.g. a rustup toolchain), read-only
 //! /kiln/bin            one symlink per declared tool: the whole PATH
 //! <RoInput::at>        each read-only extra input (e.g. the cargo registry cache)
 //! /proc, /dev          fresh instances
