@@ -57,8 +57,11 @@ pub use cargo_home::{
 };
 pub use tools::{resolve_tools, Tool};
 
-/// How a build process is isolated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// How a build process is isolated. Serialises as `"bubblewrap"` / `"none"`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum SandboxMode {
     /// bubblewrap: namespaces, fixed filesystem layout, no network.
     Bubblewrap,
@@ -269,4 +272,18 @@ pub fn run(spec: &Spec, log: &Path) -> Result<(), SandboxError> {
 /// `cargo metadata`.
 pub fn run_capture(spec: &Spec, log: &Path) -> Result<Vec<u8>, SandboxError> {
     process::execute(spec, log, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_spellings_round_trip() {
+        for m in [SandboxMode::Bubblewrap, SandboxMode::None] {
+            assert_eq!(m.as_str().parse::<SandboxMode>().unwrap(), m);
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{m}\""));
+        }
+        assert!("docker".parse::<SandboxMode>().is_err());
+    }
 }
