@@ -20,19 +20,23 @@ fn available() -> bool {
 }
 
 /// The host crate cache holding the external dependency.
-fn registry_cache() -> Option<PathBuf> {
-    let home = sandbox::host_cargo_home()?;
-    let cache = home.join("registry/cache");
-    let dir = std::fs::read_dir(&cache).ok()?.next()?.ok()?.path();
-    Some(dir)
+fn registry_caches() -> Vec<PathBuf> {
+    let Some(home) = sandbox::host_cargo_home() else {
+        return Vec::new();
+    };
+    let Ok(dirs) = std::fs::read_dir(home.join("registry/cache")) else {
+        return Vec::new();
+    };
+    dirs.filter_map(|e| Some(e.ok()?.path())).collect()
 }
 
 /// The newest cached `itoa` (a dependency of kiln itself, so present once
 /// kiln has been built): (version, .crate path).
 fn cached_itoa() -> Option<(String, PathBuf)> {
-    let dir = registry_cache()?;
-    let mut found: Vec<(semver::Version, PathBuf)> = std::fs::read_dir(dir)
-        .ok()?
+    let mut found: Vec<(semver::Version, PathBuf)> = registry_caches()
+        .into_iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
         .filter_map(|e| {
             let p = e.ok()?.path();
             let v = p
@@ -180,14 +184,47 @@ fn crates_match_cargo_package_and_are_reproducible() {
             .current_dir(&reference),
     );
 
-    // kiln, twice: different paths, file modes (as umask 077 vs 022 leaves
-    // them), creation order and mtimes.
+    // kiln, twice: different paths, umask (022-like modes vs a real
+    // `umask 077` copy), creation order and mtimes.
     let ws1 = t.path().join("ws1");
     copy_tree(&src, &ws1, 0o644, 0o755);
     let ws2 = t.path().join("elsewhere/deeper/ws2");
-    copy_tree(&src, &ws2, 0o600, 0o700);
+    std::fs::create_dir_all(ws2.parent().unwrap()).unwrap();
+    common::run_ok(
+        common::cmd("sh")
+            .arg("-c")
+            .arg("umask 077 && cp -R \"$0\" \"$1\"")
+            .arg(&src)
+            .arg(&ws2),
+    );
+    let mode = std::fs::metadata(ws2.join("Cargo.toml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "umask 077 copy");
     let out1 = kiln_pack(&ws1, &t.path().join("out1"), &["demo-lib", "demo-cli"]);
     let out2 = kiln_pack(&ws2, &t.path().join("out2"), &[]);
+
+    // Without a sandbox (same environment discipline), cargo packs the same bytes.
+    let ws3 = t.path().join("ws3");
+    copy_tree(&src, &ws3, 0o644, 0o755);
+    let out3_dir = t.path().join("out3");
+    let out3 = crate_::build(
+        &ws3,
+        &spec(&[], SandboxMode::None),
+        &out3_dir,
+        &out3_dir.with_extension("log"),
+    )
+    .unwrap_or_else(|e| panic!("{}", kiln::error::chain(&e)));
+    let sums = |v: &[PackagedCrate]| {
+        let mut s: Vec<(String, String)> = v
+            .iter()
+            .map(|c| (c.file_name.clone(), c.sha256.clone()))
+            .collect();
+        s.sort();
+        s
+    };
+    assert_eq!(sums(&out3), sums(&out2));
 
     let names: Vec<&str> = out1.iter().map(|c| c.file_name.as_str()).collect();
     assert_eq!(
@@ -208,7 +245,11 @@ fn crates_match_cargo_package_and_are_reproducible() {
             std::fs::metadata(&c.path).unwrap().permissions().mode() & 0o777,
             0o644
         );
-        crate_::check_conventions(&ours, &c.name, &c.version).unwrap();
+        let id = crate_::check_conventions(&ours, &c.file_name).unwrap();
+        assert_eq!(
+            (id.name.as_str(), id.version.as_str()),
+            (c.name.as_str(), c.version.as_str())
+        );
     }
     // No VCS info in a plain directory, and the file list is cargo's.
     let listed = common::run_ok(
@@ -315,7 +356,10 @@ fn an_unknown_member_is_bad_input_naming_it() {
     );
     assert!(err.to_string().contains("\"nope\"") && err.to_string().contains("demo-cli"));
     assert_eq!(err.kind(), ErrorKind::BadInput);
-    assert!(!ws.join("target/package").exists(), "cargo package ran");
+    assert!(
+        !ws.join("target/package/demo-lib-0.3.0-rc.1.crate").exists(),
+        "cargo package ran"
+    );
 }
 
 #[test]
@@ -331,12 +375,14 @@ fn convention_check_rejects_leaked_metadata() {
     generate(&ws, &itoa);
     let out = kiln_pack(&ws, &t.path().join("out"), &["demo-lib"]);
     let good = std::fs::read(&out[0].path).unwrap();
-    crate_::check_conventions(&good, "demo-lib", "0.3.0-rc.1").unwrap();
+    crate_::check_conventions(&good, "demo-lib-0.3.0-rc.1.crate").unwrap();
+    // A file name that does not match the contents.
+    assert!(crate_::check_conventions(&good, "demo-lib-0.3.1.crate").is_err());
 
     // A gzip header with an OS byte other than cargo's.
     let mut bad = good.clone();
     bad[9] = 3;
-    assert!(crate_::check_conventions(&bad, "demo-lib", "0.3.0-rc.1").is_err());
+    assert!(crate_::check_conventions(&bad, "demo-lib-0.3.0-rc.1.crate").is_err());
     // The same entries re-packed with a wall-clock mtime and a user name.
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(good.as_slice())
@@ -359,6 +405,36 @@ fn convention_check_rejects_leaked_metadata() {
         .write(Vec::new(), flate2::Compression::best());
     std::io::Write::write_all(&mut gz, &tar).unwrap();
     let repacked = gz.finish().unwrap();
-    let err = crate_::check_conventions(&repacked, "demo-lib", "0.3.0-rc.1").unwrap_err();
+    let err = crate_::check_conventions(&repacked, "demo-lib-0.3.0-rc.1.crate").unwrap_err();
     assert!(err.contains("mtime 1763000000"), "{err}");
+}
+
+#[test]
+fn a_cargo_failure_with_known_members_is_reported_as_such() {
+    if !available() {
+        return;
+    }
+    let Some((itoa, _)) = cached_itoa() else {
+        panic!("no itoa in the host cargo cache");
+    };
+    let t = tempfile::tempdir().unwrap();
+    let ws = t.path().join("ws");
+    generate(&ws, &itoa);
+    // A dependency no offline registry can provide.
+    let manifest = ws.join("crates/lib/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}kiln-no-such-crate-xyz = \"1\"\n")).unwrap();
+    let err = crate_::build(
+        &ws,
+        &spec(&["demo-lib"], SandboxMode::Bubblewrap),
+        &t.path().join("out"),
+        &t.path().join("log"),
+    )
+    .unwrap_err();
+    match &err {
+        CrateError::Sandbox(sandbox::SandboxError::Failed { tail, .. }) => {
+            assert!(tail.contains("kiln-no-such-crate-xyz"), "{tail}")
+        }
+        e => panic!("unexpected {e}"),
+    }
 }

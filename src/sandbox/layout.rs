@@ -7,13 +7,15 @@
 //! directory) live in a temporary directory removed after the run.
 //!
 //! Tools: a tool whose real binary lies in a system directory (`/usr`, `/bin`,
-//! `/lib*`) is already visible and only gets a link in `/kiln/bin`. Any other
-//! tool's *installation prefix* (the binary's directory, or its parent when
-//! that directory is called `bin`: a rustup toolchain, an `/opt/<x>` install)
-//! is mounted read-only at `/kiln/tools/<name>`, `<name>` being the first
-//! declared tool (in name order) from that prefix. `cargo` and `rustc` from
-//! one toolchain thus share `/kiln/tools/cargo`, whose `lib/` holds the
-//! sysroot rustc finds next to its own binary.
+//! `/lib*`) is already visible and only gets a link in `/kiln/bin`. A binary
+//! in `<prefix>/bin/` (a rustup toolchain, an `/opt/<x>` install) has the
+//! prefix's `bin`, `etc`, `lib`, `lib64`, `libexec` and `share` mounted
+//! read-only under `/kiln/tools/<name>`, `<name>` being the first declared
+//! tool (in name order) from that prefix: `cargo` and `rustc` from one
+//! toolchain share `/kiln/tools/cargo`, whose `lib/rustlib` is the sysroot
+//! rustc finds next to its own binary. Only those parts are mounted, so a
+//! tool in `~/bin` does not expose the rest of the home directory. Any other
+//! binary is mounted alone at `/kiln/tools/<name>/<file>`.
 //!
 //! Without a sandbox, argv elements and environment values are rewritten:
 //! an in-sandbox path (`/build`, `/tmp`, an `RoInput::at`) at the start of a
@@ -240,31 +242,54 @@ fn bwrap_args(
     a
 }
 
-/// `(host prefix, /kiln/tools/<name>)`: a tool installation mounted read-only.
-type PrefixMount = (PathBuf, String);
+/// `(host path, in-sandbox path)`: part of a tool installation, read-only.
+type ToolMount = (PathBuf, String);
 /// `(tool name, in-sandbox target)`: a link in `/kiln/bin`.
 type ToolLink = (String, String);
 
-/// Prefix mounts and `/kiln/bin` links for the declared tools.
-fn tool_layout(tools: &[Tool]) -> (Vec<PrefixMount>, Vec<ToolLink>) {
+/// The parts of an installation prefix that are mounted: what toolchains
+/// need next to their binaries (a rustup toolchain's `lib/rustlib`, node's
+/// `lib/node_modules`), and nothing else that may share the prefix (a home
+/// directory's other contents).
+const PREFIX_PARTS: &[&str] = &["bin", "etc", "lib", "lib64", "libexec", "share"];
+
+/// Mounts and `/kiln/bin` links for the declared tools.
+fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
     let mut sorted: Vec<&Tool> = tools.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut mounts: Vec<PrefixMount> = Vec::new();
+    let mut prefixes: Vec<(PathBuf, String)> = Vec::new();
+    let mut mounts: Vec<ToolMount> = Vec::new();
     let mut links = Vec::new();
     for tool in sorted {
-        let target = match tool_prefix(&tool.path) {
-            None => path_string(&tool.path),
-            Some(prefix) => {
-                let at = match mounts.iter().find(|(h, _)| *h == prefix) {
+        let target = match install_of(&tool.path) {
+            Install::System => path_string(&tool.path),
+            Install::Prefix(prefix) => {
+                let at = match prefixes.iter().find(|(h, _)| *h == prefix) {
                     Some((_, at)) => at.clone(),
                     None => {
                         let at = format!("{TOOLS_ROOT}/{}", tool.name);
-                        mounts.push((prefix.clone(), at.clone()));
+                        for part in PREFIX_PARTS {
+                            let host = prefix.join(part);
+                            if host.is_dir() {
+                                mounts.push((host, format!("{at}/{part}")));
+                            }
+                        }
+                        prefixes.push((prefix.clone(), at.clone()));
                         at
                     }
                 };
                 let rel = tool.path.strip_prefix(&prefix).unwrap_or(&tool.path);
                 format!("{at}/{}", path_string(rel))
+            }
+            Install::Lone => {
+                let file = tool
+                    .path
+                    .file_name()
+                    .map(Path::new)
+                    .unwrap_or(Path::new(""));
+                let at = format!("{TOOLS_ROOT}/{}/{}", tool.name, path_string(file));
+                mounts.push((tool.path.clone(), at.clone()));
+                at
             }
         };
         links.push((tool.name.clone(), target));
@@ -272,22 +297,31 @@ fn tool_layout(tools: &[Tool]) -> (Vec<PrefixMount>, Vec<ToolLink>) {
     (mounts, links)
 }
 
-/// The installation prefix to mount for a tool binary, or `None` when the
-/// binary lies in a system directory that is mounted anyway.
-fn tool_prefix(binary: &Path) -> Option<PathBuf> {
+/// Where a tool binary is installed.
+#[derive(Debug, PartialEq)]
+enum Install {
+    /// In a system directory, mounted anyway.
+    System,
+    /// `<prefix>/bin/<binary>`: the prefix's [`PREFIX_PARTS`] are mounted.
+    Prefix(PathBuf),
+    /// Anywhere else: only the binary itself is mounted.
+    Lone,
+}
+
+fn install_of(binary: &Path) -> Install {
     let in_system = std::iter::once("usr")
         .chain(SYSTEM_DIRS.iter().copied())
         .any(|d| binary.starts_with(Path::new("/").join(d)));
     if in_system {
-        return None;
+        return Install::System;
     }
-    let dir = binary.parent()?;
-    if dir.file_name().is_some_and(|n| n == "bin") {
-        if let Some(prefix) = dir.parent().filter(|p| p.parent().is_some()) {
-            return Some(prefix.to_path_buf());
-        }
+    match binary.parent() {
+        Some(dir) if dir.file_name().is_some_and(|n| n == "bin") => match dir.parent() {
+            Some(prefix) => Install::Prefix(prefix.to_path_buf()),
+            None => Install::Lone,
+        },
+        _ => Install::Lone,
     }
-    Some(dir.to_path_buf())
 }
 
 /// `cwd` as a normalised relative path (no `..`, not absolute).
@@ -404,32 +438,39 @@ mod tests {
 
     #[test]
     fn toolchain_prefix_is_shared_and_named_by_the_first_tool() {
-        let tc = "/root/.rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu";
+        let t = tempfile::tempdir().unwrap();
+        let tc = t.path().join("toolchains/1.95.0");
+        for d in ["bin", "lib/rustlib", "share"] {
+            std::fs::create_dir_all(tc.join(d)).unwrap();
+        }
+        std::fs::write(t.path().join("secret"), "").unwrap();
+        let tcs = tc.display().to_string();
+        let lone = t.path().join("lone-tool");
         let tools = [
-            tool("rustc", &format!("{tc}/bin/rustc")),
+            tool("rustc", &format!("{tcs}/bin/rustc")),
             tool("cc", "/usr/bin/x86_64-linux-gnu-gcc-12"),
-            tool("cargo", &format!("{tc}/bin/cargo")),
+            tool("cargo", &format!("{tcs}/bin/cargo")),
+            tool("zz", lone.to_str().unwrap()),
         ];
         let (mounts, links) = tool_layout(&tools);
+        let m = |host: PathBuf, at: &str| (host, at.to_string());
         assert_eq!(
             mounts,
-            vec![(PathBuf::from(tc), "/kiln/tools/cargo".to_string())]
+            vec![
+                m(tc.join("bin"), "/kiln/tools/cargo/bin"),
+                m(tc.join("lib"), "/kiln/tools/cargo/lib"),
+                m(tc.join("share"), "/kiln/tools/cargo/share"),
+                m(lone.clone(), "/kiln/tools/zz/lone-tool"),
+            ]
         );
+        let l = |name: &str, target: &str| (name.to_string(), target.to_string());
         assert_eq!(
             links,
             vec![
-                (
-                    "cargo".to_string(),
-                    "/kiln/tools/cargo/bin/cargo".to_string()
-                ),
-                (
-                    "cc".to_string(),
-                    "/usr/bin/x86_64-linux-gnu-gcc-12".to_string()
-                ),
-                (
-                    "rustc".to_string(),
-                    "/kiln/tools/cargo/bin/rustc".to_string()
-                ),
+                l("cargo", "/kiln/tools/cargo/bin/cargo"),
+                l("cc", "/usr/bin/x86_64-linux-gnu-gcc-12"),
+                l("rustc", "/kiln/tools/cargo/bin/rustc"),
+                l("zz", "/kiln/tools/zz/lone-tool"),
             ]
         );
     }

@@ -13,8 +13,8 @@
 //! /usr, /bin, /lib*…   the host's system directories, read-only (symlinks mirrored)
 //! /etc                 only passwd, group, hosts, nsswitch.conf (generated),
 //!                      ld.so.cache, ld.so.conf(.d) and alternatives (read-only)
-//! /kiln/tools/<name>   the installation prefix of each declared tool living
-//!                      outside the system directories (e.g. a rustup toolchain), read-only
+//! /kiln/tools/<name>   the installation (bin, lib, share, …) of each declared tool
+//!                      living outside the system directories (e.g. a rustup toolchain), read-only
 //! /kiln/bin            one symlink per declared tool: the whole PATH
 //! <RoInput::at>        each read-only extra input (e.g. the cargo registry cache)
 //! /proc, /dev          fresh instances
@@ -57,8 +57,21 @@ pub use cargo_home::{
 };
 pub use tools::{resolve_tools, Tool};
 
-/// How a build process is isolated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// How a build process is isolated. Serialises as `"bubblewrap"` / `"none"`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum SandboxMode {
     /// bubblewrap: namespaces, fixed filesystem layout, no network.
     #[default]
@@ -270,4 +283,18 @@ pub fn run(spec: &Spec, log: &Path) -> Result<(), SandboxError> {
 /// `cargo metadata`.
 pub fn run_capture(spec: &Spec, log: &Path) -> Result<Vec<u8>, SandboxError> {
     process::execute(spec, log, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_spellings_round_trip() {
+        for m in [SandboxMode::Bubblewrap, SandboxMode::None] {
+            assert_eq!(m.as_str().parse::<SandboxMode>().unwrap(), m);
+            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{m}\""));
+        }
+        assert!("docker".parse::<SandboxMode>().is_err());
+    }
 }

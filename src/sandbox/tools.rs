@@ -18,8 +18,12 @@ use sha2::{Digest, Sha256};
 use super::process::command;
 use super::SandboxError;
 
-/// A resolved tool.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A resolved tool. Serialises as `{"name","path","sha256","version"}` for
+/// the derivation (which should hash `name`, `sha256` and `version`, not the
+/// host `path`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Tool {
     /// The declared name; the program's name on the sandbox PATH.
     pub name: String,

@@ -7,16 +7,21 @@
 //! invocation lets cargo resolve their path dependencies on each other at the
 //! stamped version without a registry. Steps:
 //!
-//! 1. `cargo metadata --offline --format-version 1 --no-deps` (sandboxed)
-//!    lists the workspace members, their versions and the target directory;
-//!    a requested member the workspace does not contain is
-//!    [`CrateError::UnknownMember`] (bad input).
-//! 2. `cargo package` (sandboxed) with `SOURCE_DATE_EPOCH`, `CARGO_HOME` =
+//! 1. `cargo package` (sandboxed) with `SOURCE_DATE_EPOCH`, `CARGO_HOME` =
 //!    `/tmp/cargo-home` whose registry index and crate cache are the host's,
 //!    read-only (see [`crate::sandbox::cargo_registry_inputs`]), so members
-//!    with crates.io dependencies package offline.
-//! 3. `<target>/package/{name}-{version}.crate` of each requested member is
-//!    checked ([`check_conventions`]) and copied to `<staging>/` (mode 0644).
+//!    with crates.io dependencies package offline; `--target-dir target` so
+//!    project configuration cannot move the output (an existing
+//!    `target/package` is removed first).
+//! 2. If cargo fails and members were named, `cargo metadata --offline
+//!    --format-version 1 --no-deps` (sandboxed) lists the workspace members:
+//!    a requested member the workspace does not contain is
+//!    [`CrateError::UnknownMember`] (bad input). Running it only on failure
+//!    keeps a successful build to one cargo invocation.
+//! 3. Every `target/package/*.crate` is checked ([`check_conventions`], which
+//!    also reads the crate's name and version from its normalised
+//!    `Cargo.toml`); those of the requested members are copied to
+//!    `<staging>/` (mode 0644).
 //!
 //! **No VCS information.** The workspace is a plain directory, not a git
 //! repository, so cargo writes no `.cargo_vcs_info.json` (it does so only
@@ -104,12 +109,8 @@ pub enum CrateError {
     BadManifestDir { dir: String },
     #[error("`cargo metadata` output could not be read: {detail}")]
     Metadata { detail: String },
-    #[error(
-        "cargo's target directory {dir} is outside the workspace; kiln cannot collect from it"
-    )]
-    TargetOutside { dir: String },
-    #[error("`cargo package` did not produce {path}")]
-    NotProduced { path: PathBuf },
+    #[error("`cargo package` did not produce a crate for {name:?} in {dir}")]
+    NotProduced { name: String, dir: PathBuf },
     #[error("{file} is not deterministic: {detail}")]
     NotDeterministic { file: String, detail: String },
     #[error("copying {from} to {to}")]
@@ -133,7 +134,6 @@ impl crate::error::Classify for CrateError {
             CrateError::NotDeterministic { .. } => ErrorKind::CheckFailed,
             CrateError::Sandbox(e) => e.kind(),
             CrateError::Metadata { .. }
-            | CrateError::TargetOutside { .. }
             | CrateError::NotProduced { .. }
             | CrateError::Io { .. } => ErrorKind::Internal,
         }
@@ -145,13 +145,11 @@ impl crate::error::Classify for CrateError {
 struct Metadata {
     packages: Vec<MetaPackage>,
     workspace_members: Vec<String>,
-    target_directory: String,
 }
 
 #[derive(Debug, serde::Deserialize)]
 struct MetaPackage {
     name: String,
-    version: String,
     id: String,
 }
 
@@ -189,87 +187,93 @@ pub fn build(
         mode: spec.mode,
     };
 
-    // 1. Members.
-    let json = sandbox::run_capture(
-        &cargo(&[
-            "metadata",
-            "--offline",
-            "--format-version",
-            "1",
-            "--no-deps",
-        ]),
-        log,
-    )?;
-    let meta: Metadata = serde_json::from_slice(&json).map_err(|e| CrateError::Metadata {
-        detail: e.to_string(),
-    })?;
-    let members: Vec<&MetaPackage> = meta
-        .workspace_members
-        .iter()
-        .filter_map(|id| meta.packages.iter().find(|p| &p.id == id))
-        .collect();
-    let wanted: Vec<&MetaPackage> = if spec.members.is_empty() {
-        members.clone()
-    } else {
-        spec.members
-            .iter()
-            .map(|name| {
-                members
-                    .iter()
-                    .find(|p| &p.name == name)
-                    .copied()
-                    .ok_or_else(|| CrateError::UnknownMember {
-                        name: name.clone(),
-                        manifest: Path::new(&manifest_dir)
-                            .join("Cargo.toml")
-                            .display()
-                            .to_string(),
-                        available: members.iter().map(|p| p.name.clone()).collect(),
-                    })
-            })
-            .collect::<Result<_, _>>()?
-    };
-
-    // 2. Pack.
-    let mut args = vec!["package", "--no-verify", "--offline", "--allow-dirty"];
-    if spec.members.is_empty() {
-        args.push("--workspace");
-    } else {
-        for p in &wanted {
-            args.extend(["-p", p.name.as_str()]);
-        }
-    }
-    sandbox::run(&cargo(&args), log)?;
-
-    // 3. Collect.
-    let target = host_target_dir(workspace, &meta.target_directory)?;
+    // 1. Pack, into a target directory kiln chooses (project configuration
+    //    cannot move it), emptied of any earlier packages.
+    let package_dir = workspace.join(&manifest_dir).join("target/package");
     let io = |from: &Path, to: &Path| {
         let (from, to) = (from.to_path_buf(), to.to_path_buf());
         move |source| CrateError::Io { from, to, source }
     };
-    std::fs::create_dir_all(staging).map_err(io(&target, staging))?;
-    let mut out = Vec::with_capacity(wanted.len());
-    for p in wanted {
-        let file_name = format!("{}-{}.crate", p.name, p.version);
-        let from = target.join("package").join(&file_name);
-        let bytes =
-            std::fs::read(&from).map_err(|_| CrateError::NotProduced { path: from.clone() })?;
-        check_conventions(&bytes, &p.name, &p.version).map_err(|detail| {
+    if package_dir.exists() {
+        std::fs::remove_dir_all(&package_dir).map_err(io(&package_dir, &package_dir))?;
+    }
+    let mut args = vec![
+        "package",
+        "--no-verify",
+        "--offline",
+        "--allow-dirty",
+        "--target-dir",
+        "target",
+    ];
+    if spec.members.is_empty() {
+        args.push("--workspace");
+    } else {
+        for name in &spec.members {
+            args.extend(["-p", name.as_str()]);
+        }
+    }
+    if let Err(err) = sandbox::run(&cargo(&args), log) {
+        // Say which member is unknown rather than quoting cargo's message.
+        if matches!(err, SandboxError::Failed { .. }) && !spec.members.is_empty() {
+            let json = sandbox::run_capture(
+                &cargo(&[
+                    "metadata",
+                    "--offline",
+                    "--format-version",
+                    "1",
+                    "--no-deps",
+                ]),
+                log,
+            )?;
+            check_members(&json, &spec.members, &manifest_dir)?;
+        }
+        return Err(err.into());
+    }
+
+    // 2. Check and collect.
+    std::fs::create_dir_all(staging).map_err(io(&package_dir, staging))?;
+    let mut files: Vec<String> = std::fs::read_dir(&package_dir)
+        .map_err(io(&package_dir, staging))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".crate"))
+        .collect();
+    files.sort();
+    let mut packed = Vec::with_capacity(files.len());
+    for file_name in files {
+        let from = package_dir.join(&file_name);
+        let bytes = std::fs::read(&from).map_err(io(&from, staging))?;
+        let id = check_conventions(&bytes, &file_name).map_err(|detail| {
             CrateError::NotDeterministic {
                 file: file_name.clone(),
                 detail,
             }
         })?;
-        let to = staging.join(&file_name);
-        std::fs::write(&to, &bytes).map_err(io(&from, &to))?;
+        packed.push((id, file_name, bytes));
+    }
+    let order: Vec<String> = if spec.members.is_empty() {
+        packed.iter().map(|(id, _, _)| id.name.clone()).collect()
+    } else {
+        spec.members.clone()
+    };
+    let mut out = Vec::with_capacity(order.len());
+    for name in order {
+        let (id, file_name, bytes) = packed
+            .iter()
+            .find(|(id, _, _)| id.name == name)
+            .ok_or_else(|| CrateError::NotProduced {
+                name: name.clone(),
+                dir: package_dir.clone(),
+            })?;
+        let to = staging.join(file_name);
+        std::fs::write(&to, bytes).map_err(io(&package_dir.join(file_name), &to))?;
         std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644))
-            .map_err(io(&from, &to))?;
+            .map_err(io(&package_dir.join(file_name), &to))?;
         out.push(PackagedCrate {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            file_name,
+            name: id.name.clone(),
+            version: id.version.clone(),
+            file_name: file_name.clone(),
             path: to,
-            sha256: Sha256::digest(&bytes)
+            sha256: Sha256::digest(bytes)
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect(),
@@ -279,10 +283,45 @@ pub fn build(
     Ok(out)
 }
 
-/// Check that a `.crate` carries only cargo's fixed metadata (see the module
-/// docs); `Err` describes the first violation.
-pub fn check_conventions(bytes: &[u8], name: &str, version: &str) -> Result<(), String> {
-    let file_name = format!("{name}-{version}.crate");
+/// After a failed `cargo package -p …`: an unknown member is bad input.
+fn check_members(metadata: &[u8], wanted: &[String], manifest_dir: &str) -> Result<(), CrateError> {
+    let meta: Metadata = serde_json::from_slice(metadata).map_err(|e| CrateError::Metadata {
+        detail: e.to_string(),
+    })?;
+    let members: Vec<&str> = meta
+        .workspace_members
+        .iter()
+        .filter_map(|id| meta.packages.iter().find(|p| &p.id == id))
+        .map(|p| p.name.as_str())
+        .collect();
+    match wanted.iter().find(|w| !members.contains(&w.as_str())) {
+        Some(name) => Err(CrateError::UnknownMember {
+            name: name.clone(),
+            manifest: Path::new(manifest_dir)
+                .join("Cargo.toml")
+                .display()
+                .to_string(),
+            available: members.iter().map(|m| m.to_string()).collect(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A crate's name and version, as its normalised `Cargo.toml` states them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrateId {
+    pub name: String,
+    pub version: String,
+}
+
+/// Check that the `.crate` file `file_name` carries only cargo's fixed
+/// metadata (see the module docs) and return the name and version from its
+/// normalised `Cargo.toml`, which must match the file name and the entries'
+/// `{name}-{version}/` prefix. `Err` describes the first violation.
+pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, String> {
+    let stem = file_name
+        .strip_suffix(".crate")
+        .ok_or_else(|| format!("{file_name:?} does not end in .crate"))?;
     // gzip: ID1 ID2 CM=8 FLG=FNAME, MTIME=0, XFL, OS=255, FNAME\0.
     let fixed = [0x1f, 0x8b, 0x08, 0x08, 0, 0, 0, 0];
     if bytes.len() < 10 || bytes[..8] != fixed {
@@ -306,11 +345,13 @@ pub fn check_conventions(bytes: &[u8], name: &str, version: &str) -> Result<(), 
     if tar.len() < 1024 || tar[tar.len() - 1024..].iter().any(|&b| b != 0) {
         return Err("the tar does not end with two zero blocks".into());
     }
-    let prefix = format!("{name}-{version}/");
+    let prefix = format!("{stem}/");
+    let manifest_path = PathBuf::from(format!("{stem}/Cargo.toml"));
+    let mut manifest = None;
     let mut archive = tar::Archive::new(tar.as_slice());
     let mut previous: Option<PathBuf> = None;
     for entry in archive.entries().map_err(|e| format!("tar: {e}"))? {
-        let entry = entry.map_err(|e| format!("tar: {e}"))?;
+        let mut entry = entry.map_err(|e| format!("tar: {e}"))?;
         let h = entry.header();
         let path = entry
             .path()
@@ -370,30 +411,38 @@ pub fn check_conventions(bytes: &[u8], name: &str, version: &str) -> Result<(), 
                 ));
             }
         }
+        if path == manifest_path {
+            let mut text = String::new();
+            entry
+                .read_to_string(&mut text)
+                .map_err(|e| format!("{shown}: {e}"))?;
+            manifest = Some(text);
+        }
         previous = Some(path);
     }
-    if previous.is_none() {
-        return Err("the archive is empty".into());
-    }
-    Ok(())
-}
-
-/// cargo's target directory (an in-sandbox path under `/build`, or a host
-/// path inside the workspace without a sandbox) as a host path.
-fn host_target_dir(workspace: &Path, dir: &str) -> Result<PathBuf, CrateError> {
-    let outside = || CrateError::TargetOutside {
-        dir: dir.to_string(),
+    let manifest =
+        manifest.ok_or_else(|| format!("no {} in the archive", manifest_path.display()))?;
+    let doc: toml_edit::DocumentMut = manifest
+        .parse()
+        .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    let field = |key: &str| {
+        doc.get("package")
+            .and_then(|p| p.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{}: no package.{key}", manifest_path.display()))
     };
-    let p = Path::new(dir);
-    if let Ok(rest) = p.strip_prefix(sandbox::env::BUILD_DIR) {
-        return Ok(workspace.join(rest));
+    let id = CrateId {
+        name: field("name")?,
+        version: field("version")?,
+    };
+    if format!("{}-{}", id.name, id.version) != stem {
+        return Err(format!(
+            "{file_name} holds {} {}, not what its name says",
+            id.name, id.version
+        ));
     }
-    let root = std::fs::canonicalize(workspace).map_err(|_| outside())?;
-    if p.starts_with(&root) {
-        Ok(p.to_path_buf())
-    } else {
-        Err(outside())
-    }
+    Ok(id)
 }
 
 /// A relative directory without `..`, normalised (`""` = the root).
