@@ -41,4 +41,4 @@ export NIX_REMOTE="${NIX_REMOTE:-}"
 # Build kiln first: it also fills the cargo cache that offline crate and
 # command builds in the tests read.
 cargo build --locked --all-targets
-exec cargo test --locked -- "$@"
+exec cargo test --locked --no-fail-fast -- "$@"

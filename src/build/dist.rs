@@ -1,9 +1,12 @@
 //! Publishing built outputs into `dist/` (or `--out DIR`).
 //!
-//! Each file artifact is copied under its own name, each directory artifact
+//! Each file artifact is placed under its own name, each directory artifact
 //! as `DIR/<name>/`, each with its provenance beside it as
 //! `<name>.intoto.json`; `SHA256SUMS` lists every file (`<hex>  <name>`,
-//! sorted by name). Files are written to temporary names and renamed, and
+//! sorted by name). Store outputs are immutable, so artifacts are hard links
+//! to them when `DIR` is on the store's filesystem (a copy otherwise), and a
+//! file that already is that link is left alone: publishing a fully cached
+//! build rewrites nothing. Files are written to temporary names and renamed, and
 //! files a previous `kiln build` wrote (listed in the old `SHA256SUMS`) that
 //! this build does not produce are removed, so `dist/` always describes one
 //! build. Nothing is touched until every recipe has built.
@@ -73,27 +76,41 @@ pub fn write_dist(
         .unwrap_or_default();
 
     let mut sums: BTreeMap<String, String> = BTreeMap::new();
+    let recorded: BTreeMap<String, String> = reports
+        .iter()
+        .flat_map(|r| r.artifacts.iter())
+        .filter(|a| !a.directory)
+        .map(|a| (a.file.clone(), a.sha256.clone()))
+        .collect();
     for (name, (src, is_dir, prov)) in &plan {
         let dest = out.join(name);
         if *is_dir {
-            let tmp = out.join(format!(".{name}.kiln-tmp"));
-            let _ = std::fs::remove_dir_all(&tmp);
-            super::workspace::copy_tree(src, &tmp)?;
-            if dest.exists() {
-                std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
+            if !same_tree(src, &dest)? {
+                let tmp = out.join(format!(".{name}.kiln-tmp"));
+                let _ = std::fs::remove_dir_all(&tmp);
+                link_tree(src, &tmp)?;
+                if dest.exists() {
+                    std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
+                }
+                std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
             }
-            std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
             for (rel, hex) in hash_tree(&dest)? {
                 sums.insert(format!("{name}/{rel}"), hex);
             }
         } else {
-            let hex = copy_file(src, &dest)?;
+            let hex = match recorded.get(name) {
+                Some(hex) => {
+                    place_file(src, &dest)?;
+                    hex.clone()
+                }
+                None => copy_file(src, &dest)?,
+            };
             sums.insert(name.clone(), hex);
         }
         if let Some(p) = prov {
             let pname = format!("{name}.intoto.json");
             let pdest = out.join(&pname);
-            write_atomic(&pdest, p)?;
+            write_if_changed(&pdest, p)?;
             sums.insert(pname, hex_sha256(p));
         }
     }
@@ -116,7 +133,7 @@ pub fn write_dist(
     for (name, hex) in &sums {
         text.push_str(&format!("{hex}  {name}\n"));
     }
-    write_atomic(&sums_path, text.as_bytes())?;
+    write_if_changed(&sums_path, text.as_bytes())?;
     Ok(sums
         .into_iter()
         .map(|(name, sha256)| DistFile { name, sha256 })
@@ -141,6 +158,102 @@ fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
         source: e.error,
     })?;
     Ok(())
+}
+
+fn write_if_changed(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    if std::fs::read(dest).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    write_atomic(dest, bytes)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Make `dest` the store file `src`: a hard link when possible (store files
+/// never change), else a copy; nothing happens when it already is one.
+fn place_file(src: &Path, dest: &Path) -> Result<(), BuildError> {
+    if same_file(src, dest) {
+        return Ok(());
+    }
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.kiln-link",
+        dest.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
+    let _ = std::fs::remove_file(&tmp);
+    match std::fs::hard_link(src, &tmp) {
+        Ok(()) => std::fs::rename(&tmp, dest).map_err(io(dest)),
+        Err(_) => copy_file(src, dest).map(|_| ()),
+    }
+}
+
+/// Whether every file of the store tree `src` is already linked at `dest`.
+fn same_tree(src: &Path, dest: &Path) -> Result<bool, BuildError> {
+    if !dest.is_dir() {
+        return Ok(false);
+    }
+    let a = walk_files(src)?;
+    let b = walk_files(dest)?;
+    if a.len() != b.len() {
+        return Ok(false);
+    }
+    Ok(a.iter()
+        .zip(&b)
+        .all(|((ra, pa), (rb, pb))| ra == rb && same_file(pa, pb)))
+}
+
+fn walk_files(root: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(io(&d))? {
+            let e = e.map_err(io(&d))?;
+            let p = e.path();
+            if e.file_type().map_err(io(&p))?.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(root)
+                        .unwrap_or(&p)
+                        .to_string_lossy()
+                        .into_owned(),
+                    p,
+                ));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Link (or copy) a store tree into `dest`, keeping symlinks.
+fn link_tree(src: &Path, dest: &Path) -> Result<(), BuildError> {
+    let meta = std::fs::symlink_metadata(src).map_err(io(src))?;
+    if meta.file_type().is_symlink() {
+        let t = std::fs::read_link(src).map_err(io(src))?;
+        return std::os::unix::fs::symlink(t, dest).map_err(io(dest));
+    }
+    if meta.is_dir() {
+        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        let mut entries: Vec<_> = std::fs::read_dir(src)
+            .map_err(io(src))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io(src))?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            link_tree(&e.path(), &dest.join(e.file_name()))?;
+        }
+        return Ok(());
+    }
+    place_file(src, dest)
 }
 
 /// Copy `src` to `dest` via a temporary file, hashing on the way.

@@ -198,7 +198,6 @@ impl Engine {
     pub fn new(root: &Path, store_dir: &Path, opts: BuildOptions) -> Result<Engine, BuildError> {
         let recipes = Recipes::load(root)?;
         let policy = crate::recipe::policy::ReleasePolicy::load(root)?;
-        let store = Store::open(store_dir)?;
         let mut exclude_dirs = vec![absolute(store_dir)];
         if let Some(o) = &opts.out_dir {
             exclude_dirs.push(absolute(o));
@@ -230,6 +229,8 @@ impl Engine {
                 tag: opts.tag.clone(),
             },
         )?;
+        prepare(&recipes, &snapshot, &version, &opts.recipes)?;
+        let store = Store::open(store_dir)?;
         let policy_epoch = policy.source_date_epoch;
         Ok(Engine {
             root: root.to_path_buf(),
@@ -244,24 +245,12 @@ impl Engine {
     }
 
     fn prepare(&self) -> Result<Vec<Prepared<'_>>, BuildError> {
-        let selected = self.recipes.select(&self.opts.recipes)?;
-        let mut prepared = Vec::new();
-        let mut read: BTreeSet<&str> = BTreeSet::new();
-        for r in selected {
-            let selection =
-                self.snapshot
-                    .select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
-            read.extend(selection.files.iter().map(|f| f.path.as_str()));
-            prepared.push(Prepared {
-                recipe: r,
-                selection,
-            });
-        }
-        let dirty = self.snapshot.uncommitted_in(&read);
-        if !dirty.is_empty() {
-            return Err(BuildError::Uncommitted { files: dirty });
-        }
-        Ok(prepared)
+        prepare(
+            &self.recipes,
+            &self.snapshot,
+            &self.version,
+            &self.opts.recipes,
+        )
     }
 
     fn target_of(surface: Surface) -> Target {
@@ -562,6 +551,56 @@ impl Engine {
     }
 }
 
+/// Select recipes, their snapshot files and check everything that can be
+/// checked without building (uncommitted sources, templates), so that bad
+/// input fails before the store is opened or touched.
+fn prepare<'a>(
+    recipes: &'a Recipes,
+    snapshot: &'a Snapshot,
+    version: &ResolvedVersion,
+    names: &[String],
+) -> Result<Vec<Prepared<'a>>, BuildError> {
+    let selected = recipes.select(names)?;
+    let mut prepared = Vec::new();
+    let mut read: BTreeSet<&str> = BTreeSet::new();
+    for r in selected {
+        let selection =
+            snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
+        read.extend(selection.files.iter().map(|f| f.path.as_str()));
+        let v = version.render(Engine::target_of(r.surface()))?;
+        check_templates(r, &v)?;
+        prepared.push(Prepared {
+            recipe: r,
+            selection,
+        });
+    }
+    let dirty = snapshot.uncommitted_in(&read);
+    if !dirty.is_empty() {
+        return Err(BuildError::Uncommitted { files: dirty });
+    }
+    Ok(prepared)
+}
+
+/// Render every template of a recipe once, so a bad placeholder is reported
+/// at planning time.
+fn check_templates(r: &Recipe, version: &str) -> Result<(), BuildError> {
+    if let Some(p) = &r.spec.prefix {
+        r.render("prefix", p, version)?;
+    }
+    if let Some(o) = &r.spec.output {
+        r.render("output", o, version)?;
+    }
+    if let Some(c) = &r.spec.command {
+        for (i, a) in c.argv.iter().enumerate() {
+            r.render(&format!("command.argv[{i}]"), a, version)?;
+        }
+        for (k, v) in &c.env {
+            r.render(&format!("command.env.{k}"), v, version)?;
+        }
+    }
+    Ok(())
+}
+
 /// The artifact list recorded in a realisation's metadata.
 pub fn artifacts_of(real: &Realisation) -> Vec<Artifact> {
     real.meta
@@ -570,12 +609,23 @@ pub fn artifacts_of(real: &Realisation) -> Vec<Artifact> {
         .unwrap_or_default()
 }
 
+/// An absolute, symlink-free spelling of `p` (which may not exist yet), so it
+/// compares equal to the canonical project root of a snapshot.
 fn absolute(p: &Path) -> PathBuf {
-    if p.is_absolute() {
+    let abs = if p.is_absolute() {
         p.to_path_buf()
     } else {
         std::env::current_dir()
             .map(|c| c.join(p))
             .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if let Ok(c) = std::fs::canonicalize(&abs) {
+        return c;
+    }
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent)
+            .map(|c| c.join(name))
+            .unwrap_or(abs),
+        _ => abs,
     }
 }

@@ -210,8 +210,21 @@ impl Snapshot {
                 repo: Some(repo),
             });
         }
+        // Listing the tree and asking for uncommitted changes are independent
+        // git processes: run them side by side (the no-op build's hot path).
+        let want_status = opts.rev.is_none();
+        let (tree, status) = rayon::join(
+            || repo.ls_tree(&info.id),
+            || {
+                if want_status {
+                    repo.dirty_paths().map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
+        );
         let mut files = Vec::new();
-        for e in repo.ls_tree(&info.id)? {
+        for e in tree? {
             let Some(rel) = e.path.strip_prefix(&prefix) else {
                 continue;
             };
@@ -230,15 +243,12 @@ impl Snapshot {
         }
         files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
         // Uncommitted changes only matter when the snapshot is HEAD's.
-        let uncommitted = if opts.rev.is_none() {
-            repo.dirty_paths()?
-                .into_iter()
-                .filter_map(|p| p.strip_prefix(&prefix).map(str::to_string))
-                .filter(|p| !is_under_any(&project_root.join(p), &opts.exclude_dirs))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let uncommitted = status?
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.strip_prefix(&prefix).map(str::to_string))
+            .filter(|p| !is_under_any(&project_root.join(p), &opts.exclude_dirs))
+            .collect();
         Ok(Snapshot {
             project_root,
             origin: Origin::Git {
