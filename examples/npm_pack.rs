@@ -36,7 +36,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(dir: &std::path::Path, out: &std::path::Path, tar_only: bool) -> Result<String, npm::NpmError> {
+fn run(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    tar_only: bool,
+) -> Result<String, npm::NpmError> {
     let io = |path: PathBuf| move |source| npm::NpmError::Io { path, source };
     if tar_only {
         let m = npm::read_manifest(dir)?;

@@ -247,7 +247,7 @@ fn match_toks(toks: &[Tok], s: &[char]) -> bool {
 
 fn match_part(p: &Part, f: &str) -> bool {
     match p {
-        Part::Literal(l) => l == f || l.to_lowercase() == f.to_lowercase(),
+        Part::Literal(l) => l == f || l.chars().eq(f.chars().flat_map(char::to_lowercase)),
         Part::Magic(toks) => {
             if f.is_empty() || f == "." || f == ".." {
                 return false;
