@@ -265,20 +265,4 @@ mod tests {
         v.sort_by(|a, b| locale_compare(a, b));
         assert_eq!(v, want);
     }
-
-    #[test]
-    fn extname_like_node() {
-        for (p, e) in [
-            ("a.js", ".js"),
-            (".gitignore", ""),
-            ("a/.b", ""),
-            ("..foo", ".foo"),
-            ("a..", "."),
-            ("a", ""),
-            ("x.tar.gz", ".gz"),
-            ("..", ""),
-        ] {
-            assert_eq!(extname(p), e, "{p}");
-        }
-    }
 }

@@ -17,7 +17,8 @@
 //!
 //! Extglobs (`+(a|b)`, `!(x)`, …) are not supported and match literally.
 //!
-//! ```ignore
+//! ```
+//! use kiln::surface::npm::glob::Rule;
 //! let r = Rule::new("!/lib/**");
 //! assert!(r.negate && r.matches("/lib/a/b.js", false));
 //! ```
