@@ -436,3 +436,21 @@ fn bad_inputs_are_typed_errors_naming_file_and_field() {
         "{e}"
     );
 }
+
+/// Pins kiln's own `.tgz` bytes for the fixture: the tar layout is checked
+/// against npm above, so a change here means the deflate backend, its
+/// version or level changed — a builder-identity change (docs/npm.md).
+#[test]
+fn fixture_tgz_golden_sha256() {
+    use sha2::{Digest, Sha256};
+    let mut buf = Vec::new();
+    npm::pack(Path::new(FIXTURE), &mut buf).unwrap();
+    let hex: String = Sha256::digest(&buf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, GOLDEN_FIXTURE_TGZ_SHA256);
+}
+
+const GOLDEN_FIXTURE_TGZ_SHA256: &str =
+    "d9beeb1930bb6258efb7cf23cf2f1e5955625e0eae2ad5ed0dab715a1f2f1b5f";
