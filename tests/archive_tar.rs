@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 
 use common::{cmd, require_tool, run_ok, write};
+use kiln::archive::bundle::{write_tar_bundle, write_zip_bundle, Compression};
 use kiln::archive::compress::{gzip, zstd, GzipOptions};
 use kiln::archive::mapping::{map_files, MappingOptions, Rename, SourceFile, SourceKind};
 use kiln::archive::read::{self, EntryKind, Limits, ReadError};
@@ -394,7 +395,7 @@ fn mapped_bundle_is_reproducible_across_checkouts() {
         });
         out
     }
-    fn bundle(files: Vec<SourceFile>) -> Vec<u8> {
+    fn bundle(files: Vec<SourceFile>) -> (Vec<u8>, Vec<u8>) {
         let opts = MappingOptions {
             include: vec!["docs".into(), "bin/*.sh".into(), "README.md".into()],
             exclude: vec!["docs/api/**".into()],
@@ -406,23 +407,27 @@ fn mapped_bundle_is_reproducible_across_checkouts() {
             ..Default::default()
         };
         let entries = map_files(files, &opts).unwrap();
-        let mut tar = TarWriter::new(Vec::new(), Dialect::Pax);
-        for e in &entries {
-            match &e.kind {
-                SourceKind::File { disk, size, .. } => {
-                    let f = std::fs::File::open(disk).unwrap();
-                    tar.append_file_from(&e.path, e.mode, SDE, *size, f)
-                        .unwrap();
-                }
-                SourceKind::Symlink { target } => tar.append_symlink(&e.path, target, SDE).unwrap(),
-            }
-        }
-        gzip(&tar.finish().unwrap(), &GzipOptions::KILN).unwrap()
+        let tgz = write_tar_bundle(
+            &entries,
+            SDE,
+            Compression::Gzip,
+            Vec::new(),
+            |p: &std::path::Path| std::fs::File::open(p),
+        )
+        .unwrap();
+        let zip = write_zip_bundle(&entries, SDE, Vec::new(), |p: &std::path::Path| {
+            std::fs::File::open(p)
+        })
+        .unwrap();
+        (tgz, zip)
     }
     let tmp = tempfile::tempdir().unwrap();
-    let a = bundle(checkout(&tmp.path().join("a"), false, 1_000_000, 0o022));
-    let b = bundle(checkout(&tmp.path().join("b"), true, 2_000_000_000, 0o077));
-    assert!(a == b, "bundles differ");
+    let (a, za) = bundle(checkout(&tmp.path().join("a"), false, 1_000_000, 0o022));
+    let (b, zb) = bundle(checkout(&tmp.path().join("b"), true, 2_000_000_000, 0o077));
+    assert!(a == b, "tar bundles differ");
+    assert!(za == zb, "zip bundles differ");
+    let zipped = read::list_zip(std::io::Cursor::new(&za), &Limits::default()).unwrap();
+    let zip_modes: Vec<(String, u32)> = zipped.iter().map(|e| (e.path.clone(), e.mode)).collect();
     let entries = read::list_tar_gz(&a[..], &Limits::default()).unwrap();
     let got: Vec<(String, u32)> = entries.iter().map(|e| (e.path.clone(), e.mode)).collect();
     let want = [
@@ -432,6 +437,7 @@ fn mapped_bundle_is_reproducible_across_checkouts() {
         ("bundle-1.0.0/scripts/run.sh", 0o755),
     ];
     assert_eq!(got, want.map(|(p, m)| (p.to_string(), m)));
+    assert_eq!(zip_modes, got);
     let mut gz = flate2::read::GzDecoder::new(&a[..]);
     let mut raw = Vec::new();
     gz.read_to_end(&mut raw).unwrap();

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use common::{cmd, require_tool, run_ok};
-use kiln::surface::npm::collate::{locale_compare, npm_compare};
+use kiln::surface::npm::collate::{extname, locale_compare, npm_compare};
 
 /// Deterministic names over ASCII and Latin-1, biased towards near-ties.
 fn generated_names(count: usize) -> Vec<String> {
@@ -126,4 +126,39 @@ fn npm_order_matches_npm_packlist_sort() {
     if let Some(d) = first_difference(&ours, &theirs) {
         panic!("npm order differs {d}");
     }
+}
+
+#[test]
+fn extname_matches_node_path_extname() {
+    if !require_tool("node") {
+        return;
+    }
+    let cases: Vec<String> = [
+        "a.js",
+        ".gitignore",
+        "a/.b",
+        "..foo",
+        "a..",
+        "a",
+        "x.tar.gz",
+        "..",
+        ".",
+        "a/b.c/d",
+        "a/.b.c",
+        "...",
+        "a.b.",
+        ".a.",
+        "lib/x.d.ts",
+        "@s/p.JS",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let theirs: Vec<String> = node_sort(
+            "const p=require('path');let s='';process.stdin.setEncoding('utf8');process.stdin.on('data',d=>s+=d)\
+             .on('end',()=>console.log(JSON.stringify(JSON.parse(s).map(x=>p.posix.extname(x)))))",
+        &cases,
+    );
+    let ours: Vec<String> = cases.iter().map(|c| extname(c).to_string()).collect();
+    assert_eq!(ours, theirs);
 }

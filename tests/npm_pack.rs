@@ -436,3 +436,149 @@ fn bad_inputs_are_typed_errors_naming_file_and_field() {
         "{e}"
     );
 }
+
+/// Pins kiln's own `.tgz` bytes for the fixture: the tar layout is checked
+/// against npm above, so a change here means the deflate backend, its
+/// version or level changed — a builder-identity change (docs/npm.md).
+#[test]
+fn fixture_tgz_golden_sha256() {
+    use sha2::{Digest, Sha256};
+    let mut buf = Vec::new();
+    npm::pack(Path::new(FIXTURE), &mut buf).unwrap();
+    let hex: String = Sha256::digest(&buf)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, GOLDEN_FIXTURE_TGZ_SHA256);
+}
+
+const GOLDEN_FIXTURE_TGZ_SHA256: &str =
+    "d9beeb1930bb6258efb7cf23cf2f1e5955625e0eae2ad5ed0dab715a1f2f1b5f";
+
+/// Random layouts and ignore rules: kiln's selection must equal npm's.
+#[test]
+fn generated_ignore_rules_select_like_npm() {
+    if !require_tool("npm") {
+        return;
+    }
+    let paths = [
+        "index.js",
+        "README.md",
+        "CHANGELOG.md",
+        "lib/a.js",
+        "lib/keep.js",
+        "lib/b.map",
+        "lib/sub/c.js",
+        "lib/sub/d.ts",
+        "lib/sub/d.d.ts",
+        "src/x.ts",
+        "src/secret.ts",
+        "src/deep/y.ts",
+        "docs/guide.md",
+        "docs/img/logo.png",
+        "test/t.js",
+        "Test/T.js",
+        "build/out.js",
+        "dist/bundle.js",
+        "dist/bundle.js.map",
+        "tmp1.txt",
+        "a.js",
+        "b.js",
+        "LICENSE.txt",
+        "licence",
+        "types/index.d.ts",
+        ".hidden/x.js",
+        "lib/.env",
+    ];
+    let rules = [
+        "*.md",
+        "!README.md",
+        "docs/",
+        "/build",
+        "test/**",
+        "**/*.map",
+        "lib/*.js",
+        "!lib/keep.js",
+        "src",
+        "*.ts",
+        "!*.d.ts",
+        "tmp*",
+        "[Tt]est",
+        "{a,b}.js",
+        "/lib/sub/",
+        "*.png",
+        "!docs/img/",
+        ".hidden",
+        "dist/*",
+        "!dist/bundle.js",
+        "# comment",
+        "lib/**/d.*",
+    ];
+    let files_pool = [
+        "lib",
+        "dist/",
+        "*.js",
+        "src/**/*.ts",
+        "!src/secret.ts",
+        "./index.js",
+        "docs/*",
+        "types",
+        "lib/sub/",
+        "!lib/sub/d.ts",
+        "/a.js",
+    ];
+    let mut seed: u64 = 7;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for case in 0..10 {
+        let dir = tmp.path().join(format!("case{case}"));
+        for p in paths {
+            write(&dir.join(p), format!("// {p}\n"));
+        }
+        let pick = |k: usize, pool: &[&str], next: &mut dyn FnMut(usize) -> usize| -> Vec<String> {
+            (0..k).map(|_| pool[next(pool.len())].to_string()).collect()
+        };
+        let root_rules = pick(4 + next(5), &rules, &mut next);
+        let ignore_file = if case % 2 == 0 {
+            ".npmignore"
+        } else {
+            ".gitignore"
+        };
+        write(&dir.join(ignore_file), root_rules.join("\n") + "\n");
+        write(
+            &dir.join("lib/.npmignore"),
+            pick(2, &rules, &mut next).join("\n") + "\n",
+        );
+        let mut manifest = serde_json::json!({"name": format!("case{case}"), "version": "1.0.0"});
+        if case % 3 != 0 {
+            manifest["files"] = serde_json::json!(pick(3 + next(3), &files_pool, &mut next));
+        }
+        write(&dir.join("package.json"), manifest.to_string());
+        let theirs = npm_dry_run_files(&dir, &tmp.path().join("cache"));
+        match npm::packed_files(&dir) {
+            Ok((_, mut ours)) => {
+                ours.sort();
+                assert_eq!(
+                    ours, theirs,
+                    "case {case}: rules {root_rules:?}, manifest {manifest}"
+                );
+            }
+            Err(NpmError::FilesEntryMatchesNothing { entry, .. }) => {
+                // kiln is stricter than npm here; npm packed nothing for it
+                let rule_hits = theirs
+                    .iter()
+                    .any(|f| f.starts_with(entry.trim_start_matches("./")));
+                assert!(
+                    !rule_hits,
+                    "case {case}: {entry} reported empty but npm packed {theirs:?}"
+                );
+            }
+            Err(e) => panic!("case {case}: {e}"),
+        }
+    }
+}

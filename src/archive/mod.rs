@@ -12,13 +12,16 @@
 //! - [`read`]: listing tar, tar.gz, tar.zst and zip archives with limits,
 //!   refusing hostile input;
 //! - [`mapping`]: source files + globs + prefix/renames → the sorted entry
-//!   list shared by the `tarball` and `zip` surfaces.
+//!   list shared by the `tarball` and `zip` surfaces;
+//! - [`bundle`]: that entry list → `.tar[.gz|.zst]` or `.zip` in kiln's
+//!   layout (the caller supplies the file contents).
 //!
 //! kiln's own bundles (`tarball`/`zip` surfaces) follow one layout,
 //! documented in `docs/archives.md`: entries sorted by path bytes, no
 //! directory entries, mtime = `SOURCE_DATE_EPOCH`, uid/gid 0, empty owner
 //! names, modes 0644/0755, symlinks kept as symlinks.
 
+pub mod bundle;
 pub mod compress;
 pub mod mapping;
 pub mod read;

@@ -632,18 +632,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_octal_forms() {
-        let mut f = [0u8; 8];
-        octal_node(&mut f, 0o644);
-        assert_eq!(&f, b"000644 \0");
-        octal_node(&mut f, 0o7654321);
-        assert_eq!(&f, b"7654321\0");
-        let mut g = [0u8; 12];
-        octal_node(&mut g, 499162500);
-        assert_eq!(&g, b"3560116604 \0");
-    }
-
-    #[test]
     fn node_split_moves_components() {
         let long = format!("package/{}/{}", "d".repeat(60), "f".repeat(60));
         let (name, prefix, pax) = node_split(&long);

@@ -306,20 +306,3 @@ impl<W: Write> ZipWriter<W> {
         Ok(self.out)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dos_time_conversion() {
-        // 1980-01-01 00:00:00
-        assert_eq!(dos_datetime(0), (0, (1 << 5) | 1));
-        // 2020-02-02 00:00:00 (hatchling's default 1580601600)
-        assert_eq!(dos_datetime(1_580_601_600), (0, (40 << 9) | (2 << 5) | 2));
-        // odd seconds round down: 2000-03-01 12:34:57
-        let (t, d) = dos_datetime(951_914_097);
-        assert_eq!(t, (12 << 11) | (34 << 5) | 28);
-        assert_eq!(d, (20 << 9) | (3 << 5) | 1);
-    }
-}

@@ -235,6 +235,24 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
             })
         }
     };
+    for field in ["bundleDependencies", "bundledDependencies"] {
+        match v.get(field) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+            Some(Value::Array(a)) if a.is_empty() => {}
+            Some(other) => {
+                return Err(NpmError::BadField {
+                    path,
+                    field: if field == "bundleDependencies" {
+                        "bundleDependencies"
+                    } else {
+                        "bundledDependencies"
+                    },
+                    value: other.to_string(),
+                    reason: "is not supported by kiln's npm packer (bundled node_modules)",
+                })
+            }
+        }
+    }
     let main = string_field(&path, &v, "main")?;
     let browser = v.get("browser").and_then(Value::as_str).map(String::from);
     let bin: Vec<String> = match v.get("bin") {

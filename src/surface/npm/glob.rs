@@ -17,7 +17,8 @@
 //!
 //! Extglobs (`+(a|b)`, `!(x)`, …) are not supported and match literally.
 //!
-//! ```ignore
+//! ```
+//! use kiln::surface::npm::glob::Rule;
 //! let r = Rule::new("!/lib/**");
 //! assert!(r.negate && r.matches("/lib/a/b.js", false));
 //! ```
@@ -247,7 +248,7 @@ fn match_toks(toks: &[Tok], s: &[char]) -> bool {
 
 fn match_part(p: &Part, f: &str) -> bool {
     match p {
-        Part::Literal(l) => l == f || l.to_lowercase() == f.to_lowercase(),
+        Part::Literal(l) => l == f || l.chars().eq(f.chars().flat_map(char::to_lowercase)),
         Part::Magic(toks) => {
             if f.is_empty() || f == "." || f == ".." {
                 return false;

@@ -17,9 +17,11 @@
 //! are never packed; names containing `*` are skipped.
 //! Bundled dependencies are not supported (see `docs/npm.md`).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::glob::Rule;
 use super::NpmError;
@@ -72,7 +74,7 @@ struct Walker<'p> {
     parent: Option<&'p Walker<'p>>,
     basename: String,
     order: Vec<Src>,
-    rules: HashMap<Src, Vec<Rule>>,
+    rules: HashMap<Src, Cow<'static, [Rule]>>,
     exact: bool,
     required: Vec<String>,
 }
@@ -107,7 +109,7 @@ impl Walker<'_> {
             let Some(rules) = self.rules.get(src) else {
                 continue;
             };
-            for rule in rules {
+            for rule in rules.iter() {
                 if rule.negate == included {
                     continue;
                 }
@@ -158,8 +160,8 @@ impl Walker<'_> {
                         path: p.clone(),
                         source,
                     })?;
-                    self.rules
-                        .insert(src, parse_rules(&String::from_utf8_lossy(&text)));
+                    let rules = parse_rules(&String::from_utf8_lossy(&text));
+                    self.rules.insert(src, Cow::Owned(rules));
                 }
             }
         }
@@ -213,7 +215,7 @@ impl Walker<'_> {
                     order: vec![Src::Defaults, Src::NpmIgnore, Src::GitIgnore, Src::Strict],
                     rules: HashMap::from([
                         (Src::Defaults, defaults()),
-                        (Src::Strict, rules_of(&strict)),
+                        (Src::Strict, Cow::Owned(rules_of(&strict))),
                     ]),
                     exact,
                     required,
@@ -246,8 +248,10 @@ fn read_names(dir: &Path) -> Result<Vec<String>, NpmError> {
     Ok(names)
 }
 
-fn defaults() -> Vec<Rule> {
-    DEFAULTS.iter().map(|r| Rule::new(r)).collect()
+/// The default rules, compiled once.
+fn defaults() -> Cow<'static, [Rule]> {
+    static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
+    Cow::Borrowed(RULES.get_or_init(|| DEFAULTS.iter().map(|r| Rule::new(r)).collect()))
 }
 
 /// List the files npm would pack from `root`, unsorted, relative, `/`-separated.
@@ -298,7 +302,7 @@ pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
                 Err(_) => ignores.push(inverse),
             }
         }
-        rules.insert(Src::PackageJson, rules_of(&ignores));
+        rules.insert(Src::PackageJson, Cow::Owned(rules_of(&ignores)));
     }
     if let Some(b) = &sel.browser {
         strict.push(format!("!/{b}"));
@@ -309,7 +313,7 @@ pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
     for b in &sel.bin {
         strict.push(format!("!/{b}"));
     }
-    rules.insert(Src::Strict, rules_of(&strict));
+    rules.insert(Src::Strict, Cow::Owned(rules_of(&strict)));
     let mut root_walker = Walker {
         parent: None,
         basename: root
