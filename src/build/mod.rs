@@ -203,32 +203,24 @@ impl Engine {
             exclude_dirs.push(absolute(o));
         }
         exclude_dirs.push(absolute(&root.join("dist")));
-        let snapshot = Snapshot::take(
-            root,
-            &SnapshotOptions {
-                rev: opts.rev.clone(),
-                dirty: opts.dirty,
-                exclude_dirs,
-            },
-        )?;
         // The version comes from the snapshot's commit, like every other input;
         // only a working-tree (--dirty) or directory build reads the checkout.
-        let version_rev = match &snapshot.origin {
-            Origin::Git {
-                commit,
-                dirty: false,
-            } => Some(commit.clone()),
-            _ => None,
+        // Snapshot and version are independent git work: run them side by side.
+        let version_rev = commit_of_build(root, &opts)?;
+        let snap_opts = SnapshotOptions {
+            rev: opts.rev.clone(),
+            dirty: opts.dirty,
+            exclude_dirs,
         };
-        let version = crate::version::resolve(
-            root,
-            &policy,
-            version_rev.as_deref(),
-            &crate::version::Overrides {
-                version: opts.version.clone(),
-                tag: opts.tag.clone(),
-            },
-        )?;
+        let overrides = crate::version::Overrides {
+            version: opts.version.clone(),
+            tag: opts.tag.clone(),
+        };
+        let (snapshot, version) = rayon::join(
+            || Snapshot::take(root, &snap_opts),
+            || crate::version::resolve(root, &policy, version_rev.as_deref(), &overrides),
+        );
+        let (snapshot, version) = (snapshot?, version?);
         prepare(&recipes, &snapshot, &version, &opts.recipes)?;
         let store = Store::open(store_dir)?;
         let policy_epoch = policy.source_date_epoch;
@@ -548,6 +540,23 @@ impl Engine {
             .write_provenance(&real.store_path, &crate::provenance::to_bytes(&st))?;
         progress.finished(&r.id, Status::Built, start.elapsed());
         Ok((report(Status::Built, &real), real, None))
+    }
+}
+
+/// The commit a (non `--dirty`) build reads, when the project is in git.
+fn commit_of_build(root: &Path, opts: &BuildOptions) -> Result<Option<String>, BuildError> {
+    if opts.dirty {
+        return Ok(None);
+    }
+    let repo = match crate::source::git::Repo::discover(root) {
+        Ok(r) => r,
+        Err(crate::source::git::GitError::NotARepo { .. }) => return Ok(None),
+        Err(e) => return Err(SnapshotError::from(e).into()),
+    };
+    match &opts.rev {
+        Some(rev) => Ok(Some(repo.resolve(rev).map_err(SnapshotError::from)?)),
+        None if repo.has_head() => Ok(Some(repo.resolve("HEAD").map_err(SnapshotError::from)?)),
+        None => Ok(None),
     }
 }
 

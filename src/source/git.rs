@@ -49,9 +49,14 @@ impl crate::error::Classify for GitError {
 }
 
 /// A git repository, addressed by its work tree root.
+///
+/// Commit lookups are memoised per `Repo` (and its clones): one `kiln build`
+/// asks for the same commit's id and time several times, and each git
+/// process costs milliseconds on the no-op path.
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
+    commits: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, CommitInfo>>>,
 }
 
 /// The kind of a tree entry, from its git mode.
@@ -76,8 +81,6 @@ pub struct TreeEntry {
     pub kind: EntryKind,
     /// Hex object id.
     pub oid: String,
-    /// Blob size in bytes (0 for submodules).
-    pub size: u64,
 }
 
 /// Facts about one commit that versions and `SOURCE_DATE_EPOCH` derive from.
@@ -122,6 +125,7 @@ impl Repo {
             .to_string();
         Ok(Repo {
             root: PathBuf::from(s),
+            commits: Default::default(),
         })
     }
 
@@ -166,20 +170,7 @@ impl Repo {
 
     /// Resolve a revision to a full commit id.
     pub fn resolve(&self, rev: &str) -> Result<String, GitError> {
-        let spec = format!("{rev}^{{commit}}");
-        match self.run_string(&[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            "--end-of-options",
-            &spec,
-        ]) {
-            Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-            _ => Err(GitError::UnknownRev {
-                dir: self.root.clone(),
-                rev: rev.to_string(),
-            }),
-        }
+        Ok(self.commit_info(rev)?.id)
     }
 
     /// Whether HEAD points at a commit (false in a fresh `git init`).
@@ -187,15 +178,50 @@ impl Repo {
         self.resolve("HEAD").is_ok()
     }
 
-    /// Commit id and committer time of `rev`.
+    /// Commit id and committer time of `rev` (one git process, memoised).
     pub fn commit_info(&self, rev: &str) -> Result<CommitInfo, GitError> {
-        let id = self.resolve(rev)?;
-        let s = self.run_string(&["show", "-s", "--format=%ct", &id])?;
-        let committer_time = s.trim().parse::<i64>().map_err(|_| GitError::Parse {
-            args: format!("show -s --format=%ct {id}"),
+        if let Some(c) = self.commits.lock().expect("commit cache").get(rev) {
+            return Ok(c.clone());
+        }
+        let unknown = || GitError::UnknownRev {
+            dir: self.root.clone(),
+            rev: rev.to_string(),
+        };
+        if rev.starts_with('-') {
+            return Err(unknown());
+        }
+        let spec = format!("{rev}^{{commit}}");
+        let s = self
+            .run_string(&["log", "-1", "--no-walk", "--format=%H %ct", &spec, "--"])
+            .map_err(|_| unknown())?;
+        let mut f = s.split_whitespace();
+        let (Some(id), Some(time)) = (f.next(), f.next()) else {
+            return Err(unknown());
+        };
+        let committer_time = time.parse::<i64>().map_err(|_| GitError::Parse {
+            args: format!("log -1 --format=%H %ct {spec}"),
             detail: s.clone(),
         })?;
-        Ok(CommitInfo { id, committer_time })
+        let info = CommitInfo {
+            id: id.to_string(),
+            committer_time,
+        };
+        let mut cache = self.commits.lock().expect("commit cache");
+        cache.insert(rev.to_string(), info.clone());
+        cache.insert(info.id.clone(), info.clone());
+        Ok(info)
+    }
+
+    /// The contents of `path` (relative to the repository root) in commit
+    /// `rev`, or `None` when the tree has no such file.
+    pub fn read_file_at(&self, rev: &str, path: &str) -> Result<Option<Vec<u8>>, GitError> {
+        let id = self.resolve(rev)?;
+        let out = git_command(&self.root)
+            .args(["cat-file", "blob", &format!("{id}:{path}")])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(GitError::Spawn)?;
+        Ok(out.status.success().then_some(out.stdout))
     }
 
     /// The shortest unambiguous abbreviation of `rev`, at least `min_len` hex digits.
@@ -258,10 +284,10 @@ impl Repo {
     /// (byte order of full paths). Paths are relative to the repository root.
     pub fn ls_tree(&self, rev: &str) -> Result<Vec<TreeEntry>, GitError> {
         let id = self.resolve(rev)?;
-        let out = self.run(["ls-tree", "-r", "-z", "--long", "--full-tree", &id])?;
+        let out = self.run(["ls-tree", "-r", "-z", "--full-tree", &id])?;
         let mut entries = Vec::new();
         for rec in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
-            // "<mode> SP <type> SP <oid> SP+ <size> TAB <path>"
+            // "<mode> SP <type> SP <oid> TAB <path>"
             let tab = rec
                 .iter()
                 .position(|b| *b == b'\t')
@@ -281,8 +307,8 @@ impl Repo {
                 ),
             })?;
             let mut f = meta.split_whitespace();
-            let (mode, _ty, oid, size) = (f.next(), f.next(), f.next(), f.next());
-            let (Some(mode), Some(oid), Some(size)) = (mode, oid, size) else {
+            let (mode, _ty, oid) = (f.next(), f.next(), f.next());
+            let (Some(mode), Some(oid)) = (mode, oid) else {
                 return Err(GitError::Parse {
                     args: "ls-tree".into(),
                     detail: meta.into(),
@@ -300,16 +326,10 @@ impl Repo {
                     })
                 }
             };
-            let size = if size == "-" {
-                0
-            } else {
-                size.parse().unwrap_or(0)
-            };
             entries.push(TreeEntry {
                 path,
                 kind,
                 oid: oid.to_string(),
-                size,
             });
         }
         Ok(entries)

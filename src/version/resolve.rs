@@ -301,10 +301,8 @@ fn read_at_rev(
         .unwrap_or_default();
     let want = prefix.join(rel);
     let want = want.to_string_lossy().replace('\\', "/");
-    let entry = repo
-        .ls_tree(rev)?
-        .into_iter()
-        .find(|e| e.path == want)
+    let bytes = repo
+        .read_file_at(rev, &want)?
         .ok_or_else(|| VersionError::Io {
             path: rel.to_path_buf(),
             source: std::io::Error::new(
@@ -312,7 +310,6 @@ fn read_at_rev(
                 format!("not in the tree of commit {rev}"),
             ),
         })?;
-    let bytes = repo.object_reader()?.read(&entry.oid)?;
     String::from_utf8(bytes).map_err(|_| VersionError::Manifest {
         file: rel.to_path_buf(),
         key: "(document)".into(),
