@@ -7,8 +7,9 @@
 //! - a *walker* thread visits the tree in NAR order (entries sorted by name
 //!   bytes), `lstat`s each entry and emits the NAR's structure as messages;
 //! - it submits read jobs to a dedicated rayon pool — batches of up to 256
-//!   small files (≤ 1 MiB together), or 4 MiB chunks of large files — which
-//!   reads them ahead in parallel, bounded by a read-ahead budget of 64 MiB;
+//!   small files (≤ 1 MiB together), or 2 MiB chunks of large files — which
+//!   reads them ahead in parallel into recycled buffers, bounded by a
+//!   read-ahead budget of 16 MiB;
 //! - the calling thread consumes the messages in order, waits for each
 //!   chunk's data and feeds framing and contents into a [`NarWriter`] over
 //!   any [`Write`] (a hasher for [`nar_sha256`]/[`nar_blake3`], a file or
