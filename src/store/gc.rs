@@ -36,8 +36,9 @@ impl Store {
     /// Remove outputs that no root or realisation references, their records,
     /// and every leftover in `.kiln/tmp` (except staging directories this
     /// handle still holds). Refuses ([`StoreError::Busy`]) while any other
-    /// handle on the store is open, in this or another process. With
-    /// `dry_run`, only list what would go.
+    /// handle on the store is open, in this or another process; within one
+    /// process, do not commit through this handle from another thread while
+    /// gc runs. With `dry_run`, only list what would go.
     pub fn gc(&self, dry_run: bool) -> Result<GcReport, StoreError> {
         if dry_run {
             self.gc_inner(true)
@@ -70,10 +71,12 @@ impl Store {
                 fsops::remove_tree(&self.path_of(&n))?;
             }
         }
-        // Validity records of outputs that are gone.
+        // Validity records of unreferenced outputs that are gone (a live one
+        // stays, so that verify reports it missing).
         if !dry_run {
             for info in self.valid_infos()? {
-                if !exists(&self.path_of(&info.store_path.to_string())) {
+                let base = info.store_path.to_string();
+                if !live.contains(&base) && !exists(&self.path_of(&base)) {
                     fsops::remove_file(&self.valid_record(&info.store_path))?;
                 }
             }
