@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${1:-5}
 TREE=bench/out/hash-tree
+[ -x /usr/bin/time ] || { echo "GNU time (/usr/bin/time) is required" >&2; exit 2; }
 command -v nix-hash >/dev/null || { echo "nix-hash is not installed (apt-get install nix-bin)" >&2; exit 2; }
 
 if [ ! -f "$TREE.done" ]; then
@@ -60,22 +61,30 @@ if [ "$expected" != "$got" ]; then
   exit 1
 fi
 
-now() { date +%s.%N; }
-kiln_t=()
-nix_t=()
+# Wall-clock and CPU (user + system) seconds of one run, via GNU time.
+measure() {
+  local f
+  f=$(mktemp)
+  /usr/bin/time -f '%e %U %S' -o "$f" "$@" >/dev/null
+  awk '{printf "%s %.3f\n", $1, $2 + $3}' "$f"
+  rm -f "$f"
+}
+kiln_t=(); nix_t=(); kiln_c=(); nix_c=()
 for i in $(seq 1 "$RUNS"); do
-  t0=$(now); "$KILN" hash "$TREE" >/dev/null; t1=$(now)
-  nix-hash --type sha256 --base32 "$TREE" >/dev/null; t2=$(now)
-  k=$(echo "$t1 - $t0" | bc -l); n=$(echo "$t2 - $t1" | bc -l)
-  kiln_t+=("$k"); nix_t+=("$n")
-  printf 'run %d: kiln %.3fs  nix-hash %.3fs\n' "$i" "$k" "$n"
+  read -r k kc < <(measure "$KILN" hash "$TREE")
+  read -r n nc < <(measure nix-hash --type sha256 --base32 "$TREE")
+  kiln_t+=("$k"); nix_t+=("$n"); kiln_c+=("$kc"); nix_c+=("$nc")
+  printf 'run %d: kiln %.2fs (cpu %.2fs)  nix-hash %.2fs (cpu %.2fs)  load %s\n' \
+    "$i" "$k" "$kc" "$n" "$nc" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }
-km=$(median "${kiln_t[@]}")
-nm=$(median "${nix_t[@]}")
+km=$(median "${kiln_t[@]}"); nm=$(median "${nix_t[@]}")
+kc=$(median "${kiln_c[@]}"); nc=$(median "${nix_c[@]}")
 files=$(find "$TREE" -type f | wc -l)
 bytes=$(du -sb --apparent-size "$TREE" | cut -f1)
-printf 'tree: %d files, %d MB; load average: %s\n' "$files" "$((bytes / 1000000))" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'median kiln hash: %.3fs   median nix-hash: %.3fs   ratio (nix-hash / kiln): %.2fx\n' \
+printf 'tree: %d files, %d MB; %d CPUs; load average now: %s\n' \
+  "$files" "$((bytes / 1000000))" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'median wall: kiln %.3fs, nix-hash %.3fs, ratio (nix-hash / kiln) %.2fx\n' \
   "$km" "$nm" "$(echo "$nm / $km" | bc -l)"
+printf 'median cpu:  kiln %.3fs, nix-hash %.3fs\n' "$kc" "$nc"

@@ -230,6 +230,10 @@ fn bad_input_exits_2_and_adds_nothing() {
             &format!("{bad:?}"),
         );
     }
+    // A source whose own name is not a valid store path name needs --name.
+    let spaced = dir.path().join("has space");
+    std::fs::create_dir_all(&spaced).unwrap();
+    check(&["add".as_ref(), spaced.as_os_str()], "--name");
     let long = "x".repeat(212);
     check(
         &[

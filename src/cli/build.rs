@@ -45,14 +45,13 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Host caches that recipes may mount read-only by name.
+/// Host caches that recipes may mount read-only by name: `cargo-registry`
+/// is the cargo home (`$CARGO_HOME`, else `~/.cargo`) whose registry index
+/// and downloaded crates offline cargo reads.
 pub fn host_inputs() -> BTreeMap<String, PathBuf> {
     let mut m = BTreeMap::new();
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    if let Some(h) = cargo_home {
-        m.insert("cargo-registry".to_string(), h.join("registry"));
+    if let Some(home) = crate::sandbox::host_cargo_home() {
+        m.insert("cargo-registry".to_string(), home);
     }
     m
 }

@@ -4,15 +4,18 @@ use std::path::PathBuf;
 use super::{CliError, Context};
 use crate::hash::tree;
 
-/// Print the hash of the NAR serialisation of PATH.
-///
-/// By default the output equals `nix-hash --type sha256 --base32 PATH`:
-/// SHA-256 of the Nix archive (NAR) of the file or directory, in nixbase32.
-/// Only the executable bit of file modes counts; timestamps and owners do not.
+/// Arguments of `kiln hash`.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  kiln hash ./dist            # same as: nix-hash --type sha256 --base32 ./dist\n  kiln hash --sri ./dist      # sha256-<base64>\n  kiln hash --blake3 ./dist   # BLAKE3 of the same NAR bytes"
-)]
+#[command(after_help = "\
+The hash is that of PATH's Nix archive (NAR) serialisation: only contents, the \
+owner-executable bit, symlink targets and directory structure count; timestamps, owners \
+and other mode bits do not. --blake3 hashes the same NAR bytes with BLAKE3.
+
+Examples:
+  kiln hash ./dist            # same as: nix-hash --type sha256 --base32 ./dist
+  kiln hash --hex ./dist      # same as: nix-hash --type sha256 ./dist
+  kiln hash --sri ./dist      # sha256-<base64>
+  kiln hash --blake3 ./dist   # BLAKE3 of the same NAR bytes (nixbase32)")]
 pub struct Args {
     /// File, symlink or directory to hash (sockets, FIFOs and devices are refused).
     #[arg(value_name = "PATH")]

@@ -105,7 +105,16 @@ fn default_name(path: &Path) -> Result<String, CliError> {
 fn add(a: AddArgs, ctx: &Context) -> Result<u8, CliError> {
     let name = match a.name {
         Some(n) => n,
-        None => default_name(&a.path)?,
+        None => {
+            let n = default_name(&a.path)?;
+            if let Err(e) = crate::nix::store_path::StorePathName::new(&n) {
+                return Err(CliError::bad_input(format!(
+                    "{}: {e}; pass --name N to choose another name",
+                    a.path.display()
+                )));
+            }
+            n
+        }
     };
     let dir = ctx.store_dir()?;
     if a.dry_run {

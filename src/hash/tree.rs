@@ -7,8 +7,9 @@
 //! - a *walker* thread visits the tree in NAR order (entries sorted by name
 //!   bytes), `lstat`s each entry and emits the NAR's structure as messages;
 //! - it submits read jobs to a dedicated rayon pool — batches of up to 256
-//!   small files (≤ 1 MiB together), or 4 MiB chunks of large files — which
-//!   reads them ahead in parallel, bounded by a read-ahead budget of 64 MiB;
+//!   small files (≤ 1 MiB together), or 2 MiB chunks of large files — which
+//!   reads them ahead in parallel into recycled buffers, bounded by a
+//!   read-ahead budget of 16 MiB;
 //! - the calling thread consumes the messages in order, waits for each
 //!   chunk's data and feeds framing and contents into a [`NarWriter`] over
 //!   any [`Write`] (a hasher for [`nar_sha256`]/[`nar_blake3`], a file or
@@ -36,14 +37,14 @@ use super::{Blake3, Sha256};
 use crate::nix::nar::{NarWriteError, NarWriter};
 
 /// Larger files are read in chunks of this size, one job per chunk.
-const CHUNK: u64 = 4 << 20;
+const CHUNK: u64 = 2 << 20;
 /// Files up to this size are read in batches, one job per batch ...
 const SMALL: u64 = 256 << 10;
 /// ... of at most this many bytes or files.
 const BATCH_BYTES: u64 = 1 << 20;
 const BATCH_FILES: usize = 256;
 /// Most bytes read ahead of the hash stream at any time.
-const BUDGET: u64 = 64 << 20;
+const BUDGET: u64 = 16 << 20;
 /// Each read job is charged at least this much, bounding the number of jobs in flight.
 const MIN_CHARGE: u64 = 16 << 10;
 
@@ -200,12 +201,12 @@ enum Msg {
     },
     /// A batch of small files starts; its data (their contents, concatenated
     /// in order) arrives on this channel once the batch has been read.
-    Batch(Receiver<Result<Vec<u8>, TreeError>>),
+    Batch(Receiver<Result<Filled, TreeError>>),
     /// The preceding regular file's contents are the next bytes of the batch.
     FromBatch,
     /// Part of a large file, read by one job.
     Chunk {
-        data: Receiver<Result<Vec<u8>, TreeError>>,
+        data: Receiver<Result<Filled, TreeError>>,
         charge: u64,
     },
     Fail(TreeError),
@@ -235,8 +236,8 @@ fn consume<W: Write>(
         source,
     };
     let mut nar = NarWriter::new(out).map_err(werr)?;
-    let mut batch: Option<Receiver<Result<Vec<u8>, TreeError>>> = None;
-    let mut data: Vec<u8> = Vec::new();
+    let mut batch: Option<Receiver<Result<Filled, TreeError>>> = None;
+    let mut data = Filled::default();
     let mut cursor = 0usize;
     let mut last_size = 0u64;
     while let Ok(msg) = rx.recv() {
@@ -260,13 +261,13 @@ fn consume<W: Write>(
                         Err(_) => return Err(failure(root, &rx)),
                     };
                     cursor = 0;
-                    budget.release((data.len() as u64).max(MIN_CHARGE));
+                    budget.release((data.len as u64).max(MIN_CHARGE));
                 }
                 let end = cursor + last_size as usize;
-                let r = nar.contents(&data[cursor..end]);
+                let r = nar.contents(&data.bytes()[cursor..end]);
                 cursor = end;
-                if cursor == data.len() {
-                    give_buffer(std::mem::take(&mut data));
+                if cursor == data.len {
+                    give_buffer(std::mem::take(&mut data).buf);
                 }
                 r
             }
@@ -276,8 +277,8 @@ fn consume<W: Write>(
                     Err(_) => return Err(failure(root, &rx)),
                 };
                 budget.release(charge);
-                let r = nar.contents(&data);
-                give_buffer(data);
+                let r = nar.contents(data.bytes());
+                give_buffer(data.buf);
                 r
             }
             Msg::Fail(e) => return Err(e),
@@ -363,7 +364,7 @@ struct Walker {
     /// Small files waiting to be read as one job, and the batch's channel.
     pending: Vec<(PathBuf, u64)>,
     pending_bytes: u64,
-    pending_tx: Option<Sender<Result<Vec<u8>, TreeError>>>,
+    pending_tx: Option<Sender<Result<Filled, TreeError>>>,
 }
 
 /// The name of a file type that a NAR cannot hold.
@@ -485,16 +486,27 @@ impl Walker {
 }
 
 /// Read small files into one buffer, in order: one `read` per file.
-fn read_batch(files: &[(PathBuf, u64)], total: u64) -> Result<Vec<u8>, TreeError> {
+fn read_batch(files: &[(PathBuf, u64)], total: u64) -> Result<Filled, TreeError> {
     let mut buf = take_buffer(total as usize);
+    let mut at = 0;
     for (path, size) in files {
         let mut f = File::open(path).map_err(io_err(path))?;
-        let before = buf.len();
-        buf.resize(before + *size as usize, 0);
-        f.read_exact(&mut buf[before..])
+        let end = at + *size as usize;
+        f.read_exact(&mut buf[at..end])
             .map_err(|e| changed_or(path, *size, e))?;
+        at = end;
     }
-    Ok(buf)
+    Ok(Filled { buf, len: at })
+}
+
+fn read_at(f: &File, path: &Path, offset: u64, len: u64, size: u64) -> Result<Filled, TreeError> {
+    let mut buf = take_buffer(len as usize);
+    f.read_exact_at(&mut buf[..len as usize], offset)
+        .map_err(|e| changed_or(path, size, e))?;
+    Ok(Filled {
+        buf,
+        len: len as usize,
+    })
 }
 
 fn changed_or(path: &Path, size: u64, e: io::Error) -> TreeError {
@@ -508,35 +520,48 @@ fn changed_or(path: &Path, size: u64, e: io::Error) -> TreeError {
     }
 }
 
-/// Recycled read buffers: fresh allocations of megabytes cost page faults
-/// (zeroed pages) that would double the kernel time of hashing.
-static BUFFERS: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-const POOLED: usize = 16;
+/// Data read ahead: the first `len` bytes of `buf`. Buffers are recycled
+/// with their (initialised) length intact, so reading into them needs neither
+/// fresh pages (page faults) nor zeroing.
+#[derive(Default)]
+struct Filled {
+    buf: Vec<u8>,
+    len: usize,
+}
 
-fn take_buffer(capacity: usize) -> Vec<u8> {
-    let mut v = BUFFERS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .pop()
-        .unwrap_or_default();
-    v.clear();
-    v.reserve(capacity);
+impl Filled {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Recycled read buffers in two size classes (batches; large-file chunks),
+/// at most [`POOL_BYTES`] together.
+static BUFFERS: Mutex<([Vec<Vec<u8>>; 2], usize)> = Mutex::new(([Vec::new(), Vec::new()], 0));
+const POOL_BYTES: usize = 2 * BUDGET as usize;
+
+fn class(len: usize) -> usize {
+    usize::from(len as u64 > BATCH_BYTES + SMALL)
+}
+
+/// A buffer of at least `len` initialised bytes.
+fn take_buffer(len: usize) -> Vec<u8> {
+    let mut v = {
+        let mut pool = BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
+        let v = pool.0[class(len)].pop().unwrap_or_default();
+        pool.1 -= v.len();
+        v
+    };
+    if v.len() < len {
+        v.resize(len, 0);
+    }
     v
 }
 
 fn give_buffer(v: Vec<u8>) {
-    if v.capacity() <= CHUNK as usize * 2 {
-        let mut pool = BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOLED {
-            pool.push(v);
-        }
+    let mut pool = BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
+    if pool.1 + v.len() <= POOL_BYTES {
+        pool.1 += v.len();
+        pool.0[class(v.len())].push(v);
     }
-}
-
-fn read_at(f: &File, path: &Path, offset: u64, len: u64, size: u64) -> Result<Vec<u8>, TreeError> {
-    let mut buf = take_buffer(len as usize);
-    buf.resize(len as usize, 0);
-    f.read_exact_at(&mut buf, offset)
-        .map_err(|e| changed_or(path, size, e))?;
-    Ok(buf)
 }

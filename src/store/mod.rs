@@ -26,16 +26,23 @@
 //! next commit of the same path, removed by gc). See `docs/store.md`.
 
 mod fsops;
+mod gc;
+mod records;
 mod restore;
+mod verify;
 
+pub use gc::{GcItem, GcKind, GcReport};
+pub use records::{ListEntry, PathInfo, Realisation};
 pub use restore::restore_nar;
+pub use verify::{Finding, Problem, VerifyReport};
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use records::RootRecord;
 
 use crate::error::{Classify, ErrorKind};
 use crate::hash::tree::{self, NarDigest, TreeError};
@@ -87,109 +94,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// The record `derivation hash → store path` of a built output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Realisation {
-    pub drv: String,
-    /// Base name `<hash>-<name>`.
-    pub store_path: String,
-    pub nar_hash: Sha256,
-    pub nar_size: u64,
-    /// Whatever the builder records (artifact list, digests, ...).
-    pub meta: serde_json::Value,
-}
-
-/// A validity record: the output at `store_path` was committed with this NAR.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PathInfo {
-    pub store_path: StorePath,
-    pub nar_hash: Sha256,
-    pub nar_size: u64,
-}
-
-/// A gc root written by `kiln store add`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct RootRecord {
-    store_path: StorePath,
-    added_by: String,
-}
-
-/// One valid output, as `kiln store ls` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ListEntry {
-    pub store_path: StorePath,
-    /// Absolute path on disk.
-    pub path: PathBuf,
-    pub name: String,
-    pub nar_hash: Sha256,
-    pub nar_size: u64,
-    /// Added by `kiln store add` (a gc root).
-    pub rooted: bool,
-    /// Derivations whose realisation points here.
-    pub derivations: Vec<String>,
-}
-
-/// What is wrong with a registered output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "problem", rename_all = "snake_case")]
-pub enum Problem {
-    /// A record refers to it but it is not on disk.
-    Missing,
-    /// Its NAR no longer matches the record (or the record its name).
-    Altered {
-        expected: Sha256,
-        actual: Sha256,
-        expected_size: u64,
-        actual_size: u64,
-    },
-    /// It can no longer be serialised (e.g. a special file appeared).
-    Unreadable { error: String },
-    /// Referenced by a root or realisation but has no validity record.
-    Unregistered,
-}
-
-/// One finding of [`Store::verify`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub store_path: StorePath,
-    pub path: PathBuf,
-    #[serde(flatten)]
-    pub problem: Problem,
-    /// `--repair` removed the output and every record of it.
-    pub repaired: bool,
-}
-
-/// Result of [`Store::verify`].
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct VerifyReport {
-    /// Number of outputs checked.
-    pub checked: usize,
-    pub findings: Vec<Finding>,
-}
-
-/// Something [`Store::gc`] removes (or would remove).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GcKind {
-    /// An output no root or realisation references.
-    Output,
-    /// A leftover in `.kiln/tmp` (interrupted staging or record write).
-    Leftover,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GcItem {
-    pub path: PathBuf,
-    pub kind: GcKind,
-}
-
-/// Result of [`Store::gc`].
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct GcReport {
-    pub dry_run: bool,
-    pub removed: Vec<GcItem>,
 }
 
 /// An exclusive per-derivation lock, released on drop or process death.
@@ -520,67 +424,6 @@ impl Store {
         }
     }
 
-    fn valid_infos(&self) -> Result<Vec<PathInfo>, StoreError> {
-        let dir = self.kiln("valid");
-        let mut out = Vec::new();
-        for n in list_dir(&dir)? {
-            if n.ends_with(".json") {
-                if let Some(info) = read_json::<PathInfo>(&dir.join(&n))? {
-                    out.push(info);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every realisation (unreadable ones are errors).
-    pub fn realisations(&self) -> Result<Vec<Realisation>, StoreError> {
-        let dir = self.kiln("realisations");
-        let mut out = Vec::new();
-        for n in list_dir(&dir)? {
-            if n.ends_with(".json") {
-                if let Some(r) = read_json::<Realisation>(&dir.join(&n))? {
-                    out.push(r);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    fn roots(&self) -> Result<Vec<StorePath>, StoreError> {
-        Ok(list_dir(&self.kiln("roots"))?
-            .into_iter()
-            .filter_map(|n| n.parse().ok())
-            .collect())
-    }
-
-    /// Every valid output, sorted by name then path.
-    pub fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
-        let roots: BTreeSet<StorePath> = self.roots()?.into_iter().collect();
-        let mut drvs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for r in self.realisations()? {
-            drvs.entry(r.store_path.clone()).or_default().push(r.drv);
-        }
-        let mut out: Vec<ListEntry> = self
-            .valid_infos()?
-            .into_iter()
-            .map(|info| {
-                let base = info.store_path.to_string();
-                ListEntry {
-                    path: self.path_of(&base),
-                    name: info.store_path.name().to_string(),
-                    rooted: roots.contains(&info.store_path),
-                    derivations: drvs.remove(&base).unwrap_or_default(),
-                    store_path: info.store_path,
-                    nar_hash: info.nar_hash,
-                    nar_size: info.nar_size,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| (&a.name, &a.store_path).cmp(&(&b.name, &b.store_path)));
-        Ok(out)
-    }
-
     /// Take the store-wide lock exclusively (no other open store), run `f`,
     /// return to shared.
     fn exclusively<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -605,158 +448,6 @@ impl Store {
         let out = out?;
         back?;
         Ok(out)
-    }
-
-    /// Rehash every registered output (validity records, realisations and
-    /// roots) and report each missing or altered one. With `repair`, remove
-    /// each such output and every record of it, so that a rebuild or re-add
-    /// recreates it.
-    pub fn verify(&self, repair: bool) -> Result<VerifyReport, StoreError> {
-        if repair {
-            self.exclusively(|| self.verify_inner(true))
-        } else {
-            self.verify_inner(false)
-        }
-    }
-
-    fn verify_inner(&self, repair: bool) -> Result<VerifyReport, StoreError> {
-        let mut expected: BTreeMap<StorePath, Option<(Sha256, u64)>> = BTreeMap::new();
-        for info in self.valid_infos()? {
-            expected.insert(info.store_path, Some((info.nar_hash, info.nar_size)));
-        }
-        let realisations = self.realisations()?;
-        for r in &realisations {
-            if let Ok(sp) = r.store_path.parse::<StorePath>() {
-                expected.entry(sp).or_insert(None);
-            }
-        }
-        for sp in self.roots()? {
-            expected.entry(sp).or_insert(None);
-        }
-        let mut report = VerifyReport {
-            checked: expected.len(),
-            findings: Vec::new(),
-        };
-        for (sp, want) in expected {
-            let path = self.path_of(&sp.to_string());
-            let problem = if !exists(&path) {
-                Some(Problem::Missing)
-            } else if let Some((hash, size)) = want {
-                match tree::nar_sha256(&path) {
-                    Ok(d)
-                        if d.hash == hash
-                            && d.size == size
-                            && StorePath::from_source(&d.hash, sp.name().as_str())? == sp =>
-                    {
-                        None
-                    }
-                    Ok(d) => Some(Problem::Altered {
-                        expected: hash,
-                        actual: d.hash,
-                        expected_size: size,
-                        actual_size: d.size,
-                    }),
-                    Err(e) => Some(Problem::Unreadable {
-                        error: crate::error::chain(&e),
-                    }),
-                }
-            } else {
-                Some(Problem::Unregistered)
-            };
-            if let Some(problem) = problem {
-                if repair {
-                    self.forget(&sp, &realisations)?;
-                }
-                report.findings.push(Finding {
-                    store_path: sp,
-                    path,
-                    problem,
-                    repaired: repair,
-                });
-            }
-        }
-        Ok(report)
-    }
-
-    /// Remove an output and every record of it.
-    fn forget(&self, sp: &StorePath, realisations: &[Realisation]) -> Result<(), StoreError> {
-        let base = sp.to_string();
-        // Records first: an output without records is an ordinary leftover.
-        for r in realisations.iter().filter(|r| r.store_path == base) {
-            fsops::remove_file(&self.realisation_path(&r.drv))?;
-            fsops::remove_file(&self.derivation_path(&r.drv))?;
-        }
-        fsops::remove_file(&self.root_record(sp))?;
-        fsops::remove_file(&self.valid_record(sp))?;
-        fsops::remove_file(&self.provenance_path(sp))?;
-        fsops::remove_tree(&self.path_of(&base))
-    }
-
-    /// Remove outputs that no root or realisation references, their records,
-    /// and every leftover in `.kiln/tmp` (except staging directories this
-    /// handle still holds). Refuses ([`StoreError::Busy`]) while any other
-    /// handle on the store is open, in this or another process. With
-    /// `dry_run`, only list what would go.
-    pub fn gc(&self, dry_run: bool) -> Result<GcReport, StoreError> {
-        if dry_run {
-            self.gc_inner(true)
-        } else {
-            self.exclusively(|| self.gc_inner(false))
-        }
-    }
-
-    fn gc_inner(&self, dry_run: bool) -> Result<GcReport, StoreError> {
-        let mut live: BTreeSet<String> = self.roots()?.iter().map(|s| s.to_string()).collect();
-        live.extend(self.realisations()?.into_iter().map(|r| r.store_path));
-        let mut report = GcReport {
-            dry_run,
-            removed: Vec::new(),
-        };
-        for n in list_dir(&self.root)? {
-            let Ok(sp) = n.parse::<StorePath>() else {
-                continue; // `.kiln`, `.gitignore` and anything not ours
-            };
-            if live.contains(&n) {
-                continue;
-            }
-            report.removed.push(GcItem {
-                path: self.path_of(&n),
-                kind: GcKind::Output,
-            });
-            if !dry_run {
-                fsops::remove_file(&self.valid_record(&sp))?;
-                fsops::remove_file(&self.provenance_path(&sp))?;
-                fsops::remove_tree(&self.path_of(&n))?;
-            }
-        }
-        // Validity records of outputs that are gone.
-        if !dry_run {
-            for info in self.valid_infos()? {
-                if !exists(&self.path_of(&info.store_path.to_string())) {
-                    fsops::remove_file(&self.valid_record(&info.store_path))?;
-                }
-            }
-        }
-        let tmp = self.tmp();
-        let in_use: Vec<PathBuf> = self
-            .staged
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        for n in list_dir(&tmp)? {
-            let p = tmp.join(&n);
-            if in_use.contains(&p) {
-                continue;
-            }
-            report.removed.push(GcItem {
-                path: p.clone(),
-                kind: GcKind::Leftover,
-            });
-            if !dry_run {
-                fsops::remove_tree(&p)?;
-            }
-        }
-        Ok(report)
     }
 }
 

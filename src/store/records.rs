@@ -1,0 +1,115 @@
+//! The store's records (validity, roots, realisations) and reading them back.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{list_dir, read_json, Store, StoreError};
+use crate::hash::Sha256;
+use crate::nix::store_path::StorePath;
+
+/// The record `derivation hash → store path` of a built output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Realisation {
+    pub drv: String,
+    /// Base name `<hash>-<name>`.
+    pub store_path: String,
+    pub nar_hash: Sha256,
+    pub nar_size: u64,
+    /// Whatever the builder records (artifact list, digests, ...).
+    pub meta: serde_json::Value,
+}
+
+/// A validity record: the output at `store_path` was committed with this NAR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PathInfo {
+    pub store_path: StorePath,
+    pub nar_hash: Sha256,
+    pub nar_size: u64,
+}
+
+/// A gc root written by `kiln store add`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RootRecord {
+    pub(crate) store_path: StorePath,
+    pub(crate) added_by: String,
+}
+
+/// One valid output, as `kiln store ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListEntry {
+    pub store_path: StorePath,
+    /// Absolute path on disk.
+    pub path: PathBuf,
+    pub name: String,
+    pub nar_hash: Sha256,
+    pub nar_size: u64,
+    /// Added by `kiln store add` (a gc root).
+    pub rooted: bool,
+    /// Derivations whose realisation points here.
+    pub derivations: Vec<String>,
+}
+
+impl Store {
+    pub(crate) fn valid_infos(&self) -> Result<Vec<PathInfo>, StoreError> {
+        let dir = self.kiln("valid");
+        let mut out = Vec::new();
+        for n in list_dir(&dir)? {
+            if n.ends_with(".json") {
+                if let Some(info) = read_json::<PathInfo>(&dir.join(&n))? {
+                    out.push(info);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every realisation (unreadable ones are errors).
+    pub fn realisations(&self) -> Result<Vec<Realisation>, StoreError> {
+        let dir = self.kiln("realisations");
+        let mut out = Vec::new();
+        for n in list_dir(&dir)? {
+            if n.ends_with(".json") {
+                if let Some(r) = read_json::<Realisation>(&dir.join(&n))? {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn roots(&self) -> Result<Vec<StorePath>, StoreError> {
+        Ok(list_dir(&self.kiln("roots"))?
+            .into_iter()
+            .filter_map(|n| n.parse().ok())
+            .collect())
+    }
+
+    /// Every valid output, sorted by name then path.
+    pub fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
+        let roots: BTreeSet<StorePath> = self.roots()?.into_iter().collect();
+        let mut drvs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in self.realisations()? {
+            drvs.entry(r.store_path.clone()).or_default().push(r.drv);
+        }
+        let mut out: Vec<ListEntry> = self
+            .valid_infos()?
+            .into_iter()
+            .map(|info| {
+                let base = info.store_path.to_string();
+                ListEntry {
+                    path: self.path_of(&base),
+                    name: info.store_path.name().to_string(),
+                    rooted: roots.contains(&info.store_path),
+                    derivations: drvs.remove(&base).unwrap_or_default(),
+                    store_path: info.store_path,
+                    nar_hash: info.nar_hash,
+                    nar_size: info.nar_size,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.name, &a.store_path).cmp(&(&b.name, &b.store_path)));
+        Ok(out)
+    }
+}
