@@ -280,13 +280,13 @@ fn bad_input_exits_2_names_the_culprit_and_touches_nothing() {
     let cases: &[(&str, &str, &[&str])] = &[
         ("broken.toml", "surface = \"tarball\"\nsource = [\n", &["recipes/broken.toml:3:", "array"]),
         ("typo.toml", "surface = \"tarball\"\nsauce = \"docs\"\n", &["recipes/typo.toml:2", "sauce"]),
-        ("orphan.toml", "surface = \"tarball\"\ninputs = { x = \"nope\" }\n", &["recipes/orphan.toml", "inputs.x", "nope"]),
+        ("orphan.toml", "surface = \"tarball\"\ninputs = { x = \"nope\" }\n", &["recipes/orphan.toml:2:", "inputs.x", "nope"]),
         (
             "escape.toml",
             "surface = \"command\"\n[command]\nargv = [\"true\"]\noutputs = [\"../../etc/passwd\"]\n",
-            &["recipes/escape.toml", "command.outputs[0]", "../../etc/passwd"],
+            &["recipes/escape.toml:4:", "command.outputs[0]", "../../etc/passwd"],
         ),
-        ("odd.toml", "surface = \"tarball\"\nprefix = \"{nope}/\"\n", &["recipes/odd.toml", "prefix", "{nope}"]),
+        ("odd.toml", "surface = \"tarball\"\nprefix = \"{nope}/\"\n", &["recipes/odd.toml:2:", "prefix", "{nope}"]),
     ];
     for (file, text, needles) in cases {
         write(&root.join("recipes").join(file), text);
@@ -458,4 +458,113 @@ fn kill_9_during_a_build_registers_nothing_and_the_next_build_succeeds() {
     )));
     assert_eq!(statuses(&out)["slow"], "built");
     let _ = fixture::COMMIT_DATE;
+}
+
+#[test]
+fn matrix_cells_tag_builds_and_revisions_read_their_own_recipes() {
+    let (tmp, root) = monorepo();
+    let store = tmp.path().join("store");
+    let first = git(&root, &["rev-parse", "HEAD"]);
+    write(
+        &root.join("recipes/docs-matrix.toml"),
+        "surface = \"tarball\"\nsource = \"docs\"\nprefix = \"{flavour}/\"\noutput = \"docs-{flavour}-{version}.tar.gz\"\n[matrix]\nflavour = [\"html\", \"pdf\"]\n",
+    );
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "matrix"]);
+    // A release: the commit carries the tag of the canonical version.
+    git(&root, &["tag", "0.3.0-rc.1"]);
+    let out = ok(&run(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--json", "docs-matrix", "mini-npm"],
+    )));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let files: BTreeMap<String, String> = v["recipes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["artifacts"][0]["file"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files["docs-matrix[flavour=html]"], "docs-html-0.3.0-rc.1.tar.gz",
+        "{out}"
+    );
+    assert_eq!(
+        files["docs-matrix[flavour=pdf]"], "docs-pdf-0.3.0-rc.1.tar.gz",
+        "{out}"
+    );
+    assert_eq!(
+        files["mini-npm"], "mini-flow-0.3.0-rc.1.tgz",
+        "a tagged release has no dev suffix: {out}"
+    );
+    let listing = run_ok_str(
+        cmd("tar")
+            .arg("-tzf")
+            .arg(root.join("dist/docs-pdf-0.3.0-rc.1.tar.gz")),
+    );
+    assert!(listing.lines().all(|l| l.starts_with("pdf/")), "{listing}");
+
+    // A malformed tag given on the command line is bad input.
+    let o = run(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--tag", "v0.3.0-rc.1", "mini-npm"],
+    ));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // --rev builds an older commit with the recipes it had: no matrix there.
+    let o = run(&mut kiln_in(
+        &root,
+        &tmp.path().join("store-old"),
+        &["build", "--rev", &first, "docs-matrix"],
+    ));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("no recipe named \"docs-matrix\""), "{err}");
+    let out = tmp.path().join("old-dist");
+    ok(&run(&mut kiln_in(
+        &root,
+        &tmp.path().join("store-old"),
+        &[
+            "build",
+            "--rev",
+            &first,
+            "--out",
+            out.to_str().unwrap(),
+            "docs-bundle",
+        ],
+    )));
+    let short = &first[..7];
+    assert!(
+        out.join(format!("mini-docs-0.3.0-rc.1-{short}.tar.gz"))
+            .is_file(),
+        "the old commit's dev version"
+    );
+
+    // An uncommitted recipe is not part of the commit: say so.
+    write(
+        &root.join("recipes/later.toml"),
+        "surface = \"tarball\"\nsource = \"docs\"\n",
+    );
+    let o = run(&mut kiln_in(&root, &store, &["build", "later"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("not in the commit") && err.contains("--dirty"),
+        "{err}"
+    );
+}
+
+fn run_ok_str(c: &mut Command) -> String {
+    common::run_ok(c)
 }

@@ -196,17 +196,23 @@ struct Prepared<'a> {
 impl Engine {
     /// Load recipes and policy, take the snapshot, resolve the version.
     pub fn new(root: &Path, store_dir: &Path, opts: BuildOptions) -> Result<Engine, BuildError> {
-        let recipes = Recipes::load(root)?;
-        let policy = crate::recipe::policy::ReleasePolicy::load(root)?;
+        // Recipes, the policy and the version come from the commit being
+        // built, like every other input; only a working-tree (--dirty) or
+        // directory build reads them from the checkout.
+        let version_rev = commit_of_build(root, &opts)?;
+        let (recipes, policy) = match &version_rev {
+            Some(commit) => project_at(root, commit)?,
+            None => (
+                Recipes::load(root)?,
+                crate::recipe::policy::ReleasePolicy::load(root)?,
+            ),
+        };
         let mut exclude_dirs = vec![absolute(store_dir)];
         if let Some(o) = &opts.out_dir {
             exclude_dirs.push(absolute(o));
         }
         exclude_dirs.push(absolute(&root.join("dist")));
-        // The version comes from the snapshot's commit, like every other input;
-        // only a working-tree (--dirty) or directory build reads the checkout.
         // Snapshot and version are independent git work: run them side by side.
-        let version_rev = commit_of_build(root, &opts)?;
         let snap_opts = SnapshotOptions {
             rev: opts.rev.clone(),
             dirty: opts.dirty,
@@ -543,6 +549,58 @@ impl Engine {
     }
 }
 
+/// Recipes and release policy as committed in `commit`.
+fn project_at(
+    root: &Path,
+    commit: &str,
+) -> Result<(Recipes, crate::recipe::policy::ReleasePolicy), BuildError> {
+    use crate::recipe::policy::ReleasePolicy;
+    let git = |e: crate::source::git::GitError| BuildError::Snapshot(SnapshotError::from(e));
+    let repo = crate::source::git::Repo::discover(root).map_err(git)?;
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let prefix = canon(root)
+        .strip_prefix(canon(repo.root()))
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = if prefix.is_empty() {
+        "recipes".to_string()
+    } else {
+        format!("{prefix}/recipes")
+    };
+    let entries = repo.ls_dir(commit, &dir).map_err(git)?;
+    let mut reader = repo.object_reader().map_err(git)?;
+    let mut files = Vec::new();
+    let mut policy = None;
+    for e in entries {
+        let rel = PathBuf::from(
+            e.path
+                .strip_prefix(&format!("{prefix}/"))
+                .unwrap_or(&e.path),
+        );
+        let bytes = reader.read(&e.oid).map_err(git)?;
+        let text = String::from_utf8(bytes).map_err(|_| RecipeError::Parse {
+            file: rel.clone(),
+            line: 1,
+            message: "is not UTF-8".into(),
+        })?;
+        if rel.file_name().is_some_and(|n| n == "release.toml") {
+            policy = Some(ReleasePolicy::parse(&rel, &text)?);
+        } else if crate::recipe::project::is_recipe_file(&rel) {
+            files.push((rel, text));
+        }
+    }
+    if files.is_empty() {
+        return Err(RecipeError::NoRecipes {
+            dir: PathBuf::from(format!("{dir}/ in commit {commit}")),
+        }
+        .into());
+    }
+    Ok((
+        Recipes::from_files(root, files)?,
+        policy.unwrap_or_default(),
+    ))
+}
+
 /// The commit a (non `--dirty`) build reads, when the project is in git.
 fn commit_of_build(root: &Path, opts: &BuildOptions) -> Result<Option<String>, BuildError> {
     if opts.dirty {
@@ -583,6 +641,14 @@ fn prepare<'a>(
             selection,
         });
     }
+    // The recipe files and the policy are read too.
+    let recipe_files: Vec<String> = recipes
+        .recipes
+        .values()
+        .map(|r| r.file.to_string_lossy().into_owned())
+        .chain(std::iter::once("recipes/release.toml".to_string()))
+        .collect();
+    read.extend(recipe_files.iter().map(String::as_str));
     let dirty = snapshot.uncommitted_in(&read);
     if !dirty.is_empty() {
         return Err(BuildError::Uncommitted { files: dirty });

@@ -23,16 +23,19 @@ pub enum RecipeError {
         line: usize,
         message: String,
     },
-    #[error("{file}: key `{key}` = {value:?}: {reason}")]
+    #[error("{}: key `{key}` = {value:?}: {reason}", location(file, *line))]
     Invalid {
         file: PathBuf,
+        /// 1-based line of the key, when it is written in the file.
+        line: Option<usize>,
         key: String,
         value: String,
         reason: String,
     },
-    #[error("{file}: key `inputs.{mount}` names recipe {recipe:?}, which does not exist (recipes: {available})")]
+    #[error("{}: key `inputs.{mount}` names recipe {recipe:?}, which does not exist (recipes: {available})", location(file, *line))]
     UnknownInput {
         file: PathBuf,
+        line: Option<usize>,
         mount: String,
         recipe: String,
         available: String,
@@ -47,8 +50,12 @@ pub enum RecipeError {
         other: PathBuf,
         name: String,
     },
-    #[error("no recipe named {name:?} (recipes: {available})")]
-    UnknownRecipe { name: String, available: String },
+    #[error("no recipe named {name:?} (recipes: {available}){hint}")]
+    UnknownRecipe {
+        name: String,
+        available: String,
+        hint: String,
+    },
     #[error("{dir} holds no recipes (expected recipes/*.toml)")]
     NoRecipes { dir: PathBuf },
 }
@@ -74,6 +81,8 @@ pub struct Recipe {
     /// The matrix cell (empty when the recipe has no matrix).
     pub cell: BTreeMap<String, String>,
     pub spec: RecipeFile,
+    /// The recipe file's text, for locating keys in error messages.
+    pub text: std::sync::Arc<str>,
 }
 
 impl Recipe {
@@ -106,6 +115,7 @@ impl Recipe {
         }
         render_template(template, &vars).map_err(|reason| RecipeError::Invalid {
             file: self.file.clone(),
+            line: key_line(&self.text, key),
             key: key.to_string(),
             value: template.to_string(),
             reason,
@@ -186,6 +196,13 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// Whether `path` names a recipe file: `recipes/<name>.toml` other than
+/// `release.toml`.
+pub fn is_recipe_file(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "toml")
+        && path.file_name().is_some_and(|n| n != "release.toml")
+}
+
 /// Parse one recipe file's text.
 pub fn parse_recipe(file: &Path, text: &str) -> Result<RecipeFile, RecipeError> {
     toml_edit::de::from_str::<RecipeFile>(text).map_err(|e| RecipeError::Parse {
@@ -195,9 +212,71 @@ pub fn parse_recipe(file: &Path, text: &str) -> Result<RecipeFile, RecipeError> 
     })
 }
 
+fn location(file: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{}:{l}", file.display()),
+        None => file.display().to_string(),
+    }
+}
+
+/// The 1-based line where `key` (a dotted path with `[i]` indices, as error
+/// messages spell it: `command.outputs[0]`, `map[1].from`) is written in a
+/// TOML document, or the line of its closest written parent.
+pub fn key_line(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item: &toml_edit::Item = doc.as_item();
+    let mut best = None;
+    for seg in key.split('.') {
+        let (name, indices) = match seg.find('[') {
+            Some(i) => (&seg[..i], &seg[i..]),
+            None => (seg, ""),
+        };
+        if !name.is_empty() {
+            let table = item.as_table_like()?;
+            let (k, v) = table.get_key_value(name)?;
+            best = k
+                .span()
+                .or(v.span())
+                .map(|s| line_of(text, s.start))
+                .or(best);
+            item = v;
+        }
+        for idx in indices.split(['[', ']']).filter(|x| !x.is_empty()) {
+            let i: usize = idx.parse().ok()?;
+            item = item.get(i)?;
+            best = item.span().map(|s| line_of(text, s.start)).or(best);
+        }
+    }
+    best
+}
+
+/// Attach the line of the key at fault, when the file text is at hand.
+fn with_line(err: RecipeError, text: &str) -> RecipeError {
+    match err {
+        RecipeError::Invalid {
+            file,
+            line: None,
+            key,
+            value,
+            reason,
+        } => {
+            let line = key_line(text, &key);
+            RecipeError::Invalid {
+                file,
+                line,
+                key,
+                value,
+                reason,
+            }
+        }
+        other => other,
+    }
+}
+
 fn invalid(file: &Path, key: &str, value: &str, reason: impl Into<String>) -> RecipeError {
     RecipeError::Invalid {
         file: file.to_path_buf(),
+        line: None,
         key: key.into(),
         value: value.into(),
         reason: reason.into(),
@@ -401,36 +480,44 @@ fn cell_id(name: &str, cell: &BTreeMap<String, String>) -> String {
 }
 
 impl Recipes {
-    /// Load `<root>/recipes/*.toml` (except `release.toml`).
+    /// Load `<root>/recipes/*.toml` (except `release.toml`) from disk.
     pub fn load(root: &Path) -> Result<Recipes, RecipeError> {
         let dir = root.join("recipes");
         let rd = std::fs::read_dir(&dir).map_err(|source| RecipeError::Io {
             path: dir.clone(),
             source,
         })?;
-        let mut files: Vec<PathBuf> = Vec::new();
+        let mut files = Vec::new();
         for e in rd {
             let e = e.map_err(|source| RecipeError::Io {
                 path: dir.clone(),
                 source,
             })?;
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "toml")
-                && p.file_name().is_some_and(|n| n != "release.toml")
-            {
-                files.push(p);
+            if is_recipe_file(&p) {
+                let text = std::fs::read_to_string(&p).map_err(|source| RecipeError::Io {
+                    path: p.clone(),
+                    source,
+                })?;
+                files.push((p.strip_prefix(root).unwrap_or(&p).to_path_buf(), text));
             }
         }
+        Recipes::from_files(root, files)
+    }
+
+    /// Build the recipe set from `(path relative to the root, text)` pairs —
+    /// read from disk, or from a commit's tree.
+    pub fn from_files(
+        root: &Path,
+        mut files: Vec<(PathBuf, String)>,
+    ) -> Result<Recipes, RecipeError> {
         files.sort();
         let mut by_name: BTreeMap<String, (PathBuf, RecipeFile)> = BTreeMap::new();
-        for path in files {
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-            let text = std::fs::read_to_string(&path).map_err(|source| RecipeError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        let mut texts: BTreeMap<String, std::sync::Arc<str>> = BTreeMap::new();
+        for (rel, text) in files {
+            let path = rel.clone();
             let spec = parse_recipe(&rel, &text)?;
-            validate(&rel, &spec)?;
+            validate(&rel, &spec).map_err(|e| with_line(e, &text))?;
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())
@@ -438,11 +525,14 @@ impl Recipes {
                 .to_string();
             let name = spec.name.clone().unwrap_or(stem);
             if name.is_empty() || name.contains(['[', ']', '/', ' ']) {
-                return Err(invalid(
-                    &rel,
-                    "name",
-                    &name,
-                    "recipe names may not be empty or contain `[`, `]`, `/` or spaces",
+                return Err(with_line(
+                    invalid(
+                        &rel,
+                        "name",
+                        &name,
+                        "recipe names may not be empty or contain `[`, `]`, `/` or spaces",
+                    ),
+                    &text,
                 ));
             }
             if let Some((other, _)) = by_name.get(&name) {
@@ -452,28 +542,34 @@ impl Recipes {
                     name,
                 });
             }
+            texts.insert(name.clone(), text.into());
             by_name.insert(name, (rel, spec));
         }
         // Inputs name recipes (all cells of a matrix recipe are not addressable
         // individually as inputs: an input must be a recipe without a matrix).
         let available = by_name.keys().cloned().collect::<Vec<_>>().join(", ");
-        for (file, spec) in by_name.values() {
+        for (name, (file, spec)) in &by_name {
+            let text = &texts[name];
             for (mount, target) in &spec.inputs {
                 match by_name.get(target) {
                     None => {
                         return Err(RecipeError::UnknownInput {
                             file: file.clone(),
+                            line: key_line(text, &format!("inputs.{mount}")),
                             mount: mount.clone(),
                             recipe: target.clone(),
                             available: available.clone(),
                         })
                     }
                     Some((_, t)) if !t.matrix.is_empty() => {
-                        return Err(invalid(
-                            file,
-                            &format!("inputs.{mount}"),
-                            target,
-                            "an input cannot be a matrix recipe",
+                        return Err(with_line(
+                            invalid(
+                                file,
+                                &format!("inputs.{mount}"),
+                                target,
+                                "an input cannot be a matrix recipe",
+                            ),
+                            text,
                         ));
                     }
                     Some(_) => {}
@@ -493,6 +589,7 @@ impl Recipes {
                         file: file.clone(),
                         cell,
                         spec: spec.clone(),
+                        text: texts[&name].clone(),
                     },
                 );
             }
@@ -519,9 +616,16 @@ impl Recipes {
                     .map(|(id, _)| id)
                     .collect();
                 if hits.is_empty() {
+                    let on_disk = self.root.join("recipes").join(format!("{n}.toml"));
+                    let hint = if on_disk.is_file() {
+                        format!("; {} exists but is not in the commit being built: commit it, or build with --dirty", on_disk.strip_prefix(&self.root).unwrap_or(&on_disk).display())
+                    } else {
+                        String::new()
+                    };
                     return Err(RecipeError::UnknownRecipe {
                         name: n.clone(),
                         available: self.names().join(", "),
+                        hint,
                     });
                 }
                 wanted.extend(hits.into_iter().cloned());
@@ -641,6 +745,23 @@ mod tests {
         let c = cells(&m);
         assert_eq!(c.len(), 6);
         assert_eq!(cell_id("img", &c[0]), "img[os=a,py=3.11]");
+    }
+
+    #[test]
+    fn validation_errors_carry_the_line_of_the_key() {
+        let text = "surface = \"command\"\n\n[command]\nargv = [\"true\"]\noutputs = [\n  \"ok\",\n  \"../x\",\n]\n";
+        let spec = parse_recipe(Path::new("recipes/c.toml"), text).unwrap();
+        let err = with_line(
+            validate(Path::new("recipes/c.toml"), &spec).unwrap_err(),
+            text,
+        )
+        .to_string();
+        assert!(
+            err.starts_with("recipes/c.toml:7: key `command.outputs[1]`"),
+            "{err}"
+        );
+        assert_eq!(key_line(text, "command.argv"), Some(4));
+        assert_eq!(key_line(text, "nope"), None);
     }
 
     #[test]

@@ -335,14 +335,51 @@ impl Repo {
         Ok(entries)
     }
 
-    /// Paths (relative to the repository root) whose working-tree or index
-    /// state differs from HEAD, including untracked files that are not ignored.
+    /// The blobs directly inside directory `dir` (relative to the repository
+    /// root, `""` for the root) of commit `rev`, not recursing.
+    pub fn ls_dir(&self, rev: &str, dir: &str) -> Result<Vec<TreeEntry>, GitError> {
+        let id = self.resolve(rev)?;
+        let spec = if dir.is_empty() {
+            ".".to_string()
+        } else {
+            format!("{}/", dir.trim_end_matches('/'))
+        };
+        let out = self.run(["ls-tree", "-z", &id, "--", &spec])?;
+        let mut entries = Vec::new();
+        for rec in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
+            let Some(tab) = rec.iter().position(|b| *b == b'\t') else {
+                continue;
+            };
+            let meta = String::from_utf8_lossy(&rec[..tab]);
+            let mut f = meta.split_whitespace();
+            let (Some(mode), Some(_), Some(oid)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let kind = match mode {
+                "100644" | "100664" => EntryKind::File,
+                "100755" => EntryKind::Executable,
+                "120000" => EntryKind::Symlink,
+                _ => continue,
+            };
+            let path = String::from_utf8_lossy(&rec[tab + 1..]).into_owned();
+            entries.push(TreeEntry {
+                path,
+                kind,
+                oid: oid.to_string(),
+            });
+        }
+        Ok(entries)
+    }
+
+    /// Tracked paths (relative to the repository root) whose working-tree or
+    /// index state differs from HEAD. Untracked files are not listed: they are
+    /// not part of a commit snapshot, so they cannot make it stale.
     pub fn dirty_paths(&self) -> Result<Vec<String>, GitError> {
         let out = self.run([
             "status",
             "--porcelain=v1",
             "-z",
-            "--untracked-files=all",
+            "--untracked-files=no",
             "--no-renames",
         ])?;
         let mut paths = Vec::new();
