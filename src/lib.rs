@@ -9,6 +9,7 @@ pub mod build;
 pub mod cli;
 pub mod derive;
 pub mod error;
+pub mod fsutil;
 pub mod hash;
 pub mod nix;
 pub mod provenance;

@@ -211,27 +211,7 @@ fn same_tree(src: &Path, dest: &Path) -> Result<bool, BuildError> {
 }
 
 fn walk_files(root: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d))? {
-            let e = e.map_err(io(&d))?;
-            let p = e.path();
-            if e.file_type().map_err(io(&p))?.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((
-                    p.strip_prefix(root)
-                        .unwrap_or(&p)
-                        .to_string_lossy()
-                        .into_owned(),
-                    p,
-                ));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    crate::fsutil::files_below(root).map_err(io(root))
 }
 
 /// Link (or copy) a store tree into `dest`, keeping symlinks.
@@ -299,25 +279,11 @@ fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
 /// sha256 of every regular file below `root`, by relative path.
 fn hash_tree(root: &Path) -> Result<Vec<(String, String)>, BuildError> {
     let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d))? {
-            let e = e.map_err(io(&d))?;
-            let p = e.path();
-            let ft = e.file_type().map_err(io(&p))?;
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file() {
-                let bytes = std::fs::read(&p).map_err(io(&p))?;
-                let rel = p
-                    .strip_prefix(root)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((rel, hex_sha256(&bytes)));
-            }
+    for (rel, p) in walk_files(root)? {
+        if std::fs::symlink_metadata(&p).map_err(io(&p))?.is_file() {
+            let bytes = std::fs::read(&p).map_err(io(&p))?;
+            out.push((rel, hex_sha256(&bytes)));
         }
     }
-    out.sort();
     Ok(out)
 }

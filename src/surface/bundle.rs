@@ -11,12 +11,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::archive::compress::{GzipOptions, GzipWriter, ZstdWriter};
+use crate::archive::bundle::{self as writer, Compression as TarCompression};
 use crate::archive::mapping::{
     map_files, MappedEntry, MappingError, MappingOptions, Rename, SourceFile, SourceKind,
 };
-use crate::archive::tar::{Dialect, TarError, TarWriter};
-use crate::archive::zip::{ZipError, ZipWriter};
 use crate::error::{Classify, ErrorKind};
 use crate::recipe::schema::Compression;
 
@@ -39,9 +37,7 @@ pub enum BundleError {
         source: MappingError,
     },
     #[error(transparent)]
-    Tar(#[from] TarError),
-    #[error(transparent)]
-    Zip(#[from] ZipError),
+    Write(#[from] writer::BundleError),
     #[error("{path}")]
     Io {
         path: PathBuf,
@@ -54,7 +50,8 @@ impl Classify for BundleError {
     fn kind(&self) -> ErrorKind {
         match self {
             BundleError::Map { .. } | BundleError::Mapping { .. } => ErrorKind::BadInput,
-            _ => ErrorKind::Internal,
+            BundleError::Write(e) => e.kind(),
+            BundleError::Io { .. } => ErrorKind::Internal,
         }
     }
 }
@@ -80,31 +77,6 @@ fn source_file(rel: String, disk: &Path) -> Result<SourceFile, BundleError> {
         }
     };
     Ok(SourceFile { path: rel, kind })
-}
-
-/// Every file below `dir` (recursively, symlinks not followed), as
-/// `(path relative to dir, disk path)`, sorted.
-fn walk(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(io(&d))? {
-            let e = e.map_err(io(&d))?;
-            let p = e.path();
-            if e.file_type().map_err(io(&p))?.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap_or(&p)
-                    .to_string_lossy()
-                    .into_owned();
-                out.push((rel, p));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// The archive entries of a bundle recipe.
@@ -144,7 +116,7 @@ pub fn entries(job: &Job<'_>) -> Result<Vec<MappedEntry>, SurfaceError> {
         // with snapshot files, then renamed onto `to`.
         let synthetic = format!("\u{0}map{i}");
         if meta.is_dir() {
-            for (rel, p) in walk(&disk)? {
+            for (rel, p) in crate::fsutil::files_below(&disk).map_err(io(&disk))? {
                 files.push(source_file(format!("{synthetic}/{rel}"), &p)?);
             }
         } else {
@@ -207,72 +179,56 @@ fn finish(path: PathBuf, name: String) -> Result<Output, SurfaceError> {
     })
 }
 
-fn write_tar<W: std::io::Write>(
-    entries: &[MappedEntry],
-    mtime: u64,
-    w: W,
-) -> Result<W, BundleError> {
-    let mut tar = TarWriter::new(w, Dialect::Pax);
-    for e in entries {
-        match &e.kind {
-            SourceKind::File { disk, size, .. } => {
-                let f = std::fs::File::open(disk).map_err(io(disk))?;
-                tar.append_file_from(&e.path, e.mode, mtime, *size, std::io::BufReader::new(f))?;
-            }
-            SourceKind::Symlink { target } => tar.append_symlink(&e.path, target, mtime)?,
-        }
-    }
-    Ok(tar.finish()?)
+fn open_file(p: &Path) -> std::io::Result<std::io::BufReader<std::fs::File>> {
+    std::fs::File::open(p).map(std::io::BufReader::new)
+}
+
+/// Write to `path` through a buffer, then flush and sync it.
+fn write_file<W>(path: &Path, write: W) -> Result<(), SurfaceError>
+where
+    W: FnOnce(
+        std::io::BufWriter<std::fs::File>,
+    ) -> Result<std::io::BufWriter<std::fs::File>, BundleError>,
+{
+    let file = std::fs::File::create(path).map_err(io(path))?;
+    let w = write(std::io::BufWriter::with_capacity(1 << 20, file))?;
+    w.into_inner()
+        .map_err(|e| BundleError::Io {
+            path: path.to_path_buf(),
+            source: e.into_error(),
+        })?
+        .sync_all()
+        .map_err(io(path))?;
+    Ok(())
 }
 
 /// Build a `tarball` recipe.
 pub fn build_tarball(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    let compression = job
+    let compression = match job
         .recipe
         .spec
         .tarball
         .as_ref()
         .map(|t| t.compression)
-        .unwrap_or_default();
-    let ext = match compression {
-        Compression::Gzip => ".tar.gz",
-        Compression::Zstd => ".tar.zst",
-        Compression::None => ".tar",
+        .unwrap_or_default()
+    {
+        Compression::Gzip => TarCompression::Gzip,
+        Compression::Zstd => TarCompression::Zstd,
+        Compression::None => TarCompression::None,
     };
-    let name = output_name(job, ext)?;
+    let name = output_name(job, compression.suffix())?;
     let entries = entries(job)?;
-    let mtime = job.source_date_epoch.max(0) as u64;
     let path = job.out.join(&name);
-    let file = std::fs::File::create(&path)
-        .map_err(io(&path))
-        .map_err(SurfaceError::Bundle)?;
-    let w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let w = match compression {
-        Compression::Gzip => {
-            let gz = write_tar(&entries, mtime, GzipWriter::new(w, &GzipOptions::KILN))?;
-            gz.finish()
-                .map_err(io(&path))
-                .map_err(SurfaceError::Bundle)?
-        }
-        Compression::Zstd => {
-            let z = ZstdWriter::new(w)
-                .map_err(io(&path))
-                .map_err(SurfaceError::Bundle)?;
-            write_tar(&entries, mtime, z)?
-                .finish()
-                .map_err(io(&path))
-                .map_err(SurfaceError::Bundle)?
-        }
-        Compression::None => write_tar(&entries, mtime, w)?,
-    };
-    w.into_inner()
-        .map_err(|e| BundleError::Io {
-            path: path.clone(),
-            source: e.into_error(),
-        })?
-        .sync_all()
-        .map_err(io(&path))
-        .map_err(SurfaceError::Bundle)?;
+    let sde = job.source_date_epoch.max(0) as u64;
+    write_file(&path, |w| {
+        Ok(writer::write_tar_bundle(
+            &entries,
+            sde,
+            compression,
+            w,
+            open_file,
+        )?)
+    })?;
     finish(path, name)
 }
 
@@ -281,33 +237,9 @@ pub fn build_zip(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let name = output_name(job, ".zip")?;
     let entries = entries(job)?;
     let path = job.out.join(&name);
-    let file = std::fs::File::create(&path)
-        .map_err(io(&path))
-        .map_err(SurfaceError::Bundle)?;
-    let w = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut zip = ZipWriter::new(w, job.source_date_epoch.max(0) as u64);
-    for e in &entries {
-        match &e.kind {
-            SourceKind::File { disk, size, .. } => {
-                let f = std::fs::File::open(disk)
-                    .map_err(io(disk))
-                    .map_err(SurfaceError::Bundle)?;
-                zip.append_file_from(&e.path, e.mode, *size, std::io::BufReader::new(f))
-                    .map_err(BundleError::from)?;
-            }
-            SourceKind::Symlink { target } => zip
-                .append_symlink(&e.path, target)
-                .map_err(BundleError::from)?,
-        }
-    }
-    let w = zip.finish().map_err(BundleError::from)?;
-    w.into_inner()
-        .map_err(|e| BundleError::Io {
-            path: path.clone(),
-            source: e.into_error(),
-        })?
-        .sync_all()
-        .map_err(io(&path))
-        .map_err(SurfaceError::Bundle)?;
+    let sde = job.source_date_epoch.max(0) as u64;
+    write_file(&path, |w| {
+        Ok(writer::write_zip_bundle(&entries, sde, w, open_file)?)
+    })?;
     finish(path, name)
 }
