@@ -334,3 +334,28 @@ fn bad_surface_input_exits_2_and_registers_nothing() {
         "bad input registered something"
     );
 }
+
+#[test]
+fn a_missing_version_source_says_how_to_declare_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("docs-only");
+    write(
+        &root.join("recipes/site.toml"),
+        "surface = \"tarball\"\nsource = \"site\"\n",
+    );
+    write(&root.join("site/index.html"), "<p>hi</p>\n");
+    let store = tmp.path().join("store");
+    let o = run(&mut kiln_in(&root, &store, &["build"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Cargo.toml")
+            && err.contains("the default")
+            && err.contains("[version] source"),
+        "{err}"
+    );
+    assert!(!store.exists(), "bad input created the store");
+    // --version is enough
+    let v = build_json(&root, &store, &["--version", "0.1.0"]);
+    assert_eq!(artifact(&v, "site")["file"], "site-0.1.0.tar.gz");
+}

@@ -195,6 +195,20 @@ pub enum VersionError {
         key: String,
         reason: String,
     },
+    #[error(
+        "the canonical version is read from {} ([version] source = \"{source_kind}\"{}), which {}; \
+         create it, set `[version] source` in recipes/release.toml (cargo, pyproject, npm, file:<path>, tag), \
+         or pass --version",
+        path.display(),
+        if *defaulted { ", the default" } else { "" },
+        if *in_commit { "is not in the commit being built" } else { "does not exist" }
+    )]
+    NoSource {
+        path: PathBuf,
+        source_kind: String,
+        defaulted: bool,
+        in_commit: bool,
+    },
     #[error("reading {}", path.display())]
     Io {
         path: PathBuf,

@@ -267,12 +267,23 @@ pub fn read_canonical(
     };
     let file = project_root.join(path);
     let text = match git_rev {
-        Some((repo, rev)) => read_at_rev(repo, project_root, rev, path)?,
+        Some((repo, rev)) => read_at_rev(repo, project_root, rev, path),
         None => std::fs::read_to_string(&file).map_err(|source| VersionError::Io {
             path: file.clone(),
             source,
-        })?,
-    };
+        }),
+    }
+    .map_err(|e| match e {
+        VersionError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            VersionError::NoSource {
+                path: path.clone(),
+                source_kind: policy.source.to_string(),
+                defaulted: policy.file.is_none(),
+                in_commit: git_rev.is_some(),
+            }
+        }
+        other => other,
+    })?;
     let found = reader(&text).map_err(|e| VersionError::Manifest {
         file: path.clone(),
         key: e.key.to_string(),
