@@ -297,8 +297,9 @@ impl Engine {
             if r.surface() == Surface::Command || r.surface() == Surface::Crate {
                 crate::sandbox::check_available(self.opts.sandbox)?;
                 let names = surface::tools_for(r);
+                let cache = self.store.root().join(".kiln/tools");
                 (
-                    crate::sandbox::resolve_tools(&names, &self.root)?,
+                    crate::sandbox::resolve_tools_cached(&names, &self.root, Some(&cache))?,
                     self.opts.sandbox.as_str().to_string(),
                 )
             } else {
