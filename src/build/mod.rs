@@ -205,8 +205,9 @@ impl Engine {
         exclude_dirs.push(absolute(&root.join("dist")));
         // The version comes from the snapshot's commit, like every other input;
         // only a working-tree (--dirty) or directory build reads the checkout.
-        // Snapshot and version are independent git work: run them side by side.
-        let version_rev = commit_of_build(root, &opts)?;
+        // Snapshot and version are independent git work: run them side by
+        // side. The version side runs on its own thread so that the
+        // snapshot's own parallel git queries get both rayon workers.
         let snap_opts = SnapshotOptions {
             rev: opts.rev.clone(),
             dirty: opts.dirty,
@@ -216,10 +217,23 @@ impl Engine {
             version: opts.version.clone(),
             tag: opts.tag.clone(),
         };
-        let (snapshot, version) = rayon::join(
-            || Snapshot::take(root, &snap_opts),
-            || crate::version::resolve(root, &policy, version_rev.as_deref(), &overrides),
-        );
+        let (snapshot, version) = std::thread::scope(|s| {
+            let version = s.spawn(|| -> Result<ResolvedVersion, BuildError> {
+                let (repo, rev) = commit_of_build(root, &opts)?;
+                Ok(crate::version::resolve::resolve_in(
+                    root,
+                    repo.as_ref(),
+                    &policy,
+                    rev.as_deref(),
+                    &overrides,
+                )?)
+            });
+            let snapshot = Snapshot::take(root, &snap_opts);
+            match version.join() {
+                Ok(v) => (snapshot, v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
         let (snapshot, version) = (snapshot?, version?);
         prepare(&recipes, &snapshot, &version, &opts.recipes)?;
         let store = Store::open(store_dir)?;
@@ -544,21 +558,27 @@ impl Engine {
     }
 }
 
-/// The commit a (non `--dirty`) build reads, when the project is in git.
-fn commit_of_build(root: &Path, opts: &BuildOptions) -> Result<Option<String>, BuildError> {
+/// The commit a (non `--dirty`) build reads, when the project is in git,
+/// and the repository it was looked up in (reused by version resolution,
+/// which then needs no second discovery or commit lookup).
+fn commit_of_build(
+    root: &Path,
+    opts: &BuildOptions,
+) -> Result<(Option<crate::source::git::Repo>, Option<String>), BuildError> {
     if opts.dirty {
-        return Ok(None);
+        return Ok((None, None));
     }
     let repo = match crate::source::git::Repo::discover(root) {
         Ok(r) => r,
-        Err(crate::source::git::GitError::NotARepo { .. }) => return Ok(None),
+        Err(crate::source::git::GitError::NotARepo { .. }) => return Ok((None, None)),
         Err(e) => return Err(SnapshotError::from(e).into()),
     };
-    match &opts.rev {
-        Some(rev) => Ok(Some(repo.resolve(rev).map_err(SnapshotError::from)?)),
-        None if repo.has_head() => Ok(Some(repo.resolve("HEAD").map_err(SnapshotError::from)?)),
-        None => Ok(None),
-    }
+    let commit = match &opts.rev {
+        Some(rev) => Some(repo.resolve(rev).map_err(SnapshotError::from)?),
+        None if repo.has_head() => Some(repo.resolve("HEAD").map_err(SnapshotError::from)?),
+        None => None,
+    };
+    Ok((Some(repo), commit))
 }
 
 /// Select recipes, their snapshot files and check everything that can be
