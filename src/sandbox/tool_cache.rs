@@ -27,6 +27,10 @@
 //! computed after the work equals the one computed before. A freshly
 //! installed binary is therefore hashed on every build for two seconds.
 //!
+//! The identity covers the binary itself: a shared library or script
+//! interpreter changing under an unchanged binary is not noticed until the
+//! binary changes (rustup replaces a toolchain's files together).
+//!
 //! The cache is an optimisation only: an unreadable, malformed or
 //! mismatching entry is a miss, and failing to write one is ignored (the
 //! resolution itself is still exact).
