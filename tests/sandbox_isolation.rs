@@ -258,6 +258,13 @@ fn tools_resolve_to_real_binaries_with_identity() {
     let sum = common::run_ok(common::cmd("sha256sum").arg(&cargo.path));
     assert_eq!(cargo.sha256, sum.split_whitespace().next().unwrap());
     assert!(tools[1].path.is_absolute() && !tools[1].path.is_symlink());
+    // The persistent cache gives the same answer, cold and warm.
+    let cache = tempfile::tempdir().unwrap();
+    let names = ["cargo".to_string(), "sh".to_string()];
+    for _ in 0..2 {
+        let cached = sandbox::resolve_tools_cached(&names, dir, Some(cache.path())).unwrap();
+        assert_eq!(cached, tools);
+    }
 
     for (name, ok) in [("no-such-tool-kiln", false), ("a/b", false), ("", false)] {
         let r = sandbox::resolve_tools(&[name.to_string()], dir);

@@ -199,10 +199,10 @@ impl Engine {
         // Recipes, the policy and the version come from the commit being
         // built, like every other input; only a working-tree (--dirty) or
         // directory build reads them from the checkout.
-        let version_rev = commit_of_build(root, &opts)?;
-        let (recipes, policy) = match &version_rev {
-            Some(commit) => project_at(root, commit)?,
-            None => (
+        let (repo, version_rev) = commit_of_build(root, &opts)?;
+        let (recipes, policy) = match (&repo, &version_rev) {
+            (Some(repo), Some(commit)) => project_at(root, repo, commit)?,
+            _ => (
                 Recipes::load(root)?,
                 crate::recipe::policy::ReleasePolicy::load(root)?,
             ),
@@ -212,7 +212,9 @@ impl Engine {
             exclude_dirs.push(absolute(o));
         }
         exclude_dirs.push(absolute(&root.join("dist")));
-        // Snapshot and version are independent git work: run them side by side.
+        // Snapshot and version are independent git work: run them side by
+        // side. The version side runs on its own thread so that the
+        // snapshot's own parallel git queries get both rayon workers.
         let snap_opts = SnapshotOptions {
             rev: opts.rev.clone(),
             dirty: opts.dirty,
@@ -222,10 +224,22 @@ impl Engine {
             version: opts.version.clone(),
             tag: opts.tag.clone(),
         };
-        let (snapshot, version) = rayon::join(
-            || Snapshot::take(root, &snap_opts),
-            || crate::version::resolve(root, &policy, version_rev.as_deref(), &overrides),
-        );
+        let (snapshot, version) = std::thread::scope(|s| {
+            let version = s.spawn(|| -> Result<ResolvedVersion, BuildError> {
+                Ok(crate::version::resolve::resolve_in(
+                    root,
+                    repo.as_ref(),
+                    &policy,
+                    version_rev.as_deref(),
+                    &overrides,
+                )?)
+            });
+            let snapshot = Snapshot::take(root, &snap_opts);
+            match version.join() {
+                Ok(v) => (snapshot, v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
         let (snapshot, version) = (snapshot?, version?);
         prepare(&recipes, &snapshot, &version, &opts.recipes)?;
         let store = Store::open(store_dir)?;
@@ -303,8 +317,9 @@ impl Engine {
             if r.surface() == Surface::Command || r.surface() == Surface::Crate {
                 crate::sandbox::check_available(self.opts.sandbox)?;
                 let names = surface::tools_for(r);
+                let cache = self.store.root().join(".kiln/tools");
                 (
-                    crate::sandbox::resolve_tools(&names, &self.root)?,
+                    crate::sandbox::resolve_tools_cached(&names, &self.root, Some(&cache))?,
                     self.opts.sandbox.as_str().to_string(),
                 )
             } else {
@@ -552,11 +567,11 @@ impl Engine {
 /// Recipes and release policy as committed in `commit`.
 fn project_at(
     root: &Path,
+    repo: &crate::source::git::Repo,
     commit: &str,
 ) -> Result<(Recipes, crate::recipe::policy::ReleasePolicy), BuildError> {
     use crate::recipe::policy::ReleasePolicy;
     let git = |e: crate::source::git::GitError| BuildError::Snapshot(SnapshotError::from(e));
-    let repo = crate::source::git::Repo::discover(root).map_err(git)?;
     let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let prefix = canon(root)
         .strip_prefix(canon(repo.root()))
@@ -601,21 +616,27 @@ fn project_at(
     ))
 }
 
-/// The commit a (non `--dirty`) build reads, when the project is in git.
-fn commit_of_build(root: &Path, opts: &BuildOptions) -> Result<Option<String>, BuildError> {
+/// The commit a (non `--dirty`) build reads, when the project is in git,
+/// and the repository it was looked up in (reused by version resolution,
+/// which then needs no second discovery or commit lookup).
+fn commit_of_build(
+    root: &Path,
+    opts: &BuildOptions,
+) -> Result<(Option<crate::source::git::Repo>, Option<String>), BuildError> {
     if opts.dirty {
-        return Ok(None);
+        return Ok((None, None));
     }
     let repo = match crate::source::git::Repo::discover(root) {
         Ok(r) => r,
-        Err(crate::source::git::GitError::NotARepo { .. }) => return Ok(None),
+        Err(crate::source::git::GitError::NotARepo { .. }) => return Ok((None, None)),
         Err(e) => return Err(SnapshotError::from(e).into()),
     };
-    match &opts.rev {
-        Some(rev) => Ok(Some(repo.resolve(rev).map_err(SnapshotError::from)?)),
-        None if repo.has_head() => Ok(Some(repo.resolve("HEAD").map_err(SnapshotError::from)?)),
-        None => Ok(None),
-    }
+    let commit = match &opts.rev {
+        Some(rev) => Some(repo.resolve(rev).map_err(SnapshotError::from)?),
+        None if repo.has_head() => Some(repo.resolve("HEAD").map_err(SnapshotError::from)?),
+        None => None,
+    };
+    Ok((Some(repo), commit))
 }
 
 /// Select recipes, their snapshot files and check everything that can be

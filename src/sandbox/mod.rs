@@ -38,6 +38,11 @@
 //! Declared tools are resolved once, on the host `PATH`, by
 //! [`resolve_tools`]; their identity (`--version` output and the sha256 of
 //! the real binary, behind any rustup proxy) belongs in the derivation.
+//! [`resolve_tools_cached`] keeps identities (keyed by the real binary's
+//! path, device, inode, size, mtime and ctime) and rustup's answers (keyed
+//! by everything rustup's toolchain choice reads) in a persistent cache
+//! under the store (`.kiln/tools/`), so repeated builds neither hash the
+//! binaries nor spawn rustup or `--version` again.
 //!
 //! The process's stdout and stderr are appended to a log file; a command that
 //! fails returns [`SandboxError::Failed`] with its exit status and the tail
@@ -47,6 +52,7 @@ mod cargo_home;
 pub mod env;
 mod layout;
 mod process;
+mod tool_cache;
 mod tools;
 
 use std::collections::BTreeMap;
@@ -55,7 +61,7 @@ use std::path::{Path, PathBuf};
 pub use cargo_home::{
     cargo_env, cargo_registry_inputs, host_cargo_home, REMAP_RUSTFLAGS, SANDBOX_CARGO_HOME,
 };
-pub use tools::{resolve_tools, Tool};
+pub use tools::{resolve_tools, resolve_tools_cached, Tool};
 
 /// How a build process is isolated. Serialises as `"bubblewrap"` / `"none"`.
 #[derive(

@@ -328,12 +328,18 @@ fn read_at_rev(
     })
 }
 
-/// The git work tree of `project_root` and the commit to describe, if any.
+/// The git work tree of `project_root` (`repo`, when the caller already
+/// discovered it) and the commit to describe, if any.
 fn git_context(
     project_root: &Path,
+    repo: Option<&Repo>,
     rev: Option<&str>,
 ) -> Result<Option<(Repo, String)>, VersionError> {
-    match Repo::discover(project_root) {
+    let discovered = match repo {
+        Some(r) => Ok(r.clone()),
+        None => Repo::discover(project_root),
+    };
+    match discovered {
         Ok(repo) => match rev {
             Some(r) => {
                 let id = repo.resolve(r)?;
@@ -367,13 +373,23 @@ fn tags_at(
 }
 
 /// The nearest reachable well-formed tag and the distance to it.
+/// `prefetched` is `repo.all_tags()` run ahead of time (asked again if it failed).
 fn last_tag(
     repo: &Repo,
     commit: &str,
     policy: &ReleasePolicy,
+    prefetched: &Result<Vec<String>, GitError>,
 ) -> Result<Option<(String, Version, u64)>, VersionError> {
+    let fetched;
+    let all = match prefetched {
+        Ok(t) => t,
+        Err(_) => {
+            fetched = repo.all_tags()?;
+            &fetched
+        }
+    };
     let mut best: Option<(String, Version, u64)> = None;
-    for t in repo.all_tags()? {
+    for t in all.iter().cloned() {
         let Ok(v) = policy.tag.parse_tag(&t, policy.scheme) else {
             continue;
         };
@@ -408,6 +424,19 @@ pub fn resolve(
     rev: Option<&str>,
     overrides: &Overrides,
 ) -> Result<ResolvedVersion, VersionError> {
+    resolve_in(project_root, None, policy, rev, overrides)
+}
+
+/// [`resolve`] reusing `repo`, the already discovered repository of
+/// `project_root` (its memoised commit lookups save git processes; `None`:
+/// discover it). Independent git queries run side by side.
+pub fn resolve_in(
+    project_root: &Path,
+    repo: Option<&Repo>,
+    policy: &ReleasePolicy,
+    rev: Option<&str>,
+    overrides: &Overrides,
+) -> Result<ResolvedVersion, VersionError> {
     if overrides.version.is_some() && overrides.tag.is_some() {
         return Err(VersionError::ConflictingOverrides);
     }
@@ -417,13 +446,13 @@ pub fn resolve(
             "--version".into(),
             policy,
         );
-        if let Some((repo, id)) = git_context(project_root, rev)? {
+        if let Some((repo, id)) = git_context(project_root, repo, rev)? {
             r.commit_time = Some(repo.commit_info(&id)?.committer_time);
             r.commit = Some(id);
         }
         return Ok(r);
     }
-    let git = git_context(project_root, rev)?;
+    let git = git_context(project_root, repo, rev)?;
     let read = |git: Option<&(Repo, String)>| {
         let at = match (git, rev) {
             (Some((repo, id)), Some(_)) => Some((repo, id.as_str())),
@@ -460,11 +489,27 @@ pub fn resolve(
                 ResolvedVersion::release(canonical, origin, policy)
             }
             Some((repo, id)) => {
-                let here = tags_at(repo, id, policy)?;
-                let (canonical, origin) = if policy.source == VersionSource::Tag {
+                // Independent queries at once: the tags at the commit, the
+                // manifest, and all tags (for a dev build's distance).
+                let ((here, manifest), all) = join_io(
+                    || {
+                        if policy.source == VersionSource::Tag {
+                            (tags_at(repo, id, policy), None)
+                        } else {
+                            let (h, m) =
+                                join_io(|| tags_at(repo, id, policy), || read(git.as_ref()));
+                            (h, Some(m))
+                        }
+                    },
+                    || repo.all_tags(),
+                );
+                let here = here?;
+                let (canonical, origin) = if let Some(m) = manifest {
+                    m?
+                } else {
                     match here.first() {
                         Some((t, v)) => (v.clone(), format!("tag {t}")),
-                        None => match last_tag(repo, id, policy)? {
+                        None => match last_tag(repo, id, policy, &all)? {
                             Some((t, v, _)) => (v, format!("tag {t} (nearest reachable)")),
                             None => {
                                 return Err(VersionError::NoTag {
@@ -477,8 +522,6 @@ pub fn resolve(
                             }
                         },
                     }
-                } else {
-                    read(git.as_ref())?
                 };
                 let status = if let Some((t, _)) = here.iter().find(|(_, v)| *v == canonical) {
                     BuildStatus::Release {
@@ -488,12 +531,16 @@ pub fn resolve(
                     return Err(mismatch(t, v, &canonical, &origin, policy));
                 } else {
                     let info = repo.commit_info(id)?;
-                    let distance = match last_tag(repo, id, policy)? {
-                        Some((_, _, d)) => d,
-                        None => repo.distance(None, id)?,
-                    };
+                    let (distance, short) = join_io(
+                        || match last_tag(repo, id, policy, &all)? {
+                            Some((_, _, d)) => Ok::<_, VersionError>(d),
+                            None => Ok(repo.distance(None, id)?),
+                        },
+                        || repo.short_id(id, 7),
+                    );
+                    let distance = distance?;
                     BuildStatus::Dev(DevInfo {
-                        commit: repo.short_id(id, 7)?,
+                        commit: short?,
                         distance,
                         date: utc_date(info.committer_time),
                     })
@@ -509,6 +556,21 @@ pub fn resolve(
         resolved.commit = Some(id.clone());
     }
     Ok(resolved)
+}
+
+/// Run two independent git queries at once. Each mostly waits for a git
+/// process, so a plain thread (not the rayon pool, whose threads may all be
+/// blocked on the snapshot's git processes) gives real overlap.
+fn join_io<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|s| {
+        let hb = s.spawn(b);
+        let ra = a();
+        let rb = match hb.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (ra, rb)
+    })
 }
 
 fn mismatch(
