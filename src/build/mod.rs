@@ -234,7 +234,11 @@ impl Engine {
                     &overrides,
                 )?)
             });
-            let snapshot = Snapshot::take(root, &snap_opts);
+            let snapshot = match (&repo, opts.dirty) {
+                // --dirty reads the working tree; a fresh discovery is as cheap
+                (Some(r), false) => Snapshot::take_in(root, Some(r.clone()), &snap_opts),
+                _ => Snapshot::take(root, &snap_opts),
+            };
             match version.join() {
                 Ok(v) => (snapshot, v),
                 Err(panic) => std::panic::resume_unwind(panic),

@@ -150,16 +150,26 @@ pub struct Snapshot {
 impl Snapshot {
     /// Take the snapshot of the project at `project_root`.
     pub fn take(project_root: &Path, opts: &SnapshotOptions) -> Result<Snapshot, SnapshotError> {
+        let repo = match Repo::discover(project_root) {
+            Ok(r) => Some(r),
+            Err(GitError::NotARepo { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Snapshot::take_in(project_root, repo, opts)
+    }
+
+    /// [`Snapshot::take`] with the repository already discovered (`None`:
+    /// not in git), sharing its memoised commit lookups.
+    pub fn take_in(
+        project_root: &Path,
+        repo: Option<Repo>,
+        opts: &SnapshotOptions,
+    ) -> Result<Snapshot, SnapshotError> {
         let project_root =
             std::fs::canonicalize(project_root).map_err(|source| SnapshotError::Io {
                 path: project_root.to_path_buf(),
                 source,
             })?;
-        let repo = match Repo::discover(&project_root) {
-            Ok(r) => Some(r),
-            Err(GitError::NotARepo { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
         let Some(repo) = repo else {
             let files = walk_directory(&project_root, &opts.exclude_dirs)?;
             return Ok(Snapshot {

@@ -327,8 +327,12 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
 }
 
 /// Writes the files whose content changed, each atomically (temp file in the
-/// same directory, permissions copied, rename).
+/// same directory, permissions copied, rename), synced to disk first.
 pub fn write_edits(root: &Path, edits: &[FileEdit]) -> Result<(), StampError> {
+    write_edits_with(root, edits, true)
+}
+
+fn write_edits_with(root: &Path, edits: &[FileEdit], durable: bool) -> Result<(), StampError> {
     for e in edits.iter().filter(|e| e.before != e.after) {
         let path = root.join(&e.file);
         let werr = |source| StampError::Write {
@@ -341,7 +345,9 @@ pub fn write_edits(root: &Path, edits: &[FileEdit]) -> Result<(), StampError> {
             .tempfile_in(dir)
             .map_err(werr)?;
         tmp.write_all(e.after.as_bytes()).map_err(werr)?;
-        tmp.as_file().sync_all().map_err(werr)?;
+        if durable {
+            tmp.as_file().sync_all().map_err(werr)?;
+        }
         if let Ok(meta) = std::fs::metadata(&path) {
             std::fs::set_permissions(tmp.path(), meta.permissions()).map_err(werr)?;
         }
@@ -351,9 +357,12 @@ pub fn write_edits(root: &Path, edits: &[FileEdit]) -> Result<(), StampError> {
 }
 
 /// Stamps the tree at `root` per `plan`: all or nothing, then writes.
+///
+/// Checkout edits are synced to disk; a build workspace is a throwaway copy
+/// (a crash discards it), so its edits are not.
 pub fn stamp_tree(root: &Path, plan: &StampPlan) -> Result<Vec<StampChange>, StampError> {
     let edits = plan_edits(root, plan)?;
-    write_edits(root, &edits)?;
+    write_edits_with(root, &edits, plan.mode == StampMode::Checkout)?;
     Ok(edits.into_iter().flat_map(|e| e.changes).collect())
 }
 
