@@ -10,36 +10,44 @@ use super::{CliError, Context};
 use crate::build::{BuildOptions, Engine, Progress, Status};
 use crate::sandbox::SandboxMode;
 
-/// Build recipes (all by default) into the store; copy artifacts, provenance
-/// and SHA256SUMS into `dist/`. Registered derivations are cache hits.
+/// What to build from: the recipes, the revision and the version. Shared by
+/// `kiln build` and `kiln plan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Recipes to build (with their inputs); default: all.
+pub struct Selection {
+    /// Recipes (with their inputs); default: all.
     pub recipes: Vec<String>,
-    /// Where artifacts go.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// Build this version instead of the canonical one (a release build).
+    /// Use this version instead of the canonical one (a release build).
     #[arg(long, value_name = "V", conflicts_with = "tag")]
     pub version: Option<String>,
-    /// Build as if the source commit carried this tag.
+    /// Act as if the source commit carried this tag.
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
-    /// Build from this git revision instead of HEAD.
+    /// Read this git revision instead of HEAD.
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
     /// Read the working tree, uncommitted changes included (recorded in provenance).
     #[arg(long)]
     pub dirty: bool,
+    /// How command recipes run: `bubblewrap`, or `none` (no isolation; recorded).
+    #[arg(long, value_name = "MODE", default_value = "bubblewrap")]
+    pub sandbox: String,
+}
+
+/// Build recipes (all by default) into the store; copy artifacts, provenance
+/// and SHA256SUMS into `dist/`. Registered derivations are cache hits.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Where artifacts go.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Rebuild registered derivations and compare bit for bit (exit 1 on a difference).
     #[arg(long)]
     pub check: bool,
     /// Parallel builds (default: number of CPUs).
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// How command recipes run: `bubblewrap`, or `none` (no isolation; recorded).
-    #[arg(long, value_name = "MODE", default_value = "bubblewrap")]
-    pub sandbox: String,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -56,15 +64,8 @@ pub fn host_inputs() -> BTreeMap<String, PathBuf> {
     m
 }
 
-pub(crate) fn options(
-    recipes: Vec<String>,
-    version: Option<String>,
-    tag: Option<String>,
-    rev: Option<String>,
-    dirty: bool,
-    sandbox: &str,
-) -> Result<BuildOptions, CliError> {
-    let sandbox = match sandbox {
+pub(crate) fn options(sel: Selection) -> Result<BuildOptions, CliError> {
+    let sandbox = match sel.sandbox.as_str() {
         "bubblewrap" | "bwrap" => SandboxMode::Bubblewrap,
         "none" => SandboxMode::None,
         other => {
@@ -74,11 +75,11 @@ pub(crate) fn options(
         }
     };
     Ok(BuildOptions {
-        recipes,
-        rev,
-        dirty,
-        version,
-        tag,
+        recipes: sel.recipes,
+        rev: sel.rev,
+        dirty: sel.dirty,
+        version: sel.version,
+        tag: sel.tag,
         sandbox,
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
         host_inputs: host_inputs(),
@@ -145,14 +146,7 @@ impl Progress for Warnings {
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let root = ctx.project_root()?;
     let store = ctx.store_dir()?;
-    let mut opts = options(
-        args.recipes,
-        args.version,
-        args.tag,
-        args.rev,
-        args.dirty,
-        &args.sandbox,
-    )?;
+    let mut opts = options(args.selection)?;
     opts.check = args.check;
     opts.jobs = args.jobs;
     let out = args.out.unwrap_or_else(|| root.join("dist"));

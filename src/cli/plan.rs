@@ -10,23 +10,8 @@ use crate::build::Engine;
 /// (a derivation names its inputs by the NAR hash of their outputs).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Recipes to plan (with their inputs); default: all.
-    pub recipes: Vec<String>,
-    /// Plan as if building this version.
-    #[arg(long, value_name = "V", conflicts_with = "tag")]
-    pub version: Option<String>,
-    /// Plan as if the source commit carried this tag.
-    #[arg(long, value_name = "TAG")]
-    pub tag: Option<String>,
-    /// Plan from this git revision instead of HEAD.
-    #[arg(long, value_name = "REV")]
-    pub rev: Option<String>,
-    /// Read the working tree, uncommitted changes included.
-    #[arg(long)]
-    pub dirty: bool,
-    /// How command recipes would run: `bubblewrap` or `none`.
-    #[arg(long, value_name = "MODE", default_value = "bubblewrap")]
-    pub sandbox: String,
+    #[command(flatten)]
+    pub selection: super::build::Selection,
     /// Print full derivations as JSON.
     #[arg(long)]
     pub json: bool,
@@ -35,14 +20,7 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let root = ctx.project_root()?;
     let store: PathBuf = ctx.store_dir()?;
-    let opts = super::build::options(
-        args.recipes,
-        args.version,
-        args.tag,
-        args.rev,
-        args.dirty,
-        &args.sandbox,
-    )?;
+    let opts = super::build::options(args.selection)?;
     let engine = Engine::new(&root, &store, opts)?;
     let planned = engine.plan()?;
     if args.json {
