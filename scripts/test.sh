@@ -8,14 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/deps.sh   # git, bubblewrap: what kiln build itself needs
+
 need_apt=()
 command -v nix-hash  >/dev/null 2>&1 || need_apt+=(nix-bin)
-command -v bwrap     >/dev/null 2>&1 || need_apt+=(bubblewrap)
 command -v skopeo    >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v umoci     >/dev/null 2>&1 || need_apt+=(umoci)
 command -v unzip     >/dev/null 2>&1 || need_apt+=(unzip)
 command -v zstd      >/dev/null 2>&1 || need_apt+=(zstd)
-command -v git       >/dev/null 2>&1 || need_apt+=(git)
 command -v node      >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm       >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
