@@ -287,6 +287,11 @@ fn bad_input_exits_2_names_the_culprit_and_touches_nothing() {
             &["recipes/escape.toml:4:", "command.outputs[0]", "../../etc/passwd"],
         ),
         ("odd.toml", "surface = \"tarball\"\nprefix = \"{nope}/\"\n", &["recipes/odd.toml:2:", "prefix", "{nope}"]),
+        (
+            "clash.toml",
+            "surface = \"tarball\"\nsource = \"docs\"\noutput = \"same.tar.gz\"\n[matrix]\nx = [\"a\", \"b\"]\n",
+            &["clash[x=a]", "clash[x=b]", "same.tar.gz", "matrix keys"],
+        ),
     ];
     for (file, text, needles) in cases {
         write(&root.join("recipes").join(file), text);

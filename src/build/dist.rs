@@ -54,15 +54,23 @@ pub fn write_dist(
                 r.store_path.join(&a.path)
             };
             let name = a.file.trim_end_matches('/').to_string();
-            if plan
-                .insert(name.clone(), (src, a.directory, prov.clone()))
-                .is_some()
-            {
-                return Err(BuildError::Io {
-                    path: out.join(&name),
-                    source: std::io::Error::other("two recipes produce an artifact of this name"),
+            if plan.contains_key(&name) {
+                let first = reports
+                    .iter()
+                    .find(|o| {
+                        o.artifacts
+                            .iter()
+                            .any(|x| x.file.trim_end_matches('/') == name)
+                    })
+                    .map(|o| o.id.clone())
+                    .unwrap_or_default();
+                return Err(BuildError::ArtifactClash {
+                    name,
+                    first,
+                    second: r.id.clone(),
                 });
             }
+            plan.insert(name, (src, a.directory, prov.clone()));
         }
     }
     std::fs::create_dir_all(out).map_err(io(out))?;

@@ -68,6 +68,12 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{first} and {second} both produce an artifact named {name:?}; give one an `output` that differs (a matrix recipe's `output` must use its matrix keys)")]
+    ArtifactClash {
+        name: String,
+        first: String,
+        second: String,
+    },
     #[error("-j {jobs}: {reason}")]
     Jobs { jobs: usize, reason: String },
 }
@@ -83,7 +89,9 @@ impl Classify for BuildError {
             BuildError::Stamp(e) => e.kind(),
             BuildError::Sandbox(e) => e.kind(),
             BuildError::Surface { source, .. } => source.kind(),
-            BuildError::Uncommitted { .. } | BuildError::Jobs { .. } => ErrorKind::BadInput,
+            BuildError::Uncommitted { .. }
+            | BuildError::Jobs { .. }
+            | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,
             BuildError::Mismatch { .. } | BuildError::Failed { .. } => ErrorKind::CheckFailed,
             BuildError::Io { .. } => ErrorKind::Internal,
         }
@@ -655,12 +663,13 @@ fn prepare<'a>(
     let selected = recipes.select(names)?;
     let mut prepared = Vec::new();
     let mut read: BTreeSet<&str> = BTreeSet::new();
+    let mut outputs = BTreeMap::new();
     for r in selected {
         let selection =
             snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
         read.extend(selection.files.iter().map(|f| f.path.as_str()));
         let v = version.render(Engine::target_of(r.surface()))?;
-        check_templates(r, &v)?;
+        check_templates(r, &v, &mut outputs)?;
         prepared.push(Prepared {
             recipe: r,
             selection,
@@ -683,12 +692,23 @@ fn prepare<'a>(
 
 /// Render every template of a recipe once, so a bad placeholder is reported
 /// at planning time.
-fn check_templates(r: &Recipe, version: &str) -> Result<(), BuildError> {
+fn check_templates(
+    r: &Recipe,
+    version: &str,
+    outputs: &mut BTreeMap<String, String>,
+) -> Result<(), BuildError> {
     if let Some(p) = &r.spec.prefix {
         r.render("prefix", p, version)?;
     }
     if let Some(o) = &r.spec.output {
-        r.render("output", o, version)?;
+        let name = r.render("output", o, version)?;
+        if let Some(first) = outputs.insert(name.clone(), r.id.clone()) {
+            return Err(BuildError::ArtifactClash {
+                name,
+                first,
+                second: r.id.clone(),
+            });
+        }
     }
     if let Some(c) = &r.spec.command {
         for (i, a) in c.argv.iter().enumerate() {
