@@ -435,6 +435,22 @@ fn check_names_a_nondeterministic_recipe_and_failed_builds_register_nothing() {
         before,
         "a failed build registered something"
     );
+
+    // A declared tool that is not installed is bad input naming it.
+    write(
+        &root.join("recipes/toolless.toml"),
+        "surface = \"command\"\nsource = \"docs\"\n[command]\nargv = [\"frobnicate\"]\ntools = [\"frobnicate-xyz\"]\noutputs = [\"x\"]\n",
+    );
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "toolless"]);
+    let o = run(&mut kiln_in(&root, &store, &["build", "toolless"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("frobnicate-xyz") && err.contains("PATH"),
+        "{err}"
+    );
+    assert_eq!(tree_digest(&store.join(".kiln/realisations")), before);
 }
 
 #[test]

@@ -253,7 +253,7 @@ impl Engine {
             }
         });
         let (snapshot, version) = (snapshot?, version?);
-        prepare(&recipes, &snapshot, &version, &opts.recipes)?;
+        prepare(&recipes, &snapshot, &version, &opts.recipes, opts.sandbox)?;
         let store = Store::open(store_dir)?;
         let policy_epoch = policy.source_date_epoch;
         Ok(Engine {
@@ -274,6 +274,7 @@ impl Engine {
             &self.snapshot,
             &self.version,
             &self.opts.recipes,
+            self.opts.sandbox,
         )
     }
 
@@ -659,11 +660,18 @@ fn prepare<'a>(
     snapshot: &'a Snapshot,
     version: &ResolvedVersion,
     names: &[String],
+    sandbox: SandboxMode,
 ) -> Result<Vec<Prepared<'a>>, BuildError> {
     let selected = recipes.select(names)?;
     let mut prepared = Vec::new();
     let mut read: BTreeSet<&str> = BTreeSet::new();
     let mut outputs = BTreeMap::new();
+    if selected
+        .iter()
+        .any(|r| matches!(r.surface(), Surface::Command | Surface::Crate))
+    {
+        crate::sandbox::check_available(sandbox)?;
+    }
     for r in selected {
         let selection =
             snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;

@@ -246,9 +246,9 @@ impl crate::error::Classify for SandboxError {
             | SandboxError::MissingInput { .. }
             | SandboxError::BadCwd { .. }
             | SandboxError::MissingCwd { .. }
-            | SandboxError::BadArgv { .. } => ErrorKind::BadInput,
-            SandboxError::BwrapMissing
-            | SandboxError::RustupWhich { .. }
+            | SandboxError::BadArgv { .. }
+            | SandboxError::BwrapMissing => ErrorKind::BadInput,
+            SandboxError::RustupWhich { .. }
             | SandboxError::ToolIo { .. }
             | SandboxError::BadWorkspace { .. }
             | SandboxError::Log { .. }
