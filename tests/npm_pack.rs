@@ -684,3 +684,37 @@ fn directories_bin_name_clash_is_a_typed_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn workspaces_root_reads_nested_package_json_as_ignore_file_like_npm() {
+    if !require_tool("npm") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // npm-packlist: once the root has a workspace, every sub-directory with
+    // a package.json reads it as an ignore file, which disables that
+    // directory's .npmignore/.gitignore; without one (no match, or negated)
+    // the ignore files apply as usual
+    for (name, ws) in [
+        ("ws-array", r#"["packages/*"]"#),
+        ("ws-object", r#"{"packages":["./packages/*"]}"#),
+        ("ws-missing", r#"["missing/*"]"#),
+        ("ws-negated", r#"["packages/*","!packages/a"]"#),
+    ] {
+        let dir = tmp.path().join(name);
+        write(
+            &dir.join("package.json"),
+            format!(r#"{{"name":"{name}","version":"1.0.0","workspaces":{ws}}}"#),
+        );
+        write(&dir.join("packages/a/package.json"), r#"{"name":"a"}"#);
+        write(&dir.join("packages/a/.npmignore"), "index.js\n");
+        write(&dir.join("packages/a/index.js"), "1");
+        write(&dir.join("lib/package.json"), "{\n\"x\": 1\n}\n");
+        write(&dir.join("lib/.npmignore"), "x.js\n");
+        write(&dir.join("lib/x.js"), "1");
+        write(&dir.join("lib/y.js"), "1");
+        write(&dir.join("other/.gitignore"), "secret.js\n");
+        write(&dir.join("other/secret.js"), "1");
+        assert_same_tar_as_npm(&dir, &tmp.path().join(format!("{name}-out")));
+    }
+}

@@ -245,6 +245,29 @@ fn set_key(map: &mut Vec<(String, Value)>, key: String, value: Value) {
     }
 }
 
+/// `workspaces` (an array, or `{packages: [...]}`) as a list of patterns.
+fn workspace_patterns(path: &Path, v: &Value) -> Result<Vec<String>, NpmError> {
+    let ws = match v.get("workspaces") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(w) => w,
+    };
+    let list = match ws.get("packages") {
+        Some(p @ Value::Array(_)) => p,
+        _ => ws,
+    };
+    let bad = || NpmError::BadField {
+        path: path.to_path_buf(),
+        field: "workspaces",
+        value: ws.to_string(),
+        reason: "must be an array of strings (or {\"packages\": [...]})",
+    };
+    list.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|p| p.as_str().map(String::from).ok_or_else(bad))
+        .collect()
+}
+
 /// glob `**` below `dir`: every entry, no dot names, symlinks listed but
 /// not followed; relative, `/`-separated, sorted.
 fn list_bin_dir(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), NpmError> {
@@ -400,6 +423,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
             main,
             browser,
             bin: bin.clone(),
+            workspaces: packlist::has_workspaces(dir, &workspace_patterns(&path, &v)?)?,
         },
         bin,
     })
