@@ -34,7 +34,7 @@ enum Expect {
 const PACKAGES: &[(&str, Expect)] = &[
     // no `files`, README/LICENSE only + index.js
     ("is-number@7.0.0", Expect::Identical),
-    // `files` with globs, `exports`, license/readme in odd case
+    // `files` with a negation: ["source", "!source/index.test-d.ts"]
     ("chalk@5.3.0", Expect::Identical),
     ("commander@12.1.0", Expect::Identical),
     // `files` with directory entries; "lib/" does not exist (see Expect)
