@@ -162,3 +162,33 @@ fn extname_matches_node_path_extname() {
     let ours: Vec<String> = cases.iter().map(|c| extname(c).to_string()).collect();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn symbols_beyond_latin1_sit_where_icu_puts_them() {
+    if !require_tool("node") {
+        return;
+    }
+    // each sample symbol against every Latin-1 symbol, digits and letters:
+    // the block placement must agree with node (the order *among* these
+    // symbols is only approximate and is not checked)
+    let symbols = [
+        '→', '⇒', '∑', '−', '∞', '≤', '⌘', '│', '■', '☃', '★', '♥', '✓', '➔', '⤴', '⬆', '🚀', '😀',
+        '🛠', '€', '₹', '₿', '⁄',
+    ];
+    let others: Vec<char> =
+        " _-,;:!¡?¿.·'\"«»()[]{}§¶@*/\\&#%`´^¯¨¸°©®+±÷×<=>¬|¦~¤¢$£¥0123456789aAzZ"
+            .chars()
+            .collect();
+    for s in symbols {
+        let mut names: Vec<String> = others.iter().map(|c| format!("x{c}y")).collect();
+        names.push(format!("x{s}y"));
+        let theirs = node_sort(
+            "let s='';process.stdin.setEncoding('utf8');process.stdin.on('data',d=>s+=d).on('end',()=>{const a=JSON.parse(s);\
+             a.sort((x,y)=>x.localeCompare(y,'en'));console.log(JSON.stringify(a))})",
+            &names,
+        );
+        let mut ours = names.clone();
+        ours.sort_by(|a, b| locale_compare(a, b));
+        assert_eq!(ours, theirs, "placement of {s:?}");
+    }
+}

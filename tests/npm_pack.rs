@@ -582,3 +582,139 @@ fn generated_ignore_rules_select_like_npm() {
         }
     }
 }
+
+/// Pack `dir` with npm and kiln and require the same uncompressed tar.
+fn assert_same_tar_as_npm(dir: &Path, scratch: &Path) {
+    let npm_tgz = npm_pack_real(dir, &scratch.join("npm"));
+    let (p, kiln_tgz) = kiln_pack(dir, &scratch.join("kiln"));
+    let mut listed = p.files.clone();
+    listed.sort();
+    assert_eq!(
+        listed,
+        npm_dry_run_files(dir, &scratch.join("cache")),
+        "{}",
+        dir.display()
+    );
+    assert!(
+        gunzip(&npm_tgz) == gunzip(&kiln_tgz),
+        "{}: tar differs from npm pack's",
+        dir.display()
+    );
+}
+
+#[test]
+fn bin_normalisation_directories_bin_and_extglobs_match_npm() {
+    if !require_tool("npm") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &[&str])] = &[
+        // directories.bin: every non-dot entry below it is a bin, packed even
+        // outside `files`; no executable bit (pacote strips the first
+        // path component before comparing)
+        (
+            "dirbin",
+            r#"{"name":"dirbin","version":"1.0.0","files":["lib"],"directories":{"bin":"./scripts"}}"#,
+            &[
+                "lib/a.js",
+                "scripts/tool",
+                "scripts/sub/deep.js",
+                "scripts/.hidden",
+                "other.js",
+            ],
+        ),
+        // `bin` wins over directories.bin
+        (
+            "binwins",
+            r#"{"name":"binwins","version":"1.0.0","files":["lib"],"bin":{"t":"./tools/t.js"},"directories":{"bin":"scripts"}}"#,
+            &["lib/a.js", "tools/t.js", "scripts/tool"],
+        ),
+        // array bin keyed by basename; a key normalising to nothing is dropped
+        (
+            "binarray",
+            r#"{"name":"binarray","version":"1.0.0","files":["lib"],"bin":["./bin/a.js","tools/b.js"]}"#,
+            &["lib/a.js", "bin/a.js", "tools/b.js", "tools/c.js"],
+        ),
+        (
+            "binkeys",
+            r#"{"name":"binkeys","version":"1.0.0","files":["lib"],"bin":{"":"extra/x.js","../up":"cli.js","ok":"./y.js","bad":7}}"#,
+            &["lib/a.js", "extra/x.js", "cli.js", "y.js"],
+        ),
+        // minimatch extglobs in `files` (rxjs uses `dist/cjs/**/!(*.tsbuildinfo)`)
+        (
+            "extglob",
+            r#"{"name":"extglob","version":"1.0.0","files":["dist/**/!(*.map|*.tsbuildinfo)","src/*.+(ts|mts)"]}"#,
+            &[
+                "dist/a.js",
+                "dist/a.js.map",
+                "dist/sub/b.js",
+                "dist/sub/b.d.ts.map",
+                "dist/tsconfig.tsbuildinfo",
+                "src/x.ts",
+                "src/y.mts",
+                "src/z.js",
+            ],
+        ),
+    ];
+    for (name, pj, files) in cases {
+        let dir = tmp.path().join(name);
+        write(&dir.join("package.json"), pj);
+        for f in *files {
+            write(&dir.join(f), format!("// {f}\n"));
+        }
+        assert_same_tar_as_npm(&dir, &tmp.path().join(format!("{name}-out")));
+    }
+}
+
+#[test]
+fn directories_bin_name_clash_is_a_typed_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        &dir.join("package.json"),
+        r#"{"name":"clash","version":"1.0.0","directories":{"bin":"bin"}}"#,
+    );
+    write(&dir.join("bin/run"), "x");
+    write(&dir.join("bin/sub/run"), "y");
+    let e = npm::pack(dir, std::io::sink()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadInput);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("directories.bin") && msg.contains("run"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn workspaces_root_reads_nested_package_json_as_ignore_file_like_npm() {
+    if !require_tool("npm") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // npm-packlist: once the root has a workspace, every sub-directory with
+    // a package.json reads it as an ignore file, which disables that
+    // directory's .npmignore/.gitignore; without one (no match, or negated)
+    // the ignore files apply as usual
+    for (name, ws) in [
+        ("ws-array", r#"["packages/*"]"#),
+        ("ws-object", r#"{"packages":["./packages/*"]}"#),
+        ("ws-missing", r#"["missing/*"]"#),
+        ("ws-negated", r#"["packages/*","!packages/a"]"#),
+    ] {
+        let dir = tmp.path().join(name);
+        write(
+            &dir.join("package.json"),
+            format!(r#"{{"name":"{name}","version":"1.0.0","workspaces":{ws}}}"#),
+        );
+        write(&dir.join("packages/a/package.json"), r#"{"name":"a"}"#);
+        write(&dir.join("packages/a/.npmignore"), "index.js\n");
+        write(&dir.join("packages/a/index.js"), "1");
+        write(&dir.join("lib/package.json"), "{\n\"x\": 1\n}\n");
+        write(&dir.join("lib/.npmignore"), "x.js\n");
+        write(&dir.join("lib/x.js"), "1");
+        write(&dir.join("lib/y.js"), "1");
+        write(&dir.join("other/.gitignore"), "secret.js\n");
+        write(&dir.join("other/secret.js"), "1");
+        assert_same_tar_as_npm(&dir, &tmp.path().join(format!("{name}-out")));
+    }
+}

@@ -20,8 +20,13 @@
 //! Levels are compared over the whole string before moving to the next, so
 //! `ab < aB < Ab < b`. The table covers ASCII and Latin-1 and is checked
 //! against node's `localeCompare` on generated names (tests/npm_collation.rs);
-//! other characters sort after all of Latin-1 by code point at the primary
-//! level, which may differ from ICU.
+//! symbols beyond Latin-1 (arrows, math, technical, shapes, dingbats,
+//! emoji, currency) are slotted into the symbol order by block (see
+//! `symbol_block_primary`); other
+//! characters sort after all of Latin-1 by their lowercase code point at the
+//! primary level (case at the tertiary), which matches ICU across Greek,
+//! Cyrillic and CJK but not for Latin letters beyond Latin-1 (`č`, `ł`, `ﬁ`
+//! sort after `z`, ICU sorts them with `c`, `l`, `f`).
 
 use std::cmp::Ordering;
 
@@ -39,21 +44,63 @@ const SYMBOLS: &str = " _-,;:!¡?¿.·'\"«»()[]{}§¶@*/\\&#%`´^¯¨¸°©®+
 /// ⁄ (U+2044 FRACTION SLASH) in the expansions of ¼ ½ ¾ sorts right after `~`.
 const FRACTION_SLASH_AFTER: char = '~';
 
+/// Primaries are spaced `1 << SHIFT` apart so that characters beyond
+/// Latin-1 can be slotted between two Latin-1 neighbours by code point.
+const SHIFT: u32 = 21;
+
 fn symbol_primary(c: char) -> Option<u32> {
     SYMBOLS
         .chars()
         .position(|s| s == c)
-        .map(|i| 10 + 2 * i as u32)
+        .map(|i| (10 + 2 * i as u32) << SHIFT)
+}
+
+/// Symbols beyond Latin-1 placed where ICU puts them relative to the
+/// Latin-1 symbols (measured with node 20's `localeCompare`, code point by
+/// code point): arrows and the first math operators right after `®`; most
+/// other math, technical symbols, box drawing, shapes, dingbats and emoji
+/// after `~`; currency after `¥` — all before the digits. Inside a group
+/// they are ordered by code point, which is exact for currency but only
+/// approximate elsewhere (ICU's symbol order is not the code point order).
+/// Characters of those blocks that ICU sorts elsewhere (brackets, circled
+/// digits, `≠`, …) are not listed and fall back to the letter order.
+fn symbol_block_primary(c: char) -> Option<u32> {
+    const AFTER: &[(u32, u32, char)] = &[
+        (0x20A0, 0x20A6, '¥'),
+        (0x20A9, 0x20C1, '¥'),
+        (0x2044, 0x2044, '~'),
+        (0x2190, 0x2211, '®'),
+        (0x2212, 0x225F, '~'),
+        (0x2261, 0x226D, '~'),
+        (0x2270, 0x22FF, '~'),
+        (0x2300, 0x2307, '~'),
+        (0x230C, 0x2328, '~'),
+        (0x232B, 0x23FF, '~'),
+        (0x2500, 0x2767, '~'),
+        (0x2794, 0x27BF, '~'),
+        (0x2900, 0x2982, '~'),
+        (0x2999, 0x29D7, '~'),
+        (0x29DC, 0x29FB, '~'),
+        (0x29FE, 0x2A73, '~'),
+        (0x2A77, 0x2B73, '~'),
+        (0x2B76, 0x2BFF, '~'),
+        (0x1F300, 0x1F6D8, '~'),
+        (0x1F6DC, 0x1F6EC, '~'),
+        (0x1F6F0, 0x1F6FC, '~'),
+    ];
+    let cp = c as u32;
+    let &(_, _, after) = AFTER.iter().find(|&&(a, b, _)| (a..=b).contains(&cp))?;
+    Some(symbol_primary(after)? + 1 + cp)
 }
 
 fn letter_primary(lower: char) -> u32 {
     // letters start after the symbols; `þ` after z, `µ` after that
     let base = 10 + 2 * SYMBOLS.chars().count() as u32 + 10;
     match lower {
-        'a'..='z' => base + (lower as u32 - 'a' as u32) * 2,
-        'þ' => base + 26 * 2,
-        'µ' => base + 27 * 2,
-        _ => 0x1_0000 + lower as u32,
+        'a'..='z' => (base + (lower as u32 - 'a' as u32) * 2) << SHIFT,
+        'þ' => (base + 26 * 2) << SHIFT,
+        'µ' => (base + 27 * 2) << SHIFT,
+        _ => ((base + 28 * 2) << SHIFT) + lower as u32,
     }
 }
 
@@ -106,7 +153,7 @@ fn push_ces(c: char, out: &mut Vec<Ce>) {
                 '½' => ('1', '2'),
                 _ => ('3', '4'),
             };
-            let slash = symbol_primary(FRACTION_SLASH_AFTER).unwrap_or(0) + 1;
+            let slash = symbol_primary(FRACTION_SLASH_AFTER).unwrap_or(0) + 1 + 0x2044;
             out.push(Ce(symbol_primary(a).unwrap_or(0), S_NONE, T_VARIANT));
             out.push(Ce(slash, S_NONE, T_VARIANT));
             out.push(Ce(symbol_primary(b).unwrap_or(0), S_NONE, T_VARIANT));
@@ -127,7 +174,7 @@ fn push_ces(c: char, out: &mut Vec<Ce>) {
         }
         _ => {}
     }
-    if let Some(p) = symbol_primary(c) {
+    if let Some(p) = symbol_primary(c).or_else(|| symbol_block_primary(c)) {
         return out.push(Ce(p, S_NONE, S_NONE));
     }
     let lower = c.to_lowercase().next().unwrap_or(c);

@@ -15,7 +15,9 @@
 //!   `**` as a whole part matches zero or more parts (one or more at the end
 //!   of the pattern), none of them `.` or `..`; comparisons ignore case.
 //!
-//! Extglobs (`+(a|b)`, `!(x)`, …) are not supported and match literally.
+//! - extglobs `@(a|b)`, `?(…)`, `+(…)`, `*(…)`, `!(…)` within a part; `!(x)`
+//!   rejects a position where `x` followed by the rest of the part would
+//!   match (minimatch's negative lookahead), then matches like `*`.
 //!
 //! ```
 //! use kiln::surface::npm::glob::Rule;
@@ -50,6 +52,11 @@ enum Tok {
     Class {
         negated: bool,
         items: Vec<(char, char)>,
+    },
+    /// An extglob `kind(alt|alt…)`, `kind` one of `@ ? + * !`.
+    Ext {
+        kind: char,
+        alts: Vec<Vec<Tok>>,
     },
 }
 
@@ -133,11 +140,70 @@ fn parse_part(s: &str) -> Part {
         return Part::GlobStar;
     }
     let chars: Vec<char> = s.chars().collect();
+    let (toks, magic) = tokenize(&chars);
+    if magic {
+        Part::Magic(toks)
+    } else {
+        Part::Literal(
+            toks.iter()
+                .map(|t| match t {
+                    Tok::Char(c) => *c,
+                    _ => unreachable!(),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The index of the `)` closing the extglob whose `(` is at `open`, and
+/// the `|`-separated alternatives' bounds (nesting and `\` escapes honoured).
+fn extglob_close(chars: &[char], open: usize) -> Option<(usize, Vec<(usize, usize)>)> {
+    let mut depth = 0;
+    let mut alts = Vec::new();
+    let mut from = open + 1;
+    let mut j = open;
+    while j < chars.len() {
+        match chars[j] {
+            '\\' => j += 1,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    alts.push((from, j));
+                    return Some((j, alts));
+                }
+            }
+            '|' if depth == 1 => {
+                alts.push((from, j));
+                from = j + 1;
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Tokens of one path part; `true` when any of them is magic.
+fn tokenize(chars: &[char]) -> (Vec<Tok>, bool) {
     let mut toks = Vec::new();
     let mut magic = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        // extglob: `@(a|b)`, `?(…)`, `+(…)`, `*(…)`, `!(…)`
+        if matches!(c, '@' | '?' | '+' | '*' | '!') && chars.get(i + 1) == Some(&'(') {
+            if let Some((close, bounds)) = extglob_close(chars, i + 1) {
+                let alts = bounds
+                    .iter()
+                    .map(|&(a, b)| tokenize(&chars[a..b]).0)
+                    .collect();
+                toks.push(Tok::Ext { kind: c, alts });
+                magic = true;
+                i = close + 1;
+                continue;
+            }
+        }
         match c {
             '\\' if i + 1 < chars.len() => {
                 toks.push(Tok::Char(chars[i + 1]));
@@ -202,25 +268,33 @@ fn parse_part(s: &str) -> Part {
         }
         i += 1;
     }
-    if magic {
-        Part::Magic(toks)
-    } else {
-        Part::Literal(
-            toks.iter()
-                .map(|t| match t {
-                    Tok::Char(c) => *c,
-                    _ => unreachable!(),
-                })
-                .collect(),
-        )
-    }
+    (toks, magic)
 }
 
 fn eq_nocase(a: char, b: char) -> bool {
     a == b || a.to_lowercase().eq(b.to_lowercase())
 }
 
+fn char_ok(t: &Tok, c: char) -> bool {
+    match t {
+        Tok::Char(p) => eq_nocase(*p, c),
+        Tok::Any => true,
+        Tok::Class { negated, items } => {
+            let lc = c.to_lowercase().next().unwrap_or(c);
+            let uc = c.to_uppercase().next().unwrap_or(c);
+            let hit = items.iter().any(|&(a, b)| {
+                (a..=b).contains(&c) || (a..=b).contains(&lc) || (a..=b).contains(&uc)
+            });
+            hit != *negated
+        }
+        Tok::Star | Tok::Ext { .. } => unreachable!(),
+    }
+}
+
 fn match_toks(toks: &[Tok], s: &[char]) -> bool {
+    if toks.iter().any(|t| matches!(t, Tok::Ext { .. })) {
+        return ext_ends(toks, s, 0, &[])[s.len()];
+    }
     match toks.split_first() {
         None => s.is_empty(),
         Some((Tok::Star, rest)) => (0..=s.len()).any(|k| match_toks(rest, &s[k..])),
@@ -228,22 +302,76 @@ fn match_toks(toks: &[Tok], s: &[char]) -> bool {
             let Some((&c, srest)) = s.split_first() else {
                 return false;
             };
-            let ok = match t {
-                Tok::Char(p) => eq_nocase(*p, c),
-                Tok::Any => true,
-                Tok::Class { negated, items } => {
-                    let lc = c.to_lowercase().next().unwrap_or(c);
-                    let uc = c.to_uppercase().next().unwrap_or(c);
-                    let hit = items.iter().any(|&(a, b)| {
-                        (a..=b).contains(&c) || (a..=b).contains(&lc) || (a..=b).contains(&uc)
-                    });
-                    hit != *negated
-                }
-                Tok::Star => unreachable!(),
-            };
-            ok && match_toks(rest, srest)
+            char_ok(t, c) && match_toks(rest, srest)
         }
     }
+}
+
+/// The positions of `s` that `toks` can reach when started at `from`
+/// (a set, indexed `0..=s.len()`). `tail` is what follows `toks` in the
+/// enclosing pattern: minimatch's `!(x)` is a negative lookahead over `x`
+/// *and the rest of the path part*, then `[^/]*?`.
+fn ext_ends(toks: &[Tok], s: &[char], from: usize, tail: &[Tok]) -> Vec<bool> {
+    let n = s.len();
+    let mut cur = vec![false; n + 1];
+    cur[from] = true;
+    for (t, tok) in toks.iter().enumerate() {
+        let mut next = vec![false; n + 1];
+        let rest: Vec<Tok> = toks[t + 1..].iter().chain(tail).cloned().collect();
+        for p in (0..=n).filter(|&p| cur[p]) {
+            match tok {
+                Tok::Star => next[p..].iter_mut().for_each(|b| *b = true),
+                Tok::Ext { kind: '!', alts } => {
+                    let excluded = alts.iter().any(|a| {
+                        let whole: Vec<Tok> = a.iter().chain(&rest).cloned().collect();
+                        ext_ends(&whole, s, p, &[])[n]
+                    });
+                    if !excluded {
+                        next[p..].iter_mut().for_each(|b| *b = true);
+                    }
+                }
+                Tok::Ext { kind, alts } => {
+                    let once = |q: usize| {
+                        let mut r = vec![false; n + 1];
+                        for a in alts {
+                            for (j, hit) in ext_ends(a, s, q, &rest).into_iter().enumerate() {
+                                r[j] |= hit;
+                            }
+                        }
+                        r
+                    };
+                    if matches!(kind, '?' | '*') {
+                        next[p] = true;
+                    }
+                    if matches!(kind, '+' | '*') {
+                        // one or more repetitions: a closure over positions
+                        let mut seen = vec![false; n + 1];
+                        let mut todo = vec![p];
+                        while let Some(q) = todo.pop() {
+                            for (j, hit) in once(q).into_iter().enumerate() {
+                                if hit && !seen[j] {
+                                    seen[j] = true;
+                                    next[j] = true;
+                                    todo.push(j);
+                                }
+                            }
+                        }
+                    } else {
+                        for (j, hit) in once(p).into_iter().enumerate() {
+                            next[j] |= hit;
+                        }
+                    }
+                }
+                t => {
+                    if p < n && char_ok(t, s[p]) {
+                        next[p + 1] = true;
+                    }
+                }
+            }
+        }
+        cur = next;
+    }
+    cur
 }
 
 fn match_part(p: &Part, f: &str) -> bool {
@@ -431,5 +559,41 @@ mod tests {
         assert!(dir.matches("lib/a/b.js", false));
         assert!(dir.matches("lib", true));
         assert!(!Rule::new("*").matches("", false));
+    }
+
+    #[test]
+    fn extglobs_match_like_minimatch() {
+        // (pattern, path, minimatch 10.2.5 with ignore-walk's options)
+        let cases = [
+            ("dist/cjs/**/!(*.tsbuildinfo)", "dist/cjs/a/b.js", true),
+            (
+                "dist/cjs/**/!(*.tsbuildinfo)",
+                "dist/cjs/tsconfig.tsbuildinfo",
+                false,
+            ),
+            (
+                "dist/cjs/**/!(*.tsbuildinfo)",
+                "dist/cjs/x.TSBUILDINFO",
+                false,
+            ),
+            ("a!(b)c", "abc", false),
+            ("a!(b)c", "axc", true),
+            ("a!(b)c", "ac", true),
+            ("a!(b)c", "abbc", true),
+            ("*.+(js|ts)", "x.js", true),
+            ("*.+(js|ts)", "x.jsts", true),
+            ("*.+(js|ts)", "x.", false),
+            ("*.?(js)", "x.", true),
+            ("*.@(js|ts)", "x.jsts", false),
+            ("*(a|b)x", "abbax", true),
+            ("*(a|b)x", "acx", false),
+            ("!(*.d).ts", "x.d.ts", false),
+            ("!(*.d).ts", "x.ts", false),
+            ("lib/!(test)", "lib/test", false),
+            ("lib/!(test)", "lib/tests", true),
+        ];
+        for (pat, path, want) in cases {
+            assert_eq!(Rule::new(pat).matches(path, false), want, "{pat} vs {path}");
+        }
     }
 }

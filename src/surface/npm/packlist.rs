@@ -68,6 +68,9 @@ pub struct Selection {
     pub browser: Option<String>,
     /// Normalised `bin` targets.
     pub bin: Vec<String>,
+    /// The root declares `workspaces` and at least one of them exists
+    /// (arborist then sets `tree.workspaces`, see [`has_workspaces`]).
+    pub workspaces: bool,
 }
 
 struct Walker<'p> {
@@ -77,6 +80,11 @@ struct Walker<'p> {
     rules: HashMap<Src, Cow<'static, [Rule]>>,
     exact: bool,
     required: Vec<String>,
+    /// npm-packlist's `walkerOpt` quirk: when the root has workspaces, every
+    /// sub-directory walker reads its `package.json` as an ignore file
+    /// (line by line, like `.npmignore`), which also disables that
+    /// directory's `.npmignore` and `.gitignore`.
+    workspaces: bool,
 }
 
 fn parse_rules(text: &str) -> Vec<Rule> {
@@ -146,13 +154,23 @@ impl Walker<'_> {
         included
     }
 
-    /// Read `.npmignore`/`.gitignore` present among `names`, then apply
-    /// npm-packlist's precedence.
-    fn load_ignore_files(&mut self, dir: &Path, names: &[String]) -> Result<(), NpmError> {
+    /// Read `.npmignore`/`.gitignore` (and, below a workspaces root,
+    /// `package.json`) present among `names`, then apply npm-packlist's
+    /// precedence.
+    fn load_ignore_files(
+        &mut self,
+        dir: &Path,
+        names: &[String],
+        package_json: bool,
+    ) -> Result<(), NpmError> {
         for (name, src) in [
+            ("package.json", Src::PackageJson),
             (".npmignore", Src::NpmIgnore),
             (".gitignore", Src::GitIgnore),
         ] {
+            if src == Src::PackageJson && !package_json {
+                continue;
+            }
             if names.iter().any(|n| n == name) {
                 let p = dir.join(name);
                 if p.is_file() {
@@ -212,16 +230,27 @@ impl Walker<'_> {
                 let mut child = Walker {
                     parent: Some(self),
                     basename: entry.clone(),
-                    order: vec![Src::Defaults, Src::NpmIgnore, Src::GitIgnore, Src::Strict],
+                    order: if self.workspaces {
+                        vec![
+                            Src::Defaults,
+                            Src::PackageJson,
+                            Src::NpmIgnore,
+                            Src::GitIgnore,
+                            Src::Strict,
+                        ]
+                    } else {
+                        vec![Src::Defaults, Src::NpmIgnore, Src::GitIgnore, Src::Strict]
+                    },
                     rules: HashMap::from([
                         (Src::Defaults, defaults()),
                         (Src::Strict, Cow::Owned(rules_of(&strict))),
                     ]),
                     exact,
                     required,
+                    workspaces: self.workspaces,
                 };
                 let names = read_names(&path)?;
-                child.load_ignore_files(&path, &names)?;
+                child.load_ignore_files(&path, &names, self.workspaces)?;
                 child.walk_entries(&path, &format!("{rel}{entry}/"), &names, out)?;
             }
         }
@@ -330,9 +359,10 @@ pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
         rules,
         exact: false,
         required,
+        workspaces: sel.workspaces,
     };
     let names = read_names(root)?;
-    root_walker.load_ignore_files(root, &names)?;
+    root_walker.load_ignore_files(root, &names, false)?;
     let mut out = Vec::new();
     root_walker.walk_entries(root, "", &names, &mut out)?;
     Ok(out)
@@ -353,4 +383,57 @@ pub fn files_entry_matches(entry: &str, packed: &[String]) -> bool {
                 hit(dir) || hit(&format!("{dir}/"))
             })
     })
+}
+
+/// Whether @npmcli/map-workspaces finds at least one workspace for these
+/// `workspaces` patterns: a directory matched by a pattern (glob, no dot
+/// names, not below `node_modules`, not matched by a later `!pattern`) that
+/// holds a `package.json`.
+pub fn has_workspaces(root: &Path, patterns: &[String]) -> Result<bool, NpmError> {
+    let anchored = |p: &str| {
+        let p = p.replace('\\', "/");
+        let p = p
+            .strip_prefix("./")
+            .unwrap_or(&p)
+            .trim_end_matches('/')
+            .to_string();
+        Rule::new(&format!("/{p}"))
+    };
+    let mut rules: Vec<(bool, Rule)> = Vec::new();
+    for p in patterns {
+        let bangs = p.chars().take_while(|&c| c == '!').count();
+        rules.push((bangs % 2 == 1, anchored(&p[bangs..])));
+    }
+    if !rules.iter().any(|(neg, _)| !neg) {
+        return Ok(false);
+    }
+    fn walk(dir: &Path, rel: &str, rules: &[(bool, Rule)]) -> Result<bool, NpmError> {
+        for name in read_names(dir)? {
+            if name.starts_with('.') || name == "node_modules" {
+                continue;
+            }
+            let path = dir.join(&name);
+            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
+            let r = format!("{rel}/{name}");
+            let mut hit = false;
+            for (neg, rule) in rules {
+                if rule.matches(&r, false) {
+                    hit = !neg;
+                }
+            }
+            if hit && path.join("package.json").is_file() {
+                return Ok(true);
+            }
+            let deeper = rules
+                .iter()
+                .any(|(neg, rule)| !neg && rule.matches(&r, true));
+            if deeper && walk(&path, &r, rules)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+    walk(root, "", &rules)
 }
