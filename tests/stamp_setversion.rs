@@ -30,19 +30,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    run_ok(
-        cmd("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Kiln Test")
-            .env("GIT_AUTHOR_EMAIL", "kiln@example.invalid")
-            .env("GIT_COMMITTER_NAME", "Kiln Test")
-            .env("GIT_COMMITTER_EMAIL", "kiln@example.invalid")
-            .env("GIT_AUTHOR_DATE", "2024-02-29T12:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2024-02-29T12:00:00Z"),
-    )
+    common::fixture::git_dated(dir, args, "2024-02-29T12:00:00Z")
 }
 
 /// A fresh copy of the fixture, committed, so `git status` shows any write.

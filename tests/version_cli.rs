@@ -11,20 +11,7 @@ use common::{cmd, kiln, require_tool, run, run_ok, write};
 use serde_json::Value;
 
 fn git(dir: &Path, args: &[&str]) -> String {
-    run_ok(
-        cmd("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Kiln Test")
-            .env("GIT_AUTHOR_EMAIL", "kiln@example.invalid")
-            .env("GIT_COMMITTER_NAME", "Kiln Test")
-            .env("GIT_COMMITTER_EMAIL", "kiln@example.invalid")
-            .env("GIT_AUTHOR_DATE", "2024-02-29T23:30:00+0000")
-            .env("GIT_COMMITTER_DATE", "2024-02-29T23:30:00+0000")
-            .env("TZ", "UTC"),
-    )
+    common::fixture::git_dated(dir, args, "2024-02-29T23:30:00+0000")
 }
 
 fn commit_all(dir: &Path, msg: &str) {

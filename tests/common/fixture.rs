@@ -12,17 +12,17 @@ pub fn monorepo_src() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/monorepo")
 }
 
-/// Run git in `dir` with a fixed identity and dates.
+/// Run git in `dir` with a fixed identity and the fixture's commit date.
 pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_dated(dir, args, COMMIT_DATE)
+}
+
+/// Run git in `dir` with a fixed identity, no user or system configuration,
+/// and author and committer dates `date`.
+pub fn git_dated(dir: &Path, args: &[&str], date: &str) -> String {
     run_ok(
         cmd("git")
             .current_dir(dir)
-            .args([
-                "-c",
-                "user.name=Fixture",
-                "-c",
-                "user.email=fixture@example.invalid",
-            ])
             .args([
                 "-c",
                 "commit.gpgsign=false",
@@ -32,10 +32,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
                 "init.defaultBranch=main",
             ])
             .args(args)
-            .env("GIT_AUTHOR_DATE", COMMIT_DATE)
-            .env("GIT_COMMITTER_DATE", COMMIT_DATE)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1"),
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Kiln Test")
+            .env("GIT_AUTHOR_EMAIL", "kiln@example.invalid")
+            .env("GIT_COMMITTER_NAME", "Kiln Test")
+            .env("GIT_COMMITTER_EMAIL", "kiln@example.invalid")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("TZ", "UTC"),
     )
 }
 
