@@ -250,31 +250,12 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
                 path: lock.clone(),
                 source,
             })?;
-        let (after, edits) = cargo::stamp_lock(
+        let result = cargo::stamp_lock(
             &text,
             &cargo_names,
             &spelling(&lock, &plan.semver, "SemVer")?,
-        )
-        .map_err(|e| StampError::Field {
-            path: lock.clone(),
-            key: e.key,
-            reason: e.reason,
-        })?;
-        let changes = edits
-            .into_iter()
-            .map(|e| StampChange {
-                file: lock.clone(),
-                key: e.key,
-                old: e.old,
-                new: e.new,
-            })
-            .collect();
-        out.push(FileEdit {
-            file: lock,
-            before: text,
-            after,
-            changes,
-        });
+        );
+        out.push(file_edit(lock, text, result)?);
     }
     for (f, kind, text) in texts {
         let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -302,28 +283,37 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
                 pyproject::stamp(&text, &spelling(&f, &plan.pep440, "PEP 440")?, plan.mode)
             }
         };
-        let (after, edits) = result.map_err(|e| StampError::Field {
-            path: f.clone(),
-            key: e.key,
-            reason: e.reason,
-        })?;
-        let changes = edits
-            .into_iter()
-            .map(|e| StampChange {
-                file: f.clone(),
-                key: e.key,
-                old: e.old,
-                new: e.new,
-            })
-            .collect();
-        out.push(FileEdit {
-            file: f,
-            before: text,
-            after,
-            changes,
-        });
+        out.push(file_edit(f, text, result)?);
     }
     Ok(out)
+}
+
+/// The [`FileEdit`] of one per-format stamping result.
+fn file_edit(
+    file: PathBuf,
+    before: String,
+    result: Result<(String, Vec<Edit>), FieldError>,
+) -> Result<FileEdit, StampError> {
+    let (after, edits) = result.map_err(|e| StampError::Field {
+        path: file.clone(),
+        key: e.key,
+        reason: e.reason,
+    })?;
+    let changes = edits
+        .into_iter()
+        .map(|e| StampChange {
+            file: file.clone(),
+            key: e.key,
+            old: e.old,
+            new: e.new,
+        })
+        .collect();
+    Ok(FileEdit {
+        file,
+        before,
+        after,
+        changes,
+    })
 }
 
 /// Writes the files whose content changed, each atomically (temp file in the
