@@ -5,7 +5,7 @@
 //! the code map and `../shared/DESIGN.md` for the design.
 
 pub mod archive;
-pub mod build;
+pub mod engine;
 pub mod cli;
 pub mod derive;
 pub mod error;

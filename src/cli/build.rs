@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{CliError, Context};
-use crate::build::{BuildOptions, Engine, Progress, Status};
+use crate::engine::{BuildOptions, Engine, Progress, Status};
 use crate::sandbox::SandboxMode;
 
 /// What to build from: the recipes, the revision and the version. Shared by
@@ -157,7 +157,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     } else {
         engine.build(&Warnings)?
     };
-    crate::build::write_dist(&engine.store, &reports, &out)?;
+    crate::engine::write_dist(&engine.store, &reports, &out)?;
     if args.json {
         let recipes: Vec<serde_json::Value> = reports
             .iter()

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::{CliError, Context};
-use crate::build::Engine;
+use crate::engine::Engine;
 
 /// Resolve recipes into derivations and print their hashes and inputs.
 /// A recipe whose inputs are not built yet has no hash until they are
