@@ -5,9 +5,9 @@
 //! the code map and `../shared/DESIGN.md` for the design.
 
 pub mod archive;
-pub mod engine;
 pub mod cli;
 pub mod derive;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
