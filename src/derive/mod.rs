@@ -28,7 +28,9 @@ pub use epoch::{EpochError, EpochOrigin, SourceDateEpoch};
 /// Version of the derivation format itself (the `kiln_derivation` field).
 /// Every cache key changes with it: bump it only as a deliberate decision
 /// (the golden test in `tests/golden_derivation.rs` pins the bytes).
-pub const FORMAT: u64 = 1;
+/// 2: unset recipe keys are left out of `config` (adding a recipe key to
+/// kiln no longer changes every existing derivation).
+pub const FORMAT: u64 = 2;
 
 /// A derivation's hash: the blake3 of its canonical bytes, 64 hex digits.
 /// It is the cache key and names locks, logs and realisations.

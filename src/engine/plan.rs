@@ -281,7 +281,8 @@ impl Node<'_> {
 
 /// Assemble a derivation from resolved parts. `config` is the recipe as
 /// written minus its identity (`name` and `matrix` are carried by `recipe`
-/// and `cell`).
+/// and `cell`) and minus unset keys, so that a kiln which knows more recipe
+/// keys (a new surface's table) gives existing recipes the same cache keys.
 pub fn assemble(
     r: &Recipe,
     selection: &Selection<'_>,
@@ -296,6 +297,7 @@ pub fn assemble(
         m.remove("name");
         m.remove("matrix");
     }
+    drop_nulls(&mut config);
     Derivation {
         name: r.store_name(),
         recipe: r.id.clone(),
@@ -318,6 +320,18 @@ pub fn assemble(
             .collect(),
         builder: surface::builder_identity(r.surface()),
         isolation,
+    }
+}
+
+/// Remove object members whose value is `null`, at every depth.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }
 
