@@ -476,6 +476,14 @@ impl Engine {
                 reports.push(report);
             }
         }
+        // Outputs set aside and records ignored by the store's lookups; under
+        // --check a changed output is a failed check.
+        for n in self.store.take_notices() {
+            progress.warn(&n.to_string());
+            if self.opts.check && matches!(n, crate::store::Notice::SetAside { .. }) {
+                mismatches.push(n.to_string());
+            }
+        }
         if !mismatches.is_empty() {
             return Err(BuildError::Mismatch { mismatches });
         }
