@@ -37,7 +37,11 @@ impl std::fmt::Display for LockHolder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.pid {
             Some(pid) => write!(f, "derivation {} is being built by process {pid}", self.drv),
-            None => write!(f, "derivation {} is being built by another process", self.drv),
+            None => write!(
+                f,
+                "derivation {} is being built by another process",
+                self.drv
+            ),
         }
     }
 }
@@ -159,4 +163,3 @@ pub(crate) fn lock_file(path: &Path) -> Result<File, StoreError> {
     f.lock().map_err(io_err(path))?;
     Ok(f)
 }
-

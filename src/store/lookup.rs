@@ -66,14 +66,14 @@ enum Output {
 
 impl Store {
     pub(crate) fn notice(&self, n: Notice) {
-        self.notices
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(n);
+        let mut q = self.notices.lock().unwrap_or_else(|p| p.into_inner());
+        if !q.contains(&n) {
+            q.push(n);
+        }
     }
 
     /// What lookups noticed since the last call (set-aside outputs, ignored
-    /// records), oldest first.
+    /// records), oldest first, each once.
     pub fn take_notices(&self) -> Vec<Notice> {
         std::mem::take(&mut *self.notices.lock().unwrap_or_else(|p| p.into_inner()))
     }
@@ -97,9 +97,7 @@ impl Store {
             Record::Malformed { error } => {
                 self.notice(Notice::Ignored {
                     record: path.to_path_buf(),
-                    reason: format!(
-                        "malformed ({error}); `kiln store verify --repair` removes it"
-                    ),
+                    reason: format!("malformed ({error}); `kiln store verify --repair` removes it"),
                 });
                 Ok(None)
             }

@@ -111,7 +111,11 @@ pub enum StoreError {
         source: io::Error,
     },
     #[error("store key {}: mode {mode:04o}, owner uid {owner}: it must belong to you and be private (chmod 600 for the key, no group/other write on its directory)", path.display())]
-    KeyInsecure { path: PathBuf, mode: u32, owner: u32 },
+    KeyInsecure {
+        path: PathBuf,
+        mode: u32,
+        owner: u32,
+    },
     #[error("store key directory {} is inside the store {}: keep it outside (XDG_STATE_HOME)", dir.display(), store.display())]
     KeyInStore { dir: PathBuf, store: PathBuf },
     #[error("waited {:.1}s for the lock of derivation {drv} held by {}; giving up (--lock-timeout)", waited.as_secs_f64(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]

@@ -66,9 +66,13 @@ pub(crate) enum Record<T> {
     /// Its MAC verifies with this machine's key.
     Trusted(T),
     /// Well-formed, but not written by this machine's kiln.
-    Untrusted { reason: String },
+    Untrusted {
+        reason: String,
+    },
     /// Not a record of this kind at all.
-    Malformed { error: String },
+    Malformed {
+        error: String,
+    },
 }
 
 /// Where the secret key lives: `$XDG_STATE_HOME/kiln` (when set to an absolute
@@ -114,7 +118,10 @@ impl MacKey {
         let mut v: Value = serde_json::from_slice(&bytes).expect("records re-read");
         let mac = self.mac(kind, &serde_json::to_vec(&v).expect("values serialise"));
         if let Value::Object(m) = &mut v {
-            m.insert("mac".into(), Value::String(format!("blake3:{}", mac.to_hex())));
+            m.insert(
+                "mac".into(),
+                Value::String(format!("blake3:{}", mac.to_hex())),
+            );
         }
         let mut out = serde_json::to_vec_pretty(&v).expect("values serialise");
         out.push(b'\n');
@@ -151,9 +158,11 @@ pub(crate) fn open<T: DeserializeOwned>(
 ) -> Record<T> {
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
-        Err(e) => return Record::Malformed {
-            error: e.to_string(),
-        },
+        Err(e) => {
+            return Record::Malformed {
+                error: e.to_string(),
+            }
+        }
     };
     let mut body = v.clone();
     if let Value::Object(m) = &mut body {
@@ -161,9 +170,11 @@ pub(crate) fn open<T: DeserializeOwned>(
     }
     let record: T = match serde_json::from_value(body) {
         Ok(r) => r,
-        Err(e) => return Record::Malformed {
-            error: e.to_string(),
-        },
+        Err(e) => {
+            return Record::Malformed {
+                error: e.to_string(),
+            }
+        }
     };
     let Some(key) = key else {
         return Record::Untrusted {
@@ -256,7 +267,7 @@ pub(crate) fn load_or_create_key(dir: &Path) -> Result<MacKey, StoreError> {
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)
         .map_err(key_err(dir))?;
-    (&*tmp.as_file())
+    tmp.as_file()
         .write_all(&secret)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(key_err(tmp.path()))?;

@@ -47,7 +47,10 @@ impl std::fmt::Display for Problem {
             Problem::Unreadable { error } => write!(f, "unreadable ({error})"),
             Problem::Unregistered => f.write_str("unregistered (no validity record)"),
             Problem::Untrusted { reason } => {
-                write!(f, "untrusted record, ignored (not written by this machine's kiln: {reason})")
+                write!(
+                    f,
+                    "untrusted record, ignored (not written by this machine's kiln: {reason})"
+                )
             }
             Problem::Malformed { error } => write!(f, "malformed record, ignored ({error})"),
         }
