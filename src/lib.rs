@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod derive;
 pub mod error;
