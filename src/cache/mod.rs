@@ -8,6 +8,7 @@
 //! - [`codec`]: NAR files, compressed and hashed on the way out, decompressed
 //!   with a cap and checked on the way in;
 //! - [`push`], [`pull`]: the two directions, parallel over items;
+//! - [`keys`]: key files as `nix-store --generate-binary-cache-key` writes them;
 //! - [`trust`]: which public keys a reader trusts (flag, environment,
 //!   `recipes/release.toml`).
 //!
@@ -19,6 +20,7 @@
 //! atomic add: a refused entry leaves nothing in the store.
 
 pub mod codec;
+pub mod keys;
 pub mod layout;
 pub mod pull;
 pub mod push;
@@ -70,6 +72,8 @@ pub enum CacheError {
         #[source]
         source: SigningError,
     },
+    #[error("{}: already exists; kiln never overwrites a key", path.display())]
+    KeyExists { path: PathBuf },
     #[error(transparent)]
     Signing(#[from] SigningError),
     #[error(transparent)]
@@ -102,6 +106,7 @@ impl Classify for CacheError {
             | CacheError::NarInfo { .. } => ErrorKind::CheckFailed,
             CacheError::Transport(TransportError::BadUrl { .. })
             | CacheError::Key { .. }
+            | CacheError::KeyExists { .. }
             | CacheError::Signing(_)
             | CacheError::Config { .. } => ErrorKind::BadInput,
             CacheError::Store(e) => e.kind(),
