@@ -73,7 +73,7 @@ impl Nginx {
         );
         let conf_path = dir.path().join("nginx.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let child = cmd(nginx)
+        let mut child = cmd(nginx)
             .arg("-p")
             .arg(dir.path())
             .arg("-e")
@@ -95,6 +95,8 @@ impl Nginx {
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "nginx did not start: {}",
             std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
@@ -127,7 +129,7 @@ fn store_with_tree(dir: &Path) -> (PathBuf, String) {
     write(&dir.join("t/a.txt"), vec![b'a'; 200_000]);
     write(&dir.join("t/b/c.txt"), "c\n");
     let out = ok(&run(
-        &mut kiln_store(&store, &["store", "add"]).arg(dir.join("t"))
+        kiln_store(&store, &["store", "add"]).arg(dir.join("t"))
     ));
     (store, out.rsplit('/').next().unwrap().to_string())
 }
@@ -139,7 +141,7 @@ fn push_and_pull_through_nginx() {
     let (store, base) = store_with_tree(tmp.path());
     let (secret, public) = keygen(tmp.path(), "http-1");
     let url = nginx.url();
-    let pushed = ok(&run(&mut kiln_store(
+    let pushed = ok(&run(kiln_store(
         &store,
         &["cache", "push", &url, "--path", &base],
     )
@@ -196,7 +198,7 @@ fn flaky_server(root: PathBuf) -> (u16, Arc<AtomicUsize>) {
             let n = count.fetch_add(1, Ordering::SeqCst);
             let root = root.clone();
             let f3 = f2.clone();
-            std::thread::spawn(move || serve(stream, &root, n % 2 == 0, &f3));
+            std::thread::spawn(move || serve(stream, &root, n.is_multiple_of(2), &f3));
         }
     });
     (port, failures)
@@ -267,7 +269,7 @@ fn intermittent_server_errors_are_retried() {
     let url = format!("http://127.0.0.1:{port}");
     let (store, base) = store_with_tree(tmp.path());
     let (secret, public) = keygen(tmp.path(), "flaky-1");
-    ok(&run(&mut kiln_store(
+    ok(&run(kiln_store(
         &store,
         &["cache", "push", &url, "--path", &base],
     )

@@ -56,7 +56,7 @@ fn setup(compression: &str) -> Setup {
     write(&tmp.path().join("b.txt"), "b\n");
     let add = |p: &str| {
         let out = ok(&run(
-            &mut kiln_store(&store, &["store", "add"]).arg(tmp.path().join(p))
+            kiln_store(&store, &["store", "add"]).arg(tmp.path().join(p))
         ));
         out.rsplit('/').next().unwrap().to_string()
     };
@@ -64,7 +64,7 @@ fn setup(compression: &str) -> Setup {
     let (secret, public) = keygen(tmp.path(), "good-1");
     let cache = tmp.path().join("cache");
     let url = format!("file://{}", cache.display());
-    ok(&run(&mut kiln_store(
+    ok(&run(kiln_store(
         &store,
         &[
             "cache",
@@ -303,12 +303,9 @@ fn realisations_round_trip_and_a_dangling_one_is_refused() {
     let (secret, public) = keygen(tmp.path(), "good-1");
     let cache = tmp.path().join("cache");
     let url = format!("file://{}", cache.display());
-    let pushed = ok(&run(&mut kiln_store(
-        &built,
-        &["cache", "push", &url, "demo"],
-    )
-    .arg("--signing-key")
-    .arg(&secret)));
+    let pushed = ok(&run(kiln_store(&built, &["cache", "push", &url, "demo"])
+        .arg("--signing-key")
+        .arg(&secret)));
     assert_eq!(
         pushed,
         format!("pushed /nix/store/{out_base}\npushed realisation drv0demo")

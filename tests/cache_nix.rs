@@ -83,14 +83,14 @@ fn nix_reads_and_imports_what_kiln_pushes() {
         let tmp = tempfile::tempdir().unwrap();
         let tree = sample_tree(tmp.path(), compression);
         let store = tmp.path().join("store");
-        let base = ok(&run(&mut kiln_store(&store, &["store", "add"]).arg(&tree)));
+        let base = ok(&run(kiln_store(&store, &["store", "add"]).arg(&tree)));
         let base = base.rsplit('/').next().unwrap().to_string();
         let nix_path = format!("/nix/store/{base}");
         let _cleanup = NixPath(nix_path.clone());
         let (secret, public) = keygen(tmp.path(), "kiln-test-1");
         let cache = tmp.path().join("cache");
         let url = format!("file://{}", cache.display());
-        let out = ok(&run(&mut kiln_store(
+        let out = ok(&run(kiln_store(
             &store,
             &[
                 "cache",
@@ -184,7 +184,7 @@ fn nix_reads_and_imports_what_kiln_pushes() {
             )
         );
         // Pushing again uploads nothing.
-        let again = ok(&run(&mut kiln_store(
+        let again = ok(&run(kiln_store(
             &store,
             &["cache", "push", &url, "--path", &base],
         )
@@ -313,10 +313,10 @@ fn keys_are_nix_compatible() {
     // kiln signs the same fingerprint the same way (ed25519 is deterministic).
     let cache = tmp.path().join("c");
     let store = tmp.path().join("store");
-    let base = ok(&run(&mut kiln_store(&store, &["store", "add"]).arg(&f)));
+    let base = ok(&run(kiln_store(&store, &["store", "add"]).arg(&f)));
     let base = base.rsplit('/').next().unwrap();
     let url = format!("file://{}", cache.display());
-    ok(&run(&mut kiln_store(
+    ok(&run(kiln_store(
         &store,
         &["cache", "push", &url, "--path", base],
     )
