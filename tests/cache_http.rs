@@ -185,7 +185,8 @@ fn push_and_pull_through_nginx() {
 }
 
 /// A minimal HTTP/1.1 file server over `root` that answers every second
-/// request with 500.
+/// request with 500 and any request without the basic-auth credentials
+/// `ci:pw` with 401.
 fn flaky_server(root: PathBuf) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -218,6 +219,7 @@ fn serve(stream: TcpStream, root: &Path, fail: bool, failures: &AtomicUsize) {
         .trim_start_matches('/')
         .to_string();
     let mut len = 0usize;
+    let mut authorized = false;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
@@ -226,6 +228,9 @@ fn serve(stream: TcpStream, root: &Path, fail: bool, failures: &AtomicUsize) {
         if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
             len = v.trim().parse().unwrap_or(0);
         }
+        // base64("ci:pw")
+        authorized |= h.trim_end() == "authorization: Basic Y2k6cHc="
+            || h.trim_end() == "Authorization: Basic Y2k6cHc=";
     }
     let mut body = vec![0u8; len];
     let _ = reader.read_exact(&mut body);
@@ -241,6 +246,9 @@ fn serve(stream: TcpStream, root: &Path, fail: bool, failures: &AtomicUsize) {
     if fail {
         failures.fetch_add(1, Ordering::SeqCst);
         return respond(&mut out, "500 Internal Server Error", b"try again");
+    }
+    if !authorized {
+        return respond(&mut out, "401 Unauthorized", b"");
     }
     if path.contains("..") {
         return respond(&mut out, "403 Forbidden", b"");
@@ -266,7 +274,8 @@ fn intermittent_server_errors_are_retried() {
     let root = tmp.path().join("served");
     std::fs::create_dir_all(&root).unwrap();
     let (port, failures) = flaky_server(root.clone());
-    let url = format!("http://127.0.0.1:{port}");
+    // Credentials in the URL go out as basic authentication.
+    let url = format!("http://ci:pw@127.0.0.1:{port}");
     let (store, base) = store_with_tree(tmp.path());
     let (secret, public) = keygen(tmp.path(), "flaky-1");
     ok(&run(kiln_store(

@@ -29,7 +29,7 @@ impl CacheUrl {
     /// Parse `file:///dir`, `http://…` or `https://…`.
     pub fn parse(s: &str) -> Result<CacheUrl, TransportError> {
         let bad = |reason: &'static str| TransportError::BadUrl {
-            url: s.to_string(),
+            url: redact(s),
             reason,
         };
         if let Some(rest) = s.strip_prefix("file://") {
@@ -56,11 +56,29 @@ impl CacheUrl {
     }
 }
 
+/// `url` with any password replaced by `***` (`https://ci:***@host/…`):
+/// what messages show. The request itself sends the credentials as HTTP
+/// basic authentication.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{}", &rest[host_end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Prints the URL without its password.
 impl std::fmt::Display for CacheUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CacheUrl::Dir(p) => write!(f, "file://{}", p.display()),
-            CacheUrl::Http(u) => f.write_str(u),
+            CacheUrl::Http(u) => f.write_str(&redact(u)),
         }
     }
 }
@@ -163,11 +181,17 @@ impl Transport {
         &self.url
     }
 
+    /// Where `key` lies: a path, or the URL requested (with credentials).
     fn location(&self, key: &str) -> String {
         match &self.url {
             CacheUrl::Dir(d) => d.join(key).display().to_string(),
             CacheUrl::Http(base) => format!("{base}/{key}"),
         }
+    }
+
+    /// [`location`](Self::location) as messages show it (no password).
+    fn shown(&self, key: &str) -> String {
+        redact(&self.location(key))
     }
 
     /// Run `op` until it succeeds, fails fatally, or attempts run out.
@@ -192,16 +216,17 @@ impl Transport {
     /// `limit` bytes is an error.
     pub fn get(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, TransportError> {
         let url = self.location(key);
+        let shown = self.shown(key);
         match &self.url {
             CacheUrl::Dir(dir) => {
                 let path = dir.join(key);
                 let file = match File::open(&path) {
                     Ok(f) => f,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(source) => return Err(TransportError::Io { url, source }),
+                    Err(source) => return Err(TransportError::Io { url: shown, source }),
                 };
                 let mut out = Vec::new();
-                capped_copy(file, &mut out, limit, &url)?;
+                capped_copy(file, &mut out, limit, &shown)?;
                 Ok(Some(out))
             }
             CacheUrl::Http(_) => self.retrying(|| {
@@ -209,7 +234,7 @@ impl Transport {
                     return Ok(None);
                 };
                 let mut out = Vec::new();
-                capped_copy(resp.into_body().into_reader(), &mut out, limit, &url)
+                capped_copy(resp.into_body().into_reader(), &mut out, limit, &shown)
                     .map_err(classify_read)?;
                 Ok(Some(out))
             }),
@@ -225,6 +250,7 @@ impl Transport {
         limit: u64,
     ) -> Result<Option<u64>, TransportError> {
         let url = self.location(key);
+        let shown = self.shown(key);
         let open_dest = || {
             File::create(dest).map_err(|source| TransportError::Io {
                 url: dest.display().to_string(),
@@ -237,16 +263,16 @@ impl Transport {
                 let file = match File::open(&path) {
                     Ok(f) => f,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(source) => return Err(TransportError::Io { url, source }),
+                    Err(source) => return Err(TransportError::Io { url: shown, source }),
                 };
-                capped_copy(file, open_dest()?, limit, &url).map(Some)
+                capped_copy(file, open_dest()?, limit, &shown).map(Some)
             }
             CacheUrl::Http(_) => self.retrying(|| {
                 let Some(resp) = self.http_get(&url)? else {
                     return Ok(None);
                 };
                 let out = open_dest().map_err(Attempt::Fatal)?;
-                capped_copy(resp.into_body().into_reader(), out, limit, &url)
+                capped_copy(resp.into_body().into_reader(), out, limit, &shown)
                     .map(Some)
                     .map_err(classify_read)
             }),
@@ -255,20 +281,22 @@ impl Transport {
 
     fn http_get(&self, url: &str) -> Result<Option<ureq::http::Response<ureq::Body>>, Attempt> {
         let agent = self.agent.as_ref().expect("HTTP transports have an agent");
-        let resp = agent.get(url).call().map_err(|e| http_error(url, e))?;
+        let shown = redact(url);
+        let resp = agent.get(url).call().map_err(|e| http_error(&shown, e))?;
         match resp.status().as_u16() {
             200..=299 => Ok(Some(resp)),
             // S3 answers 403 for a missing key when listing is not allowed.
             404 | 403 | 410 => Ok(None),
-            status => Err(status_error(url, status)),
+            status => Err(status_error(&shown, status)),
         }
     }
 
     /// Store `bytes` as `key`.
     pub fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), TransportError> {
         let url = self.location(key);
+        let shown = self.shown(key);
         match &self.url {
-            CacheUrl::Dir(dir) => write_atomically(dir, key, &mut &bytes[..], &url),
+            CacheUrl::Dir(dir) => write_atomically(dir, key, &mut &bytes[..], &shown),
             CacheUrl::Http(_) => {
                 self.retrying(|| self.http_put(&url, content_type, |r| r.send(bytes)))
             }
@@ -283,6 +311,7 @@ impl Transport {
         content_type: &str,
     ) -> Result<(), TransportError> {
         let url = self.location(key);
+        let shown = self.shown(key);
         let open = || {
             File::open(src).map_err(|source| TransportError::Io {
                 url: src.display().to_string(),
@@ -290,7 +319,7 @@ impl Transport {
             })
         };
         match &self.url {
-            CacheUrl::Dir(dir) => write_atomically(dir, key, &mut open()?, &url),
+            CacheUrl::Dir(dir) => write_atomically(dir, key, &mut open()?, &shown),
             CacheUrl::Http(_) => self.retrying(|| {
                 let file = open().map_err(Attempt::Fatal)?;
                 self.http_put(&url, content_type, |r| r.send(file))
@@ -308,10 +337,11 @@ impl Transport {
     ) -> Result<(), Attempt> {
         let agent = self.agent.as_ref().expect("HTTP transports have an agent");
         let req = agent.put(url).header("Content-Type", content_type);
-        let resp = send(req).map_err(|e| http_error(url, e))?;
+        let shown = redact(url);
+        let resp = send(req).map_err(|e| http_error(&shown, e))?;
         match resp.status().as_u16() {
             200..=299 => Ok(()),
-            status => Err(status_error(url, status)),
+            status => Err(status_error(&shown, status)),
         }
     }
 }
