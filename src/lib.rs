@@ -5,10 +5,10 @@
 //! the code map and `../shared/DESIGN.md` for the design.
 
 pub mod archive;
-pub mod build;
 pub mod cache;
 pub mod cli;
 pub mod derive;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod hash;

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{CliError, Context};
-use crate::build::{BuildOptions, Engine, Progress, Status};
+use crate::derive::SourceDateEpoch;
+use crate::engine::{BuildOptions, BuildReport, Progress, Status};
 use crate::sandbox::SandboxMode;
 
 /// What to build from: the recipes, the revision and the version. Shared by
@@ -29,8 +30,8 @@ pub struct Selection {
     #[arg(long)]
     pub dirty: bool,
     /// How command recipes run: `bubblewrap`, or `none` (no isolation; recorded).
-    #[arg(long, value_name = "MODE", default_value = "bubblewrap")]
-    pub sandbox: String,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = SandboxMode::Bubblewrap)]
+    pub sandbox: SandboxMode,
 }
 
 /// Build recipes (all by default) into the store; copy artifacts, provenance
@@ -64,24 +65,23 @@ pub fn host_inputs() -> BTreeMap<String, PathBuf> {
     m
 }
 
-pub(crate) fn options(sel: Selection) -> Result<BuildOptions, CliError> {
-    let sandbox = match sel.sandbox.as_str() {
-        "bubblewrap" | "bwrap" => SandboxMode::Bubblewrap,
-        "none" => SandboxMode::None,
-        other => {
-            return Err(CliError::bad_input(format!(
-                "--sandbox {other:?}: expected `bubblewrap` or `none`"
-            )))
-        }
+/// The build options of a selection: the project, the store and the one
+/// reading of the environment (`SOURCE_DATE_EPOCH`, parsed here).
+pub(crate) fn options(sel: Selection, ctx: &Context) -> Result<BuildOptions, CliError> {
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => Some(SourceDateEpoch::from_env_value(&v)?),
+        Err(_) => None,
     };
     Ok(BuildOptions {
+        root: ctx.project_root()?,
+        store_dir: ctx.store_dir()?,
         recipes: sel.recipes,
         rev: sel.rev,
         dirty: sel.dirty,
         version: sel.version,
         tag: sel.tag,
-        sandbox,
-        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+        sandbox: sel.sandbox,
+        source_date_epoch,
         host_inputs: host_inputs(),
         ..BuildOptions::default()
     })
@@ -144,72 +144,77 @@ impl Progress for Warnings {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
-    let root = ctx.project_root()?;
-    let store = ctx.store_dir()?;
-    let mut opts = options(args.selection)?;
+    let mut opts = options(args.selection, ctx)?;
     opts.check = args.check;
     opts.jobs = args.jobs;
-    let out = args.out.unwrap_or_else(|| root.join("dist"));
-    opts.out_dir = Some(out.clone());
-    let engine = Engine::new(&root, &store, opts)?;
-    let reports = if std::io::stderr().is_terminal() && !args.json {
-        engine.build(&Bars::new())?
+    opts.out_dir = Some(args.out.unwrap_or_else(|| opts.root.join("dist")));
+    let report = if std::io::stderr().is_terminal() && !args.json {
+        crate::engine::build(&opts, &Bars::new())?
     } else {
-        engine.build(&Warnings)?
+        crate::engine::build(&opts, &Warnings)?
     };
-    crate::build::write_dist(&engine.store, &reports, &out)?;
     if args.json {
-        let recipes: Vec<serde_json::Value> = reports
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "name": r.id,
-                    "surface": r.surface.as_str(),
-                    "drv": r.drv,
-                    "status": r.status.as_str(),
-                    "store_path": r.store_path,
-                    "artifacts": r.artifacts.iter().map(|a| {
-                        let mut o = serde_json::json!({"file": a.file, "sha256": a.sha256, "size": a.size});
-                        for (k, v) in &a.extra { o[k] = v.clone(); }
-                        o
-                    }).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "recipes": recipes })).expect("json")
-        );
+        println!("{}", json(&report));
     } else {
-        let shown = out
-            .strip_prefix(&root)
-            .map(|p| p.to_path_buf())
-            .unwrap_or(out.clone());
-        for r in &reports {
-            for a in &r.artifacts {
-                println!(
-                    "{:8} {:24} {}/{}",
-                    r.status.as_str(),
-                    r.id,
-                    shown.display(),
-                    a.file
-                );
-            }
-        }
-        let built = reports.iter().filter(|r| r.status == Status::Built).count();
-        let cached = reports
-            .iter()
-            .filter(|r| r.status == Status::Cached)
-            .count();
-        let checked = reports
-            .iter()
-            .filter(|r| r.status == Status::Checked)
-            .count();
-        println!(
-            "{} recipes: {built} built, {cached} cached, {checked} checked; SHA256SUMS in {}",
-            reports.len(),
-            shown.display()
-        );
+        print!("{}", human(&report, &opts.root));
     }
     Ok(0)
+}
+
+/// `kiln build --json`.
+fn json(report: &BuildReport) -> String {
+    let recipes: Vec<serde_json::Value> = report
+        .recipes
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.id,
+                "surface": r.surface.as_str(),
+                "drv": r.drv.as_str(),
+                "status": r.status.as_str(),
+                "store_path": r.store_path,
+                "artifacts": r.artifacts.iter().map(|a| {
+                    let mut o = serde_json::json!({"file": a.file, "sha256": a.sha256, "size": a.size});
+                    for (k, v) in &a.extra { o[k] = v.clone(); }
+                    o
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "recipes": recipes })).expect("json")
+}
+
+/// The human summary: one line per artifact, then the counts.
+fn human(report: &BuildReport, root: &std::path::Path) -> String {
+    let shown = report
+        .dist_dir
+        .strip_prefix(root)
+        .map(|p| p.to_path_buf())
+        .unwrap_or(report.dist_dir.clone());
+    let mut out = String::new();
+    for r in &report.recipes {
+        for a in &r.artifacts {
+            let tag = match a.extra.get("dist_tag").and_then(|t| t.as_str()) {
+                Some(t) => format!(" (npm tag {t})"),
+                None => String::new(),
+            };
+            out.push_str(&format!(
+                "{:8} {:24} {}/{}{tag}\n",
+                r.status.as_str(),
+                r.id,
+                shown.display(),
+                a.file
+            ));
+        }
+    }
+    let count = |s: Status| report.recipes.iter().filter(|r| r.status == s).count();
+    out.push_str(&format!(
+        "{} recipes: {} built, {} cached, {} checked; SHA256SUMS in {}\n",
+        report.recipes.len(),
+        count(Status::Built),
+        count(Status::Cached),
+        count(Status::Checked),
+        shown.display()
+    ));
+    out
 }

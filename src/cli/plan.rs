@@ -1,9 +1,6 @@
 //! `kiln plan`: resolve derivations and print them; builds nothing.
 
-use std::path::PathBuf;
-
 use super::{CliError, Context};
-use crate::build::Engine;
 
 /// Resolve recipes into derivations and print their hashes and inputs.
 /// A recipe whose inputs are not built yet has no hash until they are
@@ -18,17 +15,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
-    let root = ctx.project_root()?;
-    let store: PathBuf = ctx.store_dir()?;
-    let opts = super::build::options(args.selection)?;
-    let engine = Engine::new(&root, &store, opts)?;
-    let planned = engine.plan()?;
+    let opts = super::build::options(args.selection, ctx)?;
+    let planned = crate::engine::plan(&opts)?;
     if args.json {
         let v: Vec<serde_json::Value> = planned
             .iter()
             .map(|p| {
                 serde_json::json!({
-                    "name": p.id, "surface": p.surface.as_str(), "drv": p.drv,
+                    "name": p.id, "surface": p.surface.as_str(), "drv": p.drv.as_ref().map(|d| d.as_str()),
                     "cached": p.cached, "inputs": p.inputs, "derivation": p.derivation,
                 })
             })
@@ -41,8 +35,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         for p in &planned {
             let drv = p
                 .drv
-                .as_deref()
-                .map(|d| d[..16].to_string())
+                .as_ref()
+                .map(|d| d.short().to_string())
                 .unwrap_or_else(|| "(after inputs)".into());
             let state = if p.cached { "cached" } else { "to build" };
             let inputs: Vec<String> = p.inputs.iter().map(|(m, r)| format!("{m}={r}")).collect();

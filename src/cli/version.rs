@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 
 use super::{CliError, Context};
-use crate::recipe::policy::{ReleasePolicy, VersionSource};
 use crate::stamp::{self, diff::unified_diff, StampMode, StampPlan};
+use crate::version::policy::{ReleasePolicy, VersionSource};
 use crate::version::{
     resolve, resolve::check_tag, resolve::read_canonical, BuildStatus, BumpRule, Overrides,
     ResolvedVersion, Scheme, Target, Version, VersionError,

@@ -12,21 +12,109 @@
 //! {"builder":{…},"inputs":{},"name":"docs-bundle","recipe":"docs-bundle",…}
 //! ```
 
+pub mod epoch;
+
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-/// Version of the derivation format itself; bump when the encoding changes.
-pub const FORMAT: u64 = 1;
+use crate::hash::Sha256;
+use crate::nix::store_path::StorePath;
+use crate::recipe::Surface;
+use crate::sandbox::SandboxMode;
+
+pub use epoch::{EpochError, EpochOrigin, SourceDateEpoch};
+
+/// Version of the derivation format itself (the `kiln_derivation` field).
+/// Every cache key changes with it: bump it only as a deliberate decision
+/// (the golden test in `tests/golden_derivation.rs` pins the bytes).
+/// 2: unset recipe keys are left out of `config` (adding a recipe key to
+/// kiln no longer changes every existing derivation).
+pub const FORMAT: u64 = 2;
+
+/// A derivation's hash: the blake3 of its canonical bytes, 64 hex digits.
+/// It is the cache key and names locks, logs and realisations.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DrvHash(String);
+
+impl DrvHash {
+    /// The hash of canonical derivation bytes.
+    pub fn of(canonical: &[u8]) -> DrvHash {
+        DrvHash(blake3::hash(canonical).to_hex().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first 16 hex digits, as `kiln plan` prints them.
+    pub fn short(&self) -> &str {
+        &self.0[..16]
+    }
+}
+
+impl std::fmt::Display for DrvHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The version spellings a build uses, one field per ecosystem.
+/// `artifact` is the spelling of the recipe's own surface; the others are
+/// what stamped manifests carry (absent when the version has no spelling
+/// there, e.g. a PEP 440 post release for cargo).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Versions {
+    pub artifact: String,
+    pub cargo: Option<String>,
+    pub npm: Option<String>,
+    pub pypi: Option<String>,
+}
+
+impl Versions {
+    /// As written in derivations and provenance: `{"artifact": …, "cargo": …}`.
+    pub fn to_value(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("artifact".into(), Value::String(self.artifact.clone()));
+        for (k, v) in [
+            ("cargo", &self.cargo),
+            ("npm", &self.npm),
+            ("pypi", &self.pypi),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), Value::String(v.clone()));
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+/// How the build's processes are isolated, as recorded in the derivation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Isolation {
+    /// kiln's own writers; no process runs.
+    Native,
+    /// A process surface, run in this sandbox mode.
+    Process(SandboxMode),
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Native => "native",
+            Isolation::Process(m) => m.as_str(),
+        }
+    }
+}
 
 /// An input of a derivation: another recipe's registered output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputRef {
     pub recipe: String,
-    pub drv: String,
-    pub store_path: String,
-    /// `sha256:<nixbase32>` NAR hash of the input's output.
-    pub nar_hash: String,
+    pub drv: DrvHash,
+    pub store_path: StorePath,
+    /// NAR sha256 of the input's output (written `sha256:<nixbase32>`).
+    pub nar_hash: Sha256,
 }
 
 /// A tool's identity as it enters a derivation.
@@ -34,6 +122,7 @@ pub struct InputRef {
 pub struct ToolRef {
     pub name: String,
     pub version: String,
+    /// Lowercase hex sha256 of the real binary.
     pub sha256: String,
 }
 
@@ -44,7 +133,7 @@ pub struct Derivation {
     pub name: String,
     /// The recipe id (with matrix cell).
     pub recipe: String,
-    pub surface: String,
+    pub surface: Surface,
     /// The recipe's settings, as written (serialised schema).
     pub config: Value,
     /// Matrix cell values.
@@ -54,19 +143,18 @@ pub struct Derivation {
     /// Digest of the selected snapshot files.
     pub source_digest: String,
     pub source_files: usize,
-    /// Version spellings the build uses (target → string).
-    pub versions: BTreeMap<String, String>,
-    pub source_date_epoch: i64,
+    pub versions: Versions,
+    pub source_date_epoch: SourceDateEpoch,
     pub inputs: BTreeMap<String, InputRef>,
     pub tools: Vec<ToolRef>,
     /// Identity of the builder: kiln's version, writer versions, compressor.
     pub builder: BTreeMap<String, String>,
-    /// `bubblewrap` or `none` for command surfaces; `native` otherwise.
-    pub sandbox: String,
+    pub isolation: Isolation,
 }
 
 impl Derivation {
     /// The derivation as a JSON value (map order irrelevant: see [`canonical_json`]).
+    /// The epoch's origin is not part of it: only its value changes outputs.
     pub fn to_value(&self) -> Value {
         let inputs: serde_json::Map<String, Value> = self
             .inputs
@@ -74,8 +162,11 @@ impl Derivation {
             .map(|(k, i)| {
                 (
                     k.clone(),
-                    serde_json::json!({
-                        "recipe": i.recipe, "drv": i.drv, "store_path": i.store_path, "nar_hash": i.nar_hash,
+                    json!({
+                        "recipe": i.recipe,
+                        "drv": i.drv.as_str(),
+                        "store_path": i.store_path.to_string(),
+                        "nar_hash": format!("sha256:{}", i.nar_hash.to_nix32()),
                     }),
                 )
             })
@@ -83,22 +174,22 @@ impl Derivation {
         let tools: Vec<Value> = self
             .tools
             .iter()
-            .map(|t| serde_json::json!({"name": t.name, "version": t.version, "sha256": t.sha256}))
+            .map(|t| json!({"name": t.name, "version": t.version, "sha256": t.sha256}))
             .collect();
-        serde_json::json!({
+        json!({
             "kiln_derivation": FORMAT,
             "name": self.name,
             "recipe": self.recipe,
-            "surface": self.surface,
+            "surface": self.surface.as_str(),
             "config": self.config,
             "cell": self.cell,
             "source": {"dir": self.source_dir, "digest": self.source_digest, "files": self.source_files},
-            "versions": self.versions,
-            "source_date_epoch": self.source_date_epoch,
+            "versions": self.versions.to_value(),
+            "source_date_epoch": self.source_date_epoch.seconds(),
             "inputs": Value::Object(inputs),
             "tools": tools,
             "builder": self.builder,
-            "sandbox": self.sandbox,
+            "sandbox": self.isolation.as_str(),
         })
     }
 
@@ -108,8 +199,8 @@ impl Derivation {
     }
 
     /// The cache key: blake3 of the canonical bytes, hex.
-    pub fn hash(&self) -> String {
-        blake3::hash(&self.canonical_bytes()).to_hex().to_string()
+    pub fn hash(&self) -> DrvHash {
+        DrvHash::of(&self.canonical_bytes())
     }
 }
 
@@ -160,22 +251,23 @@ mod tests {
         Derivation {
             name: "docs".into(),
             recipe: "docs".into(),
-            surface: "tarball".into(),
+            surface: Surface::Tarball,
             config: serde_json::json!({"b": 1, "a": [true, null, "x"]}),
             cell: BTreeMap::new(),
             source_dir: "docs".into(),
             source_digest: "blake3:00".into(),
             source_files: 3,
-            versions: [("plain".to_string(), "1.0.0".to_string())]
-                .into_iter()
-                .collect(),
-            source_date_epoch: 315532800,
+            versions: Versions {
+                artifact: "1.0.0".into(),
+                ..Versions::default()
+            },
+            source_date_epoch: SourceDateEpoch::resolve(None, None, None, None),
             inputs: BTreeMap::new(),
             tools: vec![],
             builder: [("kiln".to_string(), "0.1.0".to_string())]
                 .into_iter()
                 .collect(),
-            sandbox: "native".into(),
+            isolation: Isolation::Native,
         }
     }
 
@@ -196,19 +288,19 @@ mod tests {
         d.source_digest = "blake3:01".into();
         variants.push(d);
         let mut d = sample();
-        d.versions.insert("plain".into(), "1.0.1".into());
+        d.versions.artifact = "1.0.1".into();
         variants.push(d);
         let mut d = sample();
-        d.source_date_epoch += 1;
+        d.source_date_epoch = SourceDateEpoch::resolve(None, Some(315532801), None, None);
         variants.push(d);
         let mut d = sample();
         d.inputs.insert(
             "bin".into(),
             InputRef {
                 recipe: "b".into(),
-                drv: "d".into(),
-                store_path: "p".into(),
-                nar_hash: "h".into(),
+                drv: DrvHash::of(b"d"),
+                store_path: "if2l83kc9xc6imigiw8g3mmvl0sg9cv8-f.txt".parse().unwrap(),
+                nar_hash: Sha256::digest(b"h"),
             },
         );
         variants.push(d);
@@ -226,7 +318,7 @@ mod tests {
         d.config = serde_json::json!({"b": 2});
         variants.push(d);
         let mut d = sample();
-        d.sandbox = "none".into();
+        d.isolation = Isolation::Process(SandboxMode::None);
         variants.push(d);
         for v in variants {
             assert_ne!(v.hash(), base);

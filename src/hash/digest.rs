@@ -30,6 +30,12 @@ macro_rules! digest_newtype {
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $ty([u8; 32]);
 
+        impl AsRef<[u8; 32]> for $ty {
+            fn as_ref(&self) -> &[u8; 32] {
+                &self.0
+            }
+        }
+
         impl $ty {
             /// The algorithm name used in prefixes (`sha256:`, `sha256-`).
             pub const ALGO: &'static str = $algo;

@@ -2,9 +2,9 @@
 //! store-path names, binary-cache narinfo files and their ed25519 signatures.
 //!
 //! This module is pure: it reads and writes through [`std::io::Read`] and
-//! [`std::io::Write`] only and never touches the filesystem. Walking a
-//! directory into a NAR lives in [`crate::hash::tree`]; putting paths into a
-//! store lives in [`crate::store`].
+//! [`std::io::Write`] only and never touches the filesystem. It depends on no
+//! other kiln module: walking a directory into a NAR (`hash::tree`) and
+//! putting paths into a store (`store`) build on it, never the reverse.
 //!
 //! ```
 //! use kiln::nix::{base32, nar::NarWriter, store_path::StorePath};

@@ -14,7 +14,6 @@ use std::str::FromStr;
 use sha2::Digest as _;
 
 use super::base32;
-use crate::hash::Sha256;
 
 /// The store directory that enters every fingerprint.
 pub const NIX_STORE_DIR: &str = "/nix/store";
@@ -64,10 +63,7 @@ impl StorePathName {
         if name == "." || name == ".." {
             return Err(bad("it is `.` or `..`"));
         }
-        if !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-._?=".contains(&b))
-        {
+        if !name.bytes().all(is_name_byte) {
             return Err(bad("only A-Z a-z 0-9 and + - . _ ? = are allowed"));
         }
         Ok(StorePathName(name.to_string()))
@@ -76,6 +72,27 @@ impl StorePathName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether `b` may appear in a store-path name.
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"+-._?=".contains(&b)
+}
+
+/// The one sanitiser for store-path names: every character a name may not
+/// hold becomes `_` (recipe ids with matrix cells, artifact file names,
+/// versions). The result may still be rejected by [`StorePathName::new`]
+/// (empty, `.`, `..`, too long); that is checked where a path is made.
+pub fn sanitize_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() && is_name_byte(c as u8) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 impl fmt::Display for StorePathName {
@@ -101,13 +118,17 @@ pub struct StorePath {
 impl StorePath {
     /// The path `nix-store --add` gives a tree whose NAR has sha256 `nar_hash`
     /// (no references).
-    pub fn from_source(nar_hash: &Sha256, name: &str) -> Result<Self, StorePathError> {
+    pub fn from_source<D: AsRef<[u8; 32]> + ?Sized>(
+        nar_sha256: &D,
+        name: &str,
+    ) -> Result<Self, StorePathError> {
         let name = StorePathName::new(name)?;
-        let fingerprint = format!(
-            "source:sha256:{}:{NIX_STORE_DIR}:{}",
-            nar_hash.to_hex(),
-            name
-        );
+        let hex: String = nar_sha256
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let fingerprint = format!("source:sha256:{hex}:{NIX_STORE_DIR}:{name}");
         Ok(StorePath {
             digest: fold(&sha2::Sha256::digest(fingerprint.as_bytes()).into()),
             name,

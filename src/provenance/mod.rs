@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::derive::{canonical_json, Derivation};
+use crate::derive::{canonical_json, Derivation, DrvHash};
 
 /// The in-toto statement type.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -38,7 +38,7 @@ pub struct SourceInfo {
 /// Build the statement for `subjects` produced by `drv` (whose hash is `drv_hash`).
 pub fn statement(
     drv: &Derivation,
-    drv_hash: &str,
+    drv_hash: &DrvHash,
     source: &SourceInfo,
     subjects: &[Subject],
 ) -> Value {
@@ -58,8 +58,8 @@ pub fn statement(
         deps.push(json!({
             "name": mount,
             "uri": format!("kiln-store:{}", i.store_path),
-            "digest": {"nixNarSha256": i.nar_hash},
-            "annotations": {"recipe": i.recipe, "derivation": i.drv},
+            "digest": {"nixNarSha256": format!("sha256:{}", i.nar_hash.to_nix32())},
+            "annotations": {"recipe": i.recipe, "derivation": i.drv.as_str()},
         }));
     }
     for t in &drv.tools {
@@ -77,22 +77,22 @@ pub fn statement(
                 "buildType": BUILD_TYPE,
                 "externalParameters": {
                     "recipe": drv.recipe,
-                    "surface": drv.surface,
+                    "surface": drv.surface.as_str(),
                     "config": drv.config,
                     "cell": drv.cell,
-                    "versions": drv.versions,
+                    "versions": drv.versions.to_value(),
                 },
                 "internalParameters": {
-                    "derivation": drv_hash,
-                    "sourceDateEpoch": drv.source_date_epoch,
-                    "sandbox": drv.sandbox,
+                    "derivation": drv_hash.as_str(),
+                    "sourceDateEpoch": drv.source_date_epoch.seconds(),
+                    "sandbox": drv.isolation.as_str(),
                     "dirty": source.dirty,
                 },
                 "resolvedDependencies": deps,
             },
             "runDetails": {
                 "builder": {"id": format!("https://kiln.invalid/kiln@{}", env!("CARGO_PKG_VERSION")), "version": builder},
-                "metadata": {"invocationId": drv_hash},
+                "metadata": {"invocationId": drv_hash.as_str()},
             },
         },
     })

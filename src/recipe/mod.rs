@@ -1,10 +1,21 @@
 //! Recipes (`recipes/*.toml`) and the release policy (`recipes/release.toml`):
 //! schemas, validation with file/line/key in every error, matrices and the
 //! input graph.
+//!
+//! - [`schema`]: the serde schema of one recipe file;
+//! - [`validate`]: checks of one parsed file;
+//! - [`template`]: `{version}`/`{name}`/matrix placeholders;
+//! - [`project`]: every recipe of a project, matrix cells, the input graph;
+//! - [`load`]: reading the recipe files from a [`Checkout`](crate::source::Checkout).
 
-pub mod policy;
+pub mod load;
+/// The release policy lives with the version engine (`crate::version::policy`);
+/// re-exported here because it is read from `recipes/release.toml`.
+pub use crate::version::policy;
 pub mod project;
 pub mod schema;
+pub mod template;
+pub mod validate;
 
 pub use project::{Recipe, RecipeError, Recipes};
 pub use schema::{RecipeFile, Surface};

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::schema::{RecipeFile, Surface};
+use super::template::{render_template, TemplateError};
+use super::validate::{invalid, validate};
 use crate::error::{Classify, ErrorKind};
 
 /// Errors in recipes. Every variant names the file and, where there is one,
@@ -31,6 +33,15 @@ pub enum RecipeError {
         key: String,
         value: String,
         reason: String,
+    },
+    #[error("{}: key `{key}` = {value:?}: {source}", location(file, *line))]
+    Template {
+        file: PathBuf,
+        line: Option<usize>,
+        key: String,
+        value: String,
+        #[source]
+        source: Box<TemplateError>,
     },
     #[error("{}: key `inputs.{mount}` names recipe {recipe:?}, which does not exist (recipes: {available})", location(file, *line))]
     UnknownInput {
@@ -102,7 +113,7 @@ impl Recipe {
             s.push('-');
             s.push_str(v);
         }
-        sanitize_store_name(&s)
+        crate::nix::store_path::sanitize_name(&s)
     }
 
     /// Render a template string: `{version}`, `{name}` and the matrix keys.
@@ -113,72 +124,14 @@ impl Recipe {
         for (k, v) in &self.cell {
             vars.insert(k, v);
         }
-        render_template(template, &vars).map_err(|reason| RecipeError::Invalid {
+        render_template(template, &vars).map_err(|source| RecipeError::Template {
             file: self.file.clone(),
             line: key_line(&self.text, key),
             key: key.to_string(),
             value: template.to_string(),
-            reason,
+            source: Box::new(source),
         })
     }
-}
-
-/// Replace characters Nix does not allow in store path names with `_`.
-pub fn sanitize_store_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+-._?=".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// Expand `{var}` placeholders; `{{` and `}}` are literal braces.
-pub fn render_template(template: &str, vars: &BTreeMap<&str, &str>) -> Result<String, String> {
-    let mut out = String::with_capacity(template.len());
-    let mut chars = template.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '{' if chars.peek() == Some(&'{') => {
-                chars.next();
-                out.push('{');
-            }
-            '}' if chars.peek() == Some(&'}') => {
-                chars.next();
-                out.push('}');
-            }
-            '{' => {
-                let mut name = String::new();
-                loop {
-                    match chars.next() {
-                        Some('}') => break,
-                        Some(c) => name.push(c),
-                        None => return Err("unclosed `{` in template".into()),
-                    }
-                }
-                match vars.get(name.as_str()) {
-                    Some(v) => out.push_str(v),
-                    None => {
-                        let known: Vec<&str> = vars.keys().copied().collect();
-                        return Err(format!(
-                            "unknown placeholder {{{name}}} (known: {})",
-                            known
-                                .iter()
-                                .map(|k| format!("{{{k}}}"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
-                    }
-                }
-            }
-            '}' => return Err("unmatched `}` in template (write `}}` for a literal brace)".into()),
-            c => out.push(c),
-        }
-    }
-    Ok(out)
 }
 
 /// All recipes of a project, in id order.
@@ -212,7 +165,7 @@ pub fn parse_recipe(file: &Path, text: &str) -> Result<RecipeFile, RecipeError> 
     })
 }
 
-fn location(file: &Path, line: Option<usize>) -> String {
+pub(crate) fn location(file: &Path, line: Option<usize>) -> String {
     match line {
         Some(l) => format!("{}:{l}", file.display()),
         None => file.display().to_string(),
@@ -271,187 +224,6 @@ fn with_line(err: RecipeError, text: &str) -> RecipeError {
         }
         other => other,
     }
-}
-
-fn invalid(file: &Path, key: &str, value: &str, reason: impl Into<String>) -> RecipeError {
-    RecipeError::Invalid {
-        file: file.to_path_buf(),
-        line: None,
-        key: key.into(),
-        value: value.into(),
-        reason: reason.into(),
-    }
-}
-
-/// Check a relative path written in a recipe: no absolute paths, no `..`.
-pub fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeError> {
-    if value.starts_with('/') {
-        return Err(invalid(file, key, value, "must be a relative path"));
-    }
-    if value.split('/').any(|c| c == "..") {
-        return Err(invalid(
-            file,
-            key,
-            value,
-            "must not contain `..` (it would leave the workspace)",
-        ));
-    }
-    if value.contains('\0') || value.contains('\\') {
-        return Err(invalid(
-            file,
-            key,
-            value,
-            "must not contain NUL or backslashes",
-        ));
-    }
-    Ok(())
-}
-
-fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
-    if !r.surface.is_supported() {
-        return Err(RecipeError::Unsupported {
-            file: file.to_path_buf(),
-            surface: r.surface.to_string(),
-        });
-    }
-    check_relative(file, "source", &r.source)?;
-    for (i, g) in r.include.iter().chain(r.exclude.iter()).enumerate() {
-        let key = if i < r.include.len() {
-            "include"
-        } else {
-            "exclude"
-        };
-        check_relative(file, key, g)?;
-        globset::Glob::new(g).map_err(|e| invalid(file, key, g, e.to_string()))?;
-    }
-    for mount in r.inputs.keys() {
-        if mount.is_empty()
-            || !mount
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid(
-                file,
-                &format!("inputs.{mount}"),
-                mount,
-                "mount names are [A-Za-z0-9_-]+",
-            ));
-        }
-    }
-    for (k, values) in &r.matrix {
-        if values.is_empty() {
-            return Err(invalid(
-                file,
-                &format!("matrix.{k}"),
-                "[]",
-                "a matrix axis needs at least one value",
-            ));
-        }
-        if ["version", "name"].contains(&k.as_str()) {
-            return Err(invalid(
-                file,
-                &format!("matrix.{k}"),
-                k,
-                "reserved placeholder name",
-            ));
-        }
-    }
-    for (i, m) in r.map.iter().enumerate() {
-        check_relative(file, &format!("map[{i}].from"), &m.from)?;
-        check_relative(file, &format!("map[{i}].to"), &m.to)?;
-    }
-    if let Some(p) = &r.prefix {
-        check_relative(file, "prefix", p)?;
-    }
-    if let Some(o) = &r.output {
-        if o.contains('/') || o.is_empty() {
-            return Err(invalid(file, "output", o, "must be a plain file name"));
-        }
-    }
-    let want_section = |present: bool, name: &str| -> Result<(), RecipeError> {
-        if present {
-            Ok(())
-        } else {
-            Err(invalid(
-                file,
-                name,
-                "",
-                format!(
-                    "surface = {:?} requires a [{name}] table",
-                    r.surface.as_str()
-                ),
-            ))
-        }
-    };
-    match r.surface {
-        Surface::Command => {
-            want_section(r.command.is_some(), "command")?;
-            let c = r.command.as_ref().expect("checked");
-            if c.argv.is_empty() {
-                return Err(invalid(
-                    file,
-                    "command.argv",
-                    "[]",
-                    "needs at least the program",
-                ));
-            }
-            if c.outputs.is_empty() {
-                return Err(invalid(
-                    file,
-                    "command.outputs",
-                    "[]",
-                    "declare at least one output",
-                ));
-            }
-            for (i, o) in c.outputs.iter().enumerate() {
-                check_relative(file, &format!("command.outputs[{i}]"), o)?;
-            }
-        }
-        _ => {
-            if r.command.is_some() {
-                return Err(invalid(
-                    file,
-                    "command",
-                    "",
-                    "a [command] table only goes with surface = \"command\"",
-                ));
-            }
-        }
-    }
-    if let Some(s) = &r.source_date_epoch {
-        if *s < 0 {
-            return Err(invalid(
-                file,
-                "source-date-epoch",
-                &s.to_string(),
-                "must be ≥ 0",
-            ));
-        }
-    }
-    let host_inputs = r
-        .command
-        .iter()
-        .flat_map(|c| c.host_inputs.iter().map(|h| ("command.host-inputs", h)))
-        .chain(r.crate_.iter().flat_map(|c| {
-            c.host_inputs
-                .iter()
-                .flatten()
-                .map(|h| ("crate.host-inputs", h))
-        }));
-    for (key, h) in host_inputs {
-        if !crate::surface::HOST_INPUTS.contains(&h.as_str()) {
-            return Err(invalid(
-                file,
-                key,
-                h,
-                format!(
-                    "unknown host input (known: {})",
-                    crate::surface::HOST_INPUTS.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn cells(matrix: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, String>> {
@@ -715,21 +487,6 @@ fn find_cycle(by_name: &BTreeMap<String, (PathBuf, RecipeFile)>) -> Result<(), R
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn templates_render_and_reject_unknown_placeholders() {
-        let mut vars = BTreeMap::new();
-        vars.insert("version", "1.2.3");
-        assert_eq!(
-            render_template("a-{version}-{{x}}", &vars).unwrap(),
-            "a-1.2.3-{x}"
-        );
-        assert!(render_template("{nope}", &vars)
-            .unwrap_err()
-            .contains("{version}"));
-        assert!(render_template("{version", &vars).is_err());
-        assert!(render_template("x}", &vars).is_err());
-    }
 
     #[test]
     fn matrix_expands_to_the_cartesian_product() {

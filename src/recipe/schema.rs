@@ -58,6 +58,10 @@ impl std::fmt::Display for Surface {
     }
 }
 
+/// Named host caches a recipe may mount read-only (`host-inputs`):
+/// `cargo-registry` is the cargo home whose registry offline cargo reads.
+pub const HOST_INPUTS: &[&str] = &["cargo-registry"];
+
 /// One recipe file, as written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -76,11 +76,13 @@ pub use tools::{resolve_tools, resolve_tools_cached, Tool};
     Ord,
     serde::Serialize,
     serde::Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum SandboxMode {
     /// bubblewrap: namespaces, fixed filesystem layout, no network.
     #[default]
+    #[value(alias = "bwrap")]
     Bubblewrap,
     /// No isolation; same environment discipline. Must be recorded by the caller.
     None,

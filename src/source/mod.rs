@@ -1,9 +1,12 @@
 //! Source snapshots: the exact files a recipe reads, from a git commit or a
-//! directory, with include/exclude globs and content digests.
+//! directory, with include/exclude globs and content digests. [`Checkout`]
+//! is the repository and commit an invocation reads, resolved once.
 
+pub mod checkout;
 pub mod git;
 pub mod snapshot;
 
+pub use checkout::{Checkout, ReadMode};
 pub use snapshot::{
     FileKind, Origin, Selection, SnapFile, Snapshot, SnapshotError, SnapshotOptions,
 };

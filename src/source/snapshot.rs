@@ -17,12 +17,9 @@ use std::path::{Path, PathBuf};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 
+use super::checkout::{Checkout, ReadMode};
 use super::git::{EntryKind, GitError, Repo};
 use crate::error::{Classify, ErrorKind};
-
-/// Default `SOURCE_DATE_EPOCH` of a directory source: 1980-01-01T00:00:00Z,
-/// the earliest time a zip archive can hold.
-pub const DEFAULT_SOURCE_DATE_EPOCH: i64 = 315_532_800;
 
 /// Errors taking or materialising a snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -39,8 +36,6 @@ pub enum SnapshotError {
     Special { path: PathBuf },
     #[error("{path}: file name is not UTF-8")]
     NonUtf8 { path: PathBuf },
-    #[error("SOURCE_DATE_EPOCH={value:?} is not a whole number of seconds since 1970")]
-    BadEpoch { value: String },
     #[error(
         "the git repository at {root} has no commit yet; commit the sources or build with --dirty"
     )]
@@ -125,10 +120,6 @@ pub enum Origin {
 /// How to take a snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotOptions {
-    /// Revision to read (default `HEAD`).
-    pub rev: Option<String>,
-    /// Read the working tree instead of the commit.
-    pub dirty: bool,
     /// Directories (absolute) never swept into a snapshot: the store, `--out`.
     pub exclude_dirs: Vec<PathBuf>,
 }
@@ -148,29 +139,15 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Take the snapshot of the project at `project_root`.
-    pub fn take(project_root: &Path, opts: &SnapshotOptions) -> Result<Snapshot, SnapshotError> {
-        let repo = match Repo::discover(project_root) {
-            Ok(r) => Some(r),
-            Err(GitError::NotARepo { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
-        Snapshot::take_in(project_root, repo, opts)
-    }
-
-    /// [`Snapshot::take`] with the repository already discovered (`None`:
-    /// not in git), sharing its memoised commit lookups.
-    pub fn take_in(
-        project_root: &Path,
-        repo: Option<Repo>,
-        opts: &SnapshotOptions,
-    ) -> Result<Snapshot, SnapshotError> {
+    /// Take the snapshot of the project `checkout` resolved: its commit's
+    /// tree, its working tree or its directory.
+    pub fn take(checkout: &Checkout, opts: &SnapshotOptions) -> Result<Snapshot, SnapshotError> {
         let project_root =
-            std::fs::canonicalize(project_root).map_err(|source| SnapshotError::Io {
-                path: project_root.to_path_buf(),
+            std::fs::canonicalize(&checkout.root).map_err(|source| SnapshotError::Io {
+                path: checkout.root.clone(),
                 source,
             })?;
-        let Some(repo) = repo else {
+        let (Some(repo), Some(repo_root)) = (checkout.repo.clone(), &checkout.repo_root) else {
             let files = walk_directory(&project_root, &opts.exclude_dirs)?;
             return Ok(Snapshot {
                 project_root,
@@ -181,21 +158,15 @@ impl Snapshot {
                 repo: None,
             });
         };
-        let repo_root = std::fs::canonicalize(repo.root()).map_err(|source| SnapshotError::Io {
-            path: repo.root().to_path_buf(),
-            source,
-        })?;
-        let prefix = match project_root.strip_prefix(&repo_root) {
-            Ok(p) if p.as_os_str().is_empty() => String::new(),
-            Ok(p) => format!("{}/", p.to_string_lossy()),
-            Err(_) => String::new(),
-        };
-        let rev = opts.rev.clone().unwrap_or_else(|| "HEAD".to_string());
-        if !repo.has_head() && opts.rev.is_none() {
-            if !opts.dirty {
-                return Err(SnapshotError::NoCommit { root: repo_root });
+        let prefix = checkout.prefix.as_str();
+        let dirty = checkout.mode == ReadMode::WorkingTree;
+        let Some(info) = checkout.commit.clone() else {
+            if !dirty {
+                return Err(SnapshotError::NoCommit {
+                    root: repo_root.clone(),
+                });
             }
-            let files = worktree_snapshot(&repo, &repo_root, &prefix, &opts.exclude_dirs)?;
+            let files = worktree_snapshot(&repo, repo_root, prefix, &opts.exclude_dirs)?;
             return Ok(Snapshot {
                 project_root,
                 origin: Origin::Directory,
@@ -204,10 +175,9 @@ impl Snapshot {
                 uncommitted: Vec::new(),
                 repo: Some(repo),
             });
-        }
-        let info = repo.commit_info(&rev)?;
-        if opts.dirty {
-            let files = worktree_snapshot(&repo, &repo_root, &prefix, &opts.exclude_dirs)?;
+        };
+        if dirty {
+            let files = worktree_snapshot(&repo, repo_root, prefix, &opts.exclude_dirs)?;
             return Ok(Snapshot {
                 project_root,
                 origin: Origin::Git {
@@ -222,7 +192,7 @@ impl Snapshot {
         }
         // Listing the tree and asking for uncommitted changes are independent
         // git processes: run them side by side (the no-op build's hot path).
-        let want_status = opts.rev.is_none();
+        let want_status = !checkout.explicit_rev;
         let (tree, status) = rayon::join(
             || repo.ls_tree(&info.id),
             || {
@@ -235,7 +205,7 @@ impl Snapshot {
         );
         let mut files = Vec::new();
         for e in tree? {
-            let Some(rel) = e.path.strip_prefix(&prefix) else {
+            let Some(rel) = e.path.strip_prefix(prefix) else {
                 continue;
             };
             let kind = match e.kind {
@@ -256,7 +226,7 @@ impl Snapshot {
         let uncommitted = status?
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|p| p.strip_prefix(&prefix).map(str::to_string))
+            .filter_map(|p| p.strip_prefix(prefix).map(str::to_string))
             .filter(|p| !is_under_any(&project_root.join(p), &opts.exclude_dirs))
             .collect();
         Ok(Snapshot {
@@ -622,30 +592,6 @@ fn walk_directory(root: &Path, exclude_dirs: &[PathBuf]) -> Result<Vec<SnapFile>
     disk_files(root, rels)
 }
 
-/// `SOURCE_DATE_EPOCH` for a build: an explicit environment value wins; then
-/// the commit time; then the recipe's or policy's value; then 1980-01-01.
-pub fn source_date_epoch(
-    env_value: Option<&str>,
-    commit_time: Option<i64>,
-    configured: Option<i64>,
-) -> Result<i64, SnapshotError> {
-    if let Some(v) = env_value {
-        let ok = !v.is_empty() && v.len() <= 12 && v.bytes().all(|b| b.is_ascii_digit());
-        return if ok {
-            v.parse().map_err(|_| SnapshotError::BadEpoch {
-                value: v.to_string(),
-            })
-        } else {
-            Err(SnapshotError::BadEpoch {
-                value: v.to_string(),
-            })
-        };
-    }
-    Ok(commit_time
-        .or(configured)
-        .unwrap_or(DEFAULT_SOURCE_DATE_EPOCH))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -661,15 +607,5 @@ mod tests {
         assert!(matches_path_or_parent(&set, "src/a/b.rs"));
         assert!(matches_path_or_parent(&set, "README.md"));
         assert!(!matches_path_or_parent(&set, "docs/x.md"));
-    }
-
-    #[test]
-    fn epoch_rules() {
-        assert_eq!(source_date_epoch(None, None, None).unwrap(), 315_532_800);
-        assert_eq!(source_date_epoch(None, Some(5), Some(7)).unwrap(), 5);
-        assert_eq!(source_date_epoch(Some("9"), Some(5), None).unwrap(), 9);
-        assert!(source_date_epoch(Some(""), None, None).is_err());
-        assert!(source_date_epoch(Some("1.5"), None, None).is_err());
-        assert!(source_date_epoch(Some("-3"), None, None).is_err());
     }
 }

@@ -167,7 +167,7 @@ fn finish(path: PathBuf, name: String) -> Result<Output, SurfaceError> {
     let (sha256, size) = sha256_file(&path)?;
     Ok(Output {
         path,
-        name: crate::recipe::project::sanitize_store_name(&name),
+        name: crate::nix::store_path::sanitize_name(&name),
         artifacts: vec![Artifact {
             file: name,
             path: String::new(),

@@ -205,7 +205,7 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     extra.insert("dist_tag".into(), Value::String(job.npm_dist_tag.clone()));
     Ok(Output {
         path: dest,
-        name: crate::recipe::project::sanitize_store_name(&pack.file_name),
+        name: crate::nix::store_path::sanitize_name(&pack.file_name),
         artifacts: vec![Artifact {
             file: pack.file_name,
             path: String::new(),
@@ -217,8 +217,7 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     })
 }
 
-/// Named host caches a recipe may mount read-only.
-pub const HOST_INPUTS: &[&str] = &["cargo-registry"];
+pub use crate::recipe::schema::HOST_INPUTS;
 
 fn failed_or(e: crate::sandbox::SandboxError) -> SurfaceError {
     match e {
@@ -341,7 +340,7 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let name = format!(
         "{}-{}",
         r.store_name(),
-        crate::recipe::project::sanitize_store_name(job.version)
+        crate::nix::store_path::sanitize_name(job.version)
     );
     let staging = job.out.join(&name);
     std::fs::create_dir_all(&staging).map_err(|source| SurfaceError::Io {

@@ -27,6 +27,7 @@ pub mod channels;
 pub mod convert;
 pub mod dev;
 pub mod pep440;
+pub mod policy;
 pub mod resolve;
 pub mod source;
 pub mod tag;

@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 
 use super::channels::{is_valid_oci_tag, oci_spelling, render_alias};
 use super::dev::{utc_date, DevInfo};
+use super::policy::{ReleasePolicy, VersionSource};
 use super::source::{self as manifest, Found, NotFound};
 use super::{Scheme, Version, VersionError, VersionParseError};
-use crate::recipe::policy::{ReleasePolicy, VersionSource};
 use crate::source::git::{GitError, Repo};
+use crate::source::Checkout;
 
 /// Explicit choices that replace what the checkout says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -246,13 +247,17 @@ impl ResolvedVersion {
 /// Reads a version out of one manifest format's text.
 type ManifestReader = fn(&str) -> Result<Found, NotFound>;
 
-/// The canonical version read from the policy's source in the checkout
-/// (`rev = None`) or in a commit's tree; not for `source = "tag"`.
+/// The canonical version read from the policy's source in the working tree
+/// (`at = None`) or in the tree of the commit `at` reads; not for
+/// `source = "tag"`.
 pub fn read_canonical(
     project_root: &Path,
     policy: &ReleasePolicy,
-    git_rev: Option<(&Repo, &str)>,
+    at: Option<&Checkout>,
 ) -> Result<(Version, String), VersionError> {
+    let git_rev = at
+        .and_then(Checkout::read_tree)
+        .map(|(repo, c)| (repo, c.id.as_str()));
     let (path, reader): (&PathBuf, ManifestReader) = match &policy.source {
         VersionSource::Cargo(p) => (p, manifest::cargo_version),
         VersionSource::Pyproject(p) => (p, manifest::pyproject_version),
@@ -267,7 +272,7 @@ pub fn read_canonical(
     };
     let file = project_root.join(path);
     let text = match git_rev {
-        Some((repo, rev)) => read_at_rev(repo, project_root, rev, path),
+        Some((repo, rev)) => read_at_rev(repo, at.map_or("", |c| c.prefix.as_str()), rev, path),
         None => std::fs::read_to_string(&file).map_err(|source| VersionError::Io {
             path: file.clone(),
             source,
@@ -298,20 +303,10 @@ pub fn read_canonical(
     Ok((parsed.to_scheme(policy.scheme)?, origin))
 }
 
-/// The content of `rel` (relative to the project root) in commit `rev`.
-fn read_at_rev(
-    repo: &Repo,
-    project_root: &Path,
-    rev: &str,
-    rel: &Path,
-) -> Result<String, VersionError> {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let prefix = canon(project_root)
-        .strip_prefix(canon(repo.root()))
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let want = prefix.join(rel);
-    let want = want.to_string_lossy().replace('\\', "/");
+/// The content of `rel` (relative to the project root, whose directory in
+/// the repository is `prefix`) in commit `rev`.
+fn read_at_rev(repo: &Repo, prefix: &str, rev: &str, rel: &Path) -> Result<String, VersionError> {
+    let want = format!("{prefix}{}", rel.to_string_lossy().replace('\\', "/"));
     let bytes = repo
         .read_file_at(rev, &want)?
         .ok_or_else(|| VersionError::Io {
@@ -326,34 +321,6 @@ fn read_at_rev(
         key: "(document)".into(),
         reason: "is not UTF-8".into(),
     })
-}
-
-/// The git work tree of `project_root` (`repo`, when the caller already
-/// discovered it) and the commit to describe, if any.
-fn git_context(
-    project_root: &Path,
-    repo: Option<&Repo>,
-    rev: Option<&str>,
-) -> Result<Option<(Repo, String)>, VersionError> {
-    let discovered = match repo {
-        Some(r) => Ok(r.clone()),
-        None => Repo::discover(project_root),
-    };
-    match discovered {
-        Ok(repo) => match rev {
-            Some(r) => {
-                let id = repo.resolve(r)?;
-                Ok(Some((repo, id)))
-            }
-            None if repo.has_head() => {
-                let id = repo.resolve("HEAD")?;
-                Ok(Some((repo, id)))
-            }
-            None => Ok(None),
-        },
-        Err(GitError::NotARepo { .. }) if rev.is_none() => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// Well-formed tags of the template at `commit`, with their versions.
@@ -424,19 +391,25 @@ pub fn resolve(
     rev: Option<&str>,
     overrides: &Overrides,
 ) -> Result<ResolvedVersion, VersionError> {
-    resolve_in(project_root, None, policy, rev, overrides)
+    let checkout = Checkout::resolve(project_root, rev, rev.is_none())?;
+    resolve_at(&checkout, policy, overrides)
 }
 
-/// [`resolve`] reusing `repo`, the already discovered repository of
-/// `project_root` (its memoised commit lookups save git processes; `None`:
-/// discover it). Independent git queries run side by side.
-pub fn resolve_in(
-    project_root: &Path,
-    repo: Option<&Repo>,
+/// The version of a build of `checkout`: in commit mode the manifests are
+/// read from the commit's tree and a tag at it naming another version is an
+/// error; in working-tree mode the manifests are read from disk. Independent
+/// git queries run side by side.
+pub fn resolve_at(
+    checkout: &Checkout,
     policy: &ReleasePolicy,
-    rev: Option<&str>,
     overrides: &Overrides,
 ) -> Result<ResolvedVersion, VersionError> {
+    let project_root = checkout.root.as_path();
+    let rev = checkout.read_commit().map(|c| c.id.as_str());
+    let git: Option<(Repo, String)> = match (&checkout.repo, &checkout.commit) {
+        (Some(repo), Some(c)) => Some((repo.clone(), c.id.clone())),
+        _ => None,
+    };
     if overrides.version.is_some() && overrides.tag.is_some() {
         return Err(VersionError::ConflictingOverrides);
     }
@@ -446,24 +419,17 @@ pub fn resolve_in(
             "--version".into(),
             policy,
         );
-        if let Some((repo, id)) = git_context(project_root, repo, rev)? {
-            r.commit_time = Some(repo.commit_info(&id)?.committer_time);
-            r.commit = Some(id);
+        if let Some(c) = &checkout.commit {
+            r.commit_time = Some(c.committer_time);
+            r.commit = Some(c.id.clone());
         }
         return Ok(r);
     }
-    let git = git_context(project_root, repo, rev)?;
-    let read = |git: Option<&(Repo, String)>| {
-        let at = match (git, rev) {
-            (Some((repo, id)), Some(_)) => Some((repo, id.as_str())),
-            _ => None,
-        };
-        read_canonical(project_root, policy, at)
-    };
+    let read = || read_canonical(project_root, policy, Some(checkout));
     let mut resolved = if let Some(tag) = &overrides.tag {
         let tag_version = policy.tag.parse_tag(tag, policy.scheme)?;
         if policy.source != VersionSource::Tag {
-            let (canonical, origin) = read(git.as_ref())?;
+            let (canonical, origin) = read()?;
             if canonical != tag_version {
                 return Err(mismatch(tag, &tag_version, &canonical, &origin, policy));
             }
@@ -485,7 +451,7 @@ pub fn resolve_in(
                         template: policy.tag.to_string(),
                     });
                 }
-                let (canonical, origin) = read(None)?;
+                let (canonical, origin) = read()?;
                 ResolvedVersion::release(canonical, origin, policy)
             }
             Some((repo, id)) => {
@@ -496,8 +462,7 @@ pub fn resolve_in(
                         if policy.source == VersionSource::Tag {
                             (tags_at(repo, id, policy), None)
                         } else {
-                            let (h, m) =
-                                join_io(|| tags_at(repo, id, policy), || read(git.as_ref()));
+                            let (h, m) = join_io(|| tags_at(repo, id, policy), read);
                             (h, Some(m))
                         }
                     },
@@ -530,7 +495,13 @@ pub fn resolve_in(
                 } else if let (Some((t, v)), Some(_)) = (here.first(), rev) {
                     return Err(mismatch(t, v, &canonical, &origin, policy));
                 } else {
-                    let info = repo.commit_info(id)?;
+                    let info = checkout
+                        .commit
+                        .clone()
+                        .ok_or_else(|| GitError::UnknownRev {
+                            dir: repo.root().to_path_buf(),
+                            rev: id.clone(),
+                        })?;
                     let (distance, short) = join_io(
                         || match last_tag(repo, id, policy, &all)? {
                             Some((_, _, d)) => Ok::<_, VersionError>(d),
@@ -551,9 +522,9 @@ pub fn resolve_in(
             }
         }
     };
-    if let Some((repo, id)) = &git {
-        resolved.commit_time = Some(repo.commit_info(id)?.committer_time);
-        resolved.commit = Some(id.clone());
+    if let Some(c) = &checkout.commit {
+        resolved.commit_time = Some(c.committer_time);
+        resolved.commit = Some(c.id.clone());
     }
     Ok(resolved)
 }

@@ -14,9 +14,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{BuildError, Engine, Prepared};
-use crate::derive::Derivation;
-use crate::store::Realisation;
+use super::error::io;
+use super::execute::Ctx;
+use super::plan::{Node, Realised};
+use super::BuildError;
+use crate::derive::{Derivation, DrvHash};
 use crate::surface::{self, Artifact, Job};
 
 /// What a surface produced, ready to register.
@@ -28,33 +30,29 @@ pub struct Built {
 }
 
 pub(super) fn run(
-    engine: &Engine,
-    p: &Prepared<'_>,
+    cx: &Ctx<'_>,
+    p: &Node<'_>,
     drv: &Derivation,
-    drv_hash: &str,
-    inputs: &BTreeMap<String, (String, Realisation)>,
-    tools: &[crate::sandbox::Tool],
+    drv_hash: &DrvHash,
+    inputs: &BTreeMap<String, Realised>,
     ws: &Path,
 ) -> Result<Built, BuildError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BuildError::Io { path, source }
-    };
+    let resolved = cx.plan.resolved;
     let src = ws.join("src");
     let inputs_dir = ws.join("inputs");
     let out = ws.join("out");
     for d in [&src, &inputs_dir, &out] {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
-    engine.snapshot.materialise(&p.selection.files, &src)?;
+    resolved.snapshot.materialise(&p.selection.files, &src)?;
     let mut input_paths = BTreeMap::new();
-    for (mount, (_, real)) in inputs {
-        let from = engine.store.path_of(&real.store_path);
+    for (mount, x) in inputs {
+        let from = cx.store.path_of(&x.realisation.store_path);
         let to = inputs_dir.join(mount);
         copy_tree(&from, &to)?;
         input_paths.insert(mount.clone(), to);
     }
-    let stamped = stamp(engine, p, &src)?;
+    let stamped = stamp(resolved, p, &src)?;
     let source_dir = if p.selection.base.is_empty() {
         src.clone()
     } else {
@@ -66,7 +64,7 @@ pub(super) fn run(
         .iter()
         .map(|f| p.selection.relative(f).to_string())
         .collect();
-    let log = engine.store.log_path(drv_hash);
+    let log = cx.store.log_path(drv_hash.as_str());
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
@@ -77,19 +75,15 @@ pub(super) fn run(
         source_rel: &p.selection.base,
         files: &files,
         inputs: &input_paths,
-        version: drv
-            .versions
-            .get("artifact")
-            .map(String::as_str)
-            .unwrap_or_default(),
-        source_date_epoch: drv.source_date_epoch,
+        version: &drv.versions.artifact,
+        source_date_epoch: drv.source_date_epoch.seconds(),
         out: &out,
-        sandbox: engine.opts.sandbox,
-        host_inputs: &engine.opts.host_inputs,
+        sandbox: cx.opts.sandbox,
+        host_inputs: &cx.opts.host_inputs,
         log: &log,
         stamped: &stamped,
-        npm_dist_tag: engine.version.npm_dist_tag().to_string(),
-        tools,
+        npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
+        tools: &p.tools,
     };
     let output = surface::build(&job).map_err(|source| match source {
         surface::SurfaceError::Failed { tail } => BuildError::Failed {
@@ -114,17 +108,21 @@ pub(super) fn run(
 /// else every `Cargo.toml`, `package.json`, `package-lock.json` and
 /// `pyproject.toml` that carries a version (`Cargo.lock` follows its
 /// workspace). Returns the stamped paths.
-fn stamp(engine: &Engine, p: &Prepared<'_>, src: &Path) -> Result<Vec<String>, BuildError> {
+fn stamp(
+    resolved: &super::plan::Resolved,
+    p: &Node<'_>,
+    src: &Path,
+) -> Result<Vec<String>, BuildError> {
     use crate::stamp::{self, ManifestKind, StampPlan};
     let selected: std::collections::BTreeSet<&str> =
         p.selection.files.iter().map(|f| f.path.as_str()).collect();
-    let candidates: Vec<PathBuf> = match &engine.policy.stamp_files {
+    let candidates: Vec<PathBuf> = match &resolved.policy.stamp_files {
         Some(files) => files
             .iter()
             .filter(|f| selected.contains(f.to_string_lossy().as_ref()))
             .cloned()
             .collect(),
-        None => stamp::discover(src, &engine.policy)
+        None => stamp::discover(src, &resolved.policy)
             .into_iter()
             .chain(
                 p.selection
@@ -155,7 +153,7 @@ fn stamp(engine: &Engine, p: &Prepared<'_>, src: &Path) -> Result<Vec<String>, B
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let plan = StampPlan::for_build(&engine.version, files);
+    let plan = StampPlan::for_build(&resolved.version, files);
     let changes = stamp::stamp_tree(src, &plan)?;
     let mut stamped: Vec<String> = changes
         .iter()
@@ -170,10 +168,6 @@ fn stamp(engine: &Engine, p: &Prepared<'_>, src: &Path) -> Result<Vec<String>, B
 /// and the executable bit, making copies writable by the owner.
 pub fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
     use std::os::unix::fs::PermissionsExt;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BuildError::Io { path, source }
-    };
     let meta = std::fs::symlink_metadata(from).map_err(io(from))?;
     if meta.file_type().is_symlink() {
         let t = std::fs::read_link(from).map_err(io(from))?;

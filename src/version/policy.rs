@@ -27,11 +27,11 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::channels::{check_alias_template, is_valid_oci_tag};
+use super::dev::DevTemplate;
+use super::tag::TagTemplate;
+use super::Scheme;
 use crate::error::{Classify, ErrorKind};
-use crate::version::channels::{check_alias_template, is_valid_oci_tag};
-use crate::version::dev::DevTemplate;
-use crate::version::tag::TagTemplate;
-use crate::version::Scheme;
 
 /// Path of the policy file relative to the project root.
 pub const POLICY_PATH: &str = "recipes/release.toml";

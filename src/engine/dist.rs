@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::error::io;
 use super::{BuildError, RecipeReport};
 use crate::store::Store;
 
@@ -25,11 +26,6 @@ use crate::store::Store;
 pub struct DistFile {
     pub name: String,
     pub sha256: String,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
-    let path = path.to_path_buf();
-    move |source| BuildError::Io { path, source }
 }
 
 /// Copy every artifact of `reports` into `out`, write provenance and `SHA256SUMS`.

@@ -1,0 +1,110 @@
+//! Errors of the build engine, and their exit codes (via [`Classify`]).
+
+use std::path::PathBuf;
+
+use crate::error::{Classify, ErrorKind};
+use crate::recipe::RecipeError;
+use crate::source::SnapshotError;
+use crate::store::StoreError;
+use crate::surface::SurfaceError;
+
+/// Errors of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    #[error(transparent)]
+    Load(#[from] crate::recipe::load::LoadError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Git(#[from] crate::source::git::GitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    StorePath(#[from] crate::nix::store_path::StorePathError),
+    #[error(transparent)]
+    Version(#[from] crate::version::VersionError),
+    #[error(transparent)]
+    Policy(#[from] crate::version::policy::PolicyError),
+    #[error(transparent)]
+    Stamp(#[from] crate::stamp::StampError),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("uncommitted changes to files the build reads (commit them, or build with --dirty):\n  {}", files.join("\n  "))]
+    Uncommitted { files: Vec<String> },
+    #[error("recipe {recipe}: {source}")]
+    Surface {
+        recipe: String,
+        #[source]
+        source: Box<SurfaceError>,
+    },
+    #[error("recipe {recipe} failed; the whole log is {log}\n{tail}")]
+    Failed {
+        recipe: String,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("--check: rebuilding differs from the registered output:\n  {}", mismatches.join("\n  "))]
+    Mismatch { mismatches: Vec<String> },
+    #[error("{path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("hashing the output {path}")]
+    Hash {
+        path: PathBuf,
+        #[source]
+        source: crate::hash::tree::TreeError,
+    },
+    #[error("{first} and {second} both produce an artifact named {name:?}; give one an `output` that differs (a matrix recipe's `output` must use its matrix keys)")]
+    ArtifactClash {
+        name: String,
+        first: String,
+        second: String,
+    },
+    #[error("recipe {recipe} would write {name:?} into dist/, a name kiln writes itself; give it an `output` (or a name) that differs")]
+    ReservedName { name: String, recipe: String },
+    #[error("-j {jobs}: {reason}")]
+    Jobs { jobs: usize, reason: String },
+    #[error("-j {jobs}: starting the worker threads")]
+    ThreadPool {
+        jobs: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+impl Classify for BuildError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            BuildError::Recipe(e) => e.kind(),
+            BuildError::Load(e) => e.kind(),
+            BuildError::Snapshot(e) => e.kind(),
+            BuildError::Git(e) => e.kind(),
+            BuildError::Store(e) => e.kind(),
+            BuildError::StorePath(e) => e.kind(),
+            BuildError::Version(e) => e.kind(),
+            BuildError::Policy(e) => e.kind(),
+            BuildError::Stamp(e) => e.kind(),
+            BuildError::Sandbox(e) => e.kind(),
+            BuildError::Surface { source, .. } => source.kind(),
+            BuildError::Uncommitted { .. }
+            | BuildError::Jobs { .. }
+            | BuildError::ReservedName { .. }
+            | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,
+            BuildError::Mismatch { .. } | BuildError::Failed { .. } => ErrorKind::CheckFailed,
+            BuildError::Io { .. } | BuildError::Hash { .. } | BuildError::ThreadPool { .. } => {
+                ErrorKind::Internal
+            }
+        }
+    }
+}
+
+/// An [`BuildError::Io`] for `path`, for `map_err`.
+pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> BuildError {
+    let path = path.to_path_buf();
+    move |source| BuildError::Io { path, source }
+}

@@ -1,0 +1,216 @@
+//! Executing a [`Plan`]: schedule, build, check, register.
+//!
+//! Nodes run level by level (a node is ready once all its inputs are done),
+//! each level in parallel on a rayon pool of `-j` threads. For each node
+//! [`build_one`] assembles the derivation, decides the cache hit (a
+//! registered realisation, looked up before and again under the
+//! derivation's lock), otherwise builds it in an ephemeral workspace, then
+//! registers the output with its provenance, or with `--check` compares the
+//! rebuild with the registered NAR hash.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde_json::json;
+
+use super::plan::{target_of, Node, Plan, Realised};
+use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status};
+use crate::derive::DrvHash;
+use crate::source::Origin;
+use crate::store::{Realisation, Store};
+use crate::surface::Artifact;
+
+/// One finished node: its report, its realised output and any `--check` mismatch.
+type Done = (RecipeReport, Realised, Option<String>);
+
+/// What every build of one invocation shares.
+pub(super) struct Ctx<'a> {
+    pub plan: &'a Plan<'a>,
+    pub store: &'a Store,
+    pub opts: &'a BuildOptions,
+    pub progress: &'a dyn Progress,
+}
+
+/// Build every node of `plan` (cache hits are free); reports sorted by id.
+pub fn run<'a>(
+    plan: &'a Plan<'a>,
+    store: &'a Store,
+    opts: &'a BuildOptions,
+    progress: &'a dyn Progress,
+) -> Result<Vec<RecipeReport>, BuildError> {
+    let version = &plan.resolved.version;
+    let mut warned = BTreeSet::new();
+    for node in &plan.nodes {
+        if let Some(w) = version.warning(target_of(node.recipe.surface())) {
+            if warned.insert(w.0.clone()) {
+                progress.warn(&format!("{}: {}", node.recipe.id, w.0));
+            }
+        }
+    }
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(BuildError::Jobs {
+            jobs,
+            reason: "must be at least 1".into(),
+        });
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|source| BuildError::ThreadPool { jobs, source })?;
+    for node in &plan.nodes {
+        progress.waiting(&node.recipe.id);
+    }
+    let cx = Ctx {
+        plan,
+        store,
+        opts,
+        progress,
+    };
+    let mut done: BTreeMap<String, Realised> = BTreeMap::new();
+    let mut reports: Vec<RecipeReport> = Vec::new();
+    let mut remaining: Vec<&Node<'_>> = plan.nodes.iter().collect();
+    let mut mismatches = Vec::new();
+    while !remaining.is_empty() {
+        let (ready, rest): (Vec<&Node<'_>>, Vec<&Node<'_>>) = remaining
+            .into_iter()
+            .partition(|n| n.recipe.inputs().values().all(|d| done.contains_key(d)));
+        remaining = rest;
+        let results: Vec<Result<Done, BuildError>> = pool.install(|| {
+            ready
+                .par_iter()
+                .map(|node| {
+                    let inputs: BTreeMap<String, Realised> = node
+                        .recipe
+                        .inputs()
+                        .iter()
+                        .map(|(m, d)| (m.clone(), done[d].clone()))
+                        .collect();
+                    build_one(&cx, node, &inputs)
+                })
+                .collect()
+        });
+        for res in results {
+            let (report, realised, mismatch) = res?;
+            mismatches.extend(mismatch);
+            done.insert(report.id.clone(), realised);
+            reports.push(report);
+        }
+    }
+    if !mismatches.is_empty() {
+        return Err(BuildError::Mismatch { mismatches });
+    }
+    reports.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(reports)
+}
+
+/// The registered output of `drv`, if any: the cache-hit decision.
+fn lookup(store: &Store, drv: &DrvHash) -> Result<Option<Realisation>, BuildError> {
+    Ok(store.realisation(drv.as_str())?)
+}
+
+fn build_one(
+    cx: &Ctx<'_>,
+    node: &Node<'_>,
+    inputs: &BTreeMap<String, Realised>,
+) -> Result<Done, BuildError> {
+    let Ctx {
+        plan,
+        store,
+        opts,
+        progress,
+    } = *cx;
+    let start = Instant::now();
+    let r = node.recipe;
+    let drv = node.derivation(inputs);
+    let hash = drv.hash();
+    let finish = |status: Status, real: Realisation| -> Result<Done, BuildError> {
+        progress.finished(&r.id, status, start.elapsed());
+        let report = RecipeReport {
+            id: r.id.clone(),
+            surface: r.surface(),
+            drv: hash.clone(),
+            status,
+            store_path: store.path_of(&real.store_path),
+            artifacts: artifacts_of(&real),
+            duration: start.elapsed(),
+        };
+        Ok((report, Realised::new(hash.clone(), real)?, None))
+    };
+    if !opts.check {
+        if let Some(real) = lookup(store, &hash)? {
+            return finish(Status::Cached, real);
+        }
+    }
+    let _lock = store.lock_derivation(hash.as_str())?;
+    let existing = lookup(store, &hash)?;
+    if let (Some(real), false) = (&existing, opts.check) {
+        // Another process built it while we waited for the lock.
+        return finish(Status::Cached, real.clone());
+    }
+    progress.started(&r.id);
+    let staging = store.staging()?;
+    let built = workspace::run(cx, node, &drv, &hash, inputs, staging.path())?;
+    if let Some(real) = existing {
+        let fresh =
+            crate::hash::tree::nar_sha256(&built.path).map_err(|source| BuildError::Hash {
+                path: built.path.clone(),
+                source,
+            })?;
+        let mismatch = (fresh.hash != real.nar_hash).then(|| {
+            let arts: Vec<String> = artifacts_of(&real).into_iter().map(|a| a.file).collect();
+            format!(
+                "{} ({}): registered NAR sha256 {} but the rebuild gives {}; artifacts: {}",
+                r.id,
+                real.store_path,
+                real.nar_hash.to_nix32(),
+                fresh.hash.to_nix32(),
+                arts.join(", ")
+            )
+        });
+        let (report, realised, _) = finish(Status::Checked, real)?;
+        return Ok((report, realised, mismatch));
+    }
+    let meta =
+        json!({ "recipe": r.id, "surface": r.surface().as_str(), "artifacts": built.artifacts });
+    let real = store.register_output(
+        hash.as_str(),
+        &drv.canonical_bytes(),
+        &built.path,
+        &built.name,
+        meta,
+    )?;
+    let subjects: Vec<crate::provenance::Subject> = built
+        .artifacts
+        .iter()
+        .filter(|a| !a.directory)
+        .map(|a| crate::provenance::Subject {
+            name: a.file.clone(),
+            sha256: a.sha256.clone(),
+        })
+        .collect();
+    let source = match &plan.resolved.snapshot.origin {
+        Origin::Git { commit, dirty } => crate::provenance::SourceInfo {
+            commit: Some(commit.clone()),
+            dirty: *dirty,
+        },
+        Origin::Directory => crate::provenance::SourceInfo {
+            commit: None,
+            dirty: false,
+        },
+    };
+    let st = crate::provenance::statement(&drv, &hash, &source, &subjects);
+    store.write_provenance(&real.store_path, &crate::provenance::to_bytes(&st))?;
+    finish(Status::Built, real)
+}
+
+/// The artifact list recorded in a realisation's metadata.
+pub fn artifacts_of(real: &Realisation) -> Vec<Artifact> {
+    real.meta
+        .get("artifacts")
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_default()
+}

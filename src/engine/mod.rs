@@ -1,0 +1,159 @@
+//! The build engine behind `kiln plan` and `kiln build`: one library call each.
+//!
+//! The life of a build ([`build`]):
+//!
+//! 1. [`plan::Resolved::load`]: resolve the [`Checkout`](crate::source::Checkout)
+//!    once, read recipes and policy from it, take the snapshot and resolve
+//!    the version side by side;
+//! 2. [`plan::Plan::new`]: select recipes (with inputs, in dependency order)
+//!    and resolve each node's files, versions, `SOURCE_DATE_EPOCH`, tools and
+//!    `dist/` names — bad input fails here, before the store is opened;
+//! 3. [`execute::run`]: level by level in parallel, assemble each derivation
+//!    ([`plan::Node::derivation`]), decide the cache hit, build what is
+//!    missing in an ephemeral workspace ([`workspace`]), register it with
+//!    its provenance (or compare, with `--check`);
+//! 4. [`dist::write_dist`]: publish artifacts, provenance and `SHA256SUMS`.
+//!
+//! Nothing after step 1 looks at the checkout again: builds read the
+//! snapshot, never the working tree (except with `--dirty`).
+
+pub mod dist;
+mod error;
+pub mod execute;
+pub mod plan;
+mod workspace;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::derive::{DrvHash, SourceDateEpoch};
+use crate::recipe::Surface;
+use crate::sandbox::SandboxMode;
+use crate::store::Store;
+pub use crate::surface::Artifact;
+
+pub use dist::DistFile;
+pub use error::BuildError;
+pub use execute::artifacts_of;
+pub use plan::{Plan, Planned, Resolved};
+
+/// What to build and how.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// The project root.
+    pub root: PathBuf,
+    /// The store directory.
+    pub store_dir: PathBuf,
+    /// Where artifacts go (`--out`; default `<root>/dist`).
+    pub out_dir: Option<PathBuf>,
+    /// Recipe names (empty: all).
+    pub recipes: Vec<String>,
+    /// Build from this revision instead of `HEAD`.
+    pub rev: Option<String>,
+    /// Use the working tree instead of the commit.
+    pub dirty: bool,
+    /// Override the version (as if it were the canonical one, release build).
+    pub version: Option<String>,
+    /// Build as if `HEAD` carried this tag.
+    pub tag: Option<String>,
+    /// Rebuild registered derivations and compare.
+    pub check: bool,
+    /// Parallel builds (default: number of CPUs).
+    pub jobs: Option<usize>,
+    /// How command recipes run.
+    pub sandbox: SandboxMode,
+    /// An explicit `SOURCE_DATE_EPOCH` (from the environment).
+    pub source_date_epoch: Option<SourceDateEpoch>,
+    /// Host cache locations for `host-inputs` (e.g. `cargo-registry`).
+    pub host_inputs: BTreeMap<String, PathBuf>,
+}
+
+impl BuildOptions {
+    /// The `dist/` directory: `--out`, else `<root>/dist`.
+    pub fn dist_dir(&self) -> PathBuf {
+        self.out_dir
+            .clone()
+            .unwrap_or_else(|| self.root.join("dist"))
+    }
+}
+
+/// What happened to a recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Built,
+    Cached,
+    Checked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Built => "built",
+            Status::Cached => "cached",
+            Status::Checked => "checked",
+        }
+    }
+}
+
+/// The result for one recipe.
+#[derive(Debug, Clone)]
+pub struct RecipeReport {
+    pub id: String,
+    pub surface: Surface,
+    pub drv: DrvHash,
+    pub status: Status,
+    pub store_path: PathBuf,
+    pub artifacts: Vec<Artifact>,
+    pub duration: Duration,
+}
+
+/// The result of [`build`].
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    /// One report per recipe built, cached or checked, sorted by id.
+    pub recipes: Vec<RecipeReport>,
+    /// The `dist/` directory written.
+    pub dist_dir: PathBuf,
+    /// Every file listed in its `SHA256SUMS`.
+    pub dist: Vec<DistFile>,
+    /// The npm dist-tag of this version (npm artifacts are published under it).
+    pub npm_dist_tag: String,
+}
+
+/// Progress callbacks (the CLI draws them; the library never prints).
+pub trait Progress: Sync {
+    fn waiting(&self, _id: &str) {}
+    fn started(&self, _id: &str) {}
+    fn finished(&self, _id: &str, _status: Status, _elapsed: Duration) {}
+    fn warn(&self, _message: &str) {}
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug)]
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// `kiln build`: plan, build what is not registered, write `dist/`.
+pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport, BuildError> {
+    let resolved = Resolved::load(opts)?;
+    let plan = Plan::new(&resolved, opts)?;
+    let store = Store::open(&opts.store_dir)?;
+    let recipes = execute::run(&plan, &store, opts, progress)?;
+    let dist_dir = opts.dist_dir();
+    let dist = dist::write_dist(&store, &recipes, &dist_dir)?;
+    Ok(BuildReport {
+        recipes,
+        dist_dir,
+        dist,
+        npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
+    })
+}
+
+/// `kiln plan`: every selected recipe's derivation, without building.
+pub fn plan(opts: &BuildOptions) -> Result<Vec<Planned>, BuildError> {
+    let resolved = Resolved::load(opts)?;
+    let plan = Plan::new(&resolved, opts)?;
+    let store = Store::open(&opts.store_dir)?;
+    plan.describe(&store)
+}

@@ -1,0 +1,447 @@
+//! Planning: options + checkout + recipes → a typed [`Plan`], exactly once.
+//!
+//! [`Resolved::load`] resolves the [`Checkout`], reads the recipes and the
+//! release policy from it, and takes the snapshot and the version side by
+//! side. [`Plan::new`] then selects the recipes (with their inputs, in
+//! dependency order) and, for each, its snapshot files, version spellings,
+//! `SOURCE_DATE_EPOCH`, tools and sandbox: everything that can be checked
+//! without building, so bad input fails before the store is opened.
+//! [`Node::derivation`] assembles a node's derivation once its inputs are
+//! registered (a derivation names its inputs by the NAR hash of their
+//! outputs); that is the only place a derivation is assembled.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{BuildError, BuildOptions};
+use crate::derive::{Derivation, DrvHash, InputRef, Isolation, SourceDateEpoch, ToolRef, Versions};
+use crate::nix::store_path::StorePath;
+use crate::recipe::policy::ReleasePolicy;
+use crate::recipe::{Recipe, Recipes, Surface};
+use crate::sandbox::Tool;
+use crate::source::{Checkout, Selection, Snapshot, SnapshotOptions};
+use crate::store::{Realisation, Store};
+use crate::surface;
+use crate::version::{ResolvedVersion, Target};
+
+/// Names kiln itself writes into `dist/`; no artifact may take them.
+pub const RESERVED_DIST_NAMES: &[&str] = &["SHA256SUMS", ".kiln-dist.lock"];
+
+/// Everything read from the checkout, once per invocation.
+#[derive(Debug)]
+pub struct Resolved {
+    pub checkout: Checkout,
+    pub recipes: Recipes,
+    pub policy: ReleasePolicy,
+    pub snapshot: Snapshot,
+    pub version: ResolvedVersion,
+}
+
+impl Resolved {
+    /// Resolve the checkout, load recipes and policy from it, then take the
+    /// snapshot and resolve the version (independent git work, side by side).
+    pub fn load(opts: &BuildOptions) -> Result<Resolved, BuildError> {
+        let root = &opts.root;
+        let checkout = Checkout::resolve(root, opts.rev.as_deref(), opts.dirty)?;
+        let (recipes, policy) = crate::recipe::load::project(&checkout)?;
+        let mut exclude_dirs = vec![absolute(&opts.store_dir)];
+        if let Some(o) = &opts.out_dir {
+            exclude_dirs.push(absolute(o));
+        }
+        exclude_dirs.push(absolute(&root.join("dist")));
+        let snap_opts = SnapshotOptions { exclude_dirs };
+        let overrides = crate::version::Overrides {
+            version: opts.version.clone(),
+            tag: opts.tag.clone(),
+        };
+        // The version side runs on its own thread so that the snapshot's own
+        // parallel git queries get both rayon workers.
+        let (snapshot, version) = std::thread::scope(|s| {
+            let version =
+                s.spawn(|| crate::version::resolve::resolve_at(&checkout, &policy, &overrides));
+            let snapshot = Snapshot::take(&checkout, &snap_opts);
+            match version.join() {
+                Ok(v) => (snapshot, v),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        Ok(Resolved {
+            snapshot: snapshot?,
+            version: version?,
+            checkout,
+            recipes,
+            policy,
+        })
+    }
+}
+
+/// One recipe to build, with everything resolved but its inputs' outputs.
+#[derive(Debug)]
+pub struct Node<'r> {
+    pub recipe: &'r Recipe,
+    pub selection: Selection<'r>,
+    pub versions: Versions,
+    pub epoch: SourceDateEpoch,
+    pub tools: Vec<Tool>,
+    pub isolation: Isolation,
+}
+
+/// The selected recipes in dependency order (inputs first, then by id).
+#[derive(Debug)]
+pub struct Plan<'r> {
+    pub resolved: &'r Resolved,
+    pub nodes: Vec<Node<'r>>,
+}
+
+/// A registered input as a dependent derivation sees it.
+#[derive(Debug, Clone)]
+pub struct Realised {
+    pub drv: DrvHash,
+    pub store_path: StorePath,
+    pub realisation: Realisation,
+}
+
+impl Realised {
+    pub fn new(drv: DrvHash, realisation: Realisation) -> Result<Realised, BuildError> {
+        Ok(Realised {
+            drv,
+            store_path: realisation.store_path.parse()?,
+            realisation,
+        })
+    }
+}
+
+/// The publication target whose version spelling a surface uses.
+pub fn target_of(surface: Surface) -> Target {
+    match surface {
+        Surface::Crate => Target::Cargo,
+        Surface::Npm => Target::Npm,
+        Surface::Sdist | Surface::Wheel => Target::Pypi,
+        Surface::Oci => Target::Oci,
+        Surface::Tarball | Surface::Zip | Surface::Command => Target::Plain,
+    }
+}
+
+impl<'r> Plan<'r> {
+    /// Select recipes and their snapshot files, and check everything that can
+    /// be checked without building: uncommitted sources, templates, `dist/`
+    /// names, the sandbox and tools.
+    pub fn new(resolved: &'r Resolved, opts: &BuildOptions) -> Result<Plan<'r>, BuildError> {
+        let Resolved {
+            recipes,
+            snapshot,
+            version,
+            policy,
+            ..
+        } = resolved;
+        let selected = recipes.select(&opts.recipes)?;
+        if selected
+            .iter()
+            .any(|r| matches!(r.surface(), Surface::Command | Surface::Crate))
+        {
+            crate::sandbox::check_available(opts.sandbox)?;
+        }
+        let versions_of = |target: Target| -> Result<Versions, BuildError> {
+            Ok(Versions {
+                artifact: version.render(target)?,
+                cargo: version.render(Target::Cargo).ok(),
+                npm: version.render(Target::Npm).ok(),
+                pypi: version.render(Target::Pypi).ok(),
+            })
+        };
+        let mut read: BTreeSet<&str> = BTreeSet::new();
+        let mut names = DistNames::default();
+        let mut nodes = Vec::new();
+        for r in selected {
+            let selection =
+                snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
+            read.extend(selection.files.iter().map(|f| f.path.as_str()));
+            let versions = versions_of(target_of(r.surface()))?;
+            check_templates(r, &versions.artifact)?;
+            names.claim(r, &versions.artifact)?;
+            let epoch = SourceDateEpoch::resolve(
+                opts.source_date_epoch,
+                snapshot.commit_time,
+                r.spec.source_date_epoch,
+                policy.source_date_epoch,
+            );
+            nodes.push((r, selection, versions, epoch));
+        }
+        // The recipe files and the policy are read too.
+        let recipe_files: Vec<String> = recipes
+            .recipes
+            .values()
+            .map(|r| r.file.to_string_lossy().into_owned())
+            .chain(std::iter::once("recipes/release.toml".to_string()))
+            .collect();
+        read.extend(recipe_files.iter().map(String::as_str));
+        let dirty = snapshot.uncommitted_in(&read);
+        if !dirty.is_empty() {
+            return Err(BuildError::Uncommitted { files: dirty });
+        }
+        let tool_cache = opts.store_dir.join(".kiln/tools");
+        let nodes = nodes
+            .into_iter()
+            .map(|(recipe, selection, versions, epoch)| {
+                let (tools, isolation) =
+                    if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
+                        let names = surface::tools_for(recipe);
+                        let tools = crate::sandbox::resolve_tools_cached(
+                            &names,
+                            &opts.root,
+                            Some(&tool_cache),
+                        )?;
+                        (tools, Isolation::Process(opts.sandbox))
+                    } else {
+                        (Vec::new(), Isolation::Native)
+                    };
+                Ok(Node {
+                    recipe,
+                    selection,
+                    versions,
+                    epoch,
+                    tools,
+                    isolation,
+                })
+            })
+            .collect::<Result<Vec<_>, BuildError>>()?;
+        Ok(Plan { resolved, nodes })
+    }
+
+    /// Each node's derivation hash and whether it is registered, without
+    /// building (`kiln plan`). A node whose inputs are not registered has no
+    /// hash yet.
+    pub fn describe(&self, store: &Store) -> Result<Vec<Planned>, BuildError> {
+        let mut realised: BTreeMap<String, Realised> = BTreeMap::new();
+        let mut out = Vec::new();
+        for node in &self.nodes {
+            let r = node.recipe;
+            let inputs: Option<BTreeMap<String, Realised>> = r
+                .inputs()
+                .iter()
+                .map(|(mount, dep)| realised.get(dep).map(|x| (mount.clone(), x.clone())))
+                .collect();
+            let (drv, derivation, cached) = match inputs {
+                Some(inputs) => {
+                    let d = node.derivation(&inputs);
+                    let h = d.hash();
+                    let real = store.realisation(h.as_str())?;
+                    let cached = real.is_some();
+                    if let Some(real) = real {
+                        realised.insert(r.id.clone(), Realised::new(h.clone(), real)?);
+                    }
+                    (Some(h), Some(d.to_value()), cached)
+                }
+                None => (None, None, false),
+            };
+            out.push(Planned {
+                id: r.id.clone(),
+                surface: r.surface(),
+                drv,
+                derivation,
+                inputs: r.inputs().clone(),
+                cached,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Node<'_> {
+    /// The derivation of this node, given its registered inputs.
+    pub fn derivation(&self, inputs: &BTreeMap<String, Realised>) -> Derivation {
+        let r = self.recipe;
+        let inputs = inputs
+            .iter()
+            .map(|(mount, x)| {
+                (
+                    mount.clone(),
+                    InputRef {
+                        recipe: r.spec.inputs[mount].clone(),
+                        drv: x.drv.clone(),
+                        store_path: x.store_path.clone(),
+                        nar_hash: x.realisation.nar_hash,
+                    },
+                )
+            })
+            .collect();
+        assemble(
+            r,
+            &self.selection,
+            self.versions.clone(),
+            self.epoch,
+            inputs,
+            &self.tools,
+            self.isolation,
+        )
+    }
+}
+
+/// Assemble a derivation from resolved parts. `config` is the recipe as
+/// written minus its identity (`name` and `matrix` are carried by `recipe`
+/// and `cell`) and minus unset keys, so that a kiln which knows more recipe
+/// keys (a new surface's table) gives existing recipes the same cache keys.
+pub fn assemble(
+    r: &Recipe,
+    selection: &Selection<'_>,
+    versions: Versions,
+    epoch: SourceDateEpoch,
+    inputs: BTreeMap<String, InputRef>,
+    tools: &[Tool],
+    isolation: Isolation,
+) -> Derivation {
+    let mut config = serde_json::to_value(&r.spec).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut config {
+        m.remove("name");
+        m.remove("matrix");
+    }
+    drop_nulls(&mut config);
+    Derivation {
+        name: r.store_name(),
+        recipe: r.id.clone(),
+        surface: r.surface(),
+        config,
+        cell: r.cell.clone(),
+        source_dir: selection.base.clone(),
+        source_digest: selection.digest(),
+        source_files: selection.files.len(),
+        versions,
+        source_date_epoch: epoch,
+        inputs,
+        tools: tools
+            .iter()
+            .map(|t| ToolRef {
+                name: t.name.clone(),
+                version: t.version.clone(),
+                sha256: t.sha256.clone(),
+            })
+            .collect(),
+        builder: surface::builder_identity(r.surface()),
+        isolation,
+    }
+}
+
+/// Remove object members whose value is `null`, at every depth.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// A planned recipe, for `kiln plan`.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub id: String,
+    pub surface: Surface,
+    /// `None` while an input is not built yet (its NAR hash is unknown).
+    pub drv: Option<DrvHash>,
+    pub derivation: Option<Value>,
+    pub inputs: BTreeMap<String, String>,
+    pub cached: bool,
+}
+
+/// Render every template of a recipe once, so a bad placeholder is reported
+/// at planning time.
+fn check_templates(r: &Recipe, version: &str) -> Result<(), BuildError> {
+    if let Some(p) = &r.spec.prefix {
+        r.render("prefix", p, version)?;
+    }
+    if let Some(o) = &r.spec.output {
+        r.render("output", o, version)?;
+    }
+    if let Some(c) = &r.spec.command {
+        for (i, a) in c.argv.iter().enumerate() {
+            r.render(&format!("command.argv[{i}]"), a, version)?;
+        }
+        for (k, v) in &c.env {
+            r.render(&format!("command.env.{k}"), v, version)?;
+        }
+    }
+    Ok(())
+}
+
+/// The `dist/` names claimed so far, by recipe id: artifacts, their
+/// `.intoto.json` and kiln's own files.
+#[derive(Debug, Default)]
+struct DistNames(BTreeMap<String, String>);
+
+impl DistNames {
+    /// Claim the names a recipe's artifact will take in `dist/`, when they
+    /// are known before building (tarball, zip, command; npm and crate names
+    /// come from manifests and are checked again before `dist/` is written).
+    fn claim(&mut self, r: &Recipe, version: &str) -> Result<(), BuildError> {
+        let Some(name) = artifact_name(r, version)? else {
+            return Ok(());
+        };
+        for n in [name.clone(), format!("{name}.intoto.json")] {
+            if RESERVED_DIST_NAMES.contains(&n.as_str()) {
+                return Err(BuildError::ReservedName {
+                    name: n,
+                    recipe: r.id.clone(),
+                });
+            }
+            if let Some(first) = self.0.insert(n.clone(), r.id.clone()) {
+                return Err(BuildError::ArtifactClash {
+                    name: n,
+                    first,
+                    second: r.id.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `dist/` name of a recipe's artifact, when it follows from the recipe alone.
+fn artifact_name(r: &Recipe, version: &str) -> Result<Option<String>, BuildError> {
+    let ext = match r.surface() {
+        Surface::Tarball => {
+            let c = r
+                .spec
+                .tarball
+                .as_ref()
+                .map(|t| t.compression)
+                .unwrap_or_default();
+            match c {
+                crate::recipe::schema::Compression::Gzip => ".tar.gz",
+                crate::recipe::schema::Compression::Zstd => ".tar.zst",
+                crate::recipe::schema::Compression::None => ".tar",
+            }
+        }
+        Surface::Zip => ".zip",
+        Surface::Command => return Ok(Some(r.store_name())),
+        _ => return Ok(None),
+    };
+    Ok(Some(match &r.spec.output {
+        Some(o) => r.render("output", o, version)?,
+        None => format!("{}-{version}{ext}", r.store_name()),
+    }))
+}
+
+/// An absolute, symlink-free spelling of `p` (which may not exist yet), so it
+/// compares equal to the canonical project root of a snapshot.
+fn absolute(p: &Path) -> PathBuf {
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|c| c.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    if let Ok(c) = std::fs::canonicalize(&abs) {
+        return c;
+    }
+    match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) => std::fs::canonicalize(parent)
+            .map(|c| c.join(name))
+            .unwrap_or(abs),
+        _ => abs,
+    }
+}

@@ -1,0 +1,192 @@
+//! Validation of one parsed recipe file: every error names the file, the key
+//! and the value (the line is attached by the caller, which has the text).
+
+use std::path::Path;
+
+use super::project::RecipeError;
+use super::schema::{RecipeFile, Surface, HOST_INPUTS};
+
+pub(crate) fn invalid(
+    file: &Path,
+    key: &str,
+    value: &str,
+    reason: impl Into<String>,
+) -> RecipeError {
+    RecipeError::Invalid {
+        file: file.to_path_buf(),
+        line: None,
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Check a relative path written in a recipe: no absolute paths, no `..`.
+pub fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeError> {
+    if value.starts_with('/') {
+        return Err(invalid(file, key, value, "must be a relative path"));
+    }
+    if value.split('/').any(|c| c == "..") {
+        return Err(invalid(
+            file,
+            key,
+            value,
+            "must not contain `..` (it would leave the workspace)",
+        ));
+    }
+    if value.contains('\0') || value.contains('\\') {
+        return Err(invalid(
+            file,
+            key,
+            value,
+            "must not contain NUL or backslashes",
+        ));
+    }
+    Ok(())
+}
+
+/// Check one parsed recipe file: paths, globs, mounts, matrix axes,
+/// surface tables and host inputs.
+pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
+    if !r.surface.is_supported() {
+        return Err(RecipeError::Unsupported {
+            file: file.to_path_buf(),
+            surface: r.surface.to_string(),
+        });
+    }
+    check_relative(file, "source", &r.source)?;
+    for (i, g) in r.include.iter().chain(r.exclude.iter()).enumerate() {
+        let key = if i < r.include.len() {
+            "include"
+        } else {
+            "exclude"
+        };
+        check_relative(file, key, g)?;
+        globset::Glob::new(g).map_err(|e| invalid(file, key, g, e.to_string()))?;
+    }
+    for mount in r.inputs.keys() {
+        if mount.is_empty()
+            || !mount
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                file,
+                &format!("inputs.{mount}"),
+                mount,
+                "mount names are [A-Za-z0-9_-]+",
+            ));
+        }
+    }
+    for (k, values) in &r.matrix {
+        if values.is_empty() {
+            return Err(invalid(
+                file,
+                &format!("matrix.{k}"),
+                "[]",
+                "a matrix axis needs at least one value",
+            ));
+        }
+        if ["version", "name"].contains(&k.as_str()) {
+            return Err(invalid(
+                file,
+                &format!("matrix.{k}"),
+                k,
+                "reserved placeholder name",
+            ));
+        }
+    }
+    for (i, m) in r.map.iter().enumerate() {
+        check_relative(file, &format!("map[{i}].from"), &m.from)?;
+        check_relative(file, &format!("map[{i}].to"), &m.to)?;
+    }
+    if let Some(p) = &r.prefix {
+        check_relative(file, "prefix", p)?;
+    }
+    if let Some(o) = &r.output {
+        if o.contains('/') || o.is_empty() {
+            return Err(invalid(file, "output", o, "must be a plain file name"));
+        }
+    }
+    let want_section = |present: bool, name: &str| -> Result<(), RecipeError> {
+        if present {
+            Ok(())
+        } else {
+            Err(invalid(
+                file,
+                name,
+                "",
+                format!(
+                    "surface = {:?} requires a [{name}] table",
+                    r.surface.as_str()
+                ),
+            ))
+        }
+    };
+    match r.surface {
+        Surface::Command => {
+            want_section(r.command.is_some(), "command")?;
+            let c = r.command.as_ref().expect("checked");
+            if c.argv.is_empty() {
+                return Err(invalid(
+                    file,
+                    "command.argv",
+                    "[]",
+                    "needs at least the program",
+                ));
+            }
+            if c.outputs.is_empty() {
+                return Err(invalid(
+                    file,
+                    "command.outputs",
+                    "[]",
+                    "declare at least one output",
+                ));
+            }
+            for (i, o) in c.outputs.iter().enumerate() {
+                check_relative(file, &format!("command.outputs[{i}]"), o)?;
+            }
+        }
+        _ => {
+            if r.command.is_some() {
+                return Err(invalid(
+                    file,
+                    "command",
+                    "",
+                    "a [command] table only goes with surface = \"command\"",
+                ));
+            }
+        }
+    }
+    if let Some(s) = &r.source_date_epoch {
+        if *s < 0 {
+            return Err(invalid(
+                file,
+                "source-date-epoch",
+                &s.to_string(),
+                "must be ≥ 0",
+            ));
+        }
+    }
+    let host_inputs = r
+        .command
+        .iter()
+        .flat_map(|c| c.host_inputs.iter().map(|h| ("command.host-inputs", h)))
+        .chain(r.crate_.iter().flat_map(|c| {
+            c.host_inputs
+                .iter()
+                .flatten()
+                .map(|h| ("crate.host-inputs", h))
+        }));
+    for (key, h) in host_inputs {
+        if !HOST_INPUTS.contains(&h.as_str()) {
+            return Err(invalid(
+                file,
+                key,
+                h,
+                format!("unknown host input (known: {})", HOST_INPUTS.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
