@@ -303,9 +303,12 @@ fn realisations_round_trip_and_a_dangling_one_is_refused() {
     let (secret, public) = keygen(tmp.path(), "good-1");
     let cache = tmp.path().join("cache");
     let url = format!("file://{}", cache.display());
-    let pushed = ok(&run(kiln_store(&built, &["cache", "push", &url, "demo"])
-        .arg("--signing-key")
-        .arg(&secret)));
+    let pushed = ok(&run(kiln_store(
+        &built,
+        &["cache", "push", &url, "--drv", "drv0demo"],
+    )
+    .arg("--signing-key")
+    .arg(&secret)));
     assert_eq!(
         pushed,
         format!("pushed /nix/store/{out_base}\npushed realisation drv0demo")

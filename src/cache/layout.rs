@@ -13,11 +13,13 @@
 //! Its signature covers the fingerprint
 //!
 //! ```text
-//! kiln-realisation-1;<drv>;/nix/store/<hash>-<name>;sha256:<nar hash>;<nar size>;sha256:<hex of meta>;sha256:<hex of derivation>
+//! kiln-realisation-1;<drv>;/nix/store/<hash>-<name>;sha256:<nar hash>;<nar size>;sha256:<hex of meta>;sha256:<hex of derivation>;<provenance>
 //! ```
 //!
-//! where `meta` is the compact JSON of the `meta` field and `derivation` the
-//! canonical derivation text, so no field can change without breaking it.
+//! where `meta` is the compact JSON of the `meta` field, `derivation` the
+//! canonical derivation text and `<provenance>` `sha256:<hex>` of the
+//! output's in-toto statement or `-` when there is none, so no field can
+//! change without breaking it.
 //! (Nix's own `realisations/<drv>!out.doi` files are for content-addressed
 //! Nix derivations and are not written.)
 
@@ -77,6 +79,9 @@ pub struct CacheRealisation {
     pub meta: serde_json::Value,
     /// The canonical derivation text.
     pub derivation: String,
+    /// The output's provenance statement (in-toto JSON), if the store has one.
+    #[serde(default)]
+    pub provenance: Option<String>,
     #[serde(default)]
     pub signatures: Vec<Signature>,
 }
@@ -85,8 +90,12 @@ impl CacheRealisation {
     /// The bytes a signature covers.
     pub fn fingerprint(&self) -> String {
         let meta = serde_json::to_vec(&self.meta).expect("JSON values serialise");
+        let provenance = match &self.provenance {
+            Some(p) => format!("sha256:{}", Sha256::digest(p.as_bytes()).to_hex()),
+            None => "-".to_string(),
+        };
         format!(
-            "kiln-realisation-1;{};{};{};{};sha256:{};sha256:{}",
+            "kiln-realisation-1;{};{};{};{};sha256:{};sha256:{};{provenance}",
             self.drv,
             self.out_path,
             self.nar_hash,
@@ -138,6 +147,7 @@ mod tests {
             nar_size: 120,
             meta: serde_json::json!({"recipe": "r", "artifacts": [{"file": "f.txt"}]}),
             derivation: "{\"surface\":\"tarball\"}".into(),
+            provenance: Some("{\"_type\":\"https://in-toto.io/Statement/v1\"}".into()),
             signatures: vec![],
         }
     }
@@ -161,6 +171,9 @@ mod tests {
         let mut d = back.clone();
         d.derivation.push(' ');
         assert!(d.trusted_by(&trusted).is_none());
+        let mut v = back.clone();
+        v.provenance = None;
+        assert!(v.trusted_by(&trusted).is_none());
         let mut p = back;
         p.out_path = "/nix/store/4d09fvfc9jmlskq1fkz4y2s73fxrj850-d".into();
         assert!(p.trusted_by(&trusted).is_none());

@@ -9,6 +9,7 @@
 //!   with a cap and checked on the way in;
 //! - [`push`], [`pull`]: the two directions, parallel over items;
 //! - [`keys`]: key files as `nix-store --generate-binary-cache-key` writes them;
+//! - [`substitute`]: the engine's substituter for `kiln build --cache`;
 //! - [`trust`]: which public keys a reader trusts (flag, environment,
 //!   `recipes/release.toml`).
 //!
@@ -24,6 +25,7 @@ pub mod keys;
 pub mod layout;
 pub mod pull;
 pub mod push;
+pub mod substitute;
 pub mod transport;
 pub mod trust;
 

@@ -247,6 +247,10 @@ pub fn substitute(
             info.nar_size
         )));
     }
+    // Provenance first: once the realisation is visible, so is its statement.
+    if let Some(p) = &rec.provenance {
+        store.write_provenance(&sp.to_string(), p.as_bytes())?;
+    }
     let real = store.register_output(
         drv,
         rec.derivation.as_bytes(),

@@ -261,6 +261,9 @@ fn upload_realisation(
         nar_size: r.nar_size,
         meta: r.meta.clone(),
         derivation,
+        provenance: store
+            .provenance(&r.store_path)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
         signatures: Vec::new(),
     };
     if let Some(k) = &opts.key {

@@ -4,9 +4,12 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use super::{CliError, Context};
+use std::sync::Arc;
+
+use crate::cache::substitute::CacheSubstituter;
 use crate::cache::{self, keys, trust, Cache, CacheUrl, Progress, PullOptions, PushOptions};
 use crate::nix::narinfo::Compression;
-use crate::nix::signing::{PublicKey, TrustedKeys};
+use crate::nix::signing::{PublicKey, SecretKey, TrustedKeys};
 use crate::nix::store_path::StorePath;
 use crate::store::Store;
 
@@ -38,18 +41,28 @@ pub struct Transfer {
     /// Cache URL: file:///dir, http://host[:port]/path or https://….
     #[arg(value_name = "URL")]
     pub url: String,
-    /// Only these recipes' realisations (default: every realisation in the store for push).
-    #[arg(value_name = "RECIPE")]
-    pub recipes: Vec<String>,
+    /// Recipes whose derivations to transfer (with their inputs), planned
+    /// from the project like `kiln plan`. Default: every recipe, unless
+    /// --path or --drv is given.
+    #[command(flatten)]
+    pub selection: super::build::Selection,
     /// A store path to transfer as well (`/nix/store/<hash>-<name>` or `<hash>-<name>`); repeatable.
     #[arg(long = "path", value_name = "STORE_PATH")]
     pub paths: Vec<String>,
-    /// A derivation hash whose realisation to transfer; repeatable.
+    /// A derivation hash whose realisation to transfer as well; repeatable.
     #[arg(long = "drv", value_name = "DRV")]
     pub drvs: Vec<String>,
     /// Parallel transfers.
     #[arg(short = 'j', long, default_value_t = 8, value_name = "N")]
     pub jobs: usize,
+}
+
+impl Transfer {
+    /// Whether to plan the project's recipes: named ones, or all when
+    /// nothing else was named.
+    fn plans(&self) -> bool {
+        !self.selection.recipes.is_empty() || (self.paths.is_empty() && self.drvs.is_empty())
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,9 +118,17 @@ fn keygen(a: KeygenArgs) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// The trusted keys: flags and environment, then the project's release.toml.
-pub fn trusted_keys(flags: &[String], ctx: &Context) -> Result<TrustedKeys, CliError> {
+/// The trusted keys: flags and environment, the public half of our own
+/// signing key, then the project's release.toml.
+fn trusted_keys(
+    flags: &[String],
+    own: Option<&SecretKey>,
+    ctx: &Context,
+) -> Result<TrustedKeys, CliError> {
     let mut keys = TrustedKeys::default();
+    if let Some(k) = own {
+        keys.add(k.public());
+    }
     for k in flags.iter().filter(|k| !k.trim().is_empty()) {
         keys.add(k.parse::<PublicKey>().map_err(|e| {
             CliError::bad_input(format!("--trusted-key / KILN_TRUSTED_PUBLIC_KEYS: {e}"))
@@ -119,6 +140,28 @@ pub fn trusted_keys(flags: &[String], ctx: &Context) -> Result<TrustedKeys, CliE
         }
     }
     Ok(keys)
+}
+
+/// Pull options; without any trusted key, pulling needs --trust-unsigned.
+fn pull_options(
+    flags: &[String],
+    own: Option<&SecretKey>,
+    trust_unsigned: bool,
+    jobs: usize,
+    ctx: &Context,
+) -> Result<PullOptions, CliError> {
+    let trusted = trusted_keys(flags, own, ctx)?;
+    if trusted.is_empty() && !trust_unsigned {
+        return Err(CliError::bad_input(
+            "no trusted public key: pass --trusted-key NAME:BASE64 (or set KILN_TRUSTED_PUBLIC_KEYS, or [cache] trusted-public-keys in recipes/release.toml), or --trust-unsigned",
+        ));
+    }
+    Ok(PullOptions {
+        trusted,
+        trust_unsigned,
+        jobs,
+        ..PullOptions::default()
+    })
 }
 
 fn parse_paths(paths: &[String]) -> Result<Vec<StorePath>, CliError> {
@@ -186,33 +229,36 @@ fn push(a: PushArgs, ctx: &Context) -> Result<u8, CliError> {
     let compression: Compression = a.compression.parse().unwrap_or(Compression::Zstd);
     let url = url(&t.url)?;
     let paths = parse_paths(&t.paths)?;
+    let mut drvs = t.drvs.clone();
+    let plans = t.plans();
+    if plans {
+        // What a build of this checkout produced: the planned derivations
+        // that are registered in the store.
+        let opts = super::build::options(t.selection.clone(), ctx)?;
+        for p in crate::engine::plan(&opts)? {
+            match (&p.drv, p.cached) {
+                (Some(d), true) => drvs.push(d.as_str().to_string()),
+                _ => {
+                    return Err(CliError::bad_input(format!(
+                        "recipe {:?} is not built in store {}; run `kiln build` first",
+                        p.id,
+                        opts.store_dir.display()
+                    )))
+                }
+            }
+        }
+    }
     let store = Store::open(ctx.store_dir()?)?;
     let mut realisations = Vec::new();
-    let all = store.realisations()?;
-    let select_all = t.recipes.is_empty() && t.paths.is_empty() && t.drvs.is_empty();
-    for r in &all {
-        let recipe = r.meta.get("recipe").and_then(|v| v.as_str()).unwrap_or("");
-        if select_all || t.recipes.iter().any(|x| x == recipe) || t.drvs.contains(&r.drv) {
-            realisations.push(r.clone());
-        }
-    }
-    for recipe in &t.recipes {
-        if !all
-            .iter()
-            .any(|r| r.meta.get("recipe").and_then(|v| v.as_str()) == Some(recipe))
-        {
-            return Err(CliError::bad_input(format!(
-                "recipe {recipe:?}: nothing built in store {}; run `kiln build {recipe}` first",
-                store.root().display()
-            )));
-        }
-    }
-    for drv in &t.drvs {
-        if !all.iter().any(|r| &r.drv == drv) {
-            return Err(CliError::bad_input(format!(
-                "--drv {drv}: no realisation in store {}",
-                store.root().display()
-            )));
+    for drv in &drvs {
+        match store.realisation(drv)? {
+            Some(r) => realisations.push(r),
+            None => {
+                return Err(CliError::bad_input(format!(
+                    "--drv {drv}: no realisation in store {}",
+                    store.root().display()
+                )))
+            }
         }
     }
     let cache = Cache::create(&url)?;
@@ -237,29 +283,14 @@ fn push(a: PushArgs, ctx: &Context) -> Result<u8, CliError> {
 
 fn pull(a: PullArgs, ctx: &Context) -> Result<u8, CliError> {
     let t = &a.transfer;
-    if !t.recipes.is_empty() {
-        return Err(CliError::bad_input(
-            "kiln cache pull RECIPE: not available in this build; name derivations with --drv or store paths with --path, or use `kiln build --cache URL`",
-        ));
-    }
-    if t.paths.is_empty() && t.drvs.is_empty() {
-        return Err(CliError::bad_input(
-            "kiln cache pull: name what to pull with --drv DRV or --path STORE_PATH",
-        ));
-    }
     let url = url(&t.url)?;
     let paths = parse_paths(&t.paths)?;
-    let opts = PullOptions {
-        trusted: trusted_keys(&a.trusted_keys, ctx)?,
-        trust_unsigned: a.trust_unsigned,
-        jobs: t.jobs,
-        ..PullOptions::default()
+    let opts = pull_options(&a.trusted_keys, None, a.trust_unsigned, t.jobs, ctx)?;
+    let plan_opts = if t.plans() {
+        Some(super::build::options(t.selection.clone(), ctx)?)
+    } else {
+        None
     };
-    if opts.trusted.is_empty() && !opts.trust_unsigned {
-        return Err(CliError::bad_input(
-            "no trusted public key: pass --trusted-key NAME:BASE64 (or set KILN_TRUSTED_PUBLIC_KEYS, or [cache] trusted-public-keys in recipes/release.toml), or --trust-unsigned",
-        ));
-    }
     let store = Store::open(ctx.store_dir()?)?;
     let cache = Cache::open(&url)?;
     let bar = Bar::new("pull");
@@ -267,6 +298,9 @@ fn pull(a: PullArgs, ctx: &Context) -> Result<u8, CliError> {
     results.extend(cache::pull::pull_paths(
         &cache, &store, &paths, &opts, &bar,
     )?);
+    if let Some(plan_opts) = plan_opts {
+        results.extend(pull_recipes(&cache, &store, &plan_opts, &opts, &bar)?);
+    }
     bar.finish();
     report(results.into_iter().map(|(w, r)| {
         (
@@ -277,6 +311,48 @@ fn pull(a: PullArgs, ctx: &Context) -> Result<u8, CliError> {
             }),
         )
     }))
+}
+
+/// Pull the planned recipes level by level: a derivation's hash is known
+/// once its inputs are in the store, so plan, pull what can be named, and
+/// plan again until nothing new can be pulled.
+fn pull_recipes(
+    cache: &Cache,
+    store: &Store,
+    plan_opts: &crate::engine::BuildOptions,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<cache::pull::PullResult>, CliError> {
+    let mut results = Vec::new();
+    let mut tried = std::collections::BTreeSet::new();
+    loop {
+        let planned = crate::engine::plan(plan_opts)?;
+        let todo: Vec<String> = planned
+            .iter()
+            .filter(|p| !p.cached)
+            .filter_map(|p| p.drv.as_ref().map(|d| d.as_str().to_string()))
+            .filter(|d| !tried.contains(d))
+            .collect();
+        if todo.is_empty() {
+            for p in planned.iter().filter(|p| !p.cached && p.drv.is_none()) {
+                results.push((
+                    format!("recipe {}", p.id),
+                    Err(cache::CacheError::Missing {
+                        what: format!(
+                            "recipe {} (its inputs {} are not all available)",
+                            p.id,
+                            p.inputs.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    }),
+                ));
+            }
+            return Ok(results);
+        }
+        tried.extend(todo.iter().cloned());
+        results.extend(cache::pull::pull_realisations(
+            cache, store, &todo, opts, progress,
+        ));
+    }
 }
 
 /// Print one line per item; exit 1 when any failed.
@@ -307,4 +383,132 @@ fn report(
         });
     }
     Ok(0)
+}
+
+/// `kiln build --cache URL [--push]`.
+#[derive(Debug, clap::Args)]
+pub struct BuildCache {
+    /// Fetch each derivation from this binary cache (file:///dir or
+    /// http(s)://…) before building it; entries must be signed by a trusted key.
+    #[arg(long = "cache", value_name = "URL")]
+    pub url: Option<String>,
+    /// After the build, push what it produced to the --cache, signed with --signing-key.
+    #[arg(long, requires = "url")]
+    pub push: bool,
+    /// Secret key file that signs what --push uploads; its public half is trusted.
+    #[arg(long, env = "KILN_SIGNING_KEY_FILE", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// A trusted public key `NAME:BASE64`; repeatable (also
+    /// KILN_TRUSTED_PUBLIC_KEYS and recipes/release.toml).
+    #[arg(
+        long = "trusted-key",
+        value_name = "KEY",
+        env = "KILN_TRUSTED_PUBLIC_KEYS",
+        value_delimiter = ' '
+    )]
+    pub trusted_keys: Vec<String>,
+    /// Accept cache entries no trusted key signed.
+    #[arg(long, requires = "url")]
+    pub trust_unsigned: bool,
+}
+
+/// The cache of one `kiln build`, once opened.
+#[derive(Debug, Default)]
+pub struct BuildCacheSession {
+    substituter: Option<Arc<CacheSubstituter>>,
+    push: Option<(CacheUrl, PushOptions)>,
+}
+
+impl BuildCache {
+    /// Check the flags and open the cache. A cache that cannot be reached is
+    /// a warning: the build goes on without it.
+    pub fn open(&self, ctx: &Context) -> Result<BuildCacheSession, CliError> {
+        let Some(url_text) = &self.url else {
+            return Ok(BuildCacheSession::default());
+        };
+        let url = url(url_text)?;
+        let key = match (&self.signing_key, self.push) {
+            (Some(f), true) => Some(keys::read_secret_key(f)?),
+            (None, true) => {
+                return Err(CliError::bad_input(
+                    "kiln build --push needs --signing-key FILE (or KILN_SIGNING_KEY_FILE)",
+                ))
+            }
+            _ => None,
+        };
+        let opts = pull_options(
+            &self.trusted_keys,
+            key.as_ref(),
+            self.trust_unsigned,
+            8,
+            ctx,
+        )?;
+        let substituter = match Cache::open(&url) {
+            Ok(cache) => Some(Arc::new(CacheSubstituter::new(cache, opts))),
+            Err(e) => {
+                eprintln!(
+                    "kiln: warning: not substituting from {url}: {}; building locally",
+                    crate::error::chain(&e)
+                );
+                None
+            }
+        };
+        let push = key.map(|key| {
+            (
+                url,
+                PushOptions {
+                    key: Some(key),
+                    ..PushOptions::default()
+                },
+            )
+        });
+        Ok(BuildCacheSession { substituter, push })
+    }
+}
+
+impl BuildCacheSession {
+    pub fn substituter(&self) -> Option<Arc<dyn crate::engine::Substituter>> {
+        self.substituter
+            .clone()
+            .map(|s| s as Arc<dyn crate::engine::Substituter>)
+    }
+
+    /// With --push: upload every derivation the build produced or used.
+    pub fn push_after(
+        &self,
+        report: &crate::engine::BuildReport,
+        store_dir: &std::path::Path,
+    ) -> Result<(), CliError> {
+        let Some((url, opts)) = &self.push else {
+            return Ok(());
+        };
+        let store = Store::open(store_dir)?;
+        let mut realisations = Vec::new();
+        for r in &report.recipes {
+            if let Some(real) = store.realisation(r.drv.as_str())? {
+                realisations.push(real);
+            }
+        }
+        let cache = Cache::create(url)?;
+        let results = cache::push::push(&cache, &store, &[], &realisations, opts, &cache::Quiet)?;
+        let mut failed = 0;
+        let mut pushed = 0;
+        for (what, r) in results {
+            match r {
+                Ok(cache::PushOutcome::Uploaded { .. }) => pushed += 1,
+                Ok(cache::PushOutcome::Present) => {}
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("kiln: error: push {what}: {}", crate::error::chain(&e));
+                }
+            }
+        }
+        if failed > 0 {
+            return Err(CliError::internal(format!(
+                "{failed} entries could not be pushed to {url}"
+            )));
+        }
+        eprintln!("pushed {pushed} entries to {url}");
+        Ok(())
+    }
 }
