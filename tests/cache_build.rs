@@ -204,6 +204,31 @@ fn an_unreachable_or_untrusted_cache_leaves_the_build_to_go_on() {
     );
     assert_eq!(std::fs::read(root.join("dist/SHA256SUMS")).unwrap(), sums);
 
+    // The key trusted by the project's release policy instead of a flag
+    // (another commit, so other derivations: pushed first).
+    let root2 = monorepo_at(&tmp.path().join("mono2"), false);
+    let policy = root2.join("recipes/release.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{text}\n[cache]\ntrusted-public-keys = [\"{public}\"]\n"),
+    )
+    .unwrap();
+    common::fixture::git(&root2, &["commit", "-qam", "trust the CI cache"]);
+    let mut args = vec!["build", "--json", "--cache", url.as_str(), "--push"];
+    args.extend_from_slice(NATIVE);
+    ok(&run(kiln_in(&root2, &tmp.path().join("store-a2"), &args)
+        .arg("--signing-key")
+        .arg(&secret)));
+    let mut args = vec!["build", "--json", "--cache", url.as_str()];
+    args.extend_from_slice(NATIVE);
+    let out = ok(&run(&mut kiln_in(
+        &root2,
+        &tmp.path().join("store-policy"),
+        &args,
+    )));
+    assert!(statuses(&out).values().all(|s| s == "substituted"), "{out}");
+
     // Nothing listens: one clear warning, the build goes on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
