@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
-# umoci, unzip, zstd, node/npm, and Python's packaging, poetry and twine.
+# umoci, unzip, zstd, node/npm, nginx (binary-cache tests over HTTP), and
+# Python's packaging, poetry and twine.
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
@@ -18,6 +19,7 @@ command -v unzip     >/dev/null 2>&1 || need_apt+=(unzip)
 command -v zstd      >/dev/null 2>&1 || need_apt+=(zstd)
 command -v node      >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm       >/dev/null 2>&1 || need_apt+=(npm)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -13,7 +13,7 @@ use crate::sandbox::SandboxMode;
 
 /// What to build from: the recipes, the revision and the version. Shared by
 /// `kiln build` and `kiln plan`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Selection {
     /// Recipes (with their inputs); default: all.
     pub recipes: Vec<String>,
@@ -52,6 +52,8 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub cache: super::cache::BuildCache,
 }
 
 /// Host caches that recipes may mount read-only by name: `cargo-registry`
@@ -148,11 +150,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     opts.check = args.check;
     opts.jobs = args.jobs;
     opts.out_dir = Some(args.out.unwrap_or_else(|| opts.root.join("dist")));
+    let cache = args.cache.open(ctx)?;
+    opts.substituter = cache.substituter();
     let report = if std::io::stderr().is_terminal() && !args.json {
         crate::engine::build(&opts, &Bars::new())?
     } else {
         crate::engine::build(&opts, &Warnings)?
     };
+    cache.push_after(&report, &opts.store_dir)?;
     if args.json {
         println!("{}", json(&report));
     } else {
@@ -208,8 +213,12 @@ fn human(report: &BuildReport, root: &std::path::Path) -> String {
         }
     }
     let count = |s: Status| report.recipes.iter().filter(|r| r.status == s).count();
+    let substituted = match count(Status::Substituted) {
+        0 => String::new(),
+        n => format!(", {n} substituted"),
+    };
     out.push_str(&format!(
-        "{} recipes: {} built, {} cached, {} checked; SHA256SUMS in {}\n",
+        "{} recipes: {} built, {} cached, {} checked{substituted}; SHA256SUMS in {}\n",
         report.recipes.len(),
         count(Status::Built),
         count(Status::Cached),

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{chain, Classify, ErrorKind};
 
 pub mod build;
+pub mod cache;
 pub mod hash;
 pub mod plan;
 pub mod store;
@@ -44,6 +45,9 @@ pub enum Command {
     Plan(plan::Args),
     /// Build recipes into the store and `dist/` (cache hits are free).
     Build(build::Args),
+    /// Binary caches in Nix's format: keygen, push, pull.
+    #[command(subcommand)]
+    Cache(cache::Command),
 }
 
 /// Global settings shared by every subcommand.
@@ -156,6 +160,7 @@ pub fn main() -> u8 {
         Command::Version(c) => version::run(c, &ctx),
         Command::Plan(a) => plan::run(a, &ctx),
         Command::Build(a) => build::run(a, &ctx),
+        Command::Cache(c) => cache::run(c, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -4,7 +4,7 @@
 //! each level in parallel on a rayon pool of `-j` threads. For each node
 //! [`build_one`] assembles the derivation, decides the cache hit (a
 //! registered realisation, looked up before and again under the
-//! derivation's lock), otherwise builds it in an ephemeral workspace, then
+//! derivation's lock), then asks the substituter (`--cache`), otherwise builds it in an ephemeral workspace, then
 //! registers the output with its provenance, or with `--check` compares the
 //! rebuild with the registered NAR hash.
 
@@ -158,6 +158,13 @@ fn build_one(
     if let (Some(real), false) = (&existing, opts.check) {
         // Another process built it while we waited for the lock.
         return finish(Status::Cached, real.clone());
+    }
+    if let (None, false, Some(sub)) = (&existing, opts.check, &opts.substituter) {
+        match sub.substitute(store, hash.as_str()) {
+            Ok(Some(real)) => return finish(Status::Substituted, real),
+            Ok(None) => {}
+            Err(message) => progress.warn(&format!("{}: {message}; building it here", r.id)),
+        }
     }
     progress.started(&r.id);
     let staging = store.staging()?;

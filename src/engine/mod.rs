@@ -9,8 +9,9 @@
 //!    and resolve each node's files, versions, `SOURCE_DATE_EPOCH`, tools and
 //!    `dist/` names — bad input fails here, before the store is opened;
 //! 3. [`execute::run`]: level by level in parallel, assemble each derivation
-//!    ([`plan::Node::derivation`]), decide the cache hit, build what is
-//!    missing in an ephemeral workspace ([`workspace`]), register it with
+//!    ([`plan::Node::derivation`]), decide the cache hit, ask the
+//!    [`Substituter`] (a binary cache, `--cache`) for what is missing, build
+//!    the rest in an ephemeral workspace ([`workspace`]), register it with
 //!    its provenance (or compare, with `--check`);
 //! 4. [`dist::write_dist`]: publish artifacts, provenance and `SHA256SUMS`.
 //!
@@ -25,12 +26,13 @@ mod workspace;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::derive::{DrvHash, SourceDateEpoch};
 use crate::recipe::Surface;
 use crate::sandbox::SandboxMode;
-use crate::store::Store;
+use crate::store::{Realisation, Store};
 pub use crate::surface::Artifact;
 
 pub use dist::DistFile;
@@ -67,6 +69,17 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<SourceDateEpoch>,
     /// Host cache locations for `host-inputs` (e.g. `cargo-registry`).
     pub host_inputs: BTreeMap<String, PathBuf>,
+    /// Where to fetch derivations from before building them (`--cache`).
+    pub substituter: Option<Arc<dyn Substituter>>,
+}
+
+/// Fetches a derivation's output from elsewhere (a binary cache, see
+/// [`crate::cache`]) instead of building it.
+pub trait Substituter: Send + Sync + std::fmt::Debug {
+    /// Register the realisation of `drv` and its output in `store` and
+    /// return it; `Ok(None)` when the source does not have it. An error is
+    /// reported as a warning and the derivation is built here.
+    fn substitute(&self, store: &Store, drv: &str) -> Result<Option<Realisation>, String>;
 }
 
 impl BuildOptions {
@@ -84,6 +97,8 @@ pub enum Status {
     Built,
     Cached,
     Checked,
+    /// Fetched by the [`Substituter`] instead of built.
+    Substituted,
 }
 
 impl Status {
@@ -91,6 +106,7 @@ impl Status {
         match self {
             Status::Built => "built",
             Status::Cached => "cached",
+            Status::Substituted => "substituted",
             Status::Checked => "checked",
         }
     }

@@ -1,5 +1,5 @@
-//! Nix's wire formats, byte for byte: nixbase32, the NAR archive format and
-//! store-path names.
+//! Nix's wire formats, byte for byte: nixbase32, the NAR archive format,
+//! store-path names, binary-cache narinfo files and their ed25519 signatures.
 //!
 //! This module is pure: it reads and writes through [`std::io::Read`] and
 //! [`std::io::Write`] only and never touches the filesystem. It depends on no
@@ -25,4 +25,6 @@
 
 pub mod base32;
 pub mod nar;
+pub mod narinfo;
+pub mod signing;
 pub mod store_path;

@@ -166,6 +166,9 @@ struct Raw {
     channels: Option<RawChannels>,
     stamp: Option<RawStamp>,
     source_date_epoch: Option<i64>,
+    /// `[cache]` (trusted binary-cache keys) belongs to `crate::cache::trust`.
+    #[serde(rename = "cache")]
+    _cache: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fixture;
+pub mod nginx;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

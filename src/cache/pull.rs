@@ -1,0 +1,388 @@
+//! Pull: store paths and realisations from a cache into a store.
+//!
+//! Nothing enters the store before every check has passed:
+//!
+//! 1. the narinfo parses, describes the path asked for, has no references
+//!    (kiln's store holds self-contained source paths), its `NarHash` gives
+//!    the path's name as `nix-store --add` would, and it is signed by a
+//!    trusted key (unless unsigned entries are explicitly trusted);
+//! 2. the NAR file has the narinfo's `FileSize` and `FileHash`;
+//! 3. it decompresses to at most `NarSize` bytes (a larger stream is cut
+//!    there), restores into a staging directory under the strict NAR reader,
+//!    and has exactly the narinfo's `NarHash` and `NarSize`;
+//! 4. only then the store commits it (atomic rename, validity record), and
+//!    for a realisation records the derivation and the realisation.
+//!
+//! A realisation must itself be trusted and agree with its output's
+//! narinfo. Each item succeeds or is refused on its own.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::codec;
+use super::layout::{self, CacheRealisation};
+use super::{Cache, CacheError, Progress};
+use crate::error::chain;
+use crate::nix::narinfo::{self, Compression, NarInfo};
+use crate::nix::signing::TrustedKeys;
+use crate::nix::store_path::StorePath;
+use crate::store::{Realisation, Store};
+
+/// How to pull.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    pub trusted: TrustedKeys,
+    /// Accept entries that no trusted key signed (`--trust-unsigned`).
+    pub trust_unsigned: bool,
+    /// Largest NAR accepted, in bytes.
+    pub max_nar_size: u64,
+    /// Parallel transfers.
+    pub jobs: usize,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            trusted: TrustedKeys::default(),
+            trust_unsigned: false,
+            max_nar_size: 64 << 30,
+            jobs: 8,
+        }
+    }
+}
+
+/// What happened to one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullOutcome {
+    /// Fetched and committed; `bytes` of NAR file crossed the wire.
+    Pulled { bytes: u64 },
+    /// The store already had it.
+    Present,
+}
+
+/// One item's result: what it is and how it went.
+pub type PullResult = (String, Result<PullOutcome, CacheError>);
+
+/// The canonical derivation text the store recorded for `drv`.
+pub fn read_derivation(store: &Store, drv: &str) -> Result<String, CacheError> {
+    let path = store
+        .root()
+        .join(".kiln/derivations")
+        .join(format!("{drv}.json"));
+    match std::fs::read(&path) {
+        Ok(b) => String::from_utf8(b).map_err(|_| CacheError::Integrity {
+            what: path.display().to_string(),
+            reason: "not UTF-8".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CacheError::Missing {
+            what: format!("derivation {drv} (in the local store)"),
+        }),
+        Err(source) => Err(CacheError::Io { path, source }),
+    }
+}
+
+fn pool(jobs: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .unwrap_or_else(|_| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .expect("a one-thread pool")
+        })
+}
+
+/// Pull the store paths `paths` into `store`.
+pub fn pull_paths(
+    cache: &Cache,
+    store: &Store,
+    paths: &[StorePath],
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<PullResult>, CacheError> {
+    let valid: Vec<StorePath> = store.list()?.into_iter().map(|e| e.store_path).collect();
+    progress.begin(paths.len());
+    Ok(pool(opts.jobs).install(|| {
+        paths
+            .par_iter()
+            .map(|sp| {
+                let what = sp.to_nix_path();
+                let r = if valid.contains(sp) {
+                    Ok(PullOutcome::Present)
+                } else {
+                    pull_path(cache, store, sp, opts)
+                };
+                progress.item_done(&what, bytes_of(&r));
+                (what, r)
+            })
+            .collect()
+    }))
+}
+
+fn bytes_of(r: &Result<PullOutcome, CacheError>) -> u64 {
+    match r {
+        Ok(PullOutcome::Pulled { bytes }) => *bytes,
+        _ => 0,
+    }
+}
+
+fn pull_path(
+    cache: &Cache,
+    store: &Store,
+    sp: &StorePath,
+    opts: &PullOptions,
+) -> Result<PullOutcome, CacheError> {
+    let stage = store.staging()?;
+    let (info, staged) = fetch(cache, stage.path(), sp, opts)?;
+    let added = store.add_path(&staged, sp.name().as_str(), false)?;
+    if &added != sp {
+        return Err(CacheError::Integrity {
+            what: sp.to_nix_path(),
+            reason: format!("the store named it {added}"),
+        });
+    }
+    Ok(PullOutcome::Pulled {
+        bytes: info.file_size.unwrap_or(info.nar_size),
+    })
+}
+
+/// Pull the realisations of `drvs` (and their outputs) into `store`. A
+/// derivation the cache does not know is [`CacheError::Missing`].
+pub fn pull_realisations(
+    cache: &Cache,
+    store: &Store,
+    drvs: &[String],
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Vec<PullResult> {
+    progress.begin(drvs.len());
+    pool(opts.jobs).install(|| {
+        drvs.par_iter()
+            .map(|drv| {
+                let what = format!("realisation {drv}");
+                let r = match store.realisation(drv) {
+                    Ok(Some(_)) => Ok(PullOutcome::Present),
+                    Ok(None) => substitute(cache, store, drv, opts).and_then(|r| {
+                        r.map(|(_, bytes)| PullOutcome::Pulled { bytes })
+                            .ok_or_else(|| CacheError::Missing { what: what.clone() })
+                    }),
+                    Err(e) => Err(e.into()),
+                };
+                progress.item_done(&what, bytes_of(&r));
+                (what, r)
+            })
+            .collect()
+    })
+}
+
+/// Fetch the realisation of `drv` and its output from the cache and
+/// register both in `store`; `None` when the cache has no realisation of
+/// `drv`. Returns the realisation and the bytes transferred.
+pub fn substitute(
+    cache: &Cache,
+    store: &Store,
+    drv: &str,
+    opts: &PullOptions,
+) -> Result<Option<(Realisation, u64)>, CacheError> {
+    let what = format!("realisation {drv}");
+    if !layout::is_drv_name(drv) {
+        return Err(CacheError::Integrity {
+            what,
+            reason: "not a derivation name".into(),
+        });
+    }
+    let Some(bytes) = cache
+        .transport()
+        .get(&layout::realisation_key(drv), 16 << 20)?
+    else {
+        return Ok(None);
+    };
+    let refuse = |reason: String| CacheError::Integrity {
+        what: what.clone(),
+        reason,
+    };
+    let rec: CacheRealisation =
+        serde_json::from_slice(&bytes).map_err(|e| refuse(format!("unreadable record: {e}")))?;
+    if rec.drv != drv {
+        return Err(refuse(format!(
+            "the record is for derivation {:?}",
+            rec.drv
+        )));
+    }
+    if !opts.trust_unsigned && rec.trusted_by(&opts.trusted).is_none() {
+        return Err(CacheError::Untrusted {
+            what,
+            signers: rec
+                .signatures
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect(),
+        });
+    }
+    let sp = rec.store_path().ok_or_else(|| {
+        refuse(format!(
+            "{:?} is not a store path under /nix/store",
+            rec.out_path
+        ))
+    })?;
+    let stage = store.staging()?;
+    let (info, staged) = match fetch(cache, stage.path(), &sp, opts) {
+        Err(CacheError::Missing { .. }) => {
+            return Err(refuse(format!(
+                "it points at {}, which the cache does not have",
+                sp.to_nix_path()
+            )))
+        }
+        other => other?,
+    };
+    if info.nar_hash != rec.nar_hash || info.nar_size != rec.nar_size {
+        return Err(refuse(format!(
+            "it records {} ({} bytes) but the narinfo of {} says {} ({} bytes)",
+            rec.nar_hash,
+            rec.nar_size,
+            sp.to_nix_path(),
+            info.nar_hash,
+            info.nar_size
+        )));
+    }
+    // Provenance first: once the realisation is visible, so is its statement.
+    if let Some(p) = &rec.provenance {
+        store.write_provenance(&sp.to_string(), p.as_bytes())?;
+    }
+    let real = store.register_output(
+        drv,
+        rec.derivation.as_bytes(),
+        &staged,
+        sp.name().as_str(),
+        rec.meta,
+    )?;
+    Ok(Some((real, info.file_size.unwrap_or(info.nar_size))))
+}
+
+/// Check `sp`'s narinfo, download and check its NAR, restore it under
+/// `stage`; returns the narinfo and the restored path. Nothing is committed.
+fn fetch(
+    cache: &Cache,
+    stage: &Path,
+    sp: &StorePath,
+    opts: &PullOptions,
+) -> Result<(NarInfo, PathBuf), CacheError> {
+    let what = sp.to_nix_path();
+    let key = layout::narinfo_key(sp);
+    let bytes = cache
+        .transport()
+        .get(&key, 1 << 20)?
+        .ok_or_else(|| CacheError::Missing { what: what.clone() })?;
+    let refuse = |reason: String| CacheError::Integrity {
+        what: what.clone(),
+        reason,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| refuse(format!("{key} is not UTF-8")))?;
+    let info = NarInfo::parse(&text).map_err(|source| CacheError::NarInfo {
+        key: format!("{what}: {key}"),
+        source,
+    })?;
+    if &info.store_path != sp {
+        return Err(refuse(format!(
+            "{key} describes another path, {}",
+            info.store_path.to_nix_path()
+        )));
+    }
+    if !opts.trust_unsigned && info.trusted_by(&opts.trusted).is_none() {
+        return Err(CacheError::Untrusted {
+            what: format!("{what} ({key})"),
+            signers: info.sigs.iter().map(|s| s.name().to_string()).collect(),
+        });
+    }
+    if !info.references.is_empty() {
+        return Err(CacheError::Unsupported {
+            what,
+            reason: "it references other store paths; kiln's store holds only self-contained paths"
+                .into(),
+        });
+    }
+    if StorePath::from_source(&info.nar_hash, sp.name().as_str())
+        .map_err(crate::store::StoreError::Name)?
+        != *sp
+    {
+        return Err(refuse(format!(
+            "its NarHash {} does not give this path's name (not a path as `nix-store --add` makes it)",
+            info.nar_hash
+        )));
+    }
+    if info
+        .ca
+        .as_ref()
+        .is_some_and(|ca| *ca != narinfo::source_ca(&info.nar_hash))
+    {
+        return Err(refuse(format!(
+            "its CA {:?} disagrees with its NarHash",
+            info.ca
+        )));
+    }
+    if info.nar_size > opts.max_nar_size {
+        return Err(refuse(format!(
+            "its NAR is {} bytes, over the limit of {}",
+            info.nar_size, opts.max_nar_size
+        )));
+    }
+    if let Compression::Other(c) = &info.compression {
+        return Err(CacheError::Unsupported {
+            what,
+            reason: format!("compression {c:?} (kiln reads zstd, xz or none)"),
+        });
+    }
+    let limit = match (&info.compression, info.file_size) {
+        (_, Some(n)) => n,
+        (Compression::None, None) => info.nar_size,
+        (_, None) => opts.max_nar_size,
+    };
+    // `#` cannot occur in a store path name, so this never meets `staged`.
+    let file = stage.join("#download");
+    let got = cache
+        .transport()
+        .get_file(&info.url, &file, limit)
+        .map_err(|e| match e {
+            super::TransportError::TooLarge { .. } => {
+                refuse(format!("{} is larger than its narinfo says", info.url))
+            }
+            other => other.into(),
+        })?
+        .ok_or_else(|| {
+            refuse(format!(
+                "its NAR file {} is missing from the cache",
+                info.url
+            ))
+        })?;
+    if let Some(n) = info.file_size {
+        if got != n {
+            return Err(refuse(format!(
+                "{} is {got} bytes, its narinfo says {n}",
+                info.url
+            )));
+        }
+    }
+    if let Some(h) = info.file_hash {
+        let (actual, _) = codec::file_digest(&file)?;
+        if actual != h {
+            return Err(refuse(format!(
+                "{} has hash {actual}, its narinfo says {h}",
+                info.url
+            )));
+        }
+    }
+    let staged = stage.join(sp.name().as_str());
+    let (nar_hash, nar_size) =
+        codec::restore_nar_file(&file, &info.compression, info.nar_size, &staged)
+            .map_err(|e| refuse(format!("its NAR does not unpack: {}", chain(&e))))?;
+    let _ = std::fs::remove_file(&file);
+    if nar_size != info.nar_size || nar_hash != info.nar_hash {
+        return Err(refuse(format!(
+            "its NAR is {nar_hash} ({nar_size} bytes), its narinfo says {} ({} bytes)",
+            info.nar_hash, info.nar_size
+        )));
+    }
+    Ok((info, staged))
+}
