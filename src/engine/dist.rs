@@ -145,8 +145,7 @@ pub fn write_dist(
 }
 
 fn hex_sha256(b: &[u8]) -> String {
-    let d = Sha256::digest(b);
-    d.iter().map(|x| format!("{x:02x}")).collect()
+    crate::hash::Sha256::digest(b).to_hex()
 }
 
 fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
@@ -273,11 +272,7 @@ fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
         path: dest.to_path_buf(),
         source: e.error,
     })?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect())
+    Ok(crate::hash::Sha256::from_bytes(hasher.finalize().into()).to_hex())
 }
 
 /// sha256 of every regular file below `root`, by relative path.
