@@ -27,7 +27,7 @@ use crate::surface;
 use crate::version::{ResolvedVersion, Target};
 
 /// Names kiln itself writes into `dist/`; no artifact may take them.
-pub const RESERVED_DIST_NAMES: &[&str] = &["SHA256SUMS", ".kiln-dist.lock"];
+pub const RESERVED_DIST_NAMES: &[&str] = &["SHA256SUMS", ".kiln-dist.lock", ".kiln-dist.json"];
 
 /// Everything read from the checkout, once per invocation.
 #[derive(Debug)]
