@@ -75,6 +75,21 @@ pub enum BuildError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("{}: key `include` = {pattern:?}: matches no file below {source_dir:?}", crate::recipe::project::location(file, *line))]
+    IncludeMatchesNothing {
+        file: PathBuf,
+        line: Option<usize>,
+        pattern: String,
+        source_dir: String,
+    },
+    #[error("{}: key `{key}` = {value:?}: {reason}", crate::recipe::project::location(file, *line))]
+    Map {
+        file: PathBuf,
+        line: Option<usize>,
+        key: String,
+        value: String,
+        reason: String,
+    },
     #[error("-j {jobs}: {reason}")]
     Jobs { jobs: usize, reason: String },
     #[error("-j {jobs}: starting the worker threads")]
@@ -102,6 +117,8 @@ impl Classify for BuildError {
             BuildError::Uncommitted { .. }
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }
+            | BuildError::IncludeMatchesNothing { .. }
+            | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,
             BuildError::Mismatch { .. } | BuildError::Failed { .. } => ErrorKind::CheckFailed,
             BuildError::Io { .. }
