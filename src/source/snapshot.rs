@@ -32,6 +32,12 @@ pub enum SnapshotError {
         #[source]
         source: std::io::Error,
     },
+    #[error("listing {path}")]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: ignore::Error,
+    },
     #[error("{path}: not a regular file, directory or symlink; sources may not hold sockets, FIFOs or devices")]
     Special { path: PathBuf },
     #[error("{path}: file name is not UTF-8")]
@@ -61,7 +67,9 @@ impl Classify for SnapshotError {
     fn kind(&self) -> ErrorKind {
         match self {
             SnapshotError::Git(e) => e.kind(),
-            SnapshotError::Io { .. } | SnapshotError::Write { .. } => ErrorKind::Internal,
+            SnapshotError::Io { .. } | SnapshotError::Write { .. } | SnapshotError::Walk { .. } => {
+                ErrorKind::Internal
+            }
             _ => ErrorKind::BadInput,
         }
     }
@@ -569,9 +577,9 @@ fn walk_directory(root: &Path, exclude_dirs: &[PathBuf]) -> Result<Vec<SnapFile>
         .filter_entry(|e| e.file_name() != ".git")
         .build();
     for entry in walker {
-        let entry = entry.map_err(|e| SnapshotError::Io {
+        let entry = entry.map_err(|source| SnapshotError::Walk {
             path: root.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         })?;
         let path = entry.path();
         if is_under_any(path, exclude_dirs) {
