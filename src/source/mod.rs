@@ -1,8 +1,14 @@
 //! Source snapshots: the exact files a recipe reads, from a git commit or a
-//! directory, with include/exclude globs and content digests.
+//! directory, with include/exclude globs and content digests, and their
+//! materialisation into a workspace. Repository contents are hostile input:
+//! `tree_check` decides which paths are accepted, `materialise` is the only
+//! place that writes snapshot files.
 
+mod disk;
 pub mod git;
+mod materialise;
 pub mod snapshot;
+pub mod tree_check;
 
 pub use snapshot::{
     FileKind, Origin, Selection, SnapFile, Snapshot, SnapshotError, SnapshotOptions,
