@@ -143,3 +143,37 @@ pub(super) fn walk_directory(
     }
     Ok((disk_files(root, rels)?, unreadable))
 }
+
+/// Why [`read_inside`] did not return a file's contents.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadInsideError {
+    #[error("{} leads to {}, outside the project; kiln does not follow links out of it", rel.display(), target.display())]
+    Outside { rel: PathBuf, target: PathBuf },
+    #[error("reading {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The contents of `rel` (relative, no `..`) below `root` in the working
+/// tree, refusing a path that a symlink (of the file or of a directory on
+/// the way) leads out of `root`: a checkout must not make kiln read, and
+/// print, files elsewhere on the machine.
+pub fn read_inside(root: &Path, rel: &Path) -> Result<Vec<u8>, ReadInsideError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReadInsideError::Io { path, source }
+    };
+    let root = std::fs::canonicalize(root).map_err(io(root))?;
+    let file = root.join(rel);
+    let real = std::fs::canonicalize(&file).map_err(io(&file))?;
+    if !real.starts_with(&root) {
+        return Err(ReadInsideError::Outside {
+            rel: rel.to_path_buf(),
+            target: real,
+        });
+    }
+    std::fs::read(&real).map_err(io(&real))
+}

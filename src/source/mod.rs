@@ -5,6 +5,7 @@
 //! place that writes snapshot files.
 
 mod disk;
+pub use disk::{read_inside, ReadInsideError};
 pub mod git;
 mod materialise;
 pub mod snapshot;

@@ -37,15 +37,15 @@ pub enum SnapshotError {
     },
     #[error("{path}: not a regular file, directory or symlink; sources may not hold sockets, FIFOs or devices")]
     Special { path: PathBuf },
-    #[error("{file}: the recipe selects {path:?}, whose name is not UTF-8; rename it or exclude it (`exclude`)")]
+    #[error("{file}: the recipe selects `{path}`, whose name is not UTF-8; rename it or exclude it (`exclude`)")]
     NonUtf8 { file: PathBuf, path: String },
-    #[error("commit {commit}: tree entry {path:?} is refused: {reason}")]
+    #[error("commit {commit}: tree entry `{path}` is refused: {reason}")]
     CraftedTree {
         commit: String,
         path: String,
         reason: String,
     },
-    #[error("source path {path:?} is refused: {reason}")]
+    #[error("source path `{path}` is refused: {reason}")]
     UnsafePath { path: String, reason: String },
     #[error("SOURCE_DATE_EPOCH={value:?} is not a whole number of seconds since 1970")]
     BadEpoch { value: String },

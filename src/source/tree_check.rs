@@ -120,11 +120,19 @@ fn refuse(path: &[u8], reason: &str) -> Refusal {
     }
 }
 
-/// A path for messages: UTF-8 as is, other bytes as `\xNN`.
+/// A path for messages: UTF-8 as is, other bytes and control characters
+/// as `\xNN`.
 pub fn display(path: &[u8]) -> String {
     path.utf8_chunks()
         .map(|c| {
-            let mut s = c.valid().to_string();
+            let mut s = String::new();
+            for ch in c.valid().chars() {
+                if ch.is_control() {
+                    s.push_str(&format!("\\x{:02x}", ch as u32));
+                } else {
+                    s.push(ch);
+                }
+            }
             for b in c.invalid() {
                 s.push_str(&format!("\\x{b:02x}"));
             }
@@ -195,6 +203,6 @@ mod tests {
         let long = "n".repeat(256);
         assert!(check_names(long.as_bytes()).is_err());
         assert!(check_names(b"a\0b").is_err());
-        assert_eq!(display(b"a/\xffb"), "a/\\xffb");
+        assert_eq!(display(b"a/\xffb\n"), "a/\\xffb\\x0a");
     }
 }
