@@ -128,6 +128,17 @@ pub struct CommandSection {
     /// Named host caches mounted read-only (`cargo-registry`).
     #[serde(default)]
     pub host_inputs: Vec<String>,
+    /// Wall-clock limit in seconds (default 3600). The three limits are
+    /// left out of the derivation when unset, so recipes without them keep
+    /// their derivation hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<std::num::NonZeroU64>,
+    /// Memory of all the command's processes together, in MiB (default 8192).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<std::num::NonZeroU64>,
+    /// Processes and threads alive at once (default 4096).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_processes: Option<std::num::NonZeroU32>,
 }
 
 /// `[crate]`: `.crate` files as `cargo package` writes them.
