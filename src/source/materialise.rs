@@ -147,3 +147,62 @@ impl Tree<'_> {
         Ok(self.dest.join(rel))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(path: &str, kind: FileKind, from: &Path) -> SnapFile {
+        SnapFile {
+            path: path.into(),
+            kind,
+            digest: String::new(),
+            content: Content::Disk(from.to_path_buf()),
+        }
+    }
+
+    #[test]
+    fn never_writes_through_a_link_or_outside_dest() {
+        let t = tempfile::tempdir().unwrap();
+        let outside = t.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let link_src = t.path().join("link-src");
+        std::os::unix::fs::symlink(&outside, &link_src).unwrap();
+        let payload = t.path().join("payload");
+        std::fs::write(&payload, "pwned").unwrap();
+        let cases: Vec<Vec<SnapFile>> = vec![
+            // a file below a symlink the snapshot wrote
+            vec![
+                disk("zlink", FileKind::Symlink, &link_src),
+                disk("zlink/pwned", FileKind::Regular, &payload),
+            ],
+            // absolute, `..`, `.git`
+            vec![disk(
+                outside.join("pwned").to_str().unwrap(),
+                FileKind::Regular,
+                &payload,
+            )],
+            vec![disk("a/../../outside/pwned", FileKind::Regular, &payload)],
+            vec![disk(".git/hooks/pre-commit", FileKind::Regular, &payload)],
+            // the same path twice
+            vec![
+                disk("x", FileKind::Regular, &payload),
+                disk("x", FileKind::Regular, &payload),
+            ],
+        ];
+        for (n, files) in cases.iter().enumerate() {
+            let dest = t.path().join(format!("ws{n}"));
+            std::fs::create_dir(&dest).unwrap();
+            let refs: Vec<&SnapFile> = files.iter().collect();
+            let err = write_files(None, &refs, &dest).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    SnapshotError::UnsafePath { .. } | SnapshotError::Write { .. }
+                ),
+                "case {n}: {err}"
+            );
+            assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "case {n}");
+        }
+    }
+}
