@@ -298,6 +298,7 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         env,
         source_date_epoch: job.source_date_epoch.max(0) as u64,
         mode: job.sandbox,
+        limits: sandbox::Limits::from_keys(c.timeout_seconds, c.memory_mib, c.max_processes),
     };
     let name = r.store_name();
     let staging = job.out.join(&name);
