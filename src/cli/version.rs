@@ -10,7 +10,7 @@ use clap::ValueEnum;
 
 use super::{CliError, Context};
 use crate::recipe::policy::{ReleasePolicy, VersionSource};
-use crate::stamp::{self, diff::unified_diff, StampMode, StampPlan};
+use crate::stamp::{self, diff::unified_diff};
 use crate::version::{
     resolve, resolve::check_tag, resolve::read_canonical, BuildStatus, BumpRule, Overrides,
     ResolvedVersion, Scheme, Target, Version, VersionError,
@@ -176,14 +176,14 @@ fn write_version(
             .into());
         }
     }
-    let files = stamp::discover(root, policy);
+    let plan = stamp::plan_for_checkout(root, policy, new)?;
+    let files = plan.files.clone();
     if files.is_empty() {
         return Err(CliError::bad_input(format!(
             "no manifest to stamp in {}: declare [stamp] files in recipes/release.toml",
             root.display()
         )));
     }
-    let plan = StampPlan::for_version(new, files.clone(), StampMode::Checkout);
     let edits = stamp::plan_edits(root, &plan)?;
     let mut stdout = std::io::stdout().lock();
     if dry_run {

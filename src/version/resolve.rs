@@ -284,7 +284,11 @@ pub fn read_canonical(
         }
         other => other,
     })?;
-    let found = reader(&text).map_err(|e| VersionError::Manifest {
+    let found = match &policy.source {
+        VersionSource::Cargo(_) => cargo_in_tree(project_root, git_rev, path, &text),
+        _ => reader(&text),
+    }
+    .map_err(|e| VersionError::Manifest {
         file: path.clone(),
         key: e.key.to_string(),
         reason: e.reason,
@@ -296,6 +300,41 @@ pub fn read_canonical(
         source,
     })?;
     Ok((parsed.to_scheme(policy.scheme)?, origin))
+}
+
+/// [`manifest::cargo_version_in`] over the checkout or commit `rev`.
+fn cargo_in_tree(
+    project_root: &Path,
+    git_rev: Option<(&Repo, &str)>,
+    path: &Path,
+    text: &str,
+) -> Result<Found, NotFound> {
+    use crate::stamp::tree::{expand_dir_globs, FsTree, PathList};
+    let read = |p: &Path| match git_rev {
+        Some((repo, rev)) => read_at_rev(repo, project_root, rev, p).ok(),
+        None => std::fs::read_to_string(project_root.join(p)).ok(),
+    };
+    let expand = |pats: &[String]| match git_rev {
+        Some((repo, rev)) => {
+            let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            let prefix = canon(project_root)
+                .strip_prefix(canon(repo.root()))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let files = repo
+                .ls_tree(rev)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|e| match prefix.as_str() {
+                    "" => Some(e.path),
+                    p => e.path.strip_prefix(&format!("{p}/")).map(str::to_string),
+                })
+                .collect();
+            expand_dir_globs(&PathList::new(files), pats)
+        }
+        None => expand_dir_globs(&FsTree(project_root), pats),
+    };
+    manifest::cargo_version_in(text, path, &read, &expand)
 }
 
 /// The content of `rel` (relative to the project root) in commit `rev`.
