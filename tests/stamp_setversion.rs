@@ -429,7 +429,10 @@ fn discovery_follows_workspaces_and_skips_unversioned_members() {
     );
     let xtask = std::fs::read(dir.join("crates/xtask/Cargo.toml")).unwrap();
     let out = kiln_in(dir, &["version", "set", "1.0.0"]);
-    assert_eq!(std::fs::read(dir.join("crates/xtask/Cargo.toml")).unwrap(), xtask);
+    assert_eq!(
+        std::fs::read(dir.join("crates/xtask/Cargo.toml")).unwrap(),
+        xtask
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let meta = run_ok(
         cmd("cargo")

@@ -203,6 +203,24 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     extra.insert("npm_name".into(), Value::String(pack.name.clone()));
     extra.insert("npm_version".into(), Value::String(pack.version.clone()));
     extra.insert("dist_tag".into(), Value::String(job.npm_dist_tag.clone()));
+    if !pack.warnings.is_empty() {
+        // Paths in the messages are the workspace's; name them from the project.
+        let shown: Vec<Value> = pack
+            .warnings
+            .iter()
+            .map(|w| Value::String(w.replace(&format!("{}/", job.source_dir.display()), "")))
+            .collect();
+        extra.insert("warnings".into(), Value::Array(shown.clone()));
+        let text: String = shown
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|w| format!("warning: {w}\n"))
+            .collect();
+        std::fs::write(job.log, text).map_err(|source| SurfaceError::Io {
+            path: job.log.to_path_buf(),
+            source,
+        })?;
+    }
     Ok(Output {
         path: dest,
         name: crate::recipe::project::sanitize_store_name(&pack.file_name),
