@@ -351,6 +351,13 @@ impl Engine {
             // `name` and `matrix` are identity, carried by `recipe` and `cell`.
             m.remove("name");
             m.remove("matrix");
+            // A crate is packed from a git checkout of the commit: its id
+            // is in `.cargo_vcs_info.json`, so it is an input.
+            if let Some(git) = surface::git_source(&self.snapshot, &self.root)
+                .filter(|_| r.surface() == Surface::Crate)
+            {
+                m.insert("vcs_commit".into(), Value::String(git.commit.to_string()));
+            }
         }
         let drv = Derivation {
             name: r.store_name(),

@@ -90,6 +90,8 @@ pub(super) fn run(
         stamped: &stamped,
         npm_dist_tag: engine.version.npm_dist_tag().to_string(),
         tools,
+        git: surface::git_source(&engine.snapshot, &engine.root)
+            .filter(|_| p.recipe.surface() == crate::recipe::Surface::Crate),
     };
     let output = surface::build(&job).map_err(|source| match source {
         surface::SurfaceError::Failed { tail } => BuildError::Failed {

@@ -48,6 +48,36 @@ pub struct Job<'a> {
     pub npm_dist_tag: String,
     /// Resolved tools (process surfaces).
     pub tools: &'a [crate::sandbox::Tool],
+    /// The commit the workspace was materialised from, when the project is
+    /// the root of its git repository (the crate surface packs from a git
+    /// checkout of it, as `cargo publish` does).
+    pub git: Option<GitSource<'a>>,
+}
+
+/// A commit of the project's repository.
+#[derive(Debug, Clone, Copy)]
+pub struct GitSource<'a> {
+    pub repo: &'a crate::source::git::Repo,
+    /// Full commit id.
+    pub commit: &'a str,
+}
+
+/// The commit a crate recipe's workspace is checked out at, if any: only
+/// for git snapshots of a project that is its repository's root (else a
+/// clean clone would not have the project at the workspace's root).
+pub fn git_source<'a>(
+    snapshot: &'a crate::source::Snapshot,
+    project_root: &Path,
+) -> Option<GitSource<'a>> {
+    let crate::source::Origin::Git { commit, .. } = &snapshot.origin else {
+        return None;
+    };
+    let repo = snapshot.repo()?;
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    (canon(repo.root())? == canon(project_root)?).then_some(GitSource {
+        repo,
+        commit: commit.as_str(),
+    })
 }
 
 /// One artifact of an output.
@@ -348,6 +378,15 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     } else {
         None
     };
+    if let Some(git) = job.git {
+        let src = job.workspace.join("src");
+        crate::source::checkout::attach_commit(git.repo, git.commit, &src).map_err(|e| {
+            SurfaceError::Io {
+                path: src.clone(),
+                source: std::io::Error::other(crate::error::chain(&e)),
+            }
+        })?;
+    }
     let spec = crate_::CrateSpec {
         manifest_dir: ws_rel(job),
         members: section.packages,
