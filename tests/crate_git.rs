@@ -42,12 +42,29 @@ fn kiln_build(root: &Path, store: &Path, recipes: &[&str]) -> PathBuf {
 }
 
 /// `cargo package --no-verify --offline` in a fresh clone of `rev`.
-fn cargo_in_clone(repo: &Path, rev: &str, scratch: &Path, packages: &[&str]) -> Result<PathBuf, String> {
+fn cargo_in_clone(
+    repo: &Path,
+    rev: &str,
+    scratch: &Path,
+    packages: &[&str],
+) -> Result<PathBuf, String> {
     let clone = scratch.join("clone");
-    run_ok(cmd("git").args(["clone", "-q", "--no-hardlinks"]).arg(repo).arg(&clone));
-    run_ok(cmd("git").current_dir(&clone).args(["-c", "advice.detachedHead=false", "checkout", "-q", rev]));
+    run_ok(
+        cmd("git")
+            .args(["clone", "-q", "--no-hardlinks"])
+            .arg(repo)
+            .arg(&clone),
+    );
+    run_ok(cmd("git").current_dir(&clone).args([
+        "-c",
+        "advice.detachedHead=false",
+        "checkout",
+        "-q",
+        rev,
+    ]));
     let mut c = cmd("cargo");
-    c.current_dir(&clone).args(["package", "--no-verify", "--offline"]);
+    c.current_dir(&clone)
+        .args(["package", "--no-verify", "--offline"]);
     for p in packages {
         c.args(["-p", p]);
     }
@@ -91,7 +108,10 @@ fn fixture_crates_equal_cargo_package_in_a_clean_clone() {
         let native = fs::read(theirs.join(name)).unwrap();
         let info = vcs_info(&dist.join(name));
         assert!(info.contains(&head) && !info.contains("dirty"), "{info}");
-        assert!(ours == native, "{name} differs from cargo's in a clean clone; vcs info: {info}");
+        assert!(
+            ours == native,
+            "{name} differs from cargo's in a clean clone; vcs info: {info}"
+        );
     }
 
     // A dev build: the stamped manifests differ from the commit, and the
@@ -103,8 +123,14 @@ fn fixture_crates_equal_cargo_package_in_a_clean_clone() {
     let short = &head[..7];
     let name = format!("mini-core-0.3.0-rc.1-{short}.crate");
     let info = vcs_info(&dist.join(&name));
-    assert!(info.contains(&head) && info.contains("\"dirty\": true"), "{info}");
-    assert!(info.contains("\"path_in_vcs\": \"crates/mini-core\""), "{info}");
+    assert!(
+        info.contains(&head) && info.contains("\"dirty\": true"),
+        "{info}"
+    );
+    assert!(
+        info.contains("\"path_in_vcs\": \"crates/mini-core\""),
+        "{info}"
+    );
 }
 
 /// Cached crates turned back into repositories.
@@ -138,7 +164,13 @@ fn cached_crate(stem: &str) -> Option<PathBuf> {
 fn rebuild_repo(crate_file: &Path, stem: &str, dir: &Path) -> Option<(String, String)> {
     let unpack = dir.join("unpack");
     fs::create_dir_all(&unpack).unwrap();
-    run_ok(cmd("tar").arg("-xzf").arg(crate_file).arg("-C").arg(&unpack));
+    run_ok(
+        cmd("tar")
+            .arg("-xzf")
+            .arg(crate_file)
+            .arg("-C")
+            .arg(&unpack),
+    );
     let src = unpack.join(stem);
     let repo = dir.join("repo");
     fs::rename(&src, &repo).unwrap();
@@ -155,6 +187,29 @@ fn rebuild_repo(crate_file: &Path, stem: &str, dir: &Path) -> Option<(String, St
     git(&repo, &["commit", "-q", "-m", "release"]);
     git(&repo, &["tag", &version]);
     Some((name, version))
+}
+
+/// Set-up step: fill the local registry index cache with what resolving
+/// the crate's (dev-)dependencies needs, online, in a scratch copy; the
+/// comparison itself runs offline. Without a network it does nothing (the
+/// crate is then skipped if it cannot be resolved offline).
+fn warm_index(repo: &Path, scratch: &Path) {
+    common::fixture::copy_dir(repo, scratch, false);
+    let _ = fs::remove_file(scratch.join("Cargo.lock"));
+    let out = run(cmd("cargo")
+        .current_dir(scratch)
+        .env("CARGO_NET_RETRY", "0")
+        .args(["generate-lockfile", "--quiet"]));
+    if !out.status.success() {
+        eprintln!(
+            "note: warming the registry index for {} failed: {}",
+            repo.display(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+    }
 }
 
 #[test]
@@ -177,10 +232,14 @@ fn real_crates_equal_cargo_package_in_a_clean_clone() {
         };
         tried += 1;
         let repo = dir.join("repo");
+        warm_index(&repo, &dir.join("warm"));
         let theirs = match cargo_in_clone(&repo, &version, &dir, &[]) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("SKIP {stem}: cargo package fails offline in a clean clone: {}", e.lines().last().unwrap_or(""));
+                eprintln!(
+                    "SKIP {stem}: cargo package fails offline in a clean clone: {}",
+                    e.lines().last().unwrap_or("")
+                );
                 continue;
             }
         };
@@ -191,10 +250,16 @@ fn real_crates_equal_cargo_package_in_a_clean_clone() {
         if ours == fs::read(theirs.join(&crate_name)).unwrap() {
             same += 1;
         } else {
-            failures.push(format!("{crate_name}: kiln's differs; vcs {}", vcs_info(&dist.join(&crate_name))));
+            failures.push(format!(
+                "{crate_name}: kiln's differs; vcs {}",
+                vcs_info(&dist.join(&crate_name))
+            ));
         }
     }
     println!("tar-identical: kiln vs cargo package in a clean clone {same}/{native_ok} (of {tried} rebuilt)");
-    assert!(native_ok >= 5, "too few crates could be packed offline ({native_ok})");
+    assert!(
+        native_ok >= 5,
+        "too few crates could be packed offline ({native_ok})"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -25,7 +25,13 @@ pub fn attach_commit(repo: &Repo, commit: &str, dest: &Path) -> Result<(), GitEr
     }
     use std::ffi::OsString;
     let os = |args: &[&str]| -> Vec<OsString> { args.iter().map(OsString::from).collect() };
-    let mut fetch = os(&["fetch", "-q", "--depth=1", "--no-tags", "--no-write-fetch-head"]);
+    let mut fetch = os(&[
+        "fetch",
+        "-q",
+        "--depth=1",
+        "--no-tags",
+        "--no-write-fetch-head",
+    ]);
     fetch.push(repo.root().as_os_str().to_owned());
     fetch.push(commit.into());
     let steps = [
