@@ -214,6 +214,13 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         path: tmp.clone(),
         source,
     })?;
+    // Bundled dependencies may come from an input mounted as `node_modules`.
+    if let Some(nm) = job.inputs.get("node_modules") {
+        let dest = job.source_dir.join("node_modules");
+        if !dest.exists() {
+            npm::bundle::install_input(nm, &dest)?;
+        }
+    }
     let mut w = std::io::BufWriter::new(file);
     let pack = npm::pack(job.source_dir, &mut w)?;
     std::io::Write::flush(&mut w).map_err(|source| SurfaceError::Io {

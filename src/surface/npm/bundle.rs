@@ -182,3 +182,56 @@ fn dep_selection(dir: &Path, path: &Path, v: &Value) -> Result<packlist::Selecti
         workspaces: false,
     })
 }
+
+/// Copies an input's tree (regular files and directories; symlinks are
+/// skipped) to `to`, which must not exist: how an input mounted as
+/// `node_modules` becomes the package's `node_modules/`.
+pub fn install_input(from: &Path, to: &Path) -> Result<(), NpmError> {
+    let io = |p: &Path| {
+        let path = p.to_path_buf();
+        move |source| NpmError::Io { path, source }
+    };
+    fs::create_dir(to).map_err(io(to))?;
+    let mut entries: Vec<_> = fs::read_dir(from)
+        .map_err(io(from))?
+        .collect::<Result<_, _>>()
+        .map_err(io(from))?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let ft = e.file_type().map_err(io(&e.path()))?;
+        let dest = to.join(e.file_name());
+        if ft.is_dir() {
+            install_input(&e.path(), &dest)?;
+        } else if ft.is_file() {
+            fs::copy(e.path(), &dest).map_err(io(&dest))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_input_copies() {
+        let v: Value =
+            serde_json::json!({"dependencies": {"a": "1", "b": "1"}, "bundledDependencies": true});
+        assert_eq!(bundled_names(Path::new("p"), &v).unwrap(), ["a", "b"]);
+        let v: Value = serde_json::json!({"bundleDependencies": "a"});
+        assert!(bundled_names(Path::new("p"), &v).is_err());
+        assert!(!safe_name("../x") && !safe_name("@s/../x") && safe_name("@s/x"));
+        let t = tempfile::tempdir().unwrap();
+        let from = t.path().join("in");
+        fs::create_dir_all(from.join("a/lib")).unwrap();
+        fs::write(from.join("a/lib/x.js"), "1").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", from.join("a/leak")).unwrap();
+        install_input(&from, &t.path().join("nm")).unwrap();
+        assert_eq!(fs::read(t.path().join("nm/a/lib/x.js")).unwrap(), b"1");
+        assert!(!t.path().join("nm/a/leak").exists());
+        assert!(
+            install_input(&from, &t.path().join("nm")).is_err(),
+            "never merges"
+        );
+    }
+}
