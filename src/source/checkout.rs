@@ -49,7 +49,8 @@ pub fn attach_commit(repo: &Repo, commit: &str, dest: &Path) -> Result<(), GitEr
             .output()
             .map_err(GitError::Spawn)?;
         let refresh = args[0] == "update-index";
-        if !out.status.success() && !(refresh && out.status.code() == Some(1)) {
+        let ok = out.status.success() || (refresh && out.status.code() == Some(1));
+        if !ok {
             return Err(GitError::Failed {
                 dir: dest.to_path_buf(),
                 args: args

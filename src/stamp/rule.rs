@@ -205,14 +205,14 @@ pub fn cargo_members(tree: &dyn Tree, text: &str) -> Vec<PathBuf> {
 pub fn current_spellings(tree: &dyn Tree, policy: &ReleasePolicy) -> Vec<String> {
     use crate::version::source as src;
     use crate::version::Version;
-    let (path, reader): (&PathBuf, fn(&str) -> Result<src::Found, src::NotFound>) =
-        match &policy.source {
-            VersionSource::Cargo(p) => (p, src::cargo_version),
-            VersionSource::Npm(p) => (p, src::npm_version),
-            VersionSource::Pyproject(p) => (p, src::pyproject_version),
-            VersionSource::File(p) => (p, src::file_version),
-            VersionSource::Tag => return Vec::new(),
-        };
+    type Reader = fn(&str) -> Result<src::Found, src::NotFound>;
+    let (path, reader): (&PathBuf, Reader) = match &policy.source {
+        VersionSource::Cargo(p) => (p, src::cargo_version),
+        VersionSource::Npm(p) => (p, src::npm_version),
+        VersionSource::Pyproject(p) => (p, src::pyproject_version),
+        VersionSource::File(p) => (p, src::file_version),
+        VersionSource::Tag => return Vec::new(),
+    };
     let Some(text) = tree.read(path) else {
         return Vec::new();
     };
