@@ -197,6 +197,14 @@ fn version_set_and_bump_edit_exactly_what_carries_the_version() {
     );
 }
 
+fn gunzip(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(fs::File::open(path).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
 /// `package/<path>` of an npm tarball.
 fn tgz_file(tgz: &Path, path: &str) -> Option<String> {
     let mut tar = Vec::new();
@@ -290,6 +298,50 @@ fn tag_and_dev_builds_stamp_only_what_is_ours() {
         fs::read_to_string(dir.join("packages/app/package.json")).unwrap(),
         "at the tag nothing is rewritten"
     );
+
+    // The native tools agree at the tag: `npm pack` of each package (same
+    // uncompressed tar) and `cargo package` in a clean clone (same bytes).
+    for (pkg, tgz) in [("lib", "rr-lib-0.2.0.tgz"), ("app", "rr-app-0.2.0.tgz")] {
+        let dest = tmp.path().join(format!("npm-{pkg}"));
+        fs::create_dir_all(&dest).unwrap();
+        run_ok(
+            cmd("npm")
+                .current_dir(dir.join("packages").join(pkg))
+                .env("npm_config_cache", tmp.path().join("npm-cache"))
+                .args(["pack", "--ignore-scripts", "--pack-destination"])
+                .arg(&dest),
+        );
+        let theirs = gunzip(&dest.join(tgz));
+        assert!(
+            theirs == gunzip(&dist.join(tgz)),
+            "{tgz}: tar differs from npm pack's"
+        );
+    }
+    let clone = tmp.path().join("clone");
+    run_ok(cmd("git").args(["clone", "-q"]).arg(&dir).arg(&clone));
+    run_ok(cmd("git").current_dir(&clone).args([
+        "-c",
+        "advice.detachedHead=false",
+        "checkout",
+        "-q",
+        "v0.2.0",
+    ]));
+    run_ok(cmd("cargo").current_dir(&clone).args([
+        "package",
+        "--no-verify",
+        "--offline",
+        "-p",
+        "rr-macros",
+        "-p",
+        "rr-core",
+    ]));
+    for c in ["rr-macros-0.2.0.crate", "rr-core-0.2.0.crate"] {
+        assert!(
+            fs::read(dist.join(c)).unwrap()
+                == fs::read(clone.join("target/package").join(c)).unwrap(),
+            "{c} differs from cargo package in a clean clone"
+        );
+    }
 
     // Dev build: every internal range and pin follows the stamped version,
     // and npm's semver agrees the built sibling satisfies it.
