@@ -108,13 +108,13 @@ pub fn set_version(opts: &SetOptions) -> Result<SetReport, ReleaseError> {
             .into());
         }
     }
-    let files = stamp::discover(root, &policy);
+    let plan = stamp::plan_for_checkout(root, &policy, &new)?;
+    let files = plan.files.clone();
     if files.is_empty() {
         return Err(ReleaseError::NoManifest {
             root: root.to_path_buf(),
         });
     }
-    let plan = StampPlan::for_version(&new, files.clone(), StampMode::Checkout);
     let edits = stamp::plan_edits(root, &plan)?;
     let release_tag = policy.tag.render(&new);
     if opts.dry_run {

@@ -103,6 +103,7 @@ fn derivation_bytes() -> Vec<u8> {
         inputs,
         &tools,
         Isolation::Process(SandboxMode::Bubblewrap),
+        None,
     );
     let bytes = drv.canonical_bytes();
     assert_eq!(drv.hash().as_str(), blake3::hash(&bytes).to_hex().as_str());

@@ -389,8 +389,8 @@ fn workspace_stamping_makes_dynamic_versions_static() {
     assert_eq!(plan.pep440.as_deref(), Ok("3.1.0.post1"));
 }
 
-/// Without `[stamp] files`, kiln discovers the workspace's manifests and
-/// skips members that carry no version (a private xtask crate).
+/// Without `[stamp] files`, kiln discovers the workspace's manifests; a
+/// member that carries no version (a private xtask crate) is not stamped.
 #[test]
 fn discovery_follows_workspaces_and_skips_unversioned_members() {
     if !require_tool("cargo") {
@@ -421,12 +421,18 @@ fn discovery_follows_workspaces_and_skips_unversioned_members() {
             "Cargo.toml",
             "crates/cli/Cargo.toml",
             "crates/core/Cargo.toml",
+            "crates/xtask/Cargo.toml",
             "node/package.json",
             "package-lock.json",
             "package.json"
         ]
     );
+    let xtask = std::fs::read(dir.join("crates/xtask/Cargo.toml")).unwrap();
     let out = kiln_in(dir, &["version", "set", "1.0.0"]);
+    assert_eq!(
+        std::fs::read(dir.join("crates/xtask/Cargo.toml")).unwrap(),
+        xtask
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let meta = run_ok(
         cmd("cargo")

@@ -86,6 +86,9 @@ pub struct Node<'r> {
     pub epoch: SourceDateEpoch,
     pub tools: Vec<Tool>,
     pub isolation: Isolation,
+    /// The commit a crate is packed from as a git checkout: cargo writes its
+    /// id into `.cargo_vcs_info.json`, so it is an input of the derivation.
+    pub vcs_commit: Option<String>,
 }
 
 /// The selected recipes in dependency order (inputs first, then by id).
@@ -203,6 +206,10 @@ impl<'r> Plan<'r> {
                     } else {
                         (Vec::new(), Isolation::Native)
                     };
+                let vcs_commit = (recipe.surface() == Surface::Crate)
+                    .then(|| surface::git_source(snapshot, &opts.root))
+                    .flatten()
+                    .map(|g| g.commit.to_string());
                 Ok(Node {
                     recipe,
                     selection,
@@ -210,6 +217,7 @@ impl<'r> Plan<'r> {
                     epoch,
                     tools,
                     isolation,
+                    vcs_commit,
                 })
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
@@ -281,6 +289,7 @@ impl Node<'_> {
             inputs,
             &self.tools,
             self.isolation,
+            self.vcs_commit.as_deref(),
         )
     }
 }
@@ -297,11 +306,15 @@ pub fn assemble(
     inputs: BTreeMap<String, InputRef>,
     tools: &[Tool],
     isolation: Isolation,
+    vcs_commit: Option<&str>,
 ) -> Derivation {
     let mut config = serde_json::to_value(&r.spec).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut config {
         m.remove("name");
         m.remove("matrix");
+        if let Some(commit) = vcs_commit {
+            m.insert("vcs_commit".into(), Value::String(commit.to_string()));
+        }
     }
     drop_nulls(&mut config);
     Derivation {

@@ -84,6 +84,8 @@ pub(super) fn run(
         stamped: &stamped,
         npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
         tools: &p.tools,
+        git: surface::git_source(&resolved.snapshot, &resolved.checkout.root)
+            .filter(|_| p.recipe.surface() == crate::recipe::Surface::Crate),
     };
     let output = surface::build(&job).map_err(|source| match source {
         surface::SurfaceError::Failed { tail } => BuildError::Failed {
@@ -104,64 +106,21 @@ pub(super) fn run(
 }
 
 /// Stamp the build's version spellings into the workspace copies of the
-/// manifests the recipe reads: the policy's `[stamp] files` when declared,
-/// else every `Cargo.toml`, `package.json`, `package-lock.json` and
-/// `pyproject.toml` that carries a version (`Cargo.lock` follows its
-/// workspace). Returns the stamped paths.
+/// manifests the recipe reads, by the stamping rule (`crate::stamp::rule`).
+/// Returns the stamped paths.
 fn stamp(
     resolved: &super::plan::Resolved,
     p: &Node<'_>,
     src: &Path,
 ) -> Result<Vec<String>, BuildError> {
-    use crate::stamp::{self, ManifestKind, StampPlan};
-    let selected: std::collections::BTreeSet<&str> =
-        p.selection.files.iter().map(|f| f.path.as_str()).collect();
-    let candidates: Vec<PathBuf> = match &resolved.policy.stamp_files {
-        Some(files) => files
-            .iter()
-            .filter(|f| selected.contains(f.to_string_lossy().as_ref()))
-            .cloned()
-            .collect(),
-        None => stamp::discover(src, &resolved.policy)
-            .into_iter()
-            .chain(
-                p.selection
-                    .files
-                    .iter()
-                    .map(|f| PathBuf::from(&f.path))
-                    .filter(|f| ManifestKind::of(f).is_some()),
-            )
-            .filter(|f| selected.contains(f.to_string_lossy().as_ref()))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-    };
-    let files: Vec<PathBuf> = candidates
-        .into_iter()
-        .filter(|f| {
-            let text = std::fs::read_to_string(src.join(f)).unwrap_or_default();
-            match ManifestKind::of(f) {
-                Some(ManifestKind::Cargo) => {
-                    stamp::cargo::has_version(&text) || text.contains("[workspace")
-                }
-                Some(ManifestKind::PackageJson) => stamp::npm::has_version(&text),
-                Some(_) => true,
-                None => false,
-            }
-        })
-        .collect();
-    if files.is_empty() {
-        return Ok(Vec::new());
-    }
-    let plan = StampPlan::for_build(&resolved.version, files);
-    let changes = stamp::stamp_tree(src, &plan)?;
-    let mut stamped: Vec<String> = changes
-        .iter()
-        .map(|c| c.file.to_string_lossy().into_owned())
-        .collect();
-    stamped.sort();
-    stamped.dedup();
-    Ok(stamped)
+    Ok(crate::stamp::build::stamp_workspace(
+        src,
+        &resolved.snapshot,
+        &resolved.policy,
+        &resolved.version,
+        p.recipe,
+        &p.selection,
+    )?)
 }
 
 /// Copy a store output (file or tree) into the workspace, keeping symlinks

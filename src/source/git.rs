@@ -107,7 +107,7 @@ pub struct CommitInfo {
 }
 
 #[allow(clippy::disallowed_methods)] // this module owns spawning git
-fn git_command(dir: &Path) -> Command {
+pub(crate) fn git_command(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir)
         .env_clear()

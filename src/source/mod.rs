@@ -12,6 +12,7 @@ pub mod git;
 mod materialise;
 pub mod snapshot;
 pub mod tree_check;
+pub mod vcs;
 
 pub use checkout::{Checkout, ReadMode};
 pub use snapshot::{

@@ -3,15 +3,19 @@
 //! that comments, ordering and spacing survive.
 //!
 //! Fields: `workspace.package.version`, `package.version` (unless
-//! `version.workspace = true`), and `version` of every dependency in
-//! `workspace.dependencies`, `[dependencies]`, `[dev-dependencies]`,
-//! `[build-dependencies]` and their `target.*` forms that has a `path`
-//! inside the project. A requirement keeps its operator: `=0.1.0` → `=0.2.0`.
+//! `version.workspace = true`) as [`OwnField`] says, and `version` of every
+//! dependency in `workspace.dependencies`, `[dependencies]`,
+//! `[dev-dependencies]`, `[build-dependencies]` and their `target.*` forms
+//! that has a `path` inside the project, names a stamped crate and pins its
+//! current version exactly (see [`super::rule`]). A requirement keeps its
+//! operator: `=0.1.0` → `=0.2.0`; `"1"` on a `1.0.228` crate stays.
 
-use std::path::{Component, Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
 
 use toml_edit::{DocumentMut, Item, Value};
 
+use super::rule::OwnField;
 use super::{Edit, FieldError};
 
 /// Names of the `[package] name` of a manifest, if any.
@@ -37,9 +41,9 @@ pub(super) fn set_string(v: &mut Value, new: &str) {
     *v.decor_mut() = decor;
 }
 
-/// `op` + `version` for a single-comparator requirement (`0.1`, `=0.1.0`,
-/// `^0.1.0`, `~0.1`, `>=0.1.0`), or `None` when it is not one.
-pub fn rewrite_requirement(req: &str, version: &str) -> Option<String> {
+/// The operator and version of a single-comparator requirement (`0.1.0`,
+/// `=0.1.0`, `^0.1.0`, `~0.1.0`, `>=0.1.0`), or `None` when it is not one.
+pub fn split_requirement(req: &str) -> Option<(&str, &str)> {
     let t = req.trim();
     let op_len = t
         .find(|c: char| !matches!(c, '=' | '^' | '~' | '>' | '<' | ' '))
@@ -54,7 +58,14 @@ pub fn rewrite_requirement(req: &str, version: &str) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
         && rest.starts_with(|c: char| c.is_ascii_digit());
-    ok.then(|| format!("{op}{version}"))
+    ok.then_some((op, rest))
+}
+
+/// `req` with its version replaced by `new` when it pins exactly `old`
+/// (keeping the operator), else `None`.
+pub fn rewrite_pin(req: &str, old: &str, new: &str) -> Option<String> {
+    let (op, v) = split_requirement(req)?;
+    (v == old).then(|| format!("{op}{new}"))
 }
 
 /// Whether `manifest_dir/path` stays inside the project root.
@@ -82,50 +93,55 @@ fn stamp_deps(
     prefix: &str,
     manifest_dir: &Path,
     version: &str,
+    internal: &BTreeMap<String, String>,
     edits: &mut Vec<Edit>,
-) -> Result<(), FieldError> {
+) {
     let Some(t) = table.as_table_like_mut() else {
-        return Ok(());
+        return;
     };
     for (name, dep) in t.iter_mut() {
         let Some(dep) = dep.as_table_like_mut() else {
             continue;
         };
-        let internal = dep
+        let in_project = dep
             .get("path")
             .and_then(|p| p.as_str())
             .is_some_and(|p| inside(manifest_dir, p));
-        if !internal {
-            continue;
-        }
-        let key = format!("{prefix}.{}.version", name.get());
-        let Some(item) = dep.get_mut("version") else {
+        let package = dep
+            .get("package")
+            .and_then(|p| p.as_str())
+            .unwrap_or(name.get())
+            .to_string();
+        let Some(current) = internal.get(&package).filter(|_| in_project) else {
             continue;
         };
-        let Some(v) = item.as_value_mut() else {
+        let key = format!("{prefix}.{}.version", name.get());
+        let Some(v) = dep.get_mut("version").and_then(Item::as_value_mut) else {
             continue;
         };
         let Some(old) = v.as_str().map(str::to_string) else {
             continue;
         };
-        let new = rewrite_requirement(&old, version).ok_or_else(|| FieldError {
-            key: key.clone(),
-            reason: format!("requirement {old:?} is not a single version (like \"0.1.0\" or \"=0.1.0\"); kiln cannot rewrite it"),
-        })?;
+        let Some(new) = rewrite_pin(&old, current, version) else {
+            continue;
+        };
         if new != old {
             set_string(v, &new);
             edits.push(Edit { key, old, new });
         }
     }
-    Ok(())
 }
 
 /// Stamps one `Cargo.toml`; `manifest_dir` is its directory relative to the
-/// project root (for deciding which `path` dependencies are internal).
+/// project root (for deciding which `path` dependencies are internal),
+/// `own` says whether its own version is rewritten, `internal` maps the
+/// stamped crates to their current versions.
 pub fn stamp(
     text: &str,
     manifest_dir: &Path,
     version: &str,
+    own: OwnField,
+    internal: &BTreeMap<String, String>,
 ) -> Result<(String, Vec<Edit>), FieldError> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FieldError {
         key: "(document)".into(),
@@ -157,38 +173,44 @@ pub fn stamp(
             }
             Ok(true)
         };
-    if doc.get("package").is_some() {
-        let item = child(doc.as_item_mut(), "package").and_then(|p| child(p, "version"));
-        if !set(item, "package.version", &mut edits)? {
+    if own != OwnField::No {
+        if doc.get("package").is_some() {
+            let item = child(doc.as_item_mut(), "package").and_then(|p| child(p, "version"));
+            let present = set(item, "package.version", &mut edits)?;
+            if !present && own == OwnField::Required {
+                return Err(FieldError {
+                    key: "package.version".into(),
+                    reason: "is missing".into(),
+                });
+            }
+            found |= present;
+        }
+        if let Some(ws) = child(doc.as_item_mut(), "workspace") {
+            let item = child(ws, "package").and_then(|p| child(p, "version"));
+            found |= set(item, "workspace.package.version", &mut edits)?;
+        }
+        if !found && own == OwnField::Required {
             return Err(FieldError {
-                key: "package.version".into(),
-                reason: "is missing".into(),
+                key: "workspace.package.version".into(),
+                reason: "is missing, and there is no [package] version either".into(),
             });
         }
-        found = true;
     }
-    if let Some(ws) = child(doc.as_item_mut(), "workspace") {
-        let item = child(ws, "package").and_then(|p| child(p, "version"));
-        found |= set(item, "workspace.package.version", &mut edits)?;
-        if let Some(deps) = child(ws, "dependencies") {
-            stamp_deps(
-                deps,
-                "workspace.dependencies",
-                manifest_dir,
-                version,
-                &mut edits,
-            )?;
-        }
-    }
-    if !found {
-        return Err(FieldError {
-            key: "workspace.package.version".into(),
-            reason: "is missing, and there is no [package] version either".into(),
-        });
+    if let Some(deps) =
+        child(doc.as_item_mut(), "workspace").and_then(|ws| child(ws, "dependencies"))
+    {
+        stamp_deps(
+            deps,
+            "workspace.dependencies",
+            manifest_dir,
+            version,
+            internal,
+            &mut edits,
+        );
     }
     for t in DEP_TABLES {
         if let Some(deps) = child(doc.as_item_mut(), t) {
-            stamp_deps(deps, t, manifest_dir, version, &mut edits)?;
+            stamp_deps(deps, t, manifest_dir, version, internal, &mut edits);
         }
     }
     if let Some(targets) = child(doc.as_item_mut(), "target").and_then(|t| t.as_table_like_mut()) {
@@ -196,7 +218,7 @@ pub fn stamp(
             for t in DEP_TABLES {
                 if let Some(deps) = child(tt, t) {
                     let prefix = format!("target.{}.{t}", cfg.get());
-                    stamp_deps(deps, &prefix, manifest_dir, version, &mut edits)?;
+                    stamp_deps(deps, &prefix, manifest_dir, version, internal, &mut edits);
                 }
             }
         }
@@ -222,7 +244,7 @@ pub fn has_version(text: &str) -> bool {
 /// project's own (no `source`) and named in `names`.
 pub fn stamp_lock(
     text: &str,
-    names: &std::collections::BTreeSet<String>,
+    names: &BTreeMap<String, String>,
     version: &str,
 ) -> Result<(String, Vec<Edit>), FieldError> {
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| FieldError {
@@ -239,14 +261,14 @@ pub fn stamp_lock(
                 .and_then(Item::as_str)
                 .unwrap_or_default()
                 .to_string();
-            if t.contains_key("source") || !names.contains(&name) {
+            let Some(current) = names.get(&name).filter(|_| !t.contains_key("source")) else {
                 continue;
-            }
+            };
             let Some(v) = t.get_mut("version").and_then(Item::as_value_mut) else {
                 continue;
             };
             let old = v.as_str().unwrap_or_default().to_string();
-            if old != version {
+            if old != version && old == *current {
                 set_string(v, version);
                 edits.push(Edit {
                     key: format!("package.{name}.version"),
@@ -259,29 +281,6 @@ pub fn stamp_lock(
     Ok((doc.to_string(), edits))
 }
 
-/// Member directories named by `workspace.members` (globs with `*` expanded
-/// against `root`), minus `workspace.exclude`; sorted, relative to `root`.
-pub fn workspace_members(text: &str, root: &Path) -> Vec<PathBuf> {
-    let Ok(doc) = text.parse::<DocumentMut>() else {
-        return Vec::new();
-    };
-    let list = |key: &str| -> Vec<String> {
-        doc.get("workspace")
-            .and_then(|w| w.get(key))
-            .and_then(|m| m.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let exclude = list("exclude");
-    let mut out = super::expand_dir_globs(root, &list("members"));
-    out.retain(|d| !exclude.iter().any(|e| Path::new(e) == d));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,39 +288,71 @@ mod tests {
     #[test]
     fn requirements() {
         assert_eq!(
-            rewrite_requirement("0.1.0", "0.2.0").as_deref(),
+            rewrite_pin("0.1.0", "0.1.0", "0.2.0").as_deref(),
             Some("0.2.0")
         );
         assert_eq!(
-            rewrite_requirement("=0.1.0", "0.2.0").as_deref(),
+            rewrite_pin("=0.1.0", "0.1.0", "0.2.0").as_deref(),
             Some("=0.2.0")
         );
-        assert_eq!(
-            rewrite_requirement("^0.1", "0.2.0").as_deref(),
-            Some("^0.2.0")
-        );
-        assert_eq!(rewrite_requirement(">=0.1, <0.3", "0.2.0"), None);
-        assert_eq!(rewrite_requirement("*", "0.2.0"), None);
+        assert_eq!(rewrite_pin("^0.1", "0.1.0", "0.2.0"), None);
+        assert_eq!(rewrite_pin("1", "1.0.228", "1.0.229"), None);
+        assert_eq!(rewrite_pin(">=0.1, <0.3", "0.1.0", "0.2.0"), None);
+        assert_eq!(rewrite_pin("*", "0.1.0", "0.2.0"), None);
+    }
+
+    fn names(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
     fn stamps_only_internal_pins() {
-        let text = "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nversion = \"0.1.0\" # the one\n\n[workspace.dependencies]\na = { path = \"a\", version = \"=0.1.0\" }\nserde = \"1\"\nout = { path = \"../out\", version = \"0.1.0\" }\n";
-        let (out, edits) = stamp(text, Path::new(""), "0.2.0").unwrap();
+        let text = "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nversion = \"0.1.0\" # the one\n\n[workspace.dependencies]\na = { path = \"a\", version = \"=0.1.0\" }\nd = { path = \"d\", version = \"1\" }\nserde = \"1\"\nout = { path = \"../out\", version = \"0.1.0\" }\n";
+        let internal = names(&[("a", "0.1.0"), ("d", "1.0.5"), ("out", "0.1.0")]);
+        let (out, edits) =
+            stamp(text, Path::new(""), "0.2.0", OwnField::IfPresent, &internal).unwrap();
         assert_eq!(
             out,
             text.replace("\"0.1.0\" #", "\"0.2.0\" #")
                 .replace("\"=0.1.0\"", "\"=0.2.0\"")
         );
         assert_eq!(edits.len(), 2);
-        let (again, none) = stamp(&out, Path::new(""), "0.2.0").unwrap();
+        let internal = names(&[("a", "0.2.0")]);
+        let (again, none) =
+            stamp(&out, Path::new(""), "0.2.0", OwnField::IfPresent, &internal).unwrap();
         assert_eq!(again, out);
         assert!(none.is_empty());
     }
 
     #[test]
-    fn missing_version_is_an_error() {
-        assert!(stamp("[package]\nname = \"a\"\n", Path::new(""), "1.0.0").is_err());
-        assert!(stamp("[workspace]\nmembers = []\n", Path::new(""), "1.0.0").is_err());
+    fn missing_version_is_an_error_only_when_required() {
+        let none = BTreeMap::new();
+        assert!(stamp(
+            "[package]\nname = \"a\"\n",
+            Path::new(""),
+            "1.0.0",
+            OwnField::Required,
+            &none
+        )
+        .is_err());
+        assert!(stamp(
+            "[workspace]\nmembers = []\n",
+            Path::new(""),
+            "1.0.0",
+            OwnField::Required,
+            &none
+        )
+        .is_err());
+        assert!(stamp(
+            "[workspace]\nmembers = []\n",
+            Path::new(""),
+            "1.0.0",
+            OwnField::IfPresent,
+            &none
+        )
+        .is_ok());
     }
 }

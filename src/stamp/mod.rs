@@ -21,19 +21,24 @@
 //! [`npm::stamp_package_json`], [`npm::stamp_lock`], [`pyproject::stamp`])
 //! are pure and usable on their own.
 
+pub mod build;
 pub mod cargo;
 pub mod diff;
 pub mod json;
 pub mod npm;
 pub mod pyproject;
+pub mod rule;
+pub mod tree;
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Classify, ErrorKind};
-use crate::recipe::policy::{ReleasePolicy, VersionSource};
+use crate::version::policy::{ReleasePolicy, VersionSource};
 use crate::version::{ResolvedVersion, Scheme, Version};
+
+pub use tree::expand_dir_globs;
 
 /// Whether stamping the checkout or a build workspace copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +77,12 @@ pub type Spelling = Result<String, String>;
 /// What to stamp: files (relative to the root) and the spellings to write.
 #[derive(Debug, Clone)]
 pub struct StampPlan {
+    /// Files to edit. Without a `scope`, each is ours and must carry its
+    /// version field (an explicit list, like `[stamp] files`).
     pub files: Vec<PathBuf>,
+    /// What the stamping rule decided ([`rule::decide`]); `None` = `files`
+    /// is an explicit list ([`rule::declared`]).
+    pub scope: Option<rule::Scope>,
     /// For `Cargo.toml`, `package.json`, `package-lock.json`.
     pub semver: Spelling,
     /// For `pyproject.toml`.
@@ -85,6 +95,7 @@ impl StampPlan {
     pub fn for_version(version: &Version, files: Vec<PathBuf>, mode: StampMode) -> StampPlan {
         StampPlan {
             files,
+            scope: None,
             semver: version
                 .semver()
                 .map(|v| v.to_string())
@@ -109,6 +120,7 @@ impl StampPlan {
         };
         StampPlan {
             files,
+            scope: None,
             semver: spell(Scheme::SemVer),
             pep440: spell(Scheme::Pep440),
             mode: StampMode::Workspace,
@@ -206,23 +218,20 @@ fn rel_str(p: &Path) -> String {
 
 /// Computes every file's new content; reads only, writes nothing.
 pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampError> {
+    let tree = tree::FsTree(root);
+    let scope = match &plan.scope {
+        Some(s) => s.clone(),
+        None => rule::declared(&tree, &plan.files)?,
+    };
     let mut texts = Vec::new();
-    for f in &plan.files {
+    for (f, own) in &scope.files {
         let kind =
             ManifestKind::of(f).ok_or_else(|| StampError::UnknownKind { path: f.clone() })?;
         let text = std::fs::read_to_string(root.join(f)).map_err(|source| StampError::Read {
             path: f.clone(),
             source,
         })?;
-        texts.push((f.clone(), kind, text));
-    }
-    let mut npm_names = BTreeSet::new();
-    let mut npm_dirs = Vec::new();
-    for (f, kind, text) in &texts {
-        if *kind == ManifestKind::PackageJson {
-            npm_names.extend(npm::package_name(text));
-            npm_dirs.push(f.parent().map(Path::to_path_buf).unwrap_or_default());
-        }
+        texts.push((f.clone(), kind, *own, text));
     }
     let spelling = |f: &Path, s: &Spelling, scheme: &'static str| {
         s.clone().map_err(|reason| StampError::Spelling {
@@ -231,15 +240,15 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
             reason,
         })
     };
-    // Cargo.lock beside a stamped workspace root follows its packages.
-    let mut cargo_names = BTreeSet::new();
+    // A Cargo.lock beside an edited Cargo.toml follows the stamped crates.
     let mut cargo_locks = BTreeSet::new();
-    for (f, kind, text) in &texts {
-        if *kind == ManifestKind::Cargo {
-            cargo_names.extend(cargo::package_name(text));
-            let lock = f.with_file_name("Cargo.lock");
-            if root.join(&lock).is_file() {
-                cargo_locks.insert(lock);
+    if !scope.cargo.is_empty() {
+        for (f, kind, _, _) in &texts {
+            if *kind == ManifestKind::Cargo {
+                let lock = f.with_file_name("Cargo.lock");
+                if !rule::is_vendored(&lock) && tree::Tree::is_file(&tree, &lock) {
+                    cargo_locks.insert(lock);
+                }
             }
         }
     }
@@ -252,33 +261,43 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
             })?;
         let result = cargo::stamp_lock(
             &text,
-            &cargo_names,
+            &scope.cargo,
             &spelling(&lock, &plan.semver, "SemVer")?,
         );
         out.push(file_edit(lock, text, result)?);
     }
-    for (f, kind, text) in texts {
+    for (f, kind, own, text) in texts {
         let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
         let result = match kind {
-            ManifestKind::Cargo => {
-                cargo::stamp(&text, &dir, &spelling(&f, &plan.semver, "SemVer")?)
-            }
-            ManifestKind::PackageJson => {
-                npm::stamp_package_json(&text, &spelling(&f, &plan.semver, "SemVer")?, &npm_names)
-            }
+            ManifestKind::Cargo => cargo::stamp(
+                &text,
+                &dir,
+                &spelling(&f, &plan.semver, "SemVer")?,
+                own,
+                &scope.cargo,
+            ),
+            ManifestKind::PackageJson => npm::stamp_package_json(
+                &text,
+                &spelling(&f, &plan.semver, "SemVer")?,
+                own,
+                &scope.npm,
+            ),
             ManifestKind::PackageLock => {
-                let dirs: BTreeSet<String> = npm_dirs
+                let dirs: BTreeSet<String> = scope
+                    .npm_dirs
                     .iter()
                     .filter_map(|d| d.strip_prefix(&dir).ok().map(rel_str))
-                    .chain([String::new()])
+                    .filter(|d| !d.is_empty())
                     .collect();
                 npm::stamp_lock(
                     &text,
                     &spelling(&f, &plan.semver, "SemVer")?,
+                    scope.npm_dirs.contains(&dir),
                     &dirs,
-                    &npm_names,
+                    &scope.npm,
                 )
             }
+            ManifestKind::Pyproject if own == rule::OwnField::No => Ok((text.clone(), Vec::new())),
             ManifestKind::Pyproject => {
                 pyproject::stamp(&text, &spelling(&f, &plan.pep440, "PEP 440")?, plan.mode)
             }
@@ -356,103 +375,47 @@ pub fn stamp_tree(root: &Path, plan: &StampPlan) -> Result<Vec<StampChange>, Sta
     Ok(edits.into_iter().flat_map(|e| e.changes).collect())
 }
 
-/// Directories under `root` matching `patterns` (`crates/*`, `node`), sorted.
-pub fn expand_dir_globs(root: &Path, patterns: &[String]) -> Vec<PathBuf> {
-    let mut out = BTreeSet::new();
-    for pat in patterns {
-        let pat = pat.trim_start_matches("./").trim_end_matches('/');
-        if !pat.contains(['*', '?', '[']) {
-            if root.join(pat).is_dir() {
-                out.insert(PathBuf::from(pat));
-            }
-            continue;
-        }
-        let Ok(glob) = globset::GlobBuilder::new(pat)
-            .literal_separator(true)
-            .build()
-            .map(|g| g.compile_matcher())
-        else {
-            continue;
-        };
-        // `**` may match any depth; bound the walk (workspaces are shallow).
-        let depth = if pat.contains("**") {
-            8
-        } else {
-            pat.split('/').count()
-        };
-        let mut stack = vec![(PathBuf::new(), 0usize)];
-        while let Some((rel, d)) = stack.pop() {
-            if d == depth {
-                continue;
-            }
-            let Ok(rd) = std::fs::read_dir(root.join(&rel)) else {
-                continue;
-            };
-            let mut names: Vec<_> = rd
-                .filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                .map(|e| e.file_name())
-                .collect();
-            names.sort();
-            for n in names {
-                let s = n.to_string_lossy();
-                if s.starts_with('.') || s == "node_modules" || s == "target" {
-                    continue;
-                }
-                let child = rel.join(&n);
-                if glob.is_match(rel_str(&child)) {
-                    out.insert(child.clone());
-                }
-                stack.push((child, d + 1));
-            }
-        }
-    }
-    out.into_iter().collect()
-}
-
-/// The files `kiln version set` stamps: `[stamp] files` when declared, else
-/// the root `Cargo.toml` and its workspace members' manifests, the root
+/// The files `kiln version set` considers: `[stamp] files` when declared,
+/// else the root `Cargo.toml` and its workspace members' manifests, the root
 /// `package.json` and its `workspaces`, the root `package-lock.json` and
-/// `pyproject.toml`, and the version source manifest — those that exist.
+/// `pyproject.toml`, and the version source manifest — those that exist and
+/// are not vendored. Which of them are edited, and where, is
+/// [`plan_for_checkout`]'s rule.
 pub fn discover(root: &Path, policy: &ReleasePolicy) -> Vec<PathBuf> {
     if let Some(files) = &policy.stamp_files {
         return files.clone();
     }
-    let mut out = BTreeSet::new();
-    let read = |p: &Path| std::fs::read_to_string(root.join(p)).ok();
-    if let Some(text) = read(Path::new("Cargo.toml")) {
-        out.insert(PathBuf::from("Cargo.toml"));
-        for m in cargo::workspace_members(&text, root) {
-            let f = m.join("Cargo.toml");
-            // Members without a version (a private xtask) carry none to stamp.
-            if read(&f).is_some_and(|t| cargo::has_version(&t)) {
-                out.insert(f);
-            }
-        }
+    rule::candidates(&tree::FsTree(root), policy, &[])
+}
+
+/// The plan of `kiln version set`/`bump`: write `new` where the stamping
+/// rule ([`rule`]) says the checkout carries the current canonical version.
+pub fn plan_for_checkout(
+    root: &Path,
+    policy: &ReleasePolicy,
+    new: &Version,
+) -> Result<StampPlan, StampError> {
+    let files = discover(root, policy);
+    let mut plan = StampPlan::for_version(new, files, StampMode::Checkout);
+    if policy.stamp_files.is_none() {
+        let tree = tree::FsTree(root);
+        let own = own_source(policy);
+        let current = rule::current_spellings(&tree, policy);
+        let scope = rule::decide(&tree, &plan.files, &own, &current);
+        plan.files = scope.files.keys().cloned().collect();
+        plan.scope = Some(scope);
     }
-    if let Some(text) = read(Path::new("package.json")) {
-        out.insert(PathBuf::from("package.json"));
-        for m in expand_dir_globs(root, &npm::workspaces(&text)) {
-            let f = m.join("package.json");
-            if read(&f).is_some_and(|t| npm::has_version(&t)) {
-                out.insert(f);
-            }
-        }
-    }
-    for f in ["package-lock.json", "pyproject.toml"] {
-        if root.join(f).is_file() {
-            out.insert(PathBuf::from(f));
-        }
-    }
+    Ok(plan)
+}
+
+/// The policy's version source manifest, which is always ours.
+pub(crate) fn own_source(policy: &ReleasePolicy) -> BTreeSet<PathBuf> {
     match &policy.source {
-        VersionSource::Cargo(p) | VersionSource::Npm(p) | VersionSource::Pyproject(p)
-            if root.join(p).is_file() =>
-        {
-            out.insert(p.clone());
+        VersionSource::Cargo(p) | VersionSource::Npm(p) | VersionSource::Pyproject(p) => {
+            BTreeSet::from([p.clone()])
         }
-        _ => {}
+        _ => BTreeSet::new(),
     }
-    out.into_iter().collect()
 }
 
 /// A line that still holds an old version after `set`.

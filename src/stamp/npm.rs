@@ -2,19 +2,24 @@
 //! string tokens in place (see [`super::json`]); nothing else in the file
 //! changes, not even escapes or spacing.
 //!
-//! - `package.json`: `version`, and dependency ranges on internal packages
-//!   (`dependencies`, `devDependencies`, `peerDependencies`,
-//!   `optionalDependencies`) that are single versions (`0.1.0`, `^0.1.0`,
-//!   `~0.1.0`, `=0.1.0`, `>=0.1.0`); `workspace:*`, `file:`, `*` stay.
-//! - `package-lock.json`: `version`, `packages[""].version`,
-//!   `packages["<dir>"].version` for each stamped package directory, and the
-//!   same internal pins inside those entries.
+//! - `package.json`: `version` (as [`OwnField`] says), and dependency ranges
+//!   on stamped packages (`dependencies`, `devDependencies`,
+//!   `peerDependencies`, `optionalDependencies`) that pin the package's
+//!   current version (`0.1.0`, `^0.1.0`, `~0.1.0`, `=0.1.0`, `>=0.1.0`);
+//!   `workspace:*`, `file:`, `*` and other versions stay.
+//! - `package-lock.json`: `packages["<dir>"].version` for each stamped
+//!   package directory; the top-level `version` and `packages[""].version`
+//!   only when the root package is stamped (a private workspace root has
+//!   none); the same internal pins inside the project's own entries (keys
+//!   outside `node_modules/`) — what `npm install --package-lock-only`
+//!   writes after the same `package.json` edits.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-use super::cargo::rewrite_requirement;
+use super::cargo::rewrite_pin;
 use super::json::{quote, splice, Node};
+use super::rule::OwnField;
 use super::{Edit, FieldError};
 
 const DEP_KEYS: [&str; 4] = [
@@ -93,7 +98,7 @@ fn required_version(
 fn pins(
     node: &Node,
     prefix: &str,
-    internal: &BTreeSet<String>,
+    internal: &BTreeMap<String, String>,
     version: &str,
     edits: &mut Edits,
     log: &mut Vec<Edit>,
@@ -101,11 +106,11 @@ fn pins(
     for dk in DEP_KEYS {
         let Some(deps) = node.get(dk) else { continue };
         for (name, spec) in deps.members() {
-            if !internal.contains(name) {
+            let Some(current) = internal.get(name) else {
                 continue;
-            }
+            };
             let Some(old) = spec.as_str() else { continue };
-            let Some(new) = rewrite_requirement(old, version) else {
+            let Some(new) = rewrite_pin(old, current, version) else {
                 continue;
             };
             if new != old {
@@ -120,65 +125,67 @@ fn pins(
     }
 }
 
-/// Stamps a package.json; `internal` are the names of the project's packages.
+/// Stamps a package.json; `internal` maps the stamped packages to their
+/// current versions.
 pub fn stamp_package_json(
     text: &str,
     version: &str,
-    internal: &BTreeSet<String>,
+    own: OwnField,
+    internal: &BTreeMap<String, String>,
 ) -> Result<(String, Vec<Edit>), FieldError> {
     let doc = parse(text)?;
     let (mut edits, mut log) = (Vec::new(), Vec::new());
-    required_version(&doc, "version", version, &mut edits, &mut log)?;
+    match own {
+        OwnField::Required => required_version(&doc, "version", version, &mut edits, &mut log)?,
+        OwnField::IfPresent if doc.get("version").is_some() => {
+            required_version(&doc, "version", version, &mut edits, &mut log)?
+        }
+        _ => {}
+    }
     pins(&doc, "", internal, version, &mut edits, &mut log);
     Ok((splice(text, edits), log))
 }
 
-/// Stamps a package-lock.json; `dirs` are the stamped package directories
-/// relative to the lockfile's directory (`""` for its own package).
+/// Stamps a package-lock.json: `root` says whether the package at the
+/// lockfile's directory is stamped, `dirs` are the other stamped package
+/// directories relative to it, `internal` the stamped packages' current
+/// versions.
 pub fn stamp_lock(
     text: &str,
     version: &str,
+    root: bool,
     dirs: &BTreeSet<String>,
-    internal: &BTreeSet<String>,
+    internal: &BTreeMap<String, String>,
 ) -> Result<(String, Vec<Edit>), FieldError> {
     let doc = parse(text)?;
     let (mut edits, mut log) = (Vec::new(), Vec::new());
-    required_version(&doc, "version", version, &mut edits, &mut log)?;
+    if root {
+        required_version(&doc, "version", version, &mut edits, &mut log)?;
+    }
     if let Some(packages) = doc.get("packages") {
-        let root = packages.get("").ok_or_else(|| FieldError {
-            key: "packages[\"\"]".into(),
-            reason: "is missing".into(),
-        })?;
-        required_version(
-            root,
-            "packages[\"\"].version",
-            version,
-            &mut edits,
-            &mut log,
-        )?;
-        pins(
-            root,
-            "packages[\"\"].",
-            internal,
-            version,
-            &mut edits,
-            &mut log,
-        );
-        for dir in dirs.iter().filter(|d| !d.is_empty()) {
-            if let Some(entry) = packages.get(dir) {
+        for (dir, entry) in packages.members() {
+            if dir.split('/').any(|c| c == "node_modules") {
+                continue;
+            }
+            let stamped = if dir.is_empty() {
+                root
+            } else {
+                dirs.contains(dir)
+            };
+            if stamped {
                 let key = format!("packages[{dir:?}].version");
-                if entry.get("version").is_some() {
+                if dir.is_empty() || entry.get("version").is_some() {
                     required_version(entry, &key, version, &mut edits, &mut log)?;
                 }
-                pins(
-                    entry,
-                    &format!("packages[{dir:?}]."),
-                    internal,
-                    version,
-                    &mut edits,
-                    &mut log,
-                );
             }
+            pins(
+                entry,
+                &format!("packages[{dir:?}]."),
+                internal,
+                version,
+                &mut edits,
+                &mut log,
+            );
         }
     }
     Ok((splice(text, edits), log))
@@ -191,9 +198,9 @@ mod tests {
     #[test]
     fn lock_entries() {
         let text = "{\n  \"name\": \"root\",\n  \"version\": \"0.1.0\",\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"\": {\n      \"name\": \"root\",\n      \"version\": \"0.1.0\",\n      \"workspaces\": [\"node\"]\n    },\n    \"node\": {\n      \"name\": \"@x/node\",\n      \"version\": \"0.1.0\",\n      \"dependencies\": {\"left-pad\": \"^0.1.0\"}\n    },\n    \"node_modules/left-pad\": {\"version\": \"0.1.0\"}\n  }\n}\n";
-        let dirs = BTreeSet::from(["".to_string(), "node".to_string()]);
-        let internal = BTreeSet::from(["@x/node".to_string()]);
-        let (out, log) = stamp_lock(text, "0.2.0", &dirs, &internal).unwrap();
+        let dirs = BTreeSet::from(["node".to_string()]);
+        let internal = BTreeMap::from([("@x/node".to_string(), "0.1.0".to_string())]);
+        let (out, log) = stamp_lock(text, "0.2.0", true, &dirs, &internal).unwrap();
         assert_eq!(log.len(), 3);
         assert!(out.contains("\"node_modules/left-pad\": {\"version\": \"0.1.0\"}"));
         assert!(out.contains("{\"left-pad\": \"^0.1.0\"}"));

@@ -23,15 +23,22 @@
 //!    `Cargo.toml`); those of the requested members are copied to
 //!    `<staging>/` (mode 0644).
 //!
-//! **No VCS information.** The workspace is a plain directory, not a git
-//! repository, so cargo writes no `.cargo_vcs_info.json` (it does so only
-//! inside git) and `--allow-dirty` merely keeps cargo from asking. kiln does
-//! not fabricate a repository: its commit would not be the checkout's, and
-//! stamped manifests would mark it dirty. The source commit is recorded in
-//! kiln's provenance instead. (Without a sandbox, a workspace that happens
-//! to lie inside a git checkout would let cargo find that repository; the
-//! sandbox mounts nothing above `/build`.)
-//!
+//! **From a git checkout.** When the project is the root of its git
+//! repository, the surface (see `surface::crate_surface`) first makes the
+//! workspace a git checkout of the commit being built
+//! ([`crate::source::vcs::attach_commit`]: a shallow fetch of that one
+//! commit from the project's repository, `HEAD` detached at it, the index
+//! its tree). cargo then does what it does in a clean clone: lists files
+//! from git (tracked dot-files included) and writes `.cargo_vcs_info.json`
+//! (`git.sha1`, `path_in_vcs`, and `dirty` when stamping changed a file of
+//! the package) — so at a clean tag the `.crate` equals `cargo package` in a
+//! clean `git clone`. `--allow-dirty` keeps cargo from refusing stamped
+//! dev builds; it does not change the bytes. The commit id is in the
+//! derivation. Otherwise (a directory source, a project below its
+//! repository's root) cargo packs a plain directory and writes no VCS
+//! information; the sandbox mounts nothing above `/build`, so cargo cannot
+//! find an unrelated repository.
+
 //! **Determinism check.** cargo's packer is itself reproducible: entry
 //! metadata is fixed and files are sorted. Packing twice to compare would
 //! double the cost, so kiln instead verifies, in one pass over the archive,

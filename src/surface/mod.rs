@@ -48,6 +48,36 @@ pub struct Job<'a> {
     pub npm_dist_tag: String,
     /// Resolved tools (process surfaces).
     pub tools: &'a [crate::sandbox::Tool],
+    /// The commit the workspace was materialised from, when the project is
+    /// the root of its git repository (the crate surface packs from a git
+    /// checkout of it, as `cargo publish` does).
+    pub git: Option<GitSource<'a>>,
+}
+
+/// A commit of the project's repository.
+#[derive(Debug, Clone, Copy)]
+pub struct GitSource<'a> {
+    pub repo: &'a crate::source::git::Repo,
+    /// Full commit id.
+    pub commit: &'a str,
+}
+
+/// The commit a crate recipe's workspace is checked out at, if any: only
+/// for git snapshots of a project that is its repository's root (else a
+/// clean clone would not have the project at the workspace's root).
+pub fn git_source<'a>(
+    snapshot: &'a crate::source::Snapshot,
+    project_root: &Path,
+) -> Option<GitSource<'a>> {
+    let crate::source::Origin::Git { commit, .. } = &snapshot.origin else {
+        return None;
+    };
+    let repo = snapshot.repo()?;
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    (canon(repo.root())? == canon(project_root)?).then_some(GitSource {
+        repo,
+        commit: commit.as_str(),
+    })
 }
 
 /// One artifact of an output.
@@ -193,6 +223,13 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         path: tmp.clone(),
         source,
     })?;
+    // Bundled dependencies may come from an input mounted as `node_modules`.
+    if let Some(nm) = job.inputs.get("node_modules") {
+        let dest = job.source_dir.join("node_modules");
+        if !dest.exists() {
+            npm::bundle::install_input(nm, &dest)?;
+        }
+    }
     let mut w = std::io::BufWriter::new(file);
     let pack = npm::pack(job.source_dir, &mut w)?;
     std::io::Write::flush(&mut w).map_err(|source| SurfaceError::Io {
@@ -212,6 +249,24 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     extra.insert("npm_name".into(), Value::String(pack.name.clone()));
     extra.insert("npm_version".into(), Value::String(pack.version.clone()));
     extra.insert("dist_tag".into(), Value::String(job.npm_dist_tag.clone()));
+    if !pack.warnings.is_empty() {
+        // Paths in the messages are the workspace's; name them from the project.
+        let shown: Vec<Value> = pack
+            .warnings
+            .iter()
+            .map(|w| Value::String(w.replace(&format!("{}/", job.source_dir.display()), "")))
+            .collect();
+        extra.insert("warnings".into(), Value::Array(shown.clone()));
+        let text: String = shown
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|w| format!("warning: {w}\n"))
+            .collect();
+        std::fs::write(job.log, text).map_err(|source| SurfaceError::Io {
+            path: job.log.to_path_buf(),
+            source,
+        })?;
+    }
     Ok(Output {
         path: dest,
         name: crate::nix::store_path::sanitize_name(&pack.file_name),
@@ -339,6 +394,15 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     } else {
         None
     };
+    if let Some(git) = job.git {
+        let src = job.workspace.join("src");
+        crate::source::vcs::attach_commit(git.repo, git.commit, &src).map_err(|e| {
+            SurfaceError::Io {
+                path: src.clone(),
+                source: std::io::Error::other(crate::error::chain(&e)),
+            }
+        })?;
+    }
     let spec = crate_::CrateSpec {
         manifest_dir: ws_rel(job),
         members: section.packages,

@@ -28,9 +28,12 @@
 //!   because Node's bundled zlib (Chromium's fork) emits different deflate
 //!   blocks — see `docs/npm.md`.
 //!
-//! Beyond npm, kiln refuses a `files` entry that matches nothing (usually a
-//! typo that would silently ship an incomplete package).
+//! A `files` entry that matches nothing is reported as a warning
+//! ([`NpmPack::warnings`]) — npm ignores it silently, and real packages ship
+//! such entries. Bundled dependencies are packed from `node_modules/` as
+//! npm-packlist does ([`bundle`]).
 
+pub mod bundle;
 pub mod collate;
 pub mod glob;
 pub mod packlist;
@@ -68,6 +71,9 @@ pub struct NpmPack {
     pub size: u64,
     /// Sum of the packed files' sizes.
     pub unpacked_size: u64,
+    /// What npm accepts silently but a release engineer should see
+    /// (a `files` entry that matches nothing).
+    pub warnings: Vec<String>,
 }
 
 /// Errors of the npm packer.
@@ -90,8 +96,6 @@ pub enum NpmError {
         value: String,
         reason: &'static str,
     },
-    #[error("{path}: `files` entry {entry:?} matches no file in the package")]
-    FilesEntryMatchesNothing { path: PathBuf, entry: String },
     #[error("{path}: file name is not valid UTF-8")]
     NonUtf8Name { path: PathBuf },
     #[error("{path}: I/O error")]
@@ -124,6 +128,8 @@ pub struct Manifest {
     pub selection: packlist::Selection,
     /// Raw `bin` targets after npm's normalisation.
     pub bin: Vec<String>,
+    /// The parsed package.json (for bundled dependencies).
+    pub raw: Value,
 }
 
 /// `@scope/name` + `1.2.3` → `scope-name-1.2.3.tgz`.
@@ -394,24 +400,8 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
             })
         }
     };
-    for field in ["bundleDependencies", "bundledDependencies"] {
-        match v.get(field) {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
-            Some(Value::Array(a)) if a.is_empty() => {}
-            Some(other) => {
-                return Err(NpmError::BadField {
-                    path,
-                    field: if field == "bundleDependencies" {
-                        "bundleDependencies"
-                    } else {
-                        "bundledDependencies"
-                    },
-                    value: other.to_string(),
-                    reason: "is not supported by kiln's npm packer (bundled node_modules)",
-                })
-            }
-        }
-    }
+    // Checked here so that a bad value is reported before packing.
+    bundle::bundled_names(&path, &v)?;
     let main = string_field(&path, &v, "main")?;
     let browser = v.get("browser").and_then(Value::as_str).map(String::from);
     let bin = package_bins(dir, &path, &name, &v)?;
@@ -426,28 +416,44 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
             workspaces: packlist::has_workspaces(dir, &workspace_patterns(&path, &v)?)?,
         },
         bin,
+        raw: v,
     })
+}
+
+/// `/`-separated form of a relative path.
+fn rel_string(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The files `npm pack` would put in the tarball, in tarball order.
 pub fn packed_files(dir: &Path) -> Result<(Manifest, Vec<String>), NpmError> {
+    packed_files_warn(dir).map(|(m, f, _)| (m, f))
+}
+
+/// [`packed_files`], plus warnings for `files` entries that match nothing.
+pub fn packed_files_warn(dir: &Path) -> Result<(Manifest, Vec<String>, Vec<String>), NpmError> {
     let manifest = read_manifest(dir)?;
     let mut files = packlist::select(dir, &manifest.selection)?;
+    let mut warnings = Vec::new();
     if let Some(entries) = &manifest.selection.files {
         for e in entries {
-            if e.starts_with('!') {
-                continue;
-            }
-            if !packlist::files_entry_matches(e, &files) {
-                return Err(NpmError::FilesEntryMatchesNothing {
-                    path: dir.join("package.json"),
-                    entry: e.clone(),
-                });
+            if !e.starts_with('!') && !packlist::files_entry_matches(e, &files) {
+                warnings.push(format!(
+                    "{}: `files` entry {e:?} matches no file in the package (npm ignores it)",
+                    dir.join("package.json").display()
+                ));
             }
         }
     }
+    let mut bundled = bundle::bundled_files(dir, &manifest.raw)?;
+    files.append(&mut bundled);
+    files.sort();
+    files.dedup();
     collate::npm_sort(&mut files);
-    Ok((manifest, files))
+    Ok((manifest, files, warnings))
 }
 
 /// pacote's `isPackageBin`: the path with its first component removed
@@ -468,7 +474,15 @@ fn is_package_bin(manifest: &Manifest, rel: &str) -> bool {
 /// Write the uncompressed npm tar of `dir` to `out`; returns the manifest,
 /// the packed files and their total size.
 pub fn write_tar(dir: &Path, out: impl Write) -> Result<(Manifest, Vec<String>, u64), NpmError> {
-    let (manifest, files) = packed_files(dir)?;
+    write_tar_warn(dir, out).map(|(m, f, n, _)| (m, f, n))
+}
+
+/// [`write_tar`], plus the warnings of [`packed_files_warn`].
+pub fn write_tar_warn(
+    dir: &Path,
+    out: impl Write,
+) -> Result<(Manifest, Vec<String>, u64, Vec<String>), NpmError> {
+    let (manifest, files, warnings) = packed_files_warn(dir)?;
     let mut tar = TarWriter::new(out, Dialect::NpmUstar);
     let mut unpacked = 0u64;
     for rel in &files {
@@ -499,7 +513,7 @@ pub fn write_tar(dir: &Path, out: impl Write) -> Result<(Manifest, Vec<String>, 
         unpacked += md.len();
     }
     tar.finish().map_err(NpmError::Tar)?;
-    Ok((manifest, files, unpacked))
+    Ok((manifest, files, unpacked, warnings))
 }
 
 /// Counts and hashes everything written through it.
@@ -532,7 +546,7 @@ pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
         n: 0,
     };
     let mut gz = GzipWriter::new(io::BufWriter::new(digests), &GzipOptions::NPM);
-    let (manifest, files, unpacked_size) = write_tar(package_dir, &mut gz)?;
+    let (manifest, files, unpacked_size, warnings) = write_tar_warn(package_dir, &mut gz)?;
     let buffered = gz.finish().map_err(NpmError::Write)?;
     let mut digests = buffered
         .into_inner()
@@ -552,6 +566,7 @@ pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
         shasum: sha1.iter().map(|b| format!("{b:02x}")).collect(),
         size: digests.n,
         unpacked_size,
+        warnings,
     })
 }
 

@@ -301,7 +301,17 @@ pub fn read_canonical(
         }
         other => other,
     })?;
-    let found = reader(&text).map_err(|e| VersionError::Manifest {
+    let found = match &policy.source {
+        VersionSource::Cargo(_) => cargo_in_tree(
+            project_root,
+            git_rev,
+            at.map_or("", |c| c.prefix.as_str()),
+            path,
+            &text,
+        ),
+        _ => reader(&text),
+    }
+    .map_err(|e| VersionError::Manifest {
         file: path.clone(),
         key: e.key.to_string(),
         reason: e.reason,
@@ -313,6 +323,40 @@ pub fn read_canonical(
         source,
     })?;
     Ok((parsed.to_scheme(policy.scheme)?, origin))
+}
+
+/// [`manifest::cargo_version_in`] over the checkout or commit `rev` (the
+/// project's directory in the repository is `prefix`, empty or ending in `/`).
+fn cargo_in_tree(
+    project_root: &Path,
+    git_rev: Option<(&Repo, &str)>,
+    prefix: &str,
+    path: &Path,
+    text: &str,
+) -> Result<Found, NotFound> {
+    use crate::stamp::tree::{expand_dir_globs, FsTree, PathList};
+    let read = |p: &Path| match git_rev {
+        Some((repo, rev)) => read_at_rev(repo, prefix, rev, p).ok(),
+        None => std::fs::read_to_string(project_root.join(p)).ok(),
+    };
+    let expand = |pats: &[String]| match git_rev {
+        Some((repo, rev)) => {
+            let files = repo
+                .ls_tree(rev)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|e| {
+                    e.path
+                        .strip_prefix(prefix.as_bytes())
+                        .and_then(|p| std::str::from_utf8(p).ok())
+                        .map(str::to_string)
+                })
+                .collect();
+            expand_dir_globs(&PathList::new(files), pats)
+        }
+        None => expand_dir_globs(&FsTree(project_root), pats),
+    };
+    manifest::cargo_version_in(text, path, &read, &expand)
 }
 
 /// The content of `rel` (relative to the project root, whose directory in

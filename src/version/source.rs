@@ -2,7 +2,7 @@
 //!
 //! | source | key read |
 //! |---|---|
-//! | `cargo` | `workspace.package.version`, else `package.version` |
+//! | `cargo` | `workspace.package.version`, else `package.version`; a root without either: its members' (see [`cargo_version_in`]) |
 //! | `pyproject` | `project.version`, else `tool.poetry.version` |
 //! | `npm` | `version` |
 //! | `file:<path>` | the whole file, trimmed |
@@ -10,7 +10,7 @@
 /// A version string found in a manifest, with the key it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
-    pub key: &'static str,
+    pub key: String,
     pub value: String,
 }
 
@@ -53,7 +53,12 @@ pub fn cargo_version(text: &str) -> Result<Found, NotFound> {
         ("package.version", &["package", "version"][..]),
     ] {
         match toml_string(doc.as_item(), path) {
-            Some(Ok(value)) => return Ok(Found { key, value }),
+            Some(Ok(value)) => {
+                return Ok(Found {
+                    key: key.into(),
+                    value,
+                })
+            }
             Some(Err(reason)) if key == "package.version" => return Err(NotFound { key, reason }),
             _ => {}
         }
@@ -64,6 +69,116 @@ pub fn cargo_version(text: &str) -> Result<Found, NotFound> {
     })
 }
 
+/// The Cargo version of the manifest at `path` (project-relative), looking
+/// beyond it the way cargo does:
+///
+/// - `version.workspace = true` reads `workspace.package.version` of the
+///   workspace root (the nearest ancestor manifest with `[workspace]`);
+/// - a workspace root with neither `workspace.package.version` nor
+///   `package.version` (serde, clap, rayon) reads its members: every
+///   member with its own version that is published (`publish` not `false`)
+///   must state the same one, else the policy must name a member
+///   (`source = "cargo:<member>/Cargo.toml"`).
+///
+/// `read` reads a project-relative file; `expand` expands
+/// `workspace.members` patterns to member directories.
+pub fn cargo_version_in(
+    text: &str,
+    path: &std::path::Path,
+    read: &dyn Fn(&std::path::Path) -> Option<String>,
+    expand: &dyn Fn(&[String]) -> Vec<std::path::PathBuf>,
+) -> Result<Found, NotFound> {
+    use std::path::Path;
+    let inherits = |t: &str| {
+        toml_edit::ImDocument::parse(t).ok().is_some_and(|d| {
+            d.get("package")
+                .and_then(|p| p.get("version"))
+                .and_then(|v| v.get("workspace"))
+                .and_then(|w| w.as_bool())
+                == Some(true)
+        })
+    };
+    if inherits(text) {
+        let mut dir = path.parent();
+        while let Some(d) = dir.and_then(Path::parent) {
+            let root = d.join("Cargo.toml");
+            if let Some(t) = read(&root).filter(|t| is_workspace_root(t)) {
+                return cargo_version(&t).map(|f| Found {
+                    key: format!("{} (inherited from {})", f.key, root.display()),
+                    value: f.value,
+                });
+            }
+            dir = Some(d);
+        }
+        return Err(NotFound {
+            key: "package.version",
+            reason: "is inherited from the workspace (`version.workspace = true`), but no workspace root was found above it".into(),
+        });
+    }
+    match cargo_version(text) {
+        Err(e) if e.key == "workspace.package.version" && is_workspace_root(text) => {
+            let dir = path.parent().unwrap_or(Path::new(""));
+            let members = workspace_list(text, "members");
+            let mut seen: Vec<(String, String)> = Vec::new();
+            for m in expand(&members) {
+                let mp = dir.join(&m).join("Cargo.toml");
+                let Some(t) = read(&mp) else { continue };
+                let Ok(doc) = toml_edit::ImDocument::parse(t.as_str()) else {
+                    continue;
+                };
+                let pkg = doc.get("package");
+                let published =
+                    pkg.and_then(|p| p.get("publish")).and_then(|p| p.as_bool()) != Some(false);
+                if let Some(v) = pkg.and_then(|p| p.get("version")).and_then(|v| v.as_str()) {
+                    if published {
+                        seen.push((mp.display().to_string(), v.to_string()));
+                    }
+                }
+            }
+            let mut versions: Vec<&str> = seen.iter().map(|(_, v)| v.as_str()).collect();
+            versions.sort();
+            versions.dedup();
+            match versions.as_slice() {
+                [one] => Ok(Found {
+                    key: format!("package.version of the members ({})", seen.len()),
+                    value: one.to_string(),
+                }),
+                [] => Err(e),
+                _ => Err(NotFound {
+                    key: "workspace.package.version",
+                    reason: format!(
+                        "is not set and the members disagree ({}); name the member that carries the release version: [version] source = \"cargo:<member>/Cargo.toml\"",
+                        seen.iter()
+                            .map(|(p, v)| format!("{p}: {v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                }),
+            }
+        }
+        other => other,
+    }
+}
+
+fn is_workspace_root(text: &str) -> bool {
+    toml_edit::ImDocument::parse(text)
+        .ok()
+        .is_some_and(|d| d.get("workspace").is_some_and(|w| w.is_table_like()))
+}
+
+fn workspace_list(text: &str, key: &str) -> Vec<String> {
+    toml_edit::ImDocument::parse(text)
+        .ok()
+        .and_then(|d| {
+            d.get("workspace")?.get(key)?.as_array().map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
 /// `project.version`, else `tool.poetry.version`.
 pub fn pyproject_version(text: &str) -> Result<Found, NotFound> {
     let doc = toml_doc(text)?;
@@ -72,7 +187,12 @@ pub fn pyproject_version(text: &str) -> Result<Found, NotFound> {
         ("tool.poetry.version", &["tool", "poetry", "version"][..]),
     ] {
         match toml_string(doc.as_item(), path) {
-            Some(Ok(value)) => return Ok(Found { key, value }),
+            Some(Ok(value)) => {
+                return Ok(Found {
+                    key: key.into(),
+                    value,
+                })
+            }
             Some(Err(reason)) => return Err(NotFound { key, reason }),
             None => {}
         }
@@ -101,7 +221,7 @@ pub fn npm_version(text: &str) -> Result<Found, NotFound> {
     })?;
     match v.get(key) {
         Some(serde_json::Value::String(s)) => Ok(Found {
-            key,
+            key: key.into(),
             value: s.clone(),
         }),
         Some(other) => Err(NotFound {
@@ -125,7 +245,7 @@ pub fn file_version(text: &str) -> Result<Found, NotFound> {
         });
     }
     Ok(Found {
-        key: "(content)",
+        key: "(content)".into(),
         value: t.to_string(),
     })
 }

@@ -15,7 +15,12 @@
 //! ancestor's (as `dir/entry`), in partial mode for directories, exactly as
 //! ignore-walk's `filterEntry` does. Symlinks and other non-regular files
 //! are never packed; names containing `*` are skipped.
-//! Bundled dependencies are not supported (see `docs/npm.md`).
+//!
+//! A bundled dependency (`bundleDependencies`, see `super::bundle`) is
+//! walked as its own package root with npm-packlist's bundle rules: only
+//! its `package.json` rules and the strict rules at its root (no defaults,
+//! no `.npmignore`/`.gitignore` there — unless it is a link, which gets the
+//! root's rule sets), ordinary rules in its sub-directories.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -283,8 +288,24 @@ fn defaults() -> Cow<'static, [Rule]> {
     Cow::Borrowed(RULES.get_or_init(|| DEFAULTS.iter().map(|r| Rule::new(r)).collect()))
 }
 
+/// How a package directory is walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// The package being packed.
+    Root,
+    /// A bundled dependency installed in `node_modules/` (not a link).
+    Bundled,
+    /// A bundled dependency that is a symlink (a workspace link).
+    BundledLink,
+}
+
 /// List the files npm would pack from `root`, unsorted, relative, `/`-separated.
 pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
+    select_as(root, sel, Walk::Root)
+}
+
+/// [`select`] for a package directory walked as `walk`.
+pub fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<String>, NpmError> {
     let mut strict: Vec<String> = [
         "/.git",
         "!/package.json",
@@ -303,7 +324,10 @@ pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut rules = HashMap::from([(Src::Defaults, defaults())]);
+    let mut rules = HashMap::new();
+    if walk != Walk::Bundled {
+        rules.insert(Src::Defaults, defaults());
+    }
     let mut required = Vec::new();
     if let Some(files) = &sel.files {
         let mut ignores = vec!["*".to_string()];
@@ -349,20 +373,26 @@ pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        order: vec![
-            Src::Defaults,
-            Src::PackageJson,
-            Src::NpmIgnore,
-            Src::GitIgnore,
-            Src::Strict,
-        ],
+        order: if walk == Walk::Bundled {
+            vec![Src::PackageJson, Src::Strict]
+        } else {
+            vec![
+                Src::Defaults,
+                Src::PackageJson,
+                Src::NpmIgnore,
+                Src::GitIgnore,
+                Src::Strict,
+            ]
+        },
         rules,
         exact: false,
         required,
-        workspaces: sel.workspaces,
+        workspaces: sel.workspaces && walk == Walk::Root,
     };
     let names = read_names(root)?;
-    root_walker.load_ignore_files(root, &names, false)?;
+    if walk != Walk::Bundled {
+        root_walker.load_ignore_files(root, &names, false)?;
+    }
     let mut out = Vec::new();
     root_walker.walk_entries(root, "", &names, &mut out)?;
     Ok(out)

@@ -1,0 +1,117 @@
+//! Build-time stamping: the stamping rule ([`super::rule`]) applied to a
+//! build workspace, deciding from the whole commit (so an npm package
+//! depending on a sibling the recipe does not read still gets its range
+//! rewritten) and editing only the files the recipe reads.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::rule;
+use super::tree::{SnapshotTree, Tree};
+use super::{stamp_tree, ManifestKind, StampError, StampPlan};
+use crate::version::policy::ReleasePolicy;
+use crate::recipe::{Recipe, Surface};
+use crate::source::snapshot::{Selection, Snapshot};
+use crate::version::ResolvedVersion;
+
+/// The manifests a recipe builds from, which are ours whatever version they
+/// state: the `package.json` an npm recipe packs, the workspace root and
+/// the packed members of a crate recipe (every published member when it
+/// names none), the `pyproject.toml` of a Python recipe.
+pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSet<PathBuf> {
+    let base = Path::new(base);
+    let mut own = BTreeSet::new();
+    match recipe.surface() {
+        Surface::Npm => {
+            own.insert(base.join("package.json"));
+        }
+        Surface::Sdist | Surface::Wheel => {
+            own.insert(base.join("pyproject.toml"));
+        }
+        Surface::Crate => {
+            let root = base.join("Cargo.toml");
+            let wanted = recipe
+                .spec
+                .crate_
+                .as_ref()
+                .map(|c| c.packages.clone())
+                .unwrap_or_default();
+            if let Some(text) = tree.read(&root) {
+                for m in rule::cargo_members(tree, &text) {
+                    let f = base.join(m).join("Cargo.toml");
+                    let Some(doc) = tree
+                        .read(&f)
+                        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+                    else {
+                        continue;
+                    };
+                    let pkg = doc.get("package");
+                    let name = pkg.and_then(|p| p.get("name")).and_then(|n| n.as_str());
+                    let published =
+                        pkg.and_then(|p| p.get("publish")).and_then(|p| p.as_bool()) != Some(false);
+                    let ours = if wanted.is_empty() {
+                        published
+                    } else {
+                        name.is_some_and(|n| wanted.iter().any(|w| w == n))
+                    };
+                    if ours {
+                        own.insert(f);
+                    }
+                }
+            }
+            own.insert(root);
+        }
+        _ => {}
+    }
+    own
+}
+
+/// Stamps the build's version spellings into the workspace copies at `src`
+/// of the manifests `selection` reads, by the stamping rule decided over
+/// the whole `snapshot`. Returns the edited paths (project-relative, sorted).
+pub fn stamp_workspace(
+    src: &Path,
+    snapshot: &Snapshot,
+    policy: &ReleasePolicy,
+    version: &ResolvedVersion,
+    recipe: &Recipe,
+    selection: &Selection<'_>,
+) -> Result<Vec<String>, StampError> {
+    let selected: BTreeSet<PathBuf> = selection
+        .files
+        .iter()
+        .map(|f| PathBuf::from(&f.path))
+        .collect();
+    let tree = SnapshotTree::new(snapshot);
+    let mut scope = match &policy.stamp_files {
+        Some(files) => rule::declared(&tree, files)?,
+        None => {
+            let extra: Vec<PathBuf> = selected
+                .iter()
+                .filter(|f| ManifestKind::of(f).is_some())
+                .cloned()
+                .collect();
+            let mut own = recipe_manifests(&tree, recipe, &selection.base);
+            own.extend(super::own_source(policy));
+            let candidates = rule::candidates(&tree, policy, &extra);
+            let mut current = rule::current_spellings(&tree, policy);
+            for s in rule::spellings(&version.canonical) {
+                if !current.contains(&s) {
+                    current.push(s);
+                }
+            }
+            rule::decide(&tree, &candidates, &own, &current)
+        }
+    };
+    scope.files.retain(|f, _| selected.contains(f));
+    if scope.files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut plan = StampPlan::for_build(version, scope.files.keys().cloned().collect());
+    plan.scope = Some(scope);
+    let changes = stamp_tree(src, &plan)?;
+    let mut stamped: Vec<String> = changes.iter().map(|c| super::rel_str(&c.file)).collect();
+    stamped.sort();
+    stamped.dedup();
+    Ok(stamped)
+}
