@@ -307,6 +307,11 @@ impl Engine {
                 versions.insert(k.to_string(), v);
             }
         }
+        let revision = match &self.snapshot.origin {
+            Origin::Git { commit, dirty: false } => Some(commit.as_str()),
+            _ => None,
+        };
+        versions.extend(surface::extra_versions(r.surface(), &self.version, revision)?);
         let sde = crate::source::snapshot::source_date_epoch(
             self.opts.source_date_epoch.as_deref(),
             self.snapshot.commit_time,
@@ -678,6 +683,10 @@ fn prepare<'a>(
         read.extend(selection.files.iter().map(|f| f.path.as_str()));
         let v = version.render(Engine::target_of(r.surface()))?;
         check_templates(r, &v, &mut outputs)?;
+        surface::check(r, version, &v).map_err(|source| BuildError::Surface {
+            recipe: r.id.clone(),
+            source: Box::new(source),
+        })?;
         prepared.push(Prepared {
             recipe: r,
             selection,

@@ -90,6 +90,7 @@ pub(super) fn run(
         stamped: &stamped,
         npm_dist_tag: engine.version.npm_dist_tag().to_string(),
         tools,
+        versions: &drv.versions,
     };
     let output = surface::build(&job).map_err(|source| match source {
         surface::SurfaceError::Failed { tail } => BuildError::Failed {

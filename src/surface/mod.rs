@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod command;
 pub mod crate_;
 pub mod npm;
+pub mod oci;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,9 @@ pub struct Job<'a> {
     pub npm_dist_tag: String,
     /// Resolved tools (process surfaces).
     pub tools: &'a [crate::sandbox::Tool],
+    /// The derivation's version facts (`artifact`, and for OCI recipes
+    /// `oci-tags` and `revision`).
+    pub versions: &'a BTreeMap<String, String>,
 }
 
 /// One artifact of an output.
@@ -89,9 +93,13 @@ pub enum SurfaceError {
     #[error(transparent)]
     Crate(#[from] crate_::CrateError),
     #[error(transparent)]
+    Oci(#[from] oci::OciError),
+    #[error(transparent)]
     Recipe(#[from] crate::recipe::RecipeError),
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
+    #[error(transparent)]
+    Version(Box<crate::version::VersionError>),
     #[error("the build command failed:\n{tail}")]
     Failed { tail: String },
     #[error("{path}")]
@@ -109,8 +117,10 @@ impl Classify for SurfaceError {
             SurfaceError::Npm(e) => e.kind(),
             SurfaceError::Command(e) => e.kind(),
             SurfaceError::Crate(e) => e.kind(),
+            SurfaceError::Oci(e) => e.kind(),
             SurfaceError::Recipe(e) => e.kind(),
             SurfaceError::Sandbox(e) => e.kind(),
+            SurfaceError::Version(e) => e.kind(),
             SurfaceError::Failed { .. } | SurfaceError::Io { .. } => ErrorKind::Internal,
         }
     }
@@ -124,6 +134,7 @@ pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
         Surface::Npm => npm_surface(job),
         Surface::Command => command_surface(job),
         Surface::Crate => crate_surface(job),
+        Surface::Oci => oci::build(job),
         other => unreachable!("recipe validation rejects unsupported surface {other}"),
     }
 }
@@ -161,9 +172,47 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
                 );
             }
         }
+        Surface::Oci => {
+            for (k, v) in oci::identity() {
+                m.insert(k.to_string(), v);
+            }
+        }
         _ => {}
     }
     m
+}
+
+/// Version facts a surface adds to its derivation (they change its output):
+/// OCI recipes record their tags and the source revision.
+pub fn extra_versions(
+    surface: Surface,
+    version: &crate::version::ResolvedVersion,
+    revision: Option<&str>,
+) -> Result<BTreeMap<String, String>, crate::version::VersionError> {
+    let mut m = BTreeMap::new();
+    if surface == Surface::Oci {
+        m.insert(oci::TAGS_KEY.to_string(), version.oci_tags()?.join(" "));
+        if let Some(rev) = revision {
+            m.insert(oci::REVISION_KEY.to_string(), rev.to_string());
+        }
+    }
+    Ok(m)
+}
+
+/// Surface checks that need no workspace, run while planning so that bad
+/// input fails before anything is built.
+pub fn check(
+    recipe: &Recipe,
+    version: &crate::version::ResolvedVersion,
+    artifact_version: &str,
+) -> Result<(), SurfaceError> {
+    if recipe.surface() == Surface::Oci {
+        let tags = version
+            .oci_tags()
+            .map_err(|e| SurfaceError::Version(Box::new(e)))?;
+        oci::check(recipe, &tags, artifact_version)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), SurfaceError> {
