@@ -308,10 +308,17 @@ impl Engine {
             }
         }
         let revision = match &self.snapshot.origin {
-            Origin::Git { commit, dirty: false } => Some(commit.as_str()),
+            Origin::Git {
+                commit,
+                dirty: false,
+            } => Some(commit.as_str()),
             _ => None,
         };
-        versions.extend(surface::extra_versions(r.surface(), &self.version, revision)?);
+        versions.extend(surface::extra_versions(
+            r.surface(),
+            &self.version,
+            revision,
+        )?);
         let sde = crate::source::snapshot::source_date_epoch(
             self.opts.source_date_epoch.as_deref(),
             self.snapshot.commit_time,

@@ -447,9 +447,16 @@ mod tests {
 
     #[test]
     fn oci_major_channels_inline() {
-        let p = parse("[channels]\noci-major = { \"3\" = \"petronas\", \"2\" = \"harukas\" }\n").unwrap();
-        assert_eq!(p.oci_major_names.get(&3).map(String::as_str), Some("petronas"));
-        assert_eq!(p.oci_major_names.get(&2).map(String::as_str), Some("harukas"));
+        let p = parse("[channels]\noci-major = { \"3\" = \"petronas\", \"2\" = \"harukas\" }\n")
+            .unwrap();
+        assert_eq!(
+            p.oci_major_names.get(&3).map(String::as_str),
+            Some("petronas")
+        );
+        assert_eq!(
+            p.oci_major_names.get(&2).map(String::as_str),
+            Some("harukas")
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ fn read_doc(pin: &BasePin, path: &Path, what: &str) -> Result<Vec<u8>, OciError>
     let meta = std::fs::symlink_metadata(path)
         .map_err(|_| bad(pin, format!("{what} {} is missing", path.display())))?;
     if !meta.is_file() {
-        return Err(bad(pin, format!("{what} {} is not a regular file", path.display())));
+        return Err(bad(
+            pin,
+            format!("{what} {} is not a regular file", path.display()),
+        ));
     }
     if meta.len() > MAX_DOC {
         return Err(bad(pin, format!("{what} is larger than {MAX_DOC} bytes")));
@@ -55,16 +58,27 @@ fn read_doc(pin: &BasePin, path: &Path, what: &str) -> Result<Vec<u8>, OciError>
 }
 
 fn read_blob(pin: &BasePin, d: &Descriptor, what: &str) -> Result<Vec<u8>, OciError> {
-    let path = blob_path(&pin.dir, &d.digest)
-        .ok_or_else(|| bad(pin, format!("{what} digest {:?} is not sha256:<hex>", d.digest)))?;
+    let path = blob_path(&pin.dir, &d.digest).ok_or_else(|| {
+        bad(
+            pin,
+            format!("{what} digest {:?} is not sha256:<hex>", d.digest),
+        )
+    })?;
     let bytes = read_doc(pin, &path, what)?;
     if Digest::of(&bytes).as_str() != d.digest || bytes.len() as u64 != d.size {
-        return Err(bad(pin, format!("{what} blob does not match its descriptor {}", d.digest)));
+        return Err(bad(
+            pin,
+            format!("{what} blob does not match its descriptor {}", d.digest),
+        ));
     }
     Ok(bytes)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(pin: &BasePin, bytes: &[u8], what: &str) -> Result<T, OciError> {
+fn parse<T: serde::de::DeserializeOwned>(
+    pin: &BasePin,
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, OciError> {
     serde_json::from_slice(bytes).map_err(|e| bad(pin, format!("{what} is not valid: {e}")))
 }
 
@@ -74,10 +88,21 @@ pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, Oci
     let layout = read_doc(pin, &pin.dir.join("oci-layout"), "oci-layout")?;
     let v: serde_json::Value = parse(pin, &layout, "oci-layout")?;
     if v.get("imageLayoutVersion").and_then(|x| x.as_str()) != Some("1.0.0") {
-        return Err(bad(pin, "oci-layout does not declare imageLayoutVersion 1.0.0"));
+        return Err(bad(
+            pin,
+            "oci-layout does not declare imageLayoutVersion 1.0.0",
+        ));
     }
-    let index: Index = parse(pin, &read_doc(pin, &pin.dir.join("index.json"), "index.json")?, "index.json")?;
-    let Some(top) = index.manifests.iter().find(|d| d.digest == pin.digest.as_str()) else {
+    let index: Index = parse(
+        pin,
+        &read_doc(pin, &pin.dir.join("index.json"), "index.json")?,
+        "index.json",
+    )?;
+    let Some(top) = index
+        .manifests
+        .iter()
+        .find(|d| d.digest == pin.digest.as_str())
+    else {
         let found: Vec<&str> = index.manifests.iter().map(|d| d.digest.as_str()).collect();
         return Err(bad(
             pin,
@@ -117,25 +142,49 @@ pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, Oci
         bytes = read_blob(pin, &desc, "manifest")?;
     }
     if desc.media_type != MediaType::Manifest {
-        return Err(bad(pin, format!("the pinned document is a {:?}, not an image manifest", desc.media_type)));
+        return Err(bad(
+            pin,
+            format!(
+                "the pinned document is a {:?}, not an image manifest",
+                desc.media_type
+            ),
+        ));
     }
     let manifest: Manifest = parse(pin, &bytes, "manifest")?;
     let config: ImageConfig = parse(pin, &read_blob(pin, &manifest.config, "config")?, "config")?;
     if let Some(p) = platform {
         if (&config.os, &config.architecture) != (&p.os, &p.architecture) {
-            return Err(bad(pin, format!("its config is for {}/{}, not {p}", config.os, config.architecture)));
+            return Err(bad(
+                pin,
+                format!(
+                    "its config is for {}/{}, not {p}",
+                    config.os, config.architecture
+                ),
+            ));
         }
     }
     if config.rootfs.diff_ids.len() != manifest.layers.len() {
-        return Err(bad(pin, "its config lists a different number of diff_ids than the manifest has layers"));
+        return Err(bad(
+            pin,
+            "its config lists a different number of diff_ids than the manifest has layers",
+        ));
     }
     for l in &manifest.layers {
         if l.media_type.layer_kind().is_none() {
-            return Err(bad(pin, format!("layer {} has media type {:?}, which kiln cannot reuse", l.digest, l.media_type)));
+            return Err(bad(
+                pin,
+                format!(
+                    "layer {} has media type {:?}, which kiln cannot reuse",
+                    l.digest, l.media_type
+                ),
+            ));
         }
-        l.digest
-            .parse::<Digest>()
-            .map_err(|_| bad(pin, format!("layer digest {:?} is not sha256:<hex>", l.digest)))?;
+        l.digest.parse::<Digest>().map_err(|_| {
+            bad(
+                pin,
+                format!("layer digest {:?} is not sha256:<hex>", l.digest),
+            )
+        })?;
     }
     Ok(BaseImage {
         name: pin.name.clone(),
@@ -160,14 +209,26 @@ impl BaseImage {
                 layout: self.name.clone(),
                 reason: format!("layer blob {} is missing", l.digest),
             })?;
-            let mut w = blobs.writer().map_err(|source| OciError::Io { path: src.clone(), source })?;
-            std::io::copy(&mut f, &mut w).map_err(|source| OciError::Io { path: src.clone(), source })?;
-            let (digest, size) = w.commit().map_err(|source| OciError::Io { path: src.clone(), source })?;
+            let mut w = blobs.writer().map_err(|source| OciError::Io {
+                path: src.clone(),
+                source,
+            })?;
+            std::io::copy(&mut f, &mut w).map_err(|source| OciError::Io {
+                path: src.clone(),
+                source,
+            })?;
+            let (digest, size) = w.commit().map_err(|source| OciError::Io {
+                path: src.clone(),
+                source,
+            })?;
             if digest.as_str() != l.digest || size != l.size {
                 let _ = std::fs::remove_file(blobs.path(&digest));
                 return Err(OciError::Base {
                     layout: self.name.clone(),
-                    reason: format!("layer blob {} does not match its digest (got {digest}, {size} bytes)", l.digest),
+                    reason: format!(
+                        "layer blob {} does not match its digest (got {digest}, {size} bytes)",
+                        l.digest
+                    ),
                 });
             }
         }
@@ -176,10 +237,7 @@ impl BaseImage {
 }
 
 /// A reader of a layer's uncompressed tar.
-pub fn uncompressed(
-    path: &Path,
-    media: MediaType,
-) -> std::io::Result<Box<dyn Read>> {
+pub fn uncompressed(path: &Path, media: MediaType) -> std::io::Result<Box<dyn Read>> {
     use super::schema::LayerCompression as C;
     let f = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(path)?);
     Ok(match media.layer_kind().flatten() {

@@ -54,9 +54,11 @@ pub fn write(
     for l in layers {
         let name = format!("{}.tar", l.diff_id.hex());
         if !names.contains(&name) {
-            let r = super::base::uncompressed(&l.blob, l.media_type).map_err(|source| OciError::Io {
-                path: l.blob.clone(),
-                source,
+            let r = super::base::uncompressed(&l.blob, l.media_type).map_err(|source| {
+                OciError::Io {
+                    path: l.blob.clone(),
+                    source,
+                }
             })?;
             tar.append_file_from(&name, 0o444, 0, l.tar_size, r)?;
         }

@@ -39,7 +39,9 @@ use serde_json::Value;
 use crate::error::{Classify, ErrorKind};
 use crate::recipe::{Recipe, RecipeError};
 use blobs::{Blobs, Digest};
-use json::{canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs};
+use json::{
+    canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
+};
 use schema::LayerCompression;
 
 use super::{Artifact, Job, Output, SurfaceError};
@@ -125,7 +127,15 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
     let revision = job.versions.get(REVISION_KEY).map(String::as_str);
     let sde = job.source_date_epoch.max(0);
     let created = json::rfc3339(sde);
-    let plan = plan::plan(r, &version_tags, job.version, job.source_dir, job.inputs, revision, &created)?;
+    let plan = plan::plan(
+        r,
+        &version_tags,
+        job.version,
+        job.source_dir,
+        job.inputs,
+        revision,
+        &created,
+    )?;
     let name = format!(
         "{}-{}",
         r.store_name(),
@@ -137,7 +147,9 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut built = Vec::new();
     for pp in &plan.platforms {
-        built.push(build_platform(&plan, pp, &blobs, sde as u64, &created, workers, job)?);
+        built.push(build_platform(
+            &plan, pp, &blobs, sde as u64, &created, workers, job,
+        )?);
     }
     let top = if built.len() == 1 {
         built[0].descriptor.clone()
@@ -167,8 +179,11 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         annotations: BTreeMap::new(),
     };
     std::fs::write(layout.join("index.json"), canonical(&layout_index)).map_err(io(&layout))?;
-    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
-        .map_err(io(&layout))?;
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(io(&layout))?;
     let repo_tags: Vec<String> = plan
         .tags
         .iter()
@@ -205,7 +220,13 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
             format!("{p}.docker.tar")
         };
         let path = root.join(&file);
-        docker::write(&path, &b.config, &b.config_digest, &b.docker_layers, &repo_tags)?;
+        docker::write(
+            &path,
+            &b.config,
+            &b.config_digest,
+            &b.docker_layers,
+            &repo_tags,
+        )?;
         let (sha256, size) = super::sha256_file(&path).map_err(|e| OciError::Io {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
@@ -290,7 +311,10 @@ fn build_platform(
             if digest.as_str() != diff {
                 return Err(OciError::Base {
                     layout: b.name.clone(),
-                    reason: format!("layer {} uncompresses to {digest}, but its config says {diff}", l.digest),
+                    reason: format!(
+                        "layer {} uncompresses to {digest}, but its config says {diff}",
+                        l.digest
+                    ),
                 });
             }
             layers.push(l.clone());
@@ -335,7 +359,11 @@ fn build_platform(
     for (k, v) in &s.env {
         let v = r.render(&format!("oci.env.{k}"), v, job.version)?;
         let entry = format!("{k}={v}");
-        match rc.env.iter_mut().find(|e| e.split('=').next() == Some(k.as_str())) {
+        match rc
+            .env
+            .iter_mut()
+            .find(|e| e.split('=').next() == Some(k.as_str()))
+        {
             Some(e) => *e = entry,
             None => rc.env.push(entry),
         }
@@ -358,7 +386,8 @@ fn build_platform(
         rc.labels.insert(k.clone(), v);
     }
     for p in plan::ports(r)? {
-        rc.exposed_ports.insert(p, Value::Object(Default::default()));
+        rc.exposed_ports
+            .insert(p, Value::Object(Default::default()));
     }
     let config_bytes = canonical(&config);
     let (config_digest, config_size) = blobs.put(&config_bytes).map_err(io("config"))?;

@@ -62,14 +62,8 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     Dir,
-    File {
-        disk: PathBuf,
-        size: u64,
-        mode: u32,
-    },
-    Symlink {
-        target: String,
-    },
+    File { disk: PathBuf, size: u64, mode: u32 },
+    Symlink { target: String },
 }
 
 fn section(r: &Recipe) -> OciSection {
@@ -87,7 +81,12 @@ fn invalid(r: &Recipe, key: &str, value: &str, reason: impl Into<String>) -> Oci
 }
 
 fn missing(r: &Recipe, key: &str, from: &str) -> OciError {
-    invalid(r, key, from, "does not exist in the workspace (a missing input file)")
+    invalid(
+        r,
+        key,
+        from,
+        "does not exist in the workspace (a missing input file)",
+    )
 }
 
 /// The tags of one image: the version's OCI tags (for stable releases with
@@ -165,17 +164,32 @@ fn render(
 /// `usr/bin/x`; `/` → ``).
 fn image_path(r: &Recipe, key: &str, to: &str) -> Result<String, OciError> {
     let Some(rel) = to.strip_prefix('/') else {
-        return Err(invalid(r, key, to, "must be an absolute path in the image (/usr/local/bin/app)"));
+        return Err(invalid(
+            r,
+            key,
+            to,
+            "must be an absolute path in the image (/usr/local/bin/app)",
+        ));
     };
     let rel = rel.trim_end_matches('/');
     if rel.is_empty() {
         return Ok(String::new());
     }
     if let Err(reason) = crate::archive::check_entry_path(rel) {
-        return Err(invalid(r, key, to, format!("is not a clean image path: {reason}")));
+        return Err(invalid(
+            r,
+            key,
+            to,
+            format!("is not a clean image path: {reason}"),
+        ));
     }
     if rel.split('/').any(|c| c == ".") {
-        return Err(invalid(r, key, to, "is not a clean image path: contains a `.` component"));
+        return Err(invalid(
+            r,
+            key,
+            to,
+            "is not a clean image path: contains a `.` component",
+        ));
     }
     Ok(rel.to_string())
 }
@@ -196,12 +210,19 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
     if let Some(repo) = &s.repository {
         let ok = !repo.is_empty()
             && repo.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':')
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'.' | b'_' | b'-' | b'/' | b':')
             })
             && !repo.starts_with(['/', '.', '-'])
             && !repo.ends_with('/');
         if !ok {
-            return Err(invalid(r, "oci.repository", repo, "must be a lowercase image repository name (example.org/team/app)"));
+            return Err(invalid(
+                r,
+                "oci.repository",
+                repo,
+                "must be a lowercase image repository name (example.org/team/app)",
+            ));
         }
     }
     for p in &s.exposed_ports {
@@ -209,7 +230,12 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
     }
     for k in s.env.keys() {
         if k.is_empty() || k.contains('=') || k.contains('\0') {
-            return Err(invalid(r, &format!("oci.env.{k}"), k, "is not an environment variable name"));
+            return Err(invalid(
+                r,
+                &format!("oci.env.{k}"),
+                k,
+                "is not an environment variable name",
+            ));
         }
     }
     if let Some(w) = &s.working_dir {
@@ -236,7 +262,12 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
                 return Err(invalid(r, &key, path, "cannot replace `/`"));
             }
             if target.is_empty() || target.contains('\0') {
-                return Err(invalid(r, &key, target, "a link target is a non-empty path"));
+                return Err(invalid(
+                    r,
+                    &key,
+                    target,
+                    "a link target is a non-empty path",
+                ));
             }
         }
     }
@@ -249,7 +280,12 @@ fn port(r: &Recipe, p: &str) -> Result<String, OciError> {
     if ok {
         Ok(format!("{num}/{proto}"))
     } else {
-        Err(invalid(r, "oci.exposed-ports", p, "expected PORT[/tcp|udp|sctp] with 1 ≤ PORT ≤ 65535"))
+        Err(invalid(
+            r,
+            "oci.exposed-ports",
+            p,
+            "expected PORT[/tcp|udp|sctp] with 1 ≤ PORT ≤ 65535",
+        ))
     }
 }
 
@@ -266,12 +302,18 @@ fn pin(r: &Recipe, b: &super::schema::BaseSection, layout: &str) -> Result<Diges
             ))
         }
     };
-    value.parse().map_err(|reason: &str| invalid(r, &key, value, reason))
+    value
+        .parse()
+        .map_err(|reason: &str| invalid(r, &key, value, reason))
 }
 
 /// Exposed ports in their canonical spelling.
 pub fn ports(r: &Recipe) -> Result<Vec<String>, OciError> {
-    section(r).exposed_ports.iter().map(|p| port(r, p)).collect()
+    section(r)
+        .exposed_ports
+        .iter()
+        .map(|p| port(r, p))
+        .collect()
 }
 
 /// Resolve `from` to a path in the workspace, refusing symlinked ancestors.
@@ -286,7 +328,12 @@ fn source(
         Some(rest) => {
             let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
             let base = inputs.get(mount).ok_or_else(|| {
-                invalid(r, key, from, format!("no input mounted as {mount:?} (see `inputs`)"))
+                invalid(
+                    r,
+                    key,
+                    from,
+                    format!("no input mounted as {mount:?} (see `inputs`)"),
+                )
             })?;
             (base.clone(), path.to_string())
         }
@@ -421,14 +468,26 @@ pub fn plan(
                 })?;
                 if meta.is_dir() {
                     if !dest.is_empty() {
-                        insert(&mut entries, Entry { path: dest.clone(), kind: EntryKind::Dir }, &from)?;
+                        insert(
+                            &mut entries,
+                            Entry {
+                                path: dest.clone(),
+                                kind: EntryKind::Dir,
+                            },
+                            &from,
+                        )?;
                     }
-                    let files = crate::fsutil::files_below(&disk).map_err(|source| OciError::Io {
-                        path: disk.clone(),
-                        source,
-                    })?;
+                    let files =
+                        crate::fsutil::files_below(&disk).map_err(|source| OciError::Io {
+                            path: disk.clone(),
+                            source,
+                        })?;
                     for (rel, p) in files {
-                        let path = if dest.is_empty() { rel.clone() } else { format!("{dest}/{rel}") };
+                        let path = if dest.is_empty() {
+                            rel.clone()
+                        } else {
+                            format!("{dest}/{rel}")
+                        };
                         let e = file_entry(path, &p)?;
                         insert(&mut entries, e, &format!("{from}/{rel}"))?;
                     }
@@ -438,7 +497,11 @@ pub fn plan(
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default();
-                        if dest.is_empty() { base } else { format!("{dest}/{base}") }
+                        if dest.is_empty() {
+                            base
+                        } else {
+                            format!("{dest}/{base}")
+                        }
                     } else if dest.is_empty() {
                         return Err(invalid(r, &key, to, "a file cannot replace `/`"));
                     } else {
@@ -452,7 +515,12 @@ pub fn plan(
                 let p = image_path(r, &key, path)?;
                 insert(
                     &mut entries,
-                    Entry { path: p, kind: EntryKind::Symlink { target: target.clone() } },
+                    Entry {
+                        path: p,
+                        kind: EntryKind::Symlink {
+                            target: target.clone(),
+                        },
+                    },
                     &format!("symlink {path}"),
                 )?;
             }
@@ -461,15 +529,28 @@ pub fn plan(
                 entries: entries.into_values().map(|(e, _)| e).collect(),
             });
         }
-        out_platforms.push(PlatformPlan { platform, base, layers });
+        out_platforms.push(PlatformPlan {
+            platform,
+            base,
+            layers,
+        });
     }
     let title = s.title.clone().unwrap_or_else(|| r.name.clone());
     let mut annotations = BTreeMap::new();
-    annotations.insert("org.opencontainers.image.created".to_string(), created.to_string());
-    annotations.insert("org.opencontainers.image.version".to_string(), version.to_string());
+    annotations.insert(
+        "org.opencontainers.image.created".to_string(),
+        created.to_string(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.version".to_string(),
+        version.to_string(),
+    );
     annotations.insert("org.opencontainers.image.title".to_string(), title);
     if let Some(rev) = revision {
-        annotations.insert("org.opencontainers.image.revision".to_string(), rev.to_string());
+        annotations.insert(
+            "org.opencontainers.image.revision".to_string(),
+            rev.to_string(),
+        );
     }
     if let Some(u) = &s.source_url {
         annotations.insert("org.opencontainers.image.source".to_string(), u.clone());
@@ -478,7 +559,10 @@ pub fn plan(
         platforms: out_platforms,
         compression: s.compression,
         tags: tags(r, version_tags, version)?,
-        repository: s.repository.clone().unwrap_or_else(|| r.name.to_ascii_lowercase()),
+        repository: s
+            .repository
+            .clone()
+            .unwrap_or_else(|| r.name.to_ascii_lowercase()),
         annotations,
         section: s,
     })
