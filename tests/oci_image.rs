@@ -475,7 +475,7 @@ fn tags_follow_release_kind_and_post_releases_are_images_only() {
             .arg(format!("oci:{}:3.1.0.post1", post.display())),
     );
     // Every other surface refuses a post release, in the same build.
-    for other in ["mini-crates", "mini-npm"] {
+    for other in ["mini-crates", "mini-npm", "docs-bundle", "docs-zip"] {
         let out = run(&mut kiln_in(
             &root,
             &store,

@@ -100,6 +100,8 @@ pub enum SurfaceError {
     Sandbox(crate::sandbox::SandboxError),
     #[error(transparent)]
     Version(Box<crate::version::VersionError>),
+    #[error("version {version} is a post release, which only OCI images may publish; a {surface} recipe cannot (build the image recipes alone)")]
+    PostRelease { version: String, surface: Surface },
     #[error("the build command failed:\n{tail}")]
     Failed { tail: String },
     #[error("{path}")]
@@ -121,6 +123,7 @@ impl Classify for SurfaceError {
             SurfaceError::Recipe(e) => e.kind(),
             SurfaceError::Sandbox(e) => e.kind(),
             SurfaceError::Version(e) => e.kind(),
+            SurfaceError::PostRelease { .. } => ErrorKind::BadInput,
             SurfaceError::Failed { .. } | SurfaceError::Io { .. } => ErrorKind::Internal,
         }
     }
@@ -206,6 +209,15 @@ pub fn check(
     version: &crate::version::ResolvedVersion,
     artifact_version: &str,
 ) -> Result<(), SurfaceError> {
+    // Post releases (`1.2.3.post1`) republish an image of a release; every
+    // other published artifact keeps the release's bytes. Command recipes
+    // are build steps (their outputs feed images), not publications.
+    if matches!(recipe.surface(), Surface::Tarball | Surface::Zip) && version.canonical.is_post() {
+        return Err(SurfaceError::PostRelease {
+            version: version.canonical.to_string(),
+            surface: recipe.surface(),
+        });
+    }
     if recipe.surface() == Surface::Oci {
         let tags = version
             .oci_tags()
