@@ -305,6 +305,23 @@ mod tests {
         }
     }
 
+    /// The bytes are part of kiln's format: a change here is a change of
+    /// every image digest and must come with a new builder identity.
+    #[test]
+    fn golden_digests() {
+        let data = sample(2 * GZIP_CHUNK + 999);
+        let gz = compress_all(&data, LayerCompression::Gzip, 2).unwrap();
+        let zs = compress_all(&data, LayerCompression::Zstd, 2).unwrap();
+        assert_eq!(
+            super::super::blobs::Digest::of(&gz).to_string(),
+            "sha256:2836dd51bb08204907394fccd3c80a5071b819c3bc0b87bd56964c00e2a64798"
+        );
+        assert_eq!(
+            super::super::blobs::Digest::of(&zs).to_string(),
+            "sha256:3f130f8d31082faf994544b538d8a71e9dcf39d497729e37116620bc5446a371"
+        );
+    }
+
     #[test]
     fn zstd_frames_independent_of_workers() {
         for n in [0, 10, ZSTD_CHUNK + 7] {
