@@ -34,20 +34,21 @@ struct Entry<'a> {
     layers: Vec<String>,
 }
 
-/// Write the archive to `path`.
+/// Write the archive to `path`; returns its sha256 (hex) and size.
 pub fn write(
     path: &Path,
     config: &[u8],
     config_digest: &Digest,
     layers: &[DockerLayer],
     repo_tags: &[String],
-) -> Result<(), OciError> {
+) -> Result<(String, u64), OciError> {
     let io = |source| OciError::Io {
         path: path.to_path_buf(),
         source,
     };
     let file = std::fs::File::create(path).map_err(io)?;
-    let mut tar = TarWriter::new(BufWriter::with_capacity(1 << 20, file), Dialect::Gnu);
+    let out = super::blobs::Hashing::new(BufWriter::with_capacity(1 << 20, file));
+    let mut tar = TarWriter::new(out, Dialect::Gnu);
     let config_name = format!("{}.json", config_digest.hex());
     tar.append_file(&config_name, 0o444, 0, config)?;
     let mut names = Vec::new();
@@ -72,9 +73,10 @@ pub fn write(
     tar.append_file("manifest.json", 0o444, 0, &manifest)?;
     let mut w = tar.finish()?;
     w.flush().map_err(io)?;
+    let (w, digest, size) = w.finish();
     w.into_inner()
         .map_err(|e| io(e.into_error()))?
         .sync_all()
         .map_err(io)?;
-    Ok(())
+    Ok((digest.hex().to_string(), size))
 }

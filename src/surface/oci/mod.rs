@@ -220,17 +220,13 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
             format!("{p}.docker.tar")
         };
         let path = root.join(&file);
-        docker::write(
+        let (sha256, size) = docker::write(
             &path,
             &b.config,
             &b.config_digest,
             &b.docker_layers,
             &repo_tags,
         )?;
-        let (sha256, size) = super::sha256_file(&path).map_err(|e| OciError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
         artifacts.push(Artifact {
             path: file.clone(),
             file,
