@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
-# umoci, unzip, zstd, node/npm, nginx (binary-cache tests over HTTP), and
+# umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
+# (binary-cache tests over HTTP), and
 # Python's packaging, poetry and twine.
 #
 #   scripts/test.sh                # everything
@@ -17,6 +18,9 @@ command -v skopeo    >/dev/null 2>&1 || need_apt+=(skopeo)
 command -v umoci     >/dev/null 2>&1 || need_apt+=(umoci)
 command -v unzip     >/dev/null 2>&1 || need_apt+=(unzip)
 command -v zstd      >/dev/null 2>&1 || need_apt+=(zstd)
+[ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || need_apt+=(busybox-static)
+command -v podman    >/dev/null 2>&1 || need_apt+=(podman)
+command -v file      >/dev/null 2>&1 || need_apt+=(file)
 command -v node      >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm       >/dev/null 2>&1 || need_apt+=(npm)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Classify, ErrorKind};
-use crate::stamp::{self, FileEdit, Leftover, StampChange, StampMode, StampPlan};
+use crate::stamp::{self, FileEdit, Leftover, StampChange};
 use crate::version::policy::{PolicyError, ReleasePolicy, VersionSource};
 use crate::version::resolve::{read_canonical, released_tag, resolve};
 use crate::version::{BumpRule, Overrides, Version, VersionError};

@@ -77,6 +77,7 @@ fn derivation_bytes() -> Vec<u8> {
         cargo: Some("1.2.3-rc.1".into()),
         npm: Some("1.2.3-rc.1".into()),
         pypi: Some("1.2.3rc1".into()),
+        ..Versions::default()
     };
     let epoch = SourceDateEpoch::resolve(None, Some(1_700_000_000), None, None);
     let mut inputs = BTreeMap::new();

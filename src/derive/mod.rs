@@ -69,6 +69,12 @@ pub struct Versions {
     pub cargo: Option<String>,
     pub npm: Option<String>,
     pub pypi: Option<String>,
+    /// OCI recipes: every tag the image is published under (the version's
+    /// OCI spelling, then alias and channel tags), in order.
+    pub oci_tags: Vec<String>,
+    /// OCI recipes: the clean commit the image is built from (its
+    /// `org.opencontainers.image.revision`), if any.
+    pub revision: Option<String>,
 }
 
 impl Versions {
@@ -84,6 +90,14 @@ impl Versions {
             if let Some(v) = v {
                 m.insert(k.into(), Value::String(v.clone()));
             }
+        }
+        // Present only for the surfaces that use them, so other derivations
+        // (and their cache keys) do not change.
+        if !self.oci_tags.is_empty() {
+            m.insert("oci-tags".into(), Value::String(self.oci_tags.join(" ")));
+        }
+        if let Some(rev) = &self.revision {
+            m.insert("revision".into(), Value::String(rev.clone()));
         }
         Value::Object(m)
     }

@@ -146,12 +146,23 @@ impl<'r> Plan<'r> {
         {
             crate::sandbox::check_available(opts.sandbox)?;
         }
-        let versions_of = |target: Target| -> Result<Versions, BuildError> {
+        // The clean commit an image names as its revision.
+        let revision = match &snapshot.origin {
+            crate::source::Origin::Git {
+                commit,
+                dirty: false,
+            } => Some(commit.clone()),
+            _ => None,
+        };
+        let versions_of = |surface: Surface| -> Result<Versions, BuildError> {
+            let oci = surface == Surface::Oci;
             Ok(Versions {
-                artifact: version.render(target)?,
+                artifact: version.render(target_of(surface))?,
                 cargo: version.render(Target::Cargo).ok(),
                 npm: version.render(Target::Npm).ok(),
                 pypi: version.render(Target::Pypi).ok(),
+                oci_tags: if oci { version.oci_tags()? } else { Vec::new() },
+                revision: revision.clone().filter(|_| oci),
             })
         };
         let mut read: BTreeSet<&str> = BTreeSet::new();
@@ -163,8 +174,14 @@ impl<'r> Plan<'r> {
             check_includes(snapshot, r, &selection)?;
             check_map(r, &selection)?;
             read.extend(selection.files.iter().map(|f| f.path.as_str()));
-            let versions = versions_of(target_of(r.surface()))?;
+            let versions = versions_of(r.surface())?;
             check_templates(r, &versions.artifact)?;
+            surface::check(r, version, &versions.artifact).map_err(|source| {
+                BuildError::Surface {
+                    recipe: r.id.clone(),
+                    source: Box::new(source),
+                }
+            })?;
             names.claim(r, &versions.artifact)?;
             let epoch = SourceDateEpoch::resolve(
                 opts.source_date_epoch,

@@ -86,6 +86,7 @@ pub(super) fn run(
         tools: &p.tools,
         git: surface::git_source(&resolved.snapshot, &resolved.checkout.root)
             .filter(|_| p.recipe.surface() == crate::recipe::Surface::Crate),
+        versions: &drv.versions,
     };
     let output = surface::build(&job).map_err(|source| match source {
         surface::SurfaceError::Failed { tail } => BuildError::Failed {

@@ -47,7 +47,12 @@ impl Surface {
     pub fn is_supported(self) -> bool {
         matches!(
             self,
-            Surface::Crate | Surface::Npm | Surface::Tarball | Surface::Zip | Surface::Command
+            Surface::Crate
+                | Surface::Npm
+                | Surface::Tarball
+                | Surface::Zip
+                | Surface::Command
+                | Surface::Oci
         )
     }
 }
@@ -101,6 +106,7 @@ pub struct RecipeFile {
     pub tarball: Option<TarballSection>,
     pub zip: Option<ZipSection>,
     pub npm: Option<NpmSection>,
+    pub oci: Option<crate::surface::oci::schema::OciSection>,
 }
 
 fn default_source() -> String {

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use super::rule;
 use super::tree::{SnapshotTree, Tree};
 use super::{stamp_tree, ManifestKind, StampError, StampPlan};
-use crate::version::policy::ReleasePolicy;
 use crate::recipe::{Recipe, Surface};
 use crate::source::snapshot::{Selection, Snapshot};
+use crate::version::policy::ReleasePolicy;
 use crate::version::ResolvedVersion;
 
 /// The manifests a recipe builds from, which are ours whatever version they

@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod command;
 pub mod crate_;
 pub mod npm;
+pub mod oci;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,9 @@ pub struct Job<'a> {
     /// the root of its git repository (the crate surface packs from a git
     /// checkout of it, as `cargo publish` does).
     pub git: Option<GitSource<'a>>,
+    /// The derivation's version facts (`artifact`, and for OCI recipes
+    /// `oci-tags` and `revision`).
+    pub versions: &'a crate::derive::Versions,
 }
 
 /// A commit of the project's repository.
@@ -119,9 +123,15 @@ pub enum SurfaceError {
     #[error(transparent)]
     Crate(#[from] crate_::CrateError),
     #[error(transparent)]
+    Oci(#[from] oci::OciError),
+    #[error(transparent)]
     Recipe(#[from] crate::recipe::RecipeError),
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
+    #[error(transparent)]
+    Version(Box<crate::version::VersionError>),
+    #[error("version {version} is a post release, which only OCI images may publish; a {surface} recipe cannot (build the image recipes alone)")]
+    PostRelease { version: String, surface: Surface },
     #[error("the build command failed:\n{tail}")]
     Failed { tail: String },
     #[error("{path}")]
@@ -145,8 +155,11 @@ impl Classify for SurfaceError {
             SurfaceError::Npm(e) => e.kind(),
             SurfaceError::Command(e) => e.kind(),
             SurfaceError::Crate(e) => e.kind(),
+            SurfaceError::Oci(e) => e.kind(),
             SurfaceError::Recipe(e) => e.kind(),
             SurfaceError::Sandbox(e) => e.kind(),
+            SurfaceError::Version(e) => e.kind(),
+            SurfaceError::PostRelease { .. } => ErrorKind::BadInput,
             SurfaceError::Failed { .. } | SurfaceError::Io { .. } | SurfaceError::Hash { .. } => {
                 ErrorKind::Internal
             }
@@ -162,6 +175,7 @@ pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
         Surface::Npm => npm_surface(job),
         Surface::Command => command_surface(job),
         Surface::Crate => crate_surface(job),
+        Surface::Oci => oci::build(job),
         other => unreachable!("recipe validation rejects unsupported surface {other}"),
     }
 }
@@ -199,9 +213,39 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
                 );
             }
         }
+        Surface::Oci => {
+            for (k, v) in oci::identity() {
+                m.insert(k.to_string(), v);
+            }
+        }
         _ => {}
     }
     m
+}
+
+/// Surface checks that need no workspace, run while planning so that bad
+/// input fails before anything is built.
+pub fn check(
+    recipe: &Recipe,
+    version: &crate::version::ResolvedVersion,
+    artifact_version: &str,
+) -> Result<(), SurfaceError> {
+    // Post releases (`1.2.3.post1`) republish an image of a release; every
+    // other published artifact keeps the release's bytes. Command recipes
+    // are build steps (their outputs feed images), not publications.
+    if matches!(recipe.surface(), Surface::Tarball | Surface::Zip) && version.canonical.is_post() {
+        return Err(SurfaceError::PostRelease {
+            version: version.canonical.to_string(),
+            surface: recipe.surface(),
+        });
+    }
+    if recipe.surface() == Surface::Oci {
+        let tags = version
+            .oci_tags()
+            .map_err(|e| SurfaceError::Version(Box::new(e)))?;
+        oci::check(recipe, &tags, artifact_version)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), SurfaceError> {

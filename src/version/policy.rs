@@ -12,8 +12,7 @@
 //! [channels]
 //! npm-prerelease = "next"
 //! oci-aliases = ["{major}.{minor}", "{major}", "latest"]
-//! [channels.oci-major-names]
-//! 3 = "petronas"
+//! oci-major = { "3" = "petronas", "2" = "harukas" }   # or [channels.oci-major-names]
 //! [stamp]
 //! files = ["Cargo.toml", "package.json", "package-lock.json"]
 //! ```
@@ -196,6 +195,9 @@ struct RawDev {
 struct RawChannels {
     npm_prerelease: Option<String>,
     oci_aliases: Option<Vec<String>>,
+    /// `oci-major = { "3" = "petronas" }` (the inline spelling) or the
+    /// `[channels.oci-major-names]` table.
+    #[serde(alias = "oci-major")]
     oci_major_names: Option<BTreeMap<String, String>>,
 }
 
@@ -444,6 +446,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(":2:") && e.contains("three"), "{e}");
+    }
+
+    #[test]
+    fn oci_major_channels_inline() {
+        let p = parse("[channels]\noci-major = { \"3\" = \"petronas\", \"2\" = \"harukas\" }\n")
+            .unwrap();
+        assert_eq!(
+            p.oci_major_names.get(&3).map(String::as_str),
+            Some("petronas")
+        );
+        assert_eq!(
+            p.oci_major_names.get(&2).map(String::as_str),
+            Some("harukas")
+        );
     }
 
     #[test]

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# kiln's oci surface on one ~500 MB layer of generated files, against
+#   - the shell pipeline `tar --sort=name --mtime=@0 | gzip -n | sha256sum`
+#     (one core: the floor for a single-threaded gzip'd layer), and
+#   - `podman build --timestamp 0` of the equivalent `FROM scratch` + `COPY`
+#     Containerfile, plus `podman save` (when podman is installed),
+# alternated in one run. Every kiln run is a real build (a fresh
+# SOURCE_DATE_EPOCH makes a new derivation) into the same store. Prints
+# medians and the ratios the issue sets bars on: podman / kiln (≥ 2×) and
+# kiln / (pipeline / cores) (≤ 1.2×).
+#
+#   bench/oci.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+cargo build --release --quiet --bin kiln
+KILN=$PWD/target/release/kiln
+W=$PWD/bench/out/oci
+CORES=$(nproc)
+mkdir -p "$W"
+P=$W/proj
+if [ ! -f "$P/.generated" ]; then
+  rm -rf "$P"; mkdir -p "$P/recipes" "$P/payload"
+  # 2,000 files of 256 KiB: text-like lines with varying numbers, so they
+  # compress about 4:1 like typical image content (deterministic).
+  python3 - "$P/payload" <<'PY'
+import os, sys, random
+root = sys.argv[1]
+rng = random.Random(42)
+words = [("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9)))) for _ in range(4000)]
+for d in range(20):
+    os.makedirs(f"{root}/d{d:02}", exist_ok=True)
+    for f in range(100):
+        out = []
+        size = 0
+        while size < 256 * 1024:
+            line = " ".join(rng.choice(words) for _ in range(8)) + f" {rng.getrandbits(32)}\n"
+            out.append(line)
+            size += len(line)
+        with open(f"{root}/d{d:02}/f{f:03}.txt", "w") as fh:
+            fh.write("".join(out)[: 256 * 1024])
+PY
+  echo 1.0.0 > "$P/VERSION"
+  cat > "$P/recipes/release.toml" <<'T'
+[version]
+source = "file:VERSION"
+T
+  cat > "$P/recipes/big.toml" <<'T'
+surface = "oci"
+include = ["payload/**"]
+[oci]
+repository = "bench/big"
+[[oci.layers]]
+name = "payload"
+map = { "payload" = "/data" }
+T
+  printf 'FROM scratch\nCOPY payload /data\n' > "$P/Containerfile"
+  touch "$P/.generated"
+fi
+du -sh "$P/payload"
+"$KILN" -C "$P" --store "$W/store" build big >/dev/null     # warm the page cache
+
+now() { date +%s%N; }
+PODMAN=()
+if command -v podman >/dev/null 2>&1; then
+  PODMAN=(podman --root "$W/podman/root" --runroot "$W/podman/run" --storage-driver vfs)
+fi
+k=(); g=(); p=(); epoch=1700000000
+for _ in $(seq "$RUNS"); do
+  epoch=$((epoch + 1))
+  t=$(now); SOURCE_DATE_EPOCH=$epoch "$KILN" -C "$P" --store "$W/store" build big >/dev/null; k+=($(( $(now) - t )))
+  t=$(now); tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -C "$P" payload | gzip -n | sha256sum >/dev/null; g+=($(( $(now) - t )))
+  if [ ${#PODMAN[@]} -gt 0 ]; then
+    "${PODMAN[@]}" rmi -af >/dev/null 2>&1 || true
+    rm -f "$W/podman.tar"
+    t=$(now)
+    "${PODMAN[@]}" build -q --timestamp 0 -t bench/big:1 -f "$P/Containerfile" "$P" >/dev/null
+    "${PODMAN[@]}" save -o "$W/podman.tar" bench/big:1 >/dev/null
+    p+=($(( $(now) - t )))
+  fi
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+km=$(median "${k[@]}"); gm=$(median "${g[@]}")
+pm=0; [ ${#p[@]} -gt 0 ] && pm=$(median "${p[@]}")
+echo "kiln runs (ms): $(printf '%s ' "${k[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
+echo "pipeline runs (ms): $(printf '%s ' "${g[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
+[ ${#p[@]} -gt 0 ] && echo "podman runs (ms): $(printf '%s ' "${p[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
+awk -v k="$km" -v g="$gm" -v p="$pm" -v c="$CORES" -v r="$RUNS" 'BEGIN {
+  printf "%d runs, %d cores: kiln build %.2f s; tar|gzip -n|sha256sum %.2f s; kiln / (pipeline / cores) = %.2f", r, c, k/1e9, g/1e9, k/(g/c)
+  if (p > 0) printf "; podman build+save %.2f s; podman / kiln = %.2f×", p/1e9, p/k
+  printf "\n" }'

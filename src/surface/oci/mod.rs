@@ -1,0 +1,410 @@
+//! The `oci` surface: container images written by kiln itself — no daemon,
+//! no registry — so the same source always gives the same manifest digest.
+//!
+//! One recipe (or matrix cell) gives one store output:
+//!
+//! ```text
+//! <name>-<version>/
+//!   oci/                       OCI image layout v1.1: oci-layout, index.json, blobs/sha256/…
+//!   <name>-<version>.docker.tar   the same image for `docker load` / `podman load`
+//! ```
+//!
+//! `index.json` lists the image once per tag (annotation
+//! `org.opencontainers.image.ref.name`): the version's OCI spelling and, for
+//! stable releases, the policy's alias tags and per-major channel
+//! (`src/version/resolve.rs` decides them), each followed by the recipe's
+//! tag suffix (matrix cells). Several platforms give an image index.
+//!
+//! The parts: [`plan`] checks the recipe and lists every layer entry;
+//! [`base`] opens and verifies a pinned base layout; [`layer`] writes a
+//! layer in one streaming pass through [`compress`]; [`json`] holds the
+//! documents and their one serialisation; [`docker`] writes the archive;
+//! [`blobs`] the content-addressed files. Byte rules: FORMATS.md §6 and
+//! `docs/oci.md`.
+
+pub mod base;
+pub mod blobs;
+pub mod compress;
+pub mod docker;
+pub mod json;
+pub mod layer;
+pub mod plan;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::error::{Classify, ErrorKind};
+use crate::recipe::{Recipe, RecipeError};
+use blobs::{Blobs, Digest};
+use json::{
+    canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
+};
+use schema::LayerCompression;
+
+use super::{Artifact, Job, Output, SurfaceError};
+
+/// Errors of the OCI surface.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    #[error("base image layout {layout}: {reason}")]
+    Base { layout: String, reason: String },
+    #[error("two sources for image path {path}: {first} and {second}")]
+    Duplicate {
+        path: String,
+        first: String,
+        second: String,
+    },
+    #[error(transparent)]
+    Tar(#[from] crate::archive::tar::TarError),
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classify for OciError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            OciError::Recipe(e) => e.kind(),
+            OciError::Tar(e) => e.kind(),
+            OciError::Base { .. } | OciError::Duplicate { .. } => ErrorKind::BadInput,
+            OciError::Io { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Check an OCI recipe at planning time (before anything is built).
+pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), OciError> {
+    plan::check(r, version_tags, version)
+}
+
+/// Writer identity for the derivation: the layout writer and both layer
+/// compressors (the recipe's choice is in the derivation's config).
+pub fn identity() -> [(&'static str, String); 3] {
+    [
+        ("writer", "oci-v1 tar=pax json=compact".to_string()),
+        ("oci-gzip", compress::identity(LayerCompression::Gzip)),
+        ("oci-zstd", compress::identity(LayerCompression::Zstd)),
+    ]
+}
+
+fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OciError {
+    let path = path.into();
+    move |source| OciError::Io { path, source }
+}
+
+/// Build an `oci` recipe.
+pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    build_image(job).map_err(SurfaceError::Oci)
+}
+
+struct Built {
+    descriptor: Descriptor,
+    config: Vec<u8>,
+    config_digest: Digest,
+    docker_layers: Vec<docker::DockerLayer>,
+    platform: Platform,
+}
+
+fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
+    let r = job.recipe;
+    let version_tags: Vec<String> = if job.versions.oci_tags.is_empty() {
+        vec![job.version.to_string()]
+    } else {
+        job.versions.oci_tags.clone()
+    };
+    let revision = job.versions.revision.as_deref();
+    let sde = job.source_date_epoch.max(0);
+    let created = json::rfc3339(sde);
+    let plan = plan::plan(
+        r,
+        &version_tags,
+        job.version,
+        job.source_dir,
+        job.inputs,
+        revision,
+        &created,
+    )?;
+    let name = format!(
+        "{}-{}",
+        r.store_name(),
+        crate::nix::store_path::sanitize_name(job.version)
+    );
+    let root = job.out.join(&name);
+    let layout = root.join("oci");
+    let blobs = Blobs::create(&layout).map_err(io(&layout))?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut built = Vec::new();
+    for pp in &plan.platforms {
+        built.push(build_platform(
+            &plan, pp, &blobs, sde as u64, &created, workers, job,
+        )?);
+    }
+    let top = if built.len() == 1 {
+        built[0].descriptor.clone()
+    } else {
+        let index = Index {
+            schema_version: 2,
+            media_type: Some(MediaType::Index),
+            manifests: built.iter().map(|b| b.descriptor.clone()).collect(),
+            annotations: plan.annotations.clone(),
+        };
+        let (d, size) = blobs.put(&canonical(&index)).map_err(io(&layout))?;
+        Descriptor::new(MediaType::Index, d.as_str(), size)
+    };
+    let layout_index = Index {
+        schema_version: 2,
+        media_type: Some(MediaType::Index),
+        manifests: plan
+            .tags
+            .iter()
+            .map(|t| {
+                let mut d = top.clone();
+                d.annotations
+                    .insert("org.opencontainers.image.ref.name".into(), t.clone());
+                d
+            })
+            .collect(),
+        annotations: BTreeMap::new(),
+    };
+    std::fs::write(layout.join("index.json"), canonical(&layout_index)).map_err(io(&layout))?;
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .map_err(io(&layout))?;
+    let repo_tags: Vec<String> = plan
+        .tags
+        .iter()
+        .map(|t| format!("{}:{t}", plan.repository))
+        .collect();
+    let nar = crate::hash::tree::nar_sha256(&layout).map_err(|e| OciError::Io {
+        path: layout.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let mut extra = serde_json::Map::new();
+    extra.insert("manifest_digest".into(), Value::String(top.digest.clone()));
+    extra.insert("repository".into(), Value::String(plan.repository.clone()));
+    extra.insert(
+        "tags".into(),
+        Value::Array(plan.tags.iter().cloned().map(Value::String).collect()),
+    );
+    let mut artifacts = vec![Artifact {
+        file: format!("{name}.oci"),
+        path: "oci".into(),
+        sha256: nar.hash.to_hex(),
+        size: nar.size,
+        directory: true,
+        extra,
+    }];
+    for b in &built {
+        let file = if built.len() == 1 {
+            format!("{name}.docker.tar")
+        } else {
+            let mut p = format!("{name}-{}-{}", b.platform.os, b.platform.architecture);
+            if let Some(v) = &b.platform.variant {
+                p.push('-');
+                p.push_str(v);
+            }
+            format!("{p}.docker.tar")
+        };
+        let path = root.join(&file);
+        let (sha256, size) = docker::write(
+            &path,
+            &b.config,
+            &b.config_digest,
+            &b.docker_layers,
+            &repo_tags,
+        )?;
+        artifacts.push(Artifact {
+            path: file.clone(),
+            file,
+            sha256,
+            size,
+            directory: false,
+            extra: Default::default(),
+        });
+    }
+    Ok(Output {
+        path: root,
+        name,
+        artifacts,
+    })
+}
+
+fn layer_media(c: LayerCompression) -> MediaType {
+    match c {
+        LayerCompression::Gzip => MediaType::LayerGzip,
+        LayerCompression::Zstd => MediaType::LayerZstd,
+    }
+}
+
+fn build_platform(
+    plan: &plan::ImagePlan,
+    pp: &plan::PlatformPlan,
+    blobs: &Blobs,
+    sde: u64,
+    created: &str,
+    workers: usize,
+    job: &Job<'_>,
+) -> Result<Built, OciError> {
+    let r = job.recipe;
+    let s = &plan.section;
+    let base = match &pp.base {
+        Some(pin) => Some(base::open(pin, pp.platform.as_ref())?),
+        None => None,
+    };
+    let platform = match (&pp.platform, &base) {
+        (Some(p), _) => p.clone(),
+        (None, Some(b)) => Platform {
+            os: b.config.os.clone(),
+            architecture: b.config.architecture.clone(),
+            variant: b.config.variant.clone(),
+        },
+        (None, None) => Platform {
+            os: "linux".into(),
+            architecture: "amd64".into(),
+            variant: None,
+        },
+    };
+    let mut config = match &base {
+        Some(b) => b.config.clone(),
+        None => ImageConfig {
+            created: None,
+            architecture: String::new(),
+            os: String::new(),
+            variant: None,
+            config: Default::default(),
+            rootfs: RootFs {
+                kind: "layers".into(),
+                diff_ids: Vec::new(),
+            },
+            history: Vec::new(),
+        },
+    };
+    config.created = Some(created.to_string());
+    config.architecture = platform.architecture.clone();
+    config.os = platform.os.clone();
+    config.variant = platform.variant.clone();
+    let mut layers = Vec::new();
+    let mut docker_layers = Vec::new();
+    if let Some(b) = &base {
+        b.copy_layers(blobs)?;
+        for (l, diff) in b.manifest.layers.iter().zip(&b.config.rootfs.diff_ids) {
+            let blob = b.layer_path(l);
+            let (digest, tar_size) = base::measure(&blob, l.media_type).map_err(io(&blob))?;
+            if digest.as_str() != diff {
+                return Err(OciError::Base {
+                    layout: b.name.clone(),
+                    reason: format!(
+                        "layer {} uncompresses to {digest}, but its config says {diff}",
+                        l.digest
+                    ),
+                });
+            }
+            layers.push(l.clone());
+            docker_layers.push(docker::DockerLayer {
+                blob,
+                media_type: l.media_type,
+                diff_id: digest,
+                tar_size,
+            });
+        }
+    }
+    for l in &pp.layers {
+        let w = layer::write(blobs, &l.entries, sde, plan.compression, workers)?;
+        let media = layer_media(plan.compression);
+        layers.push(Descriptor::new(media, w.digest.as_str(), w.size));
+        config.rootfs.diff_ids.push(w.diff_id.to_string());
+        config.history.push(History {
+            created: Some(created.to_string()),
+            created_by: Some(format!("kiln: layer {}", l.name)),
+            comment: None,
+            empty_layer: false,
+            extra: BTreeMap::new(),
+        });
+        docker_layers.push(docker::DockerLayer {
+            blob: blobs.path(&w.digest),
+            media_type: media,
+            diff_id: w.diff_id,
+            tar_size: w.tar_size,
+        });
+    }
+    if pp.layers.is_empty() {
+        config.history.push(History {
+            created: Some(created.to_string()),
+            created_by: Some("kiln: config".into()),
+            comment: None,
+            empty_layer: true,
+            extra: BTreeMap::new(),
+        });
+    }
+    // Run settings: the recipe's values over the base's.
+    let rc = &mut config.config;
+    for (k, v) in &s.env {
+        let v = r.render(&format!("oci.env.{k}"), v, job.version)?;
+        let entry = format!("{k}={v}");
+        match rc
+            .env
+            .iter_mut()
+            .find(|e| e.split('=').next() == Some(k.as_str()))
+        {
+            Some(e) => *e = entry,
+            None => rc.env.push(entry),
+        }
+    }
+    if let Some(e) = &s.entrypoint {
+        rc.entrypoint = Some(e.clone());
+        // As a Dockerfile's ENTRYPOINT does, a new entrypoint drops the base's Cmd.
+        rc.cmd = s.cmd.clone();
+    } else if let Some(c) = &s.cmd {
+        rc.cmd = Some(c.clone());
+    }
+    if let Some(w) = &s.working_dir {
+        rc.working_dir = Some(w.clone());
+    }
+    if let Some(u) = &s.user {
+        rc.user = Some(u.clone());
+    }
+    for (k, v) in &s.labels {
+        let v = r.render(&format!("oci.labels.{k}"), v, job.version)?;
+        rc.labels.insert(k.clone(), v);
+    }
+    for p in plan::ports(r)? {
+        rc.exposed_ports
+            .insert(p, Value::Object(Default::default()));
+    }
+    let config_bytes = canonical(&config);
+    let (config_digest, config_size) = blobs.put(&config_bytes).map_err(io("config"))?;
+    let mut annotations = plan.annotations.clone();
+    if let Some(b) = &base {
+        annotations.insert(
+            "org.opencontainers.image.base.digest".into(),
+            b.pinned.to_string(),
+        );
+    }
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: MediaType::Manifest,
+        config: Descriptor::new(MediaType::Config, config_digest.as_str(), config_size),
+        layers,
+        annotations,
+    };
+    let (md, msize) = blobs.put(&canonical(&manifest)).map_err(io("manifest"))?;
+    let mut descriptor = Descriptor::new(MediaType::Manifest, md.as_str(), msize);
+    descriptor.platform = Some(platform.clone());
+    Ok(Built {
+        descriptor,
+        config: config_bytes,
+        config_digest,
+        docker_layers,
+        platform,
+    })
+}

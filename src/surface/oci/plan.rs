@@ -1,0 +1,569 @@
+//! A recipe's `[oci]` table, checked and resolved against the workspace:
+//! tags, platforms, config settings, the base pin, and every layer's entry
+//! list (absolute image paths, implied parent directories, modes, symlinks).
+//!
+//! Everything that can be wrong with a recipe is found here, before a byte
+//! is written: [`check`] runs at planning time (no inputs needed), [`plan`]
+//! in the workspace (inputs present).
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use super::blobs::Digest;
+use super::json::Platform;
+use super::schema::{LayerCompression, OciSection};
+use super::OciError;
+use crate::recipe::Recipe;
+use crate::version::channels::is_valid_oci_tag;
+
+/// The resolved image description of one recipe (cell).
+#[derive(Debug, Clone)]
+pub struct ImagePlan {
+    pub platforms: Vec<PlatformPlan>,
+    pub compression: LayerCompression,
+    pub tags: Vec<String>,
+    pub repository: String,
+    pub annotations: BTreeMap<String, String>,
+    pub section: OciSection,
+}
+
+/// What goes into the image of one platform.
+#[derive(Debug, Clone)]
+pub struct PlatformPlan {
+    /// `None` = the base image's platform (or linux/amd64 without a base).
+    pub platform: Option<Platform>,
+    pub base: Option<BasePin>,
+    pub layers: Vec<LayerPlan>,
+}
+
+/// A base layout and its pin.
+#[derive(Debug, Clone)]
+pub struct BasePin {
+    /// As rendered from the recipe (for messages and annotations).
+    pub name: String,
+    pub dir: PathBuf,
+    pub digest: Digest,
+}
+
+/// One layer: its history name and its entries, sorted, parents first.
+#[derive(Debug, Clone)]
+pub struct LayerPlan {
+    pub name: String,
+    pub entries: Vec<Entry>,
+}
+
+/// One tar entry; `path` is relative (no leading `/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub kind: EntryKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    Dir,
+    File { disk: PathBuf, size: u64, mode: u32 },
+    Symlink { target: String },
+}
+
+fn section(r: &Recipe) -> OciSection {
+    r.spec.oci.clone().unwrap_or_default()
+}
+
+fn invalid(r: &Recipe, key: &str, value: &str, reason: impl Into<String>) -> OciError {
+    OciError::Recipe(crate::recipe::RecipeError::Invalid {
+        file: r.file.clone(),
+        line: crate::recipe::project::key_line(&r.text, key),
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    })
+}
+
+fn missing(r: &Recipe, key: &str, from: &str) -> OciError {
+    invalid(
+        r,
+        key,
+        from,
+        "does not exist in the workspace (a missing input file)",
+    )
+}
+
+/// The tags of one image: the version's OCI tags (for stable releases with
+/// the policy's aliases and per-major channel), each with the recipe's tag
+/// suffix.
+pub fn tags(r: &Recipe, version_tags: &[String], version: &str) -> Result<Vec<String>, OciError> {
+    let s = section(r);
+    let suffix = match &s.tag_suffix {
+        Some(t) => Some(r.render("oci.tag-suffix", t, version)?),
+        None if !r.cell.is_empty() => Some(r.cell.values().cloned().collect::<Vec<_>>().join("-")),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for t in version_tags {
+        let tag = match &suffix {
+            Some(sfx) => format!("{t}-{sfx}"),
+            None => t.clone(),
+        };
+        if !is_valid_oci_tag(&tag) {
+            return Err(invalid(
+                r,
+                "oci.tag-suffix",
+                &tag,
+                "renders an invalid OCI tag (allowed: [A-Za-z0-9_][A-Za-z0-9._-]{0,127})",
+            ));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+fn platforms(r: &Recipe, s: &OciSection) -> Result<Vec<Option<Platform>>, OciError> {
+    if s.platforms.is_empty() {
+        return Ok(vec![None]);
+    }
+    let mut out: Vec<Option<Platform>> = Vec::new();
+    for p in &s.platforms {
+        let parsed: Platform = p
+            .parse()
+            .map_err(|reason: String| invalid(r, "oci.platforms", p, reason))?;
+        if out.contains(&Some(parsed.clone())) {
+            return Err(invalid(r, "oci.platforms", p, "listed twice"));
+        }
+        out.push(Some(parsed));
+    }
+    Ok(out)
+}
+
+/// Render a template with the recipe's variables plus the platform's.
+fn render(
+    r: &Recipe,
+    key: &str,
+    template: &str,
+    version: &str,
+    platform: Option<&Platform>,
+) -> Result<String, OciError> {
+    let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
+    vars.insert("version", version);
+    vars.insert("name", &r.name);
+    for (k, v) in &r.cell {
+        vars.insert(k, v);
+    }
+    if let Some(p) = platform {
+        vars.insert("os", &p.os);
+        vars.insert("arch", &p.architecture);
+        vars.insert("variant", p.variant.as_deref().unwrap_or(""));
+    }
+    crate::recipe::template::render_template(template, &vars)
+        .map_err(|reason| invalid(r, key, template, reason.to_string()))
+}
+
+/// An absolute image path → its relative tar spelling (`/usr/bin/x` →
+/// `usr/bin/x`; `/` → ``).
+fn image_path(r: &Recipe, key: &str, to: &str) -> Result<String, OciError> {
+    let Some(rel) = to.strip_prefix('/') else {
+        return Err(invalid(
+            r,
+            key,
+            to,
+            "must be an absolute path in the image (/usr/local/bin/app)",
+        ));
+    };
+    let rel = rel.trim_end_matches('/');
+    if rel.is_empty() {
+        return Ok(String::new());
+    }
+    if let Err(reason) = crate::archive::check_entry_path(rel) {
+        return Err(invalid(
+            r,
+            key,
+            to,
+            format!("is not a clean image path: {reason}"),
+        ));
+    }
+    if rel.split('/').any(|c| c == ".") {
+        return Err(invalid(
+            r,
+            key,
+            to,
+            "is not a clean image path: contains a `.` component",
+        ));
+    }
+    Ok(rel.to_string())
+}
+
+fn check_source_path(r: &Recipe, key: &str, from: &str) -> Result<(), OciError> {
+    crate::recipe::validate::check_relative(&r.file, key, from)?;
+    if from.is_empty() {
+        return Err(invalid(r, key, from, "is empty"));
+    }
+    Ok(())
+}
+
+/// Everything that can be checked without the workspace.
+pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), OciError> {
+    let s = section(r);
+    tags(r, version_tags, version)?;
+    let plats = platforms(r, &s)?;
+    if let Some(repo) = &s.repository {
+        let ok = !repo.is_empty()
+            && repo.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'.' | b'_' | b'-' | b'/' | b':')
+            })
+            && !repo.starts_with(['/', '.', '-'])
+            && !repo.ends_with('/');
+        if !ok {
+            return Err(invalid(
+                r,
+                "oci.repository",
+                repo,
+                "must be a lowercase image repository name (example.org/team/app)",
+            ));
+        }
+    }
+    for p in &s.exposed_ports {
+        port(r, p)?;
+    }
+    for k in s.env.keys() {
+        if k.is_empty() || k.contains('=') || k.contains('\0') {
+            return Err(invalid(
+                r,
+                &format!("oci.env.{k}"),
+                k,
+                "is not an environment variable name",
+            ));
+        }
+    }
+    if let Some(w) = &s.working_dir {
+        image_path(r, "oci.working-dir", w)?;
+    }
+    if let Some(b) = &s.base {
+        for p in &plats {
+            let layout = render(r, "oci.base.layout", &b.layout, version, p.as_ref())?;
+            check_source_path(r, "oci.base.layout", &layout)?;
+            pin(r, b, &layout)?;
+        }
+    }
+    for (i, l) in s.layers.iter().enumerate() {
+        for (from, to) in &l.map {
+            let key = format!("oci.layers[{i}].map");
+            for p in &plats {
+                check_source_path(r, &key, &render(r, &key, from, version, p.as_ref())?)?;
+            }
+            image_path(r, &key, to)?;
+        }
+        for (path, target) in &l.symlinks {
+            let key = format!("oci.layers[{i}].symlinks");
+            if image_path(r, &key, path)?.is_empty() {
+                return Err(invalid(r, &key, path, "cannot replace `/`"));
+            }
+            if target.is_empty() || target.contains('\0') {
+                return Err(invalid(
+                    r,
+                    &key,
+                    target,
+                    "a link target is a non-empty path",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn port(r: &Recipe, p: &str) -> Result<String, OciError> {
+    let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
+    let ok = num.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "tcp" | "udp" | "sctp");
+    if ok {
+        Ok(format!("{num}/{proto}"))
+    } else {
+        Err(invalid(
+            r,
+            "oci.exposed-ports",
+            p,
+            "expected PORT[/tcp|udp|sctp] with 1 ≤ PORT ≤ 65535",
+        ))
+    }
+}
+
+fn pin(r: &Recipe, b: &super::schema::BaseSection, layout: &str) -> Result<Digest, OciError> {
+    let (key, value) = match (&b.digest, b.digests.get(layout)) {
+        (Some(d), None) if b.digests.is_empty() => ("oci.base.digest".to_string(), d),
+        (None, Some(d)) => (format!("oci.base.digests.{layout}"), d),
+        _ => {
+            return Err(invalid(
+                r,
+                "oci.base",
+                layout,
+                "pin the base layout by digest: `digest = \"sha256:…\"`, or one entry per rendered layout in `digests`",
+            ))
+        }
+    };
+    value
+        .parse()
+        .map_err(|reason: &str| invalid(r, &key, value, reason))
+}
+
+/// Exposed ports in their canonical spelling.
+pub fn ports(r: &Recipe) -> Result<Vec<String>, OciError> {
+    section(r)
+        .exposed_ports
+        .iter()
+        .map(|p| port(r, p))
+        .collect()
+}
+
+/// Resolve `from` to a path in the workspace, refusing symlinked ancestors.
+fn source(
+    r: &Recipe,
+    key: &str,
+    from: &str,
+    source_dir: &Path,
+    inputs: &BTreeMap<String, PathBuf>,
+) -> Result<PathBuf, OciError> {
+    let (root, rest) = match from.strip_prefix("inputs/") {
+        Some(rest) => {
+            let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let base = inputs.get(mount).ok_or_else(|| {
+                invalid(
+                    r,
+                    key,
+                    from,
+                    format!("no input mounted as {mount:?} (see `inputs`)"),
+                )
+            })?;
+            (base.clone(), path.to_string())
+        }
+        None => (source_dir.to_path_buf(), from.to_string()),
+    };
+    let mut p = root;
+    let comps: Vec<Component<'_>> = Path::new(&rest)
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    for (i, c) in comps.iter().enumerate() {
+        p.push(c.as_os_str());
+        let meta = std::fs::symlink_metadata(&p).map_err(|_| missing(r, key, from))?;
+        if i + 1 < comps.len() && meta.file_type().is_symlink() {
+            return Err(invalid(r, key, from, "passes through a symbolic link"));
+        }
+    }
+    if !p.exists() && std::fs::symlink_metadata(&p).is_err() {
+        return Err(missing(r, key, from));
+    }
+    Ok(p)
+}
+
+fn file_entry(path: String, disk: &Path) -> Result<Entry, OciError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |source| OciError::Io {
+        path: disk.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(disk).map_err(io)?;
+    let kind = if meta.file_type().is_symlink() {
+        let t = std::fs::read_link(disk).map_err(io)?;
+        EntryKind::Symlink {
+            target: t.to_string_lossy().into_owned(),
+        }
+    } else if meta.is_dir() {
+        EntryKind::Dir
+    } else {
+        EntryKind::File {
+            disk: disk.to_path_buf(),
+            size: meta.len(),
+            mode: if meta.permissions().mode() & 0o100 != 0 {
+                0o755
+            } else {
+                0o644
+            },
+        }
+    };
+    Ok(Entry { path, kind })
+}
+
+/// Add an entry and its implied parents; refuse two sources for one path.
+fn insert(
+    entries: &mut BTreeMap<String, (Entry, String)>,
+    e: Entry,
+    origin: &str,
+) -> Result<(), OciError> {
+    let mut parent = e.path.as_str();
+    while let Some(i) = parent.rfind('/') {
+        parent = &parent[..i];
+        match entries.get(parent) {
+            Some((p, _)) if p.kind == EntryKind::Dir => {}
+            Some((_, o)) => {
+                return Err(OciError::Duplicate {
+                    path: format!("/{parent}"),
+                    first: o.clone(),
+                    second: format!("{origin} (needs it as a directory)"),
+                })
+            }
+            None => {
+                entries.insert(
+                    parent.to_string(),
+                    (
+                        Entry {
+                            path: parent.to_string(),
+                            kind: EntryKind::Dir,
+                        },
+                        format!("parent of {origin}"),
+                    ),
+                );
+            }
+        }
+    }
+    match entries.get(&e.path) {
+        Some((prev, _)) if prev.kind == EntryKind::Dir && e.kind == EntryKind::Dir => Ok(()),
+        Some((_, first)) => Err(OciError::Duplicate {
+            path: format!("/{}", e.path),
+            first: first.clone(),
+            second: origin.to_string(),
+        }),
+        None => {
+            entries.insert(e.path.clone(), (e, origin.to_string()));
+            Ok(())
+        }
+    }
+}
+
+/// The full plan in the workspace.
+pub fn plan(
+    r: &Recipe,
+    version_tags: &[String],
+    version: &str,
+    source_dir: &Path,
+    inputs: &BTreeMap<String, PathBuf>,
+    revision: Option<&str>,
+    created: &str,
+) -> Result<ImagePlan, OciError> {
+    check(r, version_tags, version)?;
+    let s = section(r);
+    let mut out_platforms = Vec::new();
+    for platform in platforms(r, &s)? {
+        let base = match &s.base {
+            Some(b) => {
+                let name = render(r, "oci.base.layout", &b.layout, version, platform.as_ref())?;
+                let digest = pin(r, b, &name)?;
+                let dir = source(r, "oci.base.layout", &name, source_dir, inputs)?;
+                Some(BasePin { name, dir, digest })
+            }
+            None => None,
+        };
+        let mut layers = Vec::new();
+        for (i, l) in s.layers.iter().enumerate() {
+            let key = format!("oci.layers[{i}].map");
+            let mut entries: BTreeMap<String, (Entry, String)> = BTreeMap::new();
+            for (from_t, to) in &l.map {
+                let from = render(r, &key, from_t, version, platform.as_ref())?;
+                let dest = image_path(r, &key, to)?;
+                let disk = source(r, &key, &from, source_dir, inputs)?;
+                let meta = std::fs::symlink_metadata(&disk).map_err(|source| OciError::Io {
+                    path: disk.clone(),
+                    source,
+                })?;
+                if meta.is_dir() {
+                    if !dest.is_empty() {
+                        insert(
+                            &mut entries,
+                            Entry {
+                                path: dest.clone(),
+                                kind: EntryKind::Dir,
+                            },
+                            &from,
+                        )?;
+                    }
+                    let files =
+                        crate::fsutil::files_below(&disk).map_err(|source| OciError::Io {
+                            path: disk.clone(),
+                            source,
+                        })?;
+                    for (rel, p) in files {
+                        let path = if dest.is_empty() {
+                            rel.clone()
+                        } else {
+                            format!("{dest}/{rel}")
+                        };
+                        let e = file_entry(path, &p)?;
+                        insert(&mut entries, e, &format!("{from}/{rel}"))?;
+                    }
+                } else {
+                    let path = if to.ends_with('/') {
+                        let base = Path::new(&from)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        if dest.is_empty() {
+                            base
+                        } else {
+                            format!("{dest}/{base}")
+                        }
+                    } else if dest.is_empty() {
+                        return Err(invalid(r, &key, to, "a file cannot replace `/`"));
+                    } else {
+                        dest.clone()
+                    };
+                    insert(&mut entries, file_entry(path, &disk)?, &from)?;
+                }
+            }
+            for (path, target) in &l.symlinks {
+                let key = format!("oci.layers[{i}].symlinks");
+                let p = image_path(r, &key, path)?;
+                insert(
+                    &mut entries,
+                    Entry {
+                        path: p,
+                        kind: EntryKind::Symlink {
+                            target: target.clone(),
+                        },
+                    },
+                    &format!("symlink {path}"),
+                )?;
+            }
+            layers.push(LayerPlan {
+                name: l.name.clone(),
+                entries: entries.into_values().map(|(e, _)| e).collect(),
+            });
+        }
+        out_platforms.push(PlatformPlan {
+            platform,
+            base,
+            layers,
+        });
+    }
+    let title = s.title.clone().unwrap_or_else(|| r.name.clone());
+    let mut annotations = BTreeMap::new();
+    annotations.insert(
+        "org.opencontainers.image.created".to_string(),
+        created.to_string(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.version".to_string(),
+        version.to_string(),
+    );
+    annotations.insert("org.opencontainers.image.title".to_string(), title);
+    if let Some(rev) = revision {
+        annotations.insert(
+            "org.opencontainers.image.revision".to_string(),
+            rev.to_string(),
+        );
+    }
+    if let Some(u) = &s.source_url {
+        annotations.insert("org.opencontainers.image.source".to_string(), u.clone());
+    }
+    Ok(ImagePlan {
+        platforms: out_platforms,
+        compression: s.compression,
+        tags: tags(r, version_tags, version)?,
+        repository: s
+            .repository
+            .clone()
+            .unwrap_or_else(|| r.name.to_ascii_lowercase()),
+        annotations,
+        section: s,
+    })
+}

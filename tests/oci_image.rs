@@ -1,0 +1,735 @@
+//! The `oci` surface against real clients: skopeo reads every tag and
+//! converts the layout to oci-archive and docker-archive, umoci unpacks it and
+//! the entrypoint runs in the rootfs under bubblewrap, podman loads the
+//! docker archive. Tags follow the release kind (stable, pre-release, post
+//! release); builds are byte-identical across path, TZ, umask, file order and
+//! core count; bad input exits 2 and registers nothing.
+//!
+//! Base images are made here with umoci, from Debian's busybox-static and
+//! from the host's Python interpreters; nothing is downloaded.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::fixture::{copy_dir, git, monorepo_at};
+use common::{cmd, kiln, kiln_bin, require_tool, run, run_ok, write};
+
+fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci")
+}
+
+fn kiln_in(root: &Path, store: &Path, args: &[&str]) -> Command {
+    let mut c = kiln();
+    c.arg("-C").arg(root).arg("--store").arg(store).args(args);
+    c.env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+/// An OCI layout made by umoci from `rootfs`; returns its manifest digest.
+fn umoci_layout(layout: &Path, rootfs: &Path) -> String {
+    let image = format!("{}:base", layout.display());
+    run_ok(cmd("umoci").args(["init", "--layout"]).arg(layout));
+    run_ok(cmd("umoci").args(["new", "--image", &image]));
+    run_ok(
+        cmd("umoci")
+            .args(["insert", "--rootless", "--image", &image])
+            .arg(rootfs)
+            .arg("/"),
+    );
+    run_ok(cmd("umoci").args(["gc", "--layout"]).arg(layout));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Base layouts made once per test process (under the target's temporary
+/// directory): busybox, and Python 3.11/3.12 when the host has them.
+/// Returns (dir holding `bases/`, placeholder → digest).
+fn bases() -> &'static (PathBuf, Vec<(String, String)>) {
+    static BASES: std::sync::OnceLock<(PathBuf, Vec<(String, String)>)> =
+        std::sync::OnceLock::new();
+    BASES.get_or_init(|| {
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("oci-bases-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let dir = tmp.join("bases");
+        let mut pins = Vec::new();
+        let rootfs = tmp.join("rootfs-busybox");
+        std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+        std::fs::copy(busybox(), rootfs.join("bin/busybox")).unwrap();
+        for applet in ["sh", "cat", "ls", "echo"] {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+        }
+        pins.push((
+            "@BUSYBOX_DIGEST@".to_string(),
+            umoci_layout(&dir.join("busybox"), &rootfs),
+        ));
+        for (py, key) in [("3.11", "@PY311_DIGEST@"), ("3.12", "@PY312_DIGEST@")] {
+            let rootfs = tmp.join(format!("rootfs-python-{py}"));
+            if python_rootfs(py, &rootfs) {
+                pins.push((
+                    key.to_string(),
+                    umoci_layout(&dir.join(format!("python-{py}")), &rootfs),
+                ));
+            }
+        }
+        (tmp, pins)
+    })
+}
+
+/// Debian busybox-static's binary.
+fn busybox() -> PathBuf {
+    let p = PathBuf::from("/bin/busybox");
+    let file = run_ok(cmd("file").arg("-L").arg(&p));
+    assert!(
+        file.contains("statically linked"),
+        "{p:?} is not static (install busybox-static): {file}"
+    );
+    p
+}
+
+const PY_FILES: &str = r#"
+import sys, mini_flow.cli
+print(sys.executable)
+print(sys.base_prefix)
+for m in list(sys.modules.values()):
+    f = getattr(m, "__file__", None)
+    if f and f.startswith(sys.base_prefix):
+        print(f)
+"#;
+
+/// A rootfs holding the host's Python `version` (the interpreter, its
+/// shared libraries and the standard library modules it loads) at the host's
+/// paths, with `/usr/local/bin/python3` pointing at it. False when absent.
+fn python_rootfs(version: &str, rootfs: &Path) -> bool {
+    let Some(exe) = host_python(version) else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "python{version} is not installed on this host (the image matrix test needs it)"
+            );
+        }
+        eprintln!("SKIP python {version}: not on this host");
+        return false;
+    };
+    let src = common::fixture::monorepo_src().join("python/src");
+    let out = run_ok(cmd(&exe).args(["-c", PY_FILES]).env("PYTHONPATH", &src));
+    let mut lines = out.lines();
+    let executable = PathBuf::from(lines.next().unwrap());
+    let prefix = PathBuf::from(lines.next().unwrap());
+    let mut files: Vec<PathBuf> = lines.map(PathBuf::from).collect();
+    files.push(executable.clone());
+    let ldd = run_ok(cmd("ldd").arg(&executable));
+    for line in ldd.lines() {
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next().unwrap_or(""),
+            None => line.split_whitespace().next().unwrap_or(""),
+        };
+        if path.starts_with('/') {
+            files.push(PathBuf::from(path));
+        }
+    }
+    for f in files {
+        let dest = rootfs.join(f.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dest).unwrap();
+    }
+    let short = version.to_string();
+    std::fs::create_dir_all(
+        rootfs
+            .join(prefix.strip_prefix("/").unwrap())
+            .join(format!("lib/python{short}/lib-dynload")),
+    )
+    .unwrap();
+    std::fs::create_dir_all(rootfs.join("usr/local/bin")).unwrap();
+    std::os::unix::fs::symlink(&executable, rootfs.join("usr/local/bin/python3")).unwrap();
+    true
+}
+
+/// The host's `python<version>`: on PATH, else one of pyenv's versions.
+fn host_python(version: &str) -> Option<String> {
+    let works = |exe: &str| {
+        cmd(exe)
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(p) = works(&format!("python{version}")) {
+        return Some(p);
+    }
+    let root = cmd("pyenv").arg("root").output().ok()?;
+    let versions = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim()).join("versions");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(versions)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_prefix(version).is_some_and(|rest| {
+                rest.starts_with('.') && rest[1..].bytes().all(|b| b.is_ascii_digit())
+            })
+        })
+        .map(|e| e.path().join(format!("bin/python{version}")))
+        .collect();
+    found.sort();
+    found.pop().and_then(|p| works(&p.to_string_lossy()))
+}
+
+/// A committed copy of the monorepo with the OCI recipes and base layouts.
+fn project(dir: &Path, reverse: bool, with_python: bool) -> PathBuf {
+    let root = monorepo_at(dir, reverse);
+    let (bases_dir, pins) = bases();
+    copy_dir(
+        &bases_dir.join("bases/busybox"),
+        &root.join("bases/busybox"),
+        reverse,
+    );
+    for entry in std::fs::read_dir(fixture_dir().join("recipes")).unwrap() {
+        let e = entry.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "flow-image.toml" && !with_python {
+            continue;
+        }
+        let mut text = std::fs::read_to_string(e.path()).unwrap();
+        for (key, digest) in pins {
+            text = text.replace(key, digest);
+        }
+        write(&root.join("recipes").join(&name), text);
+    }
+    if with_python {
+        for py in ["3.11", "3.12"] {
+            let b = bases_dir.join(format!("bases/python-{py}"));
+            copy_dir(&b, &root.join(format!("bases/python-{py}")), reverse);
+        }
+    }
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "images"]);
+    root
+}
+
+fn has_python_bases() -> bool {
+    bases()
+        .1
+        .iter()
+        .filter(|(k, _)| k.starts_with("@PY"))
+        .count()
+        == 2
+}
+
+fn tools(names: &[&str]) -> bool {
+    names.iter().all(|t| require_tool(t))
+}
+
+fn layout_index(layout: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap()
+}
+
+fn tags_of(layout: &Path) -> Vec<String> {
+    layout_index(layout)["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn blob(layout: &Path, digest: &str) -> serde_json::Value {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()).unwrap()
+}
+
+/// Unpack `layout:tag` with umoci and run `argv` in the rootfs with bubblewrap.
+fn run_in_image(layout: &Path, tag: &str, work: &Path) -> String {
+    let bundle = work.join(format!("bundle-{tag}"));
+    run_ok(
+        cmd("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:{tag}", layout.display()))
+            .arg(&bundle),
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+    let args: Vec<String> = config["process"]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let env: Vec<String> = config["process"]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    let mut c = cmd("bwrap");
+    c.arg("--bind").arg(bundle.join("rootfs")).arg("/").args([
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--unshare-net",
+        "--clearenv",
+    ]);
+    for e in &env {
+        let (k, v) = e.split_once('=').unwrap();
+        c.args(["--setenv", k, v]);
+    }
+    c.args(&args);
+    run_ok(&mut c)
+}
+
+#[test]
+fn release_image_on_busybox_is_read_by_skopeo_umoci_podman_and_runs() {
+    if !tools(&["umoci", "skopeo", "bwrap", "cargo", "file"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project(&tmp.path().join("proj"), false, false);
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--version", "3.1.0", "mini-image"],
+    ));
+    let layout = root.join("dist/mini-image-3.1.0.oci");
+    let tags = tags_of(&layout);
+    assert_eq!(tags, ["3.1.0", "3.1", "3", "latest", "petronas"]);
+    let index = layout_index(&layout);
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for tag in &tags {
+        let out = run_ok(
+            cmd("skopeo")
+                .args(["inspect", "--raw"])
+                .arg(format!("oci:{}:{tag}", layout.display())),
+        );
+        let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(m["layers"].as_array().unwrap().len(), 3, "{out}");
+        let info: serde_json::Value = serde_json::from_str(&run_ok(
+            cmd("skopeo")
+                .arg("inspect")
+                .arg(format!("oci:{}:{tag}", layout.display())),
+        ))
+        .unwrap();
+        assert_eq!(info["Digest"], manifest_digest.as_str());
+        assert_eq!(info["Created"], "2024-01-02T03:04:05Z");
+    }
+    let m = blob(&layout, &manifest_digest);
+    let ann = &m["annotations"];
+    assert_eq!(ann["org.opencontainers.image.version"], "3.1.0");
+    assert_eq!(
+        ann["org.opencontainers.image.created"],
+        "2024-01-02T03:04:05Z"
+    );
+    assert_eq!(ann["org.opencontainers.image.title"], "mini-image");
+    assert_eq!(
+        ann["org.opencontainers.image.source"],
+        "https://example.invalid/mini"
+    );
+    assert_eq!(
+        ann["org.opencontainers.image.revision"]
+            .as_str()
+            .unwrap()
+            .len(),
+        40
+    );
+    let config = blob(&layout, m["config"]["digest"].as_str().unwrap());
+    assert_eq!(config["created"], "2024-01-02T03:04:05Z");
+    for h in config["history"].as_array().unwrap().iter().skip(1) {
+        assert_eq!(h["created"], "2024-01-02T03:04:05Z", "{h}");
+    }
+    let c = &config["config"];
+    assert_eq!(c["Entrypoint"], serde_json::json!(["/usr/local/bin/mini"]));
+    assert_eq!(c["Cmd"], serde_json::json!(["world"]));
+    assert_eq!(c["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
+    assert_eq!(c["Labels"]["org.example.component"], "cli");
+    assert!(c["Env"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("MINI_VERSION=3.1.0")));
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 3);
+    // The base layer is reused byte for byte.
+    let base_layout = bases().0.join("bases/busybox");
+    let base_manifest = blob(&base_layout, &bases().1[0].1);
+    assert_eq!(m["layers"][0], base_manifest["layers"][0]);
+
+    // skopeo converts it to both archive formats.
+    for dest in ["oci-archive", "docker-archive"] {
+        let to = tmp.path().join(format!("copy.{dest}.tar"));
+        let mut c = cmd("skopeo");
+        c.args(["copy", "--quiet"])
+            .arg(format!("oci:{}:3.1.0", layout.display()))
+            .arg(if dest == "docker-archive" {
+                format!("{dest}:{}:example.org/mini:3.1.0", to.display())
+            } else {
+                format!("{dest}:{}", to.display())
+            });
+        run_ok(&mut c);
+        assert!(to.metadata().unwrap().len() > 0);
+    }
+    // kiln's own docker archive is read by skopeo as an image with the same config.
+    let docker = root.join("dist/mini-image-3.1.0.docker.tar");
+    let via_docker: serde_json::Value = serde_json::from_str(&run_ok(
+        cmd("skopeo")
+            .args(["inspect", "--config"])
+            .arg(format!("docker-archive:{}", docker.display())),
+    ))
+    .unwrap();
+    assert_eq!(via_docker["config"]["Entrypoint"], c["Entrypoint"]);
+
+    // The entrypoint runs in the unpacked rootfs.
+    let out = run_in_image(&layout, "petronas", tmp.path());
+    assert!(out.contains("world") && out.contains("3.1.0"), "{out}");
+    let rootfs = tmp.path().join("bundle-petronas/rootfs");
+    assert!(rootfs.join("usr/share/doc/mini/guide/start.md").is_file());
+    assert_eq!(
+        std::fs::read_link(rootfs.join("usr/bin/mini")).unwrap(),
+        PathBuf::from("/usr/local/bin/mini")
+    );
+    assert!(rootfs.join("bin/busybox").is_file());
+
+    // podman loads the docker archive and lists every tag.
+    if require_tool("podman") {
+        let storage = tmp.path().join("podman");
+        let podman = |args: &[&str]| {
+            let mut c = cmd("podman");
+            c.arg("--root")
+                .arg(storage.join("root"))
+                .arg("--runroot")
+                .arg(storage.join("run"))
+                .args(["--storage-driver", "vfs"])
+                .args(args);
+            c
+        };
+        let load = run(&mut podman(&["load", "-i", docker.to_str().unwrap()]));
+        assert!(
+            load.status.success(),
+            "podman load failed: {}",
+            String::from_utf8_lossy(&load.stderr)
+        );
+        let images = run_ok(&mut podman(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ]));
+        for tag in &tags {
+            assert!(
+                images.contains(&format!("example.org/mini:{tag}")),
+                "{images}"
+            );
+        }
+    }
+}
+
+#[test]
+fn tags_follow_release_kind_and_post_releases_are_images_only() {
+    if !tools(&["umoci", "skopeo", "bwrap", "cargo", "file"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project(&tmp.path().join("proj"), false, false);
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--version", "3.1.0rc1", "mini-image"],
+    ));
+    assert_eq!(
+        tags_of(&root.join("dist/mini-image-3.1.0rc1.oci")),
+        ["3.1.0rc1"]
+    );
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--version", "2.4.0", "mini-image"],
+    ));
+    assert_eq!(
+        tags_of(&root.join("dist/mini-image-2.4.0.oci")),
+        ["2.4.0", "2.4", "2", "latest", "harukas"]
+    );
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--version", "3.1.0.post1", "mini-image"],
+    ));
+    let post = root.join("dist/mini-image-3.1.0.post1.oci");
+    assert_eq!(
+        tags_of(&post),
+        ["3.1.0.post1", "3.1", "3", "latest", "petronas"]
+    );
+    run_ok(
+        cmd("skopeo")
+            .arg("inspect")
+            .arg(format!("oci:{}:3.1.0.post1", post.display())),
+    );
+    // Every other surface refuses a post release, in the same build.
+    for other in ["mini-crates", "mini-npm", "docs-bundle", "docs-zip"] {
+        let out = run(&mut kiln_in(
+            &root,
+            &store,
+            &["build", "--version", "3.1.0.post1", "mini-image", other],
+        ));
+        assert_eq!(out.status.code(), Some(2), "{other}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("post release") && err.contains("3.1.0.post1"),
+            "{err}"
+        );
+    }
+}
+
+/// Two builds under different conditions give the same bytes; a new version
+/// changes tags and annotations, never layers.
+#[test]
+fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
+    if !tools(&["umoci", "bwrap", "cargo", "file", "taskset"]) {
+        return;
+    }
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let with_python = has_python_bases();
+    let root_a = project(&a.path().join("p"), false, with_python);
+    let root_b = project(&b.path().join("some/deeper/place/p2"), true, with_python);
+    let mut names = vec!["mini-image"];
+    if with_python {
+        names.push("flow-image");
+    }
+    let mut args_a = vec!["build", "--version", "3.1.0"];
+    args_a.extend(&names);
+    run_ok(
+        kiln_in(&root_a, &a.path().join("store"), &args_a)
+            .env("TZ", "UTC")
+            .env("LC_ALL", "C"),
+    );
+    let mut c = cmd("taskset");
+    c.args(["-c", "0", "sh", "-c", "umask 077 && exec \"$0\" \"$@\""])
+        .arg(kiln_bin())
+        .arg("-C")
+        .arg(&root_b)
+        .arg("--store")
+        .arg(b.path().join("store"))
+        .args(&args_a)
+        .env("TZ", "Asia/Kathmandu")
+        .env("LC_ALL", "fr_FR.UTF-8")
+        .env_remove("KILN_STORE")
+        .env_remove("SOURCE_DATE_EPOCH");
+    run_ok(&mut c);
+    let sums = |r: &Path| std::fs::read_to_string(r.join("dist/SHA256SUMS")).unwrap();
+    assert_eq!(sums(&root_a), sums(&root_b));
+    assert!(sums(&root_a).contains("mini-image-3.1.0.docker.tar"));
+    let la = root_a.join("dist/mini-image-3.1.0.oci");
+    let lb = root_b.join("dist/mini-image-3.1.0.oci");
+    assert_eq!(
+        common::fixture::tree_digest(&la),
+        common::fixture::tree_digest(&lb)
+    );
+    assert_eq!(layout_index(&la), layout_index(&lb));
+
+    // A new version: new tags and annotations, the same layers.
+    let m1 = blob(
+        &la,
+        layout_index(&la)["manifests"][0]["digest"]
+            .as_str()
+            .unwrap(),
+    );
+    run_ok(&mut kiln_in(
+        &root_a,
+        &a.path().join("store"),
+        &["build", "--version", "3.2.0", "mini-image"],
+    ));
+    let l2 = root_a.join("dist/mini-image-3.2.0.oci");
+    let m2 = blob(
+        &l2,
+        layout_index(&l2)["manifests"][0]["digest"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_ne!(m1, m2);
+    assert_eq!(m1["layers"][0], m2["layers"][0]);
+    assert_eq!(m1["layers"][2], m2["layers"][2], "docs layer");
+    assert_eq!(
+        m2["annotations"]["org.opencontainers.image.version"],
+        "3.2.0"
+    );
+    assert_eq!(tags_of(&l2), ["3.2.0", "3.2", "3", "latest", "petronas"]);
+}
+
+#[test]
+fn python_matrix_gives_one_image_per_python_with_cell_tags() {
+    if !tools(&["umoci", "skopeo", "bwrap", "file", "ldd"]) || !has_python_bases() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project(&tmp.path().join("proj"), false, true);
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--version", "1.4.3", "flow-image"],
+    ));
+    for py in ["3.11", "3.12"] {
+        let layout = root.join(format!("dist/flow-image-{py}-1.4.3.oci"));
+        let tags = tags_of(&layout);
+        assert_eq!(
+            tags,
+            [
+                format!("1.4.3-py{py}"),
+                format!("1.4-py{py}"),
+                format!("1-py{py}"),
+                format!("latest-py{py}")
+            ]
+        );
+        let raw = run_ok(
+            cmd("skopeo")
+                .args(["inspect", "--raw"])
+                .arg(format!("oci:{}:1.4.3-py{py}", layout.display())),
+        );
+        assert!(
+            raw.contains("application/vnd.oci.image.layer.v1.tar+zstd"),
+            "{raw}"
+        );
+        // umoci 0.4 cannot read zstd layers: skopeo decodes them into a gzip copy.
+        let gz = tmp.path().join(format!("gzip-{py}"));
+        run_ok(
+            cmd("skopeo")
+                .args(["copy", "--quiet", "--dest-compress-format", "gzip"])
+                .arg(format!("oci:{}:1.4.3-py{py}", layout.display()))
+                .arg(format!("oci:{}:1.4.3-py{py}", gz.display())),
+        );
+        let out = run_in_image(&gz, &format!("1.4.3-py{py}"), tmp.path());
+        let (major, minor) = py.split_once('.').unwrap();
+        assert!(out.contains(&format!("({major}, {minor})")), "{out}");
+        assert!(out.contains("hello, world (mini-flow)"), "{out}");
+    }
+}
+
+#[test]
+fn multi_platform_recipes_give_an_image_index() {
+    if !tools(&["skopeo", "umoci"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = monorepo_at(&tmp.path().join("proj"), false);
+    write(&root.join("images/amd64/hello"), "#!/bin/sh\necho amd64\n");
+    write(&root.join("images/arm64/hello"), "#!/bin/sh\necho arm64\n");
+    write(
+        &root.join("recipes/multi.toml"),
+        r#"surface = "oci"
+include = ["images/**"]
+[oci]
+platforms = ["linux/amd64", "linux/arm64/v8"]
+entrypoint = ["/hello"]
+[[oci.layers]]
+name = "script"
+map = { "images/{arch}/hello" = "/hello" }
+"#,
+    );
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "multi"]);
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--version", "1.0.0", "multi"],
+    ));
+    let layout = root.join("dist/multi-1.0.0.oci");
+    let raw: serde_json::Value = serde_json::from_str(&run_ok(
+        cmd("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("oci:{}:1.0.0", layout.display())),
+    ))
+    .unwrap();
+    assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
+    for (arch, variant) in [("amd64", None), ("arm64", Some("v8"))] {
+        let mut c = cmd("skopeo");
+        c.args(["--override-os", "linux", "--override-arch", arch]);
+        if let Some(v) = variant {
+            c.args(["--override-variant", v]);
+        }
+        let info: serde_json::Value = serde_json::from_str(&run_ok(
+            c.arg("inspect")
+                .arg(format!("oci:{}:latest", layout.display())),
+        ))
+        .unwrap();
+        assert_eq!(info["Architecture"], arch);
+    }
+    assert!(root
+        .join("dist/multi-1.0.0-linux-arm64-v8.docker.tar")
+        .is_file());
+}
+
+#[test]
+fn bad_image_input_exits_2_naming_it_and_registers_nothing() {
+    if !tools(&["umoci", "bwrap", "cargo", "file"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project(&tmp.path().join("proj"), false, false);
+    let store = tmp.path().join("store");
+    let original = std::fs::read_to_string(root.join("recipes/mini-image.toml")).unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "invalid tag",
+            original.replace("[oci]\n", "[oci]\ntag-suffix = \"bad+suffix\"\n"),
+            "bad+suffix",
+        ),
+        (
+            "digest mismatch",
+            original.replace(
+                &bases().1[0].1,
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ),
+            "pinned digest sha256:0000",
+        ),
+        (
+            "relative layer path",
+            original.replace("\"/usr/local/bin/mini\" }", "\"usr/local/bin/mini\" }"),
+            "usr/local/bin/mini",
+        ),
+        (
+            "escaping layer source",
+            original.replace("\"LICENSE\" =", "\"../LICENSE\" ="),
+            "../LICENSE",
+        ),
+        (
+            "missing input file",
+            original.replace(
+                "inputs/bin/target/release/mini",
+                "inputs/bin/target/release/nope",
+            ),
+            "inputs/bin/target/release/nope",
+        ),
+    ];
+    for (what, text, needle) in cases {
+        write(&root.join("recipes/mini-image.toml"), &text);
+        git(&root, &["commit", "-q", "-am", what]);
+        let out = run(&mut kiln_in(
+            &root,
+            &store,
+            &["build", "--version", "3.1.0", "mini-image"],
+        ));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(needle), "{what}: {err}");
+        assert!(err.contains("mini-image"), "{what}: {err}");
+        let listed = run_ok(&mut kiln_in(&root, &store, &["store", "ls"]));
+        assert!(
+            !listed.contains("mini-image"),
+            "{what}: registered\n{listed}"
+        );
+        assert!(!root.join("dist/mini-image-3.1.0.oci").exists(), "{what}");
+    }
+}
