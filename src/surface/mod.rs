@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod command;
 pub mod crate_;
 pub mod npm;
+pub mod python;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -89,6 +90,8 @@ pub enum SurfaceError {
     #[error(transparent)]
     Crate(#[from] crate_::CrateError),
     #[error(transparent)]
+    Python(#[from] python::PythonError),
+    #[error(transparent)]
     Recipe(#[from] crate::recipe::RecipeError),
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
@@ -109,6 +112,7 @@ impl Classify for SurfaceError {
             SurfaceError::Npm(e) => e.kind(),
             SurfaceError::Command(e) => e.kind(),
             SurfaceError::Crate(e) => e.kind(),
+            SurfaceError::Python(e) => e.kind(),
             SurfaceError::Recipe(e) => e.kind(),
             SurfaceError::Sandbox(e) => e.kind(),
             SurfaceError::Failed { .. } | SurfaceError::Io { .. } => ErrorKind::Internal,
@@ -124,6 +128,8 @@ pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
         Surface::Npm => npm_surface(job),
         Surface::Command => command_surface(job),
         Surface::Crate => crate_surface(job),
+        Surface::Sdist => python::build_sdist(job),
+        Surface::Wheel => python::build_wheel(job),
         other => unreachable!("recipe validation rejects unsupported surface {other}"),
     }
 }
@@ -148,6 +154,14 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("kiln".to_string(), env!("CARGO_PKG_VERSION").to_string());
     match surface {
+        Surface::Sdist | Surface::Wheel => {
+            m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
+            m.insert(
+                "deflate".to_string(),
+                crate::archive::DEFLATE_IDENTITY.to_string(),
+            );
+            m.insert("pep508_rs".to_string(), "0.9.2".to_string());
+        }
         Surface::Tarball | Surface::Zip | Surface::Npm => {
             m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
             m.insert(
