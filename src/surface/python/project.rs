@@ -295,6 +295,15 @@ impl Project {
                 .collect::<Result<Vec<_>, _>>()?;
             extras.push((x.to_string(), reqs));
         }
+        // Sorted by normalised name, as uv_build and hatchling write them.
+        extras.sort_by(|a: &(String, Vec<String>), b| a.0.cmp(&b.0));
+        if let Some(w) = extras.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(bad(
+                "project.optional-dependencies",
+                &w[0].0,
+                "two extras normalise to this name",
+            ));
+        }
         let entry_points = entry_points(p.scripts, p.gui_scripts, p.entry_points, &bad)?;
         for (k, v) in &p.urls {
             if k.len() > 32 {
