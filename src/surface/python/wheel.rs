@@ -27,7 +27,7 @@ use super::files::{is_junk, resolve, DiskFile, SourceFiles};
 use super::names::{file_component, WheelTag};
 use super::project::Project;
 use super::{io, metadata, PythonError};
-use crate::archive::zip::ZipWriter;
+use crate::archive::zip::{deflate, ZipWriter};
 use crate::surface::Job;
 
 /// What goes into a wheel besides its generated metadata.
@@ -311,9 +311,22 @@ pub fn write<W: Write>(
         zip: ZipWriter::new(out, source_date_epoch.max(0) as u64),
         lines: String::new(),
     };
-    for (path, f) in &plan.entries {
-        let data = std::fs::read(&f.disk).map_err(io(&f.disk))?;
-        rec.add(path, if f.executable { 0o755 } else { 0o644 }, &data)?;
+    // Read, hash and deflate the payload in parallel; write in order.
+    use rayon::prelude::*;
+    let prepared = plan
+        .entries
+        .par_iter()
+        .map(|(path, f)| {
+            let data = std::fs::read(&f.disk).map_err(io(&f.disk))?;
+            let deflated = deflate(path, data.len() as u64, &data[..])?;
+            Ok((record_hash(&data), deflated))
+        })
+        .collect::<Result<Vec<_>, PythonError>>()?;
+    for ((path, f), (hash, d)) in plan.entries.iter().zip(prepared) {
+        rec.zip
+            .append_deflated(path, if f.executable { 0o755 } else { 0o644 }, &d)?;
+        rec.lines
+            .push_str(&format!("{},{hash},{}\n", csv_field(path), d.size));
     }
     rec.add(
         &format!("{dist_info}/METADATA"),
