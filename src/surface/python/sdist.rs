@@ -7,15 +7,16 @@
 //! Entries are sorted by path bytes with `PKG-INFO` last, as hatchling
 //! writes it; pax tar (Python `tarfile`'s layout), mtime
 //! `SOURCE_DATE_EPOCH`, uid/gid 0 with empty names, modes 0644/0755, no
-//! directory entries; gzip level 9, header MTIME `SOURCE_DATE_EPOCH`, OS 255,
-//! no file name.
+//! directory entries; gzip level 9 compressed in fixed 1 MiB pieces in
+//! parallel ([`gzip_chunked`]), header MTIME `SOURCE_DATE_EPOCH`, OS 255, no
+//! file name.
 
 use std::io::Write;
 
 use super::files::{is_junk, SourceFiles};
 use super::project::Project;
 use super::{io, metadata, PythonError};
-use crate::archive::compress::{GzipOptions, GzipWriter};
+use crate::archive::compress::{gzip_chunked, GzipOptions};
 use crate::archive::tar::{Dialect, TarWriter};
 
 /// The gzip header of kiln's sdists.
@@ -37,10 +38,7 @@ pub fn write<W: Write>(
     let file_name = format!("{stem}.tar.gz");
     let pkg_info = metadata::core_metadata(project)?;
     let mtime = source_date_epoch.max(0) as u64;
-    let mut tar = TarWriter::new(
-        GzipWriter::new(out, &gzip_options(source_date_epoch)),
-        Dialect::Pax,
-    );
+    let mut tar = TarWriter::new(Vec::new(), Dialect::Pax);
     for rel in src.paths() {
         if is_junk(rel) || rel == "PKG-INFO" {
             continue;
@@ -61,14 +59,14 @@ pub fn write<W: Write>(
         mtime,
         pkg_info.as_bytes(),
     )?;
-    let gz = tar.finish()?;
-    let mut w = gz.finish().map_err(|e| PythonError::Io {
+    let bytes = tar.finish()?;
+    let ioe = |e| PythonError::Io {
         path: file_name.clone().into(),
         source: e,
-    })?;
-    w.flush().map_err(|e| PythonError::Io {
-        path: file_name.clone().into(),
-        source: e,
-    })?;
+    };
+    let gz = gzip_chunked(&bytes, &gzip_options(source_date_epoch)).map_err(ioe)?;
+    let mut out = out;
+    out.write_all(&gz).map_err(ioe)?;
+    out.flush().map_err(ioe)?;
     Ok(file_name)
 }
