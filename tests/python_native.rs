@@ -125,7 +125,7 @@ fn monorepo_python_package_installs_with_pip_and_passes_twine_and_check_wheel_co
     );
     run_ok(cmd(bin.join("python").to_str().unwrap()).args(["-c", "import mini_flow.cli"]));
     assert_eq!(
-        run_ok(&mut cmd(bin.join("mini-flow").to_str().unwrap()).arg("--version")),
+        run_ok(cmd(bin.join("mini-flow").to_str().unwrap()).arg("--version")),
         "0.2.0rc1"
     );
 
@@ -147,7 +147,7 @@ fn monorepo_python_package_installs_with_pip_and_passes_twine_and_check_wheel_co
             .current_dir(tmp.path()),
     );
     assert_eq!(
-        run_ok(&mut cmd(bin.join("mini-flow").to_str().unwrap()).arg("--version")),
+        run_ok(cmd(bin.join("mini-flow").to_str().unwrap()).arg("--version")),
         "0.2.0rc1"
     );
 }
@@ -453,6 +453,6 @@ fn platform_wheel_ships_a_binary_from_an_input_as_a_script() {
             .args(["install", "-q", "--no-index", "--no-deps"])
             .arg(&wheel),
     );
-    let out = run_ok(&mut cmd(bin.join("mini").to_str().unwrap()).arg("wheel"));
+    let out = run_ok(cmd(bin.join("mini").to_str().unwrap()).arg("wheel"));
     assert!(out.contains("wheel"), "{out}");
 }

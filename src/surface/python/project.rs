@@ -18,6 +18,9 @@ use super::files::SourceFiles;
 use super::names;
 use super::PythonError;
 
+/// An entry point group and its (name, object reference) pairs.
+pub type EntryGroup = (String, Vec<(String, String)>);
+
 /// The validated project.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -41,7 +44,7 @@ pub struct Project {
     /// Normalised extra → its `Requires-Dist` values (with the extra marker).
     pub extras: Vec<(String, Vec<String>)>,
     /// Group → (name, object reference), in declaration order.
-    pub entry_points: Vec<(String, Vec<(String, String)>)>,
+    pub entry_points: Vec<EntryGroup>,
     /// The `pyproject.toml` that goes into the sdist (version static).
     pub pyproject: String,
 }
@@ -507,7 +510,7 @@ fn entry_points(
     gui: Table,
     other: IndexMap<String, Table>,
     bad: &dyn Fn(&str, &str, &str) -> PythonError,
-) -> Result<Vec<(String, Vec<(String, String)>)>, PythonError> {
+) -> Result<Vec<EntryGroup>, PythonError> {
     let mut groups = Vec::new();
     for (group, key, table) in [
         ("console_scripts", "project.scripts", scripts),

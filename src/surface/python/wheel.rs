@@ -104,7 +104,7 @@ fn packages(
             ));
         }
         let is_dir = selected_below(src, &p).next().is_some();
-        if !is_dir && !(src.contains(&p) && p.ends_with(".py")) {
+        if !(is_dir || src.contains(&p) && p.ends_with(".py")) {
             return Err(recipe_err(
                 job,
                 &key,
