@@ -2,8 +2,8 @@
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
-# (binary-cache tests over HTTP), and
-# Python's packaging, poetry and twine.
+# (binary-cache tests over HTTP), and Python's packaging, poetry, twine, build,
+# hatchling, uv and check-wheel-contents.
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
@@ -36,6 +36,10 @@ need_pip=()
 $PY -c 'import packaging' 2>/dev/null || need_pip+=(packaging)
 command -v poetry >/dev/null 2>&1 || need_pip+=(poetry)
 command -v twine  >/dev/null 2>&1 || need_pip+=(twine)
+command -v uv     >/dev/null 2>&1 || need_pip+=(uv)
+command -v check-wheel-contents >/dev/null 2>&1 || need_pip+=(check-wheel-contents)
+$PY -c 'import build' 2>/dev/null || need_pip+=(build)
+$PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"

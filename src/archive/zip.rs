@@ -45,6 +45,57 @@ pub const DOS_MAX: u64 = 4_354_819_198;
 const MADE_BY: u16 = 0x0314;
 const NEEDED: u16 = 20;
 
+/// One file's deflated data with its CRC-32 and uncompressed size.
+#[derive(Debug, Clone)]
+pub struct Deflated {
+    pub crc: u32,
+    pub size: u64,
+    pub data: Vec<u8>,
+}
+
+/// Deflate `size` bytes from `data` as kiln's zip entries are deflated
+/// (raw deflate, level [`DEFLATE_LEVEL`], fed in 64 KiB chunks).
+pub fn deflate(path: &str, size: u64, mut data: impl Read) -> Result<Deflated, ZipError> {
+    let io_err = |source| ZipError::Io {
+        path: path.to_string(),
+        source,
+    };
+    if size >= u32::MAX as u64 {
+        return Err(ZipError::Zip64Required {
+            what: format!("{path:?} is {size} bytes"),
+        });
+    }
+    let mut crc = Crc::new();
+    let mut enc = DeflateEncoder::new(Vec::new(), Compression::new(DEFLATE_LEVEL));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = data.read(&mut buf).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > size {
+            break;
+        }
+        crc.update(&buf[..n]);
+        enc.write_all(&buf[..n]).map_err(io_err)?;
+    }
+    if total != size {
+        return Err(ZipError::SizeMismatch {
+            path: path.to_string(),
+            declared: size,
+            actual: total,
+        });
+    }
+    let data = enc.finish().map_err(io_err)?;
+    Ok(Deflated {
+        crc: crc.sum(),
+        size,
+        data,
+    })
+}
+
 /// Errors from the zip writer.
 #[derive(Debug, thiserror::Error)]
 pub enum ZipError {
@@ -154,46 +205,20 @@ impl<W: Write> ZipWriter<W> {
         size: u64,
         data: impl Read,
     ) -> Result<(), ZipError> {
-        let io_err = |source| ZipError::Io {
-            path: path.to_string(),
-            source,
-        };
-        if size >= u32::MAX as u64 {
-            return Err(ZipError::Zip64Required {
-                what: format!("{path:?} is {size} bytes"),
-            });
-        }
-        let mut crc = Crc::new();
-        let mut enc = DeflateEncoder::new(Vec::new(), Compression::new(DEFLATE_LEVEL));
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        let mut data = data;
-        loop {
-            let n = data.read(&mut buf).map_err(io_err)?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            if total > size {
-                break;
-            }
-            crc.update(&buf[..n]);
-            enc.write_all(&buf[..n]).map_err(io_err)?;
-        }
-        if total != size {
-            return Err(ZipError::SizeMismatch {
-                path: path.to_string(),
-                declared: size,
-                actual: total,
-            });
-        }
-        let compressed = enc.finish().map_err(io_err)?;
+        let d = deflate(path, size, data)?;
+        self.append_deflated(path, mode, &d)
+    }
+
+    /// Append a regular file compressed beforehand with [`deflate`] (so that
+    /// callers can compress entries in parallel); the bytes are those
+    /// [`ZipWriter::append_file_from`] writes.
+    pub fn append_deflated(&mut self, path: &str, mode: u32, d: &Deflated) -> Result<(), ZipError> {
         self.entry(
             path,
             8,
-            crc.sum(),
-            size,
-            &compressed,
+            d.crc,
+            d.size,
+            &d.data,
             (0o100000 | (mode & 0o7777)) << 16,
         )
     }

@@ -53,6 +53,8 @@ impl Surface {
                 | Surface::Zip
                 | Surface::Command
                 | Surface::Oci
+                | Surface::Sdist
+                | Surface::Wheel
         )
     }
 }
@@ -107,6 +109,8 @@ pub struct RecipeFile {
     pub zip: Option<ZipSection>,
     pub npm: Option<NpmSection>,
     pub oci: Option<crate::surface::oci::schema::OciSection>,
+    pub sdist: Option<SdistSection>,
+    pub wheel: Option<WheelSection>,
 }
 
 fn default_source() -> String {
@@ -239,3 +243,27 @@ pub struct ZipSection {}
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NpmSection {}
+
+/// `[sdist]` (no settings yet: the file set is the recipe's selection).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SdistSection {}
+
+/// `[wheel]`: what goes into a wheel besides its metadata.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WheelSection {
+    /// Import packages or modules (paths below `source`, e.g. `src/pkg` or
+    /// `pkg.py`), each placed at the wheel root under its last component.
+    /// Default: discovered from the project name (`src/<name>/`, `<name>/`,
+    /// `src/<name>.py`, `<name>.py`).
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// The wheel tag `python-abi-platform` (default `py3-none-any`); a
+    /// platform tag makes the wheel non-pure.
+    pub tag: Option<String>,
+    /// Files installed as scripts: name in `<dist>.data/scripts/` → a path
+    /// below `source` or `inputs/<mount>/…`.
+    #[serde(default)]
+    pub scripts: BTreeMap<String, String>,
+}

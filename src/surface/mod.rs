@@ -10,6 +10,7 @@ pub mod command;
 pub mod crate_;
 pub mod npm;
 pub mod oci;
+pub mod python;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -125,6 +126,8 @@ pub enum SurfaceError {
     #[error(transparent)]
     Oci(#[from] oci::OciError),
     #[error(transparent)]
+    Python(#[from] python::PythonError),
+    #[error(transparent)]
     Recipe(#[from] crate::recipe::RecipeError),
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
@@ -156,6 +159,7 @@ impl Classify for SurfaceError {
             SurfaceError::Command(e) => e.kind(),
             SurfaceError::Crate(e) => e.kind(),
             SurfaceError::Oci(e) => e.kind(),
+            SurfaceError::Python(e) => e.kind(),
             SurfaceError::Recipe(e) => e.kind(),
             SurfaceError::Sandbox(e) => e.kind(),
             SurfaceError::Version(e) => e.kind(),
@@ -176,7 +180,8 @@ pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
         Surface::Command => command_surface(job),
         Surface::Crate => crate_surface(job),
         Surface::Oci => oci::build(job),
-        other => unreachable!("recipe validation rejects unsupported surface {other}"),
+        Surface::Sdist => python::build_sdist(job),
+        Surface::Wheel => python::build_wheel(job),
     }
 }
 
@@ -200,6 +205,14 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("kiln".to_string(), env!("CARGO_PKG_VERSION").to_string());
     match surface {
+        Surface::Sdist | Surface::Wheel => {
+            m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
+            m.insert(
+                "deflate".to_string(),
+                crate::archive::DEFLATE_IDENTITY.to_string(),
+            );
+            m.insert("pep508_rs".to_string(), "0.9.2".to_string());
+        }
         Surface::Tarball | Surface::Zip | Surface::Npm => {
             m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
             m.insert(

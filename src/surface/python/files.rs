@@ -1,0 +1,126 @@
+//! The recipe's selected files as the Python surfaces read them.
+//!
+//! Only selected files are visible (paths relative to the recipe's
+//! `source`). A selected symlink is followed only when its target resolves
+//! to a regular file inside the workspace: a checkout's symlink to
+//! `/etc/passwd` or `../../secret` is bad input, never content.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::{io, project_rel, PythonError};
+use crate::surface::Job;
+
+/// One file to put in an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskFile {
+    /// Where to read it.
+    pub disk: PathBuf,
+    pub size: u64,
+    /// The owner-executable bit.
+    pub executable: bool,
+}
+
+/// The selected files of one recipe.
+#[derive(Debug)]
+pub struct SourceFiles<'a> {
+    pub job: &'a Job<'a>,
+    set: BTreeSet<&'a str>,
+}
+
+impl<'a> SourceFiles<'a> {
+    pub fn new(job: &'a Job<'a>) -> Self {
+        SourceFiles {
+            job,
+            set: job.files.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// Selected paths, sorted by bytes.
+    pub fn paths(&self) -> &'a [String] {
+        self.job.files
+    }
+
+    pub fn contains(&self, rel: &str) -> bool {
+        self.set.contains(rel)
+    }
+
+    /// The project-relative path of `rel`, for messages.
+    pub fn display(&self, rel: &str) -> PathBuf {
+        project_rel(self.job, rel)
+    }
+
+    /// A selected file, `key`/`value` naming the field that asked for it.
+    pub fn file(&self, rel: &str) -> Result<DiskFile, PythonError> {
+        if !self.contains(rel) {
+            return Err(PythonError::field(
+                self.display(rel),
+                "(file)",
+                rel,
+                "is not among the recipe's selected files (see `include`/`exclude`)",
+            ));
+        }
+        resolve(self.job.workspace, &self.job.source_dir.join(rel), || {
+            self.display(rel)
+        })
+    }
+
+    /// The contents of a selected UTF-8 text file.
+    pub fn read_text(&self, rel: &str) -> Result<String, PythonError> {
+        let f = self.file(rel)?;
+        let bytes = std::fs::read(&f.disk).map_err(io(&f.disk))?;
+        String::from_utf8(bytes)
+            .map_err(|_| PythonError::field(self.display(rel), "(file)", rel, "is not valid UTF-8"))
+    }
+}
+
+/// A regular file at `path`, following a symlink only into `workspace`.
+pub fn resolve(
+    workspace: &Path,
+    path: &Path,
+    shown: impl Fn() -> PathBuf,
+) -> Result<DiskFile, PythonError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path).map_err(io(path))?;
+    let disk = if meta.file_type().is_symlink() {
+        let target = std::fs::canonicalize(path).map_err(|_| {
+            PythonError::field(
+                shown(),
+                "(symlink)",
+                path.display().to_string(),
+                "is a dangling symlink",
+            )
+        })?;
+        let ws = std::fs::canonicalize(workspace).map_err(io(workspace))?;
+        if !target.starts_with(&ws) {
+            return Err(PythonError::field(
+                shown(),
+                "(symlink)",
+                target.display().to_string(),
+                "points outside the workspace",
+            ));
+        }
+        target
+    } else {
+        path.to_path_buf()
+    };
+    let meta = std::fs::metadata(&disk).map_err(io(&disk))?;
+    if !meta.is_file() {
+        return Err(PythonError::field(
+            shown(),
+            "(file)",
+            disk.display().to_string(),
+            "is not a regular file",
+        ));
+    }
+    Ok(DiskFile {
+        disk,
+        size: meta.len(),
+        executable: meta.permissions().mode() & 0o100 != 0,
+    })
+}
+
+/// Whether a path is a build leftover that never goes into a distribution.
+pub fn is_junk(rel: &str) -> bool {
+    rel.split('/').any(|c| c == "__pycache__") || rel.ends_with(".pyc") || rel.ends_with(".pyo")
+}

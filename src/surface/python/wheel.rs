@@ -1,0 +1,380 @@
+//! The wheel layout (PEP 427/491, binary distribution format).
+//!
+//! `<name>-<version>-<tag>.whl`, a zip written by kiln's zip writer
+//! (`SOURCE_DATE_EPOCH` timestamps, 0644/0755 modes, deflate), in this
+//! order:
+//!
+//! 1. the import packages (`[wheel] packages`, else discovered from the
+//!    project name as hatchling does: `<name>/`, `src/<name>/`, `<name>.py`,
+//!    `src/<name>.py`) and the `[[map]]` entries (a compiled extension made
+//!    by an input recipe), sorted by path bytes;
+//! 2. `<name>-<version>.data/scripts/<script>` for `[wheel] scripts`, sorted;
+//! 3. `<name>-<version>.dist-info/`: `METADATA`, `WHEEL`,
+//!    `entry_points.txt`, `licenses/<path>`, and `RECORD` last, listing
+//!    every entry in archive order with its sha256 (urlsafe base64, no
+//!    padding) and size.
+//!
+//! A compiled file (`.so`, `.pyd`, `.dylib`) in a wheel tagged `any` is bad
+//! input: an extension module only loads on the platform it was built for.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+use super::files::{is_junk, resolve, DiskFile, SourceFiles};
+use super::names::{file_component, WheelTag};
+use super::project::Project;
+use super::{io, metadata, PythonError};
+use crate::archive::zip::{deflate, ZipWriter};
+use crate::surface::Job;
+
+/// What goes into a wheel besides its generated metadata.
+#[derive(Debug)]
+pub struct WheelPlan {
+    pub tag: WheelTag,
+    /// Archive path → file, packages and mapped files first, then `.data/`.
+    pub entries: Vec<(String, DiskFile)>,
+    /// License files: path relative to the project → file.
+    pub licenses: Vec<(String, DiskFile)>,
+}
+
+fn recipe_err(job: &Job<'_>, key: &str, value: &str, reason: impl Into<String>) -> PythonError {
+    PythonError::field(&job.recipe.file, key, value, reason)
+}
+
+/// Files below a selected directory `dir` ("" = the source root).
+fn selected_below<'a>(src: &'a SourceFiles<'_>, dir: &'a str) -> impl Iterator<Item = &'a String> {
+    src.paths()
+        .iter()
+        .filter(move |p| p.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+}
+
+/// The import packages: (path below source, archive name at the wheel root).
+fn packages(
+    job: &Job<'_>,
+    project: &Project,
+    src: &SourceFiles<'_>,
+) -> Result<Vec<(String, String)>, PythonError> {
+    let listed = job
+        .recipe
+        .spec
+        .wheel
+        .as_ref()
+        .map(|w| w.packages.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    if listed.is_empty() {
+        let n = file_component(&project.name);
+        let candidates = [
+            (format!("{n}/__init__.py"), n.clone()),
+            (format!("src/{n}/__init__.py"), format!("src/{n}")),
+            (format!("{n}.py"), format!("{n}.py")),
+            (format!("src/{n}.py"), format!("src/{n}.py")),
+        ];
+        match candidates.iter().find(|(probe, _)| src.contains(probe)) {
+            Some((_, p)) => out.push(p.clone()),
+            None => {
+                return Err(recipe_err(
+                    job,
+                    "wheel.packages",
+                    "",
+                    format!(
+                        "no import package found for project {:?}: none of {} is selected; list the packages in [wheel] packages",
+                        project.name,
+                        candidates.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                ))
+            }
+        }
+    } else {
+        out = listed;
+    }
+    let mut res = Vec::new();
+    for (i, p) in out.into_iter().enumerate() {
+        let p = p.trim_end_matches('/').to_string();
+        let key = format!("wheel.packages[{i}]");
+        if crate::archive::check_entry_path(&p).is_err() {
+            return Err(recipe_err(
+                job,
+                &key,
+                &p,
+                "must be a relative path below `source`",
+            ));
+        }
+        let is_dir = selected_below(src, &p).next().is_some();
+        if !(is_dir || src.contains(&p) && p.ends_with(".py")) {
+            return Err(recipe_err(
+                job,
+                &key,
+                &p,
+                "is neither a selected directory nor a selected .py file",
+            ));
+        }
+        let base = p.rsplit('/').next().unwrap_or(&p).to_string();
+        res.push((p, base));
+    }
+    Ok(res)
+}
+
+/// Resolve `from` (below `source`, or `inputs/<mount>/…`) to files: a
+/// directory yields every file below it, keyed by relative path ("" for a file).
+fn mapped(job: &Job<'_>, key: &str, from: &str) -> Result<Vec<(String, DiskFile)>, PythonError> {
+    let bad = |reason: &str| recipe_err(job, key, from, reason);
+    let disk = match from.strip_prefix("inputs/") {
+        Some(rest) => {
+            let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let base = job
+                .inputs
+                .get(mount)
+                .ok_or_else(|| bad("no input of that mount name (see `inputs`)"))?;
+            if path.is_empty() {
+                base.clone()
+            } else {
+                base.join(path)
+            }
+        }
+        None => job.source_dir.join(from),
+    };
+    let meta =
+        std::fs::symlink_metadata(&disk).map_err(|_| bad("does not exist in the workspace"))?;
+    let shown = || job.recipe.file.clone();
+    if meta.is_dir() {
+        let mut out = Vec::new();
+        for (rel, p) in crate::fsutil::files_below(&disk).map_err(io(&disk))? {
+            out.push((rel, resolve(job.workspace, &p, shown)?));
+        }
+        Ok(out)
+    } else {
+        Ok(vec![(String::new(), resolve(job.workspace, &disk, shown)?)])
+    }
+}
+
+/// Decide the wheel's tag and files.
+pub fn plan(
+    job: &Job<'_>,
+    project: &Project,
+    src: &SourceFiles<'_>,
+) -> Result<WheelPlan, PythonError> {
+    let section = job.recipe.spec.wheel.clone().unwrap_or_default();
+    let tag = match &section.tag {
+        None => WheelTag::pure(),
+        Some(t) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
+    };
+    let stem = project.dist_stem();
+    let mut root: BTreeMap<String, (String, DiskFile)> = BTreeMap::new();
+    let mut add = |path: String, origin: String, f: DiskFile| -> Result<(), PythonError> {
+        if let Err(reason) = crate::archive::check_entry_path(&path) {
+            return Err(recipe_err(job, &origin, &path, reason));
+        }
+        let top = path.split('/').next().unwrap_or("");
+        if top == format!("{stem}.dist-info") || top == format!("{stem}.data") {
+            return Err(recipe_err(
+                job,
+                &origin,
+                &path,
+                "collides with the wheel's generated directories",
+            ));
+        }
+        if let Some((first, _)) = root.get(&path) {
+            return Err(recipe_err(
+                job,
+                &origin,
+                &path,
+                format!("already placed by {first}"),
+            ));
+        }
+        root.insert(path, (origin, f));
+        Ok(())
+    };
+    for (i, (p, base)) in packages(job, project, src)?.into_iter().enumerate() {
+        let origin = format!("wheel.packages[{i}]");
+        if src.contains(&p) {
+            add(base, origin, src.file(&p)?)?;
+            continue;
+        }
+        for rel in selected_below(src, &p) {
+            if is_junk(rel) {
+                continue;
+            }
+            let inner = &rel[p.len() + 1..];
+            add(format!("{base}/{inner}"), origin.clone(), src.file(rel)?)?;
+        }
+    }
+    for (i, m) in job.recipe.spec.map.iter().enumerate() {
+        let to = m.to.trim_end_matches('/');
+        for (rel, f) in mapped(job, &format!("map[{i}].from"), &m.from)? {
+            let path = if rel.is_empty() {
+                to.to_string()
+            } else {
+                format!("{to}/{rel}")
+            };
+            add(path, format!("map[{i}]"), f)?;
+        }
+    }
+    if tag.is_pure() {
+        if let Some(p) = root.keys().find(|p| {
+            [".so", ".pyd", ".dylib"].iter().any(|x| p.ends_with(x)) || p.contains(".so.")
+        }) {
+            return Err(recipe_err(
+                job,
+                "wheel.tag",
+                &tag.to_string(),
+                format!("{p} is a compiled module; declare the platform tag it was built for"),
+            ));
+        }
+    }
+    let mut entries: Vec<(String, DiskFile)> = root.into_iter().map(|(p, (_, f))| (p, f)).collect();
+    for (name, from) in &section.scripts {
+        let key = format!("wheel.scripts.{name}");
+        if name.contains('/') || crate::archive::check_entry_path(name).is_err() {
+            return Err(recipe_err(
+                job,
+                &key,
+                name,
+                "a script name is a plain file name",
+            ));
+        }
+        let files = mapped(job, &key, from)?;
+        let [(rel, f)] = &files[..] else {
+            return Err(recipe_err(job, &key, from, "must name one file"));
+        };
+        debug_assert!(rel.is_empty());
+        entries.push((
+            format!("{stem}.data/scripts/{name}"),
+            DiskFile {
+                executable: true,
+                ..f.clone()
+            },
+        ));
+    }
+    let licenses = project
+        .license_files
+        .iter()
+        .map(|l| Ok((l.clone(), src.file(l)?)))
+        .collect::<Result<Vec<_>, PythonError>>()?;
+    Ok(WheelPlan {
+        tag,
+        entries,
+        licenses,
+    })
+}
+
+/// `RECORD` hash of some bytes.
+pub fn record_hash(data: &[u8]) -> String {
+    let digest = Sha256::digest(data);
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
+/// A CSV field as Python's `csv` module writes it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+struct Record<W: Write> {
+    zip: ZipWriter<W>,
+    lines: String,
+}
+
+impl<W: Write> Record<W> {
+    fn add(&mut self, path: &str, mode: u32, data: &[u8]) -> Result<(), PythonError> {
+        self.zip.append_file(path, mode, data)?;
+        self.lines.push_str(&format!(
+            "{},{},{}\n",
+            csv_field(path),
+            record_hash(data),
+            data.len()
+        ));
+        Ok(())
+    }
+}
+
+/// Write the wheel; returns its file name.
+pub fn write<W: Write>(
+    project: &Project,
+    plan: &WheelPlan,
+    source_date_epoch: i64,
+    out: W,
+) -> Result<String, PythonError> {
+    let stem = project.dist_stem();
+    let file_name = format!("{stem}-{}.whl", plan.tag);
+    let dist_info = format!("{stem}.dist-info");
+    let mut rec = Record {
+        zip: ZipWriter::new(out, source_date_epoch.max(0) as u64),
+        lines: String::new(),
+    };
+    // Read, hash and deflate the payload in parallel; write in order.
+    use rayon::prelude::*;
+    let prepared = plan
+        .entries
+        .par_iter()
+        .map(|(path, f)| {
+            let data = std::fs::read(&f.disk).map_err(io(&f.disk))?;
+            let deflated = deflate(path, data.len() as u64, &data[..])?;
+            Ok((record_hash(&data), deflated))
+        })
+        .collect::<Result<Vec<_>, PythonError>>()?;
+    for ((path, f), (hash, d)) in plan.entries.iter().zip(prepared) {
+        rec.zip
+            .append_deflated(path, if f.executable { 0o755 } else { 0o644 }, &d)?;
+        rec.lines
+            .push_str(&format!("{},{hash},{}\n", csv_field(path), d.size));
+    }
+    rec.add(
+        &format!("{dist_info}/METADATA"),
+        0o644,
+        metadata::core_metadata(project)?.as_bytes(),
+    )?;
+    rec.add(
+        &format!("{dist_info}/WHEEL"),
+        0o644,
+        metadata::wheel_file(&plan.tag).as_bytes(),
+    )?;
+    if let Some(ep) = metadata::entry_points(project) {
+        rec.add(
+            &format!("{dist_info}/entry_points.txt"),
+            0o644,
+            ep.as_bytes(),
+        )?;
+    }
+    for (rel, f) in &plan.licenses {
+        let data = std::fs::read(&f.disk).map_err(io(&f.disk))?;
+        rec.add(&format!("{dist_info}/licenses/{rel}"), 0o644, &data)?;
+    }
+    let record_path = format!("{dist_info}/RECORD");
+    rec.lines
+        .push_str(&format!("{},,\n", csv_field(&record_path)));
+    let Record { mut zip, lines } = rec;
+    zip.append_file(&record_path, 0o644, lines.as_bytes())?;
+    let mut w = zip.finish()?;
+    w.flush().map_err(|e| PythonError::Io {
+        path: file_name.clone().into(),
+        source: e,
+    })?;
+    Ok(file_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_fields() {
+        // sha256 of the empty string, as pip's installer writes it.
+        assert_eq!(
+            record_hash(b""),
+            "sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("a\"b"), "\"a\"\"b\"");
+        assert_eq!(csv_field("pkg/x.py"), "pkg/x.py");
+    }
+}
