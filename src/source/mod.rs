@@ -4,9 +4,9 @@
 
 pub mod checkout;
 pub mod git;
+pub mod selection;
 pub mod snapshot;
 
 pub use checkout::{Checkout, ReadMode};
-pub use snapshot::{
-    FileKind, Origin, Selection, SnapFile, Snapshot, SnapshotError, SnapshotOptions,
-};
+pub use selection::Selection;
+pub use snapshot::{FileKind, Origin, SnapFile, Snapshot, SnapshotError, SnapshotOptions};
