@@ -395,3 +395,37 @@ fn a_subset_build_updates_its_entries_and_keeps_the_others_of_the_same_commit() 
     assert!(!sums.contains("docs.tar.gz"), "{sums}");
     assert!(sums.contains("  docs.zip\n"), "{sums}");
 }
+
+#[test]
+fn each_crate_of_a_multi_crate_recipe_has_its_own_statement() {
+    if !common::require_tool("bwrap") || !common::require_tool("cargo") {
+        return;
+    }
+    let (_tmp, root) = common::fixture::monorepo();
+    let store = root.join("store");
+    let out = run(kiln()
+        .arg("-C")
+        .arg(&root)
+        .arg("--store")
+        .arg(&store)
+        .args(["build", "mini-crates"])
+        .env_remove("SOURCE_DATE_EPOCH"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let crates: Vec<String> = std::fs::read_dir(root.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".crate"))
+        .collect();
+    assert_eq!(crates.len(), 2, "{crates:?}");
+    let mut statements = Vec::new();
+    for c in &crates {
+        let st = std::fs::read(root.join("dist").join(format!("{c}.intoto.json"))).unwrap();
+        assert_eq!(subjects(&st), std::slice::from_ref(c), "{c}");
+        statements.push(st);
+    }
+    assert_ne!(statements[0], statements[1]);
+}

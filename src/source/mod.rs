@@ -10,11 +10,11 @@ mod disk;
 pub use disk::{read_inside, ReadInsideError};
 pub mod git;
 mod materialise;
+pub mod selection;
 pub mod snapshot;
 pub mod tree_check;
 pub mod vcs;
 
 pub use checkout::{Checkout, ReadMode};
-pub use snapshot::{
-    FileKind, Origin, Selection, SnapFile, Snapshot, SnapshotError, SnapshotOptions,
-};
+pub use selection::Selection;
+pub use snapshot::{FileKind, Origin, SnapFile, Snapshot, SnapshotError, SnapshotOptions};

@@ -10,7 +10,7 @@ use super::rule;
 use super::tree::{SnapshotTree, Tree};
 use super::{stamp_tree, ManifestKind, StampError, StampPlan};
 use crate::recipe::{Recipe, Surface};
-use crate::source::snapshot::{Selection, Snapshot};
+use crate::source::{Selection, Snapshot};
 use crate::version::policy::ReleasePolicy;
 use crate::version::ResolvedVersion;
 
