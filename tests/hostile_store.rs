@@ -327,6 +327,26 @@ fn a_store_tracked_by_git_is_refused_with_exit_2_before_anything_is_written() {
     );
     assert_eq!(tree_digest(&canary_dir), canary_before);
 
+    // A committed symlink cannot point the default store elsewhere.
+    let p = project(&tmp.path().join("c/proj"), "/dist/\n");
+    std::os::unix::fs::symlink(&canary_dir, p.join("store")).unwrap();
+    git(&p, &["add", "store"]);
+    git(&p, &["commit", "-qm", "store elsewhere"]);
+    let clone = tmp.path().join("c/clone");
+    run_ok(cmd("git").args(["clone", "-q"]).arg(&p).arg(&clone));
+    let out = run(&mut victim.kiln(&clone, None, &["build"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("is a symlink tracked by git"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        tree_digest(&canary_dir),
+        canary_before,
+        "kiln wrote through the link"
+    );
+
     // A tracked `.gitignore` alone (as kiln's own repository has) is fine.
     let p = project(&tmp.path().join("b/proj"), "/dist/\n");
     write(&p.join("store/.gitignore"), "*\n!.gitignore\n");

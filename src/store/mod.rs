@@ -100,6 +100,8 @@ pub enum StoreError {
         /// The first few tracked paths, relative to the store.
         paths: Vec<String>,
     },
+    #[error("store {} is a symlink tracked by git: a checkout cannot choose where kiln writes; build with --store DIR", root.display())]
+    TrackedSymlink { root: PathBuf },
     #[error("checking whether git tracks the store")]
     Git(#[from] crate::source::git::GitError),
     #[error("neither XDG_STATE_HOME nor HOME is set to an absolute path: kiln cannot find its store key")]
@@ -135,6 +137,7 @@ impl Classify for StoreError {
             StoreError::Name(_)
             | StoreError::InvalidDrv { .. }
             | StoreError::TrackedByGit { .. }
+            | StoreError::TrackedSymlink { .. }
             | StoreError::KeyInStore { .. } => ErrorKind::BadInput,
             _ => ErrorKind::Internal,
         }
@@ -204,10 +207,30 @@ fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Result<String, StoreError>
     }
 }
 
-/// Paths in `root` that git tracks and kiln would read: anything under
-/// `.kiln/` or named like a store path (a tracked `.gitignore` is fine).
+/// Refuse a store that came with a checkout: `root` itself a symlink git
+/// tracks (the checkout would choose where kiln writes), or paths in `root`
+/// that git tracks and kiln would read — anything under `.kiln/` or named
+/// like a store path (a tracked `.gitignore` is fine).
 fn refuse_if_tracked(root: &Path) -> Result<(), StoreError> {
-    if !root.is_dir() || !root.ancestors().any(|a| exists(&a.join(".git"))) {
+    let in_git = |dir: &Path| dir.ancestors().any(|a| exists(&a.join(".git")));
+    let is_link = fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink());
+    if let (true, Some(parent), Some(name)) = (is_link, root.parent(), root.file_name()) {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        if in_git(parent)
+            && crate::source::git::tracked_under(parent)?
+                .iter()
+                .any(|p| std::ffi::OsStr::new(p) == name)
+        {
+            return Err(StoreError::TrackedSymlink {
+                root: root.to_path_buf(),
+            });
+        }
+    }
+    if !root.is_dir() || !in_git(root) {
         return Ok(());
     }
     let ours: Vec<String> = crate::source::git::tracked_under(root)?
