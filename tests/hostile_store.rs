@@ -674,3 +674,33 @@ fn gc_removes_sandbox_leftovers_of_killed_builds_but_keeps_logs() {
     let out = ok(run(&mut m.kiln(&root, Some(&store), &["build", "--json"])));
     assert_eq!(statuses(&out), ["cached"], "{}", text(&out));
 }
+
+#[test]
+fn provenance_not_written_by_this_machine_is_never_returned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let open = |state: &str| {
+        kiln::store::Store::open_with_state_dir(tmp.path().join("store"), tmp.path().join(state))
+            .unwrap()
+    };
+    let store = open("state");
+    let base = "0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx-app.tar.gz";
+    let statement = b"{\"_type\": \"https://in-toto.io/Statement/v1\"}\n";
+    store.write_provenance(base, statement).unwrap();
+    assert_eq!(store.provenance(base).unwrap().as_deref(), Some(&statement[..]));
+    // Another user's (or machine's) kiln does not honour it...
+    let other = open("other-state");
+    assert_eq!(other.provenance(base).unwrap(), None);
+    // ...nor does this one once the statement is swapped, MAC line kept.
+    let file = store.root().join(".kiln/provenance/0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx.json");
+    let sealed = std::fs::read(&file).unwrap();
+    let nl = sealed.iter().position(|b| *b == b'\n').unwrap();
+    let forged = [&sealed[..=nl], b"{\"_type\": \"forged\"}\n"].concat();
+    std::fs::write(&file, forged).unwrap();
+    assert_eq!(store.provenance(base).unwrap(), None);
+    let notices = store.take_notices();
+    assert!(
+        notices.iter().any(|n| n.to_string().contains("provenance")
+            && n.to_string().contains("not written by this machine's kiln")),
+        "{notices:?}"
+    );
+}

@@ -7,7 +7,7 @@
 //! store/.kiln/roots/<hash>-<name>       gc root: a path added by `kiln store add`
 //! store/.kiln/derivations/<drv>.json    canonical derivation, for audit and verify
 //! store/.kiln/realisations/<drv>.json   drv -> store path, NAR hash and size, metadata (a gc root)
-//! store/.kiln/provenance/<hash>.json    in-toto statement for that output
+//! store/.kiln/provenance/<hash>.json    MAC line, then the in-toto statement for that output
 //! store/.kiln/locks/<drv>.lock          one builder per derivation at a time
 //! store/.kiln/locks/paths/<hash>.lock   one committer per store path at a time
 //! store/.kiln/logs/<drv>.log            build logs
@@ -460,20 +460,49 @@ impl Store {
         Ok(dir)
     }
 
-    /// Record the provenance statement of the output `store_base_name`.
+    /// Record the provenance statement of the output `store_base_name`,
+    /// sealed with this user's key.
     pub fn write_provenance(&self, store_base_name: &str, json: &[u8]) -> Result<(), StoreError> {
         let sp: StorePath = store_base_name.parse()?;
-        fsops::atomic_write(&self.tmp(), &self.provenance_path(&sp), json)
+        let sealed =
+            self.write_key()?
+                .seal_blob(RecordKind::Provenance, store_base_name.as_bytes(), json);
+        fsops::atomic_write(&self.tmp(), &self.provenance_path(&sp), &sealed)
     }
 
-    /// The provenance statement recorded for `store_base_name`, if any.
+    /// The provenance statement recorded for `store_base_name`, if there is
+    /// one this machine's kiln wrote (others are ignored, with a notice).
     pub fn provenance(&self, store_base_name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let sp: StorePath = store_base_name.parse()?;
         let p = self.provenance_path(&sp);
-        match fs::read(&p) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(&p)(e)),
+        let bytes = match read_bytes(&p) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(Ok(error)) => {
+                self.notice(Notice::Ignored {
+                    record: p,
+                    reason: format!("malformed ({error})"),
+                });
+                return Ok(None);
+            }
+            Err(Err(e)) => return Err(e),
+        };
+        let key = self.read_key()?;
+        match trust::open_blob(
+            key.as_ref(),
+            RecordKind::Provenance,
+            store_base_name.as_bytes(),
+            &bytes,
+        ) {
+            Record::Trusted(statement) => Ok(Some(statement)),
+            Record::Absent => Ok(None),
+            Record::Untrusted { reason } | Record::Malformed { error: reason } => {
+                self.notice(Notice::Ignored {
+                    record: p,
+                    reason: format!("not written by this machine's kiln ({reason})"),
+                });
+                Ok(None)
+            }
         }
     }
 
