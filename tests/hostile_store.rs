@@ -478,6 +478,8 @@ fn malformed_records_break_neither_build_ls_verify_nor_gc() {
     std::fs::write(&real, &bytes[..bytes.len() / 2]).unwrap();
     write(&reals.join("zz-junk.json"), "{not json");
     std::fs::create_dir_all(reals.join("a-directory.json")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", reals.join("endless.json")).unwrap();
+    run_ok(cmd("mkfifo").arg(reals.join("blocking.json")));
     write(
         &store.join(".kiln/valid/00000000000000000000000000000000-x.json"),
         "[1, 2, 3]",
@@ -506,6 +508,8 @@ fn malformed_records_break_neither_build_ls_verify_nor_gc() {
     for name in [
         "zz-junk.json",
         "a-directory.json",
+        "endless.json",
+        "blocking.json",
         "00000000000000000000000000000000-x.json",
     ] {
         assert!(
@@ -536,6 +540,8 @@ fn malformed_records_break_neither_build_ls_verify_nor_gc() {
     )));
     assert!(!reals.join("zz-junk.json").exists());
     assert!(!reals.join("a-directory.json").exists());
+    assert!(!reals.join("blocking.json").exists());
+    assert!(std::fs::symlink_metadata(reals.join("endless.json")).is_err());
     let out = ok(run(&mut m.kiln(&root, Some(&store), &["store", "verify"])));
     assert!(stderr(&out).contains("0 problem(s)"), "{}", text(&out));
     let out = ok(run(&mut m.kiln(
@@ -686,12 +692,17 @@ fn provenance_not_written_by_this_machine_is_never_returned() {
     let base = "0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx-app.tar.gz";
     let statement = b"{\"_type\": \"https://in-toto.io/Statement/v1\"}\n";
     store.write_provenance(base, statement).unwrap();
-    assert_eq!(store.provenance(base).unwrap().as_deref(), Some(&statement[..]));
+    assert_eq!(
+        store.provenance(base).unwrap().as_deref(),
+        Some(&statement[..])
+    );
     // Another user's (or machine's) kiln does not honour it...
     let other = open("other-state");
     assert_eq!(other.provenance(base).unwrap(), None);
     // ...nor does this one once the statement is swapped, MAC line kept.
-    let file = store.root().join(".kiln/provenance/0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx.json");
+    let file = store
+        .root()
+        .join(".kiln/provenance/0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx.json");
     let sealed = std::fs::read(&file).unwrap();
     let nl = sealed.iter().position(|b| *b == b'\n').unwrap();
     let forged = [&sealed[..=nl], b"{\"_type\": \"forged\"}\n"].concat();

@@ -196,15 +196,30 @@ fn validate_drv(drv: &str) -> Result<(), StoreError> {
     }
 }
 
-/// The bytes of a record file; `Ok(None)` if absent, `Err(Some(message))` if
-/// it is not a readable file (a directory, say).
+/// Records are small; anything larger is not one of ours.
+const MAX_RECORD: u64 = 16 << 20;
+
+/// The bytes of a record file; `Ok(None)` if absent, `Err(Ok(message))` if
+/// it is not a record-sized regular file (a directory, symlink, FIFO or
+/// device planted in a store is never opened).
 fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Result<String, StoreError>> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::IsADirectory => Err(Ok(e.to_string())),
-        Err(e) => Err(Err(io_err(path)(e))),
+    use std::io::Read;
+    let md = match fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Err(io_err(path)(e))),
+    };
+    if !md.file_type().is_file() {
+        return Err(Ok("not a regular file".into()));
     }
+    if md.len() > MAX_RECORD {
+        return Err(Ok(format!("{} bytes, larger than any record", md.len())));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_RECORD + 1).read_to_end(&mut bytes))
+        .map_err(|e| Err(io_err(path)(e)))?;
+    Ok(Some(bytes))
 }
 
 /// Refuse a store that came with a checkout: `root` itself a symlink git
