@@ -327,6 +327,26 @@ fn a_store_tracked_by_git_is_refused_with_exit_2_before_anything_is_written() {
     );
     assert_eq!(tree_digest(&canary_dir), canary_before);
 
+    // A committed symlink cannot point the default store elsewhere.
+    let p = project(&tmp.path().join("c/proj"), "/dist/\n");
+    std::os::unix::fs::symlink(&canary_dir, p.join("store")).unwrap();
+    git(&p, &["add", "store"]);
+    git(&p, &["commit", "-qm", "store elsewhere"]);
+    let clone = tmp.path().join("c/clone");
+    run_ok(cmd("git").args(["clone", "-q"]).arg(&p).arg(&clone));
+    let out = run(&mut victim.kiln(&clone, None, &["build"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("is a symlink tracked by git"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        tree_digest(&canary_dir),
+        canary_before,
+        "kiln wrote through the link"
+    );
+
     // A tracked `.gitignore` alone (as kiln's own repository has) is fine.
     let p = project(&tmp.path().join("b/proj"), "/dist/\n");
     write(&p.join("store/.gitignore"), "*\n!.gitignore\n");
@@ -458,6 +478,8 @@ fn malformed_records_break_neither_build_ls_verify_nor_gc() {
     std::fs::write(&real, &bytes[..bytes.len() / 2]).unwrap();
     write(&reals.join("zz-junk.json"), "{not json");
     std::fs::create_dir_all(reals.join("a-directory.json")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", reals.join("endless.json")).unwrap();
+    run_ok(cmd("mkfifo").arg(reals.join("blocking.json")));
     write(
         &store.join(".kiln/valid/00000000000000000000000000000000-x.json"),
         "[1, 2, 3]",
@@ -486,6 +508,8 @@ fn malformed_records_break_neither_build_ls_verify_nor_gc() {
     for name in [
         "zz-junk.json",
         "a-directory.json",
+        "endless.json",
+        "blocking.json",
         "00000000000000000000000000000000-x.json",
     ] {
         assert!(
@@ -516,6 +540,8 @@ fn malformed_records_break_neither_build_ls_verify_nor_gc() {
     )));
     assert!(!reals.join("zz-junk.json").exists());
     assert!(!reals.join("a-directory.json").exists());
+    assert!(!reals.join("blocking.json").exists());
+    assert!(std::fs::symlink_metadata(reals.join("endless.json")).is_err());
     let out = ok(run(&mut m.kiln(&root, Some(&store), &["store", "verify"])));
     assert!(stderr(&out).contains("0 problem(s)"), "{}", text(&out));
     let out = ok(run(&mut m.kiln(
@@ -653,4 +679,39 @@ fn gc_removes_sandbox_leftovers_of_killed_builds_but_keeps_logs() {
     assert!(logs.join("some-drv.log").exists());
     let out = ok(run(&mut m.kiln(&root, Some(&store), &["build", "--json"])));
     assert_eq!(statuses(&out), ["cached"], "{}", text(&out));
+}
+
+#[test]
+fn provenance_not_written_by_this_machine_is_never_returned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let open = |state: &str| {
+        kiln::store::Store::open_with_state_dir(tmp.path().join("store"), tmp.path().join(state))
+            .unwrap()
+    };
+    let store = open("state");
+    let base = "0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx-app.tar.gz";
+    let statement = b"{\"_type\": \"https://in-toto.io/Statement/v1\"}\n";
+    store.write_provenance(base, statement).unwrap();
+    assert_eq!(
+        store.provenance(base).unwrap().as_deref(),
+        Some(&statement[..])
+    );
+    // Another user's (or machine's) kiln does not honour it...
+    let other = open("other-state");
+    assert_eq!(other.provenance(base).unwrap(), None);
+    // ...nor does this one once the statement is swapped, MAC line kept.
+    let file = store
+        .root()
+        .join(".kiln/provenance/0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx.json");
+    let sealed = std::fs::read(&file).unwrap();
+    let nl = sealed.iter().position(|b| *b == b'\n').unwrap();
+    let forged = [&sealed[..=nl], b"{\"_type\": \"forged\"}\n"].concat();
+    std::fs::write(&file, forged).unwrap();
+    assert_eq!(store.provenance(base).unwrap(), None);
+    let notices = store.take_notices();
+    assert!(
+        notices.iter().any(|n| n.to_string().contains("provenance")
+            && n.to_string().contains("not written by this machine's kiln")),
+        "{notices:?}"
+    );
 }

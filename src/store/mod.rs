@@ -7,7 +7,7 @@
 //! store/.kiln/roots/<hash>-<name>       gc root: a path added by `kiln store add`
 //! store/.kiln/derivations/<drv>.json    canonical derivation, for audit and verify
 //! store/.kiln/realisations/<drv>.json   drv -> store path, NAR hash and size, metadata (a gc root)
-//! store/.kiln/provenance/<hash>.json    in-toto statement for that output
+//! store/.kiln/provenance/<hash>.json    MAC line, then the in-toto statement for that output
 //! store/.kiln/locks/<drv>.lock          one builder per derivation at a time
 //! store/.kiln/locks/paths/<hash>.lock   one committer per store path at a time
 //! store/.kiln/logs/<drv>.log            build logs
@@ -100,6 +100,8 @@ pub enum StoreError {
         /// The first few tracked paths, relative to the store.
         paths: Vec<String>,
     },
+    #[error("store {} is a symlink tracked by git: a checkout cannot choose where kiln writes; build with --store DIR", root.display())]
+    TrackedSymlink { root: PathBuf },
     #[error("checking whether git tracks the store")]
     Git(#[from] crate::source::git::GitError),
     #[error("neither XDG_STATE_HOME nor HOME is set to an absolute path: kiln cannot find its store key")]
@@ -135,6 +137,7 @@ impl Classify for StoreError {
             StoreError::Name(_)
             | StoreError::InvalidDrv { .. }
             | StoreError::TrackedByGit { .. }
+            | StoreError::TrackedSymlink { .. }
             | StoreError::KeyInStore { .. } => ErrorKind::BadInput,
             _ => ErrorKind::Internal,
         }
@@ -193,21 +196,56 @@ fn validate_drv(drv: &str) -> Result<(), StoreError> {
     }
 }
 
-/// The bytes of a record file; `Ok(None)` if absent, `Err(Some(message))` if
-/// it is not a readable file (a directory, say).
+/// Records are small; anything larger is not one of ours.
+const MAX_RECORD: u64 = 16 << 20;
+
+/// The bytes of a record file; `Ok(None)` if absent, `Err(Ok(message))` if
+/// it is not a record-sized regular file (a directory, symlink, FIFO or
+/// device planted in a store is never opened).
 fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Result<String, StoreError>> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == io::ErrorKind::IsADirectory => Err(Ok(e.to_string())),
-        Err(e) => Err(Err(io_err(path)(e))),
+    use std::io::Read;
+    let md = match fs::symlink_metadata(path) {
+        Ok(md) => md,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Err(io_err(path)(e))),
+    };
+    if !md.file_type().is_file() {
+        return Err(Ok("not a regular file".into()));
     }
+    if md.len() > MAX_RECORD {
+        return Err(Ok(format!("{} bytes, larger than any record", md.len())));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_RECORD + 1).read_to_end(&mut bytes))
+        .map_err(|e| Err(io_err(path)(e)))?;
+    Ok(Some(bytes))
 }
 
-/// Paths in `root` that git tracks and kiln would read: anything under
-/// `.kiln/` or named like a store path (a tracked `.gitignore` is fine).
+/// Refuse a store that came with a checkout: `root` itself a symlink git
+/// tracks (the checkout would choose where kiln writes), or paths in `root`
+/// that git tracks and kiln would read — anything under `.kiln/` or named
+/// like a store path (a tracked `.gitignore` is fine).
 fn refuse_if_tracked(root: &Path) -> Result<(), StoreError> {
-    if !root.is_dir() || !root.ancestors().any(|a| exists(&a.join(".git"))) {
+    let in_git = |dir: &Path| dir.ancestors().any(|a| exists(&a.join(".git")));
+    let is_link = fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink());
+    if let (true, Some(parent), Some(name)) = (is_link, root.parent(), root.file_name()) {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        if in_git(parent)
+            && crate::source::git::tracked_under(parent)?
+                .iter()
+                .any(|p| std::ffi::OsStr::new(p) == name)
+        {
+            return Err(StoreError::TrackedSymlink {
+                root: root.to_path_buf(),
+            });
+        }
+    }
+    if !root.is_dir() || !in_git(root) {
         return Ok(());
     }
     let ours: Vec<String> = crate::source::git::tracked_under(root)?
@@ -437,20 +475,49 @@ impl Store {
         Ok(dir)
     }
 
-    /// Record the provenance statement of the output `store_base_name`.
+    /// Record the provenance statement of the output `store_base_name`,
+    /// sealed with this user's key.
     pub fn write_provenance(&self, store_base_name: &str, json: &[u8]) -> Result<(), StoreError> {
         let sp: StorePath = store_base_name.parse()?;
-        fsops::atomic_write(&self.tmp(), &self.provenance_path(&sp), json)
+        let sealed =
+            self.write_key()?
+                .seal_blob(RecordKind::Provenance, store_base_name.as_bytes(), json);
+        fsops::atomic_write(&self.tmp(), &self.provenance_path(&sp), &sealed)
     }
 
-    /// The provenance statement recorded for `store_base_name`, if any.
+    /// The provenance statement recorded for `store_base_name`, if there is
+    /// one this machine's kiln wrote (others are ignored, with a notice).
     pub fn provenance(&self, store_base_name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let sp: StorePath = store_base_name.parse()?;
         let p = self.provenance_path(&sp);
-        match fs::read(&p) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_err(&p)(e)),
+        let bytes = match read_bytes(&p) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(Ok(error)) => {
+                self.notice(Notice::Ignored {
+                    record: p,
+                    reason: format!("malformed ({error})"),
+                });
+                return Ok(None);
+            }
+            Err(Err(e)) => return Err(e),
+        };
+        let key = self.read_key()?;
+        match trust::open_blob(
+            key.as_ref(),
+            RecordKind::Provenance,
+            store_base_name.as_bytes(),
+            &bytes,
+        ) {
+            Record::Trusted(statement) => Ok(Some(statement)),
+            Record::Absent => Ok(None),
+            Record::Untrusted { reason } | Record::Malformed { error: reason } => {
+                self.notice(Notice::Ignored {
+                    record: p,
+                    reason: format!("not written by this machine's kiln ({reason})"),
+                });
+                Ok(None)
+            }
         }
     }
 

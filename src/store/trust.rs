@@ -48,6 +48,7 @@ pub enum Origin {
 pub(crate) enum RecordKind {
     Validity,
     Realisation,
+    Provenance,
 }
 
 impl RecordKind {
@@ -55,6 +56,7 @@ impl RecordKind {
         match self {
             RecordKind::Validity => b"validity",
             RecordKind::Realisation => b"realisation",
+            RecordKind::Provenance => b"provenance",
         }
     }
 }
@@ -128,6 +130,16 @@ impl MacKey {
         out
     }
 
+    /// `bytes` (kept verbatim, e.g. a provenance statement that is shipped
+    /// as is) behind a first line `kiln-sealed blake3:<hex>` whose MAC also
+    /// covers `context` (the name the blob is filed under).
+    pub(crate) fn seal_blob(&self, kind: RecordKind, context: &[u8], bytes: &[u8]) -> Vec<u8> {
+        let mac = self.mac(kind, &blob_input(context, bytes));
+        let mut out = format!("{BLOB_HEADER}{}\n", mac.to_hex()).into_bytes();
+        out.extend_from_slice(bytes);
+        out
+    }
+
     /// Whether `bytes` (a whole record file) carries this key's MAC.
     fn verifies(&self, kind: RecordKind, mut v: Value) -> Result<(), String> {
         let Value::Object(m) = &mut v else {
@@ -146,6 +158,56 @@ impl MacKey {
             Ok(())
         } else {
             Err("its MAC does not match this machine's key".into())
+        }
+    }
+}
+
+const BLOB_HEADER: &str = "kiln-sealed blake3:";
+
+fn blob_input(context: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let mut v = (context.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(context);
+    v.extend_from_slice(bytes);
+    v
+}
+
+/// Classify a file written by [`MacKey::seal_blob`]; a trusted one yields
+/// the blob.
+pub(crate) fn open_blob(
+    key: Option<&MacKey>,
+    kind: RecordKind,
+    context: &[u8],
+    file: &[u8],
+) -> Record<Vec<u8>> {
+    let Some(rest) = file.strip_prefix(BLOB_HEADER.as_bytes()) else {
+        return Record::Untrusted {
+            reason: "it carries no MAC".into(),
+        };
+    };
+    let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+        return Record::Malformed {
+            error: "truncated MAC line".into(),
+        };
+    };
+    let (hex, blob) = (&rest[..nl], &rest[nl + 1..]);
+    let Some(want) = std::str::from_utf8(hex)
+        .ok()
+        .and_then(|h| blake3::Hash::from_hex(h).ok())
+    else {
+        return Record::Malformed {
+            error: "unreadable MAC line".into(),
+        };
+    };
+    let Some(key) = key else {
+        return Record::Untrusted {
+            reason: "this machine has no store key yet".into(),
+        };
+    };
+    if key.mac(kind, &blob_input(context, blob)) == want {
+        Record::Trusted(blob.to_vec())
+    } else {
+        Record::Untrusted {
+            reason: "its MAC does not match this machine's key".into(),
         }
     }
 }
@@ -333,6 +395,26 @@ mod tests {
             open::<Rec>(Some(&k1), RecordKind::Realisation, b"{\"b\": 5}"),
             Record::Malformed { .. }
         ));
+    }
+
+    #[test]
+    fn sealed_blobs_keep_their_bytes_and_bind_their_name() {
+        let k = MacKey::from_secret(&[7; 32]);
+        let sealed = k.seal_blob(RecordKind::Provenance, b"abc-x", b"{\"a\": 1}\n");
+        assert!(matches!(
+            open_blob(Some(&k), RecordKind::Provenance, b"abc-x", &sealed),
+            Record::Trusted(b) if b == b"{\"a\": 1}\n"
+        ));
+        for (ctx, file) in [
+            (&b"abc-y"[..], sealed.clone()),
+            (b"abc-x", [&sealed[..], b" "].concat()),
+            (b"abc-x", b"{\"a\": 1}\n".to_vec()),
+        ] {
+            assert!(matches!(
+                open_blob(Some(&k), RecordKind::Provenance, ctx, &file),
+                Record::Untrusted { .. }
+            ));
+        }
     }
 
     #[test]
