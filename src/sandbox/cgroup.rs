@@ -16,7 +16,8 @@
 //! was hit is read from the kernel's counters: `oom_kill` in
 //! `memory.events` (v2) or `memory.oom_control` (v1), `max` in
 //! `pids.events`. Dropping the value kills whatever is left in the cgroup
-//! and removes it.
+//! and removes it; the empty cgroups of kiln processes that died before
+//! they could (killed with `SIGKILL`) are removed when the next one is made.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -198,7 +199,32 @@ fn enable_controllers(parent: &Path) -> Result<(), String> {
 }
 
 fn make_dir(dir: &Path) -> Result<(), String> {
+    if let Some(parent) = dir.parent() {
+        sweep(parent);
+    }
     std::fs::create_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Remove the empty cgroups of kiln processes that no longer exist (killed
+/// before they could clean up). A cgroup that still holds processes cannot
+/// be removed, so this never disturbs a live run.
+fn sweep(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("kiln-"))
+            .and_then(|n| n.split('-').next())
+        else {
+            continue;
+        };
+        if pid.bytes().all(|b| b.is_ascii_digit()) && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir(e.path());
+        }
+    }
 }
 
 fn write(file: &Path, value: &str) -> Result<(), String> {
