@@ -278,16 +278,24 @@ fn bad_surface_input_exits_2_and_registers_nothing() {
     );
     git(&root, &["commit", "-q", "-am", "no version"]);
     check(&root, "mini-npm", &["package.json", "version"]);
-    // a `files` entry that matches nothing
+    // a `files` entry that matches nothing: npm ignores it, kiln warns
     write(
         &root.join("node/package.json"),
         pj.replace("\"lib/\"", "\"lib/\",\n    \"nothing-here/\""),
     );
     git(&root, &["commit", "-q", "-am", "files"]);
-    check(
+    // (another store: this build succeeds and registers its output)
+    let warn_store = tmp.path().join("store-warn");
+    let o = run(&mut kiln_in(
         &root,
-        "mini-npm",
-        &["package.json", "files", "nothing-here"],
+        &warn_store,
+        &["build", "--json", "mini-npm"],
+    ));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("nothing-here") && out.contains("package.json"),
+        "the warning names the entry: {out}"
     );
     write(&root.join("node/package.json"), &pj);
     git(&root, &["commit", "-q", "-am", "restore"]);

@@ -37,8 +37,8 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
                 .map(|c| c.packages.clone())
                 .unwrap_or_default();
             if let Some(text) = tree.read(&root) {
-                for m in rule::cargo_members(tree, &text) {
-                    let f = base.join(m).join("Cargo.toml");
+                for m in rule::cargo_members(tree, base, &text) {
+                    let f = m.join("Cargo.toml");
                     let Some(doc) = tree
                         .read(&f)
                         .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())

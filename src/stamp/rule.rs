@@ -155,7 +155,7 @@ pub fn candidates(tree: &dyn Tree, policy: &ReleasePolicy, extra: &[PathBuf]) ->
     let mut out = BTreeSet::new();
     if let Some(text) = tree.read(Path::new("Cargo.toml")) {
         out.insert(PathBuf::from("Cargo.toml"));
-        for m in cargo_members(tree, &text) {
+        for m in cargo_members(tree, Path::new(""), &text) {
             out.insert(m.join("Cargo.toml"));
         }
     }
@@ -177,8 +177,9 @@ pub fn candidates(tree: &dyn Tree, policy: &ReleasePolicy, extra: &[PathBuf]) ->
         .collect()
 }
 
-/// Member directories of a Cargo workspace root (minus `workspace.exclude`).
-pub fn cargo_members(tree: &dyn Tree, text: &str) -> Vec<PathBuf> {
+/// Member directories of the Cargo workspace root in directory `base`
+/// (minus `workspace.exclude`), relative to the tree's root.
+pub fn cargo_members(tree: &dyn Tree, base: &Path, text: &str) -> Vec<PathBuf> {
     let Ok(doc) = ImDocument::parse(text) else {
         return Vec::new();
     };
@@ -193,9 +194,17 @@ pub fn cargo_members(tree: &dyn Tree, text: &str) -> Vec<PathBuf> {
             })
             .unwrap_or_default()
     };
-    let exclude = list("exclude");
-    let mut out = expand_dir_globs(tree, &list("members"));
-    out.retain(|d| !exclude.iter().any(|e| Path::new(e) == d));
+    let under = |pats: Vec<String>| -> Vec<String> {
+        pats.into_iter()
+            .map(|p| super::rel_str(&base.join(p)))
+            .collect()
+    };
+    let exclude: Vec<PathBuf> = under(list("exclude"))
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    let mut out = expand_dir_globs(tree, &under(list("members")));
+    out.retain(|d| !exclude.contains(d));
     out
 }
 

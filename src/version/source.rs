@@ -118,10 +118,17 @@ pub fn cargo_version_in(
     match cargo_version(text) {
         Err(e) if e.key == "workspace.package.version" && is_workspace_root(text) => {
             let dir = path.parent().unwrap_or(Path::new(""));
-            let members = workspace_list(text, "members");
+            let prefix = dir.to_string_lossy();
+            let members: Vec<String> = workspace_list(text, "members")
+                .into_iter()
+                .map(|m| match prefix.as_ref() {
+                    "" => m,
+                    p => format!("{p}/{m}"),
+                })
+                .collect();
             let mut seen: Vec<(String, String)> = Vec::new();
             for m in expand(&members) {
-                let mp = dir.join(&m).join("Cargo.toml");
+                let mp = m.join("Cargo.toml");
                 let Some(t) = read(&mp) else { continue };
                 let Ok(doc) = toml_edit::ImDocument::parse(t.as_str()) else {
                     continue;
@@ -265,6 +272,35 @@ mod tests {
             "package.version"
         );
         assert!(cargo_version("[package]\nversion.workspace = true\n").is_err());
+    }
+
+    #[test]
+    fn cargo_workspace_without_a_version_reads_members() {
+        use std::collections::BTreeMap;
+        use std::path::{Path, PathBuf};
+        let files: BTreeMap<&str, &str> = BTreeMap::from([
+            ("Cargo.toml", "[workspace]\nmembers = [\"serde\", \"serde_derive\", \"test_suite\"]\n[workspace.package]\nedition = \"2021\"\n"),
+            ("serde/Cargo.toml", "[package]\nname = \"serde\"\nversion = \"1.0.228\"\n"),
+            ("serde_derive/Cargo.toml", "[package]\nname = \"serde_derive\"\nversion = \"1.0.228\"\n"),
+            ("test_suite/Cargo.toml", "[package]\nname = \"t\"\nversion = \"0.0.0\"\npublish = false\n"),
+            ("sub/Cargo.toml", "[workspace]\nmembers = [\"a\"]\n[workspace.package]\nversion = \"2.0.0\"\n"),
+            ("sub/a/Cargo.toml", "[package]\nname = \"a\"\nversion.workspace = true\n"),
+            ("internals/Cargo.toml", "[package]\nname = \"i\"\nversion = \"0.29.1\"\n"),
+        ]);
+        let read = |p: &Path| files.get(p.to_str().unwrap()).map(|s| s.to_string());
+        let expand = |pats: &[String]| pats.iter().map(PathBuf::from).collect::<Vec<_>>();
+        let root = cargo_version_in(files["Cargo.toml"], Path::new("Cargo.toml"), &read, &expand);
+        assert_eq!(root.unwrap().value, "1.0.228");
+        let a = Path::new("sub/a/Cargo.toml");
+        assert_eq!(
+            cargo_version_in(files["sub/a/Cargo.toml"], a, &read, &expand)
+                .unwrap()
+                .value,
+            "2.0.0"
+        );
+        let split = "[workspace]\nmembers = [\"serde\", \"internals\"]\n";
+        let err = cargo_version_in(split, Path::new("Cargo.toml"), &read, &expand).unwrap_err();
+        assert!(err.reason.contains("disagree"), "{err:?}");
     }
 
     #[test]
