@@ -289,8 +289,14 @@ fn hash_tree(root: &Path) -> Result<Vec<(String, String)>, BuildError> {
     let mut out = Vec::new();
     for (rel, p) in walk_files(root)? {
         if std::fs::symlink_metadata(&p).map_err(io(&p))?.is_file() {
-            let bytes = std::fs::read(&p).map_err(io(&p))?;
-            out.push((rel, hex_sha256(&bytes)));
+            // Streamed: directory artifacts (OCI layouts) hold large blobs.
+            let mut h = Sha256::new();
+            let mut f = std::fs::File::open(&p).map_err(io(&p))?;
+            std::io::copy(&mut f, &mut h).map_err(io(&p))?;
+            out.push((
+                rel,
+                h.finalize().iter().map(|x| format!("{x:02x}")).collect(),
+            ));
         }
     }
     Ok(out)
