@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 cargo build --release --quiet --bin kiln
 KILN=$PWD/target/release/kiln
-W=$PWD/bench/out/oci
+# Outside any git work tree: kiln snapshots the directory itself.
+W=${TMPDIR:-/tmp}/kiln-bench-oci
 CORES=$(nproc)
 mkdir -p "$W"
 P=$W/proj
@@ -59,6 +60,9 @@ T
 fi
 du -sh "$P/payload"
 "$KILN" -C "$P" --store "$W/store" build big >/dev/null     # warm the page cache
+if [ -x /usr/bin/time ]; then   # peak memory of a build (the layer is streamed)
+  SOURCE_DATE_EPOCH=1600000000 /usr/bin/time -f "kiln build peak RSS: %M KiB" "$KILN" -C "$P" --store "$W/store" build big >/dev/null
+fi
 
 now() { date +%s%N; }
 PODMAN=()
@@ -74,9 +78,12 @@ for _ in $(seq "$RUNS"); do
     "${PODMAN[@]}" rmi -af >/dev/null 2>&1 || true
     rm -f "$W/podman.tar"
     t=$(now)
-    "${PODMAN[@]}" build -q --timestamp 0 -t bench/big:1 -f "$P/Containerfile" "$P" >/dev/null
-    "${PODMAN[@]}" save -o "$W/podman.tar" bench/big:1 >/dev/null
-    p+=($(( $(now) - t )))
+    if "${PODMAN[@]}" build -q --timestamp 0 -t bench/big:1 -f "$P/Containerfile" "$P" >/dev/null 2>"$W/podman.err" \
+       && "${PODMAN[@]}" save -o "$W/podman.tar" bench/big:1 >/dev/null 2>>"$W/podman.err"; then
+      p+=($(( $(now) - t )))
+    else
+      echo "podman build failed here (skipped): $(tail -1 "$W/podman.err")"; PODMAN=()
+    fi
   fi
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
