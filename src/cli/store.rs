@@ -2,7 +2,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, Context};
-use crate::store::{self, GcKind, Problem, Store};
+use crate::store::{self, GcKind, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -152,14 +152,7 @@ fn verify(a: VerifyArgs, ctx: &Context) -> Result<u8, CliError> {
         json_line(&report)?;
     } else {
         for f in &report.findings {
-            let what = match &f.problem {
-                Problem::Missing => "missing".to_string(),
-                Problem::Altered {
-                    expected, actual, ..
-                } => format!("altered (expected {expected}, found {actual})"),
-                Problem::Unreadable { error } => format!("unreadable ({error})"),
-                Problem::Unregistered => "unregistered (no validity record)".to_string(),
-            };
+            let what = &f.problem;
             let done = if f.repaired {
                 "; removed it and its records"
             } else {

@@ -100,6 +100,14 @@ pub fn run<'a>(
             reports.push(report);
         }
     }
+    // Outputs set aside and records ignored by the store's lookups; under
+    // --check a changed output is a failed check.
+    for n in store.take_notices() {
+        progress.warn(&n.to_string());
+        if opts.check && matches!(n, crate::store::Notice::SetAside { .. }) {
+            mismatches.push(n.to_string());
+        }
+    }
     if !mismatches.is_empty() {
         return Err(BuildError::Mismatch { mismatches });
     }

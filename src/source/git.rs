@@ -472,3 +472,32 @@ impl Repo {
         Ok(files)
     }
 }
+
+/// Paths under `dir` that git's index tracks, relative to `dir`
+/// (`/`-separated); empty when `dir` is in no git work tree. Read-only:
+/// `ls-files` reads the index and never rewrites it.
+pub fn tracked_under(dir: &Path) -> Result<Vec<String>, GitError> {
+    let out = git_command(dir)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .args(["ls-files", "-z", "--", "."])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(GitError::Spawn)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if stderr.contains("not a git repository") {
+            return Ok(Vec::new());
+        }
+        return Err(GitError::Failed {
+            dir: dir.to_path_buf(),
+            args: "ls-files -z -- .".into(),
+            stderr,
+        });
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}

@@ -147,6 +147,16 @@ pub(crate) fn seal_top(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Undo [`seal_top`]: make a directory output's top writable by its owner
+/// again, so that it can be moved to another directory.
+pub(crate) fn unseal_top(path: &Path) -> Result<(), StoreError> {
+    let md = fs::symlink_metadata(path).map_err(io_err(path))?;
+    if md.is_dir() {
+        fs::set_permissions(path, Permissions::from_mode(0o755)).map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
 /// fsync a directory, making renames inside it durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)

@@ -1,5 +1,7 @@
-//! Garbage collection: outputs no root or realisation references, and
-//! leftovers of interrupted work in `.kiln/tmp`.
+//! Garbage collection: outputs no root or trusted realisation references,
+//! leftovers of interrupted work (`.kiln/tmp`, sandbox support directories
+//! `.kiln/logs/.kiln-sandbox-*` of killed builds) and outputs set aside in
+//! `.kiln/quarantine`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -15,8 +17,11 @@ use crate::nix::store_path::StorePath;
 pub enum GcKind {
     /// An output no root or realisation references.
     Output,
-    /// A leftover in `.kiln/tmp` (interrupted staging or record write).
+    /// A leftover in `.kiln/tmp` (interrupted staging or record write) or a
+    /// sandbox support directory in `.kiln/logs` of a build that was killed.
     Leftover,
+    /// An output set aside because its bytes changed after registration.
+    SetAside,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,9 +38,10 @@ pub struct GcReport {
 }
 
 impl Store {
-    /// Remove outputs that no root or realisation references, their records,
-    /// and every leftover in `.kiln/tmp` (except staging directories this
-    /// handle still holds). Refuses ([`StoreError::Busy`]) while any other
+    /// Remove outputs that no root or trusted realisation references, their
+    /// records, every leftover in `.kiln/tmp` (except staging directories this
+    /// handle still holds), sandbox support directories left in `.kiln/logs`,
+    /// and set-aside outputs. Refuses ([`StoreError::Busy`]) while any other
     /// handle on the store is open, in this or another process; within one
     /// process, do not commit through this handle from another thread while
     /// gc runs. With `dry_run`, only list what would go.
@@ -81,24 +87,38 @@ impl Store {
                 }
             }
         }
-        let tmp = self.tmp();
         let in_use: Vec<PathBuf> = self
             .staged
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let mut leftovers: Vec<(PathBuf, GcKind)> = Vec::new();
+        let tmp = self.tmp();
         for n in list_dir(&tmp)? {
             let p = tmp.join(&n);
-            if in_use.contains(&p) {
-                continue;
+            if !in_use.contains(&p) {
+                leftovers.push((p, GcKind::Leftover));
             }
-            report.removed.push(GcItem {
-                path: p.clone(),
-                kind: GcKind::Leftover,
-            });
+        }
+        // A sandbox keeps its support files (`/etc` stubs, tool links, the
+        // scratch root) beside the log while a command runs and removes them
+        // when it ends; a killed build leaves them. No build runs now: gc
+        // holds the store exclusively (a dry run only lists).
+        let logs = self.kiln("logs");
+        for n in list_dir(&logs)? {
+            if n.starts_with(".kiln-sandbox-") {
+                leftovers.push((logs.join(n), GcKind::Leftover));
+            }
+        }
+        let quarantine = self.kiln("quarantine");
+        for n in list_dir(&quarantine)? {
+            leftovers.push((quarantine.join(n), GcKind::SetAside));
+        }
+        for (p, kind) in leftovers {
             if !dry_run {
                 fsops::remove_tree(&p)?;
             }
+            report.removed.push(GcItem { path: p, kind });
         }
         Ok(report)
     }

@@ -12,6 +12,7 @@
 //! store/.kiln/locks/paths/<hash>.lock   one committer per store path at a time
 //! store/.kiln/logs/<drv>.log            build logs
 //! store/.kiln/tmp/                      staging on the same filesystem; rename is the commit point
+//! store/.kiln/quarantine/               outputs set aside because their bytes changed (gc removes them)
 //! store/.kiln/store.lock                shared by every open store, exclusive for gc and repair
 //! store/.kiln/tools/                    tool identity cache of the sandbox (resolve_tools_cached; safe to delete)
 //! ```
@@ -25,16 +26,30 @@
 //! at any moment leaves at most an unregistered leftover: a staging directory
 //! (removed by gc) or an output without a validity record (replaced by the
 //! next commit of the same path, removed by gc). See `docs/store.md`.
+//!
+//! Trust (`docs/security.md`): validity records and realisations are sealed
+//! with this user's key ([`trust`]), each validity record carries the output's
+//! stat [`fingerprint`], and [`Store::realisation`] serves only trusted,
+//! unaltered outputs ([`lookup`]). A store whose records git tracks is refused.
 
+mod commit;
+mod fingerprint;
 mod fsops;
 mod gc;
+mod lock;
+mod lookup;
 mod records;
 mod restore;
+mod trust;
 mod verify;
 
+pub use fingerprint::Fingerprint;
 pub use gc::{GcItem, GcKind, GcReport};
+pub use lock::{DrvLock, LockHolder, LockWait};
+pub use lookup::Notice;
 pub use records::{ListEntry, PathInfo, Realisation};
 pub use restore::restore_nar;
+pub use trust::{default_state_dir, Origin};
 pub use verify::{Finding, Problem, VerifyReport};
 
 use std::fs::{self, File};
@@ -43,7 +58,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use records::RootRecord;
+use lock::lock_file;
+use trust::{MacKey, Record, RecordKind};
 
 use crate::error::{Classify, ErrorKind};
 use crate::hash::tree::{self, NarDigest, TreeError};
@@ -77,6 +93,37 @@ pub enum StoreError {
     NotStaged { path: PathBuf, tmp: PathBuf },
     #[error("store {} is in use by another kiln process; run this again when it has finished", root.display())]
     Busy { root: PathBuf },
+    #[error("store {} holds {count} file(s) tracked by git ({}); kiln never trusts a store that comes with a checkout: build with a store outside the repository (--store DIR) or untrack it (`git rm -r --cached`)", root.display(), paths.join(", "))]
+    TrackedByGit {
+        root: PathBuf,
+        count: usize,
+        /// The first few tracked paths, relative to the store.
+        paths: Vec<String>,
+    },
+    #[error("checking whether git tracks the store")]
+    Git(#[from] crate::source::git::GitError),
+    #[error("neither XDG_STATE_HOME nor HOME is set to an absolute path: kiln cannot find its store key")]
+    NoStateDir,
+    #[error("store key {}", path.display())]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("store key {}: mode {mode:04o}, owner uid {owner}: it must belong to you and be private (chmod 600 for the key, no group/other write on its directory)", path.display())]
+    KeyInsecure {
+        path: PathBuf,
+        mode: u32,
+        owner: u32,
+    },
+    #[error("store key directory {} is inside the store {}: keep it outside (XDG_STATE_HOME)", dir.display(), store.display())]
+    KeyInStore { dir: PathBuf, store: PathBuf },
+    #[error("waited {:.1}s for the lock of derivation {drv} held by {}; giving up (--lock-timeout)", waited.as_secs_f64(), pid.map_or("another process".to_string(), |p| format!("process {p}")))]
+    LockTimeout {
+        drv: String,
+        pid: Option<u32>,
+        waited: std::time::Duration,
+    },
 }
 
 impl Classify for StoreError {
@@ -84,7 +131,11 @@ impl Classify for StoreError {
         match self {
             StoreError::Tree(e) => e.kind(),
             StoreError::Nar(e) => e.kind(),
-            StoreError::Name(_) | StoreError::InvalidDrv { .. } => ErrorKind::BadInput,
+            StoreError::Git(e) => e.kind(),
+            StoreError::Name(_)
+            | StoreError::InvalidDrv { .. }
+            | StoreError::TrackedByGit { .. }
+            | StoreError::KeyInStore { .. } => ErrorKind::BadInput,
             _ => ErrorKind::Internal,
         }
     }
@@ -97,19 +148,6 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
-/// An exclusive per-derivation lock, released on drop or process death.
-#[derive(Debug)]
-pub struct DrvLock {
-    _file: File,
-    path: PathBuf,
-}
-
-impl DrvLock {
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
 /// An open store. Holds a shared lock on `.kiln/store.lock` for its lifetime,
 /// so that gc and repair never run while it commits.
 #[derive(Debug)]
@@ -119,6 +157,12 @@ pub struct Store {
     /// Staging directories this handle created; gc leaves those that still
     /// exist (their `TempDir` is alive in this process).
     staged: std::sync::Mutex<Vec<PathBuf>>,
+    /// Where the key lives (`None`: [`default_state_dir`], resolved on use).
+    state_dir: Option<PathBuf>,
+    /// The key, once read (`Some(None)`: there is none yet).
+    key: std::sync::Mutex<Option<Option<MacKey>>>,
+    /// What lookups noticed, for [`Store::take_notices`].
+    notices: std::sync::Mutex<Vec<Notice>>,
 }
 
 const SUBDIRS: &[&str] = &[
@@ -149,19 +193,38 @@ fn validate_drv(drv: &str) -> Result<(), StoreError> {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+/// The bytes of a record file; `Ok(None)` if absent, `Err(Some(message))` if
+/// it is not a readable file (a directory, say).
+fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Result<String, StoreError>> {
     match fs::read(path) {
-        Ok(bytes) => {
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StoreError::Record {
-                    path: path.to_path_buf(),
-                    source,
-                })
-        }
+        Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path)(e)),
+        Err(e) if e.kind() == io::ErrorKind::IsADirectory => Err(Ok(e.to_string())),
+        Err(e) => Err(Err(io_err(path)(e))),
     }
+}
+
+/// Paths in `root` that git tracks and kiln would read: anything under
+/// `.kiln/` or named like a store path (a tracked `.gitignore` is fine).
+fn refuse_if_tracked(root: &Path) -> Result<(), StoreError> {
+    if !root.is_dir() || !root.ancestors().any(|a| exists(&a.join(".git"))) {
+        return Ok(());
+    }
+    let ours: Vec<String> = crate::source::git::tracked_under(root)?
+        .into_iter()
+        .filter(|p| {
+            let first = p.split('/').next().unwrap_or_default();
+            first == ".kiln" || first.parse::<StorePath>().is_ok()
+        })
+        .collect();
+    if ours.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::TrackedByGit {
+        root: root.to_path_buf(),
+        count: ours.len(),
+        paths: ours.into_iter().take(3).collect(),
+    })
 }
 
 fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -202,9 +265,24 @@ pub fn source_path(src: &Path, name: &str) -> Result<(StorePath, NarDigest<Sha25
 }
 
 impl Store {
-    /// Open (creating if needed) the store at `root`.
+    /// Open (creating if needed) the store at `root`; its records are
+    /// authenticated with the key in [`default_state_dir`]. Refuses a store
+    /// whose contents git tracks ([`StoreError::TrackedByGit`]) before
+    /// writing anything.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
-        let root = root.into();
+        Self::open_inner(root.into(), None)
+    }
+
+    /// [`open`](Self::open) with the key kept in `state_dir` instead.
+    pub fn open_with_state_dir(
+        root: impl Into<PathBuf>,
+        state_dir: impl Into<PathBuf>,
+    ) -> Result<Store, StoreError> {
+        Self::open_inner(root.into(), Some(state_dir.into()))
+    }
+
+    fn open_inner(root: PathBuf, state_dir: Option<PathBuf>) -> Result<Store, StoreError> {
+        refuse_if_tracked(&root)?;
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         let root = fs::canonicalize(&root).map_err(io_err(&root))?;
         for d in SUBDIRS {
@@ -223,7 +301,82 @@ impl Store {
             root,
             lock,
             staged: std::sync::Mutex::new(Vec::new()),
+            state_dir,
+            key: std::sync::Mutex::new(None),
+            notices: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// The directory holding this store's key; never inside the store.
+    fn key_dir(&self) -> Result<PathBuf, StoreError> {
+        let dir = match &self.state_dir {
+            Some(d) => d.clone(),
+            None => default_state_dir()?,
+        };
+        let dir = std::path::absolute(&dir).map_err(io_err(&dir))?;
+        // Compare real paths: the nearest existing ancestor, resolved.
+        let real = dir
+            .ancestors()
+            .find_map(|a| fs::canonicalize(a).ok().map(|c| (a, c)))
+            .map(|(a, c)| c.join(dir.strip_prefix(a).unwrap_or(Path::new(""))));
+        if real.is_some_and(|r| r.starts_with(&self.root)) {
+            return Err(StoreError::KeyInStore {
+                dir,
+                store: self.root.clone(),
+            });
+        }
+        Ok(dir)
+    }
+
+    /// The key to check records with (`None`: this user has written none yet).
+    fn read_key(&self) -> Result<Option<MacKey>, StoreError> {
+        let mut k = self.key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = &*k {
+            return Ok(k.clone());
+        }
+        let loaded = trust::load_key(&self.key_dir()?)?;
+        *k = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The key to seal records with, created on first use.
+    fn write_key(&self) -> Result<MacKey, StoreError> {
+        let mut k = self.key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(Some(k)) = &*k {
+            return Ok(k.clone());
+        }
+        let created = trust::load_or_create_key(&self.key_dir()?)?;
+        *k = Some(Some(created.clone()));
+        Ok(created)
+    }
+
+    /// Read and classify the sealed record at `path`.
+    pub(crate) fn read_record<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &Path,
+        kind: RecordKind,
+    ) -> Result<Record<T>, StoreError> {
+        match read_bytes(path) {
+            Ok(None) => Ok(Record::Absent),
+            Ok(Some(bytes)) => Ok(trust::open(self.read_key()?.as_ref(), kind, &bytes)),
+            Err(Ok(error)) => Ok(Record::Malformed { error }),
+            Err(Err(e)) => Err(e),
+        }
+    }
+
+    /// Seal and atomically write a validity record.
+    fn write_validity(&self, info: &PathInfo) -> Result<(), StoreError> {
+        let bytes = self.write_key()?.seal(RecordKind::Validity, info);
+        fsops::atomic_write(&self.tmp(), &self.valid_record(&info.store_path), &bytes)
+    }
+
+    /// The lock serialising commits (and set-asides) of one store path.
+    fn path_lock(&self, sp: &StorePath) -> Result<File, StoreError> {
+        lock_file(
+            &self
+                .kiln("locks/paths")
+                .join(format!("{}.lock", sp.hash_part())),
+        )
     }
 
     /// The store directory (absolute).
@@ -284,130 +437,6 @@ impl Store {
         Ok(dir)
     }
 
-    /// Block until this process holds the exclusive lock of derivation `drv`.
-    pub fn lock_derivation(&self, drv: &str) -> Result<DrvLock, StoreError> {
-        validate_drv(drv)?;
-        let path = self.kiln("locks").join(format!("{drv}.lock"));
-        let file = lock_file(&path)?;
-        Ok(DrvLock { _file: file, path })
-    }
-
-    /// Add `src` (a file, symlink or tree) under `name`; returns its store
-    /// path. Adding the same content again returns the same path. With
-    /// `dry_run`, only computes the path.
-    pub fn add_path(&self, src: &Path, name: &str, dry_run: bool) -> Result<StorePath, StoreError> {
-        StorePathName::new(name)?;
-        if dry_run {
-            return source_path(src, name).map(|(sp, _)| sp);
-        }
-        if let Err(e) = fs::symlink_metadata(src) {
-            return Err(if e.kind() == io::ErrorKind::NotFound {
-                StoreError::Tree(TreeError::NotFound {
-                    path: src.to_path_buf(),
-                })
-            } else {
-                io_err(src)(e)
-            });
-        }
-        let stage = self.staging()?;
-        let staged = stage.path().join(name);
-        fsops::copy_tree(src, &staged)?;
-        let (sp, _) = self.commit(&staged, name)?;
-        let root = RootRecord {
-            store_path: sp.clone(),
-            added_by: "kiln store add".into(),
-        };
-        fsops::atomic_write(&self.tmp(), &self.root_record(&sp), &to_json(&root))?;
-        drop(stage);
-        Ok(sp)
-    }
-
-    /// Normalise, hash and move `staged` into place; write its validity record.
-    fn commit(
-        &self,
-        staged: &Path,
-        name: &str,
-    ) -> Result<(StorePath, NarDigest<Sha256>), StoreError> {
-        fsops::normalise(staged)?;
-        let digest = tree::nar_sha256(staged)?;
-        let sp = StorePath::from_source(&digest.hash, name)?;
-        let _lock = lock_file(
-            &self
-                .kiln("locks/paths")
-                .join(format!("{}.lock", sp.hash_part())),
-        )?;
-        let dest = self.path_of(&sp.to_string());
-        let record = self.valid_record(&sp);
-        let already = exists(&dest)
-            && read_json::<PathInfo>(&record)
-                .ok()
-                .flatten()
-                .is_some_and(|info| info.nar_hash == digest.hash && info.store_path == sp);
-        if already {
-            fsops::remove_tree(staged)?;
-            return Ok((sp, digest));
-        }
-        // An unregistered leftover of an interrupted commit: replace it.
-        fsops::remove_tree(&dest)?;
-        fs::rename(staged, &dest).map_err(io_err(&dest))?;
-        fsops::seal_top(&dest)?;
-        fsops::sync_dir(&self.root)?;
-        let info = PathInfo {
-            store_path: sp.clone(),
-            nar_hash: digest.hash,
-            nar_size: digest.size,
-        };
-        fsops::atomic_write(&self.tmp(), &record, &to_json(&info))?;
-        Ok((sp, digest))
-    }
-
-    /// The realisation of `drv`, if it is fully registered and its output exists.
-    pub fn realisation(&self, drv: &str) -> Result<Option<Realisation>, StoreError> {
-        validate_drv(drv)?;
-        let Some(r) = read_json::<Realisation>(&self.realisation_path(drv))? else {
-            return Ok(None);
-        };
-        Ok(exists(&self.path_of(&r.store_path)).then_some(r))
-    }
-
-    /// Commit the built output `staged` (inside a [`staging`](Self::staging)
-    /// directory) as `name`, then record `derivation_json` and the realisation
-    /// of `drv` (with `meta`). If the output's store path is already valid, the
-    /// staged copy is dropped.
-    pub fn register_output(
-        &self,
-        drv: &str,
-        derivation_json: &[u8],
-        staged: &Path,
-        name: &str,
-        meta: serde_json::Value,
-    ) -> Result<Realisation, StoreError> {
-        validate_drv(drv)?;
-        StorePathName::new(name)?;
-        let tmp = self.tmp();
-        let parent = staged
-            .parent()
-            .and_then(|p| fs::canonicalize(p).ok())
-            .unwrap_or_default();
-        if !parent.starts_with(&tmp) {
-            return Err(StoreError::NotStaged {
-                path: staged.to_path_buf(),
-                tmp,
-            });
-        }
-        let (sp, digest) = self.commit(staged, name)?;
-        fsops::atomic_write(&tmp, &self.derivation_path(drv), derivation_json)?;
-        let r = Realisation {
-            drv: drv.to_string(),
-            store_path: sp.to_string(),
-            nar_hash: digest.hash,
-            nar_size: digest.size,
-            meta,
-        };
-        fsops::atomic_write(&tmp, &self.realisation_path(drv), &to_json(&r))?;
-        Ok(r)
-    }
-
     /// Record the provenance statement of the output `store_base_name`.
     pub fn write_provenance(&self, store_base_name: &str, json: &[u8]) -> Result<(), StoreError> {
         let sp: StorePath = store_base_name.parse()?;
@@ -450,16 +479,4 @@ impl Store {
         back?;
         Ok(out)
     }
-}
-
-/// Open (creating) `path` and block until it is exclusively locked.
-fn lock_file(path: &Path) -> Result<File, StoreError> {
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io_err(path))?;
-    f.lock().map_err(io_err(path))?;
-    Ok(f)
 }

@@ -1,11 +1,14 @@
 //! The store's records (validity, roots, realisations) and reading them back.
+//! Listings see only trusted records; `verify` reports the others.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{list_dir, read_json, Store, StoreError};
+use super::fingerprint::Fingerprint;
+use super::trust::{Origin, Record, RecordKind};
+use super::{list_dir, Store, StoreError};
 use crate::hash::Sha256;
 use crate::nix::store_path::StorePath;
 
@@ -19,6 +22,8 @@ pub struct Realisation {
     pub nar_size: u64,
     /// Whatever the builder records (artifact list, digests, ...).
     pub meta: serde_json::Value,
+    /// Who vouches for it: built here, or signed by a trusted key.
+    pub origin: Origin,
 }
 
 /// A validity record: the output at `store_path` was committed with this NAR.
@@ -27,6 +32,8 @@ pub struct PathInfo {
     pub store_path: StorePath,
     pub nar_hash: Sha256,
     pub nar_size: u64,
+    /// Stat fingerprint of the output as committed (or last rehashed).
+    pub fingerprint: Fingerprint,
 }
 
 /// A gc root written by `kiln store add`.
@@ -52,31 +59,47 @@ pub struct ListEntry {
 }
 
 impl Store {
-    pub(crate) fn valid_infos(&self) -> Result<Vec<PathInfo>, StoreError> {
-        let dir = self.kiln("valid");
+    /// Every record file in `.kiln/<sub>/`, classified.
+    pub(crate) fn scan<T: serde::de::DeserializeOwned>(
+        &self,
+        sub: &str,
+        kind: RecordKind,
+    ) -> Result<Vec<(PathBuf, Record<T>)>, StoreError> {
+        let dir = self.kiln(sub);
         let mut out = Vec::new();
         for n in list_dir(&dir)? {
             if n.ends_with(".json") {
-                if let Some(info) = read_json::<PathInfo>(&dir.join(&n))? {
-                    out.push(info);
-                }
+                let p = dir.join(&n);
+                let rec = self.read_record(&p, kind)?;
+                out.push((p, rec));
             }
         }
         Ok(out)
     }
 
-    /// Every realisation (unreadable ones are errors).
+    /// Trusted validity records whose file name matches their path.
+    pub(crate) fn valid_infos(&self) -> Result<Vec<PathInfo>, StoreError> {
+        Ok(self
+            .scan::<PathInfo>("valid", RecordKind::Validity)?
+            .into_iter()
+            .filter_map(|(p, r)| match r {
+                Record::Trusted(i) if self.valid_record(&i.store_path) == p => Some(i),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Every trusted realisation (records not written by this machine's kiln,
+    /// or malformed, are left out: `verify` reports them).
     pub fn realisations(&self) -> Result<Vec<Realisation>, StoreError> {
-        let dir = self.kiln("realisations");
-        let mut out = Vec::new();
-        for n in list_dir(&dir)? {
-            if n.ends_with(".json") {
-                if let Some(r) = read_json::<Realisation>(&dir.join(&n))? {
-                    out.push(r);
-                }
-            }
-        }
-        Ok(out)
+        Ok(self
+            .scan::<Realisation>("realisations", RecordKind::Realisation)?
+            .into_iter()
+            .filter_map(|(p, r)| match r {
+                Record::Trusted(r) if self.realisation_path(&r.drv) == p => Some(r),
+                _ => None,
+            })
+            .collect())
     }
 
     pub(crate) fn roots(&self) -> Result<Vec<StorePath>, StoreError> {

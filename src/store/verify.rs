@@ -1,11 +1,13 @@
-//! `verify` and `--repair`: rehash registered outputs against their records.
+//! `verify` and `--repair`: rehash registered outputs against their records,
+//! and report records this machine's kiln did not write or cannot read.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{exists, fsops, Realisation, Store, StoreError};
+use super::trust::{Record, RecordKind};
+use super::{exists, fsops, PathInfo, Realisation, Store, StoreError};
 use crate::hash::tree;
 use crate::hash::Sha256;
 use crate::nix::store_path::StorePath;
@@ -27,16 +29,46 @@ pub enum Problem {
     Unreadable { error: String },
     /// Referenced by a root or realisation but has no validity record.
     Unregistered,
+    /// A record not written by this machine's kiln (copied, committed or
+    /// forged); lookups ignore it. `path` is the record.
+    Untrusted { reason: String },
+    /// A record that cannot be read as one; lookups ignore it. `path` is the
+    /// record.
+    Malformed { error: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Missing => f.write_str("missing"),
+            Problem::Altered {
+                expected, actual, ..
+            } => write!(f, "altered (expected {expected}, found {actual})"),
+            Problem::Unreadable { error } => write!(f, "unreadable ({error})"),
+            Problem::Unregistered => f.write_str("unregistered (no validity record)"),
+            Problem::Untrusted { reason } => {
+                write!(
+                    f,
+                    "untrusted record, ignored (not written by this machine's kiln: {reason})"
+                )
+            }
+            Problem::Malformed { error } => write!(f, "malformed record, ignored ({error})"),
+        }
+    }
 }
 
 /// One finding of [`Store::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    pub store_path: StorePath,
+    /// The output concerned (for a record problem: the one it names, if readable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_path: Option<StorePath>,
+    /// The output, or for `untrusted`/`malformed` the record file.
     pub path: PathBuf,
     #[serde(flatten)]
     pub problem: Problem,
-    /// `--repair` removed the output and every record of it.
+    /// `--repair` removed the output and every record of it (for a record
+    /// problem: the record).
     pub repaired: bool,
 }
 
@@ -62,23 +94,50 @@ impl Store {
     }
 
     fn verify_inner(&self, repair: bool) -> Result<VerifyReport, StoreError> {
+        let mut report = VerifyReport::default();
         let mut expected: BTreeMap<StorePath, Option<(Sha256, u64)>> = BTreeMap::new();
-        for info in self.valid_infos()? {
-            expected.insert(info.store_path, Some((info.nar_hash, info.nar_size)));
+        for (path, rec) in self.scan::<PathInfo>("valid", RecordKind::Validity)? {
+            match rec {
+                Record::Trusted(i) if self.valid_record(&i.store_path) == path => {
+                    expected.insert(i.store_path, Some((i.nar_hash, i.nar_size)));
+                }
+                Record::Trusted(i) => self.record_finding(
+                    &mut report,
+                    path,
+                    Some(i.store_path),
+                    Problem::Untrusted {
+                        reason: "it is the validity record of another path".into(),
+                    },
+                    repair,
+                )?,
+                other => self.bad_record(&mut report, path, other, repair)?,
+            }
         }
-        let realisations = self.realisations()?;
-        for r in &realisations {
-            if let Ok(sp) = r.store_path.parse::<StorePath>() {
-                expected.entry(sp).or_insert(None);
+        let mut realisations = Vec::new();
+        for (path, rec) in self.scan::<Realisation>("realisations", RecordKind::Realisation)? {
+            match rec {
+                Record::Trusted(r) if self.realisation_path(&r.drv) == path => {
+                    if let Ok(sp) = r.store_path.parse::<StorePath>() {
+                        expected.entry(sp).or_insert(None);
+                    }
+                    realisations.push(r);
+                }
+                Record::Trusted(r) => self.record_finding(
+                    &mut report,
+                    path,
+                    r.store_path.parse().ok(),
+                    Problem::Untrusted {
+                        reason: format!("it is the realisation of another derivation ({})", r.drv),
+                    },
+                    repair,
+                )?,
+                other => self.bad_record(&mut report, path, other, repair)?,
             }
         }
         for sp in self.roots()? {
             expected.entry(sp).or_insert(None);
         }
-        let mut report = VerifyReport {
-            checked: expected.len(),
-            findings: Vec::new(),
-        };
+        report.checked = expected.len();
         for (sp, want) in expected {
             let path = self.path_of(&sp.to_string());
             let problem = if !exists(&path) {
@@ -110,7 +169,7 @@ impl Store {
                     self.forget(&sp, &realisations)?;
                 }
                 report.findings.push(Finding {
-                    store_path: sp,
+                    store_path: Some(sp),
                     path,
                     problem,
                     repaired: repair,
@@ -118,6 +177,42 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// Report an untrusted or malformed record (removing it with `repair`).
+    fn bad_record<T>(
+        &self,
+        report: &mut VerifyReport,
+        path: PathBuf,
+        rec: Record<T>,
+        repair: bool,
+    ) -> Result<(), StoreError> {
+        let problem = match rec {
+            Record::Untrusted { reason } => Problem::Untrusted { reason },
+            Record::Malformed { error } => Problem::Malformed { error },
+            Record::Absent | Record::Trusted(_) => return Ok(()),
+        };
+        self.record_finding(report, path, None, problem, repair)
+    }
+
+    fn record_finding(
+        &self,
+        report: &mut VerifyReport,
+        path: PathBuf,
+        store_path: Option<StorePath>,
+        problem: Problem,
+        repair: bool,
+    ) -> Result<(), StoreError> {
+        if repair {
+            fsops::remove_tree(&path)?;
+        }
+        report.findings.push(Finding {
+            store_path,
+            path,
+            problem,
+            repaired: repair,
+        });
+        Ok(())
     }
 
     /// Remove an output and every record of it.
