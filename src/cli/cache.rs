@@ -378,7 +378,13 @@ impl BuildCache {
             8,
             ctx,
         )?;
-        let substituter = match Cache::open(&url) {
+        // With --push, an empty cache is initialised rather than reported.
+        let opened = if key.is_some() {
+            Cache::create(&url)
+        } else {
+            Cache::open(&url)
+        };
+        let substituter = match opened {
             Ok(cache) => Some(Arc::new(CacheSubstituter::new(cache, opts))),
             Err(e) => {
                 eprintln!(
