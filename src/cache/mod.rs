@@ -65,7 +65,7 @@ pub enum CacheError {
     #[error("{what} is not built in store {}; run `kiln build` first", store.display())]
     NotBuilt { what: String, store: PathBuf },
     #[error(transparent)]
-    Engine(#[from] crate::engine::BuildError),
+    Engine(Box<crate::engine::BuildError>),
     #[error("{url}: not a binary cache for /nix/store ({reason})")]
     NotACache { url: String, reason: String },
     #[error("{}: {source}", path.display())]
@@ -94,6 +94,12 @@ pub enum CacheError {
         key: String,
         reason: String,
     },
+}
+
+impl From<crate::engine::BuildError> for CacheError {
+    fn from(e: crate::engine::BuildError) -> Self {
+        CacheError::Engine(Box::new(e))
+    }
 }
 
 fn signed_by(signers: &[String]) -> String {
