@@ -27,6 +27,16 @@ impl ErrorKind {
     }
 }
 
+/// The exit code of a command that ran to completion: 0, or 1 when what it
+/// checked showed problems (`kiln store verify` finding altered outputs).
+pub fn completed(problems_found: bool) -> u8 {
+    if problems_found {
+        ErrorKind::CheckFailed.exit_code()
+    } else {
+        0
+    }
+}
+
 /// Implemented by every library error type.
 pub trait Classify {
     fn kind(&self) -> ErrorKind;

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod nix;
 pub mod provenance;
 pub mod recipe;
+pub mod release;
 pub mod sandbox;
 pub mod source;
 pub mod stamp;

@@ -78,6 +78,7 @@ fn spec() -> CommandSpec {
         env,
         source_date_epoch: 1_700_000_000,
         mode: SandboxMode::Bubblewrap,
+        limits: sandbox::Limits::default(),
     }
 }
 

@@ -22,6 +22,7 @@ fn spec(script: &str, outputs: &[&str]) -> CommandSpec {
         env: BTreeMap::new(),
         source_date_epoch: 315_532_800,
         mode: SandboxMode::Bubblewrap,
+        limits: sandbox::Limits::default(),
     }
 }
 
@@ -128,12 +129,15 @@ fn escaping_outputs_are_rejected() {
         assert_eq!(err.kind(), ErrorKind::BadInput);
         assert!(!d.ws.join("sub/ran").exists(), "{bad}: the command ran");
     }
-    // Produced symlinks leaving the workspace, at the top or inside a directory.
+    // Produced symlinks leaving the output (the workspace, or only the
+    // declared output), at the top or inside a directory.
     for (script, output) in [
         ("ln -s /etc/passwd pw", "pw"),
         ("mkdir d && ln -s ../../../outside.txt d/l", "d"),
         ("ln -s /build/.. up", "up"),
         ("ln -s /build/../etc/passwd up2", "up2"),
+        ("mkdir -p a d && echo x > a/f && ln -s ../a d/a", "d"),
+        ("echo in > f && ln -s /build/sub/f abs", "abs"),
     ] {
         let d = dirs();
         common::write(&d.ws.parent().unwrap().join("outside.txt"), "host file");
@@ -143,7 +147,8 @@ fn escaping_outputs_are_rejected() {
             matches!(err, CommandError::Escapes { .. }),
             "{script}: {err}"
         );
-        assert_eq!(err.kind(), ErrorKind::BadInput);
+        assert_eq!(err.kind(), ErrorKind::CheckFailed);
+        assert!(err.to_string().contains(output), "{err}");
     }
     // A link to an ancestor directory is a cycle, not an endless copy.
     let d = dirs();
@@ -156,18 +161,18 @@ fn escaping_outputs_are_rejected() {
     )
     .unwrap_err();
     assert!(matches!(err, CommandError::Cycle { .. }), "{err}");
-    // A link to a sibling inside the workspace is fine.
+    // A link to a sibling inside the same output is followed.
     let d = dirs();
     command::build(
         &d.ws,
         "sub",
-        &spec("mkdir -p a d && echo x > a/f && ln -s ../a d/a", &["d"]),
+        &spec("mkdir -p d/a && echo x > d/a/f && ln -s a d/b", &["d"]),
         &d.staging,
         &d.log,
     )
     .unwrap();
     assert_eq!(
-        std::fs::read_to_string(d.staging.join("d/a/f")).unwrap(),
+        std::fs::read_to_string(d.staging.join("d/b/f")).unwrap(),
         "x\n"
     );
 }
@@ -196,7 +201,7 @@ fn a_failing_command_is_a_sandbox_error_with_the_log_tail() {
 }
 
 #[test]
-fn absolute_links_into_build_are_followed_inside_the_workspace() {
+fn absolute_links_into_the_output_are_followed() {
     if !common::require_tool("bwrap") {
         return;
     }
@@ -204,14 +209,17 @@ fn absolute_links_into_build_are_followed_inside_the_workspace() {
     let got = command::build(
         &d.ws,
         "sub",
-        &spec("echo in > f && ln -s /build/sub/f abs", &["abs"]),
+        &spec(
+            "mkdir d && echo in > d/f && ln -s /build/sub/d/f d/abs",
+            &["d"],
+        ),
         &d.staging,
         &d.log,
     )
     .unwrap();
-    assert_eq!(got[0].kind, OutputKind::File);
+    assert_eq!(got[0].kind, OutputKind::Directory);
     assert_eq!(
-        std::fs::read_to_string(d.staging.join("abs")).unwrap(),
+        std::fs::read_to_string(d.staging.join("d/abs")).unwrap(),
         "in\n"
     );
 }

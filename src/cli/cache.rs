@@ -311,10 +311,10 @@ fn report(
     if failed > 0 {
         return Err(CliError {
             kind: worst,
-            message: format!(
+            error: Box::new(super::Usage(format!(
                 "{failed} entr{} refused or failed",
                 if failed == 1 { "y" } else { "ies" }
-            ),
+            ))),
         });
     }
     Ok(0)

@@ -106,38 +106,50 @@ pub fn find_project_root(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// An error on its way to the terminal: the rendered message and exit code.
+/// An error on its way to the terminal: the typed error (its `source()`
+/// chain intact until it is printed) and its kind, which decides the exit
+/// code (`ErrorKind::exit_code`).
 #[derive(Debug)]
 pub struct CliError {
     pub kind: ErrorKind,
-    pub message: String,
+    pub error: Box<dyn std::error::Error + 'static>,
 }
+
+/// A problem with how kiln was invoked (a flag's value, a path argument),
+/// found by the command-line front end itself.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 impl CliError {
     pub fn bad_input(message: impl Into<String>) -> Self {
         CliError {
             kind: ErrorKind::BadInput,
-            message: message.into(),
+            error: Box::new(Usage(message.into())),
         }
     }
     pub fn check_failed(message: impl Into<String>) -> Self {
         CliError {
             kind: ErrorKind::CheckFailed,
-            message: message.into(),
+            error: Box::new(Usage(message.into())),
         }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         CliError {
             kind: ErrorKind::Internal,
-            message: message.into(),
+            error: Box::new(Usage(message.into())),
         }
     }
-    /// Convert any classified library error, keeping its cause chain.
+    /// Convert any classified library error, keeping it (and its cause chain).
     pub fn from_lib<E: Classify + std::error::Error + 'static>(err: E) -> Self {
         CliError {
             kind: err.kind(),
-            message: chain(&err),
+            error: Box::new(err),
         }
+    }
+    /// The message printed: the error and its causes, `a: b: c`.
+    pub fn message(&self) -> String {
+        chain(self.error.as_ref())
     }
 }
 
@@ -165,7 +177,7 @@ pub fn main() -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kiln: error: {}", e.message);
+            eprintln!("kiln: error: {}", e.message());
             e.kind.exit_code()
         }
     }

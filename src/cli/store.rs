@@ -173,7 +173,7 @@ fn verify(a: VerifyArgs, ctx: &Context) -> Result<u8, CliError> {
             }
         );
     }
-    Ok(u8::from(failed))
+    Ok(crate::error::completed(failed))
 }
 
 fn gc(a: GcArgs, ctx: &Context) -> Result<u8, CliError> {

@@ -1,7 +1,8 @@
 //! `kiln version`: show, render, check-tag, bump and set the project version.
 //!
 //! Only `bump` and `set` write the checkout, and only the manifests' version
-//! fields (see `crate::stamp`). Everything else is read-only.
+//! fields: one library call, `crate::release::set_version`. Everything else
+//! is read-only.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,11 +10,12 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 
 use super::{CliError, Context};
-use crate::stamp::{self, diff::unified_diff, StampMode, StampPlan};
-use crate::version::policy::{ReleasePolicy, VersionSource};
+use crate::release::{set_version, NewVersion, SetOptions, SetReport};
+use crate::stamp::diff::unified_diff;
+use crate::version::policy::ReleasePolicy;
 use crate::version::{
-    resolve, resolve::check_tag, resolve::read_canonical, BuildStatus, BumpRule, Overrides,
-    ResolvedVersion, Scheme, Target, Version, VersionError,
+    resolve, resolve::check_tag, BuildStatus, BumpRule, Overrides, ResolvedVersion, Scheme, Target,
+    Version, VersionError,
 };
 
 #[derive(Debug, clap::Subcommand)]
@@ -126,22 +128,26 @@ pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
             Ok(0)
         }
         Command::Bump { rule, dry_run } => {
-            let (root, policy) = project(ctx)?;
             let rule: BumpRule = rule.parse().map_err(VersionError::from)?;
-            let current = current_version(&root, &policy)?;
-            let new = current.bump(rule)?;
-            eprintln!("{current} -> {new} ({rule})");
-            write_version(&root, &policy, &new, Some(&current), dry_run)
+            let report = set_version(&SetOptions {
+                root: ctx.project_root()?,
+                new: NewVersion::Bump(rule),
+                dry_run,
+            })?;
+            if let Some(current) = &report.current {
+                eprintln!("{current} -> {} ({rule})", report.new);
+            }
+            print_set(&report);
+            Ok(0)
         }
         Command::Set { value, dry_run } => {
-            let (root, policy) = project(ctx)?;
-            let new =
-                Version::parse(policy.scheme, &value).map_err(|source| VersionError::Parse {
-                    origin: "kiln version set".into(),
-                    source,
-                })?;
-            let current = current_version(&root, &policy).ok();
-            write_version(&root, &policy, &new, current.as_ref(), dry_run)
+            let report = set_version(&SetOptions {
+                root: ctx.project_root()?,
+                new: NewVersion::Exactly(value),
+                dry_run,
+            })?;
+            print_set(&report);
+            Ok(0)
         }
     }
 }
@@ -152,56 +158,26 @@ fn project(ctx: &Context) -> Result<(PathBuf, ReleasePolicy), CliError> {
     Ok((root, policy))
 }
 
-/// The canonical version of the working tree (for `source = "tag"`: of HEAD's tags).
-fn current_version(root: &Path, policy: &ReleasePolicy) -> Result<Version, VersionError> {
-    if policy.source == VersionSource::Tag {
-        return Ok(resolve(root, policy, None, &Overrides::default())?.canonical);
-    }
-    Ok(read_canonical(root, policy, None)?.0)
-}
-
-fn write_version(
-    root: &Path,
-    policy: &ReleasePolicy,
-    new: &Version,
-    old: Option<&Version>,
-    dry_run: bool,
-) -> Result<u8, CliError> {
-    if old != Some(new) {
-        if let Some(tag) = crate::version::resolve::released_tag(root, policy, new)? {
-            return Err(VersionError::AlreadyReleased {
-                version: new.to_string(),
-                tag,
-            }
-            .into());
-        }
-    }
-    let files = stamp::discover(root, policy);
-    if files.is_empty() {
-        return Err(CliError::bad_input(format!(
-            "no manifest to stamp in {}: declare [stamp] files in recipes/release.toml",
-            root.display()
-        )));
-    }
-    let plan = StampPlan::for_version(new, files.clone(), StampMode::Checkout);
-    let edits = stamp::plan_edits(root, &plan)?;
+/// Print what `version set`/`bump` did: the diff with `--dry-run`, else
+/// each changed field, the release tag and any line still naming the old
+/// version.
+fn print_set(report: &SetReport) {
     let mut stdout = std::io::stdout().lock();
-    if dry_run {
-        for e in &edits {
+    if !report.written {
+        for e in &report.edits {
             let path = e.file.to_string_lossy().replace('\\', "/");
             let _ = stdout.write_all(unified_diff(&path, &e.before, &e.after).as_bytes());
         }
-        return Ok(0);
+        return;
     }
-    stamp::write_edits(root, &edits)?;
-    let changes: Vec<_> = edits.iter().flat_map(|e| &e.changes).collect();
-    if changes.is_empty() {
+    let new = &report.new;
+    if report.changes().next().is_none() {
         let _ = writeln!(
             stdout,
             "{new}: already set in every manifest; nothing changed"
         );
     }
-    for c in changes {
+    for c in report.changes() {
         let _ = writeln!(
             stdout,
             "{}: {} {} -> {}",
@@ -211,21 +187,9 @@ fn write_version(
             c.new
         );
     }
-    let _ = writeln!(stdout, "release tag for {new}: {}", policy.tag.render(new));
-    if let Some(old) = old.filter(|o| *o != new) {
-        let mut spellings = vec![old.to_string()];
-        for s in [
-            old.semver().map(|v| v.to_string()),
-            old.pep440().map(|v| v.to_string()),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if !spellings.contains(&s) {
-                spellings.push(s);
-            }
-        }
-        for l in stamp::find_leftovers(root, &files, &spellings) {
+    let _ = writeln!(stdout, "release tag for {new}: {}", report.release_tag);
+    if let Some(old) = &report.current {
+        for l in &report.leftovers {
             eprintln!(
                 "kiln: warning: {}:{}: still mentions the old version {old}: {}",
                 l.file.display(),
@@ -234,7 +198,6 @@ fn write_version(
             );
         }
     }
-    Ok(0)
 }
 
 #[derive(Debug, serde::Serialize)]

@@ -2,24 +2,46 @@
 //!
 //! Each file artifact is placed under its own name, each directory artifact
 //! as `DIR/<name>/`, each with its provenance beside it as
-//! `<name>.intoto.json`; `SHA256SUMS` lists every file (`<hex>  <name>`,
-//! sorted by name). Store outputs are immutable, so artifacts are hard links
-//! to them when `DIR` is on the store's filesystem (a copy otherwise), and a
-//! file that already is that link is left alone: publishing a fully cached
-//! build rewrites nothing. Files are written to temporary names and renamed, and
-//! files a previous `kiln build` wrote (listed in the old `SHA256SUMS`) that
-//! this build does not produce are removed, so `dist/` always describes one
-//! build. Nothing is touched until every recipe has built.
+//! `<name>.intoto.json`; `SHA256SUMS` lists every file of `dist/` (`<hex>
+//! <name>`, sorted by name). Nothing is touched until every recipe has built.
+//!
+//! - **No shared inodes with the store.** Artifacts are copies (the kernel
+//!   may share extents: `copy_file_range` reflinks on filesystems that can),
+//!   never hard links, so nothing done to `dist/` can change a store output.
+//!   A copy gets its store file's mtime; a `dist/` file whose type, size and
+//!   mtime equal its store file's is left alone, so publishing a cached
+//!   build rewrites nothing (the no-op bar).
+//! - **Locked and atomic.** A build holds `dist/.kiln-dist.lock` while it
+//!   writes; files go to `.kiln-tmp-*` names and are renamed into place;
+//!   leftovers of an interrupted build are removed under the lock.
+//!   `SHA256SUMS` is written last.
+//! - **Which artifacts stay.** `dist/` holds the artifacts of the builds of
+//!   one source (commit, or working tree): a build of every recipe replaces
+//!   `dist/` with its artifacts; a build of some recipes updates their
+//!   entries and keeps the others only when they were built from the same
+//!   source (recorded in `dist/.kiln-dist.json`), else it replaces `dist/`.
+//!   Either way `SHA256SUMS` lists exactly what is in `dist/`.
+//! - **Names are checked first.** Two artifacts, an artifact and another's
+//!   `.intoto.json`, or an artifact and one of kiln's own files
+//!   ([`super::plan::RESERVED_DIST_NAMES`]) never share a name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::error::io;
+use super::plan::RESERVED_DIST_NAMES;
 use super::{BuildError, RecipeReport};
+use crate::hash::Sha256;
 use crate::store::Store;
+
+/// The lock a build holds while it writes `dist/`.
+pub const LOCK_NAME: &str = ".kiln-dist.lock";
+/// Which source the artifacts in `dist/` were built from.
+pub const STATE_NAME: &str = ".kiln-dist.json";
+/// Prefix of temporary names.
+const TMP_PREFIX: &str = ".kiln-tmp-";
 
 /// A file written into `dist/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,73 +50,87 @@ pub struct DistFile {
     pub sha256: String,
 }
 
-/// Copy every artifact of `reports` into `out`, write provenance and `SHA256SUMS`.
+/// What `dist/` is published for.
+#[derive(Debug, Clone)]
+pub struct Publication<'a> {
+    pub reports: &'a [RecipeReport],
+    /// The source built: `git:<commit>`, `git:<commit>+dirty` or `directory`.
+    pub source: String,
+    /// Whether every recipe was built (no recipe names given).
+    pub complete: bool,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct State {
+    source: String,
+    /// Top-level `dist/` names (artifacts and provenance) by recipe id.
+    entries: BTreeMap<String, Vec<String>>,
+}
+
+/// One top-level `dist/` entry to place.
+struct Entry {
+    recipe: String,
+    src: PathBuf,
+    directory: bool,
+    /// sha256 recorded at registration (files only).
+    sha256: Option<String>,
+}
+
+/// Copy every artifact into `out`, write provenance and `SHA256SUMS`.
 pub fn write_dist(
     store: &Store,
-    reports: &[RecipeReport],
+    publication: &Publication<'_>,
     out: &Path,
 ) -> Result<Vec<DistFile>, BuildError> {
-    // name -> (source path, is_dir, provenance bytes)
-    let mut plan: BTreeMap<String, (PathBuf, bool, Option<Vec<u8>>)> = BTreeMap::new();
-    for r in reports {
-        let prov = store.provenance(
-            r.store_path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default(),
-        )?;
-        for a in &r.artifacts {
-            let src = if a.path.is_empty() {
-                r.store_path.clone()
-            } else {
-                r.store_path.join(&a.path)
-            };
-            let name = a.file.trim_end_matches('/').to_string();
-            if plan.contains_key(&name) {
-                let first = reports
-                    .iter()
-                    .find(|o| {
-                        o.artifacts
-                            .iter()
-                            .any(|x| x.file.trim_end_matches('/') == name)
-                    })
-                    .map(|o| o.id.clone())
-                    .unwrap_or_default();
-                return Err(BuildError::ArtifactClash {
-                    name,
-                    first,
-                    second: r.id.clone(),
-                });
+    let (entries, provenance) = plan_names(store, publication.reports)?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let lock_path = out.join(LOCK_NAME);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    lock.lock().map_err(io(&lock_path))?;
+    remove_leftovers(out)?;
+
+    let state_path = out.join(STATE_NAME);
+    let old: State = std::fs::read(&state_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let old_sums = read_sums(&out.join("SHA256SUMS"));
+    let ids: BTreeSet<&str> = publication.reports.iter().map(|r| r.id.as_str()).collect();
+    let keep_others = !publication.complete && old.source == publication.source;
+    let mut state = State {
+        source: publication.source.clone(),
+        entries: BTreeMap::new(),
+    };
+    let mut sums: BTreeMap<String, String> = BTreeMap::new();
+    if keep_others {
+        for (id, names) in &old.entries {
+            if ids.contains(id.as_str()) || names.iter().any(|n| entries.contains_key(n)) {
+                continue;
             }
-            plan.insert(name, (src, a.directory, prov.clone()));
+            if names.iter().all(|n| out.join(n).exists()) {
+                for (name, hex) in &old_sums {
+                    let top = name.split('/').next().unwrap_or(name);
+                    if names.iter().any(|n| n == top) {
+                        sums.insert(name.clone(), hex.clone());
+                    }
+                }
+                state.entries.insert(id.clone(), names.clone());
+            }
         }
     }
-    std::fs::create_dir_all(out).map_err(io(out))?;
-    let sums_path = out.join("SHA256SUMS");
-    let previous: Vec<String> = std::fs::read_to_string(&sums_path)
-        .map(|s| {
-            s.lines()
-                .filter_map(|l| l.split_once("  ").map(|(_, n)| n.to_string()))
-                .collect()
-        })
-        .unwrap_or_default();
-
-    let mut sums: BTreeMap<String, String> = BTreeMap::new();
-    let recorded: BTreeMap<String, String> = reports
-        .iter()
-        .flat_map(|r| r.artifacts.iter())
-        .filter(|a| !a.directory)
-        .map(|a| (a.file.clone(), a.sha256.clone()))
-        .collect();
-    for (name, (src, is_dir, prov)) in &plan {
+    for (name, e) in &entries {
         let dest = out.join(name);
-        if *is_dir {
-            if !same_tree(src, &dest)? {
-                let tmp = out.join(format!(".{name}.kiln-tmp"));
-                let _ = std::fs::remove_dir_all(&tmp);
-                link_tree(src, &tmp)?;
-                if dest.exists() {
-                    std::fs::remove_dir_all(&dest).map_err(io(&dest))?;
+        if e.directory {
+            if !same_tree(&e.src, &dest)? {
+                let tmp = temp_name(out, name);
+                copy_tree(&e.src, &tmp)?;
+                if dest.exists() || dest.is_symlink() {
+                    remove(&dest)?;
                 }
                 std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
             }
@@ -102,57 +138,180 @@ pub fn write_dist(
                 sums.insert(format!("{name}/{rel}"), hex);
             }
         } else {
-            let hex = match recorded.get(name) {
-                Some(hex) => {
-                    place_file(src, &dest)?;
-                    hex.clone()
-                }
-                None => copy_file(src, &dest)?,
-            };
+            let hex = place_file(&e.src, &dest, e.sha256.as_deref())?;
             sums.insert(name.clone(), hex);
         }
-        if let Some(p) = prov {
-            let pname = format!("{name}.intoto.json");
-            let pdest = out.join(&pname);
-            write_if_changed(&pdest, p)?;
-            sums.insert(pname, hex_sha256(p));
+        state
+            .entries
+            .entry(e.recipe.clone())
+            .or_default()
+            .push(name.clone());
+    }
+    for (name, (recipe, bytes)) in &provenance {
+        write_if_changed(out, &out.join(name), bytes)?;
+        sums.insert(name.clone(), Sha256::digest(bytes).to_hex());
+        state
+            .entries
+            .entry(recipe.clone())
+            .or_default()
+            .push(name.clone());
+    }
+    // Remove every top-level entry that is not kept: what earlier builds
+    // wrote, and anything else but kiln's own files.
+    let wanted: BTreeSet<&str> = state
+        .entries
+        .values()
+        .flatten()
+        .map(String::as_str)
+        .chain(RESERVED_DIST_NAMES.iter().copied())
+        .chain([STATE_NAME])
+        .collect();
+    for e in std::fs::read_dir(out).map_err(io(out))? {
+        let e = e.map_err(io(out))?;
+        let name = e.file_name();
+        let listed = old_sums
+            .keys()
+            .any(|n| n.split('/').next() == name.to_str());
+        if !wanted.contains(name.to_string_lossy().as_ref()) && listed {
+            remove(&e.path())?;
         }
     }
-    // Remove what an earlier build wrote and this one does not.
-    for old in previous {
-        if !sums.contains_key(&old) && !old.contains("..") && !old.starts_with('/') {
-            let top = old.split('/').next().unwrap_or(&old).to_string();
-            if plan.contains_key(&top) {
-                continue;
-            }
-            let p = out.join(&top);
-            let _ = if p.is_dir() {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
-            };
-        }
+    for names in state.entries.values_mut() {
+        names.sort();
     }
+    let state_bytes = serde_json::to_vec_pretty(&state).expect("state serialises");
+    write_if_changed(out, &state_path, &state_bytes)?;
     let mut text = String::new();
     for (name, hex) in &sums {
         text.push_str(&format!("{hex}  {name}\n"));
     }
-    write_if_changed(&sums_path, text.as_bytes())?;
+    write_if_changed(out, &out.join("SHA256SUMS"), text.as_bytes())?;
+    drop(lock);
     Ok(sums
         .into_iter()
         .map(|(name, sha256)| DistFile { name, sha256 })
         .collect())
 }
 
-fn hex_sha256(b: &[u8]) -> String {
-    let d = Sha256::digest(b);
-    d.iter().map(|x| format!("{x:02x}")).collect()
+/// Every `dist/` name of this build, checked for collisions with each other
+/// and with kiln's own files: artifacts, and provenance by name (with the
+/// recipe it belongs to).
+#[allow(clippy::type_complexity)]
+fn plan_names(
+    store: &Store,
+    reports: &[RecipeReport],
+) -> Result<(BTreeMap<String, Entry>, BTreeMap<String, (String, Vec<u8>)>), BuildError> {
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    let mut claim = |name: &str, recipe: &str| -> Result<(), BuildError> {
+        if RESERVED_DIST_NAMES.contains(&name) || name.starts_with(TMP_PREFIX) {
+            return Err(BuildError::ReservedName {
+                name: name.to_string(),
+                recipe: recipe.to_string(),
+            });
+        }
+        if let Some(first) = owner.insert(name.to_string(), recipe.to_string()) {
+            if first != recipe {
+                return Err(BuildError::ArtifactClash {
+                    name: name.to_string(),
+                    first,
+                    second: recipe.to_string(),
+                });
+            }
+        }
+        Ok(())
+    };
+    let mut entries = BTreeMap::new();
+    let mut provenance = BTreeMap::new();
+    for r in reports {
+        let base = r
+            .store_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let prov = store.provenance(base)?;
+        for a in &r.artifacts {
+            let name = a.file.trim_end_matches('/').to_string();
+            claim(&name, &r.id)?;
+            let pname = format!("{name}.intoto.json");
+            claim(&pname, &r.id)?;
+            let src = if a.path.is_empty() {
+                r.store_path.clone()
+            } else {
+                r.store_path.join(&a.path)
+            };
+            let statement = prov
+                .as_deref()
+                .ok_or_else(|| BuildError::MissingProvenance {
+                    recipe: r.id.clone(),
+                    store_path: r.store_path.clone(),
+                })?;
+            let own = crate::provenance::for_artifact(statement, &name).map_err(|source| {
+                BuildError::BadProvenance {
+                    store_path: r.store_path.clone(),
+                    source,
+                }
+            })?;
+            provenance.insert(pname, (r.id.clone(), own));
+            entries.insert(
+                name,
+                Entry {
+                    recipe: r.id.clone(),
+                    src,
+                    directory: a.directory,
+                    sha256: (!a.directory).then(|| a.sha256.clone()),
+                },
+            );
+        }
+    }
+    Ok((entries, provenance))
 }
 
-fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+/// `SHA256SUMS` as name → hex.
+fn read_sums(path: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(path)
+        .map(|s| {
+            s.lines()
+                .filter_map(|l| l.split_once("  "))
+                .filter(|(_, n)| !n.contains("..") && !n.starts_with('/'))
+                .map(|(h, n)| (n.to_string(), h.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Remove temporary entries an interrupted build left (under the lock).
+fn remove_leftovers(out: &Path) -> Result<(), BuildError> {
+    for e in std::fs::read_dir(out).map_err(io(out))? {
+        let e = e.map_err(io(out))?;
+        if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+            remove(&e.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn remove(p: &Path) -> Result<(), BuildError> {
+    let meta = std::fs::symlink_metadata(p).map_err(io(p))?;
+    if meta.is_dir() {
+        std::fs::remove_dir_all(p).map_err(io(p))
+    } else {
+        std::fs::remove_file(p).map_err(io(p))
+    }
+}
+
+fn temp_name(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{TMP_PREFIX}{}-{name}", std::process::id()))
+}
+
+fn write_if_changed(dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    if std::fs::read(dest).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
     use std::os::unix::fs::PermissionsExt;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(io(dir))?;
     tmp.write_all(bytes).map_err(io(dest))?;
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(0o644))
@@ -164,44 +323,77 @@ fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
     Ok(())
 }
 
-fn write_if_changed(dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    if std::fs::read(dest).is_ok_and(|old| old == bytes) {
-        return Ok(());
-    }
-    write_atomic(dest, bytes)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+/// Whether `dest` is an untouched copy of the store file `src`: same type,
+/// size and mtime, and not the same inode.
+fn is_copy_of(src: &Path, dest: &Path) -> bool {
+    match (
+        std::fs::symlink_metadata(src),
+        std::fs::symlink_metadata(dest),
+    ) {
+        (Ok(s), Ok(d)) => {
+            s.file_type() == d.file_type()
+                && s.len() == d.len()
+                && s.mtime() == d.mtime()
+                && s.mtime_nsec() == d.mtime_nsec()
+                && (s.dev(), s.ino()) != (d.dev(), d.ino())
+                && (s.mode() & 0o100) == (d.mode() & 0o100)
+        }
         _ => false,
     }
 }
 
-/// Make `dest` the store file `src`: a hard link when possible (store files
-/// never change), else a copy; nothing happens when it already is one.
-fn place_file(src: &Path, dest: &Path) -> Result<(), BuildError> {
-    if same_file(src, dest) {
-        return Ok(());
+/// Make `dest` a copy of the store file `src` unless it already is one;
+/// returns the file's sha256 (`recorded` when given, else hashed).
+fn place_file(src: &Path, dest: &Path, recorded: Option<&str>) -> Result<String, BuildError> {
+    if is_copy_of(src, dest) {
+        if let Some(hex) = recorded {
+            return Ok(hex.to_string());
+        }
     }
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.kiln-link",
-        dest.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    match std::fs::hard_link(src, &tmp) {
-        Ok(()) => std::fs::rename(&tmp, dest).map_err(io(dest)),
-        Err(_) => copy_file(src, dest).map(|_| ()),
+    let tmp = temp_name(dir, &dest.file_name().unwrap_or_default().to_string_lossy());
+    let hex = copy_file(src, &tmp)?;
+    if std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir_all(dest).map_err(io(dest))?;
     }
+    std::fs::rename(&tmp, dest).map_err(io(dest))?;
+    Ok(hex)
 }
 
-/// Whether every file of the store tree `src` is already linked at `dest`.
+/// Copy a regular file (0644, or 0755 when executable), keeping its mtime;
+/// returns its sha256.
+fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(src).map_err(io(src))?;
+    let _ = std::fs::remove_file(dest);
+    std::fs::copy(src, dest).map_err(io(dest))?;
+    let exec = meta.permissions().mode() & 0o100 != 0;
+    std::fs::set_permissions(
+        dest,
+        std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
+    )
+    .map_err(io(dest))?;
+    let f = std::fs::File::options()
+        .write(true)
+        .open(dest)
+        .map_err(io(dest))?;
+    f.set_modified(meta.modified().map_err(io(src))?)
+        .map_err(io(dest))?;
+    sha256_file(dest)
+}
+
+/// sha256 of a file, streamed.
+fn sha256_file(p: &Path) -> Result<String, BuildError> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(p).map_err(io(p))?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(io(p))?;
+    Ok(Sha256::from_bytes(h.finalize().into()).to_hex())
+}
+
+/// Whether every file of the store tree `src` already has an untouched copy at `dest`.
 fn same_tree(src: &Path, dest: &Path) -> Result<bool, BuildError> {
-    if !dest.is_dir() {
+    if !std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
         return Ok(false);
     }
     let a = walk_files(src)?;
@@ -209,17 +401,22 @@ fn same_tree(src: &Path, dest: &Path) -> Result<bool, BuildError> {
     if a.len() != b.len() {
         return Ok(false);
     }
-    Ok(a.iter()
-        .zip(&b)
-        .all(|((ra, pa), (rb, pb))| ra == rb && same_file(pa, pb)))
+    Ok(a.iter().zip(&b).all(|((ra, pa), (rb, pb))| {
+        ra == rb
+            && if pa.is_symlink() {
+                pb.is_symlink() && std::fs::read_link(pa).ok() == std::fs::read_link(pb).ok()
+            } else {
+                is_copy_of(pa, pb)
+            }
+    }))
 }
 
 fn walk_files(root: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
     crate::fsutil::files_below(root).map_err(io(root))
 }
 
-/// Link (or copy) a store tree into `dest`, keeping symlinks.
-fn link_tree(src: &Path, dest: &Path) -> Result<(), BuildError> {
+/// Copy a store tree into `dest`, keeping symlinks as symlinks.
+fn copy_tree(src: &Path, dest: &Path) -> Result<(), BuildError> {
     let meta = std::fs::symlink_metadata(src).map_err(io(src))?;
     if meta.file_type().is_symlink() {
         let t = std::fs::read_link(src).map_err(io(src))?;
@@ -233,51 +430,11 @@ fn link_tree(src: &Path, dest: &Path) -> Result<(), BuildError> {
             .map_err(io(src))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
-            link_tree(&e.path(), &dest.join(e.file_name()))?;
+            copy_tree(&e.path(), &dest.join(e.file_name()))?;
         }
         return Ok(());
     }
-    place_file(src, dest)
-}
-
-/// Copy `src` to `dest` via a temporary file, hashing on the way.
-fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    let mut input = std::fs::File::open(src).map_err(io(src))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = std::io::Read::read(&mut input, &mut buf).map_err(io(src))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n]).map_err(io(dest))?;
-    }
-    let exec = std::fs::metadata(src)
-        .map_err(io(src))?
-        .permissions()
-        .mode()
-        & 0o100
-        != 0;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(if exec {
-            0o755
-        } else {
-            0o644
-        }))
-        .map_err(io(dest))?;
-    tmp.persist(dest).map_err(|e| BuildError::Io {
-        path: dest.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect())
+    copy_file(src, dest).map(|_| ())
 }
 
 /// sha256 of every regular file below `root`, by relative path.
@@ -285,8 +442,7 @@ fn hash_tree(root: &Path) -> Result<Vec<(String, String)>, BuildError> {
     let mut out = Vec::new();
     for (rel, p) in walk_files(root)? {
         if std::fs::symlink_metadata(&p).map_err(io(&p))?.is_file() {
-            let bytes = std::fs::read(&p).map_err(io(&p))?;
-            out.push((rel, hex_sha256(&bytes)));
+            out.push((rel, sha256_file(&p)?));
         }
     }
     Ok(out)

@@ -67,6 +67,29 @@ pub enum BuildError {
     },
     #[error("recipe {recipe} would write {name:?} into dist/, a name kiln writes itself; give it an `output` (or a name) that differs")]
     ReservedName { name: String, recipe: String },
+    #[error("recipe {recipe}: the store holds no provenance for {store_path}")]
+    MissingProvenance { recipe: String, store_path: PathBuf },
+    #[error("the provenance of {store_path} is not a statement kiln wrote")]
+    BadProvenance {
+        store_path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{}: key `include` = {pattern:?}: matches no file below {source_dir:?}", crate::recipe::project::location(file, *line))]
+    IncludeMatchesNothing {
+        file: PathBuf,
+        line: Option<usize>,
+        pattern: String,
+        source_dir: String,
+    },
+    #[error("{}: key `{key}` = {value:?}: {reason}", crate::recipe::project::location(file, *line))]
+    Map {
+        file: PathBuf,
+        line: Option<usize>,
+        key: String,
+        value: String,
+        reason: String,
+    },
     #[error("-j {jobs}: {reason}")]
     Jobs { jobs: usize, reason: String },
     #[error("-j {jobs}: starting the worker threads")]
@@ -94,11 +117,15 @@ impl Classify for BuildError {
             BuildError::Uncommitted { .. }
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }
+            | BuildError::IncludeMatchesNothing { .. }
+            | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,
             BuildError::Mismatch { .. } | BuildError::Failed { .. } => ErrorKind::CheckFailed,
-            BuildError::Io { .. } | BuildError::Hash { .. } | BuildError::ThreadPool { .. } => {
-                ErrorKind::Internal
-            }
+            BuildError::Io { .. }
+            | BuildError::Hash { .. }
+            | BuildError::ThreadPool { .. }
+            | BuildError::MissingProvenance { .. }
+            | BuildError::BadProvenance { .. } => ErrorKind::Internal,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! rebuild with the registered NAR hash.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -16,7 +17,7 @@ use serde_json::json;
 
 use super::plan::{target_of, Node, Plan, Realised};
 use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status};
-use crate::derive::DrvHash;
+use crate::derive::{Derivation, DrvHash};
 use crate::source::Origin;
 use crate::store::{Realisation, Store};
 use crate::surface::Artifact;
@@ -150,6 +151,7 @@ fn build_one(
     };
     if !opts.check {
         if let Some(real) = lookup(store, &hash)? {
+            keep_provenance(cx, &drv, &hash, &real)?;
             return finish(Status::Cached, real);
         }
     }
@@ -157,6 +159,7 @@ fn build_one(
     let existing = lookup(store, &hash)?;
     if let (Some(real), false) = (&existing, opts.check) {
         // Another process built it while we waited for the lock.
+        keep_provenance(cx, &drv, &hash, real)?;
         return finish(Status::Cached, real.clone());
     }
     if let (None, false, Some(sub)) = (&existing, opts.check, &opts.substituter) {
@@ -198,15 +201,54 @@ fn build_one(
         &built.name,
         meta,
     )?;
-    let subjects: Vec<crate::provenance::Subject> = built
-        .artifacts
-        .iter()
-        .filter(|a| !a.directory)
-        .map(|a| crate::provenance::Subject {
-            name: a.file.clone(),
-            sha256: a.sha256.clone(),
-        })
-        .collect();
+    let statement = provenance(
+        plan,
+        &drv,
+        &hash,
+        &store.path_of(&real.store_path),
+        &built.artifacts,
+    )?;
+    store.write_provenance(&real.store_path, &statement)?;
+    finish(Status::Built, real)
+}
+
+/// The provenance statement of an output: every file of every artifact is a
+/// subject (`<dir>/<path>` for the files of a directory artifact).
+fn provenance(
+    plan: &Plan<'_>,
+    drv: &Derivation,
+    hash: &DrvHash,
+    output: &Path,
+    artifacts: &[Artifact],
+) -> Result<Vec<u8>, BuildError> {
+    let mut subjects = Vec::new();
+    for a in artifacts {
+        if !a.directory {
+            subjects.push(crate::provenance::Subject {
+                name: a.file.clone(),
+                sha256: a.sha256.clone(),
+            });
+            continue;
+        }
+        let root = if a.path.is_empty() {
+            output.to_path_buf()
+        } else {
+            output.join(&a.path)
+        };
+        let dir = a.file.trim_end_matches('/');
+        for (rel, p) in crate::fsutil::files_below(&root).map_err(super::error::io(&root))? {
+            if std::fs::symlink_metadata(&p)
+                .map_err(super::error::io(&p))?
+                .is_file()
+            {
+                let bytes = std::fs::read(&p).map_err(super::error::io(&p))?;
+                subjects.push(crate::provenance::Subject {
+                    name: format!("{dir}/{rel}"),
+                    sha256: crate::hash::Sha256::digest(&bytes).to_hex(),
+                });
+            }
+        }
+    }
     let source = match &plan.resolved.snapshot.origin {
         Origin::Git { commit, dirty } => crate::provenance::SourceInfo {
             commit: Some(commit.clone()),
@@ -217,9 +259,30 @@ fn build_one(
             dirty: false,
         },
     };
-    let st = crate::provenance::statement(&drv, &hash, &source, &subjects);
-    store.write_provenance(&real.store_path, &crate::provenance::to_bytes(&st))?;
-    finish(Status::Built, real)
+    let st = crate::provenance::statement(drv, hash, &source, &subjects);
+    Ok(crate::provenance::to_bytes(&st))
+}
+
+/// On a cache hit, make sure the output's provenance is in the store: a
+/// missing statement is written again (it derives from the derivation and
+/// the output alone) and reported, never silently left out of `dist/`.
+fn keep_provenance(
+    cx: &Ctx<'_>,
+    drv: &Derivation,
+    hash: &DrvHash,
+    real: &Realisation,
+) -> Result<(), BuildError> {
+    if cx.store.provenance(&real.store_path)?.is_some() {
+        return Ok(());
+    }
+    let output = cx.store.path_of(&real.store_path);
+    let statement = provenance(cx.plan, drv, hash, &output, &artifacts_of(real))?;
+    cx.store.write_provenance(&real.store_path, &statement)?;
+    cx.progress.warn(&format!(
+        "{}: the provenance of {} was missing from the store; written again",
+        drv.recipe, real.store_path
+    ));
+    Ok(())
 }
 
 /// The artifact list recorded in a realisation's metadata.

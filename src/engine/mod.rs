@@ -157,7 +157,23 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
     let store = Store::open(&opts.store_dir)?;
     let recipes = execute::run(&plan, &store, opts, progress)?;
     let dist_dir = opts.dist_dir();
-    let dist = dist::write_dist(&store, &recipes, &dist_dir)?;
+    let source = match &resolved.snapshot.origin {
+        crate::source::Origin::Git {
+            commit,
+            dirty: false,
+        } => format!("git:{commit}"),
+        crate::source::Origin::Git {
+            commit,
+            dirty: true,
+        } => format!("git:{commit}+dirty"),
+        crate::source::Origin::Directory => "directory".to_string(),
+    };
+    let publication = dist::Publication {
+        reports: &recipes,
+        source,
+        complete: opts.recipes.is_empty(),
+    };
+    let dist = dist::write_dist(&store, &publication, &dist_dir)?;
     Ok(BuildReport {
         recipes,
         dist_dir,

@@ -27,7 +27,7 @@ use crate::surface;
 use crate::version::{ResolvedVersion, Target};
 
 /// Names kiln itself writes into `dist/`; no artifact may take them.
-pub const RESERVED_DIST_NAMES: &[&str] = &["SHA256SUMS", ".kiln-dist.lock"];
+pub const RESERVED_DIST_NAMES: &[&str] = &["SHA256SUMS", ".kiln-dist.lock", ".kiln-dist.json"];
 
 /// Everything read from the checkout, once per invocation.
 #[derive(Debug)]
@@ -157,6 +157,8 @@ impl<'r> Plan<'r> {
         for r in selected {
             let selection =
                 snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
+            check_includes(snapshot, r, &selection)?;
+            check_map(r, &selection)?;
             read.extend(selection.files.iter().map(|f| f.path.as_str()));
             let versions = versions_of(target_of(r.surface()))?;
             check_templates(r, &versions.artifact)?;
@@ -181,18 +183,22 @@ impl<'r> Plan<'r> {
         if !dirty.is_empty() {
             return Err(BuildError::Uncommitted { files: dirty });
         }
+        // The tool cache lives in the store; a first build must not create
+        // the store before its input is known to be good.
         let tool_cache = opts.store_dir.join(".kiln/tools");
+        let tool_cache = opts
+            .store_dir
+            .join(".kiln")
+            .is_dir()
+            .then_some(tool_cache.as_path());
         let nodes = nodes
             .into_iter()
             .map(|(recipe, selection, versions, epoch)| {
                 let (tools, isolation) =
                     if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
                         let names = surface::tools_for(recipe);
-                        let tools = crate::sandbox::resolve_tools_cached(
-                            &names,
-                            &opts.root,
-                            Some(&tool_cache),
-                        )?;
+                        let tools =
+                            crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
                         (tools, Isolation::Process(opts.sandbox))
                     } else {
                         (Vec::new(), Isolation::Native)
@@ -345,6 +351,70 @@ pub struct Planned {
     pub derivation: Option<Value>,
     pub inputs: BTreeMap<String, String>,
     pub cached: bool,
+}
+
+/// Every `include` pattern must select at least one file (a typo would
+/// otherwise give an archive missing what it was meant to hold).
+fn check_includes(
+    snapshot: &Snapshot,
+    r: &Recipe,
+    selected: &Selection<'_>,
+) -> Result<(), BuildError> {
+    for p in &r.spec.include {
+        // With one pattern, a non-empty selection already shows it matches.
+        if r.spec.include.len() == 1 && !selected.files.is_empty() {
+            break;
+        }
+        let s = snapshot.select(&r.file, &r.spec.source, std::slice::from_ref(p), &[])?;
+        if s.files.is_empty() {
+            return Err(no_match(r, p));
+        }
+    }
+    Ok(())
+}
+
+/// Every `[[map]]` source must exist before anything is built: an input
+/// mount the recipe declares, or a selected file or directory below `source`.
+fn check_map(r: &Recipe, selected: &Selection<'_>) -> Result<(), BuildError> {
+    for (i, m) in r.spec.map.iter().enumerate() {
+        let key = format!("map[{i}].from");
+        let bad = |reason: String| BuildError::Map {
+            file: r.file.clone(),
+            line: crate::recipe::project::key_line(&r.text, &key),
+            key: key.clone(),
+            value: m.from.clone(),
+            reason,
+        };
+        if let Some(rest) = m.from.strip_prefix("inputs/") {
+            let mount = rest.split('/').next().unwrap_or(rest);
+            if !r.spec.inputs.contains_key(mount) {
+                return Err(bad(format!("no input mounted as {mount:?} (see `inputs`)")));
+            }
+            continue;
+        }
+        let from = m.from.trim_end_matches('/');
+        let dir = format!("{from}/");
+        let found = selected.files.iter().any(|f| {
+            let rel = selected.relative(f);
+            rel == from || rel.starts_with(&dir)
+        });
+        if !found {
+            return Err(bad(format!(
+                "no selected file of {:?} is there (check `source`, `include` and `exclude`)",
+                r.spec.source
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn no_match(r: &Recipe, pattern: &str) -> BuildError {
+    BuildError::IncludeMatchesNothing {
+        file: r.file.clone(),
+        line: crate::recipe::project::key_line(&r.text, "include"),
+        pattern: pattern.to_string(),
+        source_dir: r.spec.source.clone(),
+    }
 }
 
 /// Render every template of a recipe once, so a bad placeholder is reported

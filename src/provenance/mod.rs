@@ -104,3 +104,20 @@ pub fn to_bytes(statement: &Value) -> Vec<u8> {
     b.push(b'\n');
     b
 }
+
+/// The statement for one artifact of an output: `statement` (the output's,
+/// as stored) with only the subjects that are that artifact — the file
+/// `name`, or every file below `name/` for a directory artifact. Shared
+/// build facts repeat in each artifact's statement.
+pub fn for_artifact(statement: &[u8], name: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let mut v: Value = serde_json::from_slice(statement)?;
+    let dir = format!("{name}/");
+    if let Some(Value::Array(subjects)) = v.get_mut("subject") {
+        subjects.retain(|s| {
+            s.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n == name || n.starts_with(&dir))
+        });
+    }
+    Ok(to_bytes(&v))
+}

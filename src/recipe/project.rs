@@ -156,13 +156,62 @@ pub fn is_recipe_file(path: &Path) -> bool {
         && path.file_name().is_some_and(|n| n != "release.toml")
 }
 
-/// Parse one recipe file's text.
+/// Parse one recipe file's text. A type error names the key whose value it
+/// is about (`source = 5`: key `source`).
 pub fn parse_recipe(file: &Path, text: &str) -> Result<RecipeFile, RecipeError> {
-    toml_edit::de::from_str::<RecipeFile>(text).map_err(|e| RecipeError::Parse {
-        file: file.to_path_buf(),
-        line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
-        message: e.message().trim().to_string(),
+    toml_edit::de::from_str::<RecipeFile>(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        let key = e.span().and_then(|s| key_at(text, s.start));
+        RecipeError::Parse {
+            file: file.to_path_buf(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
+            message: match key {
+                Some(k) if !message.contains(&format!("`{k}`")) => format!("key `{k}`: {message}"),
+                _ => message,
+            },
+        }
     })
+}
+
+/// The dotted key whose value (or key) holds byte `offset` of a TOML document.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    fn walk(item: &toml_edit::Item, path: &str, offset: usize, best: &mut Option<String>) {
+        let Some(table) = item.as_table_like() else {
+            if let Some(a) = item.as_array() {
+                for (i, v) in a.iter().enumerate() {
+                    if v.span().is_some_and(|s| s.contains(&offset)) {
+                        *best = Some(format!("{path}[{i}]"));
+                    }
+                }
+            }
+            if let Some(a) = item.as_array_of_tables() {
+                for (i, t) in a.iter().enumerate() {
+                    let p = format!("{path}[{i}]");
+                    walk(&toml_edit::Item::Table(t.clone()), &p, offset, best);
+                }
+            }
+            return;
+        };
+        for (k, v) in table.iter() {
+            let p = if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            };
+            let key_span = table.key(k).and_then(|key| key.span());
+            let hit = key_span.is_some_and(|s| s.contains(&offset))
+                || v.span()
+                    .is_some_and(|s| s.start <= offset && offset <= s.end);
+            if hit {
+                *best = Some(p.clone());
+            }
+            walk(v, &p, offset, best);
+        }
+    }
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut best = None;
+    walk(doc.as_item(), "", offset, &mut best);
+    best
 }
 
 pub(crate) fn location(file: &Path, line: Option<usize>) -> String {
@@ -296,13 +345,18 @@ impl Recipes {
                 .unwrap_or_default()
                 .to_string();
             let name = spec.name.clone().unwrap_or(stem);
-            if name.is_empty() || name.contains(['[', ']', '/', ' ']) {
+            if name.is_empty()
+                || name == "."
+                || name == ".."
+                || name.contains(['[', ']', '/', '\\', ' '])
+                || name.chars().any(char::is_control)
+            {
                 return Err(with_line(
                     invalid(
                         &rel,
                         "name",
                         &name,
-                        "recipe names may not be empty or contain `[`, `]`, `/` or spaces",
+                        "recipe names may not be empty, `.` or `..`, or contain `[`, `]`, `/`, `\\`, spaces or control characters",
                     ),
                     &text,
                 ));

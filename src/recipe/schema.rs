@@ -132,6 +132,67 @@ pub struct CommandSection {
     /// Named host caches mounted read-only (`cargo-registry`).
     #[serde(default)]
     pub host_inputs: Vec<String>,
+    /// Wall-clock limit in seconds (default 3600). The three limits are
+    /// left out of the derivation when unset, so recipes without them keep
+    /// their derivation hashes.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "limit::timeout_seconds"
+    )]
+    pub timeout_seconds: Option<std::num::NonZeroU64>,
+    /// Memory of all the command's processes together, in MiB (default 8192).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "limit::memory_mib"
+    )]
+    pub memory_mib: Option<std::num::NonZeroU64>,
+    /// Processes and threads alive at once (default 4096).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "limit::max_processes"
+    )]
+    pub max_processes: Option<std::num::NonZeroU32>,
+}
+
+/// `[command]` limit keys: whole numbers of at least 1, errors naming the key.
+mod limit {
+    use serde::{Deserialize, Deserializer};
+    use std::num::{NonZeroU32, NonZeroU64};
+
+    fn positive<'de, D: Deserializer<'de>>(d: D, key: &str, max: u64) -> Result<u64, D::Error> {
+        let v = i64::deserialize(d).map_err(|e| {
+            serde::de::Error::custom(format!("key `{key}`: expected a whole number ({e})"))
+        })?;
+        if v < 1 || v as u64 > max {
+            return Err(serde::de::Error::custom(format!(
+                "key `{key}` = {v}: must be a whole number from 1 to {max}"
+            )));
+        }
+        Ok(v as u64)
+    }
+
+    pub fn timeout_seconds<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<NonZeroU64>, D::Error> {
+        Ok(NonZeroU64::new(positive(
+            d,
+            "timeout-seconds",
+            i64::MAX as u64,
+        )?))
+    }
+
+    pub fn memory_mib<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU64>, D::Error> {
+        Ok(NonZeroU64::new(positive(d, "memory-mib", 1 << 40)?))
+    }
+
+    pub fn max_processes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU32>, D::Error> {
+        Ok(NonZeroU32::new(
+            positive(d, "max-processes", u64::from(u32::MAX))? as u32,
+        ))
+    }
 }
 
 /// `[crate]`: `.crate` files as `cargo package` writes them.

@@ -45,6 +45,10 @@ pub fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeE
     Ok(())
 }
 
+/// The most cells a recipe's matrix may expand to: the product of the
+/// axes' lengths is checked before anything is expanded.
+pub const MAX_MATRIX_CELLS: usize = 256;
+
 /// Check one parsed recipe file: paths, globs, mounts, matrix axes,
 /// surface tables and host inputs.
 pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
@@ -77,6 +81,18 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
                 "mount names are [A-Za-z0-9_-]+",
             ));
         }
+    }
+    let mut count: u128 = 1;
+    for values in r.matrix.values() {
+        count = count.saturating_mul(values.len() as u128);
+    }
+    if count > MAX_MATRIX_CELLS as u128 {
+        return Err(invalid(
+            file,
+            "matrix",
+            &format!("{count} cells"),
+            format!("a matrix may have at most {MAX_MATRIX_CELLS} cells (the product of its axes' lengths)"),
+        ));
     }
     for (k, values) in &r.matrix {
         if values.is_empty() {
@@ -156,6 +172,26 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
                     "a [command] table only goes with surface = \"command\"",
                 ));
             }
+        }
+    }
+    // A surface's own table only goes with that surface.
+    for (present, table, surface) in [
+        (r.tarball.is_some(), "tarball", Surface::Tarball),
+        (r.zip.is_some(), "zip", Surface::Zip),
+        (r.npm.is_some(), "npm", Surface::Npm),
+        (r.crate_.is_some(), "crate", Surface::Crate),
+    ] {
+        if present && r.surface != surface {
+            return Err(invalid(
+                file,
+                table,
+                "",
+                format!(
+                    "a [{table}] table only goes with surface = {:?}, not {:?}",
+                    surface.as_str(),
+                    r.surface.as_str()
+                ),
+            ));
         }
     }
     if let Some(s) = &r.source_date_epoch {

@@ -68,6 +68,7 @@ pub(super) struct Prepared {
 /// temporary directory.
 pub(super) fn prepare(
     spec: &Spec,
+    hidden: &[String],
     bwrap: Option<&Path>,
     support_parent: &Path,
 ) -> Result<Prepared, SandboxError> {
@@ -89,6 +90,13 @@ pub(super) fn prepare(
         });
     }
     let ro_inputs = check_ro_inputs(&spec.ro_inputs)?;
+    let hidden = hidden
+        .iter()
+        .map(|h| match relative_cwd(h) {
+            Ok(p) if !p.as_os_str().is_empty() => Ok(p),
+            _ => Err(SandboxError::BadHidden { dir: h.clone() }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
 
     let support_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -108,8 +116,24 @@ pub(super) fn prepare(
                 let p = etc.join(name);
                 std::fs::write(&p, text).map_err(support_err(&p))?;
             }
+            let empty = s.join("empty");
+            std::fs::create_dir(&empty).map_err(support_err(&empty))?;
             let env = env::build_env(&spec.env, spec.source_date_epoch, TOOLS_BIN, TMP_DIR)?;
             let mut args = bwrap_args(&workspace, &cwd, &etc, &spec.tools, &ro_inputs);
+            // After the workspace and before `--remount-ro /`, which ends
+            // the mounts: an empty read-only directory over each hidden one.
+            let at = args.len() - 4;
+            let masks: Vec<OsString> = hidden
+                .iter()
+                .flat_map(|h| {
+                    [
+                        OsString::from("--ro-bind"),
+                        empty.clone().into_os_string(),
+                        Path::new(BUILD_DIR).join(h).into_os_string(),
+                    ]
+                })
+                .collect();
+            args.splice(at..at, masks);
             args.push("--".into());
             args.extend(UMASK_WRAPPER.iter().map(OsString::from));
             args.push(WRAPPER_ARG0.into());
@@ -235,7 +259,8 @@ fn bwrap_args(
     for input in ro_inputs {
         push(&[&"--ro-bind", &input.host, &input.at]);
     }
-    // Only /build and /tmp stay writable.
+    // Only /build and /tmp stay writable. (These four arguments stay
+    // last: `prepare` inserts the hidden-directory masks before them.)
     push(&[&"--remount-ro", &"/"]);
     let chdir = Path::new(BUILD_DIR).join(cwd);
     push(&[&"--chdir", &chdir]);
@@ -488,7 +513,7 @@ mod tests {
             source_date_epoch: 0,
             mode: SandboxMode::Bubblewrap,
         };
-        let err = prepare(&spec, None, t.path()).unwrap_err();
+        let err = prepare(&spec, &[], None, t.path()).unwrap_err();
         assert!(matches!(err, SandboxError::BwrapMissing));
         assert!(err.to_string().contains("apt-get install bubblewrap"));
         // Without a sandbox the same spec is prepared on the host.
@@ -496,7 +521,7 @@ mod tests {
             mode: SandboxMode::None,
             ..spec
         };
-        let p = prepare(&none, None, t.path()).unwrap();
+        let p = prepare(&none, &[], None, t.path()).unwrap();
         assert_eq!(p.program, PathBuf::from("/bin/sh"));
     }
 

@@ -44,13 +44,19 @@
 //! under the store (`.kiln/tools/`), so repeated builds neither hash the
 //! binaries nor spawn rustup or `--version` again.
 //!
+//! Every run is bounded in time, memory and processes ([`limits`]); a run
+//! stopped by a limit returns [`SandboxError::Limit`]. [`Confine::hidden`]
+//! hides workspace directories (kiln's output staging) from the process.
+//!
 //! The process's stdout and stderr are appended to a log file; a command that
 //! fails returns [`SandboxError::Failed`] with its exit status and the tail
 //! of the log.
 
 mod cargo_home;
+mod cgroup;
 pub mod env;
 mod layout;
+pub mod limits;
 mod process;
 mod tool_cache;
 mod tools;
@@ -61,6 +67,7 @@ use std::path::{Path, PathBuf};
 pub use cargo_home::{
     cargo_env, cargo_registry_inputs, host_cargo_home, REMAP_RUSTFLAGS, SANDBOX_CARGO_HOME,
 };
+pub use limits::{Limit, Limits};
 pub use tools::{resolve_tools, resolve_tools_cached, Tool};
 
 /// How a build process is isolated. Serialises as `"bubblewrap"` / `"none"`.
@@ -150,6 +157,17 @@ pub struct Spec {
     pub mode: SandboxMode,
 }
 
+/// What confines a run beyond its [`Spec`]: its resource limits, and the
+/// workspace directories it may not see.
+#[derive(Debug, Clone, Default)]
+pub struct Confine {
+    pub limits: Limits,
+    /// Directories relative to the workspace (`/build/<dir>`) that are
+    /// replaced, inside the sandbox, by an empty read-only directory: where
+    /// kiln stages outputs, which the process must not write.
+    pub hidden: Vec<String>,
+}
+
 /// Errors from preparing or running a sandboxed process.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -221,6 +239,15 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    #[error("`{argv}` was stopped: {limit}; every process of the run was killed; last lines of {log}:\n{tail}")]
+    Limit {
+        argv: String,
+        limit: Limit,
+        log: PathBuf,
+        tail: String,
+    },
+    #[error("hidden directory {dir:?} must be a relative path inside the workspace without `..`")]
+    BadHidden { dir: String },
     #[error("`{argv}` failed ({status}); last lines of {log}:\n{tail}")]
     Failed {
         /// The argv, space-joined, for display.
@@ -249,7 +276,9 @@ impl crate::error::Classify for SandboxError {
             | SandboxError::BadCwd { .. }
             | SandboxError::MissingCwd { .. }
             | SandboxError::BadArgv { .. }
+            | SandboxError::BadHidden { .. }
             | SandboxError::BwrapMissing => ErrorKind::BadInput,
+            SandboxError::Limit { .. } => ErrorKind::CheckFailed,
             SandboxError::RustupWhich { .. }
             | SandboxError::ToolIo { .. }
             | SandboxError::BadWorkspace { .. }
@@ -282,15 +311,21 @@ pub fn check_available(mode: SandboxMode) -> Result<(), SandboxError> {
 
 /// Run `spec`, appending its stdout and stderr to `log` (created if missing).
 /// A non-zero exit is [`SandboxError::Failed`] carrying the log's tail.
+/// The run has the default [`Limits`].
 pub fn run(spec: &Spec, log: &Path) -> Result<(), SandboxError> {
-    process::execute(spec, log, false).map(|_| ())
+    run_confined(spec, &Confine::default(), log)
+}
+
+/// [`run`] with explicit limits and hidden directories.
+pub fn run_confined(spec: &Spec, confine: &Confine, log: &Path) -> Result<(), SandboxError> {
+    process::execute(spec, confine, log, false).map(|_| ())
 }
 
 /// Like [`run`], but returns the process's stdout instead of logging it
 /// (stderr still goes to `log`). For small machine-readable outputs such as
 /// `cargo metadata`.
 pub fn run_capture(spec: &Spec, log: &Path) -> Result<Vec<u8>, SandboxError> {
-    process::execute(spec, log, true)
+    process::execute(spec, &Confine::default(), log, true)
 }
 
 #[cfg(test)]

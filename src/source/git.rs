@@ -5,7 +5,9 @@
 //! listing comes from `git ls-tree`, contents from one long-lived
 //! `git cat-file --batch`. Every call runs with a scrubbed environment
 //! (`GIT_CONFIG_NOSYSTEM`, no pager, `LC_ALL=C`) so user configuration and
-//! locale cannot change what kiln sees.
+//! locale cannot change what kiln sees, and with `GIT_OPTIONAL_LOCKS=0` so
+//! that no command kiln runs writes to the repository (`git status` would
+//! otherwise refresh `.git/index`).
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -83,6 +85,18 @@ pub struct TreeEntry {
     pub oid: String,
 }
 
+/// One entry of a recursive tree listing ([`Repo::ls_tree`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedEntry {
+    /// Path relative to the repository root: the entry names of the trees
+    /// on the way, joined with `/`, as raw bytes.
+    pub path: Vec<u8>,
+    /// `None` for a tree (a directory).
+    pub kind: Option<EntryKind>,
+    /// Hex object id.
+    pub oid: String,
+}
+
 /// Facts about one commit that versions and `SOURCE_DATE_EPOCH` derive from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitInfo {
@@ -100,6 +114,8 @@ fn git_command(dir: &Path) -> Command {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("LC_ALL", "C")
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        // Read-only: `git status` must not refresh and rewrite `.git/index`.
+        .env("GIT_OPTIONAL_LOCKS", "0")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_PAGER", "cat")
@@ -280,54 +296,41 @@ impl Repo {
         Ok(out.status.success())
     }
 
-    /// Every blob in the tree of commit `rev`, recursively, in git's order
-    /// (byte order of full paths). Paths are relative to the repository root.
-    pub fn ls_tree(&self, rev: &str) -> Result<Vec<TreeEntry>, GitError> {
+    /// Every entry of the tree of commit `rev`, recursively, trees included
+    /// (`git ls-tree -r -t`), in git's order. Paths are the raw bytes git
+    /// stores, relative to the repository root: nothing here assumes the
+    /// names are valid (see `source::tree_check`) or UTF-8.
+    pub fn ls_tree(&self, rev: &str) -> Result<Vec<ListedEntry>, GitError> {
         let id = self.resolve(rev)?;
-        let out = self.run(["ls-tree", "-r", "-z", "--full-tree", &id])?;
+        let out = self.run(["ls-tree", "-r", "-t", "-z", "--full-tree", &id])?;
+        let parse_err = |detail: String| GitError::Parse {
+            args: "ls-tree".into(),
+            detail,
+        };
         let mut entries = Vec::new();
         for rec in out.split(|b| *b == 0).filter(|r| !r.is_empty()) {
             // "<mode> SP <type> SP <oid> TAB <path>"
             let tab = rec
                 .iter()
                 .position(|b| *b == b'\t')
-                .ok_or_else(|| GitError::Parse {
-                    args: "ls-tree".into(),
-                    detail: String::from_utf8_lossy(rec).into_owned(),
-                })?;
-            let meta = std::str::from_utf8(&rec[..tab]).map_err(|_| GitError::Parse {
-                args: "ls-tree".into(),
-                detail: "metadata not UTF-8".into(),
-            })?;
-            let path = String::from_utf8(rec[tab + 1..].to_vec()).map_err(|_| GitError::Parse {
-                args: "ls-tree".into(),
-                detail: format!(
-                    "path is not UTF-8: {}",
-                    String::from_utf8_lossy(&rec[tab + 1..])
-                ),
-            })?;
+                .ok_or_else(|| parse_err(String::from_utf8_lossy(rec).into_owned()))?;
+            let meta = std::str::from_utf8(&rec[..tab])
+                .map_err(|_| parse_err("metadata not UTF-8".into()))?;
             let mut f = meta.split_whitespace();
             let (mode, _ty, oid) = (f.next(), f.next(), f.next());
             let (Some(mode), Some(oid)) = (mode, oid) else {
-                return Err(GitError::Parse {
-                    args: "ls-tree".into(),
-                    detail: meta.into(),
-                });
+                return Err(parse_err(meta.into()));
             };
             let kind = match mode {
-                "100644" | "100664" => EntryKind::File,
-                "100755" => EntryKind::Executable,
-                "120000" => EntryKind::Symlink,
-                "160000" => EntryKind::Submodule,
-                other => {
-                    return Err(GitError::Parse {
-                        args: "ls-tree".into(),
-                        detail: format!("mode {other}"),
-                    })
-                }
+                "040000" => None,
+                "100644" | "100664" => Some(EntryKind::File),
+                "100755" => Some(EntryKind::Executable),
+                "120000" => Some(EntryKind::Symlink),
+                "160000" => Some(EntryKind::Submodule),
+                other => return Err(parse_err(format!("mode {other}"))),
             };
-            entries.push(TreeEntry {
-                path,
+            entries.push(ListedEntry {
+                path: rec[tab + 1..].to_vec(),
                 kind,
                 oid: oid.to_string(),
             });
@@ -452,8 +455,9 @@ impl Drop for ObjectReader {
 impl Repo {
     /// Files of the working tree as `git add -A` would see them: tracked files
     /// plus untracked files that are not ignored, relative to the repository
-    /// root, sorted by path bytes. Used for `--dirty` snapshots.
-    pub fn worktree_files(&self) -> Result<Vec<String>, GitError> {
+    /// root as raw bytes (names need not be UTF-8), sorted by bytes. Used for
+    /// `--dirty` snapshots.
+    pub fn worktree_files(&self) -> Result<Vec<Vec<u8>>, GitError> {
         let out = self.run([
             "ls-files",
             "-z",
@@ -462,10 +466,10 @@ impl Repo {
             "--exclude-standard",
             "--full-name",
         ])?;
-        let mut files: Vec<String> = out
+        let mut files: Vec<Vec<u8>> = out
             .split(|b| *b == 0)
             .filter(|r| !r.is_empty())
-            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .map(<[u8]>::to_vec)
             .collect();
         files.sort();
         files.dedup();

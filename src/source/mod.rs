@@ -1,10 +1,17 @@
 //! Source snapshots: the exact files a recipe reads, from a git commit or a
-//! directory, with include/exclude globs and content digests. [`Checkout`]
-//! is the repository and commit an invocation reads, resolved once.
+//! directory, with include/exclude globs and content digests, and their
+//! materialisation into a workspace. [`Checkout`] is the repository and
+//! commit an invocation reads, resolved once. Repository contents are hostile
+//! input: `tree_check` decides which paths are accepted, `materialise` is the
+//! only place that writes snapshot files.
 
 pub mod checkout;
+mod disk;
+pub use disk::{read_inside, ReadInsideError};
 pub mod git;
+mod materialise;
 pub mod snapshot;
+pub mod tree_check;
 
 pub use checkout::{Checkout, ReadMode};
 pub use snapshot::{

@@ -11,14 +11,14 @@
 //! Paths are relative to the project root, `/`-separated, sorted by bytes.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use rayon::prelude::*;
 
 use super::checkout::{Checkout, ReadMode};
+use super::disk::{walk_directory, worktree_snapshot};
 use super::git::{EntryKind, GitError, Repo};
+use super::tree_check;
 use crate::error::{Classify, ErrorKind};
 
 /// Errors taking or materialising a snapshot.
@@ -32,10 +32,24 @@ pub enum SnapshotError {
         #[source]
         source: std::io::Error,
     },
+    #[error("listing {path}")]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: ignore::Error,
+    },
     #[error("{path}: not a regular file, directory or symlink; sources may not hold sockets, FIFOs or devices")]
     Special { path: PathBuf },
-    #[error("{path}: file name is not UTF-8")]
-    NonUtf8 { path: PathBuf },
+    #[error("{file}: the recipe selects `{path}`, whose name is not UTF-8; rename it or exclude it (`exclude`)")]
+    NonUtf8 { file: PathBuf, path: String },
+    #[error("commit {commit}: tree entry `{path}` is refused: {reason}")]
+    CraftedTree {
+        commit: String,
+        path: String,
+        reason: String,
+    },
+    #[error("source path `{path}` is refused: {reason}")]
+    UnsafePath { path: String, reason: String },
     #[error(
         "the git repository at {root} has no commit yet; commit the sources or build with --dirty"
     )]
@@ -61,7 +75,9 @@ impl Classify for SnapshotError {
     fn kind(&self) -> ErrorKind {
         match self {
             SnapshotError::Git(e) => e.kind(),
-            SnapshotError::Io { .. } | SnapshotError::Write { .. } => ErrorKind::Internal,
+            SnapshotError::Io { .. } | SnapshotError::Write { .. } | SnapshotError::Walk { .. } => {
+                ErrorKind::Internal
+            }
             _ => ErrorKind::BadInput,
         }
     }
@@ -135,6 +151,9 @@ pub struct Snapshot {
     pub files: Vec<SnapFile>,
     /// Files of the project that differ from the commit (not with `--dirty`).
     pub uncommitted: Vec<String>,
+    /// Project files whose names are not UTF-8 (escaped, `\xNN`): not in
+    /// `files`; a recipe that selects one fails (`Snapshot::select`).
+    pub unreadable: Vec<String>,
     repo: Option<Repo>,
 }
 
@@ -148,13 +167,14 @@ impl Snapshot {
                 source,
             })?;
         let (Some(repo), Some(repo_root)) = (checkout.repo.clone(), &checkout.repo_root) else {
-            let files = walk_directory(&project_root, &opts.exclude_dirs)?;
+            let (files, unreadable) = walk_directory(&project_root, &opts.exclude_dirs)?;
             return Ok(Snapshot {
                 project_root,
                 origin: Origin::Directory,
                 commit_time: None,
                 files,
                 uncommitted: Vec::new(),
+                unreadable,
                 repo: None,
             });
         };
@@ -166,18 +186,21 @@ impl Snapshot {
                     root: repo_root.clone(),
                 });
             }
-            let files = worktree_snapshot(&repo, repo_root, prefix, &opts.exclude_dirs)?;
+            let (files, unreadable) =
+                worktree_snapshot(&repo, repo_root, prefix, &opts.exclude_dirs)?;
             return Ok(Snapshot {
                 project_root,
                 origin: Origin::Directory,
                 commit_time: None,
                 files,
                 uncommitted: Vec::new(),
+                unreadable,
                 repo: Some(repo),
             });
         };
         if dirty {
-            let files = worktree_snapshot(&repo, repo_root, prefix, &opts.exclude_dirs)?;
+            let (files, unreadable) =
+                worktree_snapshot(&repo, repo_root, prefix, &opts.exclude_dirs)?;
             return Ok(Snapshot {
                 project_root,
                 origin: Origin::Git {
@@ -187,6 +210,7 @@ impl Snapshot {
                 commit_time: Some(info.committer_time),
                 files,
                 uncommitted: Vec::new(),
+                unreadable,
                 repo: Some(repo),
             });
         }
@@ -203,16 +227,32 @@ impl Snapshot {
                 }
             },
         );
+        let tree = tree?;
+        tree_check::check_listing(tree.iter().map(|e| tree_check::Listed {
+            path: &e.path,
+            directory: e.kind.is_none(),
+        }))
+        .map_err(|r| SnapshotError::CraftedTree {
+            commit: info.id.clone(),
+            path: r.path,
+            reason: r.reason,
+        })?;
         let mut files = Vec::new();
-        for e in tree? {
-            let Some(rel) = e.path.strip_prefix(prefix) else {
-                continue;
-            };
-            let kind = match e.kind {
+        let mut unreadable = Vec::new();
+        for e in tree {
+            let Some(kind) = e.kind else { continue };
+            let kind = match kind {
                 EntryKind::File => FileKind::Regular,
                 EntryKind::Executable => FileKind::Executable,
                 EntryKind::Symlink => FileKind::Symlink,
                 EntryKind::Submodule => continue,
+            };
+            let Some(rel) = e.path.strip_prefix(prefix.as_bytes()) else {
+                continue;
+            };
+            let Ok(rel) = std::str::from_utf8(rel) else {
+                unreadable.push(tree_check::display(rel));
+                continue;
             };
             files.push(SnapFile {
                 path: rel.to_string(),
@@ -238,6 +278,7 @@ impl Snapshot {
             commit_time: Some(info.committer_time),
             files,
             uncommitted,
+            unreadable,
             repo: Some(repo),
         })
     }
@@ -276,6 +317,24 @@ impl Snapshot {
                 files.push(f);
             }
         }
+        // Names that are not UTF-8 only matter when the recipe selects one
+        // (globs match their escaped spelling).
+        for u in &self.unreadable {
+            let rel = if base.is_empty() {
+                u.as_str()
+            } else if let Some(r) = u.strip_prefix(&base).and_then(|r| r.strip_prefix('/')) {
+                r
+            } else {
+                continue;
+            };
+            let included = include.is_empty() || matches_path_or_parent(&inc, rel);
+            if included && !matches_path_or_parent(&exc, rel) {
+                return Err(SnapshotError::NonUtf8 {
+                    file: recipe_file.to_path_buf(),
+                    path: u.clone(),
+                });
+            }
+        }
         if !any_under {
             return Err(SnapshotError::EmptySource {
                 file: recipe_file.to_path_buf(),
@@ -283,6 +342,13 @@ impl Snapshot {
             });
         }
         Ok(Selection { base, files })
+    }
+
+    /// Write `files` below `dest` (a fresh directory) at their
+    /// project-relative paths, with normalised modes; see
+    /// [`super::materialise`] for what is refused.
+    pub fn materialise(&self, files: &[&SnapFile], dest: &Path) -> Result<(), SnapshotError> {
+        super::materialise::write_files(self.repo.as_ref(), files, dest)
     }
 
     /// Uncommitted paths among `files` (relative to the project root).
@@ -293,105 +359,6 @@ impl Snapshot {
             .cloned()
             .collect()
     }
-
-    /// Write `files` below `dest` at their project-relative paths, with
-    /// normalised modes (0644, 0755 for executables and directories).
-    pub fn materialise(&self, files: &[&SnapFile], dest: &Path) -> Result<(), SnapshotError> {
-        use std::os::unix::fs::PermissionsExt;
-        let mut reader = match (
-            &self.repo,
-            files
-                .iter()
-                .any(|f| matches!(f.content, Content::GitBlob(_))),
-        ) {
-            (Some(repo), true) => Some(repo.object_reader()?),
-            _ => None,
-        };
-        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-        for f in files {
-            let target = dest.join(&f.path);
-            if let Some(parent) = target.parent() {
-                if dirs.insert(parent.to_path_buf()) {
-                    create_dirs(dest, parent)?;
-                }
-            }
-            let bytes = match &f.content {
-                Content::GitBlob(oid) => {
-                    reader.as_mut().expect("reader for git blobs").read(oid)?
-                }
-                Content::Disk(p) if f.kind == FileKind::Symlink => std::fs::read_link(p)
-                    .map_err(|source| SnapshotError::Io {
-                        path: p.clone(),
-                        source,
-                    })?
-                    .into_os_string()
-                    .into_encoded_bytes(),
-                Content::Disk(p) => std::fs::read(p).map_err(|source| SnapshotError::Io {
-                    path: p.clone(),
-                    source,
-                })?,
-            };
-            let werr = |source| SnapshotError::Write {
-                path: target.clone(),
-                source,
-            };
-            match f.kind {
-                FileKind::Symlink => {
-                    let t = std::ffi::OsString::from_vec_compat(bytes);
-                    std::os::unix::fs::symlink(t, &target).map_err(werr)?;
-                }
-                FileKind::Regular | FileKind::Executable => {
-                    let mut file = std::fs::File::create(&target).map_err(werr)?;
-                    file.write_all(&bytes).map_err(werr)?;
-                    let mode = if f.kind == FileKind::Executable {
-                        0o755
-                    } else {
-                        0o644
-                    };
-                    file.set_permissions(std::fs::Permissions::from_mode(mode))
-                        .map_err(werr)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-trait FromVecCompat {
-    fn from_vec_compat(v: Vec<u8>) -> Self;
-}
-
-impl FromVecCompat for std::ffi::OsString {
-    fn from_vec_compat(v: Vec<u8>) -> Self {
-        use std::os::unix::ffi::OsStringExt;
-        std::ffi::OsString::from_vec(v)
-    }
-}
-
-fn create_dirs(dest: &Path, dir: &Path) -> Result<(), SnapshotError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut missing = Vec::new();
-    let mut cur = dir;
-    while cur.starts_with(dest) && !cur.exists() {
-        missing.push(cur.to_path_buf());
-        match cur.parent() {
-            Some(p) => cur = p,
-            None => break,
-        }
-    }
-    for d in missing.iter().rev() {
-        std::fs::create_dir(d).map_err(|source| SnapshotError::Write {
-            path: d.clone(),
-            source,
-        })?;
-        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).map_err(|source| {
-            SnapshotError::Write {
-                path: d.clone(),
-                source,
-            }
-        })?;
-    }
-    Ok(())
 }
 
 /// A recipe's files: those below `base` that its globs select.
@@ -477,119 +444,8 @@ fn matches_path_or_parent(set: &GlobSet, rel: &str) -> bool {
     false
 }
 
-fn is_under_any(p: &Path, dirs: &[PathBuf]) -> bool {
+pub(super) fn is_under_any(p: &Path, dirs: &[PathBuf]) -> bool {
     dirs.iter().any(|d| p.starts_with(d))
-}
-
-fn kind_of(path: &Path, meta: &std::fs::Metadata) -> Result<FileKind, SnapshotError> {
-    use std::os::unix::fs::PermissionsExt;
-    let ft = meta.file_type();
-    if ft.is_symlink() {
-        Ok(FileKind::Symlink)
-    } else if ft.is_file() {
-        Ok(if meta.permissions().mode() & 0o100 != 0 {
-            FileKind::Executable
-        } else {
-            FileKind::Regular
-        })
-    } else {
-        Err(SnapshotError::Special {
-            path: path.to_path_buf(),
-        })
-    }
-}
-
-/// Hash disk files in parallel (blake3 of contents, or of the link target).
-fn disk_files(root: &Path, rels: Vec<String>) -> Result<Vec<SnapFile>, SnapshotError> {
-    let mut files: Vec<SnapFile> = rels
-        .into_par_iter()
-        .map(|rel| {
-            let path = root.join(&rel);
-            let meta = std::fs::symlink_metadata(&path).map_err(|source| SnapshotError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let kind = kind_of(&path, &meta)?;
-            let digest = if kind == FileKind::Symlink {
-                let t = std::fs::read_link(&path).map_err(|source| SnapshotError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                blake3::hash(t.as_os_str().as_encoded_bytes())
-            } else {
-                let mut h = blake3::Hasher::new();
-                h.update_mmap(&path).map_err(|source| SnapshotError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                h.finalize()
-            };
-            Ok(SnapFile {
-                path: rel,
-                kind,
-                digest: format!("blake3:{}", digest.to_hex()),
-                content: Content::Disk(path),
-            })
-        })
-        .collect::<Result<_, SnapshotError>>()?;
-    files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    Ok(files)
-}
-
-fn worktree_snapshot(
-    repo: &Repo,
-    repo_root: &Path,
-    prefix: &str,
-    exclude_dirs: &[PathBuf],
-) -> Result<Vec<SnapFile>, SnapshotError> {
-    let rels: Vec<String> = repo
-        .worktree_files()?
-        .into_iter()
-        .filter_map(|p| p.strip_prefix(prefix).map(str::to_string))
-        .filter(|p| {
-            let abs = repo_root.join(prefix).join(p);
-            // deleted-but-tracked files are listed by ls-files; skip them
-            std::fs::symlink_metadata(&abs).is_ok() && !is_under_any(&abs, exclude_dirs)
-        })
-        .collect();
-    disk_files(&repo_root.join(prefix), rels)
-}
-
-fn walk_directory(root: &Path, exclude_dirs: &[PathBuf]) -> Result<Vec<SnapFile>, SnapshotError> {
-    let mut rels = Vec::new();
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .git_ignore(true)
-        .git_global(false)
-        .git_exclude(false)
-        .require_git(false)
-        .parents(false)
-        .follow_links(false)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    for entry in walker {
-        let entry = entry.map_err(|e| SnapshotError::Io {
-            path: root.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        let path = entry.path();
-        if is_under_any(path, exclude_dirs) {
-            continue;
-        }
-        let Some(ft) = entry.file_type() else {
-            continue;
-        };
-        if ft.is_dir() {
-            continue;
-        }
-        let rel = path.strip_prefix(root).unwrap_or(path);
-        let rel = rel.to_str().ok_or_else(|| SnapshotError::NonUtf8 {
-            path: path.to_path_buf(),
-        })?;
-        rels.push(rel.to_string());
-    }
-    disk_files(root, rels)
 }
 
 #[cfg(test)]

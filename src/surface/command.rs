@@ -15,15 +15,20 @@
 //! directory: it must be relative, normalised within the source directory
 //! (`a/../b` is fine, `../b` is not: a recipe that needs files above its
 //! source uses a wider `source`), and must not overlap another output. After
-//! the command succeeds, each output is copied to `<staging>/<output>`:
+//! the command succeeds, each output is copied to `<staging>/<output>`.
+//! Only kiln writes there: when the staging directory lies in the workspace
+//! (the engine's `/build/out`), the sandbox hides its top directory behind an
+//! empty read-only one, and anything found in staging after the command ran
+//! fails the build ([`CommandError::Injected`]). Collecting:
 //!
 //! - regular files get mode 0644, or 0755 when the owner may execute them;
 //!   directories 0755; entries are visited in byte order of their names;
-//! - symbolic links are followed and stored as what they point to (as cargo
-//!   and most archive formats do), provided the target resolves inside the
-//!   workspace as the sandboxed process saw it (an absolute target under
-//!   `/build` is inside); a link leaving it, a dangling link or a link cycle
-//!   is an error naming the output and the entry;
+//! - symbolic links inside a declared directory are followed and stored as
+//!   what they point to (as cargo and most archive formats do), provided the
+//!   target resolves, as the sandboxed process saw it (`/build/…` is the
+//!   workspace), inside that same declared output; a declared output that
+//!   *is* a link, a link leading out of its output, a dangling link or a
+//!   link cycle fails the build (exit 1) naming the output and the entry;
 //! - sockets, FIFOs and devices are errors;
 //! - a declared output the command did not produce fails the build with
 //!   [`CommandError::MissingOutput`].
@@ -32,7 +37,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::sandbox::{self, RoInput, SandboxError, SandboxMode, Spec, Tool};
+use crate::sandbox::{self, Confine, Limits, RoInput, SandboxError, SandboxMode, Spec, Tool};
 
 /// Everything the command surface needs from a recipe (the engine maps the
 /// recipe's `[command]` table and the resolved tools onto it).
@@ -46,6 +51,8 @@ pub struct CommandSpec {
     pub env: BTreeMap<String, String>,
     pub source_date_epoch: u64,
     pub mode: SandboxMode,
+    /// Time, memory and process limits of the run.
+    pub limits: Limits,
 }
 
 /// The kind of a collected output.
@@ -75,7 +82,11 @@ pub enum CommandError {
     BadSourceDir { dir: String },
     #[error("the command did not produce declared output {path:?} (looked for {host})")]
     MissingOutput { path: String, host: PathBuf },
-    #[error("declared output {path:?}: {entry} resolves to {target}, outside the workspace")]
+    #[error("the command wrote {entry} into the output staging directory, which only kiln writes")]
+    Injected { entry: PathBuf },
+    #[error(
+        "declared output {path:?}: {entry} is a symbolic link to {target}, outside the output"
+    )]
     Escapes {
         path: String,
         entry: PathBuf,
@@ -109,6 +120,12 @@ impl crate::error::Classify for CommandError {
         match self {
             CommandError::Sandbox(e) => e.kind(),
             CommandError::Io { .. } => ErrorKind::Internal,
+            // The command ran and produced something kiln refuses to ship.
+            CommandError::Injected { .. }
+            | CommandError::Escapes { .. }
+            | CommandError::Dangling { .. }
+            | CommandError::Cycle { .. }
+            | CommandError::Unsupported { .. } => ErrorKind::CheckFailed,
             _ => ErrorKind::BadInput,
         }
     }
@@ -166,7 +183,16 @@ pub fn build(
     let source = normalise(source_dir).ok_or_else(|| CommandError::BadSourceDir {
         dir: source_dir.to_string(),
     })?;
-    sandbox::run(
+    // The staging directory is hidden from the command when it lies in the
+    // workspace (it does for the engine: `/build/out`).
+    let hidden = staging
+        .strip_prefix(workspace)
+        .ok()
+        .and_then(|rel| rel.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .into_iter()
+        .collect();
+    sandbox::run_confined(
         &Spec {
             workspace: workspace.to_path_buf(),
             cwd: source.clone(),
@@ -177,9 +203,37 @@ pub fn build(
             source_date_epoch: spec.source_date_epoch,
             mode: spec.mode,
         },
+        &Confine {
+            limits: spec.limits,
+            hidden,
+        },
         log,
     )?;
+    refuse_injected(staging)?;
     collect(workspace, &source, &outputs, staging)
+}
+
+/// Whatever is in `staging` after the command ran was not put there by kiln
+/// (without a sandbox nothing hides it): refuse it.
+fn refuse_injected(staging: &Path) -> Result<(), CommandError> {
+    let entries = match std::fs::read_dir(staging) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(CommandError::Io {
+                path: String::new(),
+                from: staging.to_path_buf(),
+                to: staging.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    names.sort();
+    match names.into_iter().next() {
+        Some(entry) => Err(CommandError::Injected { entry }),
+        None => Ok(()),
+    }
 }
 
 /// Copy already-validated outputs from `workspace/source/<o>` to `staging/<o>`.
@@ -217,9 +271,22 @@ fn collect(
         if let Some(parent) = dest.parent() {
             std::fs::create_dir_all(parent).map_err(io(&src, parent))?;
         }
+        // Where the output itself lies, its parent directories resolved
+        // (but not the output, which must not be a link out of itself).
+        let own = match src.parent().map(|parent| resolve(&root, parent)) {
+            Some(Resolved::Inside(p)) => p.join(src.file_name().unwrap_or_default()),
+            _ => {
+                return Err(CommandError::Escapes {
+                    path: out.clone(),
+                    entry: src.clone(),
+                    target: src.parent().unwrap_or(&src).to_path_buf(),
+                })
+            }
+        };
         let mut copier = Copier {
             output: out,
-            root: &root,
+            workspace: &root,
+            root: &own,
             stack: Vec::new(),
         };
         let kind = copier.copy(&src, &dest)?;
@@ -233,6 +300,9 @@ fn collect(
 
 struct Copier<'a> {
     output: &'a str,
+    /// The workspace (`/build` in the sandbox).
+    workspace: &'a Path,
+    /// The declared output: links must resolve inside it.
     root: &'a Path,
     /// Canonical directories being copied, to detect link cycles.
     stack: Vec<PathBuf>,
@@ -253,8 +323,19 @@ impl Copier<'_> {
                 source,
             }
         };
-        let real = match resolve(self.root, entry) {
-            Resolved::Inside(real) => real,
+        let real = match resolve(self.workspace, entry) {
+            Resolved::Inside(real) if real.starts_with(self.root) => real,
+            Resolved::Inside(real) => {
+                let target = match real.strip_prefix(self.workspace) {
+                    Ok(rel) => Path::new(crate::sandbox::env::BUILD_DIR).join(rel),
+                    Err(_) => real,
+                };
+                return Err(CommandError::Escapes {
+                    path: self.output.to_string(),
+                    entry: entry.to_path_buf(),
+                    target,
+                });
+            }
             Resolved::Escapes(target) => {
                 return Err(CommandError::Escapes {
                     path: self.output.to_string(),

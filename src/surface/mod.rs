@@ -100,6 +100,12 @@ pub enum SurfaceError {
         #[source]
         source: std::io::Error,
     },
+    #[error("hashing the output {path}")]
+    Hash {
+        path: PathBuf,
+        #[source]
+        source: crate::hash::tree::TreeError,
+    },
 }
 
 impl Classify for SurfaceError {
@@ -111,7 +117,9 @@ impl Classify for SurfaceError {
             SurfaceError::Crate(e) => e.kind(),
             SurfaceError::Recipe(e) => e.kind(),
             SurfaceError::Sandbox(e) => e.kind(),
-            SurfaceError::Failed { .. } | SurfaceError::Io { .. } => ErrorKind::Internal,
+            SurfaceError::Failed { .. } | SurfaceError::Io { .. } | SurfaceError::Hash { .. } => {
+                ErrorKind::Internal
+            }
         }
     }
 }
@@ -167,15 +175,16 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), SurfaceError> {
-    use sha2::{Digest, Sha256};
+    use sha2::Digest;
     let io = |source| SurfaceError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
+    let mut h = sha2::Sha256::new();
     let n = std::io::copy(&mut f, &mut h).map_err(io)?;
-    Ok((h.finalize().iter().map(|b| format!("{b:02x}")).collect(), n))
+    let digest = crate::hash::Sha256::from_bytes(h.finalize().into());
+    Ok((digest.to_hex(), n))
 }
 
 fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
@@ -289,6 +298,7 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         env,
         source_date_epoch: job.source_date_epoch.max(0) as u64,
         mode: job.sandbox,
+        limits: sandbox::Limits::from_keys(c.timeout_seconds, c.memory_mib, c.max_processes),
     };
     let name = r.store_name();
     let staging = job.out.join(&name);
@@ -300,9 +310,9 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         command::CommandError::Sandbox(s) => failed_or(s),
         other => SurfaceError::Command(other),
     })?;
-    let nar = crate::hash::tree::nar_sha256(&staging).map_err(|e| SurfaceError::Io {
+    let nar = crate::hash::tree::nar_sha256(&staging).map_err(|source| SurfaceError::Hash {
         path: staging.clone(),
-        source: std::io::Error::other(e.to_string()),
+        source,
     })?;
     Ok(Output {
         path: staging,

@@ -273,10 +273,22 @@ pub fn read_canonical(
     let file = project_root.join(path);
     let text = match git_rev {
         Some((repo, rev)) => read_at_rev(repo, at.map_or("", |c| c.prefix.as_str()), rev, path),
-        None => std::fs::read_to_string(&file).map_err(|source| VersionError::Io {
-            path: file.clone(),
-            source,
-        }),
+        None => match crate::source::read_inside(project_root, path) {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|_| VersionError::Manifest {
+                file: path.clone(),
+                key: "(document)".into(),
+                reason: "is not UTF-8".into(),
+            }),
+            Err(crate::source::ReadInsideError::Io { source, .. }) => Err(VersionError::Io {
+                path: file.clone(),
+                source,
+            }),
+            Err(outside) => Err(VersionError::Manifest {
+                file: path.clone(),
+                key: "(document)".into(),
+                reason: outside.to_string(),
+            }),
+        },
     }
     .map_err(|e| match e {
         VersionError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {

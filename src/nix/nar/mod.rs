@@ -22,7 +22,7 @@
 mod reader;
 mod writer;
 
-pub use reader::{Entry, Event, NarReadError, NarReader};
+pub use reader::{Entry, Event, NarReadError, NarReader, MAX_NAME};
 pub use writer::{NarWriteError, NarWriter};
 
 /// The magic string that opens every NAR.
