@@ -6,14 +6,15 @@
 # (issue bar: pull ≥ 5× faster than rebuild).
 #
 #   bench/cache.sh [RUNS]
+#   KILN_BIN=target/debug/kiln bench/cache.sh   # another binary (skips the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-7}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "bench/cache.sh: nginx is required (apt-get install nginx)" >&2; exit 2; }
-cargo build --release --quiet --bin kiln
-KILN=$PWD/target/release/kiln
-W=$PWD/bench/out/cache
+[ -n "${KILN_BIN:-}" ] || cargo build --release --quiet --bin kiln
+KILN=${KILN_BIN:-$PWD/target/release/kiln}
+W=${BENCH_OUT:-$PWD/bench/out/cache}
 rm -rf "$W"; mkdir -p "$W/www" "$W/nginx"
 cp -r tests/fixtures/monorepo "$W/repo"
 rm -rf "$W/repo/store" "$W/repo/dist"

@@ -95,13 +95,18 @@ fn machine_b_substitutes_everything_machine_a_pushed_over_http() {
     let (secret, public) = keygen(a.path(), "machine-a-1");
 
     let root_a = monorepo_at(&a.path().join("mono"), false);
-    let built = ok(&run(kiln_in(
+    let out_a = run(kiln_in(
         &root_a,
         &a.path().join("store"),
         &["build", "--json", "--cache", &url, "--push"],
     )
     .arg("--signing-key")
-    .arg(&secret)));
+    .arg(&secret));
+    let built = ok(&out_a);
+    // An empty cache is initialised by --push, not reported.
+    let err_a = String::from_utf8_lossy(&out_a.stderr);
+    assert!(!err_a.contains("warning"), "{err_a}");
+
     let st = statuses(&built);
     assert!(
         st.len() >= 5 && st.values().all(|s| s == "built"),

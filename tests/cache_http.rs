@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use common::nginx::Nginx;
 use common::{cmd, kiln, require_tool, run, write};
@@ -105,25 +105,34 @@ fn push_and_pull_through_nginx() {
 /// A minimal HTTP/1.1 file server over `root` that answers every second
 /// request with 500 and any request without the basic-auth credentials
 /// `ci:pw` with 401.
-fn flaky_server(root: PathBuf) -> (u16, Arc<AtomicUsize>) {
+/// Returns the port, the number of 500s served and the keys stored by
+/// successful PUTs, in order.
+fn flaky_server(root: PathBuf) -> (u16, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let count = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(AtomicUsize::new(0));
-    let f2 = failures.clone();
+    let puts = Arc::new(Mutex::new(Vec::new()));
+    let (f2, p2) = (failures.clone(), puts.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             let n = count.fetch_add(1, Ordering::SeqCst);
             let root = root.clone();
-            let f3 = f2.clone();
-            std::thread::spawn(move || serve(stream, &root, n.is_multiple_of(2), &f3));
+            let (f3, p3) = (f2.clone(), p2.clone());
+            std::thread::spawn(move || serve(stream, &root, n.is_multiple_of(2), &f3, &p3));
         }
     });
-    (port, failures)
+    (port, failures, puts)
 }
 
-fn serve(stream: TcpStream, root: &Path, fail: bool, failures: &AtomicUsize) {
+fn serve(
+    stream: TcpStream,
+    root: &Path,
+    fail: bool,
+    failures: &AtomicUsize,
+    puts: &Mutex<Vec<String>>,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() || line.is_empty() {
@@ -180,6 +189,7 @@ fn serve(stream: TcpStream, root: &Path, fail: bool, failures: &AtomicUsize) {
         "PUT" => {
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, &body).unwrap();
+            puts.lock().unwrap().push(path.clone());
             respond(&mut out, "201 Created", b"")
         }
         _ => respond(&mut out, "405 Method Not Allowed", b""),
@@ -191,17 +201,49 @@ fn intermittent_server_errors_are_retried() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("served");
     std::fs::create_dir_all(&root).unwrap();
-    let (port, failures) = flaky_server(root.clone());
+    let (port, failures, puts) = flaky_server(root.clone());
     // Credentials in the URL go out as basic authentication.
     let url = format!("http://ci:pw@127.0.0.1:{port}");
     let (store, base) = store_with_tree(tmp.path());
+    // A registered build output too, so that a realisation is pushed.
+    {
+        let s = kiln::store::Store::open(&store).unwrap();
+        let stage = s.staging().unwrap();
+        let out = stage.path().join("o.txt");
+        write(&out, "built\n");
+        s.register_output(
+            "drv0http",
+            b"{}",
+            &out,
+            "o.txt",
+            serde_json::json!({"recipe": "r"}),
+        )
+        .unwrap();
+    }
     let (secret, public) = keygen(tmp.path(), "flaky-1");
     ok(&run(kiln_store(
         &store,
-        &["cache", "push", &url, "--path", &base],
+        &["cache", "push", &url, "--path", &base, "--drv", "drv0http"],
     )
     .arg("--signing-key")
     .arg(&secret)));
+    // NARs before narinfos before realisations.
+    let puts = puts.lock().unwrap().clone();
+    let rank = |k: &String| match k.as_str() {
+        "nix-cache-info" => 0,
+        k if k.starts_with("nar/") => 1,
+        k if k.ends_with(".narinfo") => 2,
+        k if k.starts_with("realisations/") => 3,
+        _ => 9,
+    };
+    let ranks: Vec<u8> = puts.iter().map(rank).collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] <= w[1]),
+        "upload order: {puts:?}"
+    );
+    assert_eq!(ranks.iter().filter(|r| **r == 1).count(), 2, "{puts:?}");
+    assert_eq!(ranks.iter().filter(|r| **r == 3).count(), 1, "{puts:?}");
+
     let fresh = tmp.path().join("fresh");
     let pulled = ok(&run(&mut kiln_store(
         &fresh,
@@ -211,16 +253,40 @@ fn intermittent_server_errors_are_retried() {
             &url,
             "--path",
             &base,
+            "--drv",
+            "drv0http",
             "--trusted-key",
             &public,
         ],
     )));
-    assert_eq!(pulled, format!("pulled /nix/store/{base}"));
+    assert!(
+        pulled.contains(&format!("pulled /nix/store/{base}")),
+        "{pulled}"
+    );
+    assert!(pulled.contains("pulled realisation drv0http"), "{pulled}");
     assert!(
         failures.load(Ordering::SeqCst) >= 4,
         "the server never failed"
     );
     ok(&run(&mut kiln_store(&fresh, &["store", "verify"])));
+
+    // Wrong credentials: a clear error that never shows the password.
+    let out = run(&mut kiln_store(
+        &tmp.path().join("fresh2"),
+        &[
+            "cache",
+            "pull",
+            &format!("http://ci:wrong@127.0.0.1:{port}"),
+            "--path",
+            &base,
+            "--trusted-key",
+            &public,
+        ],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("401"), "{err}");
+    assert!(err.contains("ci:***@") && !err.contains("wrong"), "{err}");
 }
 
 #[test]

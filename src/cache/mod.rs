@@ -9,6 +9,7 @@
 //!   with a cap and checked on the way in;
 //! - [`push`], [`pull`]: the two directions, parallel over items;
 //! - [`keys`]: key files as `nix-store --generate-binary-cache-key` writes them;
+//! - [`select`]: which derivations a push or pull is about (the engine's plan);
 //! - [`substitute`]: the engine's substituter for `kiln build --cache`;
 //! - [`trust`]: which public keys a reader trusts (flag, environment,
 //!   `recipes/release.toml`).
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod layout;
 pub mod pull;
 pub mod push;
+pub mod select;
 pub mod substitute;
 pub mod transport;
 pub mod trust;
@@ -60,6 +62,10 @@ pub enum CacheError {
     Unsupported { what: String, reason: String },
     #[error("{what}: not in the cache")]
     Missing { what: String },
+    #[error("{what} is not built in store {}; run `kiln build` first", store.display())]
+    NotBuilt { what: String, store: PathBuf },
+    #[error(transparent)]
+    Engine(Box<crate::engine::BuildError>),
     #[error("{url}: not a binary cache for /nix/store ({reason})")]
     NotACache { url: String, reason: String },
     #[error("{}: {source}", path.display())]
@@ -90,6 +96,12 @@ pub enum CacheError {
     },
 }
 
+impl From<crate::engine::BuildError> for CacheError {
+    fn from(e: crate::engine::BuildError) -> Self {
+        CacheError::Engine(Box::new(e))
+    }
+}
+
 fn signed_by(signers: &[String]) -> String {
     if signers.is_empty() {
         " (it has no signature)".to_string()
@@ -109,9 +121,11 @@ impl Classify for CacheError {
             CacheError::Transport(TransportError::BadUrl { .. })
             | CacheError::Key { .. }
             | CacheError::KeyExists { .. }
+            | CacheError::NotBuilt { .. }
             | CacheError::Signing(_)
             | CacheError::Config { .. } => ErrorKind::BadInput,
             CacheError::Store(e) => e.kind(),
+            CacheError::Engine(e) => e.kind(),
             CacheError::Tree(e) => e.kind(),
             _ => ErrorKind::Internal,
         }

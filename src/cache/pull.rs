@@ -10,8 +10,11 @@
 //! 3. it decompresses to at most `NarSize` bytes (a larger stream is cut
 //!    there), restores into a staging directory under the strict NAR reader,
 //!    and has exactly the narinfo's `NarHash` and `NarSize`;
-//! 4. only then the store commits it (atomic rename, validity record), and
-//!    for a realisation records the derivation and the realisation.
+//! 4. only then the store commits it (atomic rename, sealed validity
+//!    record), and for a realisation records the derivation and the
+//!    realisation with its [`Origin`]: the key that signed it (or the cache,
+//!    under `--trust-unsigned`). From then on it is exactly as trusted as an
+//!    output built here.
 //!
 //! A realisation must itself be trusted and agree with its output's
 //! narinfo. Each item succeeds or is refused on its own.
@@ -27,7 +30,7 @@ use crate::error::chain;
 use crate::nix::narinfo::{self, Compression, NarInfo};
 use crate::nix::signing::TrustedKeys;
 use crate::nix::store_path::StorePath;
-use crate::store::{Realisation, Store};
+use crate::store::{Origin, Realisation, Store};
 
 /// How to pull.
 #[derive(Debug, Clone)]
@@ -211,16 +214,25 @@ pub fn substitute(
             rec.drv
         )));
     }
-    if !opts.trust_unsigned && rec.trusted_by(&opts.trusted).is_none() {
-        return Err(CacheError::Untrusted {
-            what,
-            signers: rec
-                .signatures
-                .iter()
-                .map(|s| s.name().to_string())
-                .collect(),
-        });
-    }
+    // Who vouches for it, recorded with the realisation in the store.
+    let origin = match rec.trusted_by(&opts.trusted) {
+        Some(key) => Origin::Signed {
+            key: key.to_string(),
+        },
+        None if opts.trust_unsigned => Origin::Unsigned {
+            cache: cache.transport().url().to_string(),
+        },
+        None => {
+            return Err(CacheError::Untrusted {
+                what,
+                signers: rec
+                    .signatures
+                    .iter()
+                    .map(|s| s.name().to_string())
+                    .collect(),
+            })
+        }
+    };
     let sp = rec.store_path().ok_or_else(|| {
         refuse(format!(
             "{:?} is not a store path under /nix/store",
@@ -251,12 +263,13 @@ pub fn substitute(
     if let Some(p) = &rec.provenance {
         store.write_provenance(&sp.to_string(), p.as_bytes())?;
     }
-    let real = store.register_output(
+    let real = store.register_output_as(
         drv,
         rec.derivation.as_bytes(),
         &staged,
         sp.name().as_str(),
         rec.meta,
+        origin,
     )?;
     Ok(Some((real, info.file_size.unwrap_or(info.nar_size))))
 }

@@ -229,38 +229,13 @@ fn push(a: PushArgs, ctx: &Context) -> Result<u8, CliError> {
     let compression: Compression = a.compression.parse().unwrap_or(Compression::Zstd);
     let url = url(&t.url)?;
     let paths = parse_paths(&t.paths)?;
-    let mut drvs = t.drvs.clone();
-    let plans = t.plans();
-    if plans {
-        // What a build of this checkout produced: the planned derivations
-        // that are registered in the store.
-        let opts = super::build::options(t.selection.clone(), ctx)?;
-        for p in crate::engine::plan(&opts)? {
-            match (&p.drv, p.cached) {
-                (Some(d), true) => drvs.push(d.as_str().to_string()),
-                _ => {
-                    return Err(CliError::bad_input(format!(
-                        "recipe {:?} is not built in store {}; run `kiln build` first",
-                        p.id,
-                        opts.store_dir.display()
-                    )))
-                }
-            }
-        }
-    }
+    let plan_opts = if t.plans() {
+        Some(super::build::options(t.selection.clone(), ctx)?)
+    } else {
+        None
+    };
     let store = Store::open(ctx.store_dir()?)?;
-    let mut realisations = Vec::new();
-    for drv in &drvs {
-        match store.realisation(drv)? {
-            Some(r) => realisations.push(r),
-            None => {
-                return Err(CliError::bad_input(format!(
-                    "--drv {drv}: no realisation in store {}",
-                    store.root().display()
-                )))
-            }
-        }
-    }
+    let realisations = cache::select::realisations(&store, plan_opts.as_ref(), &t.drvs)?;
     let cache = Cache::create(&url)?;
     let bar = Bar::new("push");
     let opts = PushOptions {
@@ -299,7 +274,9 @@ fn pull(a: PullArgs, ctx: &Context) -> Result<u8, CliError> {
         &cache, &store, &paths, &opts, &bar,
     )?);
     if let Some(plan_opts) = plan_opts {
-        results.extend(pull_recipes(&cache, &store, &plan_opts, &opts, &bar)?);
+        results.extend(cache::select::pull_planned(
+            &cache, &store, &plan_opts, &opts, &bar,
+        )?);
     }
     bar.finish();
     report(results.into_iter().map(|(w, r)| {
@@ -311,48 +288,6 @@ fn pull(a: PullArgs, ctx: &Context) -> Result<u8, CliError> {
             }),
         )
     }))
-}
-
-/// Pull the planned recipes level by level: a derivation's hash is known
-/// once its inputs are in the store, so plan, pull what can be named, and
-/// plan again until nothing new can be pulled.
-fn pull_recipes(
-    cache: &Cache,
-    store: &Store,
-    plan_opts: &crate::engine::BuildOptions,
-    opts: &PullOptions,
-    progress: &dyn Progress,
-) -> Result<Vec<cache::pull::PullResult>, CliError> {
-    let mut results = Vec::new();
-    let mut tried = std::collections::BTreeSet::new();
-    loop {
-        let planned = crate::engine::plan(plan_opts)?;
-        let todo: Vec<String> = planned
-            .iter()
-            .filter(|p| !p.cached)
-            .filter_map(|p| p.drv.as_ref().map(|d| d.as_str().to_string()))
-            .filter(|d| !tried.contains(d))
-            .collect();
-        if todo.is_empty() {
-            for p in planned.iter().filter(|p| !p.cached && p.drv.is_none()) {
-                results.push((
-                    format!("recipe {}", p.id),
-                    Err(cache::CacheError::Missing {
-                        what: format!(
-                            "recipe {} (its inputs {} are not all available)",
-                            p.id,
-                            p.inputs.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    }),
-                ));
-            }
-            return Ok(results);
-        }
-        tried.extend(todo.iter().cloned());
-        results.extend(cache::pull::pull_realisations(
-            cache, store, &todo, opts, progress,
-        ));
-    }
 }
 
 /// Print one line per item; exit 1 when any failed.
@@ -443,7 +378,13 @@ impl BuildCache {
             8,
             ctx,
         )?;
-        let substituter = match Cache::open(&url) {
+        // With --push, an empty cache is initialised rather than reported.
+        let opened = if key.is_some() {
+            Cache::create(&url)
+        } else {
+            Cache::open(&url)
+        };
+        let substituter = match opened {
             Ok(cache) => Some(Arc::new(CacheSubstituter::new(cache, opts))),
             Err(e) => {
                 eprintln!(

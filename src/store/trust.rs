@@ -40,6 +40,9 @@ pub enum Origin {
     /// Fetched from elsewhere and accepted because the named trusted key
     /// signed it (binary caches).
     Signed { key: String },
+    /// Fetched from the named binary cache without a trusted signature,
+    /// because the user said so (`--trust-unsigned`).
+    Unsigned { cache: String },
 }
 
 /// The kinds of sealed records; part of the MAC input, so that one kind can
