@@ -8,6 +8,7 @@ pub mod archive;
 pub mod build;
 pub mod cli;
 pub mod derive;
+pub mod diff;
 pub mod error;
 pub mod fsutil;
 pub mod hash;

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::error::{chain, Classify, ErrorKind};
 
 pub mod build;
+pub mod diff;
 pub mod hash;
 pub mod plan;
 pub mod store;
@@ -44,6 +45,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Build recipes into the store and `dist/` (cache hits are free).
     Build(build::Args),
+    /// Explain how two artifacts differ (archives, images, NARs, directories).
+    Diff(diff::Args),
 }
 
 /// Global settings shared by every subcommand.
@@ -156,6 +159,7 @@ pub fn main() -> u8 {
         Command::Version(c) => version::run(c, &ctx),
         Command::Plan(a) => plan::run(a, &ctx),
         Command::Build(a) => build::run(a, &ctx),
+        Command::Diff(a) => diff::run(a, &ctx),
     };
     match result {
         Ok(code) => code,
