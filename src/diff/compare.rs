@@ -57,7 +57,8 @@ pub fn compare(
         }
     }
     if let (Some(ca), Some(cb)) = (&a.compressed, &b.compressed) {
-        if ca.inner_sha256 == cb.inner_sha256 && ca.raw != cb.raw {
+        if ca.inner_sha256 == cb.inner_sha256 && ca.raw[ca.deflate_at..] != cb.raw[cb.deflate_at..]
+        {
             let (ga, gb) = rayon::join(|| guess_level(ca), || guess_level(cb));
             let show = |g: Option<u32>| match g {
                 Some(l) => format!("{l} (zlib-rs reproduces the stream)"),
@@ -104,13 +105,15 @@ fn guess_level(c: &Compressed) -> Option<u32> {
         .read_to_end(&mut inner)
         .ok()?;
     let deflate = c.raw.get(c.deflate_at..c.raw.len().checked_sub(8)?)?;
-    [9u32, 6, 1, 2, 3, 4, 5, 7, 8].into_par_iter().find_first(|&level| {
-        let mut enc = flate2::write::DeflateEncoder::new(
-            Vec::with_capacity(deflate.len()),
-            flate2::Compression::new(level),
-        );
-        enc.write_all(&inner).is_ok() && enc.finish().is_ok_and(|out| out == deflate)
-    })
+    [9u32, 6, 1, 2, 3, 4, 5, 7, 8]
+        .into_par_iter()
+        .find_first(|&level| {
+            let mut enc = flate2::write::DeflateEncoder::new(
+                Vec::with_capacity(deflate.len()),
+                flate2::Compression::new(level),
+            );
+            enc.write_all(&inner).is_ok() && enc.finish().is_ok_and(|out| out == deflate)
+        })
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of seconds since the epoch.
@@ -279,7 +282,11 @@ fn entries(
 }
 
 fn kind_of(e: &Entry) -> String {
-    let k = e.kind.as_ref().map(|k| k.to_string()).unwrap_or_else(|| "entry".into());
+    let k = e
+        .kind
+        .as_ref()
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| "entry".into());
     format!("{k}, {} bytes", e.size)
 }
 
@@ -328,8 +335,24 @@ fn content(
             return Err(cap(&at, Cap::Depth, limits));
         }
         let (la, lb) = rayon::join(
-            || read_bytes(Arc::new(da.clone()), &format!("A > {at}"), Some(&ea.name), limits, inner.len()),
-            || read_bytes(Arc::new(db.clone()), &format!("B > {at}"), Some(&eb.name), limits, inner.len()),
+            || {
+                read_bytes(
+                    Arc::new(da.clone()),
+                    &format!("A > {at}"),
+                    Some(&ea.name),
+                    limits,
+                    inner.len(),
+                )
+            },
+            || {
+                read_bytes(
+                    Arc::new(db.clone()),
+                    &format!("B > {at}"),
+                    Some(&eb.name),
+                    limits,
+                    inner.len(),
+                )
+            },
         );
         compare(&la?, &lb?, &inner, limits, report)?;
     }

@@ -9,7 +9,8 @@ use super::model::{Format, Hazard, Kind, Listing, Name};
 
 /// Components of a name, `.` and empty ones dropped.
 fn components(b: &[u8]) -> impl Iterator<Item = &[u8]> {
-    b.split(|&c| c == b'/').filter(|c| !c.is_empty() && *c != b".")
+    b.split(|&c| c == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
 }
 
 /// Whether `target` resolved against `base` (a list of components) climbs

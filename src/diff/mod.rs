@@ -49,8 +49,8 @@ use std::path::{Path, PathBuf};
 pub use model::{Entry, Format, Hazard, Kind, Listing, Name};
 pub use report::{Change, Difference, Report};
 
-/// Resource caps for reading one side of a comparison (nested containers
-/// share the side's budget).
+/// Resource caps for reading one container; a nested container has its own
+/// budget, so `max_depth` bounds how often they multiply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Entries in one container.
@@ -154,6 +154,33 @@ pub fn diff_paths(a: &Path, b: &Path, limits: &Limits) -> Result<Report, DiffErr
     let (la, lb) = (la?, lb?);
     let mut report = Report::new(a.display().to_string(), b.display().to_string());
     compare::compare(&la, &lb, &[], limits, &mut report)?;
+    if report.identical && a.is_file() && b.is_file() {
+        // like diffoscope: no format-specific difference, yet the bytes differ?
+        let digest = |p: &Path| -> Result<String, DiffError> {
+            let mut f = std::fs::File::open(p).map_err(|source| DiffError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            let mut h = <sha2::Sha256 as sha2::Digest>::new();
+            std::io::copy(&mut f, &mut h).map_err(|source| DiffError::Io {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            Ok(model::hex(&sha2::Digest::finalize(h)))
+        };
+        let (da, db) = (digest(a)?, digest(b)?);
+        if da != db {
+            report.push(
+                &[],
+                None,
+                Change::Container {
+                    field: "bytes (no format-specific difference found)".into(),
+                    a: format!("sha256 {da}"),
+                    b: format!("sha256 {db}"),
+                },
+            );
+        }
+    }
     Ok(report)
 }
 

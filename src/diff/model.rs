@@ -203,7 +203,10 @@ mod tests {
 
     #[test]
     fn names_are_escaped() {
-        assert_eq!(Name(b"a\x1b[31m\n\xff\"".to_vec()).to_string(), r#""a\u{1b}[31m\n\xff\"""#);
+        assert_eq!(
+            Name(b"a\x1b[31m\n\xff\"".to_vec()).to_string(),
+            r#""a\u{1b}[31m\n\xff\"""#
+        );
         assert_eq!(Name("é/b".into()).to_string(), "\"é/b\"");
         assert_eq!(Name("a\u{202e}b".into()).escaped(), "a\\u{202e}b");
     }

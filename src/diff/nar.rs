@@ -139,18 +139,24 @@ pub fn read_dir(root: &Path, at: &str, limits: &Limits) -> Result<Listing, DiffE
             } else if ft.is_symlink() {
                 e.kind = Some(Kind::Symlink);
                 e.target = Some(Name(
-                    std::fs::read_link(&full).map_err(io)?.as_os_str().as_bytes().to_vec(),
+                    std::fs::read_link(&full)
+                        .map_err(io)?
+                        .as_os_str()
+                        .as_bytes()
+                        .to_vec(),
                 ));
             } else if ft.is_file() {
                 e.kind = Some(Kind::File);
                 let mut f = std::fs::File::open(&full).map_err(io)?;
-                let (size, sha, data) = capture(&mut f, at, limits, &mut retained)
-                    .map_err(|err| match err.get_ref().and_then(|i| i.downcast_ref::<CapHit>()) {
-                        Some(h) => cap(at, h.0, limits),
-                        None => DiffError::Io {
-                            path: full.clone(),
-                            source: err,
-                        },
+                let (size, sha, data) =
+                    capture(&mut f, at, limits, &mut retained).map_err(|err| {
+                        match err.get_ref().and_then(|i| i.downcast_ref::<CapHit>()) {
+                            Some(h) => cap(at, h.0, limits),
+                            None => DiffError::Io {
+                                path: full.clone(),
+                                source: err,
+                            },
+                        }
                     })?;
                 total += size;
                 if total > limits.max_total_size {

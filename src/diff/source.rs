@@ -71,7 +71,13 @@ fn is_tar_header(b: &[u8]) -> bool {
     let sum: u32 = b[..512]
         .iter()
         .enumerate()
-        .map(|(i, &x)| if (148..156).contains(&i) { 32 } else { x as u32 })
+        .map(|(i, &x)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                x as u32
+            }
+        })
         .sum();
     sum == stored
 }
@@ -212,7 +218,9 @@ fn read_gzip(
         listing.fields.insert(k.into(), v);
     }
     let members = count_gzip_members(raw);
-    listing.fields.insert("gzip.members".into(), members.to_string());
+    listing
+        .fields
+        .insert("gzip.members".into(), members.to_string());
     if members == 1 {
         listing.compressed = Some(Compressed {
             raw: raw.clone(),
@@ -245,15 +253,8 @@ fn read_zstd(raw: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError
         detail: e.to_string(),
     })?;
     let budget = Budget::new(limits, raw.len() as u64, Cap::Ratio, at);
-    let (mut listing, _) = decompressed(
-        dec,
-        Format::TarZst,
-        Format::Zstd,
-        at,
-        None,
-        limits,
-        &budget,
-    )?;
+    let (mut listing, _) =
+        decompressed(dec, Format::TarZst, Format::Zstd, at, None, limits, &budget)?;
     if raw.len() > 4 {
         let fhd = raw[4];
         listing
@@ -262,9 +263,10 @@ fn read_zstd(raw: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError
         listing
             .fields
             .insert("zstd.checksum".into(), (fhd & 4 != 0).to_string());
-        listing
-            .fields
-            .insert("zstd.content_size_recorded".into(), (fhd >> 6 != 0 || fhd & 0x20 != 0).to_string());
+        listing.fields.insert(
+            "zstd.content_size_recorded".into(),
+            (fhd >> 6 != 0 || fhd & 0x20 != 0).to_string(),
+        );
     }
     Ok(listing)
 }

@@ -83,8 +83,12 @@ pub fn read(
         Err(Stop::Io(e)) => Err(budget.error(e, format)),
         Err(Stop::Read(e)) => Err(match (budget.hit(), e) {
             (Some(c), _) => super::source::cap(at, c, limits),
-            (None, ReadError::TooManyEntries { .. }) => super::source::cap(at, Cap::Entries, limits),
-            (None, ReadError::EntryTooLarge { .. }) => super::source::cap(at, Cap::EntrySize, limits),
+            (None, ReadError::TooManyEntries { .. }) => {
+                super::source::cap(at, Cap::Entries, limits)
+            }
+            (None, ReadError::EntryTooLarge { .. }) => {
+                super::source::cap(at, Cap::EntrySize, limits)
+            }
             (None, ReadError::Io(e)) => budget.error(e, format),
             (None, e) => DiffError::Malformed {
                 at: at.into(),

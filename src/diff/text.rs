@@ -33,7 +33,9 @@ pub fn unified(a: &[u8], b: &[u8]) -> Option<String> {
 fn escape_line(l: &str) -> String {
     l.chars()
         .map(|c| {
-            if (c.is_control() && c != '\t') || matches!(c as u32, 0x202a..=0x202e | 0x2066..=0x2069) {
+            if (c.is_control() && c != '\t')
+                || matches!(c as u32, 0x202a..=0x202e | 0x2066..=0x2069)
+            {
                 format!("\\u{{{:x}}}", c as u32)
             } else {
                 c.to_string()
@@ -54,7 +56,11 @@ fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, 
     match v {
         serde_json::Value::Object(m) if !m.is_empty() => {
             for (k, v) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten_json(&key, v, out);
             }
         }
@@ -109,9 +115,22 @@ mod tests {
 
     #[test]
     fn json_and_toml_keys() {
-        let k = manifest_keys(b"package.json", br#"{"a":1,"b":{"c":[1,2]}}"#, br#"{"a":1,"b":{"c":[1,3]},"d":true}"#).unwrap();
-        assert_eq!(k.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(), ["b.c[1]", "d"]);
-        let k = manifest_keys(b"Cargo.toml", b"[package]\nversion = \"1.0.0\"\n", b"[package]\nversion = \"1.0.1\"\n").unwrap();
+        let k = manifest_keys(
+            b"package.json",
+            br#"{"a":1,"b":{"c":[1,2]}}"#,
+            br#"{"a":1,"b":{"c":[1,3]},"d":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            k.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+            ["b.c[1]", "d"]
+        );
+        let k = manifest_keys(
+            b"Cargo.toml",
+            b"[package]\nversion = \"1.0.0\"\n",
+            b"[package]\nversion = \"1.0.1\"\n",
+        )
+        .unwrap();
         assert_eq!(k[0].key, "package.version");
         assert_eq!(k[0].b.as_deref(), Some("\"1.0.1\""));
     }

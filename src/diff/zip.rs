@@ -119,7 +119,10 @@ fn dos_time(date: u16, time: u16) -> i64 {
     let m = ((date >> 5) & 15).clamp(1, 12) as u32;
     let d = (date & 31).max(1) as u32;
     let days = crate::archive::read::days_from_civil(y, m, d);
-    days * 86_400 + (time >> 11) as i64 * 3600 + ((time >> 5) & 63) as i64 * 60 + (time & 31) as i64 * 2
+    days * 86_400
+        + (time >> 11) as i64 * 3600
+        + ((time >> 5) & 63) as i64 * 60
+        + (time & 31) as i64 * 2
 }
 
 /// Find the end of central directory; returns (entry count, cd offset, cd size, comment, zip64).
@@ -133,7 +136,10 @@ fn eocd(b: &[u8], at: &str) -> Result<(u64, u64, u64, Vec<u8>, bool), DiffError>
     let size = u32le(b, pos + 12).unwrap_or(0) as u64;
     let offset = u32le(b, pos + 16).unwrap_or(0) as u64;
     let clen = u16le(b, pos + 20).unwrap_or(0) as usize;
-    let comment = b.get(pos + 22..pos + 22 + clen).unwrap_or(&b[pos + 22..]).to_vec();
+    let comment = b
+        .get(pos + 22..pos + 22 + clen)
+        .unwrap_or(&b[pos + 22..])
+        .to_vec();
     if (count == 0xffff || offset == 0xffff_ffff || size == 0xffff_ffff)
         && pos >= 20
         && b[pos - 20..].starts_with(b"PK\x06\x07")
@@ -150,14 +156,25 @@ fn eocd(b: &[u8], at: &str) -> Result<(u64, u64, u64, Vec<u8>, bool), DiffError>
     Ok((count, offset, size, comment, false))
 }
 
-fn central_records(b: &[u8], at: &str, count: u64, offset: u64, limits: &Limits) -> Result<Vec<Central>, DiffError> {
+fn central_records(
+    b: &[u8],
+    at: &str,
+    count: u64,
+    offset: u64,
+    limits: &Limits,
+) -> Result<Vec<Central>, DiffError> {
     if count > limits.max_entries as u64 {
         return Err(cap(at, Cap::Entries, limits));
     }
     let mut out = Vec::with_capacity(count as usize);
     let mut p = usize::try_from(offset).map_err(|_| malformed(at, "central directory offset"))?;
     for i in 0..count {
-        let bad = || malformed(at, format!("central directory record {i} is truncated or corrupt"));
+        let bad = || {
+            malformed(
+                at,
+                format!("central directory record {i} is truncated or corrupt"),
+            )
+        };
         if !b.get(p..).is_some_and(|s| s.starts_with(b"PK\x01\x02")) {
             return Err(bad());
         }
@@ -165,7 +182,10 @@ fn central_records(b: &[u8], at: &str, count: u64, offset: u64, limits: &Limits)
         let elen = u16le(b, p + 30).ok_or_else(bad)? as usize;
         let clen = u16le(b, p + 32).ok_or_else(bad)? as usize;
         let name = b.get(p + 46..p + 46 + nlen).ok_or_else(bad)?.to_vec();
-        let extra = b.get(p + 46 + nlen..p + 46 + nlen + elen).ok_or_else(bad)?.to_vec();
+        let extra = b
+            .get(p + 46 + nlen..p + 46 + nlen + elen)
+            .ok_or_else(bad)?
+            .to_vec();
         let comment = b
             .get(p + 46 + nlen + elen..p + 46 + nlen + elen + clen)
             .ok_or_else(bad)?
@@ -200,9 +220,13 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
     let (count, cd_offset, _cd_size, comment, is64) = eocd(b, at)?;
     let records = central_records(b, at, count, cd_offset, limits)?;
     let mut listing = Listing::new(Format::Zip);
-    listing.fields.insert("zip.comment".into(), Name(comment).to_string());
+    listing
+        .fields
+        .insert("zip.comment".into(), Name(comment).to_string());
     listing.fields.insert("zip.zip64".into(), is64.to_string());
-    listing.fields.insert("zip.entries".into(), records.len().to_string());
+    listing
+        .fields
+        .insert("zip.entries".into(), records.len().to_string());
     let first = records.iter().map(|c| c.offset).min().unwrap_or(cd_offset);
     listing
         .fields
@@ -235,7 +259,10 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
         // local/central agreement
         let mut disagree = Vec::new();
         if l_name != c.name.as_slice() {
-            disagree.push(format!("name {} in the local header", Name(l_name.to_vec())));
+            disagree.push(format!(
+                "name {} in the local header",
+                Name(l_name.to_vec())
+            ));
         }
         for (what, l, cv) in [
             ("method", l_method as u64, c.method as u64),
@@ -267,9 +294,14 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
             });
         }
 
-        let end = data_at.checked_add(c.csize).filter(|&e| e <= b.len() as u64);
+        let end = data_at
+            .checked_add(c.csize)
+            .filter(|&e| e <= b.len() as u64);
         let Some(end) = end else {
-            return Err(malformed(at, format!("data of {who} runs past the end of the file")));
+            return Err(malformed(
+                at,
+                format!("data of {who} runs past the end of the file"),
+            ));
         };
         spans.push((data_at, end, i));
         let raw = &b[data_at as usize..end as usize];
@@ -280,7 +312,10 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
 
         // contents
         let remaining = limits.max_total_size.saturating_sub(total);
-        let by_ratio = c.csize.saturating_mul(limits.max_ratio).saturating_add(1 << 20);
+        let by_ratio = c
+            .csize
+            .saturating_mul(limits.max_ratio)
+            .saturating_add(1 << 20);
         let whole_ratio = (b.len() as u64)
             .saturating_mul(limits.max_ratio)
             .saturating_add(1 << 20)
@@ -294,7 +329,8 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
         .into_iter()
         .min_by_key(|x| x.0)
         .unwrap_or((remaining, Cap::TotalSize));
-        let cap_err = |e: std::io::Error| match e.get_ref().and_then(|i| i.downcast_ref::<CapHit>()) {
+        let cap_err = |e: std::io::Error| match e.get_ref().and_then(|i| i.downcast_ref::<CapHit>())
+        {
             Some(h) => cap(at, h.0, limits),
             None => malformed(at, format!("{who}: {e}")),
         };
@@ -312,7 +348,8 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
                     limit,
                     cap: which,
                 };
-                let (size, sha, data) = capture(&mut r, at, limits, &mut retained).map_err(cap_err)?;
+                let (size, sha, data) =
+                    capture(&mut r, at, limits, &mut retained).map_err(cap_err)?;
                 (size, sha, data, r.crc.sum() == c.crc)
             }
             _ => {
@@ -320,7 +357,10 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
                 let keep = raw.len() as u64 <= SMALL;
                 listing.hazards.push(Hazard {
                     entry: who.clone(),
-                    issue: format!("compression method {} is not supported; compared compressed bytes", c.method),
+                    issue: format!(
+                        "compression method {} is not supported; compared compressed bytes",
+                        c.method
+                    ),
                 });
                 (raw.len() as u64, sha, keep.then(|| raw.to_vec()), true)
             }
@@ -346,7 +386,6 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
         meta.insert("zip.flags".into(), format!("{:#06x}", c.flags));
         meta.insert("zip.external_attr".into(), format!("{:#010x}", c.external));
         meta.insert("zip.internal_attr".into(), c.internal.to_string());
-        meta.insert("zip.crc32".into(), format!("{:08x}", c.crc));
         meta.insert("zip.compressed_size".into(), c.csize.to_string());
         meta.insert("zip.extra".into(), describe_extra(&c.extra));
         meta.insert("zip.local_extra".into(), describe_extra(l_extra));
