@@ -150,7 +150,7 @@ fn fields(e: &Entry) -> Vec<(String, Option<String>)> {
         ("mtime".into(), e.mtime.map(|t| format!("{t} ({})", iso(t)))),
     ];
     for (k, v) in &e.meta {
-        f.push((k.clone(), Some(v.clone())));
+        f.push((k.to_string(), Some(v.to_string())));
     }
     f
 }

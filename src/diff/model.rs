@@ -1,6 +1,7 @@
 //! The uniform view every reader produces: a [`Listing`] of [`Entry`]s with
 //! raw byte names, plus container-level fields and the hazards seen.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -104,8 +105,10 @@ pub struct Entry {
     pub mtime: Option<i64>,
     pub size: u64,
     pub sha256: [u8; 32],
-    /// Format-specific per-entry fields (zip method, extra fields, …).
-    pub meta: BTreeMap<String, String>,
+    /// Format-specific per-entry fields (zip method, extra fields, …), as
+    /// (name, printed value); a small vector because a million entries
+    /// must stay cheap.
+    pub meta: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// The contents, when kept for a text diff or a nested comparison.
     pub data: Option<Vec<u8>>,
 }

@@ -3,7 +3,6 @@
 //! the full permission bits and owners; directory mtimes are left out (every
 //! copy changes them).
 
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -65,9 +64,10 @@ pub fn read_nar(r: impl Read, at: &str, limits: &Limits) -> Result<Listing, Diff
             }
             NarEntry::Regular { executable, .. } => {
                 entry.kind = Some(Kind::File);
-                let mut meta = BTreeMap::new();
-                meta.insert("nar.executable".to_string(), executable.to_string());
-                entry.meta = meta;
+                entry.meta = vec![(
+                    "nar.executable".into(),
+                    if executable { "true" } else { "false" }.into(),
+                )];
                 let (size, sha, data) = capture(&mut Contents(&mut nar), at, limits, &mut retained)
                     .map_err(|e| io_to_diff(at, Format::Nar, e, limits))?;
                 total += size;

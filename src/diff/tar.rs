@@ -52,14 +52,16 @@ pub fn read(
     let result = ar::visit_tar_raw(r, &walk_limits, |h, contents| {
         let (size, sha256, data) =
             capture(contents, at, limits, &mut retained).map_err(Stop::Io)?;
-        let mut meta = std::collections::BTreeMap::new();
-        meta.insert("tar.header".to_string(), h.format.to_string());
+        let mut meta = vec![("tar.header".into(), h.format.into())];
         for (k, v) in &h.pax {
             let k = Name(k.clone()).escaped();
             if k == "path" || k == "linkpath" {
                 continue;
             }
-            meta.insert(format!("pax.{k}"), Name(v.clone()).to_string());
+            meta.push((
+                format!("pax.{k}").into(),
+                Name(v.clone()).to_string().into(),
+            ));
         }
         listing.entries.push(Entry {
             name: Name(h.path),

@@ -8,7 +8,6 @@
 //! compressed bytes. Entries whose data overlap (the "zip bomb with
 //! overlapping files" construction) are reported.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 
 use sha2::{Digest, Sha256};
@@ -379,17 +378,29 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
             });
         }
 
-        let mut meta = BTreeMap::new();
-        meta.insert("zip.method".into(), c.method.to_string());
-        meta.insert("zip.version_made_by".into(), format!("{:#06x}", c.made_by));
-        meta.insert("zip.version_needed".into(), c.needed.to_string());
-        meta.insert("zip.flags".into(), format!("{:#06x}", c.flags));
-        meta.insert("zip.external_attr".into(), format!("{:#010x}", c.external));
-        meta.insert("zip.internal_attr".into(), c.internal.to_string());
-        meta.insert("zip.compressed_size".into(), c.csize.to_string());
-        meta.insert("zip.extra".into(), describe_extra(&c.extra));
-        meta.insert("zip.local_extra".into(), describe_extra(l_extra));
-        meta.insert("zip.comment".into(), Name(c.comment.clone()).to_string());
+        let mut meta: Vec<(
+            std::borrow::Cow<'static, str>,
+            std::borrow::Cow<'static, str>,
+        )> = Vec::new();
+        meta.push(("zip.method".into(), (c.method.to_string()).into()));
+        meta.push((
+            "zip.version_made_by".into(),
+            (format!("{:#06x}", c.made_by)).into(),
+        ));
+        meta.push(("zip.version_needed".into(), (c.needed.to_string()).into()));
+        meta.push(("zip.flags".into(), (format!("{:#06x}", c.flags)).into()));
+        meta.push((
+            "zip.external_attr".into(),
+            (format!("{:#010x}", c.external)).into(),
+        ));
+        meta.push(("zip.internal_attr".into(), (c.internal.to_string()).into()));
+        meta.push(("zip.compressed_size".into(), (c.csize.to_string()).into()));
+        meta.push(("zip.extra".into(), (describe_extra(&c.extra)).into()));
+        meta.push(("zip.local_extra".into(), (describe_extra(l_extra)).into()));
+        meta.push((
+            "zip.comment".into(),
+            (Name(c.comment.clone()).to_string()).into(),
+        ));
         let target = if is_link {
             data.as_ref().map(|d| Name(d.clone()))
         } else {

@@ -228,3 +228,13 @@ pub fn oci_layout(dir: &std::path::Path, env: &str) {
     )
     .unwrap();
 }
+
+impl T {
+    /// A file with a name given as raw bytes.
+    pub fn file_raw(name: &[u8], data: &[u8]) -> T {
+        T {
+            data: data.to_vec(),
+            ..T::raw(name, b'0', b"")
+        }
+    }
+}
