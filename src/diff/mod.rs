@@ -34,6 +34,7 @@
 //! ```
 
 pub mod compare;
+mod fuzz;
 pub mod hazards;
 pub mod image;
 pub mod model;
@@ -46,6 +47,7 @@ pub mod zip;
 
 use std::path::{Path, PathBuf};
 
+pub use fuzz::{fuzz_diff, fuzz_limits, fuzz_nar, fuzz_tar, fuzz_zip};
 pub use model::{Entry, Format, Hazard, Kind, Listing, Name};
 pub use report::{Change, Difference, Report};
 
