@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
-# umoci, unzip, zstd, node/npm, and Python's packaging, poetry and twine.
+# umoci, unzip, zstd, node/npm, diffoscope, and Python's packaging, poetry and twine.
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
@@ -23,6 +23,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# diffoscope (the `kiln diff` oracle): the minimal package without its ~500
+# recommended format tools; it reads tar, gzip, zip and directories itself.
+if ! command -v diffoscope >/dev/null 2>&1; then
+  echo "test.sh: installing diffoscope-minimal" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends diffoscope-minimal >/dev/null
 fi
 
 PY=${PYTHON:-python3}
