@@ -325,3 +325,47 @@ fn text_output_and_nar_and_directories() {
     assert_eq!(d[0]["entry"], "\"x/y.txt\"");
     diffoscope_agrees(&na, &nb);
 }
+
+#[test]
+fn an_oci_config_field_through_a_docker_archive() {
+    if !require_tool("skopeo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut archives = Vec::new();
+    for (name, env) in [("a", "PATH=/usr/bin"), ("b", "PATH=/usr/local/bin")] {
+        let layout = dir.path().join(name);
+        oci_layout(&layout, env);
+        let out = dir.path().join(format!("{name}.docker.tar"));
+        let res = run(cmd("skopeo")
+            .arg("copy")
+            .arg("--quiet")
+            .arg(format!("oci:{}:1.0.0", layout.display()))
+            .arg(format!(
+                "docker-archive:{}:example/app:1.0.0",
+                out.display()
+            )));
+        assert!(
+            res.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        archives.push(out);
+    }
+    let (code, d) = kiln_diff(&archives[0], &archives[1]);
+    assert_eq!(code, 1);
+    let config = d
+        .iter()
+        .find(|x| x["entry"] == "\"config.json\"")
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    let keys: Vec<&str> = config["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["config.Env[0]"]);
+    // the layer is the same: no difference inside it
+    assert!(d.iter().all(|x| x["entry"] != "\"layers/0\""), "{d:#?}");
+    diffoscope_agrees(&archives[0], &archives[1]);
+}
