@@ -441,9 +441,18 @@ pub fn capture(
     let mut h = Sha256::new();
     h.update(&head);
     let keep = head.len() < 512 || sniff(&head).is_container();
+    if head.len() < 512 {
+        // the whole entry is already here
+        *retained += head.len() as u64;
+        if *retained > limits.max_retained {
+            return Err(io::Error::other(CapHit(Cap::Retained)));
+        }
+        let _ = at;
+        return Ok((head.len() as u64, h.finalize().into(), Some(head)));
+    }
     let mut total = head.len() as u64;
     let over = |total: u64| total > limits.max_entry_size;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = [0u8; 16 * 1024];
     let mut data = Some(head);
     loop {
         let n = r.read(&mut buf)?;
