@@ -2,7 +2,7 @@
 # `kiln diff` against `diffoscope` on two npm tarballs of ~5,000 files that
 # differ in 10 files.
 #
-#   bench/diff.sh [FILES]
+#   bench/diff.sh [FILES]        (KILN=path/to/kiln to use a given binary)
 #
 # Generates a package, packs it with `npm pack`, edits 10 files, packs it
 # again, then runs each differ once on the pair and prints the times and the
@@ -14,8 +14,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-diff.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-cargo build --quiet --release --manifest-path "$root/Cargo.toml"
-kiln="$root/target/release/kiln"
+# KILN=path/to/kiln skips the release build (e.g. to time a debug binary)
+if [ -z "${KILN:-}" ]; then
+  cargo build --quiet --release --manifest-path "$root/Cargo.toml"
+fi
+kiln=${KILN:-$root/target/release/kiln}
 
 python3 - "$work/pkg" "$files" <<'PY'
 import os, random, sys
