@@ -31,6 +31,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# diffoscope (the `kiln diff` oracle): the minimal package without its ~500
+# recommended format tools; it reads tar, gzip, zip and directories itself.
+if ! command -v diffoscope >/dev/null 2>&1; then
+  echo "test.sh: installing diffoscope-minimal" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends diffoscope-minimal >/dev/null
+fi
+
 PY=${PYTHON:-python3}
 need_pip=()
 $PY -c 'import packaging' 2>/dev/null || need_pip+=(packaging)

@@ -314,7 +314,7 @@ pub fn list_tar_zst(r: impl Read, limits: &Limits) -> Result<Vec<ArchiveEntry>, 
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);
@@ -413,6 +413,128 @@ pub fn list_zip(r: impl Read + Seek, limits: &Limits) -> Result<Vec<ArchiveEntry
         });
     }
     Ok(out)
+}
+
+/// One tar header as stored, nothing cleaned or checked: the entry name and
+/// link target are the raw bytes (after GNU long-name and pax records), for
+/// callers such as `kiln diff` that report hostile names instead of refusing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTarHeader {
+    pub path: Vec<u8>,
+    /// The type flag byte (`b'0'`, `b'5'`, `b'2'`, …).
+    pub flag: u8,
+    pub link: Option<Vec<u8>>,
+    /// Mode bits as stored (permission bits and setuid/setgid/sticky).
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    pub mtime: u64,
+    pub uname: Vec<u8>,
+    pub gname: Vec<u8>,
+    /// Declared size of the contents.
+    pub size: u64,
+    /// `"ustar"`, `"gnu"` or `"v7"`.
+    pub format: &'static str,
+    /// pax extended header records, in order (`path`, `mtime`, …).
+    pub pax: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// Walk an uncompressed tar stream with the limits of [`list_tar`] (entry
+/// count, total stream size) but without judging names: `visit` gets each
+/// raw header and a reader of its contents (at most
+/// [`Limits::max_entry_size`] bytes are accepted per entry).
+pub fn visit_tar_raw<E: From<ReadError>>(
+    r: impl Read,
+    limits: &Limits,
+    mut visit: impl FnMut(RawTarHeader, &mut dyn Read) -> Result<(), E>,
+) -> Result<(), E> {
+    let bounded = Bounded {
+        inner: r,
+        read: 0,
+        limit: limits.max_total_size,
+    };
+    let mut ar = ::tar::Archive::new(bounded);
+    let entries = ar.entries().map_err(|e| io_error(e, limits))?;
+    let mut count = 0usize;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| io_error(e, limits))?;
+        count += 1;
+        if count > limits.max_entries {
+            return Err(ReadError::TooManyEntries {
+                limit: limits.max_entries,
+            }
+            .into());
+        }
+        let num = |r: io::Result<u64>, raw: &[u8]| match r {
+            Err(_) if raw.iter().all(|&b| b == 0) => Ok(0),
+            r => r.map_err(|e| io_error(e, limits)),
+        };
+        let h = entry.header();
+        let format = if h.as_ustar().is_some() {
+            "ustar"
+        } else if h.as_gnu().is_some() {
+            "gnu"
+        } else {
+            "v7"
+        };
+        let mut pax = Vec::new();
+        if let Some(exts) = entry.pax_extensions().map_err(|e| io_error(e, limits))? {
+            for ext in exts {
+                let ext = ext.map_err(|e| io_error(e, limits))?;
+                pax.push((ext.key_bytes().to_vec(), ext.value_bytes().to_vec()));
+            }
+        }
+        let h = entry.header();
+        let old = h.as_old();
+        let raw = RawTarHeader {
+            pax,
+            path: entry.path_bytes().into_owned(),
+            flag: h.entry_type().as_byte(),
+            link: entry.link_name_bytes().map(|b| b.into_owned()),
+            mode: num(h.mode().map(u64::from), &old.mode)? as u32 & 0o7777,
+            uid: num(h.uid(), &old.uid)?,
+            gid: num(h.gid(), &old.gid)?,
+            mtime: num(h.mtime(), &old.mtime)?,
+            uname: h.username_bytes().unwrap_or_default().to_vec(),
+            gname: h.groupname_bytes().unwrap_or_default().to_vec(),
+            size: entry.size(),
+            format,
+        };
+        if raw.size > limits.max_entry_size {
+            return Err(ReadError::EntryTooLarge {
+                path: String::from_utf8_lossy(&raw.path).into_owned(),
+                limit: limits.max_entry_size,
+            }
+            .into());
+        }
+        let mut guarded = IoErrors {
+            inner: &mut entry,
+            limits,
+        };
+        visit(raw, &mut guarded)?;
+    }
+    Ok(())
+}
+
+/// Turns the size-limit marker inside an I/O error into a readable message
+/// for callers that only see `io::Error`.
+struct IoErrors<'a, R> {
+    inner: R,
+    limits: &'a Limits,
+}
+
+impl<R: Read> Read for IoErrors<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.get_ref().is_some_and(|i| i.is::<BombMarker>()) {
+                io::Error::other(ReadError::TooLarge {
+                    limit: self.limits.max_total_size,
+                })
+            } else {
+                e
+            }
+        })
+    }
 }
 
 #[cfg(test)]

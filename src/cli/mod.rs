@@ -12,6 +12,7 @@ use crate::error::{chain, Classify, ErrorKind};
 
 pub mod build;
 pub mod cache;
+pub mod diff;
 pub mod hash;
 pub mod plan;
 pub mod store;
@@ -48,6 +49,8 @@ pub enum Command {
     /// Binary caches in Nix's format: keygen, push, pull.
     #[command(subcommand)]
     Cache(cache::Command),
+    /// Explain how two artifacts differ (archives, images, NARs, directories).
+    Diff(diff::Args),
 }
 
 /// Global settings shared by every subcommand.
@@ -173,6 +176,7 @@ pub fn main() -> u8 {
         Command::Plan(a) => plan::run(a, &ctx),
         Command::Build(a) => build::run(a, &ctx),
         Command::Cache(c) => cache::run(c, &ctx),
+        Command::Diff(a) => diff::run(a, &ctx),
     };
     match result {
         Ok(code) => code,
