@@ -316,9 +316,14 @@ fn a_cache_hit_whose_provenance_is_missing_writes_it_again_and_says_so() {
             let path = e.unwrap().path();
             if path.is_dir() {
                 stack.push(path);
-            } else if std::fs::read(&path)
-                .is_ok_and(|b| b.starts_with(b"{\"_type\":\"https://in-toto.io/Statement/v1\""))
-            {
+            } else if std::fs::read(&path).is_ok_and(|b| {
+                // A sealed record: the seal's line, then the statement.
+                let statement = b"{\"_type\":\"https://in-toto.io/Statement/v1\"";
+                b.starts_with(statement)
+                    || b.splitn(2, |c| *c == b'\n')
+                        .nth(1)
+                        .is_some_and(|rest| rest.starts_with(statement))
+            }) {
                 std::fs::remove_file(&path).unwrap();
                 removed += 1;
             }
@@ -428,4 +433,44 @@ fn each_crate_of_a_multi_crate_recipe_has_its_own_statement() {
         statements.push(st);
     }
     assert_ne!(statements[0], statements[1]);
+}
+
+#[test]
+fn a_build_waiting_for_another_builder_names_it_and_honours_lock_timeout() {
+    let p = Project::new(&[("docs", ZIP)]);
+    ok(run(&mut p.kiln(&["build"])));
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(run(&mut p.kiln(&["plan", "--json"])))).unwrap();
+    let drv = plan["recipes"][0]["drv"].as_str().unwrap().to_string();
+    let lock = p.store.join(".kiln/locks").join(format!("{drv}.lock"));
+    // Another builder: it records its pid in the lock file and holds the lock.
+    std::fs::write(&lock, "4242\n").unwrap();
+    // `-o`: only flock itself holds the lock, so killing it releases it.
+    let mut holder = Command::new("flock")
+        .args(["-x", "-o"])
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock (util-linux) is needed for this test");
+    while run(Command::new("flock").arg("-n").arg(&lock).arg("true"))
+        .status
+        .success()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // --check needs the derivation's lock even though it is registered.
+    let out = run(&mut p.kiln(&["build", "--check", "--lock-timeout", "1"]));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("being built by process 4242"), "{err}");
+    assert!(err.contains("--lock-timeout"), "{err}");
+    // Once the other builder is gone, the same build goes through.
+    ok(run(&mut p.kiln(&[
+        "build",
+        "--check",
+        "--lock-timeout",
+        "1",
+    ])));
 }

@@ -52,6 +52,10 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Give up (exit 3) after waiting this many seconds for a derivation that
+    /// another kiln process is building (default: wait as long as it takes).
+    #[arg(long, value_name = "SECONDS")]
+    pub lock_timeout: Option<u64>,
     #[command(flatten)]
     pub cache: super::cache::BuildCache,
 }
@@ -149,6 +153,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let mut opts = options(args.selection, ctx)?;
     opts.check = args.check;
     opts.jobs = args.jobs;
+    opts.lock_timeout = args.lock_timeout.map(std::time::Duration::from_secs);
     opts.out_dir = Some(args.out.unwrap_or_else(|| opts.root.join("dist")));
     let cache = args.cache.open(ctx)?;
     opts.substituter = cache.substituter();

@@ -155,7 +155,18 @@ fn build_one(
             return finish(Status::Cached, real);
         }
     }
-    let _lock = store.lock_derivation(hash.as_str())?;
+    // Another process may be building the same derivation: say who, and
+    // wait (at most --lock-timeout) instead of building it twice.
+    let on_wait = |holder: &crate::store::LockHolder| {
+        progress.warn(&format!("{}: {holder}; waiting", r.id));
+    };
+    let _lock = store.lock_derivation_waiting(
+        hash.as_str(),
+        crate::store::LockWait {
+            timeout: opts.lock_timeout,
+            on_wait: &on_wait,
+        },
+    )?;
     let existing = lookup(store, &hash)?;
     if let (Some(real), false) = (&existing, opts.check) {
         // Another process built it while we waited for the lock.

@@ -71,6 +71,9 @@ pub struct BuildOptions {
     pub host_inputs: BTreeMap<String, PathBuf>,
     /// Where to fetch derivations from before building them (`--cache`).
     pub substituter: Option<Arc<dyn Substituter>>,
+    /// How long to wait for a derivation another process is building
+    /// (`--lock-timeout`; `None`: as long as it takes).
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// Fetches a derivation's output from elsewhere (a binary cache, see

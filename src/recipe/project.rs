@@ -53,7 +53,7 @@ pub enum RecipeError {
     },
     #[error("recipes form a cycle through their inputs: {}", cycle.join(" -> "))]
     Cycle { cycle: Vec<String> },
-    #[error("{file}: key `surface` = {surface:?}: this kiln cannot build that surface yet (supported: crate, npm, tarball, zip, oci, command)")]
+    #[error("{file}: key `surface` = {surface:?}: this kiln cannot build that surface yet (supported: crate, npm, tarball, zip, sdist, wheel, oci, command)")]
     Unsupported { file: PathBuf, surface: String },
     #[error("{file} and {other} both define recipe {name:?}")]
     Duplicate {
