@@ -446,13 +446,13 @@ fn a_build_waiting_for_another_builder_names_it_and_honours_lock_timeout() {
     // Another builder: it records its pid in the lock file and holds the lock.
     std::fs::write(&lock, "4242\n").unwrap();
     // `-o`: only flock itself holds the lock, so killing it releases it.
-    let mut holder = Command::new("flock")
+    let mut holder = common::cmd("flock")
         .args(["-x", "-o"])
         .arg(&lock)
         .args(["sleep", "30"])
         .spawn()
         .expect("flock (util-linux) is needed for this test");
-    while run(Command::new("flock").arg("-n").arg(&lock).arg("true"))
+    while run(common::cmd("flock").arg("-n").arg(&lock).arg("true"))
         .status
         .success()
     {

@@ -315,6 +315,9 @@ impl Node<'_> {
 /// written minus its identity (`name` and `matrix` are carried by `recipe`
 /// and `cell`) and minus unset keys, so that a kiln which knows more recipe
 /// keys (a new surface's table) gives existing recipes the same cache keys.
+// Every argument is one distinct, typed part of the derivation; a struct of
+// them would only repeat `Derivation`'s own fields.
+#[allow(clippy::too_many_arguments)]
 pub fn assemble(
     r: &Recipe,
     selection: &Selection<'_>,
