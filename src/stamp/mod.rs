@@ -186,6 +186,8 @@ pub enum StampError {
         scheme: &'static str,
         reason: String,
     },
+    #[error("{}: is a symbolic link; kiln never reads or writes a manifest through a link (it may point out of the project)", path.display())]
+    Symlink { path: PathBuf },
     #[error("writing {}", path.display())]
     Write {
         path: PathBuf,
@@ -216,6 +218,27 @@ fn rel_str(p: &Path) -> String {
         .join("/")
 }
 
+/// The text of manifest `rel` below `root`, refusing a symbolic link: a
+/// link in a repository may point anywhere, and what is read here is what
+/// `write_edits` writes back.
+fn read_manifest(root: &Path, rel: &Path) -> Result<String, StampError> {
+    let path = root.join(rel);
+    let read = |source| StampError::Read {
+        path: rel.to_path_buf(),
+        source,
+    };
+    if std::fs::symlink_metadata(&path)
+        .map_err(read)?
+        .file_type()
+        .is_symlink()
+    {
+        return Err(StampError::Symlink {
+            path: rel.to_path_buf(),
+        });
+    }
+    std::fs::read_to_string(&path).map_err(read)
+}
+
 /// Computes every file's new content; reads only, writes nothing.
 pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampError> {
     let tree = tree::FsTree(root);
@@ -227,10 +250,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
     for (f, own) in &scope.files {
         let kind =
             ManifestKind::of(f).ok_or_else(|| StampError::UnknownKind { path: f.clone() })?;
-        let text = std::fs::read_to_string(root.join(f)).map_err(|source| StampError::Read {
-            path: f.clone(),
-            source,
-        })?;
+        let text = read_manifest(root, f)?;
         texts.push((f.clone(), kind, *own, text));
     }
     let spelling = |f: &Path, s: &Spelling, scheme: &'static str| {
@@ -254,11 +274,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
     }
     let mut out = Vec::new();
     for lock in cargo_locks {
-        let text =
-            std::fs::read_to_string(root.join(&lock)).map_err(|source| StampError::Read {
-                path: lock.clone(),
-                source,
-            })?;
+        let text = read_manifest(root, &lock)?;
         let result = cargo::stamp_lock(
             &text,
             &scope.cargo,
@@ -523,6 +539,40 @@ mod tests {
         assert!(!contains_token("version = \"10.1.0\"", "0.1.0"));
         assert!(!contains_token("version = \"0.1.0-rc.1\"", "0.1.0"));
         assert!(contains_token("\"dep\": \"^0.1.0\"", "0.1.0"));
+    }
+
+    #[test]
+    fn a_declared_manifest_that_is_a_symlink_is_refused_unread() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside.toml");
+        let secret = "[package]\nname = \"secret\"\nversion = \"0.1.0\"\n";
+        std::fs::write(&outside, secret).unwrap();
+        let root = tmp.path().join("proj");
+        std::fs::create_dir(&root).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("Cargo.toml")).unwrap();
+        let v = Version::parse(crate::version::Scheme::SemVer, "0.2.0").unwrap();
+        let plan = StampPlan::for_version(&v, vec!["Cargo.toml".into()], StampMode::Checkout);
+        let err = plan_edits(&root, &plan).unwrap_err();
+        // Refused before any content is read: the rule's tree does not
+        // follow links, and the edit reader refuses them too.
+        assert!(
+            matches!(err, StampError::Symlink { .. } | StampError::Read { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("Cargo.toml"), "{err}");
+        assert_eq!(err.kind(), ErrorKind::BadInput);
+        let scope = rule::Scope {
+            files: [(PathBuf::from("Cargo.toml"), rule::OwnField::Required)].into(),
+            ..rule::Scope::default()
+        };
+        let plan = StampPlan {
+            scope: Some(scope),
+            ..plan
+        };
+        let err = plan_edits(&root, &plan).unwrap_err();
+        assert!(matches!(err, StampError::Symlink { .. }), "{err}");
+        assert_eq!(err.kind(), ErrorKind::BadInput);
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), secret);
     }
 
     #[test]
