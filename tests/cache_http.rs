@@ -7,31 +7,12 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use common::cache::{kiln_store, ok};
 use common::nginx::Nginx;
 use common::{cmd, kiln, require_tool, run, write};
-
-fn kiln_store(store: &Path, args: &[&str]) -> Command {
-    let mut c = kiln();
-    c.arg("--store").arg(store).args(args);
-    c.env_remove("KILN_TRUSTED_PUBLIC_KEYS");
-    c.env_remove("KILN_SIGNING_KEY_FILE");
-    c
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     let prefix = dir.join(name);

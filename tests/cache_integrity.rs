@@ -6,29 +6,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::cache::{kiln_store, ok};
 use common::{kiln, run, write};
 use kiln::store::Store;
-
-fn kiln_store(store: &Path, args: &[&str]) -> Command {
-    let mut c = kiln();
-    c.arg("--store").arg(store).args(args);
-    c.env_remove("KILN_TRUSTED_PUBLIC_KEYS");
-    c.env_remove("KILN_SIGNING_KEY_FILE");
-    c
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 struct Setup {
     tmp: tempfile::TempDir,

@@ -6,8 +6,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+use common::cache::{kiln_store, ok};
 use common::{cmd, kiln, require_tool, run, run_ok, write};
 
 fn nix(args: &[&str]) -> Command {
@@ -15,25 +16,6 @@ fn nix(args: &[&str]) -> Command {
     c.args(["--extra-experimental-features", "nix-command"]);
     c.args(args);
     c
-}
-
-fn kiln_store(store: &Path, args: &[&str]) -> Command {
-    let mut c = kiln();
-    c.arg("--store").arg(store).args(args);
-    c.env_remove("KILN_TRUSTED_PUBLIC_KEYS");
-    c.env_remove("KILN_SIGNING_KEY_FILE");
-    c
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A tree with a nested file, an executable and a symlink, whose content is
