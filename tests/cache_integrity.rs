@@ -218,7 +218,7 @@ fn unsigned_wrongly_signed_and_untrusted_entries_are_refused() {
     std::fs::create_dir(s.tmp.path().join("imp")).unwrap();
     let (impostor, _) = keygen(&s.tmp.path().join("imp"), "good-1");
     let info = std::fs::read_to_string(s.narinfo(&s.a)).unwrap();
-    let mut parsed = kiln::nix::narinfo::NarInfo::parse(&info).unwrap();
+    let mut parsed = kiln::cache::narinfo::NarInfo::parse(&info).unwrap();
     parsed.sigs.clear();
     parsed.sign(&kiln::cache::keys::read_secret_key(&impostor).unwrap());
     std::fs::write(s.narinfo(&s.a), parsed.render()).unwrap();
@@ -275,7 +275,7 @@ fn built_store(dir: &Path, drv: &str) -> (PathBuf, String) {
     let r = store
         .register_output(drv, b"{\"surface\":\"demo\"}", &out, "out.tar", meta)
         .unwrap();
-    (root, r.store_path)
+    (root, r.store_path.to_string())
 }
 
 #[test]

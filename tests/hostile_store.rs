@@ -689,7 +689,9 @@ fn provenance_not_written_by_this_machine_is_never_returned() {
             .unwrap()
     };
     let store = open("state");
-    let base = "0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx-app.tar.gz";
+    let base: &kiln::nix::store_path::StorePath = &"0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx-app.tar.gz"
+        .parse()
+        .unwrap();
     let statement = b"{\"_type\": \"https://in-toto.io/Statement/v1\"}\n";
     store.write_provenance(base, statement).unwrap();
     assert_eq!(

@@ -43,7 +43,7 @@ fn register_output_commits_and_realises_like_nix() {
     let r = store
         .register_output("drv1", b"{\"drv\":1}\n", &staged, "pkg", meta.clone())
         .unwrap();
-    assert_eq!(r.store_path, nix_base);
+    assert_eq!(r.store_path.to_string(), nix_base);
     assert_eq!(r.drv, "drv1");
     assert_eq!(r.meta, meta);
     let out = store.path_of(&r.store_path);
@@ -96,7 +96,10 @@ fn register_output_commits_and_realises_like_nix() {
         .unwrap();
     let copy = dir.path().join("artifact.tar.gz");
     file(&copy, b"not really a tarball", 0o644);
-    assert_eq!(r3.store_path, nix_add(&dir.path().join("nix"), &copy));
+    assert_eq!(
+        r3.store_path.to_string(),
+        nix_add(&dir.path().join("nix"), &copy)
+    );
 
     // Provenance, logs, gc: realised outputs are roots.
     store
@@ -146,7 +149,6 @@ fn rejects_bad_names_and_unstaged_outputs() {
         store.register_output("d", b"{}", &stage.path().join("y"), "bad name", json!({})),
         Err(StoreError::Name(_))
     ));
-    assert!(store.write_provenance("not-a-store-path", b"{}").is_err());
 }
 
 #[test]

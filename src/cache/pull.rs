@@ -26,9 +26,9 @@ use rayon::prelude::*;
 use super::codec;
 use super::layout::{self, CacheRealisation};
 use super::{Cache, CacheError, Progress};
+use crate::cache::narinfo::{self, Compression, NarInfo};
+use crate::cache::signing::TrustedKeys;
 use crate::error::chain;
-use crate::nix::narinfo::{self, Compression, NarInfo};
-use crate::nix::signing::TrustedKeys;
 use crate::nix::store_path::StorePath;
 use crate::store::{Origin, Realisation, Store};
 
@@ -261,7 +261,7 @@ pub fn substitute(
     }
     // Provenance first: once the realisation is visible, so is its statement.
     if let Some(p) = &rec.provenance {
-        store.write_provenance(&sp.to_string(), p.as_bytes())?;
+        store.write_provenance(&sp, p.as_bytes())?;
     }
     let real = store.register_output_as(
         drv,

@@ -15,8 +15,8 @@ use rayon::prelude::*;
 use super::codec::{self, NarFile};
 use super::layout::{self, CacheRealisation};
 use super::{Cache, CacheError, Progress};
-use crate::nix::narinfo::{self, Compression, NarInfo};
-use crate::nix::signing::{SecretKey, TrustedKeys};
+use crate::cache::narinfo::{self, Compression, NarInfo};
+use crate::cache::signing::{SecretKey, TrustedKeys};
 use crate::nix::store_path::StorePath;
 use crate::store::{ListEntry, Realisation, Store};
 
@@ -69,11 +69,7 @@ pub fn push(
         .collect();
     let mut wanted: Vec<StorePath> = paths.to_vec();
     for r in realisations {
-        wanted.push(
-            r.store_path
-                .parse()
-                .map_err(crate::store::StoreError::Name)?,
-        );
+        wanted.push(r.store_path.clone());
     }
     wanted.sort();
     wanted.dedup();

@@ -127,7 +127,7 @@ fn add(a: AddArgs, ctx: &Context) -> Result<u8, CliError> {
     }
     let store = Store::open(dir)?;
     let sp = store.add_path(&a.path, &name, false)?;
-    println!("{}", store.path_of(&sp.to_string()).display());
+    println!("{}", store.path_of(&sp).display());
     Ok(0)
 }
 

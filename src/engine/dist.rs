@@ -223,12 +223,7 @@ fn plan_names(
     let mut entries = BTreeMap::new();
     let mut provenance = BTreeMap::new();
     for r in reports {
-        let base = r
-            .store_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let prov = store.provenance(base)?;
+        let prov = store.provenance(&r.output)?;
         for a in &r.artifacts {
             let name = a.file.trim_end_matches('/').to_string();
             claim(&name, &r.id)?;

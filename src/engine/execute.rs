@@ -143,11 +143,12 @@ fn build_one(
             surface: r.surface(),
             drv: hash.clone(),
             status,
+            output: real.store_path.clone(),
             store_path: store.path_of(&real.store_path),
             artifacts: artifacts_of(&real),
             duration: start.elapsed(),
         };
-        Ok((report, Realised::new(hash.clone(), real)?, None))
+        Ok((report, Realised::new(hash.clone(), real), None))
     };
     if !opts.check {
         if let Some(real) = lookup(store, &hash)? {

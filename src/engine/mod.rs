@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::derive::{DrvHash, SourceDateEpoch};
+use crate::nix::store_path::StorePath;
 use crate::recipe::Surface;
 use crate::sandbox::SandboxMode;
 use crate::store::{Realisation, Store};
@@ -122,6 +123,8 @@ pub struct RecipeReport {
     pub surface: Surface,
     pub drv: DrvHash,
     pub status: Status,
+    /// The output, and where it is on disk.
+    pub output: StorePath,
     pub store_path: PathBuf,
     pub artifacts: Vec<Artifact>,
     pub duration: Duration,

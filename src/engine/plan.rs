@@ -107,12 +107,12 @@ pub struct Realised {
 }
 
 impl Realised {
-    pub fn new(drv: DrvHash, realisation: Realisation) -> Result<Realised, BuildError> {
-        Ok(Realised {
+    pub fn new(drv: DrvHash, realisation: Realisation) -> Realised {
+        Realised {
             drv,
-            store_path: realisation.store_path.parse()?,
+            store_path: realisation.store_path.clone(),
             realisation,
-        })
+        }
     }
 }
 
@@ -261,7 +261,7 @@ impl<'r> Plan<'r> {
                     let real = store.realisation(h.as_str())?;
                     let cached = real.is_some();
                     if let Some(real) = real {
-                        realised.insert(r.id.clone(), Realised::new(h.clone(), real)?);
+                        realised.insert(r.id.clone(), Realised::new(h.clone(), real));
                     }
                     (Some(h), Some(d.to_value()), cached)
                 }

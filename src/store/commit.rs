@@ -61,7 +61,7 @@ impl Store {
         // Fail before touching the store if no key can be had.
         let key = self.write_key()?;
         let _lock = self.path_lock(&sp)?;
-        let dest = self.path_of(&sp.to_string());
+        let dest = self.path_of(&sp);
         let record = self.valid_record(&sp);
         let info = if exists(&dest) {
             self.trusted_record::<PathInfo>(&record, RecordKind::Validity)?
@@ -160,7 +160,7 @@ impl Store {
         fsops::atomic_write(&tmp, &self.derivation_path(drv), derivation_json)?;
         let r = Realisation {
             drv: drv.to_string(),
-            store_path: sp.to_string(),
+            store_path: sp,
             nar_hash: digest.hash,
             nar_size: digest.size,
             meta,

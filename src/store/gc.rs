@@ -55,7 +55,11 @@ impl Store {
 
     fn gc_inner(&self, dry_run: bool) -> Result<GcReport, StoreError> {
         let mut live: BTreeSet<String> = self.roots()?.iter().map(|s| s.to_string()).collect();
-        live.extend(self.realisations()?.into_iter().map(|r| r.store_path));
+        live.extend(
+            self.realisations()?
+                .into_iter()
+                .map(|r| r.store_path.to_string()),
+        );
         let mut report = GcReport {
             dry_run,
             removed: Vec::new(),
@@ -68,13 +72,13 @@ impl Store {
                 continue;
             }
             report.removed.push(GcItem {
-                path: self.path_of(&n),
+                path: self.entry_path(&n),
                 kind: GcKind::Output,
             });
             if !dry_run {
                 fsops::remove_file(&self.valid_record(&sp))?;
                 fsops::remove_file(&self.provenance_path(&sp))?;
-                fsops::remove_tree(&self.path_of(&n))?;
+                fsops::remove_tree(&self.entry_path(&n))?;
             }
         }
         // Validity records of unreferenced outputs that are gone (a live one
@@ -82,7 +86,7 @@ impl Store {
         if !dry_run {
             for info in self.valid_infos()? {
                 let base = info.store_path.to_string();
-                if !live.contains(&base) && !exists(&self.path_of(&base)) {
+                if !live.contains(&base) && !exists(&self.entry_path(&base)) {
                     fsops::remove_file(&self.valid_record(&info.store_path))?;
                 }
             }

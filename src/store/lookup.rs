@@ -120,10 +120,7 @@ impl Store {
             });
             return Ok(None);
         }
-        let Ok(sp) = r.store_path.parse::<StorePath>() else {
-            return Ok(None);
-        };
-        match self.check_output(&sp, &r.nar_hash, r.nar_size)? {
+        match self.check_output(&r.store_path, &r.nar_hash, r.nar_size)? {
             Output::Intact => Ok(Some(r)),
             Output::Gone => Ok(None),
         }
@@ -131,7 +128,7 @@ impl Store {
 
     /// Whether the output `sp` is registered with this NAR and unchanged.
     fn check_output(&self, sp: &StorePath, hash: &Sha256, size: u64) -> Result<Output, StoreError> {
-        let dest = self.path_of(&sp.to_string());
+        let dest = self.path_of(sp);
         if !exists(&dest) {
             return Ok(Output::Gone);
         }

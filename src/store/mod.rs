@@ -430,9 +430,15 @@ impl Store {
         self.kiln("tmp")
     }
 
-    /// `store/<base_name>`.
-    pub fn path_of(&self, base_name: &str) -> PathBuf {
-        self.root.join(base_name)
+    /// Where the output `sp` lives: `store/<hash>-<name>`.
+    pub fn path_of(&self, sp: &StorePath) -> PathBuf {
+        self.root.join(sp.to_string())
+    }
+
+    /// `store/<entry>` for a directory entry that may not be a store path
+    /// (what `gc` and `verify` find on disk).
+    fn entry_path(&self, entry: &str) -> PathBuf {
+        self.root.join(entry)
     }
 
     /// `.kiln/logs/<drv>.log`.
@@ -477,19 +483,17 @@ impl Store {
 
     /// Record the provenance statement of the output `store_base_name`,
     /// sealed with this user's key.
-    pub fn write_provenance(&self, store_base_name: &str, json: &[u8]) -> Result<(), StoreError> {
-        let sp: StorePath = store_base_name.parse()?;
+    pub fn write_provenance(&self, sp: &StorePath, json: &[u8]) -> Result<(), StoreError> {
         let sealed =
             self.write_key()?
-                .seal_blob(RecordKind::Provenance, store_base_name.as_bytes(), json);
-        fsops::atomic_write(&self.tmp(), &self.provenance_path(&sp), &sealed)
+                .seal_blob(RecordKind::Provenance, sp.to_string().as_bytes(), json);
+        fsops::atomic_write(&self.tmp(), &self.provenance_path(sp), &sealed)
     }
 
-    /// The provenance statement recorded for `store_base_name`, if there is
+    /// The provenance statement recorded for the output `sp`, if there is
     /// one this machine's kiln wrote (others are ignored, with a notice).
-    pub fn provenance(&self, store_base_name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let sp: StorePath = store_base_name.parse()?;
-        let p = self.provenance_path(&sp);
+    pub fn provenance(&self, sp: &StorePath) -> Result<Option<Vec<u8>>, StoreError> {
+        let p = self.provenance_path(sp);
         let bytes = match read_bytes(&p) {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(None),
@@ -506,7 +510,7 @@ impl Store {
         match trust::open_blob(
             key.as_ref(),
             RecordKind::Provenance,
-            store_base_name.as_bytes(),
+            sp.to_string().as_bytes(),
             &bytes,
         ) {
             Record::Trusted(statement) => Ok(Some(statement)),

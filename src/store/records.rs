@@ -16,8 +16,7 @@ use crate::nix::store_path::StorePath;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Realisation {
     pub drv: String,
-    /// Base name `<hash>-<name>`.
-    pub store_path: String,
+    pub store_path: StorePath,
     pub nar_hash: Sha256,
     pub nar_size: u64,
     /// Whatever the builder records (artifact list, digests, ...).
@@ -112,9 +111,9 @@ impl Store {
     /// Every valid output, sorted by name then path.
     pub fn list(&self) -> Result<Vec<ListEntry>, StoreError> {
         let roots: BTreeSet<StorePath> = self.roots()?.into_iter().collect();
-        let mut drvs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut drvs: BTreeMap<StorePath, Vec<String>> = BTreeMap::new();
         for r in self.realisations()? {
-            drvs.entry(r.store_path.clone()).or_default().push(r.drv);
+            drvs.entry(r.store_path).or_default().push(r.drv);
         }
         let mut out: Vec<ListEntry> = self
             .valid_infos()?
@@ -122,10 +121,10 @@ impl Store {
             .map(|info| {
                 let base = info.store_path.to_string();
                 ListEntry {
-                    path: self.path_of(&base),
+                    path: self.entry_path(&base),
                     name: info.store_path.name().to_string(),
                     rooted: roots.contains(&info.store_path),
-                    derivations: drvs.remove(&base).unwrap_or_default(),
+                    derivations: drvs.remove(&info.store_path).unwrap_or_default(),
                     store_path: info.store_path,
                     nar_hash: info.nar_hash,
                     nar_size: info.nar_size,

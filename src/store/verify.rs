@@ -117,15 +117,13 @@ impl Store {
         for (path, rec) in self.scan::<Realisation>("realisations", RecordKind::Realisation)? {
             match rec {
                 Record::Trusted(r) if self.realisation_path(&r.drv) == path => {
-                    if let Ok(sp) = r.store_path.parse::<StorePath>() {
-                        expected.entry(sp).or_insert(None);
-                    }
+                    expected.entry(r.store_path.clone()).or_insert(None);
                     realisations.push(r);
                 }
                 Record::Trusted(r) => self.record_finding(
                     &mut report,
                     path,
-                    r.store_path.parse().ok(),
+                    Some(r.store_path.clone()),
                     Problem::Untrusted {
                         reason: format!("it is the realisation of another derivation ({})", r.drv),
                     },
@@ -139,7 +137,7 @@ impl Store {
         }
         report.checked = expected.len();
         for (sp, want) in expected {
-            let path = self.path_of(&sp.to_string());
+            let path = self.path_of(&sp);
             let problem = if !exists(&path) {
                 Some(Problem::Missing)
             } else if let Some((hash, size)) = want {
@@ -219,13 +217,13 @@ impl Store {
     fn forget(&self, sp: &StorePath, realisations: &[Realisation]) -> Result<(), StoreError> {
         let base = sp.to_string();
         // Records first: an output without records is an ordinary leftover.
-        for r in realisations.iter().filter(|r| r.store_path == base) {
+        for r in realisations.iter().filter(|r| &r.store_path == sp) {
             fsops::remove_file(&self.realisation_path(&r.drv))?;
             fsops::remove_file(&self.derivation_path(&r.drv))?;
         }
         fsops::remove_file(&self.root_record(sp))?;
         fsops::remove_file(&self.valid_record(sp))?;
         fsops::remove_file(&self.provenance_path(sp))?;
-        fsops::remove_tree(&self.path_of(&base))
+        fsops::remove_tree(&self.entry_path(&base))
     }
 }
