@@ -118,8 +118,12 @@ pub enum CrateError {
     Metadata { detail: String },
     #[error("`cargo package` did not produce a crate for {name:?} in {dir}")]
     NotProduced { name: String, dir: PathBuf },
-    #[error("{file} is not deterministic: {detail}")]
-    NotDeterministic { file: String, detail: String },
+    #[error("{file} is not deterministic")]
+    NotDeterministic {
+        file: String,
+        #[source]
+        detail: Box<Violation>,
+    },
     #[error("copying {from} to {to}")]
     Io {
         from: PathBuf,
@@ -252,7 +256,7 @@ pub fn build(
         let id = check_conventions(&bytes, &file_name).map_err(|detail| {
             CrateError::NotDeterministic {
                 file: file_name.clone(),
-                detail,
+                detail: Box::new(detail),
             }
         })?;
         packed.push((id, file_name, bytes));
@@ -280,10 +284,7 @@ pub fn build(
             version: id.version.clone(),
             file_name: file_name.clone(),
             path: to,
-            sha256: Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256: crate::hash::hex(&Sha256::digest(bytes)),
             size: bytes.len() as u64,
         });
     }
@@ -324,64 +325,64 @@ pub struct CrateId {
 /// Check that the `.crate` file `file_name` carries only cargo's fixed
 /// metadata (see the module docs) and return the name and version from its
 /// normalised `Cargo.toml`, which must match the file name and the entries'
-/// `{name}-{version}/` prefix. `Err` describes the first violation.
-pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, String> {
+/// `{name}-{version}/` prefix. `Err` is the first violation.
+pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, Violation> {
     let stem = file_name
         .strip_suffix(".crate")
-        .ok_or_else(|| format!("{file_name:?} does not end in .crate"))?;
+        .ok_or_else(|| Violation::FileName(file_name.to_string()))?;
     // gzip: ID1 ID2 CM=8 FLG=FNAME, MTIME=0, XFL, OS=255, FNAME\0.
     let fixed = [0x1f, 0x8b, 0x08, 0x08, 0, 0, 0, 0];
     if bytes.len() < 10 || bytes[..8] != fixed {
-        return Err(format!(
-            "gzip header {:02x?} is not cargo's (1f8b0808, MTIME 0)",
-            &bytes[..bytes.len().min(8)]
-        ));
+        return Err(Violation::GzipHeader(bytes[..bytes.len().min(8)].to_vec()));
     }
     if bytes[9] != 0xff {
-        return Err(format!("gzip OS byte is {:#04x}, not 0xff", bytes[9]));
+        return Err(Violation::GzipOs(bytes[9]));
     }
     let fname_end = 10 + file_name.len();
     if bytes.get(10..fname_end) != Some(file_name.as_bytes()) || bytes.get(fname_end) != Some(&0) {
-        return Err(format!("gzip FNAME is not {file_name:?}"));
+        return Err(Violation::GzipName(file_name.to_string()));
     }
 
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(bytes)
         .read_to_end(&mut tar)
-        .map_err(|e| format!("gzip stream: {e}"))?;
+        .map_err(Violation::Gzip)?;
     if tar.len() < 1024 || tar[tar.len() - 1024..].iter().any(|&b| b != 0) {
-        return Err("the tar does not end with two zero blocks".into());
+        return Err(Violation::TarEnd);
     }
     let prefix = format!("{stem}/");
     let manifest_path = PathBuf::from(format!("{stem}/Cargo.toml"));
     let mut manifest = None;
     let mut archive = tar::Archive::new(tar.as_slice());
     let mut previous: Option<PathBuf> = None;
-    for entry in archive.entries().map_err(|e| format!("tar: {e}"))? {
-        let mut entry = entry.map_err(|e| format!("tar: {e}"))?;
+    for entry in archive.entries().map_err(Violation::Tar)? {
+        let mut entry = entry.map_err(Violation::Tar)?;
+        let path = entry.path().map_err(Violation::Tar)?.into_owned();
+        let shown = path.display().to_string();
+        let bad = |problem: EntryProblem| Violation::Entry {
+            path: shown.clone(),
+            problem,
+        };
+        let field = |r: std::io::Result<u64>, what: &'static str| {
+            r.map_err(|source| Violation::EntryField {
+                path: shown.clone(),
+                what,
+                source,
+            })
+        };
         let h = entry.header();
-        let path = entry
-            .path()
-            .map_err(|e| format!("tar path: {e}"))?
-            .into_owned();
-        let shown = path.display();
-        let field =
-            |r: std::io::Result<u64>, what: &str| r.map_err(|e| format!("{shown}: {what}: {e}"));
         if h.as_gnu().is_none() {
-            return Err(format!("{shown}: not a GNU tar header"));
+            return Err(bad(EntryProblem::NotGnu));
         }
         if !h.entry_type().is_file() {
-            return Err(format!(
-                "{shown}: entry type {:?}, not a regular file",
-                h.entry_type()
-            ));
+            return Err(bad(EntryProblem::NotFile(h.entry_type())));
         }
         if !path.to_string_lossy().starts_with(&prefix) {
-            return Err(format!("{shown}: not under {prefix}"));
+            return Err(bad(EntryProblem::OutsidePrefix(prefix)));
         }
-        let mode = h.mode().map_err(|e| format!("{shown}: mode: {e}"))?;
+        let mode = field(h.mode().map(u64::from), "mode")?;
         if mode != 0o644 && mode != 0o755 {
-            return Err(format!("{shown}: mode {mode:o}"));
+            return Err(bad(EntryProblem::Mode(mode)));
         }
         // Generated entries leave the owner fields all NUL; files from disk
         // carry octal zeros.
@@ -397,59 +398,128 @@ pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, Strin
             field(h.gid(), "gid")?
         };
         if uid != 0 || gid != 0 {
-            return Err(format!("{shown}: owner {uid}:{gid}"));
+            return Err(bad(EntryProblem::Owner(uid, gid)));
         }
         if h.username_bytes().is_some_and(|u| !u.is_empty())
             || h.groupname_bytes().is_some_and(|g| !g.is_empty())
         {
-            return Err(format!("{shown}: owner names are not empty"));
+            return Err(bad(EntryProblem::OwnerNames));
         }
         let mtime = field(h.mtime(), "mtime")?;
         if !CARGO_MTIMES.contains(&mtime) {
-            return Err(format!(
-                "{shown}: mtime {mtime}, not cargo's fixed timestamp"
-            ));
+            return Err(bad(EntryProblem::Mtime(mtime)));
         }
         if let Some(prev) = &previous {
             if prev.as_path() >= path.as_path() {
-                return Err(format!(
-                    "{shown}: out of order or duplicate after {}",
-                    prev.display()
-                ));
+                return Err(bad(EntryProblem::Order(prev.display().to_string())));
             }
         }
         if path == manifest_path {
             let mut text = String::new();
             entry
                 .read_to_string(&mut text)
-                .map_err(|e| format!("{shown}: {e}"))?;
+                .map_err(|source| Violation::EntryField {
+                    path: shown.clone(),
+                    what: "contents",
+                    source,
+                })?;
             manifest = Some(text);
         }
         previous = Some(path);
     }
-    let manifest =
-        manifest.ok_or_else(|| format!("no {} in the archive", manifest_path.display()))?;
-    let doc: toml_edit::DocumentMut = manifest
-        .parse()
-        .map_err(|e| format!("{}: {e}", manifest_path.display()))?;
-    let field = |key: &str| {
+    let shown = manifest_path.display().to_string();
+    let manifest = manifest.ok_or_else(|| Violation::NoManifest(shown.clone()))?;
+    let doc: toml_edit::DocumentMut = manifest.parse().map_err(|source| Violation::Manifest {
+        path: shown.clone(),
+        source,
+    })?;
+    let field = |key: &'static str| {
         doc.get("package")
             .and_then(|p| p.get(key))
             .and_then(|v| v.as_str())
             .map(str::to_string)
-            .ok_or_else(|| format!("{}: no package.{key}", manifest_path.display()))
+            .ok_or_else(|| Violation::ManifestKey {
+                path: shown.clone(),
+                key,
+            })
     };
     let id = CrateId {
         name: field("name")?,
         version: field("version")?,
     };
     if format!("{}-{}", id.name, id.version) != stem {
-        return Err(format!(
-            "{file_name} holds {} {}, not what its name says",
-            id.name, id.version
-        ));
+        return Err(Violation::Mismatch {
+            file: file_name.to_string(),
+            name: id.name,
+            version: id.version,
+        });
     }
     Ok(id)
+}
+
+/// How a packed `.crate` breaks cargo's conventions ([`check_conventions`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Violation {
+    #[error("{0:?} does not end in .crate")]
+    FileName(String),
+    #[error("gzip header {0:02x?} is not cargo's (1f8b0808, MTIME 0)")]
+    GzipHeader(Vec<u8>),
+    #[error("gzip OS byte is {0:#04x}, not 0xff")]
+    GzipOs(u8),
+    #[error("gzip FNAME is not {0:?}")]
+    GzipName(String),
+    #[error("gzip stream")]
+    Gzip(#[source] std::io::Error),
+    #[error("the tar does not end with two zero blocks")]
+    TarEnd,
+    #[error("tar")]
+    Tar(#[source] std::io::Error),
+    #[error("{path}: {problem}")]
+    Entry { path: String, problem: EntryProblem },
+    #[error("{path}: {what}")]
+    EntryField {
+        path: String,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no {0} in the archive")]
+    NoManifest(String),
+    #[error("{path}")]
+    Manifest {
+        path: String,
+        #[source]
+        source: toml_edit::TomlError,
+    },
+    #[error("{path}: no package.{key}")]
+    ManifestKey { path: String, key: &'static str },
+    #[error("{file} holds {name} {version}, not what its name says")]
+    Mismatch {
+        file: String,
+        name: String,
+        version: String,
+    },
+}
+
+/// What is wrong with one entry of a packed `.crate`.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryProblem {
+    #[error("not a GNU tar header")]
+    NotGnu,
+    #[error("entry type {0:?}, not a regular file")]
+    NotFile(tar::EntryType),
+    #[error("not under {0}")]
+    OutsidePrefix(String),
+    #[error("mode {0:o}")]
+    Mode(u64),
+    #[error("owner {0}:{1}")]
+    Owner(u64, u64),
+    #[error("owner names are not empty")]
+    OwnerNames,
+    #[error("mtime {0}, not cargo's fixed timestamp")]
+    Mtime(u64),
+    #[error("out of order or duplicate after {0}")]
+    Order(String),
 }
 
 /// A relative directory without `..`, normalised (`""` = the root).
