@@ -379,14 +379,14 @@ fn workspace_stamping_makes_dynamic_versions_static() {
         date: "20240229".into(),
     });
     let plan = StampPlan::for_build(&r, vec![]);
-    assert_eq!(plan.semver.as_deref(), Ok("0.2.0-rc.1-abc1234"));
+    assert_eq!(plan.semver.as_deref().ok(), Some("0.2.0-rc.1-abc1234"));
     let pypi = packaging_norm("0.2.0-rc.1+abc1234");
-    assert_eq!(plan.pep440.as_deref(), Ok(pypi.as_str()));
+    assert_eq!(plan.pep440.as_deref().ok(), Some(pypi.as_str()));
     let post = Version::parse(Scheme::Pep440, "3.1.0.post1").unwrap();
     let r = ResolvedVersion::release(post, "test".into(), &policy);
     assert!(r.render(kiln::version::Target::Pypi).is_err());
     let plan = StampPlan::for_build(&r, vec![]);
-    assert_eq!(plan.pep440.as_deref(), Ok("3.1.0.post1"));
+    assert_eq!(plan.pep440.as_deref().ok(), Some("3.1.0.post1"));
 }
 
 /// Without `[stamp] files`, kiln discovers the workspace's manifests; a

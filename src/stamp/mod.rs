@@ -33,10 +33,11 @@ pub mod tree;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Classify, ErrorKind};
 use crate::version::policy::{ReleasePolicy, VersionSource};
-use crate::version::{ResolvedVersion, Scheme, Version};
+use crate::version::{ResolvedVersion, Scheme, Version, VersionError};
 
 pub use tree::expand_dir_globs;
 
@@ -71,8 +72,9 @@ impl ManifestKind {
     }
 }
 
-/// A version spelling, or why there is none (e.g. a PEP 440 epoch has no SemVer form).
-pub type Spelling = Result<String, String>;
+/// A version spelling, or why there is none (e.g. a PEP 440 epoch has no
+/// SemVer form). Shared so that a plan can be cloned.
+pub type Spelling = Result<String, Arc<VersionError>>;
 
 /// What to stamp: files (relative to the root) and the spellings to write.
 #[derive(Debug, Clone)]
@@ -99,11 +101,11 @@ impl StampPlan {
             semver: version
                 .semver()
                 .map(|v| v.to_string())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| Arc::new(e.into())),
             pep440: version
                 .pep440()
                 .map(|v| v.to_string())
-                .map_err(|e| e.to_string()),
+                .map_err(|e| Arc::new(e.into())),
             mode,
         }
     }
@@ -112,12 +114,7 @@ impl StampPlan {
     /// Manifests get the version even for a post release (an image may
     /// carry one); refusing to *publish* it is [`ResolvedVersion::render`]'s job.
     pub fn for_build(resolved: &ResolvedVersion, files: Vec<PathBuf>) -> StampPlan {
-        let spell = |s: Scheme| {
-            resolved
-                .spelled(s)
-                .map(|v| v.to_string())
-                .map_err(|e| e.to_string())
-        };
+        let spell = |s: Scheme| resolved.spelled(s).map(|v| v.to_string()).map_err(Arc::new);
         StampPlan {
             files,
             scope: None,
@@ -180,11 +177,12 @@ pub enum StampError {
     },
     #[error("{}: kiln does not know how to stamp this file (expected Cargo.toml, package.json, package-lock.json or pyproject.toml)", path.display())]
     UnknownKind { path: PathBuf },
-    #[error("{}: needs a {scheme} version, but {reason}; nothing was written", path.display())]
+    #[error("{}: needs a {scheme} version, which this version does not have; nothing was written", path.display())]
     Spelling {
         path: PathBuf,
         scheme: &'static str,
-        reason: String,
+        #[source]
+        reason: Arc<VersionError>,
     },
     #[error("{}: is a symbolic link; kiln never reads or writes a manifest through a link (it may point out of the project)", path.display())]
     Symlink { path: PathBuf },
