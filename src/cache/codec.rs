@@ -10,8 +10,8 @@ use std::path::Path;
 use sha2::Digest as _;
 
 use super::CacheError;
+use crate::cache::narinfo::Compression;
 use crate::hash::{tree, Sha256};
-use crate::nix::narinfo::Compression;
 
 /// What [`write_nar_file`] produced.
 #[derive(Debug, Clone)]

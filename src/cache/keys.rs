@@ -9,7 +9,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::CacheError;
-use crate::nix::signing::{PublicKey, SecretKey};
+use crate::cache::signing::{PublicKey, SecretKey};
 
 /// `PREFIX.secret` and `PREFIX.public`.
 pub fn key_files(prefix: &Path) -> (PathBuf, PathBuf) {

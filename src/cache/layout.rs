@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! nix-cache-info                     StoreDir: /nix/store
-//! <hash>.narinfo                     one per store path (see crate::nix::narinfo)
+//! <hash>.narinfo                     one per store path (see crate::cache::narinfo)
 //! nar/<filehash>.nar[.zst|.xz]       the (compressed) NAR; <filehash> = nixbase32 sha256 of the file
 //! realisations/<drv>.json            kiln: derivation hash -> store path, signed
 //! ```
@@ -25,8 +25,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::signing::{KeyName, SecretKey, Signature, TrustedKeys};
 use crate::hash::Sha256;
-use crate::nix::signing::{KeyName, SecretKey, Signature, TrustedKeys};
 use crate::nix::store_path::{StorePath, NIX_STORE_DIR};
 
 /// The `nix-cache-info` kiln writes.

@@ -8,6 +8,9 @@
 //! - [`codec`]: NAR files, compressed and hashed on the way out, decompressed
 //!   with a cap and checked on the way in;
 //! - [`push`], [`pull`]: the two directions, parallel over items;
+//! - [`narinfo`]: Nix's `.narinfo` text format, parsed strictly;
+//! - [`signing`]: ed25519 narinfo signatures and `name:base64` keys, as Nix
+//!   writes and checks them;
 //! - [`keys`]: key files as `nix-store --generate-binary-cache-key` writes them;
 //! - [`select`]: which derivations a push or pull is about (the engine's plan);
 //! - [`substitute`]: the engine's substituter for `kiln build --cache`;
@@ -24,9 +27,11 @@
 pub mod codec;
 pub mod keys;
 pub mod layout;
+pub mod narinfo;
 pub mod pull;
 pub mod push;
 pub mod select;
+pub mod signing;
 pub mod substitute;
 pub mod transport;
 pub mod trust;
@@ -38,9 +43,9 @@ pub use pull::{PullOptions, PullOutcome};
 pub use push::{PushOptions, PushOutcome};
 pub use transport::{CacheUrl, Retry, Transport, TransportError};
 
+use crate::cache::narinfo::NarInfoError;
+use crate::cache::signing::SigningError;
 use crate::error::{Classify, ErrorKind};
-use crate::nix::narinfo::NarInfoError;
-use crate::nix::signing::SigningError;
 use crate::store::StoreError;
 
 /// A cache operation failed.

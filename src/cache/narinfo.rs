@@ -29,7 +29,7 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use super::signing::{KeyName, SecretKey, Signature, SigningError, TrustedKeys};
-use super::store_path::{StorePath, StorePathError, NIX_STORE_DIR};
+use crate::nix::store_path::{StorePath, StorePathError, NIX_STORE_DIR};
 use crate::hash::{DigestParseError, Sha256};
 
 /// A narinfo that does not parse.
@@ -332,7 +332,7 @@ impl FromStr for NarInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nix::signing::PublicKey;
+    use crate::cache::signing::PublicKey;
 
     // Written by Nix 2.8: `nix store sign --key-file k.sec` of the path added
     // by `nix-store --add f.txt` ("abc"), then `nix copy --to file://…`.

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use super::CacheError;
-use crate::nix::signing::PublicKey;
+use crate::cache::signing::PublicKey;
 
 /// The `[cache] trusted-public-keys` of `<project>/recipes/release.toml`
 /// (empty when the file or the table is absent).

@@ -191,14 +191,7 @@ impl Listing {
     }
 }
 
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
-}
+pub use crate::hash::hex;
 
 #[cfg(test)]
 mod tests {

@@ -48,12 +48,7 @@ macro_rules! digest_newtype {
             }
             /// Lowercase hex (64 characters).
             pub fn to_hex(&self) -> String {
-                let mut s = String::with_capacity(64);
-                for b in self.0 {
-                    s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-                    s.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
-                }
-                s
+                super::hex(&self.0)
             }
             /// nixbase32 (52 characters).
             pub fn to_nix32(&self) -> String {

@@ -18,3 +18,6 @@ mod digest;
 pub mod tree;
 
 pub use digest::{Blake3, DigestParseError, Sha256};
+
+/// Lowercase hex of any digest's bytes ([`crate::nix::base16::encode`]).
+pub use crate::nix::base16::encode as hex;

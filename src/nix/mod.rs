@@ -1,5 +1,7 @@
-//! Nix's wire formats, byte for byte: nixbase32, the NAR archive format,
-//! store-path names, binary-cache narinfo files and their ed25519 signatures.
+//! Nix's wire formats, byte for byte: base16 and nixbase32, the NAR archive
+//! format and store-path names. (Binary-cache narinfo files and their
+//! signatures carry digests, so they live with the cache, in `cache::narinfo`
+//! and `cache::signing`.)
 //!
 //! This module is pure: it reads and writes through [`std::io::Read`] and
 //! [`std::io::Write`] only and never touches the filesystem. It depends on no
@@ -23,8 +25,8 @@
 //! assert_eq!(base32::encode(&[0xff]), "7z");
 //! ```
 
+pub mod base16;
 pub mod base32;
 pub mod nar;
-pub mod narinfo;
-pub mod signing;
+
 pub mod store_path;

@@ -123,11 +123,7 @@ impl StorePath {
         name: &str,
     ) -> Result<Self, StorePathError> {
         let name = StorePathName::new(name)?;
-        let hex: String = nar_sha256
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = super::base16::encode(nar_sha256.as_ref());
         let fingerprint = format!("source:sha256:{hex}:{NIX_STORE_DIR}:{name}");
         Ok(StorePath {
             digest: fold(&sha2::Sha256::digest(fingerprint.as_bytes()).into()),

@@ -563,7 +563,7 @@ pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
             "sha512-{}",
             base64::engine::general_purpose::STANDARD.encode(sha512)
         ),
-        shasum: sha1.iter().map(|b| format!("{b:02x}")).collect(),
+        shasum: crate::hash::hex(&sha1),
         size: digests.n,
         unpacked_size,
         warnings,

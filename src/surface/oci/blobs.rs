@@ -48,9 +48,7 @@ impl std::fmt::Display for Digest {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use crate::hash::hex;
 
 /// A writer that digests and counts what passes through it.
 #[derive(Debug)]
