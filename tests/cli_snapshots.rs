@@ -1,7 +1,9 @@
 //! Snapshots (insta) of kiln's human output: `build`, `plan`, `version
 //! show`, `store ls` and the main error messages, on the monorepo fixture
 //! committed with a fixed identity and date. Temporary paths become
-//! `[ROOT]`, derivation and store hashes `[HASH]`; everything else (order,
+//! `[ROOT]`, the fixture's commit id `[COMMIT]` (so editing a fixture file
+//! does not touch every snapshot), derivation and store hashes `[HASH]`;
+//! everything else (order,
 //! alignment, wording, counts, sizes) is pinned. Update with
 //! `INSTA_UPDATE=always cargo test --test cli_snapshots` and review the diff.
 
@@ -24,11 +26,22 @@ fn kiln_in(root: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Replace the temporary root by `[ROOT]` and every derivation hash (hex,
-/// 16 or more digits) and store-path hash (32 nixbase32 digits before `-`)
-/// by `[HASH]`.
+/// Replace the temporary root by `[ROOT]`, the commit checked out there (in
+/// full, then its 7-digit abbreviation) by `[COMMIT]`, and every derivation
+/// hash (hex, 16 or more digits) and store-path hash (32 nixbase32 digits
+/// before `-`) by `[HASH]`.
 fn redact(text: &str, root: &Path) -> String {
     let mut s = text.to_string();
+    let head = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .expect("git rev-parse");
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_string();
+    if head.len() == 40 {
+        s = s.replace(&head, "[COMMIT]").replace(&head[..7], "[COMMIT]");
+    }
     for r in [
         std::fs::canonicalize(root).unwrap_or(root.to_path_buf()),
         root.to_path_buf(),
