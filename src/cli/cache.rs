@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use super::{CliError, Context};
 use std::sync::Arc;
 
+use crate::cache::narinfo::Compression;
+use crate::cache::signing::{PublicKey, SecretKey, TrustedKeys};
 use crate::cache::substitute::CacheSubstituter;
 use crate::cache::{self, keys, trust, Cache, CacheUrl, Progress, PullOptions, PushOptions};
-use crate::nix::narinfo::Compression;
-use crate::nix::signing::{PublicKey, SecretKey, TrustedKeys};
 use crate::nix::store_path::StorePath;
 use crate::store::Store;
 
