@@ -32,13 +32,9 @@ fn kiln_in(root: &Path, args: &[&str]) -> Command {
 /// before `-`) by `[HASH]`.
 fn redact(text: &str, root: &Path) -> String {
     let mut s = text.to_string();
-    let head = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .expect("git rev-parse");
-    let head = String::from_utf8(head.stdout).unwrap().trim().to_string();
+    let head = fixture::git(root, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
     if head.len() == 40 {
         s = s.replace(&head, "[COMMIT]").replace(&head[..7], "[COMMIT]");
     }

@@ -29,8 +29,8 @@ use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use super::signing::{KeyName, SecretKey, Signature, SigningError, TrustedKeys};
-use crate::nix::store_path::{StorePath, StorePathError, NIX_STORE_DIR};
 use crate::hash::{DigestParseError, Sha256};
+use crate::nix::store_path::{StorePath, StorePathError, NIX_STORE_DIR};
 
 /// A narinfo that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

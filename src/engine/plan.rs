@@ -203,14 +203,13 @@ impl<'r> Plan<'r> {
         if !dirty.is_empty() {
             return Err(BuildError::Uncommitted { files: dirty });
         }
-        // The tool cache lives in the store; a first build must not create
-        // the store before its input is known to be good.
-        let tool_cache = opts.store_dir.join(".kiln/tools");
-        let tool_cache = opts
-            .store_dir
-            .join(".kiln")
-            .is_dir()
-            .then_some(tool_cache.as_path());
+        // The tool cache lives beside the store key, in the per-user state
+        // directory: nothing that came with a checkout (a committed store)
+        // can answer for a tool's identity. Without a home it is skipped.
+        let tool_cache = crate::store::default_state_dir()
+            .ok()
+            .map(|d| d.join("tools"));
+        let tool_cache = tool_cache.as_deref();
         let nodes = nodes
             .into_iter()
             .map(|(recipe, selection, versions, epoch)| {

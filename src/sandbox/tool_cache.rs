@@ -2,7 +2,9 @@
 //! re-hash a 40 MB `cargo`, re-run `--version` and re-ask rustup.
 //!
 //! Two kinds of entries live in the cache directory (the engine uses
-//! `<store>/.kiln/tools/`), one small JSON file each, written atomically
+//! `tools/` in the per-user state directory beside the store key,
+//! `$XDG_STATE_HOME/kiln/tools/`, created 0700, so that nothing that came
+//! with a checkout can answer for a tool), one small JSON file each, written atomically
 //! (temporary file in the same directory, then rename):
 //!
 //! - `id-<key>.json`, a binary's **identity** (`sha256`, `version`). The key
@@ -37,7 +39,7 @@
 
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -291,7 +293,11 @@ impl<'a> ToolCache<'a> {
         let Ok(bytes) = serde_json::to_vec(entry) else {
             return;
         };
-        let _ = std::fs::create_dir_all(self.dir);
+        // Private, like the store key beside it (`store::trust`).
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.dir);
         let Ok(mut f) = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(self.dir)

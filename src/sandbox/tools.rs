@@ -51,7 +51,8 @@ pub fn resolve_tools(names: &[String], dir: &Path) -> Result<Vec<Tool>, SandboxE
 }
 
 /// [`resolve_tools`] with a persistent cache in `cache_dir` (created on
-/// first use; the engine passes `<store>/.kiln/tools`). A cached identity is
+/// first use; the engine passes `tools/` in the per-user state
+/// directory). A cached identity is
 /// used only while the real binary keeps its path, device, inode, size,
 /// mtime and ctime; a cached `rustup which` answer only while everything
 /// rustup's toolchain choice reads is unchanged. The result is the same as

@@ -14,7 +14,6 @@
 //! store/.kiln/tmp/                      staging on the same filesystem; rename is the commit point
 //! store/.kiln/quarantine/               outputs set aside because their bytes changed (gc removes them)
 //! store/.kiln/store.lock                shared by every open store, exclusive for gc and repair
-//! store/.kiln/tools/                    tool identity cache of the sandbox (resolve_tools_cached; safe to delete)
 //! ```
 //!
 //! `<hash>-<name>` is exactly the path `nix-store --add` gives the same file or
