@@ -24,8 +24,16 @@ struct Project {
 
 impl Project {
     fn new(recipes: &[(&str, &str)]) -> Project {
+        Project::with_files(recipes, &[])
+    }
+
+    /// [`Project::new`] with more files (path, contents) in the commit.
+    fn with_files(recipes: &[(&str, &str)], files: &[(&str, &str)]) -> Project {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("proj");
+        for (path, text) in files {
+            write(&root.join(path), text);
+        }
         write(&root.join("docs/a.md"), "# a\n");
         write(&root.join("docs/sub/b.md"), "b\n");
         write(&root.join("VERSION"), "1.0.0\n");
@@ -167,6 +175,63 @@ fn dist_names_that_collide_are_refused_before_anything_is_built() {
         "surface = \"command\"\nsource = \"docs\"\n\n[command]\nargv = [\"true\"]\noutputs = [\"a.md\"]\n",
     )]);
     p.refuses(&["build", "--sandbox", "none"], &["SHA256SUMS"]);
+}
+
+/// npm, crate and Python artifacts are named by their manifests; their
+/// names are read from the snapshot and claimed before anything is built.
+#[test]
+fn manifest_named_artifacts_that_collide_are_refused_before_anything_is_built() {
+    let files = [
+        (
+            "web/package.json",
+            "{\"name\": \"@acme/web\", \"version\": \"1.0.0\"}\n",
+        ),
+        (
+            "py/pyproject.toml",
+            "[project]\nname = \"Acme.Tool\"\nversion = \"1.0.0\"\n",
+        ),
+        (
+            "rs/Cargo.toml",
+            "[workspace]\nmembers = [\"a\"]\n\n[workspace.package]\nversion = \"1.0.0\"\n",
+        ),
+        (
+            "rs/a/Cargo.toml",
+            "[package]\nname = \"acme-a\"\nversion.workspace = true\n",
+        ),
+        ("rs/a/src/lib.rs", ""),
+    ];
+    let p = Project::with_files(
+        &[
+            ("web", "surface = \"npm\"\nsource = \"web\"\n"),
+            (
+                "clash",
+                "surface = \"tarball\"\nsource = \"docs\"\noutput = \"acme-web-{version}.tgz\"\n",
+            ),
+        ],
+        &files,
+    );
+    p.refuses(&["build"], &["clash", "web", "acme-web-1.0.0-"]);
+
+    let p = Project::with_files(
+        &[
+            ("one", "surface = \"sdist\"\nsource = \"py\"\n"),
+            ("two", "surface = \"sdist\"\nsource = \"py\"\n"),
+        ],
+        &files,
+    );
+    p.refuses(&["build"], &["one", "two", "acme_tool-1.0.0+"]);
+
+    let p = Project::with_files(
+        &[
+            ("rs", "surface = \"crate\"\nsource = \"rs\"\n"),
+            (
+                "clash",
+                "surface = \"zip\"\nsource = \"docs\"\noutput = \"acme-a-{version}.crate\"\n",
+            ),
+        ],
+        &files,
+    );
+    p.refuses(&["build"], &["clash", "rs", "acme-a-1.0.0-"]);
 }
 
 #[test]

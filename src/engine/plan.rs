@@ -182,7 +182,7 @@ impl<'r> Plan<'r> {
                     source: Box::new(source),
                 }
             })?;
-            names.claim(r, &versions.artifact)?;
+            names.claim(r, version, &versions.artifact, snapshot, &selection)?;
             let epoch = SourceDateEpoch::resolve(
                 opts.source_date_epoch,
                 snapshot.commit_time,
@@ -475,56 +475,55 @@ fn check_templates(r: &Recipe, version: &str) -> Result<(), BuildError> {
 struct DistNames(BTreeMap<String, String>);
 
 impl DistNames {
-    /// Claim the names a recipe's artifact will take in `dist/`, when they
-    /// are known before building (tarball, zip, command; npm and crate names
-    /// come from manifests and are checked again before `dist/` is written).
-    fn claim(&mut self, r: &Recipe, version: &str) -> Result<(), BuildError> {
-        let Some(name) = artifact_name(r, version)? else {
+    /// Claim the names a recipe's artifacts will take in `dist/`, when they
+    /// are known before building ([`surface::names::predict`]; the others
+    /// are checked again before `dist/` is written).
+    fn claim(
+        &mut self,
+        r: &Recipe,
+        version: &crate::version::ResolvedVersion,
+        artifact: &str,
+        snapshot: &Snapshot,
+        selection: &crate::source::Selection<'_>,
+    ) -> Result<(), BuildError> {
+        let canonical = crate::stamp::rule::spellings(&version.canonical);
+        let v = surface::names::VersionNames {
+            artifact,
+            canonical: &canonical,
+        };
+        let mut read = |rel: &str| {
+            let path = match selection.base.as_str() {
+                "" => rel.to_string(),
+                base => format!("{base}/{rel}"),
+            };
+            let f = selection.files.iter().find(|f| f.path == path)?;
+            // Unreadable here means unknown until built, not an error.
+            snapshot.read(f).ok().flatten()
+        };
+        let Some(names) = surface::names::predict(r, &v, &mut read)? else {
             return Ok(());
         };
-        for n in [name.clone(), format!("{name}.intoto.json")] {
-            if RESERVED_DIST_NAMES.contains(&n.as_str()) {
-                return Err(BuildError::ReservedName {
-                    name: n,
-                    recipe: r.id.clone(),
-                });
-            }
-            if let Some(first) = self.0.insert(n.clone(), r.id.clone()) {
-                return Err(BuildError::ArtifactClash {
-                    name: n,
-                    first,
-                    second: r.id.clone(),
-                });
+        for name in names {
+            for n in [name.clone(), format!("{name}.intoto.json")] {
+                if RESERVED_DIST_NAMES.contains(&n.as_str()) {
+                    return Err(BuildError::ReservedName {
+                        name: n,
+                        recipe: r.id.clone(),
+                    });
+                }
+                if let Some(first) = self.0.insert(n.clone(), r.id.clone()) {
+                    if first != r.id {
+                        return Err(BuildError::ArtifactClash {
+                            name: n,
+                            first,
+                            second: r.id.clone(),
+                        });
+                    }
+                }
             }
         }
         Ok(())
     }
-}
-
-/// The `dist/` name of a recipe's artifact, when it follows from the recipe alone.
-fn artifact_name(r: &Recipe, version: &str) -> Result<Option<String>, BuildError> {
-    let ext = match r.surface() {
-        Surface::Tarball => {
-            let c = r
-                .spec
-                .tarball
-                .as_ref()
-                .map(|t| t.compression)
-                .unwrap_or_default();
-            match c {
-                crate::recipe::schema::Compression::Gzip => ".tar.gz",
-                crate::recipe::schema::Compression::Zstd => ".tar.zst",
-                crate::recipe::schema::Compression::None => ".tar",
-            }
-        }
-        Surface::Zip => ".zip",
-        Surface::Command => return Ok(Some(r.store_name())),
-        _ => return Ok(None),
-    };
-    Ok(Some(match &r.spec.output {
-        Some(o) => r.render("output", o, version)?,
-        None => format!("{}-{version}{ext}", r.store_name()),
-    }))
 }
 
 /// An absolute, symlink-free spelling of `p` (which may not exist yet), so it

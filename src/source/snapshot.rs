@@ -293,6 +293,24 @@ impl Snapshot {
         super::materialise::write_files(self.repo.as_ref(), files, dest)
     }
 
+    /// The bytes of one regular file of the snapshot (a manifest read while
+    /// planning); `None` for a symbolic link, which is never followed.
+    pub fn read(&self, f: &SnapFile) -> Result<Option<Vec<u8>>, SnapshotError> {
+        if f.kind == FileKind::Symlink {
+            return Ok(None);
+        }
+        Ok(Some(match &f.content {
+            Content::GitBlob(oid) => match &self.repo {
+                Some(repo) => repo.object_reader()?.read(oid)?,
+                None => return Ok(None),
+            },
+            Content::Disk(p) => std::fs::read(p).map_err(|source| SnapshotError::Io {
+                path: p.clone(),
+                source,
+            })?,
+        }))
+    }
+
     /// Uncommitted paths among `files` (relative to the project root).
     pub fn uncommitted_in(&self, paths: &BTreeSet<&str>) -> Vec<String> {
         self.uncommitted

@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod command;
 pub mod crate_;
+pub mod names;
 pub mod npm;
 pub mod oci;
 pub mod python;

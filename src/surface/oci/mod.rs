@@ -132,11 +132,7 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         revision,
         &created,
     )?;
-    let name = format!(
-        "{}-{}",
-        r.store_name(),
-        crate::nix::store_path::sanitize_name(job.version)
-    );
+    let name = output_name(r, job.version);
     let root = job.out.join(&name);
     let layout = root.join("oci");
     let blobs = Blobs::create(&layout).map_err(io(&layout))?;
@@ -407,4 +403,13 @@ fn build_platform(
         docker_layers,
         platform,
     })
+}
+
+/// The stem of an image recipe's outputs (`<stem>.oci`, `<stem>.docker.tar`).
+pub fn output_name(r: &crate::recipe::Recipe, version: &str) -> String {
+    format!(
+        "{}-{}",
+        r.store_name(),
+        crate::nix::store_path::sanitize_name(version)
+    )
 }
