@@ -158,10 +158,24 @@ impl Progress for Quiet {}
 
 /// `kiln build`: plan, build what is not registered, write `dist/`.
 pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport, BuildError> {
-    let resolved = Resolved::load(opts)?;
-    let plan = Plan::new(&resolved, opts)?;
-    let store = Store::open(&opts.store_dir)?;
-    let recipes = execute::run(&plan, &store, opts, progress)?;
+    std::thread::scope(|s| {
+        // Whether git tracks the store (an index read) runs beside planning.
+        let checked = s.spawn(|| Store::check_root(&opts.store_dir));
+        let resolved = Resolved::load(opts)?;
+        let plan = Plan::new(&resolved, opts)?;
+        let store = Store::open_checked(checked.join().expect("store check")?)?;
+        build_planned(opts, progress, &resolved, &plan, &store)
+    })
+}
+
+fn build_planned(
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+    resolved: &Resolved,
+    plan: &Plan<'_>,
+    store: &Store,
+) -> Result<BuildReport, BuildError> {
+    let recipes = execute::run(plan, store, opts, progress)?;
     let dist_dir = opts.dist_dir();
     let source = match &resolved.snapshot.origin {
         crate::source::Origin::Git {
@@ -179,7 +193,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
         source,
         complete: opts.recipes.is_empty(),
     };
-    let dist = dist::write_dist(&store, &publication, &dist_dir)?;
+    let dist = dist::write_dist(store, &publication, &dist_dir)?;
     Ok(BuildReport {
         recipes,
         dist_dir,
@@ -190,8 +204,11 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
 
 /// `kiln plan`: every selected recipe's derivation, without building.
 pub fn plan(opts: &BuildOptions) -> Result<Vec<Planned>, BuildError> {
-    let resolved = Resolved::load(opts)?;
-    let plan = Plan::new(&resolved, opts)?;
-    let store = Store::open(&opts.store_dir)?;
-    plan.describe(&store)
+    std::thread::scope(|s| {
+        let checked = s.spawn(|| Store::check_root(&opts.store_dir));
+        let resolved = Resolved::load(opts)?;
+        let plan = Plan::new(&resolved, opts)?;
+        let store = Store::open_checked(checked.join().expect("store check")?)?;
+        plan.describe(&store)
+    })
 }

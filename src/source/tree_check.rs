@@ -19,7 +19,7 @@
 //! Names are bytes: a name that is not UTF-8 is valid here (it only matters
 //! if a recipe selects it, see `Snapshot::select`).
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use crate::nix::nar::{invalid_name_reason, MAX_NAME};
 
@@ -47,8 +47,10 @@ pub struct Refusal {
 pub fn check_listing<'a>(
     entries: impl IntoIterator<Item = Listed<'a>> + Clone,
 ) -> Result<(), Refusal> {
-    let mut dirs: BTreeSet<&[u8]> = BTreeSet::new();
-    let mut seen: BTreeSet<&[u8]> = BTreeSet::new();
+    // Membership only (nothing is iterated), so hash sets: a no-op build
+    // checks every path of the commit.
+    let mut dirs: HashSet<&[u8]> = HashSet::new();
+    let mut seen: HashSet<&[u8]> = HashSet::new();
     for e in entries.clone() {
         if e.directory {
             dirs.insert(e.path);

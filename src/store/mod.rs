@@ -221,6 +221,10 @@ fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Result<String, StoreError>
     Ok(Some(bytes))
 }
 
+/// A store root that [`Store::check_root`] found untracked by git.
+#[derive(Debug)]
+pub struct CheckedRoot(PathBuf);
+
 /// Refuse a store that came with a checkout: `root` itself a symlink git
 /// tracks (the checkout would choose where kiln writes), or paths in `root`
 /// that git tracks and kiln would read — anything under `.kiln/` or named
@@ -318,8 +322,26 @@ impl Store {
         Self::open_inner(root.into(), Some(state_dir.into()))
     }
 
+    /// The read-only half of [`open`](Self::open): refuse a store whose
+    /// contents git tracks, writing nothing, so that it can run beside
+    /// planning; [`open_checked`](Self::open_checked) then opens it.
+    pub fn check_root(root: impl Into<PathBuf>) -> Result<CheckedRoot, StoreError> {
+        let root = root.into();
+        refuse_if_tracked(&root)?;
+        Ok(CheckedRoot(root))
+    }
+
+    /// Open (creating if needed) a store whose root was checked.
+    pub fn open_checked(root: CheckedRoot) -> Result<Store, StoreError> {
+        Self::create(root.0, None)
+    }
+
     fn open_inner(root: PathBuf, state_dir: Option<PathBuf>) -> Result<Store, StoreError> {
         refuse_if_tracked(&root)?;
+        Self::create(root, state_dir)
+    }
+
+    fn create(root: PathBuf, state_dir: Option<PathBuf>) -> Result<Store, StoreError> {
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         let root = fs::canonicalize(&root).map_err(io_err(&root))?;
         for d in SUBDIRS {
