@@ -121,9 +121,9 @@ pub(super) fn walk_directory(
         .filter_entry(|e| e.file_name() != ".git")
         .build();
     for entry in walker {
-        let entry = entry.map_err(|e| SnapshotError::Io {
+        let entry = entry.map_err(|source| SnapshotError::Walk {
             path: root.to_path_buf(),
-            source: std::io::Error::other(e.to_string()),
+            source,
         })?;
         let path = entry.path();
         if is_under_any(path, exclude_dirs) {
