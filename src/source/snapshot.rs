@@ -153,6 +153,18 @@ pub struct Snapshot {
     /// `files`; a recipe that selects one fails (`Snapshot::select`).
     pub unreadable: Vec<String>,
     repo: Option<Repo>,
+    /// One `git cat-file --batch` for [`Snapshot::read`], started on first use.
+    objects: Objects,
+}
+
+/// A lazily started object reader; a clone starts its own.
+#[derive(Debug, Default)]
+struct Objects(std::sync::Mutex<Option<crate::source::git::ObjectReader>>);
+
+impl Clone for Objects {
+    fn clone(&self) -> Self {
+        Objects::default()
+    }
 }
 
 impl Snapshot {
@@ -174,6 +186,7 @@ impl Snapshot {
                 uncommitted: Vec::new(),
                 unreadable,
                 repo: None,
+                objects: Default::default(),
             });
         };
         let prefix = checkout.prefix.as_str();
@@ -194,6 +207,7 @@ impl Snapshot {
                 uncommitted: Vec::new(),
                 unreadable,
                 repo: Some(repo),
+                objects: Default::default(),
             });
         };
         if dirty {
@@ -210,6 +224,7 @@ impl Snapshot {
                 uncommitted: Vec::new(),
                 unreadable,
                 repo: Some(repo),
+                objects: Default::default(),
             });
         }
         // Listing the tree and asking for uncommitted changes are independent
@@ -278,6 +293,7 @@ impl Snapshot {
             uncommitted,
             unreadable,
             repo: Some(repo),
+            objects: Default::default(),
         })
     }
 
@@ -300,10 +316,16 @@ impl Snapshot {
             return Ok(None);
         }
         Ok(Some(match &f.content {
-            Content::GitBlob(oid) => match &self.repo {
-                Some(repo) => repo.object_reader()?.read(oid)?,
-                None => return Ok(None),
-            },
+            Content::GitBlob(oid) => {
+                let Some(repo) = &self.repo else {
+                    return Ok(None);
+                };
+                let mut objects = self.objects.0.lock().expect("object reader");
+                if objects.is_none() {
+                    *objects = Some(repo.object_reader()?);
+                }
+                objects.as_mut().expect("started above").read(oid)?
+            }
             Content::Disk(p) => std::fs::read(p).map_err(|source| SnapshotError::Io {
                 path: p.clone(),
                 source,
