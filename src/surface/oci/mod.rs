@@ -89,7 +89,10 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
 /// compressors (the recipe's choice is in the derivation's config).
 pub fn identity() -> [(&'static str, String); 3] {
     [
-        ("writer", "oci-v1 tar=pax json=compact".to_string()),
+        (
+            "writer",
+            "oci-v1 tar=pax json=compact docker-layers=blobs".to_string(),
+        ),
         ("oci-gzip", compress::identity(LayerCompression::Gzip)),
         ("oci-zstd", compress::identity(LayerCompression::Zstd)),
     ]
@@ -298,8 +301,13 @@ fn build_platform(
     if let Some(b) = &base {
         b.copy_layers(blobs)?;
         for (l, diff) in b.manifest.layers.iter().zip(&b.config.rootfs.diff_ids) {
-            let blob = b.layer_path(l);
-            let (digest, tar_size) = base::measure(&blob, l.media_type).map_err(io(&blob))?;
+            // The copy in this layout, checked against its digest by copy_layers.
+            let d: Digest = l.digest.parse().map_err(|_| OciError::Base {
+                layout: b.name.clone(),
+                reason: format!("layer digest {:?} is not sha256:<64 hex>", l.digest),
+            })?;
+            let blob = blobs.path(&d);
+            let (digest, _) = base::measure(&blob, l.media_type).map_err(io(&blob))?;
             if digest.as_str() != diff {
                 return Err(OciError::Base {
                     layout: b.name.clone(),
@@ -313,8 +321,8 @@ fn build_platform(
             docker_layers.push(docker::DockerLayer {
                 blob,
                 media_type: l.media_type,
-                diff_id: digest,
-                tar_size,
+                digest: d,
+                size: l.size,
             });
         }
     }
@@ -333,8 +341,8 @@ fn build_platform(
         docker_layers.push(docker::DockerLayer {
             blob: blobs.path(&w.digest),
             media_type: media,
-            diff_id: w.diff_id,
-            tar_size: w.tar_size,
+            digest: w.digest,
+            size: w.size,
         });
     }
     if pp.layers.is_empty() {
