@@ -117,6 +117,16 @@ fn release_image_on_busybox_is_read_by_skopeo_umoci_podman_and_runs() {
     ))
     .unwrap();
     assert_eq!(via_docker["config"]["Entrypoint"], c["Entrypoint"]);
+    // Its layers (the layout's compressed blobs) read back as the config's diff ids.
+    run_ok(
+        cmd("skopeo")
+            .args(["copy", "--quiet"])
+            .arg(format!("docker-archive:{}", docker.display()))
+            .arg(format!(
+                "oci:{}:back",
+                tmp.path().join("from-docker").display()
+            )),
+    );
 
     // The entrypoint runs in the unpacked rootfs.
     let out = run_in_image(&layout, "petronas", tmp.path());
