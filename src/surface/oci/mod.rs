@@ -188,10 +188,42 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         .iter()
         .map(|t| format!("{}:{t}", plan.repository))
         .collect();
-    let nar = crate::hash::tree::nar_sha256(&layout).map_err(|e| OciError::Io {
-        path: layout.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    // The layout is complete: its NAR hash (a read of every blob) runs on
+    // another core while the docker archives copy the same blobs.
+    let (nar, dockers) = std::thread::scope(|s| {
+        let nar = s.spawn(|| {
+            crate::hash::tree::nar_sha256(&layout).map_err(|e| OciError::Io {
+                path: layout.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        });
+        let dockers = built
+            .iter()
+            .map(|b| {
+                let file = docker_file_name(&name, b, built.len());
+                let (sha256, size) = docker::write(
+                    &root.join(&file),
+                    &b.config,
+                    &b.config_digest,
+                    &b.docker_layers,
+                    &repo_tags,
+                )?;
+                Ok(Artifact {
+                    path: file.clone(),
+                    file,
+                    sha256,
+                    size,
+                    directory: false,
+                    extra: Default::default(),
+                })
+            })
+            .collect::<Result<Vec<_>, OciError>>();
+        let nar = nar
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (nar, dockers)
+    });
+    let nar = nar?;
     let mut extra = serde_json::Map::new();
     extra.insert("manifest_digest".into(), Value::String(top.digest.clone()));
     extra.insert("repository".into(), Value::String(plan.repository.clone()));
@@ -207,39 +239,25 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         directory: true,
         extra,
     }];
-    for b in &built {
-        let file = if built.len() == 1 {
-            format!("{name}.docker.tar")
-        } else {
-            let mut p = format!("{name}-{}-{}", b.platform.os, b.platform.architecture);
-            if let Some(v) = &b.platform.variant {
-                p.push('-');
-                p.push_str(v);
-            }
-            format!("{p}.docker.tar")
-        };
-        let path = root.join(&file);
-        let (sha256, size) = docker::write(
-            &path,
-            &b.config,
-            &b.config_digest,
-            &b.docker_layers,
-            &repo_tags,
-        )?;
-        artifacts.push(Artifact {
-            path: file.clone(),
-            file,
-            sha256,
-            size,
-            directory: false,
-            extra: Default::default(),
-        });
-    }
+    artifacts.extend(dockers?);
     Ok(Output {
         path: root,
         name,
         artifacts,
     })
+}
+
+/// `<name>.docker.tar`, or with the platform when there are several.
+fn docker_file_name(name: &str, b: &Built, platforms: usize) -> String {
+    if platforms == 1 {
+        return format!("{name}.docker.tar");
+    }
+    let mut p = format!("{name}-{}-{}", b.platform.os, b.platform.architecture);
+    if let Some(v) = &b.platform.variant {
+        p.push('-');
+        p.push_str(v);
+    }
+    format!("{p}.docker.tar")
 }
 
 fn layer_media(c: LayerCompression) -> MediaType {
