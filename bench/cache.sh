@@ -59,24 +59,29 @@ PUB=$(cat "$W/key.public")
 RECIPES=$(ls "$W/repo/recipes" | grep -vc '^release.toml$')
 
 now() { date +%s%N; }
-pull=(); build=()
+# CPU seconds (user + sys, with children) of the last timed command: on a
+# shared machine wall time also measures the wait for a core.
+cpu_of() { awk '{printf "%.2f", $1 + $2}' "$W/cpu"; }
+pull=(); build=(); pullc=(); buildc=()
 for i in $(seq "$RUNS"); do
   rm -rf "$W/s" "$W/d"
   t=$(now)
-  out=$("$KILN" -C "$W/repo" --store "$W/s" build --json --out "$W/d" --cache "$URL" --trusted-key "$PUB" 2>/dev/null)
-  pull+=($(( $(now) - t )))
+  out=$(/usr/bin/time -f "%U %S" -o "$W/cpu" "$KILN" -C "$W/repo" --store "$W/s" build --json --out "$W/d" --cache "$URL" --trusted-key "$PUB" 2>/dev/null)
+  pull+=($(( $(now) - t ))); pullc+=("$(cpu_of)")
   n=$(printf '%s' "$out" | grep -c '"status": "substituted"' || true)
   [ "$n" -eq "$RECIPES" ] || { echo "run $i: $n of $RECIPES substituted" >&2; exit 1; }
   cmp -s "$W/d/SHA256SUMS" "$W/dist-a/SHA256SUMS" || { echo "run $i: dist differs" >&2; exit 1; }
   rm -rf "$W/s" "$W/d"
   t=$(now)
-  "$KILN" -C "$W/repo" --store "$W/s" build --out "$W/d" >/dev/null 2>&1
-  build+=($(( $(now) - t )))
+  /usr/bin/time -f "%U %S" -o "$W/cpu" "$KILN" -C "$W/repo" --store "$W/s" build --out "$W/d" >/dev/null 2>&1
+  build+=($(( $(now) - t ))); buildc+=("$(cpu_of)")
   cmp -s "$W/d/SHA256SUMS" "$W/dist-a/SHA256SUMS" || { echo "run $i: rebuilt dist differs" >&2; exit 1; }
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 pm=$(median "${pull[@]}"); bm=$(median "${build[@]}")
 echo "pull runs (ms): $(printf '%s ' "${pull[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
 echo "rebuild runs (ms): $(printf '%s ' "${build[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
+echo "CPU seconds (user+sys) — pull: ${pullc[*]}; rebuild: ${buildc[*]}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v p="$pm" -v b="$bm" -v r="$RUNS" -v n="$RECIPES" 'BEGIN {
   printf "monorepo fixture (%d recipes), %d runs: fresh store pulling from nginx %.0f ms; rebuilding %.0f ms; ratio %.1fx\n", n, r, p/1e6, b/1e6, b/p }'

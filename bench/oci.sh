@@ -23,7 +23,7 @@ P=$W/proj
 if [ ! -f "$P/.generated" ]; then
   rm -rf "$P"; mkdir -p "$P/recipes" "$P/payload"
   # 2,000 files of 256 KiB: text-like lines with varying numbers, so they
-  # compress about 4:1 like typical image content (deterministic).
+  # compress about 2:1 with gzip -6 (random words and numbers; deterministic).
   python3 - "$P/payload" <<'PY'
 import os, sys, random
 root = sys.argv[1]
@@ -59,9 +59,13 @@ T
   touch "$P/.generated"
 fi
 du -sh "$P/payload"
-"$KILN" -C "$P" --store "$W/store" build big >/dev/null     # warm the page cache
+# Every kiln run is a new derivation: SOURCE_DATE_EPOCH from a counter kept
+# beside the store (never a cache hit, also across runs of this script).
+epoch=$(cat "$W/epoch" 2>/dev/null || echo 1800000000)
+next_epoch() { epoch=$((epoch + 1)); echo "$epoch" > "$W/epoch"; }
+next_epoch; SOURCE_DATE_EPOCH=$epoch "$KILN" -C "$P" --store "$W/store" build big >/dev/null   # warm the page cache
 if [ -x /usr/bin/time ]; then   # peak memory of a build (the layer is streamed)
-  SOURCE_DATE_EPOCH=1600000000 /usr/bin/time -f "kiln build peak RSS: %M KiB" "$KILN" -C "$P" --store "$W/store" build big >/dev/null
+  next_epoch; SOURCE_DATE_EPOCH=$epoch /usr/bin/time -f "kiln build peak RSS: %M KiB" "$KILN" -C "$P" --store "$W/store" build big >/dev/null
 fi
 
 now() { date +%s%N; }
@@ -69,18 +73,22 @@ PODMAN=()
 if command -v podman >/dev/null 2>&1; then
   PODMAN=(podman --root "$W/podman/root" --runroot "$W/podman/run" --storage-driver vfs)
 fi
-k=(); g=(); p=(); epoch=1700000000
+# CPU seconds (user + sys, the process and its children) of each run too:
+# on a shared machine wall time also measures the wait for a core.
+cpu() { /usr/bin/time -f "%U %S" -o "$W/cpu" "$@" >/dev/null && awk '{printf "%.1f", $1 + $2}' "$W/cpu"; }
+k=(); g=(); p=(); kc=(); gc=(); pc=()
 for _ in $(seq "$RUNS"); do
-  epoch=$((epoch + 1))
-  t=$(now); SOURCE_DATE_EPOCH=$epoch "$KILN" -C "$P" --store "$W/store" build big >/dev/null; k+=($(( $(now) - t )))
-  t=$(now); tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -C "$P" payload | gzip -n | sha256sum >/dev/null; g+=($(( $(now) - t )))
+  next_epoch
+  t=$(now); c=$(SOURCE_DATE_EPOCH=$epoch cpu "$KILN" -C "$P" --store "$W/store" build big 2>/dev/null); k+=($(( $(now) - t ))); kc+=("$c")
+  t=$(now); c=$(cpu sh -c "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - -C '$P' payload | gzip -n | sha256sum >/dev/null"); g+=($(( $(now) - t ))); gc+=("$c")
   if [ ${#PODMAN[@]} -gt 0 ]; then
     "${PODMAN[@]}" rmi -af >/dev/null 2>&1 || true
     rm -f "$W/podman.tar"
     t=$(now)
-    if "${PODMAN[@]}" build -q --timestamp 0 -t bench/big:1 -f "$P/Containerfile" "$P" >/dev/null 2>"$W/podman.err" \
-       && "${PODMAN[@]}" save -o "$W/podman.tar" bench/big:1 >/dev/null 2>>"$W/podman.err"; then
-      p+=($(( $(now) - t )))
+    if c=$(cpu sh -c 'P=$1 W=$2; shift 2
+        "$@" build -q --timestamp 0 -t bench/big:1 -f "$P/Containerfile" "$P" >/dev/null 2>"$W/podman.err" &&
+        "$@" save -o "$W/podman.tar" bench/big:1 >/dev/null 2>>"$W/podman.err"' sh "$P" "$W" "${PODMAN[@]}"); then
+      p+=($(( $(now) - t ))); pc+=("$c")
     else
       echo "podman build failed here (skipped): $(tail -1 "$W/podman.err")"; PODMAN=()
     fi
@@ -92,6 +100,8 @@ pm=0; [ ${#p[@]} -gt 0 ] && pm=$(median "${p[@]}")
 echo "kiln runs (ms): $(printf '%s ' "${k[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
 echo "pipeline runs (ms): $(printf '%s ' "${g[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
 [ ${#p[@]} -gt 0 ] && echo "podman runs (ms): $(printf '%s ' "${p[@]}" | awk '{for(i=1;i<=NF;i++) printf "%.0f ", $i/1e6}')"
+echo "CPU seconds (user+sys) — kiln: ${kc[*]}; pipeline: ${gc[*]}; podman: ${pc[*]:-}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 awk -v k="$km" -v g="$gm" -v p="$pm" -v c="$CORES" -v r="$RUNS" 'BEGIN {
   printf "%d runs, %d cores: kiln build %.2f s; tar|gzip -n|sha256sum %.2f s; kiln / (pipeline / cores) = %.2f", r, c, k/1e9, g/1e9, k/(g/c)
   if (p > 0) printf "; podman build+save %.2f s; podman / kiln = %.2f×", p/1e9, p/k

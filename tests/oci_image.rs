@@ -9,284 +9,13 @@
 //! from the host's Python interpreters; nothing is downloaded.
 
 mod common;
+mod oci_support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::fixture::{copy_dir, git, monorepo_at};
-use common::{cmd, kiln, kiln_bin, require_tool, run, run_ok, write};
-
-fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oci")
-}
-
-fn kiln_in(root: &Path, store: &Path, args: &[&str]) -> Command {
-    let mut c = kiln();
-    c.arg("-C").arg(root).arg("--store").arg(store).args(args);
-    c.env_remove("SOURCE_DATE_EPOCH");
-    c
-}
-
-/// An OCI layout made by umoci from `rootfs`; returns its manifest digest.
-fn umoci_layout(layout: &Path, rootfs: &Path) -> String {
-    let image = format!("{}:base", layout.display());
-    run_ok(cmd("umoci").args(["init", "--layout"]).arg(layout));
-    run_ok(cmd("umoci").args(["new", "--image", &image]));
-    run_ok(
-        cmd("umoci")
-            .args(["insert", "--rootless", "--image", &image])
-            .arg(rootfs)
-            .arg("/"),
-    );
-    run_ok(cmd("umoci").args(["gc", "--layout"]).arg(layout));
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Base layouts made once per test process (under the target's temporary
-/// directory): busybox, and Python 3.11/3.12 when the host has them.
-/// Returns (dir holding `bases/`, placeholder → digest).
-fn bases() -> &'static (PathBuf, Vec<(String, String)>) {
-    static BASES: std::sync::OnceLock<(PathBuf, Vec<(String, String)>)> =
-        std::sync::OnceLock::new();
-    BASES.get_or_init(|| {
-        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("oci-bases-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        let dir = tmp.join("bases");
-        let mut pins = Vec::new();
-        let rootfs = tmp.join("rootfs-busybox");
-        std::fs::create_dir_all(rootfs.join("bin")).unwrap();
-        std::fs::copy(busybox(), rootfs.join("bin/busybox")).unwrap();
-        for applet in ["sh", "cat", "ls", "echo"] {
-            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-        }
-        pins.push((
-            "@BUSYBOX_DIGEST@".to_string(),
-            umoci_layout(&dir.join("busybox"), &rootfs),
-        ));
-        for (py, key) in [("3.11", "@PY311_DIGEST@"), ("3.12", "@PY312_DIGEST@")] {
-            let rootfs = tmp.join(format!("rootfs-python-{py}"));
-            if python_rootfs(py, &rootfs) {
-                pins.push((
-                    key.to_string(),
-                    umoci_layout(&dir.join(format!("python-{py}")), &rootfs),
-                ));
-            }
-        }
-        (tmp, pins)
-    })
-}
-
-/// Debian busybox-static's binary.
-fn busybox() -> PathBuf {
-    let p = PathBuf::from("/bin/busybox");
-    let file = run_ok(cmd("file").arg("-L").arg(&p));
-    assert!(
-        file.contains("statically linked"),
-        "{p:?} is not static (install busybox-static): {file}"
-    );
-    p
-}
-
-const PY_FILES: &str = r#"
-import sys, mini_flow.cli
-print(sys.executable)
-print(sys.base_prefix)
-for m in list(sys.modules.values()):
-    f = getattr(m, "__file__", None)
-    if f and f.startswith(sys.base_prefix):
-        print(f)
-"#;
-
-/// A rootfs holding the host's Python `version` (the interpreter, its
-/// shared libraries and the standard library modules it loads) at the host's
-/// paths, with `/usr/local/bin/python3` pointing at it. False when absent.
-fn python_rootfs(version: &str, rootfs: &Path) -> bool {
-    let Some(exe) = host_python(version) else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "python{version} is not installed on this host (the image matrix test needs it)"
-            );
-        }
-        eprintln!("SKIP python {version}: not on this host");
-        return false;
-    };
-    let src = common::fixture::monorepo_src().join("python/src");
-    let out = run_ok(cmd(&exe).args(["-c", PY_FILES]).env("PYTHONPATH", &src));
-    let mut lines = out.lines();
-    let executable = PathBuf::from(lines.next().unwrap());
-    let prefix = PathBuf::from(lines.next().unwrap());
-    let mut files: Vec<PathBuf> = lines.map(PathBuf::from).collect();
-    files.push(executable.clone());
-    let ldd = run_ok(cmd("ldd").arg(&executable));
-    for line in ldd.lines() {
-        let path = match line.split_once("=>") {
-            Some((_, rest)) => rest.split_whitespace().next().unwrap_or(""),
-            None => line.split_whitespace().next().unwrap_or(""),
-        };
-        if path.starts_with('/') {
-            files.push(PathBuf::from(path));
-        }
-    }
-    for f in files {
-        let dest = rootfs.join(f.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(&f, &dest).unwrap();
-    }
-    let short = version.to_string();
-    std::fs::create_dir_all(
-        rootfs
-            .join(prefix.strip_prefix("/").unwrap())
-            .join(format!("lib/python{short}/lib-dynload")),
-    )
-    .unwrap();
-    std::fs::create_dir_all(rootfs.join("usr/local/bin")).unwrap();
-    std::os::unix::fs::symlink(&executable, rootfs.join("usr/local/bin/python3")).unwrap();
-    true
-}
-
-/// The host's `python<version>`: on PATH, else one of pyenv's versions.
-fn host_python(version: &str) -> Option<String> {
-    let works = |exe: &str| {
-        cmd(exe)
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    if let Some(p) = works(&format!("python{version}")) {
-        return Some(p);
-    }
-    let root = cmd("pyenv").arg("root").output().ok()?;
-    let versions = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim()).join("versions");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(versions)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.strip_prefix(version).is_some_and(|rest| {
-                rest.starts_with('.') && rest[1..].bytes().all(|b| b.is_ascii_digit())
-            })
-        })
-        .map(|e| e.path().join(format!("bin/python{version}")))
-        .collect();
-    found.sort();
-    found.pop().and_then(|p| works(&p.to_string_lossy()))
-}
-
-/// A committed copy of the monorepo with the OCI recipes and base layouts.
-fn project(dir: &Path, reverse: bool, with_python: bool) -> PathBuf {
-    let root = monorepo_at(dir, reverse);
-    let (bases_dir, pins) = bases();
-    copy_dir(
-        &bases_dir.join("bases/busybox"),
-        &root.join("bases/busybox"),
-        reverse,
-    );
-    for entry in std::fs::read_dir(fixture_dir().join("recipes")).unwrap() {
-        let e = entry.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == "flow-image.toml" && !with_python {
-            continue;
-        }
-        let mut text = std::fs::read_to_string(e.path()).unwrap();
-        for (key, digest) in pins {
-            text = text.replace(key, digest);
-        }
-        write(&root.join("recipes").join(&name), text);
-    }
-    if with_python {
-        for py in ["3.11", "3.12"] {
-            let b = bases_dir.join(format!("bases/python-{py}"));
-            copy_dir(&b, &root.join(format!("bases/python-{py}")), reverse);
-        }
-    }
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "images"]);
-    root
-}
-
-fn has_python_bases() -> bool {
-    bases()
-        .1
-        .iter()
-        .filter(|(k, _)| k.starts_with("@PY"))
-        .count()
-        == 2
-}
-
-fn tools(names: &[&str]) -> bool {
-    names.iter().all(|t| require_tool(t))
-}
-
-fn layout_index(layout: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap()
-}
-
-fn tags_of(layout: &Path) -> Vec<String> {
-    layout_index(layout)["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m["annotations"]["org.opencontainers.image.ref.name"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
-}
-
-fn blob(layout: &Path, digest: &str) -> serde_json::Value {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()).unwrap()
-}
-
-/// Unpack `layout:tag` with umoci and run `argv` in the rootfs with bubblewrap.
-fn run_in_image(layout: &Path, tag: &str, work: &Path) -> String {
-    let bundle = work.join(format!("bundle-{tag}"));
-    run_ok(
-        cmd("umoci")
-            .args(["unpack", "--rootless", "--image"])
-            .arg(format!("{}:{tag}", layout.display()))
-            .arg(&bundle),
-    );
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
-    let args: Vec<String> = config["process"]["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    let env: Vec<String> = config["process"]["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    let mut c = cmd("bwrap");
-    c.arg("--bind").arg(bundle.join("rootfs")).arg("/").args([
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--unshare-net",
-        "--clearenv",
-    ]);
-    for e in &env {
-        let (k, v) = e.split_once('=').unwrap();
-        c.args(["--setenv", k, v]);
-    }
-    c.args(&args);
-    run_ok(&mut c)
-}
+use common::fixture::{git, monorepo_at};
+use common::{cmd, kiln_bin, require_tool, run, run_ok, write};
+use oci_support::*;
 
 #[test]
 fn release_image_on_busybox_is_read_by_skopeo_umoci_podman_and_runs() {
@@ -388,6 +117,16 @@ fn release_image_on_busybox_is_read_by_skopeo_umoci_podman_and_runs() {
     ))
     .unwrap();
     assert_eq!(via_docker["config"]["Entrypoint"], c["Entrypoint"]);
+    // Its layers (the layout's compressed blobs) read back as the config's diff ids.
+    run_ok(
+        cmd("skopeo")
+            .args(["copy", "--quiet"])
+            .arg(format!("docker-archive:{}", docker.display()))
+            .arg(format!(
+                "oci:{}:back",
+                tmp.path().join("from-docker").display()
+            )),
+    );
 
     // The entrypoint runs in the unpacked rootfs.
     let out = run_in_image(&layout, "petronas", tmp.path());
@@ -475,7 +214,14 @@ fn tags_follow_release_kind_and_post_releases_are_images_only() {
             .arg(format!("oci:{}:3.1.0.post1", post.display())),
     );
     // Every other surface refuses a post release, in the same build.
-    for other in ["mini-crates", "mini-npm", "docs-bundle", "docs-zip"] {
+    for other in [
+        "mini-crates",
+        "mini-npm",
+        "docs-bundle",
+        "docs-zip",
+        "flow-wheel",
+        "flow-sdist",
+    ] {
         let out = run(&mut kiln_in(
             &root,
             &store,
@@ -502,7 +248,9 @@ fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
     let with_python = has_python_bases();
     let root_a = project(&a.path().join("p"), false, with_python);
     let root_b = project(&b.path().join("some/deeper/place/p2"), true, with_python);
-    let mut names = vec!["mini-image"];
+    add_bulk(&root_a, false);
+    add_bulk(&root_b, true);
+    let mut names = vec!["mini-image", "bulk-gz", "bulk-zst"];
     if with_python {
         names.push("flow-image");
     }
@@ -521,6 +269,7 @@ fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
         .arg("--store")
         .arg(b.path().join("store"))
         .args(&args_a)
+        .env("PATH", python_path())
         .env("TZ", "Asia/Kathmandu")
         .env("LC_ALL", "fr_FR.UTF-8")
         .env_remove("KILN_STORE")
@@ -567,7 +316,7 @@ fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
 }
 
 #[test]
-fn python_matrix_gives_one_image_per_python_with_cell_tags() {
+fn python_matrix_installs_the_wheel_per_python_with_cell_tags() {
     if !tools(&["umoci", "skopeo", "bwrap", "file", "ldd"]) || !has_python_bases() {
         return;
     }
@@ -608,10 +357,40 @@ fn python_matrix_gives_one_image_per_python_with_cell_tags() {
                 .arg(format!("oci:{}:1.4.3-py{py}", layout.display()))
                 .arg(format!("oci:{}:1.4.3-py{py}", gz.display())),
         );
-        let out = run_in_image(&gz, &format!("1.4.3-py{py}"), tmp.path());
+        // The entrypoint is the console script pip wrote; it prints the
+        // stamped version from the installed metadata.
+        let tag = format!("1.4.3-py{py}");
+        let out = run_in_image(&gz, &tag, tmp.path());
+        assert_eq!(out.trim(), "1.4.3", "{out}");
+        // The image's own Python imports the package from the installed prefix.
+        let out = run_in_image_argv(
+            &gz,
+            &tag,
+            tmp.path(),
+            Some(&[
+                "/usr/local/bin/python3",
+                "-c",
+                "import sys, mini_flow, mini_flow.cli; print(sys.version_info[:2], mini_flow.__file__); mini_flow.cli.main()",
+            ]),
+        );
         let (major, minor) = py.split_once('.').unwrap();
-        assert!(out.contains(&format!("({major}, {minor})")), "{out}");
+        assert!(
+            out.contains(&format!(
+                "({major}, {minor}) /usr/local/lib/python{py}/site-packages/mini_flow/__init__.py"
+            )),
+            "{out}"
+        );
         assert!(out.contains("hello, world (mini-flow)"), "{out}");
+        let rootfs = tmp.path().join(format!("bundle-{tag}/rootfs"));
+        let script = std::fs::read_to_string(rootfs.join("usr/local/bin/mini-flow")).unwrap();
+        assert!(script.starts_with("#!/usr/local/bin/python3\n"), "{script}");
+        let dist_info = rootfs.join(format!(
+            "usr/local/lib/python{py}/site-packages/mini_flow-1.4.3.dist-info"
+        ));
+        assert_eq!(
+            std::fs::read_to_string(dist_info.join("INSTALLER")).unwrap(),
+            "pip\n"
+        );
     }
 }
 

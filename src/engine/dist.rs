@@ -126,15 +126,20 @@ pub fn write_dist(
     for (name, e) in &entries {
         let dest = out.join(name);
         if e.directory {
-            if !same_tree(&e.src, &dest)? {
+            // Each file is hashed once: as it is copied, or in place.
+            let hashes = if same_tree(&e.src, &dest)? {
+                hash_tree(&dest)?
+            } else {
                 let tmp = temp_name(out, name);
-                copy_tree(&e.src, &tmp)?;
+                let mut hashes = Vec::new();
+                copy_tree(&e.src, &tmp, &tmp, &mut hashes)?;
                 if dest.exists() || dest.is_symlink() {
                     remove(&dest)?;
                 }
                 std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-            }
-            for (rel, hex) in hash_tree(&dest)? {
+                hashes
+            };
+            for (rel, hex) in hashes {
                 sums.insert(format!("{name}/{rel}"), hex);
             }
         } else {
@@ -410,8 +415,14 @@ fn walk_files(root: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
     crate::fsutil::files_below(root).map_err(io(root))
 }
 
-/// Copy a store tree into `dest`, keeping symlinks as symlinks.
-fn copy_tree(src: &Path, dest: &Path) -> Result<(), BuildError> {
+/// Copy a store tree into `dest`, keeping symlinks as symlinks; pushes the
+/// sha256 of every regular file copied, by its path relative to `top`.
+fn copy_tree(
+    src: &Path,
+    dest: &Path,
+    top: &Path,
+    hashes: &mut Vec<(String, String)>,
+) -> Result<(), BuildError> {
     let meta = std::fs::symlink_metadata(src).map_err(io(src))?;
     if meta.file_type().is_symlink() {
         let t = std::fs::read_link(src).map_err(io(src))?;
@@ -425,11 +436,14 @@ fn copy_tree(src: &Path, dest: &Path) -> Result<(), BuildError> {
             .map_err(io(src))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
-            copy_tree(&e.path(), &dest.join(e.file_name()))?;
+            copy_tree(&e.path(), &dest.join(e.file_name()), top, hashes)?;
         }
         return Ok(());
     }
-    copy_file(src, dest).map(|_| ())
+    let hex = copy_file(src, dest)?;
+    let rel = dest.strip_prefix(top).unwrap_or(dest);
+    hashes.push((rel.to_string_lossy().into_owned(), hex));
+    Ok(())
 }
 
 /// sha256 of every regular file below `root`, by relative path.

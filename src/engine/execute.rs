@@ -253,10 +253,18 @@ fn provenance(
                 .map_err(super::error::io(&p))?
                 .is_file()
             {
-                let bytes = std::fs::read(&p).map_err(super::error::io(&p))?;
+                // Streamed: an image layout's layer blob may be gigabytes.
+                let sha256 = std::fs::File::open(&p)
+                    .and_then(|f| {
+                        crate::hash::Sha256::digest_reader(std::io::BufReader::with_capacity(
+                            1 << 20,
+                            f,
+                        ))
+                    })
+                    .map_err(super::error::io(&p))?;
                 subjects.push(crate::provenance::Subject {
                     name: format!("{dir}/{rel}"),
-                    sha256: crate::hash::Sha256::digest(&bytes).to_hex(),
+                    sha256: sha256.to_hex(),
                 });
             }
         }

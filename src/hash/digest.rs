@@ -142,6 +142,15 @@ impl Sha256 {
         use sha2::Digest as _;
         Sha256(sha2::Sha256::digest(bytes).into())
     }
+
+    /// SHA-256 of everything `r` yields, streamed (memory does not grow
+    /// with the input).
+    pub fn digest_reader(mut r: impl std::io::Read) -> std::io::Result<Self> {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        std::io::copy(&mut r, &mut h)?;
+        Ok(Sha256(h.finalize().into()))
+    }
 }
 
 impl Blake3 {

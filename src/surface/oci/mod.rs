@@ -89,7 +89,10 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
 /// compressors (the recipe's choice is in the derivation's config).
 pub fn identity() -> [(&'static str, String); 3] {
     [
-        ("writer", "oci-v1 tar=pax json=compact".to_string()),
+        (
+            "writer",
+            "oci-v1 tar=pax json=compact docker-layers=blobs".to_string(),
+        ),
         ("oci-gzip", compress::identity(LayerCompression::Gzip)),
         ("oci-zstd", compress::identity(LayerCompression::Zstd)),
     ]
@@ -181,10 +184,42 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         .iter()
         .map(|t| format!("{}:{t}", plan.repository))
         .collect();
-    let nar = crate::hash::tree::nar_sha256(&layout).map_err(|e| OciError::Io {
-        path: layout.clone(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    // The layout is complete: its NAR hash (a read of every blob) runs on
+    // another core while the docker archives copy the same blobs.
+    let (nar, dockers) = std::thread::scope(|s| {
+        let nar = s.spawn(|| {
+            crate::hash::tree::nar_sha256(&layout).map_err(|e| OciError::Io {
+                path: layout.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        });
+        let dockers = built
+            .iter()
+            .map(|b| {
+                let file = docker_file_name(&name, b, built.len());
+                let (sha256, size) = docker::write(
+                    &root.join(&file),
+                    &b.config,
+                    &b.config_digest,
+                    &b.docker_layers,
+                    &repo_tags,
+                )?;
+                Ok(Artifact {
+                    path: file.clone(),
+                    file,
+                    sha256,
+                    size,
+                    directory: false,
+                    extra: Default::default(),
+                })
+            })
+            .collect::<Result<Vec<_>, OciError>>();
+        let nar = nar
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (nar, dockers)
+    });
+    let nar = nar?;
     let mut extra = serde_json::Map::new();
     extra.insert("manifest_digest".into(), Value::String(top.digest.clone()));
     extra.insert("repository".into(), Value::String(plan.repository.clone()));
@@ -200,39 +235,25 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         directory: true,
         extra,
     }];
-    for b in &built {
-        let file = if built.len() == 1 {
-            format!("{name}.docker.tar")
-        } else {
-            let mut p = format!("{name}-{}-{}", b.platform.os, b.platform.architecture);
-            if let Some(v) = &b.platform.variant {
-                p.push('-');
-                p.push_str(v);
-            }
-            format!("{p}.docker.tar")
-        };
-        let path = root.join(&file);
-        let (sha256, size) = docker::write(
-            &path,
-            &b.config,
-            &b.config_digest,
-            &b.docker_layers,
-            &repo_tags,
-        )?;
-        artifacts.push(Artifact {
-            path: file.clone(),
-            file,
-            sha256,
-            size,
-            directory: false,
-            extra: Default::default(),
-        });
-    }
+    artifacts.extend(dockers?);
     Ok(Output {
         path: root,
         name,
         artifacts,
     })
+}
+
+/// `<name>.docker.tar`, or with the platform when there are several.
+fn docker_file_name(name: &str, b: &Built, platforms: usize) -> String {
+    if platforms == 1 {
+        return format!("{name}.docker.tar");
+    }
+    let mut p = format!("{name}-{}-{}", b.platform.os, b.platform.architecture);
+    if let Some(v) = &b.platform.variant {
+        p.push('-');
+        p.push_str(v);
+    }
+    format!("{p}.docker.tar")
 }
 
 fn layer_media(c: LayerCompression) -> MediaType {
@@ -294,8 +315,13 @@ fn build_platform(
     if let Some(b) = &base {
         b.copy_layers(blobs)?;
         for (l, diff) in b.manifest.layers.iter().zip(&b.config.rootfs.diff_ids) {
-            let blob = b.layer_path(l);
-            let (digest, tar_size) = base::measure(&blob, l.media_type).map_err(io(&blob))?;
+            // The copy in this layout, checked against its digest by copy_layers.
+            let d: Digest = l.digest.parse().map_err(|_| OciError::Base {
+                layout: b.name.clone(),
+                reason: format!("layer digest {:?} is not sha256:<64 hex>", l.digest),
+            })?;
+            let blob = blobs.path(&d);
+            let (digest, _) = base::measure(&blob, l.media_type).map_err(io(&blob))?;
             if digest.as_str() != diff {
                 return Err(OciError::Base {
                     layout: b.name.clone(),
@@ -309,8 +335,8 @@ fn build_platform(
             docker_layers.push(docker::DockerLayer {
                 blob,
                 media_type: l.media_type,
-                diff_id: digest,
-                tar_size,
+                digest: d,
+                size: l.size,
             });
         }
     }
@@ -329,8 +355,8 @@ fn build_platform(
         docker_layers.push(docker::DockerLayer {
             blob: blobs.path(&w.digest),
             media_type: media,
-            diff_id: w.diff_id,
-            tar_size: w.tar_size,
+            digest: w.digest,
+            size: w.size,
         });
     }
     if pp.layers.is_empty() {
