@@ -3,7 +3,8 @@
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
 # (binary-cache tests over HTTP), and Python's packaging, poetry, twine, build,
-# hatchling, uv and check-wheel-contents.
+# hatchling, flit_core, setuptools-scm, maturin, uv and check-wheel-contents
+# (the PEP 517 backends kiln's backend mode runs offline).
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
@@ -49,6 +50,10 @@ command -v uv     >/dev/null 2>&1 || need_pip+=(uv)
 command -v check-wheel-contents >/dev/null 2>&1 || need_pip+=(check-wheel-contents)
 $PY -c 'import build' 2>/dev/null || need_pip+=(build)
 $PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
+$PY -c 'import flit_core' 2>/dev/null || need_pip+=(flit_core)
+$PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
+$PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
+command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"

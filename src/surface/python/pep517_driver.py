@@ -1,0 +1,31 @@
+"""kiln's PEP 517 front end: runs one hook of the project's build backend in
+the current directory (the stamped project) and writes the returned file
+name to OUT/.kiln-result.
+
+    python3 -s -B -c <this> sdist|wheel OUT BACKEND [BACKEND_PATH...]
+
+Neither the current directory nor the script's is importable (as with
+`python -m build`); BACKEND_PATH entries (pyproject's
+`build-system.backend-path`, relative to the project) come first on
+sys.path.
+"""
+import importlib
+import os
+import sys
+
+hook, out, backend = sys.argv[1:4]
+cwd = os.getcwd()
+sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
+for p in reversed(sys.argv[4:]):
+    sys.path.insert(0, os.path.join(cwd, p))
+module, _, attrs = backend.partition(":")
+obj = importlib.import_module(module)
+for attr in attrs.split(".") if attrs else []:
+    obj = getattr(obj, attr)
+os.makedirs(out, exist_ok=True)
+if hook == "sdist":
+    name = obj.build_sdist(out, {})
+else:
+    name = obj.build_wheel(out, {}, None)
+with open(os.path.join(out, ".kiln-result"), "w", encoding="utf-8") as f:
+    f.write(name)
