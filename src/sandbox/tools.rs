@@ -198,7 +198,8 @@ fn pyenv_root_of_shim(real: &Path) -> Option<PathBuf> {
         return None;
     }
     let text = std::fs::read(real).ok()?;
-    let is_shim = text.starts_with(b"#!") && text.windows(10).any(|w| w == b"pyenv exec");
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    let is_shim = text.starts_with(b"#!") && has(b"libexec/pyenv") && has(b" exec ");
     is_shim.then(|| root.to_path_buf())
 }
 
