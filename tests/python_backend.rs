@@ -121,7 +121,10 @@ fn build_twice(name: &str, tmp: &Path, env: &[(&str, &str)]) -> PathBuf {
         );
     }
     // Nothing but dist/ appeared, nothing tracked changed.
-    let status = git(&a, &["status", "--porcelain", "--ignored", "--", ".", ":!dist"]);
+    let status = git(
+        &a,
+        &["status", "--porcelain", "--ignored", "--", ".", ":!dist"],
+    );
     assert_eq!(status, "", "the checkout changed");
     a
 }

@@ -326,6 +326,7 @@ fn probe(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let unavailable = |requirement: &str, detail: String| PythonError::BackendUnavailable {
+        file: file.to_path_buf(),
         backend: bs.backend.clone(),
         requirement: requirement.to_string(),
         detail,
@@ -337,7 +338,10 @@ fn probe(
     let ws = dir.path().join("ws");
     std::fs::create_dir(&ws).map_err(super::io(&ws))?;
     let log = dir.path().join("probe.log");
-    let mut argv: Vec<String> = [python, "-s", "-B", "-c", PROBE].map(String::from).to_vec();
+    let script = ws.join("kiln-probe.py");
+    std::fs::write(&script, PROBE).map_err(super::io(&script))?;
+    let in_sandbox = format!("{}/kiln-probe.py", sandbox::env::BUILD_DIR);
+    let mut argv: Vec<String> = [python, "-s", "-B", &in_sandbox].map(String::from).to_vec();
     argv.extend(reqs.iter().map(|(_, r)| r.name.to_string()));
     let spec = Spec {
         workspace: ws,

@@ -47,8 +47,9 @@ pub enum PythonError {
         reason: String,
     },
     /// A build-system requirement the interpreter cannot provide offline.
-    #[error("build backend `{backend}` is not available offline: {requirement}: {detail}")]
+    #[error("{}: build backend `{backend}` is not available offline: {requirement}: {detail}", file.display())]
     BackendUnavailable {
+        file: PathBuf,
         backend: String,
         requirement: String,
         detail: String,

@@ -29,6 +29,8 @@ use crate::surface::{sha256_file, ws_rel, Artifact, Job, Output, SurfaceError};
 
 /// kiln's PEP 517 front end.
 const DRIVER: &str = include_str!("pep517_driver.py");
+/// The driver's file name at the workspace root.
+const DRIVER_FILE: &str = "kiln-pep517.py";
 /// Where the backend writes, below the workspace.
 const BACKEND_OUT: &str = "pep517";
 
@@ -75,7 +77,11 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     let bs = BuildSystem::parse(text.as_deref(), &shown)?;
     let out_dir = job.workspace.join(BACKEND_OUT);
     std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
-    let mut argv: Vec<String> = [s.python, "-s", "-B", "-c", DRIVER, hook.arg()]
+    // The driver lives at the workspace root, beside src/, inputs/, out/.
+    let driver = job.workspace.join(DRIVER_FILE);
+    std::fs::write(&driver, DRIVER).map_err(io(&driver))?;
+    let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
+    let mut argv: Vec<String> = [s.python, "-s", "-B", &in_sandbox, hook.arg()]
         .map(String::from)
         .to_vec();
     argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));

@@ -2,7 +2,7 @@
 the current directory (the stamped project) and writes the returned file
 name to OUT/.kiln-result.
 
-    python3 -s -B -c <this> sdist|wheel OUT BACKEND [BACKEND_PATH...]
+    python3 -s -B /build/kiln-pep517.py sdist|wheel OUT BACKEND [BACKEND_PATH...]
 
 Neither the current directory nor the script's is importable (as with
 `python -m build`); BACKEND_PATH entries (pyproject's
@@ -15,7 +15,8 @@ import sys
 
 hook, out, backend = sys.argv[1:4]
 cwd = os.getcwd()
-sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd)]
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd, here)]
 for p in reversed(sys.argv[4:]):
     sys.path.insert(0, os.path.join(cwd, p))
 module, _, attrs = backend.partition(":")

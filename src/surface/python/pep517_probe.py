@@ -1,7 +1,7 @@
 """kiln's backend probe: which of the named distributions the interpreter can
 import, at which version, and the sha256 of each of their files.
 
-    python3 -s -B -c <this> NAME...
+    python3 -s -B kiln-probe.py NAME...
 
 Prints one JSON list, one object per name: {"name", "missing": true} or
 {"name", "dist", "version", "files": [[path, sha256], ...]} (paths as the
