@@ -34,6 +34,22 @@ const PROJECTS: &[(&str, &str, &str, &str, bool)] = &[
     ("poetry-core", "2.1.2", "2.1.2", "poetry-core", false),
 ];
 
+/// Files a backend generates at build time from a template of its own
+/// version, so a rebuild with today's backend differs from the published
+/// wheel in them (observed; the report names them either way).
+const GENERATED_BY_BACKEND: &[(&str, &str, &str)] = &[
+    (
+        "pluggy",
+        "pluggy/_version.py",
+        "written by setuptools-scm (10.3 here) from its template, which changed since the release",
+    ),
+    (
+        "iniconfig",
+        "iniconfig/_version.py",
+        "written by hatch-vcs through setuptools-scm from its template, which changed since the release",
+    ),
+];
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python")
 }
@@ -139,7 +155,8 @@ fn rebuild(backend: bool) -> Option<(Vec<String>, Vec<String>)> {
             cmd("python3")
                 .arg(fixtures().join("compare_dists.py"))
                 .arg(&wheel)
-                .arg(paths[name]["wheel"].as_str().unwrap()),
+                .arg(paths[name]["wheel"].as_str().unwrap())
+                .args(backend.then_some("backend")),
         );
         let v: serde_json::Value = serde_json::from_str(&cmp).unwrap();
         let same_files =
@@ -155,8 +172,26 @@ fn rebuild(backend: bool) -> Option<(Vec<String>, Vec<String>)> {
             v["differ"],
             v["fields"].as_object().unwrap().keys().cloned().collect::<Vec<_>>().join(", "),
         ));
-        if !same_contents {
-            failures.push(format!("{name}: contents differ: {}", v["differ"]));
+        let unexplained: Vec<&str> = v["differ"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|d| d.as_str())
+            .filter(|d| {
+                !(backend
+                    && GENERATED_BY_BACKEND
+                        .iter()
+                        .any(|(n, f, _)| n == name && f == d))
+            })
+            .collect();
+        for (_, f, why) in GENERATED_BY_BACKEND
+            .iter()
+            .filter(|(n, _, _)| backend && n == name)
+        {
+            report.push(format!("  {f}: {why}"));
+        }
+        if !unexplained.is_empty() {
+            failures.push(format!("{name}: contents differ: {unexplained:?}"));
         }
     }
     Some((report, failures))
