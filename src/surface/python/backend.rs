@@ -334,7 +334,11 @@ fn probe(
     let dir = tempfile::Builder::new()
         .prefix("kiln-probe-")
         .tempdir()
-        .map_err(super::io(&std::env::temp_dir()))?;
+        // While planning the store may not exist yet: the probe's scratch
+        // directory is a system temporary directory, removed after it.
+        .map_err(super::io(Path::new(
+            "(temporary directory for the backend probe)",
+        )))?;
     let ws = dir.path().join("ws");
     std::fs::create_dir(&ws).map_err(super::io(&ws))?;
     let log = dir.path().join("probe.log");
