@@ -5,8 +5,8 @@
 //! the stamped version, the maturin extension returns a value from Rust,
 //! `twine check --strict` and `check-wheel-contents` accept them; the
 //! normalised archives hold exactly the files and contents the backend
-//! writes when run directly; two builds under different paths, TZ, umask
-//! and file creation order are byte-identical; a backend that fails or is
+//! writes when run directly; two builds under different paths, TZ, umask,
+//! file creation order and core count are byte-identical; a backend that fails or is
 //! not installed exits 2 naming it, with nothing registered.
 
 mod common;
@@ -104,6 +104,7 @@ fn build_twice(name: &str, tmp: &Path, env: &[(&str, &str)]) -> PathBuf {
     let b = project_at(name, &tmp.join("elsewhere/deeper/b"), true);
     let mut first = kiln_build(&a, &tmp.join("store-a"), "022", "UTC", &[]);
     let mut second = kiln_build(&b, &tmp.join("store-b"), "077", "Asia/Tokyo", &[]);
+    second.env("RAYON_NUM_THREADS", "1");
     for (k, v) in env {
         first.env(k, v);
         second.env(k, v);
@@ -337,6 +338,35 @@ fn maturin_pyo3_project_builds_an_extension_wheel_offline() {
     twine_and_check_wheel_contents(&sdist, &wheel);
     let offline = [("CARGO_NET_OFFLINE", "true")];
     let v = install_both(tmp.path(), "kiln-maturin-demo", &sdist, &wheel, &offline);
+    // maturin run directly on a copy stamped by hand: the same files with
+    // the same contents, except those that hold the build directory: the
+    // compiled module (kiln's sandbox builds in /build and remaps it and the
+    // registry sources), maturin's CycloneDX SBOM (it names the crate
+    // `path+file:///build/src/crates/python`), and the RECORD lines that
+    // hash them.
+    let (_, direct_wheel) = direct_build(
+        "maturin",
+        tmp.path(),
+        &[
+            (
+                "pyproject.toml",
+                "dynamic = [\"version\"]",
+                "version = \"0.2.0rc1\"",
+            ),
+            (
+                "crates/python/Cargo.toml",
+                "version = \"0.1.0\"",
+                "version = \"0.2.0-rc.1\"",
+            ),
+        ],
+        &offline,
+    );
+    assert_eq!(direct_wheel.file_name(), wheel.file_name());
+    assert_same_as_direct(
+        &wheel,
+        &direct_wheel,
+        &[".abi3.so", ".cyclonedx.json", ".dist-info/RECORD"],
+    );
     assert_eq!(
         run_ok(bin(&v, "python").args([
             "-c",
@@ -436,4 +466,82 @@ fn backend_that_fails_or_is_missing_exits_2_naming_it_and_registers_nothing() {
         err.contains("backend = \\\"pep517\\\"") || err.contains("backend = \"pep517\""),
         "{err}"
     );
+}
+
+#[test]
+fn a_declared_directory_of_wheels_provides_a_backend_the_interpreter_lacks() {
+    if !tools(&["python3", "bwrap", "unzip"]) {
+        return;
+    }
+    // Set-up, the only network use: flit_core 3.9.0 (the interpreter has
+    // another version) as a wheel in a cache directory.
+    let wheels = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-wheels");
+    let flit = wheels.join("flit_core-3.9.0-py3-none-any.whl");
+    if !flit.exists() {
+        let out = run(cmd("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+            ])
+            .args(["flit_core==3.9.0", "-d"])
+            .arg(&wheels));
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            if std::env::var_os("CI").is_some() {
+                panic!("downloading flit_core failed: {err}");
+            }
+            eprintln!("SKIP: PyPI not reachable and nothing cached: {err}");
+            return;
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("flit");
+    write(
+        &root.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"flit_core==3.9.0\"]\nbuild-backend = \"flit_core.buildapi\"\n\n[project]\nname = \"kiln-flit-demo\"\nversion = \"0.1.0\"\ndescription = \"built by a backend from a declared wheel\"\n",
+    );
+    write(
+        &root.join("kiln_flit_demo.py"),
+        "\"\"\"A flit module.\"\"\"\n",
+    );
+    write(
+        &root.join("recipes/wheel.toml"),
+        "surface = \"wheel\"\n[wheel]\nbackend = \"pep517\"\nhost-inputs = [\"python-wheels\"]\n",
+    );
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "flit"]);
+    let store = tmp.path().join("store");
+    // Not given: exit 2 naming the key.
+    let o = run(kiln_build(&root, &store, "022", "UTC", &[]).env_remove("KILN_PYTHON_WHEELS"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("wheel.host-inputs") && err.contains("KILN_PYTHON_WHEELS"),
+        "{err}"
+    );
+    run_ok(kiln_build(&root, &store, "022", "UTC", &[]).env("KILN_PYTHON_WHEELS", &wheels));
+    let wheel = std::fs::read_dir(root.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".whl"))
+        .unwrap();
+    assert!(
+        wheel
+            .to_string_lossy()
+            .ends_with(&format!("kiln_flit_demo-{PEP440}-py2.py3-none-any.whl")),
+        "{}",
+        wheel.display()
+    );
+    let meta = run_ok(
+        cmd("unzip")
+            .arg("-p")
+            .arg(&wheel)
+            .arg(format!("kiln_flit_demo-{PEP440}.dist-info/WHEEL")),
+    );
+    assert!(meta.contains("Generator: flit 3.9.0"), "{meta}");
 }

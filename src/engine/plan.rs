@@ -224,6 +224,7 @@ impl<'r> Plan<'r> {
                     opts.sandbox,
                     &opts.root,
                     tool_cache,
+                    &opts.host_inputs,
                 )
                 .map_err(|source| BuildError::Surface {
                     recipe: recipe.id.clone(),

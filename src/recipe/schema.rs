@@ -68,6 +68,10 @@ impl std::fmt::Display for Surface {
 /// Named host caches a recipe may mount read-only (`host-inputs`):
 /// `cargo-registry` is the cargo home whose registry offline cargo reads.
 pub const HOST_INPUTS: &[&str] = &["cargo-registry"];
+/// Host inputs of `sdist`/`wheel` recipes in backend mode: `python-wheels`
+/// is a directory of wheels (`KILN_PYTHON_WHEELS`) put on the backend's
+/// `sys.path`, read-only.
+pub const PYTHON_HOST_INPUTS: &[&str] = &["python-wheels"];
 
 /// One recipe file, as written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -269,6 +273,9 @@ pub struct SdistSection {
     /// Backend mode: extra tools the backend runs (e.g. `cc`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
+    /// Backend mode: named host inputs ([`PYTHON_HOST_INPUTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_inputs: Vec<String>,
 }
 
 /// `[wheel]`: what goes into a wheel besides its metadata.
@@ -297,4 +304,7 @@ pub struct WheelSection {
     /// Backend mode: extra tools the backend runs (e.g. `cc`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<String>,
+    /// Backend mode: named host inputs ([`PYTHON_HOST_INPUTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_inputs: Vec<String>,
 }

@@ -44,28 +44,37 @@ pub struct Settings<'a> {
     pub python: &'a str,
     /// Extra tools the backend runs.
     pub tools: &'a [String],
+    /// Named host inputs (`python-wheels`).
+    pub host_inputs: &'a [String],
 }
 
 /// The recipe's Python settings.
 pub fn settings(recipe: &Recipe) -> Settings<'_> {
-    let (backend, python, tools) = match recipe.surface() {
-        Surface::Sdist => recipe
-            .spec
-            .sdist
-            .as_ref()
-            .map(|s| (s.backend, s.python.as_deref(), &s.tools[..])),
-        Surface::Wheel => recipe
-            .spec
-            .wheel
-            .as_ref()
-            .map(|w| (w.backend, w.python.as_deref(), &w.tools[..])),
+    let (backend, python, tools, host_inputs) = match recipe.surface() {
+        Surface::Sdist => recipe.spec.sdist.as_ref().map(|s| {
+            (
+                s.backend,
+                s.python.as_deref(),
+                &s.tools[..],
+                &s.host_inputs[..],
+            )
+        }),
+        Surface::Wheel => recipe.spec.wheel.as_ref().map(|w| {
+            (
+                w.backend,
+                w.python.as_deref(),
+                &w.tools[..],
+                &w.host_inputs[..],
+            )
+        }),
         _ => None,
     }
-    .unwrap_or((None, None, &[]));
+    .unwrap_or((None, None, &[], &[]));
     Settings {
         backend: backend.unwrap_or_default(),
         python: python.unwrap_or("python3"),
         tools,
+        host_inputs,
     }
 }
 
@@ -232,6 +241,38 @@ pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<S
     env
 }
 
+/// Where a `python-wheels` directory is mounted in the sandbox.
+pub const WHEELS_AT: &str = "/opt/kiln-python-wheels";
+
+/// The read-only inputs and environment of the recipe's declared host
+/// inputs: a `python-wheels` directory is mounted at [`WHEELS_AT`] and named
+/// by `KILN_BACKEND_WHEELS`, whose `.whl` files the probe and the driver put
+/// first on `sys.path` (by name).
+pub fn host_inputs(
+    recipe: &Recipe,
+    s: &Settings<'_>,
+    host: &BTreeMap<String, std::path::PathBuf>,
+) -> Result<(Vec<sandbox::RoInput>, BTreeMap<String, String>), PythonError> {
+    let mut ro = Vec::new();
+    let mut env = BTreeMap::new();
+    for name in s.host_inputs {
+        let dir = host.get(name).filter(|d| d.is_dir()).ok_or_else(|| {
+            PythonError::field(
+                &recipe.file,
+                format!("{}.host-inputs", recipe.surface().as_str()),
+                name,
+                "no such directory on this host: set KILN_PYTHON_WHEELS to a directory of .whl files",
+            )
+        })?;
+        ro.push(sandbox::RoInput {
+            host: dir.clone(),
+            at: WHEELS_AT.to_string(),
+        });
+        env.insert("KILN_BACKEND_WHEELS".to_string(), WHEELS_AT.to_string());
+    }
+    Ok((ro, env))
+}
+
 /// A backend recipe's tools and backend identity, fixed while planning.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -251,6 +292,7 @@ pub fn resolve(
     mode: SandboxMode,
     root: &Path,
     tool_cache: Option<&Path>,
+    host: &BTreeMap<String, std::path::PathBuf>,
 ) -> Result<Option<Resolved>, PythonError> {
     let s = settings(recipe);
     if s.backend == PythonBackend::Native {
@@ -259,10 +301,13 @@ pub fn resolve(
     check_native_keys(recipe)?;
     let bs = BuildSystem::parse(pyproject, file)?;
     let names = bs.tool_names(&s);
+    let (ro_inputs, extra_env) = host_inputs(recipe, &s, host)?;
     sandbox::check_available(mode).map_err(PythonError::Sandbox)?;
     let tools =
         sandbox::resolve_tools_cached(&names, root, tool_cache).map_err(PythonError::Sandbox)?;
-    let identity = probe(&bs, &tools, s.python, mode, file)?;
+    let mut env = python_env(&tools, s.python, mode);
+    env.extend(extra_env);
+    let identity = probe(&bs, &tools, s.python, mode, file, ro_inputs, env)?;
     Ok(Some(Resolved { tools, identity }))
 }
 
@@ -315,6 +360,8 @@ fn probe(
     python: &str,
     mode: SandboxMode,
     file: &Path,
+    ro_inputs: Vec<sandbox::RoInput>,
+    env: BTreeMap<String, String>,
 ) -> Result<Vec<ToolRef>, PythonError> {
     let reqs = bs
         .requires
@@ -352,8 +399,8 @@ fn probe(
         cwd: String::new(),
         argv,
         tools: tools.to_vec(),
-        ro_inputs: Vec::new(),
-        env: python_env(tools, python, mode),
+        ro_inputs,
+        env,
         source_date_epoch: 0,
         mode,
     };
@@ -426,6 +473,7 @@ pub fn plan(
     mode: SandboxMode,
     root: &Path,
     tool_cache: Option<&Path>,
+    host: &BTreeMap<String, std::path::PathBuf>,
 ) -> Result<Option<Resolved>, PythonError> {
     use crate::stamp::tree::Tree;
     if settings(recipe).backend == PythonBackend::Native {
@@ -433,7 +481,7 @@ pub fn plan(
     }
     let file = Path::new(base).join("pyproject.toml");
     let text = crate::stamp::tree::SnapshotTree::new(snapshot).read(&file);
-    resolve(recipe, text.as_deref(), &file, mode, root, tool_cache)
+    resolve(recipe, text.as_deref(), &file, mode, root, tool_cache, host)
 }
 
 #[cfg(test)]
@@ -455,6 +503,7 @@ mod tests {
             backend: PythonBackend::Pep517,
             python: "python3",
             tools: &[],
+            host_inputs: &[],
         };
         assert_eq!(
             bs.tool_names(&s),

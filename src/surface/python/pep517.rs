@@ -22,9 +22,9 @@ use std::str::FromStr;
 use pep508_rs::pep440_rs::Version;
 use serde_json::Value;
 
-use super::backend::{python_env, settings, BuildSystem};
+use super::backend::{host_inputs, python_env, settings, BuildSystem};
 use super::{io, normalise, PythonError};
-use crate::sandbox::{self, Confine, RoInput, Spec};
+use crate::sandbox::{self, Confine, Spec};
 use crate::surface::{sha256_file, ws_rel, Artifact, Job, Output, SurfaceError};
 
 /// kiln's PEP 517 front end.
@@ -88,7 +88,8 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     argv.push(bs.backend.clone());
     argv.extend(bs.backend_path.iter().cloned());
     let mut env = python_env(job.tools, s.python, job.sandbox);
-    let mut ro_inputs: Vec<RoInput> = Vec::new();
+    let (mut ro_inputs, wheels_env) = host_inputs(job.recipe, &s, job.host_inputs)?;
+    env.extend(wheels_env);
     if bs.is_maturin() {
         if let Some(home) = job.host_inputs.get("cargo-registry") {
             ro_inputs.extend(sandbox::cargo_registry_inputs(home));

@@ -7,7 +7,8 @@ name to OUT/.kiln-result.
 Neither the current directory nor the script's is importable (as with
 `python -m build`); BACKEND_PATH entries (pyproject's
 `build-system.backend-path`, relative to the project) come first on
-sys.path.
+sys.path, then the wheels of $KILN_BACKEND_WHEELS (a declared directory of
+wheels, by name).
 """
 import importlib
 import os
@@ -17,6 +18,10 @@ hook, out, backend = sys.argv[1:4]
 cwd = os.getcwd()
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd, here)]
+wheels = os.environ.get("KILN_BACKEND_WHEELS")
+if wheels:
+    for w in sorted((w for w in os.listdir(wheels) if w.endswith(".whl")), reverse=True):
+        sys.path.insert(0, os.path.join(wheels, w))
 for p in reversed(sys.argv[4:]):
     sys.path.insert(0, os.path.join(cwd, p))
 module, _, attrs = backend.partition(":")
