@@ -3,7 +3,9 @@
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
 # (binary-cache tests over HTTP), and Python's packaging, poetry, twine, build,
-# hatchling, uv and check-wheel-contents.
+# hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
+# check-wheel-contents
+# (the PEP 517 backends kiln's backend mode runs offline).
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
@@ -49,6 +51,12 @@ command -v uv     >/dev/null 2>&1 || need_pip+=(uv)
 command -v check-wheel-contents >/dev/null 2>&1 || need_pip+=(check-wheel-contents)
 $PY -c 'import build' 2>/dev/null || need_pip+=(build)
 $PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
+# flit_core 3.x: the published projects rebuilt in tests/python_pypi.rs pin <4.
+$PY -c 'import flit_core, sys; sys.exit(int(flit_core.__version__.split(".")[0]) >= 4)' 2>/dev/null || need_pip+=('flit_core>=3.9,<4')
+$PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
+$PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
+$PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
+command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"

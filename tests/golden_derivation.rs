@@ -103,6 +103,7 @@ fn derivation_bytes() -> Vec<u8> {
         epoch,
         inputs,
         &tools,
+        &[],
         Isolation::Process(SandboxMode::Bubblewrap),
         None,
     );

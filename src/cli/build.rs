@@ -62,11 +62,15 @@ pub struct Args {
 
 /// Host caches that recipes may mount read-only by name: `cargo-registry`
 /// is the cargo home (`$CARGO_HOME`, else `~/.cargo`) whose registry index
-/// and downloaded crates offline cargo reads.
+/// and downloaded crates offline cargo reads; `python-wheels` is the
+/// directory of wheels `$KILN_PYTHON_WHEELS` names (Python backend mode).
 pub fn host_inputs() -> BTreeMap<String, PathBuf> {
     let mut m = BTreeMap::new();
     if let Some(home) = crate::sandbox::host_cargo_home() {
         m.insert("cargo-registry".to_string(), home);
+    }
+    if let Some(dir) = std::env::var_os("KILN_PYTHON_WHEELS").filter(|d| !d.is_empty()) {
+        m.insert("python-wheels".to_string(), PathBuf::from(dir));
     }
     m
 }

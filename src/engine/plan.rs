@@ -85,6 +85,9 @@ pub struct Node<'r> {
     pub versions: Versions,
     pub epoch: SourceDateEpoch,
     pub tools: Vec<Tool>,
+    /// A Python recipe in backend mode: its backend's identity (one entry
+    /// per build requirement), recorded with the tools.
+    pub backend: Vec<ToolRef>,
     pub isolation: Isolation,
     /// The commit a crate is packed from as a git checkout: cargo writes its
     /// id into `.cargo_vcs_info.json`, so it is an input of the derivation.
@@ -213,15 +216,29 @@ impl<'r> Plan<'r> {
         let nodes = nodes
             .into_iter()
             .map(|(recipe, selection, versions, epoch)| {
-                let (tools, isolation) =
-                    if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
-                        let names = surface::tools_for(recipe);
-                        let tools =
-                            crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
-                        (tools, Isolation::Process(opts.sandbox))
-                    } else {
-                        (Vec::new(), Isolation::Native)
-                    };
+                let backend = surface::python::backend::plan(
+                    recipe,
+                    snapshot,
+                    &selection.base,
+                    opts.sandbox,
+                    &opts.root,
+                    tool_cache,
+                    &opts.host_inputs,
+                )
+                .map_err(|source| BuildError::Surface {
+                    recipe: recipe.id.clone(),
+                    source: Box::new(source.into()),
+                })?;
+                let (tools, isolation, backend) = if let Some(b) = backend {
+                    (b.tools, Isolation::Process(opts.sandbox), b.identity)
+                } else if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
+                    let names = surface::tools_for(recipe);
+                    let tools =
+                        crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
+                    (tools, Isolation::Process(opts.sandbox), Vec::new())
+                } else {
+                    (Vec::new(), Isolation::Native, Vec::new())
+                };
                 let vcs_commit = (recipe.surface() == Surface::Crate)
                     .then(|| surface::git_source(snapshot, &opts.root))
                     .flatten()
@@ -232,6 +249,7 @@ impl<'r> Plan<'r> {
                     versions,
                     epoch,
                     tools,
+                    backend,
                     isolation,
                     vcs_commit,
                 })
@@ -304,6 +322,7 @@ impl Node<'_> {
             self.epoch,
             inputs,
             &self.tools,
+            &self.backend,
             self.isolation,
             self.vcs_commit.as_deref(),
         )
@@ -314,6 +333,7 @@ impl Node<'_> {
 /// written minus its identity (`name` and `matrix` are carried by `recipe`
 /// and `cell`) and minus unset keys, so that a kiln which knows more recipe
 /// keys (a new surface's table) gives existing recipes the same cache keys.
+/// `backend` (a Python build backend's identity) follows the tools.
 // Every argument is one distinct, typed part of the derivation; a struct of
 // them would only repeat `Derivation`'s own fields.
 #[allow(clippy::too_many_arguments)]
@@ -324,6 +344,7 @@ pub fn assemble(
     epoch: SourceDateEpoch,
     inputs: BTreeMap<String, InputRef>,
     tools: &[Tool],
+    backend: &[ToolRef],
     isolation: Isolation,
     vcs_commit: Option<&str>,
 ) -> Derivation {
@@ -355,6 +376,7 @@ pub fn assemble(
                 version: t.version.clone(),
                 sha256: t.sha256.clone(),
             })
+            .chain(backend.iter().cloned())
             .collect(),
         builder: surface::builder_identity(r.surface()),
         isolation,

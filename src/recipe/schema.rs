@@ -68,6 +68,10 @@ impl std::fmt::Display for Surface {
 /// Named host caches a recipe may mount read-only (`host-inputs`):
 /// `cargo-registry` is the cargo home whose registry offline cargo reads.
 pub const HOST_INPUTS: &[&str] = &["cargo-registry"];
+/// Host inputs of `sdist`/`wheel` recipes in backend mode: `python-wheels`
+/// is a directory of wheels (`KILN_PYTHON_WHEELS`) put on the backend's
+/// `sys.path`, read-only.
+pub const PYTHON_HOST_INPUTS: &[&str] = &["python-wheels"];
 
 /// One recipe file, as written.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -244,10 +248,35 @@ pub struct ZipSection {}
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct NpmSection {}
 
-/// `[sdist]` (no settings yet: the file set is the recipe's selection).
+/// Who builds a Python sdist or wheel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PythonBackend {
+    /// kiln's own writers, from static `[project]` metadata.
+    #[default]
+    Native,
+    /// The project's PEP 517 backend, run in the sandbox, then normalised.
+    Pep517,
+}
+
+/// `[sdist]`: the file set is the recipe's selection (native), or what the
+/// project's backend packs (`backend = "pep517"`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SdistSection {}
+pub struct SdistSection {
+    /// `native` (default) or `pep517`. Unset keys stay out of derivations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<PythonBackend>,
+    /// Backend mode: the interpreter's tool name (default `python3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// Backend mode: extra tools the backend runs (e.g. `cc`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Backend mode: named host inputs ([`PYTHON_HOST_INPUTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_inputs: Vec<String>,
+}
 
 /// `[wheel]`: what goes into a wheel besides its metadata.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -266,4 +295,16 @@ pub struct WheelSection {
     /// below `source` or `inputs/<mount>/…`.
     #[serde(default)]
     pub scripts: BTreeMap<String, String>,
+    /// `native` (default) or `pep517`, as in [`SdistSection`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<PythonBackend>,
+    /// Backend mode: the interpreter's tool name (default `python3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// Backend mode: extra tools the backend runs (e.g. `cc`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
+    /// Backend mode: named host inputs ([`PYTHON_HOST_INPUTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_inputs: Vec<String>,
 }

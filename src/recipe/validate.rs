@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::project::RecipeError;
-use super::schema::{RecipeFile, Surface, HOST_INPUTS};
+use super::schema::{RecipeFile, Surface, HOST_INPUTS, PYTHON_HOST_INPUTS};
 
 pub(crate) fn invalid(
     file: &Path,
@@ -221,6 +221,28 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
                 key,
                 h,
                 format!("unknown host input (known: {})", HOST_INPUTS.join(", ")),
+            ));
+        }
+    }
+    let python_inputs = r
+        .sdist
+        .iter()
+        .flat_map(|s| s.host_inputs.iter().map(|h| ("sdist.host-inputs", h)))
+        .chain(
+            r.wheel
+                .iter()
+                .flat_map(|w| w.host_inputs.iter().map(|h| ("wheel.host-inputs", h))),
+        );
+    for (key, h) in python_inputs {
+        if !PYTHON_HOST_INPUTS.contains(&h.as_str()) {
+            return Err(invalid(
+                file,
+                key,
+                h,
+                format!(
+                    "unknown host input (known: {})",
+                    PYTHON_HOST_INPUTS.join(", ")
+                ),
             ));
         }
     }

@@ -322,6 +322,21 @@ fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
     (mounts, links)
 }
 
+/// The in-sandbox installation prefix of the declared tool `name`
+/// (`/kiln/tools/<first tool of that prefix>`), when its binary lies in
+/// `<prefix>/bin/` outside the system directories; `None` otherwise.
+pub fn tool_prefix(tools: &[Tool], name: &str) -> Option<String> {
+    let tool = tools.iter().find(|t| t.name == name)?;
+    if !matches!(install_of(&tool.path), Install::Prefix(_)) {
+        return None;
+    }
+    let (_, links) = tool_layout(tools);
+    let (_, target) = links.into_iter().find(|(n, _)| n == name)?;
+    target
+        .rsplit_once("/bin/")
+        .map(|(prefix, _)| prefix.to_string())
+}
+
 /// Where a tool binary is installed.
 #[derive(Debug, PartialEq)]
 enum Install {

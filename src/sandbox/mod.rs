@@ -67,6 +67,7 @@ use std::path::{Path, PathBuf};
 pub use cargo_home::{
     cargo_env, cargo_registry_inputs, host_cargo_home, REMAP_RUSTFLAGS, SANDBOX_CARGO_HOME,
 };
+pub use layout::tool_prefix;
 pub use limits::{Limit, Limits};
 pub use tools::{resolve_tools, resolve_tools_cached, Tool};
 
@@ -192,6 +193,15 @@ pub enum SandboxError {
         dir: PathBuf,
         detail: String,
     },
+    #[error(
+        "cannot resolve pyenv shim {shim} for `{name}` (`pyenv which {name}` in {dir}): {detail}"
+    )]
+    PyenvWhich {
+        name: String,
+        shim: PathBuf,
+        dir: PathBuf,
+        detail: String,
+    },
     #[error("reading tool `{name}` at {path}")]
     ToolIo {
         name: String,
@@ -280,6 +290,7 @@ impl crate::error::Classify for SandboxError {
             | SandboxError::BwrapMissing => ErrorKind::BadInput,
             SandboxError::Limit { .. } => ErrorKind::CheckFailed,
             SandboxError::RustupWhich { .. }
+            | SandboxError::PyenvWhich { .. }
             | SandboxError::ToolIo { .. }
             | SandboxError::BadWorkspace { .. }
             | SandboxError::Log { .. }

@@ -4,7 +4,8 @@
 //! the host `PATH` once, symlinks are resolved to the real binary, and a
 //! rustup proxy (`~/.cargo/bin/cargo` → `rustup`) is replaced by the
 //! toolchain binary rustup would run (`rustup which <tool>`, honouring the
-//! project's `rust-toolchain.toml`). The identity that enters the derivation
+//! project's `rust-toolchain.toml`); a pyenv shim likewise by what
+//! `pyenv which <tool>` names. The identity that enters the derivation
 //! is the real binary's sha256 and its `--version` output; the binary's
 //! installation prefix is what the sandbox mounts (see `layout`).
 //!
@@ -130,6 +131,10 @@ fn resolve_one(
             }
         };
     }
+    if let Some(root) = pyenv_root_of_shim(&real) {
+        let which = pyenv_which(name, &real, &root, dir)?;
+        real = std::fs::canonicalize(&which).map_err(io(&which))?;
+    }
     let key = cache.and_then(|_| IdentityKey::of(&real));
     if let (Some(c), Some(k)) = (cache, &key) {
         if let Some((sha256, version)) = c.identity(&real, k) {
@@ -179,6 +184,54 @@ fn is_rustup_proxy(real: &Path) -> bool {
     real.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n == "rustup" || n == "rustup-init")
+}
+
+/// pyenv's shims are small shell scripts in `<root>/shims/` that run
+/// `pyenv exec`: the pyenv root, if `real` is one.
+fn pyenv_root_of_shim(real: &Path) -> Option<PathBuf> {
+    let dir = real.parent()?;
+    if dir.file_name()? != "shims" {
+        return None;
+    }
+    let root = dir.parent()?;
+    let meta = std::fs::metadata(real).ok()?;
+    if meta.len() > 4096 || !root.join("libexec/pyenv").is_file() {
+        return None;
+    }
+    let text = std::fs::read(real).ok()?;
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    let is_shim = text.starts_with(b"#!") && has(b"libexec/pyenv") && has(b" exec ");
+    is_shim.then(|| root.to_path_buf())
+}
+
+/// The interpreter (or script) pyenv would run for `name` in `dir`
+/// (honouring `.python-version` and `PYENV_VERSION`, as the shim does).
+fn pyenv_which(name: &str, shim: &Path, root: &Path, dir: &Path) -> Result<PathBuf, SandboxError> {
+    let fail = |detail: String| SandboxError::PyenvWhich {
+        name: name.to_string(),
+        shim: shim.to_path_buf(),
+        dir: dir.to_path_buf(),
+        detail,
+    };
+    let out = command(&root.join("libexec/pyenv"))
+        .arg("which")
+        .arg(name)
+        .current_dir(dir)
+        .env("PYENV_ROOT", root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| fail(e.to_string()))?;
+    if !out.status.success() {
+        return Err(fail(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    let text = String::from_utf8(out.stdout).map_err(|e| fail(e.to_string()))?;
+    let path = PathBuf::from(text.trim());
+    if !path.is_absolute() {
+        return Err(fail(format!("unexpected output {text:?}")));
+    }
+    Ok(path)
 }
 
 fn rustup_which(name: &str, proxy: &Path, dir: &Path) -> Result<PathBuf, SandboxError> {

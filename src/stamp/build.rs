@@ -17,7 +17,8 @@ use crate::version::ResolvedVersion;
 /// The manifests a recipe builds from, which are ours whatever version they
 /// state: the `package.json` an npm recipe packs, the workspace root and
 /// the packed members of a crate recipe (every published member when it
-/// names none), the `pyproject.toml` of a Python recipe.
+/// names none), the `pyproject.toml` of a Python recipe (and the crate of
+/// a maturin project, `[tool.maturin] manifest-path`).
 pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSet<PathBuf> {
     let base = Path::new(base);
     let mut own = BTreeSet::new();
@@ -26,7 +27,15 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
             own.insert(base.join("package.json"));
         }
         Surface::Sdist | Surface::Wheel => {
-            own.insert(base.join("pyproject.toml"));
+            let pyproject = base.join("pyproject.toml");
+            // A maturin project's version is also its crate's.
+            if let Some(m) = tree
+                .read(&pyproject)
+                .and_then(|t| crate::surface::python::backend::maturin_manifest(&t))
+            {
+                own.insert(base.join(m));
+            }
+            own.insert(pyproject);
         }
         Surface::Crate => {
             let root = base.join("Cargo.toml");

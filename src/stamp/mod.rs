@@ -313,7 +313,17 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
             }
             ManifestKind::Pyproject if own == rule::OwnField::No => Ok((text.clone(), Vec::new())),
             ManifestKind::Pyproject => {
-                pyproject::stamp(&text, &spelling(&f, &plan.pep440, "PEP 440")?, plan.mode)
+                match pyproject::stamp(&text, &spelling(&f, &plan.pep440, "PEP 440")?, plan.mode) {
+                    // A recipe's own pyproject.toml whose version lives
+                    // elsewhere (setup.cfg, setuptools-scm) has nothing to
+                    // stamp; the backend's result is checked instead.
+                    Err(e)
+                        if own == rule::OwnField::IfPresent && e.key == pyproject::MISSING_KEY =>
+                    {
+                        Ok((text.clone(), Vec::new()))
+                    }
+                    r => r,
+                }
             }
         };
         out.push(file_edit(f, text, result)?);

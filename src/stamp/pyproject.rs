@@ -13,6 +13,9 @@ use toml_edit::{DocumentMut, Item, Value};
 use super::cargo::{child, set_string};
 use super::{Edit, FieldError, StampMode};
 
+/// The key of the error for a file that declares no version at all.
+pub const MISSING_KEY: &str = "project.version";
+
 fn dynamic_version(doc: &DocumentMut) -> bool {
     doc.get("project")
         .and_then(|p| p.get("dynamic"))
@@ -91,7 +94,7 @@ pub fn stamp(
     }
     if !found && !dynamic {
         return Err(FieldError {
-            key: "project.version".into(),
+            key: MISSING_KEY.into(),
             reason:
                 "is missing (and neither tool.poetry.version nor a dynamic version is declared)"
                     .into(),

@@ -352,7 +352,7 @@ fn failed_or(e: crate::sandbox::SandboxError) -> SurfaceError {
     }
 }
 
-fn ws_rel(job: &Job<'_>) -> String {
+pub(crate) fn ws_rel(job: &Job<'_>) -> String {
     if job.source_rel.is_empty() {
         "src".to_string()
     } else {

@@ -10,7 +10,8 @@
 //! takes the build's version spelling, and any other version is the
 //! manifest's own. When the names cannot be known without building (a
 //! workspace with glob members, a manifest that does not parse, a
-//! `publish = false` member) the answer is `None`, and the names are
+//! `publish = false` member, a Python backend run in PEP 517 mode) the
+//! answer is `None`, and the names are
 //! checked again, after building and before `dist/` is written.
 
 use crate::recipe::{Recipe, Surface};
@@ -140,6 +141,15 @@ fn crate_names(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<
 }
 
 fn python_name(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<String> {
+    use crate::recipe::schema::PythonBackend;
+    // A PEP 517 backend names its own files (and picks its wheel tag).
+    let backend = match r.surface() {
+        Surface::Sdist => r.spec.sdist.as_ref().and_then(|s| s.backend),
+        _ => r.spec.wheel.as_ref().and_then(|w| w.backend),
+    };
+    if backend == Some(PythonBackend::Pep517) {
+        return None;
+    }
     let py = toml_at(read, "pyproject.toml")?;
     let project = py.get("project")?;
     let name = super::python::names::file_component(project.get("name")?.as_str()?);

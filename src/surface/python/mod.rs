@@ -8,14 +8,21 @@
 //! - [`names`]: name normalisation and wheel tags;
 //! - [`files`]: reading the recipe's selected files safely (symlinks must stay
 //!   inside the workspace) and finding the import packages of a wheel;
-//! - [`sdist`], [`wheel`]: the archive layouts.
+//! - [`sdist`], [`wheel`]: the archive layouts;
+//! - backend mode (`backend = "pep517"`): [`backend`] (the declared backend,
+//!   its tools and identity, while planning), [`pep517`] (running its hook
+//!   in the sandbox), [`normalise`] (its result made reproducible without
+//!   changing any file's content).
 //!
 //! The byte layout and every difference from uv_build and hatchling are
 //! documented in `docs/python.md`.
 
+pub mod backend;
 pub mod files;
 pub mod metadata;
 pub mod names;
+pub mod normalise;
+pub mod pep517;
 pub mod project;
 pub mod sdist;
 pub mod wheel;
@@ -39,6 +46,36 @@ pub enum PythonError {
         value: String,
         reason: String,
     },
+    /// A build-system requirement the interpreter cannot provide offline.
+    #[error("{}: build backend `{backend}` is not available offline: {requirement}: {detail}", file.display())]
+    BackendUnavailable {
+        file: PathBuf,
+        backend: String,
+        requirement: String,
+        detail: String,
+    },
+    #[error(
+        "build backend `{backend}` failed in {hook} ({status}); last lines of its log:\n{tail}"
+    )]
+    BackendFailed {
+        backend: String,
+        hook: &'static str,
+        status: String,
+        tail: String,
+    },
+    #[error("build backend `{backend}` built {file} whose {what} says version {found:?}, but the release is {release:?}: the version comes from somewhere kiln does not stamp (kiln stamps `pyproject.toml` and a maturin crate's `Cargo.toml`)")]
+    VersionMismatch {
+        backend: String,
+        file: String,
+        what: &'static str,
+        found: String,
+        release: String,
+    },
+    /// What a backend built cannot be normalised (or is inconsistent).
+    #[error("{file}: {detail}")]
+    Normalise { file: PathBuf, detail: String },
+    #[error(transparent)]
+    Sandbox(crate::sandbox::SandboxError),
     #[error(transparent)]
     Tar(#[from] crate::archive::tar::TarError),
     #[error(transparent)]
@@ -54,7 +91,12 @@ pub enum PythonError {
 impl Classify for PythonError {
     fn kind(&self) -> ErrorKind {
         match self {
-            PythonError::Field { .. } => ErrorKind::BadInput,
+            PythonError::Field { .. }
+            | PythonError::BackendUnavailable { .. }
+            | PythonError::BackendFailed { .. }
+            | PythonError::VersionMismatch { .. } => ErrorKind::BadInput,
+            PythonError::Normalise { .. } => ErrorKind::CheckFailed,
+            PythonError::Sandbox(e) => e.kind(),
             PythonError::Tar(e) => e.kind(),
             PythonError::Zip(e) => e.kind(),
             PythonError::Io { .. } => ErrorKind::Internal,
@@ -94,8 +136,35 @@ fn project_rel(job: &Job<'_>, rel: &str) -> PathBuf {
 
 fn load<'a>(job: &'a Job<'a>) -> Result<(project::Project, files::SourceFiles<'a>), PythonError> {
     let src = files::SourceFiles::new(job);
-    let project = project::Project::load(&src, job.version)?;
+    let project = project::Project::load(&src, job.version).map_err(|e| needs_backend(job, e))?;
     Ok((project, src))
+}
+
+/// A project the native builder refuses because its metadata is not static
+/// is told how to build it with its own backend.
+fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
+    match e {
+        PythonError::Field {
+            file,
+            key,
+            value,
+            reason,
+        } if key == "project" || key == "project.dynamic" => PythonError::Field {
+            file,
+            key,
+            value,
+            reason: format!(
+                "{reason}; to build it with the project's own build backend set `backend = \"pep517\"` in [{}] of {}",
+                job.recipe.surface().as_str(),
+                job.recipe.file.display()
+            ),
+        },
+        other => other,
+    }
+}
+
+fn pep517_mode(job: &Job<'_>) -> bool {
+    backend::settings(job.recipe).backend == crate::recipe::schema::PythonBackend::Pep517
 }
 
 fn finish(
@@ -134,8 +203,11 @@ fn finish(
     })
 }
 
-/// Build the recipe's sdist natively.
+/// Build the recipe's sdist (natively, or with the project's backend).
 pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    if pep517_mode(job) {
+        return pep517::build(job, pep517::Hook::Sdist);
+    }
     let (project, src) = load(job)?;
     if !job.recipe.spec.map.is_empty() {
         return Err(PythonError::field(
@@ -157,8 +229,11 @@ pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
     finish(job, tmp, name, &project, &[])
 }
 
-/// Build the recipe's wheel natively.
+/// Build the recipe's wheel (natively, or with the project's backend).
 pub fn build_wheel(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    if pep517_mode(job) {
+        return pep517::build(job, pep517::Hook::Wheel);
+    }
     let (project, src) = load(job)?;
     let plan = wheel::plan(job, &project, &src)?;
     let tmp = job.out.join(".wheel.tmp");

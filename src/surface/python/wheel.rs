@@ -271,7 +271,7 @@ pub fn record_hash(data: &[u8]) -> String {
 }
 
 /// A CSV field as Python's `csv` module writes it.
-fn csv_field(s: &str) -> String {
+pub(super) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -1,0 +1,544 @@
+//! Backend mode, while planning: which PEP 517 backend a project declares,
+//! the tools that run it, and the backend's identity for the derivation.
+//!
+//! A recipe chooses the mode with `backend = "native" | "pep517"` in its
+//! `[sdist]`/`[wheel]` table ([`Settings`]; native is the default). In
+//! backend mode kiln reads `[build-system]` of the project's
+//! `pyproject.toml` ([`BuildSystem`]; without one, PEP 517's fallback
+//! `setuptools.build_meta:__legacy__`), resolves the interpreter (`python`,
+//! default `python3`) and, for maturin, `maturin`, `cargo`, `rustc` and `cc`
+//! as tools, and runs a probe ([`PROBE`]) with that interpreter in the
+//! sandbox: every `build-system.requires` entry must be installed for it
+//! and satisfy its specifier — nothing is ever downloaded. The identity of
+//! each requirement — its name, version and the sha256 of all its files —
+//! enters the derivation next to the tools ([`Resolved::identity`]).
+//!
+//! Running the hook and normalising its result is [`super::pep517`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use pep508_rs::pep440_rs::Version;
+use pep508_rs::{Requirement, VerbatimUrl, VersionOrUrl};
+use sha2::{Digest, Sha256};
+
+use super::PythonError;
+use crate::derive::ToolRef;
+use crate::recipe::schema::PythonBackend;
+use crate::recipe::{Recipe, Surface};
+use crate::sandbox::{self, SandboxMode, Spec, Tool};
+
+const PROBE: &str = include_str!("pep517_probe.py");
+
+/// PEP 517's fallback for a project without `build-system.build-backend`.
+const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
+/// PEP 518's default `requires` when `[build-system]` is missing.
+const LEGACY_REQUIRES: &[&str] = &["setuptools>=40.8.0"];
+
+/// The Python keys of a recipe's `[sdist]`/`[wheel]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    pub backend: PythonBackend,
+    /// The interpreter's tool name.
+    pub python: &'a str,
+    /// Extra tools the backend runs.
+    pub tools: &'a [String],
+    /// Named host inputs (`python-wheels`).
+    pub host_inputs: &'a [String],
+}
+
+/// The recipe's Python settings.
+pub fn settings(recipe: &Recipe) -> Settings<'_> {
+    let (backend, python, tools, host_inputs) = match recipe.surface() {
+        Surface::Sdist => recipe.spec.sdist.as_ref().map(|s| {
+            (
+                s.backend,
+                s.python.as_deref(),
+                &s.tools[..],
+                &s.host_inputs[..],
+            )
+        }),
+        Surface::Wheel => recipe.spec.wheel.as_ref().map(|w| {
+            (
+                w.backend,
+                w.python.as_deref(),
+                &w.tools[..],
+                &w.host_inputs[..],
+            )
+        }),
+        _ => None,
+    }
+    .unwrap_or((None, None, &[], &[]));
+    Settings {
+        backend: backend.unwrap_or_default(),
+        python: python.unwrap_or("python3"),
+        tools,
+        host_inputs,
+    }
+}
+
+/// `[build-system]` of a `pyproject.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSystem {
+    /// `module.path:object.path`.
+    pub backend: String,
+    /// In-tree backend directories, relative to the project.
+    pub backend_path: Vec<String>,
+    pub requires: Vec<String>,
+}
+
+fn strings(
+    item: Option<&toml_edit::Item>,
+    file: &Path,
+    key: &str,
+) -> Result<Option<Vec<String>>, PythonError> {
+    let Some(item) = item else { return Ok(None) };
+    let bad = || {
+        PythonError::field(
+            file,
+            key,
+            item.to_string().trim(),
+            "must be an array of strings",
+        )
+    };
+    let arr = item.as_array().ok_or_else(bad)?;
+    arr.iter()
+        .map(|v| v.as_str().map(str::to_string).ok_or_else(bad))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn valid_backend(spec: &str) -> bool {
+    let dotted = |s: &str| {
+        !s.is_empty()
+            && s.split('.').all(|p| {
+                p.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+    };
+    match spec.split_once(':') {
+        Some((m, o)) => dotted(m) && dotted(o),
+        None => dotted(spec),
+    }
+}
+
+impl BuildSystem {
+    /// Parse `text` (`None`: no `pyproject.toml`, the legacy fallback).
+    pub fn parse(text: Option<&str>, file: &Path) -> Result<BuildSystem, PythonError> {
+        let Some(text) = text else {
+            return Ok(BuildSystem {
+                backend: LEGACY_BACKEND.to_string(),
+                backend_path: Vec::new(),
+                requires: LEGACY_REQUIRES.iter().map(|s| s.to_string()).collect(),
+            });
+        };
+        let doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
+            PythonError::field(file, "(document)", "", e.message().trim())
+        })?;
+        let bs = doc.get("build-system");
+        let get = |k: &str| bs.and_then(|b| b.get(k));
+        let backend = match get("build-backend") {
+            None => LEGACY_BACKEND.to_string(),
+            Some(v) => {
+                let s = v.as_str().unwrap_or_default();
+                if !valid_backend(s) {
+                    return Err(PythonError::field(
+                        file,
+                        "build-system.build-backend",
+                        v.to_string().trim(),
+                        "must be `module.path` or `module.path:object.path` (PEP 517)",
+                    ));
+                }
+                s.to_string()
+            }
+        };
+        let requires = strings(get("requires"), file, "build-system.requires")?
+            .unwrap_or_else(|| LEGACY_REQUIRES.iter().map(|s| s.to_string()).collect());
+        let backend_path =
+            strings(get("backend-path"), file, "build-system.backend-path")?.unwrap_or_default();
+        for p in &backend_path {
+            if crate::archive::check_entry_path(p).is_err() {
+                return Err(PythonError::field(
+                    file,
+                    "build-system.backend-path",
+                    p,
+                    "must be a relative path inside the project",
+                ));
+            }
+        }
+        Ok(BuildSystem {
+            backend,
+            backend_path,
+            requires,
+        })
+    }
+
+    /// The backend's top-level module.
+    pub fn module(&self) -> &str {
+        let m = self.backend.split(':').next().unwrap_or_default();
+        m.split('.').next().unwrap_or(m)
+    }
+
+    pub fn is_maturin(&self) -> bool {
+        self.module() == "maturin"
+    }
+
+    /// The tools a build with this backend runs, the interpreter first.
+    pub fn tool_names(&self, s: &Settings<'_>) -> Vec<String> {
+        let mut names = vec![s.python.to_string()];
+        if self.is_maturin() {
+            names.extend(["maturin", "cargo", "rustc", "cc"].map(String::from));
+        }
+        names.extend(s.tools.iter().cloned());
+        let mut seen = std::collections::BTreeSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        names
+    }
+}
+
+/// The crate a maturin project builds (`[tool.maturin] manifest-path`,
+/// default `Cargo.toml`), relative to the project; `None` for other
+/// backends. Its version is the project's, so kiln stamps it too.
+pub fn maturin_manifest(pyproject: &str) -> Option<String> {
+    let doc: toml_edit::DocumentMut = pyproject.parse().ok()?;
+    let backend = doc.get("build-system")?.get("build-backend")?.as_str()?;
+    if backend.split([':', '.']).next() != Some("maturin") {
+        return None;
+    }
+    let path = doc
+        .get("tool")
+        .and_then(|t| t.get("maturin"))
+        .and_then(|m| m.get("manifest-path"))
+        .and_then(|p| p.as_str())
+        .unwrap_or("Cargo.toml");
+    let path = path.strip_prefix("./").unwrap_or(path);
+    crate::archive::check_entry_path(path).ok()?;
+    Some(path.to_string())
+}
+
+/// The environment of every backend run: no user site, no bytecode
+/// written, a fixed hash seed, pip unable to reach an index; and, in
+/// bubblewrap, the interpreter's `lib/` on the library path (an interpreter
+/// built with a shared libpython and an absolute RUNPATH finds it there).
+pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = [
+        ("PYTHONHASHSEED", "0"),
+        ("PYTHONDONTWRITEBYTECODE", "1"),
+        ("PYTHONNOUSERSITE", "1"),
+        ("PIP_NO_INDEX", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if mode == SandboxMode::Bubblewrap {
+        if let Some(prefix) = sandbox::tool_prefix(tools, python) {
+            env.insert("LD_LIBRARY_PATH".into(), format!("{prefix}/lib"));
+        }
+    }
+    env
+}
+
+/// Where a `python-wheels` directory is mounted in the sandbox.
+pub const WHEELS_AT: &str = "/opt/kiln-python-wheels";
+
+/// The read-only inputs and environment of the recipe's declared host
+/// inputs: a `python-wheels` directory is mounted at [`WHEELS_AT`] and named
+/// by `KILN_BACKEND_WHEELS`, whose `.whl` files the probe and the driver put
+/// first on `sys.path` (by name).
+pub fn host_inputs(
+    recipe: &Recipe,
+    s: &Settings<'_>,
+    host: &BTreeMap<String, std::path::PathBuf>,
+) -> Result<(Vec<sandbox::RoInput>, BTreeMap<String, String>), PythonError> {
+    let mut ro = Vec::new();
+    let mut env = BTreeMap::new();
+    for name in s.host_inputs {
+        let dir = host.get(name).filter(|d| d.is_dir()).ok_or_else(|| {
+            PythonError::field(
+                &recipe.file,
+                format!("{}.host-inputs", recipe.surface().as_str()),
+                name,
+                "no such directory on this host: set KILN_PYTHON_WHEELS to a directory of .whl files",
+            )
+        })?;
+        ro.push(sandbox::RoInput {
+            host: dir.clone(),
+            at: WHEELS_AT.to_string(),
+        });
+        env.insert("KILN_BACKEND_WHEELS".to_string(), WHEELS_AT.to_string());
+    }
+    Ok((ro, env))
+}
+
+/// A backend recipe's tools and backend identity, fixed while planning.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub tools: Vec<Tool>,
+    /// One entry per `build-system.requires` distribution:
+    /// `pep517:<name>`, its version, the sha256 over its files' digests.
+    pub identity: Vec<ToolRef>,
+}
+
+/// For a recipe in backend mode, resolve its tools and probe its backend;
+/// `None` for native recipes. `pyproject` is the project's file as
+/// committed (`None` when there is none) and `file` its project path.
+pub fn resolve(
+    recipe: &Recipe,
+    pyproject: Option<&str>,
+    file: &Path,
+    mode: SandboxMode,
+    root: &Path,
+    tool_cache: Option<&Path>,
+    host: &BTreeMap<String, std::path::PathBuf>,
+) -> Result<Option<Resolved>, PythonError> {
+    let s = settings(recipe);
+    if s.backend == PythonBackend::Native {
+        return Ok(None);
+    }
+    check_native_keys(recipe)?;
+    let bs = BuildSystem::parse(pyproject, file)?;
+    let names = bs.tool_names(&s);
+    let (ro_inputs, extra_env) = host_inputs(recipe, &s, host)?;
+    sandbox::check_available(mode).map_err(PythonError::Sandbox)?;
+    let tools =
+        sandbox::resolve_tools_cached(&names, root, tool_cache).map_err(PythonError::Sandbox)?;
+    let mut env = python_env(&tools, s.python, mode);
+    env.extend(extra_env);
+    let identity = probe(&bs, &tools, s.python, mode, file, ro_inputs, env)?;
+    Ok(Some(Resolved { tools, identity }))
+}
+
+/// The native builder's keys mean nothing to a backend.
+fn check_native_keys(recipe: &Recipe) -> Result<(), PythonError> {
+    let refuse = |key: &str, value: String| {
+        Err(PythonError::field(
+            &recipe.file,
+            key,
+            value,
+            "applies to the native builder only; with backend = \"pep517\" the project's backend decides the files",
+        ))
+    };
+    if let Some(w) = &recipe.spec.wheel {
+        if !w.packages.is_empty() {
+            return refuse("wheel.packages", w.packages.join(", "));
+        }
+        if let Some(t) = &w.tag {
+            return refuse("wheel.tag", t.clone());
+        }
+        if !w.scripts.is_empty() {
+            return refuse(
+                "wheel.scripts",
+                w.scripts.keys().cloned().collect::<Vec<_>>().join(", "),
+            );
+        }
+    }
+    if !recipe.spec.map.is_empty() {
+        return refuse("map", format!("{} entries", recipe.spec.map.len()));
+    }
+    Ok(())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Probed {
+    name: String,
+    #[serde(default)]
+    missing: bool,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    files: Vec<(String, String)>,
+}
+
+/// Run the probe with the interpreter in the sandbox; check every
+/// requirement; return the identities.
+fn probe(
+    bs: &BuildSystem,
+    tools: &[Tool],
+    python: &str,
+    mode: SandboxMode,
+    file: &Path,
+    ro_inputs: Vec<sandbox::RoInput>,
+    env: BTreeMap<String, String>,
+) -> Result<Vec<ToolRef>, PythonError> {
+    let reqs = bs
+        .requires
+        .iter()
+        .map(|r| {
+            Requirement::<VerbatimUrl>::from_str(r)
+                .map(|req| (r.as_str(), req))
+                .map_err(|e| PythonError::field(file, "build-system.requires", r, e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let unavailable = |requirement: &str, detail: String| PythonError::BackendUnavailable {
+        file: file.to_path_buf(),
+        backend: bs.backend.clone(),
+        requirement: requirement.to_string(),
+        detail,
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("kiln-probe-")
+        .tempdir()
+        // While planning the store may not exist yet: the probe's scratch
+        // directory is a system temporary directory, removed after it.
+        .map_err(super::io(Path::new(
+            "(temporary directory for the backend probe)",
+        )))?;
+    let ws = dir.path().join("ws");
+    std::fs::create_dir(&ws).map_err(super::io(&ws))?;
+    let log = dir.path().join("probe.log");
+    let script = ws.join("kiln-probe.py");
+    std::fs::write(&script, PROBE).map_err(super::io(&script))?;
+    let in_sandbox = format!("{}/kiln-probe.py", sandbox::env::BUILD_DIR);
+    let mut argv: Vec<String> = [python, "-s", "-B", &in_sandbox].map(String::from).to_vec();
+    argv.extend(reqs.iter().map(|(_, r)| r.name.to_string()));
+    let spec = Spec {
+        workspace: ws,
+        cwd: String::new(),
+        argv,
+        tools: tools.to_vec(),
+        ro_inputs,
+        env,
+        source_date_epoch: 0,
+        mode,
+    };
+    let out = sandbox::run_capture(&spec, &log).map_err(|e| match e {
+        sandbox::SandboxError::Failed { tail, status, .. } => unavailable(
+            python,
+            format!("the interpreter cannot run in the sandbox ({status}): {tail}"),
+        ),
+        other => PythonError::Sandbox(other),
+    })?;
+    let probed: Vec<Probed> = serde_json::from_slice(&out)
+        .map_err(|e| unavailable(python, format!("unexpected probe output ({e})")))?;
+    let mut identity: BTreeMap<String, ToolRef> = BTreeMap::new();
+    for ((raw, req), p) in reqs.iter().zip(&probed) {
+        debug_assert_eq!(p.name, req.name.to_string());
+        let needed = req.marker.is_true();
+        if p.missing {
+            if needed {
+                return Err(unavailable(
+                    raw,
+                    format!("not installed for `{python}`; install it for that interpreter (kiln never downloads a backend)"),
+                ));
+            }
+            continue;
+        }
+        match &req.version_or_url {
+            Some(VersionOrUrl::VersionSpecifier(spec)) => {
+                let ok = Version::from_str(&p.version).is_ok_and(|v| spec.contains(&v));
+                if !ok && needed {
+                    return Err(unavailable(
+                        raw,
+                        format!("version {} is installed for `{python}`", p.version),
+                    ));
+                }
+            }
+            Some(VersionOrUrl::Url(_)) => {
+                return Err(unavailable(
+                    raw,
+                    "a URL requirement cannot be met offline".into(),
+                ))
+            }
+            None => {}
+        }
+        let mut h = Sha256::new();
+        for (path, digest) in &p.files {
+            h.update(path.as_bytes());
+            h.update(b"\t");
+            h.update(digest.as_bytes());
+            h.update(b"\n");
+        }
+        let sha256: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        identity.insert(
+            p.name.clone(),
+            ToolRef {
+                name: format!("pep517:{}", p.name),
+                version: p.version.clone(),
+                sha256,
+            },
+        );
+    }
+    Ok(identity.into_values().collect())
+}
+
+/// [`resolve`] for a recipe of the plan, reading `<base>/pyproject.toml`
+/// from the snapshot being built (`base` = the recipe's source directory).
+pub fn plan(
+    recipe: &Recipe,
+    snapshot: &crate::source::Snapshot,
+    base: &str,
+    mode: SandboxMode,
+    root: &Path,
+    tool_cache: Option<&Path>,
+    host: &BTreeMap<String, std::path::PathBuf>,
+) -> Result<Option<Resolved>, PythonError> {
+    use crate::stamp::tree::Tree;
+    if settings(recipe).backend == PythonBackend::Native {
+        return Ok(None);
+    }
+    let file = Path::new(base).join("pyproject.toml");
+    let text = crate::stamp::tree::SnapshotTree::new(snapshot).read(&file);
+    resolve(recipe, text.as_deref(), &file, mode, root, tool_cache, host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_system_defaults_and_checks() {
+        let f = Path::new("pyproject.toml");
+        let legacy = BuildSystem::parse(None, f).unwrap();
+        assert_eq!(legacy.backend, LEGACY_BACKEND);
+        let bs = BuildSystem::parse(
+            Some("[build-system]\nrequires = [\"maturin>=1,<2\"]\nbuild-backend = \"maturin\"\n"),
+            f,
+        )
+        .unwrap();
+        assert!(bs.is_maturin());
+        let s = Settings {
+            backend: PythonBackend::Pep517,
+            python: "python3",
+            tools: &[],
+            host_inputs: &[],
+        };
+        assert_eq!(
+            bs.tool_names(&s),
+            ["python3", "maturin", "cargo", "rustc", "cc"]
+        );
+        let only_requires =
+            BuildSystem::parse(Some("[build-system]\nrequires = [\"setuptools\"]\n"), f).unwrap();
+        assert_eq!(only_requires.backend, LEGACY_BACKEND);
+        for bad in [
+            "[build-system]\nbuild-backend = \"os; import x\"\n",
+            "[build-system]\nbuild-backend = \"a:b\"\nbackend-path = [\"../x\"]\n",
+            "[build-system]\nrequires = \"setuptools\"\n",
+        ] {
+            assert!(BuildSystem::parse(Some(bad), f).is_err(), "{bad}");
+        }
+        assert!(valid_backend("poetry.core.masonry.api"));
+        assert!(valid_backend("setuptools.build_meta:__legacy__"));
+    }
+
+    #[test]
+    fn maturin_crate_is_found() {
+        let p = "[build-system]\nbuild-backend = \"maturin\"\n[tool.maturin]\nmanifest-path = \"crates/python/Cargo.toml\"\n";
+        assert_eq!(
+            maturin_manifest(p).as_deref(),
+            Some("crates/python/Cargo.toml")
+        );
+        assert_eq!(
+            maturin_manifest("[build-system]\nbuild-backend = \"maturin\"\n").as_deref(),
+            Some("Cargo.toml")
+        );
+        assert_eq!(
+            maturin_manifest("[build-system]\nbuild-backend = \"hatchling.build\"\n"),
+            None
+        );
+        let escape = "[build-system]\nbuild-backend = \"maturin\"\n[tool.maturin]\nmanifest-path = \"../x/Cargo.toml\"\n";
+        assert_eq!(maturin_manifest(escape), None);
+    }
+}

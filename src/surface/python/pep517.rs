@@ -1,0 +1,234 @@
+//! Backend mode, while building: run the project's PEP 517 hook
+//! (`build_sdist` or `build_wheel`) in the sandbox on the stamped
+//! workspace, then normalise its result ([`super::normalise`]).
+//!
+//! The hook runs through [`DRIVER`] with the recipe's interpreter, in the
+//! project directory (`/build/src/<source>`), offline: the sandbox has no
+//! network, only the resolved tools on `PATH`, and the environment of
+//! [`super::backend::python_env`] plus `SOURCE_DATE_EPOCH`. A maturin
+//! backend also gets the cargo registry cache read-only (the `cargo-registry`
+//! host input, as the crate surface), `CARGO_NET_OFFLINE` and `RUSTFLAGS`
+//! that remap `/build` and the registry sources (`--remap-path-prefix`).
+//! The backend writes into `/build/pep517/`; kiln's own output directory
+//! is hidden from it.
+//!
+//! The result must name the release: the distribution's version in its file
+//! name and in `PKG-INFO`/`METADATA` must equal the release version in its
+//! PEP 440 spelling, otherwise the version comes from somewhere kiln does
+//! not stamp and the build stops (exit 2) naming what the backend built.
+
+use std::str::FromStr;
+
+use pep508_rs::pep440_rs::Version;
+use serde_json::Value;
+
+use super::backend::{host_inputs, python_env, settings, BuildSystem};
+use super::{io, normalise, PythonError};
+use crate::sandbox::{self, Confine, Spec};
+use crate::surface::{sha256_file, ws_rel, Artifact, Job, Output, SurfaceError};
+
+/// kiln's PEP 517 front end.
+const DRIVER: &str = include_str!("pep517_driver.py");
+/// The driver's file name at the workspace root.
+const DRIVER_FILE: &str = "kiln-pep517.py";
+/// Where the backend writes, below the workspace.
+const BACKEND_OUT: &str = "pep517";
+
+/// Which hook to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Sdist,
+    Wheel,
+}
+
+impl Hook {
+    fn arg(self) -> &'static str {
+        match self {
+            Hook::Sdist => "sdist",
+            Hook::Wheel => "wheel",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Hook::Sdist => "build_sdist",
+            Hook::Wheel => "build_wheel",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Hook::Sdist => ".tar.gz",
+            Hook::Wheel => ".whl",
+        }
+    }
+}
+
+/// Build the recipe's sdist or wheel with the project's backend.
+pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
+    let s = settings(job.recipe);
+    let pyproject = job.source_dir.join("pyproject.toml");
+    let shown = super::project_rel(job, "pyproject.toml");
+    let text = match std::fs::read_to_string(&pyproject) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&pyproject)(e).into()),
+    };
+    let bs = BuildSystem::parse(text.as_deref(), &shown)?;
+    let out_dir = job.workspace.join(BACKEND_OUT);
+    std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
+    // The driver lives at the workspace root, beside src/, inputs/, out/.
+    let driver = job.workspace.join(DRIVER_FILE);
+    std::fs::write(&driver, DRIVER).map_err(io(&driver))?;
+    let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
+    let mut argv: Vec<String> = [s.python, "-s", "-B", &in_sandbox, hook.arg()]
+        .map(String::from)
+        .to_vec();
+    argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
+    argv.push(bs.backend.clone());
+    argv.extend(bs.backend_path.iter().cloned());
+    let mut env = python_env(job.tools, s.python, job.sandbox);
+    let (mut ro_inputs, wheels_env) = host_inputs(job.recipe, &s, job.host_inputs)?;
+    env.extend(wheels_env);
+    if bs.is_maturin() {
+        if let Some(home) = job.host_inputs.get("cargo-registry") {
+            ro_inputs.extend(sandbox::cargo_registry_inputs(home));
+        }
+        env.extend(sandbox::cargo_env());
+        env.insert("RUSTFLAGS".into(), sandbox::REMAP_RUSTFLAGS.into());
+        env.insert("MATURIN_NO_INSTALL_RUST".into(), "1".into());
+    }
+    let spec = Spec {
+        workspace: job.workspace.to_path_buf(),
+        cwd: ws_rel(job),
+        argv,
+        tools: job.tools.to_vec(),
+        ro_inputs,
+        env,
+        source_date_epoch: job.source_date_epoch.max(0) as u64,
+        mode: job.sandbox,
+    };
+    let hidden = job
+        .out
+        .strip_prefix(job.workspace)
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+        .into_iter()
+        .collect();
+    let confine = Confine {
+        limits: sandbox::Limits::default(),
+        hidden,
+    };
+    sandbox::run_confined(&spec, &confine, job.log).map_err(|e| match e {
+        sandbox::SandboxError::Failed { tail, status, .. } => PythonError::BackendFailed {
+            backend: bs.backend.clone(),
+            hook: hook.name(),
+            status,
+            tail,
+        },
+        other => PythonError::Sandbox(other),
+    })?;
+    let raw_name = result_name(&out_dir, hook, &bs.backend)?;
+    let raw = out_dir.join(&raw_name);
+    let tmp = job.out.join(".pep517.tmp");
+    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    let w = std::io::BufWriter::new(file);
+    let facts = match hook {
+        Hook::Sdist => normalise::sdist(&raw, &raw_name, job.source_date_epoch, w)?,
+        Hook::Wheel => normalise::wheel(&raw, job.source_date_epoch, w)?,
+    };
+    check_version(&bs.backend, &raw_name, &facts, job.version, hook)?;
+    let dest = job.out.join(&raw_name);
+    std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+    let (sha256, size) = sha256_file(&dest)?;
+    let mut extra = serde_json::Map::new();
+    extra.insert("python_name".into(), Value::String(facts.name.clone()));
+    extra.insert(
+        "python_version".into(),
+        Value::String(facts.version.clone()),
+    );
+    extra.insert("python_backend".into(), Value::String(bs.backend.clone()));
+    if hook == Hook::Wheel {
+        let stem = raw_name.trim_end_matches(".whl");
+        let tag: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
+        let tag: Vec<&str> = tag.into_iter().rev().collect();
+        extra.insert("wheel_tag".into(), Value::String(tag.join("-")));
+    }
+    Ok(Output {
+        path: dest,
+        name: crate::nix::store_path::sanitize_name(&raw_name),
+        artifacts: vec![Artifact {
+            file: raw_name,
+            path: String::new(),
+            sha256,
+            size,
+            directory: false,
+            extra,
+        }],
+    })
+}
+
+/// The file the hook returned: a plain name of the right kind, a regular file.
+fn result_name(
+    out_dir: &std::path::Path,
+    hook: Hook,
+    backend: &str,
+) -> Result<String, PythonError> {
+    let marker = out_dir.join(".kiln-result");
+    let name = std::fs::read_to_string(&marker).map_err(io(&marker))?;
+    let bad = |detail: String| PythonError::Normalise {
+        file: std::path::PathBuf::from(&name),
+        detail: format!("build backend `{backend}` returned {detail}"),
+    };
+    if name.is_empty()
+        || name.contains('/')
+        || name.starts_with('.')
+        || !name.ends_with(hook.extension())
+    {
+        return Err(bad(format!(
+            "{name:?} from {}, not a {} file name",
+            hook.name(),
+            hook.extension()
+        )));
+    }
+    let meta = std::fs::symlink_metadata(out_dir.join(&name))
+        .map_err(|_| bad(format!("{name:?}, which it did not write")))?;
+    if !meta.is_file() {
+        return Err(bad(format!("{name:?}, which is not a regular file")));
+    }
+    Ok(name)
+}
+
+/// The version in the file name and the metadata must be the release's.
+fn check_version(
+    backend: &str,
+    file_name: &str,
+    facts: &normalise::Facts,
+    release: &str,
+    hook: Hook,
+) -> Result<(), PythonError> {
+    let stem = file_name.trim_end_matches(hook.extension());
+    let from_name = match hook {
+        Hook::Sdist => stem.rsplit_once('-').map(|(_, v)| v),
+        Hook::Wheel => stem.split('-').nth(1),
+    }
+    .unwrap_or_default();
+    // PEP 440 equality: `3.10` is the release `3.10.0`.
+    let wanted = Version::from_str(release).ok();
+    let same = |v: &str| Version::from_str(v).ok().is_some_and(|v| Some(v) == wanted);
+    for (what, found) in [
+        ("file name", from_name),
+        ("metadata `Version`", facts.version.as_str()),
+    ] {
+        if !same(found) {
+            return Err(PythonError::VersionMismatch {
+                backend: backend.to_string(),
+                file: file_name.to_string(),
+                what,
+                found: found.to_string(),
+                release: release.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
