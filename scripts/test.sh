@@ -3,7 +3,7 @@
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
 # (binary-cache tests over HTTP), and Python's packaging, poetry, twine, build,
-# hatchling, uv and check-wheel-contents.
+# hatchling, uv, check-wheel-contents and in-toto-attestation.
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
@@ -49,6 +49,8 @@ command -v uv     >/dev/null 2>&1 || need_pip+=(uv)
 command -v check-wheel-contents >/dev/null 2>&1 || need_pip+=(check-wheel-contents)
 $PY -c 'import build' 2>/dev/null || need_pip+=(build)
 $PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
+# The in-toto attestation framework's schema (kiln's statements are validated against it).
+$PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestation)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"

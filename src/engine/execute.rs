@@ -212,12 +212,15 @@ fn build_one(
         &built.name,
         meta,
     )?;
+    let origins = built.origins.to_bytes();
+    store.write_origins(&real.store_path, &origins)?;
     let statement = provenance(
         plan,
         &drv,
         &hash,
         &store.path_of(&real.store_path),
         &built.artifacts,
+        Some(&crate::hash::Sha256::digest(&origins).to_hex()),
     )?;
     store.write_provenance(&real.store_path, &statement)?;
     finish(Status::Built, real)
@@ -231,6 +234,7 @@ fn provenance(
     hash: &DrvHash,
     output: &Path,
     artifacts: &[Artifact],
+    origins: Option<&str>,
 ) -> Result<Vec<u8>, BuildError> {
     let mut subjects = Vec::new();
     for a in artifacts {
@@ -270,7 +274,7 @@ fn provenance(
             dirty: false,
         },
     };
-    let st = crate::provenance::statement(drv, hash, &source, &subjects);
+    let st = crate::provenance::statement(drv, hash, &source, &subjects, origins);
     Ok(crate::provenance::to_bytes(&st))
 }
 
@@ -287,7 +291,18 @@ fn keep_provenance(
         return Ok(());
     }
     let output = cx.store.path_of(&real.store_path);
-    let statement = provenance(cx.plan, drv, hash, &output, &artifacts_of(real))?;
+    let origins = cx
+        .store
+        .origins(&real.store_path)?
+        .map(|b| crate::hash::Sha256::digest(&b).to_hex());
+    let statement = provenance(
+        cx.plan,
+        drv,
+        hash,
+        &output,
+        &artifacts_of(real),
+        origins.as_deref(),
+    )?;
     cx.store.write_provenance(&real.store_path, &statement)?;
     cx.progress.warn(&format!(
         "{}: the provenance of {} was missing from the store; written again",

@@ -503,7 +503,7 @@ impl DistNames {
 }
 
 /// The `dist/` name of a recipe's artifact, when it follows from the recipe alone.
-fn artifact_name(r: &Recipe, version: &str) -> Result<Option<String>, BuildError> {
+pub fn artifact_name(r: &Recipe, version: &str) -> Result<Option<String>, BuildError> {
     let ext = match r.surface() {
         Surface::Tarball => {
             let c = r

@@ -28,6 +28,7 @@ pub mod compress;
 pub mod docker;
 pub mod json;
 pub mod layer;
+mod origins;
 pub mod plan;
 pub mod schema;
 
@@ -232,10 +233,12 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
             extra: Default::default(),
         });
     }
+    let origins = origins::image(&plan, &artifacts);
     Ok(Output {
         path: root,
         name,
         artifacts,
+        origins,
     })
 }
 

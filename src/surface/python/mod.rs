@@ -16,6 +16,7 @@
 pub mod files;
 pub mod metadata;
 pub mod names;
+mod origins;
 pub mod project;
 pub mod sdist;
 pub mod wheel;
@@ -122,6 +123,7 @@ fn finish(
     }
     Ok(Output {
         path: dest,
+        origins: Default::default(),
         name: crate::nix::store_path::sanitize_name(&file_name),
         artifacts: vec![Artifact {
             file: file_name,
@@ -154,7 +156,10 @@ pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
         job.source_date_epoch,
         std::io::BufWriter::new(file),
     )?;
-    finish(job, tmp, name, &project, &[])
+    let origins = origins::sdist(&name, &project, &src)?;
+    let mut out = finish(job, tmp, name, &project, &[])?;
+    out.origins = origins;
+    Ok(out)
 }
 
 /// Build the recipe's wheel natively.
@@ -170,5 +175,8 @@ pub fn build_wheel(job: &Job<'_>) -> Result<Output, SurfaceError> {
         std::io::BufWriter::new(file),
     )?;
     let tag = plan.tag.to_string();
-    finish(job, tmp, name, &project, &[("wheel_tag", tag)])
+    let origins = origins::wheel(&name, &project, &plan);
+    let mut out = finish(job, tmp, name, &project, &[("wheel_tag", tag)])?;
+    out.origins = origins;
+    Ok(out)
 }
