@@ -206,6 +206,27 @@ fn tampering_is_named_and_npm_pack_verifies_at_content_level() {
     assert_eq!(v["outcome"], "different");
     let text = serde_json::to_string(&v["differences"]).unwrap();
     assert!(text.contains("package/package.json"), "{text}");
+    // A byte no entry field shows (the padding after package.json): not
+    // "content identical", since more than the compression differs.
+    let size = usize::from_str_radix(
+        std::str::from_utf8(&tar[h + 124..h + 135])
+            .unwrap()
+            .trim_matches(|c| c == '\0' || c == ' '),
+        8,
+    )
+    .unwrap();
+    assert!(size % 512 != 0);
+    let mut padded = tar.clone();
+    padded[h + 512 + size] = b'x';
+    let bad = tmp.path().join("pad").join(&name);
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    gzip(&padded, &bad);
+    let (out, v) = verify(&root, &bad, &["--rev", "HEAD", "--level", "content"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(v["outcome"], "different");
+    assert!(serde_json::to_string(&v["differences"])
+        .unwrap()
+        .contains("decompressed stream"));
     // One entry's mtime.
     let mut touched = tar.clone();
     let h = header_of(&tar, "package/package.json");

@@ -274,12 +274,35 @@ fn compare_statements(sidecar: &Value, rebuilt: &Value) -> Vec<FieldMismatch> {
         .collect()
 }
 
-/// Only container fields of the outermost level differ (not the format).
+/// Only fields of the outermost container differ: not the format, and not
+/// bytes that no field explains.
 fn content_only(diffs: &[Difference]) -> bool {
     diffs.iter().all(|d| {
         d.location.is_empty()
             && d.entry.is_none()
-            && matches!(&d.change, Change::Container { field, .. } if field != "format")
+            && matches!(&d.change, Change::Container { field, .. }
+                if field != "format" && !field.starts_with("bytes"))
+    })
+}
+
+/// The SHA-256 of the decompressed streams of two compressed artifacts
+/// (`None` unless both are): content identical means only the compression
+/// differs, not bytes of the archive that no entry field shows.
+fn inner_streams(a: &Path, b: &Path) -> Result<Option<(String, String)>, AuditError> {
+    let limits = crate::diff::Limits::default();
+    let read = |p: &Path| {
+        crate::diff::source::read_path(p, &limits).map_err(|source| AuditError::Unreadable {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let (la, lb) = (read(a)?, read(b)?);
+    Ok(match (la.compressed, lb.compressed) {
+        (Some(x), Some(y)) => Some((
+            crate::diff::model::hex(&x.inner_sha256),
+            crate::diff::model::hex(&y.inner_sha256),
+        )),
+        _ => None,
     })
 }
 
@@ -389,12 +412,23 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
                 path: path.clone(),
                 source,
             })?;
-        let outcome = if content_only(&report.differences) {
-            Outcome::ContentIdentical
-        } else {
-            Outcome::Different
-        };
-        (outcome, report.differences)
+        let mut differences = report.differences;
+        let mut outcome = Outcome::Different;
+        if content_only(&differences) {
+            match inner_streams(path, &rebuilt_file)? {
+                Some((a, b)) if a != b => differences.push(Difference {
+                    location: Vec::new(),
+                    entry: None,
+                    change: Change::Container {
+                        field: "decompressed stream (same entries and metadata)".into(),
+                        a: format!("sha256 {a}"),
+                        b: format!("sha256 {b}"),
+                    },
+                }),
+                _ => outcome = Outcome::ContentIdentical,
+            }
+        }
+        (outcome, differences)
     };
     if let (Some(st), Ok(Some(fresh))) = (&sidecar, read_sidecar(&rebuilt_file)) {
         if outcome == Outcome::BytesIdentical {
