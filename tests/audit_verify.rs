@@ -131,9 +131,24 @@ fn a_crate_verifies_from_its_own_cargo_vcs_info_and_a_command_output_from_dist()
     let (out, v) = verify(&root, &root.join("dist/mini-cli-bin"), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(v["outcome"], "bytes-identical");
+    // ... and from a copy elsewhere, without its statement, with --rev.
+    let bin_copy = tmp.path().join("elsewhere/mini-cli-bin");
+    std::fs::create_dir_all(&bin_copy).unwrap();
+    run_ok(
+        cmd("cp")
+            .arg("-a")
+            .arg(root.join("dist/mini-cli-bin/."))
+            .arg(&bin_copy),
+    );
+    let (out, v) = verify(&root, &bin_copy, &["--rev", "HEAD"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["recipe"], "mini-cli-bin");
     let krate = dist_file(&root, |n| {
         n.starts_with("mini-core-") && n.ends_with(".crate")
     });
+    let (out, v) = verify(&root, &krate, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["commit_from"], "sidecar");
     let copy = tmp.path().join(krate.file_name().unwrap());
     std::fs::copy(&krate, &copy).unwrap();
     let (out, v) = verify(&root, &copy, &[]);
