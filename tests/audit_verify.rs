@@ -291,6 +291,23 @@ fn tampering_is_named_and_npm_pack_verifies_at_content_level() {
         v["provenance"][0]["field"], "subject[0].digest.sha256",
         "{v}"
     );
+    // A statement naming a revision expression instead of a commit id.
+    let deps = st["predicate"]["buildDefinition"]["resolvedDependencies"]
+        .as_array_mut()
+        .unwrap();
+    let g = deps
+        .iter()
+        .position(|d| d["digest"]["gitCommit"].is_string())
+        .unwrap();
+    deps[g]["digest"]["gitCommit"] = serde_json::json!("HEAD");
+    std::fs::write(&side, serde_json::to_vec(&st).unwrap()).unwrap();
+    let (out, _) = verify(&root, &tgz, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a full commit id"),
+        "{}",
+        show(&out)
+    );
     // Cannot be rebuilt: no commit known, or a commit the repository lacks.
     let lone = tmp.path().join("lone").join(&name);
     std::fs::create_dir_all(lone.parent().unwrap()).unwrap();

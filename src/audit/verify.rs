@@ -343,6 +343,16 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
             ))
         }
     };
+    // A commit named by the artifact or its statement is data: a full id,
+    // never a revision expression such as `HEAD`.
+    let is_id =
+        (wanted.len() == 40 || wanted.len() == 64) && wanted.bytes().all(|b| b.is_ascii_hexdigit());
+    if commit_from != CommitFrom::Flag && !is_id {
+        return Err(cannot(
+            path,
+            format!("{commit_from} names {wanted:?}, which is not a full commit id; pass --rev"),
+        ));
+    }
     let commit = repo.resolve(&wanted).map_err(|e| {
         cannot(
             path,
