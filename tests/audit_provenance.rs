@@ -190,7 +190,7 @@ fn every_entry_has_its_origin_and_the_statement_names_the_record() {
     let records: Vec<PathBuf> = std::fs::read_dir(store.join(".kiln/provenance"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".origins.json"))
+        .filter(|p| p.to_string_lossy().ends_with(".origins.zst"))
         .collect();
     let digests: Vec<String> = records
         .iter()
@@ -198,7 +198,10 @@ fn every_entry_has_its_origin_and_the_statement_names_the_record() {
             let b = std::fs::read(p).unwrap();
             let body = &b[b.iter().position(|c| *c == b'\n').unwrap() + 1..];
             use sha2::Digest;
-            format!("{:x}", sha2::Sha256::digest(body))
+            format!(
+                "{:x}",
+                sha2::Sha256::digest(zstd::decode_all(body).unwrap())
+            )
         })
         .collect();
     assert!(digests.contains(&named), "{named} not in {digests:?}");
@@ -227,12 +230,14 @@ fn a_forged_record_is_not_shown_and_unknown_artifacts_exit_2() {
     let rec = std::fs::read_dir(store.join(".kiln/provenance"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().ends_with(".origins.json"))
+        .find(|p| p.to_string_lossy().ends_with(".origins.zst"))
         .unwrap();
-    let text = std::fs::read_to_string(&rec)
-        .unwrap()
-        .replace("\"snapshot\"", "\"built\"");
-    std::fs::write(&rec, text).unwrap();
+    let b = std::fs::read(&rec).unwrap();
+    let nl = b.iter().position(|c| *c == b'\n').unwrap() + 1;
+    let json = String::from_utf8(zstd::decode_all(&b[nl..]).unwrap()).unwrap();
+    assert!(json.contains("\"snapshot\""));
+    let forged = zstd::encode_all(json.replace("\"snapshot\"", "\"built\"").as_bytes(), 3).unwrap();
+    std::fs::write(&rec, [&b[..nl], &forged[..]].concat()).unwrap();
     let out = run(kiln_in(&root, &store, &["provenance"]).arg(&bundle));
     assert_eq!(
         out.status.code(),

@@ -134,20 +134,16 @@ pub fn find(store: &Store, path: &Path) -> Result<Found, AuditError> {
     let statement = store
         .provenance(&realisation.store_path)?
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-    let origins = match store.origins(&realisation.store_path)? {
-        Some(bytes) => {
-            let named = statement
-                .as_ref()
-                .and_then(crate::provenance::origins_digest)
-                .map(str::to_string);
-            let digest = crate::hash::Sha256::digest(&bytes).to_hex();
-            match named {
-                Some(n) if n == digest => OriginsRecord::from_bytes(&bytes).ok(),
-                _ => None,
-            }
-        }
-        None => None,
-    };
+    // The record counts only when the statement names its digest.
+    let named = statement
+        .as_ref()
+        .and_then(crate::provenance::origins_digest)
+        .map(str::to_string);
+    let origins = store
+        .origins(&realisation.store_path)?
+        .and_then(|b| OriginsRecord::from_stored(&b).ok())
+        .filter(|(_, sha)| named.as_ref() == Some(sha))
+        .map(|(r, _)| r);
     Ok(Found {
         artifact,
         sha256,

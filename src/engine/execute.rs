@@ -212,7 +212,7 @@ fn build_one(
         &built.name,
         meta,
     )?;
-    let origins = built.origins.to_bytes();
+    let (origins, origins_sha256) = built.origins.to_stored();
     store.write_origins(&real.store_path, &origins)?;
     let statement = provenance(
         plan,
@@ -220,7 +220,7 @@ fn build_one(
         &hash,
         &store.path_of(&real.store_path),
         &built.artifacts,
-        Some(&crate::hash::Sha256::digest(&origins).to_hex()),
+        Some(&origins_sha256),
     )?;
     store.write_provenance(&real.store_path, &statement)?;
     finish(Status::Built, real)
@@ -294,7 +294,8 @@ fn keep_provenance(
     let origins = cx
         .store
         .origins(&real.store_path)?
-        .map(|b| crate::hash::Sha256::digest(&b).to_hex());
+        .and_then(|b| crate::provenance::origin::OriginsRecord::from_stored(&b).ok())
+        .map(|(_, sha)| sha);
     let statement = provenance(
         cx.plan,
         drv,

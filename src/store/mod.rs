@@ -8,7 +8,7 @@
 //! store/.kiln/derivations/<drv>.json    canonical derivation, for audit and verify
 //! store/.kiln/realisations/<drv>.json   drv -> store path, NAR hash and size, metadata (a gc root)
 //! store/.kiln/provenance/<hash>.json    MAC line, then the in-toto statement for that output
-//! store/.kiln/provenance/<hash>.origins.json  MAC line, then where each artifact entry came from
+//! store/.kiln/provenance/<hash>.origins.zst  MAC line, then where each artifact entry came from
 //! store/.kiln/locks/<drv>.lock          one builder per derivation at a time
 //! store/.kiln/locks/paths/<hash>.lock   one committer per store path at a time
 //! store/.kiln/logs/<drv>.log            build logs

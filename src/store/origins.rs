@@ -1,5 +1,5 @@
 //! The per-entry provenance record of an output (`crate::provenance::origin`),
-//! sealed like the statement beside it: `.kiln/provenance/<hash>.origins.json`.
+//! sealed like the statement beside it: `.kiln/provenance/<hash>.origins.zst`.
 
 use std::path::PathBuf;
 
@@ -11,11 +11,11 @@ use crate::nix::store_path::StorePath;
 impl Store {
     pub(super) fn origins_path(&self, sp: &StorePath) -> PathBuf {
         self.kiln("provenance")
-            .join(format!("{}.origins.json", sp.hash_part()))
+            .join(format!("{}.origins.zst", sp.hash_part()))
     }
 
     /// Record where each entry of the output `store_base_name` came from
-    /// (the canonical bytes of an `OriginsRecord`), sealed with this user's key.
+    /// (an `OriginsRecord` in its stored form), sealed with this user's key.
     pub fn write_origins(&self, store_base_name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let sp: StorePath = store_base_name.parse()?;
         let sealed =
