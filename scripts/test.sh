@@ -4,8 +4,8 @@
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
 # (binary-cache tests over HTTP), and Python's packaging, poetry, twine, build,
 # hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
-# check-wheel-contents
-# (the PEP 517 backends kiln's backend mode runs offline).
+# check-wheel-contents (the PEP 517 backends kiln's backend mode runs
+# offline) and in-toto-attestation.
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
@@ -57,6 +57,8 @@ $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
 $PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
 $PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
 command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)
+# The in-toto attestation framework's schema (kiln's statements are validated against it).
+$PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestation)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"

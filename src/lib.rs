@@ -5,6 +5,7 @@
 //! the code map and `../shared/DESIGN.md` for the design.
 
 pub mod archive;
+pub mod audit;
 pub mod cache;
 pub mod cli;
 pub mod derive;

@@ -42,3 +42,8 @@ fn zip_corpus() {
 fn diff_corpus() {
     replay("diff", kiln::diff::fuzz_diff);
 }
+
+#[test]
+fn image_corpus() {
+    replay("image", kiln::diff::fuzz_image);
+}

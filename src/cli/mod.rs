@@ -15,7 +15,9 @@ pub mod cache;
 pub mod diff;
 pub mod hash;
 pub mod plan;
+pub mod provenance;
 pub mod store;
+pub mod verify;
 pub mod version;
 
 /// kiln — reproducible release builds into a Nix-style content-addressed store.
@@ -51,6 +53,10 @@ pub enum Command {
     Cache(cache::Command),
     /// Explain how two artifacts differ (archives, images, NARs, directories).
     Diff(diff::Args),
+    /// Rebuild an artifact from its commit in a fresh store and compare.
+    Verify(verify::Args),
+    /// Where each entry of an artifact came from, as recorded at build time.
+    Provenance(provenance::Args),
 }
 
 /// Global settings shared by every subcommand.
@@ -177,6 +183,8 @@ pub fn main() -> u8 {
         Command::Build(a) => build::run(a, &ctx),
         Command::Cache(c) => cache::run(c, &ctx),
         Command::Diff(a) => diff::run(a, &ctx),
+        Command::Verify(a) => verify::run(a, &ctx),
+        Command::Provenance(a) => provenance::run(a, &ctx),
     };
     match result {
         Ok(code) => code,

@@ -54,6 +54,25 @@ pub fn fuzz_zip(data: &[u8]) {
     let _ = super::zip::read(data, "fuzz", &fuzz_limits());
 }
 
+/// Images inside a tar (docker archives, OCI layouts as tar) and what
+/// `kiln verify` reads from a listing (commit, version, kind).
+pub fn fuzz_image(data: &[u8]) {
+    let Ok(l) = source::read_bytes(Arc::new(data.to_vec()), "fuzz", None, &fuzz_limits(), 0) else {
+        return;
+    };
+    let _ = super::image::from_tar(&l, "fuzz", &fuzz_limits());
+    for name in [
+        "a.crate",
+        "a.tgz",
+        "a.whl",
+        "a.docker.tar",
+        "a.tar.gz",
+        "a.oci",
+    ] {
+        let _ = crate::audit::identity::identify(name, name.ends_with(".oci"), &l);
+    }
+}
+
 /// Detection and comparison of anything.
 pub fn fuzz_diff(data: &[u8]) {
     let mut other = data.to_vec();

@@ -47,7 +47,7 @@ pub mod zip;
 
 use std::path::{Path, PathBuf};
 
-pub use fuzz::{fuzz_diff, fuzz_limits, fuzz_nar, fuzz_tar, fuzz_zip};
+pub use fuzz::{fuzz_diff, fuzz_image, fuzz_limits, fuzz_nar, fuzz_tar, fuzz_zip};
 pub use model::{Entry, Format, Hazard, Kind, Listing, Name};
 pub use report::{Change, Difference, Report};
 

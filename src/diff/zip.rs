@@ -135,10 +135,9 @@ fn eocd(b: &[u8], at: &str) -> Result<(u64, u64, u64, Vec<u8>, bool), DiffError>
     let size = u32le(b, pos + 12).unwrap_or(0) as u64;
     let offset = u32le(b, pos + 16).unwrap_or(0) as u64;
     let clen = u16le(b, pos + 20).unwrap_or(0) as usize;
-    let comment = b
-        .get(pos + 22..pos + 22 + clen)
-        .unwrap_or(&b[pos + 22..])
-        .to_vec();
+    // A record cut short (fewer than 22 bytes left) has no comment.
+    let rest = b.get(pos + 22..).unwrap_or_default();
+    let comment = rest[..clen.min(rest.len())].to_vec();
     if (count == 0xffff || offset == 0xffff_ffff || size == 0xffff_ffff)
         && pos >= 20
         && b[pos - 20..].starts_with(b"PK\x06\x07")

@@ -213,12 +213,15 @@ fn build_one(
         &built.name,
         meta,
     )?;
+    let (origins, origins_sha256) = built.origins.to_stored();
+    store.write_origins(&real.store_path, &origins)?;
     let statement = provenance(
         plan,
         &drv,
         &hash,
         &store.path_of(&real.store_path),
         &built.artifacts,
+        Some(&origins_sha256),
     )?;
     store.write_provenance(&real.store_path, &statement)?;
     finish(Status::Built, real)
@@ -232,6 +235,7 @@ fn provenance(
     hash: &DrvHash,
     output: &Path,
     artifacts: &[Artifact],
+    origins: Option<&str>,
 ) -> Result<Vec<u8>, BuildError> {
     let mut subjects = Vec::new();
     for a in artifacts {
@@ -279,7 +283,7 @@ fn provenance(
             dirty: false,
         },
     };
-    let st = crate::provenance::statement(drv, hash, &source, &subjects);
+    let st = crate::provenance::statement(drv, hash, &source, &subjects, origins);
     Ok(crate::provenance::to_bytes(&st))
 }
 
@@ -296,7 +300,19 @@ fn keep_provenance(
         return Ok(());
     }
     let output = cx.store.path_of(&real.store_path);
-    let statement = provenance(cx.plan, drv, hash, &output, &artifacts_of(real))?;
+    let origins = cx
+        .store
+        .origins(&real.store_path)?
+        .and_then(|b| crate::provenance::origin::OriginsRecord::from_stored(&b).ok())
+        .map(|(_, sha)| sha);
+    let statement = provenance(
+        cx.plan,
+        drv,
+        hash,
+        &output,
+        &artifacts_of(real),
+        origins.as_deref(),
+    )?;
     cx.store.write_provenance(&real.store_path, &statement)?;
     cx.progress.warn(&format!(
         "{}: the provenance of {} was missing from the store; written again",

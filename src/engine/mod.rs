@@ -21,6 +21,7 @@
 pub mod dist;
 mod error;
 pub mod execute;
+mod origins;
 pub mod plan;
 mod workspace;
 

@@ -27,6 +27,8 @@ pub struct Built {
     pub path: PathBuf,
     pub name: String,
     pub artifacts: Vec<Artifact>,
+    /// Where each artifact entry came from.
+    pub origins: crate::provenance::origin::OriginsRecord,
 }
 
 pub(super) fn run(
@@ -99,10 +101,27 @@ pub(super) fn run(
             source: Box::new(source),
         },
     })?;
+    let resolver = super::origins::Resolver {
+        ws,
+        snapshot: &resolved.snapshot,
+        stamped: &stamped,
+        inputs: inputs
+            .iter()
+            .map(|(mount, x)| {
+                let recipe = p.recipe.inputs().get(mount).cloned().unwrap_or_default();
+                (
+                    mount.clone(),
+                    (recipe, x.realisation.store_path.to_string()),
+                )
+            })
+            .collect(),
+    };
+    let origins = resolver.resolve(&output.origins)?;
     Ok(Built {
         path: output.path,
         name: output.name,
         artifacts: output.artifacts,
+        origins,
     })
 }
 

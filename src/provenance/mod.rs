@@ -5,6 +5,11 @@
 //! it is itself reproducible: no timestamps (`startedOn`/`finishedOn` are
 //! omitted), no host names, no absolute paths. Keys are written in canonical
 //! order (sorted), with a final newline.
+//!
+//! Where each entry of each artifact came from is recorded beside it
+//! ([`origin`]) and named here by digest, as a `byproducts` descriptor.
+
+pub mod origin;
 
 use std::collections::BTreeMap;
 
@@ -35,12 +40,18 @@ pub struct SourceInfo {
     pub dirty: bool,
 }
 
-/// Build the statement for `subjects` produced by `drv` (whose hash is `drv_hash`).
+/// Name of the per-entry provenance record in a statement's `byproducts`.
+pub const ORIGINS_NAME: &str = "kiln-entry-origins.json";
+
+/// Build the statement for `subjects` produced by `drv` (whose hash is
+/// `drv_hash`); `origins` is the SHA-256 (hex) of the output's per-entry
+/// provenance record, when there is one.
 pub fn statement(
     drv: &Derivation,
     drv_hash: &DrvHash,
     source: &SourceInfo,
     subjects: &[Subject],
+    origins: Option<&str>,
 ) -> Value {
     let subject: Vec<Value> = subjects
         .iter()
@@ -68,6 +79,18 @@ pub fn statement(
     }
     let builder: BTreeMap<&str, &String> =
         drv.builder.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut run_details = json!({
+        "builder": {"id": format!("https://kiln.invalid/kiln@{}", env!("CARGO_PKG_VERSION")), "version": builder},
+        "metadata": {"invocationId": drv_hash.as_str()},
+    });
+    if let Some(sha) = origins {
+        run_details["byproducts"] = json!([{
+            "name": ORIGINS_NAME,
+            "uri": format!("kiln-origins:{}", drv_hash.as_str()),
+            "digest": {"sha256": sha},
+            "mediaType": "application/json",
+        }]);
+    }
     json!({
         "_type": STATEMENT_TYPE,
         "subject": subject,
@@ -90,10 +113,7 @@ pub fn statement(
                 },
                 "resolvedDependencies": deps,
             },
-            "runDetails": {
-                "builder": {"id": format!("https://kiln.invalid/kiln@{}", env!("CARGO_PKG_VERSION")), "version": builder},
-                "metadata": {"invocationId": drv_hash.as_str()},
-            },
+            "runDetails": run_details,
         },
     })
 }
@@ -120,4 +140,16 @@ pub fn for_artifact(statement: &[u8], name: &str) -> Result<Vec<u8>, serde_json:
         });
     }
     Ok(to_bytes(&v))
+}
+
+/// The SHA-256 (hex) of the per-entry provenance record a statement names,
+/// if it names one.
+pub fn origins_digest(statement: &Value) -> Option<&str> {
+    statement
+        .pointer("/predicate/runDetails/byproducts")?
+        .as_array()?
+        .iter()
+        .find(|b| b.get("name").and_then(Value::as_str) == Some(ORIGINS_NAME))?
+        .pointer("/digest/sha256")?
+        .as_str()
 }

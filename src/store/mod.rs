@@ -8,6 +8,7 @@
 //! store/.kiln/derivations/<drv>.json    canonical derivation, for audit and verify
 //! store/.kiln/realisations/<drv>.json   drv -> store path, NAR hash and size, metadata (a gc root)
 //! store/.kiln/provenance/<hash>.json    MAC line, then the in-toto statement for that output
+//! store/.kiln/provenance/<hash>.origins.zst  MAC line, then where each artifact entry came from
 //! store/.kiln/locks/<drv>.lock          one builder per derivation at a time
 //! store/.kiln/locks/paths/<hash>.lock   one committer per store path at a time
 //! store/.kiln/logs/<drv>.log            build logs
@@ -37,6 +38,7 @@ mod fsops;
 mod gc;
 mod lock;
 mod lookup;
+mod origins;
 mod records;
 mod restore;
 mod trust;
@@ -483,11 +485,6 @@ impl Store {
         self.kiln("derivations").join(format!("{drv}.json"))
     }
 
-    fn provenance_path(&self, sp: &StorePath) -> PathBuf {
-        self.kiln("provenance")
-            .join(format!("{}.json", sp.hash_part()))
-    }
-
     /// A fresh directory under `.kiln/tmp` (same filesystem as the store, so
     /// the final rename is atomic). Removed on drop.
     pub fn staging(&self) -> Result<tempfile::TempDir, StoreError> {
@@ -500,50 +497,6 @@ impl Store {
         staged.retain(|p| p.exists());
         staged.push(dir.path().to_path_buf());
         Ok(dir)
-    }
-
-    /// Record the provenance statement of the output `store_base_name`,
-    /// sealed with this user's key.
-    pub fn write_provenance(&self, sp: &StorePath, json: &[u8]) -> Result<(), StoreError> {
-        let sealed =
-            self.write_key()?
-                .seal_blob(RecordKind::Provenance, sp.to_string().as_bytes(), json);
-        fsops::atomic_write(&self.tmp(), &self.provenance_path(sp), &sealed)
-    }
-
-    /// The provenance statement recorded for the output `sp`, if there is
-    /// one this machine's kiln wrote (others are ignored, with a notice).
-    pub fn provenance(&self, sp: &StorePath) -> Result<Option<Vec<u8>>, StoreError> {
-        let p = self.provenance_path(sp);
-        let bytes = match read_bytes(&p) {
-            Ok(Some(b)) => b,
-            Ok(None) => return Ok(None),
-            Err(Ok(error)) => {
-                self.notice(Notice::Ignored {
-                    record: p,
-                    reason: format!("malformed ({error})"),
-                });
-                return Ok(None);
-            }
-            Err(Err(e)) => return Err(e),
-        };
-        let key = self.read_key()?;
-        match trust::open_blob(
-            key.as_ref(),
-            RecordKind::Provenance,
-            sp.to_string().as_bytes(),
-            &bytes,
-        ) {
-            Record::Trusted(statement) => Ok(Some(statement)),
-            Record::Absent => Ok(None),
-            Record::Untrusted { reason } | Record::Malformed { error: reason } => {
-                self.notice(Notice::Ignored {
-                    record: p,
-                    reason: format!("not written by this machine's kiln ({reason})"),
-                });
-                Ok(None)
-            }
-        }
     }
 
     /// Take the store-wide lock exclusively (no other open store), run `f`,

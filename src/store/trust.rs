@@ -52,6 +52,7 @@ pub(crate) enum RecordKind {
     Validity,
     Realisation,
     Provenance,
+    Origins,
 }
 
 impl RecordKind {
@@ -60,6 +61,7 @@ impl RecordKind {
             RecordKind::Validity => b"validity",
             RecordKind::Realisation => b"realisation",
             RecordKind::Provenance => b"provenance",
+            RecordKind::Origins => b"origins",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! (level 19) or nothing; zips use the shared zip writer. The output is the
 //! single archive file.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::archive::bundle::{self as writer, Compression as TarCompression};
@@ -16,6 +17,7 @@ use crate::archive::mapping::{
     map_files, MappedEntry, MappingError, MappingOptions, Rename, SourceFile, SourceKind,
 };
 use crate::error::{Classify, ErrorKind};
+use crate::provenance::origin::{EntryOrigin, Origins};
 use crate::recipe::schema::Compression;
 
 use super::{sha256_file, Artifact, Job, Output, SurfaceError};
@@ -79,11 +81,16 @@ fn source_file(rel: String, disk: &Path) -> Result<SourceFile, BundleError> {
     Ok(SourceFile { path: rel, kind })
 }
 
-/// The archive entries of a bundle recipe.
-pub fn entries(job: &Job<'_>) -> Result<Vec<MappedEntry>, SurfaceError> {
+/// A bundle's entries, and the workspace file each came from (by entry path).
+pub type Entries = (Vec<MappedEntry>, Vec<(String, PathBuf)>);
+
+/// The archive entries of a bundle recipe, and where each came from.
+pub fn entries(job: &Job<'_>) -> Result<Entries, SurfaceError> {
     let r = job.recipe;
     let mut files = Vec::new();
+    let mut disks: BTreeMap<String, PathBuf> = BTreeMap::new();
     for rel in job.files {
+        disks.insert(rel.clone(), job.source_dir.join(rel));
         files.push(source_file(rel.clone(), &job.source_dir.join(rel))?);
     }
     let mut renames = Vec::new();
@@ -118,9 +125,11 @@ pub fn entries(job: &Job<'_>) -> Result<Vec<MappedEntry>, SurfaceError> {
         if meta.is_dir() {
             for (rel, p) in crate::fsutil::files_below(&disk).map_err(io(&disk))? {
                 files.push(source_file(format!("{synthetic}/{rel}"), &p)?);
+                disks.insert(format!("{synthetic}/{rel}"), p);
             }
         } else {
             files.push(source_file(synthetic.clone(), &disk)?);
+            disks.insert(synthetic.clone(), disk);
         }
         renames.push(Rename {
             from: synthetic,
@@ -138,12 +147,17 @@ pub fn entries(job: &Job<'_>) -> Result<Vec<MappedEntry>, SurfaceError> {
         renames,
         prefix,
     };
-    map_files(files, &opts).map_err(|source| {
+    let entries = map_files(files, &opts).map_err(|source| {
         SurfaceError::Bundle(BundleError::Mapping {
             file: r.file.clone(),
             source,
         })
-    })
+    })?;
+    let origins = entries
+        .iter()
+        .filter_map(|e| Some((e.path.clone(), disks.remove(&e.source)?)))
+        .collect();
+    Ok((entries, origins))
 }
 
 fn output_name(job: &Job<'_>, ext: &str) -> Result<String, SurfaceError> {
@@ -163,10 +177,19 @@ fn output_name(job: &Job<'_>, ext: &str) -> Result<String, SurfaceError> {
     Ok(name)
 }
 
-fn finish(path: PathBuf, name: String) -> Result<Output, SurfaceError> {
+fn finish(
+    path: PathBuf,
+    name: String,
+    from: Vec<(String, PathBuf)>,
+) -> Result<Output, SurfaceError> {
     let (sha256, size) = sha256_file(&path)?;
+    let mut origins = Origins::default();
+    for (entry, disk) in from {
+        origins.add(&name, entry, EntryOrigin::Workspace(disk));
+    }
     Ok(Output {
         path,
+        origins,
         name: crate::nix::store_path::sanitize_name(&name),
         artifacts: vec![Artifact {
             file: name,
@@ -217,7 +240,7 @@ pub fn build_tarball(job: &Job<'_>) -> Result<Output, SurfaceError> {
         Compression::None => TarCompression::None,
     };
     let name = output_name(job, compression.suffix())?;
-    let entries = entries(job)?;
+    let (entries, from) = entries(job)?;
     let path = job.out.join(&name);
     let sde = job.source_date_epoch.max(0) as u64;
     write_file(&path, |w| {
@@ -229,17 +252,17 @@ pub fn build_tarball(job: &Job<'_>) -> Result<Output, SurfaceError> {
             open_file,
         )?)
     })?;
-    finish(path, name)
+    finish(path, name, from)
 }
 
 /// Build a `zip` recipe.
 pub fn build_zip(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let name = output_name(job, ".zip")?;
-    let entries = entries(job)?;
+    let (entries, from) = entries(job)?;
     let path = job.out.join(&name);
     let sde = job.source_date_epoch.max(0) as u64;
     write_file(&path, |w| {
         Ok(writer::write_zip_bundle(&entries, sde, w, open_file)?)
     })?;
-    finish(path, name)
+    finish(path, name, from)
 }

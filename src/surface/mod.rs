@@ -11,6 +11,7 @@ pub mod crate_;
 pub mod names;
 pub mod npm;
 pub mod oci;
+mod origins;
 pub mod python;
 
 use std::collections::BTreeMap;
@@ -111,6 +112,8 @@ pub struct Output {
     /// Store name of the output.
     pub name: String,
     pub artifacts: Vec<Artifact>,
+    /// Where each entry of each artifact came from.
+    pub origins: crate::provenance::origin::Origins,
 }
 
 /// Errors of surfaces.
@@ -282,10 +285,12 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         source,
     })?;
     // Bundled dependencies may come from an input mounted as `node_modules`.
+    let mut installed = false;
     if let Some(nm) = job.inputs.get("node_modules") {
         let dest = job.source_dir.join("node_modules");
         if !dest.exists() {
             npm::bundle::install_input(nm, &dest)?;
+            installed = true;
         }
     }
     let mut w = std::io::BufWriter::new(file);
@@ -325,9 +330,11 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
             source,
         })?;
     }
+    let origins = origins::npm(job, &pack, installed);
     Ok(Output {
         path: dest,
         name: crate::nix::store_path::sanitize_name(&pack.file_name),
+        origins,
         artifacts: vec![Artifact {
             file: pack.file_name,
             path: String::new(),
@@ -427,9 +434,11 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         path: staging.clone(),
         source,
     })?;
+    let origins = origins::command(&staging, &name, &c.argv)?;
     Ok(Output {
         path: staging,
         name: name.clone(),
+        origins,
         artifacts: vec![Artifact {
             file: name,
             path: String::new(),
@@ -498,10 +507,12 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
             .into_iter()
             .collect(),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let origins = origins::crates(job, &spec.manifest_dir, &staging, &artifacts)?;
     Ok(Output {
         path: staging,
         name,
         artifacts,
+        origins,
     })
 }

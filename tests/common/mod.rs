@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod audit;
 pub mod cache;
 pub mod fixture;
 pub mod nginx;

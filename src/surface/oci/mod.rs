@@ -28,6 +28,7 @@ pub mod compress;
 pub mod docker;
 pub mod json;
 pub mod layer;
+mod origins;
 pub mod plan;
 pub mod schema;
 
@@ -236,10 +237,12 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         extra,
     }];
     artifacts.extend(dockers?);
+    let origins = origins::image(&plan, &artifacts);
     Ok(Output {
         path: root,
         name,
         artifacts,
+        origins,
     })
 }
 

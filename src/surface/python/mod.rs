@@ -22,6 +22,7 @@ pub mod files;
 pub mod metadata;
 pub mod names;
 pub mod normalise;
+mod origins;
 pub mod pep517;
 pub mod project;
 pub mod sdist;
@@ -191,6 +192,7 @@ fn finish(
     }
     Ok(Output {
         path: dest,
+        origins: Default::default(),
         name: crate::nix::store_path::sanitize_name(&file_name),
         artifacts: vec![Artifact {
             file: file_name,
@@ -226,7 +228,10 @@ pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
         job.source_date_epoch,
         std::io::BufWriter::new(file),
     )?;
-    finish(job, tmp, name, &project, &[])
+    let origins = origins::sdist(&name, &project, &src)?;
+    let mut out = finish(job, tmp, name, &project, &[])?;
+    out.origins = origins;
+    Ok(out)
 }
 
 /// Build the recipe's wheel (natively, or with the project's backend).
@@ -245,5 +250,8 @@ pub fn build_wheel(job: &Job<'_>) -> Result<Output, SurfaceError> {
         std::io::BufWriter::new(file),
     )?;
     let tag = plan.tag.to_string();
-    finish(job, tmp, name, &project, &[("wheel_tag", tag)])
+    let origins = origins::wheel(&name, &project, &plan);
+    let mut out = finish(job, tmp, name, &project, &[("wheel_tag", tag)])?;
+    out.origins = origins;
+    Ok(out)
 }

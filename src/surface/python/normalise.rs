@@ -48,6 +48,9 @@ pub struct Facts {
     pub version: String,
     /// Files kept.
     pub files: usize,
+    /// The backend's files kept, with the SHA-256 of their contents (a
+    /// wheel's recomputed RECORD is not among them).
+    pub entries: Vec<(String, crate::hash::Sha256)>,
 }
 
 fn bad(file: &Path, detail: impl Into<String>) -> PythonError {
@@ -75,10 +78,12 @@ pub fn name_version(text: &str) -> (Option<String>, Option<String>) {
 
 fn facts(
     file: &Path,
-    metadata: Option<&Member>,
-    what: &str,
+    members: &[Member],
+    metadata: &str,
     files: usize,
 ) -> Result<Facts, PythonError> {
+    let what = metadata;
+    let metadata = members.iter().find(|m| m.path == metadata);
     let m = metadata.ok_or_else(|| bad(file, format!("has no {what}")))?;
     let text =
         std::str::from_utf8(&m.data).map_err(|_| bad(file, format!("{} is not UTF-8", m.path)))?;
@@ -87,6 +92,10 @@ fn facts(
             name,
             version,
             files,
+            entries: members
+                .iter()
+                .map(|m| (m.path.clone(), crate::hash::Sha256::digest(&m.data)))
+                .collect(),
         }),
         _ => Err(bad(file, format!("{} lacks Name or Version", m.path))),
     }
@@ -189,10 +198,8 @@ pub fn wheel(raw: &Path, source_date_epoch: i64, out: impl Write) -> Result<Fact
     });
     let facts = facts(
         raw,
-        members
-            .iter()
-            .find(|m| m.path == format!("{dist_info}/METADATA")),
-        "METADATA",
+        &members,
+        &format!("{dist_info}/METADATA"),
         members.len() + 1,
     )?;
     use rayon::prelude::*;
@@ -401,12 +408,7 @@ pub fn sdist(
     }
     members.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     let pkg_info = format!("{stem}/PKG-INFO");
-    let facts = facts(
-        raw,
-        members.iter().find(|m| m.path == pkg_info),
-        &pkg_info,
-        members.len(),
-    )?;
+    let facts = facts(raw, &members, &pkg_info, members.len())?;
     let mtime = source_date_epoch.max(0) as u64;
     let mut tar = TarWriter::new(Vec::new(), Dialect::Pax);
     for m in &members {

@@ -154,9 +154,11 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         let tag: Vec<&str> = tag.into_iter().rev().collect();
         extra.insert("wheel_tag".into(), Value::String(tag.join("-")));
     }
+    let origins = super::origins::backend(job, &raw_name, &facts, &bs.backend, hook == Hook::Wheel);
     Ok(Output {
         path: dest,
         name: crate::nix::store_path::sanitize_name(&raw_name),
+        origins,
         artifacts: vec![Artifact {
             file: raw_name,
             path: String::new(),
