@@ -213,23 +213,28 @@ fn pyenv_which(name: &str, shim: &Path, root: &Path, dir: &Path) -> Result<PathB
         dir: dir.to_path_buf(),
         detail,
     };
-    let out = command(&root.join("libexec/pyenv"))
+    let mut c = command(&root.join("libexec/pyenv"));
+    c.env("PYENV_ROOT", root);
+    which_path(c, name, dir).map_err(fail)
+}
+
+/// Run `<manager> which <name>` in `dir` and return the absolute path it
+/// prints, or what went wrong.
+fn which_path(mut c: std::process::Command, name: &str, dir: &Path) -> Result<PathBuf, String> {
+    let out = c
         .arg("which")
         .arg(name)
         .current_dir(dir)
-        .env("PYENV_ROOT", root)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(fail(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    let text = String::from_utf8(out.stdout).map_err(|e| fail(e.to_string()))?;
+    let text = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
     let path = PathBuf::from(text.trim());
     if !path.is_absolute() {
-        return Err(fail(format!("unexpected output {text:?}")));
+        return Err(format!("unexpected output {text:?}"));
     }
     Ok(path)
 }
@@ -243,25 +248,9 @@ fn rustup_which(name: &str, proxy: &Path, dir: &Path) -> Result<PathBuf, Sandbox
     };
     // The user's environment selects the toolchain (RUSTUP_HOME,
     // RUSTUP_TOOLCHAIN, rust-toolchain.toml in `dir`); never install one.
-    let out = command(proxy)
-        .arg("which")
-        .arg(name)
-        .current_dir(dir)
-        .env("RUSTUP_AUTO_INSTALL", "0")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| fail(e.to_string()))?;
-    if !out.status.success() {
-        return Err(fail(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
-    }
-    let text = String::from_utf8(out.stdout).map_err(|e| fail(e.to_string()))?;
-    let path = PathBuf::from(text.trim());
-    if !path.is_absolute() {
-        return Err(fail(format!("unexpected output {text:?}")));
-    }
-    Ok(path)
+    let mut c = command(proxy);
+    c.env("RUSTUP_AUTO_INSTALL", "0");
+    which_path(c, name, dir).map_err(fail)
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {

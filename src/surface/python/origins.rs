@@ -120,7 +120,7 @@ pub fn backend(
             o.add(
                 artifact,
                 format!("{dist_info}/RECORD"),
-                EntryOrigin::Generated("RECORD, recomputed by kiln after normalising"),
+                EntryOrigin::Generated("the wheel's RECORD, recomputed after normalising"),
             );
         }
     }
