@@ -114,6 +114,22 @@ fn native_surfaces_verify_from_dist_and_from_a_copy_with_rev() {
     }
 }
 
+/// An artifact built with an explicit `SOURCE_DATE_EPOCH` is rebuilt with
+/// the epoch its statement records.
+#[test]
+fn an_explicit_source_date_epoch_is_taken_from_the_statement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = audited_monorepo(&tmp.path().join("mono"));
+    let store = tmp.path().join("store");
+    let mut build = kiln_in(&root, &store, &["build", "docs-bundle"]);
+    build.env("SOURCE_DATE_EPOCH", "1234567890");
+    run_ok(&mut build);
+    let a = dist_file(&root, |n| n.ends_with(".tar.gz"));
+    let (out, v) = verify(&root, &a, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(v["outcome"], "bytes-identical");
+}
+
 #[test]
 fn a_crate_verifies_from_its_own_cargo_vcs_info_and_a_command_output_from_dist() {
     if !require_tool("bwrap") || !require_tool("cargo") {

@@ -371,6 +371,12 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
             )
         })
         .map(str::to_string);
+    // A build made with an explicit SOURCE_DATE_EPOCH is rebuilt with it.
+    let sidecar_epoch = sidecar
+        .as_ref()
+        .and_then(|st| st.pointer("/predicate/buildDefinition/internalParameters/sourceDateEpoch"))
+        .and_then(Value::as_i64)
+        .and_then(|n| crate::derive::SourceDateEpoch::from_env_value(&n.to_string()).ok());
     let tmp = tempfile::Builder::new()
         .prefix("kiln-verify-")
         .tempdir()
@@ -384,6 +390,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
         rev: Some(commit.clone()),
         sandbox: opts.sandbox,
         host_inputs: opts.host_inputs.clone(),
+        source_date_epoch: sidecar_epoch,
         ..BuildOptions::default()
     };
     let (recipe, recipe_from) = choose_recipe(opts, &base, sidecar.as_ref(), &id, &file)?;
