@@ -505,3 +505,21 @@ pub fn tracked_under(dir: &Path) -> Result<Vec<String>, GitError> {
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect())
 }
+
+/// Run two independent git queries at once. Each mostly waits for a git
+/// process, so a plain thread (not the rayon pool, whose threads may all be
+/// blocked on the snapshot's git processes) gives real overlap.
+pub fn join_io<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    std::thread::scope(|s| {
+        let hb = s.spawn(b);
+        let ra = a();
+        let rb = match hb.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        (ra, rb)
+    })
+}

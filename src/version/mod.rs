@@ -31,6 +31,7 @@ pub mod policy;
 pub mod resolve;
 pub mod source;
 pub mod tag;
+mod tag_check;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -30,8 +30,11 @@ use super::dev::{utc_date, DevInfo};
 use super::policy::{ReleasePolicy, VersionSource};
 use super::source::{self as manifest, Found, NotFound};
 use super::{Scheme, Version, VersionError, VersionParseError};
-use crate::source::git::{GitError, Repo};
+use crate::source::git::{join_io, GitError, Repo};
 use crate::source::Checkout;
+
+use super::tag_check::mismatch;
+pub use super::tag_check::{check_tag, released_tag};
 
 /// Explicit choices that replace what the checkout says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -583,70 +586,4 @@ pub fn resolve_at(
         resolved.commit = Some(c.id.clone());
     }
     Ok(resolved)
-}
-
-/// Run two independent git queries at once. Each mostly waits for a git
-/// process, so a plain thread (not the rayon pool, whose threads may all be
-/// blocked on the snapshot's git processes) gives real overlap.
-fn join_io<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
-    std::thread::scope(|s| {
-        let hb = s.spawn(b);
-        let ra = a();
-        let rb = match hb.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        (ra, rb)
-    })
-}
-
-fn mismatch(
-    tag: &str,
-    tag_version: &Version,
-    canonical: &Version,
-    origin: &str,
-    policy: &ReleasePolicy,
-) -> VersionError {
-    VersionError::TagMismatch {
-        tag: tag.to_string(),
-        tag_version: tag_version.to_string(),
-        canonical: canonical.to_string(),
-        origin: origin.to_string(),
-        expected_tag: policy.tag.render(canonical),
-    }
-}
-
-/// `kiln version check-tag TAG`: Ok when well-formed and naming the
-/// canonical version of the working tree (exit 0); `MalformedTag` (exit 2);
-/// `TagMismatch` (exit 1).
-pub fn check_tag(
-    project_root: &Path,
-    policy: &ReleasePolicy,
-    tag: &str,
-) -> Result<Version, VersionError> {
-    let v = policy.tag.parse_tag(tag, policy.scheme)?;
-    if policy.source == VersionSource::Tag {
-        return Ok(v);
-    }
-    let (canonical, origin) = read_canonical(project_root, policy, None)?;
-    if canonical != v {
-        return Err(mismatch(tag, &v, &canonical, &origin, policy));
-    }
-    Ok(v)
-}
-
-/// The existing tag that released `version`, if the project is a git work
-/// tree and the tag template's tag for it exists.
-pub fn released_tag(
-    project_root: &Path,
-    policy: &ReleasePolicy,
-    version: &Version,
-) -> Result<Option<String>, VersionError> {
-    let repo = match Repo::discover(project_root) {
-        Ok(r) => r,
-        Err(GitError::NotARepo { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let tag = policy.tag.render(version);
-    Ok(repo.all_tags()?.into_iter().find(|t| *t == tag))
 }
