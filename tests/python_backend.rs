@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fixture::{copy_dir, git};
-use common::{cmd, require_tool, run, run_ok, write};
+use common::python::{tools, venv};
+use common::{cmd, run, run_ok, write};
 
 const VERSION: &str = "0.2.0-rc.1";
 const PEP440: &str = "0.2.0rc1";
@@ -30,10 +31,6 @@ fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/python")
         .join(name)
-}
-
-fn tools(names: &[&str]) -> bool {
-    names.iter().all(|t| require_tool(t))
 }
 
 /// A committed copy of a backend fixture at `dir`.
@@ -81,16 +78,6 @@ fn dists(root: &Path) -> (PathBuf, PathBuf) {
         sdist.expect("an sdist in dist/"),
         wheel.expect("a wheel in dist/"),
     )
-}
-
-fn venv(dir: &Path, system_site: bool) -> PathBuf {
-    let mut c = cmd("python3");
-    c.args(["-m", "venv"]);
-    if system_site {
-        c.arg("--system-site-packages");
-    }
-    run_ok(c.arg(dir));
-    dir.join("bin")
 }
 
 fn bin(venv: &Path, program: &str) -> Command {

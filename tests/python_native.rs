@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fixture::{copy_dir, git, monorepo, monorepo_at, tree_digest};
+use common::python::{tools, venv};
 use common::{cmd, kiln, require_tool, run, run_ok, write};
 
 fn kiln_in(root: &Path, store: &Path, args: &[&str]) -> Command {
@@ -35,20 +36,6 @@ fn mono_with_python(dir: &Path, reverse: bool) -> PathBuf {
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "python recipes"]);
     root
-}
-
-fn tools(names: &[&str]) -> bool {
-    names.iter().all(|t| require_tool(t))
-}
-
-fn venv(dir: &Path, system_site: bool) -> PathBuf {
-    let mut c = cmd("python3");
-    c.args(["-m", "venv"]);
-    if system_site {
-        c.arg("--system-site-packages");
-    }
-    run_ok(c.arg(dir));
-    dir.join("bin")
 }
 
 fn member(archive: &Path, suffix: &str) -> String {

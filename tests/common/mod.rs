@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cache;
 pub mod fixture;
 pub mod nginx;
+pub mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
