@@ -276,14 +276,27 @@ fn native_builder_matches_uv_build_and_hatchling() {
 }
 
 #[test]
-fn native_python_dists_are_byte_reproducible_across_path_tz_umask_and_file_order() {
+fn native_python_dists_are_byte_reproducible_across_path_tz_umask_file_order_cores_and_reads() {
     if !require_tool("sh") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let a = mono_with_python(&tmp.path().join("a/mono"), false);
     let b = mono_with_python(&tmp.path().join("elsewhere/deeper/mono"), true);
-    let build = |root: &Path, store: &Path, tz: &str, umask: &str| {
+    // B builds the recipes' commit with `--rev` after a later commit changed
+    // a module and the README in its working tree, at one job: its files
+    // come from git objects, A's from its working tree (whose bytes hash to
+    // the committed blobs), on as many threads as there are cores.
+    let commit = run_ok(cmd("git").args(["rev-parse", "HEAD"]).current_dir(&b))
+        .trim()
+        .to_string();
+    write(
+        &b.join("python/src/mini_flow/cli.py"),
+        "raise SystemExit('later')\n",
+    );
+    write(&b.join("python/README.md"), "# later\n");
+    git(&b, &["commit", "-q", "-am", "later"]);
+    let build = |root: &Path, store: &Path, tz: &str, umask: &str, extra: &[&str]| {
         let mut c = cmd("sh");
         c.arg("-c")
             .arg(format!("umask {umask} && exec \"$@\""))
@@ -300,13 +313,20 @@ fn native_python_dists_are_byte_reproducible_across_path_tz_umask_and_file_order
                 "mini-sdist",
                 "mini-wheel",
             ])
+            .args(extra)
             .env("TZ", tz)
             .env_remove("SOURCE_DATE_EPOCH")
             .env_remove("KILN_STORE");
         run_ok(&mut c);
     };
-    build(&a, &tmp.path().join("s1"), "UTC", "022");
-    build(&b, &tmp.path().join("s2"), "Asia/Kathmandu", "077");
+    build(&a, &tmp.path().join("s1"), "UTC", "022", &[]);
+    build(
+        &b,
+        &tmp.path().join("s2"),
+        "Asia/Kathmandu",
+        "077",
+        &["-j", "1", "--rev", &commit],
+    );
     for f in [
         "mini_flow-0.2.0rc1.tar.gz",
         "mini_flow-0.2.0rc1-py3-none-any.whl",

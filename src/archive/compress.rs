@@ -41,7 +41,7 @@ impl GzipOptions {
         mtime: 0,
         os: 255,
         file_name: None,
-        level: 9,
+        level: super::zip::DEFLATE_LEVEL,
     };
     /// `npm pack`: MTIME 0, OS 255 (npm overwrites Node's 3), level 9.
     pub const NPM: GzipOptions = GzipOptions::KILN;
@@ -98,70 +98,6 @@ pub fn gzip(data: &[u8], opts: &GzipOptions) -> io::Result<Vec<u8>> {
     let mut w = GzipWriter::new(Vec::new(), opts);
     w.write_all(data)?;
     w.finish()
-}
-
-/// Size of the independently compressed pieces of [`gzip_chunked`].
-pub const GZIP_CHUNK: usize = 1 << 20;
-
-/// gzip `data` with the deflate stream cut into fixed [`GZIP_CHUNK`]-byte
-/// pieces compressed in parallel (as pigz does, without dictionary
-/// priming): every piece but the last ends with a sync flush (an empty
-/// stored block), so the concatenation is one valid deflate stream. The
-/// bytes depend only on the data, the options and the deflate backend —
-/// never on the number of cores. Header fields as [`GzipOptions`] says.
-pub fn gzip_chunked(data: &[u8], opts: &GzipOptions) -> io::Result<Vec<u8>> {
-    use flate2::{Compress, FlushCompress};
-    use rayon::prelude::*;
-    let level = Compression::new(opts.level.min(9));
-    let pieces: Vec<&[u8]> = if data.is_empty() {
-        vec![data]
-    } else {
-        data.chunks(GZIP_CHUNK).collect()
-    };
-    let last = pieces.len() - 1;
-    let deflated = pieces
-        .par_iter()
-        .enumerate()
-        .map(|(i, piece)| -> io::Result<Vec<u8>> {
-            let mut c = Compress::new(level, false);
-            let flush = if i == last {
-                FlushCompress::Finish
-            } else {
-                FlushCompress::Sync
-            };
-            let mut out = Vec::with_capacity(piece.len() / 2 + 1024);
-            loop {
-                let consumed = c.total_in() as usize;
-                if out.capacity() - out.len() < 1024 {
-                    out.reserve(out.capacity().max(4096));
-                }
-                let status = c
-                    .compress_vec(&piece[consumed..], &mut out, flush)
-                    .map_err(io::Error::other)?;
-                let done = c.total_in() as usize == piece.len();
-                match status {
-                    flate2::Status::StreamEnd => break,
-                    _ if done && i != last && out.capacity() > out.len() => break,
-                    _ => {}
-                }
-            }
-            Ok(out)
-        })
-        .collect::<io::Result<Vec<_>>>()?;
-    // The header exactly as GzipWriter writes it: an empty member's first 10
-    // bytes (plus FNAME) are the header.
-    let empty = gzip(b"", opts)?;
-    let header_len = 10 + opts.file_name.as_ref().map_or(0, |n| n.len() + 1);
-    let mut out = Vec::with_capacity(deflated.iter().map(Vec::len).sum::<usize>() + 64);
-    out.extend_from_slice(&empty[..header_len]);
-    for d in &deflated {
-        out.extend_from_slice(d);
-    }
-    let mut crc = flate2::Crc::new();
-    crc.update(data);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    Ok(out)
 }
 
 /// The fixed zstd level of kiln's `.tar.zst` outputs.
@@ -232,35 +168,6 @@ mod tests {
         assert_eq!(fast[3], 0);
         assert_eq!(&fast[4..8], &499162500u32.to_le_bytes());
         assert_eq!(&fast[8..10], &[4, 3]);
-    }
-
-    #[test]
-    fn chunked_gzip_is_one_valid_member() {
-        use std::io::Read;
-        let mut data = Vec::new();
-        for i in 0..(3 * GZIP_CHUNK / 7) {
-            data.extend_from_slice(format!("line {i}\n").as_bytes());
-        }
-        assert!(data.len() > 2 * GZIP_CHUNK);
-        let opts = GzipOptions {
-            mtime: 1700000000,
-            ..GzipOptions::KILN
-        };
-        let gz = gzip_chunked(&data, &opts).unwrap();
-        assert_eq!(&gz[..10], &gzip(b"", &opts).unwrap()[..10]);
-        let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut back)
-            .unwrap();
-        assert_eq!(back, data);
-        for small in [&b""[..], b"x"] {
-            let gz = gzip_chunked(small, &opts).unwrap();
-            let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&gz[..])
-                .read_to_end(&mut back)
-                .unwrap();
-            assert_eq!(back, small);
-        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - [`tar`]: tar in three explicit dialects (npm's ustar, cargo's GNU,
 //!   Python's pax — kiln's default);
 //! - [`compress`]: gzip with explicit header fields, zstd with fixed settings;
+//! - [`deflate`]: which deflate implementation and level (zlib-rs or
+//!   libdeflate), and whole-buffer deflate;
 //! - [`zip`]: zip with DOS time from `SOURCE_DATE_EPOCH` and Unix modes;
 //! - [`read`]: listing tar, tar.gz, tar.zst and zip archives with limits,
 //!   refusing hostile input;
@@ -23,6 +25,7 @@
 
 pub mod bundle;
 pub mod compress;
+pub mod deflate;
 pub mod mapping;
 pub mod read;
 pub mod tar;
@@ -56,10 +59,13 @@ pub fn sort_by_path<T>(items: &mut [T], path: impl Fn(&T) -> &str) {
     items.sort_by(|a, b| path(a).as_bytes().cmp(path(b).as_bytes()));
 }
 
-/// Identity of the deflate implementation behind every gzip and zip kiln
-/// writes. Part of each derivation of a native surface: changing the backend,
-/// its version or the level is a change of output format (FORMATS.md §7).
-pub const DEFLATE_IDENTITY: &str = "flate2=1.1.5 zlib-rs=0.5.2 level=9";
+/// Identity of the deflate behind kiln's bundles (gzip and zip) and npm
+/// tarballs. Part of each derivation of a native surface: changing the
+/// backend, its version or the level is a change of output format
+/// (FORMATS.md §7).
+pub fn bundle_deflate() -> deflate::Deflate {
+    deflate::Deflate::ZlibRs(zip::DEFLATE_LEVEL)
+}
 
 /// Identity of the zstd encoder behind `.tar.zst` bundles.
 pub const ZSTD_IDENTITY: &str = "zstd-sys=2.1.3+zstd.1.5.7 level=19";

@@ -9,7 +9,8 @@
 //! - version made by `0x0314` (Unix, spec 2.0), version needed 20, flags 0
 //!   (bit 11 only when a name is not ASCII, as Python's `zipfile` does);
 //! - regular files are always deflated (raw deflate, flate2 + pinned zlib-rs,
-//!   level [`DEFLATE_LEVEL`]); directories and symlinks are stored;
+//!   level [`DEFLATE_LEVEL`] unless [`ZipWriter::with_deflate`] says otherwise);
+//!   directories and symlinks are stored;
 //! - every timestamp is `SOURCE_DATE_EPOCH` converted in UTC to DOS time,
 //!   clamped to 1980-01-01 00:00:00 (315532800) … 2107-12-31 23:59:58, with
 //!   2-second resolution; no extended-timestamp extra fields;
@@ -35,6 +36,8 @@ use std::io::{self, Read, Write};
 
 use flate2::{write::DeflateEncoder, Compression, Crc};
 
+use super::deflate::Deflate;
+
 /// The deflate level of kiln's zip entries.
 pub const DEFLATE_LEVEL: u32 = 9;
 /// Smallest timestamp a DOS date can hold: 1980-01-01T00:00:00Z.
@@ -55,7 +58,38 @@ pub struct Deflated {
 
 /// Deflate `size` bytes from `data` as kiln's zip entries are deflated
 /// (raw deflate, level [`DEFLATE_LEVEL`], fed in 64 KiB chunks).
-pub fn deflate(path: &str, size: u64, mut data: impl Read) -> Result<Deflated, ZipError> {
+pub fn deflate(path: &str, size: u64, data: impl Read) -> Result<Deflated, ZipError> {
+    deflate_at(DEFLATE_LEVEL, path, size, data)
+}
+
+/// One entry's bytes in memory deflated with `deflate` (whole-buffer, so
+/// any implementation; [`Deflate::raw`] reuses a compressor per thread).
+pub fn deflate_entry(deflate: Deflate, path: &str, data: &[u8]) -> Result<Deflated, ZipError> {
+    if data.len() as u64 >= u32::MAX as u64 {
+        return Err(ZipError::Zip64Required {
+            what: format!("{path:?} is {} bytes", data.len()),
+        });
+    }
+    let compressed = deflate.raw(data).map_err(|source| ZipError::Io {
+        path: path.to_string(),
+        source,
+    })?;
+    let mut crc = Crc::new();
+    crc.update(data);
+    Ok(Deflated {
+        crc: crc.sum(),
+        size: data.len() as u64,
+        data: compressed,
+    })
+}
+
+/// [`deflate`] at `level`.
+pub fn deflate_at(
+    level: u32,
+    path: &str,
+    size: u64,
+    mut data: impl Read,
+) -> Result<Deflated, ZipError> {
     let io_err = |source| ZipError::Io {
         path: path.to_string(),
         source,
@@ -66,7 +100,7 @@ pub fn deflate(path: &str, size: u64, mut data: impl Read) -> Result<Deflated, Z
         });
     }
     let mut crc = Crc::new();
-    let mut enc = DeflateEncoder::new(Vec::new(), Compression::new(DEFLATE_LEVEL));
+    let mut enc = DeflateEncoder::new(Vec::new(), Compression::new(level));
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
@@ -175,6 +209,7 @@ pub struct ZipWriter<W: Write> {
     time: u16,
     date: u16,
     names: BTreeSet<String>,
+    deflate: Deflate,
 }
 
 impl<W: Write> ZipWriter<W> {
@@ -189,7 +224,15 @@ impl<W: Write> ZipWriter<W> {
             time,
             date,
             names: BTreeSet::new(),
+            deflate: Deflate::ZlibRs(DEFLATE_LEVEL),
         }
+    }
+
+    /// Deflate the entries this writer compresses with `deflate` instead of
+    /// zlib-rs at [`DEFLATE_LEVEL`].
+    pub fn with_deflate(mut self, deflate: Deflate) -> Self {
+        self.deflate = deflate;
+        self
     }
 
     /// Append a regular file (`mode` = permission bits, e.g. 0o644 or 0o755).
@@ -205,7 +248,26 @@ impl<W: Write> ZipWriter<W> {
         size: u64,
         data: impl Read,
     ) -> Result<(), ZipError> {
-        let d = deflate(path, size, data)?;
+        let d = match self.deflate {
+            Deflate::ZlibRs(level) => deflate_at(level, path, size, data)?,
+            whole => {
+                let mut buf = Vec::with_capacity(size.min(1 << 24) as usize);
+                data.take(size.saturating_add(1))
+                    .read_to_end(&mut buf)
+                    .map_err(|source| ZipError::Io {
+                        path: path.to_string(),
+                        source,
+                    })?;
+                if buf.len() as u64 != size {
+                    return Err(ZipError::SizeMismatch {
+                        path: path.to_string(),
+                        declared: size,
+                        actual: buf.len() as u64,
+                    });
+                }
+                deflate_entry(whole, path, &buf)?
+            }
+        };
         self.append_deflated(path, mode, &d)
     }
 

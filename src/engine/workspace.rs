@@ -46,7 +46,32 @@ pub(super) fn run(
     for d in [&src, &inputs_dir, &out] {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
-    resolved.snapshot.materialise(&p.selection.files, &src)?;
+    // A surface that only reads its sources gets them from the snapshot
+    // (`SourceView`); only the manifests stamping edits are written.
+    let reads_only = surface::reads_sources_only(p.recipe);
+    let plan = crate::stamp::build::plan_for_build(
+        &resolved.snapshot,
+        &resolved.policy,
+        &resolved.version,
+        p.recipe,
+        &p.selection,
+    )?;
+    if reads_only {
+        let to_stamp: std::collections::BTreeSet<&std::path::Path> = plan
+            .iter()
+            .flat_map(|plan| plan.files.iter().map(PathBuf::as_path))
+            .collect();
+        let manifests: Vec<&crate::source::SnapFile> = p
+            .selection
+            .files
+            .iter()
+            .copied()
+            .filter(|f| to_stamp.contains(std::path::Path::new(&f.path)))
+            .collect();
+        resolved.snapshot.materialise(&manifests, &src)?;
+    } else {
+        resolved.snapshot.materialise(&p.selection.files, &src)?;
+    }
     let mut input_paths = BTreeMap::new();
     for (mount, x) in inputs {
         let from = cx.store.path_of(&x.realisation.store_path);
@@ -54,7 +79,10 @@ pub(super) fn run(
         copy_tree(&from, &to)?;
         input_paths.insert(mount.clone(), to);
     }
-    let stamped = stamp(resolved, p, &src)?;
+    let stamped = match &plan {
+        Some(plan) => crate::stamp::build::apply(&src, plan)?,
+        None => Vec::new(),
+    };
     let source_dir = if p.selection.base.is_empty() {
         src.clone()
     } else {
@@ -66,6 +94,22 @@ pub(super) fn run(
         .iter()
         .map(|f| p.selection.relative(f).to_string())
         .collect();
+    let view = if reads_only {
+        let overrides = p
+            .selection
+            .files
+            .iter()
+            .filter(|f| src.join(&f.path).exists())
+            .map(|f| (p.selection.relative(f).to_string(), src.join(&f.path)))
+            .collect();
+        Some(crate::source::view::SourceView::read(
+            &resolved.snapshot,
+            &p.selection,
+            &overrides,
+        )?)
+    } else {
+        None
+    };
     let log = cx.store.log_path(drv_hash.as_str());
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -76,6 +120,7 @@ pub(super) fn run(
         source_dir: &source_dir,
         source_rel: &p.selection.base,
         files: &files,
+        view: view.as_ref(),
         inputs: &input_paths,
         version: &drv.versions.artifact,
         source_date_epoch: drv.source_date_epoch.seconds(),
@@ -123,24 +168,6 @@ pub(super) fn run(
         artifacts: output.artifacts,
         origins,
     })
-}
-
-/// Stamp the build's version spellings into the workspace copies of the
-/// manifests the recipe reads, by the stamping rule (`crate::stamp::rule`).
-/// Returns the stamped paths.
-fn stamp(
-    resolved: &super::plan::Resolved,
-    p: &Node<'_>,
-    src: &Path,
-) -> Result<Vec<String>, BuildError> {
-    Ok(crate::stamp::build::stamp_workspace(
-        src,
-        &resolved.snapshot,
-        &resolved.policy,
-        &resolved.version,
-        p.recipe,
-        &p.selection,
-    )?)
 }
 
 /// Copy a store output (file or tree) into the workspace, keeping symlinks

@@ -412,6 +412,72 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// Stream the contents of `oids`, in order, to `each(index, bytes)`:
+    /// one `git cat-file --batch --buffer` fed by a thread, so the ids and
+    /// the contents flow without a round trip per object.
+    pub fn each_blob<E: From<GitError>>(
+        &self,
+        oids: &[&str],
+        mut each: impl FnMut(usize, Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut child = git_command(&self.root)
+            .args(["cat-file", "--batch", "--buffer"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(GitError::Spawn)?;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout =
+            BufReader::with_capacity(1 << 16, child.stdout.take().expect("piped stdout"));
+        let ids: String = oids.iter().map(|o| format!("{o}\n")).collect();
+        let result = std::thread::scope(|scope| {
+            let feeder = scope.spawn(move || {
+                let _ = stdin.write_all(ids.as_bytes());
+                // stdin is dropped here: cat-file flushes and ends.
+            });
+            let mut read = || -> Result<(), E> {
+                for (i, oid) in oids.iter().enumerate() {
+                    let bytes = read_object(&mut stdout, oid)?;
+                    each(i, bytes)?;
+                }
+                Ok(())
+            };
+            let r = read();
+            if r.is_err() {
+                let _ = child.kill();
+            }
+            let _ = feeder.join();
+            r
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        result
+    }
+}
+
+/// One object's reply of `git cat-file --batch`.
+fn read_object(stdout: &mut BufReader<ChildStdout>, oid: &str) -> Result<Vec<u8>, GitError> {
+    let err = |source| GitError::Object {
+        oid: oid.to_string(),
+        source,
+    };
+    let mut header = String::new();
+    stdout.read_line(&mut header).map_err(err)?;
+    // "<oid> <type> <size>\n" or "<oid> missing\n"
+    let size: usize = header
+        .split_whitespace()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| err(std::io::Error::other(format!("bad header {header:?}"))))?;
+    let mut buf = vec![0u8; size];
+    stdout.read_exact(&mut buf).map_err(err)?;
+    let mut nl = [0u8; 1];
+    stdout.read_exact(&mut nl).map_err(err)?;
+    Ok(buf)
+}
+
 /// One `git cat-file --batch` process; read blobs by id.
 #[derive(Debug)]
 pub struct ObjectReader {
@@ -429,19 +495,7 @@ impl ObjectReader {
         };
         writeln!(self.stdin, "{oid}").map_err(err)?;
         self.stdin.flush().map_err(err)?;
-        let mut header = String::new();
-        self.stdout.read_line(&mut header).map_err(err)?;
-        // "<oid> <type> <size>\n" or "<oid> missing\n"
-        let size: usize = header
-            .split_whitespace()
-            .nth(2)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| err(std::io::Error::other(format!("bad header {header:?}"))))?;
-        let mut buf = vec![0u8; size];
-        self.stdout.read_exact(&mut buf).map_err(err)?;
-        let mut nl = [0u8; 1];
-        self.stdout.read_exact(&mut nl).map_err(err)?;
-        Ok(buf)
+        read_object(&mut self.stdout, oid)
     }
 }
 

@@ -25,30 +25,24 @@ use super::snapshot::{Content, FileKind, SnapFile, SnapshotError};
 use super::tree_check;
 
 /// Write `files` below `dest` (an existing, empty directory). `repo` reads
-/// the git blobs.
+/// the git blobs (streamed by one `git cat-file --batch`).
 pub(super) fn write_files(
     repo: Option<&Repo>,
     files: &[&SnapFile],
     dest: &Path,
 ) -> Result<(), SnapshotError> {
-    let mut reader = match (
-        repo,
-        files
-            .iter()
-            .any(|f| matches!(f.content, Content::GitBlob(_))),
-    ) {
-        (Some(repo), true) => Some(repo.object_reader()?),
-        _ => None,
-    };
     let mut tree = Tree {
         dest,
         dirs: BTreeSet::new(),
         links: BTreeSet::new(),
     };
+    let mut blobs: Vec<(&SnapFile, &str)> = Vec::new();
     for f in files {
-        let target = tree.prepare(&f.path)?;
         let bytes = match &f.content {
-            Content::GitBlob(oid) => reader.as_mut().expect("reader for git blobs").read(oid)?,
+            Content::GitBlob(oid) => {
+                blobs.push((f, oid));
+                continue;
+            }
             Content::Disk(p) if f.kind == FileKind::Symlink => std::fs::read_link(p)
                 .map_err(|source| SnapshotError::Io {
                     path: p.clone(),
@@ -61,34 +55,17 @@ pub(super) fn write_files(
                 source,
             })?,
         };
-        let werr = |source| SnapshotError::Write {
-            path: target.clone(),
-            source,
-        };
-        match f.kind {
-            FileKind::Symlink => {
-                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&bytes), &target)
-                    .map_err(werr)?;
-                tree.links.insert(f.path.clone());
-            }
-            FileKind::Regular | FileKind::Executable => {
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .map_err(werr)?;
-                file.write_all(&bytes).map_err(werr)?;
-                let mode = if f.kind == FileKind::Executable {
-                    0o755
-                } else {
-                    0o644
-                };
-                file.set_permissions(std::fs::Permissions::from_mode(mode))
-                    .map_err(werr)?;
-            }
-        }
+        tree.write(f, &bytes)?;
     }
-    Ok(())
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let repo = repo.ok_or_else(|| SnapshotError::Io {
+        path: dest.to_path_buf(),
+        source: std::io::Error::other("git blobs without their repository"),
+    })?;
+    let oids: Vec<&str> = blobs.iter().map(|(_, o)| *o).collect();
+    repo.each_blob(&oids, |i, bytes| tree.write(blobs[i].0, &bytes))
 }
 
 /// What this run has created below `dest`.
@@ -101,6 +78,38 @@ struct Tree<'a> {
 }
 
 impl Tree<'_> {
+    /// Write one file (or symlink) of the snapshot with these bytes.
+    fn write(&mut self, f: &SnapFile, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let target = self.prepare(&f.path)?;
+        let werr = |source| SnapshotError::Write {
+            path: target.clone(),
+            source,
+        };
+        match f.kind {
+            FileKind::Symlink => {
+                std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(bytes), &target)
+                    .map_err(werr)?;
+                self.links.insert(f.path.clone());
+            }
+            FileKind::Regular | FileKind::Executable => {
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&target)
+                    .map_err(werr)?;
+                file.write_all(bytes).map_err(werr)?;
+                let mode = if f.kind == FileKind::Executable {
+                    0o755
+                } else {
+                    0o644
+                };
+                file.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(werr)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Check `rel`, create its parent directories, return its host path.
     fn prepare(&mut self, rel: &str) -> Result<PathBuf, SnapshotError> {
         let unsafe_path = |reason: String| SnapshotError::UnsafePath {

@@ -3,7 +3,8 @@
 //! materialisation into a workspace. [`Checkout`] is the repository and
 //! commit an invocation reads, resolved once. Repository contents are hostile
 //! input: `tree_check` decides which paths are accepted, `materialise` is the
-//! only place that writes snapshot files.
+//! only place that writes snapshot files; `view` reads a selection without
+//! writing it.
 
 pub mod checkout;
 mod disk;
@@ -14,6 +15,7 @@ pub mod selection;
 pub mod snapshot;
 pub mod tree_check;
 pub mod vcs;
+pub mod view;
 
 pub use checkout::{Checkout, ReadMode};
 pub use selection::Selection;

@@ -157,9 +157,13 @@ pub struct Snapshot {
     objects: Objects,
 }
 
-/// A lazily started object reader; a clone starts its own.
+/// A lazily started object reader, and the blobs of selections read whole
+/// ([`super::view`]); a clone starts its own.
 #[derive(Debug, Default)]
-struct Objects(std::sync::Mutex<Option<crate::source::git::ObjectReader>>);
+struct Objects(
+    std::sync::Mutex<Option<crate::source::git::ObjectReader>>,
+    super::view::BlobCache,
+);
 
 impl Clone for Objects {
     fn clone(&self) -> Self {
@@ -331,6 +335,15 @@ impl Snapshot {
                 source,
             })?,
         }))
+    }
+
+    /// The blobs of `selection`, read once per build however many recipes
+    /// read the same selection whole.
+    pub(crate) fn selection_blobs(
+        &self,
+        selection: &super::Selection<'_>,
+    ) -> Result<std::sync::Arc<super::view::Blobs>, SnapshotError> {
+        self.objects.1.get(self, selection)
     }
 
     /// Uncommitted paths among `files` (relative to the project root).

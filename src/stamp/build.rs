@@ -86,6 +86,30 @@ pub fn stamp_workspace(
     recipe: &Recipe,
     selection: &Selection<'_>,
 ) -> Result<Vec<String>, StampError> {
+    match plan_for_build(snapshot, policy, version, recipe, selection)? {
+        Some(plan) => apply(src, &plan),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Stamp the workspace at `src` per `plan`; the edited paths, sorted.
+pub fn apply(src: &Path, plan: &StampPlan) -> Result<Vec<String>, StampError> {
+    let changes = stamp_tree(src, plan)?;
+    let mut stamped: Vec<String> = changes.iter().map(|c| super::rel_str(&c.file)).collect();
+    stamped.sort();
+    stamped.dedup();
+    Ok(stamped)
+}
+
+/// What [`stamp_workspace`] would edit, decided over the whole snapshot;
+/// `None` when the recipe reads no file that is stamped.
+pub fn plan_for_build(
+    snapshot: &Snapshot,
+    policy: &ReleasePolicy,
+    version: &ResolvedVersion,
+    recipe: &Recipe,
+    selection: &Selection<'_>,
+) -> Result<Option<StampPlan>, StampError> {
     let selected: BTreeSet<PathBuf> = selection
         .files
         .iter()
@@ -114,13 +138,9 @@ pub fn stamp_workspace(
     };
     scope.files.retain(|f, _| selected.contains(f));
     if scope.files.is_empty() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let mut plan = StampPlan::for_build(version, scope.files.keys().cloned().collect());
     plan.scope = Some(scope);
-    let changes = stamp_tree(src, &plan)?;
-    let mut stamped: Vec<String> = changes.iter().map(|c| super::rel_str(&c.file)).collect();
-    stamped.sort();
-    stamped.dedup();
-    Ok(stamped)
+    Ok(Some(plan))
 }

@@ -35,6 +35,10 @@ pub struct Job<'a> {
     pub source_rel: &'a str,
     /// The selected files, relative to `source_dir`, sorted by bytes.
     pub files: &'a [String],
+    /// The selected files read from the snapshot, for a surface that only
+    /// reads its sources ([`reads_sources_only`]); then only the stamped
+    /// manifests are in `source_dir`. `None`: every file is there.
+    pub view: Option<&'a crate::source::view::SourceView>,
     /// Input mount name → its copy in the workspace.
     pub inputs: &'a BTreeMap<String, PathBuf>,
     /// The version spelling for this surface.
@@ -189,6 +193,14 @@ pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
     }
 }
 
+/// Whether the recipe's surface only reads its selected files, so the
+/// engine hands it a [`crate::source::view::SourceView`] instead of writing
+/// every file into the workspace: the native sdist and wheel builders (a
+/// PEP 517 backend and every other surface get the files on disk).
+pub fn reads_sources_only(recipe: &Recipe) -> bool {
+    matches!(recipe.surface(), Surface::Sdist | Surface::Wheel) && !python::pep517_mode(recipe)
+}
+
 /// The tools a process surface runs, for tool identities in the derivation.
 pub fn tools_for(recipe: &Recipe) -> Vec<String> {
     match recipe.surface() {
@@ -211,17 +223,14 @@ pub fn builder_identity(surface: Surface) -> BTreeMap<String, String> {
     match surface {
         Surface::Sdist | Surface::Wheel => {
             m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
-            m.insert(
-                "deflate".to_string(),
-                crate::archive::DEFLATE_IDENTITY.to_string(),
-            );
+            m.insert("deflate".to_string(), python::DEFLATE.identity());
             m.insert("pep508_rs".to_string(), "0.9.2".to_string());
         }
         Surface::Tarball | Surface::Zip | Surface::Npm => {
             m.insert("writer".to_string(), format!("{}-v1", surface.as_str()));
             m.insert(
                 "deflate".to_string(),
-                crate::archive::DEFLATE_IDENTITY.to_string(),
+                crate::archive::bundle_deflate().identity(),
             );
             if surface == Surface::Tarball {
                 m.insert(

@@ -44,10 +44,7 @@ pub fn identity(c: LayerCompression) -> String {
     match c {
         LayerCompression::Gzip => format!(
             "{} chunked-deflate chunk={GZIP_CHUNK} level={GZIP_LEVEL} dict=32KiB",
-            crate::archive::DEFLATE_IDENTITY
-                .split(" level")
-                .next()
-                .unwrap_or_default()
+            crate::archive::deflate::ZLIB_RS
         ),
         LayerCompression::Zstd => format!(
             "{} frames chunk={ZSTD_CHUNK} level={ZSTD_LEVEL}",

@@ -1,4 +1,6 @@
-//! The recipe's selected files as the Python surfaces read them.
+//! The recipe's selected files as the Python surfaces read them: from the
+//! engine's [`crate::source::view::SourceView`] (the native builders), else
+//! from the workspace.
 //!
 //! Only selected files are visible (paths relative to the recipe's
 //! `source`). A selected symlink is followed only when its target resolves
@@ -9,16 +11,27 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{io, project_rel, PythonError};
+use crate::source::view::{FileData, ViewError};
 use crate::surface::Job;
 
 /// One file to put in an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskFile {
-    /// Where to read it.
-    pub disk: PathBuf,
+    /// Its bytes.
+    pub data: FileData,
+    /// Its path in the workspace (where provenance finds its origin),
+    /// whether or not the file was written there.
+    pub at: PathBuf,
     pub size: u64,
     /// The owner-executable bit.
     pub executable: bool,
+}
+
+impl DiskFile {
+    /// The whole contents.
+    pub fn read(&self) -> Result<std::sync::Arc<[u8]>, PythonError> {
+        self.data.read().map_err(io(&self.at))
+    }
 }
 
 /// The selected files of one recipe.
@@ -60,16 +73,30 @@ impl<'a> SourceFiles<'a> {
                 "is not among the recipe's selected files (see `include`/`exclude`)",
             ));
         }
-        resolve(self.job.workspace, &self.job.source_dir.join(rel), || {
-            self.display(rel)
+        let Some(view) = self.job.view else {
+            return resolve(self.job.workspace, &self.job.source_dir.join(rel), || {
+                self.display(rel)
+            });
+        };
+        let f = view.file(rel).map_err(|e| {
+            let key = match e {
+                ViewError::NotSelected => "(file)",
+                _ => "(symlink)",
+            };
+            PythonError::field(self.display(rel), key, rel, e.to_string())
+        })?;
+        Ok(DiskFile {
+            at: self.job.source_dir.join(&f.rel),
+            data: f.data,
+            size: f.size,
+            executable: f.executable,
         })
     }
 
     /// The contents of a selected UTF-8 text file.
     pub fn read_text(&self, rel: &str) -> Result<String, PythonError> {
-        let f = self.file(rel)?;
-        let bytes = std::fs::read(&f.disk).map_err(io(&f.disk))?;
-        String::from_utf8(bytes)
+        let bytes = self.file(rel)?.read()?;
+        String::from_utf8(bytes.to_vec())
             .map_err(|_| PythonError::field(self.display(rel), "(file)", rel, "is not valid UTF-8"))
     }
 }
@@ -114,7 +141,8 @@ pub fn resolve(
         ));
     }
     Ok(DiskFile {
-        disk,
+        data: FileData::Disk(disk.clone()),
+        at: disk,
         size: meta.len(),
         executable: meta.permissions().mode() & 0o100 != 0,
     })

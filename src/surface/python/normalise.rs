@@ -13,7 +13,7 @@
 //!   directory entries and pax extended records are dropped (kiln's pax
 //!   writer emits only the records a path needs); entries are ordered by
 //!   path bytes; mtime `SOURCE_DATE_EPOCH`, uid/gid 0, empty owner names,
-//!   modes 0644/0755; gzip as kiln's native sdists (level 9, header MTIME
+//!   modes 0644/0755; gzip as kiln's native sdists (libdeflate level 6, header MTIME
 //!   `SOURCE_DATE_EPOCH`, OS 255, no file name).
 //!
 //! Links, devices and paths that could leave the archive are refused, and so
@@ -26,10 +26,9 @@ use std::path::Path;
 
 use super::wheel::{csv_field, record_hash};
 use super::{io, PythonError};
-use crate::archive::compress::gzip_chunked;
 use crate::archive::read::Limits;
 use crate::archive::tar::{Dialect, TarWriter};
-use crate::archive::zip::{deflate, ZipWriter};
+use crate::archive::zip::{deflate_entry, ZipWriter};
 
 /// One regular file of an archive.
 #[derive(Debug)]
@@ -205,9 +204,9 @@ pub fn wheel(raw: &Path, source_date_epoch: i64, out: impl Write) -> Result<Fact
     use rayon::prelude::*;
     let deflated = members
         .par_iter()
-        .map(|m| deflate(&m.path, m.data.len() as u64, &m.data[..]))
+        .map(|m| deflate_entry(super::DEFLATE, &m.path, &m.data))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut zip = ZipWriter::new(out, source_date_epoch.max(0) as u64);
+    let mut zip = ZipWriter::new(out, source_date_epoch.max(0) as u64).with_deflate(super::DEFLATE);
     let mut lines = String::new();
     for (m, d) in members.iter().zip(&deflated) {
         zip.append_deflated(&m.path, mode(m.executable), d)?;
@@ -415,8 +414,7 @@ pub fn sdist(
         tar.append_file(&m.path, mode(m.executable), mtime, &m.data)?;
     }
     let bytes = tar.finish()?;
-    let gz =
-        gzip_chunked(&bytes, &super::sdist::gzip_options(source_date_epoch)).map_err(io(raw))?;
+    let gz = super::sdist::gzip(&bytes, source_date_epoch).map_err(io(raw))?;
     out.write_all(&gz).map_err(io(raw))?;
     out.flush().map_err(io(raw))?;
     Ok(facts)

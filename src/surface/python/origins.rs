@@ -19,7 +19,7 @@ pub fn sdist(
         if is_junk(rel) || rel == "PKG-INFO" {
             continue;
         }
-        let disk = src.file(rel)?.disk;
+        let disk = src.file(rel)?.at;
         let origin = if rel == "pyproject.toml" {
             EntryOrigin::Rewritten {
                 from: disk,
@@ -43,11 +43,7 @@ pub fn wheel(artifact: &str, project: &Project, plan: &WheelPlan) -> Origins {
     let dist_info = format!("{}.dist-info", project.dist_stem());
     let mut o = Origins::default();
     for (path, f) in &plan.entries {
-        o.add(
-            artifact,
-            path.clone(),
-            EntryOrigin::Workspace(f.disk.clone()),
-        );
+        o.add(artifact, path.clone(), EntryOrigin::Workspace(f.at.clone()));
     }
     let generated = [
         ("METADATA", "core metadata (METADATA)"),
@@ -72,7 +68,7 @@ pub fn wheel(artifact: &str, project: &Project, plan: &WheelPlan) -> Origins {
         o.add(
             artifact,
             format!("{dist_info}/licenses/{rel}"),
-            EntryOrigin::Workspace(f.disk.clone()),
+            EntryOrigin::Workspace(f.at.clone()),
         );
     }
     o

@@ -7,16 +7,16 @@
 //! Entries are sorted by path bytes with `PKG-INFO` last, as hatchling
 //! writes it; pax tar (Python `tarfile`'s layout), mtime
 //! `SOURCE_DATE_EPOCH`, uid/gid 0 with empty names, modes 0644/0755, no
-//! directory entries; gzip level 9 compressed in fixed 1 MiB pieces in
-//! parallel ([`gzip_chunked`]), header MTIME `SOURCE_DATE_EPOCH`, OS 255, no
-//! file name.
+//! directory entries; gzip ([`super::DEFLATE`], one member compressed
+//! whole), header MTIME `SOURCE_DATE_EPOCH`, OS 255, no file name.
 
 use std::io::Write;
 
 use super::files::{is_junk, SourceFiles};
 use super::project::Project;
 use super::{io, metadata, PythonError};
-use crate::archive::compress::{gzip_chunked, GzipOptions};
+use crate::archive::compress::GzipOptions;
+use crate::archive::deflate::gzip_whole;
 use crate::archive::tar::{Dialect, TarWriter};
 
 /// The gzip header of kiln's sdists.
@@ -25,6 +25,12 @@ pub fn gzip_options(source_date_epoch: i64) -> GzipOptions {
         mtime: source_date_epoch.clamp(0, u32::MAX as i64) as u32,
         ..GzipOptions::KILN
     }
+}
+
+/// The gzip member of an sdist's tar (one whole-buffer deflate with
+/// [`super::DEFLATE`]).
+pub fn gzip(tar: &[u8], source_date_epoch: i64) -> std::io::Result<Vec<u8>> {
+    gzip_whole(tar, &gzip_options(source_date_epoch), super::DEFLATE)
 }
 
 /// Write the sdist of `project` to `out`; returns its file name.
@@ -50,8 +56,8 @@ pub fn write<W: Write>(
         }
         let f = src.file(rel)?;
         let mode = if f.executable { 0o755 } else { 0o644 };
-        let reader = std::fs::File::open(&f.disk).map_err(io(&f.disk))?;
-        tar.append_file_from(&path, mode, mtime, f.size, std::io::BufReader::new(reader))?;
+        let reader = f.data.reader().map_err(io(&f.at))?;
+        tar.append_file_from(&path, mode, mtime, f.size, reader)?;
     }
     tar.append_file(
         &format!("{stem}/PKG-INFO"),
@@ -64,7 +70,7 @@ pub fn write<W: Write>(
         path: file_name.clone().into(),
         source: e,
     };
-    let gz = gzip_chunked(&bytes, &gzip_options(source_date_epoch)).map_err(ioe)?;
+    let gz = gzip(&bytes, source_date_epoch).map_err(ioe)?;
     let mut out = out;
     out.write_all(&gz).map_err(ioe)?;
     out.flush().map_err(ioe)?;

@@ -1,7 +1,8 @@
 //! The wheel layout (PEP 427/491, binary distribution format).
 //!
 //! `<name>-<version>-<tag>.whl`, a zip written by kiln's zip writer
-//! (`SOURCE_DATE_EPOCH` timestamps, 0644/0755 modes, deflate), in this
+//! (`SOURCE_DATE_EPOCH` timestamps, 0644/0755 modes, deflate
+//! [`super::DEFLATE`]), in this
 //! order:
 //!
 //! 1. the import packages (`[wheel] packages`, else discovered from the
@@ -27,7 +28,7 @@ use super::files::{is_junk, resolve, DiskFile, SourceFiles};
 use super::names::{file_component, WheelTag};
 use super::project::Project;
 use super::{io, metadata, PythonError};
-use crate::archive::zip::{deflate, ZipWriter};
+use crate::archive::zip::{deflate_entry, ZipWriter};
 use crate::surface::Job;
 
 /// What goes into a wheel besides its generated metadata.
@@ -135,7 +136,10 @@ fn mapped(job: &Job<'_>, key: &str, from: &str) -> Result<Vec<(String, DiskFile)
                 base.join(path)
             }
         }
-        None => job.source_dir.join(from),
+        None => match job.view {
+            Some(view) => return mapped_from_view(job, view, key, from),
+            None => job.source_dir.join(from),
+        },
     };
     let meta =
         std::fs::symlink_metadata(&disk).map_err(|_| bad("does not exist in the workspace"))?;
@@ -149,6 +153,40 @@ fn mapped(job: &Job<'_>, key: &str, from: &str) -> Result<Vec<(String, DiskFile)
     } else {
         Ok(vec![(String::new(), resolve(job.workspace, &disk, shown)?)])
     }
+}
+
+/// [`mapped`] for a path of the recipe's source read from the snapshot.
+fn mapped_from_view(
+    job: &Job<'_>,
+    view: &crate::source::view::SourceView,
+    key: &str,
+    from: &str,
+) -> Result<Vec<(String, DiskFile)>, PythonError> {
+    let from = from.trim_end_matches('/');
+    let src = SourceFiles::new(job);
+    if view.contains(from) {
+        return Ok(vec![(String::new(), src.file(from)?)]);
+    }
+    let below: Vec<(String, DiskFile)> = view
+        .below(from)
+        .map(|p| {
+            let rel = if from.is_empty() {
+                p
+            } else {
+                &p[from.len() + 1..]
+            };
+            Ok((rel.to_string(), src.file(p)?))
+        })
+        .collect::<Result<_, PythonError>>()?;
+    if below.is_empty() {
+        return Err(recipe_err(
+            job,
+            key,
+            from,
+            "does not exist in the workspace",
+        ));
+    }
+    Ok(below)
 }
 
 /// Decide the wheel's tag and files.
@@ -308,7 +346,7 @@ pub fn write<W: Write>(
     let file_name = format!("{stem}-{}.whl", plan.tag);
     let dist_info = format!("{stem}.dist-info");
     let mut rec = Record {
-        zip: ZipWriter::new(out, source_date_epoch.max(0) as u64),
+        zip: ZipWriter::new(out, source_date_epoch.max(0) as u64).with_deflate(super::DEFLATE),
         lines: String::new(),
     };
     // Read, hash and deflate the payload in parallel; write in order.
@@ -317,8 +355,8 @@ pub fn write<W: Write>(
         .entries
         .par_iter()
         .map(|(path, f)| {
-            let data = std::fs::read(&f.disk).map_err(io(&f.disk))?;
-            let deflated = deflate(path, data.len() as u64, &data[..])?;
+            let data = f.read()?;
+            let deflated = deflate_entry(super::DEFLATE, path, &data)?;
             Ok((record_hash(&data), deflated))
         })
         .collect::<Result<Vec<_>, PythonError>>()?;
@@ -346,7 +384,7 @@ pub fn write<W: Write>(
         )?;
     }
     for (rel, f) in &plan.licenses {
-        let data = std::fs::read(&f.disk).map_err(io(&f.disk))?;
+        let data = f.read()?;
         rec.add(&format!("{dist_info}/licenses/{rel}"), 0o644, &data)?;
     }
     let record_path = format!("{dist_info}/RECORD");

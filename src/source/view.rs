@@ -1,0 +1,386 @@
+//! A recipe's selected files read straight from the snapshot, for surfaces
+//! that only read their sources (native sdists and wheels): no workspace
+//! copy of every file is written, only the manifests stamping edits.
+//!
+//! Paths are relative to the recipe's source directory, as in
+//! [`crate::surface::Job::files`]. A symbolic link is resolved lexically
+//! inside the view, with the same rule the disk workspace applies: it is
+//! followed only to a selected regular file below the source directory, so a
+//! checkout's link to `/etc/passwd` or `../../secret` is never content.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::snapshot::{Content, FileKind, SnapshotError};
+use super::{Selection, Snapshot};
+
+/// Blob id → contents.
+pub type Blobs = BTreeMap<String, Arc<[u8]>>;
+
+/// The blobs of whole selections, by selection digest: the sdist and the
+/// wheel of one project read their files once. A second reader of a
+/// selection waits for the first.
+#[derive(Debug, Default)]
+pub struct BlobCache(Mutex<BTreeMap<String, Arc<Slot>>>);
+
+/// One selection's blobs, once read.
+type Slot = Mutex<Option<Arc<Blobs>>>;
+
+impl BlobCache {
+    pub(super) fn get(
+        &self,
+        snapshot: &Snapshot,
+        selection: &Selection<'_>,
+    ) -> Result<Arc<Blobs>, SnapshotError> {
+        let slot = self
+            .0
+            .lock()
+            .expect("blob cache")
+            .entry(selection.digest())
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().expect("blob cache slot");
+        if let Some(blobs) = &*slot {
+            return Ok(blobs.clone());
+        }
+        let oids: Vec<&str> = selection
+            .files
+            .iter()
+            .filter_map(|f| match &f.content {
+                Content::GitBlob(oid) => Some(oid.as_str()),
+                Content::Disk(_) => None,
+            })
+            .collect();
+        // A working-tree file whose bytes hash to the blob id is that blob
+        // (checked here, so a changed, swapped or missing file is simply
+        // read from git): reading it costs no object lookup and no inflate.
+        use rayon::prelude::*;
+        let from_tree: Vec<Option<Arc<[u8]>>> = selection
+            .files
+            .par_iter()
+            .map(|f| match &f.content {
+                Content::GitBlob(oid) if f.kind != FileKind::Symlink => {
+                    read_if_blob(&snapshot.project_root.join(&f.path), oid)
+                }
+                _ => None,
+            })
+            .collect();
+        let mut blobs = Blobs::new();
+        for (f, bytes) in selection.files.iter().zip(from_tree) {
+            if let (Content::GitBlob(oid), Some(bytes)) = (&f.content, bytes) {
+                blobs.insert(oid.clone(), bytes);
+            }
+        }
+        let oids: Vec<&str> = oids
+            .into_iter()
+            .filter(|o| !blobs.contains_key(*o))
+            .collect();
+        if !oids.is_empty() {
+            let repo = snapshot.repo().ok_or_else(|| SnapshotError::Io {
+                path: snapshot.project_root.clone(),
+                source: std::io::Error::other("a git snapshot without its repository"),
+            })?;
+            repo.each_blob(&oids, |i, bytes| -> Result<(), SnapshotError> {
+                blobs.insert(oids[i].to_string(), bytes.into());
+                Ok(())
+            })?;
+        }
+        let blobs = Arc::new(blobs);
+        *slot = Some(blobs.clone());
+        Ok(blobs)
+    }
+}
+
+/// The bytes of the regular file at `path` when they are git blob `oid`
+/// (SHA-1 or SHA-256 object ids); `None` otherwise or when it cannot be read.
+fn read_if_blob(path: &Path, oid: &str) -> Option<Arc<[u8]>> {
+    let mut file = open_nofollow(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes).ok()?;
+    let header = format!("blob {}\0", bytes.len());
+    let id = match oid.len() {
+        40 => {
+            use sha1::Digest;
+            let mut h = sha1::Sha1::new();
+            h.update(header.as_bytes());
+            h.update(&bytes);
+            crate::hash::hex(&h.finalize())
+        }
+        64 => {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(header.as_bytes());
+            h.update(&bytes);
+            crate::hash::hex(&h.finalize())
+        }
+        _ => return None,
+    };
+    (id == oid).then(|| bytes.into())
+}
+
+/// Where a file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileData {
+    /// Read already (a git blob, or a stamped manifest).
+    Memory(Arc<[u8]>),
+    /// A file on disk: a workspace file, or a regular file of a directory
+    /// snapshot (opened without following a symlink).
+    Disk(PathBuf),
+}
+
+impl FileData {
+    /// The whole contents.
+    pub fn read(&self) -> std::io::Result<Arc<[u8]>> {
+        match self {
+            FileData::Memory(b) => Ok(b.clone()),
+            FileData::Disk(p) => {
+                let mut buf = Vec::new();
+                open_nofollow(p)?.read_to_end(&mut buf)?;
+                Ok(buf.into())
+            }
+        }
+    }
+
+    /// A reader of the contents.
+    pub fn reader(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        Ok(match self {
+            FileData::Memory(b) => Box::new(&b[..]),
+            FileData::Disk(p) => Box::new(std::io::BufReader::new(open_nofollow(p)?)),
+        })
+    }
+
+    /// Where to report a read error.
+    pub fn shown(&self) -> PathBuf {
+        match self {
+            FileData::Memory(_) => PathBuf::from("(snapshot)"),
+            FileData::Disk(p) => p.clone(),
+        }
+    }
+}
+
+fn open_nofollow(p: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(0o400000) // O_NOFOLLOW (Linux): a swapped-in symlink is refused
+        .open(p)
+}
+
+#[derive(Debug, Clone)]
+enum Entry {
+    File {
+        data: FileData,
+        size: u64,
+        executable: bool,
+    },
+    Symlink(String),
+}
+
+/// A regular file of the view (a symlink already followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewFile {
+    /// The file's path in the view (the link's target for a symlink).
+    pub rel: String,
+    pub data: FileData,
+    pub size: u64,
+    pub executable: bool,
+}
+
+/// Why a path of the view is not a file to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    #[error("is not among the recipe's selected files")]
+    NotSelected,
+    #[error("is a symlink to {0:?}, which is not a selected file below the recipe's source")]
+    Outside(String),
+    #[error("is a symlink that does not resolve (a loop, or too many links)")]
+    Loop,
+}
+
+/// The selected files of one recipe.
+#[derive(Debug, Default)]
+pub struct SourceView {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl SourceView {
+    /// Read the selection's files from `snapshot` (one `git cat-file
+    /// --batch` for every blob); `overrides` (paths relative to the source
+    /// directory → workspace file) replace files stamping rewrote.
+    pub fn read(
+        snapshot: &Snapshot,
+        selection: &Selection<'_>,
+        overrides: &BTreeMap<String, PathBuf>,
+    ) -> Result<SourceView, SnapshotError> {
+        let mut entries = BTreeMap::new();
+        let mut blobs: Vec<(String, &str, FileKind)> = Vec::new();
+        let io = |p: &Path| {
+            let path = p.to_path_buf();
+            move |source| SnapshotError::Io { path, source }
+        };
+        for f in &selection.files {
+            let rel = selection.relative(f).to_string();
+            let entry = if let Some(disk) = overrides.get(&rel) {
+                let meta = std::fs::symlink_metadata(disk).map_err(io(disk))?;
+                Entry::File {
+                    data: FileData::Disk(disk.clone()),
+                    size: meta.len(),
+                    executable: f.kind == FileKind::Executable,
+                }
+            } else {
+                match (&f.content, f.kind) {
+                    (Content::Disk(p), FileKind::Symlink) => Entry::Symlink(
+                        std::fs::read_link(p)
+                            .map_err(io(p))?
+                            .to_string_lossy()
+                            .into_owned(),
+                    ),
+                    (Content::Disk(p), kind) => {
+                        let meta = std::fs::symlink_metadata(p).map_err(io(p))?;
+                        Entry::File {
+                            data: FileData::Disk(p.clone()),
+                            size: meta.len(),
+                            executable: kind == FileKind::Executable,
+                        }
+                    }
+                    (Content::GitBlob(oid), kind) => {
+                        blobs.push((rel, oid, kind));
+                        continue;
+                    }
+                }
+            };
+            entries.insert(rel, entry);
+        }
+        if !blobs.is_empty() {
+            let read = snapshot.selection_blobs(selection)?;
+            for (rel, oid, kind) in blobs {
+                let bytes = read.get(oid).cloned().ok_or_else(|| SnapshotError::Io {
+                    path: PathBuf::from(&rel),
+                    source: std::io::Error::other(format!("blob {oid} was not read")),
+                })?;
+                let entry = if kind == FileKind::Symlink {
+                    Entry::Symlink(String::from_utf8_lossy(&bytes).into_owned())
+                } else {
+                    Entry::File {
+                        size: bytes.len() as u64,
+                        data: FileData::Memory(bytes),
+                        executable: kind == FileKind::Executable,
+                    }
+                };
+                entries.insert(rel, entry);
+            }
+        }
+        Ok(SourceView { entries })
+    }
+
+    /// Whether `rel` is a selected path (a file or a symlink).
+    pub fn contains(&self, rel: &str) -> bool {
+        self.entries.contains_key(rel)
+    }
+
+    /// The regular file at `rel`, following symlinks inside the view.
+    pub fn file(&self, rel: &str) -> Result<ViewFile, ViewError> {
+        let mut at = rel.to_string();
+        for _ in 0..40 {
+            match self.entries.get(&at) {
+                None => return Err(ViewError::NotSelected),
+                Some(Entry::File {
+                    data,
+                    size,
+                    executable,
+                }) => {
+                    return Ok(ViewFile {
+                        rel: at,
+                        data: data.clone(),
+                        size: *size,
+                        executable: *executable,
+                    })
+                }
+                Some(Entry::Symlink(target)) => {
+                    let parent = at.rsplit_once('/').map_or("", |(d, _)| d);
+                    at = join_inside(parent, target)
+                        .filter(|p| self.entries.contains_key(p))
+                        .ok_or_else(|| ViewError::Outside(target.clone()))?;
+                }
+            }
+        }
+        Err(ViewError::Loop)
+    }
+
+    /// Selected paths strictly below directory `dir` ("" = every path).
+    pub fn below<'a>(&'a self, dir: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.entries.keys().map(String::as_str).filter(move |p| {
+            dir.is_empty() || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+        })
+    }
+}
+
+/// `target` (a link's text) from directory `dir`, normalised; `None` when
+/// it is absolute or climbs above the view's root.
+fn join_inside(dir: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+    for c in target.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            c => parts.push(c),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(entries: &[(&str, Option<&str>)]) -> SourceView {
+        SourceView {
+            entries: entries
+                .iter()
+                .map(|(p, link)| {
+                    let e = match link {
+                        Some(t) => Entry::Symlink(t.to_string()),
+                        None => Entry::File {
+                            data: FileData::Memory(Arc::from(p.as_bytes())),
+                            size: p.len() as u64,
+                            executable: false,
+                        },
+                    };
+                    (p.to_string(), e)
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn symlinks_are_followed_only_to_selected_files_inside() {
+        let v = view(&[
+            ("pkg/a.py", None),
+            ("pkg/b.py", Some("a.py")),
+            ("pkg/c.py", Some("../pkg/b.py")),
+            ("pkg/loop", Some("loop")),
+            ("pkg/etc", Some("/etc/passwd")),
+            ("pkg/up", Some("../../secret")),
+            ("pkg/unselected", Some("z.py")),
+        ]);
+        assert_eq!(v.file("pkg/c.py").unwrap().rel, "pkg/a.py");
+        assert_eq!(v.file("pkg/loop").unwrap_err(), ViewError::Loop);
+        for p in ["pkg/etc", "pkg/up", "pkg/unselected"] {
+            assert!(matches!(v.file(p), Err(ViewError::Outside(_))), "{p}");
+        }
+        assert_eq!(v.file("nope").unwrap_err(), ViewError::NotSelected);
+        assert_eq!(v.below("pkg").count(), 7);
+        assert_eq!(v.below("pk").count(), 0);
+    }
+}
