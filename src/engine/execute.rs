@@ -17,6 +17,8 @@ use serde_json::json;
 
 use super::plan::{target_of, Node, Plan, Realised};
 use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status};
+use std::sync::mpsc::Sender;
+
 use crate::derive::{Derivation, DrvHash};
 use crate::source::Origin;
 use crate::store::{Realisation, Store};
@@ -31,6 +33,50 @@ pub(super) struct Ctx<'a> {
     pub store: &'a Store,
     pub opts: &'a BuildOptions,
     pub progress: &'a dyn Progress,
+    /// Where finished workspaces go to be removed off the build's path.
+    pub sweep: &'a Sender<Sweep>,
+}
+
+/// What the sweeper removes.
+#[derive(Debug)]
+pub enum Sweep {
+    /// A build's whole workspace, once its output is registered.
+    Workspace(tempfile::TempDir),
+    /// A part of a workspace no longer read (its sources and input copies,
+    /// once the surface has built): removed while the output registers.
+    Tree(std::path::PathBuf),
+}
+
+impl Sweep {
+    /// Remove it (errors are left to `kiln store gc`, as a dropped
+    /// workspace's are).
+    pub fn remove(self) {
+        match self {
+            Sweep::Workspace(dir) => drop(dir),
+            Sweep::Tree(path) => {
+                let _ = std::fs::remove_dir_all(path);
+            }
+        }
+    }
+}
+
+/// A workspace that is handed to the sweeper when the build is done with it
+/// (whichever way the build ends); removed here if the sweeper is gone.
+struct Swept<'a>(Option<tempfile::TempDir>, &'a Sender<Sweep>);
+
+impl Drop for Swept<'_> {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            // A send error hands the directory back; dropping it removes it.
+            let _ = self.1.send(Sweep::Workspace(dir));
+        }
+    }
+}
+
+impl Swept<'_> {
+    fn path(&self) -> &std::path::Path {
+        self.0.as_ref().expect("until dropped").path()
+    }
 }
 
 /// Build every node of `plan` (cache hits are free); reports sorted by id.
@@ -39,6 +85,7 @@ pub fn run<'a>(
     store: &'a Store,
     opts: &'a BuildOptions,
     progress: &'a dyn Progress,
+    sweep: &'a Sender<Sweep>,
 ) -> Result<Vec<RecipeReport>, BuildError> {
     let version = &plan.resolved.version;
     let mut warned = BTreeSet::new();
@@ -70,6 +117,7 @@ pub fn run<'a>(
         store,
         opts,
         progress,
+        sweep,
     };
     let mut done: BTreeMap<String, Realised> = BTreeMap::new();
     let mut reports: Vec<RecipeReport> = Vec::new();
@@ -131,6 +179,7 @@ fn build_one(
         store,
         opts,
         progress,
+        ..
     } = *cx;
     let start = Instant::now();
     let r = node.recipe;
@@ -182,7 +231,7 @@ fn build_one(
         }
     }
     progress.started(&r.id);
-    let staging = store.staging()?;
+    let staging = Swept(Some(store.staging()?), cx.sweep);
     let built = workspace::run(cx, node, &drv, &hash, inputs, staging.path())?;
     if let Some(real) = existing {
         let fresh =

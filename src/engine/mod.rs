@@ -176,7 +176,26 @@ fn build_planned(
     plan: &Plan<'_>,
     store: &Store,
 ) -> Result<BuildReport, BuildError> {
-    let recipes = execute::run(plan, store, opts, progress)?;
+    // Finished workspaces are removed on a thread of their own, beside the
+    // remaining builds and the `dist/` copy; the scope waits for it.
+    let (sweep, swept) = std::sync::mpsc::channel::<execute::Sweep>();
+    std::thread::scope(|s| {
+        s.spawn(move || swept.into_iter().for_each(execute::Sweep::remove));
+        let result = publish(opts, progress, resolved, plan, store, &sweep);
+        drop(sweep);
+        result
+    })
+}
+
+fn publish(
+    opts: &BuildOptions,
+    progress: &dyn Progress,
+    resolved: &Resolved,
+    plan: &Plan<'_>,
+    store: &Store,
+    sweep: &std::sync::mpsc::Sender<execute::Sweep>,
+) -> Result<BuildReport, BuildError> {
+    let recipes = execute::run(plan, store, opts, progress, sweep)?;
     let dist_dir = opts.dist_dir();
     let source = match &resolved.snapshot.origin {
         crate::source::Origin::Git {

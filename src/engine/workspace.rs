@@ -162,6 +162,10 @@ pub(super) fn run(
             .collect(),
     };
     let origins = resolver.resolve(&output.origins)?;
+    // Nothing reads the sources and input copies any more.
+    for d in [src, inputs_dir] {
+        let _ = cx.sweep.send(super::execute::Sweep::Tree(d));
+    }
     Ok(Built {
         path: output.path,
         name: output.name,

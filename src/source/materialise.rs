@@ -50,10 +50,26 @@ pub(super) fn write_files(
                 })?
                 .into_os_string()
                 .into_encoded_bytes(),
-            Content::Disk(p) => std::fs::read(p).map_err(|source| SnapshotError::Io {
-                path: p.clone(),
-                source,
-            })?,
+            Content::Disk(p) => {
+                // Copied in the kernel (copy_file_range), never through a
+                // symlink swapped in since the snapshot was taken.
+                use std::os::unix::fs::OpenOptionsExt;
+                let ioe = |source| SnapshotError::Io {
+                    path: p.clone(),
+                    source,
+                };
+                let mut from = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(0o400000) // O_NOFOLLOW
+                    .open(p)
+                    .map_err(ioe)?;
+                let (mut to, target) = tree.create(f)?;
+                std::io::copy(&mut from, &mut to).map_err(|source| SnapshotError::Write {
+                    path: target,
+                    source,
+                })?;
+                continue;
+            }
         };
         tree.write(f, &bytes)?;
     }
@@ -92,22 +108,45 @@ impl Tree<'_> {
                 self.links.insert(f.path.clone());
             }
             FileKind::Regular | FileKind::Executable => {
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)
-                    .map_err(werr)?;
-                file.write_all(bytes).map_err(werr)?;
-                let mode = if f.kind == FileKind::Executable {
-                    0o755
-                } else {
-                    0o644
-                };
-                file.set_permissions(std::fs::Permissions::from_mode(mode))
-                    .map_err(werr)?;
+                let (mut file, target) = self.create_at(f, target)?;
+                file.write_all(bytes)
+                    .map_err(|source| SnapshotError::Write {
+                        path: target,
+                        source,
+                    })?;
             }
         }
         Ok(())
+    }
+
+    /// Create the regular file `f` (new, with its normalised mode).
+    fn create(&mut self, f: &SnapFile) -> Result<(std::fs::File, PathBuf), SnapshotError> {
+        let target = self.prepare(&f.path)?;
+        self.create_at(f, target)
+    }
+
+    fn create_at(
+        &mut self,
+        f: &SnapFile,
+        target: PathBuf,
+    ) -> Result<(std::fs::File, PathBuf), SnapshotError> {
+        let werr = |source| SnapshotError::Write {
+            path: target.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+            .map_err(werr)?;
+        let mode = if f.kind == FileKind::Executable {
+            0o755
+        } else {
+            0o644
+        };
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(werr)?;
+        Ok((file, target))
     }
 
     /// Check `rel`, create its parent directories, return its host path.

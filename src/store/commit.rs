@@ -55,8 +55,15 @@ impl Store {
         staged: &Path,
         name: &str,
     ) -> Result<(StorePath, NarDigest<Sha256>), StoreError> {
-        fsops::normalise(staged)?;
-        let digest = tree::nar_sha256(staged)?;
+        let to_sync = fsops::normalise(staged)?;
+        // The writeback and the hash read the same pages: overlap them.
+        let (synced, digest) = std::thread::scope(|s| {
+            let syncing = s.spawn(|| fsops::sync_tree(&to_sync));
+            let digest = tree::nar_sha256(staged);
+            (syncing.join().expect("sync thread"), digest)
+        });
+        synced?;
+        let digest = digest?;
         let sp = StorePath::from_source(&digest.hash, name)?;
         // Fail before touching the store if no key can be had.
         let key = self.write_key()?;

@@ -77,10 +77,11 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
 }
 
 /// Make a staged tree immutable: files 0444 (0555 if owner-executable), mtime
-/// 1, fsynced; directories likewise, bottom-up, mode 0555 — except the top
+/// 1; directories likewise, bottom-up, mode 0555 — except the top
 /// directory's mode, which [`seal_top`] sets after the rename (renaming a
-/// directory needs write permission on it).
-pub(crate) fn normalise(path: &Path) -> Result<(), StoreError> {
+/// directory needs write permission on it). Returns what [`sync_tree`] must
+/// make durable, so the caller can overlap the writeback with hashing.
+pub(crate) fn normalise(path: &Path) -> Result<ToSync, StoreError> {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
     collect(path, &mut files, &mut dirs)?;
@@ -89,7 +90,22 @@ pub(crate) fn normalise(path: &Path) -> Result<(), StoreError> {
         // `dirs` is in post-order; the last one is `path` itself.
         fix_dir(d, i + 1 < dirs.len())?;
     }
-    Ok(())
+    Ok(ToSync { files, dirs })
+}
+
+/// What a normalised tree still needs made durable.
+#[derive(Debug)]
+pub(crate) struct ToSync {
+    files: Vec<PathBuf>,
+    /// Bottom-up.
+    dirs: Vec<PathBuf>,
+}
+
+/// fsync what [`normalise`] returned: files in parallel, then directories.
+pub(crate) fn sync_tree(t: &ToSync) -> Result<(), StoreError> {
+    let sync = |p: &PathBuf| File::open(p).and_then(|f| f.sync_all()).map_err(io_err(p));
+    t.files.par_iter().try_for_each(sync)?;
+    t.dirs.iter().try_for_each(sync)
 }
 
 fn collect(
@@ -120,8 +136,7 @@ fn fix_file(path: &Path) -> Result<(), StoreError> {
     f.set_times(FileTimes::new().set_modified(store_mtime()))
         .map_err(io_err(path))?;
     f.set_permissions(Permissions::from_mode(mode))
-        .map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
+        .map_err(io_err(path))
 }
 
 fn fix_dir(path: &Path, seal: bool) -> Result<(), StoreError> {
@@ -132,7 +147,7 @@ fn fix_dir(path: &Path, seal: bool) -> Result<(), StoreError> {
         f.set_permissions(Permissions::from_mode(0o555))
             .map_err(io_err(path))?;
     }
-    f.sync_all().map_err(io_err(path))
+    Ok(())
 }
 
 /// After the rename: make the top directory read-only and sync it.
