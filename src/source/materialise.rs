@@ -52,7 +52,7 @@ pub(super) fn write_files(
                 .into_encoded_bytes(),
             Content::Disk(p) => {
                 // Copied in the kernel (copy_file_range), never through a
-                // symlink swapped in since the snapshot was taken.
+                // symlink or from a FIFO swapped in since the snapshot.
                 use std::os::unix::fs::OpenOptionsExt;
                 let ioe = |source| SnapshotError::Io {
                     path: p.clone(),
@@ -60,9 +60,12 @@ pub(super) fn write_files(
                 };
                 let mut from = std::fs::OpenOptions::new()
                     .read(true)
-                    .custom_flags(0o400000) // O_NOFOLLOW
+                    .custom_flags(0o400000 | 0o4000) // O_NOFOLLOW | O_NONBLOCK
                     .open(p)
                     .map_err(ioe)?;
+                if !from.metadata().map_err(ioe)?.is_file() {
+                    return Err(SnapshotError::Special { path: p.clone() });
+                }
                 let (mut to, target) = tree.create(f)?;
                 std::io::copy(&mut from, &mut to).map_err(|source| SnapshotError::Write {
                     path: target,

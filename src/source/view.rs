@@ -98,9 +98,6 @@ impl BlobCache {
 fn read_if_blob(path: &Path, oid: &str) -> Option<Arc<[u8]>> {
     let mut file = open_nofollow(path).ok()?;
     let meta = file.metadata().ok()?;
-    if !meta.is_file() {
-        return None;
-    }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut bytes).ok()?;
     let header = format!("blob {}\0", bytes.len());
@@ -154,22 +151,24 @@ impl FileData {
             FileData::Disk(p) => Box::new(std::io::BufReader::new(open_nofollow(p)?)),
         })
     }
-
-    /// Where to report a read error.
-    pub fn shown(&self) -> PathBuf {
-        match self {
-            FileData::Memory(_) => PathBuf::from("(snapshot)"),
-            FileData::Disk(p) => p.clone(),
-        }
-    }
 }
 
+/// Open a regular file for reading, never through a symlink at its last
+/// component and never blocking on a FIFO swapped in since the snapshot.
 fn open_nofollow(p: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    // O_NOFOLLOW | O_NONBLOCK (Linux).
+    let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(0o400000) // O_NOFOLLOW (Linux): a swapped-in symlink is refused
-        .open(p)
+        .custom_flags(0o400000 | 0o4000)
+        .open(p)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is no longer a regular file",
+            p.display()
+        )));
+    }
+    Ok(file)
 }
 
 #[derive(Debug, Clone)]
@@ -361,6 +360,30 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a fixture: std has no mkfifo
+    fn a_working_tree_file_counts_only_when_it_hashes_to_the_blob() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("a.py");
+        std::fs::write(&f, "x = 1\n").unwrap();
+        let other = "0f4a1ef1d32d8b2d3d0cbb3e0e5ae5b7ddd3f8de";
+        // `printf 'x = 1\n' | git hash-object --stdin`
+        let sha1 = "7d4290a117a4ddcc11daae7ea675841033830c8f";
+        assert_eq!(read_if_blob(&f, sha1).as_deref(), Some(&b"x = 1\n"[..]));
+        assert_eq!(read_if_blob(&f, other), None, "another blob id");
+        // A FIFO or a symlink in its place is never read (and never blocks).
+        let fifo = t.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        assert_eq!(read_if_blob(&fifo, sha1), None);
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert_eq!(read_if_blob(&link, sha1), None);
     }
 
     #[test]
