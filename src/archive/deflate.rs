@@ -165,6 +165,24 @@ mod tests {
         }
     }
 
+    /// The bytes are part of kiln's format: a change here (a libdeflate or
+    /// zlib-rs upgrade, another level) changes every Python archive and
+    /// must come with a new builder identity.
+    #[test]
+    fn golden_digests() {
+        let data = inputs().pop().unwrap();
+        let digest = |d: Deflate| crate::hash::hex(&sha2::Sha256::digest(d.raw(&data).unwrap()));
+        use sha2::Digest;
+        assert_eq!(
+            digest(Deflate::Libdeflate(6)),
+            "902db51d12af34db00c1965fee63450b2746fcf28821d5011c02146830dd1004"
+        );
+        assert_eq!(
+            digest(Deflate::ZlibRs(9)),
+            "e51bdbcb19fef958885f94ab3ccaa86195e53e22fbc81a7c648db47ef249efc2"
+        );
+    }
+
     #[test]
     fn a_whole_gzip_member_is_read_back_by_flate2() {
         let opts = super::super::compress::GzipOptions {
