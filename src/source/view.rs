@@ -209,8 +209,8 @@ pub struct SourceView {
 }
 
 impl SourceView {
-    /// Read the selection's files from `snapshot` (one `git cat-file
-    /// --batch` for every blob); `overrides` (paths relative to the source
+    /// Read the selection's files from `snapshot` (git blobs through the
+    /// snapshot's [`BlobCache`]); `overrides` (paths relative to the source
     /// directory → workspace file) replace files stamping rewrote.
     pub fn read(
         snapshot: &Snapshot,
