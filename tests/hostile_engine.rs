@@ -153,6 +153,26 @@ fn dist_files_share_no_inode_with_the_store_and_edits_do_not_reach_it() {
     assert!(sums.contains(&format!("{hex}  docs.zip\n")), "{sums}");
 }
 
+/// Store files all have one mtime: a new output whose artifact has the
+/// size of the last one (here only the zip's timestamps differ) is still
+/// copied, and `SHA256SUMS` names the bytes that are in `dist/`.
+#[test]
+fn a_new_output_of_the_same_size_replaces_the_old_copy_in_dist() {
+    let p = Project::new(&[("docs", ZIP)]);
+    let dist = p.root.join("dist/docs.zip");
+    let mut seen = Vec::new();
+    for epoch in ["1700000000", "1800000000"] {
+        ok(run(p.kiln(&["build"]).env("SOURCE_DATE_EPOCH", epoch)));
+        let bytes = std::fs::read(&dist).unwrap();
+        let sums = std::fs::read_to_string(p.root.join("dist/SHA256SUMS")).unwrap();
+        let hex = kiln::hash::Sha256::digest(&bytes).to_hex();
+        assert!(sums.contains(&format!("{hex}  docs.zip\n")), "{sums}");
+        seen.push(bytes);
+    }
+    assert_eq!(seen[0].len(), seen[1].len(), "the fixture needs equal sizes");
+    assert_ne!(seen[0], seen[1], "dist/ kept the earlier build's zip");
+}
+
 #[test]
 fn dist_names_that_collide_are_refused_before_anything_is_built() {
     let p = Project::new(&[(

@@ -8,9 +8,12 @@
 //! - **No shared inodes with the store.** Artifacts are copies (the kernel
 //!   may share extents: `copy_file_range` reflinks on filesystems that can),
 //!   never hard links, so nothing done to `dist/` can change a store output.
-//!   A copy gets its store file's mtime; a `dist/` file whose type, size and
-//!   mtime equal its store file's is left alone, so publishing a cached
-//!   build rewrites nothing (the no-op bar).
+//!   A copy gets its store file's mtime; a `dist/` file copied from the
+//!   same store output (recorded in `dist/.kiln-dist.json`) whose type,
+//!   size and mtime still equal its store file's is left alone, so
+//!   publishing a cached build rewrites nothing (the no-op bar). Every
+//!   store file has the same mtime, so a new output is always copied, even
+//!   when its files have the sizes of the last ones.
 //! - **Locked and atomic.** A build holds `dist/.kiln-dist.lock` while it
 //!   writes; files go to `.kiln-tmp-*` names and are renamed into place;
 //!   leftovers of an interrupted build are removed under the lock.
@@ -65,6 +68,12 @@ struct State {
     source: String,
     /// Top-level `dist/` names (artifacts and provenance) by recipe id.
     entries: BTreeMap<String, Vec<String>>,
+    /// The store file or tree each artifact was copied from. Store outputs
+    /// never change and every store file has the same mtime, so only this
+    /// tells an untouched copy of *this* output from a copy of an earlier
+    /// one of the same size.
+    #[serde(default)]
+    copied: BTreeMap<String, PathBuf>,
 }
 
 /// One top-level `dist/` entry to place.
@@ -105,6 +114,7 @@ pub fn write_dist(
     let mut state = State {
         source: publication.source.clone(),
         entries: BTreeMap::new(),
+        copied: BTreeMap::new(),
     };
     let mut sums: BTreeMap<String, String> = BTreeMap::new();
     if keep_others {
@@ -119,33 +129,26 @@ pub fn write_dist(
                         sums.insert(name.clone(), hex.clone());
                     }
                 }
+                for n in names {
+                    if let Some(src) = old.copied.get(n) {
+                        state.copied.insert(n.clone(), src.clone());
+                    }
+                }
                 state.entries.insert(id.clone(), names.clone());
             }
         }
     }
-    for (name, e) in &entries {
-        let dest = out.join(name);
-        if e.directory {
-            // Each file is hashed once: as it is copied, or in place.
-            let hashes = if same_tree(&e.src, &dest)? {
-                hash_tree(&dest)?
-            } else {
-                let tmp = temp_name(out, name);
-                let mut hashes = Vec::new();
-                copy_tree(&e.src, &tmp, &tmp, &mut hashes)?;
-                if dest.exists() || dest.is_symlink() {
-                    remove(&dest)?;
-                }
-                std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-                hashes
-            };
-            for (rel, hex) in hashes {
-                sums.insert(format!("{name}/{rel}"), hex);
-            }
-        } else {
-            let hex = place_file(&e.src, &dest, e.sha256.as_deref())?;
-            sums.insert(name.clone(), hex);
-        }
+    // Artifacts are copied (and hashed) side by side: an image's layout and
+    // its docker archive are each hundreds of MB.
+    use rayon::prelude::*;
+    let list: Vec<(&String, &Entry)> = entries.iter().collect();
+    let placed = list
+        .par_iter()
+        .map(|(name, e)| place(out, name, e, old.copied.get(name.as_str()) == Some(&e.src)))
+        .collect::<Result<Vec<_>, BuildError>>()?;
+    for ((name, e), hashes) in list.into_iter().zip(placed) {
+        sums.extend(hashes);
+        state.copied.insert(name.clone(), e.src.clone());
         state
             .entries
             .entry(e.recipe.clone())
@@ -340,6 +343,40 @@ fn is_copy_of(src: &Path, dest: &Path) -> bool {
         }
         _ => false,
     }
+}
+
+/// Put one artifact at `out/name`; the sha256 of each of its files by
+/// `SHA256SUMS` name. `same_source`: the last copy there was made from this
+/// very store output, so an untouched one is left alone.
+fn place(
+    out: &Path,
+    name: &str,
+    e: &Entry,
+    same_source: bool,
+) -> Result<Vec<(String, String)>, BuildError> {
+    let dest = out.join(name);
+    if !e.directory {
+        let recorded = e.sha256.as_deref().filter(|_| same_source);
+        let hex = place_file(&e.src, &dest, recorded)?;
+        return Ok(vec![(name.to_string(), hex)]);
+    }
+    // Each file is hashed once: as it is copied, or in place.
+    let hashes = if same_source && same_tree(&e.src, &dest)? {
+        hash_tree(&dest)?
+    } else {
+        let tmp = temp_name(out, name);
+        let mut hashes = Vec::new();
+        copy_tree(&e.src, &tmp, &tmp, &mut hashes)?;
+        if dest.exists() || dest.is_symlink() {
+            remove(&dest)?;
+        }
+        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
+        hashes
+    };
+    Ok(hashes
+        .into_iter()
+        .map(|(rel, hex)| (format!("{name}/{rel}"), hex))
+        .collect())
 }
 
 /// Make `dest` a copy of the store file `src` unless it already is one;
