@@ -5,11 +5,14 @@
 //! the writer emits them in order. Because the cut points depend only on the
 //! input bytes, the output is the same on one core or sixty-four.
 //!
-//! - **gzip**, as pigz does it: one gzip member (`1f8b 08 00 00000000 00 ff`,
-//!   level [`GZIP_LEVEL`]); each chunk is a raw deflate stream primed with the
-//!   previous chunk's last 32 KiB as dictionary and ended by a sync flush (the
-//!   last one by a final block); the CRC-32s of the chunks are combined for
-//!   the trailer. Every gzip reader sees one ordinary member.
+//! - **gzip**: one gzip member per chunk (header `1f8b 08 00 00000000 00 ff`,
+//!   libdeflate at level [`GZIP_LEVEL`], CRC-32 and size of the chunk),
+//!   concatenated, as eStargz layers are. Gzip readers (Go's, which docker,
+//!   containerd, podman, skopeo and umoci use, zlib's `gzip -d`, Python's)
+//!   read concatenated members as one stream. libdeflate has no streaming
+//!   dictionary, so chunks do not share one; on real layer contents its
+//!   level 6 is still smaller than zlib's (FORMATS.md §6 numbers are in
+//!   `bench/BENCHMARKS.md`) at about two thirds of zlib-rs's CPU time.
 //! - **zstd**: one frame per chunk (level [`ZSTD_LEVEL`], content size
 //!   recorded, no checksum, no dictionary id), concatenated; zstd readers
 //!   decode concatenated frames as one stream.
@@ -25,26 +28,28 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use flate2::{Compress, Compression, FlushCompress, Status};
-
 use super::schema::LayerCompression;
+use crate::archive::deflate::Deflate;
 
 /// Uncompressed bytes per gzip chunk.
 pub const GZIP_CHUNK: usize = 1 << 20;
 /// Uncompressed bytes per zstd frame.
 pub const ZSTD_CHUNK: usize = 4 << 20;
-/// Deflate level of gzip layers (gzip's and Go's default).
+/// libdeflate level of gzip layers (libdeflate's, gzip's and Go's default).
 pub const GZIP_LEVEL: u32 = 6;
+/// The deflate implementation of gzip layers.
+const GZIP_DEFLATE: Deflate = Deflate::Libdeflate(GZIP_LEVEL);
+/// The header of every gzip member: no flags, MTIME 0, XFL 0, OS 255.
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// zstd level of zstd layers (zstd's default).
 pub const ZSTD_LEVEL: i32 = 3;
-const DICT: usize = 32 << 10;
 
 /// The identity of this encoder, part of every OCI derivation.
 pub fn identity(c: LayerCompression) -> String {
     match c {
         LayerCompression::Gzip => format!(
-            "{} chunked-deflate chunk={GZIP_CHUNK} level={GZIP_LEVEL} dict=32KiB",
-            crate::archive::deflate::ZLIB_RS
+            "gzip-members chunk={GZIP_CHUNK} {}",
+            GZIP_DEFLATE.identity()
         ),
         LayerCompression::Zstd => format!(
             "{} frames chunk={ZSTD_CHUNK} level={ZSTD_LEVEL}",
@@ -58,14 +63,7 @@ pub fn identity(c: LayerCompression) -> String {
 
 struct Task {
     data: Vec<u8>,
-    dict: Vec<u8>,
-    last: bool,
-    reply: SyncSender<io::Result<Chunk>>,
-}
-
-struct Chunk {
-    bytes: Vec<u8>,
-    crc: crc32fast::Hasher,
+    reply: SyncSender<io::Result<Vec<u8>>>,
 }
 
 /// A [`Write`] that compresses into `out` in parallel; call
@@ -75,10 +73,8 @@ pub struct ParallelEncoder<W: Write> {
     kind: LayerCompression,
     chunk: usize,
     buf: Vec<u8>,
-    dict: Vec<u8>,
-    pending: VecDeque<Receiver<io::Result<Chunk>>>,
+    pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
     max_pending: usize,
-    crc: crc32fast::Hasher,
     total: u64,
     tasks: Option<SyncSender<Task>>,
     workers: Vec<JoinHandle<()>>,
@@ -95,12 +91,8 @@ impl<W: Write> std::fmt::Debug for ParallelEncoder<W> {
 
 impl<W: Write> ParallelEncoder<W> {
     /// Start a stream with `workers` compression threads (at least one).
-    pub fn new(mut out: W, kind: LayerCompression, workers: usize) -> io::Result<Self> {
+    pub fn new(out: W, kind: LayerCompression, workers: usize) -> io::Result<Self> {
         let workers = workers.max(1);
-        if kind == LayerCompression::Gzip {
-            // ID1 ID2 CM FLG MTIME(0) XFL(0 at level 6) OS(255)
-            out.write_all(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff])?;
-        }
         let (tx, rx) = mpsc::sync_channel::<Task>(workers);
         let rx = Arc::new(Mutex::new(rx));
         let handles = (0..workers)
@@ -113,7 +105,7 @@ impl<W: Write> ParallelEncoder<W> {
                     };
                     let Ok(task) = task else { return };
                     let result = match kind {
-                        LayerCompression::Gzip => deflate_chunk(&task.data, &task.dict, task.last),
+                        LayerCompression::Gzip => gzip_member(&task.data),
                         LayerCompression::Zstd => zstd_chunk(&task.data),
                     };
                     let _ = task.reply.send(result);
@@ -129,32 +121,19 @@ impl<W: Write> ParallelEncoder<W> {
             kind,
             chunk,
             buf: Vec::with_capacity(chunk),
-            dict: Vec::new(),
             pending: VecDeque::new(),
             max_pending: 2 * workers + 1,
-            crc: crc32fast::Hasher::new(),
             total: 0,
             tasks: Some(tx),
             workers: handles,
         })
     }
 
-    fn dispatch(&mut self, last: bool) -> io::Result<()> {
+    fn dispatch(&mut self) -> io::Result<()> {
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(self.chunk));
-        let dict = std::mem::take(&mut self.dict);
-        if self.kind == LayerCompression::Gzip {
-            self.dict = data[data.len().saturating_sub(DICT)..].to_vec();
-        }
         let (reply, rx) = mpsc::sync_channel(1);
         let tasks = self.tasks.as_ref().ok_or_else(gone)?;
-        tasks
-            .send(Task {
-                data,
-                dict,
-                last,
-                reply,
-            })
-            .map_err(|_| gone())?;
+        tasks.send(Task { data, reply }).map_err(|_| gone())?;
         self.pending.push_back(rx);
         while self.pending.len() >= self.max_pending {
             self.drain_one()?;
@@ -164,18 +143,17 @@ impl<W: Write> ParallelEncoder<W> {
 
     fn drain_one(&mut self) -> io::Result<()> {
         if let Some(rx) = self.pending.pop_front() {
-            let chunk = rx.recv().map_err(|_| gone())??;
-            self.crc.combine(&chunk.crc);
-            self.out.write_all(&chunk.bytes)?;
+            let bytes = rx.recv().map_err(|_| gone())??;
+            self.out.write_all(&bytes)?;
         }
         Ok(())
     }
 
-    /// End the stream (final deflate block and gzip trailer) and return the
-    /// writer.
+    /// End the stream (the last, possibly short, chunk; one empty member or
+    /// frame for an empty stream) and return the writer.
     pub fn finish(mut self) -> io::Result<W> {
-        if self.kind == LayerCompression::Gzip || !self.buf.is_empty() || self.total == 0 {
-            self.dispatch(true)?;
+        if !self.buf.is_empty() || self.total == 0 {
+            self.dispatch()?;
         }
         while !self.pending.is_empty() {
             self.drain_one()?;
@@ -183,11 +161,6 @@ impl<W: Write> ParallelEncoder<W> {
         self.tasks = None;
         for h in self.workers.drain(..) {
             let _ = h.join();
-        }
-        if self.kind == LayerCompression::Gzip {
-            let crc = self.crc.clone().finalize();
-            self.out.write_all(&crc.to_le_bytes())?;
-            self.out.write_all(&(self.total as u32).to_le_bytes())?;
         }
         self.out.flush()?;
         Ok(self.out)
@@ -200,7 +173,7 @@ impl<W: Write> Write for ParallelEncoder<W> {
         self.buf.extend_from_slice(&data[..n]);
         self.total += n as u64;
         if self.buf.len() == self.chunk {
-            self.dispatch(false)?;
+            self.dispatch()?;
         }
         Ok(n)
     }
@@ -213,49 +186,23 @@ fn gone() -> io::Error {
     io::Error::other("compression worker stopped")
 }
 
-fn deflate_chunk(data: &[u8], dict: &[u8], last: bool) -> io::Result<Chunk> {
-    let mut c = Compress::new(Compression::new(GZIP_LEVEL), false);
-    if !dict.is_empty() {
-        c.set_dictionary(dict).map_err(io::Error::other)?;
-    }
-    let flush = if last {
-        FlushCompress::Finish
-    } else {
-        FlushCompress::Sync
-    };
-    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 1024);
-    loop {
-        let (in_before, out_before) = (c.total_in(), c.total_out());
-        let status = c
-            .compress_vec(&data[in_before as usize..], &mut out, flush)
-            .map_err(io::Error::other)?;
-        if status == Status::StreamEnd {
-            break;
-        }
-        // A sync flush is complete once all input is taken and output room is left.
-        if !last && c.total_in() as usize == data.len() && out.len() < out.capacity() {
-            break;
-        }
-        if (c.total_in(), c.total_out()) == (in_before, out_before) && out.len() < out.capacity() {
-            return Err(io::Error::other("deflate made no progress"));
-        }
-        out.reserve(64 << 10);
-    }
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(data);
-    Ok(Chunk { bytes: out, crc })
+/// One whole gzip member of `data`.
+fn gzip_member(data: &[u8]) -> io::Result<Vec<u8>> {
+    let body = GZIP_DEFLATE.raw(data)?;
+    let mut out = Vec::with_capacity(GZIP_HEADER.len() + body.len() + 8);
+    out.extend_from_slice(&GZIP_HEADER);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    Ok(out)
 }
 
-fn zstd_chunk(data: &[u8]) -> io::Result<Chunk> {
+fn zstd_chunk(data: &[u8]) -> io::Result<Vec<u8>> {
     let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
     c.include_checksum(false)?;
     c.include_contentsize(true)?;
     c.include_dictid(false)?;
-    let bytes = c.compress(data)?;
-    Ok(Chunk {
-        bytes,
-        crc: crc32fast::Hasher::new(),
-    })
+    c.compress(data)
 }
 
 /// Compress `data` in one call (tests, small blobs).
@@ -287,18 +234,31 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_one_member_independent_of_workers() {
+    fn gzip_members_independent_of_workers() {
         for n in [0, 10, GZIP_CHUNK, 3 * GZIP_CHUNK + 12345] {
             let data = sample(n);
             let one = compress_all(&data, LayerCompression::Gzip, 1).unwrap();
             let four = compress_all(&data, LayerCompression::Gzip, 4).unwrap();
             assert_eq!(one, four, "n={n}");
-            // A single-member decoder reads it all.
             let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&one[..])
+            flate2::read::MultiGzDecoder::new(&one[..])
                 .read_to_end(&mut back)
                 .unwrap();
             assert_eq!(back, data, "n={n}");
+            // One member per started chunk, each with the fixed header.
+            let members = n.div_ceil(GZIP_CHUNK).max(1);
+            let mut rest = &one[..];
+            for _ in 0..members {
+                assert_eq!(rest[..10], GZIP_HEADER, "n={n}");
+                let mut d = flate2::bufread::GzDecoder::new(rest);
+                std::io::copy(&mut d, &mut std::io::sink()).unwrap();
+                rest = d.into_inner();
+            }
+            assert!(
+                rest.is_empty(),
+                "n={n}: {} bytes after the members",
+                rest.len()
+            );
         }
     }
 
@@ -311,7 +271,7 @@ mod tests {
         let zs = compress_all(&data, LayerCompression::Zstd, 2).unwrap();
         assert_eq!(
             super::super::blobs::Digest::of(&gz).to_string(),
-            "sha256:2836dd51bb08204907394fccd3c80a5071b819c3bc0b87bd56964c00e2a64798"
+            "sha256:51093bab759136e8a7aee31d07b297b84d0a14bdb23e0e8547baa5d48f1a528f"
         );
         assert_eq!(
             super::super::blobs::Digest::of(&zs).to_string(),
