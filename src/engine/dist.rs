@@ -68,12 +68,13 @@ struct State {
     source: String,
     /// Top-level `dist/` names (artifacts and provenance) by recipe id.
     entries: BTreeMap<String, Vec<String>>,
-    /// The store file or tree each artifact was copied from. Store outputs
-    /// never change and every store file has the same mtime, so only this
-    /// tells an untouched copy of *this* output from a copy of an earlier
-    /// one of the same size.
+    /// The store file or tree each artifact was copied from, relative to
+    /// the store (`<hash>-<name>/…`, the same on every machine). Store
+    /// outputs never change and every store file has the same mtime, so
+    /// only this tells an untouched copy of *this* output from a copy of
+    /// an earlier one of the same size.
     #[serde(default)]
-    copied: BTreeMap<String, PathBuf>,
+    copied: BTreeMap<String, String>,
 }
 
 /// One top-level `dist/` entry to place.
@@ -141,14 +142,24 @@ pub fn write_dist(
     // Artifacts are copied (and hashed) side by side: an image's layout and
     // its docker archive are each hundreds of MB.
     use rayon::prelude::*;
+    let in_store = |e: &Entry| {
+        e.src
+            .strip_prefix(store.root())
+            .unwrap_or(&e.src)
+            .to_string_lossy()
+            .into_owned()
+    };
     let list: Vec<(&String, &Entry)> = entries.iter().collect();
     let placed = list
         .par_iter()
-        .map(|(name, e)| place(out, name, e, old.copied.get(name.as_str()) == Some(&e.src)))
+        .map(|(name, e)| {
+            let same_source = old.copied.get(name.as_str()) == Some(&in_store(e));
+            place(out, name, e, same_source)
+        })
         .collect::<Result<Vec<_>, BuildError>>()?;
     for ((name, e), hashes) in list.into_iter().zip(placed) {
         sums.extend(hashes);
-        state.copied.insert(name.clone(), e.src.clone());
+        state.copied.insert(name.clone(), in_store(e));
         state
             .entries
             .entry(e.recipe.clone())
