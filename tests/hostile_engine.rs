@@ -169,7 +169,11 @@ fn a_new_output_of_the_same_size_replaces_the_old_copy_in_dist() {
         assert!(sums.contains(&format!("{hex}  docs.zip\n")), "{sums}");
         seen.push(bytes);
     }
-    assert_eq!(seen[0].len(), seen[1].len(), "the fixture needs equal sizes");
+    assert_eq!(
+        seen[0].len(),
+        seen[1].len(),
+        "the fixture needs equal sizes"
+    );
     assert_ne!(seen[0], seen[1], "dist/ kept the earlier build's zip");
 }
 

@@ -315,6 +315,65 @@ fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
     assert_eq!(tags_of(&l2), ["3.2.0", "3.2", "3", "latest", "petronas"]);
 }
 
+/// A project outside any git work tree is a directory snapshot: its files
+/// are streamed into the layers from where they are (no workspace copy).
+/// The layers are byte for byte those of the same files built from git.
+#[test]
+fn a_directory_snapshot_gives_the_layers_of_the_same_files_from_git() {
+    if !tools(&["umoci", "bwrap", "cargo", "file", "tar"]) {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let git_root = project(&t.path().join("git"), false, false);
+    add_bulk(&git_root, false);
+    let plain = t.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let archive = t.path().join("head.tar");
+    git(
+        &git_root,
+        &[
+            "archive",
+            "--format=tar",
+            "-o",
+            archive.to_str().unwrap(),
+            "HEAD",
+        ],
+    );
+    run_ok(cmd("tar").arg("-xf").arg(&archive).arg("-C").arg(&plain));
+    let build = |root: &Path, store: &str| {
+        run_ok(
+            kiln_in(
+                root,
+                &t.path().join(store),
+                &["build", "--version", "3.1.0", "bulk-gz", "bulk-zst"],
+            )
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+        );
+    };
+    build(&git_root, "store-git");
+    build(&plain, "store-plain");
+    for name in ["bulk-gz", "bulk-zst"] {
+        let layers = |root: &Path| {
+            let l = root.join(format!("dist/{name}-3.1.0.oci"));
+            let digest = layout_index(&l)["manifests"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            blob(&l, &digest)["layers"].clone()
+        };
+        let from_git = layers(&git_root);
+        assert_eq!(from_git.as_array().unwrap().len(), 1, "{name}");
+        assert_eq!(from_git, layers(&plain), "{name}");
+    }
+    // The checkout is untouched.
+    run_ok(
+        cmd("git")
+            .arg("-C")
+            .arg(&git_root)
+            .args(["diff", "--quiet", "HEAD"]),
+    );
+}
+
 #[test]
 fn python_matrix_installs_the_wheel_per_python_with_cell_tags() {
     if !tools(&["umoci", "skopeo", "bwrap", "file", "ldd"]) || !has_python_bases() {

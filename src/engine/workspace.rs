@@ -47,8 +47,10 @@ pub(super) fn run(
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
     // A surface that only reads its sources gets them from the snapshot
-    // (`SourceView`); only the manifests stamping edits are written.
-    let reads_only = surface::reads_sources_only(p.recipe);
+    // (`SourceView`); only the manifests stamping edits are written (and,
+    // for an in-place view, what has no file of its own to read: git
+    // blobs and symlinks).
+    let access = surface::source_access(p.recipe);
     let plan = crate::stamp::build::plan_for_build(
         &resolved.snapshot,
         &resolved.policy,
@@ -56,21 +58,28 @@ pub(super) fn run(
         p.recipe,
         &p.selection,
     )?;
-    if reads_only {
+    if access == surface::SourceAccess::Workspace {
+        resolved.snapshot.materialise(&p.selection.files, &src)?;
+    } else {
+        use crate::source::snapshot::{Content, FileKind};
         let to_stamp: std::collections::BTreeSet<&std::path::Path> = plan
             .iter()
             .flat_map(|plan| plan.files.iter().map(PathBuf::as_path))
             .collect();
-        let manifests: Vec<&crate::source::SnapFile> = p
+        let in_place = access == surface::SourceAccess::InPlace;
+        let written: Vec<&crate::source::SnapFile> = p
             .selection
             .files
             .iter()
             .copied()
-            .filter(|f| to_stamp.contains(std::path::Path::new(&f.path)))
+            .filter(|f| {
+                to_stamp.contains(std::path::Path::new(&f.path))
+                    || (in_place
+                        && (f.kind == FileKind::Symlink
+                            || matches!(f.content, Content::GitBlob(_))))
+            })
             .collect();
-        resolved.snapshot.materialise(&manifests, &src)?;
-    } else {
-        resolved.snapshot.materialise(&p.selection.files, &src)?;
+        resolved.snapshot.materialise(&written, &src)?;
     }
     let mut input_paths = BTreeMap::new();
     for (mount, x) in inputs {
@@ -94,21 +103,26 @@ pub(super) fn run(
         .iter()
         .map(|f| p.selection.relative(f).to_string())
         .collect();
-    let view = if reads_only {
-        let overrides = p
-            .selection
-            .files
-            .iter()
-            .filter(|f| src.join(&f.path).exists())
-            .map(|f| (p.selection.relative(f).to_string(), src.join(&f.path)))
-            .collect();
-        Some(crate::source::view::SourceView::read(
-            &resolved.snapshot,
+    let view = match access {
+        surface::SourceAccess::Workspace => None,
+        surface::SourceAccess::InPlace => Some(crate::source::view::SourceView::in_place(
             &p.selection,
-            &overrides,
-        )?)
-    } else {
-        None
+            &src,
+        )?),
+        surface::SourceAccess::View => {
+            let overrides = p
+                .selection
+                .files
+                .iter()
+                .filter(|f| src.join(&f.path).exists())
+                .map(|f| (p.selection.relative(f).to_string(), src.join(&f.path)))
+                .collect();
+            Some(crate::source::view::SourceView::read(
+                &resolved.snapshot,
+                &p.selection,
+                &overrides,
+            )?)
+        }
     };
     let log = cx.store.log_path(drv_hash.as_str());
     if let Some(parent) = log.parent() {

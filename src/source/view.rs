@@ -126,9 +126,14 @@ fn read_if_blob(path: &Path, oid: &str) -> Option<Arc<[u8]>> {
 pub enum FileData {
     /// Read already (a git blob, or a stamped manifest).
     Memory(Arc<[u8]>),
-    /// A file on disk: a workspace file, or a regular file of a directory
-    /// snapshot (opened without following a symlink).
+    /// A file kiln wrote into the workspace (opened without following a
+    /// symlink).
     Disk(PathBuf),
+    /// A regular file of a directory snapshot, read in place: its bytes
+    /// must still hash to the snapshot's BLAKE3 digest (hex), or reading
+    /// fails — a checkout that changes under a build cannot slip other
+    /// bytes into it.
+    Snapshot { path: PathBuf, blake3: String },
 }
 
 impl FileData {
@@ -136,9 +141,9 @@ impl FileData {
     pub fn read(&self) -> std::io::Result<Arc<[u8]>> {
         match self {
             FileData::Memory(b) => Ok(b.clone()),
-            FileData::Disk(p) => {
+            FileData::Disk(_) | FileData::Snapshot { .. } => {
                 let mut buf = Vec::new();
-                open_nofollow(p)?.read_to_end(&mut buf)?;
+                self.reader_with_capacity(0)?.read_to_end(&mut buf)?;
                 Ok(buf.into())
             }
         }
@@ -146,11 +151,82 @@ impl FileData {
 
     /// A reader of the contents.
     pub fn reader(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        self.reader_with_capacity(8 << 10)
+    }
+
+    /// A reader of the contents, buffered by `capacity` bytes (0: none).
+    pub fn reader_with_capacity(
+        &self,
+        capacity: usize,
+    ) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        let buffered = |f: std::fs::File| -> Box<dyn Read + Send> {
+            if capacity == 0 {
+                Box::new(f)
+            } else {
+                Box::new(std::io::BufReader::with_capacity(capacity, f))
+            }
+        };
         Ok(match self {
             FileData::Memory(b) => Box::new(&b[..]),
-            FileData::Disk(p) => Box::new(std::io::BufReader::new(open_nofollow(p)?)),
+            FileData::Disk(p) => buffered(open_nofollow(p)?),
+            FileData::Snapshot { path, blake3 } => Box::new(Checked {
+                inner: buffered(open_nofollow(path)?),
+                hasher: blake3::Hasher::new(),
+                path,
+                expect: blake3,
+            }),
         })
     }
+}
+
+/// A reader that fails at its end when the bytes read do not hash to
+/// `expect`.
+struct Checked<'a> {
+    inner: Box<dyn Read + Send>,
+    hasher: blake3::Hasher,
+    path: &'a Path,
+    expect: &'a str,
+}
+
+impl Read for Checked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            if self.hasher.finalize().to_hex().as_str() != self.expect {
+                return Err(std::io::Error::other(format!(
+                    "{} changed since the snapshot was taken (its BLAKE3 is no longer {})",
+                    self.path.display(),
+                    self.expect
+                )));
+            }
+        } else {
+            self.hasher.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// A regular file of a directory snapshot, read where it is.
+fn in_place(f: &super::SnapFile, p: &Path, kind: FileKind) -> Result<Entry, SnapshotError> {
+    let meta = std::fs::symlink_metadata(p).map_err(|source| SnapshotError::Io {
+        path: p.to_path_buf(),
+        source,
+    })?;
+    let blake3 = f
+        .digest
+        .strip_prefix("blake3:")
+        .ok_or_else(|| SnapshotError::Io {
+            path: p.to_path_buf(),
+            source: std::io::Error::other(format!("no BLAKE3 digest ({})", f.digest)),
+        })?;
+    Ok(Entry::File {
+        data: FileData::Snapshot {
+            path: p.to_path_buf(),
+            blake3: blake3.to_string(),
+        },
+        size: meta.len(),
+        executable: kind == FileKind::Executable,
+    })
 }
 
 /// Open a regular file for reading, never through a symlink at its last
@@ -171,13 +247,15 @@ fn open_nofollow(p: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// One selected path of the view, a symlink not followed.
 #[derive(Debug, Clone)]
-enum Entry {
+pub enum Entry {
     File {
         data: FileData,
         size: u64,
         executable: bool,
     },
+    /// The link's text.
     Symlink(String),
 }
 
@@ -240,14 +318,7 @@ impl SourceView {
                             .to_string_lossy()
                             .into_owned(),
                     ),
-                    (Content::Disk(p), kind) => {
-                        let meta = std::fs::symlink_metadata(p).map_err(io(p))?;
-                        Entry::File {
-                            data: FileData::Disk(p.clone()),
-                            size: meta.len(),
-                            executable: kind == FileKind::Executable,
-                        }
-                    }
+                    (Content::Disk(p), kind) => in_place(f, p, kind)?,
                     (Content::GitBlob(oid), kind) => {
                         blobs.push((rel, oid, kind));
                         continue;
@@ -278,9 +349,53 @@ impl SourceView {
         Ok(SourceView { entries })
     }
 
+    /// The selection read where it is, for a surface that streams large
+    /// files (OCI layers): a file kiln wrote below `written` (the workspace
+    /// copy of the project root: git blobs, symlinks, stamped manifests) is
+    /// read there, every other regular file of a directory snapshot in
+    /// place ([`FileData::Snapshot`]). Nothing is held in memory.
+    pub fn in_place(
+        selection: &Selection<'_>,
+        written: &Path,
+    ) -> Result<SourceView, SnapshotError> {
+        let io = |p: &Path| {
+            let path = p.to_path_buf();
+            move |source| SnapshotError::Io { path, source }
+        };
+        let mut entries = BTreeMap::new();
+        for f in &selection.files {
+            let rel = selection.relative(f).to_string();
+            let ws = written.join(&f.path);
+            let entry = match (std::fs::symlink_metadata(&ws), &f.content) {
+                (Ok(meta), _) if meta.file_type().is_symlink() => Entry::Symlink(
+                    std::fs::read_link(&ws)
+                        .map_err(io(&ws))?
+                        .to_string_lossy()
+                        .into_owned(),
+                ),
+                (Ok(meta), _) => Entry::File {
+                    data: FileData::Disk(ws),
+                    size: meta.len(),
+                    executable: f.kind == FileKind::Executable,
+                },
+                (Err(_), Content::Disk(p)) if f.kind != FileKind::Symlink => {
+                    in_place(f, p, f.kind)?
+                }
+                (Err(source), _) => return Err(SnapshotError::Io { path: ws, source }),
+            };
+            entries.insert(rel, entry);
+        }
+        Ok(SourceView { entries })
+    }
+
     /// Whether `rel` is a selected path (a file or a symlink).
     pub fn contains(&self, rel: &str) -> bool {
         self.entries.contains_key(rel)
+    }
+
+    /// The selected path `rel` itself (a symlink not followed).
+    pub fn get(&self, rel: &str) -> Option<&Entry> {
+        self.entries.get(rel)
     }
 
     /// The regular file at `rel`, following symlinks inside the view.
@@ -384,6 +499,33 @@ mod tests {
         let link = t.path().join("link");
         std::os::unix::fs::symlink(&f, &link).unwrap();
         assert_eq!(read_if_blob(&link, sha1), None);
+    }
+
+    #[test]
+    fn a_snapshot_file_read_in_place_must_keep_its_digest() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("big.bin");
+        std::fs::write(&f, b"layer bytes").unwrap();
+        let data = |hex: String| FileData::Snapshot {
+            path: f.clone(),
+            blake3: hex,
+        };
+        let good = data(blake3::hash(b"layer bytes").to_hex().to_string());
+        assert_eq!(&*good.read().unwrap(), b"layer bytes");
+        let mut streamed = Vec::new();
+        good.reader_with_capacity(4)
+            .unwrap()
+            .read_to_end(&mut streamed)
+            .unwrap();
+        assert_eq!(streamed, b"layer bytes");
+        // Changed since the snapshot (same size): refused at the end.
+        std::fs::write(&f, b"LAYER BYTES").unwrap();
+        let err = good.read().unwrap_err().to_string();
+        assert!(err.contains("changed since the snapshot"), "{err}");
+        // Swapped for a symlink: not followed.
+        std::fs::remove_file(&f).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", &f).unwrap();
+        assert!(good.read().is_err());
     }
 
     #[test]

@@ -35,9 +35,9 @@ pub struct Job<'a> {
     pub source_rel: &'a str,
     /// The selected files, relative to `source_dir`, sorted by bytes.
     pub files: &'a [String],
-    /// The selected files read from the snapshot, for a surface that only
-    /// reads its sources ([`reads_sources_only`]); then only the stamped
-    /// manifests are in `source_dir`. `None`: every file is there.
+    /// The selected files, for a surface that does not get them all in the
+    /// workspace ([`source_access`]); then only what the view says was
+    /// written is in `source_dir`. `None`: every file is there.
     pub view: Option<&'a crate::source::view::SourceView>,
     /// Input mount name → its copy in the workspace.
     pub inputs: &'a BTreeMap<String, PathBuf>,
@@ -193,12 +193,32 @@ pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
     }
 }
 
-/// Whether the recipe's surface only reads its selected files, so the
-/// engine hands it a [`crate::source::view::SourceView`] instead of writing
-/// every file into the workspace: the native sdist and wheel builders (a
-/// PEP 517 backend and every other surface get the files on disk).
-pub fn reads_sources_only(recipe: &Recipe) -> bool {
-    matches!(recipe.surface(), Surface::Sdist | Surface::Wheel) && !python::pep517_mode(recipe)
+/// How a surface gets its selected files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceAccess {
+    /// Every selected file is written into the workspace (process surfaces,
+    /// PEP 517 backends, and every surface that reads paths).
+    Workspace,
+    /// Read from the snapshot through a [`crate::source::view::SourceView`]
+    /// (git blobs held in memory): the native sdist and wheel builders.
+    /// Only the manifests stamping edits are written.
+    View,
+    /// A [`crate::source::view::SourceView::in_place`] view: git blobs,
+    /// symlinks and stamped manifests are written into the workspace, the
+    /// regular files of a directory snapshot are streamed from where they
+    /// are (checked against their snapshot digest). OCI layers, whose
+    /// files may be large; not when the base layout is a source path, which
+    /// is read as a directory.
+    InPlace,
+}
+
+/// How the recipe's surface gets its selected files.
+pub fn source_access(recipe: &Recipe) -> SourceAccess {
+    match recipe.surface() {
+        Surface::Sdist | Surface::Wheel if !python::pep517_mode(recipe) => SourceAccess::View,
+        Surface::Oci if oci::reads_sources_in_place(recipe) => SourceAccess::InPlace,
+        _ => SourceAccess::Workspace,
+    }
 }
 
 /// The tools a process surface runs, for tool identities in the derivation.

@@ -5,9 +5,9 @@
 //! Every entry has uid/gid 0, empty owner names, mtime
 //! `SOURCE_DATE_EPOCH`, mode 0755 (directories, executables), 0644 (other
 //! files) or 0777 (symlinks); no xattrs, no atime/ctime. File contents are
-//! streamed, so memory does not grow with the layer.
-
-use std::io::BufReader;
+//! streamed (never through a symlink, never from a FIFO; a directory
+//! snapshot's file must still have its snapshot digest), so memory does not
+//! grow with the layer.
 
 use super::blobs::{Blobs, Digest, Hashing};
 use super::compress::ParallelEncoder;
@@ -48,18 +48,19 @@ pub fn write(
         match &e.kind {
             EntryKind::Dir => tar.append_dir(&e.path, 0o755, mtime)?,
             EntryKind::Symlink { target } => tar.append_symlink(&e.path, target, mtime)?,
-            EntryKind::File { disk, size, mode } => {
-                let f = std::fs::File::open(disk).map_err(|source| OciError::Io {
-                    path: disk.clone(),
-                    source,
-                })?;
-                tar.append_file_from(
-                    &e.path,
-                    *mode,
-                    mtime,
-                    *size,
-                    BufReader::with_capacity(256 << 10, f),
-                )?;
+            EntryKind::File {
+                disk,
+                data,
+                size,
+                mode,
+            } => {
+                let f = data
+                    .reader_with_capacity(256 << 10)
+                    .map_err(|source| OciError::Io {
+                        path: disk.clone(),
+                        source,
+                    })?;
+                tar.append_file_from(&e.path, *mode, mtime, *size, f)?;
             }
         }
     }

@@ -31,6 +31,7 @@ pub mod layer;
 mod origins;
 pub mod plan;
 pub mod schema;
+pub mod sources;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -104,6 +105,17 @@ fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OciError {
     move |source| OciError::Io { path, source }
 }
 
+/// Whether the recipe's layers may read its selected files in place
+/// ([`crate::surface::SourceAccess::InPlace`]): unless its base layout is
+/// a path below the source directory, which is read as a directory.
+pub fn reads_sources_in_place(r: &Recipe) -> bool {
+    r.spec
+        .oci
+        .as_ref()
+        .and_then(|s| s.base.as_ref())
+        .is_none_or(|b| b.layout.starts_with("inputs/"))
+}
+
 /// Build an `oci` recipe.
 pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
     build_image(job).map_err(SurfaceError::Oci)
@@ -131,8 +143,11 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         r,
         &version_tags,
         job.version,
-        job.source_dir,
-        job.inputs,
+        sources::Sources {
+            source_dir: job.source_dir,
+            inputs: job.inputs,
+            view: job.view,
+        },
         revision,
         &created,
     )?;

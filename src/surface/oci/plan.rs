@@ -7,13 +7,15 @@
 //! in the workspace (inputs present).
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::blobs::Digest;
 use super::json::Platform;
 use super::schema::{LayerCompression, OciSection};
+use super::sources::{Found, Listing, Sources};
 use super::OciError;
 use crate::recipe::Recipe;
+use crate::source::view::FileData;
 use crate::version::channels::is_valid_oci_tag;
 
 /// The resolved image description of one recipe (cell).
@@ -62,15 +64,25 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     Dir,
-    File { disk: PathBuf, size: u64, mode: u32 },
-    Symlink { target: String },
+    File {
+        /// The file's path in the workspace, for provenance (under the
+        /// source directory for a selected file, even one read in place).
+        disk: PathBuf,
+        /// Where its bytes are read.
+        data: FileData,
+        size: u64,
+        mode: u32,
+    },
+    Symlink {
+        target: String,
+    },
 }
 
 fn section(r: &Recipe) -> OciSection {
     r.spec.oci.clone().unwrap_or_default()
 }
 
-fn invalid(r: &Recipe, key: &str, value: &str, reason: impl Into<String>) -> OciError {
+pub(super) fn invalid(r: &Recipe, key: &str, value: &str, reason: impl Into<String>) -> OciError {
     OciError::Recipe(crate::recipe::RecipeError::Invalid {
         file: r.file.clone(),
         line: crate::recipe::project::key_line(&r.text, key),
@@ -80,7 +92,7 @@ fn invalid(r: &Recipe, key: &str, value: &str, reason: impl Into<String>) -> Oci
     })
 }
 
-fn missing(r: &Recipe, key: &str, from: &str) -> OciError {
+pub(super) fn missing(r: &Recipe, key: &str, from: &str) -> OciError {
     invalid(
         r,
         key,
@@ -316,75 +328,6 @@ pub fn ports(r: &Recipe) -> Result<Vec<String>, OciError> {
         .collect()
 }
 
-/// Resolve `from` to a path in the workspace, refusing symlinked ancestors.
-fn source(
-    r: &Recipe,
-    key: &str,
-    from: &str,
-    source_dir: &Path,
-    inputs: &BTreeMap<String, PathBuf>,
-) -> Result<PathBuf, OciError> {
-    let (root, rest) = match from.strip_prefix("inputs/") {
-        Some(rest) => {
-            let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let base = inputs.get(mount).ok_or_else(|| {
-                invalid(
-                    r,
-                    key,
-                    from,
-                    format!("no input mounted as {mount:?} (see `inputs`)"),
-                )
-            })?;
-            (base.clone(), path.to_string())
-        }
-        None => (source_dir.to_path_buf(), from.to_string()),
-    };
-    let mut p = root;
-    let comps: Vec<Component<'_>> = Path::new(&rest)
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .collect();
-    for (i, c) in comps.iter().enumerate() {
-        p.push(c.as_os_str());
-        let meta = std::fs::symlink_metadata(&p).map_err(|_| missing(r, key, from))?;
-        if i + 1 < comps.len() && meta.file_type().is_symlink() {
-            return Err(invalid(r, key, from, "passes through a symbolic link"));
-        }
-    }
-    if !p.exists() && std::fs::symlink_metadata(&p).is_err() {
-        return Err(missing(r, key, from));
-    }
-    Ok(p)
-}
-
-fn file_entry(path: String, disk: &Path) -> Result<Entry, OciError> {
-    use std::os::unix::fs::PermissionsExt;
-    let io = |source| OciError::Io {
-        path: disk.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::symlink_metadata(disk).map_err(io)?;
-    let kind = if meta.file_type().is_symlink() {
-        let t = std::fs::read_link(disk).map_err(io)?;
-        EntryKind::Symlink {
-            target: t.to_string_lossy().into_owned(),
-        }
-    } else if meta.is_dir() {
-        EntryKind::Dir
-    } else {
-        EntryKind::File {
-            disk: disk.to_path_buf(),
-            size: meta.len(),
-            mode: if meta.permissions().mode() & 0o100 != 0 {
-                0o755
-            } else {
-                0o644
-            },
-        }
-    };
-    Ok(Entry { path, kind })
-}
-
 /// Add an entry and its implied parents; refuse two sources for one path.
 fn insert(
     entries: &mut BTreeMap<String, (Entry, String)>,
@@ -436,8 +379,7 @@ pub fn plan(
     r: &Recipe,
     version_tags: &[String],
     version: &str,
-    source_dir: &Path,
-    inputs: &BTreeMap<String, PathBuf>,
+    sources: Sources<'_>,
     revision: Option<&str>,
     created: &str,
 ) -> Result<ImagePlan, OciError> {
@@ -449,7 +391,17 @@ pub fn plan(
             Some(b) => {
                 let name = render(r, "oci.base.layout", &b.layout, version, platform.as_ref())?;
                 let digest = pin(r, b, &name)?;
-                let dir = source(r, "oci.base.layout", &name, source_dir, inputs)?;
+                let dir = match sources.find(r, "oci.base.layout", &name)? {
+                    Found::Disk(dir) => dir,
+                    Found::View(_) => {
+                        return Err(invalid(
+                            r,
+                            "oci.base.layout",
+                            &name,
+                            "is not in the workspace (kiln's own error: a base below the source directory needs every file there)",
+                        ))
+                    }
+                };
                 Some(BasePin { name, dir, digest })
             }
             None => None,
@@ -461,53 +413,46 @@ pub fn plan(
             for (from_t, to) in &l.map {
                 let from = render(r, &key, from_t, version, platform.as_ref())?;
                 let dest = image_path(r, &key, to)?;
-                let disk = source(r, &key, &from, source_dir, inputs)?;
-                let meta = std::fs::symlink_metadata(&disk).map_err(|source| OciError::Io {
-                    path: disk.clone(),
-                    source,
-                })?;
-                if meta.is_dir() {
-                    if !dest.is_empty() {
-                        insert(
-                            &mut entries,
-                            Entry {
-                                path: dest.clone(),
-                                kind: EntryKind::Dir,
-                            },
-                            &from,
-                        )?;
-                    }
-                    let files =
-                        crate::fsutil::files_below(&disk).map_err(|source| OciError::Io {
-                            path: disk.clone(),
-                            source,
-                        })?;
-                    for (rel, p) in files {
-                        let path = if dest.is_empty() {
-                            rel.clone()
-                        } else {
-                            format!("{dest}/{rel}")
-                        };
-                        let e = file_entry(path, &p)?;
-                        insert(&mut entries, e, &format!("{from}/{rel}"))?;
-                    }
-                } else {
-                    let path = if to.ends_with('/') {
-                        let base = Path::new(&from)
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        if dest.is_empty() {
-                            base
-                        } else {
-                            format!("{dest}/{base}")
+                let found = sources.find(r, &key, &from)?;
+                match sources.list(&found)? {
+                    Listing::Dir(files) => {
+                        if !dest.is_empty() {
+                            insert(
+                                &mut entries,
+                                Entry {
+                                    path: dest.clone(),
+                                    kind: EntryKind::Dir,
+                                },
+                                &from,
+                            )?;
                         }
-                    } else if dest.is_empty() {
-                        return Err(invalid(r, &key, to, "a file cannot replace `/`"));
-                    } else {
-                        dest.clone()
-                    };
-                    insert(&mut entries, file_entry(path, &disk)?, &from)?;
+                        for (rel, kind) in files {
+                            let path = if dest.is_empty() {
+                                rel.clone()
+                            } else {
+                                format!("{dest}/{rel}")
+                            };
+                            insert(&mut entries, Entry { path, kind }, &format!("{from}/{rel}"))?;
+                        }
+                    }
+                    Listing::One(kind) => {
+                        let path = if to.ends_with('/') {
+                            let base = Path::new(&from)
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            if dest.is_empty() {
+                                base
+                            } else {
+                                format!("{dest}/{base}")
+                            }
+                        } else if dest.is_empty() {
+                            return Err(invalid(r, &key, to, "a file cannot replace `/`"));
+                        } else {
+                            dest.clone()
+                        };
+                        insert(&mut entries, Entry { path, kind }, &from)?;
+                    }
                 }
             }
             for (path, target) in &l.symlinks {
