@@ -118,7 +118,11 @@ impl Store {
                 Err(fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
             }
             let pid = holder_pid(&mut file);
-            if reported != Some(pid) {
+            // A lock held for an instant (another thread's child between
+            // fork and exec briefly shares every descriptor) is not worth
+            // a report.
+            let waited = start.elapsed() >= REPORT_AFTER;
+            if waited && reported != Some(pid) {
                 reported = Some(pid);
                 (wait.on_wait)(&LockHolder {
                     drv: drv.to_string(),
@@ -127,7 +131,7 @@ impl Store {
                 });
             }
             match wait.timeout {
-                None if pid.is_some() => {
+                None if pid.is_some() && waited => {
                     // Nothing more to report until it is ours: block.
                     file.lock().map_err(io_err(&path))?;
                     break;
@@ -151,6 +155,10 @@ impl Store {
         Ok(DrvLock { _file: file, path })
     }
 }
+
+/// How long a derivation lock must stay taken before a waiter reports its
+/// holder.
+const REPORT_AFTER: Duration = Duration::from_millis(50);
 
 /// Open (creating) `path` and block until it is exclusively locked.
 pub(crate) fn lock_file(path: &Path) -> Result<File, StoreError> {
