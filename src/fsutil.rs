@@ -26,3 +26,62 @@ pub fn files_below(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     out.sort();
     Ok(out)
 }
+
+/// Bytes written between two write-behind syncs.
+const WRITE_BEHIND: u64 = 32 << 20;
+
+/// A file being written whose pages go to disk while it grows: every
+/// [`WRITE_BEHIND`] bytes, an `fdatasync` on another thread (one at a time;
+/// the writer never waits for it). The store syncs every file it
+/// registers; for a layer blob compressed over seconds this moves that
+/// disk time off the end of the build, where nothing else can overlap it.
+#[derive(Debug)]
+pub struct WriteBehind {
+    file: std::fs::File,
+    since: u64,
+    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WriteBehind {
+    pub fn new(file: std::fs::File) -> WriteBehind {
+        WriteBehind {
+            file,
+            since: 0,
+            busy: Default::default(),
+        }
+    }
+
+    fn kick(&self) {
+        use std::sync::atomic::Ordering;
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match self.file.try_clone() {
+            Ok(f) => {
+                let busy = self.busy.clone();
+                std::thread::spawn(move || {
+                    // Only an early start: the store's own fsync reports
+                    // any error.
+                    let _ = f.sync_data();
+                    busy.store(false, Ordering::Release);
+                });
+            }
+            Err(_) => self.busy.store(false, Ordering::Release),
+        }
+    }
+}
+
+impl std::io::Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since += n as u64;
+        if self.since >= WRITE_BEHIND {
+            self.since = 0;
+            self.kick();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sha2::{Digest as _, Sha256};
 
+use crate::fsutil::WriteBehind;
+
 /// A sha256 digest as OCI spells it: `sha256:<64 lowercase hex>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest(String);
@@ -95,7 +97,7 @@ pub struct Blobs {
 pub struct BlobWriter {
     tmp: PathBuf,
     dir: PathBuf,
-    out: Hashing<BufWriter<File>>,
+    out: Hashing<BufWriter<WriteBehind>>,
 }
 
 impl Blobs {
@@ -121,7 +123,7 @@ impl Blobs {
         Ok(BlobWriter {
             tmp,
             dir: self.dir.clone(),
-            out: Hashing::new(BufWriter::with_capacity(1 << 20, f)),
+            out: Hashing::new(BufWriter::with_capacity(1 << 20, WriteBehind::new(f))),
         })
     }
 

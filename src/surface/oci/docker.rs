@@ -68,7 +68,10 @@ pub fn write(
         source,
     };
     let file = std::fs::File::create(path).map_err(io)?;
-    let out = super::blobs::Hashing::new(BufWriter::with_capacity(1 << 20, file));
+    let out = super::blobs::Hashing::new(BufWriter::with_capacity(
+        1 << 20,
+        crate::fsutil::WriteBehind::new(file),
+    ));
     let mut tar = TarWriter::new(out, Dialect::Gnu);
     let config_name = format!("{}.json", config_digest.hex());
     tar.append_file(&config_name, 0o444, 0, config)?;
