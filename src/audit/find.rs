@@ -51,10 +51,10 @@ pub fn sha256_of(path: &Path) -> Result<String, AuditError> {
         })?;
         return Ok(d.hash.to_hex());
     }
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
-    let mut h = <sha2::Sha256 as sha2::Digest>::new();
-    std::io::copy(&mut f, &mut h).map_err(io(path))?;
-    Ok(crate::hash::Sha256::from_bytes(sha2::Digest::finalize(h).into()).to_hex())
+    Ok(crate::hash::Sha256::digest_file(path)
+        .map_err(io(path))?
+        .0
+        .to_hex())
 }
 
 /// `<artifact>.intoto.json` beside `path`.

@@ -159,16 +159,11 @@ pub fn diff_paths(a: &Path, b: &Path, limits: &Limits) -> Result<Report, DiffErr
     if report.identical && a.is_file() && b.is_file() {
         // like diffoscope: no format-specific difference, yet the bytes differ?
         let digest = |p: &Path| -> Result<String, DiffError> {
-            let mut f = std::fs::File::open(p).map_err(|source| DiffError::Io {
+            let (d, _) = crate::hash::Sha256::digest_file(p).map_err(|source| DiffError::Io {
                 path: p.to_path_buf(),
                 source,
             })?;
-            let mut h = <sha2::Sha256 as sha2::Digest>::new();
-            std::io::copy(&mut f, &mut h).map_err(|source| DiffError::Io {
-                path: p.to_path_buf(),
-                source,
-            })?;
-            Ok(model::hex(&sha2::Digest::finalize(h)))
+            Ok(d.to_hex())
         };
         let (da, db) = (digest(a)?, digest(b)?);
         if da != db {

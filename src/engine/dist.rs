@@ -432,11 +432,7 @@ fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
 
 /// sha256 of a file, streamed.
 fn sha256_file(p: &Path) -> Result<String, BuildError> {
-    use sha2::Digest;
-    let mut f = std::fs::File::open(p).map_err(io(p))?;
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(io(p))?;
-    Ok(Sha256::from_bytes(h.finalize().into()).to_hex())
+    Ok(Sha256::digest_file(p).map_err(io(p))?.0.to_hex())
 }
 
 /// Whether every file of the store tree `src` already has an untouched copy at `dest`.

@@ -145,11 +145,34 @@ impl Sha256 {
 
     /// SHA-256 of everything `r` yields, streamed (memory does not grow
     /// with the input).
-    pub fn digest_reader(mut r: impl std::io::Read) -> std::io::Result<Self> {
+    pub fn digest_reader(r: impl std::io::Read) -> std::io::Result<Self> {
+        Ok(Self::digest_reader_len(r)?.0)
+    }
+
+    /// SHA-256 and length of everything `r` yields, read in 1 MiB blocks
+    /// (an 8 KiB copy buffer spends more on system calls than on hashing).
+    pub fn digest_reader_len(mut r: impl std::io::Read) -> std::io::Result<(Self, u64)> {
         use sha2::Digest as _;
         let mut h = sha2::Sha256::new();
-        std::io::copy(&mut r, &mut h)?;
-        Ok(Sha256(h.finalize().into()))
+        let mut buf = vec![0u8; 1 << 20];
+        let mut n = 0u64;
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => {
+                    h.update(&buf[..k]);
+                    n += k as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((Sha256(h.finalize().into()), n))
+    }
+
+    /// SHA-256 and length of the file at `path`.
+    pub fn digest_file(path: &std::path::Path) -> std::io::Result<(Self, u64)> {
+        Self::digest_reader_len(std::fs::File::open(path)?)
     }
 }
 

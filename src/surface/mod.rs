@@ -295,15 +295,11 @@ pub fn check(
 }
 
 pub(crate) fn sha256_file(path: &Path) -> Result<(String, u64), SurfaceError> {
-    use sha2::Digest;
-    let io = |source| SurfaceError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = sha2::Sha256::new();
-    let n = std::io::copy(&mut f, &mut h).map_err(io)?;
-    let digest = crate::hash::Sha256::from_bytes(h.finalize().into());
+    let (digest, n) =
+        crate::hash::Sha256::digest_file(path).map_err(|source| SurfaceError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok((digest.to_hex(), n))
 }
 
