@@ -149,14 +149,30 @@ pub fn write_dist(
             .to_string_lossy()
             .into_owned()
     };
+    // What is replaced or dropped is renamed aside and removed on another
+    // thread while the copies go on (freeing a 263 MB file takes a third
+    // of a second); a leftover is removed by the next build, under the lock.
+    let (retired, doomed) = std::sync::mpsc::channel::<PathBuf>();
+    let remover = std::thread::spawn(move || -> Result<(), BuildError> {
+        doomed.into_iter().try_for_each(|p| remove(&p))
+    });
+    let retire = Retire { out, to: retired };
     let list: Vec<(&String, &Entry)> = entries.iter().collect();
     let placed = list
         .par_iter()
         .map(|(name, e)| {
             let same_source = old.copied.get(name.as_str()) == Some(&in_store(e));
-            place(out, name, e, same_source)
+            place(out, name, e, same_source, &retire)
         })
-        .collect::<Result<Vec<_>, BuildError>>()?;
+        .collect::<Result<Vec<_>, BuildError>>();
+    let placed = match placed {
+        Ok(p) => p,
+        Err(e) => {
+            drop(retire);
+            let _ = remover.join();
+            return Err(e);
+        }
+    };
     for ((name, e), hashes) in list.into_iter().zip(placed) {
         sums.extend(hashes);
         state.copied.insert(name.clone(), in_store(e));
@@ -192,7 +208,7 @@ pub fn write_dist(
             .keys()
             .any(|n| n.split('/').next() == name.to_str());
         if !wanted.contains(name.to_string_lossy().as_ref()) && listed {
-            remove(&e.path())?;
+            retire.aside(&e.path(), &name.to_string_lossy())?;
         }
     }
     for names in state.entries.values_mut() {
@@ -205,6 +221,8 @@ pub fn write_dist(
         text.push_str(&format!("{hex}  {name}\n"));
     }
     write_if_changed(out, &out.join("SHA256SUMS"), text.as_bytes())?;
+    drop(retire);
+    remover.join().expect("dist remover thread")?;
     drop(lock);
     Ok(sums
         .into_iter()
@@ -304,6 +322,36 @@ fn remove_leftovers(out: &Path) -> Result<(), BuildError> {
     Ok(())
 }
 
+/// Moves what `dist/` no longer holds aside, for the remover thread.
+struct Retire<'a> {
+    out: &'a Path,
+    to: std::sync::mpsc::Sender<PathBuf>,
+}
+
+impl Retire<'_> {
+    /// Rename `p` (top-level entry `name`) aside and hand it over.
+    fn aside(&self, p: &Path, name: &str) -> Result<(), BuildError> {
+        let aside = aside_name(self.out, name);
+        std::fs::rename(p, &aside).map_err(io(p))?;
+        self.send(aside);
+        Ok(())
+    }
+
+    /// Give the file `p` a second name to be removed later, so that
+    /// renaming over `p` frees nothing on the build's path.
+    fn keep_alive(&self, p: &Path, name: &str) {
+        let aside = aside_name(self.out, name);
+        if std::fs::hard_link(p, &aside).is_ok() {
+            self.send(aside);
+        }
+    }
+
+    fn send(&self, p: PathBuf) {
+        // The remover ends only when this sender is dropped.
+        let _ = self.to.send(p);
+    }
+}
+
 fn remove(p: &Path) -> Result<(), BuildError> {
     let meta = std::fs::symlink_metadata(p).map_err(io(p))?;
     if meta.is_dir() {
@@ -315,6 +363,11 @@ fn remove(p: &Path) -> Result<(), BuildError> {
 
 fn temp_name(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{TMP_PREFIX}{}-{name}", std::process::id()))
+}
+
+/// Where a retired entry waits for removal (never a [`temp_name`]).
+fn aside_name(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{TMP_PREFIX}{}.old.{name}", std::process::id()))
 }
 
 fn write_if_changed(dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
@@ -364,11 +417,12 @@ fn place(
     name: &str,
     e: &Entry,
     same_source: bool,
+    retire: &Retire<'_>,
 ) -> Result<Vec<(String, String)>, BuildError> {
     let dest = out.join(name);
     if !e.directory {
         let recorded = e.sha256.as_deref().filter(|_| same_source);
-        let hex = place_file(&e.src, &dest, recorded)?;
+        let hex = place_file(&e.src, &dest, recorded, retire)?;
         return Ok(vec![(name.to_string(), hex)]);
     }
     // Each file is hashed once: as it is copied, or in place.
@@ -379,7 +433,7 @@ fn place(
         let mut hashes = Vec::new();
         copy_tree(&e.src, &tmp, &tmp, &mut hashes)?;
         if dest.exists() || dest.is_symlink() {
-            remove(&dest)?;
+            retire.aside(&dest, name)?;
         }
         std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
         hashes
@@ -392,17 +446,25 @@ fn place(
 
 /// Make `dest` a copy of the store file `src` unless it already is one;
 /// returns the file's sha256 (`recorded` when given, else hashed).
-fn place_file(src: &Path, dest: &Path, recorded: Option<&str>) -> Result<String, BuildError> {
+fn place_file(
+    src: &Path,
+    dest: &Path,
+    recorded: Option<&str>,
+    retire: &Retire<'_>,
+) -> Result<String, BuildError> {
     if is_copy_of(src, dest) {
         if let Some(hex) = recorded {
             return Ok(hex.to_string());
         }
     }
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let tmp = temp_name(dir, &dest.file_name().unwrap_or_default().to_string_lossy());
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = temp_name(dir, &name);
     let hex = copy_file(src, &tmp)?;
-    if std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
-        std::fs::remove_dir_all(dest).map_err(io(dest))?;
+    match std::fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => retire.aside(dest, &name)?,
+        Ok(m) if m.is_file() => retire.keep_alive(dest, &name),
+        _ => {}
     }
     std::fs::rename(&tmp, dest).map_err(io(dest))?;
     Ok(hex)
