@@ -365,6 +365,30 @@ fn a_directory_snapshot_gives_the_layers_of_the_same_files_from_git() {
         assert_eq!(from_git.as_array().unwrap().len(), 1, "{name}");
         assert_eq!(from_git, layers(&plain), "{name}");
     }
+    // The provenance subjects of the layout (digests kiln took while
+    // writing its blobs) and SHA256SUMS are the files' bytes.
+    let dist = plain.join("dist");
+    run_ok(
+        cmd("sha256sum")
+            .arg("--quiet")
+            .arg("-c")
+            .arg("SHA256SUMS")
+            .current_dir(&dist),
+    );
+    let statement: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dist.join("bulk-gz-3.1.0.oci.intoto.json")).unwrap())
+            .unwrap();
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    let subjects = statement["subject"].as_array().unwrap();
+    assert!(subjects.len() >= 5, "{subjects:?}");
+    for s in subjects {
+        let line = format!(
+            "{}  {}\n",
+            s["digest"]["sha256"].as_str().unwrap(),
+            s["name"].as_str().unwrap()
+        );
+        assert!(sums.contains(&line), "{line} not in SHA256SUMS");
+    }
     // The checkout is untouched.
     run_ok(
         cmd("git")

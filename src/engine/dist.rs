@@ -3,7 +3,9 @@
 //! Each file artifact is placed under its own name, each directory artifact
 //! as `DIR/<name>/`, each with its provenance beside it as
 //! `<name>.intoto.json`; `SHA256SUMS` lists every file of `dist/` (`<hex>
-//! <name>`, sorted by name). Nothing is touched until every recipe has built.
+//! <name>`, sorted by name) with the digest recorded when it was built (its
+//! provenance subject), so a copy of a store file damaged since does not
+//! pass `sha256sum -c`. Nothing is touched until every recipe has built.
 //!
 //! - **No shared inodes with the store.** Artifacts are copies (the kernel
 //!   may share extents: `copy_file_range` reflinks on filesystems that can),
@@ -84,6 +86,9 @@ struct Entry {
     directory: bool,
     /// sha256 recorded at registration (files only).
     sha256: Option<String>,
+    /// A directory's files' sha256 as its provenance records them, by
+    /// relative path.
+    files: BTreeMap<String, String>,
 }
 
 /// Copy every artifact into `out`, write provenance and `SHA256SUMS`.
@@ -283,6 +288,11 @@ fn plan_names(
                     source,
                 }
             })?;
+            let files = if a.directory {
+                recorded_files(&own, &name)
+            } else {
+                BTreeMap::new()
+            };
             provenance.insert(pname, (r.id.clone(), own));
             entries.insert(
                 name,
@@ -291,6 +301,7 @@ fn plan_names(
                     src,
                     directory: a.directory,
                     sha256: (!a.directory).then(|| a.sha256.clone()),
+                    files,
                 },
             );
         }
@@ -299,6 +310,25 @@ fn plan_names(
 }
 
 /// `SHA256SUMS` as name → hex.
+/// The sha256 of each file of directory artifact `name` that its
+/// statement names as a subject, by path relative to the directory.
+fn recorded_files(statement: &[u8], name: &str) -> BTreeMap<String, String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(statement) else {
+        return BTreeMap::new();
+    };
+    let prefix = format!("{name}/");
+    v.get("subject")
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let rel = s.get("name")?.as_str()?.strip_prefix(&prefix)?;
+            let hex = s.pointer("/digest/sha256")?.as_str()?;
+            Some((rel.to_string(), hex.to_string()))
+        })
+        .collect()
+}
+
 fn read_sums(path: &Path) -> BTreeMap<String, String> {
     std::fs::read_to_string(path)
         .map(|s| {
@@ -421,17 +451,17 @@ fn place(
 ) -> Result<Vec<(String, String)>, BuildError> {
     let dest = out.join(name);
     if !e.directory {
-        let recorded = e.sha256.as_deref().filter(|_| same_source);
-        let hex = place_file(&e.src, &dest, recorded, retire)?;
+        let hex = place_file(&e.src, &dest, e.sha256.as_deref(), same_source, retire)?;
         return Ok(vec![(name.to_string(), hex)]);
     }
-    // Each file is hashed once: as it is copied, or in place.
+    // `SHA256SUMS` gets the digests provenance recorded; a file it names
+    // none for is hashed once, as it is copied or in place.
     let hashes = if same_source && same_tree(&e.src, &dest)? {
-        hash_tree(&dest)?
+        hash_tree(&dest, &e.files)?
     } else {
         let tmp = temp_name(out, name);
         let mut hashes = Vec::new();
-        copy_tree(&e.src, &tmp, &tmp, &mut hashes)?;
+        copy_tree(&e.src, &tmp, &tmp, &e.files, &mut hashes)?;
         if dest.exists() || dest.is_symlink() {
             retire.aside(&dest, name)?;
         }
@@ -444,15 +474,17 @@ fn place(
         .collect())
 }
 
-/// Make `dest` a copy of the store file `src` unless it already is one;
-/// returns the file's sha256 (`recorded` when given, else hashed).
+/// Make `dest` a copy of the store file `src` unless it already is one
+/// (`same_source`: the last copy was made from this output); returns the
+/// file's sha256 (`recorded` at registration when given, else hashed).
 fn place_file(
     src: &Path,
     dest: &Path,
     recorded: Option<&str>,
+    same_source: bool,
     retire: &Retire<'_>,
 ) -> Result<String, BuildError> {
-    if is_copy_of(src, dest) {
+    if same_source && is_copy_of(src, dest) {
         if let Some(hex) = recorded {
             return Ok(hex.to_string());
         }
@@ -460,7 +492,7 @@ fn place_file(
     let dir = dest.parent().unwrap_or(Path::new("."));
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
     let tmp = temp_name(dir, &name);
-    let hex = copy_file(src, &tmp)?;
+    let hex = copy_file(src, &tmp, recorded)?;
     match std::fs::symlink_metadata(dest) {
         Ok(m) if m.is_dir() => retire.aside(dest, &name)?,
         Ok(m) if m.is_file() => retire.keep_alive(dest, &name),
@@ -471,8 +503,8 @@ fn place_file(
 }
 
 /// Copy a regular file (0644, or 0755 when executable), keeping its mtime;
-/// returns its sha256.
-fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
+/// returns `recorded`, or else the copy's sha256.
+fn copy_file(src: &Path, dest: &Path, recorded: Option<&str>) -> Result<String, BuildError> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(src).map_err(io(src))?;
     let _ = std::fs::remove_file(dest);
@@ -489,7 +521,10 @@ fn copy_file(src: &Path, dest: &Path) -> Result<String, BuildError> {
         .map_err(io(dest))?;
     f.set_modified(meta.modified().map_err(io(src))?)
         .map_err(io(dest))?;
-    sha256_file(dest)
+    match recorded {
+        Some(hex) => Ok(hex.to_string()),
+        None => sha256_file(dest),
+    }
 }
 
 /// sha256 of a file, streamed.
@@ -527,6 +562,7 @@ fn copy_tree(
     src: &Path,
     dest: &Path,
     top: &Path,
+    recorded: &BTreeMap<String, String>,
     hashes: &mut Vec<(String, String)>,
 ) -> Result<(), BuildError> {
     let meta = std::fs::symlink_metadata(src).map_err(io(src))?;
@@ -542,22 +578,33 @@ fn copy_tree(
             .map_err(io(src))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
-            copy_tree(&e.path(), &dest.join(e.file_name()), top, hashes)?;
+            copy_tree(&e.path(), &dest.join(e.file_name()), top, recorded, hashes)?;
         }
         return Ok(());
     }
-    let hex = copy_file(src, dest)?;
-    let rel = dest.strip_prefix(top).unwrap_or(dest);
-    hashes.push((rel.to_string_lossy().into_owned(), hex));
+    let rel = dest
+        .strip_prefix(top)
+        .unwrap_or(dest)
+        .to_string_lossy()
+        .into_owned();
+    let hex = copy_file(src, dest, recorded.get(&rel).map(String::as_str))?;
+    hashes.push((rel, hex));
     Ok(())
 }
 
 /// sha256 of every regular file below `root`, by relative path.
-fn hash_tree(root: &Path) -> Result<Vec<(String, String)>, BuildError> {
+fn hash_tree(
+    root: &Path,
+    recorded: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, BuildError> {
     let mut out = Vec::new();
     for (rel, p) in walk_files(root)? {
         if std::fs::symlink_metadata(&p).map_err(io(&p))?.is_file() {
-            out.push((rel, sha256_file(&p)?));
+            let hex = match recorded.get(&rel) {
+                Some(hex) => hex.clone(),
+                None => sha256_file(&p)?,
+            };
+            out.push((rel, hex));
         }
     }
     Ok(out)

@@ -306,18 +306,18 @@ fn provenance(
                 .map_err(super::error::io(&p))?
                 .is_file()
             {
-                // Streamed: an image layout's layer blob may be gigabytes.
-                let sha256 = std::fs::File::open(&p)
-                    .and_then(|f| {
-                        crate::hash::Sha256::digest_reader(std::io::BufReader::with_capacity(
-                            1 << 20,
-                            f,
-                        ))
-                    })
-                    .map_err(super::error::io(&p))?;
+                // Digested by the surface as it wrote it, or here, streamed
+                // (an image layout's layer blob may be gigabytes).
+                let sha256 = match a.files.get(&rel) {
+                    Some(hex) => hex.clone(),
+                    None => crate::hash::Sha256::digest_file(&p)
+                        .map_err(super::error::io(&p))?
+                        .0
+                        .to_hex(),
+                };
                 subjects.push(crate::provenance::Subject {
                     name: format!("{dir}/{rel}"),
-                    sha256: sha256.to_hex(),
+                    sha256,
                 });
             }
         }

@@ -192,6 +192,7 @@ fn finish(
         origins,
         name: crate::nix::store_path::sanitize_name(&name),
         artifacts: vec![Artifact {
+            files: Default::default(),
             file: name,
             path: String::new(),
             sha256,

@@ -106,6 +106,12 @@ pub struct Artifact {
     /// Extra facts (npm integrity and dist-tag, …).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extra: serde_json::Map<String, Value>,
+    /// For a directory artifact: the SHA-256 (hex) of files the surface
+    /// digested as it wrote them, by path relative to the artifact (an
+    /// image layout's blobs are named by theirs). Provenance hashes only
+    /// the others. Not stored.
+    #[serde(skip)]
+    pub files: BTreeMap<String, String>,
 }
 
 /// What a surface produced.
@@ -361,6 +367,7 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         name: crate::nix::store_path::sanitize_name(&pack.file_name),
         origins,
         artifacts: vec![Artifact {
+            files: Default::default(),
             file: pack.file_name,
             path: String::new(),
             sha256,
@@ -465,6 +472,7 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         name: name.clone(),
         origins,
         artifacts: vec![Artifact {
+            files: Default::default(),
             file: name,
             path: String::new(),
             sha256: nar.hash.to_hex(),
@@ -520,6 +528,7 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let artifacts = crates
         .into_iter()
         .map(|c| Artifact {
+            files: Default::default(),
             path: c.file_name.clone(),
             file: c.file_name,
             sha256: c.sha256,

@@ -1,10 +1,12 @@
 //! `blobs/sha256/` of a layout being written: content-addressed files, each
 //! digested while it is written and renamed onto its digest at the end.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest as _, Sha256};
 
@@ -90,6 +92,9 @@ impl<W: Write> Write for Hashing<W> {
 pub struct Blobs {
     dir: PathBuf,
     next: AtomicUsize,
+    /// The digests of the blobs written (each file named by the digest of
+    /// the bytes written to it).
+    written: Arc<Mutex<BTreeSet<String>>>,
 }
 
 /// A blob being written.
@@ -98,6 +103,7 @@ pub struct BlobWriter {
     tmp: PathBuf,
     dir: PathBuf,
     out: Hashing<BufWriter<WriteBehind>>,
+    written: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl Blobs {
@@ -108,6 +114,7 @@ impl Blobs {
         Ok(Blobs {
             dir,
             next: AtomicUsize::new(0),
+            written: Arc::default(),
         })
     }
 
@@ -124,7 +131,19 @@ impl Blobs {
             tmp,
             dir: self.dir.clone(),
             out: Hashing::new(BufWriter::with_capacity(1 << 20, WriteBehind::new(f))),
+            written: self.written.clone(),
         })
+    }
+
+    /// The SHA-256 (hex) of every blob written, by its path relative to
+    /// the layout (`blobs/sha256/<hex>`).
+    pub fn written(&self) -> BTreeMap<String, String> {
+        self.written
+            .lock()
+            .expect("blob digests")
+            .iter()
+            .map(|hex| (format!("blobs/sha256/{hex}"), hex.clone()))
+            .collect()
     }
 
     /// Write a whole blob.
@@ -141,6 +160,10 @@ impl BlobWriter {
         let (buf, digest, size) = self.out.finish();
         buf.into_inner().map_err(|e| e.into_error())?;
         std::fs::rename(&self.tmp, self.dir.join(digest.hex()))?;
+        self.written
+            .lock()
+            .expect("blob digests")
+            .insert(digest.hex().to_string());
         Ok((digest, size))
     }
 }

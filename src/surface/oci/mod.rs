@@ -189,12 +189,14 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
             .collect(),
         annotations: BTreeMap::new(),
     };
-    std::fs::write(layout.join("index.json"), canonical(&layout_index)).map_err(io(&layout))?;
-    std::fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .map_err(io(&layout))?;
+    let mut layout_files = blobs.written();
+    for (file, bytes) in [
+        ("index.json", canonical(&layout_index)),
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+    ] {
+        std::fs::write(layout.join(file), &bytes).map_err(io(&layout))?;
+        layout_files.insert(file.into(), crate::hash::Sha256::digest(&bytes).to_hex());
+    }
     let repo_tags: Vec<String> = plan
         .tags
         .iter()
@@ -221,6 +223,7 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
                     &repo_tags,
                 )?;
                 Ok(Artifact {
+                    files: Default::default(),
                     path: file.clone(),
                     file,
                     sha256,
@@ -250,6 +253,7 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         size: nar.size,
         directory: true,
         extra,
+        files: layout_files,
     }];
     artifacts.extend(dockers?);
     let origins = origins::image(&plan, &artifacts);

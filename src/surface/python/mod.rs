@@ -202,6 +202,7 @@ fn finish(
         origins: Default::default(),
         name: crate::nix::store_path::sanitize_name(&file_name),
         artifacts: vec![Artifact {
+            files: Default::default(),
             file: file_name,
             path: String::new(),
             sha256,

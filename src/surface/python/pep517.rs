@@ -160,6 +160,7 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         name: crate::nix::store_path::sanitize_name(&raw_name),
         origins,
         artifacts: vec![Artifact {
+            files: Default::default(),
             file: raw_name,
             path: String::new(),
             sha256,
