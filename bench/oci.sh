@@ -19,6 +19,9 @@ KILN=$PWD/target/release/kiln
 W=${TMPDIR:-/tmp}/kiln-bench-oci
 CORES=$(nproc)
 mkdir -p "$W"
+# Every run is a new ~530 MB output: start each invocation with an empty
+# store (and no podman images) rather than let them pile up in $TMPDIR.
+rm -rf "$W/store" "$W/podman" "$W/podman.tar"
 P=$W/proj
 if [ ! -f "$P/.generated" ]; then
   rm -rf "$P"; mkdir -p "$P/recipes" "$P/payload"
