@@ -21,6 +21,8 @@ CORES=$(nproc)
 mkdir -p "$W"
 # Every run is a new ~530 MB output: start each invocation with an empty
 # store (and no podman images) rather than let them pile up in $TMPDIR.
+# (Store directories are read-only: make them writable to remove them.)
+[ -d "$W/store" ] && chmod -R u+w "$W/store"
 rm -rf "$W/store" "$W/podman" "$W/podman.tar"
 P=$W/proj
 if [ ! -f "$P/.generated" ]; then
