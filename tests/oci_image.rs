@@ -326,6 +326,10 @@ fn a_directory_snapshot_gives_the_layers_of_the_same_files_from_git() {
     let t = tempfile::tempdir().unwrap();
     let git_root = project(&t.path().join("git"), false, false);
     add_bulk(&git_root, false);
+    // A link out of the project is a link in the layer, never its target.
+    std::os::unix::fs::symlink("/etc/passwd", git_root.join("bulk/passwd")).unwrap();
+    git(&git_root, &["add", "-A"]);
+    git(&git_root, &["commit", "-q", "-m", "link"]);
     let plain = t.path().join("plain");
     std::fs::create_dir_all(&plain).unwrap();
     let archive = t.path().join("head.tar");
@@ -365,6 +369,23 @@ fn a_directory_snapshot_gives_the_layers_of_the_same_files_from_git() {
         assert_eq!(from_git.as_array().unwrap().len(), 1, "{name}");
         assert_eq!(from_git, layers(&plain), "{name}");
     }
+    let manifest = {
+        let l = plain.join("dist/bulk-gz-3.1.0.oci");
+        let digest = layout_index(&l)["manifests"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        blob(&l, &digest)
+    };
+    let layer = plain.join(format!(
+        "dist/bulk-gz-3.1.0.oci/blobs/sha256/{}",
+        manifest["layers"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:")
+    ));
+    let listing = run_ok(cmd("tar").arg("-tvzf").arg(&layer));
+    assert!(listing.contains("bulk/passwd -> /etc/passwd"), "{listing}");
     // The provenance subjects of the layout (digests kiln took while
     // writing its blobs) and SHA256SUMS are the files' bytes.
     let dist = plain.join("dist");
