@@ -85,3 +85,18 @@ impl std::io::Write for WriteBehind {
         self.file.flush()
     }
 }
+
+/// Copy the regular file `from` to `to` (in the kernel where it can), with
+/// mode 0755 when `from` is owner-executable, else 0644; returns `from`'s
+/// metadata. The one place a copied file's mode is decided.
+pub fn copy_with_mode(from: &Path, to: &Path) -> std::io::Result<std::fs::Metadata> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(from)?;
+    std::fs::copy(from, to)?;
+    let exec = meta.permissions().mode() & 0o100 != 0;
+    std::fs::set_permissions(
+        to,
+        std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
+    )?;
+    Ok(meta)
+}

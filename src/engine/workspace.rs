@@ -208,13 +208,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
             copy_tree(&e.path(), &to.join(e.file_name()))?;
         }
     } else {
-        std::fs::copy(from, to).map_err(io(to))?;
-        let exec = meta.permissions().mode() & 0o100 != 0;
-        std::fs::set_permissions(
-            to,
-            std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
-        )
-        .map_err(io(to))?;
+        crate::fsutil::copy_with_mode(from, to).map_err(io(to))?;
     }
     Ok(())
 }

@@ -126,16 +126,8 @@ fn place_file(
 /// Copy a regular file (0644, or 0755 when executable), keeping its mtime;
 /// returns `recorded`, or else the copy's sha256.
 fn copy_file(src: &Path, dest: &Path, recorded: Option<&str>) -> Result<String, BuildError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(src).map_err(io(src))?;
     let _ = std::fs::remove_file(dest);
-    std::fs::copy(src, dest).map_err(io(dest))?;
-    let exec = meta.permissions().mode() & 0o100 != 0;
-    std::fs::set_permissions(
-        dest,
-        std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
-    )
-    .map_err(io(dest))?;
+    let meta = crate::fsutil::copy_with_mode(src, dest).map_err(io(dest))?;
     let f = std::fs::File::options()
         .write(true)
         .open(dest)
