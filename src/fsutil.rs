@@ -2,6 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+/// `open(2)` flags for a file kiln did not create and must not be tricked
+/// by: `O_NOFOLLOW` (never through a symlink at the last component) and
+/// `O_NONBLOCK` (never hang on a FIFO swapped in). Linux values.
+pub const NOFOLLOW_NONBLOCK: i32 = 0o400000 | 0o4000;
+
 /// Every non-directory entry below `root` (symlinks are not followed), as
 /// `(path relative to root, full path)`, sorted by relative path.
 pub fn files_below(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {

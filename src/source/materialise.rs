@@ -60,7 +60,7 @@ pub(super) fn write_files(
                 };
                 let mut from = std::fs::OpenOptions::new()
                     .read(true)
-                    .custom_flags(0o400000 | 0o4000) // O_NOFOLLOW | O_NONBLOCK
+                    .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
                     .open(p)
                     .map_err(ioe)?;
                 if !from.metadata().map_err(ioe)?.is_file() {

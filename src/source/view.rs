@@ -233,10 +233,9 @@ fn in_place(f: &super::SnapFile, p: &Path, kind: FileKind) -> Result<Entry, Snap
 /// component and never blocking on a FIFO swapped in since the snapshot.
 fn open_nofollow(p: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    // O_NOFOLLOW | O_NONBLOCK (Linux).
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(0o400000 | 0o4000)
+        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
         .open(p)?;
     if !file.metadata()?.is_file() {
         return Err(std::io::Error::other(format!(
