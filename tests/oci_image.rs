@@ -615,4 +615,33 @@ fn bad_image_input_exits_2_naming_it_and_registers_nothing() {
         );
         assert!(!root.join("dist/mini-image-3.1.0.oci").exists(), "{what}");
     }
+    // A base layout whose layer blob is a link to /dev/zero (its pin still
+    // matches): refused as not a regular file, not read forever.
+    write(&root.join("recipes/mini-image.toml"), &original);
+    let blobs = root.join("bases/busybox/blobs/sha256");
+    let layer = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    std::fs::remove_file(&layer).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &layer).unwrap();
+    git(
+        &root,
+        &["commit", "-q", "-am", "layer blob linked to /dev/zero"],
+    );
+    let out = run(&mut kiln_in(
+        &root,
+        &store,
+        &["build", "--version", "3.1.0", "mini-image"],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let hex = layer.file_name().unwrap().to_string_lossy();
+    assert!(
+        err.contains("not a regular file") && err.contains(hex.as_ref()),
+        "{err}"
+    );
+    let listed = run_ok(&mut kiln_in(&root, &store, &["store", "ls"]));
+    assert!(!listed.contains("mini-image"), "registered\n{listed}");
 }

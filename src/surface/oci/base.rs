@@ -39,22 +39,64 @@ fn blob_path(dir: &Path, d: &str) -> Option<PathBuf> {
     Some(dir.join("blobs/sha256").join(d.hex()))
 }
 
-fn read_doc(pin: &BasePin, path: &Path, what: &str) -> Result<Vec<u8>, OciError> {
-    let meta = std::fs::symlink_metadata(path)
-        .map_err(|_| bad(pin, format!("{what} {} is missing", path.display())))?;
-    if !meta.is_file() {
-        return Err(bad(
-            pin,
-            format!("{what} {} is not a regular file", path.display()),
-        ));
-    }
-    if meta.len() > MAX_DOC {
-        return Err(bad(pin, format!("{what} is larger than {MAX_DOC} bytes")));
-    }
-    std::fs::read(path).map_err(|source| OciError::Io {
+/// Open a file of the layout for reading: a regular file, never through a
+/// symlink (a blob linked to `/dev/zero` would never end), never a FIFO.
+/// Returns it with its size; `None` when it is missing.
+fn open_file(
+    pin_name: &str,
+    path: &Path,
+    what: &str,
+) -> Result<Option<(std::fs::File, u64)>, OciError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_regular = || OciError::Base {
+        layout: pin_name.to_string(),
+        reason: format!("{what} {} is not a regular file", path.display()),
+    };
+    let f = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // ELOOP: the last component is a symlink.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(not_regular())
+        }
+        Err(source) => {
+            return Err(OciError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let meta = f.metadata().map_err(|source| OciError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    })?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    Ok(Some((f, meta.len())))
+}
+
+fn read_doc(pin: &BasePin, path: &Path, what: &str) -> Result<Vec<u8>, OciError> {
+    let (f, len) = open_file(&pin.name, path, what)?
+        .ok_or_else(|| bad(pin, format!("{what} {} is missing", path.display())))?;
+    if len > MAX_DOC {
+        return Err(bad(pin, format!("{what} is larger than {MAX_DOC} bytes")));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    f.take(MAX_DOC + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| OciError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_DOC {
+        return Err(bad(pin, format!("{what} is larger than {MAX_DOC} bytes")));
+    }
+    Ok(bytes)
 }
 
 fn read_blob(pin: &BasePin, d: &Descriptor, what: &str) -> Result<Vec<u8>, OciError> {
@@ -205,15 +247,26 @@ impl BaseImage {
     pub fn copy_layers(&self, blobs: &Blobs) -> Result<(), OciError> {
         for l in &self.manifest.layers {
             let src = self.layer_path(l);
-            let mut f = std::fs::File::open(&src).map_err(|_| OciError::Base {
-                layout: self.name.clone(),
-                reason: format!("layer blob {} is missing", l.digest),
-            })?;
+            let (f, len) =
+                open_file(&self.name, &src, "layer blob")?.ok_or_else(|| OciError::Base {
+                    layout: self.name.clone(),
+                    reason: format!("layer blob {} is missing", l.digest),
+                })?;
+            if len != l.size {
+                return Err(OciError::Base {
+                    layout: self.name.clone(),
+                    reason: format!(
+                        "layer blob {} has {len} bytes, its descriptor says {}",
+                        l.digest, l.size
+                    ),
+                });
+            }
             let mut w = blobs.writer().map_err(|source| OciError::Io {
                 path: src.clone(),
                 source,
             })?;
-            std::io::copy(&mut f, &mut w).map_err(|source| OciError::Io {
+            // Never more than the descriptor's size, whatever the file does.
+            std::io::copy(&mut f.take(l.size), &mut w).map_err(|source| OciError::Io {
                 path: src.clone(),
                 source,
             })?;
