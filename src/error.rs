@@ -27,6 +27,21 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// The kind of an I/O error met reading a file that came with the
+    /// project: one that is a symlink or special file
+    /// ([`crate::fsutil::open_regular`]'s `InvalidInput`) or not UTF-8
+    /// (`InvalidData`) is bad input; any other is the environment's.
+    pub fn of_io(e: &std::io::Error) -> ErrorKind {
+        match e.kind() {
+            std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+                ErrorKind::BadInput
+            }
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
 /// The exit code of a command that ran to completion: 0, or 1 when what it
 /// checked showed problems (`kiln store verify` finding altered outputs).
 pub fn completed(problems_found: bool) -> u8 {

@@ -7,6 +7,50 @@ use std::path::{Path, PathBuf};
 /// `O_NONBLOCK` (never hang on a FIFO swapped in). Linux values.
 pub const NOFOLLOW_NONBLOCK: i32 = 0o400000 | 0o4000;
 
+/// Open a file that came with a checkout (or that a build wrote) for
+/// reading: it must be a regular file, and is never reached through a
+/// symlink at its last component (a manifest linked to `/dev/zero` or to
+/// a secret outside the tree) nor waited on (a FIFO). A symlink or special
+/// file is an `InvalidInput` error saying so; a missing file `NotFound`.
+pub fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(NOFOLLOW_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    "is a symbolic link, not a regular file",
+                )
+            } else {
+                e
+            }
+        })?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "is not a regular file"));
+    }
+    Ok((file, meta))
+}
+
+/// The bytes of a file opened by [`open_regular`].
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (mut file, meta) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The text of a file opened by [`open_regular`] (`InvalidData` if not UTF-8).
+pub fn read_regular_string(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_regular(path)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8"))
+}
+
 /// Every non-directory entry below `root` (symlinks are not followed), as
 /// `(path relative to root, full path)`, sorted by relative path.
 pub fn files_below(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {

@@ -331,3 +331,42 @@ fn a_build_does_not_rewrite_the_git_index() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(before == read(), ".git/index was rewritten by the build");
 }
+
+#[test]
+fn recipes_linking_out_of_a_plain_directory_are_refused_not_read() {
+    // A project that is not a git checkout: recipes are read from disk. A
+    // recipe linked to a file outside would print its lines in a parse
+    // error; a policy linked to /dev/zero would be read without end.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("plain");
+    write(
+        &root.join("recipes/docs.toml"),
+        "surface = \"tarball\"\nsource = \"docs\"\noutput = \"docs.tar.gz\"\n",
+    );
+    write(&root.join("docs/guide.md"), "# guide\n");
+    let canary = canary(t.path());
+    let secret = canary.join("secret");
+    write(&secret, "token = \"s3cr3t-value\"\n[[[\n");
+    let cases: [(&str, &Path); 2] = [
+        ("recipes/extra.toml", &secret),
+        ("recipes/release.toml", Path::new("/dev/zero")),
+    ];
+    for (name, target) in cases {
+        std::os::unix::fs::symlink(target, root.join(name)).unwrap();
+        let before = state(&canary, &root);
+        let out = run(kiln().current_dir(&root).args(["build"]));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(name) && err.contains("symbolic link"),
+            "{name}: {err}"
+        );
+        assert!(
+            !err.contains("s3cr3t"),
+            "{name}: the linked file was read: {err}"
+        );
+        assert!(!root.join("store").exists() && !root.join("dist").exists());
+        assert_eq!(state(&canary, &root), before, "{name}");
+        std::fs::remove_file(root.join(name)).unwrap();
+    }
+}

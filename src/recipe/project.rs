@@ -74,7 +74,7 @@ pub enum RecipeError {
 impl Classify for RecipeError {
     fn kind(&self) -> ErrorKind {
         match self {
-            RecipeError::Io { .. } => ErrorKind::Internal,
+            RecipeError::Io { source, .. } => ErrorKind::of_io(source),
             _ => ErrorKind::BadInput,
         }
     }
@@ -316,10 +316,11 @@ impl Recipes {
             })?;
             let p = e.path();
             if is_recipe_file(&p) {
-                let text = std::fs::read_to_string(&p).map_err(|source| RecipeError::Io {
-                    path: p.clone(),
-                    source,
-                })?;
+                let text =
+                    crate::fsutil::read_regular_string(&p).map_err(|source| RecipeError::Io {
+                        path: p.clone(),
+                        source,
+                    })?;
                 files.push((p.strip_prefix(root).unwrap_or(&p).to_path_buf(), text));
             }
         }

@@ -53,19 +53,18 @@ pub(super) fn write_files(
             Content::Disk(p) => {
                 // Copied in the kernel (copy_file_range), never through a
                 // symlink or from a FIFO swapped in since the snapshot.
-                use std::os::unix::fs::OpenOptionsExt;
-                let ioe = |source| SnapshotError::Io {
-                    path: p.clone(),
-                    source,
+                let mut from = match crate::fsutil::open_regular(p) {
+                    Ok((file, _)) => file,
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                        return Err(SnapshotError::Special { path: p.clone() });
+                    }
+                    Err(source) => {
+                        return Err(SnapshotError::Io {
+                            path: p.clone(),
+                            source,
+                        })
+                    }
                 };
-                let mut from = std::fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
-                    .open(p)
-                    .map_err(ioe)?;
-                if !from.metadata().map_err(ioe)?.is_file() {
-                    return Err(SnapshotError::Special { path: p.clone() });
-                }
                 let (mut to, target) = tree.create(f)?;
                 std::io::copy(&mut from, &mut to).map_err(|source| SnapshotError::Write {
                     path: target,

@@ -232,18 +232,7 @@ fn in_place(f: &super::SnapFile, p: &Path, kind: FileKind) -> Result<Entry, Snap
 /// Open a regular file for reading, never through a symlink at its last
 /// component and never blocking on a FIFO swapped in since the snapshot.
 fn open_nofollow(p: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
-        .open(p)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::other(format!(
-            "{} is no longer a regular file",
-            p.display()
-        )));
-    }
-    Ok(file)
+    crate::fsutil::open_regular(p).map(|(file, _)| file)
 }
 
 /// One selected path of the view, a symlink not followed.

@@ -512,14 +512,13 @@ pub fn find_leftovers(root: &Path, files: &[PathBuf], old: &[String]) -> Vec<Lef
         candidates.insert(f.clone());
         let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
         for lock in ["Cargo.lock", "package-lock.json", "uv.lock"] {
-            if root.join(dir.join(lock)).is_file() {
-                candidates.insert(dir.join(lock));
-            }
+            candidates.insert(dir.join(lock));
         }
     }
     let mut out = Vec::new();
     for f in candidates {
-        let Ok(text) = std::fs::read_to_string(root.join(&f)) else {
+        // Regular files only: a lockfile linked out of the tree is not read.
+        let Ok(text) = crate::fsutil::read_regular_string(&root.join(&f)) else {
             continue;
         };
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");

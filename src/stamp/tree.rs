@@ -29,12 +29,8 @@ pub struct FsTree<'a>(pub &'a Path);
 
 impl Tree for FsTree<'_> {
     fn read(&self, rel: &Path) -> Option<String> {
-        let p = self.0.join(rel);
         // Never follow a symlinked manifest out of the tree.
-        if std::fs::symlink_metadata(&p).ok()?.file_type().is_symlink() {
-            return None;
-        }
-        std::fs::read_to_string(p).ok()
+        crate::fsutil::read_regular_string(&self.0.join(rel)).ok()
     }
 
     fn subdirs(&self, rel: &Path) -> Vec<String> {

@@ -113,7 +113,8 @@ pub enum NpmError {
 impl Classify for NpmError {
     fn kind(&self) -> ErrorKind {
         match self {
-            NpmError::Io { .. } | NpmError::Write(_) => ErrorKind::Internal,
+            NpmError::Io { source, .. } => ErrorKind::of_io(source),
+            NpmError::Write(_) => ErrorKind::Internal,
             NpmError::Tar(e) => e.kind(),
             _ => ErrorKind::BadInput,
         }

@@ -150,7 +150,7 @@ pub enum PolicyError {
 impl Classify for PolicyError {
     fn kind(&self) -> ErrorKind {
         match self {
-            PolicyError::Io { .. } => ErrorKind::Internal,
+            PolicyError::Io { source, .. } => ErrorKind::of_io(source),
             _ => ErrorKind::BadInput,
         }
     }
@@ -256,7 +256,7 @@ impl ReleasePolicy {
     /// the file does not exist.
     pub fn load(project_root: &Path) -> Result<ReleasePolicy, PolicyError> {
         let file = project_root.join(POLICY_PATH);
-        match std::fs::read_to_string(&file) {
+        match crate::fsutil::read_regular_string(&file) {
             Ok(text) => ReleasePolicy::parse(&file, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ReleasePolicy::default()),
             Err(source) => Err(PolicyError::Io { file, source }),

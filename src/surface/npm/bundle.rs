@@ -127,7 +127,7 @@ pub fn bundled_files(root: &Path, manifest: &Value) -> Result<Vec<String>, NpmEr
             continue;
         }
         let pj = abs.join("package.json");
-        let v: Value = match fs::read(&pj) {
+        let v: Value = match crate::fsutil::read_regular(&pj) {
             Ok(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|source| NpmError::InvalidJson {
                     path: pj.clone(),

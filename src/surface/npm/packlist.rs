@@ -178,8 +178,8 @@ impl Walker<'_> {
             }
             if names.iter().any(|n| n == name) {
                 let p = dir.join(name);
-                if p.is_file() {
-                    let text = fs::read(&p).map_err(|source| NpmError::Io {
+                if fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
+                    let text = crate::fsutil::read_regular(&p).map_err(|source| NpmError::Io {
                         path: p.clone(),
                         source,
                     })?;

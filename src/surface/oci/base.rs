@@ -39,45 +39,26 @@ fn blob_path(dir: &Path, d: &str) -> Option<PathBuf> {
     Some(dir.join("blobs/sha256").join(d.hex()))
 }
 
-/// Open a file of the layout for reading: a regular file, never through a
-/// symlink (a blob linked to `/dev/zero` would never end), never a FIFO.
-/// Returns it with its size; `None` when it is missing.
+/// Open a file of the layout for reading ([`crate::fsutil::open_regular`]:
+/// a blob linked to `/dev/zero` would never end). Returns it with its
+/// size; `None` when it is missing.
 fn open_file(
     pin_name: &str,
     path: &Path,
     what: &str,
 ) -> Result<Option<(std::fs::File, u64)>, OciError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let not_regular = || OciError::Base {
-        layout: pin_name.to_string(),
-        reason: format!("{what} {} is not a regular file", path.display()),
-    };
-    let f = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        // ELOOP: the last component is a symlink.
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
-            return Err(not_regular())
-        }
-        Err(source) => {
-            return Err(OciError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let meta = f.metadata().map_err(|source| OciError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_file() {
-        return Err(not_regular());
+    match crate::fsutil::open_regular(path) {
+        Ok((f, meta)) => Ok(Some((f, meta.len()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Err(OciError::Base {
+            layout: pin_name.to_string(),
+            reason: format!("{what} {} {e}", path.display()),
+        }),
+        Err(source) => Err(OciError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    Ok(Some((f, meta.len())))
 }
 
 fn read_doc(pin: &BasePin, path: &Path, what: &str) -> Result<Vec<u8>, OciError> {

@@ -107,7 +107,7 @@ impl Classify for PythonError {
             PythonError::Sandbox(e) => e.kind(),
             PythonError::Tar(e) => e.kind(),
             PythonError::Zip(e) => e.kind(),
-            PythonError::Io { .. } => ErrorKind::Internal,
+            PythonError::Io { source, .. } => ErrorKind::of_io(source),
         }
     }
 }

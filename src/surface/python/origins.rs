@@ -98,7 +98,7 @@ pub fn backend(
         let candidates = [rel.to_string(), format!("src/{rel}")];
         let from = candidates.iter().find(|c| {
             selected.contains(c.as_str())
-                && std::fs::read(job.source_dir.join(c))
+                && crate::fsutil::read_regular(&job.source_dir.join(c))
                     .is_ok_and(|b| crate::hash::Sha256::digest(&b) == *digest)
         });
         let origin = match from {

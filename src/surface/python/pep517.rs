@@ -69,7 +69,7 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     let s = settings(job.recipe);
     let pyproject = job.source_dir.join("pyproject.toml");
     let shown = super::project_rel(job, "pyproject.toml");
-    let text = match std::fs::read_to_string(&pyproject) {
+    let text = match crate::fsutil::read_regular_string(&pyproject) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(&pyproject)(e).into()),
@@ -178,7 +178,7 @@ fn result_name(
     backend: &str,
 ) -> Result<String, PythonError> {
     let marker = out_dir.join(".kiln-result");
-    let name = std::fs::read_to_string(&marker).map_err(io(&marker))?;
+    let name = crate::fsutil::read_regular_string(&marker).map_err(io(&marker))?;
     let bad = |detail: String| PythonError::Normalise {
         file: std::path::PathBuf::from(&name),
         detail: format!("build backend `{backend}` returned {detail}"),
