@@ -127,14 +127,21 @@ pub fn bundled_files(root: &Path, manifest: &Value) -> Result<Vec<String>, NpmEr
             continue;
         }
         let pj = abs.join("package.json");
-        let v: Value = match crate::fsutil::read_regular(&pj) {
-            Ok(bytes) => {
+        // Followed like npm does, but only to a regular file (never a
+        // FIFO or a device such as /dev/zero).
+        let bytes = if pj.is_file() {
+            fs::read(&pj).ok()
+        } else {
+            None
+        };
+        let v: Value = match bytes {
+            Some(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|source| NpmError::InvalidJson {
                     path: pj.clone(),
                     source,
                 })?
             }
-            Err(_) => Value::Object(Default::default()),
+            None => Value::Object(Default::default()),
         };
         let sel = dep_selection(&abs, &pj, &v)?;
         let walk = if link {

@@ -178,8 +178,10 @@ impl Walker<'_> {
             }
             if names.iter().any(|n| n == name) {
                 let p = dir.join(name);
-                if fs::symlink_metadata(&p).is_ok_and(|m| m.is_file()) {
-                    let text = crate::fsutil::read_regular(&p).map_err(|source| NpmError::Io {
+                // Followed like npm-packlist does (a `.npmignore` linked
+                // to `.gitignore` is common), but only to a regular file.
+                if p.is_file() {
+                    let text = fs::read(&p).map_err(|source| NpmError::Io {
                         path: p.clone(),
                         source,
                     })?;
