@@ -25,9 +25,7 @@ impl ErrorKind {
             ErrorKind::Internal => 3,
         }
     }
-}
 
-impl ErrorKind {
     /// The kind of an I/O error met reading a file that came with the
     /// project: one that is a symlink or special file
     /// ([`crate::fsutil::open_regular`]'s `InvalidInput`) or not UTF-8

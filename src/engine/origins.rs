@@ -117,7 +117,7 @@ impl Resolver<'_> {
             });
         }
         let original = match &f.content {
-            Content::Disk(p) => std::fs::read(p).map_err(io(p))?,
+            Content::Disk(p) => crate::fsutil::read_regular(p).map_err(io(p))?,
             Content::GitBlob(oid) => {
                 if objects.is_none() {
                     let repo = self.snapshot.repo().ok_or_else(|| BuildError::Io {
@@ -131,7 +131,7 @@ impl Resolver<'_> {
         };
         let now = match content {
             Some(c) => c.clone(),
-            None => std::fs::read(disk).map_err(io(disk))?,
+            None => crate::fsutil::read_regular(disk).map_err(io(disk))?,
         };
         let edit = edit_lines(&original, &now);
         Ok(if edit.is_empty() {

@@ -330,10 +330,12 @@ impl Snapshot {
                 }
                 objects.as_mut().expect("started above").read(oid)?
             }
-            Content::Disk(p) => std::fs::read(p).map_err(|source| SnapshotError::Io {
-                path: p.clone(),
-                source,
-            })?,
+            Content::Disk(p) => {
+                crate::fsutil::read_regular(p).map_err(|source| SnapshotError::Io {
+                    path: p.clone(),
+                    source,
+                })?
+            }
         }))
     }
 

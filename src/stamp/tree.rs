@@ -141,7 +141,7 @@ impl Tree for SnapshotTree<'_> {
             return None;
         }
         let bytes = match &f.content {
-            Content::Disk(p) => std::fs::read(p).ok()?,
+            Content::Disk(p) => crate::fsutil::read_regular(p).ok()?,
             Content::GitBlob(oid) => {
                 let mut r = self.reader.borrow_mut();
                 if r.is_none() {
