@@ -1,4 +1,6 @@
-//! Small filesystem helpers shared by the engine and the surfaces.
+//! Small filesystem helpers shared by every module: how a file that came
+//! with a project is opened ([`open_regular`]), sorted listings, copies
+//! that decide a file's mode, and write-behind syncing.
 
 use std::path::{Path, PathBuf};
 
