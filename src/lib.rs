@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
+pub mod name;
 pub mod nix;
 pub mod provenance;
 pub mod recipe;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod canary;
 pub mod fixture;
 pub mod nginx;
 pub mod python;
