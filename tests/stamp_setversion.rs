@@ -455,3 +455,57 @@ fn discovery_follows_workspaces_and_skips_unversioned_members() {
         assert_eq!(p["version"], want, "{}", p["name"]);
     }
 }
+
+/// `[stamp] files` listing the root `Cargo.toml` but not the member that
+/// inherits its version: the listed files are ours, so their pins on that
+/// member (the root's `workspace.dependencies`, `crates/cli`'s
+/// dev-dependency) are rewritten exactly as without the key (cargo resolves
+/// the result), while the unlisted member's manifest is not touched.
+#[test]
+fn a_listed_root_manifest_stamps_its_pins_on_inheriting_members() {
+    if !require_tool("cargo") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(Path::new(FIXTURE), dir);
+    std::fs::write(
+        dir.join("recipes/release.toml"),
+        "[version]\nsource = \"cargo\"\n[tag]\ntemplate = \"v{version}\"\n[stamp]\nfiles = [\"Cargo.toml\", \"crates/cli/Cargo.toml\"]\n",
+    )
+    .unwrap();
+    let member = std::fs::read(dir.join("crates/core/Cargo.toml")).unwrap();
+    let out = kiln_in(dir, &["version", "set", "0.2.0-rc.1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // npm's files are not listed, so their leftovers are warned about; no
+    // Cargo manifest is left with the old version.
+    assert!(
+        !text(&out.stderr).contains("Cargo.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+    let root = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        root.contains("mini-core = { path = \"crates/core\", version = \"=0.2.0-rc.1\" }"),
+        "{root}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("crates/core/Cargo.toml")).unwrap(),
+        member
+    );
+    let meta = run_ok(
+        cmd("cargo")
+            .args([
+                "metadata",
+                "--offline",
+                "--no-deps",
+                "--format-version",
+                "1",
+            ])
+            .current_dir(dir),
+    );
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    for p in meta["packages"].as_array().unwrap() {
+        assert_eq!(p["version"], "0.2.0-rc.1", "{}", p["name"]);
+    }
+}

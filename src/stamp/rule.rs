@@ -338,6 +338,27 @@ pub fn decide(
     scope
 }
 
+/// The members of the Cargo workspace root in `dir` (text `root_text`)
+/// that inherit its version and are not in `listed`: their version changes
+/// with the root's, so the root's (and every listed manifest's) pins on
+/// them are stamped too, although their own manifests are not listed.
+fn inheriting_members(
+    tree: &dyn Tree,
+    dir: &Path,
+    root_text: &str,
+    listed: &[PathBuf],
+) -> Vec<(PathBuf, String)> {
+    cargo_members(tree, dir, root_text)
+        .into_iter()
+        .map(|m| m.join("Cargo.toml"))
+        .filter(|p| !listed.contains(p) && !is_vendored(p))
+        .filter_map(|p| {
+            let f = facts(ManifestKind::Cargo, &tree.read(&p)?);
+            (f.own == Own::Inherited).then_some((p, f.name?))
+        })
+        .collect()
+}
+
 /// The scope of an explicit file list (`[stamp] files`, or a plan built by
 /// hand): every file is ours and must carry its version field.
 pub fn declared(tree: &dyn Tree, files: &[PathBuf]) -> Result<Scope, StampError> {
@@ -356,6 +377,7 @@ pub fn declared(tree: &dyn Tree, files: &[PathBuf]) -> Result<Scope, StampError>
         let dir = p.parent().unwrap_or(Path::new("")).to_path_buf();
         if let Some(v) = &f.ws_version {
             roots.push((dir.clone(), v.clone()));
+            inherited.extend(inheriting_members(tree, &dir, &text, files));
         }
         match (&f.name, &f.own, kind) {
             (Some(n), Own::Literal(v), ManifestKind::Cargo) => {
