@@ -109,7 +109,7 @@ pub fn set_version(opts: &SetOptions) -> Result<SetReport, ReleaseError> {
         }
     }
     let plan = stamp::plan_for_checkout(root, &policy, &new)?;
-    let files = plan.files.clone();
+    let files: Vec<PathBuf> = plan.touched().map(Path::to_path_buf).collect();
     if files.is_empty() {
         return Err(ReleaseError::NoManifest {
             root: root.to_path_buf(),

@@ -62,10 +62,8 @@ pub(super) fn run(
         resolved.snapshot.materialise(&p.selection.files, &src)?;
     } else {
         use crate::source::snapshot::{Content, FileKind};
-        let to_stamp: std::collections::BTreeSet<&std::path::Path> = plan
-            .iter()
-            .flat_map(|plan| plan.files.iter().map(PathBuf::as_path))
-            .collect();
+        let to_stamp: std::collections::BTreeSet<&std::path::Path> =
+            plan.iter().flat_map(|plan| plan.touched()).collect();
         let in_place = access == surface::SourceAccess::InPlace;
         let written: Vec<&crate::source::SnapFile> = p
             .selection

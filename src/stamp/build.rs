@@ -101,7 +101,8 @@ pub fn apply(src: &Path, plan: &StampPlan) -> Result<Vec<String>, StampError> {
     Ok(stamped)
 }
 
-/// What [`stamp_workspace`] would edit, decided over the whole snapshot;
+/// What [`stamp_workspace`] would edit, decided over the whole snapshot,
+/// with the policy's `[[stamp.patterns]]` on files the recipe reads;
 /// `None` when the recipe reads no file that is stamped.
 pub fn plan_for_build(
     snapshot: &Snapshot,
@@ -137,10 +138,17 @@ pub fn plan_for_build(
         }
     };
     scope.files.retain(|f, _| selected.contains(f));
-    if scope.files.is_empty() {
+    let patterns: Vec<_> = policy
+        .stamp_patterns
+        .iter()
+        .filter(|p| selected.contains(&p.file))
+        .cloned()
+        .collect();
+    if scope.files.is_empty() && patterns.is_empty() {
         return Ok(None);
     }
     let mut plan = StampPlan::for_build(version, scope.files.keys().cloned().collect());
     plan.scope = Some(scope);
+    plan.patterns = patterns;
     Ok(Some(plan))
 }

@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Classify, ErrorKind};
+use crate::version::pattern::{PatternError, PatternSpelling, StampPattern};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 use crate::version::{ResolvedVersion, Scheme, Version, VersionError};
 
@@ -89,6 +90,10 @@ pub struct StampPlan {
     pub semver: Spelling,
     /// For `pyproject.toml`.
     pub pep440: Spelling,
+    /// The canonical version's scheme (a pattern's `{version}`).
+    pub scheme: Scheme,
+    /// `[[stamp.patterns]]` to apply (after the manifests' edits).
+    pub patterns: Vec<StampPattern>,
     pub mode: StampMode,
 }
 
@@ -106,6 +111,8 @@ impl StampPlan {
                 .pep440()
                 .map(|v| v.to_string())
                 .map_err(|e| Arc::new(e.into())),
+            scheme: version.scheme(),
+            patterns: Vec::new(),
             mode,
         }
     }
@@ -120,8 +127,35 @@ impl StampPlan {
             scope: None,
             semver: spell(Scheme::SemVer),
             pep440: spell(Scheme::Pep440),
+            scheme: resolved.canonical.scheme(),
+            patterns: Vec::new(),
             mode: StampMode::Workspace,
         }
+    }
+
+    /// Every file the plan may edit: its manifests and its patterns' files.
+    pub fn touched(&self) -> impl Iterator<Item = &Path> {
+        self.files
+            .iter()
+            .map(PathBuf::as_path)
+            .chain(self.patterns.iter().map(|p| p.file.as_path()))
+    }
+
+    /// The spelling a pattern's placeholder writes.
+    fn pattern_spelling(&self, p: &StampPattern) -> Result<String, StampError> {
+        let scheme = match p.spelling {
+            PatternSpelling::Canonical => self.scheme,
+            PatternSpelling::Scheme(s) => s,
+        };
+        let (spelling, name) = match scheme {
+            Scheme::SemVer => (&self.semver, "SemVer"),
+            Scheme::Pep440 => (&self.pep440, "PEP 440"),
+        };
+        spelling.clone().map_err(|reason| StampError::Spelling {
+            path: p.file.clone(),
+            scheme: name,
+            reason,
+        })
     }
 }
 
@@ -163,6 +197,13 @@ pub struct FileEdit {
 /// (except `Write`, which names the file that could not be replaced).
 #[derive(Debug, thiserror::Error)]
 pub enum StampError {
+    #[error("{}: stamp pattern {} (recipes/release.toml [[stamp.patterns]]) {source}; nothing was written", path.display(), crate::name::Shown(pattern))]
+    Pattern {
+        path: PathBuf,
+        pattern: String,
+        #[source]
+        source: PatternError,
+    },
     #[error("{}: cannot read it (declared in the stamp plan)", path.display())]
     Read {
         path: PathBuf,
@@ -328,7 +369,50 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
         };
         out.push(file_edit(f, text, result)?);
     }
+    apply_patterns(root, plan, &mut out)?;
     Ok(out)
+}
+
+/// Applies the plan's patterns on top of the manifests' edits in `out`:
+/// each pattern must match its file exactly once, and its version is
+/// replaced by the pattern's spelling.
+fn apply_patterns(
+    root: &Path,
+    plan: &StampPlan,
+    out: &mut Vec<FileEdit>,
+) -> Result<(), StampError> {
+    for p in &plan.patterns {
+        let new = plan.pattern_spelling(p)?;
+        let i = match out.iter().position(|e| e.file == p.file) {
+            Some(i) => i,
+            None => {
+                let text = read_manifest(root, &p.file)?;
+                out.push(FileEdit {
+                    file: p.file.clone(),
+                    before: text.clone(),
+                    after: text,
+                    changes: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let edit = &mut out[i];
+        let m = p
+            .find_once(&edit.after)
+            .map_err(|source| StampError::Pattern {
+                path: p.file.clone(),
+                pattern: p.pattern.clone(),
+                source,
+            })?;
+        edit.after.replace_range(m.start..m.end, &new);
+        edit.changes.push(StampChange {
+            file: p.file.clone(),
+            key: format!("pattern {}", p.pattern),
+            old: m.old,
+            new,
+        });
+    }
+    Ok(())
 }
 
 /// The [`FileEdit`] of one per-format stamping result.
@@ -421,6 +505,7 @@ pub fn plan_for_checkout(
 ) -> Result<StampPlan, StampError> {
     let files = discover(root, policy);
     let mut plan = StampPlan::for_version(new, files, StampMode::Checkout);
+    plan.patterns = policy.stamp_patterns.clone();
     if policy.stamp_files.is_none() {
         let tree = tree::FsTree(root);
         let own = own_source(policy);

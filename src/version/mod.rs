@@ -26,6 +26,7 @@ pub mod bump;
 pub mod channels;
 pub mod convert;
 pub mod dev;
+pub mod pattern;
 pub mod pep440;
 pub mod policy;
 pub mod resolve;

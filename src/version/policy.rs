@@ -28,6 +28,7 @@ use serde::Deserialize;
 
 use super::channels::{check_alias_template, is_valid_oci_tag};
 use super::dev::DevTemplate;
+use super::pattern::StampPattern;
 use super::tag::TagTemplate;
 use super::Scheme;
 use crate::error::{Classify, ErrorKind};
@@ -95,6 +96,8 @@ pub struct ReleasePolicy {
     pub oci_major_names: BTreeMap<u64, String>,
     /// `[stamp] files`; `None` = discover (see `stamp::discover`).
     pub stamp_files: Option<Vec<PathBuf>>,
+    /// `[[stamp.patterns]]`: versions written into code.
+    pub stamp_patterns: Vec<StampPattern>,
     /// `source-date-epoch`: `SOURCE_DATE_EPOCH` for directory sources.
     pub source_date_epoch: Option<i64>,
 }
@@ -112,6 +115,7 @@ impl Default for ReleasePolicy {
             oci_aliases: DEFAULT_OCI_ALIASES.iter().map(|s| s.to_string()).collect(),
             oci_major_names: BTreeMap::new(),
             stamp_files: None,
+            stamp_patterns: Vec::new(),
             source_date_epoch: None,
         }
     }
@@ -205,6 +209,14 @@ struct RawChannels {
 #[serde(deny_unknown_fields)]
 struct RawStamp {
     files: Option<Vec<String>>,
+    patterns: Option<Vec<RawPattern>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPattern {
+    file: String,
+    pattern: String,
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -241,6 +253,39 @@ fn relative_path(s: &str) -> Result<PathBuf, String> {
         return Err("must be a relative path inside the project (no `/…`, no `..`)".into());
     }
     Ok(p)
+}
+
+/// `[stamp]`: the declared manifest list and the patterns.
+fn parse_stamp(
+    raw: RawStamp,
+    invalid: &dyn Fn(&[&str], &str, String) -> PolicyError,
+) -> Result<(Option<Vec<PathBuf>>, Vec<StampPattern>), PolicyError> {
+    let mut files = None;
+    if let Some(list) = raw.files {
+        let mut out = Vec::new();
+        for f in &list {
+            let path = relative_path(f).map_err(|r| invalid(&["stamp", "files"], f, r))?;
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !STAMPABLE.contains(&name) {
+                return Err(invalid(
+                    &["stamp", "files"],
+                    f,
+                    format!("kiln stamps only {}", STAMPABLE.join(", ")),
+                ));
+            }
+            out.push(path);
+        }
+        files = Some(out);
+    }
+    let mut patterns = Vec::new();
+    for r in raw.patterns.unwrap_or_default() {
+        let file = relative_path(&r.file)
+            .map_err(|why| invalid(&["stamp", "patterns", "file"], &r.file, why))?;
+        let pattern = StampPattern::parse(file, &r.pattern)
+            .map_err(|e| invalid(&["stamp", "patterns", "pattern"], &r.pattern, e.to_string()))?;
+        patterns.push(pattern);
+    }
+    Ok((files, patterns))
 }
 
 /// Manifest file names `[stamp] files` may list.
@@ -356,21 +401,8 @@ impl ReleasePolicy {
                 }
             }
         }
-        if let Some(files) = raw.stamp.and_then(|s| s.files) {
-            let mut out = Vec::new();
-            for f in &files {
-                let path = relative_path(f).map_err(|r| invalid(&["stamp", "files"], f, r))?;
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if !STAMPABLE.contains(&name) {
-                    return Err(invalid(
-                        &["stamp", "files"],
-                        f,
-                        format!("kiln stamps only {}", STAMPABLE.join(", ")),
-                    ));
-                }
-                out.push(path);
-            }
-            p.stamp_files = Some(out);
+        if let Some(stamp) = raw.stamp {
+            (p.stamp_files, p.stamp_patterns) = parse_stamp(stamp, &invalid)?;
         }
         p.source_date_epoch = raw.source_date_epoch;
         if let Some(e) = p.source_date_epoch {

@@ -32,8 +32,15 @@ impl Canary {
     /// Panic when either directory changed (a file written, removed or
     /// replaced, a mode changed) since [`Canary::new`].
     pub fn assert_untouched(&self) {
-        assert!(self.dir.join("keep/deeper/file").is_file(), "canary files removed");
-        assert_eq!(tree_digest(&self.dir), self.before.0, "the canary directory changed");
+        assert!(
+            self.dir.join("keep/deeper/file").is_file(),
+            "canary files removed"
+        );
+        assert_eq!(
+            tree_digest(&self.dir),
+            self.before.0,
+            "the canary directory changed"
+        );
         assert_eq!(tree_digest(&self.home), self.before.1, "$HOME changed");
     }
 }
