@@ -693,23 +693,34 @@ fn provenance_not_written_by_this_machine_is_never_returned() {
         .parse()
         .unwrap();
     let statement = b"{\"_type\": \"https://in-toto.io/Statement/v1\"}\n";
-    store.write_provenance(base, statement).unwrap();
+    let build = "0123456789abcdef0123456789abcdef";
+    store.write_provenance(base, build, statement).unwrap();
     assert_eq!(
-        store.provenance(base).unwrap().as_deref(),
+        store.provenance(base, build).unwrap().as_deref(),
         Some(&statement[..])
     );
+    // Bound to its build: another build of the output does not read it.
+    let other_build = "fedcba9876543210fedcba9876543210";
+    assert_eq!(store.provenance(base, other_build).unwrap(), None);
     // Another user's (or machine's) kiln does not honour it...
     let other = open("other-state");
-    assert_eq!(other.provenance(base).unwrap(), None);
+    assert_eq!(other.provenance(base, build).unwrap(), None);
     // ...nor does this one once the statement is swapped, MAC line kept.
-    let file = store
-        .root()
-        .join(".kiln/provenance/0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx.json");
+    let file = store.root().join(format!(
+        ".kiln/provenance/0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx.{build}.json"
+    ));
     let sealed = std::fs::read(&file).unwrap();
     let nl = sealed.iter().position(|b| *b == b'\n').unwrap();
     let forged = [&sealed[..=nl], b"{\"_type\": \"forged\"}\n"].concat();
-    std::fs::write(&file, forged).unwrap();
-    assert_eq!(store.provenance(base).unwrap(), None);
+    std::fs::write(&file, &forged).unwrap();
+    assert_eq!(store.provenance(base, build).unwrap(), None);
+    // ...nor a sealed statement moved to another build's name.
+    std::fs::write(&file, &sealed).unwrap();
+    let moved = store.root().join(format!(
+        ".kiln/provenance/0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx.{other_build}.json"
+    ));
+    std::fs::write(&moved, &sealed).unwrap();
+    assert_eq!(store.provenance(base, other_build).unwrap(), None);
     let notices = store.take_notices();
     assert!(
         notices.iter().any(|n| n.to_string().contains("provenance")

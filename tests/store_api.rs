@@ -103,10 +103,17 @@ fn register_output_commits_and_realises_like_nix() {
 
     // Provenance, logs, gc: realised outputs are roots.
     store
-        .write_provenance(&r.store_path, b"{\"_type\":\"statement\"}")
+        .write_provenance(
+            &r.store_path,
+            "0123456789abcdef0123456789abcdef",
+            b"{\"_type\":\"statement\"}",
+        )
         .unwrap();
     assert_eq!(
-        store.provenance(&r.store_path).unwrap().as_deref(),
+        store
+            .provenance(&r.store_path, "0123456789abcdef0123456789abcdef")
+            .unwrap()
+            .as_deref(),
         Some(&b"{\"_type\":\"statement\"}"[..])
     );
     assert!(store.log_path("drv1").ends_with(".kiln/logs/drv1.log"));

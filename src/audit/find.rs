@@ -102,8 +102,15 @@ pub fn find(store: &Store, path: &Path) -> Result<Found, AuditError> {
             }
         }
     }
-    // The same bytes under the same name first, then by derivation.
-    hits.sort_by_key(|(r, a)| (*a != file, r.drv.clone()));
+    // The same bytes under the same name first, then the build the
+    // statement beside the artifact names (one output can be placed by
+    // several derivations), then by derivation.
+    let named = read_sidecar(path)
+        .ok()
+        .flatten()
+        .and_then(|v| crate::provenance::BuildKey::of_statement(&v))
+        .map(|k| k.drv.as_str().to_string());
+    hits.sort_by_key(|(r, a)| (*a != file, named.as_ref() != Some(&r.drv), r.drv.clone()));
     let (realisation, artifact, by) = match hits.into_iter().next() {
         Some((r, a)) => (r, a, FoundBy::StoreIndex),
         None => {
@@ -131,19 +138,20 @@ pub fn find(store: &Store, path: &Path) -> Result<Found, AuditError> {
             (r, artifact, FoundBy::Sidecar)
         }
     };
-    let statement = store
-        .provenance(&realisation.store_path)?
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let (statement, build) = statement_of(store, path, &realisation)?.unzip();
     // The record counts only when the statement names its digest.
     let named = statement
         .as_ref()
         .and_then(crate::provenance::origins_digest)
         .map(str::to_string);
-    let origins = store
-        .origins(&realisation.store_path)?
-        .and_then(|b| OriginsRecord::from_stored(&b).ok())
-        .filter(|(_, sha)| named.as_ref() == Some(sha))
-        .map(|(r, _)| r);
+    let origins = match &build {
+        Some(b) => store
+            .origins(&realisation.store_path, b)?
+            .and_then(|b| OriginsRecord::from_stored(&b).ok())
+            .filter(|(_, sha)| named.as_ref() == Some(sha))
+            .map(|(r, _)| r),
+        None => None,
+    };
     Ok(Found {
         artifact,
         sha256,
@@ -152,6 +160,36 @@ pub fn find(store: &Store, path: &Path) -> Result<Found, AuditError> {
         statement,
         origins,
     })
+}
+
+/// The statement of the build that placed the artifact at `path`, with its
+/// build token: the build its statement beside it names (a `dist/` holds
+/// the statement of the build that wrote it), else the output's most
+/// recent build. The statement read is the store's sealed copy, never the
+/// file beside the artifact.
+fn statement_of(
+    store: &Store,
+    path: &Path,
+    realisation: &Realisation,
+) -> Result<Option<(Value, String)>, AuditError> {
+    let sp = &realisation.store_path;
+    let named = read_sidecar(path)
+        .ok()
+        .flatten()
+        .and_then(|v| crate::provenance::BuildKey::of_statement(&v))
+        .filter(|k| k.drv.as_str() == realisation.drv)
+        .map(|k| k.token());
+    let mut builds: Vec<String> = named.into_iter().collect();
+    builds.extend(store.builds_of(sp)?);
+    for build in builds {
+        let statement = store
+            .provenance(sp, &build)?
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        if let Some(st) = statement {
+            return Ok(Some((st, build)));
+        }
+    }
+    Ok(None)
 }
 
 impl Found {

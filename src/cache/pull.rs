@@ -260,8 +260,16 @@ pub fn substitute(
         )));
     }
     // Provenance first: once the realisation is visible, so is its statement.
-    if let Some(p) = &rec.provenance {
-        store.write_provenance(&sp, p.as_bytes())?;
+    // Filed under the build it names, and only when that build is of this
+    // derivation (the engine writes its own build's statement on use).
+    let build = rec
+        .provenance
+        .as_ref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .and_then(|v| crate::provenance::BuildKey::of_statement(&v))
+        .filter(|k| k.drv.as_str() == drv);
+    if let (Some(p), Some(build)) = (&rec.provenance, build) {
+        store.write_provenance(&sp, &build.token(), p.as_bytes())?;
     }
     let real = store.register_output_as(
         drv,

@@ -257,9 +257,7 @@ fn upload_realisation(
         nar_size: r.nar_size,
         meta: r.meta.clone(),
         derivation,
-        provenance: store
-            .provenance(&r.store_path)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        provenance: statement_of(store, r)?,
         signatures: Vec::new(),
     };
     if let Some(k) = &opts.key {
@@ -271,4 +269,25 @@ fn upload_realisation(
         "application/json",
     )?;
     Ok(PushOutcome::Uploaded { bytes: 0 })
+}
+
+/// The statement of the most recent build of `r`'s derivation that placed
+/// its output, if the store holds one.
+fn statement_of(
+    store: &Store,
+    r: &crate::store::Realisation,
+) -> Result<Option<String>, CacheError> {
+    for build in store.builds_of(&r.store_path)? {
+        let Some(bytes) = store.provenance(&r.store_path, &build)? else {
+            continue;
+        };
+        let of_drv = serde_json::from_slice(&bytes)
+            .ok()
+            .and_then(|v| crate::provenance::BuildKey::of_statement(&v))
+            .is_some_and(|k| k.drv.as_str() == r.drv);
+        if of_drv {
+            return Ok(Some(String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    Ok(None)
 }

@@ -43,6 +43,12 @@ impl DrvHash {
         DrvHash(blake3::hash(canonical).to_hex().to_string())
     }
 
+    /// A hash as written in a record or statement: 64 lowercase hex digits.
+    pub fn parse(s: &str) -> Option<DrvHash> {
+        (s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| DrvHash(s.to_string()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -20,6 +20,7 @@ use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status}
 use std::sync::mpsc::Sender;
 
 use crate::derive::{Derivation, DrvHash};
+use crate::provenance::{BuildKey, SourceInfo};
 use crate::source::Origin;
 use crate::store::{Realisation, Store};
 use crate::surface::Artifact;
@@ -185,12 +186,14 @@ fn build_one(
     let r = node.recipe;
     let drv = node.derivation(inputs);
     let hash = drv.hash();
+    let build = build_key(plan, &hash).token();
     let finish = |status: Status, real: Realisation| -> Result<Done, BuildError> {
         progress.finished(&r.id, status, start.elapsed());
         let report = RecipeReport {
             id: r.id.clone(),
             surface: r.surface(),
             drv: hash.clone(),
+            build: build.clone(),
             status,
             output: real.store_path.clone(),
             store_path: store.path_of(&real.store_path),
@@ -225,7 +228,10 @@ fn build_one(
     }
     if let (None, false, Some(sub)) = (&existing, opts.check, &opts.substituter) {
         match sub.substitute(store, hash.as_str()) {
-            Ok(Some(real)) => return finish(Status::Substituted, real),
+            Ok(Some(real)) => {
+                keep_provenance(cx, &drv, &hash, &real)?;
+                return finish(Status::Substituted, real);
+            }
             Ok(None) => {}
             Err(message) => progress.warn(&format!("{}: {message}; building it here", r.id)),
         }
@@ -263,7 +269,7 @@ fn build_one(
         meta,
     )?;
     let (origins, origins_sha256) = built.origins.to_stored();
-    store.write_origins(&real.store_path, &origins)?;
+    store.write_origins(&real.store_path, &build, &origins)?;
     let statement = provenance(
         plan,
         &drv,
@@ -272,7 +278,7 @@ fn build_one(
         &built.artifacts,
         Some(&origins_sha256),
     )?;
-    store.write_provenance(&real.store_path, &statement)?;
+    store.write_provenance(&real.store_path, &build, &statement)?;
     finish(Status::Built, real)
 }
 
@@ -322,52 +328,140 @@ fn provenance(
             }
         }
     }
-    let source = match &plan.resolved.snapshot.origin {
-        Origin::Git { commit, dirty } => crate::provenance::SourceInfo {
-            commit: Some(commit.clone()),
-            dirty: *dirty,
-        },
-        Origin::Directory => crate::provenance::SourceInfo {
-            commit: None,
-            dirty: false,
-        },
-    };
+    let source = build_key(plan, hash).source;
     let st = crate::provenance::statement(drv, hash, &source, &subjects, origins);
     Ok(crate::provenance::to_bytes(&st))
 }
 
-/// On a cache hit, make sure the output's provenance is in the store: a
-/// missing statement is written again (it derives from the derivation and
-/// the output alone) and reported, never silently left out of `dist/`.
+/// The build this invocation makes of `hash`: the derivation and the
+/// source it reads (commit, dirty flag).
+fn build_key(plan: &Plan<'_>, hash: &DrvHash) -> BuildKey {
+    let source = match &plan.resolved.snapshot.origin {
+        Origin::Git { commit, dirty } => SourceInfo {
+            commit: Some(commit.clone()),
+            dirty: *dirty,
+        },
+        Origin::Directory => SourceInfo {
+            commit: None,
+            dirty: false,
+        },
+    };
+    BuildKey {
+        drv: hash.clone(),
+        source,
+    }
+}
+
+/// On a cache hit or a substitution, make sure the store holds this
+/// build's statement of the output: an output placed by another build (an
+/// earlier commit with the same sources, another version whose output is
+/// byte-identical, another machine) gets a statement naming this build's
+/// commit, version and derivation, never the other build's. It derives
+/// from the derivation and the output alone; the per-entry record is
+/// carried over from another build of the output where it holds for this
+/// one ([`carry_origins`]).
 fn keep_provenance(
     cx: &Ctx<'_>,
     drv: &Derivation,
     hash: &DrvHash,
     real: &Realisation,
 ) -> Result<(), BuildError> {
-    if cx.store.provenance(&real.store_path)?.is_some() {
+    let sp = &real.store_path;
+    let build = build_key(cx.plan, hash);
+    let token = build.token();
+    if cx.store.provenance(sp, &token)?.is_some() {
         return Ok(());
     }
-    let output = cx.store.path_of(&real.store_path);
-    let origins = cx
+    let others = cx.store.builds_of(sp)?;
+    // This build's own record (when only its statement went missing), else
+    // another build's that holds for this one.
+    let own = cx
         .store
-        .origins(&real.store_path)?
+        .origins(sp, &token)?
         .and_then(|b| crate::provenance::origin::OriginsRecord::from_stored(&b).ok())
         .map(|(_, sha)| sha);
+    let origins = match own {
+        Some(sha) => Some(sha),
+        None => carry_origins(cx, drv, sp, &build, &others)?,
+    };
     let statement = provenance(
         cx.plan,
         drv,
         hash,
-        &output,
+        &cx.store.path_of(sp),
         &artifacts_of(real),
         origins.as_deref(),
     )?;
-    cx.store.write_provenance(&real.store_path, &statement)?;
-    cx.progress.warn(&format!(
-        "{}: the provenance of {} was missing from the store; written again",
-        drv.recipe, real.store_path
-    ));
+    cx.store.write_provenance(sp, &token, &statement)?;
+    if others.is_empty() {
+        cx.progress.warn(&format!(
+            "{}: the provenance of {} was missing from the store; written again",
+            drv.recipe, real.store_path
+        ));
+    }
     Ok(())
+}
+
+/// The per-entry record of another build of output `sp` (one of `others`)
+/// that holds for this build — every snapshot or stamped entry names a
+/// file this build's snapshot has with the same blob, every input entry
+/// one of this derivation's inputs — written again for this build with its
+/// commit; its digest, or `None` when no other build's record holds.
+fn carry_origins(
+    cx: &Ctx<'_>,
+    drv: &Derivation,
+    sp: &crate::nix::store_path::StorePath,
+    build: &BuildKey,
+    others: &[String],
+) -> Result<Option<String>, BuildError> {
+    use crate::provenance::origin::OriginsRecord;
+    for other in others {
+        let Some(bytes) = cx.store.origins(sp, other)? else {
+            continue;
+        };
+        let Ok((mut record, _)) = OriginsRecord::from_stored(&bytes) else {
+            continue;
+        };
+        if !origins_hold(&record, &cx.plan.resolved.snapshot, drv) {
+            continue;
+        }
+        record.commit = build.source.commit.clone();
+        let (stored, sha) = record.to_stored();
+        cx.store.write_origins(sp, &build.token(), &stored)?;
+        return Ok(Some(sha));
+    }
+    Ok(None)
+}
+
+/// Whether every entry of `record` names this build's sources.
+fn origins_hold(
+    record: &crate::provenance::origin::OriginsRecord,
+    snapshot: &crate::source::Snapshot,
+    drv: &Derivation,
+) -> bool {
+    use crate::provenance::origin::Source;
+    let has_blob = |path: &str, blob: &str| {
+        snapshot
+            .files
+            .binary_search_by(|f| f.path.as_bytes().cmp(path.as_bytes()))
+            .is_ok_and(|i| snapshot.files[i].digest == blob)
+    };
+    record
+        .artifacts
+        .values()
+        .flatten()
+        .all(|e| match &e.source {
+            Source::Snapshot { path, blob } | Source::Stamped { path, blob, .. } => {
+                has_blob(path, blob)
+            }
+            Source::Input {
+                mount, store_path, ..
+            } => drv
+                .inputs
+                .get(mount)
+                .is_some_and(|i| i.store_path.to_string() == *store_path),
+            _ => true,
+        })
 }
 
 /// The artifact list recorded in a realisation's metadata.

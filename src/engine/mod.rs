@@ -123,6 +123,9 @@ pub struct RecipeReport {
     pub id: String,
     pub surface: Surface,
     pub drv: DrvHash,
+    /// The build's `provenance::BuildKey` token: which of the output's
+    /// statements is this build's.
+    pub build: String,
     pub status: Status,
     /// The output, and where it is on disk.
     pub output: StorePath,

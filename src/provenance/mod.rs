@@ -40,6 +40,53 @@ pub struct SourceInfo {
     pub dirty: bool,
 }
 
+/// The build a statement and an origins record describe: its derivation
+/// and the source it read. One output (a store path) can be placed by many
+/// builds — a cache hit from another commit, another version whose docs
+/// are byte-identical — and each gets its own statement naming its own
+/// commit, version and derivation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildKey {
+    pub drv: DrvHash,
+    pub source: SourceInfo,
+}
+
+impl BuildKey {
+    /// The key's file-name token: 32 hex characters of a BLAKE3 digest of
+    /// the derivation hash, the commit and the dirty flag.
+    pub fn token(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(b"kiln-build-1\0");
+        h.update(self.drv.as_str().as_bytes());
+        h.update(b"\0");
+        h.update(self.source.commit.as_deref().unwrap_or("").as_bytes());
+        h.update(if self.source.dirty {
+            b"\0dirty"
+        } else {
+            b"\0clean"
+        });
+        crate::hash::hex(&h.finalize().as_bytes()[..16])
+    }
+
+    /// The build a statement describes, read back from it: its derivation,
+    /// its `git+commit:` dependency and its `dirty` flag.
+    pub fn of_statement(statement: &Value) -> Option<BuildKey> {
+        let internal = statement.pointer("/predicate/buildDefinition/internalParameters")?;
+        let drv = DrvHash::parse(internal.get("derivation")?.as_str()?)?;
+        let dirty = internal.get("dirty")?.as_bool()?;
+        let commit = statement
+            .pointer("/predicate/buildDefinition/resolvedDependencies")?
+            .as_array()?
+            .iter()
+            .find_map(|d| d.pointer("/digest/gitCommit").and_then(Value::as_str))
+            .map(str::to_string);
+        Some(BuildKey {
+            drv,
+            source: SourceInfo { commit, dirty },
+        })
+    }
+}
+
 /// Name of the per-entry provenance record in a statement's `byproducts`.
 pub const ORIGINS_NAME: &str = "kiln-entry-origins.json";
 

@@ -77,8 +77,7 @@ impl Store {
             });
             if !dry_run {
                 fsops::remove_file(&self.valid_record(&sp))?;
-                fsops::remove_file(&self.provenance_path(&sp))?;
-                fsops::remove_file(&self.origins_path(&sp))?;
+                self.remove_provenance(&sp)?;
                 fsops::remove_tree(&self.entry_path(&n))?;
             }
         }

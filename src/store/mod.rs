@@ -7,8 +7,8 @@
 //! store/.kiln/roots/<hash>-<name>       gc root: a path added by `kiln store add`
 //! store/.kiln/derivations/<drv>.json    canonical derivation, for audit and verify
 //! store/.kiln/realisations/<drv>.json   drv -> store path, NAR hash and size, metadata (a gc root)
-//! store/.kiln/provenance/<hash>.json    MAC line, then the in-toto statement for that output
-//! store/.kiln/provenance/<hash>.origins.zst  MAC line, then where each artifact entry came from
+//! store/.kiln/provenance/<hash>.<build>.json    MAC line, then the in-toto statement of that output as one build placed it
+//! store/.kiln/provenance/<hash>.<build>.origins.zst  MAC line, then where each artifact entry came from in that build
 //! store/.kiln/locks/<drv>.lock          one builder per derivation at a time
 //! store/.kiln/locks/paths/<hash>.lock   one committer per store path at a time
 //! store/.kiln/logs/<drv>.log            build logs
@@ -84,6 +84,8 @@ pub enum StoreError {
     Nar(#[from] crate::nix::nar::NarReadError),
     #[error("invalid derivation name {drv:?}: use 1-200 characters of A-Z a-z 0-9 + - . _, not starting with `.`")]
     InvalidDrv { drv: String },
+    #[error("invalid build key {build:?}: expected 32 lowercase hex digits")]
+    BadBuildKey { build: String },
     #[error("{}: unreadable store record", path.display())]
     Record {
         path: PathBuf,

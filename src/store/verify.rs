@@ -223,8 +223,7 @@ impl Store {
         }
         fsops::remove_file(&self.root_record(sp))?;
         fsops::remove_file(&self.valid_record(sp))?;
-        fsops::remove_file(&self.provenance_path(sp))?;
-        fsops::remove_file(&self.origins_path(sp))?;
+        self.remove_provenance(sp)?;
         fsops::remove_tree(&self.entry_path(&base))
     }
 }

@@ -268,7 +268,7 @@ fn plan_names(
     let mut entries = BTreeMap::new();
     let mut provenance = BTreeMap::new();
     for r in reports {
-        let prov = store.provenance(&r.output)?;
+        let prov = store.provenance(&r.output, &r.build)?;
         for a in &r.artifacts {
             let name = a.file.trim_end_matches('/').to_string();
             claim(&name, &r.id)?;
