@@ -225,6 +225,8 @@ fn refused(m: &Machine, root: &Path, needles: &[&str]) -> String {
 /// The hazards that are warned about but do not stop a build.
 fn warned_members<'a>() -> Vec<Member<'a>> {
     vec![
+        dir("/"),
+        dir("./"),
         dir("dev/"),
         device("dev/evil"),
         dir("etc/"),
@@ -276,11 +278,12 @@ fn unsafe_base_layer_names_are_refused_and_other_hazards_reported() {
 
     // Traversal, absolute names and hardlinks leaving the root: refused,
     // naming the layer and the member, unless the recipe opts in.
-    let cases: [(&str, Member); 4] = [
+    let cases: [(&str, Member); 5] = [
         ("dotdot", file("../escape.txt", b"out\n")),
         ("absolute", file("/abs.txt", b"abs\n")),
         ("shadow", hardlink("etc/shadow-link", "/etc/shadow")),
         ("climb", hardlink("etc/up", "../../etc/shadow")),
+        ("parent", dir("../")),
     ];
     for (name, bad) in cases {
         let needle = if bad.flag == b'1' { bad.link } else { bad.name };

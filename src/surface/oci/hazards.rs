@@ -101,6 +101,15 @@ pub fn inspect(r: impl Read) -> Result<Inspected, InspectError> {
     crate::archive::read::visit_tar_raw(&mut h, &limits, |raw, _| {
         let member = String::from_utf8_lossy(&raw.path).into_owned();
         own.extend(member_rules(&raw, &member));
+        // The image's root directory itself (`/`, `./`; umoci writes `/`)
+        // sets the root's attributes and lies nowhere else.
+        let root = raw
+            .path
+            .split(|&b| b == b'/')
+            .all(|c| c.is_empty() || c == b".");
+        if raw.flag == b'5' && root {
+            return Ok(());
+        }
         listing.entries.push(Entry {
             name: Name(raw.path),
             kind: Some(kind(raw.flag)),
