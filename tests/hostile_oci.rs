@@ -275,6 +275,13 @@ fn unsafe_base_layer_names_are_refused_and_other_hazards_reported() {
         !err.contains("bad\nname"),
         "an unescaped name is printed: {err}"
     );
+    assert!(
+        !err.contains("member `/`") && !err.contains("member `./`"),
+        "the root directory entry is reported: {err}"
+    );
+    // A cached build publishes the same layer: the same warnings.
+    let again = stderr(&m.build(&root));
+    assert!(again.contains("`dev/evil`: character device"), "{again}");
 
     // Traversal, absolute names and hardlinks leaving the root: refused,
     // naming the layer and the member, unless the recipe opts in.
