@@ -90,10 +90,7 @@ fn is_bidi_control(c: char) -> bool {
 /// otherwise with every control character, bidirectional control and
 /// backslash written as a Rust escape (`\n`, `\u{1b}`, `\u{202e}`, `\\`).
 pub fn shown(s: &str) -> Cow<'_, str> {
-    if !s
-        .chars()
-        .any(|c| c == '\\' || is_control(c) || is_bidi_control(c))
-    {
+    if !s.chars().any(|c| c == '\\' || is_control(c) || is_bidi_control(c)) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -158,9 +155,7 @@ mod tests {
         let long = "a".repeat(MAX_NAME_BYTES + 1);
         assert_eq!(
             check_portable(&long),
-            Err(NameError::TooLong {
-                len: MAX_NAME_BYTES + 1
-            })
+            Err(NameError::TooLong { len: MAX_NAME_BYTES + 1 })
         );
         assert_eq!(check_portable(&long[1..]), Ok(()));
     }
