@@ -167,12 +167,27 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         crate::engine::build(&opts, &Warnings)?
     };
     cache.push_after(&report, &opts.store_dir)?;
+    print_artifact_warnings(&report);
     if args.json {
         println!("{}", json(&report));
     } else {
         print!("{}", human(&report, &opts.root));
     }
     Ok(0)
+}
+
+/// The warnings a surface recorded on its artifacts (a base image layer's
+/// hazards, an npm `files` entry that matches nothing), built or cached:
+/// surfaces write them with every untrusted name already escaped.
+fn print_artifact_warnings(report: &BuildReport) {
+    for r in &report.recipes {
+        for a in &r.artifacts {
+            let warnings = a.extra.get("warnings").and_then(|w| w.as_array());
+            for w in warnings.into_iter().flatten().filter_map(|w| w.as_str()) {
+                eprintln!("kiln: warning: {}: {w}", r.id);
+            }
+        }
+    }
 }
 
 /// `kiln build --json`.

@@ -1,7 +1,9 @@
 //! Hostile or suspicious entries in one listing, reported and never acted
 //! on: absolute paths, `..` traversal, names with control characters, NUL or
 //! invalid UTF-8, duplicates, case-fold collisions, entries below a symlink,
-//! and links that leave the root or point nowhere.
+//! and links that leave the root or point nowhere. [`Rules`] say whether
+//! the listing is an archive extracted anywhere or a container image layer
+//! (applied to an image's root on Linux).
 
 use std::collections::{HashMap, HashSet};
 
@@ -33,8 +35,47 @@ fn escapes(base: &[&[u8]], target: &[u8]) -> bool {
     false
 }
 
+/// Whether an entry name has a `..` component.
+pub fn has_dotdot(raw: &[u8]) -> bool {
+    raw.split(|&c| c == b'/' || c == b'\\').any(|c| c == b"..")
+}
+
+/// Whether a hardlink target (an archive path) is absolute or climbs above
+/// the root.
+pub fn hardlink_escapes(target: &[u8]) -> bool {
+    escapes(&[], target)
+}
+
+/// Which rules apply to a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Report names that differ only in case.
+    pub case_folding: bool,
+    /// Absolute symlink targets resolve from the listing's root (a container
+    /// image layer, applied to the image's root), not the host's.
+    pub rooted_symlinks: bool,
+}
+
+impl Rules {
+    /// An archive extracted into a directory, anywhere (`kiln diff`).
+    pub const ARCHIVE: Rules = Rules {
+        case_folding: true,
+        rooted_symlinks: false,
+    };
+    /// A layer of a Linux container image.
+    pub const IMAGE_LAYER: Rules = Rules {
+        case_folding: false,
+        rooted_symlinks: true,
+    };
+}
+
 /// Add every hazard of `l` to `l.hazards`.
 pub fn scan(l: &mut Listing) {
+    scan_with(l, Rules::ARCHIVE);
+}
+
+/// Add every hazard of `l` under `rules` to `l.hazards`.
+pub fn scan_with(l: &mut Listing, rules: Rules) {
     let mut out = Vec::new();
     let mut seen: HashMap<&[u8], usize> = HashMap::new();
     let mut folded: HashMap<String, &[u8]> = HashMap::new();
@@ -53,7 +94,7 @@ pub fn scan(l: &mut Listing) {
         if raw.starts_with(b"/") || raw.starts_with(b"\\") || (raw.len() > 1 && raw[1] == b':') {
             push("absolute path".into());
         }
-        if raw.split(|&c| c == b'/' || c == b'\\').any(|c| c == b"..") {
+        if has_dotdot(raw) {
             push("`..` component (path traversal)".into());
         }
         if raw.contains(&b'\\') {
@@ -82,7 +123,7 @@ pub fn scan(l: &mut Listing) {
         }
         let lower = String::from_utf8_lossy(trimmed).to_lowercase();
         match folded.get(lower.as_str()) {
-            Some(other) if *other != trimmed => push(format!(
+            Some(other) if *other != trimmed && rules.case_folding => push(format!(
                 "differs only in case from {} (collides on case-insensitive filesystems)",
                 Name(other.to_vec())
             )),
@@ -104,7 +145,11 @@ pub fn scan(l: &mut Listing) {
         }
         match (&e.kind, &e.target) {
             (Some(Kind::Symlink), Some(t)) => {
-                if escapes(&comps[..comps.len().saturating_sub(1)], t.as_bytes()) {
+                let escaped = match t.as_bytes().strip_prefix(b"/") {
+                    Some(from_root) if rules.rooted_symlinks => escapes(&[], from_root),
+                    _ => escapes(&comps[..comps.len().saturating_sub(1)], t.as_bytes()),
+                };
+                if escaped {
                     push(format!("symlink to {t} leaves the archive root"));
                 }
                 symlinks.insert(comps.join(&b'/'));
@@ -112,7 +157,7 @@ pub fn scan(l: &mut Listing) {
             (Some(Kind::Hardlink), Some(t)) => {
                 let tb = t.as_bytes();
                 let tcomps: Vec<&[u8]> = components(tb).collect();
-                if escapes(&[], tb) {
+                if hardlink_escapes(tb) {
                     push(format!("hardlink to {t} leaves the archive root"));
                 } else if !names.contains(&tcomps.join(&b'/')) {
                     push(format!("hardlink to {t}, which is not an earlier entry"));

@@ -19,18 +19,21 @@
 //! [`base`] opens and verifies a pinned base layout; [`layer`] writes a
 //! layer in one streaming pass through [`compress`]; [`json`] holds the
 //! documents and their one serialisation; [`docker`] writes the archive;
-//! [`blobs`] the content-addressed files. Byte rules: FORMATS.md §6 and
+//! [`blobs`] the content-addressed files; [`settings`] the run settings'
+//! rules; [`hazards`] what a base layer may hold. Byte rules: FORMATS.md §6 and
 //! `docs/oci.md`.
 
 pub mod base;
 pub mod blobs;
 pub mod compress;
 pub mod docker;
+pub mod hazards;
 pub mod json;
 pub mod layer;
 mod origins;
 pub mod plan;
 pub mod schema;
+pub mod settings;
 pub mod sources;
 
 use std::collections::BTreeMap;
@@ -127,6 +130,8 @@ struct Built {
     config_digest: Digest,
     docker_layers: Vec<docker::DockerLayer>,
     platform: Platform,
+    /// What the base layers hold that is worth a warning.
+    warnings: Vec<String>,
 }
 
 fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
@@ -246,6 +251,10 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         "tags".into(),
         Value::Array(plan.tags.iter().cloned().map(Value::String).collect()),
     );
+    let warnings = base_warnings(&built, job.log)?;
+    if !warnings.is_empty() {
+        extra.insert("warnings".into(), Value::Array(warnings));
+    }
     let mut artifacts = vec![Artifact {
         file: format!("{name}.oci"),
         path: "oci".into(),
@@ -263,6 +272,22 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         artifacts,
         origins,
     })
+}
+
+/// The base layers' warnings of every platform, once each, also written to
+/// the build log. They are already escaped ([`crate::name::Shown`]).
+fn base_warnings(built: &[Built], log: &std::path::Path) -> Result<Vec<Value>, OciError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let warnings: Vec<&String> = built
+        .iter()
+        .flat_map(|b| &b.warnings)
+        .filter(|w| seen.insert(w.as_str()))
+        .collect();
+    if !warnings.is_empty() {
+        let text: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+        std::fs::write(log, text).map_err(io(log))?;
+    }
+    Ok(warnings.into_iter().cloned().map(Value::String).collect())
 }
 
 /// `<name>.docker.tar`, or with the platform when there are several.
@@ -334,28 +359,16 @@ fn build_platform(
     config.variant = platform.variant.clone();
     let mut layers = Vec::new();
     let mut docker_layers = Vec::new();
+    let mut warnings = Vec::new();
     if let Some(b) = &base {
         b.copy_layers(blobs)?;
-        for (l, diff) in b.manifest.layers.iter().zip(&b.config.rootfs.diff_ids) {
+        warnings = base::check_layers(b, blobs)?;
+        for l in &b.manifest.layers {
             // The copy in this layout, checked against its digest by copy_layers.
-            let d: Digest = l.digest.parse().map_err(|_| OciError::Base {
-                layout: b.name.clone(),
-                reason: format!("layer digest {:?} is not sha256:<64 hex>", l.digest),
-            })?;
-            let blob = blobs.path(&d);
-            let (digest, _) = base::measure(&blob, l.media_type).map_err(io(&blob))?;
-            if digest.as_str() != diff {
-                return Err(OciError::Base {
-                    layout: b.name.clone(),
-                    reason: format!(
-                        "layer {} uncompresses to {digest}, but its config says {diff}",
-                        l.digest
-                    ),
-                });
-            }
+            let d: Digest = l.digest.parse().expect("checked by check_layers");
             layers.push(l.clone());
             docker_layers.push(docker::DockerLayer {
-                blob,
+                blob: blobs.path(&d),
                 media_type: l.media_type,
                 digest: d,
                 size: l.size,
@@ -450,6 +463,7 @@ fn build_platform(
         config_digest,
         docker_layers,
         platform,
+        warnings,
     })
 }
 

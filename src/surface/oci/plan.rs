@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::blobs::Digest;
 use super::json::Platform;
 use super::schema::{LayerCompression, OciSection};
+use super::settings;
 use super::sources::{Found, Listing, Sources};
 use super::OciError;
 use crate::recipe::Recipe;
@@ -45,6 +46,8 @@ pub struct BasePin {
     pub name: String,
     pub dir: PathBuf,
     pub digest: Digest,
+    /// `allow-unsafe-base-names`: publish layers with unsafe member names.
+    pub allow_unsafe_names: bool,
 }
 
 /// One layer: its history name and its entries, sorted, parents first.
@@ -240,16 +243,7 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
     for p in &s.exposed_ports {
         port(r, p)?;
     }
-    for k in s.env.keys() {
-        if k.is_empty() || k.contains('=') || k.contains('\0') {
-            return Err(invalid(
-                r,
-                &format!("oci.env.{k}"),
-                k,
-                "is not an environment variable name",
-            ));
-        }
-    }
+    run_settings(r, &s, version)?;
     if let Some(w) = &s.working_dir {
         image_path(r, "oci.working-dir", w)?;
     }
@@ -287,18 +281,38 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
 }
 
 fn port(r: &Recipe, p: &str) -> Result<String, OciError> {
-    let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
-    let ok = num.parse::<u16>().is_ok_and(|n| n > 0) && matches!(proto, "tcp" | "udp" | "sctp");
-    if ok {
-        Ok(format!("{num}/{proto}"))
-    } else {
-        Err(invalid(
-            r,
-            "oci.exposed-ports",
-            p,
-            "expected PORT[/tcp|udp|sctp] with 1 ≤ PORT ≤ 65535",
-        ))
+    settings::port(p).map_err(|reason| invalid(r, "oci.exposed-ports", p, reason))
+}
+
+/// A key of a recipe table named by an untrusted map key, printable.
+fn keyed(table: &str, k: &str) -> String {
+    format!("{table}.{}", crate::name::shown(k))
+}
+
+/// The run settings (env, labels, user, entrypoint, cmd), rendered where
+/// templated, against what runtimes accept ([`settings`]).
+fn run_settings(r: &Recipe, s: &OciSection, version: &str) -> Result<(), OciError> {
+    for (k, v) in &s.env {
+        let key = keyed("oci.env", k);
+        settings::env_key(k).map_err(|reason| invalid(r, &key, k, reason))?;
+        let value = r.render(&format!("oci.env.{k}"), v, version)?;
+        settings::no_nul(&value).map_err(|reason| invalid(r, &key, &value, reason))?;
     }
+    for (k, v) in &s.labels {
+        let key = keyed("oci.labels", k);
+        settings::label_key(k).map_err(|reason| invalid(r, &key, k, reason))?;
+        let value = r.render(&format!("oci.labels.{k}"), v, version)?;
+        settings::label_value(&value).map_err(|reason| invalid(r, &key, &value, reason))?;
+    }
+    if let Some(u) = &s.user {
+        settings::user(u).map_err(|reason| invalid(r, "oci.user", u, reason))?;
+    }
+    for (key, args) in [("oci.entrypoint", &s.entrypoint), ("oci.cmd", &s.cmd)] {
+        for a in args.iter().flatten() {
+            settings::no_nul(a).map_err(|reason| invalid(r, key, a, reason))?;
+        }
+    }
+    Ok(())
 }
 
 fn pin(r: &Recipe, b: &super::schema::BaseSection, layout: &str) -> Result<Digest, OciError> {
@@ -402,7 +416,12 @@ pub fn plan(
                         ))
                     }
                 };
-                Some(BasePin { name, dir, digest })
+                Some(BasePin {
+                    name,
+                    dir,
+                    digest,
+                    allow_unsafe_names: b.allow_unsafe_base_names,
+                })
             }
             None => None,
         };

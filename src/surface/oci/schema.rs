@@ -74,6 +74,11 @@ pub struct BaseSection {
     /// One pin per rendered `layout` (matrix and multi-platform recipes).
     #[serde(default)]
     pub digests: BTreeMap<String, String>,
+    /// Publish base layers holding members with absolute or `..` names, or
+    /// hardlinks leaving the root (still reported as warnings); refused
+    /// otherwise ([`super::hazards`]).
+    #[serde(default)]
+    pub allow_unsafe_base_names: bool,
 }
 
 /// `[[oci.layers]]`: one layer.
