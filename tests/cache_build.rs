@@ -209,8 +209,9 @@ fn an_unreachable_or_untrusted_cache_leaves_the_build_to_go_on() {
     );
     assert_eq!(std::fs::read(root.join("dist/SHA256SUMS")).unwrap(), sums);
 
-    // The key trusted by the project's release policy instead of a flag
-    // (another commit, so other derivations: pushed first).
+    // The key the project's release policy lists instead of a flag
+    // (another commit, so other derivations: pushed first): trusted once
+    // the user accepts the repository's keys.
     let root2 = monorepo_at(&tmp.path().join("mono2"), false);
     let policy = root2.join("recipes/release.toml");
     let text = std::fs::read_to_string(&policy).unwrap();
@@ -225,7 +226,13 @@ fn an_unreachable_or_untrusted_cache_leaves_the_build_to_go_on() {
     ok(&run(kiln_in(&root2, &tmp.path().join("store-a2"), &args)
         .arg("--signing-key")
         .arg(&secret)));
-    let mut args = vec!["build", "--json", "--cache", url.as_str()];
+    let mut args = vec![
+        "build",
+        "--json",
+        "--cache",
+        url.as_str(),
+        "--accept-repo-keys",
+    ];
     args.extend_from_slice(NATIVE);
     let out = ok(&run(&mut kiln_in(
         &root2,

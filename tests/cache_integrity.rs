@@ -243,9 +243,16 @@ fn unsigned_wrongly_signed_and_untrusted_entries_are_refused() {
     });
     let (out, store) = s.pull_trusted(&s.a);
     refused(&out, &store, &s.a, "not signed by a trusted key");
-    // ... and even trusted unsigned, the NAR is cut at the declared size.
+    // ... and even trusted unsigned, no more than the declared size is
+    // read: a FileSize over it is refused before the download, and without
+    // FileSize the NAR is cut at the declared size.
     let (out, store) = s.pull(&s.a, &["--trust-unsigned"]);
-    refused(&out, &store, &s.a, "does not unpack");
+    refused(&out, &store, &s.a, "can be stored in");
+    s.edit_narinfo(&s.a, |l| {
+        (!l.starts_with("FileSize: ") && !l.starts_with("FileHash: ")).then(|| l.to_string())
+    });
+    let (out, store) = s.pull(&s.a, &["--trust-unsigned"]);
+    refused(&out, &store, &s.a, "larger than its narinfo allows");
 }
 
 #[test]

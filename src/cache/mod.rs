@@ -14,15 +14,20 @@
 //! - [`keys`]: key files as `nix-store --generate-binary-cache-key` writes them;
 //! - [`select`]: which derivations a push or pull is about (the engine's plan);
 //! - [`substitute`]: the engine's substituter for `kiln build --cache`;
-//! - [`trust`]: which public keys a reader trusts (flag, environment,
-//!   `recipes/release.toml`).
+//! - [`trust`]: which public keys a reader trusts (flag, environment, the
+//!   user's configuration) and which a repository only proposes
+//!   (`recipes/release.toml`, trusted once the user accepts them).
 //!
 //! Push writes every NAR before any narinfo and every narinfo before any
 //! realisation, so a reader never finds a record whose data is missing.
 //! Pull checks the narinfo (signature, path, no references), downloads the
-//! NAR, checks file hash and size, decompresses at most `NarSize` bytes,
-//! checks the NAR hash and size, and only then commits through the store's
-//! atomic add: a refused entry leaves nothing in the store.
+//! NAR (at most what `NarSize` bytes can compress to, and only when the
+//! store's filesystem has room), checks file hash and size, decompresses at
+//! most `NarSize` bytes, checks the NAR hash and size, and only then commits
+//! through the store's atomic add: a refused entry leaves nothing in the
+//! store. A realisation's recorded artifact names must be plain names inside
+//! `dist/`. Every object has a deadline and a minimum rate
+//! ([`transport::Pace`]).
 
 pub mod codec;
 pub mod keys;
@@ -41,7 +46,7 @@ use std::path::PathBuf;
 
 pub use pull::{PullOptions, PullOutcome};
 pub use push::{PushOptions, PushOutcome};
-pub use transport::{CacheUrl, Retry, Transport, TransportError};
+pub use transport::{CacheUrl, Pace, Retry, Transport, TransportError};
 
 use crate::cache::narinfo::NarInfoError;
 use crate::cache::signing::SigningError;
@@ -59,8 +64,29 @@ pub enum CacheError {
         #[source]
         source: NarInfoError,
     },
-    #[error("{what}: not signed by a trusted key{}; pass --trusted-key NAME:KEY (or KILN_TRUSTED_PUBLIC_KEYS, or [cache] trusted-public-keys in recipes/release.toml), or --trust-unsigned to accept it anyway", signed_by(.signers))]
+    #[error("{what}: not signed by a trusted key{}; pass --trusted-key NAME:KEY (or KILN_TRUSTED_PUBLIC_KEYS, or [cache] trusted-public-keys in ~/.config/kiln/config.toml), or --trust-unsigned to accept it anyway", signed_by(.signers))]
     Untrusted { what: String, signers: Vec<String> },
+    #[error("{what}: skipped: signed by {}, a key that only the repository vouches for ({} lists it); kiln trusts a repository's keys only once you accept them: pass --accept-repo-keys, or add the key to [cache] trusted-public-keys in {}", crate::name::Shown(key), file.display(), config_hint(config.as_deref()))]
+    RepoKeyNotAccepted {
+        what: String,
+        key: String,
+        file: PathBuf,
+        /// The user's configuration file, where accepted keys are listed.
+        config: Option<PathBuf>,
+    },
+    #[error("{what}: refused: its realisation records an {source}")]
+    UnsafeArtifact {
+        what: String,
+        #[source]
+        source: crate::engine::dist::UnsafeArtifact,
+    },
+    #[error("{what}: refused: it needs {needed} bytes in {}, whose filesystem has {available} bytes free", dir.display())]
+    NoRoom {
+        what: String,
+        dir: PathBuf,
+        needed: u64,
+        available: u64,
+    },
     #[error("{what}: refused: {reason}")]
     Integrity { what: String, reason: String },
     #[error("{what}: refused: {reason}")]
@@ -107,6 +133,13 @@ impl From<crate::engine::BuildError> for CacheError {
     }
 }
 
+fn config_hint(config: Option<&std::path::Path>) -> String {
+    match config {
+        Some(p) => p.display().to_string(),
+        None => "~/.config/kiln/config.toml".to_string(),
+    }
+}
+
 fn signed_by(signers: &[String]) -> String {
     if signers.is_empty() {
         " (it has no signature)".to_string()
@@ -119,11 +152,17 @@ impl Classify for CacheError {
     fn kind(&self) -> ErrorKind {
         match self {
             CacheError::Untrusted { .. }
+            | CacheError::RepoKeyNotAccepted { .. }
+            | CacheError::UnsafeArtifact { .. }
+            | CacheError::NoRoom { .. }
+            | CacheError::Transport(TransportError::TooLarge { .. })
+            | CacheError::Transport(TransportError::NotAFile { .. })
             | CacheError::Integrity { .. }
             | CacheError::Unsupported { .. }
             | CacheError::Missing { .. }
             | CacheError::NarInfo { .. } => ErrorKind::CheckFailed,
             CacheError::Transport(TransportError::BadUrl { .. })
+            | CacheError::Transport(TransportError::BadPace { .. })
             | CacheError::Key { .. }
             | CacheError::KeyExists { .. }
             | CacheError::NotBuilt { .. }

@@ -5,8 +5,13 @@
 //! 1. the narinfo parses, describes the path asked for, has no references
 //!    (kiln's store holds self-contained source paths), its `NarHash` gives
 //!    the path's name as `nix-store --add` would, and it is signed by a
-//!    trusted key (unless unsigned entries are explicitly trusted);
-//! 2. the NAR file has the narinfo's `FileSize` and `FileHash`;
+//!    trusted key (unless unsigned entries are explicitly trusted; a key
+//!    that only the repository proposes is not trusted, see
+//!    [`super::trust`]);
+//! 2. the store's filesystem has room for it; the NAR file is at most what
+//!    `NarSize` bytes can compress to ([`max_file_size`]: `FileSize` is not
+//!    signed, and may be missing), and has the narinfo's `FileSize` and
+//!    `FileHash`;
 //! 3. it decompresses to at most `NarSize` bytes (a larger stream is cut
 //!    there), restores into a staging directory under the strict NAR reader,
 //!    and has exactly the narinfo's `NarHash` and `NarSize`;
@@ -16,8 +21,11 @@
 //!    under `--trust-unsigned`). From then on it is exactly as trusted as an
 //!    output built here.
 //!
-//! A realisation must itself be trusted and agree with its output's
-//! narinfo. Each item succeeds or is refused on its own.
+//! A realisation must itself be trusted, agree with its output's narinfo,
+//! and record only artifact names that are plain names inside `dist/`
+//! ([`crate::engine::dist::check_recorded`]), whoever signed it. A narinfo
+//! or realisation larger than its cap is refused like any other bad entry.
+//! Each item succeeds or is refused on its own.
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +35,9 @@ use super::codec;
 use super::layout::{self, CacheRealisation};
 use super::{Cache, CacheError, Progress};
 use crate::cache::narinfo::{self, Compression, NarInfo};
-use crate::cache::signing::TrustedKeys;
+use crate::cache::signing::{KeyName, TrustedKeys};
+use crate::cache::trust::RepoKeys;
+use crate::cache::TransportError;
 use crate::error::chain;
 use crate::nix::store_path::StorePath;
 use crate::store::{Origin, Realisation, Store};
@@ -35,7 +45,14 @@ use crate::store::{Origin, Realisation, Store};
 /// How to pull.
 #[derive(Debug, Clone)]
 pub struct PullOptions {
+    /// The user's keys.
     pub trusted: TrustedKeys,
+    /// Keys the repository proposes and the user has not accepted: an entry
+    /// they sign is refused, saying so.
+    pub repo_keys: RepoKeys,
+    /// The user's configuration file, named when a repository key is not
+    /// accepted.
+    pub user_config: Option<PathBuf>,
     /// Accept entries that no trusted key signed (`--trust-unsigned`).
     pub trust_unsigned: bool,
     /// Largest NAR accepted, in bytes.
@@ -48,11 +65,91 @@ impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             trusted: TrustedKeys::default(),
+            repo_keys: RepoKeys::default(),
+            user_config: None,
             trust_unsigned: false,
             max_nar_size: 64 << 30,
             jobs: 8,
         }
     }
+}
+
+impl PullOptions {
+    /// Who vouches for `what`: the trusted key that signed it (`signed_by`
+    /// asks a key set), `None` when unsigned entries are trusted; otherwise
+    /// refused, naming a repository key that signed it but is not accepted.
+    fn vouch(
+        &self,
+        what: &str,
+        signed_by: impl Fn(&TrustedKeys) -> Option<KeyName>,
+        signers: impl Iterator<Item = String>,
+    ) -> Result<Option<KeyName>, CacheError> {
+        if let Some(key) = signed_by(&self.trusted) {
+            return Ok(Some(key));
+        }
+        if self.trust_unsigned {
+            return Ok(None);
+        }
+        if let Some(key) = signed_by(&self.repo_keys.keys) {
+            return Err(CacheError::RepoKeyNotAccepted {
+                what: what.to_string(),
+                key: key.to_string(),
+                file: self.repo_keys.file.clone(),
+                config: self.user_config.clone(),
+            });
+        }
+        Err(CacheError::Untrusted {
+            what: what.to_string(),
+            signers: signers.collect(),
+        })
+    }
+}
+
+/// The largest file `nar_size` bytes of NAR can be stored as: the NAR
+/// itself uncompressed; compressed, at most 1/128 more plus 64 KiB (zstd's
+/// and xz's worst case on incompressible data is well inside this).
+pub fn max_file_size(compression: &Compression, nar_size: u64) -> u64 {
+    match compression {
+        Compression::None => nar_size,
+        _ => nar_size
+            .saturating_add(nar_size / 128)
+            .saturating_add(64 << 10),
+    }
+}
+
+/// Refuse `what` unless the filesystem of `dir` has `needed` bytes free.
+fn check_room(what: &str, dir: &Path, needed: u64) -> Result<(), CacheError> {
+    let st = rustix::fs::statvfs(dir).map_err(|e| CacheError::Io {
+        path: dir.to_path_buf(),
+        source: e.into(),
+    })?;
+    let available = st.f_bavail.saturating_mul(st.f_frsize);
+    if available < needed {
+        return Err(CacheError::NoRoom {
+            what: what.to_string(),
+            dir: dir.to_path_buf(),
+            needed,
+            available,
+        });
+    }
+    Ok(())
+}
+
+/// Get a small object (narinfo, realisation) of at most `limit` bytes; a
+/// larger one is a refused entry.
+fn get_small(
+    cache: &Cache,
+    what: &str,
+    key: &str,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, CacheError> {
+    cache.transport().get(key, limit).map_err(|e| match e {
+        TransportError::TooLarge { .. } => CacheError::Integrity {
+            what: what.to_string(),
+            reason: format!("{key} is larger than {limit} bytes"),
+        },
+        other => other.into(),
+    })
 }
 
 /// What happened to one item.
@@ -196,10 +293,7 @@ pub fn substitute(
             reason: "not a derivation name".into(),
         });
     }
-    let Some(bytes) = cache
-        .transport()
-        .get(&layout::realisation_key(drv), 16 << 20)?
-    else {
+    let Some(bytes) = get_small(cache, &what, &layout::realisation_key(drv), 16 << 20)? else {
         return Ok(None);
     };
     let refuse = |reason: String| CacheError::Integrity {
@@ -215,24 +309,25 @@ pub fn substitute(
         )));
     }
     // Who vouches for it, recorded with the realisation in the store.
-    let origin = match rec.trusted_by(&opts.trusted) {
+    let origin = match opts.vouch(
+        &what,
+        |keys| rec.trusted_by(keys).cloned(),
+        rec.signatures.iter().map(|s| s.name().to_string()),
+    )? {
         Some(key) => Origin::Signed {
             key: key.to_string(),
         },
-        None if opts.trust_unsigned => Origin::Unsigned {
+        None => Origin::Unsigned {
             cache: cache.transport().url().to_string(),
         },
-        None => {
-            return Err(CacheError::Untrusted {
-                what,
-                signers: rec
-                    .signatures
-                    .iter()
-                    .map(|s| s.name().to_string())
-                    .collect(),
-            })
-        }
     };
+    // Whoever signed it: its artifact names become paths under dist/.
+    crate::engine::dist::check_recorded(&rec.meta).map_err(|source| {
+        CacheError::UnsafeArtifact {
+            what: what.clone(),
+            source,
+        }
+    })?;
     let sp = rec.store_path().ok_or_else(|| {
         refuse(format!(
             "{:?} is not a store path under /nix/store",
@@ -282,6 +377,20 @@ pub fn substitute(
     Ok(Some((real, info.file_size.unwrap_or(info.nar_size))))
 }
 
+/// The most bytes of NAR file to download: what `NarSize` (signed) can
+/// compress to, or the smaller `FileSize` (not signed) when given.
+fn download_limit(info: &NarInfo) -> Result<u64, String> {
+    let cap = max_file_size(&info.compression, info.nar_size);
+    match info.file_size {
+        Some(n) if n > cap => Err(format!(
+            "its FileSize {n} is more than a {}-byte NAR can be stored in ({cap} bytes)",
+            info.nar_size
+        )),
+        Some(n) => Ok(n),
+        None => Ok(cap),
+    }
+}
+
 /// Check `sp`'s narinfo, download and check its NAR, restore it under
 /// `stage`; returns the narinfo and the restored path. Nothing is committed.
 fn fetch(
@@ -292,9 +401,7 @@ fn fetch(
 ) -> Result<(NarInfo, PathBuf), CacheError> {
     let what = sp.to_nix_path();
     let key = layout::narinfo_key(sp);
-    let bytes = cache
-        .transport()
-        .get(&key, 1 << 20)?
+    let bytes = get_small(cache, &what, &key, 1 << 20)?
         .ok_or_else(|| CacheError::Missing { what: what.clone() })?;
     let refuse = |reason: String| CacheError::Integrity {
         what: what.clone(),
@@ -311,12 +418,11 @@ fn fetch(
             info.store_path.to_nix_path()
         )));
     }
-    if !opts.trust_unsigned && info.trusted_by(&opts.trusted).is_none() {
-        return Err(CacheError::Untrusted {
-            what: format!("{what} ({key})"),
-            signers: info.sigs.iter().map(|s| s.name().to_string()).collect(),
-        });
-    }
+    opts.vouch(
+        &format!("{what} ({key})"),
+        |keys| info.trusted_by(keys).cloned(),
+        info.sigs.iter().map(|s| s.name().to_string()),
+    )?;
     if !info.references.is_empty() {
         return Err(CacheError::Unsupported {
             what,
@@ -343,6 +449,9 @@ fn fetch(
             info.ca
         )));
     }
+    let limit = download_limit(&info).map_err(refuse)?;
+    // The NAR file and the tree it unpacks to are both staged here.
+    check_room(&what, stage, limit.saturating_add(info.nar_size))?;
     if info.nar_size > opts.max_nar_size {
         return Err(refuse(format!(
             "its NAR is {} bytes, over the limit of {}",
@@ -355,20 +464,16 @@ fn fetch(
             reason: format!("compression {c:?} (kiln reads zstd, xz or none)"),
         });
     }
-    let limit = match (&info.compression, info.file_size) {
-        (_, Some(n)) => n,
-        (Compression::None, None) => info.nar_size,
-        (_, None) => opts.max_nar_size,
-    };
     // `#` cannot occur in a store path name, so this never meets `staged`.
     let file = stage.join("#download");
     let got = cache
         .transport()
         .get_file(&info.url, &file, limit)
         .map_err(|e| match e {
-            super::TransportError::TooLarge { .. } => {
-                refuse(format!("{} is larger than its narinfo says", info.url))
-            }
+            TransportError::TooLarge { limit, .. } => refuse(format!(
+                "{} is larger than its narinfo allows ({limit} bytes)",
+                info.url
+            )),
             other => other.into(),
         })?
         .ok_or_else(|| {

@@ -1,9 +1,10 @@
 //! The engine's [`Substituter`] backed by a binary cache: before building a
 //! derivation, `kiln build --cache URL` asks here for its realisation.
 //!
-//! A refused entry (untrusted, altered) is reported and the derivation is
-//! built locally; a cache that cannot be reached is reported once and not
-//! asked again during this build.
+//! A refused entry (untrusted, altered, signed by a repository key the user
+//! has not accepted) is reported and the derivation is built locally; a
+//! cache that cannot be reached, or that misses an object's deadline or
+//! minimum rate, is reported once and not asked again during this build.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -38,11 +39,16 @@ impl Substituter for CacheSubstituter {
         }
         match pull::substitute(&self.cache, store, drv, &self.opts) {
             Ok(found) => Ok(found.map(|(real, _)| real)),
-            Err(CacheError::Transport(e)) if e.is_unreachable() => {
+            Err(CacheError::Transport(e)) if e.is_unreachable() || e.is_too_slow() => {
                 self.down.store(true, Ordering::Relaxed);
                 Err(format!(
-                    "cache {} is unreachable ({}); not asking it again",
+                    "cache {} is {} ({}); not asking it again",
                     self.cache.transport().url(),
+                    if e.is_too_slow() {
+                        "too slow"
+                    } else {
+                        "unreachable"
+                    },
                     chain(&e)
                 ))
             }

@@ -6,15 +6,20 @@
 //! `<hash>.narinfo`, `nar/<filehash>.nar.zst`, `realisations/<drv>.json`),
 //! built by [`super::layout`] from checked parts. Every read is capped: a
 //! server cannot make kiln allocate or write more than the caller allows.
-//! HTTP requests that fail transiently (connection errors, timeouts, 408,
-//! 429, 5xx) are retried with exponential backoff; a directory cache writes
-//! each object to a temporary file and renames it, so a reader never sees
-//! half an object.
+//! Every read is paced ([`Pace`]): one object, retries included, must
+//! arrive within a deadline and, after a grace period, at a minimum average
+//! rate, so a server that trickles bytes is given up on rather than waited
+//! for. HTTP requests that fail transiently (connection errors, timeouts,
+//! 408, 429, 5xx) are retried with exponential backoff while the deadline
+//! allows; a directory cache's objects are opened as regular files only
+//! (never through a link, never waiting on a FIFO), and it writes each object
+//! to a temporary file and renames it, so a reader never sees half an
+//! object.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where a cache lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +113,16 @@ pub enum TransportError {
     },
     #[error("{url}: larger than {limit} bytes")]
     TooLarge { url: String, limit: u64 },
+    #[error("{url}: {reason}")]
+    TooSlow { url: String, reason: String },
+    #[error("{url}")]
+    NotAFile {
+        url: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{name}={value:?}: expected a whole number of seconds, at least 1")]
+    BadPace { name: &'static str, value: String },
 }
 
 impl TransportError {
@@ -115,6 +130,121 @@ impl TransportError {
     /// unknown host, a missing directory).
     pub fn is_unreachable(&self) -> bool {
         matches!(self, TransportError::Http { .. })
+    }
+
+    /// Whether the cache answered too slowly (deadline or minimum rate).
+    pub fn is_too_slow(&self) -> bool {
+        matches!(self, TransportError::TooSlow { .. })
+    }
+}
+
+/// How long one object may take: all of it (retries included) within
+/// `deadline`, and, once `grace` has passed, at least `min_rate` bytes a
+/// second on average. Checked between reads; a read that blocks is bounded
+/// by the HTTP client's timeouts, which never outlast the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub deadline: Duration,
+    pub grace: Duration,
+    /// Bytes per second.
+    pub min_rate: u64,
+}
+
+/// The environment variable that sets [`Pace::deadline`] in seconds.
+pub const DEADLINE_ENV: &str = "KILN_CACHE_DEADLINE_SECS";
+
+impl Default for Pace {
+    /// One hour per object; after 30 s, at least 16 KiB/s.
+    fn default() -> Self {
+        Pace {
+            deadline: Duration::from_secs(3600),
+            grace: Duration::from_secs(30),
+            min_rate: 16 << 10,
+        }
+    }
+}
+
+impl Pace {
+    /// The default pace with the deadline [`DEADLINE_ENV`] gives, if set
+    /// (the grace period never outlasts it).
+    pub fn from_env_value(value: Option<&str>) -> Result<Pace, TransportError> {
+        let mut pace = Pace::default();
+        if let Some(v) = value {
+            let secs = v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| TransportError::BadPace {
+                    name: DEADLINE_ENV,
+                    value: v.to_string(),
+                })?;
+            pace.deadline = Duration::from_secs(secs);
+            pace.grace = pace.grace.min(pace.deadline);
+        }
+        Ok(pace)
+    }
+}
+
+/// One object's clock.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    pace: Pace,
+    start: Instant,
+}
+
+impl Clock {
+    fn start(pace: Pace) -> Clock {
+        Clock {
+            pace,
+            start: Instant::now(),
+        }
+    }
+
+    /// Time left before the deadline (at least a millisecond, so that a
+    /// timeout given to the HTTP client is never "none").
+    fn remaining(&self) -> Duration {
+        self.pace
+            .deadline
+            .saturating_sub(self.start.elapsed())
+            .max(Duration::from_millis(1))
+    }
+
+    /// An error when the object is late or, `got` bytes in, too slow.
+    fn check(&self, url: &str, got: u64) -> Result<(), TransportError> {
+        self.check_at(url, got, self.start.elapsed())
+    }
+
+    /// An error when the deadline has passed.
+    fn late(&self, url: &str) -> Result<(), TransportError> {
+        let elapsed = self.start.elapsed();
+        self.check_at(url, u64::MAX, elapsed)
+    }
+
+    fn check_at(&self, url: &str, got: u64, elapsed: Duration) -> Result<(), TransportError> {
+        let slow = |reason: String| {
+            Err(TransportError::TooSlow {
+                url: url.to_string(),
+                reason,
+            })
+        };
+        if elapsed >= self.pace.deadline {
+            return slow(format!(
+                "not complete after {} s (the deadline per object is {} s, {DEADLINE_ENV})",
+                elapsed.as_secs(),
+                self.pace.deadline.as_secs()
+            ));
+        }
+        if elapsed >= self.pace.grace
+            && (got as f64) < self.pace.min_rate as f64 * elapsed.as_secs_f64()
+        {
+            return slow(format!(
+                "{got} bytes in {} s, slower than {} bytes/s",
+                elapsed.as_secs(),
+                self.pace.min_rate
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +272,7 @@ pub struct Transport {
     url: CacheUrl,
     agent: Option<ureq::Agent>,
     retry: Retry,
+    pace: Pace,
 }
 
 /// One attempt's failure: worth retrying or not.
@@ -169,11 +300,17 @@ impl Transport {
             url,
             agent,
             retry: Retry::default(),
+            pace: Pace::default(),
         }
     }
 
     pub fn with_retry(mut self, retry: Retry) -> Transport {
         self.retry = retry;
+        self
+    }
+
+    pub fn with_pace(mut self, pace: Pace) -> Transport {
+        self.pace = pace;
         self
     }
 
@@ -194,8 +331,14 @@ impl Transport {
         redact(&self.location(key))
     }
 
-    /// Run `op` until it succeeds, fails fatally, or attempts run out.
-    fn retrying<T>(&self, mut op: impl FnMut() -> Result<T, Attempt>) -> Result<T, TransportError> {
+    /// Run `op` until it succeeds, fails fatally, attempts run out or the
+    /// object's deadline passes.
+    fn retrying<T>(
+        &self,
+        clock: &Clock,
+        shown: &str,
+        mut op: impl FnMut() -> Result<T, Attempt>,
+    ) -> Result<T, TransportError> {
         let mut delay = self.retry.first_delay;
         let attempts = self.retry.attempts.max(1);
         for n in 1..=attempts {
@@ -203,7 +346,11 @@ impl Transport {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Transient(e)) if n == attempts => return Err(with_attempts(e, n)),
-                Err(Attempt::Transient(_)) => {
+                Err(Attempt::Transient(e)) => {
+                    if delay >= clock.remaining() {
+                        clock.late(shown)?;
+                        return Err(with_attempts(e, n));
+                    }
                     std::thread::sleep(delay);
                     delay *= 2;
                 }
@@ -212,31 +359,42 @@ impl Transport {
         unreachable!("the loop returns on its last attempt")
     }
 
+    /// Open the directory cache's `key` as a regular file; `None` if absent.
+    fn open_dir_object(&self, dir: &Path, key: &str) -> Result<Option<File>, TransportError> {
+        let shown = self.shown(key);
+        match crate::fsutil::open_regular(&dir.join(key)) {
+            Ok((f, _)) => Ok(Some(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Err(TransportError::NotAFile {
+                url: shown,
+                source: e,
+            }),
+            Err(source) => Err(TransportError::Io { url: shown, source }),
+        }
+    }
+
     /// The object `key`, or `None` if the cache does not have it. More than
     /// `limit` bytes is an error.
     pub fn get(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>, TransportError> {
         let url = self.location(key);
         let shown = self.shown(key);
+        let clock = Clock::start(self.pace);
+        let copy = |from: &mut dyn Read| {
+            let mut out = Vec::new();
+            capped_copy(from, &mut out, limit, &shown, &clock).map(|_| out)
+        };
         match &self.url {
-            CacheUrl::Dir(dir) => {
-                let path = dir.join(key);
-                let file = match File::open(&path) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(source) => return Err(TransportError::Io { url: shown, source }),
-                };
-                let mut out = Vec::new();
-                capped_copy(file, &mut out, limit, &shown)?;
-                Ok(Some(out))
-            }
-            CacheUrl::Http(_) => self.retrying(|| {
-                let Some(resp) = self.http_get(&url)? else {
+            CacheUrl::Dir(dir) => match self.open_dir_object(dir, key)? {
+                Some(mut file) => copy(&mut file).map(Some),
+                None => Ok(None),
+            },
+            CacheUrl::Http(_) => self.retrying(&clock, &shown, || {
+                let Some(resp) = self.http_get(&url, &clock)? else {
                     return Ok(None);
                 };
-                let mut out = Vec::new();
-                capped_copy(resp.into_body().into_reader(), &mut out, limit, &shown)
-                    .map_err(classify_read)?;
-                Ok(Some(out))
+                copy(&mut resp.into_body().into_reader())
+                    .map(Some)
+                    .map_err(classify_read)
             }),
         }
     }
@@ -257,32 +415,52 @@ impl Transport {
                 source,
             })
         };
+        let clock = Clock::start(self.pace);
         match &self.url {
-            CacheUrl::Dir(dir) => {
-                let path = dir.join(key);
-                let file = match File::open(&path) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-                    Err(source) => return Err(TransportError::Io { url: shown, source }),
-                };
-                capped_copy(file, open_dest()?, limit, &shown).map(Some)
-            }
-            CacheUrl::Http(_) => self.retrying(|| {
-                let Some(resp) = self.http_get(&url)? else {
+            CacheUrl::Dir(dir) => match self.open_dir_object(dir, key)? {
+                Some(mut file) => {
+                    capped_copy(&mut file, open_dest()?, limit, &shown, &clock).map(Some)
+                }
+                None => Ok(None),
+            },
+            CacheUrl::Http(_) => self.retrying(&clock, &shown, || {
+                let Some(resp) = self.http_get(&url, &clock)? else {
                     return Ok(None);
                 };
                 let out = open_dest().map_err(Attempt::Fatal)?;
-                capped_copy(resp.into_body().into_reader(), out, limit, &shown)
-                    .map(Some)
-                    .map_err(classify_read)
+                capped_copy(
+                    &mut resp.into_body().into_reader(),
+                    out,
+                    limit,
+                    &shown,
+                    &clock,
+                )
+                .map(Some)
+                .map_err(classify_read)
             }),
         }
     }
 
-    fn http_get(&self, url: &str) -> Result<Option<ureq::http::Response<ureq::Body>>, Attempt> {
+    /// GET `url`, the whole exchange (body included) bounded by the time
+    /// `clock` has left.
+    fn http_get(
+        &self,
+        url: &str,
+        clock: &Clock,
+    ) -> Result<Option<ureq::http::Response<ureq::Body>>, Attempt> {
         let agent = self.agent.as_ref().expect("HTTP transports have an agent");
         let shown = redact(url);
-        let resp = agent.get(url).call().map_err(|e| http_error(&shown, e))?;
+        clock.late(&shown).map_err(Attempt::Fatal)?;
+        let resp = agent
+            .get(url)
+            .config()
+            .timeout_global(Some(clock.remaining()))
+            .build()
+            .call()
+            .map_err(|e| match clock.late(&shown) {
+                Err(late) => Attempt::Fatal(late),
+                Ok(()) => http_error(&shown, e),
+            })?;
         match resp.status().as_u16() {
             200..=299 => Ok(Some(resp)),
             // S3 answers 403 for a missing key when listing is not allowed.
@@ -297,9 +475,9 @@ impl Transport {
         let shown = self.shown(key);
         match &self.url {
             CacheUrl::Dir(dir) => write_atomically(dir, key, &mut &bytes[..], &shown),
-            CacheUrl::Http(_) => {
-                self.retrying(|| self.http_put(&url, content_type, |r| r.send(bytes)))
-            }
+            CacheUrl::Http(_) => self.retrying(&self.put_clock(), &shown, || {
+                self.http_put(&url, content_type, |r| r.send(bytes))
+            }),
         }
     }
 
@@ -320,11 +498,21 @@ impl Transport {
         };
         match &self.url {
             CacheUrl::Dir(dir) => write_atomically(dir, key, &mut open()?, &shown),
-            CacheUrl::Http(_) => self.retrying(|| {
+            CacheUrl::Http(_) => self.retrying(&self.put_clock(), &shown, || {
                 let file = open().map_err(Attempt::Fatal)?;
                 self.http_put(&url, content_type, |r| r.send(file))
             }),
         }
+    }
+
+    /// Uploads are retried without a deadline of their own (the per-write
+    /// timeout bounds a stalled one).
+    fn put_clock(&self) -> Clock {
+        Clock::start(Pace {
+            deadline: Duration::MAX,
+            grace: Duration::MAX,
+            min_rate: 0,
+        })
     }
 
     fn http_put(
@@ -397,7 +585,7 @@ fn http_error(url: &str, e: ureq::Error) -> Attempt {
 }
 
 /// A body that broke off mid-way is worth another try; one that is too
-/// large is not.
+/// large or too slow is not.
 fn classify_read(e: TransportError) -> Attempt {
     match e {
         TransportError::Io { url, source } => Attempt::Transient(TransportError::Http {
@@ -409,23 +597,39 @@ fn classify_read(e: TransportError) -> Attempt {
     }
 }
 
-/// Copy at most `limit` bytes; more is [`TransportError::TooLarge`].
+/// Copy at most `limit` bytes at `clock`'s pace; more is
+/// [`TransportError::TooLarge`], late or slow [`TransportError::TooSlow`].
 fn capped_copy(
-    from: impl Read,
+    from: &mut dyn Read,
     mut to: impl Write,
     limit: u64,
     url: &str,
+    clock: &Clock,
 ) -> Result<u64, TransportError> {
     let io = |source| TransportError::Io {
         url: url.to_string(),
         source,
     };
-    let n = io::copy(&mut from.take(limit.saturating_add(1)), &mut to).map_err(io)?;
-    if n > limit {
-        return Err(TransportError::TooLarge {
-            url: url.to_string(),
-            limit,
-        });
+    let mut buf = vec![0u8; 256 << 10];
+    let mut n: u64 = 0;
+    loop {
+        clock.check(url, n)?;
+        let want = (limit.saturating_add(1) - n).min(buf.len() as u64) as usize;
+        let got = match from.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(got) => got,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A read cut short by the client's timeout is the deadline's.
+            Err(e) => return Err(clock.check(url, n).err().unwrap_or(io(e))),
+        };
+        to.write_all(&buf[..got]).map_err(io)?;
+        n += got as u64;
+        if n > limit {
+            return Err(TransportError::TooLarge {
+                url: url.to_string(),
+                limit,
+            });
+        }
     }
     to.flush().map_err(io)?;
     Ok(n)
@@ -499,5 +703,45 @@ mod tests {
         ));
         let out = dir.path().join("copy");
         assert_eq!(t.get_file("nar/x.nar", &out, 10).unwrap(), Some(10));
+        std::os::unix::fs::symlink(dir.path().join("nar/x.nar"), dir.path().join("link")).unwrap();
+        assert!(matches!(
+            t.get("link", 10),
+            Err(TransportError::NotAFile { .. })
+        ));
+    }
+
+    #[test]
+    fn a_late_or_slow_object_is_given_up() {
+        let mut pace = Pace::from_env_value(Some("5")).unwrap();
+        assert_eq!(Pace::from_env_value(None).unwrap(), Pace::default());
+        assert_eq!(
+            (pace.deadline, pace.grace),
+            (Duration::from_secs(5), Duration::from_secs(5))
+        );
+        assert!(Pace::from_env_value(Some("0")).is_err());
+        assert!(Pace::from_env_value(Some("soon")).is_err());
+        pace.deadline = Duration::ZERO;
+        let late = Clock::start(pace);
+        let mut out = Vec::new();
+        let e = capped_copy(&mut &b"abc"[..], &mut out, 10, "u", &late).unwrap_err();
+        assert!(e.is_too_slow(), "{e}");
+        let clock = Clock::start(Pace::default());
+        let at = |s| Duration::from_secs(s);
+        // 16 KiB/s after 30 s.
+        assert!(clock.check_at("u", 0, at(29)).is_ok());
+        assert!(clock.check_at("u", 40 * 16384, at(31)).is_ok());
+        assert!(clock
+            .check_at("u", 16384, at(31))
+            .unwrap_err()
+            .is_too_slow());
+        assert!(clock
+            .check_at("u", u64::MAX, at(3600))
+            .unwrap_err()
+            .is_too_slow());
+        let fine = Clock::start(Pace::default());
+        assert_eq!(
+            capped_copy(&mut &b"abc"[..], &mut out, 10, "u", &fine).unwrap(),
+            3
+        );
     }
 }

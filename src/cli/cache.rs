@@ -86,7 +86,7 @@ pub struct PullArgs {
     pub transfer: Transfer,
     /// A trusted public key `NAME:BASE64`; repeatable. Also read from
     /// KILN_TRUSTED_PUBLIC_KEYS (space-separated) and `[cache]
-    /// trusted-public-keys` in recipes/release.toml.
+    /// trusted-public-keys` in ~/.config/kiln/config.toml.
     #[arg(
         long = "trusted-key",
         value_name = "KEY",
@@ -94,6 +94,10 @@ pub struct PullArgs {
         value_delimiter = ' '
     )]
     pub trusted_keys: Vec<String>,
+    /// Trust the keys the project's recipes/release.toml lists
+    /// (`[cache] trusted-public-keys`) for this command.
+    #[arg(long)]
+    pub accept_repo_keys: bool,
     /// Accept entries no trusted key signed.
     #[arg(long)]
     pub trust_unsigned: bool,
@@ -118,50 +122,91 @@ fn keygen(a: KeygenArgs) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// The trusted keys: flags and environment, the public half of our own
-/// signing key, then the project's release.toml.
+/// Whose keys a reader trusts, as the command line says.
+struct Trust<'a> {
+    /// `--trusted-key` and `KILN_TRUSTED_PUBLIC_KEYS`.
+    flags: &'a [String],
+    /// Our own signing key (`build --push`): its public half is trusted.
+    own: Option<&'a SecretKey>,
+    /// `--accept-repo-keys`.
+    accept_repo_keys: bool,
+    trust_unsigned: bool,
+}
+
+/// The user's keys (flags and environment, the public half of our own
+/// signing key, the user's configuration file), and the project's
+/// release.toml keys: trusted with --accept-repo-keys, else only proposed.
 fn trusted_keys(
-    flags: &[String],
-    own: Option<&SecretKey>,
+    t: &Trust<'_>,
     ctx: &Context,
-) -> Result<TrustedKeys, CliError> {
+) -> Result<(TrustedKeys, trust::RepoKeys, Option<PathBuf>), CliError> {
     let mut keys = TrustedKeys::default();
-    if let Some(k) = own {
+    if let Some(k) = t.own {
         keys.add(k.public());
     }
-    for k in flags.iter().filter(|k| !k.trim().is_empty()) {
+    for k in t.flags.iter().filter(|k| !k.trim().is_empty()) {
         keys.add(k.parse::<PublicKey>().map_err(|e| {
             CliError::bad_input(format!("--trusted-key / KILN_TRUSTED_PUBLIC_KEYS: {e}"))
         })?);
     }
-    if let Ok(root) = ctx.project_root() {
-        for k in trust::release_toml_keys(&root)? {
+    let config = trust::user_config_file();
+    if let Some(file) = &config {
+        for k in trust::user_keys(file)? {
             keys.add(k);
         }
     }
-    Ok(keys)
+    let mut repo = match ctx.project_root() {
+        Ok(root) => trust::release_toml_keys(&root)?,
+        Err(_) => trust::RepoKeys::default(),
+    };
+    if t.accept_repo_keys {
+        for k in std::mem::take(&mut repo.keys).keys() {
+            keys.add(k.clone());
+        }
+    }
+    Ok((keys, repo, config))
 }
 
-/// Pull options; without any trusted key, pulling needs --trust-unsigned.
-fn pull_options(
-    flags: &[String],
-    own: Option<&SecretKey>,
-    trust_unsigned: bool,
-    jobs: usize,
-    ctx: &Context,
-) -> Result<PullOptions, CliError> {
-    let trusted = trusted_keys(flags, own, ctx)?;
-    if trusted.is_empty() && !trust_unsigned {
+/// Pull options; without any key, trusted or proposed by the repository,
+/// pulling needs --trust-unsigned.
+fn pull_options(t: &Trust<'_>, jobs: usize, ctx: &Context) -> Result<PullOptions, CliError> {
+    let (trusted, repo_keys, user_config) = trusted_keys(t, ctx)?;
+    if trusted.is_empty() && repo_keys.keys.is_empty() && !t.trust_unsigned {
         return Err(CliError::bad_input(
-            "no trusted public key: pass --trusted-key NAME:BASE64 (or set KILN_TRUSTED_PUBLIC_KEYS, or [cache] trusted-public-keys in recipes/release.toml), or --trust-unsigned",
+            "no trusted public key: pass --trusted-key NAME:BASE64 (or set KILN_TRUSTED_PUBLIC_KEYS, or [cache] trusted-public-keys in ~/.config/kiln/config.toml), or --trust-unsigned",
         ));
+    }
+    if trusted.is_empty() && !t.trust_unsigned {
+        eprintln!(
+            "kiln: warning: {} lists cache keys, which kiln trusts only once you accept them (--accept-repo-keys, or [cache] trusted-public-keys in your own config); entries they sign will be skipped",
+            repo_keys.file.display()
+        );
     }
     Ok(PullOptions {
         trusted,
-        trust_unsigned,
+        repo_keys,
+        user_config,
+        trust_unsigned: t.trust_unsigned,
         jobs,
         ..PullOptions::default()
     })
+}
+
+/// How fast a cache must answer: the deadline `KILN_CACHE_DEADLINE_SECS`
+/// sets, if any.
+fn pace() -> Result<cache::Pace, CliError> {
+    let deadline = std::env::var(cache::transport::DEADLINE_ENV).ok();
+    Ok(cache::Pace::from_env_value(deadline.as_deref()).map_err(cache::CacheError::from)?)
+}
+
+/// The cache at `url`, opened for reading or (`create`) writing.
+fn open_cache(url: &CacheUrl, create: bool, pace: cache::Pace) -> Result<Cache, cache::CacheError> {
+    let transport = cache::Transport::new(url.clone()).with_pace(pace);
+    if create {
+        Cache::create_with(transport)
+    } else {
+        Cache::open_with(transport)
+    }
 }
 
 fn parse_paths(paths: &[String]) -> Result<Vec<StorePath>, CliError> {
@@ -260,14 +305,20 @@ fn pull(a: PullArgs, ctx: &Context) -> Result<u8, CliError> {
     let t = &a.transfer;
     let url = url(&t.url)?;
     let paths = parse_paths(&t.paths)?;
-    let opts = pull_options(&a.trusted_keys, None, a.trust_unsigned, t.jobs, ctx)?;
+    let trust = Trust {
+        flags: &a.trusted_keys,
+        own: None,
+        accept_repo_keys: a.accept_repo_keys,
+        trust_unsigned: a.trust_unsigned,
+    };
+    let opts = pull_options(&trust, t.jobs, ctx)?;
     let plan_opts = if t.plans() {
         Some(super::build::options(t.selection.clone(), ctx)?)
     } else {
         None
     };
     let store = Store::open(ctx.store_dir()?)?;
-    let cache = Cache::open(&url)?;
+    let cache = open_cache(&url, false, pace()?)?;
     let bar = Bar::new("pull");
     let mut results = cache::pull::pull_realisations(&cache, &store, &t.drvs, &opts, &bar);
     results.extend(cache::pull::pull_paths(
@@ -334,7 +385,7 @@ pub struct BuildCache {
     #[arg(long, env = "KILN_SIGNING_KEY_FILE", value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
     /// A trusted public key `NAME:BASE64`; repeatable (also
-    /// KILN_TRUSTED_PUBLIC_KEYS and recipes/release.toml).
+    /// KILN_TRUSTED_PUBLIC_KEYS and ~/.config/kiln/config.toml).
     #[arg(
         long = "trusted-key",
         value_name = "KEY",
@@ -342,6 +393,10 @@ pub struct BuildCache {
         value_delimiter = ' '
     )]
     pub trusted_keys: Vec<String>,
+    /// Trust the keys the project's recipes/release.toml lists
+    /// (`[cache] trusted-public-keys`) for this build.
+    #[arg(long, requires = "url")]
+    pub accept_repo_keys: bool,
     /// Accept cache entries no trusted key signed.
     #[arg(long, requires = "url")]
     pub trust_unsigned: bool,
@@ -371,19 +426,16 @@ impl BuildCache {
             }
             _ => None,
         };
-        let opts = pull_options(
-            &self.trusted_keys,
-            key.as_ref(),
-            self.trust_unsigned,
-            8,
-            ctx,
-        )?;
-        // With --push, an empty cache is initialised rather than reported.
-        let opened = if key.is_some() {
-            Cache::create(&url)
-        } else {
-            Cache::open(&url)
+        let trust = Trust {
+            flags: &self.trusted_keys,
+            own: key.as_ref(),
+            accept_repo_keys: self.accept_repo_keys,
+            trust_unsigned: self.trust_unsigned,
         };
+        let opts = pull_options(&trust, 8, ctx)?;
+        let pace = pace()?;
+        // With --push, an empty cache is initialised rather than reported.
+        let opened = open_cache(&url, key.is_some(), pace);
         let substituter = match opened {
             Ok(cache) => Some(Arc::new(CacheSubstituter::new(cache, opts))),
             Err(e) => {

@@ -67,6 +67,13 @@ pub enum BuildError {
     },
     #[error("recipe {recipe} would write {name:?} into dist/, a name kiln writes itself; give it an `output` (or a name) that differs")]
     ReservedName { name: String, recipe: String },
+    #[error("recipe {recipe}: the realisation of {store_path} records an {source}; refusing to write it into dist/")]
+    UnsafeArtifact {
+        recipe: String,
+        store_path: PathBuf,
+        #[source]
+        source: super::dist::UnsafeArtifact,
+    },
     #[error("recipe {recipe}: the store holds no provenance for {store_path}")]
     MissingProvenance { recipe: String, store_path: PathBuf },
     #[error("the provenance of {store_path} is not a statement kiln wrote")]
@@ -120,7 +127,9 @@ impl Classify for BuildError {
             | BuildError::IncludeMatchesNothing { .. }
             | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,
-            BuildError::Mismatch { .. } | BuildError::Failed { .. } => ErrorKind::CheckFailed,
+            BuildError::Mismatch { .. }
+            | BuildError::Failed { .. }
+            | BuildError::UnsafeArtifact { .. } => ErrorKind::CheckFailed,
             BuildError::Io { .. }
             | BuildError::Hash { .. }
             | BuildError::ThreadPool { .. }

@@ -26,7 +26,9 @@
 //!   entries and keeps the others only when they were built from the same
 //!   source (recorded in `dist/.kiln-dist.json`), else it replaces `dist/`.
 //!   Either way `SHA256SUMS` lists exactly what is in `dist/`.
-//! - **Names are checked first.** Two artifacts, an artifact and another's
+//! - **Names are checked first.** Every recorded artifact name is a plain
+//!   name inside `dist/` ([`recorded`]: a realisation may come from a cache
+//!   or an old store record), and two artifacts, an artifact and another's
 //!   `.intoto.json`, or an artifact and one of kiln's own files
 //!   ([`super::plan::RESERVED_DIST_NAMES`]) never share a name.
 
@@ -41,8 +43,10 @@ use crate::hash::Sha256;
 use crate::store::Store;
 
 mod place;
+mod recorded;
 
 use place::{place, Retire};
+pub use recorded::{check_recorded, dist_name, UnsafeArtifact};
 
 /// The lock a build holds while it writes `dist/`.
 pub const LOCK_NAME: &str = ".kiln-dist.lock";
@@ -270,7 +274,13 @@ fn plan_names(
     for r in reports {
         let prov = store.provenance(&r.output, &r.build)?;
         for a in &r.artifacts {
-            let name = a.file.trim_end_matches('/').to_string();
+            let name = dist_name(&a.file, &a.path)
+                .map_err(|source| BuildError::UnsafeArtifact {
+                    recipe: r.id.clone(),
+                    store_path: r.store_path.clone(),
+                    source,
+                })?
+                .to_string();
             claim(&name, &r.id)?;
             let pname = format!("{name}.intoto.json");
             claim(&pname, &r.id)?;
