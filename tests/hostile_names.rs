@@ -277,3 +277,77 @@ fn a_name_only_known_after_building_is_checked_before_dist_is_written() {
         &["recipe web", "`x\\u{202e}gpj-1.0.0", "into dist/"],
     );
 }
+
+/// Write a git object with `git hash-object --literally` (no validity checks).
+fn literal_object(repo: &std::path::Path, kind: &str, bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = common::cmd("git")
+        .current_dir(repo)
+        .args(["hash-object", "-t", kind, "--literally", "-w", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Point 17: a path from a crafted tree is printed escaped in the refusal
+/// (here a blob whose name holds ESC, U+202E and `/`).
+#[test]
+fn a_refused_tree_path_is_printed_escaped() {
+    let p = Project::new(&[]);
+    let tree = common::run_ok(common::cmd("git").current_dir(&p.root).args(["write-tree"]));
+    let listing = common::run(
+        common::cmd("git")
+            .current_dir(&p.root)
+            .args(["cat-file", "tree", &tree]),
+    )
+    .stdout;
+    let blob = literal_object(&p.root, "blob", b"x\n");
+    let mut bytes = listing;
+    bytes.extend_from_slice("100644 x\u{1b}[2J\u{202e}y/z\0".as_bytes());
+    bytes.extend(
+        (0..blob.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&blob[i..i + 2], 16).unwrap()),
+    );
+    let crafted = literal_object(&p.root, "tree", &bytes);
+    let commit = common::run_ok(common::cmd("git").current_dir(&p.root).args([
+        "commit-tree",
+        &crafted,
+        "-p",
+        "HEAD",
+        "-m",
+        "crafted",
+    ]));
+    p.refuses(
+        &["build", "--rev", &commit],
+        &[&commit, "x\\x1b[2J\\u{202e}y/z"],
+    );
+}
+
+/// Point 4: a command's output directory is listed file by file in
+/// `SHA256SUMS` (`<name>/<path>`): a file whose name holds a line feed is
+/// refused before anything in `dist/` changes.
+#[test]
+fn a_file_name_with_a_newline_in_a_directory_artifact_cannot_forge_a_line() {
+    let p = Project::new(&[]);
+    let recipe = format!(
+        "surface = \"command\"\nsource = \"docs\"\n\n[command]\nargv = [\"sh\", \"-c\", \"printf x > \\\"out/a\\n{HEX}  forged\\\"\"]\ntools = [\"sh\"]\noutputs = [\"out\"]\n"
+    );
+    p.commit(&[
+        ("docs/out/keep.txt", b"keep\n"),
+        ("recipes/cmd.toml", recipe.as_bytes()),
+    ]);
+    p.refuses(
+        &["build"],
+        &[
+            "recipe cmd",
+            &format!("a\\n{HEX}  forged`"),
+            "control character",
+        ],
+    );
+}
