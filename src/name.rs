@@ -112,6 +112,32 @@ pub fn shown(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// A path to put in a message: [`shown`] of its (lossy UTF-8) text.
+pub fn shown_path(p: &std::path::Path) -> String {
+    shown(&p.to_string_lossy()).into_owned()
+}
+
+/// A whole message (which may span lines) as it may be printed: like
+/// [`shown`], but line feeds and tabs stay and backslashes are left alone,
+/// so kiln's own multi-line messages keep their shape while no other
+/// control or bidirectional character reaches the terminal. The last line
+/// of defence where the CLI prints; names inside messages use [`shown`].
+pub fn shown_message(s: &str) -> Cow<'_, str> {
+    let escape = |c: char| (is_control(c) && c != '\n' && c != '\t') || is_bidi_control(c);
+    if !s.chars().any(escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            c if escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// A name to put in a message: [`shown`] inside backticks.
 #[derive(Debug, Clone, Copy)]
 pub struct Shown<'a>(pub &'a str);
@@ -174,6 +200,11 @@ mod tests {
         assert_eq!(shown("c:\\d"), "c:\\\\d");
         assert_eq!(shown("\u{85}"), "\\u{85}");
         assert_eq!(Shown("a\tb").to_string(), "`a\\tb`");
+        assert_eq!(
+            shown_message("line\n  c:\\x \u{1b}[2J\u{202e}\r"),
+            "line\n  c:\\x \\u{1b}[2J\\u{202e}\\r"
+        );
+        assert_eq!(shown_path(std::path::Path::new("a\nb")), "a\\nb");
         assert_eq!(
             NameError::Control('\u{1b}').to_string(),
             "holds a control character \\u{1b}"

@@ -57,7 +57,7 @@ impl Compression {
 /// Errors while writing a bundle.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("reading {path}")]
+    #[error("reading {}", crate::name::shown_path(path))]
     Open {
         path: std::path::PathBuf,
         #[source]

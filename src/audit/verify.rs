@@ -539,7 +539,7 @@ fn choose_recipe(
         seen.extend(of_kind.iter().map(|r| r.id.as_str()));
         let named: Vec<&&crate::recipe::Recipe> = of_kind
             .iter()
-            .filter(|r| name_of(r).is_some_and(|n| n.iter().any(|n| n == file)))
+            .filter(|r| name_of(r).is_some_and(|n| n.iter().any(|n| n.name == file)))
             .collect();
         let unnamed: Vec<&&crate::recipe::Recipe> =
             of_kind.iter().filter(|r| name_of(r).is_none()).collect();

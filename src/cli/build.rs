@@ -118,7 +118,7 @@ impl Bars {
                     indicatif::ProgressStyle::with_template("{spinner} {prefix:30} {msg}")
                         .expect("valid template"),
                 );
-                b.set_prefix(id.to_string());
+                b.set_prefix(crate::name::shown(id).into_owned());
                 b
             })
             .clone()
@@ -142,6 +142,7 @@ impl Progress for Bars {
         ));
     }
     fn warn(&self, message: &str) {
+        let message = crate::name::shown_message(message);
         let _ = self.multi.println(format!("warning: {message}"));
     }
 }
@@ -149,7 +150,7 @@ impl Progress for Bars {
 struct Warnings;
 impl Progress for Warnings {
     fn warn(&self, message: &str) {
-        eprintln!("kiln: warning: {message}");
+        eprintln!("kiln: warning: {}", crate::name::shown_message(message));
     }
 }
 
@@ -224,15 +225,15 @@ fn human(report: &BuildReport, root: &std::path::Path) -> String {
     for r in &report.recipes {
         for a in &r.artifacts {
             let tag = match a.extra.get("dist_tag").and_then(|t| t.as_str()) {
-                Some(t) => format!(" (npm tag {t})"),
+                Some(t) => format!(" (npm tag {})", crate::name::shown(t)),
                 None => String::new(),
             };
             out.push_str(&format!(
                 "{:8} {:24} {}/{}{tag}\n",
                 r.status.as_str(),
-                r.id,
-                shown.display(),
-                a.file
+                crate::name::shown(&r.id),
+                crate::name::shown_path(&shown),
+                crate::name::shown(&a.file)
             ));
         }
     }
@@ -247,7 +248,7 @@ fn human(report: &BuildReport, root: &std::path::Path) -> String {
         count(Status::Built),
         count(Status::Cached),
         count(Status::Checked),
-        shown.display()
+        crate::name::shown_path(&shown)
     ));
     out
 }

@@ -189,7 +189,9 @@ pub fn main() -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kiln: error: {}", e.message());
+            // Every name inside a message is escaped where it is put in;
+            // this is the last line of defence for any other text.
+            eprintln!("kiln: error: {}", crate::name::shown_message(&e.message()));
             e.kind.exit_code()
         }
     }

@@ -39,10 +39,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
                 .map(|d| d.short().to_string())
                 .unwrap_or_else(|| "(after inputs)".into());
             let state = if p.cached { "cached" } else { "to build" };
-            let inputs: Vec<String> = p.inputs.iter().map(|(m, r)| format!("{m}={r}")).collect();
+            let inputs: Vec<String> = p
+                .inputs
+                .iter()
+                .map(|(m, r)| format!("{}={}", crate::name::shown(m), crate::name::shown(r)))
+                .collect();
             println!(
                 "{:24} {:8} {:16} {:9} {}",
-                p.id,
+                crate::name::shown(&p.id),
                 p.surface.as_str(),
                 drv,
                 state,

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use super::{CliError, Context};
 use crate::audit::{self, AuditError};
+use crate::name::{shown, shown_message};
 
 /// Arguments of `kiln provenance`.
 #[derive(Debug, clap::Args)]
@@ -60,7 +61,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
                 "commit": commit, "entry": e});
             println!("{}", pretty(&v)?);
         } else {
-            println!("{}: {}", e.entry, e.source.describe(commit));
+            println!(
+                "{}: {}",
+                shown(&e.entry),
+                shown_message(&e.source.describe(commit))
+            );
         }
         return Ok(0);
     }
@@ -71,10 +76,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         println!("{}", pretty(&v)?);
         return Ok(0);
     }
-    println!("{} (sha256 {})", found.artifact, found.sha256);
-    println!("  recipe {recipe}, output {}", found.realisation.store_path);
+    println!("{} (sha256 {})", shown(&found.artifact), found.sha256);
+    println!(
+        "  recipe {}, output {}",
+        shown(&recipe.to_string()),
+        found.realisation.store_path
+    );
     if let Some(c) = commit {
-        println!("  commit {c}");
+        println!("  commit {}", shown(c));
     }
     let counts: Vec<String> = origins
         .summary(&found.artifact)
@@ -83,7 +92,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         .collect();
     println!("  {} entries: {}", entries.len(), counts.join(", "));
     for e in &entries {
-        println!("  {}: {}", e.entry, e.source.describe(None));
+        println!(
+            "  {}: {}",
+            shown(&e.entry),
+            shown_message(&e.source.describe(None))
+        );
     }
     Ok(0)
 }

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use super::{CliError, Context};
 use crate::audit::{self, Level, VerifyOptions};
+use crate::name::{shown, shown_message};
 use crate::sandbox::SandboxMode;
 
 /// Arguments of `kiln verify`.
@@ -51,20 +52,22 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
             .map_err(|e| CliError::internal(format!("encoding the report: {e}")))?;
         println!("{text}");
     } else {
-        println!("{}", r.artifact);
-        println!("  recipe {} (from {})", r.recipe, r.recipe_from);
-        println!("  commit {} (from {})", r.commit, r.commit_from);
+        println!("{}", shown(&r.artifact));
+        println!("  recipe {} (from {})", shown(&r.recipe), r.recipe_from);
+        println!("  commit {} (from {})", shown(&r.commit), r.commit_from);
         if let Some(v) = &r.version {
-            println!("  version {v} (the version it carries)");
+            println!("  version {} (the version it carries)", shown(v));
         }
-        println!("  rebuilt: {}", r.outcome);
+        println!("  rebuilt: {}", shown_message(&r.outcome.to_string()));
         for d in &r.differences {
-            println!("  {d}");
+            println!("  {}", shown_message(&d.to_string()));
         }
         for m in &r.provenance {
             println!(
                 "  provenance field {}: the statement says {}, but {}",
-                m.field, m.statement, m.actual
+                m.field,
+                shown_message(&m.statement.to_string()),
+                shown_message(&m.actual.to_string())
             );
         }
         let verdict = if r.passed() {

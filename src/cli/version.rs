@@ -119,7 +119,10 @@ pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
                     };
                     let r = ResolvedVersion::release(v, "argument".into(), &policy);
                     if let Some(w) = r.warning(target) {
-                        eprintln!("kiln: warning: {w}");
+                        eprintln!(
+                            "kiln: warning: {}",
+                            crate::name::shown_message(&w.to_string())
+                        );
                     }
                     r.render(target)?
                 }
@@ -192,9 +195,9 @@ fn print_set(report: &SetReport) {
         for l in &report.leftovers {
             eprintln!(
                 "kiln: warning: {}:{}: still mentions the old version {old}: {}",
-                l.file.display(),
+                crate::name::shown_path(&l.file),
                 l.line,
-                l.text
+                crate::name::shown(&l.text)
             );
         }
     }
@@ -298,7 +301,10 @@ fn show(
     let _ = writeln!(out, "npm tag     {}", doc.npm_dist_tag);
     let _ = writeln!(out, "oci tags    {}", doc.oci_tags.join(" "));
     for w in &doc.warnings {
-        eprintln!("kiln: warning: {w}");
+        eprintln!(
+            "kiln: warning: {}",
+            crate::name::shown_message(&w.to_string())
+        );
     }
     Ok(0)
 }

@@ -125,7 +125,7 @@ impl std::fmt::Display for Cap {
 /// Why two inputs could not be compared (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
-    #[error("{path}: cannot read")]
+    #[error("{}: cannot read", crate::name::shown_path(path))]
     Io {
         path: PathBuf,
         #[source]

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Classify, ErrorKind};
+use crate::name::{shown, shown_path, Shown};
 use crate::recipe::RecipeError;
 use crate::source::SnapshotError;
 use crate::store::StoreError;
@@ -31,15 +32,19 @@ pub enum BuildError {
     Stamp(#[from] crate::stamp::StampError),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
-    #[error("uncommitted changes to files the build reads (commit them, or build with --dirty):\n  {}", files.join("\n  "))]
+    #[error("uncommitted changes to files the build reads (commit them, or build with --dirty):\n  {}", files.iter().map(|f| shown(f)).collect::<Vec<_>>().join("\n  "))]
     Uncommitted { files: Vec<String> },
-    #[error("recipe {recipe}: {source}")]
+    #[error("recipe {}: {source}", shown(recipe))]
     Surface {
         recipe: String,
         #[source]
         source: Box<SurfaceError>,
     },
-    #[error("recipe {recipe} failed; the whole log is {log}\n{tail}")]
+    #[error(
+        "recipe {} failed; the whole log is {}\n{tail}",
+        shown(recipe),
+        shown_path(log)
+    )]
     Failed {
         recipe: String,
         log: PathBuf,
@@ -47,36 +52,53 @@ pub enum BuildError {
     },
     #[error("--check: rebuilding differs from the registered output:\n  {}", mismatches.join("\n  "))]
     Mismatch { mismatches: Vec<String> },
-    #[error("{path}")]
+    #[error("{}", shown_path(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("hashing the output {path}")]
+    #[error("hashing the output {}", shown_path(path))]
     Hash {
         path: PathBuf,
         #[source]
         source: crate::hash::tree::TreeError,
     },
-    #[error("{first} and {second} both produce an artifact named {name:?}; give one an `output` that differs (a matrix recipe's `output` must use its matrix keys)")]
+    #[error("{} and {} both produce an artifact named {name:?}; give one an `output` that differs (a matrix recipe's `output` must use its matrix keys)", shown(first), shown(second))]
     ArtifactClash {
         name: String,
         first: String,
         second: String,
     },
-    #[error("recipe {recipe} would write {name:?} into dist/, a name kiln writes itself; give it an `output` (or a name) that differs")]
+    #[error("recipe {} would write {name:?} into dist/, a name kiln writes itself; give it an `output` (or a name) that differs", shown(recipe))]
     ReservedName { name: String, recipe: String },
-    #[error("recipe {recipe}: the realisation of {store_path} records an {source}; refusing to write it into dist/")]
+    #[error("recipe {}: the realisation of {} records an {source}; refusing to write it into dist/", shown(recipe), shown_path(store_path))]
     UnsafeArtifact {
         recipe: String,
         store_path: PathBuf,
         #[source]
         source: super::dist::UnsafeArtifact,
     },
-    #[error("recipe {recipe}: the store holds no provenance for {store_path}")]
+    /// A name known only after building (from a manifest, or what a
+    /// backend wrote) that is not a portable file name; refused before
+    /// anything in `dist/` changes.
+    #[error("recipe {} would write the artifact name {} into dist/, which {source}; artifact names must be portable file names", shown(recipe), Shown(name))]
+    ArtifactName {
+        recipe: String,
+        name: String,
+        #[source]
+        source: crate::name::NameError,
+    },
+    #[error(
+        "recipe {}: the store holds no provenance for {}",
+        shown(recipe),
+        shown_path(store_path)
+    )]
     MissingProvenance { recipe: String, store_path: PathBuf },
-    #[error("the provenance of {store_path} is not a statement kiln wrote")]
+    #[error(
+        "the provenance of {} is not a statement kiln wrote",
+        shown_path(store_path)
+    )]
     BadProvenance {
         store_path: PathBuf,
         #[source]
@@ -124,6 +146,7 @@ impl Classify for BuildError {
             BuildError::Uncommitted { .. }
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }
+            | BuildError::ArtifactName { .. }
             | BuildError::IncludeMatchesNothing { .. }
             | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,

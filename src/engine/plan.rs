@@ -525,7 +525,8 @@ impl DistNames {
         let Some(names) = surface::names::predict(r, &v, &mut read)? else {
             return Ok(());
         };
-        for name in names {
+        for p in names {
+            let name = &p.name;
             for n in [name.clone(), format!("{name}.intoto.json")] {
                 if RESERVED_DIST_NAMES.contains(&n.as_str()) {
                     return Err(BuildError::ReservedName {
@@ -533,6 +534,17 @@ impl DistNames {
                         recipe: r.id.clone(),
                     });
                 }
+                crate::name::check_portable(&n).map_err(|source| {
+                    crate::recipe::RecipeError::ArtifactName {
+                        file: r.file.clone(),
+                        line: p
+                            .key
+                            .and_then(|k| crate::recipe::project::key_line(&r.text, k)),
+                        from: p.from.clone(),
+                        name: n.clone(),
+                        source,
+                    }
+                })?;
                 if let Some(first) = self.0.insert(n.clone(), r.id.clone()) {
                     if first != r.id {
                         return Err(BuildError::ArtifactClash {

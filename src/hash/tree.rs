@@ -51,21 +51,24 @@ const MIN_CHARGE: u64 = 16 << 10;
 /// A tree could not be serialised.
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
-    #[error("{path}: no such file or directory")]
+    #[error("{}: no such file or directory", crate::name::shown_path(path))]
     NotFound { path: PathBuf },
     #[error(
         "{path}: is a {kind}; only regular files, directories and symlinks can be hashed or stored"
     )]
     SpecialFile { path: PathBuf, kind: &'static str },
-    #[error("{path}")]
+    #[error("{}", crate::name::shown_path(path))]
     Io {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("{path}: file changed size while being read ({expected} bytes expected)")]
+    #[error(
+        "{}: file changed size while being read ({expected} bytes expected)",
+        crate::name::shown_path(path)
+    )]
     Changed { path: PathBuf, expected: u64 },
-    #[error("writing the NAR of {path}")]
+    #[error("writing the NAR of {}", crate::name::shown_path(path))]
     Write {
         path: PathBuf,
         #[source]

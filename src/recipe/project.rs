@@ -8,24 +8,25 @@ use super::schema::{RecipeFile, Surface};
 use super::template::{render_template, TemplateError};
 use super::validate::{invalid, validate};
 use crate::error::{Classify, ErrorKind};
+use crate::name::{check_portable, shown, shown_path, Shown};
 
 /// Errors in recipes. Every variant names the file and, where there is one,
 /// the line and key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum RecipeError {
-    #[error("reading {path}")]
+    #[error("reading {}", shown_path(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}:{line}: {message}")]
+    #[error("{}:{line}: {message}", shown_path(file))]
     Parse {
         file: PathBuf,
         line: usize,
         message: String,
     },
-    #[error("{}: key `{key}` = {value:?}: {reason}", location(file, *line))]
+    #[error("{}: key `{}` = {value:?}: {reason}", location(file, *line), shown(key))]
     Invalid {
         file: PathBuf,
         /// 1-based line of the key, when it is written in the file.
@@ -34,7 +35,7 @@ pub enum RecipeError {
         value: String,
         reason: String,
     },
-    #[error("{}: key `{key}` = {value:?}: {source}", location(file, *line))]
+    #[error("{}: key `{}` = {value:?}: {source}", location(file, *line), shown(key))]
     Template {
         file: PathBuf,
         line: Option<usize>,
@@ -43,7 +44,7 @@ pub enum RecipeError {
         #[source]
         source: Box<TemplateError>,
     },
-    #[error("{}: key `inputs.{mount}` names recipe {recipe:?}, which does not exist (recipes: {available})", location(file, *line))]
+    #[error("{}: key `inputs.{}` names recipe {recipe:?}, which does not exist (recipes: {available})", location(file, *line), shown(mount))]
     UnknownInput {
         file: PathBuf,
         line: Option<usize>,
@@ -51,11 +52,28 @@ pub enum RecipeError {
         recipe: String,
         available: String,
     },
+    /// An artifact name known at plan time (rendered from `output`, the
+    /// recipe name and matrix values, or a package manifest) that is not a
+    /// portable file name ([`crate::name::check_portable`]).
+    #[error("{}: {from}: the artifact name {} {source}; artifact names must be portable file names", location(file, *line), Shown(name))]
+    ArtifactName {
+        file: PathBuf,
+        line: Option<usize>,
+        /// Where the name came from, already escaped: ``key `output` = "…"``.
+        from: String,
+        name: String,
+        #[source]
+        source: crate::name::NameError,
+    },
     #[error("recipes form a cycle through their inputs: {}", cycle.join(" -> "))]
     Cycle { cycle: Vec<String> },
-    #[error("{file}: key `surface` = {surface:?}: this kiln cannot build that surface yet (supported: crate, npm, tarball, zip, sdist, wheel, oci, command)")]
+    #[error("{}: key `surface` = {surface:?}: this kiln cannot build that surface yet (supported: crate, npm, tarball, zip, sdist, wheel, oci, command)", shown_path(file))]
     Unsupported { file: PathBuf, surface: String },
-    #[error("{file} and {other} both define recipe {name:?}")]
+    #[error(
+        "{} and {} both define recipe {name:?}",
+        shown_path(file),
+        shown_path(other)
+    )]
     Duplicate {
         file: PathBuf,
         other: PathBuf,
@@ -67,7 +85,7 @@ pub enum RecipeError {
         available: String,
         hint: String,
     },
-    #[error("{dir} holds no recipes (expected recipes/*.toml)")]
+    #[error("{} holds no recipes (expected recipes/*.toml)", shown_path(dir))]
     NoRecipes { dir: PathBuf },
 }
 
@@ -166,7 +184,9 @@ pub fn parse_recipe(file: &Path, text: &str) -> Result<RecipeFile, RecipeError> 
             file: file.to_path_buf(),
             line: e.span().map(|s| line_of(text, s.start)).unwrap_or(1),
             message: match key {
-                Some(k) if !message.contains(&format!("`{k}`")) => format!("key `{k}`: {message}"),
+                Some(k) if !message.contains(&format!("`{k}`")) => {
+                    format!("key `{}`: {message}", shown(&k))
+                }
                 _ => message,
             },
         }
@@ -216,8 +236,8 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 
 pub(crate) fn location(file: &Path, line: Option<usize>) -> String {
     match line {
-        Some(l) => format!("{}:{l}", file.display()),
-        None => file.display().to_string(),
+        Some(l) => format!("{}:{l}", shown_path(file)),
+        None => shown_path(file),
     }
 }
 
@@ -273,6 +293,27 @@ fn with_line(err: RecipeError, text: &str) -> RecipeError {
         }
         other => other,
     }
+}
+
+/// A recipe name (the file stem, or `name`) must be a portable file name:
+/// it names store paths, `dist/` files and command-line arguments, so
+/// `--help`, a newline or a bidirectional override is refused. `[` and `]`
+/// are not in the portable set, so a name cannot be mistaken for a matrix
+/// cell id.
+fn check_recipe_name(file: &Path, spec: &RecipeFile, name: &str) -> Result<(), RecipeError> {
+    check_portable(name).map_err(|e| {
+        let what = if spec.name.is_some() {
+            "a recipe name"
+        } else {
+            "a recipe name (the file name without `.toml`, unless `name` is set)"
+        };
+        invalid(
+            file,
+            "name",
+            name,
+            format!("{what} must be a portable file name: it {e}"),
+        )
+    })
 }
 
 fn cells(matrix: &BTreeMap<String, Vec<String>>) -> Vec<BTreeMap<String, String>> {
@@ -346,22 +387,7 @@ impl Recipes {
                 .unwrap_or_default()
                 .to_string();
             let name = spec.name.clone().unwrap_or(stem);
-            if name.is_empty()
-                || name == "."
-                || name == ".."
-                || name.contains(['[', ']', '/', '\\', ' '])
-                || name.chars().any(char::is_control)
-            {
-                return Err(with_line(
-                    invalid(
-                        &rel,
-                        "name",
-                        &name,
-                        "recipe names may not be empty, `.` or `..`, or contain `[`, `]`, `/`, `\\`, spaces or control characters",
-                    ),
-                    &text,
-                ));
-            }
+            check_recipe_name(&rel, &spec, &name).map_err(|e| with_line(e, &text))?;
             if let Some((other, _)) = by_name.get(&name) {
                 return Err(RecipeError::Duplicate {
                     file: rel,
@@ -445,7 +471,7 @@ impl Recipes {
                 if hits.is_empty() {
                     let on_disk = self.root.join("recipes").join(format!("{n}.toml"));
                     let hint = if on_disk.is_file() {
-                        format!("; {} exists but is not in the commit being built: commit it, or build with --dirty", on_disk.strip_prefix(&self.root).unwrap_or(&on_disk).display())
+                        format!("; {} exists but is not in the commit being built: commit it, or build with --dirty", shown_path(on_disk.strip_prefix(&self.root).unwrap_or(&on_disk)))
                     } else {
                         String::new()
                     };

@@ -103,6 +103,22 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
                 "a matrix axis needs at least one value",
             ));
         }
+        if k.chars().any(char::is_control) {
+            return Err(invalid(
+                file,
+                &format!("matrix.{k}"),
+                k,
+                "a matrix key may not hold control characters",
+            ));
+        }
+        if let Some(v) = values.iter().find(|v| v.chars().any(char::is_control)) {
+            return Err(invalid(
+                file,
+                &format!("matrix.{k}"),
+                v,
+                "a matrix value may not hold control characters (it goes into ids, names and messages)",
+            ));
+        }
         if ["version", "name"].contains(&k.as_str()) {
             return Err(invalid(
                 file,

@@ -182,11 +182,20 @@ pub enum SandboxError {
     BadMode { value: String },
     #[error("tool name {name:?} must be a bare program name (no `/`, not empty)")]
     BadToolName { name: String },
-    #[error("tool `{name}` is declared twice")]
+    #[error("tool `{}` is declared twice", crate::name::shown(name))]
     DuplicateTool { name: String },
-    #[error("declared tool `{name}` was not found on PATH ({path}); install it or fix the recipe's `tools`")]
+    #[error(
+        "declared tool `{}` was not found on PATH ({}); install it or fix the recipe's `tools`",
+        crate::name::shown(name),
+        crate::name::shown(path)
+    )]
     ToolNotFound { name: String, path: String },
-    #[error("cannot resolve rustup proxy {proxy} for `{name}` (`rustup which {name}` in {dir}): {detail}")]
+    #[error(
+        "cannot resolve rustup proxy {proxy} for `{}` (`rustup which {}` in {}): {detail}",
+        crate::name::shown(name),
+        crate::name::shown(name),
+        crate::name::shown_path(dir)
+    )]
     RustupWhich {
         name: String,
         proxy: PathBuf,
@@ -202,7 +211,11 @@ pub enum SandboxError {
         dir: PathBuf,
         detail: String,
     },
-    #[error("reading tool `{name}` at {path}")]
+    #[error(
+        "reading tool `{}` at {}",
+        crate::name::shown(name),
+        crate::name::shown_path(path)
+    )]
     ToolIo {
         name: String,
         path: PathBuf,
@@ -215,29 +228,38 @@ pub enum SandboxError {
     ReservedEnv { key: String, value: String },
     #[error("invalid environment variable {key:?}={value:?} (names must be non-empty without `=` or NUL; values without NUL)")]
     BadEnv { key: String, value: String },
-    #[error("read-only input {host} cannot be mounted at {at:?}: {reason}")]
+    #[error(
+        "read-only input {} cannot be mounted at {at:?}: {reason}",
+        crate::name::shown_path(host)
+    )]
     BadMountPoint {
         host: PathBuf,
         at: String,
         reason: &'static str,
     },
-    #[error("read-only input {host} (for {at}) does not exist")]
+    #[error(
+        "read-only input {} (for {at}) does not exist",
+        crate::name::shown_path(host)
+    )]
     MissingInput { host: PathBuf, at: String },
     #[error("working directory {cwd:?} must be a relative path inside /build without `..`")]
     BadCwd { cwd: String },
-    #[error("working directory {path} does not exist in the workspace")]
+    #[error(
+        "working directory {} does not exist in the workspace",
+        crate::name::shown_path(path)
+    )]
     MissingCwd { path: PathBuf },
-    #[error("workspace {path} is not a directory")]
+    #[error("workspace {} is not a directory", crate::name::shown_path(path))]
     BadWorkspace { path: PathBuf },
     #[error("argv is empty or contains a NUL byte: {argv:?}")]
     BadArgv { argv: Vec<String> },
-    #[error("writing sandbox log {path}")]
+    #[error("writing sandbox log {}", crate::name::shown_path(path))]
     Log {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("preparing sandbox support files in {path}")]
+    #[error("preparing sandbox support files in {}", crate::name::shown_path(path))]
     Support {
         path: PathBuf,
         #[source]

@@ -19,15 +19,15 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 pub enum GitError {
     #[error("cannot run git (is it installed?)")]
     Spawn(#[source] std::io::Error),
-    #[error("`git {args}` in {dir} failed: {stderr}")]
+    #[error("`git {args}` in {} failed: {stderr}", crate::name::shown_path(dir))]
     Failed {
         dir: PathBuf,
         args: String,
         stderr: String,
     },
-    #[error("{dir} is not inside a git repository")]
+    #[error("{} is not inside a git repository", crate::name::shown_path(dir))]
     NotARepo { dir: PathBuf },
-    #[error("unknown revision {rev:?} in {dir}")]
+    #[error("unknown revision {rev:?} in {}", crate::name::shown_path(dir))]
     UnknownRev { dir: PathBuf, rev: String },
     #[error("unexpected output from `git {args}`: {detail}")]
     Parse { args: String, detail: String },

@@ -154,7 +154,7 @@ impl Tree<'_> {
     /// Check `rel`, create its parent directories, return its host path.
     fn prepare(&mut self, rel: &str) -> Result<PathBuf, SnapshotError> {
         let unsafe_path = |reason: String| SnapshotError::UnsafePath {
-            path: rel.to_string(),
+            path: tree_check::display(rel.as_bytes()),
             reason,
         };
         tree_check::check_names(rel.as_bytes()).map_err(|r| unsafe_path(r.reason))?;

@@ -18,27 +18,28 @@ use super::disk::{walk_directory, worktree_snapshot};
 use super::git::{EntryKind, GitError, Repo};
 use super::tree_check;
 use crate::error::{Classify, ErrorKind};
+use crate::name::shown_path;
 
 /// Errors taking or materialising a snapshot.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error(transparent)]
     Git(#[from] GitError),
-    #[error("reading {path}")]
+    #[error("reading {}", shown_path(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("listing {path}")]
+    #[error("listing {}", shown_path(path))]
     Walk {
         path: PathBuf,
         #[source]
         source: ignore::Error,
     },
-    #[error("{path}: not a regular file, directory or symlink; sources may not hold sockets, FIFOs or devices")]
+    #[error("{}: not a regular file, directory or symlink; sources may not hold sockets, FIFOs or devices", shown_path(path))]
     Special { path: PathBuf },
-    #[error("{file}: the recipe selects `{path}`, whose name is not UTF-8; rename it or exclude it (`exclude`)")]
+    #[error("{}: the recipe selects `{path}`, whose name is not UTF-8; rename it or exclude it (`exclude`)", shown_path(file))]
     NonUtf8 { file: PathBuf, path: String },
     #[error("commit {commit}: tree entry `{path}` is refused: {reason}")]
     CraftedTree {
@@ -52,16 +53,19 @@ pub enum SnapshotError {
         "the git repository at {root} has no commit yet; commit the sources or build with --dirty"
     )]
     NoCommit { root: PathBuf },
-    #[error("{file}: key `{key}` = {pattern:?}: {reason}")]
+    #[error("{}: key `{key}` = {pattern:?}: {reason}", shown_path(file))]
     Glob {
         file: PathBuf,
         key: String,
         pattern: String,
         reason: String,
     },
-    #[error("{file}: key `source` = {source_dir:?}: no files of the snapshot are there")]
+    #[error(
+        "{}: key `source` = {source_dir:?}: no files of the snapshot are there",
+        shown_path(file)
+    )]
     EmptySource { file: PathBuf, source_dir: String },
-    #[error("writing workspace file {path}")]
+    #[error("writing workspace file {}", shown_path(path))]
     Write {
         path: PathBuf,
         #[source]

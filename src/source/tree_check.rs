@@ -123,7 +123,8 @@ fn refuse(path: &[u8], reason: &str) -> Refusal {
 }
 
 /// A path for messages: UTF-8 as is, other bytes and control characters
-/// as `\xNN`.
+/// as `\xNN`, bidirectional controls and backslashes as
+/// [`crate::name::shown`] writes them.
 pub fn display(path: &[u8]) -> String {
     path.utf8_chunks()
         .map(|c| {
@@ -132,7 +133,7 @@ pub fn display(path: &[u8]) -> String {
                 if ch.is_control() {
                     s.push_str(&format!("\\x{:02x}", ch as u32));
                 } else {
-                    s.push(ch);
+                    s.push_str(&crate::name::shown(ch.encode_utf8(&mut [0; 4])));
                 }
             }
             for b in c.invalid() {
@@ -206,5 +207,6 @@ mod tests {
         assert!(check_names(long.as_bytes()).is_err());
         assert!(check_names(b"a\0b").is_err());
         assert_eq!(display(b"a/\xffb\n"), "a/\\xffb\\x0a");
+        assert_eq!(display("a\u{202e}b".as_bytes()), "a\\u{202e}b");
     }
 }

@@ -25,14 +25,14 @@ use super::{sha256_file, Artifact, Job, Output, SurfaceError};
 /// Errors of the bundle surfaces.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("{file}: key `{key}` = {value:?}: {reason}")]
+    #[error("{}: key `{key}` = {value:?}: {reason}", crate::name::shown_path(file))]
     Map {
         file: PathBuf,
         key: String,
         value: String,
         reason: String,
     },
-    #[error("{file}: {source}")]
+    #[error("{}: {source}", crate::name::shown_path(file))]
     Mapping {
         file: PathBuf,
         #[source]
@@ -40,7 +40,7 @@ pub enum BundleError {
     },
     #[error(transparent)]
     Write(#[from] writer::BundleError),
-    #[error("{path}")]
+    #[error("{}", crate::name::shown_path(path))]
     Io {
         path: PathBuf,
         #[source]

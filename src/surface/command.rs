@@ -80,9 +80,15 @@ pub enum CommandError {
     OverlappingOutputs { a: String, b: String },
     #[error("source directory {dir:?} must be a relative path inside the workspace without `..`")]
     BadSourceDir { dir: String },
-    #[error("the command did not produce declared output {path:?} (looked for {host})")]
+    #[error(
+        "the command did not produce declared output {path:?} (looked for {})",
+        crate::name::shown_path(host)
+    )]
     MissingOutput { path: String, host: PathBuf },
-    #[error("the command wrote {entry} into the output staging directory, which only kiln writes")]
+    #[error(
+        "the command wrote {} into the output staging directory, which only kiln writes",
+        crate::name::shown_path(entry)
+    )]
     Injected { entry: PathBuf },
     #[error(
         "declared output {path:?}: {entry} is a symbolic link to {target}, outside the output"
@@ -92,11 +98,20 @@ pub enum CommandError {
         entry: PathBuf,
         target: PathBuf,
     },
-    #[error("declared output {path:?}: {entry} is a dangling symbolic link")]
+    #[error(
+        "declared output {path:?}: {} is a dangling symbolic link",
+        crate::name::shown_path(entry)
+    )]
     Dangling { path: String, entry: PathBuf },
-    #[error("declared output {path:?}: symbolic link cycle at {entry}")]
+    #[error(
+        "declared output {path:?}: symbolic link cycle at {}",
+        crate::name::shown_path(entry)
+    )]
     Cycle { path: String, entry: PathBuf },
-    #[error("declared output {path:?}: {entry} is a {kind}, which an output cannot hold")]
+    #[error(
+        "declared output {path:?}: {} is a {kind}, which an output cannot hold",
+        crate::name::shown_path(entry)
+    )]
     Unsupported {
         path: String,
         entry: PathBuf,

@@ -116,9 +116,12 @@ pub enum CrateError {
     BadManifestDir { dir: String },
     #[error("`cargo metadata` output could not be read: {detail}")]
     Metadata { detail: String },
-    #[error("`cargo package` did not produce a crate for {name:?} in {dir}")]
+    #[error(
+        "`cargo package` did not produce a crate for {name:?} in {}",
+        crate::name::shown_path(dir)
+    )]
     NotProduced { name: String, dir: PathBuf },
-    #[error("{file} is not deterministic")]
+    #[error("{} is not deterministic", crate::name::shown(file))]
     NotDeterministic {
         file: String,
         #[source]
@@ -474,9 +477,9 @@ pub enum Violation {
     TarEnd,
     #[error("tar")]
     Tar(#[source] std::io::Error),
-    #[error("{path}: {problem}")]
+    #[error("{}: {problem}", crate::name::shown(path))]
     Entry { path: String, problem: EntryProblem },
-    #[error("{path}: {what}")]
+    #[error("{}: {what}", crate::name::shown(path))]
     EntryField {
         path: String,
         what: &'static str,
@@ -485,15 +488,19 @@ pub enum Violation {
     },
     #[error("no {0} in the archive")]
     NoManifest(String),
-    #[error("{path}")]
+    #[error("{}", crate::name::shown(path))]
     Manifest {
         path: String,
         #[source]
         source: toml_edit::TomlError,
     },
-    #[error("{path}: no package.{key}")]
+    #[error("{}: no package.{key}", crate::name::shown(path))]
     ManifestKey { path: String, key: &'static str },
-    #[error("{file} holds {name} {version}, not what its name says")]
+    #[error(
+        "{} holds {} {version}, not what its name says",
+        crate::name::shown(file),
+        crate::name::shown(name)
+    )]
     Mismatch {
         file: String,
         name: String,

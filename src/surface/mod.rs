@@ -151,13 +151,13 @@ pub enum SurfaceError {
     PostRelease { version: String, surface: Surface },
     #[error("the build command failed:\n{tail}")]
     Failed { tail: String },
-    #[error("{path}")]
+    #[error("{}", crate::name::shown_path(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("hashing the output {path}")]
+    #[error("hashing the output {}", crate::name::shown_path(path))]
     Hash {
         path: PathBuf,
         #[source]

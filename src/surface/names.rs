@@ -13,6 +13,10 @@
 //! `publish = false` member, a Python backend run in PEP 517 mode) the
 //! answer is `None`, and the names are
 //! checked again, after building and before `dist/` is written.
+//!
+//! Each name comes with where it came from ([`Predicted::from`]), so that
+//! a name that is not portable ([`crate::name::check_portable`]) is
+//! refused naming the recipe key or manifest field that made it.
 
 use crate::recipe::{Recipe, Surface};
 
@@ -28,13 +32,38 @@ pub struct VersionNames<'a> {
     pub canonical: &'a [String],
 }
 
+/// One predicted `dist/` name and where it came from, for messages (any
+/// untrusted text in `from` already escaped): ``key `output` = "…"``,
+/// ``package.json: key `name` = "…"``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Predicted {
+    pub name: String,
+    pub from: String,
+    /// The recipe key the name follows from (`output`, `name`, `matrix`),
+    /// or `None` for a manifest's.
+    pub key: Option<&'static str>,
+}
+
 /// The names the recipe's artifacts take in `dist/` (without their
 /// `.intoto.json`), or `None` when they are only known after building.
 pub fn predict(
     r: &Recipe,
     v: &VersionNames<'_>,
     read: &mut Read<'_>,
-) -> Result<Option<Vec<String>>, crate::recipe::RecipeError> {
+) -> Result<Option<Vec<Predicted>>, crate::recipe::RecipeError> {
+    let own = |names: Vec<String>| {
+        let (key, from) = recipe_origin(r);
+        Some(
+            names
+                .into_iter()
+                .map(|name| Predicted {
+                    name,
+                    from: from.clone(),
+                    key: Some(key),
+                })
+                .collect(),
+        )
+    };
     let ext = match r.surface() {
         Surface::Tarball => match r.spec.tarball.as_ref().map(|t| t.compression) {
             Some(crate::recipe::schema::Compression::Zstd) => ".tar.zst",
@@ -42,16 +71,39 @@ pub fn predict(
             _ => ".tar.gz",
         },
         Surface::Zip => ".zip",
-        Surface::Command => return Ok(Some(vec![r.store_name()])),
-        Surface::Oci => return Ok(Some(oci_names(r, v.artifact))),
+        Surface::Command => return Ok(own(vec![r.store_name()])),
+        Surface::Oci => return Ok(own(oci_names(r, v.artifact))),
         Surface::Npm => return Ok(npm_name(v, read).map(|n| vec![n])),
         Surface::Crate => return Ok(crate_names(r, v, read)),
         Surface::Sdist | Surface::Wheel => return Ok(python_name(r, v, read).map(|n| vec![n])),
     };
-    Ok(Some(vec![match &r.spec.output {
-        Some(o) => r.render("output", o, v.artifact)?,
-        None => format!("{}-{}{ext}", r.store_name(), v.artifact),
-    }]))
+    Ok(match &r.spec.output {
+        Some(o) => Some(vec![Predicted {
+            name: r.render("output", o, v.artifact)?,
+            from: format!("key `output` = {o:?}"),
+            key: Some("output"),
+        }]),
+        None => own(vec![format!("{}-{}{ext}", r.store_name(), v.artifact)]),
+    })
+}
+
+/// Where a name made of the recipe name and its matrix cell comes from.
+fn recipe_origin(r: &Recipe) -> (&'static str, String) {
+    if r.cell.is_empty() {
+        ("name", format!("key `name` = {:?}", r.name))
+    } else {
+        let cell: Vec<&str> = r.cell.values().map(String::as_str).collect();
+        ("matrix", format!("key `matrix` = {:?}", cell.join(",")))
+    }
+}
+
+/// A name taken from a manifest's field.
+fn from_manifest(name: String, manifest: &str, key: &str, value: &str) -> Predicted {
+    Predicted {
+        name,
+        from: format!("{}: key `{key}` = {value:?}", crate::name::shown(manifest)),
+        key: None,
+    }
 }
 
 /// The version an artifact built from a manifest carrying `own` takes.
@@ -81,15 +133,16 @@ fn oci_names(r: &Recipe, version: &str) -> Vec<String> {
     out
 }
 
-fn npm_name(v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<String> {
+fn npm_name(v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<Predicted> {
     let json: serde_json::Value = serde_json::from_slice(&read("package.json")?).ok()?;
     let name = json.get("name")?.as_str()?;
     let own = json.get("version").and_then(|x| x.as_str());
-    Some(super::npm::tarball_name(name, &version_of(v, own)))
+    let file = super::npm::tarball_name(name, &version_of(v, own));
+    Some(from_manifest(file, "package.json", "name", name))
 }
 
 /// `name-version.crate` of every package `cargo package` makes here.
-fn crate_names(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<Vec<String>> {
+fn crate_names(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<Vec<Predicted>> {
     let root = toml_at(read, "Cargo.toml")?;
     let ws = root.get("workspace");
     let ws_version = ws
@@ -99,7 +152,7 @@ fn crate_names(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<
         .map(str::to_string);
     let mut manifests = Vec::new();
     if root.get("package").is_some() {
-        manifests.push(root.clone());
+        manifests.push(("Cargo.toml".to_string(), root.clone()));
     }
     if let Some(members) = ws.and_then(|w| w.get("members")).and_then(|m| m.as_array()) {
         for m in members {
@@ -107,7 +160,8 @@ fn crate_names(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<
             if m.is_empty() || m.contains(['*', '?', '[']) {
                 return None;
             }
-            manifests.push(toml_at(read, &format!("{m}/Cargo.toml"))?);
+            let path = format!("{m}/Cargo.toml");
+            manifests.push((path.clone(), toml_at(read, &path)?));
         }
     }
     let wanted = &r
@@ -117,7 +171,7 @@ fn crate_names(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<
         .map(|c| c.packages.clone())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for m in &manifests {
+    for (path, m) in &manifests {
         let p = m.get("package")?;
         let name = p.get("name")?.as_str()?;
         if !wanted.is_empty() && !wanted.iter().any(|w| w == name) {
@@ -133,14 +187,15 @@ fn crate_names(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<
             Some(x) => Some(x.as_str()?.to_string()),
             None => None,
         };
-        out.push(format!("{name}-{}.crate", version_of(v, own.as_deref())));
+        let file = format!("{name}-{}.crate", version_of(v, own.as_deref()));
+        out.push(from_manifest(file, path, "package.name", name));
     }
-    out.sort();
-    out.dedup();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out.dedup_by(|a, b| a.name == b.name);
     Some(out)
 }
 
-fn python_name(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<String> {
+fn python_name(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<Predicted> {
     use crate::recipe::schema::PythonBackend;
     // A PEP 517 backend names its own files (and picks its wheel tag).
     let backend = match r.surface() {
@@ -152,17 +207,19 @@ fn python_name(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<
     }
     let py = toml_at(read, "pyproject.toml")?;
     let project = py.get("project")?;
-    let name = super::python::names::file_component(project.get("name")?.as_str()?);
+    let declared = project.get("name")?.as_str()?;
+    let name = super::python::names::file_component(declared);
     let own = project.get("version").and_then(|x| x.as_str());
     let version = version_of(v, own);
+    let from = |file| from_manifest(file, "pyproject.toml", "project.name", declared);
     if r.surface() == Surface::Sdist {
-        return Some(format!("{name}-{version}.tar.gz"));
+        return Some(from(format!("{name}-{version}.tar.gz")));
     }
     let tag = match r.spec.wheel.as_ref().and_then(|w| w.tag.as_deref()) {
         Some(t) => super::python::names::WheelTag::parse(t).ok()?,
         None => super::python::names::WheelTag::pure(),
     };
-    Some(format!("{name}-{version}-{tag}.whl"))
+    Some(from(format!("{name}-{version}-{tag}.whl")))
 }
 
 /// A TOML manifest, parsed into plain values; `None` when absent or invalid.

@@ -79,26 +79,32 @@ pub struct NpmPack {
 /// Errors of the npm packer.
 #[derive(Debug, thiserror::Error)]
 pub enum NpmError {
-    #[error("{path}: no such file (an npm package directory needs a package.json)")]
+    #[error(
+        "{}: no such file (an npm package directory needs a package.json)",
+        crate::name::shown_path(path)
+    )]
     MissingManifest { path: PathBuf },
-    #[error("{path}: invalid JSON")]
+    #[error("{}: invalid JSON", crate::name::shown_path(path))]
     InvalidJson {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: field `{field}` is missing")]
+    #[error("{}: field `{field}` is missing", crate::name::shown_path(path))]
     MissingField { path: PathBuf, field: &'static str },
-    #[error("{path}: field `{field}` {reason} (value: {value})")]
+    #[error(
+        "{}: field `{field}` {reason} (value: {value})",
+        crate::name::shown_path(path)
+    )]
     BadField {
         path: PathBuf,
         field: &'static str,
         value: String,
         reason: &'static str,
     },
-    #[error("{path}: file name is not valid UTF-8")]
+    #[error("{}: file name is not valid UTF-8", crate::name::shown_path(path))]
     NonUtf8Name { path: PathBuf },
-    #[error("{path}: I/O error")]
+    #[error("{}: I/O error", crate::name::shown_path(path))]
     Io {
         path: PathBuf,
         #[source]

@@ -258,6 +258,7 @@ fn plan_names(
                 recipe: recipe.to_string(),
             });
         }
+        check_name(name, recipe)?;
         if let Some(first) = owner.insert(name.to_string(), recipe.to_string()) {
             if first != recipe {
                 return Err(BuildError::ArtifactClash {
@@ -289,6 +290,9 @@ fn plan_names(
             } else {
                 r.store_path.join(&a.path)
             };
+            if a.directory {
+                check_tree_names(&src, &name, &r.id)?;
+            }
             let statement = prov
                 .as_deref()
                 .ok_or_else(|| BuildError::MissingProvenance {
@@ -322,7 +326,33 @@ fn plan_names(
     Ok((entries, provenance))
 }
 
-/// `SHA256SUMS` as name → hex.
+/// An artifact's `dist/` name must be portable ([`crate::name`]): names
+/// only known after building (from a manifest, or what a backend wrote)
+/// are checked here, before anything in `dist/` changes.
+fn check_name(name: &str, recipe: &str) -> Result<(), BuildError> {
+    crate::name::check_portable(name).map_err(|source| BuildError::ArtifactName {
+        name: name.to_string(),
+        recipe: recipe.to_string(),
+        source,
+    })
+}
+
+/// The files of a directory artifact are listed in `SHA256SUMS` as
+/// `<name>/<path>`: none may hold a control character (a line feed would
+/// forge a line).
+fn check_tree_names(src: &Path, name: &str, recipe: &str) -> Result<(), BuildError> {
+    for (rel, _) in crate::fsutil::files_below(src).map_err(io(src))? {
+        if let Some(c) = rel.chars().find(|c| c.is_control()) {
+            return Err(BuildError::ArtifactName {
+                name: format!("{name}/{rel}"),
+                recipe: recipe.to_string(),
+                source: crate::name::NameError::Control(c),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The sha256 of each file of directory artifact `name` that its
 /// statement names as a subject, by path relative to the directory.
 fn recorded_files(statement: &[u8], name: &str) -> BTreeMap<String, String> {
@@ -342,6 +372,7 @@ fn recorded_files(statement: &[u8], name: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `SHA256SUMS` as name → hex.
 fn read_sums(path: &Path) -> BTreeMap<String, String> {
     std::fs::read_to_string(path)
         .map(|s| {

@@ -56,9 +56,14 @@ use super::{Artifact, Job, Output, SurfaceError};
 pub enum OciError {
     #[error(transparent)]
     Recipe(#[from] RecipeError),
-    #[error("base image layout {layout}: {reason}")]
+    #[error("base image layout {}: {reason}", crate::name::shown(layout))]
     Base { layout: String, reason: String },
-    #[error("two sources for image path {path}: {first} and {second}")]
+    #[error(
+        "two sources for image path {}: {} and {}",
+        crate::name::shown(path),
+        crate::name::shown(first),
+        crate::name::shown(second)
+    )]
     Duplicate {
         path: String,
         first: String,

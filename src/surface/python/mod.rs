@@ -47,7 +47,7 @@ use super::{sha256_file, Artifact, Job, Output, SurfaceError};
 #[derive(Debug, thiserror::Error)]
 pub enum PythonError {
     /// A field of `pyproject.toml` or of the recipe that kiln cannot accept.
-    #[error("{file}: `{key}` = {value:?}: {reason}")]
+    #[error("{}: `{key}` = {value:?}: {reason}", crate::name::shown_path(file))]
     Field {
         file: PathBuf,
         key: String,
@@ -71,7 +71,7 @@ pub enum PythonError {
         status: String,
         tail: String,
     },
-    #[error("build backend `{backend}` built {file} whose {what} says version {found:?}, but the release is {release:?}: the version comes from somewhere kiln does not stamp (kiln stamps `pyproject.toml` and a maturin crate's `Cargo.toml`)")]
+    #[error("build backend `{backend}` built {} whose {what} says version {found:?}, but the release is {release:?}: the version comes from somewhere kiln does not stamp (kiln stamps `pyproject.toml` and a maturin crate's `Cargo.toml`)", crate::name::shown(file))]
     VersionMismatch {
         backend: String,
         file: String,
@@ -80,7 +80,7 @@ pub enum PythonError {
         release: String,
     },
     /// What a backend built cannot be normalised (or is inconsistent).
-    #[error("{file}: {detail}")]
+    #[error("{}: {detail}", crate::name::shown_path(file))]
     Normalise { file: PathBuf, detail: String },
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
@@ -88,7 +88,7 @@ pub enum PythonError {
     Tar(#[from] crate::archive::tar::TarError),
     #[error(transparent)]
     Zip(#[from] crate::archive::zip::ZipError),
-    #[error("{path}")]
+    #[error("{}", crate::name::shown_path(path))]
     Io {
         path: PathBuf,
         #[source]
