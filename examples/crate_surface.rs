@@ -31,6 +31,7 @@ fn main() {
         cargo_home: host_cargo_home(),
         source_date_epoch: 1_700_000_000,
         mode: SandboxMode::Bubblewrap,
+        limits: kiln::sandbox::Limits::default(),
     };
     std::fs::create_dir_all(&staging).expect("staging dir");
     let log = staging.join("log");

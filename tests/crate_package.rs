@@ -143,6 +143,7 @@ fn spec(members: &[&str], mode: SandboxMode) -> CrateSpec {
         cargo_home: sandbox::host_cargo_home(),
         source_date_epoch: SDE,
         mode,
+        limits: sandbox::Limits::default(),
     }
 }
 

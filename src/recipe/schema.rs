@@ -146,6 +146,18 @@ pub struct CommandSection {
     /// Named host caches mounted read-only (`cargo-registry`).
     #[serde(default)]
     pub host_inputs: Vec<String>,
+    /// `timeout-seconds`, `memory-mib`, `max-processes`.
+    #[serde(flatten)]
+    pub limits: LimitKeys,
+}
+
+/// The resource limits of a sandboxed run, one schema piece for every
+/// surface that runs one (`[command]`, `[crate]`, and `[sdist]`/`[wheel]`
+/// with `backend = "pep517"`): flattened into each table, so the keys sit
+/// beside the table's own. The defaults are `sandbox::limits`'.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct LimitKeys {
     /// Wall-clock limit in seconds (default 3600). The three limits are
     /// left out of the derivation when unset, so recipes without them keep
     /// their derivation hashes.
@@ -155,7 +167,7 @@ pub struct CommandSection {
         deserialize_with = "limit::timeout_seconds"
     )]
     pub timeout_seconds: Option<std::num::NonZeroU64>,
-    /// Memory of all the command's processes together, in MiB (default 8192).
+    /// Memory of all the run's processes together, in MiB (default 8192).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -171,7 +183,19 @@ pub struct CommandSection {
     pub max_processes: Option<std::num::NonZeroU32>,
 }
 
-/// `[command]` limit keys: whole numbers of at least 1, errors naming the key.
+impl LimitKeys {
+    /// Whether any key is set.
+    pub fn is_set(&self) -> bool {
+        *self != LimitKeys::default()
+    }
+
+    /// The sandbox's defaults with these keys applied.
+    pub fn limits(&self) -> crate::sandbox::Limits {
+        crate::sandbox::Limits::from_keys(self.timeout_seconds, self.memory_mib, self.max_processes)
+    }
+}
+
+/// Limit keys: whole numbers of at least 1, errors naming the key.
 mod limit {
     use serde::{Deserialize, Deserializer};
     use std::num::{NonZeroU32, NonZeroU64};
@@ -218,6 +242,9 @@ pub struct CrateSection {
     pub packages: Vec<String>,
     /// Named host caches mounted read-only (default `["cargo-registry"]`).
     pub host_inputs: Option<Vec<String>>,
+    /// The limits of the `cargo package` run.
+    #[serde(flatten)]
+    pub limits: LimitKeys,
 }
 
 /// Archive compression of a tarball.
@@ -276,6 +303,9 @@ pub struct SdistSection {
     /// Backend mode: named host inputs ([`PYTHON_HOST_INPUTS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_inputs: Vec<String>,
+    /// Backend mode: the limits of the backend's run.
+    #[serde(flatten)]
+    pub limits: LimitKeys,
 }
 
 /// `[wheel]`: what goes into a wheel besides its metadata.
@@ -307,4 +337,57 @@ pub struct WheelSection {
     /// Backend mode: named host inputs ([`PYTHON_HOST_INPUTS`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_inputs: Vec<String>,
+    /// Backend mode: the limits of the backend's run.
+    #[serde(flatten)]
+    pub limits: LimitKeys,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RecipeFile, String> {
+        toml_edit::de::from_str::<RecipeFile>(text).map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn every_sandboxed_table_takes_the_limit_keys() {
+        let keys = "timeout-seconds = 5\nmemory-mib = 64\nmax-processes = 32\n";
+        let want = LimitKeys {
+            timeout_seconds: std::num::NonZeroU64::new(5),
+            memory_mib: std::num::NonZeroU64::new(64),
+            max_processes: std::num::NonZeroU32::new(32),
+        };
+        let command = parse(&format!(
+            "surface = \"command\"\n[command]\nargv = [\"true\"]\noutputs = [\"o\"]\n{keys}"
+        ))
+        .unwrap();
+        assert_eq!(command.command.unwrap().limits, want);
+        let krate = parse(&format!("surface = \"crate\"\n[crate]\n{keys}")).unwrap();
+        assert_eq!(krate.crate_.unwrap().limits, want);
+        let wheel = parse(&format!(
+            "surface = \"wheel\"\n[wheel]\nbackend = \"pep517\"\n{keys}"
+        ))
+        .unwrap();
+        assert_eq!(wheel.wheel.unwrap().limits, want);
+        let sdist = parse(&format!(
+            "surface = \"sdist\"\n[sdist]\nbackend = \"pep517\"\n{keys}"
+        ))
+        .unwrap();
+        assert_eq!(sdist.sdist.unwrap().limits, want);
+    }
+
+    #[test]
+    fn limit_keys_keep_unknown_keys_refused_and_unset_keys_unserialised() {
+        let err = parse("surface = \"wheel\"\n[wheel]\ntimeout-secs = 5\n").unwrap_err();
+        assert!(err.contains("timeout-secs"), "{err}");
+        let err = parse("surface = \"crate\"\n[crate]\nmemory-mib = 0\n").unwrap_err();
+        assert!(err.contains("memory-mib"), "{err}");
+        let wheel = parse("surface = \"wheel\"\n[wheel]\nbackend = \"pep517\"\n").unwrap();
+        let json = serde_json::to_value(wheel.wheel.unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"backend": "pep517", "packages": [], "scripts": {}, "tag": null})
+        );
+    }
 }

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use super::project::RecipeError;
-use super::schema::{RecipeFile, Surface, HOST_INPUTS, PYTHON_HOST_INPUTS};
+use super::schema::{
+    LimitKeys, PythonBackend, RecipeFile, Surface, HOST_INPUTS, PYTHON_HOST_INPUTS,
+};
 
 pub(crate) fn invalid(
     file: &Path,
@@ -261,6 +263,40 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
                 ),
             ));
         }
+    }
+    check_native_limits(file, r)
+}
+
+/// Limit keys bound a sandboxed run; the native Python builders run none.
+fn check_native_limits(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
+    let tables = [
+        ("sdist", r.sdist.as_ref().map(|s| (s.backend, s.limits))),
+        ("wheel", r.wheel.as_ref().map(|w| (w.backend, w.limits))),
+    ];
+    for (table, section) in tables {
+        let Some((backend, limits)) = section else {
+            continue;
+        };
+        if backend.unwrap_or_default() == PythonBackend::Pep517 || !limits.is_set() {
+            continue;
+        }
+        let LimitKeys {
+            timeout_seconds,
+            memory_mib,
+            max_processes,
+        } = limits;
+        let (key, value) = match (timeout_seconds, memory_mib, max_processes) {
+            (Some(v), _, _) => ("timeout-seconds", v.to_string()),
+            (_, Some(v), _) => ("memory-mib", v.to_string()),
+            (_, _, Some(v)) => ("max-processes", v.to_string()),
+            _ => continue,
+        };
+        return Err(invalid(
+            file,
+            &format!("{table}.{key}"),
+            &value,
+            "limits a sandboxed run, and the native builder runs none: set backend = \"pep517\" or remove the key",
+        ));
     }
     Ok(())
 }

@@ -57,6 +57,9 @@ pub(super) struct Prepared {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: BTreeMap<String, String>,
+    /// Under bubblewrap, the file of its options (NUL-separated), which
+    /// the runner opens as descriptor [`ARGS_FD`] for `--args`.
+    pub options_file: Option<PathBuf>,
     /// Host working directory of the spawned program.
     pub cwd: PathBuf,
     /// Keeps the support directory alive until the process has finished.
@@ -134,7 +137,13 @@ pub(super) fn prepare(
                 })
                 .collect();
             args.splice(at..at, masks);
-            args.push("--".into());
+            // The options name host paths (the workspace, the tools, the
+            // inputs): bwrap reads them from a descriptor, so that its own
+            // argv, which the build sees as /proc/1/cmdline, holds none.
+            let options_file = s.join("bwrap-args");
+            write_options(&options_file, &args).map_err(support_err(&options_file))?;
+            let mut args: Vec<OsString> =
+                vec!["--args".into(), ARGS_FD.to_string().into(), "--".into()];
             args.extend(UMASK_WRAPPER.iter().map(OsString::from));
             args.push(WRAPPER_ARG0.into());
             args.extend(spec.argv.iter().map(OsString::from));
@@ -142,6 +151,7 @@ pub(super) fn prepare(
                 program: bwrap.to_path_buf(),
                 args,
                 env,
+                options_file: Some(options_file),
                 cwd: PathBuf::from("/"),
                 _support: support,
             })
@@ -193,11 +203,26 @@ pub(super) fn prepare(
                 program: PathBuf::from(UMASK_WRAPPER[0]),
                 args,
                 env,
+                options_file: None,
                 cwd: workspace.join(&cwd),
                 _support: support,
             })
         }
     }
+}
+
+/// The descriptor bubblewrap reads its options from (`--args`).
+pub(super) const ARGS_FD: u32 = 3;
+
+/// `options` NUL-terminated one after the other, as `bwrap --args` reads them.
+fn write_options(file: &Path, options: &[OsString]) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut bytes = Vec::new();
+    for o in options {
+        bytes.extend_from_slice(o.as_bytes());
+        bytes.push(0);
+    }
+    std::fs::write(file, bytes)
 }
 
 /// The bubblewrap options (everything before `--`).

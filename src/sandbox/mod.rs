@@ -278,6 +278,8 @@ pub enum SandboxError {
         log: PathBuf,
         tail: String,
     },
+    #[error("`{argv}` wrote more than the {limit} bytes kiln reads of its output")]
+    CaptureTooLarge { argv: String, limit: u64 },
     #[error("hidden directory {dir:?} must be a relative path inside the workspace without `..`")]
     BadHidden { dir: String },
     #[error("`{argv}` failed ({status}); last lines of {log}:\n{tail}")]
@@ -310,7 +312,9 @@ impl crate::error::Classify for SandboxError {
             | SandboxError::BadArgv { .. }
             | SandboxError::BadHidden { .. }
             | SandboxError::BwrapMissing => ErrorKind::BadInput,
-            SandboxError::Limit { .. } => ErrorKind::CheckFailed,
+            SandboxError::Limit { .. } | SandboxError::CaptureTooLarge { .. } => {
+                ErrorKind::CheckFailed
+            }
             SandboxError::RustupWhich { .. }
             | SandboxError::PyenvWhich { .. }
             | SandboxError::ToolIo { .. }
@@ -358,7 +362,18 @@ pub fn run_confined(spec: &Spec, confine: &Confine, log: &Path) -> Result<(), Sa
 /// (stderr still goes to `log`). For small machine-readable outputs such as
 /// `cargo metadata`.
 pub fn run_capture(spec: &Spec, log: &Path) -> Result<Vec<u8>, SandboxError> {
-    process::execute(spec, &Confine::default(), log, true)
+    run_capture_confined(spec, &Confine::default(), log)
+}
+
+/// [`run_capture`] with explicit limits and hidden directories. At most
+/// 64 MiB of stdout is kept: a process that writes more fails with
+/// [`SandboxError::CaptureTooLarge`].
+pub fn run_capture_confined(
+    spec: &Spec,
+    confine: &Confine,
+    log: &Path,
+) -> Result<Vec<u8>, SandboxError> {
+    process::execute(spec, confine, log, true)
 }
 
 #[cfg(test)]

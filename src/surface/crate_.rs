@@ -48,6 +48,8 @@
 //! 0/0 (octal zeros, or all NUL for generated files) with empty owner names, mode 0644 or 0755, and carries cargo's fixed
 //! mtime (1153704088, or 0 for generated files from older cargo); paths are
 //! unique and in Rust `Path` order; the archive ends with two zero blocks.
+//! The gzip stream is expanded at most [`CRATE_RATIO`]:1 of the file's size
+//! and to [`CRATE_MAX`] bytes (it came out of the sandbox).
 //! A violation is [`CrateError::NotDeterministic`] (a failed check). The
 //! reproducibility tests additionally pack twice under different paths and
 //! umasks and compare bytes.
@@ -84,6 +86,8 @@ pub struct CrateSpec {
     pub cargo_home: Option<PathBuf>,
     pub source_date_epoch: u64,
     pub mode: SandboxMode,
+    /// Limits of the cargo runs (`[crate]`'s limit keys).
+    pub limits: sandbox::Limits,
 }
 
 /// One packed crate, copied into the staging directory.
@@ -226,10 +230,14 @@ pub fn build(
             args.extend(["-p", name.as_str()]);
         }
     }
-    if let Err(err) = sandbox::run(&cargo(&args), log) {
+    let confine = sandbox::Confine {
+        limits: spec.limits,
+        hidden: Vec::new(),
+    };
+    if let Err(err) = sandbox::run_confined(&cargo(&args), &confine, log) {
         // Say which member is unknown rather than quoting cargo's message.
         if matches!(err, SandboxError::Failed { .. }) && !spec.members.is_empty() {
-            let json = sandbox::run_capture(
+            let json = sandbox::run_capture_confined(
                 &cargo(&[
                     "metadata",
                     "--offline",
@@ -237,6 +245,7 @@ pub fn build(
                     "1",
                     "--no-deps",
                 ]),
+                &confine,
                 log,
             )?;
             check_members(&json, &spec.members, &manifest_dir)?;
@@ -325,6 +334,12 @@ pub struct CrateId {
     pub version: String,
 }
 
+/// How far a `.crate`'s gzip stream may expand: this many times its size
+/// (plus 1 MiB), and never past [`CRATE_MAX`] bytes.
+pub const CRATE_RATIO: u64 = 250;
+/// The most bytes of tar a `.crate` may expand to.
+pub const CRATE_MAX: u64 = 2 << 30;
+
 /// Check that the `.crate` file `file_name` carries only cargo's fixed
 /// metadata (see the module docs) and return the name and version from its
 /// normalised `Cargo.toml`, which must match the file name and the entries'
@@ -346,10 +361,19 @@ pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, Viola
         return Err(Violation::GzipName(file_name.to_string()));
     }
 
+    // The .crate came out of the sandbox: expand it only so far.
+    let limit = (bytes.len() as u64)
+        .saturating_mul(CRATE_RATIO)
+        .saturating_add(1 << 20)
+        .min(CRATE_MAX);
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(bytes)
+        .take(limit + 1)
         .read_to_end(&mut tar)
         .map_err(Violation::Gzip)?;
+    if tar.len() as u64 > limit {
+        return Err(Violation::TooLarge { limit });
+    }
     if tar.len() < 1024 || tar[tar.len() - 1024..].iter().any(|&b| b != 0) {
         return Err(Violation::TarEnd);
     }
@@ -473,6 +497,8 @@ pub enum Violation {
     GzipName(String),
     #[error("gzip stream")]
     Gzip(#[source] std::io::Error),
+    #[error("the gzip stream expands past {limit} bytes ({CRATE_RATIO}:1 of the file, at most {CRATE_MAX}), which kiln does not read")]
+    TooLarge { limit: u64 },
     #[error("the tar does not end with two zero blocks")]
     TarEnd,
     #[error("tar")]

@@ -450,7 +450,7 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         env,
         source_date_epoch: job.source_date_epoch.max(0) as u64,
         mode: job.sandbox,
-        limits: sandbox::Limits::from_keys(c.timeout_seconds, c.memory_mib, c.max_processes),
+        limits: c.limits.limits(),
     };
     let name = r.store_name();
     let staging = job.out.join(&name);
@@ -510,6 +510,7 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         cargo_home,
         source_date_epoch: job.source_date_epoch.max(0) as u64,
         mode: job.sandbox,
+        limits: section.limits.limits(),
     };
     let name = format!(
         "{}-{}",

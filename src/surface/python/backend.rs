@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::PythonError;
 use crate::derive::ToolRef;
-use crate::recipe::schema::PythonBackend;
+use crate::recipe::schema::{LimitKeys, PythonBackend};
 use crate::recipe::{Recipe, Surface};
 use crate::sandbox::{self, SandboxMode, Spec, Tool};
 
@@ -46,17 +46,20 @@ pub struct Settings<'a> {
     pub tools: &'a [String],
     /// Named host inputs (`python-wheels`).
     pub host_inputs: &'a [String],
+    /// The limits of the backend's run.
+    pub limits: LimitKeys,
 }
 
 /// The recipe's Python settings.
 pub fn settings(recipe: &Recipe) -> Settings<'_> {
-    let (backend, python, tools, host_inputs) = match recipe.surface() {
+    let (backend, python, tools, host_inputs, limits) = match recipe.surface() {
         Surface::Sdist => recipe.spec.sdist.as_ref().map(|s| {
             (
                 s.backend,
                 s.python.as_deref(),
                 &s.tools[..],
                 &s.host_inputs[..],
+                s.limits,
             )
         }),
         Surface::Wheel => recipe.spec.wheel.as_ref().map(|w| {
@@ -65,16 +68,18 @@ pub fn settings(recipe: &Recipe) -> Settings<'_> {
                 w.python.as_deref(),
                 &w.tools[..],
                 &w.host_inputs[..],
+                w.limits,
             )
         }),
         _ => None,
     }
-    .unwrap_or((None, None, &[], &[]));
+    .unwrap_or((None, None, &[], &[], LimitKeys::default()));
     Settings {
         backend: backend.unwrap_or_default(),
         python: python.unwrap_or("python3"),
         tools,
         host_inputs,
+        limits,
     }
 }
 
@@ -504,6 +509,7 @@ mod tests {
             python: "python3",
             tools: &[],
             host_inputs: &[],
+            limits: LimitKeys::default(),
         };
         assert_eq!(
             bs.tool_names(&s),

@@ -82,6 +82,15 @@ pub enum PythonError {
     /// What a backend built cannot be normalised (or is inconsistent).
     #[error("{}: {detail}", crate::name::shown_path(file))]
     Normalise { file: PathBuf, detail: String },
+    /// What a backend built expands beyond what kiln reads of it
+    /// (`normalise::Caps`): a decompression bomb, or a build's output
+    /// too large to accept.
+    #[error("{}: member {} {detail}; kiln does not accept the build's output", .archive.display(), crate::name::Shown(.member))]
+    TooLarge {
+        archive: PathBuf,
+        member: String,
+        detail: String,
+    },
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
     #[error(transparent)]
@@ -103,7 +112,7 @@ impl Classify for PythonError {
             | PythonError::BackendUnavailable { .. }
             | PythonError::BackendFailed { .. }
             | PythonError::VersionMismatch { .. } => ErrorKind::BadInput,
-            PythonError::Normalise { .. } => ErrorKind::CheckFailed,
+            PythonError::Normalise { .. } | PythonError::TooLarge { .. } => ErrorKind::CheckFailed,
             PythonError::Sandbox(e) => e.kind(),
             PythonError::Tar(e) => e.kind(),
             PythonError::Zip(e) => e.kind(),

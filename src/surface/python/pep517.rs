@@ -116,7 +116,7 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         .into_iter()
         .collect();
     let confine = Confine {
-        limits: sandbox::Limits::default(),
+        limits: s.limits.limits(),
         hidden,
     };
     sandbox::run_confined(&spec, &confine, job.log).map_err(|e| match e {
@@ -178,7 +178,7 @@ fn result_name(
     backend: &str,
 ) -> Result<String, PythonError> {
     let marker = out_dir.join(".kiln-result");
-    let name = crate::fsutil::read_regular_string(&marker).map_err(io(&marker))?;
+    let name = read_marker(&marker)?;
     let bad = |detail: String| PythonError::Normalise {
         file: std::path::PathBuf::from(&name),
         detail: format!("build backend `{backend}` returned {detail}"),
@@ -200,6 +200,32 @@ fn result_name(
         return Err(bad(format!("{name:?}, which is not a regular file")));
     }
     Ok(name)
+}
+
+/// Longest result marker kiln reads: a file name, never more.
+const MARKER_CAP: u64 = 4096;
+
+/// The driver's result marker: a regular file of at most [`MARKER_CAP`]
+/// bytes of UTF-8 (the backend can write anything there).
+fn read_marker(marker: &std::path::Path) -> Result<String, PythonError> {
+    use std::io::Read;
+    let (f, _) = crate::fsutil::open_regular(marker).map_err(io(marker))?;
+    let mut bytes = Vec::new();
+    f.take(MARKER_CAP + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(marker))?;
+    if bytes.len() as u64 > MARKER_CAP {
+        return Err(PythonError::Normalise {
+            file: marker.to_path_buf(),
+            detail: format!(
+                "the backend's result is longer than the {MARKER_CAP} bytes kiln reads of a file name"
+            ),
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| PythonError::Normalise {
+        file: marker.to_path_buf(),
+        detail: "the backend's result is not a UTF-8 file name".into(),
+    })
 }
 
 /// The version in the file name and the metadata must be the release's.
