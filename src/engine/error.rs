@@ -67,6 +67,12 @@ pub enum BuildError {
     },
     #[error("recipe {recipe} would write {name:?} into dist/, a name kiln writes itself; give it an `output` (or a name) that differs")]
     ReservedName { name: String, recipe: String },
+    #[error("output directory {}: {} is a symlink tracked by git (to {}): a checkout cannot choose where kiln writes; pass the directory you mean as --out", out.display(), link.display(), target.display())]
+    LinkedOut {
+        out: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+    },
     #[error("recipe {recipe}: the store holds no provenance for {store_path}")]
     MissingProvenance { recipe: String, store_path: PathBuf },
     #[error("the provenance of {store_path} is not a statement kiln wrote")]
@@ -117,6 +123,7 @@ impl Classify for BuildError {
             BuildError::Uncommitted { .. }
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }
+            | BuildError::LinkedOut { .. }
             | BuildError::IncludeMatchesNothing { .. }
             | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,
