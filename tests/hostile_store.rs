@@ -791,6 +791,19 @@ fn a_store_whose_own_directories_are_links_is_refused_and_nothing_is_removed() {
     assert!(std::fs::symlink_metadata(&bogus).is_err());
     assert!(std::fs::symlink_metadata(copied.join(".kiln/tmp/stage-x")).is_err());
     canary.assert_untouched();
+
+    // The store lock is never opened through a link either.
+    let lock = copied.join(".kiln/store.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(canary.home.join(".bashrc"), &lock).unwrap();
+    let out = run(&mut m.kiln(&root, Some(&copied), &["store", "ls"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&lock.display().to_string()),
+        "{}",
+        text(&out)
+    );
+    canary.assert_untouched();
 }
 
 /// `kiln` under a private mount namespace in which `store` is a read-only

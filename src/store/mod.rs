@@ -108,7 +108,7 @@ pub enum StoreError {
         link: PathBuf,
         target: PathBuf,
     },
-    #[error("store directory {} is a symbolic link (to {}): kiln never follows a link inside its store, nor removes what one points at; remove the link (or use another store)", dir.display(), target.display())]
+    #[error("store {} is a symbolic link (to {}): kiln never follows a link among the store's own directories and files, nor removes what one points at; remove the link (or use another store)", dir.display(), target.display())]
     LinkedDir { dir: PathBuf, target: PathBuf },
     #[error("checking whether git tracks the store")]
     Git(#[from] crate::source::git::GitError),
@@ -281,11 +281,22 @@ fn own_dirs(root: &Path) -> Result<fsutil::Dir, StoreError> {
     Ok(kiln)
 }
 
-/// Take the shared lock on `.kiln/store.lock` (never through a link). When
+/// Take the shared lock on `.kiln/store.lock` (a link there is
+/// [`StoreError::LinkedDir`]). When
 /// the store cannot be written (read-only mount, no permission), only
 /// readers can use it: it is opened without the lock.
 fn shared_lock(kiln: &fsutil::Dir) -> Result<Result<File, io::ErrorKind>, StoreError> {
     let path = kiln.join("store.lock");
+    if kiln
+        .metadata("store.lock")
+        .map_err(io_err(&path))?
+        .is_some_and(|m| m.is_symlink())
+    {
+        return Err(StoreError::LinkedDir {
+            target: kiln.read_link("store.lock").unwrap_or_default(),
+            dir: path,
+        });
+    }
     let lock = match kiln.open_or_create("store.lock") {
         Ok(f) => f,
         Err(e) if read_only(&e) => return Ok(Err(e.kind())),
