@@ -874,10 +874,24 @@ fn read_only_commands_work_on_a_read_only_store() {
         &["store", "ls", "--json"],
         &["store", "verify"],
         &["plan"],
+        // Everything is cached: nothing is written to the store.
+        &["build"],
     ] {
         let out = run(&mut on_read_only(&m, &root, &store, args));
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
     }
+    let artifact = std::fs::read_dir(root.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .unwrap();
+    let out = run(&mut on_read_only(
+        &m,
+        &root,
+        &store,
+        &["provenance", artifact.to_str().unwrap()],
+    ));
+    assert_eq!(out.status.code(), Some(0), "provenance: {}", text(&out));
     let ls = run(&mut on_read_only(&m, &root, &store, &["store", "ls"]));
     assert!(
         String::from_utf8_lossy(&ls.stdout).contains("app"),
