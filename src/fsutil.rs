@@ -1,8 +1,12 @@
 //! Small filesystem helpers shared by every module: how a file that came
 //! with a project is opened ([`open_regular`]), sorted listings, copies
-//! that decide a file's mode, and write-behind syncing.
+//! that decide a file's mode, write-behind syncing, directories held open
+//! by descriptor and the one no-follow removal ([`dir`]).
 
 use std::path::{Path, PathBuf};
+
+mod dir;
+pub use dir::{remove_below, remove_tree, Dir};
 
 /// `open(2)` flags for a file kiln did not create and must not be tricked
 /// by: `O_NOFOLLOW` (never through a symlink at the last component) and

@@ -728,3 +728,195 @@ fn provenance_not_written_by_this_machine_is_never_returned() {
         "{notices:?}"
     );
 }
+
+/// A copied store whose own directories are links (issue "Trust, round
+/// two", point 3): `.kiln/tmp` and `.kiln/quarantine` point at directories
+/// full of someone's files. gc must not empty them; no command may use such
+/// a store: exit 2, naming the directory and its target.
+#[test]
+fn a_store_whose_own_directories_are_links_is_refused_and_nothing_is_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = common::canary::Canary::new(tmp.path());
+    let m = Machine {
+        state: tmp.path().join("state"),
+        home: canary.home.clone(),
+    };
+    let root = project(&tmp.path().join("proj"), "/dist/\n");
+    let store = tmp.path().join("store");
+    ok(run(&mut m.kiln(&root, Some(&store), &["build"])));
+    // A copy of it, as it arrives from elsewhere (`cp -a`, a tarball).
+    let copied = tmp.path().join("copied");
+    run_ok(cmd("cp").arg("-a").arg(&store).arg(&copied));
+    let victims = [
+        (".kiln/tmp", canary.home.join("keep")),
+        (".kiln/quarantine", canary.dir.join("keep")),
+    ];
+    for (own, target) in &victims {
+        let p = copied.join(own);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).unwrap();
+        }
+        std::os::unix::fs::symlink(target, &p).unwrap();
+    }
+    for args in [
+        &["store", "gc"][..],
+        &["store", "verify", "--repair"],
+        &["store", "ls"],
+        &["build"],
+    ] {
+        let out = run(&mut m.kiln(&root, Some(&copied), args));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&copied.join(".kiln/tmp").display().to_string())
+                && err.contains(&victims[0].1.display().to_string())
+                && err.contains("symbolic link"),
+            "{args:?}: the message names neither the directory nor its target: {}",
+            text(&out)
+        );
+    }
+    // The link targets keep every file, subdirectories included.
+    assert!(canary.home.join("keep/deeper/file").is_file());
+    assert!(canary.dir.join("keep/deeper/file").is_file());
+    canary.assert_untouched();
+
+    // Only the quarantine a link: named just the same.
+    std::fs::remove_file(copied.join(".kiln/tmp")).unwrap();
+    std::fs::create_dir(copied.join(".kiln/tmp")).unwrap();
+    let out = run(&mut m.kiln(&root, Some(&copied), &["store", "gc"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&copied.join(".kiln/quarantine").display().to_string()),
+        "{}",
+        text(&out)
+    );
+    canary.assert_untouched();
+
+    // Links gc does remove (an entry named like an output, a leftover in
+    // tmp) are removed as links: their targets stay.
+    let bogus = copied.join("0a9hkdz9jl5cfmvxw07nfvd9yhn7zmzx-app.tar.gz");
+    std::os::unix::fs::symlink(canary.dir.join("keep"), &bogus).unwrap();
+    std::os::unix::fs::symlink(canary.home.join("keep"), copied.join(".kiln/tmp/stage-x")).unwrap();
+    std::fs::remove_file(copied.join(".kiln/quarantine")).unwrap();
+    ok(run(&mut m.kiln(&root, Some(&copied), &["store", "gc"])));
+    assert!(std::fs::symlink_metadata(&bogus).is_err());
+    assert!(std::fs::symlink_metadata(copied.join(".kiln/tmp/stage-x")).is_err());
+    canary.assert_untouched();
+
+    // The store lock is never opened through a link either.
+    let lock = copied.join(".kiln/store.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::os::unix::fs::symlink(canary.home.join(".bashrc"), &lock).unwrap();
+    let out = run(&mut m.kiln(&root, Some(&copied), &["store", "ls"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&lock.display().to_string()),
+        "{}",
+        text(&out)
+    );
+    canary.assert_untouched();
+}
+
+/// `kiln` under a private mount namespace in which `store` is a read-only
+/// bind mount of itself. Tests run as root here, and `chmod -w` does not
+/// stop root: only a read-only mount makes the store unwritable for it
+/// (`EROFS`). `unshare -rm` works as root and unprivileged alike.
+fn on_read_only(m: &Machine, root: &Path, store: &Path, args: &[&str]) -> Command {
+    let mut c = read_only_mount(store);
+    c.arg(common::kiln_bin())
+        .arg("-C")
+        .arg(root)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("XDG_STATE_HOME", &m.state)
+        .env("HOME", &m.home)
+        .env_remove("KILN_STORE")
+        .env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+/// `unshare -rm sh -c '…' sh STORE`: the command that follows runs with
+/// `STORE` mounted read-only.
+fn read_only_mount(store: &Path) -> Command {
+    let mut c = cmd("unshare");
+    c.args([
+        "-rm",
+        "sh",
+        "-c",
+        "mount --bind \"$1\" \"$1\" && mount -o remount,bind,ro \"$1\" && shift && exec \"$@\"",
+        "sh",
+    ])
+    .arg(store);
+    c
+}
+
+/// Issue "Trust, round two", point 19: a store kiln cannot write still
+/// serves what only reads it.
+#[test]
+fn read_only_commands_work_on_a_read_only_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = common::canary::Canary::new(tmp.path());
+    let m = Machine {
+        state: tmp.path().join("state"),
+        home: canary.home.clone(),
+    };
+    let root = project(&tmp.path().join("proj"), "/dist/\n");
+    let store = tmp.path().join("store");
+    ok(run(&mut m.kiln(&root, Some(&store), &["build"])));
+    // The lock file does not exist in a store that only ever was read, or
+    // that came from elsewhere.
+    std::fs::remove_file(store.join(".kiln/store.lock")).unwrap();
+    let before = tree_digest(&store);
+
+    // The method really makes the store unwritable, even for root.
+    let out = run(read_only_mount(&store)
+        .arg("touch")
+        .arg(store.join(".kiln/probe")));
+    assert!(
+        !out.status.success(),
+        "the store is writable: {}",
+        text(&out)
+    );
+    assert!(stderr(&out).contains("Read-only"), "{}", text(&out));
+
+    for args in [
+        &["store", "ls"][..],
+        &["store", "ls", "--json"],
+        &["store", "verify"],
+        &["plan"],
+        // Everything is cached: nothing is written to the store.
+        &["build"],
+    ] {
+        let out = run(&mut on_read_only(&m, &root, &store, args));
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+    let artifact = std::fs::read_dir(root.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .unwrap();
+    let out = run(&mut on_read_only(
+        &m,
+        &root,
+        &store,
+        &["provenance", artifact.to_str().unwrap()],
+    ));
+    assert_eq!(out.status.code(), Some(0), "provenance: {}", text(&out));
+    let ls = run(&mut on_read_only(&m, &root, &store, &["store", "ls"]));
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("app"),
+        "{}",
+        text(&ls)
+    );
+    // What writes still fails, as an environment error naming the store.
+    let out = run(&mut on_read_only(&m, &root, &store, &["store", "gc"]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&store.display().to_string()),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(tree_digest(&store), before, "the read-only store changed");
+    canary.assert_untouched();
+}

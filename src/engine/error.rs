@@ -89,6 +89,12 @@ pub enum BuildError {
         #[source]
         source: crate::name::NameError,
     },
+    #[error("output directory {}: {} is a symlink tracked by git (to {}): a checkout cannot choose where kiln writes; pass the directory you mean as --out", shown_path(out), shown_path(link), shown_path(target))]
+    LinkedOut {
+        out: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+    },
     #[error(
         "recipe {}: the store holds no provenance for {}",
         shown(recipe),
@@ -147,6 +153,7 @@ impl Classify for BuildError {
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }
             | BuildError::ArtifactName { .. }
+            | BuildError::LinkedOut { .. }
             | BuildError::IncludeMatchesNothing { .. }
             | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,

@@ -49,15 +49,14 @@ pub enum Sweep {
 }
 
 impl Sweep {
-    /// Remove it (errors are left to `kiln store gc`, as a dropped
-    /// workspace's are).
+    /// Remove it, never following a link a build left in it
+    /// ([`crate::fsutil::remove_tree`]); errors are left to `kiln store gc`.
     pub fn remove(self) {
-        match self {
-            Sweep::Workspace(dir) => drop(dir),
-            Sweep::Tree(path) => {
-                let _ = std::fs::remove_dir_all(path);
-            }
-        }
+        let path = match self {
+            Sweep::Workspace(dir) => dir.keep(),
+            Sweep::Tree(path) => path,
+        };
+        let _ = crate::fsutil::remove_tree(&path);
     }
 }
 

@@ -167,7 +167,10 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
         let checked = s.spawn(|| Store::check_root(&opts.store_dir));
         let resolved = Resolved::load(opts)?;
         let plan = Plan::new(&resolved, opts)?;
-        let store = Store::open_checked(checked.join().expect("store check")?)?;
+        let checked = checked.join().expect("store check")?;
+        // Where `dist/` goes is refused now, not after building.
+        dist::check_out(&opts.dist_dir())?;
+        let store = Store::open_checked(checked)?;
         build_planned(opts, progress, &resolved, &plan, &store)
     })
 }

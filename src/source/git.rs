@@ -560,6 +560,35 @@ pub fn tracked_under(dir: &Path) -> Result<Vec<String>, GitError> {
         .collect())
 }
 
+/// Whether git's index in `dir`'s work tree tracks the entry `name` of
+/// `dir` itself (a file, symlink or submodule; `false` outside git).
+/// Read-only, like [`tracked_under`].
+pub fn tracks(dir: &Path, name: &std::ffi::OsStr) -> Result<bool, GitError> {
+    let mut spec = std::ffi::OsString::from(":(literal)");
+    spec.push(name);
+    let out = git_command(dir)
+        .args(["ls-files", "-z", "--"])
+        .arg(&spec)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(GitError::Spawn)?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if stderr.contains("not a git repository") {
+            return Ok(false);
+        }
+        return Err(GitError::Failed {
+            dir: dir.to_path_buf(),
+            args: format!("ls-files -z -- {}", spec.to_string_lossy()),
+            stderr,
+        });
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .any(|p| p == name.as_encoded_bytes()))
+}
+
 /// Run two independent git queries at once. Each mostly waits for a git
 /// process, so a plain thread (not the rayon pool, whose threads may all be
 /// blocked on the snapshot's git processes) gives real overlap.

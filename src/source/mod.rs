@@ -13,6 +13,7 @@ pub mod git;
 mod materialise;
 pub mod selection;
 pub mod snapshot;
+pub mod tracked_link;
 pub mod tree_check;
 pub mod vcs;
 pub mod view;

@@ -79,7 +79,7 @@ impl Store {
         if let Some(info) = info {
             let now = fingerprint(&dest).map_err(io_err(&dest))?;
             if now == info.fingerprint {
-                fsops::remove_tree(staged)?;
+                self.remove(staged)?;
                 return Ok((sp, digest));
             }
             let found = tree::nar_sha256(&dest).ok();
@@ -87,7 +87,7 @@ impl Store {
                 .as_ref()
                 .is_some_and(|d| d.hash == digest.hash && d.size == digest.size)
             {
-                fsops::remove_tree(staged)?;
+                self.remove(staged)?;
                 self.write_validity(&PathInfo {
                     fingerprint: now,
                     ..info
@@ -105,7 +105,7 @@ impl Store {
         } else {
             // An unregistered leftover of an interrupted commit, or something
             // this machine's kiln did not register: replace it.
-            fsops::remove_tree(&dest)?;
+            self.remove(&dest)?;
         }
         fs::rename(staged, &dest).map_err(io_err(&dest))?;
         fsops::seal_top(&dest)?;

@@ -1,6 +1,6 @@
 //! Filesystem operations of the store: copying a tree into staging,
-//! normalising it (modes, mtime, fsync), atomic record writes and removal of
-//! read-only trees.
+//! normalising it (modes, mtime, fsync) and atomic record writes. Removal
+//! is [`super::Store::remove`], through [`crate::fsutil::remove_below`].
 
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -196,38 +196,4 @@ pub(crate) fn atomic_write(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<()
         sync_dir(dir)?;
     }
     Ok(())
-}
-
-/// Remove a file, symlink or (read-only) directory tree; absent is fine.
-pub(crate) fn remove_tree(path: &Path) -> Result<(), StoreError> {
-    let md = match fs::symlink_metadata(path) {
-        Ok(md) => md,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    if md.is_dir() {
-        make_dirs_writable(path)?;
-        fs::remove_dir_all(path).map_err(io_err(path))
-    } else {
-        fs::remove_file(path).map_err(io_err(path))
-    }
-}
-
-fn make_dirs_writable(dir: &Path) -> Result<(), StoreError> {
-    fs::set_permissions(dir, Permissions::from_mode(0o755)).map_err(io_err(dir))?;
-    for e in fs::read_dir(dir).map_err(io_err(dir))? {
-        let e = e.map_err(io_err(dir))?;
-        if e.file_type().map_err(io_err(dir))?.is_dir() {
-            make_dirs_writable(&e.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// Remove a file if present.
-pub(crate) fn remove_file(path: &Path) -> Result<(), StoreError> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(path)(e)),
-        _ => Ok(()),
-    }
 }

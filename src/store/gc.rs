@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{exists, fsops, list_dir, Store, StoreError};
+use super::{exists, list_dir, Store, StoreError};
 use crate::nix::store_path::StorePath;
 
 /// Something [`Store::gc`] removes (or would remove).
@@ -76,9 +76,9 @@ impl Store {
                 kind: GcKind::Output,
             });
             if !dry_run {
-                fsops::remove_file(&self.valid_record(&sp))?;
+                self.remove(&self.valid_record(&sp))?;
                 self.remove_provenance(&sp)?;
-                fsops::remove_tree(&self.entry_path(&n))?;
+                self.remove(&self.entry_path(&n))?;
             }
         }
         // Validity records of unreferenced outputs that are gone (a live one
@@ -87,7 +87,7 @@ impl Store {
             for info in self.valid_infos()? {
                 let base = info.store_path.to_string();
                 if !live.contains(&base) && !exists(&self.entry_path(&base)) {
-                    fsops::remove_file(&self.valid_record(&info.store_path))?;
+                    self.remove(&self.valid_record(&info.store_path))?;
                 }
             }
         }
@@ -120,7 +120,7 @@ impl Store {
         }
         for (p, kind) in leftovers {
             if !dry_run {
-                fsops::remove_tree(&p)?;
+                self.remove(&p)?;
             }
             report.removed.push(GcItem { path: p, kind });
         }

@@ -5,6 +5,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,7 @@ impl Store {
             .truncate(false)
             .read(true)
             .write(true)
+            .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
             .open(&path)
             .map_err(io_err(&path))?;
         let start = Instant::now();
@@ -160,12 +162,14 @@ impl Store {
 /// holder.
 const REPORT_AFTER: Duration = Duration::from_millis(50);
 
-/// Open (creating) `path` and block until it is exclusively locked.
+/// Open (creating, never through a link) `path` and block until it is
+/// exclusively locked.
 pub(crate) fn lock_file(path: &Path) -> Result<File, StoreError> {
     let f = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
         .open(path)
         .map_err(io_err(path))?;
     f.lock().map_err(io_err(path))?;

@@ -187,7 +187,11 @@ impl Store {
     pub(crate) fn set_aside(&self, sp: &StorePath, dest: &Path) -> Result<PathBuf, StoreError> {
         let base = sp.to_string();
         let qdir = self.kiln("quarantine");
-        std::fs::create_dir_all(&qdir).map_err(io_err(&qdir))?;
+        // Never a link: gc empties what is set aside.
+        let kiln = crate::fsutil::Dir::open(&self.root)
+            .and_then(|d| d.sub(".kiln"))
+            .map_err(io_err(&qdir))?;
+        super::own_dir(&kiln, "quarantine")?;
         let holder = tempfile::Builder::new()
             .prefix(&format!("{base}."))
             .tempdir_in(&qdir)
@@ -197,7 +201,7 @@ impl Store {
         // Moving a directory to another parent needs write access to it.
         fsops::unseal_top(dest)?;
         std::fs::rename(dest, &to).map_err(io_err(dest))?;
-        fsops::remove_file(&self.valid_record(sp))?;
+        self.remove(&self.valid_record(sp))?;
         fsops::sync_dir(self.root())?;
         Ok(to)
     }

@@ -63,6 +63,7 @@ use lock::lock_file;
 use trust::{MacKey, Record, RecordKind};
 
 use crate::error::{Classify, ErrorKind};
+use crate::fsutil;
 use crate::hash::tree::{self, NarDigest, TreeError};
 use crate::hash::Sha256;
 use crate::nix::store_path::{StorePath, StorePathError, StorePathName};
@@ -103,8 +104,14 @@ pub enum StoreError {
         /// The first few tracked paths, relative to the store.
         paths: Vec<String>,
     },
-    #[error("store {} is a symlink tracked by git: a checkout cannot choose where kiln writes; build with --store DIR", root.display())]
-    TrackedSymlink { root: PathBuf },
+    #[error("store {}: {} is a symlink tracked by git (to {}): a checkout cannot choose where kiln writes; build with --store DIR", root.display(), link.display(), target.display())]
+    TrackedSymlink {
+        root: PathBuf,
+        link: PathBuf,
+        target: PathBuf,
+    },
+    #[error("store {} is a symbolic link (to {}): kiln never follows a link among the store's own directories and files, nor removes what one points at; remove the link (or use another store)", dir.display(), target.display())]
+    LinkedDir { dir: PathBuf, target: PathBuf },
     #[error("checking whether git tracks the store")]
     Git(#[from] crate::source::git::GitError),
     #[error("neither XDG_STATE_HOME nor HOME is set to an absolute path: kiln cannot find its store key")]
@@ -141,6 +148,7 @@ impl Classify for StoreError {
             | StoreError::InvalidDrv { .. }
             | StoreError::TrackedByGit { .. }
             | StoreError::TrackedSymlink { .. }
+            | StoreError::LinkedDir { .. }
             | StoreError::KeyInStore { .. } => ErrorKind::BadInput,
             _ => ErrorKind::Internal,
         }
@@ -155,11 +163,14 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
 }
 
 /// An open store. Holds a shared lock on `.kiln/store.lock` for its lifetime,
-/// so that gc and repair never run while it commits.
+/// so that gc and repair never run while it commits. A store kiln cannot
+/// write (a read-only mount, another user's) is opened without one: what
+/// only reads it works, and gc, repair and commits fail at their first write.
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
-    lock: File,
+    /// `Err`: why the lock file could not be opened for writing.
+    lock: Result<File, io::ErrorKind>,
     /// Staging directories this handle created; gc leaves those that still
     /// exist (their `TempDir` is alive in this process).
     staged: std::sync::Mutex<Vec<PathBuf>>,
@@ -171,6 +182,7 @@ pub struct Store {
     notices: std::sync::Mutex<Vec<Notice>>,
 }
 
+/// The store's own directories below `.kiln`, created on open.
 const SUBDIRS: &[&str] = &[
     "tmp",
     "derivations",
@@ -225,32 +237,102 @@ fn read_bytes(path: &Path) -> Result<Option<Vec<u8>>, Result<String, StoreError>
     Ok(Some(bytes))
 }
 
+/// Open `dir/name` as one of the store's own directories, creating it when
+/// absent; a symlink there is [`StoreError::LinkedDir`] (a copied store
+/// whose `.kiln/tmp` points elsewhere must not have gc empty the target).
+/// `Ok(None)`: absent, and the store cannot be written (a reader sees it empty).
+fn own_dir(dir: &fsutil::Dir, name: &str) -> Result<Option<fsutil::Dir>, StoreError> {
+    let path = dir.join(name);
+    match dir.metadata(name).map_err(io_err(&path))? {
+        Some(m) if m.is_symlink() => Err(StoreError::LinkedDir {
+            target: dir.read_link(name).unwrap_or_default(),
+            dir: path,
+        }),
+        Some(_) => dir.sub(name).map(Some).map_err(io_err(&path)),
+        None => match dir.ensure_sub(name) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if read_only(&e) => Ok(None),
+            Err(e) => Err(io_err(&path)(e)),
+        },
+    }
+}
+
+/// Open (creating) `.kiln` and every directory kiln keeps in it, refusing
+/// any that is a link; `quarantine` is checked when it exists.
+fn own_dirs(root: &Path) -> Result<fsutil::Dir, StoreError> {
+    let top = fsutil::Dir::open(root).map_err(io_err(root))?;
+    let kiln = own_dir(&top, ".kiln")?.ok_or_else(|| {
+        let path = root.join(".kiln");
+        io_err(&path)(io::ErrorKind::ReadOnlyFilesystem.into())
+    })?;
+    for d in SUBDIRS {
+        match d.rsplit_once('/') {
+            Some((p, n)) => {
+                if let Some(parent) = own_dir(&kiln, p)? {
+                    own_dir(&parent, n)?;
+                }
+            }
+            None => {
+                own_dir(&kiln, d)?;
+            }
+        }
+    }
+    if kiln.metadata("quarantine").ok().flatten().is_some() {
+        own_dir(&kiln, "quarantine")?;
+    }
+    Ok(kiln)
+}
+
+/// Take the shared lock on `.kiln/store.lock` (a link there is
+/// [`StoreError::LinkedDir`]). When
+/// the store cannot be written (read-only mount, no permission), only
+/// readers can use it: it is opened without the lock.
+fn shared_lock(kiln: &fsutil::Dir) -> Result<Result<File, io::ErrorKind>, StoreError> {
+    let path = kiln.join("store.lock");
+    if kiln
+        .metadata("store.lock")
+        .map_err(io_err(&path))?
+        .is_some_and(|m| m.is_symlink())
+    {
+        return Err(StoreError::LinkedDir {
+            target: kiln.read_link("store.lock").unwrap_or_default(),
+            dir: path,
+        });
+    }
+    let lock = match kiln.open_or_create("store.lock") {
+        Ok(f) => f,
+        Err(e) if read_only(&e) => return Ok(Err(e.kind())),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    lock.lock_shared().map_err(io_err(&path))?;
+    Ok(Ok(lock))
+}
+
+/// Whether `e` says that the store cannot be written at all.
+fn read_only(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
+    )
+}
+
 /// A store root that [`Store::check_root`] found untracked by git.
 #[derive(Debug)]
 pub struct CheckedRoot(PathBuf);
 
-/// Refuse a store that came with a checkout: `root` itself a symlink git
-/// tracks (the checkout would choose where kiln writes), or paths in `root`
+/// Refuse a store that came with a checkout: a symlink git tracks on the
+/// way to `root` ([`crate::source::tracked_link`]: the checkout would
+/// choose where kiln writes), or paths in `root`
 /// that git tracks and kiln would read — anything under `.kiln/` or named
 /// like a store path (a tracked `.gitignore` is fine).
 fn refuse_if_tracked(root: &Path) -> Result<(), StoreError> {
     let in_git = |dir: &Path| dir.ancestors().any(|a| exists(&a.join(".git")));
-    let is_link = fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink());
-    if let (true, Some(parent), Some(name)) = (is_link, root.parent(), root.file_name()) {
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        if in_git(parent)
-            && crate::source::git::tracked_under(parent)?
-                .iter()
-                .any(|p| std::ffi::OsStr::new(p) == name)
-        {
-            return Err(StoreError::TrackedSymlink {
-                root: root.to_path_buf(),
-            });
-        }
+    if let Some(l) = crate::source::tracked_link::tracked_link(root)? {
+        return Err(StoreError::TrackedSymlink {
+            root: root.to_path_buf(),
+            link: l.link,
+            target: l.target,
+        });
     }
     if !root.is_dir() || !in_git(root) {
         return Ok(());
@@ -348,18 +430,8 @@ impl Store {
     fn create(root: PathBuf, state_dir: Option<PathBuf>) -> Result<Store, StoreError> {
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         let root = fs::canonicalize(&root).map_err(io_err(&root))?;
-        for d in SUBDIRS {
-            let p = root.join(".kiln").join(d);
-            fs::create_dir_all(&p).map_err(io_err(&p))?;
-        }
-        let lock_path = root.join(".kiln/store.lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(&lock_path))?;
-        lock.lock_shared().map_err(io_err(&lock_path))?;
+        let kiln = own_dirs(&root)?;
+        let lock = shared_lock(&kiln)?;
         Ok(Store {
             root,
             lock,
@@ -447,6 +519,19 @@ impl Store {
         &self.root
     }
 
+    /// Remove `path`, which is below the store root: a file, a link (as a
+    /// link) or a tree, reached from the root without following any link
+    /// on the way ([`fsutil::remove_below`]); absent is fine.
+    fn remove(&self, path: &Path) -> Result<(), StoreError> {
+        let rel = path.strip_prefix(&self.root).map_err(|_| {
+            io_err(path)(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not below the store root",
+            ))
+        })?;
+        fsutil::remove_below(&self.root, rel).map_err(io_err(path))
+    }
+
     fn kiln(&self, rel: &str) -> PathBuf {
         self.root.join(".kiln").join(rel)
     }
@@ -504,12 +589,15 @@ impl Store {
     /// Take the store-wide lock exclusively (no other open store), run `f`,
     /// return to shared.
     fn exclusively<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        match self.lock.try_lock() {
+        let lock = match &self.lock {
+            Ok(lock) => lock,
+            Err(kind) => return Err(io_err(&self.kiln("store.lock"))((*kind).into())),
+        };
+        match lock.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
                 // A failed flock conversion drops the shared lock: take it back.
-                self.lock
-                    .lock_shared()
+                lock.lock_shared()
                     .map_err(io_err(&self.kiln("store.lock")))?;
                 return Err(StoreError::Busy {
                     root: self.root.clone(),
@@ -518,10 +606,7 @@ impl Store {
             Err(fs::TryLockError::Error(e)) => return Err(io_err(&self.kiln("store.lock"))(e)),
         }
         let out = f();
-        let back = self
-            .lock
-            .lock_shared()
-            .map_err(io_err(&self.kiln("store.lock")));
+        let back = lock.lock_shared().map_err(io_err(&self.kiln("store.lock")));
         let out = out?;
         back?;
         Ok(out)

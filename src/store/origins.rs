@@ -91,7 +91,7 @@ impl Store {
         let prefix = format!("{}.", sp.hash_part());
         for name in super::list_dir(&dir)? {
             if name.starts_with(&prefix) {
-                fsops::remove_file(&dir.join(name))?;
+                self.remove(&dir.join(name))?;
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::trust::{Record, RecordKind};
-use super::{exists, fsops, PathInfo, Realisation, Store, StoreError};
+use super::{exists, PathInfo, Realisation, Store, StoreError};
 use crate::hash::tree;
 use crate::hash::Sha256;
 use crate::nix::store_path::StorePath;
@@ -202,7 +202,7 @@ impl Store {
         repair: bool,
     ) -> Result<(), StoreError> {
         if repair {
-            fsops::remove_tree(&path)?;
+            self.remove(&path)?;
         }
         report.findings.push(Finding {
             store_path,
@@ -218,12 +218,12 @@ impl Store {
         let base = sp.to_string();
         // Records first: an output without records is an ordinary leftover.
         for r in realisations.iter().filter(|r| &r.store_path == sp) {
-            fsops::remove_file(&self.realisation_path(&r.drv))?;
-            fsops::remove_file(&self.derivation_path(&r.drv))?;
+            self.remove(&self.realisation_path(&r.drv))?;
+            self.remove(&self.derivation_path(&r.drv))?;
         }
-        fsops::remove_file(&self.root_record(sp))?;
-        fsops::remove_file(&self.valid_record(sp))?;
+        self.remove(&self.root_record(sp))?;
+        self.remove(&self.valid_record(sp))?;
         self.remove_provenance(sp)?;
-        fsops::remove_tree(&self.entry_path(&base))
+        self.remove(&self.entry_path(&base))
     }
 }

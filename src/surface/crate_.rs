@@ -212,9 +212,9 @@ pub fn build(
         let (from, to) = (from.to_path_buf(), to.to_path_buf());
         move |source| CrateError::Io { from, to, source }
     };
-    if package_dir.exists() {
-        std::fs::remove_dir_all(&package_dir).map_err(io(&package_dir, &package_dir))?;
-    }
+    // Reached from the workspace without following a link on the way.
+    let rel = Path::new(&manifest_dir).join("target/package");
+    crate::fsutil::remove_below(workspace, &rel).map_err(io(&package_dir, &package_dir))?;
     let mut args = vec![
         "package",
         "--no-verify",

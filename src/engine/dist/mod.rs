@@ -26,6 +26,12 @@
 //!   entries and keeps the others only when they were built from the same
 //!   source (recorded in `dist/.kiln-dist.json`), else it replaces `dist/`.
 //!   Either way `SHA256SUMS` lists exactly what is in `dist/`.
+//! - **Never through a checkout's link.** `dist/` (or `--out`) is refused
+//!   when a symlink git tracks lies on the way to it ([`check_out`], the
+//!   rule the store follows too: [`crate::source::tracked_link`]), before
+//!   anything is built. Once opened, `dist/` is written relative to its
+//!   descriptor ([`crate::fsutil::Dir`]): no entry in it is followed, a
+//!   link swapped in is replaced or removed as a link.
 //! - **Names are checked first.** Every recorded artifact name is a plain
 //!   name inside `dist/` ([`recorded`]: a realisation may come from a cache
 //!   or an old store record), and two artifacts, an artifact and another's
@@ -35,6 +41,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::fsutil::Dir;
 
 use super::error::io;
 use super::plan::RESERVED_DIST_NAMES;
@@ -98,6 +106,44 @@ struct Entry {
     files: BTreeMap<String, String>,
 }
 
+/// Refuse an output directory reached through a symlink git tracks
+/// ([`BuildError::LinkedOut`]); writes nothing. [`crate::engine::build`]
+/// calls it before building, [`write_dist`] again before writing.
+pub fn check_out(out: &Path) -> Result<(), BuildError> {
+    match crate::source::tracked_link::tracked_link(out)? {
+        Some(l) => Err(BuildError::LinkedOut {
+            out: out.to_path_buf(),
+            link: l.link,
+            target: l.target,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Check `out`, create it if needed and open it.
+fn open_out(out: &Path) -> Result<Dir, BuildError> {
+    check_out(out)?;
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    Dir::open(out).map_err(io(out))
+}
+
+/// Take `dist/`'s lock. Anything but a regular file at its name (a link
+/// that came with a checkout) is no lock of kiln's: it is removed, as a
+/// link, first.
+fn lock_dist(dir: &Dir) -> Result<std::fs::File, BuildError> {
+    let path = dir.join(LOCK_NAME);
+    if dir
+        .metadata(LOCK_NAME)
+        .map_err(io(&path))?
+        .is_some_and(|m| !m.is_file())
+    {
+        dir.remove(LOCK_NAME).map_err(io(&path))?;
+    }
+    let lock = dir.open_or_create(LOCK_NAME).map_err(io(&path))?;
+    lock.lock().map_err(io(&path))?;
+    Ok(lock)
+}
+
 /// Copy every artifact into `out`, write provenance and `SHA256SUMS`.
 pub fn write_dist(
     store: &Store,
@@ -105,55 +151,22 @@ pub fn write_dist(
     out: &Path,
 ) -> Result<Vec<DistFile>, BuildError> {
     let (entries, provenance) = plan_names(store, publication.reports)?;
-    std::fs::create_dir_all(out).map_err(io(out))?;
-    let lock_path = out.join(LOCK_NAME);
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io(&lock_path))?;
-    lock.lock().map_err(io(&lock_path))?;
-    remove_leftovers(out)?;
+    let dir = open_out(out)?;
+    let lock = lock_dist(&dir)?;
+    remove_leftovers(&dir)?;
 
-    let state_path = out.join(STATE_NAME);
-    let old: State = std::fs::read(&state_path)
+    let old: State = dir
+        .read(STATE_NAME)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let old_sums = read_sums(&out.join("SHA256SUMS"));
-    let ids: BTreeSet<&str> = publication.reports.iter().map(|r| r.id.as_str()).collect();
-    let keep_others = !publication.complete && old.source == publication.source;
+    let old_sums = read_sums(&dir);
     let mut state = State {
         source: publication.source.clone(),
         entries: BTreeMap::new(),
         copied: BTreeMap::new(),
     };
-    let mut sums: BTreeMap<String, String> = BTreeMap::new();
-    if keep_others {
-        for (id, names) in &old.entries {
-            if ids.contains(id.as_str()) || names.iter().any(|n| entries.contains_key(n)) {
-                continue;
-            }
-            if names.iter().all(|n| out.join(n).exists()) {
-                for (name, hex) in &old_sums {
-                    let top = name.split('/').next().unwrap_or(name);
-                    if names.iter().any(|n| n == top) {
-                        sums.insert(name.clone(), hex.clone());
-                    }
-                }
-                for n in names {
-                    if let Some(src) = old.copied.get(n) {
-                        state.copied.insert(n.clone(), src.clone());
-                    }
-                }
-                state.entries.insert(id.clone(), names.clone());
-            }
-        }
-    }
-    // Artifacts are copied (and hashed) side by side: an image's layout and
-    // its docker archive are each hundreds of MB.
-    use rayon::prelude::*;
+    let mut sums = kept(&dir, publication, &old, &old_sums, &entries, &mut state);
     let in_store = |e: &Entry| {
         e.src
             .strip_prefix(store.root())
@@ -164,19 +177,18 @@ pub fn write_dist(
     // What is replaced or dropped is renamed aside and removed on another
     // thread while the copies go on (freeing a 263 MB file takes a third
     // of a second); a leftover is removed by the next build, under the lock.
-    let (retired, doomed) = std::sync::mpsc::channel::<PathBuf>();
+    let doomed_dir = dir.sub(".").map_err(io(out))?;
+    let (retired, doomed) = std::sync::mpsc::channel::<String>();
     let remover = std::thread::spawn(move || -> Result<(), BuildError> {
-        doomed.into_iter().try_for_each(|p| remove(&p))
+        doomed
+            .into_iter()
+            .try_for_each(|n| doomed_dir.remove(&n).map_err(io(&doomed_dir.join(&n))))
     });
-    let retire = Retire { out, to: retired };
-    let list: Vec<(&String, &Entry)> = entries.iter().collect();
-    let placed = list
-        .par_iter()
-        .map(|(name, e)| {
-            let same_source = old.copied.get(name.as_str()) == Some(&in_store(e));
-            place(out, name, e, same_source, &retire)
-        })
-        .collect::<Result<Vec<_>, BuildError>>();
+    let retire = Retire {
+        dir: &dir,
+        to: retired,
+    };
+    let placed = place_all(&dir, &entries, &old, &in_store, &retire);
     let placed = match placed {
         Ok(p) => p,
         Err(e) => {
@@ -185,7 +197,7 @@ pub fn write_dist(
             return Err(e);
         }
     };
-    for ((name, e), hashes) in list.into_iter().zip(placed) {
+    for ((name, e), hashes) in entries.iter().zip(placed) {
         sums.extend(hashes);
         state.copied.insert(name.clone(), in_store(e));
         state
@@ -195,7 +207,7 @@ pub fn write_dist(
             .push(name.clone());
     }
     for (name, (recipe, bytes)) in &provenance {
-        write_if_changed(out, &out.join(name), bytes)?;
+        write_if_changed(&dir, name, bytes)?;
         sums.insert(name.clone(), Sha256::digest(bytes).to_hex());
         state
             .entries
@@ -203,8 +215,93 @@ pub fn write_dist(
             .or_default()
             .push(name.clone());
     }
-    // Remove every top-level entry that is not kept: what earlier builds
-    // wrote, and anything else but kiln's own files.
+    drop_unlisted(&dir, &state, &old_sums, &retire)?;
+    for names in state.entries.values_mut() {
+        names.sort();
+    }
+    let state_bytes = serde_json::to_vec_pretty(&state).expect("state serialises");
+    write_if_changed(&dir, STATE_NAME, &state_bytes)?;
+    let mut text = String::new();
+    for (name, hex) in &sums {
+        text.push_str(&format!("{hex}  {name}\n"));
+    }
+    write_if_changed(&dir, "SHA256SUMS", text.as_bytes())?;
+    drop(retire);
+    remover.join().expect("dist remover thread")?;
+    drop(lock);
+    Ok(sums
+        .into_iter()
+        .map(|(name, sha256)| DistFile { name, sha256 })
+        .collect())
+}
+
+/// The `SHA256SUMS` lines of the entries an earlier build of the same
+/// source wrote that this (partial) build keeps, recording them in `state`.
+fn kept(
+    dir: &Dir,
+    publication: &Publication<'_>,
+    old: &State,
+    old_sums: &BTreeMap<String, String>,
+    entries: &BTreeMap<String, Entry>,
+    state: &mut State,
+) -> BTreeMap<String, String> {
+    let mut sums = BTreeMap::new();
+    let ids: BTreeSet<&str> = publication.reports.iter().map(|r| r.id.as_str()).collect();
+    if publication.complete || old.source != publication.source {
+        return sums;
+    }
+    for (id, names) in &old.entries {
+        if ids.contains(id.as_str()) || names.iter().any(|n| entries.contains_key(n)) {
+            continue;
+        }
+        if names
+            .iter()
+            .all(|n| dir.metadata(n).ok().flatten().is_some())
+        {
+            for (name, hex) in old_sums {
+                let top = name.split('/').next().unwrap_or(name);
+                if names.iter().any(|n| n == top) {
+                    sums.insert(name.clone(), hex.clone());
+                }
+            }
+            for n in names {
+                if let Some(src) = old.copied.get(n) {
+                    state.copied.insert(n.clone(), src.clone());
+                }
+            }
+            state.entries.insert(id.clone(), names.clone());
+        }
+    }
+    sums
+}
+
+/// Copy (and hash) every artifact, side by side: an image's layout and its
+/// docker archive are each hundreds of MB.
+fn place_all(
+    dir: &Dir,
+    entries: &BTreeMap<String, Entry>,
+    old: &State,
+    in_store: &(dyn Fn(&Entry) -> String + Sync),
+    retire: &Retire<'_>,
+) -> Result<Vec<Vec<(String, String)>>, BuildError> {
+    use rayon::prelude::*;
+    let list: Vec<(&String, &Entry)> = entries.iter().collect();
+    list.par_iter()
+        .map(|(name, e)| {
+            let same_source = old.copied.get(name.as_str()) == Some(&in_store(e));
+            place(dir, name, e, same_source, retire)
+        })
+        .collect()
+}
+
+/// Remove every top-level entry that is not kept: what earlier builds
+/// wrote, and anything else but kiln's own files.
+fn drop_unlisted(
+    dir: &Dir,
+    state: &State,
+    old_sums: &BTreeMap<String, String>,
+    retire: &Retire<'_>,
+) -> Result<(), BuildError> {
     let wanted: BTreeSet<&str> = state
         .entries
         .values()
@@ -213,33 +310,16 @@ pub fn write_dist(
         .chain(RESERVED_DIST_NAMES.iter().copied())
         .chain([STATE_NAME])
         .collect();
-    for e in std::fs::read_dir(out).map_err(io(out))? {
-        let e = e.map_err(io(out))?;
-        let name = e.file_name();
+    for name in dir.entries().map_err(io(dir.path()))? {
+        let name = name.to_string_lossy();
         let listed = old_sums
             .keys()
-            .any(|n| n.split('/').next() == name.to_str());
-        if !wanted.contains(name.to_string_lossy().as_ref()) && listed {
-            retire.aside(&e.path(), &name.to_string_lossy())?;
+            .any(|n| n.split('/').next() == Some(name.as_ref()));
+        if !wanted.contains(name.as_ref()) && listed {
+            retire.aside(&name)?;
         }
     }
-    for names in state.entries.values_mut() {
-        names.sort();
-    }
-    let state_bytes = serde_json::to_vec_pretty(&state).expect("state serialises");
-    write_if_changed(out, &state_path, &state_bytes)?;
-    let mut text = String::new();
-    for (name, hex) in &sums {
-        text.push_str(&format!("{hex}  {name}\n"));
-    }
-    write_if_changed(out, &out.join("SHA256SUMS"), text.as_bytes())?;
-    drop(retire);
-    remover.join().expect("dist remover thread")?;
-    drop(lock);
-    Ok(sums
-        .into_iter()
-        .map(|(name, sha256)| DistFile { name, sha256 })
-        .collect())
+    Ok(())
 }
 
 /// Every `dist/` name of this build, checked for collisions with each other
@@ -372,9 +452,11 @@ fn recorded_files(statement: &[u8], name: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `SHA256SUMS` as name → hex.
-fn read_sums(path: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(path)
+/// `SHA256SUMS` as name → hex (empty unless a regular file).
+fn read_sums(dir: &Dir) -> BTreeMap<String, String> {
+    dir.read("SHA256SUMS")
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
         .map(|s| {
             s.lines()
                 .filter_map(|l| l.split_once("  "))
@@ -386,50 +468,36 @@ fn read_sums(path: &Path) -> BTreeMap<String, String> {
 }
 
 /// Remove temporary entries an interrupted build left (under the lock).
-fn remove_leftovers(out: &Path) -> Result<(), BuildError> {
-    for e in std::fs::read_dir(out).map_err(io(out))? {
-        let e = e.map_err(io(out))?;
-        if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
-            remove(&e.path())?;
+fn remove_leftovers(dir: &Dir) -> Result<(), BuildError> {
+    for name in dir.entries().map_err(io(dir.path()))? {
+        if name.to_string_lossy().starts_with(TMP_PREFIX) {
+            dir.remove(&name).map_err(io(&dir.join(&name)))?;
         }
     }
     Ok(())
 }
 
-fn remove(p: &Path) -> Result<(), BuildError> {
-    let meta = std::fs::symlink_metadata(p).map_err(io(p))?;
-    if meta.is_dir() {
-        std::fs::remove_dir_all(p).map_err(io(p))
-    } else {
-        std::fs::remove_file(p).map_err(io(p))
-    }
-}
-
-fn temp_name(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{TMP_PREFIX}{}-{name}", std::process::id()))
+/// The temporary name a new copy of `name` is written under.
+fn temp_name(name: &str) -> String {
+    format!("{TMP_PREFIX}{}-{name}", std::process::id())
 }
 
 /// Where a retired entry waits for removal (never a [`temp_name`]).
-fn aside_name(dir: &Path, name: &str) -> PathBuf {
-    dir.join(format!("{TMP_PREFIX}{}.old.{name}", std::process::id()))
+fn aside_name(name: &str) -> String {
+    format!("{TMP_PREFIX}{}.old.{name}", std::process::id())
 }
 
-fn write_if_changed(dir: &Path, dest: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    if std::fs::read(dest).is_ok_and(|old| old == bytes) {
+/// Replace `dir/name` with a file holding `bytes` (0644) unless it already
+/// is one.
+fn write_if_changed(dir: &Dir, name: &str, bytes: &[u8]) -> Result<(), BuildError> {
+    if dir.read(name).is_ok_and(|old| old == bytes) {
         return Ok(());
     }
     use std::os::unix::fs::PermissionsExt;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(dest))?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(io(dest))?;
-    tmp.persist(dest).map_err(|e| BuildError::Io {
-        path: dest.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+    let tmp = temp_name(name);
+    let mut f = dir.create_new(&tmp, 0o644).map_err(io(&dir.join(&tmp)))?;
+    f.write_all(bytes).map_err(io(&dir.join(name)))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o644))
+        .map_err(io(&dir.join(name)))?;
+    dir.rename(&tmp, name).map_err(io(&dir.join(name)))
 }

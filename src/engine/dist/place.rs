@@ -1,54 +1,57 @@
 //! Placing one artifact in `dist/`: copies of store files and trees
 //! (never links), each file's `SHA256SUMS` digest (recorded, or hashed
 //! once), and what a new copy replaces moved aside for the remover thread.
+//! Everything in `dist/` is reached through its open [`Dir`], never by
+//! path: no entry there is followed.
 
 use std::collections::BTreeMap;
+use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{aside_name, temp_name, Entry};
 use crate::engine::error::io;
 use crate::engine::BuildError;
+use crate::fsutil::Dir;
 use crate::hash::Sha256;
 
 /// Moves what `dist/` no longer holds aside, for the remover thread.
 pub(super) struct Retire<'a> {
-    pub(super) out: &'a Path,
-    pub(super) to: std::sync::mpsc::Sender<PathBuf>,
+    pub(super) dir: &'a Dir,
+    pub(super) to: std::sync::mpsc::Sender<String>,
 }
 
 impl Retire<'_> {
-    /// Rename `p` (top-level entry `name`) aside and hand it over.
-    pub(super) fn aside(&self, p: &Path, name: &str) -> Result<(), BuildError> {
-        let aside = aside_name(self.out, name);
-        std::fs::rename(p, &aside).map_err(io(p))?;
+    /// Rename the top-level entry `name` aside and hand it over.
+    pub(super) fn aside(&self, name: &str) -> Result<(), BuildError> {
+        let aside = aside_name(name);
+        self.dir
+            .rename(name, &aside)
+            .map_err(io(&self.dir.join(name)))?;
         self.send(aside);
         Ok(())
     }
 
-    /// Give the file `p` a second name to be removed later, so that
-    /// renaming over `p` frees nothing on the build's path.
-    fn keep_alive(&self, p: &Path, name: &str) {
-        let aside = aside_name(self.out, name);
-        if std::fs::hard_link(p, &aside).is_ok() {
+    /// Give the file `name` a second name to be removed later, so that
+    /// renaming over it frees nothing on the build's path.
+    fn keep_alive(&self, name: &str) {
+        let aside = aside_name(name);
+        if self.dir.hard_link(name, &aside).is_ok() {
             self.send(aside);
         }
     }
 
-    fn send(&self, p: PathBuf) {
+    fn send(&self, name: String) {
         // The remover ends only when this sender is dropped.
-        let _ = self.to.send(p);
+        let _ = self.to.send(name);
     }
 }
 
-/// Whether `dest` is an untouched copy of the store file `src`: same type,
-/// size and mtime, and not the same inode.
-fn is_copy_of(src: &Path, dest: &Path) -> bool {
-    match (
-        std::fs::symlink_metadata(src),
-        std::fs::symlink_metadata(dest),
-    ) {
-        (Ok(s), Ok(d)) => {
+/// Whether `dest` (an entry's metadata, not followed) is an untouched copy
+/// of the store file `src`: same type, size and mtime, not the same inode.
+fn is_copy_of(src: &Path, dest: Option<&Metadata>) -> bool {
+    match (std::fs::symlink_metadata(src), dest) {
+        (Ok(s), Some(d)) => {
             s.file_type() == d.file_type()
                 && s.len() == d.len()
                 && s.mtime() == d.mtime()
@@ -60,34 +63,34 @@ fn is_copy_of(src: &Path, dest: &Path) -> bool {
     }
 }
 
-/// Put one artifact at `out/name`; the sha256 of each of its files by
+/// Put one artifact at `dir/name`; the sha256 of each of its files by
 /// `SHA256SUMS` name. `same_source`: the last copy there was made from this
 /// very store output, so an untouched one is left alone.
 pub(super) fn place(
-    out: &Path,
+    dir: &Dir,
     name: &str,
     e: &Entry,
     same_source: bool,
     retire: &Retire<'_>,
 ) -> Result<Vec<(String, String)>, BuildError> {
-    let dest = out.join(name);
     if !e.directory {
-        let hex = place_file(&e.src, &dest, e.sha256.as_deref(), same_source, retire)?;
+        let hex = place_file(&e.src, dir, name, e.sha256.as_deref(), same_source, retire)?;
         return Ok(vec![(name.to_string(), hex)]);
     }
     // `SHA256SUMS` gets the digests provenance recorded; a file it names
     // none for is hashed once, as it is copied or in place.
-    let hashes = if same_source && same_tree(&e.src, &dest)? {
-        hash_tree(&dest, &e.files)?
-    } else {
-        let tmp = temp_name(out, name);
-        let mut hashes = Vec::new();
-        copy_tree(&e.src, &tmp, &tmp, &e.files, &mut hashes)?;
-        if dest.exists() || dest.is_symlink() {
-            retire.aside(&dest, name)?;
+    let hashes = match same_source.then(|| same_tree(&e.src, dir, name)) {
+        Some(Some(dest)) => hash_tree(&dest, &e.files)?,
+        _ => {
+            let tmp = temp_name(name);
+            let mut hashes = Vec::new();
+            copy_tree(&e.src, dir, Path::new(&tmp), "", &e.files, &mut hashes)?;
+            if dir.metadata(name).map_err(io(&dir.join(name)))?.is_some() {
+                retire.aside(name)?;
+            }
+            dir.rename(&tmp, name).map_err(io(&dir.join(name)))?;
+            hashes
         }
-        std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
-        hashes
     };
     Ok(hashes
         .into_iter()
@@ -95,127 +98,177 @@ pub(super) fn place(
         .collect())
 }
 
-/// Make `dest` a copy of the store file `src` unless it already is one
+/// Make `dir/name` a copy of the store file `src` unless it already is one
 /// (`same_source`: the last copy was made from this output); returns the
 /// file's sha256 (`recorded` at registration when given, else hashed).
 fn place_file(
     src: &Path,
-    dest: &Path,
+    dir: &Dir,
+    name: &str,
     recorded: Option<&str>,
     same_source: bool,
     retire: &Retire<'_>,
 ) -> Result<String, BuildError> {
-    if same_source && is_copy_of(src, dest) {
+    let dest = dir.metadata(name).map_err(io(&dir.join(name)))?;
+    if same_source && is_copy_of(src, dest.as_ref()) {
         if let Some(hex) = recorded {
             return Ok(hex.to_string());
         }
     }
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let name = dest.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = temp_name(dir, &name);
-    let hex = copy_file(src, &tmp, recorded)?;
-    match std::fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => retire.aside(dest, &name)?,
-        Ok(m) if m.is_file() => retire.keep_alive(dest, &name),
+    let tmp = temp_name(name);
+    let hex = copy_file(src, dir, Path::new(&tmp), recorded)?;
+    match dest {
+        Some(m) if m.is_dir() => retire.aside(name)?,
+        Some(m) if m.is_file() => retire.keep_alive(name),
         _ => {}
     }
-    std::fs::rename(&tmp, dest).map_err(io(dest))?;
+    dir.rename(&tmp, name).map_err(io(&dir.join(name)))?;
     Ok(hex)
 }
 
-/// Copy a regular file (0644, or 0755 when executable), keeping its mtime;
-/// returns `recorded`, or else the copy's sha256.
-fn copy_file(src: &Path, dest: &Path, recorded: Option<&str>) -> Result<String, BuildError> {
-    let _ = std::fs::remove_file(dest);
-    let meta = crate::fsutil::copy_with_mode(src, dest).map_err(io(dest))?;
-    let f = std::fs::File::options()
-        .write(true)
-        .open(dest)
-        .map_err(io(dest))?;
-    f.set_modified(meta.modified().map_err(io(src))?)
-        .map_err(io(dest))?;
+/// Copy a regular store file to the new entry `dir/name` (0644, or 0755
+/// when executable), keeping its mtime; returns `recorded`, or else the
+/// copy's sha256.
+fn copy_file(
+    src: &Path,
+    dir: &Dir,
+    name: &Path,
+    recorded: Option<&str>,
+) -> Result<String, BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dest = dir.join(name);
+    let (mut from, meta) = crate::fsutil::open_regular(src).map_err(io(src))?;
+    let exec = meta.permissions().mode() & 0o100 != 0;
+    let mode = if exec { 0o755 } else { 0o644 };
+    dir.remove(name).map_err(io(&dest))?;
+    let mut to = dir.create_new(name, mode).map_err(io(&dest))?;
+    std::io::copy(&mut from, &mut to).map_err(io(&dest))?;
+    to.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io(&dest))?;
+    to.set_modified(meta.modified().map_err(io(src))?)
+        .map_err(io(&dest))?;
     match recorded {
         Some(hex) => Ok(hex.to_string()),
-        None => sha256_file(dest),
+        None => sha256_file(dir, name),
     }
 }
 
-/// sha256 of a file, streamed.
-fn sha256_file(p: &Path) -> Result<String, BuildError> {
-    Ok(Sha256::digest_file(p).map_err(io(p))?.0.to_hex())
+/// sha256 of the regular file `dir/name`, streamed.
+fn sha256_file(dir: &Dir, name: impl AsRef<Path>) -> Result<String, BuildError> {
+    let p = dir.join(name.as_ref());
+    let f = dir.open_file(name).map_err(io(&p))?;
+    Ok(Sha256::digest_reader(f).map_err(io(&p))?.to_hex())
 }
 
-/// Whether every file of the store tree `src` already has an untouched copy at `dest`.
-fn same_tree(src: &Path, dest: &Path) -> Result<bool, BuildError> {
-    if !std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir()) {
-        return Ok(false);
+/// The directory `dir/name` when every file of the store tree `src` already
+/// has an untouched copy there (and it holds nothing else).
+fn same_tree(src: &Path, dir: &Dir, name: &str) -> Option<Dir> {
+    if !dir.metadata(name).ok()??.is_dir() {
+        return None;
     }
-    let a = walk_files(src)?;
-    let b = walk_files(dest)?;
-    if a.len() != b.len() {
-        return Ok(false);
+    let dest = dir.sub(name).ok()?;
+    let a = crate::fsutil::files_below(src).ok()?;
+    let b = dist_files(&dest, "").ok()?;
+    let same = a.len() == b.len()
+        && a.iter().zip(&b).all(|((ra, pa), (rb, m))| {
+            ra == rb
+                && if pa.is_symlink() {
+                    m.is_symlink() && std::fs::read_link(pa).ok() == link_at(&dest, rb)
+                } else {
+                    is_copy_of(pa, Some(m))
+                }
+        });
+    same.then_some(dest)
+}
+
+/// The directory holding the `/`-separated relative path `rel` below
+/// `top` (reached without following links), and `rel`'s last component.
+fn parent_of<'r>(top: &Dir, rel: &'r str) -> std::io::Result<(Dir, &'r str)> {
+    match rel.rsplit_once('/') {
+        Some((dir, leaf)) => Ok((top.walk(Path::new(dir))?, leaf)),
+        None => Ok((top.sub(".")?, rel)),
     }
-    Ok(a.iter().zip(&b).all(|((ra, pa), (rb, pb))| {
-        ra == rb
-            && if pa.is_symlink() {
-                pb.is_symlink() && std::fs::read_link(pa).ok() == std::fs::read_link(pb).ok()
-            } else {
-                is_copy_of(pa, pb)
-            }
-    }))
 }
 
-fn walk_files(root: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
-    crate::fsutil::files_below(root).map_err(io(root))
+/// The target of the link at `rel` below `top`.
+fn link_at(top: &Dir, rel: &str) -> Option<std::path::PathBuf> {
+    let (dir, leaf) = parent_of(top, rel).ok()?;
+    dir.read_link(leaf).ok()
 }
 
-/// Copy a store tree into `dest`, keeping symlinks as symlinks; pushes the
-/// sha256 of every regular file copied, by its path relative to `top`.
+/// Every non-directory entry below `dir` (links not followed) as
+/// `(path relative to the top, its metadata)`, sorted.
+fn dist_files(dir: &Dir, prefix: &str) -> std::io::Result<Vec<(String, Metadata)>> {
+    let mut out = Vec::new();
+    for n in dir.entries()? {
+        let n = n.to_string_lossy().into_owned();
+        let Some(m) = dir.metadata(&n)? else { continue };
+        let rel = format!("{prefix}{n}");
+        if m.is_dir() {
+            out.extend(dist_files(&dir.sub(&n)?, &format!("{rel}/"))?);
+        } else {
+            out.push((rel, m));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Copy the store tree `src` to the new entry `dir/name`, keeping symlinks
+/// as symlinks; pushes the sha256 of every regular file copied, by its
+/// path relative to the artifact (`rel` is this entry's).
 fn copy_tree(
     src: &Path,
-    dest: &Path,
-    top: &Path,
+    dir: &Dir,
+    name: &Path,
+    rel: &str,
     recorded: &BTreeMap<String, String>,
     hashes: &mut Vec<(String, String)>,
 ) -> Result<(), BuildError> {
     let meta = std::fs::symlink_metadata(src).map_err(io(src))?;
     if meta.file_type().is_symlink() {
         let t = std::fs::read_link(src).map_err(io(src))?;
-        return std::os::unix::fs::symlink(t, dest).map_err(io(dest));
+        return dir.symlink(t, name).map_err(io(&dir.join(name)));
     }
     if meta.is_dir() {
-        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        dir.create_dir(name, 0o755).map_err(io(&dir.join(name)))?;
+        let sub = dir.sub(name).map_err(io(&dir.join(name)))?;
         let mut entries: Vec<_> = std::fs::read_dir(src)
             .map_err(io(src))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(io(src))?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
-            copy_tree(&e.path(), &dest.join(e.file_name()), top, recorded, hashes)?;
+            let n = e.file_name();
+            let shown = n.to_string_lossy();
+            let child = if rel.is_empty() {
+                shown.into_owned()
+            } else {
+                format!("{rel}/{shown}")
+            };
+            copy_tree(&e.path(), &sub, Path::new(&n), &child, recorded, hashes)?;
         }
         return Ok(());
     }
-    let rel = dest
-        .strip_prefix(top)
-        .unwrap_or(dest)
-        .to_string_lossy()
-        .into_owned();
-    let hex = copy_file(src, dest, recorded.get(&rel).map(String::as_str))?;
-    hashes.push((rel, hex));
+    let hex = copy_file(src, dir, name, recorded.get(rel).map(String::as_str))?;
+    hashes.push((rel.to_string(), hex));
     Ok(())
 }
 
 /// sha256 of every regular file below `root`, by relative path.
 fn hash_tree(
-    root: &Path,
+    root: &Dir,
     recorded: &BTreeMap<String, String>,
 ) -> Result<Vec<(String, String)>, BuildError> {
     let mut out = Vec::new();
-    for (rel, p) in walk_files(root)? {
-        if std::fs::symlink_metadata(&p).map_err(io(&p))?.is_file() {
+    for (rel, m) in dist_files(root, "").map_err(io(root.path()))? {
+        if m.is_file() {
             let hex = match recorded.get(&rel) {
                 Some(hex) => hex.clone(),
-                None => sha256_file(&p)?,
+                None => {
+                    let (dir, leaf) = parent_of(root, &rel).map_err(io(&root.join(&rel)))?;
+                    sha256_file(&dir, leaf)?
+                }
             };
             out.push((rel, hex));
         }
