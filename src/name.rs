@@ -90,7 +90,10 @@ fn is_bidi_control(c: char) -> bool {
 /// otherwise with every control character, bidirectional control and
 /// backslash written as a Rust escape (`\n`, `\u{1b}`, `\u{202e}`, `\\`).
 pub fn shown(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| c == '\\' || is_control(c) || is_bidi_control(c)) {
+    if !s
+        .chars()
+        .any(|c| c == '\\' || is_control(c) || is_bidi_control(c))
+    {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -107,6 +110,42 @@ pub fn shown(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Names longer than this (in bytes) are printed elided ([`elide`]).
+pub const SHOWN_MAX_BYTES: usize = 1024;
+
+/// Bytes of an elided name that are printed.
+pub const ELIDED_KEEP_BYTES: usize = 200;
+
+/// For a name longer than [`SHOWN_MAX_BYTES`]: how many of its first bytes
+/// to print (at most [`ELIDED_KEEP_BYTES`], never splitting a UTF-8
+/// character) and what follows them, `… (<n> bytes, sha256 <hex>)`, so that
+/// a hostile 48 MiB name costs a line, yet two long names remain told
+/// apart. `None` for a name printed whole.
+pub fn elide(name: &[u8]) -> Option<(usize, String)> {
+    use sha2::Digest;
+    if name.len() <= SHOWN_MAX_BYTES {
+        return None;
+    }
+    let mut keep = ELIDED_KEEP_BYTES;
+    while keep > ELIDED_KEEP_BYTES - 3 && name[keep] & 0xc0 == 0x80 {
+        keep -= 1;
+    }
+    let digest = crate::hash::hex(&sha2::Sha256::digest(name));
+    Some((keep, format!("… ({} bytes, sha256 {digest})", name.len())))
+}
+
+/// `s`, elided when longer than [`SHOWN_MAX_BYTES`] (see [`elide`]); to be
+/// printed through [`shown`] or [`Shown`].
+pub fn elided(s: &str) -> Cow<'_, str> {
+    match elide(s.as_bytes()) {
+        None => Cow::Borrowed(s),
+        Some((keep, rest)) => {
+            let head = String::from_utf8_lossy(&s.as_bytes()[..keep]);
+            Cow::Owned(format!("{head}{rest}"))
+        }
+    }
 }
 
 /// A name to put in a message: [`shown`] inside backticks.
@@ -155,7 +194,9 @@ mod tests {
         let long = "a".repeat(MAX_NAME_BYTES + 1);
         assert_eq!(
             check_portable(&long),
-            Err(NameError::TooLong { len: MAX_NAME_BYTES + 1 })
+            Err(NameError::TooLong {
+                len: MAX_NAME_BYTES + 1
+            })
         );
         assert_eq!(check_portable(&long[1..]), Ok(()));
     }
@@ -173,5 +214,22 @@ mod tests {
             NameError::Control('\u{1b}').to_string(),
             "holds a control character \\u{1b}"
         );
+    }
+
+    #[test]
+    fn long_names_are_elided_with_their_digest() {
+        let short = "a".repeat(SHOWN_MAX_BYTES);
+        assert!(matches!(elided(&short), Cow::Borrowed(_)));
+        let long = format!("{}é{}", "a".repeat(ELIDED_KEEP_BYTES - 1), "b".repeat(5000));
+        let e = elided(&long);
+        assert!(e.starts_with(&"a".repeat(ELIDED_KEEP_BYTES - 1)), "{e}");
+        assert!(
+            e.contains(&format!("… ({} bytes, sha256 ", long.len())),
+            "{e}"
+        );
+        assert!(e.len() < 300, "{e}");
+        assert!(!e.contains('é'), "a character is never split: {e}");
+        let other = format!("{}c", &long[..long.len() - 1]);
+        assert_ne!(elided(&other), e);
     }
 }
