@@ -23,7 +23,7 @@ pub use verify::{verify, Level, Outcome, VerifyOptions, VerifyReport};
 /// Why an artifact could not be audited.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("{}: cannot read", path.display())]
+    #[error("{}: cannot read", crate::name::shown(&path.to_string_lossy()))]
     Io {
         path: PathBuf,
         #[source]
@@ -71,7 +71,9 @@ pub enum AuditError {
 impl Classify for AuditError {
     fn kind(&self) -> ErrorKind {
         match self {
-            AuditError::Io { .. } | AuditError::Store(_) => ErrorKind::Internal,
+            // A FIFO, device or link named as the artifact is bad input.
+            AuditError::Io { source, .. } => ErrorKind::of_io(source),
+            AuditError::Store(_) => ErrorKind::Internal,
             // A rebuild that fails, for whatever reason, means the artifact
             // cannot be rebuilt: exit 2, naming why.
             _ => ErrorKind::BadInput,
