@@ -385,7 +385,7 @@ fn nested(levels: usize, size: usize, fill: u8) -> Vec<u8> {
 }
 
 #[test]
-fn nested_archives_share_one_memory_budget() {
+fn nested_archives_share_one_memory_budget_and_names_stay_short() {
     let m = Machine::new();
     let (a, b) = (m.dir().join("a.tar"), m.dir().join("b.tar"));
     std::fs::write(&a, nested(3, 3 << 20, b'a')).unwrap();
@@ -411,5 +411,33 @@ fn nested_archives_share_one_memory_budget() {
         "{}",
         show(&o)
     );
+
+    // Three levels named by 60 KiB GNU long names around 1,500 differing
+    // files: every difference names the levels it sits in. Within 256 MiB
+    // of address space and a report of under 2 MiB (not 270 MB).
+    let core = |side: &str| -> Vec<u8> {
+        let files: Vec<T> = (0..1500)
+            .map(|i| T::file(&format!("f{i}.txt"), format!("{side}{i}\n").as_bytes()))
+            .collect();
+        let mut t = tar(&files);
+        for i in 0..3 {
+            let mut n = format!("level{i}-").into_bytes();
+            n.resize(60_000, b'x');
+            t = tar(&gnu_long(&n, &t));
+        }
+        t
+    };
+    std::fs::write(&a, core("a")).unwrap();
+    std::fs::write(&b, core("b")).unwrap();
+    let o = diff_limited(&m, 256 << 10, &[], &[&a, &b]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert!(text.contains("1503 difference(s)"), "{}", show(&o));
+    assert!(
+        text.contains("xxx\"… (60000 bytes, sha256 "),
+        "{}",
+        show(&o)
+    );
+    assert!(o.stdout.len() < 2 << 20, "{}", show(&o));
     m.canary.assert_untouched();
 }
