@@ -51,11 +51,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
             .map_err(|e| CliError::internal(format!("encoding the report: {e}")))?;
         println!("{text}");
     } else {
-        println!("{}", r.artifact);
-        println!("  recipe {} (from {})", r.recipe, r.recipe_from);
-        println!("  commit {} (from {})", r.commit, r.commit_from);
+        // Everything but kiln's own words may come from the artifact or
+        // its statement: printed escaped.
+        use crate::name::shown;
+        println!("{}", shown(&r.artifact));
+        println!("  recipe {} (from {})", shown(&r.recipe), r.recipe_from);
+        println!("  commit {} (from {})", shown(&r.commit), r.commit_from);
         if let Some(v) = &r.version {
-            println!("  version {v} (the version it carries)");
+            println!("  version {} (the version it carries)", shown(v));
         }
         println!("  rebuilt: {}", r.outcome);
         for d in &r.differences {
@@ -64,7 +67,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         for m in &r.provenance {
             println!(
                 "  provenance field {}: the statement says {}, but {}",
-                m.field, m.statement, m.actual
+                shown(&m.field),
+                shown(&m.statement),
+                shown(&m.actual)
             );
         }
         let verdict = if r.passed() {

@@ -159,7 +159,8 @@ pub fn diff_paths(a: &Path, b: &Path, limits: &Limits) -> Result<Report, DiffErr
         || source::read_path(b, limits),
     );
     let (la, lb) = (la?, lb?);
-    let mut report = Report::new(a.display().to_string(), b.display().to_string());
+    let shown = |p: &Path| crate::name::shown(&p.to_string_lossy()).into_owned();
+    let mut report = Report::new(shown(a), shown(b));
     compare::compare(&la, &lb, &[], limits, &mut report)?;
     if report.identical {
         // like diffoscope: no format-specific difference, yet the bytes differ?

@@ -89,7 +89,7 @@ pub fn read_path(path: &Path, limits: &Limits) -> Result<Listing, DiffError> {
         path: path.to_path_buf(),
         source,
     };
-    let at = path.display().to_string();
+    let at = crate::name::shown(&path.to_string_lossy()).into_owned();
     let (file, meta) = match input::open_named(path).map_err(io)? {
         input::Named::Dir => {
             let layout = std::fs::symlink_metadata(path.join("oci-layout"));
