@@ -138,6 +138,42 @@ pub fn shown_message(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Names longer than this (in bytes) are printed elided ([`elide`]).
+pub const SHOWN_MAX_BYTES: usize = 1024;
+
+/// Bytes of an elided name that are printed.
+pub const ELIDED_KEEP_BYTES: usize = 200;
+
+/// For a name longer than [`SHOWN_MAX_BYTES`]: how many of its first bytes
+/// to print (at most [`ELIDED_KEEP_BYTES`], never splitting a UTF-8
+/// character) and what follows them, `… (<n> bytes, sha256 <hex>)`, so that
+/// a hostile 48 MiB name costs a line, yet two long names remain told
+/// apart. `None` for a name printed whole.
+pub fn elide(name: &[u8]) -> Option<(usize, String)> {
+    use sha2::Digest;
+    if name.len() <= SHOWN_MAX_BYTES {
+        return None;
+    }
+    let mut keep = ELIDED_KEEP_BYTES;
+    while keep > ELIDED_KEEP_BYTES - 3 && name[keep] & 0xc0 == 0x80 {
+        keep -= 1;
+    }
+    let digest = crate::hash::hex(&sha2::Sha256::digest(name));
+    Some((keep, format!("… ({} bytes, sha256 {digest})", name.len())))
+}
+
+/// `s`, elided when longer than [`SHOWN_MAX_BYTES`] (see [`elide`]); to be
+/// printed through [`shown`] or [`Shown`].
+pub fn elided(s: &str) -> Cow<'_, str> {
+    match elide(s.as_bytes()) {
+        None => Cow::Borrowed(s),
+        Some((keep, rest)) => {
+            let head = String::from_utf8_lossy(&s.as_bytes()[..keep]);
+            Cow::Owned(format!("{head}{rest}"))
+        }
+    }
+}
+
 /// A name to put in a message: [`shown`] inside backticks.
 #[derive(Debug, Clone, Copy)]
 pub struct Shown<'a>(pub &'a str);
@@ -209,5 +245,22 @@ mod tests {
             NameError::Control('\u{1b}').to_string(),
             "holds a control character \\u{1b}"
         );
+    }
+
+    #[test]
+    fn long_names_are_elided_with_their_digest() {
+        let short = "a".repeat(SHOWN_MAX_BYTES);
+        assert!(matches!(elided(&short), Cow::Borrowed(_)));
+        let long = format!("{}é{}", "a".repeat(ELIDED_KEEP_BYTES - 1), "b".repeat(5000));
+        let e = elided(&long);
+        assert!(e.starts_with(&"a".repeat(ELIDED_KEEP_BYTES - 1)), "{e}");
+        assert!(
+            e.contains(&format!("… ({} bytes, sha256 ", long.len())),
+            "{e}"
+        );
+        assert!(e.len() < 300, "{e}");
+        assert!(!e.contains('é'), "a character is never split: {e}");
+        let other = format!("{}c", &long[..long.len() - 1]);
+        assert_ne!(elided(&other), e);
     }
 }

@@ -8,7 +8,9 @@
 //! - symlink or hardlink targets that leave the archive root;
 //! - more than [`Limits::max_entries`] entries;
 //! - more than [`Limits::max_total_size`] bytes of decompressed stream
-//!   (decompression bombs), or an entry larger than [`Limits::max_entry_size`].
+//!   (decompression bombs), or an entry larger than [`Limits::max_entry_size`];
+//! - a GNU long name or long link, or a pax extended header, of more than
+//!   [`MAX_EXTENSION_BYTES`] (each is held whole in memory).
 //!
 //! A leading `./` is dropped and directory names lose their trailing `/`.
 //!
@@ -97,6 +99,12 @@ pub enum ReadError {
     TooLarge { limit: u64 },
     #[error("archive entry {path:?} is larger than {limit} bytes")]
     EntryTooLarge { path: String, limit: u64 },
+    #[error("the {what} header at byte {offset} declares {size} bytes (at most {limit} are read)", limit = MAX_EXTENSION_BYTES)]
+    ExtensionTooLarge {
+        what: &'static str,
+        offset: u64,
+        size: u64,
+    },
 }
 
 impl crate::error::Classify for ReadError {
@@ -147,6 +155,117 @@ fn io_error(e: io::Error, limits: &Limits) -> ReadError {
     } else {
         ReadError::Io(e)
     }
+}
+
+/// The most bytes of a GNU long name (`L`), GNU long link (`K`) or pax
+/// extended header (`x`) read: the `tar` crate holds each whole in memory
+/// before the entry it describes, so a larger one is refused
+/// ([`ReadError::ExtensionTooLarge`]) before it is read.
+pub const MAX_EXTENSION_BYTES: u64 = 64 << 10;
+
+/// What [`ExtensionGuard`] and the walk share: the stream position, the
+/// offset of the next header to inspect (while armed) and a refusal.
+#[derive(Debug, Default)]
+struct GuardState {
+    pos: std::cell::Cell<u64>,
+    next: std::cell::Cell<Option<u64>>,
+    refused: std::cell::Cell<Option<(&'static str, u64, u64)>>,
+}
+
+impl GuardState {
+    /// The next header starts at the next block boundary: call when the
+    /// previous entry's data has been read to its end.
+    fn arm(&self) {
+        self.next.set(Some(self.pos.get().div_ceil(512) * 512));
+    }
+
+    fn refusal(&self) -> Option<ReadError> {
+        self.refused
+            .get()
+            .map(|(what, offset, size)| ReadError::ExtensionTooLarge { what, offset, size })
+    }
+}
+
+/// Watches the headers of a tar stream as they pass: while armed, the
+/// header at the expected offset is parsed, and a GNU long name, long link
+/// or pax extended header declaring more than [`MAX_EXTENSION_BYTES`]
+/// fails the read. Consecutive extension headers are followed; the first
+/// other header disarms it until the walk has read that entry's data.
+struct ExtensionGuard<R> {
+    inner: R,
+    state: std::rc::Rc<GuardState>,
+    header: Vec<u8>,
+}
+
+impl<R> ExtensionGuard<R> {
+    /// Look at the bytes `buf`, which start at stream offset `start`.
+    fn watch(&mut self, start: u64, buf: &[u8]) -> io::Result<()> {
+        let end = start + buf.len() as u64;
+        while let Some(at) = self.state.next.get() {
+            let want = at + self.header.len() as u64;
+            if want >= end || want < start {
+                return Ok(());
+            }
+            let from = (want - start) as usize;
+            let take = (512 - self.header.len()).min(buf.len() - from);
+            self.header.extend_from_slice(&buf[from..from + take]);
+            if self.header.len() < 512 {
+                return Ok(());
+            }
+            let h = std::mem::take(&mut self.header);
+            self.state.next.set(None);
+            if let Some((what, size)) = extension_header(&h) {
+                if size > MAX_EXTENSION_BYTES {
+                    self.state.refused.set(Some((what, at, size)));
+                    return Err(io::Error::other(format!("{what} header of {size} bytes")));
+                }
+                self.state
+                    .next
+                    .set(Some(at + 512 + size.div_ceil(512) * 512));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for ExtensionGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let start = self.state.pos.get();
+        self.state.pos.set(start + n as u64);
+        self.watch(start, &buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// For a ustar or GNU header of type `L`, `K` or `x`, what it is and the
+/// size it declares (octal or base-256).
+fn extension_header(h: &[u8]) -> Option<(&'static str, u64)> {
+    let recognised = &h[257..263] == b"ustar\0" || &h[257..265] == b"ustar  \0";
+    let what = match h[156] {
+        b'L' => "GNU long name",
+        b'K' => "GNU long link",
+        b'x' => "pax extended",
+        _ => return None,
+    };
+    if !recognised {
+        return None;
+    }
+    let field = &h[124..136];
+    let size = if field[0] & 0x80 != 0 {
+        field[1..]
+            .iter()
+            .fold(0u64, |a, &b| a.saturating_mul(256).saturating_add(b as u64))
+    } else {
+        let digits: Vec<u8> = field
+            .iter()
+            .copied()
+            .skip_while(|&c| c == b' ')
+            .take_while(|c| (b'0'..=b'7').contains(c))
+            .collect();
+        u64::from_str_radix(std::str::from_utf8(&digits).ok()?, 8).unwrap_or(0)
+    };
+    Some((what, size))
 }
 
 /// Normalise and check an entry path.
@@ -230,16 +349,23 @@ fn hash_limited(
 
 /// List an uncompressed tar stream.
 pub fn list_tar(r: impl Read, limits: &Limits) -> Result<Vec<ArchiveEntry>, ReadError> {
+    let state = std::rc::Rc::new(GuardState::default());
     let bounded = Bounded {
-        inner: r,
+        inner: ExtensionGuard {
+            inner: r,
+            state: state.clone(),
+            header: Vec::new(),
+        },
         read: 0,
         limit: limits.max_total_size,
     };
     let mut ar = ::tar::Archive::new(bounded);
     let mut out = Vec::new();
-    let entries = ar.entries().map_err(|e| io_error(e, limits))?;
+    let failed = |e: io::Error| state.refusal().unwrap_or_else(|| io_error(e, limits));
+    let entries = ar.entries().map_err(failed)?;
+    state.arm();
     for entry in entries {
-        let mut entry = entry.map_err(|e| io_error(e, limits))?;
+        let mut entry = entry.map_err(failed)?;
         if out.len() >= limits.max_entries {
             return Err(ReadError::TooManyEntries {
                 limit: limits.max_entries,
@@ -286,6 +412,7 @@ pub fn list_tar(r: impl Read, limits: &Limits) -> Result<Vec<ArchiveEntry>, Read
             });
         }
         let (size, sha256) = hash_limited(&mut entry, &path, limits)?;
+        state.arm();
         out.push(ArchiveEntry {
             path,
             kind,
@@ -448,16 +575,23 @@ pub fn visit_tar_raw<E: From<ReadError>>(
     limits: &Limits,
     mut visit: impl FnMut(RawTarHeader, &mut dyn Read) -> Result<(), E>,
 ) -> Result<(), E> {
+    let state = std::rc::Rc::new(GuardState::default());
     let bounded = Bounded {
-        inner: r,
+        inner: ExtensionGuard {
+            inner: r,
+            state: state.clone(),
+            header: Vec::new(),
+        },
         read: 0,
         limit: limits.max_total_size,
     };
     let mut ar = ::tar::Archive::new(bounded);
-    let entries = ar.entries().map_err(|e| io_error(e, limits))?;
+    let failed = |e: io::Error| state.refusal().unwrap_or_else(|| io_error(e, limits));
+    let entries = ar.entries().map_err(failed)?;
     let mut count = 0usize;
+    state.arm();
     for entry in entries {
-        let mut entry = entry.map_err(|e| io_error(e, limits))?;
+        let mut entry = entry.map_err(failed)?;
         count += 1;
         if count > limits.max_entries {
             return Err(ReadError::TooManyEntries {
@@ -512,6 +646,10 @@ pub fn visit_tar_raw<E: From<ReadError>>(
             limits,
         };
         visit(raw, &mut guarded)?;
+        // What the visitor left is read here, so that the next header
+        // starts at the next block boundary (as the `tar` crate skips it).
+        io::copy(&mut entry, &mut io::sink()).map_err(failed)?;
+        state.arm();
     }
     Ok(())
 }

@@ -41,20 +41,32 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
 }
 
 /// The SHA-256 (hex) kiln records for an artifact: of the file's bytes, or
-/// of the NAR serialisation of a directory artifact.
+/// of the NAR serialisation of a directory artifact. The artifact is opened
+/// as [`crate::diff::input::open_named`] opens it: a FIFO or device is
+/// refused (bad input), never read.
 pub fn sha256_of(path: &Path) -> Result<String, AuditError> {
-    let md = std::fs::symlink_metadata(path).map_err(io(path))?;
-    if md.is_dir() {
-        let d = crate::hash::tree::nar_sha256(path).map_err(|e| AuditError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other(crate::error::chain(&e)),
-        })?;
-        return Ok(d.hash.to_hex());
+    use crate::diff::input::{open_named, Named};
+    match open_named(path).map_err(io(path))? {
+        Named::Dir => {
+            let d = crate::hash::tree::nar_sha256(path).map_err(|e| {
+                use crate::error::{Classify, ErrorKind};
+                // A FIFO or device inside it is bad input, as is the artifact.
+                let kind = match e.kind() {
+                    ErrorKind::BadInput => std::io::ErrorKind::InvalidInput,
+                    _ => std::io::ErrorKind::Other,
+                };
+                AuditError::Io {
+                    path: path.to_path_buf(),
+                    source: std::io::Error::new(kind, crate::error::chain(&e)),
+                }
+            })?;
+            Ok(d.hash.to_hex())
+        }
+        Named::File(f, _) => Ok(crate::hash::Sha256::digest_reader_len(f)
+            .map_err(io(path))?
+            .0
+            .to_hex()),
     }
-    Ok(crate::hash::Sha256::digest_file(path)
-        .map_err(io(path))?
-        .0
-        .to_hex())
 }
 
 /// `<artifact>.intoto.json` beside `path`.
@@ -64,27 +76,84 @@ pub fn sidecar_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The statement beside `path`, if there is one (at most 16 MiB).
+/// The largest statement read.
+const STATEMENT_MAX: u64 = 16 << 20;
+
+/// The statement beside `path`, if there is one: a regular file (never
+/// through a link, never a FIFO) of at most 16 MiB, whose subject names
+/// are all names inside an artifact ([`check_subjects`]).
 pub fn read_sidecar(path: &Path) -> Result<Option<Value>, AuditError> {
+    use std::io::Read;
     let side = sidecar_path(path);
-    let md = match std::fs::symlink_metadata(&side) {
-        Ok(md) => md,
+    let bad = |reason: String| AuditError::BadStatement {
+        path: side.clone(),
+        reason,
+    };
+    let (file, md) = match crate::fsutil::open_regular(&side) {
+        Ok(opened) => opened,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            return Err(bad(format!("{e}; a statement is a regular file")))
+        }
         Err(e) => return Err(io(&side)(e)),
     };
-    if !md.is_file() || md.len() > 16 << 20 {
-        return Err(AuditError::BadStatement {
-            path: side,
-            reason: "not a statement-sized regular file".into(),
-        });
+    if md.len() > STATEMENT_MAX {
+        return Err(bad(format!(
+            "is {} bytes, more than a statement's {STATEMENT_MAX}",
+            md.len()
+        )));
     }
-    let bytes = std::fs::read(&side).map_err(io(&side))?;
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| AuditError::BadStatement {
-            path: side,
-            reason: format!("not JSON: {e}"),
-        })
+    let mut bytes = Vec::with_capacity(md.len() as usize);
+    file.take(STATEMENT_MAX)
+        .read_to_end(&mut bytes)
+        .map_err(io(&side))?;
+    let statement: Value =
+        serde_json::from_slice(&bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+    check_subjects(&statement).map_err(bad)?;
+    Ok(Some(statement))
+}
+
+/// Every subject of a statement must name a file inside an artifact: a
+/// non-empty relative name, no `..` or `.` component, no empty component,
+/// and no control character. The reason names the first that
+/// does not (escaped, and elided when long).
+pub fn check_subjects(statement: &Value) -> Result<(), String> {
+    let Some(subjects) = statement.get("subject") else {
+        return Ok(());
+    };
+    let subjects = subjects
+        .as_array()
+        .ok_or_else(|| "subject is not a list".to_string())?;
+    for (i, s) in subjects.iter().enumerate() {
+        let name = s
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("subject[{i}].name is not a string"))?;
+        if let Some(why) = subject_fault(name) {
+            return Err(format!(
+                "subject[{i}].name {} {why}; a subject names a file inside the artifact",
+                crate::name::Shown(&crate::name::elided(name)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What is wrong with a subject name, if anything.
+fn subject_fault(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.starts_with('/') {
+        Some("is an absolute path")
+    } else if name.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else if name.split('/').any(|c| c == "..") {
+        Some("holds a `..` component")
+    } else if name.split('/').any(|c| c.is_empty() || c == ".") {
+        Some("holds an empty or `.` component")
+    } else {
+        None
+    }
 }
 
 /// Find the build of the artifact at `path` in `store`.

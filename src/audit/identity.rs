@@ -153,6 +153,7 @@ pub fn read(path: &Path) -> Result<(Listing, Identity), crate::diff::DiffError> 
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let id = identify(&file, path.is_dir(), &listing);
+    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    let id = identify(&file, is_dir, &listing);
     Ok((listing, id))
 }

@@ -20,39 +20,44 @@ use crate::error::{Classify, ErrorKind};
 pub use find::{find, sha256_of, Found, FoundBy};
 pub use verify::{verify, Level, Outcome, VerifyOptions, VerifyReport};
 
+/// A path as it may be printed ([`crate::name::shown`]).
+fn shown(p: &std::path::Path) -> String {
+    crate::name::shown(&p.to_string_lossy()).into_owned()
+}
+
 /// Why an artifact could not be audited.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("{}: cannot read", path.display())]
+    #[error("{}: cannot read", shown(path))]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: sha256 {sha256} is no artifact of the store {} and there is no provenance statement beside it ({})", path.display(), store.display(), sidecar.display())]
+    #[error("{}: sha256 {sha256} is no artifact of the store {} and there is no provenance statement beside it ({})", shown(path), shown(store), shown(sidecar))]
     Unknown {
         path: PathBuf,
         sha256: String,
         store: PathBuf,
         sidecar: PathBuf,
     },
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", shown(path))]
     BadStatement { path: PathBuf, reason: String },
-    #[error("{}: no per-entry provenance is recorded for it (output {store_path}{})", path.display(), if *substituted { ", fetched from a binary cache" } else { "" })]
+    #[error("{}: no per-entry provenance is recorded for it (output {store_path}{})", shown(path), if *substituted { ", fetched from a binary cache" } else { "" })]
     NoOrigins {
         path: PathBuf,
         store_path: String,
         substituted: bool,
     },
-    #[error("{}: no entry {entry:?} is recorded (it has {count} entries; `kiln provenance {}` lists them)", path.display(), path.display())]
+    #[error("{}: no entry {entry:?} is recorded (it has {count} entries; `kiln provenance {}` lists them)", shown(path), shown(path))]
     NoEntry {
         path: PathBuf,
         entry: String,
         count: usize,
     },
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", shown(path))]
     CannotRebuild { path: PathBuf, reason: String },
-    #[error("{}: unreadable artifact", path.display())]
+    #[error("{}: unreadable artifact", shown(path))]
     Unreadable {
         path: PathBuf,
         #[source]
@@ -60,7 +65,7 @@ pub enum AuditError {
     },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    #[error("rebuilding {}", path.display())]
+    #[error("rebuilding {}", shown(path))]
     Build {
         path: PathBuf,
         #[source]
@@ -71,7 +76,9 @@ pub enum AuditError {
 impl Classify for AuditError {
     fn kind(&self) -> ErrorKind {
         match self {
-            AuditError::Io { .. } | AuditError::Store(_) => ErrorKind::Internal,
+            // A FIFO, device or link named as the artifact is bad input.
+            AuditError::Io { source, .. } => ErrorKind::of_io(source),
+            AuditError::Store(_) => ErrorKind::Internal,
             // A rebuild that fails, for whatever reason, means the artifact
             // cannot be rebuilt: exit 2, naming why.
             _ => ErrorKind::BadInput,

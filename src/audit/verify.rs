@@ -147,6 +147,7 @@ fn check_sidecar(
         .map(Vec::as_slice)
         .unwrap_or_default();
     let dir = format!("{file}/");
+    let is_dir = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
     let mut named = 0;
     for (i, s) in subjects.iter().enumerate() {
         let Some(n) = str_at(s, "/name") else {
@@ -154,12 +155,8 @@ fn check_sidecar(
         };
         let actual = if n == file {
             sha256.to_string()
-        } else if let Some(rest) = n.strip_prefix(&dir).filter(|_| path.is_dir()) {
-            let p = path.join(rest);
-            match std::fs::symlink_metadata(&p) {
-                Ok(md) if md.is_file() => sha256_of(&p).unwrap_or_default(),
-                _ => "(no such file)".to_string(),
-            }
+        } else if let Some(rest) = n.strip_prefix(&dir).filter(|_| is_dir) {
+            inside_sha256(path, rest)
         } else {
             continue;
         };
@@ -200,6 +197,19 @@ fn check_sidecar(
         }
     }
     out
+}
+
+/// The SHA-256 of the file `rest` inside the directory artifact `root`,
+/// reached without following any link ([`crate::diff::input::open_inside`]),
+/// or why there is none.
+fn inside_sha256(root: &Path, rest: &str) -> String {
+    match crate::diff::input::open_inside(root, rest.as_bytes()) {
+        Ok((f, _)) => crate::hash::Sha256::digest_reader_len(f)
+            .map(|(d, _)| d.to_hex())
+            .unwrap_or_else(|e| format!("(unreadable: {e})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "(no such file)".to_string(),
+        Err(e) => format!("(not a regular file inside the artifact: {e})"),
+    }
 }
 
 /// The parts of a statement that describe the artifact and its sources
@@ -570,4 +580,44 @@ fn choose_recipe(
             )
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A subject that reaches a file outside a directory artifact through a
+    /// link inside it is not digested: the report says why instead.
+    #[test]
+    fn subjects_are_digested_without_following_links() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        std::fs::create_dir_all(out.join("bin")).unwrap();
+        std::fs::write(out.join("bin/tool"), b"tool\n").unwrap();
+        std::fs::create_dir(t.path().join("elsewhere")).unwrap();
+        std::fs::write(t.path().join("elsewhere/secret"), b"secret\n").unwrap();
+        std::os::unix::fs::symlink(t.path().join("elsewhere"), out.join("link")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("elsewhere/secret"), out.join("s")).unwrap();
+        let secret = crate::hash::Sha256::digest(b"secret\n").to_hex();
+        let tool = crate::hash::Sha256::digest(b"tool\n").to_hex();
+        let st = serde_json::json!({"subject": [
+            {"name": "out/bin/tool", "digest": {"sha256": tool}},
+            {"name": "out/link/secret", "digest": {"sha256": "00"}},
+            {"name": "out/s", "digest": {"sha256": "00"}},
+        ]});
+        let found = check_sidecar(&st, &out, "out", "", &identity::Identity::default());
+        let actual: Vec<(&str, &str)> = found
+            .iter()
+            .map(|m| (m.field.as_str(), m.actual.as_str()))
+            .collect();
+        assert_eq!(actual.len(), 2, "{found:?}");
+        assert_eq!(actual[0].0, "subject[1].digest.sha256");
+        assert!(actual[0].1.contains("passes through `link`"), "{found:?}");
+        assert_eq!(actual[1].0, "subject[2].digest.sha256");
+        assert!(actual[1].1.contains("symbolic link"), "{found:?}");
+        assert!(
+            found.iter().all(|m| !m.actual.contains(&secret)),
+            "{found:?}"
+        );
+    }
 }

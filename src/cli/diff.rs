@@ -35,7 +35,8 @@ pub struct Args {
     /// Most levels of archives inside archives.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
     pub max_depth: usize,
-    /// Most bytes of entry contents kept in memory (text diffs, nested archives).
+    /// Most bytes of entry contents kept in memory on one side, across nesting levels
+    /// (text diffs, nested archives); beyond it, contents are compared by digest only.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_retained)]
     pub max_retained: u64,
 }

@@ -65,7 +65,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         for m in &r.provenance {
             println!(
                 "  provenance field {}: the statement says {}, but {}",
-                m.field,
+                shown(&m.field),
                 shown_message(&m.statement.to_string()),
                 shown_message(&m.actual.to_string())
             );

@@ -228,6 +228,7 @@ fn entries(
         }
     }
 
+    let inner = nested_limits(a, b, limits);
     let in_order: Vec<bool> = {
         let seq: Vec<usize> = pairs.iter().map(|p| p.1).collect();
         let mut keep = vec![false; pairs.len()];
@@ -275,10 +276,39 @@ fn entries(
             report.push(location, Some(name.clone()), Change::Order { a: i, b: j });
         }
         if ea.sha256 != eb.sha256 || ea.size != eb.size {
-            content(ea, eb, location, limits, report)?;
+            content(ea, eb, location, &inner, report)?;
         }
     }
     Ok(())
+}
+
+/// Bytes of entry contents `l` holds.
+fn held(l: &Listing) -> u64 {
+    l.entries
+        .iter()
+        .filter_map(|e| e.data.as_ref())
+        .map(|d| d.len() as u64)
+        .sum()
+}
+
+/// The limits for reading archives nested in `a` and `b`: the memory
+/// budget (`max_retained`) is what is left of this level's once the
+/// contents these listings hold are counted, so the bytes held across all
+/// nesting levels of one side never exceed `--max-retained`.
+fn nested_limits(a: &Listing, b: &Listing, limits: &Limits) -> Limits {
+    Limits {
+        max_retained: limits.max_retained.saturating_sub(held(a).max(held(b))),
+        ..*limits
+    }
+}
+
+/// Why the contents of `ea`/`eb` are compared by digest only, if they are.
+fn digest_only(ea: &Entry, eb: &Entry) -> Option<String> {
+    (ea.over_budget || eb.over_budget).then(|| {
+        "not kept in memory (beyond the --max-retained budget across nesting levels), \
+         so not compared inside"
+            .to_string()
+    })
 }
 
 fn kind_of(e: &Entry) -> String {
@@ -308,7 +338,8 @@ fn content(
         _ => None,
     };
     let (mut keys, mut unified) = (None, None);
-    if nested_pair.is_none() {
+    let digest_only = digest_only(ea, eb);
+    if nested_pair.is_none() && digest_only.is_none() {
         if let (Some(da), Some(db)) = (&ea.data, &eb.data) {
             keys = text::manifest_keys(ea.name.as_bytes(), da, db);
             unified = text::unified(da, db);
@@ -325,6 +356,7 @@ fn content(
             keys,
             unified_diff: unified,
             nested: nested_pair.is_some(),
+            digest_only,
         },
     );
     if let Some((da, db)) = nested_pair {
@@ -337,7 +369,7 @@ fn content(
         let (la, lb) = rayon::join(
             || {
                 read_bytes(
-                    Arc::new(da.clone()),
+                    Arc::clone(da),
                     &format!("A > {at}"),
                     Some(&ea.name),
                     limits,
@@ -346,7 +378,7 @@ fn content(
             },
             || {
                 read_bytes(
-                    Arc::new(db.clone()),
+                    Arc::clone(db),
                     &format!("B > {at}"),
                     Some(&eb.name),
                     limits,

@@ -9,6 +9,7 @@
 //! manifests, each one's entries sit under `manifests/N/`.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -20,13 +21,13 @@ use super::{Cap, DiffError, Limits};
 trait Blobs {
     /// The bytes stored under `name` (`blobs/sha256/<hex>` or a docker
     /// archive path), if present.
-    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, DiffError>;
+    fn get(&self, name: &str) -> Result<Option<Arc<Vec<u8>>>, DiffError>;
 }
 
-struct TarBlobs<'a>(&'a Listing, &'a str);
+struct TarBlobs<'a>(&'a Listing, &'a str, &'a Limits);
 
 impl Blobs for TarBlobs<'_> {
-    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, DiffError> {
+    fn get(&self, name: &str) -> Result<Option<Arc<Vec<u8>>>, DiffError> {
         let want = name.trim_start_matches("./");
         let Some(e) = self.0.entries.iter().find(|e| {
             e.name
@@ -39,6 +40,7 @@ impl Blobs for TarBlobs<'_> {
         };
         match &e.data {
             Some(d) => Ok(Some(d.clone())),
+            None if e.over_budget => Err(cap(self.1, Cap::Retained, self.2)),
             None => Err(DiffError::Malformed {
                 at: self.1.into(),
                 format: Format::Tar,
@@ -55,25 +57,33 @@ struct DirBlobs<'a> {
 }
 
 impl Blobs for DirBlobs<'_> {
-    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, DiffError> {
-        // `name` was checked by `blob_path`: fixed shape, no traversal
+    fn get(&self, name: &str) -> Result<Option<Arc<Vec<u8>>>, DiffError> {
+        use std::io::Read;
+        // `name` was checked by `blob_path`: fixed shape, no traversal; no
+        // component of it is followed (`blobs` may be a link out).
         let p = self.root.join(name);
-        let Ok(m) = std::fs::symlink_metadata(&p) else {
-            return Ok(None);
+        let (file, m) = match super::input::open_inside(self.root, name.as_bytes()) {
+            Ok(opened) => opened,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(DiffError::Malformed {
+                    at: self.at.into(),
+                    format: Format::OciLayout,
+                    detail: format!("{name}: {e}"),
+                })
+            }
         };
-        if !m.is_file() {
-            return Err(DiffError::Malformed {
-                at: self.at.into(),
-                format: Format::OciLayout,
-                detail: format!("{name} is not a regular file"),
-            });
-        }
         if m.len() > self.limits.max_entry_size {
             return Err(cap(self.at, Cap::EntrySize, self.limits));
         }
-        std::fs::read(&p)
-            .map(Some)
-            .map_err(|source| DiffError::Io { path: p, source })
+        let mut data = Vec::with_capacity(m.len() as usize);
+        file.take(self.limits.max_entry_size + 1)
+            .read_to_end(&mut data)
+            .map_err(|source| DiffError::Io { path: p, source })?;
+        if data.len() as u64 > self.limits.max_entry_size {
+            return Err(cap(self.at, Cap::EntrySize, self.limits));
+        }
+        Ok(Some(Arc::new(data)))
     }
 }
 
@@ -99,14 +109,14 @@ fn json(at: &str, format: Format, what: &str, b: &[u8]) -> Result<serde_json::Va
     serde_json::from_slice(b).map_err(|e| bad(at, format, format!("{what}: {e}")))
 }
 
-fn blob_entry(name: String, data: Vec<u8>) -> Entry {
+fn blob_entry(name: String, data: Arc<Vec<u8>>) -> Entry {
     let keep = data.len() as u64 <= SMALL
         || super::source::sniff(&data[..data.len().min(512)]).is_container();
     Entry {
         name: Name(name.into_bytes()),
         kind: Some(Kind::File),
         size: data.len() as u64,
-        sha256: Sha256::digest(&data).into(),
+        sha256: Sha256::digest(&data[..]).into(),
         data: keep.then_some(data),
         ..Entry::default()
     }
@@ -120,7 +130,7 @@ fn oci(blobs: &dyn Blobs, at: &str, limits: &Limits) -> Result<Listing, DiffErro
         .get("oci-layout")?
         .ok_or_else(|| bad(at, f, "no oci-layout"))?;
     l.fields
-        .insert("oci-layout".into(), Name(layout).to_string());
+        .insert("oci-layout".into(), Name(layout.to_vec()).to_string());
     let index_bytes = blobs
         .get("index.json")?
         .ok_or_else(|| bad(at, f, "no index.json"))?;
@@ -141,7 +151,7 @@ fn oci(blobs: &dyn Blobs, at: &str, limits: &Limits) -> Result<Listing, DiffErro
         let mut fetch = |desc: &serde_json::Value,
                          role: String,
                          l: &mut Listing|
-         -> Result<Option<Vec<u8>>, DiffError> {
+         -> Result<Option<Arc<Vec<u8>>>, DiffError> {
             let digest = desc["digest"].as_str().unwrap_or_default();
             let Some(path) = blob_path(digest) else {
                 l.hazards.push(Hazard {
@@ -157,7 +167,7 @@ fn oci(blobs: &dyn Blobs, at: &str, limits: &Limits) -> Result<Listing, DiffErro
                 });
                 return Ok(None);
             };
-            if digest.starts_with("sha256:") && hex(&Sha256::digest(&data)) != digest[7..] {
+            if digest.starts_with("sha256:") && hex(&Sha256::digest(&data[..])) != digest[7..] {
                 l.hazards.push(Hazard {
                     entry: role.clone(),
                     issue: format!("blob {path} does not hash to its digest"),
@@ -206,7 +216,7 @@ fn oci(blobs: &dyn Blobs, at: &str, limits: &Limits) -> Result<Listing, DiffErro
 /// The docker-archive listing.
 fn docker(
     blobs: &dyn Blobs,
-    manifest_bytes: Vec<u8>,
+    manifest_bytes: Arc<Vec<u8>>,
     at: &str,
     limits: &Limits,
 ) -> Result<Listing, DiffError> {
@@ -265,7 +275,7 @@ pub fn read_oci_dir(root: &Path, at: &str, limits: &Limits) -> Result<Listing, D
 /// The image view of a tar listing, if the tar is an OCI archive or a docker
 /// archive. The tar's own hazards are kept.
 pub fn from_tar(tar: &Listing, at: &str, limits: &Limits) -> Result<Option<Listing>, DiffError> {
-    let blobs = TarBlobs(tar, at);
+    let blobs = TarBlobs(tar, at, limits);
     let has = |n: &str| {
         tar.entries.iter().any(|e| {
             e.name

@@ -37,6 +37,7 @@ pub mod compare;
 mod fuzz;
 pub mod hazards;
 pub mod image;
+pub mod input;
 pub mod model;
 pub mod nar;
 pub mod report;
@@ -52,7 +53,9 @@ pub use model::{Entry, Format, Hazard, Kind, Listing, Name};
 pub use report::{Change, Difference, Report};
 
 /// Resource caps for reading one container; a nested container has its own
-/// budget, so `max_depth` bounds how often they multiply.
+/// budget, so `max_depth` bounds how often they multiply — except memory:
+/// `max_retained` bounds the contents held across all nesting levels of one
+/// side, and a nested archive beyond it is compared by digest only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Entries in one container.
@@ -65,7 +68,9 @@ pub struct Limits {
     pub max_ratio: u64,
     /// Containers inside containers.
     pub max_depth: usize,
-    /// Entry contents kept in memory for text diffs and nested archives.
+    /// Entry contents kept in memory for text diffs and nested archives, on
+    /// one side, across all nesting levels; contents beyond it are not kept
+    /// (compared by digest only, and the report says so).
     pub max_retained: u64,
 }
 
@@ -154,31 +159,41 @@ pub fn diff_paths(a: &Path, b: &Path, limits: &Limits) -> Result<Report, DiffErr
         || source::read_path(b, limits),
     );
     let (la, lb) = (la?, lb?);
-    let mut report = Report::new(a.display().to_string(), b.display().to_string());
+    let shown = |p: &Path| crate::name::shown(&p.to_string_lossy()).into_owned();
+    let mut report = Report::new(shown(a), shown(b));
     compare::compare(&la, &lb, &[], limits, &mut report)?;
-    if report.identical && a.is_file() && b.is_file() {
+    if report.identical {
         // like diffoscope: no format-specific difference, yet the bytes differ?
-        let digest = |p: &Path| -> Result<String, DiffError> {
-            let (d, _) = crate::hash::Sha256::digest_file(p).map_err(|source| DiffError::Io {
-                path: p.to_path_buf(),
-                source,
-            })?;
-            Ok(d.to_hex())
-        };
-        let (da, db) = (digest(a)?, digest(b)?);
-        if da != db {
-            report.push(
-                &[],
-                None,
-                Change::Container {
-                    field: "bytes (no format-specific difference found)".into(),
-                    a: format!("sha256 {da}"),
-                    b: format!("sha256 {db}"),
-                },
-            );
+        if let (Some(da), Some(db)) = (file_digest(a)?, file_digest(b)?) {
+            if da != db {
+                report.push(
+                    &[],
+                    None,
+                    Change::Container {
+                        field: "bytes (no format-specific difference found)".into(),
+                        a: format!("sha256 {da}"),
+                        b: format!("sha256 {db}"),
+                    },
+                );
+            }
         }
     }
     Ok(report)
+}
+
+/// The SHA-256 of the file named `p` (`None` for a directory).
+fn file_digest(p: &Path) -> Result<Option<String>, DiffError> {
+    let io = |source| DiffError::Io {
+        path: p.to_path_buf(),
+        source,
+    };
+    match input::open_named(p).map_err(io)? {
+        input::Named::Dir => Ok(None),
+        input::Named::File(f, _) => {
+            let (d, _) = crate::hash::Sha256::digest_reader_len(f).map_err(io)?;
+            Ok(Some(d.to_hex()))
+        }
+    }
 }
 
 /// Compare two in-memory artifacts.

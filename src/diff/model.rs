@@ -16,29 +16,39 @@ impl Name {
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
-    /// The escaped form without surrounding quotes.
+    /// The escaped form without surrounding quotes; a name longer than
+    /// [`crate::name::SHOWN_MAX_BYTES`] is elided to its first bytes, `…`,
+    /// its length and SHA-256 ([`crate::name::elide`]).
     pub fn escaped(&self) -> String {
-        let mut out = String::with_capacity(self.0.len());
-        for chunk in self.0.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\t' => out.push_str("\\t"),
-                    '\r' => out.push_str("\\r"),
-                    c if c.is_control() || is_invisible(c) => {
-                        out.push_str(&format!("\\u{{{:x}}}", c as u32))
-                    }
-                    c => out.push(c),
+        match crate::name::elide(&self.0) {
+            None => escape(&self.0),
+            Some((keep, rest)) => escape(&self.0[..keep]) + &rest,
+        }
+    }
+}
+
+/// `b` with control characters, quotes, backslashes and invalid UTF-8 escaped.
+fn escape(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if c.is_control() || is_invisible(c) => {
+                    out.push_str(&format!("\\u{{{:x}}}", c as u32))
                 }
-            }
-            for b in chunk.invalid() {
-                out.push_str(&format!("\\x{b:02x}"));
+                c => out.push(c),
             }
         }
-        out
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
     }
+    out
 }
 
 /// Format and bidirectional controls that would make two different names
@@ -48,8 +58,13 @@ fn is_invisible(c: char) -> bool {
 }
 
 impl fmt::Display for Name {
+    /// Quoted; an elided name (see [`Name::escaped`]) is its quoted first
+    /// bytes followed by `… (<n> bytes, sha256 <hex>)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", self.escaped())
+        match crate::name::elide(&self.0) {
+            None => write!(f, "\"{}\"", escape(&self.0)),
+            Some((keep, rest)) => write!(f, "\"{}\"{rest}", escape(&self.0[..keep])),
+        }
     }
 }
 
@@ -109,8 +124,12 @@ pub struct Entry {
     /// (name, printed value); a small vector because a million entries
     /// must stay cheap.
     pub meta: Vec<(Cow<'static, str>, Cow<'static, str>)>,
-    /// The contents, when kept for a text diff or a nested comparison.
-    pub data: Option<Vec<u8>>,
+    /// The contents, when kept for a text diff or a nested comparison
+    /// (shared with the nested listing read from them).
+    pub data: Option<std::sync::Arc<Vec<u8>>>,
+    /// The contents would have been kept (an archive, or small text) but
+    /// the memory budget did not allow it: compared by digest only.
+    pub over_budget: bool,
 }
 
 /// A container format as recognised by its bytes.

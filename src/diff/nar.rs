@@ -68,15 +68,16 @@ pub fn read_nar(r: impl Read, at: &str, limits: &Limits) -> Result<Listing, Diff
                     "nar.executable".into(),
                     if executable { "true" } else { "false" }.into(),
                 )];
-                let (size, sha, data) = capture(&mut Contents(&mut nar), at, limits, &mut retained)
+                let c = capture(&mut Contents(&mut nar), limits, &mut retained)
                     .map_err(|e| io_to_diff(at, Format::Nar, e, limits))?;
-                total += size;
+                total += c.size;
                 if total > limits.max_total_size {
                     return Err(cap(at, Cap::TotalSize, limits));
                 }
-                entry.size = size;
-                entry.sha256 = sha;
-                entry.data = data;
+                entry.size = c.size;
+                entry.sha256 = c.sha256;
+                entry.data = c.data;
+                entry.over_budget = c.over_budget;
             }
         }
         if listing.entries.len() >= limits.max_entries {
@@ -147,24 +148,25 @@ pub fn read_dir(root: &Path, at: &str, limits: &Limits) -> Result<Listing, DiffE
                 ));
             } else if ft.is_file() {
                 e.kind = Some(Kind::File);
-                let mut f = std::fs::File::open(&full).map_err(io)?;
-                let (size, sha, data) =
-                    capture(&mut f, at, limits, &mut retained).map_err(|err| {
-                        match err.get_ref().and_then(|i| i.downcast_ref::<CapHit>()) {
-                            Some(h) => cap(at, h.0, limits),
-                            None => DiffError::Io {
-                                path: full.clone(),
-                                source: err,
-                            },
-                        }
-                    })?;
-                total += size;
+                // Never through a link or into a FIFO swapped in since the lstat.
+                let (mut f, _) = crate::fsutil::open_regular(&full).map_err(io)?;
+                let c = capture(&mut f, limits, &mut retained).map_err(|err| {
+                    match err.get_ref().and_then(|i| i.downcast_ref::<CapHit>()) {
+                        Some(h) => cap(at, h.0, limits),
+                        None => DiffError::Io {
+                            path: full.clone(),
+                            source: err,
+                        },
+                    }
+                })?;
+                total += c.size;
                 if total > limits.max_total_size {
                     return Err(cap(at, Cap::TotalSize, limits));
                 }
-                e.size = size;
-                e.sha256 = sha;
-                e.data = data;
+                e.size = c.size;
+                e.sha256 = c.sha256;
+                e.data = c.data;
+                e.over_budget = c.over_budget;
             } else {
                 e.kind = Some(Kind::Other("special file".into()));
             }

@@ -40,6 +40,9 @@ pub enum Change {
         /// The entry is itself an archive; its differences follow with this
         /// entry in their location.
         nested: bool,
+        /// Why only the digests were compared (the contents were not kept).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        digest_only: Option<String>,
     },
 }
 
@@ -127,6 +130,7 @@ impl fmt::Display for Difference {
                 keys,
                 unified_diff,
                 nested,
+                digest_only,
             } => {
                 write!(f, "contents differ: ")?;
                 if size_a != size_b {
@@ -137,6 +141,9 @@ impl fmt::Display for Difference {
                 write!(f, "sha256 {}… -> {}…", &sha256_a[..12], &sha256_b[..12])?;
                 if *nested {
                     write!(f, " (archive: differences inside follow)")?;
+                }
+                if let Some(why) = digest_only {
+                    write!(f, " (compared by digest only: {why})")?;
                 }
                 if let Some(keys) = keys {
                     for k in keys {

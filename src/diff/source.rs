@@ -11,7 +11,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::model::{Compressed, Entry, Format, Listing, Name};
-use super::{hazards, image, nar, tar, zip, Cap, DiffError, Limits};
+use super::{hazards, image, input, nar, tar, zip, Cap, DiffError, Limits};
 
 /// Entries up to this size are kept in memory for text diffs.
 pub const SMALL: u64 = 1 << 20;
@@ -82,27 +82,37 @@ fn is_tar_header(b: &[u8]) -> bool {
     sum == stored
 }
 
-/// Read a file or directory given on the command line.
+/// Read a file or directory given on the command line ([`input::open_named`]:
+/// a FIFO or device is refused, never waited on).
 pub fn read_path(path: &Path, limits: &Limits) -> Result<Listing, DiffError> {
     let io = |source| DiffError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let meta = std::fs::symlink_metadata(path).map_err(io)?;
-    let at = path.display().to_string();
-    if meta.is_dir() {
-        let mut listing = if path.join("oci-layout").is_file() {
-            image::read_oci_dir(path, &at, limits)?
-        } else {
-            nar::read_dir(path, &at, limits)?
-        };
-        hazards::scan(&mut listing);
-        return Ok(listing);
-    }
+    let at = crate::name::shown(&path.to_string_lossy()).into_owned();
+    let (file, meta) = match input::open_named(path).map_err(io)? {
+        input::Named::Dir => {
+            let layout = std::fs::symlink_metadata(path.join("oci-layout"));
+            let mut listing = if layout.is_ok_and(|m| m.is_file()) {
+                image::read_oci_dir(path, &at, limits)?
+            } else {
+                nar::read_dir(path, &at, limits)?
+            };
+            hazards::scan(&mut listing);
+            return Ok(listing);
+        }
+        input::Named::File(file, meta) => (file, meta),
+    };
     if meta.len() > limits.max_total_size {
         return Err(cap(&at, Cap::TotalSize, limits));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limits.max_total_size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limits.max_total_size {
+        return Err(cap(&at, Cap::TotalSize, limits));
+    }
     read_bytes(Arc::new(bytes), &at, None, limits, 0)
 }
 
@@ -144,7 +154,7 @@ fn single(format: Format, name: Option<&Name>, data: &[u8], limits: &Limits) -> 
         name: name.cloned().unwrap_or_else(|| Name::from("(contents)")),
         size: data.len() as u64,
         sha256: Sha256::digest(data).into(),
-        data: keep.then(|| data.to_vec()),
+        data: keep.then(|| Arc::new(data.to_vec())),
         ..Entry::default()
     });
     l
@@ -428,56 +438,68 @@ pub fn cap(at: &str, cap: Cap, limits: &Limits) -> DiffError {
     }
 }
 
+/// What [`capture`] learned of one entry's contents.
+#[derive(Debug)]
+pub struct Captured {
+    pub size: u64,
+    pub sha256: [u8; 32],
+    /// The bytes, when small or itself a container and within the budget.
+    pub data: Option<Arc<Vec<u8>>>,
+    /// The bytes would have been kept but the memory budget
+    /// (`--max-retained`) did not allow it: compared by digest only.
+    pub over_budget: bool,
+}
+
 /// Contents of one entry: size, SHA-256 and, when small or itself a
-/// container, the bytes (charged to `retained`).
-pub fn capture(
-    r: &mut dyn Read,
-    at: &str,
-    limits: &Limits,
-    retained: &mut u64,
-) -> io::Result<(u64, [u8; 32], Option<Vec<u8>>)> {
+/// container, the bytes, charged to `retained` while they fit in
+/// `limits.max_retained` (the budget left to this container: see
+/// [`super::compare`]). Bytes that do not fit are let go as they arrive,
+/// never held beyond the budget; the entry is then marked `over_budget`.
+pub fn capture(r: &mut dyn Read, limits: &Limits, retained: &mut u64) -> io::Result<Captured> {
     let mut head = Vec::with_capacity(512);
     r.take(512).read_to_end(&mut head)?;
     let mut h = Sha256::new();
     h.update(&head);
     let keep = head.len() < 512 || sniff(&head).is_container();
-    if head.len() < 512 {
-        // the whole entry is already here
-        *retained += head.len() as u64;
-        if *retained > limits.max_retained {
-            return Err(io::Error::other(CapHit(Cap::Retained)));
-        }
-        let _ = at;
-        return Ok((head.len() as u64, h.finalize().into(), Some(head)));
-    }
+    let fits = |held: u64, retained: u64| retained.saturating_add(held) <= limits.max_retained;
+    let mut over_budget = false;
     let mut total = head.len() as u64;
-    let over = |total: u64| total > limits.max_entry_size;
+    let mut data = if fits(total, *retained) {
+        Some(head)
+    } else {
+        over_budget = true;
+        None
+    };
     let mut buf = [0u8; 16 * 1024];
-    let mut data = Some(head);
     loop {
         let n = r.read(&mut buf)?;
         if n == 0 {
             break;
         }
         total += n as u64;
-        if over(total) {
+        if total > limits.max_entry_size {
             return Err(io::Error::other(CapHit(Cap::EntrySize)));
         }
         h.update(&buf[..n]);
         if let Some(d) = &mut data {
-            if keep || total <= SMALL {
+            if !(keep || total <= SMALL) {
+                data = None;
+            } else if fits(total, *retained) {
                 d.extend_from_slice(&buf[..n]);
             } else {
                 data = None;
+                over_budget = true;
             }
         }
     }
     if let Some(d) = &data {
         *retained += d.len() as u64;
-        if *retained > limits.max_retained {
-            return Err(io::Error::other(CapHit(Cap::Retained)));
-        }
     }
-    let _ = at;
-    Ok((total, h.finalize().into(), data))
+    Ok(Captured {
+        size: total,
+        sha256: h.finalize().into(),
+        data: data.map(Arc::new),
+        // a large plain file is never kept, budget or not
+        over_budget: over_budget && (keep || total <= SMALL),
+    })
 }

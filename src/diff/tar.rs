@@ -50,8 +50,7 @@ pub fn read(
     };
     let mut retained = 0u64;
     let result = ar::visit_tar_raw(r, &walk_limits, |h, contents| {
-        let (size, sha256, data) =
-            capture(contents, at, limits, &mut retained).map_err(Stop::Io)?;
+        let c = capture(contents, limits, &mut retained).map_err(Stop::Io)?;
         let mut meta = vec![("tar.header".into(), h.format.into())];
         for (k, v) in &h.pax {
             let k = Name(k.clone()).escaped();
@@ -73,10 +72,11 @@ pub fn read(
             uname: Some(Name(h.uname)),
             gname: Some(Name(h.gname)),
             mtime: Some(h.mtime as i64),
-            size,
-            sha256,
+            size: c.size,
+            sha256: c.sha256,
             meta,
-            data,
+            data: c.data,
+            over_budget: c.over_budget,
         });
         Ok(())
     });

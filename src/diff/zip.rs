@@ -332,7 +332,7 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
             Some(h) => cap(at, h.0, limits),
             None => malformed(at, format!("{who}: {e}")),
         };
-        let (size, sha256, data, crc_ok) = match c.method {
+        let (size, sha256, data, crc_ok, over_budget) = match c.method {
             0 | 8 => {
                 let inner: Box<dyn Read> = if c.method == 0 {
                     Box::new(raw)
@@ -346,9 +346,9 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
                     limit,
                     cap: which,
                 };
-                let (size, sha, data) =
-                    capture(&mut r, at, limits, &mut retained).map_err(cap_err)?;
-                (size, sha, data, r.crc.sum() == c.crc)
+                let got = capture(&mut r, limits, &mut retained).map_err(cap_err)?;
+                let crc_ok = r.crc.sum() == c.crc;
+                (got.size, got.sha256, got.data, crc_ok, got.over_budget)
             }
             _ => {
                 let sha: [u8; 32] = Sha256::digest(raw).into();
@@ -360,7 +360,8 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
                         c.method
                     ),
                 });
-                (raw.len() as u64, sha, keep.then(|| raw.to_vec()), true)
+                let data = keep.then(|| std::sync::Arc::new(raw.to_vec()));
+                (raw.len() as u64, sha, data, true, false)
             }
         };
         total += size;
@@ -401,7 +402,7 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
             (Name(c.comment.clone()).to_string()).into(),
         ));
         let target = if is_link {
-            data.as_ref().map(|d| Name(d.clone()))
+            data.as_ref().map(|d| Name(d.to_vec()))
         } else {
             None
         };
@@ -421,6 +422,7 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
             sha256,
             meta,
             data,
+            over_budget,
             ..Entry::default()
         });
     }

@@ -450,7 +450,7 @@ impl Walker {
         }
         // Earlier files must be on their way before this one may wait for budget.
         self.flush()?;
-        let file = Arc::new(File::open(path).map_err(io_err(path))?);
+        let file = Arc::new(open_listed(path).map_err(io_err(path))?);
         let mut offset = 0;
         while offset < size {
             let len = CHUNK.min(size - offset);
@@ -488,12 +488,23 @@ impl Walker {
     }
 }
 
+/// Open a file the walk listed as regular: never through a link or into a
+/// FIFO swapped in since (no-follow, non-blocking: the read then fails
+/// instead of waiting).
+fn open_listed(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
+        .open(path)
+}
+
 /// Read small files into one buffer, in order: one `read` per file.
 fn read_batch(files: &[(PathBuf, u64)], total: u64) -> Result<Filled, TreeError> {
     let mut buf = take_buffer(total as usize);
     let mut at = 0;
     for (path, size) in files {
-        let mut f = File::open(path).map_err(io_err(path))?;
+        let mut f = open_listed(path).map_err(io_err(path))?;
         let end = at + *size as usize;
         f.read_exact(&mut buf[at..end])
             .map_err(|e| changed_or(path, *size, e))?;
