@@ -76,10 +76,10 @@ pub enum Version {
 /// The longest version kiln accepts, in bytes, in any spelling (a
 /// rendered dev version too). Every version becomes an OCI tag, which the
 /// OCI distribution specification caps at 128 characters; PyPI, npm and
-/// crates.io versions in practice stay far below it. With a package name of
-/// at most [`crate::name::MAX_NAME_BYTES`] it keeps artifact file names
-/// short enough to write: a 10,000-byte pre-release would otherwise fail
-/// only when `dist/` is written ("File name too long").
+/// crates.io versions in practice stay far below it. It leaves room for the
+/// package name and suffix in a file name of at most
+/// [`crate::name::MAX_NAME_BYTES`]: a 10,000-byte pre-release would
+/// otherwise fail only when `dist/` is written ("File name too long").
 pub const MAX_VERSION_BYTES: usize = 128;
 
 /// Why `s` is too long to be a version, if it is.
