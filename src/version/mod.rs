@@ -277,7 +277,7 @@ pub enum VersionError {
     MalformedTagAtCommit {
         commit: String,
         #[source]
-        source: tag::MalformedTag,
+        source: Box<tag::MalformedTag>,
     },
     #[error("tag {tag} names version {tag_version} but the canonical version ({origin}) is {canonical}; run `kiln version set {tag_version}` or tag {expected_tag}")]
     TagMismatch {

@@ -422,7 +422,7 @@ fn tags_at(
             Err(source) if policy.tag.looks_like(&t) => {
                 return Err(VersionError::MalformedTagAtCommit {
                     commit: commit.to_string(),
-                    source,
+                    source: Box::new(source),
                 })
             }
             Err(_) => {}
