@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
+use common::canary::Canary;
 use common::{cmd, kiln, require_tool, run, run_ok, write};
 use serde_json::Value;
 
@@ -333,4 +334,310 @@ fn tag_source_directory_projects_and_overrides() {
     let s = show(p);
     assert_eq!(s["version"], "2.0.0");
     assert!(s["commit"].is_null());
+}
+
+/// A project for the release-process tests: a tarball recipe over `docs/`,
+/// the version in `VERSION`, `release` as `recipes/release.toml`; committed.
+fn release_project(dir: &Path, version: &str, release: &str) {
+    write(&dir.join("VERSION"), format!("{version}\n"));
+    write(&dir.join("recipes/release.toml"), release);
+    write(
+        &dir.join("recipes/docs.toml"),
+        "surface = \"tarball\"\nsource = \"docs\"\n",
+    );
+    write(&dir.join("docs/guide.md"), "# guide\n");
+    write(&dir.join("docs/api/index.md"), "# api\n");
+    git(dir, &["init", "-q", "-b", "main"]);
+    commit_all(dir, version);
+}
+
+/// `kiln` with its own store below `dir` and `$HOME` at the canary's.
+fn kiln_home(dir: &Path, canary: &Canary, args: &[&str]) -> Output {
+    run(kiln()
+        .arg("-C")
+        .arg(dir)
+        .arg("--store")
+        .arg(dir.join("store"))
+        .args(args)
+        .env("HOME", &canary.home)
+        .env("XDG_STATE_HOME", dir.with_file_name("state"))
+        .env_remove("SOURCE_DATE_EPOCH"))
+}
+
+/// Exit 2 with every needle in the message, and nothing written.
+fn assert_refused(o: &Output, dir: &Path, needles: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    for n in needles {
+        assert!(e.contains(n), "{n:?} not in: {e}");
+    }
+    assert!(!dir.join("dist").exists(), "dist/ was written");
+    assert!(!dir.join("store").exists(), "the store was written");
+}
+
+/// Release process 3, strictly: a release tag spells the full release form
+/// (no short release, no local version, no epoch; post releases in their
+/// normalised spelling), a malformed tag at the built commit stops the
+/// build instead of making a dev build, and `version show --json` says
+/// whether a build is stable, a pre-release or a dev build.
+#[test]
+fn release_tags_spell_the_full_release_form_and_show_reports_the_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = Canary::new(tmp.path());
+    let dir = &tmp.path().join("repo");
+    release_project(
+        dir,
+        "3.1.0",
+        "[version]\nsource = \"file:VERSION\"\nscheme = \"pep440\"\n\n[tag]\ntemplate = \"version/{version}\"\n",
+    );
+    for (bad, fixed) in [
+        ("version/3.1", "version/3.1.0"),
+        ("version/3.1.0+abc", "version/3.1.0"),
+        ("version/1!3.1.0", "version/3.1.0"),
+        ("version/3.1.0-post1", "version/3.1.0.post1"),
+    ] {
+        let o = kiln_in(dir, &["version", "check-tag", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(&format!("{bad:?}")), "{e}");
+        assert!(e.contains(&format!("would be {fixed})")), "{e}");
+    }
+    // A tag at the built commit that looks like a release tag but is not
+    // one: exit 2 naming it, not a dev build.
+    git(dir, &["tag", "version/3.1"]);
+    for args in [&["build"][..], &["version", "show"]] {
+        let o = kiln_home(dir, &canary, args);
+        assert_refused(&o, dir, &["\"version/3.1\"", "would be version/3.1.0"]);
+    }
+    git(dir, &["tag", "-d", "version/3.1"]);
+    git(dir, &["tag", "not-a-release"]);
+    assert_eq!(show(dir)["channel"], "dev");
+    canary.assert_untouched();
+
+    git(dir, &["tag", "version/3.1.0"]);
+    let s = show(dir);
+    assert_eq!(s["channel"], "stable");
+    assert_eq!(s["prerelease"], false);
+    assert!(s["post"].is_null() && s["dev"].is_null(), "{s}");
+
+    write(&dir.join("VERSION"), "3.1.0.post1\n");
+    commit_all(dir, "3.1.0.post1");
+    git(dir, &["tag", "version/3.1.0.post1"]);
+    let s = show(dir);
+    assert_eq!(s["status"]["tag"], "version/3.1.0.post1");
+    assert_eq!(s["channel"], "stable");
+    assert_eq!(s["post"], 1);
+
+    write(&dir.join("VERSION"), "3.2.0rc1\n");
+    commit_all(dir, "3.2.0rc1");
+    git(dir, &["tag", "version/3.2.0rc1"]);
+    let s = show(dir);
+    assert_eq!(s["channel"], "prerelease");
+    assert_eq!(s["prerelease"], true);
+
+    write(&dir.join("VERSION"), "3.2.0.dev4\n");
+    commit_all(dir, "3.2.0.dev4");
+    let s = show(dir);
+    assert_eq!(s["channel"], "dev");
+    assert_eq!(s["dev"], 4);
+    assert_eq!(s["prerelease"], true);
+}
+
+/// Every tar entry name in the layer blobs of an OCI layout.
+fn layer_entries(layout: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for b in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let o = run(cmd("tar").arg("-tzf").arg(b.unwrap().path()));
+        if o.status.success() {
+            names.extend(String::from_utf8_lossy(&o.stdout).lines().map(String::from));
+        }
+    }
+    names
+}
+
+/// Release process 8: `{version}`, `{name}` and matrix keys expand in every
+/// templated string (`map`, layer names and `map`, `symlinks`, labels, env);
+/// an unknown placeholder is exit 2 naming the key and the placeholder
+/// before anything is written; `{{`/`}}` are literal braces.
+#[test]
+fn templates_are_expanded_or_refused() {
+    if !require_tool("tar") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = Canary::new(tmp.path());
+    let dir = &tmp.path().join("repo");
+    release_project(dir, "1.2.0", "[version]\nsource = \"file:VERSION\"\n");
+    let bundle = |to: &str| {
+        format!(
+            "surface = \"tarball\"\nsource = \"docs\"\n\n[matrix]\npython = [\"3.11\"]\n\n[[map]]\nfrom = \"api\"\nto = \"{to}\"\n"
+        )
+    };
+    let image = |to: &str, label: &str| {
+        format!(
+            "surface = \"oci\"\nsource = \"docs\"\n\n[matrix]\npython = [\"3.11\"]\n\n[oci]\nrepository = \"example.org/t\"\nlabels = {{ \"x.v\" = \"{label}\" }}\nenv = {{ PYV = \"{{python}}\" }}\n\n[[oci.layers]]\nname = \"py{{python}}\"\nmap = {{ \"api\" = \"{to}\" }}\nsymlinks = {{ \"/opt/python{{python}}/latest\" = \"v{{version}}\" }}\n"
+        )
+    };
+    // Unknown placeholders, each in one key: refused, nothing written.
+    for (file, text, key) in [
+        ("bundle", bundle("lib/python{pyth}/api"), "map[0].to"),
+        (
+            "image",
+            image("/opt/python{pyth}/", "{version}"),
+            "oci.layers[0].map",
+        ),
+        (
+            "image",
+            image("/opt/python{python}/", "{versoin}"),
+            "oci.labels.x.v",
+        ),
+    ] {
+        write(&dir.join(format!("recipes/{file}.toml")), &text);
+        commit_all(dir, file);
+        let o = kiln_home(dir, &canary, &["build", file]);
+        let bad = if text.contains("{pyth}") {
+            "{pyth}"
+        } else {
+            "{versoin}"
+        };
+        assert_refused(&o, dir, &[key, bad, "unknown placeholder"]);
+        std::fs::remove_file(dir.join(format!("recipes/{file}.toml"))).unwrap();
+        commit_all(dir, "removed");
+    }
+    canary.assert_untouched();
+    // Known ones expand everywhere; doubled braces stay literal braces.
+    write(
+        &dir.join("recipes/bundle.toml"),
+        bundle("lib/python{python}/{{api}}"),
+    );
+    write(
+        &dir.join("recipes/image.toml"),
+        image("/opt/python{python}/", "{name}-{version}"),
+    );
+    commit_all(dir, "templates");
+    let o = kiln_home(
+        dir,
+        &canary,
+        &["build", "bundle", "image", "--version", "1.2.0"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let tgz = std::fs::read_dir(dir.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.gz"))
+        .unwrap();
+    let listing = run_ok(cmd("tar").arg("-tzf").arg(&tgz));
+    assert!(
+        listing.contains("lib/python3.11/{api}/index.md"),
+        "{listing}"
+    );
+    let layout = std::fs::read_dir(dir.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".oci"))
+        .unwrap();
+    let entries = layer_entries(&layout);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.contains("opt/python3.11/index.md")),
+        "{entries:?}"
+    );
+    assert!(entries.iter().any(|e| e.contains("opt/python3.11/latest")));
+    let mut config = String::new();
+    for b in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        config.push_str(&String::from_utf8_lossy(
+            &std::fs::read(b.unwrap().path()).unwrap(),
+        ));
+    }
+    for needle in ["kiln: layer py3.11", "PYV=3.11", "image-1.2.0"] {
+        assert!(config.contains(needle), "{needle} not in the image's blobs");
+    }
+    canary.assert_untouched();
+}
+
+/// Rewrite the zip at `path` with `entry`'s contents replaced, every
+/// entry's metadata kept.
+fn tamper_zip(path: &Path, entry: &str) {
+    run_ok(cmd("python3").args([
+        "-c",
+        "import sys, zipfile\n\
+         p, name = sys.argv[1], sys.argv[2]\n\
+         z = zipfile.ZipFile(p)\n\
+         items = [(i, z.read(i)) for i in z.infolist()]\n\
+         z.close()\n\
+         with zipfile.ZipFile(p, 'w') as out:\n\
+         \x20   for i, data in items:\n\
+         \x20       out.writestr(i, b'tampered = True\\n' if i.filename == name else data)\n",
+        &path.to_string_lossy(),
+        entry,
+    ]));
+}
+
+/// Release process 11: a wheel names its version in PyPI's spelling
+/// (`0.3.0rc1`); `kiln verify` maps it back to the canonical `0.3.0-rc.1`
+/// to rebuild it, with or without its statement, and a tampered one is a
+/// failed check (exit 1) naming the entry that differs.
+#[test]
+fn verify_maps_an_artifacts_own_version_back_to_the_canonical_one() {
+    if !(require_tool("git") && require_tool("python3")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = common::audit::audited_monorepo(&tmp.path().join("mono"));
+    // A commit after the release tag: without `--version` it is a dev build,
+    // so the rebuild needs the version the wheel names.
+    common::fixture::git(&root, &["commit", "-q", "--allow-empty", "-m", "later"]);
+    let store = tmp.path().join("store");
+    run_ok(
+        kiln()
+            .arg("-C")
+            .arg(&root)
+            .arg("--store")
+            .arg(&store)
+            .args(["build", "mini-wheel", "--version", "0.3.0-rc.1"])
+            .env_remove("SOURCE_DATE_EPOCH"),
+    );
+    let whl = std::fs::read_dir(root.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".whl"))
+        .unwrap();
+    assert!(
+        whl.to_string_lossy().contains("-0.3.0rc1-"),
+        "{}",
+        whl.display()
+    );
+    let verify = |artifact: &Path, extra: &[&str]| {
+        run(kiln()
+            .arg("-C")
+            .arg(&root)
+            .args(["verify", "--json"])
+            .arg(artifact)
+            .args(extra)
+            .env_remove("SOURCE_DATE_EPOCH"))
+    };
+    // Without its statement: the version comes from its METADATA.
+    let copy = tmp.path().join("downloads").join(whl.file_name().unwrap());
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(&whl, &copy).unwrap();
+    let o = verify(&copy, &["--rev", "HEAD"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outcome"], "bytes-identical");
+    assert_eq!(v["version"], "0.3.0-rc.1");
+    // Tampered, with its statement beside it, and without.
+    tamper_zip(&whl, "mini_flow/__init__.py");
+    tamper_zip(&copy, "mini_flow/__init__.py");
+    for (artifact, extra) in [(&whl, &[][..]), (&copy, &["--rev", "HEAD"][..])] {
+        let o = verify(artifact, extra);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["outcome"], "different");
+        let differences = serde_json::to_string(&v["differences"]).unwrap();
+        assert!(
+            differences.contains("mini_flow/__init__.py"),
+            "{differences}"
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! What an artifact says about itself: which surfaces could have made it,
 //! the commit it names (a crate's `.cargo_vcs_info.json`, an image's
 //! `org.opencontainers.image.revision`) and its version (the manifest or
-//! metadata inside it). Read with `kiln diff`'s bounded readers; nothing is
-//! extracted.
+//! metadata inside it), mapped back to the canonical version of the
+//! project's policy ([`canonical_at`]). Read with `kiln diff`'s bounded
+//! readers; nothing is extracted.
 
 use std::path::Path;
 
@@ -10,6 +11,7 @@ use serde_json::Value;
 
 use crate::diff::{Entry, Listing};
 use crate::recipe::Surface;
+use crate::version::{Scheme, Target, Version, VersionError};
 
 /// Where a commit came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -144,6 +146,42 @@ pub fn identify(file: &str, is_dir: bool, listing: &Listing) -> Identity {
         }
     }
     id
+}
+
+impl Identity {
+    /// The publication target whose spelling the artifact's version uses.
+    fn target(&self) -> Target {
+        match self.surfaces.first() {
+            Some(Surface::Wheel | Surface::Sdist) => Target::Pypi,
+            Some(Surface::Crate) => Target::Cargo,
+            Some(Surface::Npm) => Target::Npm,
+            Some(Surface::Oci) => Target::Oci,
+            _ => Target::Plain,
+        }
+    }
+
+    /// `spelled` (the artifact's version, or its statement's, in the
+    /// artifact's ecosystem spelling) as the canonical version in `scheme`.
+    pub fn canonical_version(
+        &self,
+        spelled: &str,
+        scheme: Scheme,
+    ) -> Result<Version, VersionError> {
+        Version::from_spelling(self.target(), spelled, scheme)
+    }
+}
+
+/// [`Identity::canonical_version`] under the release policy of `commit` of
+/// the project at `root`: the version to rebuild the artifact with.
+pub fn canonical_at(
+    root: &Path,
+    commit: &str,
+    id: &Identity,
+    spelled: &str,
+) -> Result<String, crate::engine::BuildError> {
+    let checkout = crate::source::Checkout::resolve(root, Some(commit), false)?;
+    let (_, policy) = crate::recipe::load::project(&checkout)?;
+    Ok(id.canonical_version(spelled, policy.scheme)?.to_string())
 }
 
 /// Read and identify the artifact at `path`.

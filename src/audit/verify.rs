@@ -408,6 +408,12 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
     let mut rebuilt = rebuild(&base, &recipe, None, &tmp.path().join("a"), path)?;
     if !rebuilt.join(&file).exists() {
         if let Some(v) = sidecar_version.clone().or_else(|| id.version.clone()) {
+            let v = identity::canonical_at(&opts.root, &commit, &id, &v).map_err(|e| {
+                AuditError::Build {
+                    path: path.clone(),
+                    source: Box::new(e),
+                }
+            })?;
             rebuilt = rebuild(&base, &recipe, Some(v.clone()), &tmp.path().join("b"), path)?;
             version = Some(v);
         }

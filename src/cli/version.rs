@@ -14,8 +14,8 @@ use crate::release::{set_version, NewVersion, SetOptions, SetReport};
 use crate::stamp::diff::unified_diff;
 use crate::version::policy::ReleasePolicy;
 use crate::version::{
-    resolve, resolve::check_tag, BuildStatus, BumpRule, Overrides, ResolvedVersion, Scheme, Target,
-    Version, VersionError,
+    resolve, resolve::check_tag, resolve::Channel, BuildStatus, BumpRule, Overrides,
+    ResolvedVersion, Scheme, Target, Version, VersionError,
 };
 
 #[derive(Debug, clap::Subcommand)]
@@ -217,6 +217,14 @@ struct ShowJson<'a> {
     warnings: Vec<String>,
     npm_dist_tag: &'a str,
     oci_tags: Vec<String>,
+    /// The canonical version has a pre-release or dev segment.
+    prerelease: bool,
+    /// Its post-release number (`3.1.0.post1`, SemVer `-post.1`).
+    post: Option<u64>,
+    /// Its dev-release number (`1.2.3.dev3`, SemVer `-0.dev.3`).
+    dev: Option<u64>,
+    /// `stable`, `prerelease` or `dev` (a dev build).
+    channel: Channel,
 }
 
 fn show(
@@ -242,6 +250,7 @@ fn show(
         warnings.extend(r.warning(t).map(|w| w.to_string()));
     }
     let oci_tags = r.oci_tags().unwrap_or_default();
+    let pep = r.canonical.pep440().ok();
     let doc = ShowJson {
         version: r.canonical.to_string(),
         scheme: match r.canonical.scheme() {
@@ -258,6 +267,12 @@ fn show(
         warnings,
         npm_dist_tag: r.npm_dist_tag(),
         oci_tags,
+        prerelease: pep
+            .as_ref()
+            .map_or(r.canonical.is_prerelease(), |p| p.is_prerelease()),
+        post: pep.as_ref().and_then(|p| p.post),
+        dev: pep.as_ref().and_then(|p| p.dev),
+        channel: r.channel(),
     };
     let mut out = std::io::stdout().lock();
     if json {
@@ -298,6 +313,7 @@ fn show(
             _ => {}
         }
     }
+    let _ = writeln!(out, "channel     {}", channel_name(doc.channel));
     let _ = writeln!(out, "npm tag     {}", doc.npm_dist_tag);
     let _ = writeln!(out, "oci tags    {}", doc.oci_tags.join(" "));
     for w in &doc.warnings {
@@ -307,4 +323,12 @@ fn show(
         );
     }
     Ok(0)
+}
+
+fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Stable => "stable",
+        Channel::Prerelease => "prerelease",
+        Channel::Dev => "dev",
+    }
 }

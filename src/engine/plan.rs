@@ -175,10 +175,10 @@ impl<'r> Plan<'r> {
             let selection =
                 snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
             check_includes(snapshot, r, &selection)?;
-            check_map(r, &selection)?;
             read.extend(selection.files.iter().map(|f| f.path.as_str()));
             let versions = versions_of(r.surface())?;
             check_templates(r, &versions.artifact)?;
+            check_map(r, &selection, &versions.artifact)?;
             surface::check(r, version, &versions.artifact).map_err(|source| {
                 BuildError::Surface {
                     recipe: r.id.clone(),
@@ -429,24 +429,25 @@ fn check_includes(
 
 /// Every `[[map]]` source must exist before anything is built: an input
 /// mount the recipe declares, or a selected file or directory below `source`.
-fn check_map(r: &Recipe, selected: &Selection<'_>) -> Result<(), BuildError> {
+fn check_map(r: &Recipe, selected: &Selection<'_>, version: &str) -> Result<(), BuildError> {
     for (i, m) in r.spec.map.iter().enumerate() {
         let key = format!("map[{i}].from");
+        let from = r.render(&key, &m.from, version)?;
         let bad = |reason: String| BuildError::Map {
             file: r.file.clone(),
             line: crate::recipe::project::key_line(&r.text, &key),
             key: key.clone(),
-            value: m.from.clone(),
+            value: from.clone(),
             reason,
         };
-        if let Some(rest) = m.from.strip_prefix("inputs/") {
+        if let Some(rest) = from.strip_prefix("inputs/") {
             let mount = rest.split('/').next().unwrap_or(rest);
             if !r.spec.inputs.contains_key(mount) {
                 return Err(bad(format!("no input mounted as {mount:?} (see `inputs`)")));
             }
             continue;
         }
-        let from = m.from.trim_end_matches('/');
+        let from = from.trim_end_matches('/');
         let dir = format!("{from}/");
         let found = selected.files.iter().any(|f| {
             let rel = selected.relative(f);
@@ -479,6 +480,14 @@ fn check_templates(r: &Recipe, version: &str) -> Result<(), BuildError> {
     }
     if let Some(o) = &r.spec.output {
         r.render("output", o, version)?;
+    }
+    for (i, m) in r.spec.map.iter().enumerate() {
+        for (key, t) in [("from", &m.from), ("to", &m.to)] {
+            let key = format!("map[{i}].{key}");
+            let path = r.render(&key, t, version)?;
+            // A matrix value can make a path that leaves the workspace.
+            crate::recipe::validate::check_relative(&r.file, &key, &path)?;
+        }
     }
     if let Some(c) = &r.spec.command {
         for (i, a) in c.argv.iter().enumerate() {

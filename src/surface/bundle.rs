@@ -96,13 +96,15 @@ pub fn entries(job: &Job<'_>) -> Result<Entries, SurfaceError> {
     let mut renames = Vec::new();
     for (i, m) in r.spec.map.iter().enumerate() {
         let key = format!("map[{i}].from");
+        let from = r.render(&key, &m.from, job.version)?;
+        let to = r.render(&format!("map[{i}].to"), &m.to, job.version)?;
         let bad = |reason: &str| BundleError::Map {
             file: r.file.clone(),
             key: key.clone(),
-            value: m.from.clone(),
+            value: from.clone(),
             reason: reason.to_string(),
         };
-        let disk = match m.from.strip_prefix("inputs/") {
+        let disk = match from.strip_prefix("inputs/") {
             Some(rest) => {
                 let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
                 let base = job
@@ -115,7 +117,7 @@ pub fn entries(job: &Job<'_>) -> Result<Entries, SurfaceError> {
                     base.join(path)
                 }
             }
-            None => job.source_dir.join(&m.from),
+            None => job.source_dir.join(&from),
         };
         let meta =
             std::fs::symlink_metadata(&disk).map_err(|_| bad("does not exist in the workspace"))?;
@@ -133,7 +135,7 @@ pub fn entries(job: &Job<'_>) -> Result<Entries, SurfaceError> {
         }
         renames.push(Rename {
             from: synthetic,
-            to: m.to.trim_end_matches('/').to_string(),
+            to: to.trim_end_matches('/').to_string(),
         });
     }
     let prefix = match &r.spec.prefix {

@@ -130,8 +130,8 @@ impl DevTemplate {
         }
         Version::parse(scheme, &out).map_err(|e| VersionError::DevTemplate {
             key,
-            template: self.0.clone(),
-            result: out.clone(),
+            template: super::abbreviated(&self.0),
+            result: super::abbreviated(&out),
             scheme,
             reason: e.reason,
         })

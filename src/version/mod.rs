@@ -74,6 +74,39 @@ pub enum Version {
     Pep440(Pep440),
 }
 
+/// The longest version kiln accepts, in bytes, in any spelling (a
+/// rendered dev version too). Every version becomes an OCI tag, which the
+/// OCI distribution specification caps at 128 characters; PyPI, npm and
+/// crates.io versions in practice stay far below it. It leaves room for the
+/// package name and suffix in a file name of at most
+/// [`crate::name::MAX_NAME_BYTES`]: a 10,000-byte pre-release would
+/// otherwise fail only when `dist/` is written ("File name too long").
+pub const MAX_VERSION_BYTES: usize = 128;
+
+/// Why `s` is too long to be a version, if it is.
+pub(crate) fn too_long(s: &str) -> Option<String> {
+    (s.len() > MAX_VERSION_BYTES).then(|| {
+        format!(
+            "it is {} bytes long; a version is at most {MAX_VERSION_BYTES} bytes",
+            s.len()
+        )
+    })
+}
+
+/// `s` for a message: whole when short, else its start and its length, so a
+/// 10,000-byte value does not flood the terminal.
+pub(crate) fn abbreviated(s: &str) -> String {
+    const SHOWN: usize = 40;
+    if s.len() <= MAX_VERSION_BYTES {
+        return s.to_string();
+    }
+    let mut end = SHOWN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len())
+}
+
 /// A string that is not a version of the expected scheme.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{value:?} is not a {} version: {reason}", scheme.name())]
@@ -94,10 +127,13 @@ impl Version {
     /// semver.org; PEP 440: any spelling PEP 440 accepts).
     pub fn parse(scheme: Scheme, s: &str) -> Result<Version, VersionParseError> {
         let err = |reason: String| VersionParseError {
-            value: s.to_string(),
+            value: abbreviated(s),
             scheme,
             reason,
         };
+        if let Some(reason) = too_long(s) {
+            return Err(err(reason));
+        }
         match scheme {
             Scheme::SemVer => semver::Version::parse(s)
                 .map(Version::SemVer)
@@ -107,6 +143,24 @@ impl Version {
                 .map(Version::Pep440)
                 .map_err(|e| err(e.reason)),
         }
+    }
+
+    /// The inverse of the spellings: the canonical version (in `scheme`)
+    /// that `target` spells `s` (`0.3.0rc1` on PyPI is SemVer `0.3.0-rc.1`;
+    /// `3.1.0_abc` as an OCI tag is `3.1.0+abc`). An OCI image's version
+    /// annotation, which keeps the `+`, is read as well.
+    pub fn from_spelling(target: Target, s: &str, scheme: Scheme) -> Result<Version, VersionError> {
+        let (native, text) = match target {
+            Target::Cargo | Target::Npm => (Scheme::SemVer, s.to_string()),
+            Target::Pypi => (Scheme::Pep440, s.to_string()),
+            Target::Oci => (scheme, s.replace('_', "+")),
+            Target::Plain => (scheme, s.to_string()),
+        };
+        let v = Version::parse(native, &text).map_err(|source| VersionError::Parse {
+            origin: format!("the {target} spelling"),
+            source,
+        })?;
+        Ok(v.to_scheme(scheme)?)
     }
 
     pub fn scheme(&self) -> Scheme {
@@ -220,6 +274,12 @@ pub enum VersionError {
     },
     #[error(transparent)]
     MalformedTag(#[from] tag::MalformedTag),
+    #[error("commit {commit} carries a tag of the release tag template that does not parse (fix or delete the tag)")]
+    MalformedTagAtCommit {
+        commit: String,
+        #[source]
+        source: Box<tag::MalformedTag>,
+    },
     #[error("tag {tag} names version {tag_version} but the canonical version ({origin}) is {canonical}; run `kiln version set {tag_version}` or tag {expected_tag}")]
     TagMismatch {
         tag: String,
@@ -264,5 +324,42 @@ impl Classify for VersionError {
             VersionError::Git(e) => e.kind(),
             _ => ErrorKind::BadInput,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_map_back_to_the_canonical_version() {
+        for (target, spelled, scheme, canonical) in [
+            (Target::Pypi, "0.3.0rc1", Scheme::SemVer, "0.3.0-rc.1"),
+            (Target::Pypi, "1.2.3.post1", Scheme::SemVer, "1.2.3-post.1"),
+            (Target::Pypi, "1.2.3.dev3", Scheme::SemVer, "1.2.3-0.dev.3"),
+            (Target::Pypi, "1.2.3+abc", Scheme::SemVer, "1.2.3+abc"),
+            (Target::Npm, "0.3.0-rc.1", Scheme::Pep440, "0.3.0rc1"),
+            (Target::Cargo, "0.3.0-rc.1", Scheme::SemVer, "0.3.0-rc.1"),
+            (Target::Oci, "1.2.3_abc", Scheme::SemVer, "1.2.3+abc"),
+            (Target::Oci, "3.1.0.post1", Scheme::Pep440, "3.1.0.post1"),
+        ] {
+            let v = Version::from_spelling(target, spelled, scheme).unwrap();
+            assert_eq!(v.to_string(), canonical, "{target} {spelled}");
+        }
+        assert!(Version::from_spelling(Target::Cargo, "0.3.0rc1", Scheme::SemVer).is_err());
+    }
+
+    #[test]
+    fn long_versions_are_refused_with_their_length() {
+        let long = format!("1.0.0-{}", "a".repeat(10_000));
+        let e = Version::parse(Scheme::SemVer, &long).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("10006 bytes long") && msg.contains("at most 128"),
+            "{msg}"
+        );
+        assert!(msg.len() < 300, "{msg}");
+        let ok = format!("1.0.0-{}", "a".repeat(122));
+        assert!(Version::parse(Scheme::SemVer, &ok).is_ok());
     }
 }

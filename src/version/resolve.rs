@@ -97,6 +97,19 @@ pub enum BuildStatus {
     Dev(DevInfo),
 }
 
+/// What kind of publication a build is, so that a pipeline can skip
+/// announcements for anything but `stable`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A release with no pre-release or dev segment (post releases count).
+    Stable,
+    /// A release of a pre-release version (`rc.1`, `a0`, `.dev3`).
+    Prerelease,
+    /// A dev build: no release tag at the commit.
+    Dev,
+}
+
 /// A non-fatal remark about a rendering, for the engine to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderWarning(pub String);
@@ -204,6 +217,18 @@ impl ResolvedVersion {
             Err(_) => self.canonical.is_prerelease(),
         };
         self.is_release() && !pre
+    }
+
+    /// What kind of publication this build is: a stable release, a
+    /// pre-release, or a dev build (see [`Channel`]).
+    pub fn channel(&self) -> Channel {
+        if !self.is_release() {
+            Channel::Dev
+        } else if self.is_stable() {
+            Channel::Stable
+        } else {
+            Channel::Prerelease
+        }
     }
 
     /// The npm dist-tag: `latest` for stable releases, the policy's
@@ -382,20 +407,28 @@ fn read_at_rev(repo: &Repo, prefix: &str, rev: &str, rel: &Path) -> Result<Strin
     })
 }
 
-/// Well-formed tags of the template at `commit`, with their versions.
+/// Well-formed tags of the template at `commit`, with their versions. A
+/// tag there that looks like the template's but does not parse is an
+/// error: building the commit as a dev build would hide a mistyped release.
 fn tags_at(
     repo: &Repo,
     commit: &str,
     policy: &ReleasePolicy,
 ) -> Result<Vec<(String, Version)>, VersionError> {
-    Ok(repo
-        .tags_at(commit)?
-        .into_iter()
-        .filter_map(|t| {
-            let v = policy.tag.parse_tag(&t, policy.scheme).ok()?;
-            Some((t, v))
-        })
-        .collect())
+    let mut out = Vec::new();
+    for t in repo.tags_at(commit)? {
+        match policy.tag.parse_tag(&t, policy.scheme) {
+            Ok(v) => out.push((t, v)),
+            Err(source) if policy.tag.looks_like(&t) => {
+                return Err(VersionError::MalformedTagAtCommit {
+                    commit: commit.to_string(),
+                    source: Box::new(source),
+                })
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(out)
 }
 
 /// The nearest reachable well-formed tag and the distance to it.

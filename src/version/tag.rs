@@ -67,6 +67,12 @@ impl fmt::Display for TagTemplate {
     }
 }
 
+/// The local label of `p`, without its `+`.
+fn local_label(p: &super::pep440::Pep440) -> String {
+    let parts: Vec<String> = p.local.iter().map(ToString::to_string).collect();
+    parts.join(".")
+}
+
 /// A tag that does not have the template's form.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("tag {tag:?} is malformed: {reason}; expected {expected} (e.g. {example})")]
@@ -100,7 +106,7 @@ impl TagTemplate {
         .map(|v| format!("{}{v}{}", self.prefix, self.suffix))
         .join(" or ");
         let err = |reason: String| MalformedTag {
-            tag: tag.to_string(),
+            tag: super::abbreviated(tag),
             reason,
             expected: format!("{self} with a {} version", scheme.name()),
             example: example.clone(),
@@ -113,10 +119,71 @@ impl TagTemplate {
         let v = Version::parse(scheme, middle).map_err(|e| err(e.reason))?;
         if v.to_string() != middle {
             return Err(err(format!(
-                "{middle:?} is not in normalised form (that would be {v})"
+                "{middle:?} is not in normalised form (that would be {})",
+                self.render(&v)
             )));
         }
+        if let Some(reason) = self.not_release_form(&v) {
+            return Err(err(reason));
+        }
         Ok(v)
+    }
+
+    /// Why `v` is not spelled in the full release form a release tag must
+    /// use (`Major.Minor.Patch[pre][.postN][.devN]`: three release numbers,
+    /// no epoch, no local version or build metadata), with the tag it
+    /// would be.
+    fn not_release_form(&self, v: &Version) -> Option<String> {
+        let (what, fixed) = match v {
+            Version::SemVer(s) if !s.build.is_empty() => {
+                let mut f = s.clone();
+                f.build = semver::BuildMetadata::EMPTY;
+                (format!("build metadata `+{}`", s.build), Version::SemVer(f))
+            }
+            Version::SemVer(_) => return None,
+            Version::Pep440(p) => {
+                let mut f = p.clone();
+                f.epoch = 0;
+                f.local.clear();
+                f.release.resize(f.release.len().max(3), 0);
+                let what = if p.release.len() > 3 {
+                    return Some(format!(
+                        "{v} has {} release numbers; a release tag names Major.Minor.Patch",
+                        p.release.len()
+                    ));
+                } else if p.epoch != 0 {
+                    format!("an epoch `{}!`", p.epoch)
+                } else if !p.local.is_empty() {
+                    format!("a local version `+{}`", local_label(p))
+                } else if p.release.len() < 3 {
+                    format!(
+                        "only {} release number(s), not Major.Minor.Patch",
+                        p.release.len()
+                    )
+                } else {
+                    return None;
+                };
+                (what, Version::Pep440(f))
+            }
+        };
+        Some(format!(
+            "a release tag names the full release form, and {v} has {what} (that would be {})",
+            self.render(&fixed)
+        ))
+    }
+
+    /// Whether `tag` looks like an attempt at this template's release tag:
+    /// it has the prefix and suffix, and (when both are empty) starts with a
+    /// digit. Such a tag at a built commit must parse.
+    pub fn looks_like(&self, tag: &str) -> bool {
+        let Some(middle) = tag
+            .strip_prefix(&self.prefix)
+            .and_then(|m| m.strip_suffix(&self.suffix))
+        else {
+            return false;
+        };
+        !(self.prefix.is_empty() && self.suffix.is_empty())
+            || middle.starts_with(|c: char| c.is_ascii_digit())
     }
 }
 
@@ -149,5 +216,28 @@ mod tests {
             assert!(t.parse_tag(tag, Scheme::Pep440).is_err(), "{tag}");
         }
         assert!(t.parse_tag("version/1.2.3rc1", Scheme::Pep440).is_ok());
+    }
+
+    #[test]
+    fn release_tags_spell_the_full_release_form() {
+        let t: TagTemplate = "version/{version}".parse().unwrap();
+        for (tag, fixed) in [
+            ("version/3.1", "version/3.1.0"),
+            ("version/3.1.0+abc", "version/3.1.0"),
+            ("version/1!3.1.0", "version/3.1.0"),
+            ("version/3.1.0-post1", "version/3.1.0.post1"),
+        ] {
+            let e = t.parse_tag(tag, Scheme::Pep440).unwrap_err();
+            assert!(e.to_string().contains(&format!("would be {fixed})")), "{e}");
+        }
+        assert!(t.parse_tag("version/3.1.0.post1", Scheme::Pep440).is_ok());
+        let e = t
+            .parse_tag("version/3.1.0+abc", Scheme::SemVer)
+            .unwrap_err();
+        assert!(e.to_string().contains("would be version/3.1.0)"), "{e}");
+        assert!(t.looks_like("version/x"));
+        assert!(!t.looks_like("nightly"));
+        let raw: TagTemplate = "{version}".parse().unwrap();
+        assert!(raw.looks_like("3.1") && !raw.looks_like("stable"));
     }
 }

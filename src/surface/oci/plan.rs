@@ -254,27 +254,48 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
             pin(r, b, &layout)?;
         }
     }
-    for (i, l) in s.layers.iter().enumerate() {
-        for (from, to) in &l.map {
-            let key = format!("oci.layers[{i}].map");
-            for p in &plats {
-                check_source_path(r, &key, &render(r, &key, from, version, p.as_ref())?)?;
-            }
-            image_path(r, &key, to)?;
+    for (k, v) in &s.env {
+        r.render(&format!("oci.env.{k}"), v, version)?;
+    }
+    for (k, v) in &s.labels {
+        r.render(&format!("oci.labels.{k}"), v, version)?;
+    }
+    for p in &plats {
+        for (i, l) in s.layers.iter().enumerate() {
+            check_layer(r, i, l, version, p.as_ref())?;
         }
-        for (path, target) in &l.symlinks {
-            let key = format!("oci.layers[{i}].symlinks");
-            if image_path(r, &key, path)?.is_empty() {
-                return Err(invalid(r, &key, path, "cannot replace `/`"));
-            }
-            if target.is_empty() || target.contains('\0') {
-                return Err(invalid(
-                    r,
-                    &key,
-                    target,
-                    "a link target is a non-empty path",
-                ));
-            }
+    }
+    Ok(())
+}
+
+/// One layer's templates and paths, for one platform.
+fn check_layer(
+    r: &Recipe,
+    i: usize,
+    l: &super::schema::LayerSection,
+    version: &str,
+    p: Option<&Platform>,
+) -> Result<(), OciError> {
+    render(r, &format!("oci.layers[{i}].name"), &l.name, version, p)?;
+    for (from, to) in &l.map {
+        let key = format!("oci.layers[{i}].map");
+        check_source_path(r, &key, &render(r, &key, from, version, p)?)?;
+        image_path(r, &key, &render(r, &key, to, version, p)?)?;
+    }
+    for (path, target) in &l.symlinks {
+        let key = format!("oci.layers[{i}].symlinks");
+        let path = render(r, &key, path, version, p)?;
+        let target = render(r, &key, target, version, p)?;
+        if image_path(r, &key, &path)?.is_empty() {
+            return Err(invalid(r, &key, &path, "cannot replace `/`"));
+        }
+        if target.is_empty() || target.contains('\0') {
+            return Err(invalid(
+                r,
+                &key,
+                &target,
+                "a link target is a non-empty path",
+            ));
         }
     }
     Ok(())
@@ -429,8 +450,9 @@ pub fn plan(
         for (i, l) in s.layers.iter().enumerate() {
             let key = format!("oci.layers[{i}].map");
             let mut entries: BTreeMap<String, (Entry, String)> = BTreeMap::new();
-            for (from_t, to) in &l.map {
+            for (from_t, to_t) in &l.map {
                 let from = render(r, &key, from_t, version, platform.as_ref())?;
+                let to = &render(r, &key, to_t, version, platform.as_ref())?;
                 let dest = image_path(r, &key, to)?;
                 let found = sources.find(r, &key, &from)?;
                 match sources.list(&found)? {
@@ -474,22 +496,28 @@ pub fn plan(
                     }
                 }
             }
-            for (path, target) in &l.symlinks {
+            for (path_t, target_t) in &l.symlinks {
                 let key = format!("oci.layers[{i}].symlinks");
-                let p = image_path(r, &key, path)?;
+                let path = render(r, &key, path_t, version, platform.as_ref())?;
+                let target = render(r, &key, target_t, version, platform.as_ref())?;
+                let p = image_path(r, &key, &path)?;
                 insert(
                     &mut entries,
                     Entry {
                         path: p,
-                        kind: EntryKind::Symlink {
-                            target: target.clone(),
-                        },
+                        kind: EntryKind::Symlink { target },
                     },
                     &format!("symlink {path}"),
                 )?;
             }
             layers.push(LayerPlan {
-                name: l.name.clone(),
+                name: render(
+                    r,
+                    &format!("oci.layers[{i}].name"),
+                    &l.name,
+                    version,
+                    platform.as_ref(),
+                )?,
                 entries: entries.into_values().map(|(e, _)| e).collect(),
             });
         }

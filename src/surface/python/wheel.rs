@@ -241,8 +241,15 @@ pub fn plan(
         }
     }
     for (i, m) in job.recipe.spec.map.iter().enumerate() {
-        let to = m.to.trim_end_matches('/');
-        for (rel, f) in mapped(job, &format!("map[{i}].from"), &m.from)? {
+        let render = |key: String, t: &str| {
+            job.recipe
+                .render(&key, t, job.version)
+                .map_err(|e| recipe_err(job, &key, t, e.to_string()))
+        };
+        let from = render(format!("map[{i}].from"), &m.from)?;
+        let to = render(format!("map[{i}].to"), &m.to)?;
+        let to = to.trim_end_matches('/');
+        for (rel, f) in mapped(job, &format!("map[{i}].from"), &from)? {
             let path = if rel.is_empty() {
                 to.to_string()
             } else {
