@@ -355,6 +355,11 @@ fn plan_names(
     for r in reports {
         let prov = store.provenance(&r.output, &r.build)?;
         for a in &r.artifacts {
+            // A name this invocation's build produced is the project's
+            // (bad input); one recorded earlier or pulled is the record's.
+            if r.status == super::Status::Built {
+                check_name(a.file.trim_end_matches('/'), &r.id)?;
+            }
             let name = dist_name(&a.file, &a.path)
                 .map_err(|source| BuildError::UnsafeArtifact {
                     recipe: r.id.clone(),
