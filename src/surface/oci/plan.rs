@@ -254,12 +254,6 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
             pin(r, b, &layout)?;
         }
     }
-    for (k, v) in &s.env {
-        r.render(&format!("oci.env.{k}"), v, version)?;
-    }
-    for (k, v) in &s.labels {
-        r.render(&format!("oci.labels.{k}"), v, version)?;
-    }
     for p in &plats {
         for (i, l) in s.layers.iter().enumerate() {
             check_layer(r, i, l, version, p.as_ref())?;
@@ -305,9 +299,10 @@ fn port(r: &Recipe, p: &str) -> Result<String, OciError> {
     settings::port(p).map_err(|reason| invalid(r, "oci.exposed-ports", p, reason))
 }
 
-/// A key of a recipe table named by an untrusted map key, printable.
+/// A key of a recipe table named by an untrusted map key (escaped where
+/// the error is printed).
 fn keyed(table: &str, k: &str) -> String {
-    format!("{table}.{}", crate::name::shown(k))
+    format!("{table}.{k}")
 }
 
 /// The run settings (env, labels, user, entrypoint, cmd), rendered where
