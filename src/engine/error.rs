@@ -72,7 +72,11 @@ pub enum BuildError {
     },
     #[error("recipe {} would write {name:?} into dist/, a name kiln writes itself; give it an `output` (or a name) that differs", shown(recipe))]
     ReservedName { name: String, recipe: String },
-    #[error("recipe {}: the realisation of {} records an {source}; refusing to write it into dist/", shown(recipe), shown_path(store_path))]
+    #[error(
+        "recipe {}: the realisation of {} records an {source}; refusing to write it into dist/",
+        shown(recipe),
+        shown_path(store_path)
+    )]
     UnsafeArtifact {
         recipe: String,
         store_path: PathBuf,
@@ -94,6 +98,12 @@ pub enum BuildError {
         out: PathBuf,
         link: PathBuf,
         target: PathBuf,
+    },
+    #[error("release {version} was built in this store from {earlier}, and this build is from {now}; a version is never reused — build the released source again, or release a new version (e.g. `kiln version bump patch`)")]
+    VersionReused {
+        version: String,
+        earlier: String,
+        now: String,
     },
     #[error(
         "recipe {}: the store holds no provenance for {}",
@@ -154,6 +164,7 @@ impl Classify for BuildError {
             | BuildError::ReservedName { .. }
             | BuildError::ArtifactName { .. }
             | BuildError::LinkedOut { .. }
+            | BuildError::VersionReused { .. }
             | BuildError::IncludeMatchesNothing { .. }
             | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,

@@ -201,7 +201,11 @@ fn publish(
     store: &Store,
     sweep: &std::sync::mpsc::Sender<execute::Sweep>,
 ) -> Result<BuildReport, BuildError> {
+    let released = release_witness(resolved, store)?;
     let recipes = execute::run(plan, store, opts, progress, sweep)?;
+    if let Some((version, source)) = released {
+        store.record_release(&version, &source)?;
+    }
     let dist_dir = opts.dist_dir();
     let source = match &resolved.snapshot.origin {
         crate::source::Origin::Git {
@@ -226,6 +230,50 @@ fn publish(
         dist,
         npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
     })
+}
+
+/// The store's witness that a version is never reused: a release of `V`
+/// whose source differs from an earlier release of `V` built in this store
+/// is refused before anything is built. Returns the record to write once
+/// the build succeeded (`None` for dev builds and known releases).
+fn release_witness(
+    resolved: &Resolved,
+    store: &Store,
+) -> Result<Option<(String, String)>, BuildError> {
+    if !resolved.version.is_release() {
+        return Ok(None);
+    }
+    let version = resolved.version.canonical.to_string();
+    let source = release_source(&resolved.snapshot);
+    match store.released_from(&version)? {
+        Some(earlier) if earlier != source => Err(BuildError::VersionReused {
+            version,
+            earlier,
+            now: source,
+        }),
+        Some(_) => Ok(None),
+        None => Ok(Some((version, source))),
+    }
+}
+
+/// What a release was built from: its commit, or for a working tree or a
+/// directory the digest of every file's path and content digest.
+fn release_source(snapshot: &crate::source::Snapshot) -> String {
+    if let crate::source::Origin::Git {
+        commit,
+        dirty: false,
+    } = &snapshot.origin
+    {
+        return format!("git:{commit}");
+    }
+    let mut h = blake3::Hasher::new();
+    for f in &snapshot.files {
+        h.update(f.path.as_bytes());
+        h.update(b"\0");
+        h.update(f.digest.as_bytes());
+        h.update(b"\n");
+    }
+    format!("files:{}", h.finalize().to_hex())
 }
 
 /// `kiln plan`: every selected recipe's derivation, without building.

@@ -67,9 +67,11 @@ impl Resolved {
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         });
+        let version = version?;
+        crate::version::reuse::check_tags(&checkout, &policy, &version, opts.tag.as_deref())?;
         Ok(Resolved {
             snapshot: snapshot?,
-            version: version?,
+            version,
             checkout,
             recipes,
             policy,

@@ -40,6 +40,7 @@ mod lock;
 mod lookup;
 mod origins;
 mod records;
+mod releases;
 mod restore;
 mod trust;
 mod verify;
@@ -188,6 +189,7 @@ const SUBDIRS: &[&str] = &[
     "derivations",
     "realisations",
     "provenance",
+    "releases",
     "locks",
     "locks/paths",
     "logs",

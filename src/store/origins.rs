@@ -97,7 +97,7 @@ impl Store {
         Ok(())
     }
 
-    fn write_blob(
+    pub(super) fn write_blob(
         &self,
         kind: RecordKind,
         path: &std::path::Path,
@@ -108,7 +108,7 @@ impl Store {
         fsops::atomic_write(&self.tmp(), path, &sealed)
     }
 
-    fn read_blob(
+    pub(super) fn read_blob(
         &self,
         kind: RecordKind,
         p: PathBuf,

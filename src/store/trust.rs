@@ -53,6 +53,7 @@ pub(crate) enum RecordKind {
     Realisation,
     Provenance,
     Origins,
+    Release,
 }
 
 impl RecordKind {
@@ -62,6 +63,7 @@ impl RecordKind {
             RecordKind::Realisation => b"realisation",
             RecordKind::Provenance => b"provenance",
             RecordKind::Origins => b"origins",
+            RecordKind::Release => b"release",
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod pattern;
 pub mod pep440;
 pub mod policy;
 pub mod resolve;
+pub mod reuse;
 pub mod source;
 pub mod tag;
 mod tag_check;
@@ -306,6 +307,13 @@ pub enum VersionError {
     ConflictingOverrides,
     #[error("version {version} was already released (tag {tag} exists); a published version is never reused — choose a new one (e.g. `kiln version bump patch`)")]
     AlreadyReleased { version: String, tag: String },
+    #[error("release {version}: tag {tag} points at commit {tagged}, but this build is of commit {built}; a version is never reused — build the tagged commit (--rev {tag}), or release a new version (e.g. `kiln version bump patch`)")]
+    Reused {
+        version: String,
+        tag: String,
+        tagged: String,
+        built: String,
+    },
     #[error(transparent)]
     Git(#[from] crate::source::git::GitError),
     #[error(transparent)]
