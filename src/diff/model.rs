@@ -87,7 +87,7 @@ pub enum Kind {
     Dir,
     Symlink,
     Hardlink,
-    /// Anything else, named (`"char device"`, `"fifo"`, `"tar type 'x'"`).
+    /// Anything else, named (`"character device"`, `"fifo"`, `"tar type 'x'"`).
     Other(String),
 }
 

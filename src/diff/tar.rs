@@ -21,13 +21,15 @@ impl From<ReadError> for Stop {
     }
 }
 
-fn kind(flag: u8) -> Kind {
+/// The kind of a tar member by its type flag (the one mapping, shared with
+/// the OCI base-layer scan).
+pub(crate) fn kind(flag: u8) -> Kind {
     match flag {
         b'0' | 0 | b'7' => Kind::File,
         b'5' => Kind::Dir,
         b'2' => Kind::Symlink,
         b'1' => Kind::Hardlink,
-        b'3' => Kind::Other("char device".into()),
+        b'3' => Kind::Other("character device".into()),
         b'4' => Kind::Other("block device".into()),
         b'6' => Kind::Other("fifo".into()),
         other => Kind::Other(format!("tar type {}", Name(vec![other]))),

@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::blobs::Digest;
 use crate::diff::hazards::{hardlink_escapes, has_dotdot, scan_with, Rules};
+use crate::diff::tar::kind;
 use crate::diff::{Entry, Kind, Listing, Name};
 
 /// One hazard of one member.
@@ -72,19 +73,6 @@ impl<R: Read> Read for Hashing<R> {
         self.hash.update(&buf[..n]);
         self.read += n as u64;
         Ok(n)
-    }
-}
-
-fn kind(flag: u8) -> Kind {
-    match flag {
-        b'0' | 0 | b'7' => Kind::File,
-        b'5' => Kind::Dir,
-        b'2' => Kind::Symlink,
-        b'1' => Kind::Hardlink,
-        b'3' => Kind::Other("character device".into()),
-        b'4' => Kind::Other("block device".into()),
-        b'6' => Kind::Other("fifo".into()),
-        other => Kind::Other(format!("tar type {}", Name(vec![other]))),
     }
 }
 
