@@ -218,6 +218,16 @@ pub struct CrateSection {
     pub packages: Vec<String>,
     /// Named host caches mounted read-only (default `["cargo-registry"]`).
     pub host_inputs: Option<Vec<String>>,
+    /// Run cargo's verify step, building each packed crate from its
+    /// `.crate` (default `true`). Unset stays out of the derivation.
+    pub verify: Option<bool>,
+}
+
+impl CrateSection {
+    /// Whether cargo's verify step runs (`verify`, default `true`).
+    pub fn verify(&self) -> bool {
+        self.verify.unwrap_or(true)
+    }
 }
 
 /// Archive compression of a tarball.
