@@ -594,3 +594,44 @@ fn matrix_cells_tag_builds_and_revisions_read_their_own_recipes() {
 fn run_ok_str(c: &mut Command) -> String {
     common::run_ok(c)
 }
+
+/// Piped (stderr not a terminal), `kiln build` says when each recipe starts
+/// (name, surface, derivation hash) and, every KILN_PROGRESS_INTERVAL_SECS
+/// (set to 1 here), that a build is still running; `--quiet` silences both.
+#[test]
+fn piped_progress_names_started_recipes_and_running_ones_unless_quiet() {
+    if !require_tool("bwrap") {
+        return;
+    }
+    let (tmp, root) = monorepo();
+    command_recipe(&root, "slow", "sleep 3; cat index.md > out.txt");
+    let built = |store: &str, extra: &[&str]| {
+        let mut c = kiln_in(&root, &tmp.path().join(store), &["build", "--json", "slow"]);
+        c.args(extra).env("KILN_PROGRESS_INTERVAL_SECS", "1");
+        let o = run(&mut c);
+        let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+        let drv = v["recipes"][0]["drv"].as_str().unwrap().to_string();
+        (drv, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (drv, err) = built("store", &[]);
+    assert!(
+        err.contains(&format!(
+            "kiln: slow: building (command, derivation {drv})\n"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("kiln: slow: still building, "), "{err}");
+    assert!(err.contains("kiln: slow: built in "), "{err}");
+
+    let (_, err) = built("quiet-store", &["--quiet"]);
+    assert!(!err.contains("slow:"), "--quiet printed progress: {err}");
+
+    // The interval is whole seconds, at least 1: anything else is bad input.
+    let o = run(
+        kiln_in(&root, &tmp.path().join("store"), &["build", "slow"])
+            .env("KILN_PROGRESS_INTERVAL_SECS", "0"),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("KILN_PROGRESS_INTERVAL_SECS=0"), "{err}");
+}

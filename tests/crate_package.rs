@@ -1,7 +1,9 @@
 //! The crate surface against the real cargo: kiln's `.crate` bytes equal
 //! `cargo package` run directly on the same tree; the crates build and run
 //! in a scratch consumer offline; copies at different paths with different
-//! file modes and mtimes give identical bytes; unknown members are bad input.
+//! file modes and mtimes give identical bytes; unknown members are bad input;
+//! a crate that does not build from its own `.crate` fails cargo's verify
+//! step, naming it, unless the recipe turns verification off.
 
 mod common;
 
@@ -135,8 +137,13 @@ fn copy_tree(from: &Path, to: &Path, file_mode: u32, dir_mode: u32) {
 }
 
 fn spec(members: &[&str], mode: SandboxMode) -> CrateSpec {
-    let names: Vec<String> = crate_::TOOLS.iter().map(|s| s.to_string()).collect();
+    spec_verifying(members, mode, true)
+}
+
+fn spec_verifying(members: &[&str], mode: SandboxMode, verify: bool) -> CrateSpec {
+    let names = crate_::tools(verify);
     CrateSpec {
+        verify,
         manifest_dir: String::new(),
         members: members.iter().map(|s| s.to_string()).collect(),
         tools: sandbox::resolve_tools(&names, Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap(),
@@ -438,4 +445,148 @@ fn a_cargo_failure_with_known_members_is_reported_as_such() {
         }
         e => panic!("unexpected {e}"),
     }
+}
+
+/// A package whose `exclude` drops a module it needs (an unanchored pattern
+/// matching at any depth, as kiln's own `store/` once did): `cargo package
+/// --no-verify` packs it, but it does not build from its `.crate`. The
+/// verify step fails, naming the crate, with cargo's error; `verify = false`
+/// packs it anyway.
+#[test]
+fn a_crate_that_does_not_build_from_its_crate_fails_verification_naming_it() {
+    if !available() {
+        return;
+    }
+    let Some((itoa, _)) = cached_itoa() else {
+        panic!("no itoa in the host cargo cache");
+    };
+    let t = tempfile::tempdir().unwrap();
+    let ws = t.path().join("ws");
+    generate(&ws, &itoa);
+    let manifest = ws.join("crates/lib/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace(
+        "description = \"demo library\"\n",
+        "description = \"demo library\"\nexclude = [\"store/\"]\n",
+    );
+    std::fs::write(&manifest, text).unwrap();
+    common::write(
+        &ws.join("crates/lib/src/store/mod.rs"),
+        "pub fn kept() {}\n",
+    );
+    let lib = ws.join("crates/lib/src/lib.rs");
+    let code = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, format!("pub mod store;\n{code}")).unwrap();
+
+    let log = t.path().join("log");
+    let err = crate_::build(
+        &ws,
+        &spec(&["demo-lib", "demo-cli"], SandboxMode::Bubblewrap),
+        &t.path().join("out"),
+        &log,
+    )
+    .unwrap_err();
+    let shown = kiln::error::chain(&err);
+    assert!(
+        matches!(&err, CrateError::Verify { name, version, .. }
+            if name == "demo-lib" && version == "0.3.0-rc.1"),
+        "{shown}"
+    );
+    assert_eq!(err.kind(), ErrorKind::CheckFailed, "{shown}");
+    assert!(
+        shown.contains("demo-lib") && shown.contains("verify = false"),
+        "{shown}"
+    );
+    // cargo's own error, from the tail of its output.
+    assert!(
+        shown.contains("file not found for module `store`"),
+        "{shown}"
+    );
+    assert!(!t.path().join("out/demo-lib-0.3.0-rc.1.crate").exists());
+
+    let out = crate_::build(
+        &ws,
+        &spec_verifying(&["demo-lib"], SandboxMode::Bubblewrap, false),
+        &t.path().join("out-unverified"),
+        &log,
+    )
+    .unwrap_or_else(|e| panic!("{}", kiln::error::chain(&e)));
+    assert_eq!(out[0].file_name, "demo-lib-0.3.0-rc.1.crate");
+    assert!(!entries(&out[0].path)
+        .iter()
+        .any(|e| e.contains("src/store/")));
+}
+
+/// The same through `kiln build`: exit 1 naming the crate with cargo's
+/// error, nothing registered; `verify = false` in `[crate]` builds it. The
+/// verify step's tools (the C toolchain beside cargo and rustc) are in the
+/// derivation only when it runs.
+#[test]
+fn kiln_build_fails_on_an_unverifiable_crate_unless_verify_is_off() {
+    if !available() || !common::require_tool("git") {
+        return;
+    }
+    let (tmp, root) = common::fixture::monorepo();
+    let git = |args: &[&str]| common::fixture::git(&root, args);
+    let manifest = root.join("crates/mini-core/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("[dependencies]", "exclude = [\"store/\"]\n\n[dependencies]"),
+    )
+    .unwrap();
+    common::write(
+        &root.join("crates/mini-core/src/store/mod.rs"),
+        "pub fn kept() {}\n",
+    );
+    let lib = root.join("crates/mini-core/src/lib.rs");
+    let code = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, format!("{code}pub mod store;\n")).unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "exclude a needed module"]);
+    let store = tmp.path().join("store");
+    let kiln = |args: &[&str]| {
+        let mut c = common::kiln();
+        c.arg("-C").arg(&root).arg("--store").arg(&store).args(args);
+        common::run(&mut c)
+    };
+    let tools = |plan: &std::process::Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+        let drv = &v["recipes"][0]["derivation"];
+        drv["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{v}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        tools(&kiln(&["plan", "--json", "mini-crates"])),
+        ["cargo", "rustc", "cc", "as", "ar"]
+    );
+
+    let o = kiln(&["build", "mini-crates"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("crate mini-core ")
+            && err.contains("verify = false")
+            && err.contains("file not found for module `store`"),
+        "{err}"
+    );
+    let registered = std::fs::read_dir(store.join(".kiln/realisations"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(registered, 0, "a failed verification registered something");
+
+    let recipe = root.join("recipes/mini-crates.toml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    std::fs::write(&recipe, format!("{text}verify = false\n")).unwrap();
+    git(&["commit", "-q", "-am", "no verify"]);
+    assert_eq!(
+        tools(&kiln(&["plan", "--json", "mini-crates"])),
+        ["cargo", "rustc"]
+    );
+    let o = kiln(&["build", "mini-crates"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -3,12 +3,11 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::Duration;
 
+use super::progress::{self, Bars, Lines, Warnings};
 use super::{CliError, Context};
 use crate::derive::SourceDateEpoch;
-use crate::engine::{BuildOptions, BuildReport, Progress, Status};
+use crate::engine::{BuildOptions, BuildReport, Status};
 use crate::sandbox::SandboxMode;
 
 /// What to build from: the recipes, the revision and the version. Shared by
@@ -52,6 +51,9 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print no progress (only warnings and errors) on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Give up (exit 3) after waiting this many seconds for a derivation that
     /// another kiln process is building (default: wait as long as it takes).
     #[arg(long, value_name = "SECONDS")]
@@ -97,64 +99,8 @@ pub(crate) fn options(sel: Selection, ctx: &Context) -> Result<BuildOptions, Cli
     })
 }
 
-struct Bars {
-    multi: indicatif::MultiProgress,
-    bars: Mutex<BTreeMap<String, indicatif::ProgressBar>>,
-}
-
-impl Bars {
-    fn new() -> Bars {
-        Bars {
-            multi: indicatif::MultiProgress::new(),
-            bars: Mutex::new(BTreeMap::new()),
-        }
-    }
-    fn bar(&self, id: &str) -> indicatif::ProgressBar {
-        let mut bars = self.bars.lock().expect("progress lock");
-        bars.entry(id.to_string())
-            .or_insert_with(|| {
-                let b = self.multi.add(indicatif::ProgressBar::new_spinner());
-                b.set_style(
-                    indicatif::ProgressStyle::with_template("{spinner} {prefix:30} {msg}")
-                        .expect("valid template"),
-                );
-                b.set_prefix(crate::name::shown(id).into_owned());
-                b
-            })
-            .clone()
-    }
-}
-
-impl Progress for Bars {
-    fn waiting(&self, id: &str) {
-        self.bar(id).set_message("waiting");
-    }
-    fn started(&self, id: &str) {
-        let b = self.bar(id);
-        b.set_message("building");
-        b.enable_steady_tick(Duration::from_millis(120));
-    }
-    fn finished(&self, id: &str, status: Status, elapsed: Duration) {
-        self.bar(id).finish_with_message(format!(
-            "{} in {:.1}s",
-            status.as_str(),
-            elapsed.as_secs_f64()
-        ));
-    }
-    fn warn(&self, message: &str) {
-        let message = crate::name::shown_message(message);
-        let _ = self.multi.println(format!("warning: {message}"));
-    }
-}
-
-struct Warnings;
-impl Progress for Warnings {
-    fn warn(&self, message: &str) {
-        eprintln!("kiln: warning: {}", crate::name::shown_message(message));
-    }
-}
-
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+    let interval = progress::interval()?;
     let mut opts = options(args.selection, ctx)?;
     opts.check = args.check;
     opts.jobs = args.jobs;
@@ -162,10 +108,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     opts.out_dir = Some(args.out.unwrap_or_else(|| opts.root.join("dist")));
     let cache = args.cache.open(ctx)?;
     opts.substituter = cache.substituter();
-    let report = if std::io::stderr().is_terminal() && !args.json {
+    let report = if args.quiet {
+        crate::engine::build(&opts, &Warnings)?
+    } else if std::io::stderr().is_terminal() && !args.json {
         crate::engine::build(&opts, &Bars::new())?
     } else {
-        crate::engine::build(&opts, &Warnings)?
+        let lines = Lines::new(interval);
+        lines.during(|| crate::engine::build(&opts, &lines))?
     };
     cache.push_after(&report, &opts.store_dir)?;
     print_artifact_warnings(&report);

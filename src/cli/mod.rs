@@ -15,6 +15,7 @@ pub mod cache;
 pub mod diff;
 pub mod hash;
 pub mod plan;
+mod progress;
 pub mod provenance;
 pub mod store;
 pub mod verify;

@@ -235,7 +235,7 @@ fn build_one(
             Err(message) => progress.warn(&format!("{}: {message}; building it here", r.id)),
         }
     }
-    progress.started(&r.id);
+    progress.started(&r.id, r.surface(), &hash);
     let staging = Swept(Some(store.staging()?), cx.sweep);
     let built = workspace::run(cx, node, &drv, &hash, inputs, staging.path())?;
     if let Some(real) = existing {

@@ -150,7 +150,9 @@ pub struct BuildReport {
 /// Progress callbacks (the CLI draws them; the library never prints).
 pub trait Progress: Sync {
     fn waiting(&self, _id: &str) {}
-    fn started(&self, _id: &str) {}
+    /// Recipe `id` starts building derivation `drv` (not called for cache
+    /// hits and substitutions).
+    fn started(&self, _id: &str, _surface: crate::recipe::Surface, _drv: &crate::derive::DrvHash) {}
     fn finished(&self, _id: &str, _status: Status, _elapsed: Duration) {}
     fn warn(&self, _message: &str) {}
 }

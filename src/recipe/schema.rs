@@ -245,6 +245,16 @@ pub struct CrateSection {
     /// The limits of the `cargo package` run.
     #[serde(flatten)]
     pub limits: LimitKeys,
+    /// Run cargo's verify step, building each packed crate from its
+    /// `.crate` (default `true`). Unset stays out of the derivation.
+    pub verify: Option<bool>,
+}
+
+impl CrateSection {
+    /// Whether cargo's verify step runs (`verify`, default `true`).
+    pub fn verify(&self) -> bool {
+        self.verify.unwrap_or(true)
+    }
 }
 
 /// Archive compression of a tarball.

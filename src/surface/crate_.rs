@@ -1,7 +1,7 @@
 //! The `crate` surface: the `.crate` files `cargo publish` would upload.
 //!
 //! crates.io accepts only what cargo itself packs, so kiln runs the real
-//! `cargo package --no-verify --offline --allow-dirty` in the sandbox on the
+//! `cargo package --offline --allow-dirty` in the sandbox on the
 //! already stamped workspace, for the members the recipe names (`-p a -p b`,
 //! or `--workspace` when it names none): packing several members in one
 //! invocation lets cargo resolve their path dependencies on each other at the
@@ -12,8 +12,18 @@
 //!    read-only (see [`crate::sandbox::cargo_registry_inputs`]), so members
 //!    with crates.io dependencies package offline; `--target-dir target` so
 //!    project configuration cannot move the output (an existing
-//!    `target/package` is removed first).
-//! 2. If cargo fails and members were named, `cargo metadata --offline
+//!    `target/package` is removed first). Unless the recipe says
+//!    `verify = false` (then `--no-verify` is passed), this includes cargo's
+//!    own verify step, as `cargo publish` runs it: every packed `.crate` is
+//!    unpacked below `target/package/` and built (`cargo build`, offline,
+//!    with the `Cargo.lock` the crate carries; sibling members come from
+//!    cargo's temporary registry of the crates just packed). That build
+//!    needs a C toolchain ([`VERIFY_TOOLS`]: the linker, and what build
+//!    scripts compiling C use), whose identities enter the derivation with
+//!    `cargo` and `rustc`. A crate that does not build from its own `.crate`
+//!    is [`CrateError::Verify`] (a failed check, exit 1), naming the crate
+//!    cargo was verifying and carrying the tail of cargo's output.
+//! 2. If cargo fails before verifying and members were named, `cargo metadata --offline
 //!    --format-version 1 --no-deps` (sandboxed) lists the workspace members:
 //!    a requested member the workspace does not contain is
 //!    [`CrateError::UnknownMember`] (bad input). Running it only on failure
@@ -66,6 +76,19 @@ use crate::sandbox::{self, SandboxError, SandboxMode, Spec, Tool};
 /// [`crate::sandbox::resolve_tools`] and record them in the derivation.
 pub const TOOLS: &[&str] = &["cargo", "rustc"];
 
+/// The tools cargo's verify step needs besides [`TOOLS`]: `cc`, rustc's
+/// linker driver (build scripts, proc macros and binaries are linked), and
+/// the assembler and archiver that `cc` and the `cc` crate of build scripts
+/// compiling C run. The same set builds kiln in its own `kiln-bin` recipe.
+pub const VERIFY_TOOLS: &[&str] = &["cc", "as", "ar"];
+
+/// The tools a crate recipe declares: [`TOOLS`], plus [`VERIFY_TOOLS`] when
+/// it runs cargo's verify step.
+pub fn tools(verify: bool) -> Vec<String> {
+    let extra = if verify { VERIFY_TOOLS } else { &[] };
+    TOOLS.iter().chain(extra).map(|t| t.to_string()).collect()
+}
+
 /// The mtime cargo writes into every `.crate` entry (`DETERMINISTIC_TIMESTAMP`
 /// in cargo's `ops/cargo_package`); generated entries had 0 before Rust 1.93.
 const CARGO_MTIMES: [u64; 2] = [1_153_704_088, 0];
@@ -88,6 +111,8 @@ pub struct CrateSpec {
     pub mode: SandboxMode,
     /// Limits of the cargo runs (`[crate]`'s limit keys).
     pub limits: sandbox::Limits,
+    /// Run cargo's verify step (build each packed crate from its `.crate`).
+    pub verify: bool,
 }
 
 /// One packed crate, copied into the staging directory.
@@ -118,6 +143,17 @@ pub enum CrateError {
         "manifest directory {dir:?} must be a relative path inside the workspace without `..`"
     )]
     BadManifestDir { dir: String },
+    #[error(
+        "crate {} {version} does not build from its packaged .crate (cargo's verify step, \
+         offline in the sandbox; `verify = false` in [crate] skips it); last lines of {log}:\n{tail}",
+        crate::name::shown(name)
+    )]
+    Verify {
+        name: String,
+        version: String,
+        log: PathBuf,
+        tail: String,
+    },
     #[error("`cargo metadata` output could not be read: {detail}")]
     Metadata { detail: String },
     #[error(
@@ -149,7 +185,9 @@ impl crate::error::Classify for CrateError {
             CrateError::UnknownMember { .. } | CrateError::BadManifestDir { .. } => {
                 ErrorKind::BadInput
             }
-            CrateError::NotDeterministic { .. } => ErrorKind::CheckFailed,
+            CrateError::NotDeterministic { .. } | CrateError::Verify { .. } => {
+                ErrorKind::CheckFailed
+            }
             CrateError::Sandbox(e) => e.kind(),
             CrateError::Metadata { .. }
             | CrateError::NotProduced { .. }
@@ -174,7 +212,7 @@ struct MetaPackage {
 /// Pack the requested members of the stamped workspace at `workspace` (the
 /// host directory mounted at `/build`) and copy the `.crate` files to
 /// `staging`. Returns them in the order requested (workspace order when
-/// `members` is empty). Both cargo runs log to `log`.
+/// `members` is empty). Every cargo run logs to `log`.
 pub fn build(
     workspace: &Path,
     spec: &CrateSpec,
@@ -185,44 +223,80 @@ pub fn build(
         normal_dir(&spec.manifest_dir).ok_or_else(|| CrateError::BadManifestDir {
             dir: spec.manifest_dir.clone(),
         })?;
-    let env = sandbox::cargo_env();
-    let ro_inputs = spec
-        .cargo_home
-        .as_deref()
-        .map(sandbox::cargo_registry_inputs)
-        .unwrap_or_default();
-    let cargo = |args: &[&str]| Spec {
-        workspace: workspace.to_path_buf(),
-        cwd: manifest_dir.clone(),
-        argv: std::iter::once("cargo")
-            .chain(args.iter().copied())
-            .map(String::from)
-            .collect(),
-        tools: spec.tools.clone(),
-        ro_inputs: ro_inputs.clone(),
-        env: env.clone(),
-        source_date_epoch: spec.source_date_epoch,
-        mode: spec.mode,
-    };
-
-    // 1. Pack, into a target directory kiln chooses (project configuration
-    //    cannot move it), emptied of any earlier packages.
-    let package_dir = workspace.join(&manifest_dir).join("target/package");
-    let io = |from: &Path, to: &Path| {
-        let (from, to) = (from.to_path_buf(), to.to_path_buf());
-        move |source| CrateError::Io { from, to, source }
-    };
+    let cargo = Cargo::new(workspace, spec, manifest_dir);
+    // Pack into a target directory kiln chooses (project configuration
+    // cannot move it), emptied of any earlier packages.
+    let package_dir = workspace.join(&cargo.cwd).join("target/package");
     // Reached from the workspace without following a link on the way.
-    let rel = Path::new(&manifest_dir).join("target/package");
+    let rel = Path::new(&cargo.cwd).join("target/package");
     crate::fsutil::remove_below(workspace, &rel).map_err(io(&package_dir, &package_dir))?;
-    let mut args = vec![
-        "package",
-        "--no-verify",
-        "--offline",
-        "--allow-dirty",
-        "--target-dir",
-        "target",
-    ];
+    pack(&cargo, spec, log)?;
+    collect(&package_dir, spec, staging)
+}
+
+fn io(from: &Path, to: &Path) -> impl FnOnce(std::io::Error) -> CrateError {
+    let (from, to) = (from.to_path_buf(), to.to_path_buf());
+    move |source| CrateError::Io { from, to, source }
+}
+
+/// How cargo runs: in the sandbox, from the manifest directory, with the
+/// offline cargo environment and the host registry read-only.
+struct Cargo<'a> {
+    workspace: &'a Path,
+    spec: &'a CrateSpec,
+    cwd: String,
+    ro_inputs: Vec<sandbox::RoInput>,
+}
+
+impl<'a> Cargo<'a> {
+    fn new(workspace: &'a Path, spec: &'a CrateSpec, cwd: String) -> Cargo<'a> {
+        let ro_inputs = spec
+            .cargo_home
+            .as_deref()
+            .map(sandbox::cargo_registry_inputs)
+            .unwrap_or_default();
+        Cargo {
+            workspace,
+            spec,
+            cwd,
+            ro_inputs,
+        }
+    }
+
+    fn spec(&self, args: &[&str]) -> Spec {
+        Spec {
+            workspace: self.workspace.to_path_buf(),
+            cwd: self.cwd.clone(),
+            argv: std::iter::once("cargo")
+                .chain(args.iter().copied())
+                .map(String::from)
+                .collect(),
+            tools: self.spec.tools.clone(),
+            ro_inputs: self.ro_inputs.clone(),
+            env: sandbox::cargo_env(),
+            source_date_epoch: self.spec.source_date_epoch,
+            mode: self.spec.mode,
+        }
+    }
+
+    /// The `[crate]` limit keys, for every cargo run.
+    fn confine(&self) -> sandbox::Confine {
+        sandbox::Confine {
+            limits: self.spec.limits,
+            hidden: Vec::new(),
+        }
+    }
+}
+
+/// `cargo package` (with its verify step unless `spec.verify` is off); on
+/// failure, say which crate failed verification, or which requested member
+/// is unknown, rather than only quoting cargo.
+fn pack(cargo: &Cargo<'_>, spec: &CrateSpec, log: &Path) -> Result<(), CrateError> {
+    let mut args = vec!["package"];
+    if !spec.verify {
+        args.push("--no-verify");
+    }
+    args.extend(["--offline", "--allow-dirty", "--target-dir", "target"]);
     if spec.members.is_empty() {
         args.push("--workspace");
     } else {
@@ -230,33 +304,73 @@ pub fn build(
             args.extend(["-p", name.as_str()]);
         }
     }
-    let confine = sandbox::Confine {
-        limits: spec.limits,
-        hidden: Vec::new(),
+    let logged_before = std::fs::metadata(log).map_or(0, |m| m.len());
+    let err = match sandbox::run_confined(&cargo.spec(&args), &cargo.confine(), log) {
+        Ok(()) => return Ok(()),
+        Err(err) => err,
     };
-    if let Err(err) = sandbox::run_confined(&cargo(&args), &confine, log) {
-        // Say which member is unknown rather than quoting cargo's message.
-        if matches!(err, SandboxError::Failed { .. }) && !spec.members.is_empty() {
-            let json = sandbox::run_capture_confined(
-                &cargo(&[
-                    "metadata",
-                    "--offline",
-                    "--format-version",
-                    "1",
-                    "--no-deps",
-                ]),
-                &confine,
-                log,
-            )?;
-            check_members(&json, &spec.members, &manifest_dir)?;
-        }
+    let SandboxError::Failed { tail, .. } = &err else {
         return Err(err.into());
+    };
+    if let Some((name, version)) = verifying(log, logged_before) {
+        return Err(CrateError::Verify {
+            name,
+            version,
+            log: log.to_path_buf(),
+            tail: tail.clone(),
+        });
     }
+    if !spec.members.is_empty() {
+        let json = sandbox::run_capture_confined(
+            &cargo.spec(&[
+                "metadata",
+                "--offline",
+                "--format-version",
+                "1",
+                "--no-deps",
+            ]),
+            &cargo.confine(),
+            log,
+        )?;
+        check_members(&json, &spec.members, &cargo.cwd)?;
+    }
+    Err(err.into())
+}
 
-    // 2. Check and collect.
-    std::fs::create_dir_all(staging).map_err(io(&package_dir, staging))?;
-    let mut files: Vec<String> = std::fs::read_dir(&package_dir)
-        .map_err(io(&package_dir, staging))?
+/// The crate cargo was verifying when it failed: the last `Verifying
+/// <name> v<version>` status line it wrote to `log` after byte `from`.
+/// cargo verifies only after every crate is packed, so such a line means the
+/// packaging itself succeeded.
+fn verifying(log: &Path, from: u64) -> Option<(String, String)> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut text = Vec::new();
+    file.read_to_end(&mut text).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| l.trim_start().strip_prefix("Verifying "))?;
+    let mut words = line.split_whitespace();
+    let name = words.next()?.to_string();
+    let version = words.next()?;
+    Some((
+        name,
+        version.strip_prefix('v').unwrap_or(version).to_string(),
+    ))
+}
+
+/// Check every packed `.crate` in `package_dir` and copy the requested
+/// members' to `staging`.
+fn collect(
+    package_dir: &Path,
+    spec: &CrateSpec,
+    staging: &Path,
+) -> Result<Vec<PackagedCrate>, CrateError> {
+    std::fs::create_dir_all(staging).map_err(io(package_dir, staging))?;
+    let mut files: Vec<String> = std::fs::read_dir(package_dir)
+        .map_err(io(package_dir, staging))?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".crate"))
         .collect();
@@ -285,7 +399,7 @@ pub fn build(
             .find(|(id, _, _)| id.name == name)
             .ok_or_else(|| CrateError::NotProduced {
                 name: name.clone(),
-                dir: package_dir.clone(),
+                dir: package_dir.to_path_buf(),
             })?;
         let to = staging.join(file_name);
         std::fs::write(&to, bytes).map_err(io(&package_dir.join(file_name), &to))?;

@@ -236,7 +236,7 @@ pub fn tools_for(recipe: &Recipe) -> Vec<String> {
             .as_ref()
             .map(|c| c.tools.clone())
             .unwrap_or_default(),
-        Surface::Crate => crate_::TOOLS.iter().map(|t| t.to_string()).collect(),
+        Surface::Crate => crate_::tools(recipe.spec.crate_.as_ref().is_none_or(|c| c.verify())),
         _ => Vec::new(),
     }
 }
@@ -486,6 +486,7 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
 fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let r = job.recipe;
     let section = r.spec.crate_.clone().unwrap_or_default();
+    let verify = section.verify();
     let host = section
         .host_inputs
         .unwrap_or_else(|| vec!["cargo-registry".to_string()]);
@@ -505,6 +506,7 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
     }
     let spec = crate_::CrateSpec {
         manifest_dir: ws_rel(job),
+        verify,
         members: section.packages,
         tools: job.tools.to_vec(),
         cargo_home,
