@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::canary::Canary;
-use common::fixture::{git, monorepo_at};
+use common::fixture::{copy_dir, git, monorepo_at, monorepo_src};
 use common::{kiln, run, write};
 
 fn kiln_in(root: &Path, store: &Path, home: &Path, args: &[&str]) -> Command {
@@ -130,5 +130,31 @@ fn the_store_remembers_which_source_each_release_was_built_from() {
         &["build", "--version", "0.4.1", "docs-zip"],
     ));
     assert!(out.status.success(), "{}", text(&out));
+    canary.assert_untouched();
+}
+
+/// Two projects sharing a store may each release the same version: the
+/// store's record is per project (the root commits of its history).
+#[test]
+fn another_project_in_the_same_store_may_release_the_same_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = Canary::new(tmp.path());
+    let store = tmp.path().join("store");
+    let first = monorepo_at(&tmp.path().join("first"), false);
+    let second = tmp.path().join("second");
+    copy_dir(&monorepo_src(), &second, false);
+    write(&second.join("docs/other.md"), "another project\n");
+    git(&second, &["init", "-q"]);
+    git(&second, &["add", "-A"]);
+    git(&second, &["commit", "-q", "-m", "another project"]);
+    for root in [&first, &second] {
+        let out = run(&mut kiln_in(
+            root,
+            &store,
+            &canary.home,
+            &["build", "--version", "0.4.0", "docs-zip"],
+        ));
+        assert!(out.status.success(), "{}", text(&out));
+    }
     canary.assert_untouched();
 }

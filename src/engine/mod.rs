@@ -205,8 +205,8 @@ fn publish(
 ) -> Result<BuildReport, BuildError> {
     let released = release_witness(resolved, store)?;
     let recipes = execute::run(plan, store, opts, progress, sweep)?;
-    if let Some((version, source)) = released {
-        store.record_release(&version, &source)?;
+    if let Some(r) = released {
+        store.record_release(&r.project, &r.version, &r.source)?;
     }
     let dist_dir = opts.dist_dir();
     let source = match &resolved.snapshot.origin {
@@ -234,27 +234,50 @@ fn publish(
     })
 }
 
-/// The store's witness that a version is never reused: a release of `V`
-/// whose source differs from an earlier release of `V` built in this store
-/// is refused before anything is built. Returns the record to write once
-/// the build succeeded (`None` for dev builds and known releases).
-fn release_witness(
-    resolved: &Resolved,
-    store: &Store,
-) -> Result<Option<(String, String)>, BuildError> {
+/// A release the store will remember: which project, which version, from
+/// which source.
+struct Released {
+    project: String,
+    version: String,
+    source: String,
+}
+
+/// The store's witness that a version is never reused: a release of `V` of
+/// this project whose source differs from an earlier release of `V` built
+/// in this store is refused before anything is built. Returns the record
+/// to write once the build succeeded (`None` for dev builds and known
+/// releases).
+fn release_witness(resolved: &Resolved, store: &Store) -> Result<Option<Released>, BuildError> {
     if !resolved.version.is_release() {
         return Ok(None);
     }
-    let version = resolved.version.canonical.to_string();
-    let source = release_source(&resolved.snapshot);
-    match store.released_from(&version)? {
-        Some(earlier) if earlier != source => Err(BuildError::VersionReused {
-            version,
+    let r = Released {
+        project: project_identity(&resolved.checkout)?,
+        version: resolved.version.canonical.to_string(),
+        source: release_source(&resolved.snapshot),
+    };
+    match store.released_from(&r.project, &r.version)? {
+        Some(earlier) if earlier != r.source => Err(BuildError::VersionReused {
+            version: r.version,
             earlier,
-            now: source,
+            now: r.source,
         }),
         Some(_) => Ok(None),
-        None => Ok(Some((version, source))),
+        None => Ok(Some(r)),
+    }
+}
+
+/// The project as every clone of it names it: the root commits of the
+/// built commit's history (and the project's directory in the repository);
+/// a directory that is not a checkout, by its canonical path.
+fn project_identity(checkout: &crate::source::Checkout) -> Result<String, BuildError> {
+    match (&checkout.repo, &checkout.commit) {
+        (Some(repo), Some(c)) => Ok(format!(
+            "git:{}:{}",
+            repo.root_commits(&c.id)?.join(","),
+            checkout.prefix
+        )),
+        _ => Ok(format!("dir:{}", checkout.canonical_root.display())),
     }
 }
 

@@ -272,6 +272,21 @@ impl Repo {
         Ok(tags)
     }
 
+    /// The root commits of `rev`'s history (`git rev-list --max-parents=0`),
+    /// sorted: what every clone of a project shares (in a shallow clone, the
+    /// boundary commits instead).
+    pub fn root_commits(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        let id = self.resolve(rev)?;
+        let s = self.run_string(&["rev-list", "--max-parents=0", &id])?;
+        let mut roots: Vec<String> = s
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        roots.sort();
+        Ok(roots)
+    }
+
     /// Number of commits reachable from `rev` but not from `base`
     /// (`git rev-list --count base..rev`); with `base = None`, all commits.
     pub fn distance(&self, base: Option<&str>, rev: &str) -> Result<u64, GitError> {

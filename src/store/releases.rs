@@ -1,8 +1,12 @@
-//! The store's sealed record of each release it built: version → source.
+//! The store's sealed record of each release it built: (project, version)
+//! → source.
 //!
 //! `.kiln/releases/<token>.json`, `<token>` 32 hex digits of a BLAKE3
-//! digest of the version, holds `{"version": V, "source": S}` after a MAC
-//! line bound to the version, like every sealed blob. `S` names what the
+//! digest of the project and the version, holds `{"project": P, "version":
+//! V, "source": S}` after a MAC line bound to both, like every sealed blob.
+//! `P` names the project as every clone of it does (the root commits of
+//! its history; a directory's path), so two projects sharing a store may
+//! each release `1.0.0`. `S` names what the
 //! release was built from (`git:<commit>`, or `files:<digest>` of a
 //! working tree or directory). The engine refuses a release of `V` from
 //! another source (`crate::version::reuse` is the other witness, the
@@ -16,23 +20,24 @@ use super::{Store, StoreError};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ReleaseRecord {
+    project: String,
     version: String,
     source: String,
 }
 
 impl Store {
-    fn release_path(&self, version: &str) -> std::path::PathBuf {
-        let token = crate::hash::hex(&blake3::hash(version.as_bytes()).as_bytes()[..16]);
+    fn release_path(&self, context: &str) -> std::path::PathBuf {
+        let token = crate::hash::hex(&blake3::hash(context.as_bytes()).as_bytes()[..16]);
         self.kiln("releases").join(format!("{token}.json"))
     }
 
-    /// The source an earlier release of `version` in this store was built
-    /// from, if this machine's kiln recorded one.
-    pub fn released_from(&self, version: &str) -> Result<Option<String>, StoreError> {
-        let context = format!("release\n{version}");
+    /// The source an earlier release of `version` of `project` in this
+    /// store was built from, if this machine's kiln recorded one.
+    pub fn released_from(&self, project: &str, version: &str) -> Result<Option<String>, StoreError> {
+        let context = context(project, version);
         let Some(bytes) = self.read_blob(
             RecordKind::Release,
-            self.release_path(version),
+            self.release_path(&context),
             context.as_bytes(),
         )?
         else {
@@ -40,24 +45,30 @@ impl Store {
         };
         Ok(serde_json::from_slice::<ReleaseRecord>(&bytes)
             .ok()
-            .filter(|r| r.version == version)
+            .filter(|r| r.project == project && r.version == version)
             .map(|r| r.source))
     }
 
-    /// Record that `version` was released from `source`.
-    pub fn record_release(&self, version: &str, source: &str) -> Result<(), StoreError> {
+    /// Record that `version` of `project` was released from `source`.
+    pub fn record_release(&self, project: &str, version: &str, source: &str) -> Result<(), StoreError> {
         let record = ReleaseRecord {
+            project: project.to_string(),
             version: version.to_string(),
             source: source.to_string(),
         };
         let mut bytes = serde_json::to_vec(&record).expect("records serialise");
         bytes.push(b'\n');
-        let context = format!("release\n{version}");
+        let context = context(project, version);
         self.write_blob(
             RecordKind::Release,
-            &self.release_path(version),
+            &self.release_path(&context),
             context.as_bytes(),
             &bytes,
         )
     }
+}
+
+/// What a release record is bound to (and its file named by).
+fn context(project: &str, version: &str) -> String {
+    format!("release\n{project}\n{version}")
 }
