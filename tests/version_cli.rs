@@ -585,9 +585,12 @@ fn verify_maps_an_artifacts_own_version_back_to_the_canonical_one() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let root = common::audit::audited_monorepo(&tmp.path().join("mono"));
-    // A commit after the release tag: without `--version` it is a dev build,
-    // so the rebuild needs the version the wheel names.
+    // An untagged commit: without `--version` it is a dev build, so the
+    // rebuild needs the version the wheel names. (The fixture's release
+    // tag is removed: a release is never built from another commit than
+    // its tag's.)
     common::fixture::git(&root, &["commit", "-q", "--allow-empty", "-m", "later"]);
+    common::fixture::git(&root, &["tag", "-d", "0.3.0-rc.1"]);
     let store = tmp.path().join("store");
     run_ok(
         kiln()
