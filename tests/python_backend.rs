@@ -88,9 +88,12 @@ fn bin(venv: &Path, program: &str) -> Command {
 /// first build's root.
 fn build_twice(name: &str, tmp: &Path, env: &[(&str, &str)]) -> PathBuf {
     let a = project_at(name, &tmp.join("a").join(name), false);
-    let b = project_at(name, &tmp.join("elsewhere/deeper/b"), true);
-    let mut first = kiln_build(&a, &tmp.join("store-a"), "022", "UTC", &[]);
-    let mut second = kiln_build(&b, &tmp.join("store-b"), "077", "Asia/Tokyo", &[]);
+    let b = project_at(name, &tmp.join("elsewhere/deeper").join(name), true);
+    // One store per project: each records its release of VERSION, and a
+    // second project releasing the same version into it would be refused.
+    let store = |side: &str| tmp.join(format!("store-{side}-{name}"));
+    let mut first = kiln_build(&a, &store("a"), "022", "UTC", &[]);
+    let mut second = kiln_build(&b, &store("b"), "077", "Asia/Tokyo", &[]);
     second.env("RAYON_NUM_THREADS", "1");
     for (k, v) in env {
         first.env(k, v);

@@ -340,9 +340,6 @@ fn check_native_keys(recipe: &Recipe) -> Result<(), PythonError> {
             );
         }
     }
-    if !recipe.spec.map.is_empty() {
-        return refuse("map", format!("{} entries", recipe.spec.map.len()));
-    }
     Ok(())
 }
 

@@ -31,6 +31,7 @@ pub mod names;
 pub mod normalise;
 mod origins;
 pub mod pep517;
+mod placed;
 pub mod project;
 pub mod sdist;
 pub mod wheel;

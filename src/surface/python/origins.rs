@@ -77,10 +77,12 @@ pub fn wheel(artifact: &str, project: &Project, plan: &WheelPlan) -> Origins {
 /// The entries of an archive a PEP 517 backend made (after normalisation):
 /// an entry whose bytes equal the selected file at the same path (below the
 /// sdist's top directory; at the wheel root or below `src/`) came from that
-/// file, a wheel's `RECORD` was recomputed by kiln, and the rest is the
-/// backend's.
+/// file — for a file `[[map]]` placed, from the file it was copied from
+/// (an input's output) — a wheel's `RECORD` was recomputed by kiln, and the
+/// rest is the backend's.
 pub fn backend(
     job: &crate::surface::Job<'_>,
+    placed: &super::placed::Placed,
     artifact: &str,
     facts: &super::normalise::Facts,
     backend: &str,
@@ -96,13 +98,18 @@ pub fn backend(
             path.split_once('/').map_or(path.as_str(), |(_, r)| r)
         };
         let candidates = [rel.to_string(), format!("src/{rel}")];
-        let from = candidates.iter().find(|c| {
-            selected.contains(c.as_str())
-                && crate::fsutil::read_regular(&job.source_dir.join(c))
-                    .is_ok_and(|b| crate::hash::Sha256::digest(&b) == *digest)
+        let from = candidates.iter().find_map(|c| {
+            let disk = match placed.get(c.as_str()) {
+                Some(at) => at.clone(),
+                None if selected.contains(c.as_str()) => job.source_dir.join(c),
+                None => return None,
+            };
+            crate::fsutil::read_regular(&disk)
+                .is_ok_and(|b| crate::hash::Sha256::digest(&b) == *digest)
+                .then_some(disk)
         });
         let origin = match from {
-            Some(c) => EntryOrigin::Workspace(job.source_dir.join(c)),
+            Some(disk) => EntryOrigin::Workspace(disk),
             None => EntryOrigin::Built(by.clone()),
         };
         o.add(artifact, path.clone(), origin);

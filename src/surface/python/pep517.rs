@@ -10,7 +10,8 @@
 //! host input, as the crate surface), `CARGO_NET_OFFLINE` and `RUSTFLAGS`
 //! that remap `/build` and the registry sources (`--remap-path-prefix`).
 //! The backend writes into `/build/pep517/`; kiln's own output directory
-//! is hidden from it.
+//! is hidden from it. Before the hook runs, the recipe's `[[map]]` entries
+//! are copied into the project directory ([`super::placed`]).
 //!
 //! The result must name the release: the distribution's version in its file
 //! name and in `PKG-INFO`/`METADATA` must equal the release version in its
@@ -75,6 +76,8 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         Err(e) => return Err(io(&pyproject)(e).into()),
     };
     let bs = BuildSystem::parse(text.as_deref(), &shown)?;
+    // Generated files enter the tree before the backend sees it.
+    let placed = super::placed::place(job)?;
     let out_dir = job.workspace.join(BACKEND_OUT);
     std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
     // The driver lives at the workspace root, beside src/, inputs/, out/.
@@ -154,7 +157,14 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         let tag: Vec<&str> = tag.into_iter().rev().collect();
         extra.insert("wheel_tag".into(), Value::String(tag.join("-")));
     }
-    let origins = super::origins::backend(job, &raw_name, &facts, &bs.backend, hook == Hook::Wheel);
+    let origins = super::origins::backend(
+        job,
+        &placed,
+        &raw_name,
+        &facts,
+        &bs.backend,
+        hook == Hook::Wheel,
+    );
     Ok(Output {
         path: dest,
         name: crate::nix::store_path::sanitize_name(&raw_name),

@@ -41,7 +41,12 @@ pub struct WheelPlan {
     pub licenses: Vec<(String, DiskFile)>,
 }
 
-fn recipe_err(job: &Job<'_>, key: &str, value: &str, reason: impl Into<String>) -> PythonError {
+pub(super) fn recipe_err(
+    job: &Job<'_>,
+    key: &str,
+    value: &str,
+    reason: impl Into<String>,
+) -> PythonError {
     PythonError::field(&job.recipe.file, key, value, reason)
 }
 
@@ -121,7 +126,11 @@ fn packages(
 
 /// Resolve `from` (below `source`, or `inputs/<mount>/…`) to files: a
 /// directory yields every file below it, keyed by relative path ("" for a file).
-fn mapped(job: &Job<'_>, key: &str, from: &str) -> Result<Vec<(String, DiskFile)>, PythonError> {
+pub(super) fn mapped(
+    job: &Job<'_>,
+    key: &str,
+    from: &str,
+) -> Result<Vec<(String, DiskFile)>, PythonError> {
     let bad = |reason: &str| recipe_err(job, key, from, reason);
     let disk = match from.strip_prefix("inputs/") {
         Some(rest) => {
