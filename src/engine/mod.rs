@@ -23,6 +23,7 @@ mod error;
 pub mod execute;
 mod origins;
 pub mod plan;
+mod post;
 mod workspace;
 
 use std::collections::BTreeMap;
@@ -202,6 +203,13 @@ fn publish(
     sweep: &std::sync::mpsc::Sender<execute::Sweep>,
 ) -> Result<BuildReport, BuildError> {
     let released = release_witness(resolved, store)?;
+    for id in &plan.skipped {
+        progress.warn(&format!(
+            "{}: skipped: a code recipe, and version {} is a post release (images only)",
+            crate::name::shown(id),
+            resolved.version.canonical
+        ));
+    }
     let recipes = execute::run(plan, store, opts, progress, sweep)?;
     if let Some((version, source)) = released {
         store.record_release(&version, &source)?;
@@ -218,8 +226,19 @@ fn publish(
         } => format!("git:{commit}+dirty"),
         crate::source::Origin::Directory => "directory".to_string(),
     };
+    // A post release publishes its images; their code inputs are the base
+    // release's artifacts, published by it.
+    let published: Vec<RecipeReport> = recipes
+        .iter()
+        .filter(|r| {
+            plan.nodes
+                .iter()
+                .any(|n| n.recipe.id == r.id && std::ptr::eq(n.resolved, resolved))
+        })
+        .cloned()
+        .collect();
     let publication = dist::Publication {
-        reports: &recipes,
+        reports: &published,
         source,
         complete: opts.recipes.is_empty(),
     };
