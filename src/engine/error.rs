@@ -113,7 +113,7 @@ pub enum BuildError {
         base: String,
         tag: String,
         #[source]
-        source: crate::source::git::GitError,
+        source: Box<crate::source::git::GitError>,
     },
     #[error(
         "version {version} is a post release of {base}, which is read at its tag {}: {reason}",

@@ -4,7 +4,8 @@
 //!
 //! 1. [`plan::Resolved::load`]: resolve the [`Checkout`](crate::source::Checkout)
 //!    once, read recipes and policy from it, take the snapshot and resolve
-//!    the version side by side;
+//!    the version side by side (for a post release, the release it re-issues
+//!    too, at its tag: [`post`]);
 //! 2. [`plan::Plan::new`]: select recipes (with inputs, in dependency order)
 //!    and resolve each node's files, versions, `SOURCE_DATE_EPOCH`, tools and
 //!    `dist/` names — bad input fails here, before the store is opened;

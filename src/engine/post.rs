@@ -51,7 +51,7 @@ pub fn load_base(
             version: version.canonical.to_string(),
             base: base.to_string(),
             tag: tag.clone(),
-            source,
+            source: Box::new(source),
         }
     })?;
     // Built as the tag's release: the tag names the base version by
