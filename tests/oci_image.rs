@@ -198,6 +198,9 @@ fn tags_follow_release_kind_and_post_releases_are_images_only() {
         tags_of(&root.join("dist/mini-image-2.4.0.oci")),
         ["2.4.0", "2.4", "2", "latest", "harukas"]
     );
+    // A post release re-issues the images of a tagged release; their code
+    // inputs are built at that release (tests/post_release.rs).
+    git(&root, &["tag", "3.1.0"]);
     run_ok(&mut kiln_in(
         &root,
         &store,

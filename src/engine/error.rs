@@ -105,6 +105,28 @@ pub enum BuildError {
         earlier: String,
         now: String,
     },
+    #[error("version {version} is a post release, which re-issues images only; {} is a code recipe (an image's code inputs are built at the release it re-issues) — name image recipes, or none", shown(recipe))]
+    PostReleaseCode { recipe: String, version: String },
+    #[error("version {version} is a post release of {base}, whose tag {} does not exist: a post release re-issues a tagged release (tag {base} first, or fix the version)", shown(tag))]
+    PostReleaseTag {
+        version: String,
+        base: String,
+        tag: String,
+        #[source]
+        source: Box<crate::source::git::GitError>,
+    },
+    #[error(
+        "version {version} is a post release of {base}, which is read at its tag {}: {reason}",
+        shown(tag)
+    )]
+    PostReleaseBase {
+        version: String,
+        base: String,
+        tag: String,
+        reason: String,
+    },
+    #[error("recipe {} is an input of an image of this post release, but release {base} has no such recipe", shown(recipe))]
+    PostReleaseInput { recipe: String, base: String },
     #[error(
         "recipe {}: the store holds no provenance for {}",
         shown(recipe),
@@ -165,6 +187,10 @@ impl Classify for BuildError {
             | BuildError::ArtifactName { .. }
             | BuildError::LinkedOut { .. }
             | BuildError::VersionReused { .. }
+            | BuildError::PostReleaseCode { .. }
+            | BuildError::PostReleaseBase { .. }
+            | BuildError::PostReleaseTag { .. }
+            | BuildError::PostReleaseInput { .. }
             | BuildError::IncludeMatchesNothing { .. }
             | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,

@@ -15,7 +15,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde_json::json;
 
-use super::plan::{target_of, Node, Plan, Realised};
+use super::plan::{target_of, Node, Plan, Realised, Resolved};
 use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status};
 use std::sync::mpsc::Sender;
 
@@ -185,7 +185,7 @@ fn build_one(
     let r = node.recipe;
     let drv = node.derivation(inputs);
     let hash = drv.hash();
-    let build = build_key(plan, &hash).token();
+    let build = build_key(node.resolved, &hash).token();
     let finish = |status: Status, real: Realisation| -> Result<Done, BuildError> {
         progress.finished(&r.id, status, start.elapsed());
         let report = RecipeReport {
@@ -327,15 +327,24 @@ fn provenance(
             }
         }
     }
-    let source = build_key(plan, hash).source;
+    let source = build_key(resolved_of(plan, &drv.recipe), hash).source;
     let st = crate::provenance::statement(drv, hash, &source, &subjects, origins);
     Ok(crate::provenance::to_bytes(&st))
 }
 
+/// What the node of `recipe` is built from (a post release builds its code
+/// inputs from the base release, [`super::post`]).
+fn resolved_of<'a>(plan: &'a Plan<'a>, recipe: &str) -> &'a Resolved {
+    plan.nodes
+        .iter()
+        .find(|n| n.recipe.id == recipe)
+        .map_or(plan.resolved, |n| n.resolved)
+}
+
 /// The build this invocation makes of `hash`: the derivation and the
 /// source it reads (commit, dirty flag).
-fn build_key(plan: &Plan<'_>, hash: &DrvHash) -> BuildKey {
-    let source = match &plan.resolved.snapshot.origin {
+fn build_key(resolved: &Resolved, hash: &DrvHash) -> BuildKey {
+    let source = match &resolved.snapshot.origin {
         Origin::Git { commit, dirty } => SourceInfo {
             commit: Some(commit.clone()),
             dirty: *dirty,
@@ -366,7 +375,7 @@ fn keep_provenance(
     real: &Realisation,
 ) -> Result<(), BuildError> {
     let sp = &real.store_path;
-    let build = build_key(cx.plan, hash);
+    let build = build_key(resolved_of(cx.plan, &drv.recipe), hash);
     let token = build.token();
     if cx.store.provenance(sp, &token)?.is_some() {
         return Ok(());
@@ -421,7 +430,7 @@ fn carry_origins(
         let Ok((mut record, _)) = OriginsRecord::from_stored(&bytes) else {
             continue;
         };
-        if !origins_hold(&record, &cx.plan.resolved.snapshot, drv) {
+        if !origins_hold(&record, &resolved_of(cx.plan, &drv.recipe).snapshot, drv) {
             continue;
         }
         record.commit = build.source.commit.clone();

@@ -4,7 +4,8 @@
 //!
 //! 1. [`plan::Resolved::load`]: resolve the [`Checkout`](crate::source::Checkout)
 //!    once, read recipes and policy from it, take the snapshot and resolve
-//!    the version side by side;
+//!    the version side by side (for a post release, the release it re-issues
+//!    too, at its tag: [`post`]);
 //! 2. [`plan::Plan::new`]: select recipes (with inputs, in dependency order)
 //!    and resolve each node's files, versions, `SOURCE_DATE_EPOCH`, tools and
 //!    `dist/` names — bad input fails here, before the store is opened;
@@ -23,6 +24,7 @@ mod error;
 pub mod execute;
 mod origins;
 pub mod plan;
+mod post;
 mod workspace;
 
 use std::collections::BTreeMap;
@@ -204,6 +206,13 @@ fn publish(
     sweep: &std::sync::mpsc::Sender<execute::Sweep>,
 ) -> Result<BuildReport, BuildError> {
     let released = release_witness(resolved, store)?;
+    for id in &plan.skipped {
+        progress.warn(&format!(
+            "{}: skipped: a code recipe, and version {} is a post release (images only)",
+            crate::name::shown(id),
+            resolved.version.canonical
+        ));
+    }
     let recipes = execute::run(plan, store, opts, progress, sweep)?;
     if let Some(r) = released {
         store.record_release(&r.project, &r.version, &r.source)?;
@@ -220,8 +229,19 @@ fn publish(
         } => format!("git:{commit}+dirty"),
         crate::source::Origin::Directory => "directory".to_string(),
     };
+    // A post release publishes its images; their code inputs are the base
+    // release's artifacts, published by it.
+    let published: Vec<RecipeReport> = recipes
+        .iter()
+        .filter(|r| {
+            plan.nodes
+                .iter()
+                .any(|n| n.recipe.id == r.id && std::ptr::eq(n.resolved, resolved))
+        })
+        .cloned()
+        .collect();
     let publication = dist::Publication {
-        reports: &recipes,
+        reports: &published,
         source,
         complete: opts.recipes.is_empty(),
     };

@@ -37,14 +37,27 @@ pub struct Resolved {
     pub policy: ReleasePolicy,
     pub snapshot: Snapshot,
     pub version: ResolvedVersion,
+    /// A post release: the release it re-issues, read at that release's
+    /// tag; its code recipes are built from there ([`super::post`]).
+    pub base: Option<Box<Resolved>>,
 }
 
 impl Resolved {
     /// Resolve the checkout, load recipes and policy from it, then take the
     /// snapshot and resolve the version (independent git work, side by side).
     pub fn load(opts: &BuildOptions) -> Result<Resolved, BuildError> {
+        let checkout = Checkout::resolve(&opts.root, opts.rev.as_deref(), opts.dirty)?;
+        let mut resolved = Resolved::load_checkout(opts, checkout)?;
+        resolved.base = super::post::load_base(opts, &resolved.version)?;
+        Ok(resolved)
+    }
+
+    /// [`load`](Self::load) from a resolved checkout, without a base release.
+    pub(super) fn load_checkout(
+        opts: &BuildOptions,
+        checkout: Checkout,
+    ) -> Result<Resolved, BuildError> {
         let root = &opts.root;
-        let checkout = Checkout::resolve(root, opts.rev.as_deref(), opts.dirty)?;
         let (recipes, policy) = crate::recipe::load::project(&checkout)?;
         let mut exclude_dirs = vec![absolute(&opts.store_dir)];
         if let Some(o) = &opts.out_dir {
@@ -75,6 +88,7 @@ impl Resolved {
             checkout,
             recipes,
             policy,
+            base: None,
         })
     }
 }
@@ -83,6 +97,9 @@ impl Resolved {
 #[derive(Debug)]
 pub struct Node<'r> {
     pub recipe: &'r Recipe,
+    /// What it is built from: the plan's [`Resolved`], or for a post
+    /// release's code input, the base release's ([`super::post`]).
+    pub resolved: &'r Resolved,
     pub selection: Selection<'r>,
     pub versions: Versions,
     pub epoch: SourceDateEpoch,
@@ -101,6 +118,9 @@ pub struct Node<'r> {
 pub struct Plan<'r> {
     pub resolved: &'r Resolved,
     pub nodes: Vec<Node<'r>>,
+    /// A post release: the code recipes selected but not built (not an
+    /// input of any selected image).
+    pub skipped: Vec<String>,
 }
 
 /// A registered input as a dependent derivation sees it.
@@ -121,6 +141,28 @@ impl Realised {
     }
 }
 
+/// The version spellings of a recipe of `surface` built from `side`; only
+/// an image names the clean commit it is built from as its revision.
+fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError> {
+    let version = &side.version;
+    let oci = surface == Surface::Oci;
+    let revision = match &side.snapshot.origin {
+        crate::source::Origin::Git {
+            commit,
+            dirty: false,
+        } if oci => Some(commit.clone()),
+        _ => None,
+    };
+    Ok(Versions {
+        artifact: version.render(target_of(surface))?,
+        cargo: version.render(Target::Cargo).ok(),
+        npm: version.render(Target::Npm).ok(),
+        pypi: version.render(Target::Pypi).ok(),
+        oci_tags: if oci { version.oci_tags()? } else { Vec::new() },
+        revision,
+    })
+}
+
 /// The publication target whose version spelling a surface uses.
 pub fn target_of(surface: Surface) -> Target {
     match surface {
@@ -137,48 +179,38 @@ impl<'r> Plan<'r> {
     /// be checked without building: uncommitted sources, templates, `dist/`
     /// names, the sandbox and tools.
     pub fn new(resolved: &'r Resolved, opts: &BuildOptions) -> Result<Plan<'r>, BuildError> {
-        let Resolved {
-            recipes,
-            snapshot,
-            version,
-            policy,
-            ..
-        } = resolved;
-        let selected = recipes.select(&opts.recipes)?;
+        let recipes = &resolved.recipes;
+        let (selected, skipped) = match &resolved.base {
+            Some(base) => {
+                let s = super::post::select(resolved, base, &opts.recipes)?;
+                (s.nodes, s.skipped)
+            }
+            None => {
+                let selected = recipes.select(&opts.recipes)?;
+                (
+                    selected.into_iter().map(|r| (r, resolved)).collect(),
+                    Vec::new(),
+                )
+            }
+        };
         if selected
             .iter()
-            .any(|r| matches!(r.surface(), Surface::Command | Surface::Crate))
+            .any(|(r, _)| matches!(r.surface(), Surface::Command | Surface::Crate))
         {
             crate::sandbox::check_available(opts.sandbox)?;
         }
-        // The clean commit an image names as its revision.
-        let revision = match &snapshot.origin {
-            crate::source::Origin::Git {
-                commit,
-                dirty: false,
-            } => Some(commit.clone()),
-            _ => None,
-        };
-        let versions_of = |surface: Surface| -> Result<Versions, BuildError> {
-            let oci = surface == Surface::Oci;
-            Ok(Versions {
-                artifact: version.render(target_of(surface))?,
-                cargo: version.render(Target::Cargo).ok(),
-                npm: version.render(Target::Npm).ok(),
-                pypi: version.render(Target::Pypi).ok(),
-                oci_tags: if oci { version.oci_tags()? } else { Vec::new() },
-                revision: revision.clone().filter(|_| oci),
-            })
-        };
         let mut read: BTreeSet<&str> = BTreeSet::new();
         let mut names = DistNames::default();
         let mut nodes = Vec::new();
-        for r in selected {
+        for (r, side) in selected {
+            let (snapshot, version) = (&side.snapshot, &side.version);
             let selection =
                 snapshot.select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)?;
             check_includes(snapshot, r, &selection)?;
-            read.extend(selection.files.iter().map(|f| f.path.as_str()));
-            let versions = versions_of(r.surface())?;
+            if std::ptr::eq(side, resolved) {
+                read.extend(selection.files.iter().map(|f| f.path.as_str()));
+            }
+            let versions = versions_of(side, r.surface())?;
             check_templates(r, &versions.artifact)?;
             check_map(r, &selection, &versions.artifact)?;
             surface::check(r, version, &versions.artifact).map_err(|source| {
@@ -187,14 +219,18 @@ impl<'r> Plan<'r> {
                     source: Box::new(source),
                 }
             })?;
-            names.claim(r, version, &versions.artifact, snapshot, &selection)?;
+            // A post release's code inputs are the base release's
+            // artifacts, not this build's: they take no `dist/` name.
+            if std::ptr::eq(side, resolved) {
+                names.claim(r, version, &versions.artifact, snapshot, &selection)?;
+            }
             let epoch = SourceDateEpoch::resolve(
                 opts.source_date_epoch,
                 snapshot.commit_time,
                 r.spec.source_date_epoch,
-                policy.source_date_epoch,
+                side.policy.source_date_epoch,
             );
-            nodes.push((r, selection, versions, epoch));
+            nodes.push((r, side, selection, versions, epoch));
         }
         // The recipe files and the policy are read too.
         let recipe_files: Vec<String> = recipes
@@ -204,7 +240,7 @@ impl<'r> Plan<'r> {
             .chain(std::iter::once("recipes/release.toml".to_string()))
             .collect();
         read.extend(recipe_files.iter().map(String::as_str));
-        let dirty = snapshot.uncommitted_in(&read);
+        let dirty = resolved.snapshot.uncommitted_in(&read);
         if !dirty.is_empty() {
             return Err(BuildError::Uncommitted { files: dirty });
         }
@@ -217,7 +253,8 @@ impl<'r> Plan<'r> {
         let tool_cache = tool_cache.as_deref();
         let nodes = nodes
             .into_iter()
-            .map(|(recipe, selection, versions, epoch)| {
+            .map(|(recipe, side, selection, versions, epoch)| {
+                let snapshot = &side.snapshot;
                 let backend = surface::python::backend::plan(
                     recipe,
                     snapshot,
@@ -247,6 +284,7 @@ impl<'r> Plan<'r> {
                     .map(|g| g.commit.to_string());
                 Ok(Node {
                     recipe,
+                    resolved: side,
                     selection,
                     versions,
                     epoch,
@@ -257,7 +295,11 @@ impl<'r> Plan<'r> {
                 })
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
-        Ok(Plan { resolved, nodes })
+        Ok(Plan {
+            resolved,
+            nodes,
+            skipped,
+        })
     }
 
     /// Each node's derivation hash and whether it is registered, without

@@ -39,7 +39,7 @@ pub(super) fn run(
     inputs: &BTreeMap<String, Realised>,
     ws: &Path,
 ) -> Result<Built, BuildError> {
-    let resolved = cx.plan.resolved;
+    let resolved = p.resolved;
     let src = ws.join("src");
     let inputs_dir = ws.join("inputs");
     let out = ws.join("out");
