@@ -33,7 +33,11 @@ impl Store {
 
     /// The source an earlier release of `version` of `project` in this
     /// store was built from, if this machine's kiln recorded one.
-    pub fn released_from(&self, project: &str, version: &str) -> Result<Option<String>, StoreError> {
+    pub fn released_from(
+        &self,
+        project: &str,
+        version: &str,
+    ) -> Result<Option<String>, StoreError> {
         let context = context(project, version);
         let Some(bytes) = self.read_blob(
             RecordKind::Release,
@@ -50,7 +54,12 @@ impl Store {
     }
 
     /// Record that `version` of `project` was released from `source`.
-    pub fn record_release(&self, project: &str, version: &str, source: &str) -> Result<(), StoreError> {
+    pub fn record_release(
+        &self,
+        project: &str,
+        version: &str,
+        source: &str,
+    ) -> Result<(), StoreError> {
         let record = ReleaseRecord {
             project: project.to_string(),
             version: version.to_string(),
