@@ -29,12 +29,16 @@ impl Machine {
         }
     }
 
+    /// kiln on `root`, with a store of its own per commit: every case is
+    /// a release of 1.0.0 from another commit, which one store refuses (a
+    /// version is never reused).
     fn kiln(&self, root: &Path, args: &[&str]) -> Command {
+        let head = git(root, &["rev-parse", "HEAD"]);
         let mut c = kiln();
         c.arg("-C")
             .arg(root)
             .arg("--store")
-            .arg(&self.store)
+            .arg(self.store.join(head))
             .args(args)
             .env("XDG_STATE_HOME", &self.state)
             .env("HOME", &self.home)
