@@ -920,3 +920,41 @@ fn read_only_commands_work_on_a_read_only_store() {
     assert_eq!(tree_digest(&store), before, "the read-only store changed");
     canary.assert_untouched();
 }
+
+/// A derivation's lock file that is a link (a store copied from elsewhere)
+/// is refused naming it and its target (exit 2), and what it points at is
+/// neither created nor written.
+#[test]
+fn a_derivation_lock_that_is_a_link_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = common::canary::Canary::new(tmp.path());
+    let m = Machine {
+        state: tmp.path().join("state"),
+        home: canary.home.clone(),
+    };
+    let root = project(&tmp.path().join("proj"), "/dist/\n");
+    let store = tmp.path().join("store");
+    ok(run(&mut m.kiln(&root, Some(&store), &["build"])));
+    let locks = store.join(".kiln/locks");
+    let lock = std::fs::read_dir(&locks)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "lock"))
+        .expect("a derivation lock");
+    std::fs::remove_file(&lock).unwrap();
+    let target = canary.dir.join("keep/made-by-kiln");
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    // --check builds again, so the derivation is locked.
+    let out = run(&mut m.kiln(&root, Some(&store), &["build", "--check"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&lock.display().to_string())
+            && err.contains(&target.display().to_string())
+            && err.contains("symbolic link"),
+        "{}",
+        text(&out)
+    );
+    assert!(!target.exists(), "the link's target was created");
+    canary.assert_untouched();
+}

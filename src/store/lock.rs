@@ -109,7 +109,7 @@ impl Store {
             .write(true)
             .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
             .open(&path)
-            .map_err(io_err(&path))?;
+            .map_err(open_err(&path))?;
         let start = Instant::now();
         let mut reported: Option<Option<u32>> = None;
         let mut pause = Duration::from_millis(10);
@@ -171,7 +171,21 @@ pub(crate) fn lock_file(path: &Path) -> Result<File, StoreError> {
         .write(true)
         .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
         .open(path)
-        .map_err(io_err(path))?;
+        .map_err(open_err(path))?;
     f.lock().map_err(io_err(path))?;
     Ok(f)
+}
+
+/// The error of opening the lock file at `path` without following a link:
+/// a link there (`ELOOP`) is a store that was tampered with, named as such.
+fn open_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| match (e.raw_os_error(), fs::read_link(path)) {
+        (Some(n), Ok(target)) if n == rustix::io::Errno::LOOP.raw_os_error() => {
+            StoreError::LinkedDir {
+                dir: path.to_path_buf(),
+                target,
+            }
+        }
+        _ => io_err(path)(e),
+    }
 }
