@@ -247,29 +247,27 @@ impl Repo {
         Ok(s.trim().to_string())
     }
 
-    /// Names of the tags (without `refs/tags/`) that point at `rev`, sorted.
-    pub fn tags_at(&self, rev: &str) -> Result<Vec<String>, GitError> {
-        let id = self.resolve(rev)?;
-        let s = self.run_string(&["tag", "--points-at", &id])?;
-        let mut tags: Vec<String> = s
+    /// The non-empty lines git prints for `args`, sorted.
+    fn sorted_lines(&self, args: &[&str]) -> Result<Vec<String>, GitError> {
+        let s = self.run_string(args)?;
+        let mut lines: Vec<String> = s
             .lines()
             .filter(|l| !l.is_empty())
             .map(str::to_string)
             .collect();
-        tags.sort();
-        Ok(tags)
+        lines.sort();
+        Ok(lines)
+    }
+
+    /// Names of the tags (without `refs/tags/`) that point at `rev`, sorted.
+    pub fn tags_at(&self, rev: &str) -> Result<Vec<String>, GitError> {
+        let id = self.resolve(rev)?;
+        self.sorted_lines(&["tag", "--points-at", &id])
     }
 
     /// All tag names of the repository, sorted.
     pub fn all_tags(&self) -> Result<Vec<String>, GitError> {
-        let s = self.run_string(&["tag", "--list"])?;
-        let mut tags: Vec<String> = s
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        tags.sort();
-        Ok(tags)
+        self.sorted_lines(&["tag", "--list"])
     }
 
     /// The root commits of `rev`'s history (`git rev-list --max-parents=0`),
@@ -277,14 +275,7 @@ impl Repo {
     /// boundary commits instead).
     pub fn root_commits(&self, rev: &str) -> Result<Vec<String>, GitError> {
         let id = self.resolve(rev)?;
-        let s = self.run_string(&["rev-list", "--max-parents=0", &id])?;
-        let mut roots: Vec<String> = s
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        roots.sort();
-        Ok(roots)
+        self.sorted_lines(&["rev-list", "--max-parents=0", &id])
     }
 
     /// Number of commits reachable from `rev` but not from `base`
