@@ -19,6 +19,8 @@ SURFACE=$PWD/target/release/examples/crate_surface
 W=$PWD/bench/out/crate
 rm -rf "$W"; mkdir -p "$W"
 cp -r tests/fixtures/monorepo "$W/repo"
+# Both sides pack without building: cargo with --no-verify, kiln with verify = false.
+printf 'verify = false\n' >> "$W/repo/recipes/mini-crates.toml"
 git -C "$W/repo" init -q
 git -C "$W/repo" add -A
 git -C "$W/repo" -c user.name=b -c user.email=b@example.invalid commit -qm bench
