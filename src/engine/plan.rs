@@ -160,6 +160,11 @@ fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError
         pypi: version.render(Target::Pypi).ok(),
         oci_tags: if oci { version.oci_tags()? } else { Vec::new() },
         revision,
+        release: if oci && version.canonical.is_post() {
+            Some(version.code_release(Target::Oci)?)
+        } else {
+            None
+        },
     })
 }
 
