@@ -244,6 +244,7 @@ fn check_source_path(r: &Recipe, key: &str, from: &str) -> Result<(), OciError> 
 /// Everything that can be checked without the workspace.
 pub fn check(r: &Recipe, version_tags: &[String], version: Spelling<'_>) -> Result<(), OciError> {
     let s = section(r);
+    shadowed_axes(r, &s)?;
     tags(r, version_tags, version.version)?;
     let plats = platforms(r, &s)?;
     if let Some(repo) = &s.repository {
@@ -282,6 +283,25 @@ pub fn check(r: &Recipe, version_tags: &[String], version: Spelling<'_>) -> Resu
         for (i, l) in s.layers.iter().enumerate() {
             check_layer(r, i, l, version, p.as_ref())?;
         }
+    }
+    Ok(())
+}
+
+/// A matrix axis may not take the name of a placeholder an image's
+/// templates define, which would silently replace one or the other:
+/// `release` always, `os`, `arch` and `variant` when the recipe lists
+/// `platforms` (then they are the platform's, in layer maps and
+/// `base.layout`).
+fn shadowed_axes(r: &Recipe, s: &OciSection) -> Result<(), OciError> {
+    for k in r.cell.keys() {
+        let reason = match k.as_str() {
+            "release" => "reserved placeholder name in an oci recipe ({release} is the version of the code the image carries); name the matrix axis otherwise",
+            "os" | "arch" | "variant" if !s.platforms.is_empty() => {
+                "is a platform placeholder of a recipe with `oci.platforms` ({os}, {arch}, {variant} in layer maps and base.layout); name the matrix axis otherwise"
+            }
+            _ => continue,
+        };
+        return Err(invalid(r, &format!("matrix.{k}"), k, reason));
     }
     Ok(())
 }
