@@ -369,8 +369,13 @@ fn setuptools_shape_images_with_channel_tags_and_post_releases() {
         "provenance",
         s.dist().join("node-3.1.0.oci").to_str().unwrap(),
     ]);
+    // The committed base is recorded as the commit's file, not as
+    // something the build made.
     assert!(
-        prov.contains(&release) && prov.contains("input wheel (recipe wheel"),
+        prov.contains(&release)
+            && prov.contains("input wheel (recipe wheel")
+            && prov
+                .contains("base image bases/busybox: snapshot file bases/busybox/index.json (git:"),
         "{prov}"
     );
     let prov = s.ok(&[
@@ -631,4 +636,41 @@ fn poetry_shape_docs_in_the_wheel_and_an_image_matrix() {
         "shape-docs",
         "shape-docs 1.4.1a0.dev1",
     );
+}
+
+/// A matrix axis named after a placeholder of image recipes is refused
+/// when the build is planned (exit 2 naming `matrix.<axis>`), instead of
+/// one silently replacing the other: `release`, and `variant` (`os`,
+/// `arch`) beside `oci.platforms`, whose `{variant}` is the platform's.
+#[test]
+fn matrix_axes_that_shadow_image_placeholders_are_refused() {
+    if !tools(&["git", "umoci", "file"]) {
+        return;
+    }
+    let s = Shape::new("release-poetry");
+    s.ok(&["plan"]);
+    let image = s.root.join("recipes/image.toml");
+    let text = std::fs::read_to_string(&image).unwrap();
+    for (changed, axis) in [
+        (
+            text.replace("tag-suffix", "platforms = [\"linux/amd64\"]\ntag-suffix"),
+            "matrix.variant",
+        ),
+        (
+            text.replace("variant = [\"final\", \"final-dev\"]", "release = [\"a\"]")
+                .replace("-{variant}", "")
+                .replace("{variant}", "x"),
+            "matrix.release",
+        ),
+    ] {
+        std::fs::write(&image, changed).unwrap();
+        let out = run(&mut s.kiln(&["plan", "--dirty"]));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("key `{axis}`"))
+                && err.contains("name the matrix axis otherwise"),
+            "{err}"
+        );
+    }
 }
