@@ -116,6 +116,22 @@ fn dist_names(dist: &Path) -> Vec<String> {
     names
 }
 
+/// `sha256sum -c` accepts `dist/SHA256SUMS`, and every artifact has its
+/// in-toto statement beside it.
+fn dist_is_complete(dist: &Path) {
+    run_ok(
+        cmd("sha256sum")
+            .args(["-c", "--quiet", "--strict", "SHA256SUMS"])
+            .current_dir(dist),
+    );
+    for name in dist_names(dist) {
+        let statement = dist.join(format!("{name}.intoto.json"));
+        let st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&statement).unwrap()).unwrap();
+        assert_eq!(st["_type"], "https://in-toto.io/Statement/v1", "{name}");
+    }
+}
+
 /// Every file below `dir` (relative path → bytes).
 fn files_below(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -339,6 +355,7 @@ fn setuptools_shape_images_with_channel_tags_and_post_releases() {
             "shape_server-3.1.0-py3-none-any.whl",
         ]
     );
+    dist_is_complete(&s.dist());
     let wheel = s.dist().join("shape_server-3.1.0-py3-none-any.whl");
     let release_wheel = std::fs::read(&wheel).unwrap();
     let bin = pip_runs(
@@ -399,6 +416,19 @@ fn setuptools_shape_images_with_channel_tags_and_post_releases() {
     // with 3.1.0's wheel inside; the code recipes are skipped, named.
     s.ok(&["version", "set", "3.1.0.post1"]);
     s.commit("3.1.0.post1: new images");
+    // The post release tagged as a new user might spell it: refused, with
+    // the tag it should be, before anything is written.
+    s.git(&["tag", "version/3.1.0-post1"]);
+    let out = run(&mut s.kiln(&["build"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("\"version/3.1.0-post1\" is malformed")
+            && err.contains("that would be version/3.1.0.post1"),
+        "{err}"
+    );
+    assert!(s.dist().join("server-3.1.0.oci").is_dir());
+    s.git(&["tag", "-d", "version/3.1.0-post1"]);
     s.git(&["tag", "version/3.1.0.post1"]);
     let out = run(&mut s.kiln(&["build"]));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -423,6 +453,7 @@ fn setuptools_shape_images_with_channel_tags_and_post_releases() {
             "server-3.1.0.post1.oci",
         ]
     );
+    dist_is_complete(&s.dist());
     // The wheel keeps its name (`{release}` in the recipes is 3.1.0), so
     // pip installs it from the image.
     let post = tags(&["3.1.0.post1", "3.1", "3", "latest", "petronas"]);
@@ -540,6 +571,7 @@ fn poetry_shape_docs_in_the_wheel_and_an_image_matrix() {
     }
     expected_names.sort();
     assert_eq!(dist_names(&s.dist()), expected_names);
+    dist_is_complete(&s.dist());
 
     // The wheel carries the rendered guide, recorded as the docs recipe's.
     let wheel = s.dist().join("shape_docs-1.4.0-py3-none-any.whl");
