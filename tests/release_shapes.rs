@@ -501,6 +501,7 @@ fn setuptools_shape_images_with_channel_tags_and_post_releases() {
     assert_eq!(show["channel"], "prerelease", "{show}");
     assert_eq!(show["prerelease"], true, "{show}");
     assert_eq!(show["oci_tags"], serde_json::json!(["3.1.1a0"]), "{show}");
+    assert_eq!(show["npm_dist_tag"], "next", "{show}");
     s.ok(&["build", "wheel", "server"]);
     assert_eq!(tags_of(&s.dist().join("server-3.1.1a0.oci")), ["3.1.1a0"]);
     pip_runs(
