@@ -219,3 +219,129 @@ fn post_release_of_an_untagged_release_is_exit_2_naming_the_tag() {
     );
     assert!(!root.join("dist").exists());
 }
+
+/// `{release}` in an image recipe is the version of the code the image
+/// carries: the release itself, and in a post release the release it
+/// re-issues — so a wheel copied into the image keeps the file name pip
+/// requires (its version must be the one in its metadata), while
+/// `{version}` is the post release's.
+#[test]
+fn release_placeholder_names_the_code_of_a_post_release_image() {
+    if !tools(&["umoci", "skopeo", "git"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = post_project(&tmp.path().join("proj"));
+    let server = root.join("recipes/server.toml");
+    let text = std::fs::read_to_string(&server).unwrap().replace(
+        "\"/opt/mini-flow.whl\"",
+        "\"/opt/wheels/mini_flow-{release}-py3-none-any.whl\"",
+    ) + "\n[oci.labels]\n\"org.example.release\" = \"{release}\"\n\"org.example.version\" = \"{version}\"\n";
+    write(&server, text);
+    git(
+        &root,
+        &["commit", "-q", "-am", "name the wheel by its release"],
+    );
+    git(&root, &["tag", "version/3.1.0"]);
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(&root, &store, &["build", "server"]));
+    let wheel_names = |layout: &Path, tag: &str, at: &str| {
+        let bundle = tmp.path().join(at);
+        run_ok(
+            cmd("umoci")
+                .args(["unpack", "--rootless", "--image"])
+                .arg(format!("{}:{tag}", layout.display()))
+                .arg(&bundle),
+        );
+        let mut names: Vec<String> = std::fs::read_dir(bundle.join("rootfs/opt/wheels"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let config = run_ok(
+            cmd("skopeo")
+                .args(["inspect", "--config"])
+                .arg(format!("oci:{}:{tag}", layout.display())),
+        );
+        let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+        let labels = &config["config"]["Labels"];
+        (
+            names,
+            labels["org.example.release"].as_str().unwrap().to_string(),
+            labels["org.example.version"].as_str().unwrap().to_string(),
+        )
+    };
+    let release = wheel_names(&root.join("dist/server-3.1.0.oci"), "3.1.0", "b1");
+    assert_eq!(
+        release,
+        (
+            vec!["mini_flow-3.1.0-py3-none-any.whl".to_string()],
+            "3.1.0".to_string(),
+            "3.1.0".to_string()
+        )
+    );
+
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["version", "set", "3.1.0.post1"],
+    ));
+    git(&root, &["commit", "-q", "-am", "3.1.0.post1"]);
+    git(&root, &["tag", "version/3.1.0.post1"]);
+    run_ok(&mut kiln_in(&root, &store, &["build", "server"]));
+    let post = wheel_names(
+        &root.join("dist/server-3.1.0.post1.oci"),
+        "3.1.0.post1",
+        "b2",
+    );
+    assert_eq!(
+        post,
+        (
+            vec!["mini_flow-3.1.0-py3-none-any.whl".to_string()],
+            "3.1.0".to_string(),
+            "3.1.0.post1".to_string()
+        )
+    );
+}
+
+/// A post release commit a day after its release: the image's wheel is
+/// built at the release commit's time, by the build and by `kiln verify`
+/// (which rebuilds with the image statement's `SOURCE_DATE_EPOCH`, the
+/// post commit's: that epoch is the image's, not its code inputs'); the
+/// report names the wheel as the release's, not as a `dist/` file.
+#[test]
+fn post_release_image_verifies_with_its_code_at_the_release_time() {
+    if !tools(&["umoci", "git"]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = post_project(&tmp.path().join("proj"));
+    git(&root, &["tag", "version/3.1.0"]);
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        &["version", "set", "3.1.0.post1"],
+    ));
+    common::fixture::git_dated(
+        &root,
+        &["commit", "-q", "-am", "3.1.0.post1"],
+        "1704251045 +0000",
+    );
+    git(&root, &["tag", "version/3.1.0.post1"]);
+    let said = run_ok(&mut kiln_in(&root, &store, &["build", "server"]));
+    assert!(
+        said.contains("mini_flow-3.1.0-py3-none-any.whl (release 3.1.0's")
+            && !said.contains("dist/mini_flow"),
+        "{said}"
+    );
+    let layout = root.join("dist/server-3.1.0.post1.oci");
+    let out = run(&mut kiln_in(
+        &root,
+        &tmp.path().join("verify-store"),
+        &["verify", layout.to_str().unwrap()],
+    ));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("rebuilt: bytes identical"), "{text}");
+}

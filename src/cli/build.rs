@@ -151,6 +151,7 @@ fn json(report: &BuildReport) -> String {
                 "surface": r.surface.as_str(),
                 "drv": r.drv.as_str(),
                 "status": r.status.as_str(),
+                "release_of": r.release_of,
                 "store_path": r.store_path,
                 "artifacts": r.artifacts.iter().map(|a| {
                     let mut o = serde_json::json!({"file": a.file, "sha256": a.sha256, "size": a.size});
@@ -172,6 +173,24 @@ fn human(report: &BuildReport, root: &std::path::Path) -> String {
         .unwrap_or(report.dist_dir.clone());
     let mut out = String::new();
     for r in &report.recipes {
+        if let Some(release) = &r.release_of {
+            // A post release's code input: release `release`'s artifact,
+            // inside the images, not in this `dist/`.
+            let files: Vec<String> = r
+                .artifacts
+                .iter()
+                .map(|a| crate::name::shown(&a.file).into_owned())
+                .collect();
+            out.push_str(&format!(
+                "{:8} {:24} {} (release {}'s, an input of the images; not in {})\n",
+                r.status.as_str(),
+                crate::name::shown(&r.id),
+                files.join(", "),
+                crate::name::shown(release),
+                crate::name::shown_path(&shown)
+            ));
+            continue;
+        }
         for a in &r.artifacts {
             let tag = match a.extra.get("dist_tag").and_then(|t| t.as_str()) {
                 Some(t) => format!(" (npm tag {})", crate::name::shown(t)),

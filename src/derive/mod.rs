@@ -81,6 +81,10 @@ pub struct Versions {
     /// OCI recipes: the clean commit the image is built from (its
     /// `org.opencontainers.image.revision`), if any.
     pub revision: Option<String>,
+    /// OCI recipes of a post release: the base release's spelling (the
+    /// `{release}` of the recipe's templates). Not written: it follows
+    /// from `artifact`.
+    pub release: Option<String>,
 }
 
 impl Versions {

@@ -198,6 +198,7 @@ fn build_one(
             store_path: store.path_of(&real.store_path),
             artifacts: artifacts_of(&real),
             duration: start.elapsed(),
+            release_of: None,
         };
         Ok((report, Realised::new(hash.clone(), real), None))
     };

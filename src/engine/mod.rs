@@ -134,6 +134,10 @@ pub struct RecipeReport {
     pub store_path: PathBuf,
     pub artifacts: Vec<Artifact>,
     pub duration: Duration,
+    /// `Some(version)` for a post release's code input: built as release
+    /// `version` built it, an artifact of that release, not in this
+    /// build's `dist/`.
+    pub release_of: Option<String>,
 }
 
 /// The result of [`build`].
@@ -213,7 +217,14 @@ fn publish(
             resolved.version.canonical
         ));
     }
-    let recipes = execute::run(plan, store, opts, progress, sweep)?;
+    let mut recipes = execute::run(plan, store, opts, progress, sweep)?;
+    for r in &mut recipes {
+        r.release_of = plan
+            .nodes
+            .iter()
+            .find(|n| n.recipe.id == r.id && !std::ptr::eq(n.resolved, resolved))
+            .map(|n| n.resolved.version.canonical.to_string());
+    }
     if let Some(r) = released {
         store.record_release(&r.project, &r.version, &r.source)?;
     }
@@ -233,11 +244,7 @@ fn publish(
     // release's artifacts, published by it.
     let published: Vec<RecipeReport> = recipes
         .iter()
-        .filter(|r| {
-            plan.nodes
-                .iter()
-                .any(|n| n.recipe.id == r.id && std::ptr::eq(n.resolved, resolved))
-        })
+        .filter(|r| r.release_of.is_none())
         .cloned()
         .collect();
     let publication = dist::Publication {

@@ -160,6 +160,11 @@ fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError
         pypi: version.render(Target::Pypi).ok(),
         oci_tags: if oci { version.oci_tags()? } else { Vec::new() },
         revision,
+        release: if oci && version.canonical.is_post() {
+            Some(version.code_release(Target::Oci)?)
+        } else {
+            None
+        },
     })
 }
 
@@ -224,8 +229,17 @@ impl<'r> Plan<'r> {
             if std::ptr::eq(side, resolved) {
                 names.claim(r, version, &versions.artifact, snapshot, &selection)?;
             }
+            // A post release's code inputs are built as the base release
+            // built them, at its commit's time: an explicit epoch (the
+            // environment's, or the one `kiln verify` reads from the
+            // image's statement) is the post release's own.
+            let explicit = if std::ptr::eq(side, resolved) {
+                opts.source_date_epoch
+            } else {
+                None
+            };
             let epoch = SourceDateEpoch::resolve(
-                opts.source_date_epoch,
+                explicit,
                 snapshot.commit_time,
                 r.spec.source_date_epoch,
                 side.policy.source_date_epoch,

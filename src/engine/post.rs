@@ -21,12 +21,7 @@ use crate::version::{ResolvedVersion, Version};
 /// The release a post release re-issues: `3.1.0.post1` → `3.1.0`, in the
 /// same scheme. `None` for a version that is not a post release.
 pub fn base_version(v: &Version) -> Option<Version> {
-    if !v.is_post() {
-        return None;
-    }
-    let mut p = v.pep440().ok()?;
-    p.post = None;
-    Version::Pep440(p).to_scheme(v.scheme()).ok()
+    v.post_base()
 }
 
 /// The base release of a post release, read at its tag: `None` when

@@ -136,9 +136,24 @@ impl Recipe {
 
     /// Render a template string: `{version}`, `{name}` and the matrix keys.
     pub fn render(&self, key: &str, template: &str, version: &str) -> Result<String, RecipeError> {
+        self.render_with(key, template, version, &[])
+    }
+
+    /// [`Recipe::render`] with more variables (`extra`, before the matrix
+    /// keys).
+    pub fn render_with(
+        &self,
+        key: &str,
+        template: &str,
+        version: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<String, RecipeError> {
         let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
         vars.insert("version", version);
         vars.insert("name", &self.name);
+        for (k, v) in extra {
+            vars.insert(k, v);
+        }
         for (k, v) in &self.cell {
             vars.insert(k, v);
         }

@@ -295,7 +295,11 @@ pub fn check(
         let tags = version
             .oci_tags()
             .map_err(|e| SurfaceError::Version(Box::new(e)))?;
-        oci::check(recipe, &tags, artifact_version)?;
+        let release = version
+            .code_release(crate::version::Target::Oci)
+            .map_err(|e| SurfaceError::Version(Box::new(e)))?;
+        let spelling = oci::plan::Spelling::new(artifact_version, Some(&release));
+        oci::check(recipe, &tags, spelling)?;
     }
     Ok(())
 }

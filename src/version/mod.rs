@@ -209,6 +209,17 @@ impl Version {
         self.pep440().map(|p| p.post.is_some()).unwrap_or(false)
     }
 
+    /// The release a post release re-issues: `3.1.0.post1` → `3.1.0`, in
+    /// the same scheme. `None` for a version that is not a post release.
+    pub fn post_base(&self) -> Option<Version> {
+        if !self.is_post() {
+            return None;
+        }
+        let mut p = self.pep440().ok()?;
+        p.post = None;
+        Version::Pep440(p).to_scheme(self.scheme()).ok()
+    }
+
     /// Major, minor and patch numbers.
     pub fn triple(&self) -> (u64, u64, u64) {
         match self {

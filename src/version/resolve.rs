@@ -197,6 +197,21 @@ impl ResolvedVersion {
         })
     }
 
+    /// The version of the code a build carries, in `target`'s spelling: a
+    /// post release's base release (`3.1.0.post1` → `3.1.0`, whose code
+    /// inputs a post-release image takes), else the version itself.
+    pub fn code_release(&self, target: Target) -> Result<String, VersionError> {
+        match self.canonical.post_base() {
+            Some(base) => ResolvedVersion {
+                canonical: base,
+                status: BuildStatus::Release { tag: None },
+                ..self.clone()
+            }
+            .render(target),
+            None => self.render(target),
+        }
+    }
+
     /// A warning about `target`'s rendering: PyPI rejects local versions.
     pub fn warning(&self, target: Target) -> Option<RenderWarning> {
         if target != Target::Pypi {

@@ -91,7 +91,11 @@ impl Classify for OciError {
 }
 
 /// Check an OCI recipe at planning time (before anything is built).
-pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), OciError> {
+pub fn check(
+    r: &Recipe,
+    version_tags: &[String],
+    version: plan::Spelling<'_>,
+) -> Result<(), OciError> {
     plan::check(r, version_tags, version)
 }
 
@@ -149,10 +153,11 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
     let revision = job.versions.revision.as_deref();
     let sde = job.source_date_epoch.max(0);
     let created = json::rfc3339(sde);
+    let spelling = plan::Spelling::new(job.version, job.versions.release.as_deref());
     let plan = plan::plan(
         r,
         &version_tags,
-        job.version,
+        spelling,
         sources::Sources {
             source_dir: job.source_dir,
             inputs: job.inputs,
@@ -326,6 +331,7 @@ fn build_platform(
 ) -> Result<Built, OciError> {
     let r = job.recipe;
     let s = &plan.section;
+    let release = job.versions.release.as_deref().unwrap_or(job.version);
     let base = match &pp.base {
         Some(pin) => Some(base::open(pin, pp.platform.as_ref())?),
         None => None,
@@ -411,7 +417,12 @@ fn build_platform(
     // Run settings: the recipe's values over the base's.
     let rc = &mut config.config;
     for (k, v) in &s.env {
-        let v = r.render(&format!("oci.env.{k}"), v, job.version)?;
+        let v = r.render_with(
+            &format!("oci.env.{k}"),
+            v,
+            job.version,
+            &[("release", release)],
+        )?;
         let entry = format!("{k}={v}");
         match rc
             .env
@@ -436,7 +447,12 @@ fn build_platform(
         rc.user = Some(u.clone());
     }
     for (k, v) in &s.labels {
-        let v = r.render(&format!("oci.labels.{k}"), v, job.version)?;
+        let v = r.render_with(
+            &format!("oci.labels.{k}"),
+            v,
+            job.version,
+            &[("release", release)],
+        )?;
         rc.labels.insert(k.clone(), v);
     }
     for p in plan::ports(r)? {

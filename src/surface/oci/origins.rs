@@ -2,7 +2,7 @@
 //! both artifacts (the layout and the docker archive): layer files by
 //! their image path (`<os>-<arch>/` first when there are several
 //! platforms; a later layer's file replaces an earlier one's), the base
-//! image by its layout, and the JSON documents kiln writes.
+//! image by its layout's `index.json`, and the JSON documents kiln writes.
 
 use super::plan::{EntryKind, ImagePlan};
 use crate::provenance::origin::{EntryOrigin, Origins};
@@ -17,11 +17,14 @@ pub fn image(plan: &ImagePlan, artifacts: &[Artifact]) -> Origins {
                 (Some(p), true) => format!("{}-{}/", p.os, p.architecture),
                 _ => String::new(),
             };
+            // The base is its layout's `index.json`, the document that
+            // names the pinned manifest: a snapshot file or an input's
+            // file, never something the build made.
             if let Some(base) = &pp.base {
                 o.add(
                     &a.file,
                     format!("{prefix}base image {}", base.name),
-                    EntryOrigin::Workspace(base.dir.clone()),
+                    EntryOrigin::Workspace(base.dir.join("index.json")),
                 );
             }
             for layer in &pp.layers {

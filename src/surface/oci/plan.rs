@@ -104,6 +104,29 @@ pub(super) fn missing(r: &Recipe, key: &str, from: &str) -> OciError {
     )
 }
 
+/// The version spellings an image recipe's templates use: `{version}`,
+/// and `{release}`, the version of the code it carries (a post release's
+/// base release; else the version).
+#[derive(Debug, Clone, Copy)]
+pub struct Spelling<'a> {
+    pub version: &'a str,
+    pub release: &'a str,
+}
+
+impl<'a> Spelling<'a> {
+    /// `{release}` from a post release's base (`None`: the version).
+    pub fn new(version: &'a str, release: Option<&'a str>) -> Self {
+        Spelling {
+            version,
+            release: release.unwrap_or(version),
+        }
+    }
+
+    fn vars(&self) -> [(&'static str, &'a str); 1] {
+        [("release", self.release)]
+    }
+}
+
 /// The tags of one image: the version's OCI tags (for stable releases with
 /// the policy's aliases and per-major channel), each with the recipe's tag
 /// suffix.
@@ -157,11 +180,12 @@ fn render(
     r: &Recipe,
     key: &str,
     template: &str,
-    version: &str,
+    v: Spelling<'_>,
     platform: Option<&Platform>,
 ) -> Result<String, OciError> {
     let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
-    vars.insert("version", version);
+    vars.insert("version", v.version);
+    vars.insert("release", v.release);
     vars.insert("name", &r.name);
     for (k, v) in &r.cell {
         vars.insert(k, v);
@@ -218,9 +242,10 @@ fn check_source_path(r: &Recipe, key: &str, from: &str) -> Result<(), OciError> 
 }
 
 /// Everything that can be checked without the workspace.
-pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), OciError> {
+pub fn check(r: &Recipe, version_tags: &[String], version: Spelling<'_>) -> Result<(), OciError> {
     let s = section(r);
-    tags(r, version_tags, version)?;
+    shadowed_axes(r, &s)?;
+    tags(r, version_tags, version.version)?;
     let plats = platforms(r, &s)?;
     if let Some(repo) = &s.repository {
         let ok = !repo.is_empty()
@@ -262,12 +287,31 @@ pub fn check(r: &Recipe, version_tags: &[String], version: &str) -> Result<(), O
     Ok(())
 }
 
+/// A matrix axis may not take the name of a placeholder an image's
+/// templates define, which would silently replace one or the other:
+/// `release` always, `os`, `arch` and `variant` when the recipe lists
+/// `platforms` (then they are the platform's, in layer maps and
+/// `base.layout`).
+fn shadowed_axes(r: &Recipe, s: &OciSection) -> Result<(), OciError> {
+    for k in r.cell.keys() {
+        let reason = match k.as_str() {
+            "release" => "reserved placeholder name in an oci recipe ({release} is the version of the code the image carries); name the matrix axis otherwise",
+            "os" | "arch" | "variant" if !s.platforms.is_empty() => {
+                "is a platform placeholder of a recipe with `oci.platforms` ({os}, {arch}, {variant} in layer maps and base.layout); name the matrix axis otherwise"
+            }
+            _ => continue,
+        };
+        return Err(invalid(r, &format!("matrix.{k}"), k, reason));
+    }
+    Ok(())
+}
+
 /// One layer's templates and paths, for one platform.
 fn check_layer(
     r: &Recipe,
     i: usize,
     l: &super::schema::LayerSection,
-    version: &str,
+    version: Spelling<'_>,
     p: Option<&Platform>,
 ) -> Result<(), OciError> {
     render(r, &format!("oci.layers[{i}].name"), &l.name, version, p)?;
@@ -307,17 +351,22 @@ fn keyed(table: &str, k: &str) -> String {
 
 /// The run settings (env, labels, user, entrypoint, cmd), rendered where
 /// templated, against what runtimes accept ([`settings`]).
-fn run_settings(r: &Recipe, s: &OciSection, version: &str) -> Result<(), OciError> {
+fn run_settings(r: &Recipe, s: &OciSection, version: Spelling<'_>) -> Result<(), OciError> {
     for (k, v) in &s.env {
         let key = keyed("oci.env", k);
         settings::env_key(k).map_err(|reason| invalid(r, &key, k, reason))?;
-        let value = r.render(&format!("oci.env.{k}"), v, version)?;
+        let value = r.render_with(&format!("oci.env.{k}"), v, version.version, &version.vars())?;
         settings::no_nul(&value).map_err(|reason| invalid(r, &key, &value, reason))?;
     }
     for (k, v) in &s.labels {
         let key = keyed("oci.labels", k);
         settings::label_key(k).map_err(|reason| invalid(r, &key, k, reason))?;
-        let value = r.render(&format!("oci.labels.{k}"), v, version)?;
+        let value = r.render_with(
+            &format!("oci.labels.{k}"),
+            v,
+            version.version,
+            &version.vars(),
+        )?;
         settings::label_value(&value).map_err(|reason| invalid(r, &key, &value, reason))?;
     }
     if let Some(u) = &s.user {
@@ -408,7 +457,7 @@ fn insert(
 pub fn plan(
     r: &Recipe,
     version_tags: &[String],
-    version: &str,
+    version: Spelling<'_>,
     sources: Sources<'_>,
     revision: Option<&str>,
     created: &str,
@@ -530,7 +579,7 @@ pub fn plan(
     );
     annotations.insert(
         "org.opencontainers.image.version".to_string(),
-        version.to_string(),
+        version.version.to_string(),
     );
     annotations.insert("org.opencontainers.image.title".to_string(), title);
     if let Some(rev) = revision {
@@ -545,7 +594,7 @@ pub fn plan(
     Ok(ImagePlan {
         platforms: out_platforms,
         compression: s.compression,
-        tags: tags(r, version_tags, version)?,
+        tags: tags(r, version_tags, version.version)?,
         repository: s
             .repository
             .clone()
