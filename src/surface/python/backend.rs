@@ -282,9 +282,36 @@ pub fn host_inputs(
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub tools: Vec<Tool>,
-    /// One entry per `build-system.requires` distribution:
-    /// `pep517:<name>`, its version, the sha256 over its files' digests.
+    /// One entry per distribution the backend runs with: `pep517:<name>`,
+    /// its version, and the sha256 of the wheel installed (a declared
+    /// directory of wheels) or over its installed files (the interpreter's
+    /// own site-packages).
     pub identity: Vec<ToolRef>,
+    /// With a declared directory of wheels: the environment to install.
+    pub environment: Option<Environment>,
+}
+
+/// A backend environment installed from a declared directory of wheels
+/// ([`super::wheels`]), built by [`super::pep517`] into the store.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The directory on the host.
+    pub dir: std::path::PathBuf,
+    /// The interpreter the wheels are for.
+    pub interpreter: super::wheels::Interpreter,
+    /// Its identity (part of the environment's key).
+    pub python: ToolRef,
+    /// The wheels `build-system.requires` needs, with their dependencies.
+    pub wheels: Vec<super::wheels::ChosenWheel>,
+}
+
+/// The derivation's entry for a wheel of the environment.
+pub fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
+    ToolRef {
+        name: format!("pep517:{}", w.name),
+        version: w.version.clone(),
+        sha256: w.sha256.clone(),
+    }
 }
 
 /// For a recipe in backend mode, resolve its tools and probe its backend;
@@ -306,14 +333,72 @@ pub fn resolve(
     check_native_keys(recipe)?;
     let bs = BuildSystem::parse(pyproject, file)?;
     let names = bs.tool_names(&s);
-    let (ro_inputs, extra_env) = host_inputs(recipe, &s, host)?;
+    // Checked for its message (a declared directory that is not there).
+    host_inputs(recipe, &s, host)?;
     sandbox::check_available(mode).map_err(PythonError::Sandbox)?;
     let tools =
         sandbox::resolve_tools_cached(&names, root, tool_cache).map_err(PythonError::Sandbox)?;
-    let mut env = python_env(&tools, s.python, mode);
-    env.extend(extra_env);
-    let identity = probe(&bs, &tools, s.python, mode, file, ro_inputs, env)?;
-    Ok(Some(Resolved { tools, identity }))
+    let env = python_env(&tools, s.python, mode);
+    let wheels_dir = s.host_inputs.iter().find_map(|n| host.get(n));
+    let probe_names = if wheels_dir.is_some() {
+        Vec::new()
+    } else {
+        bs.requires.clone()
+    };
+    let probe = Probe {
+        bs: &bs,
+        tools: &tools,
+        python: s.python,
+        mode,
+        file,
+        env,
+    };
+    let (facts, probed) = probe.run(&probe_names)?;
+    let Some(dir) = wheels_dir else {
+        let identity = probe.check(&probed)?;
+        return Ok(Some(Resolved {
+            tools,
+            identity,
+            environment: None,
+        }));
+    };
+    let interpreter = super::wheels::Interpreter::new(&facts)
+        .map_err(|e| probe.unavailable(s.python, format!("unexpected marker environment ({e})")))?;
+    let roots: Vec<(String, String)> = bs
+        .requires
+        .iter()
+        .map(|r| {
+            (
+                r.clone(),
+                format!("build-system.requires of {}", file.display()),
+            )
+        })
+        .collect();
+    let wheels =
+        super::wheels::resolve(dir, &interpreter, &roots, &|r, d| probe.unavailable(r, d))?;
+    let python = tools
+        .iter()
+        .find(|t| t.name == s.python)
+        .map(|t| ToolRef {
+            name: t.name.clone(),
+            version: t.version.clone(),
+            sha256: t.sha256.clone(),
+        })
+        .unwrap_or_else(|| ToolRef {
+            name: s.python.to_string(),
+            version: String::new(),
+            sha256: String::new(),
+        });
+    Ok(Some(Resolved {
+        tools,
+        identity: wheels.iter().map(wheel_identity).collect(),
+        environment: Some(Environment {
+            dir: dir.clone(),
+            interpreter,
+            python,
+            wheels,
+        }),
+    }))
 }
 
 /// The native builder's keys mean nothing to a backend.
@@ -354,116 +439,156 @@ struct Probed {
     files: Vec<(String, String)>,
 }
 
-/// Run the probe with the interpreter in the sandbox; check every
-/// requirement; return the identities.
-fn probe(
-    bs: &BuildSystem,
-    tools: &[Tool],
-    python: &str,
+#[derive(Debug, serde::Deserialize)]
+struct ProbeOutput {
+    env: super::wheels::InterpreterFacts,
+    dists: Vec<Probed>,
+}
+
+/// The probe's run: the interpreter in the sandbox, reporting itself and
+/// the distributions it has.
+struct Probe<'a> {
+    bs: &'a BuildSystem,
+    tools: &'a [Tool],
+    python: &'a str,
     mode: SandboxMode,
-    file: &Path,
-    ro_inputs: Vec<sandbox::RoInput>,
+    file: &'a Path,
     env: BTreeMap<String, String>,
-) -> Result<Vec<ToolRef>, PythonError> {
-    let reqs = bs
-        .requires
-        .iter()
-        .map(|r| {
-            Requirement::<VerbatimUrl>::from_str(r)
-                .map(|req| (r.as_str(), req))
-                .map_err(|e| PythonError::field(file, "build-system.requires", r, e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let unavailable = |requirement: &str, detail: String| PythonError::BackendUnavailable {
-        file: file.to_path_buf(),
-        backend: bs.backend.clone(),
-        requirement: requirement.to_string(),
-        detail,
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("kiln-probe-")
-        .tempdir()
-        // While planning the store may not exist yet: the probe's scratch
-        // directory is a system temporary directory, removed after it.
-        .map_err(super::io(Path::new(
-            "(temporary directory for the backend probe)",
-        )))?;
-    let ws = dir.path().join("ws");
-    std::fs::create_dir(&ws).map_err(super::io(&ws))?;
-    let log = dir.path().join("probe.log");
-    let script = ws.join("kiln-probe.py");
-    std::fs::write(&script, PROBE).map_err(super::io(&script))?;
-    let in_sandbox = format!("{}/kiln-probe.py", sandbox::env::BUILD_DIR);
-    let mut argv: Vec<String> = [python, "-s", "-B", &in_sandbox].map(String::from).to_vec();
-    argv.extend(reqs.iter().map(|(_, r)| r.name.to_string()));
-    let spec = Spec {
-        workspace: ws,
-        cwd: String::new(),
-        argv,
-        tools: tools.to_vec(),
-        ro_inputs,
-        env,
-        source_date_epoch: 0,
-        mode,
-    };
-    let out = sandbox::run_capture(&spec, &log).map_err(|e| match e {
-        sandbox::SandboxError::Failed { tail, status, .. } => unavailable(
-            python,
-            format!("the interpreter cannot run in the sandbox ({status}): {tail}"),
-        ),
-        other => PythonError::Sandbox(other),
-    })?;
-    let probed: Vec<Probed> = serde_json::from_slice(&out)
-        .map_err(|e| unavailable(python, format!("unexpected probe output ({e})")))?;
-    let mut identity: BTreeMap<String, ToolRef> = BTreeMap::new();
-    for ((raw, req), p) in reqs.iter().zip(&probed) {
-        debug_assert_eq!(p.name, req.name.to_string());
-        let needed = req.marker.is_true();
-        if p.missing {
-            if needed {
-                return Err(unavailable(
-                    raw,
-                    format!("not installed for `{python}`; install it for that interpreter (kiln never downloads a backend)"),
-                ));
-            }
-            continue;
+}
+
+impl Probe<'_> {
+    fn unavailable(&self, requirement: &str, detail: String) -> PythonError {
+        PythonError::BackendUnavailable {
+            file: self.file.to_path_buf(),
+            backend: self.bs.backend.clone(),
+            requirement: requirement.to_string(),
+            detail,
         }
-        match &req.version_or_url {
-            Some(VersionOrUrl::VersionSpecifier(spec)) => {
-                let ok = Version::from_str(&p.version).is_ok_and(|v| spec.contains(&v));
-                if !ok && needed {
-                    return Err(unavailable(
+    }
+
+    /// Run the probe for the distributions named by `requires`.
+    fn run(
+        &self,
+        requires: &[String],
+    ) -> Result<
+        (
+            super::wheels::InterpreterFacts,
+            Vec<(String, Requirement<VerbatimUrl>, Probed)>,
+        ),
+        PythonError,
+    > {
+        let reqs = requires
+            .iter()
+            .map(|r| {
+                Requirement::<VerbatimUrl>::from_str(r)
+                    .map(|req| (r.clone(), req))
+                    .map_err(|e| {
+                        PythonError::field(self.file, "build-system.requires", r, e.to_string())
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let dir = tempfile::Builder::new()
+            .prefix("kiln-probe-")
+            .tempdir()
+            // While planning the store may not exist yet: the probe's scratch
+            // directory is a system temporary directory, removed after it.
+            .map_err(super::io(Path::new(
+                "(temporary directory for the backend probe)",
+            )))?;
+        let ws = dir.path().join("ws");
+        std::fs::create_dir(&ws).map_err(super::io(&ws))?;
+        let log = dir.path().join("probe.log");
+        let script = ws.join("kiln-probe.py");
+        std::fs::write(&script, PROBE).map_err(super::io(&script))?;
+        let in_sandbox = format!("{}/kiln-probe.py", sandbox::env::BUILD_DIR);
+        let python = self.python;
+        let mut argv: Vec<String> = [python, "-s", "-B", &in_sandbox].map(String::from).to_vec();
+        argv.extend(reqs.iter().map(|(_, r)| r.name.to_string()));
+        let spec = Spec {
+            workspace: ws,
+            cwd: String::new(),
+            argv,
+            tools: self.tools.to_vec(),
+            ro_inputs: Vec::new(),
+            env: self.env.clone(),
+            source_date_epoch: 0,
+            mode: self.mode,
+        };
+        let out = sandbox::run_capture(&spec, &log).map_err(|e| match e {
+            sandbox::SandboxError::Failed { tail, status, .. } => self.unavailable(
+                python,
+                format!("the interpreter cannot run in the sandbox ({status}): {tail}"),
+            ),
+            other => PythonError::Sandbox(other),
+        })?;
+        let probed: ProbeOutput = serde_json::from_slice(&out)
+            .map_err(|e| self.unavailable(python, format!("unexpected probe output ({e})")))?;
+        if probed.dists.len() != reqs.len() {
+            return Err(self.unavailable(python, "unexpected probe output".into()));
+        }
+        let dists = reqs
+            .into_iter()
+            .zip(probed.dists)
+            .map(|((raw, req), p)| (raw, req, p))
+            .collect();
+        Ok((probed.env, dists))
+    }
+
+    /// Every requirement installed for the interpreter; their identities.
+    fn check(
+        &self,
+        probed: &[(String, Requirement<VerbatimUrl>, Probed)],
+    ) -> Result<Vec<ToolRef>, PythonError> {
+        let python = self.python;
+        let mut identity: BTreeMap<String, ToolRef> = BTreeMap::new();
+        for (raw, req, p) in probed {
+            debug_assert_eq!(p.name, req.name.to_string());
+            let needed = req.marker.is_true();
+            if p.missing {
+                if needed {
+                    return Err(self.unavailable(
                         raw,
-                        format!("version {} is installed for `{python}`", p.version),
+                        format!("no distribution `{}` is installed for the interpreter `{python}` (its own site-packages, where kiln looks when the recipe declares no host-inputs = [\"python-wheels\"]); install it for that interpreter, or declare a directory of wheels (kiln never downloads a backend)", req.name),
                     ));
                 }
+                continue;
             }
-            Some(VersionOrUrl::Url(_)) => {
-                return Err(unavailable(
-                    raw,
-                    "a URL requirement cannot be met offline".into(),
-                ))
+            match &req.version_or_url {
+                Some(VersionOrUrl::VersionSpecifier(spec)) => {
+                    let ok = Version::from_str(&p.version).is_ok_and(|v| spec.contains(&v));
+                    if !ok && needed {
+                        return Err(self.unavailable(
+                            raw,
+                            format!("`{}` {spec} is not satisfied by version {} installed for the interpreter `{python}` (its own site-packages)", req.name, p.version),
+                        ));
+                    }
+                }
+                Some(VersionOrUrl::Url(_)) => {
+                    return Err(
+                        self.unavailable(raw, "a URL requirement cannot be met offline".into())
+                    )
+                }
+                None => {}
             }
-            None => {}
+            let mut h = Sha256::new();
+            for (path, digest) in &p.files {
+                h.update(path.as_bytes());
+                h.update(b"\t");
+                h.update(digest.as_bytes());
+                h.update(b"\n");
+            }
+            let sha256: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            identity.insert(
+                p.name.clone(),
+                ToolRef {
+                    name: format!("pep517:{}", p.name),
+                    version: p.version.clone(),
+                    sha256,
+                },
+            );
         }
-        let mut h = Sha256::new();
-        for (path, digest) in &p.files {
-            h.update(path.as_bytes());
-            h.update(b"\t");
-            h.update(digest.as_bytes());
-            h.update(b"\n");
-        }
-        let sha256: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        identity.insert(
-            p.name.clone(),
-            ToolRef {
-                name: format!("pep517:{}", p.name),
-                version: p.version.clone(),
-                sha256,
-            },
-        );
+        Ok(identity.into_values().collect())
     }
-    Ok(identity.into_values().collect())
 }
 
 /// [`resolve`] for a recipe of the plan, reading `<base>/pyproject.toml`

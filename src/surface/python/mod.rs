@@ -25,7 +25,9 @@ pub const DEFLATE: crate::archive::deflate::Deflate =
     crate::archive::deflate::Deflate::Libdeflate(6);
 
 pub mod backend;
+mod environment;
 pub mod files;
+mod install;
 pub mod metadata;
 pub mod names;
 pub mod normalise;
@@ -35,6 +37,7 @@ mod placed;
 pub mod project;
 pub mod sdist;
 pub mod wheel;
+pub mod wheels;
 
 use std::path::PathBuf;
 
@@ -94,6 +97,9 @@ pub enum PythonError {
     },
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
+    /// Keeping a backend environment in the store.
+    #[error(transparent)]
+    Store(Box<crate::store::StoreError>),
     #[error(transparent)]
     Tar(#[from] crate::archive::tar::TarError),
     #[error(transparent)]
@@ -115,6 +121,7 @@ impl Classify for PythonError {
             | PythonError::VersionMismatch { .. } => ErrorKind::BadInput,
             PythonError::Normalise { .. } | PythonError::TooLarge { .. } => ErrorKind::CheckFailed,
             PythonError::Sandbox(e) => e.kind(),
+            PythonError::Store(e) => e.kind(),
             PythonError::Tar(e) => e.kind(),
             PythonError::Zip(e) => e.kind(),
             PythonError::Io { source, .. } => ErrorKind::of_io(source),
