@@ -8,10 +8,18 @@
 //! `setuptools.build_meta:__legacy__`), resolves the interpreter (`python`,
 //! default `python3`) and, for maturin, `maturin`, `cargo`, `rustc` and `cc`
 //! as tools, and runs a probe ([`PROBE`]) with that interpreter in the
-//! sandbox: every `build-system.requires` entry must be installed for it
-//! and satisfy its specifier — nothing is ever downloaded. The identity of
-//! each requirement — its name, version and the sha256 of all its files —
-//! enters the derivation next to the tools ([`Resolved::identity`]).
+//! sandbox, which reports the interpreter's PEP 508 marker environment and
+//! wheel tags. The backend's distributions then come from one of two places
+//! — nothing is ever downloaded:
+//!
+//! - a declared directory of wheels (`host-inputs = ["python-wheels"]`):
+//!   [`super::wheels`] chooses the wheels `build-system.requires` needs,
+//!   with their dependencies, and [`super::environment`] installs them into
+//!   a store path when building ([`Environment`]); each chosen wheel's
+//!   name, version and sha256 enters the derivation;
+//! - otherwise the interpreter's own site-packages: every requirement must
+//!   be installed for it and satisfy its specifier, and its identity — its
+//!   name, version and the sha256 of all its files — enters the derivation.
 //!
 //! Running the hook and normalising its result is [`super::pep517`].
 
@@ -246,20 +254,15 @@ pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<S
     env
 }
 
-/// Where a `python-wheels` directory is mounted in the sandbox.
-pub const WHEELS_AT: &str = "/opt/kiln-python-wheels";
-
-/// The read-only inputs and environment of the recipe's declared host
-/// inputs: a `python-wheels` directory is mounted at [`WHEELS_AT`] and named
-/// by `KILN_BACKEND_WHEELS`, whose `.whl` files the probe and the driver put
-/// first on `sys.path` (by name).
-pub fn host_inputs(
+/// The directory of wheels the recipe declares (`host-inputs =
+/// ["python-wheels"]`, from `$KILN_PYTHON_WHEELS`), which must exist on
+/// this host; `None` when it declares none.
+pub fn wheels_dir<'h>(
     recipe: &Recipe,
     s: &Settings<'_>,
-    host: &BTreeMap<String, std::path::PathBuf>,
-) -> Result<(Vec<sandbox::RoInput>, BTreeMap<String, String>), PythonError> {
-    let mut ro = Vec::new();
-    let mut env = BTreeMap::new();
+    host: &'h BTreeMap<String, std::path::PathBuf>,
+) -> Result<Option<&'h std::path::PathBuf>, PythonError> {
+    let mut found = None;
     for name in s.host_inputs {
         let dir = host.get(name).filter(|d| d.is_dir()).ok_or_else(|| {
             PythonError::field(
@@ -269,13 +272,9 @@ pub fn host_inputs(
                 "no such directory on this host: set KILN_PYTHON_WHEELS to a directory of .whl files",
             )
         })?;
-        ro.push(sandbox::RoInput {
-            host: dir.clone(),
-            at: WHEELS_AT.to_string(),
-        });
-        env.insert("KILN_BACKEND_WHEELS".to_string(), WHEELS_AT.to_string());
+        found.get_or_insert(dir);
     }
-    Ok((ro, env))
+    Ok(found)
 }
 
 /// A backend recipe's tools and backend identity, fixed while planning.
@@ -333,13 +332,11 @@ pub fn resolve(
     check_native_keys(recipe)?;
     let bs = BuildSystem::parse(pyproject, file)?;
     let names = bs.tool_names(&s);
-    // Checked for its message (a declared directory that is not there).
-    host_inputs(recipe, &s, host)?;
+    let wheels_dir = wheels_dir(recipe, &s, host)?;
     sandbox::check_available(mode).map_err(PythonError::Sandbox)?;
     let tools =
         sandbox::resolve_tools_cached(&names, root, tool_cache).map_err(PythonError::Sandbox)?;
     let env = python_env(&tools, s.python, mode);
-    let wheels_dir = s.host_inputs.iter().find_map(|n| host.get(n));
     let probe_names = if wheels_dir.is_some() {
         Vec::new()
     } else {
@@ -439,6 +436,9 @@ struct Probed {
     files: Vec<(String, String)>,
 }
 
+/// A requirement (as written, parsed) and what the probe found for it.
+type ProbedReq = (String, Requirement<VerbatimUrl>, Probed);
+
 #[derive(Debug, serde::Deserialize)]
 struct ProbeOutput {
     env: super::wheels::InterpreterFacts,
@@ -470,13 +470,7 @@ impl Probe<'_> {
     fn run(
         &self,
         requires: &[String],
-    ) -> Result<
-        (
-            super::wheels::InterpreterFacts,
-            Vec<(String, Requirement<VerbatimUrl>, Probed)>,
-        ),
-        PythonError,
-    > {
+    ) -> Result<(super::wheels::InterpreterFacts, Vec<ProbedReq>), PythonError> {
         let reqs = requires
             .iter()
             .map(|r| {
@@ -535,10 +529,7 @@ impl Probe<'_> {
     }
 
     /// Every requirement installed for the interpreter; their identities.
-    fn check(
-        &self,
-        probed: &[(String, Requirement<VerbatimUrl>, Probed)],
-    ) -> Result<Vec<ToolRef>, PythonError> {
+    fn check(&self, probed: &[ProbedReq]) -> Result<Vec<ToolRef>, PythonError> {
         let python = self.python;
         let mut identity: BTreeMap<String, ToolRef> = BTreeMap::new();
         for (raw, req, p) in probed {

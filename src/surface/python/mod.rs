@@ -165,8 +165,15 @@ fn load<'a>(job: &'a Job<'a>) -> Result<(project::Project, files::SourceFiles<'a
     Ok((project, src))
 }
 
-/// A project the native builder refuses because its metadata is not static
-/// is told how to build it with its own backend.
+/// `[project]` keys the native builder refuses although the metadata is
+/// valid: the fields a backend computes (or reads from elsewhere), and a
+/// readme charset the specification lets a tool support.
+const NATIVE_ONLY: &[&str] = &["project", "project.dynamic", "project.readme.charset"];
+
+/// A metadata refusal of the native builder says whether backend mode
+/// would accept the project: yes for what only the native builder lacks
+/// ([`NATIVE_ONLY`]), telling how to set it; no for invalid metadata, which
+/// the project's backend refuses as well.
 fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
     match e {
         PythonError::Field {
@@ -174,16 +181,25 @@ fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
             key,
             value,
             reason,
-        } if key == "project" || key == "project.dynamic" => PythonError::Field {
-            file,
-            key,
-            value,
-            reason: format!(
-                "{reason}; to build it with the project's own build backend set `backend = \"pep517\"` in [{}] of {}",
-                job.recipe.surface().as_str(),
-                job.recipe.file.display()
-            ),
-        },
+        } => {
+            let reason = if NATIVE_ONLY.contains(&key.as_str()) {
+                format!(
+                    "{reason}; backend mode would accept the project: to build it with its own build backend set `backend = \"pep517\"` in [{}] of {}",
+                    job.recipe.surface().as_str(),
+                    job.recipe.file.display()
+                )
+            } else {
+                format!(
+                    "{reason}; this is invalid metadata, which backend mode (`backend = \"pep517\"`) would not accept either: the project's backend validates the same field"
+                )
+            };
+            PythonError::Field {
+                file,
+                key,
+                value,
+                reason,
+            }
+        }
         other => other,
     }
 }

@@ -3,7 +3,11 @@
 //! workspace, then normalise its result ([`super::normalise`]).
 //!
 //! The hook runs through [`DRIVER`] with the recipe's interpreter, in the
-//! project directory (`/build/src/<source>`), offline: the sandbox has no
+//! project directory (`/build/src/<source>`). With a declared directory of
+//! wheels the backend's environment ([`super::environment`]) is mounted
+//! read-only at [`ENV_AT`] and the interpreter runs with `-S`: only that
+//! environment's `site-packages` and the standard library are importable;
+//! otherwise the interpreter's own site-packages. Offline: the sandbox has no
 //! network, only the resolved tools on `PATH`, and the environment of
 //! [`super::backend::python_env`] plus `SOURCE_DATE_EPOCH`. A maturin
 //! backend also gets the cargo registry cache read-only (the `cargo-registry`
@@ -228,7 +232,7 @@ impl Runner<'_> {
             .into_iter()
             .collect();
         let confine = Confine {
-            limits: self.limits.clone(),
+            limits: self.limits,
             hidden,
         };
         sandbox::run_confined(&spec, &confine, job.log).map_err(|e| match e {

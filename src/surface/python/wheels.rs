@@ -307,20 +307,7 @@ pub fn resolve(
                 .iter()
                 .all(|(n, c)| previous.get(n).is_some_and(|p| p.file == c.file));
         if same {
-            return chosen
-                .into_values()
-                .map(|c| {
-                    let path = dir.join(&c.file);
-                    let (sha256, _) = crate::hash::Sha256::digest_file(&path).map_err(io(&path))?;
-                    let sha256 = sha256.to_hex();
-                    Ok(ChosenWheel {
-                        name: c.name,
-                        version: c.version.to_string(),
-                        file: c.file,
-                        sha256,
-                    })
-                })
-                .collect();
+            return chosen.into_values().map(|c| digested(dir, c)).collect();
         }
         previous = chosen;
     }
@@ -335,6 +322,18 @@ pub fn resolve(
             crate::name::shown_path(dir)
         ),
     ))
+}
+
+/// A chosen candidate with the sha256 of its file.
+fn digested(dir: &Path, c: Candidate) -> Result<ChosenWheel, PythonError> {
+    let path = dir.join(&c.file);
+    let (sha256, _) = crate::hash::Sha256::digest_file(&path).map_err(io(&path))?;
+    Ok(ChosenWheel {
+        name: c.name,
+        version: c.version.to_string(),
+        file: c.file,
+        sha256: sha256.to_hex(),
+    })
 }
 
 /// The message for a requirement no wheel of `dir` satisfies.
@@ -361,22 +360,26 @@ fn unsatisfied(
     let found = match seen.get(&name) {
         None => "no wheel of that name".to_string(),
         Some(files) => {
-            let usable: Vec<&str> = pass
+            let usable: BTreeSet<&str> = pass
                 .by_name
                 .get(&name)
                 .into_iter()
                 .flatten()
                 .map(|c| c.file.as_str())
                 .collect();
-            format!(
-                "wheels {} ({} installable for this interpreter)",
-                files.join(", "),
-                if usable.is_empty() {
-                    "none".to_string()
-                } else {
-                    usable.join(", ")
-                }
-            )
+            let other: Vec<&str> = files
+                .iter()
+                .map(String::as_str)
+                .filter(|f| !usable.contains(f))
+                .collect();
+            let mut found = usable.iter().copied().collect::<Vec<_>>().join(", ");
+            if found.is_empty() {
+                found = "no wheel this interpreter can install".into();
+            }
+            if !other.is_empty() {
+                found.push_str(&format!("; for other interpreters: {}", other.join(", ")));
+            }
+            found
         }
     };
     let mut detail = format!(
