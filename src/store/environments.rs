@@ -3,7 +3,10 @@
 //!
 //! The environment itself is an ordinary content-addressed store path
 //! (committed like an output: normalised, read-only, sealed validity
-//! record) with a gc root. `.kiln/environments/<key>.json` is a record,
+//! record) and, like any path no realisation or root names, a cache that
+//! `kiln store gc` may collect (gc holds the store exclusively, so never
+//! while a build uses it); a later build then installs it again.
+//! `.kiln/environments/<key>.json` is a record,
 //! sealed with this user's key, naming the store path and its NAR, so a
 //! later build with the same key reuses it after the same checks as a
 //! cached output (an altered environment is set aside, then rebuilt).
@@ -13,9 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::lookup::Output;
-use super::records::RootRecord;
 use super::trust::RecordKind;
-use super::{fsops, io_err, to_json, Store, StoreError};
+use super::{fsops, io_err, Store, StoreError};
 use crate::hash::Sha256;
 use crate::nix::store_path::StorePath;
 
@@ -71,7 +73,7 @@ impl Store {
     }
 
     /// Commit `staged` (a tree inside a [`staging`](Self::staging)
-    /// directory) as `name`, keep it as a gc root and record it for `key`.
+    /// directory) as `name` and record it for `key`.
     pub fn add_environment(
         &self,
         key: &str,
@@ -80,11 +82,6 @@ impl Store {
     ) -> Result<StorePath, StoreError> {
         check_key(key)?;
         let (sp, digest) = self.commit(staged, name)?;
-        let root = RootRecord {
-            store_path: sp.clone(),
-            added_by: format!("kiln environment {key}"),
-        };
-        fsops::atomic_write(&self.tmp(), &self.root_record(&sp), &to_json(&root))?;
         let record = EnvironmentRecord {
             key: key.to_string(),
             store_path: sp.clone(),

@@ -539,7 +539,10 @@ impl Probe<'_> {
                 if needed {
                     return Err(self.unavailable(
                         raw,
-                        format!("no distribution `{}` is installed for the interpreter `{python}` (its own site-packages, where kiln looks when the recipe declares no host-inputs = [\"python-wheels\"]); install it for that interpreter, or declare a directory of wheels (kiln never downloads a backend)", req.name),
+                        format!(
+                            "`{}` is not installed for the interpreter `{python}` (kiln looked in its own site-packages: the recipe declares no host-inputs = [\"python-wheels\"]); install it for that interpreter, or declare a directory of wheels (kiln never downloads a backend)",
+                            req.name
+                        ),
                     ));
                 }
                 continue;
@@ -550,7 +553,10 @@ impl Probe<'_> {
                     if !ok && needed {
                         return Err(self.unavailable(
                             raw,
-                            format!("`{}` {spec} is not satisfied by version {} installed for the interpreter `{python}` (its own site-packages)", req.name, p.version),
+                            format!(
+                                "version {} is installed for the interpreter `{python}` (its own site-packages), which `{}` {spec} does not allow",
+                                p.version, req.name
+                            ),
                         ));
                     }
                 }

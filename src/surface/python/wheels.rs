@@ -372,12 +372,18 @@ fn unsatisfied(
                 .map(String::as_str)
                 .filter(|f| !usable.contains(f))
                 .collect();
-            let mut found = usable.iter().copied().collect::<Vec<_>>().join(", ");
+            let shown = |v: Vec<&str>| {
+                v.into_iter()
+                    .map(crate::name::shown)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut found = shown(usable.iter().copied().collect());
             if found.is_empty() {
                 found = "no wheel this interpreter can install".into();
             }
             if !other.is_empty() {
-                found.push_str(&format!("; for other interpreters: {}", other.join(", ")));
+                found.push_str(&format!("; for other interpreters: {}", shown(other)));
             }
             found
         }
