@@ -323,6 +323,19 @@ fn the_environment_is_reused_and_replaced_when_a_wheel_changes() {
     let (records, after) = environments(&store);
     assert_eq!(records, 2);
     assert_eq!(after.len(), 2, "{after:?}");
+    // Environments are caches: gc collects them, a build installs again.
+    run_ok(
+        common::kiln()
+            .arg("-C")
+            .arg(&root)
+            .args(["store", "gc", "--store"])
+            .arg(&store),
+    );
+    assert_eq!(environments(&store).1.len(), 0);
+    run_ok(&mut kiln_build_at(&root, &store, &wheels, "0.3.3"));
+    let (_, rebuilt) = environments(&store);
+    assert_eq!(rebuilt.len(), 1, "{rebuilt:?}");
+    assert!(after.contains(&rebuilt[0]), "{rebuilt:?} not in {after:?}");
 }
 
 /// Python: add a file to a wheel and list it in RECORD (a valid wheel);
