@@ -411,6 +411,9 @@ fn backend_that_fails_or_is_missing_exits_2_naming_it_and_registers_nothing() {
             "setuptools.build_meta",
             "kiln-no-such-backend>=1",
             "not installed",
+            // Where kiln looked, and the other place it could look.
+            "its own site-packages",
+            "python-wheels",
         ],
     );
     // Installed, but not in a version that satisfies the requirement.
@@ -419,7 +422,10 @@ fn backend_that_fails_or_is_missing_exits_2_naming_it_and_registers_nothing() {
         pp.replace("setuptools>=61", "setuptools>=9999"),
     );
     commit("too old");
-    check("sdist", &["setuptools>=9999", "is installed"]);
+    check(
+        "sdist",
+        &["setuptools>=9999", "is installed", "its own site-packages"],
+    );
     // The backend itself fails.
     write(&root.join("pyproject.toml"), &pp);
     write(

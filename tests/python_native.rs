@@ -388,6 +388,22 @@ fn bad_python_input_exits_2_naming_the_field_and_registers_nothing() {
             "python/pyproject.toml",
             "project.dependencies[0]",
             "requests >=",
+            "backend mode (`backend = \"pep517\"`) would not accept either",
+        ],
+    );
+    edit(
+        pp.replace(
+            "mini-flow = \"mini_flow.cli:main\"",
+            "mini-flow = \"mini_flow.cli:main [fast\"",
+        ),
+        "bad entry point",
+    );
+    check(
+        "mini-wheel",
+        &[
+            "project.scripts.mini-flow",
+            "mini_flow.cli:main [fast",
+            "would not accept either",
         ],
     );
     edit(
@@ -397,7 +413,15 @@ fn bad_python_input_exits_2_naming_the_field_and_registers_nothing() {
         ),
         "dynamic deps",
     );
-    check("mini-wheel", &["project.dynamic", "dependencies"]);
+    check(
+        "mini-wheel",
+        &[
+            "project.dynamic",
+            "dependencies",
+            "backend mode would accept the project",
+            "backend = \"pep517\"",
+        ],
+    );
     edit(pp.clone(), "restore");
     write(
         &root.join("recipes/mini-wheel.toml"),
@@ -462,4 +486,47 @@ fn platform_wheel_ships_a_binary_from_an_input_as_a_script() {
     );
     let out = run_ok(cmd(bin.join("mini").to_str().unwrap()).arg("wheel"));
     assert!(out.contains("wheel"), "{out}");
+}
+
+/// An entry point with extras (`module:attr [extra, ...]`, deprecated but
+/// valid) builds natively and is written as hatchling writes it.
+#[test]
+fn entry_points_with_extras_build_natively_as_hatchling_writes_them() {
+    if !require_tool("python3") || !python_has("hatchling") || !python_has("build") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = mono_with_python(&tmp.path().join("m"), false);
+    let pp = root.join("python/pyproject.toml");
+    let text = std::fs::read_to_string(&pp).unwrap().replace(
+        "mini-flow = \"mini_flow.cli:main\"",
+        "mini-flow = \"mini_flow.cli:main [fast, colour]\"\n\n[project.entry-points.\"kiln.plugins\"]\nfast = \"mini_flow.cli:fast[fast]\"",
+    );
+    write(&pp, &text);
+    git(&root, &["commit", "-q", "-am", "entry points with extras"]);
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(&root, &store, &["build", "mini-wheel"]));
+    let ours = member(
+        &only_dist(&root.join("dist"), ".whl"),
+        ".dist-info/entry_points.txt",
+    );
+    // hatchling, run directly on the same project.
+    let out = tmp.path().join("hatch-out");
+    run_ok(
+        cmd("python3")
+            .args(["-m", "build", "--no-isolation", "--wheel", "--outdir"])
+            .arg(&out)
+            .arg(root.join("python")),
+    );
+    let theirs = member(&only_dist(&out, ".whl"), ".dist-info/entry_points.txt");
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.contains("mini-flow = mini_flow.cli:main [fast, colour]\n"),
+        "{ours}"
+    );
+    // importlib.metadata reads the extras back.
+    let extras = run_ok(cmd("python3").arg("-c").arg(
+        "from importlib.metadata import EntryPoint\nprint(EntryPoint('mini-flow', 'mini_flow.cli:main [fast, colour]', 'console_scripts').extras)",
+    ));
+    assert_eq!(extras.trim(), "['fast', 'colour']");
 }

@@ -107,6 +107,9 @@ pub struct Node<'r> {
     /// A Python recipe in backend mode: its backend's identity (one entry
     /// per build requirement), recorded with the tools.
     pub backend: Vec<ToolRef>,
+    /// With a declared directory of wheels: the backend's environment,
+    /// installed into the store when the recipe is built.
+    pub backend_env: Option<surface::python::backend::Environment>,
     pub isolation: Isolation,
     /// The commit a crate is packed from as a git checkout: cargo writes its
     /// id into `.cargo_vcs_info.json`, so it is an input of the derivation.
@@ -282,7 +285,9 @@ impl<'r> Plan<'r> {
                     recipe: recipe.id.clone(),
                     source: Box::new(source.into()),
                 })?;
+                let mut backend_env = None;
                 let (tools, isolation, backend) = if let Some(b) = backend {
+                    backend_env = b.environment;
                     (b.tools, Isolation::Process(opts.sandbox), b.identity)
                 } else if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
                     let names = surface::tools_for(recipe);
@@ -304,6 +309,7 @@ impl<'r> Plan<'r> {
                     epoch,
                     tools,
                     backend,
+                    backend_env,
                     isolation,
                     vcs_commit,
                 })

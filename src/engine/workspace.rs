@@ -146,6 +146,8 @@ pub(super) fn run(
         git: surface::git_source(&resolved.snapshot, &resolved.checkout.root)
             .filter(|_| p.recipe.surface() == crate::recipe::Surface::Crate),
         versions: &drv.versions,
+        backend_env: p.backend_env.as_ref(),
+        store: Some(cx.store),
     };
     let output = surface::build(&job).map_err(|source| match source {
         surface::SurfaceError::Failed { tail } => BuildError::Failed {

@@ -50,7 +50,7 @@ impl Store {
 
     /// Normalise, hash and move `staged` into place; write its sealed
     /// validity record with the fingerprint of what is now on disk.
-    fn commit(
+    pub(super) fn commit(
         &self,
         staged: &Path,
         name: &str,

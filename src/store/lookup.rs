@@ -59,7 +59,7 @@ impl std::fmt::Display for Notice {
 }
 
 /// Whether a registered output may be served.
-enum Output {
+pub(super) enum Output {
     Intact,
     Gone,
 }
@@ -127,7 +127,12 @@ impl Store {
     }
 
     /// Whether the output `sp` is registered with this NAR and unchanged.
-    fn check_output(&self, sp: &StorePath, hash: &Sha256, size: u64) -> Result<Output, StoreError> {
+    pub(super) fn check_output(
+        &self,
+        sp: &StorePath,
+        hash: &Sha256,
+        size: u64,
+    ) -> Result<Output, StoreError> {
         let dest = self.path_of(sp);
         if !exists(&dest) {
             return Ok(Output::Gone);

@@ -33,6 +33,7 @@
 //! unaltered outputs ([`lookup`]). A store whose records git tracks is refused.
 
 mod commit;
+mod environments;
 mod fingerprint;
 mod fsops;
 mod gc;

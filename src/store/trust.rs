@@ -54,6 +54,8 @@ pub(crate) enum RecordKind {
     Provenance,
     Origins,
     Release,
+    /// A tool environment's key → store path (`environments.rs`).
+    Environment,
 }
 
 impl RecordKind {
@@ -64,6 +66,7 @@ impl RecordKind {
             RecordKind::Provenance => b"provenance",
             RecordKind::Origins => b"origins",
             RecordKind::Release => b"release",
+            RecordKind::Environment => b"environment",
         }
     }
 }

@@ -63,6 +63,11 @@ pub struct Job<'a> {
     /// The derivation's version facts (`artifact`, and for OCI recipes
     /// `oci-tags` and `revision`).
     pub versions: &'a crate::derive::Versions,
+    /// A Python backend's environment from a declared directory of wheels.
+    pub backend_env: Option<&'a python::backend::Environment>,
+    /// The store, where tool environments are kept (`None`: built in the
+    /// workspace, not kept).
+    pub store: Option<&'a crate::store::Store>,
 }
 
 /// A commit of the project's repository.

@@ -8,10 +8,18 @@
 //! `setuptools.build_meta:__legacy__`), resolves the interpreter (`python`,
 //! default `python3`) and, for maturin, `maturin`, `cargo`, `rustc` and `cc`
 //! as tools, and runs a probe ([`PROBE`]) with that interpreter in the
-//! sandbox: every `build-system.requires` entry must be installed for it
-//! and satisfy its specifier — nothing is ever downloaded. The identity of
-//! each requirement — its name, version and the sha256 of all its files —
-//! enters the derivation next to the tools ([`Resolved::identity`]).
+//! sandbox, which reports the interpreter's PEP 508 marker environment and
+//! wheel tags. The backend's distributions then come from one of two places
+//! — nothing is ever downloaded:
+//!
+//! - a declared directory of wheels (`host-inputs = ["python-wheels"]`):
+//!   [`super::wheels`] chooses the wheels `build-system.requires` needs,
+//!   with their dependencies, and [`super::environment`] installs them into
+//!   a store path when building ([`Environment`]); each chosen wheel's
+//!   name, version and sha256 enters the derivation;
+//! - otherwise the interpreter's own site-packages: every requirement must
+//!   be installed for it and satisfy its specifier, and its identity — its
+//!   name, version and the sha256 of all its files — enters the derivation.
 //!
 //! Running the hook and normalising its result is [`super::pep517`].
 
@@ -246,20 +254,15 @@ pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<S
     env
 }
 
-/// Where a `python-wheels` directory is mounted in the sandbox.
-pub const WHEELS_AT: &str = "/opt/kiln-python-wheels";
-
-/// The read-only inputs and environment of the recipe's declared host
-/// inputs: a `python-wheels` directory is mounted at [`WHEELS_AT`] and named
-/// by `KILN_BACKEND_WHEELS`, whose `.whl` files the probe and the driver put
-/// first on `sys.path` (by name).
-pub fn host_inputs(
+/// The directory of wheels the recipe declares (`host-inputs =
+/// ["python-wheels"]`, from `$KILN_PYTHON_WHEELS`), which must exist on
+/// this host; `None` when it declares none.
+pub fn wheels_dir<'h>(
     recipe: &Recipe,
     s: &Settings<'_>,
-    host: &BTreeMap<String, std::path::PathBuf>,
-) -> Result<(Vec<sandbox::RoInput>, BTreeMap<String, String>), PythonError> {
-    let mut ro = Vec::new();
-    let mut env = BTreeMap::new();
+    host: &'h BTreeMap<String, std::path::PathBuf>,
+) -> Result<Option<&'h std::path::PathBuf>, PythonError> {
+    let mut found = None;
     for name in s.host_inputs {
         let dir = host.get(name).filter(|d| d.is_dir()).ok_or_else(|| {
             PythonError::field(
@@ -269,22 +272,45 @@ pub fn host_inputs(
                 "no such directory on this host: set KILN_PYTHON_WHEELS to a directory of .whl files",
             )
         })?;
-        ro.push(sandbox::RoInput {
-            host: dir.clone(),
-            at: WHEELS_AT.to_string(),
-        });
-        env.insert("KILN_BACKEND_WHEELS".to_string(), WHEELS_AT.to_string());
+        found.get_or_insert(dir);
     }
-    Ok((ro, env))
+    Ok(found)
 }
 
 /// A backend recipe's tools and backend identity, fixed while planning.
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub tools: Vec<Tool>,
-    /// One entry per `build-system.requires` distribution:
-    /// `pep517:<name>`, its version, the sha256 over its files' digests.
+    /// One entry per distribution the backend runs with: `pep517:<name>`,
+    /// its version, and the sha256 of the wheel installed (a declared
+    /// directory of wheels) or over its installed files (the interpreter's
+    /// own site-packages).
     pub identity: Vec<ToolRef>,
+    /// With a declared directory of wheels: the environment to install.
+    pub environment: Option<Environment>,
+}
+
+/// A backend environment installed from a declared directory of wheels
+/// ([`super::wheels`]), built by [`super::pep517`] into the store.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The directory on the host.
+    pub dir: std::path::PathBuf,
+    /// The interpreter the wheels are for.
+    pub interpreter: super::wheels::Interpreter,
+    /// Its identity (part of the environment's key).
+    pub python: ToolRef,
+    /// The wheels `build-system.requires` needs, with their dependencies.
+    pub wheels: Vec<super::wheels::ChosenWheel>,
+}
+
+/// The derivation's entry for a wheel of the environment.
+pub fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
+    ToolRef {
+        name: format!("pep517:{}", w.name),
+        version: w.version.clone(),
+        sha256: w.sha256.clone(),
+    }
 }
 
 /// For a recipe in backend mode, resolve its tools and probe its backend;
@@ -306,14 +332,70 @@ pub fn resolve(
     check_native_keys(recipe)?;
     let bs = BuildSystem::parse(pyproject, file)?;
     let names = bs.tool_names(&s);
-    let (ro_inputs, extra_env) = host_inputs(recipe, &s, host)?;
+    let wheels_dir = wheels_dir(recipe, &s, host)?;
     sandbox::check_available(mode).map_err(PythonError::Sandbox)?;
     let tools =
         sandbox::resolve_tools_cached(&names, root, tool_cache).map_err(PythonError::Sandbox)?;
-    let mut env = python_env(&tools, s.python, mode);
-    env.extend(extra_env);
-    let identity = probe(&bs, &tools, s.python, mode, file, ro_inputs, env)?;
-    Ok(Some(Resolved { tools, identity }))
+    let env = python_env(&tools, s.python, mode);
+    let probe_names = if wheels_dir.is_some() {
+        Vec::new()
+    } else {
+        bs.requires.clone()
+    };
+    let probe = Probe {
+        bs: &bs,
+        tools: &tools,
+        python: s.python,
+        mode,
+        file,
+        env,
+    };
+    let (facts, probed) = probe.run(&probe_names)?;
+    let Some(dir) = wheels_dir else {
+        let identity = probe.check(&probed)?;
+        return Ok(Some(Resolved {
+            tools,
+            identity,
+            environment: None,
+        }));
+    };
+    let interpreter = super::wheels::Interpreter::new(&facts)
+        .map_err(|e| probe.unavailable(s.python, format!("unexpected marker environment ({e})")))?;
+    let roots: Vec<(String, String)> = bs
+        .requires
+        .iter()
+        .map(|r| {
+            (
+                r.clone(),
+                format!("build-system.requires of {}", file.display()),
+            )
+        })
+        .collect();
+    let wheels =
+        super::wheels::resolve(dir, &interpreter, &roots, &|r, d| probe.unavailable(r, d))?;
+    let python = tools
+        .iter()
+        .find(|t| t.name == s.python)
+        .map(|t| ToolRef {
+            name: t.name.clone(),
+            version: t.version.clone(),
+            sha256: t.sha256.clone(),
+        })
+        .unwrap_or_else(|| ToolRef {
+            name: s.python.to_string(),
+            version: String::new(),
+            sha256: String::new(),
+        });
+    Ok(Some(Resolved {
+        tools,
+        identity: wheels.iter().map(wheel_identity).collect(),
+        environment: Some(Environment {
+            dir: dir.clone(),
+            interpreter,
+            python,
+            wheels,
+        }),
+    }))
 }
 
 /// The native builder's keys mean nothing to a backend.
@@ -354,116 +436,156 @@ struct Probed {
     files: Vec<(String, String)>,
 }
 
-/// Run the probe with the interpreter in the sandbox; check every
-/// requirement; return the identities.
-fn probe(
-    bs: &BuildSystem,
-    tools: &[Tool],
-    python: &str,
+/// A requirement (as written, parsed) and what the probe found for it.
+type ProbedReq = (String, Requirement<VerbatimUrl>, Probed);
+
+#[derive(Debug, serde::Deserialize)]
+struct ProbeOutput {
+    env: super::wheels::InterpreterFacts,
+    dists: Vec<Probed>,
+}
+
+/// The probe's run: the interpreter in the sandbox, reporting itself and
+/// the distributions it has.
+struct Probe<'a> {
+    bs: &'a BuildSystem,
+    tools: &'a [Tool],
+    python: &'a str,
     mode: SandboxMode,
-    file: &Path,
-    ro_inputs: Vec<sandbox::RoInput>,
+    file: &'a Path,
     env: BTreeMap<String, String>,
-) -> Result<Vec<ToolRef>, PythonError> {
-    let reqs = bs
-        .requires
-        .iter()
-        .map(|r| {
-            Requirement::<VerbatimUrl>::from_str(r)
-                .map(|req| (r.as_str(), req))
-                .map_err(|e| PythonError::field(file, "build-system.requires", r, e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let unavailable = |requirement: &str, detail: String| PythonError::BackendUnavailable {
-        file: file.to_path_buf(),
-        backend: bs.backend.clone(),
-        requirement: requirement.to_string(),
-        detail,
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("kiln-probe-")
-        .tempdir()
-        // While planning the store may not exist yet: the probe's scratch
-        // directory is a system temporary directory, removed after it.
-        .map_err(super::io(Path::new(
-            "(temporary directory for the backend probe)",
-        )))?;
-    let ws = dir.path().join("ws");
-    std::fs::create_dir(&ws).map_err(super::io(&ws))?;
-    let log = dir.path().join("probe.log");
-    let script = ws.join("kiln-probe.py");
-    std::fs::write(&script, PROBE).map_err(super::io(&script))?;
-    let in_sandbox = format!("{}/kiln-probe.py", sandbox::env::BUILD_DIR);
-    let mut argv: Vec<String> = [python, "-s", "-B", &in_sandbox].map(String::from).to_vec();
-    argv.extend(reqs.iter().map(|(_, r)| r.name.to_string()));
-    let spec = Spec {
-        workspace: ws,
-        cwd: String::new(),
-        argv,
-        tools: tools.to_vec(),
-        ro_inputs,
-        env,
-        source_date_epoch: 0,
-        mode,
-    };
-    let out = sandbox::run_capture(&spec, &log).map_err(|e| match e {
-        sandbox::SandboxError::Failed { tail, status, .. } => unavailable(
-            python,
-            format!("the interpreter cannot run in the sandbox ({status}): {tail}"),
-        ),
-        other => PythonError::Sandbox(other),
-    })?;
-    let probed: Vec<Probed> = serde_json::from_slice(&out)
-        .map_err(|e| unavailable(python, format!("unexpected probe output ({e})")))?;
-    let mut identity: BTreeMap<String, ToolRef> = BTreeMap::new();
-    for ((raw, req), p) in reqs.iter().zip(&probed) {
-        debug_assert_eq!(p.name, req.name.to_string());
-        let needed = req.marker.is_true();
-        if p.missing {
-            if needed {
-                return Err(unavailable(
-                    raw,
-                    format!("not installed for `{python}`; install it for that interpreter (kiln never downloads a backend)"),
-                ));
-            }
-            continue;
+}
+
+impl Probe<'_> {
+    fn unavailable(&self, requirement: &str, detail: String) -> PythonError {
+        PythonError::BackendUnavailable {
+            file: self.file.to_path_buf(),
+            backend: self.bs.backend.clone(),
+            requirement: requirement.to_string(),
+            detail,
         }
-        match &req.version_or_url {
-            Some(VersionOrUrl::VersionSpecifier(spec)) => {
-                let ok = Version::from_str(&p.version).is_ok_and(|v| spec.contains(&v));
-                if !ok && needed {
-                    return Err(unavailable(
+    }
+
+    /// Run the probe for the distributions named by `requires`.
+    fn run(
+        &self,
+        requires: &[String],
+    ) -> Result<(super::wheels::InterpreterFacts, Vec<ProbedReq>), PythonError> {
+        let reqs = requires
+            .iter()
+            .map(|r| {
+                Requirement::<VerbatimUrl>::from_str(r)
+                    .map(|req| (r.clone(), req))
+                    .map_err(|e| {
+                        PythonError::field(self.file, "build-system.requires", r, e.to_string())
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let dir = tempfile::Builder::new()
+            .prefix("kiln-probe-")
+            .tempdir()
+            // While planning the store may not exist yet: the probe's scratch
+            // directory is a system temporary directory, removed after it.
+            .map_err(super::io(Path::new(
+                "(temporary directory for the backend probe)",
+            )))?;
+        let ws = dir.path().join("ws");
+        std::fs::create_dir(&ws).map_err(super::io(&ws))?;
+        let log = dir.path().join("probe.log");
+        let script = ws.join("kiln-probe.py");
+        std::fs::write(&script, PROBE).map_err(super::io(&script))?;
+        let in_sandbox = format!("{}/kiln-probe.py", sandbox::env::BUILD_DIR);
+        let python = self.python;
+        let mut argv: Vec<String> = [python, "-s", "-B", &in_sandbox].map(String::from).to_vec();
+        argv.extend(reqs.iter().map(|(_, r)| r.name.to_string()));
+        let spec = Spec {
+            workspace: ws,
+            cwd: String::new(),
+            argv,
+            tools: self.tools.to_vec(),
+            ro_inputs: Vec::new(),
+            env: self.env.clone(),
+            source_date_epoch: 0,
+            mode: self.mode,
+        };
+        let out = sandbox::run_capture(&spec, &log).map_err(|e| match e {
+            sandbox::SandboxError::Failed { tail, status, .. } => self.unavailable(
+                python,
+                format!("the interpreter cannot run in the sandbox ({status}): {tail}"),
+            ),
+            other => PythonError::Sandbox(other),
+        })?;
+        let probed: ProbeOutput = serde_json::from_slice(&out)
+            .map_err(|e| self.unavailable(python, format!("unexpected probe output ({e})")))?;
+        if probed.dists.len() != reqs.len() {
+            return Err(self.unavailable(python, "unexpected probe output".into()));
+        }
+        let dists = reqs
+            .into_iter()
+            .zip(probed.dists)
+            .map(|((raw, req), p)| (raw, req, p))
+            .collect();
+        Ok((probed.env, dists))
+    }
+
+    /// Every requirement installed for the interpreter; their identities.
+    fn check(&self, probed: &[ProbedReq]) -> Result<Vec<ToolRef>, PythonError> {
+        let python = self.python;
+        let mut identity: BTreeMap<String, ToolRef> = BTreeMap::new();
+        for (raw, req, p) in probed {
+            debug_assert_eq!(p.name, req.name.to_string());
+            let needed = req.marker.is_true();
+            if p.missing {
+                if needed {
+                    return Err(self.unavailable(
                         raw,
-                        format!("version {} is installed for `{python}`", p.version),
+                        format!(
+                            "`{}` is not installed for the interpreter `{python}` (kiln looked in its own site-packages: the recipe declares no host-inputs = [\"python-wheels\"]); install it for that interpreter, or declare a directory of wheels (kiln never downloads a backend)",
+                            req.name
+                        ),
                     ));
                 }
+                continue;
             }
-            Some(VersionOrUrl::Url(_)) => {
-                return Err(unavailable(
-                    raw,
-                    "a URL requirement cannot be met offline".into(),
-                ))
+            match &req.version_or_url {
+                Some(VersionOrUrl::VersionSpecifier(spec)) => {
+                    let ok = Version::from_str(&p.version).is_ok_and(|v| spec.contains(&v));
+                    if !ok && needed {
+                        return Err(self.unavailable(
+                            raw,
+                            format!(
+                                "version {} is installed for the interpreter `{python}` (its own site-packages), which `{}` {spec} does not allow",
+                                p.version, req.name
+                            ),
+                        ));
+                    }
+                }
+                Some(VersionOrUrl::Url(_)) => {
+                    return Err(
+                        self.unavailable(raw, "a URL requirement cannot be met offline".into())
+                    )
+                }
+                None => {}
             }
-            None => {}
+            let mut h = Sha256::new();
+            for (path, digest) in &p.files {
+                h.update(path.as_bytes());
+                h.update(b"\t");
+                h.update(digest.as_bytes());
+                h.update(b"\n");
+            }
+            let sha256: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            identity.insert(
+                p.name.clone(),
+                ToolRef {
+                    name: format!("pep517:{}", p.name),
+                    version: p.version.clone(),
+                    sha256,
+                },
+            );
         }
-        let mut h = Sha256::new();
-        for (path, digest) in &p.files {
-            h.update(path.as_bytes());
-            h.update(b"\t");
-            h.update(digest.as_bytes());
-            h.update(b"\n");
-        }
-        let sha256: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        identity.insert(
-            p.name.clone(),
-            ToolRef {
-                name: format!("pep517:{}", p.name),
-                version: p.version.clone(),
-                sha256,
-            },
-        );
+        Ok(identity.into_values().collect())
     }
-    Ok(identity.into_values().collect())
 }
 
 /// [`resolve`] for a recipe of the plan, reading `<base>/pyproject.toml`

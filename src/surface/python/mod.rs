@@ -25,7 +25,9 @@ pub const DEFLATE: crate::archive::deflate::Deflate =
     crate::archive::deflate::Deflate::Libdeflate(6);
 
 pub mod backend;
+mod environment;
 pub mod files;
+mod install;
 pub mod metadata;
 pub mod names;
 pub mod normalise;
@@ -35,6 +37,7 @@ mod placed;
 pub mod project;
 pub mod sdist;
 pub mod wheel;
+pub mod wheels;
 
 use std::path::PathBuf;
 
@@ -94,6 +97,9 @@ pub enum PythonError {
     },
     #[error(transparent)]
     Sandbox(crate::sandbox::SandboxError),
+    /// Keeping a backend environment in the store.
+    #[error(transparent)]
+    Store(Box<crate::store::StoreError>),
     #[error(transparent)]
     Tar(#[from] crate::archive::tar::TarError),
     #[error(transparent)]
@@ -115,6 +121,7 @@ impl Classify for PythonError {
             | PythonError::VersionMismatch { .. } => ErrorKind::BadInput,
             PythonError::Normalise { .. } | PythonError::TooLarge { .. } => ErrorKind::CheckFailed,
             PythonError::Sandbox(e) => e.kind(),
+            PythonError::Store(e) => e.kind(),
             PythonError::Tar(e) => e.kind(),
             PythonError::Zip(e) => e.kind(),
             PythonError::Io { source, .. } => ErrorKind::of_io(source),
@@ -158,8 +165,15 @@ fn load<'a>(job: &'a Job<'a>) -> Result<(project::Project, files::SourceFiles<'a
     Ok((project, src))
 }
 
-/// A project the native builder refuses because its metadata is not static
-/// is told how to build it with its own backend.
+/// `[project]` keys the native builder refuses although the metadata is
+/// valid: the fields a backend computes (or reads from elsewhere), and a
+/// readme charset the specification lets a tool support.
+const NATIVE_ONLY: &[&str] = &["project", "project.dynamic", "project.readme.charset"];
+
+/// A metadata refusal of the native builder says whether backend mode
+/// would accept the project: yes for what only the native builder lacks
+/// ([`NATIVE_ONLY`]), telling how to set it; no for invalid metadata, which
+/// the project's backend refuses as well.
 fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
     match e {
         PythonError::Field {
@@ -167,16 +181,25 @@ fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
             key,
             value,
             reason,
-        } if key == "project" || key == "project.dynamic" => PythonError::Field {
-            file,
-            key,
-            value,
-            reason: format!(
-                "{reason}; to build it with the project's own build backend set `backend = \"pep517\"` in [{}] of {}",
-                job.recipe.surface().as_str(),
-                job.recipe.file.display()
-            ),
-        },
+        } => {
+            let reason = if NATIVE_ONLY.contains(&key.as_str()) {
+                format!(
+                    "{reason}; backend mode would accept the project: to build it with its own build backend set `backend = \"pep517\"` in [{}] of {}",
+                    job.recipe.surface().as_str(),
+                    job.recipe.file.display()
+                )
+            } else {
+                format!(
+                    "{reason}; this is invalid metadata, which backend mode (`backend = \"pep517\"`) would not accept either: the project's backend validates the same field"
+                )
+            };
+            PythonError::Field {
+                file,
+                key,
+                value,
+                reason,
+            }
+        }
         other => other,
     }
 }

@@ -95,7 +95,7 @@ pub struct Facts {
     pub entries: Vec<(String, Sha256)>,
 }
 
-fn bad(file: &Path, detail: impl Into<String>) -> PythonError {
+pub(super) fn bad(file: &Path, detail: impl Into<String>) -> PythonError {
     PythonError::Normalise {
         file: file.to_path_buf(),
         detail: detail.into(),
@@ -212,18 +212,22 @@ fn read_exact_size(
 
 /// One regular file of a backend's wheel, as its central directory declares it.
 #[derive(Debug)]
-struct Planned {
+pub(super) struct Planned {
     index: usize,
-    path: String,
-    executable: bool,
-    size: u64,
+    pub(super) path: String,
+    pub(super) executable: bool,
+    pub(super) size: u64,
 }
 
-type Zip = ::zip::ZipArchive<std::io::BufReader<std::fs::File>>;
+pub(super) type Zip = ::zip::ZipArchive<std::io::BufReader<std::fs::File>>;
 
 /// The wheel's regular files, checked (paths, links, caps) from the
 /// central directory alone: nothing is decompressed.
-fn plan_wheel(raw: &Path, ar: &mut Zip, caps: &Caps) -> Result<Vec<Planned>, PythonError> {
+pub(super) fn plan_wheel(
+    raw: &Path,
+    ar: &mut Zip,
+    caps: &Caps,
+) -> Result<Vec<Planned>, PythonError> {
     let mut seen = BTreeSet::new();
     let mut planned = Vec::with_capacity(ar.len());
     let mut total = 0u64;
@@ -259,7 +263,7 @@ fn plan_wheel(raw: &Path, ar: &mut Zip, caps: &Caps) -> Result<Vec<Planned>, Pyt
     Ok(planned)
 }
 
-fn read_member(raw: &Path, ar: &mut Zip, m: &Planned) -> Result<Vec<u8>, PythonError> {
+pub(super) fn read_member(raw: &Path, ar: &mut Zip, m: &Planned) -> Result<Vec<u8>, PythonError> {
     let e = ar
         .by_index(m.index)
         .map_err(|e| bad(raw, format!("entry {:?}: {e}", m.path)))?;
@@ -267,7 +271,7 @@ fn read_member(raw: &Path, ar: &mut Zip, m: &Planned) -> Result<Vec<u8>, PythonE
 }
 
 /// The one `.dist-info` directory of the wheel.
-fn dist_info(raw: &Path, planned: &[Planned]) -> Result<String, PythonError> {
+pub(super) fn dist_info(raw: &Path, planned: &[Planned]) -> Result<String, PythonError> {
     let dist_infos: BTreeSet<&str> = planned
         .iter()
         .filter_map(|m| m.path.split('/').next())
@@ -286,7 +290,7 @@ fn dist_info(raw: &Path, planned: &[Planned]) -> Result<String, PythonError> {
 }
 
 /// A metadata file of the wheel, read whole within [`Caps::metadata`].
-fn read_small(
+pub(super) fn read_small(
     raw: &Path,
     ar: &mut Zip,
     planned: &[Planned],
@@ -481,7 +485,7 @@ fn mode(executable: bool) -> u32 {
 }
 
 /// The backend's `RECORD`: path → (hash, size), as written.
-fn parse_record(
+pub(super) fn parse_record(
     raw: &Path,
     record: &[u8],
     record_path: &str,

@@ -3,7 +3,11 @@
 //! workspace, then normalise its result ([`super::normalise`]).
 //!
 //! The hook runs through [`DRIVER`] with the recipe's interpreter, in the
-//! project directory (`/build/src/<source>`), offline: the sandbox has no
+//! project directory (`/build/src/<source>`). With a declared directory of
+//! wheels the backend's environment ([`super::environment`]) is mounted
+//! read-only at [`ENV_AT`] and the interpreter runs with `-S`: only that
+//! environment's `site-packages` and the standard library are importable;
+//! otherwise the interpreter's own site-packages. Offline: the sandbox has no
 //! network, only the resolved tools on `PATH`, and the environment of
 //! [`super::backend::python_env`] plus `SOURCE_DATE_EPOCH`. A maturin
 //! backend also gets the cargo registry cache read-only (the `cargo-registry`
@@ -23,7 +27,7 @@ use std::str::FromStr;
 use pep508_rs::pep440_rs::Version;
 use serde_json::Value;
 
-use super::backend::{host_inputs, python_env, settings, BuildSystem};
+use super::backend::{python_env, settings, BuildSystem};
 use super::{io, normalise, PythonError};
 use crate::sandbox::{self, Confine, Spec};
 use crate::surface::{sha256_file, ws_rel, Artifact, Job, Output, SurfaceError};
@@ -43,7 +47,7 @@ pub enum Hook {
 }
 
 impl Hook {
-    fn arg(self) -> &'static str {
+    pub(super) fn arg(self) -> &'static str {
         match self {
             Hook::Sdist => "sdist",
             Hook::Wheel => "wheel",
@@ -83,54 +87,22 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     // The driver lives at the workspace root, beside src/, inputs/, out/.
     let driver = job.workspace.join(DRIVER_FILE);
     std::fs::write(&driver, DRIVER).map_err(io(&driver))?;
-    let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
-    let mut argv: Vec<String> = [s.python, "-s", "-B", &in_sandbox, hook.arg()]
-        .map(String::from)
-        .to_vec();
-    argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
-    argv.push(bs.backend.clone());
-    argv.extend(bs.backend_path.iter().cloned());
-    let mut env = python_env(job.tools, s.python, job.sandbox);
-    let (mut ro_inputs, wheels_env) = host_inputs(job.recipe, &s, job.host_inputs)?;
-    env.extend(wheels_env);
-    if bs.is_maturin() {
-        if let Some(home) = job.host_inputs.get("cargo-registry") {
-            ro_inputs.extend(sandbox::cargo_registry_inputs(home));
-        }
-        env.extend(sandbox::cargo_env());
-        env.insert("RUSTFLAGS".into(), sandbox::REMAP_RUSTFLAGS.into());
-        env.insert("MATURIN_NO_INSTALL_RUST".into(), "1".into());
-    }
-    let spec = Spec {
-        workspace: job.workspace.to_path_buf(),
-        cwd: ws_rel(job),
-        argv,
-        tools: job.tools.to_vec(),
-        ro_inputs,
-        env,
-        source_date_epoch: job.source_date_epoch.max(0) as u64,
-        mode: job.sandbox,
-    };
-    let hidden = job
-        .out
-        .strip_prefix(job.workspace)
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
-        .into_iter()
-        .collect();
-    let confine = Confine {
+    let runner = Runner {
+        job,
+        bs: &bs,
+        python: s.python,
         limits: s.limits.limits(),
-        hidden,
     };
-    sandbox::run_confined(&spec, &confine, job.log).map_err(|e| match e {
-        sandbox::SandboxError::Failed { tail, status, .. } => PythonError::BackendFailed {
-            backend: bs.backend.clone(),
-            hook: hook.name(),
-            status,
-            tail,
-        },
-        other => PythonError::Sandbox(other),
-    })?;
+    let mut env_wheels = Vec::new();
+    let prefix = match job.backend_env {
+        Some(env) => {
+            let (prefix, wheels) = super::environment::prepare(&runner, env, hook, &shown)?;
+            env_wheels = wheels;
+            Some(prefix)
+        }
+        None => None,
+    };
+    runner.run(hook.arg(), prefix.as_deref())?;
     let raw_name = result_name(&out_dir, hook, &bs.backend)?;
     let raw = out_dir.join(&raw_name);
     let tmp = job.out.join(".pep517.tmp");
@@ -151,6 +123,21 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         Value::String(facts.version.clone()),
     );
     extra.insert("python_backend".into(), Value::String(bs.backend.clone()));
+    if let Some(prefix) = &prefix {
+        extra.insert(
+            "python_backend_environment".into(),
+            Value::String(prefix.display().to_string()),
+        );
+        extra.insert(
+            "python_backend_wheels".into(),
+            Value::Array(
+                env_wheels
+                    .iter()
+                    .map(|w| Value::String(format!("{} sha256:{}", w.file, w.sha256)))
+                    .collect(),
+            ),
+        );
+    }
     if hook == Hook::Wheel {
         let stem = raw_name.trim_end_matches(".whl");
         let tag: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
@@ -180,6 +167,104 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         }],
     })
 }
+
+/// Runs the driver in the sandbox for one build.
+pub(super) struct Runner<'a> {
+    pub job: &'a Job<'a>,
+    pub bs: &'a BuildSystem,
+    pub python: &'a str,
+    pub limits: sandbox::Limits,
+}
+
+impl Runner<'_> {
+    /// Run the driver's `arg` (a hook, or `requires-<hook>`), with the
+    /// backend environment at `prefix` (host path) or, without one, the
+    /// interpreter's own site-packages.
+    pub fn run(&self, arg: &str, prefix: Option<&std::path::Path>) -> Result<(), PythonError> {
+        let job = self.job;
+        let bs = self.bs;
+        let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
+        // -S: no site-packages of the interpreter when the backend has its
+        // own environment (the driver adds the environment's).
+        let flags: &[&str] = if prefix.is_some() {
+            &["-S", "-s", "-B"]
+        } else {
+            &["-s", "-B"]
+        };
+        let mut argv: Vec<String> = vec![self.python.to_string()];
+        argv.extend(flags.iter().map(|f| f.to_string()));
+        argv.extend([in_sandbox, arg.to_string()]);
+        argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
+        argv.push(bs.backend.clone());
+        argv.extend(bs.backend_path.iter().cloned());
+        let mut env = python_env(job.tools, self.python, job.sandbox);
+        let mut ro_inputs = Vec::new();
+        if let Some(prefix) = prefix {
+            ro_inputs.push(sandbox::RoInput {
+                host: prefix.to_path_buf(),
+                at: ENV_AT.to_string(),
+            });
+            env.insert("KILN_BACKEND_PREFIX".into(), ENV_AT.into());
+        }
+        if bs.is_maturin() {
+            if let Some(home) = job.host_inputs.get("cargo-registry") {
+                ro_inputs.extend(sandbox::cargo_registry_inputs(home));
+            }
+            env.extend(sandbox::cargo_env());
+            env.insert("RUSTFLAGS".into(), sandbox::REMAP_RUSTFLAGS.into());
+            env.insert("MATURIN_NO_INSTALL_RUST".into(), "1".into());
+        }
+        let spec = Spec {
+            workspace: job.workspace.to_path_buf(),
+            cwd: ws_rel(job),
+            argv,
+            tools: job.tools.to_vec(),
+            ro_inputs,
+            env,
+            source_date_epoch: job.source_date_epoch.max(0) as u64,
+            mode: job.sandbox,
+        };
+        let hidden = job
+            .out
+            .strip_prefix(job.workspace)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+            .into_iter()
+            .collect();
+        let confine = Confine {
+            limits: self.limits,
+            hidden,
+        };
+        sandbox::run_confined(&spec, &confine, job.log).map_err(|e| match e {
+            sandbox::SandboxError::Failed { tail, status, .. } => PythonError::BackendFailed {
+                backend: bs.backend.clone(),
+                hook: hook_name(arg),
+                status,
+                tail,
+            },
+            other => PythonError::Sandbox(other),
+        })?;
+        Ok(())
+    }
+
+    /// The backend's output directory (host path).
+    pub fn out_dir(&self) -> std::path::PathBuf {
+        self.job.workspace.join(BACKEND_OUT)
+    }
+}
+
+/// The PEP 517 hook a driver argument runs.
+fn hook_name(arg: &str) -> &'static str {
+    match arg {
+        "sdist" => "build_sdist",
+        "wheel" => "build_wheel",
+        "requires-sdist" => "get_requires_for_build_sdist",
+        _ => "get_requires_for_build_wheel",
+    }
+}
+
+/// Where the backend environment is mounted in the sandbox.
+pub const ENV_AT: &str = "/opt/kiln-backend-env";
 
 /// The file the hook returned: a plain name of the right kind, a regular file.
 fn result_name(

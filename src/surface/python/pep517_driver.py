@@ -1,27 +1,31 @@
 """kiln's PEP 517 front end: runs one hook of the project's build backend in
 the current directory (the stamped project) and writes the returned file
-name to OUT/.kiln-result.
+name to OUT/.kiln-result (for `requires-sdist`/`requires-wheel`, the list
+`get_requires_for_build_*` returns, as JSON, to OUT/.kiln-requires).
 
-    python3 -s -B /build/kiln-pep517.py sdist|wheel OUT BACKEND [BACKEND_PATH...]
+    python3 [-S] -s -B /build/kiln-pep517.py HOOK OUT BACKEND [BACKEND_PATH...]
 
 Neither the current directory nor the script's is importable (as with
 `python -m build`); BACKEND_PATH entries (pyproject's
 `build-system.backend-path`, relative to the project) come first on
-sys.path, then the wheels of $KILN_BACKEND_WHEELS (a declared directory of
-wheels, by name).
+sys.path. With $KILN_BACKEND_PREFIX (a backend environment kiln installed
+from wheels; the interpreter runs with -S), its site-packages follows the
+standard library, `.pth` files processed, as in a front end's isolated
+environment; without it, the interpreter's own site-packages.
 """
 import importlib
+import json
 import os
+import site
 import sys
 
 hook, out, backend = sys.argv[1:4]
 cwd = os.getcwd()
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd, here)]
-wheels = os.environ.get("KILN_BACKEND_WHEELS")
-if wheels:
-    for w in sorted((w for w in os.listdir(wheels) if w.endswith(".whl")), reverse=True):
-        sys.path.insert(0, os.path.join(wheels, w))
+prefix = os.environ.get("KILN_BACKEND_PREFIX")
+if prefix:
+    site.addsitedir(os.path.join(prefix, "site-packages"))
 for p in reversed(sys.argv[4:]):
     sys.path.insert(0, os.path.join(cwd, p))
 module, _, attrs = backend.partition(":")
@@ -29,6 +33,12 @@ obj = importlib.import_module(module)
 for attr in attrs.split(".") if attrs else []:
     obj = getattr(obj, attr)
 os.makedirs(out, exist_ok=True)
+if hook.startswith("requires-"):
+    fn = getattr(obj, "get_requires_for_build_" + hook[len("requires-"):], None)
+    requires = list(fn({})) if fn else []
+    with open(os.path.join(out, ".kiln-requires"), "w", encoding="utf-8") as f:
+        json.dump([str(r) for r in requires], f)
+    sys.exit(0)
 if hook == "sdist":
     name = obj.build_sdist(out, {})
 else:

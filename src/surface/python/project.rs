@@ -568,7 +568,7 @@ fn entry_points(
                 return Err(bad(
                     &format!("{key}.{name}"),
                     &value,
-                    "not an object reference `module.path:attr.path`",
+                    "not an object reference `module.path:attr.path` (optionally followed by extras, `[extra1, extra2]`)",
                 ));
             }
             entries.push((name, value));
@@ -578,7 +578,9 @@ fn entry_points(
     Ok(out)
 }
 
-/// `importable.module[:object.attr]` (entry points specification).
+/// `importable.module[:object.attr][ [extra, ...]]` (entry points
+/// specification; the extras are deprecated but valid, and are written as
+/// given, as flit_core and hatchling write them).
 fn object_reference(v: &str) -> bool {
     let ident_path = |s: &str| {
         !s.is_empty()
@@ -589,10 +591,25 @@ fn object_reference(v: &str) -> bool {
                     && i.chars().all(|c| c.is_alphanumeric() || c == '_')
             })
     };
-    match v.split_once(':') {
+    let (reference, extras) = match v.split_once('[') {
+        Some((r, rest)) => (r, Some(rest)),
+        None => (v, None),
+    };
+    let extras_ok = extras.is_none_or(|rest| {
+        rest.trim_end().strip_suffix(']').is_some_and(|list| {
+            list.split(',').all(|x| {
+                let x = x.trim();
+                !x.is_empty()
+                    && x.chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            })
+        })
+    });
+    let reference_ok = match reference.split_once(':') {
         Some((m, o)) => ident_path(m.trim()) && ident_path(o.trim()),
-        None => ident_path(v.trim()),
-    }
+        None => ident_path(reference.trim()),
+    };
+    extras_ok && reference_ok
 }
 
 #[cfg(test)]

@@ -38,4 +38,11 @@ fn object_references() {
     assert!(!object_reference("pkg cli:main"));
     assert!(!object_reference("pkg:"));
     assert!(!object_reference("1pkg:main"));
+    // Extras: deprecated, valid.
+    assert!(object_reference("pkg.cli:main [fast]"));
+    assert!(object_reference("pkg.cli:main [fast, colour.x]"));
+    assert!(object_reference("pkg.cli:main[fast]"));
+    assert!(!object_reference("pkg.cli:main [fast"));
+    assert!(!object_reference("pkg.cli:main [fast,]"));
+    assert!(!object_reference("pkg.cli:main [] x"));
 }
