@@ -419,6 +419,13 @@ pub fn assemble(
                 name: t.name.clone(),
                 version: t.version.clone(),
                 sha256: t.sha256.clone(),
+                libs: t
+                    .libs
+                    .iter()
+                    .map(|l| (l.name.clone(), l.sha256.clone()))
+                    .collect(),
+                stdlib: t.stdlib.clone(),
+                venv: t.venv.as_ref().map(|v| v.site_packages.clone()),
             })
             .chain(backend.iter().cloned())
             .collect(),

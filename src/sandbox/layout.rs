@@ -309,42 +309,109 @@ fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut prefixes: Vec<(PathBuf, String)> = Vec::new();
     let mut mounts: Vec<ToolMount> = Vec::new();
+    // Mounted at their own host path: libraries, venvs, venv base prefixes.
+    let mut same_path: Vec<PathBuf> = Vec::new();
     let mut links = Vec::new();
     for tool in sorted {
-        let target = match install_of(&tool.path) {
-            Install::System => path_string(&tool.path),
-            Install::Prefix(prefix) => {
-                let at = match prefixes.iter().find(|(h, _)| *h == prefix) {
-                    Some((_, at)) => at.clone(),
-                    None => {
-                        let at = format!("{TOOLS_ROOT}/{}", tool.name);
-                        for part in PREFIX_PARTS {
-                            let host = prefix.join(part);
-                            if host.is_dir() {
-                                mounts.push((host, format!("{at}/{part}")));
-                            }
-                        }
-                        prefixes.push((prefix.clone(), at.clone()));
-                        at
-                    }
-                };
-                let rel = tool.path.strip_prefix(&prefix).unwrap_or(&tool.path);
-                format!("{at}/{}", path_string(rel))
+        let target = if let Some(venv) = &tool.venv {
+            same_path.push(venv.dir.clone());
+            if let Some(base) = venv.home.parent().filter(|b| !in_system(b)) {
+                same_path.extend(
+                    PREFIX_PARTS
+                        .iter()
+                        .map(|p| base.join(p))
+                        .filter(|p| p.is_dir()),
+                );
             }
-            Install::Lone => {
-                let file = tool
-                    .path
-                    .file_name()
-                    .map(Path::new)
-                    .unwrap_or(Path::new(""));
-                let at = format!("{TOOLS_ROOT}/{}/{}", tool.name, path_string(file));
-                mounts.push((tool.path.clone(), at.clone()));
-                at
+            path_string(&tool.path)
+        } else {
+            match install_of(&tool.path) {
+                Install::System => path_string(&tool.path),
+                Install::Prefix(prefix) => {
+                    let at = match prefixes.iter().find(|(h, _)| *h == prefix) {
+                        Some((_, at)) => at.clone(),
+                        None => {
+                            let at = format!("{TOOLS_ROOT}/{}", tool.name);
+                            for part in PREFIX_PARTS {
+                                let host = prefix.join(part);
+                                if host.is_dir() {
+                                    mounts.push((host, format!("{at}/{part}")));
+                                }
+                            }
+                            prefixes.push((prefix.clone(), at.clone()));
+                            at
+                        }
+                    };
+                    let rel = tool.path.strip_prefix(&prefix).unwrap_or(&tool.path);
+                    format!("{at}/{}", path_string(rel))
+                }
+                Install::Lone => {
+                    let file = tool
+                        .path
+                        .file_name()
+                        .map(Path::new)
+                        .unwrap_or(Path::new(""));
+                    let at = format!("{TOOLS_ROOT}/{}/{}", tool.name, path_string(file));
+                    mounts.push((tool.path.clone(), at.clone()));
+                    at
+                }
             }
         };
+        lib_mounts(tool, &target, &mut mounts, &mut same_path);
         links.push((tool.name.clone(), target));
     }
-    (mounts, links)
+    same_path.sort();
+    same_path.dedup();
+    // A path inside another one mounted here is visible through it.
+    // The sandbox's own places are never shadowed by a host path.
+    let kept: Vec<PathBuf> = same_path
+        .iter()
+        .filter(|p| !same_path.iter().any(|q| q != *p && p.starts_with(q)))
+        .filter(|p| {
+            [BUILD_DIR, TOOLS_ROOT, "/kiln", "/proc", "/dev"]
+                .iter()
+                .all(|r| !p.starts_with(r))
+        })
+        .cloned()
+        .collect();
+    let mut all: Vec<ToolMount> = kept
+        .into_iter()
+        .map(|p| {
+            let at = path_string(&p);
+            (p, at)
+        })
+        .collect();
+    all.extend(mounts);
+    (all, links)
+}
+
+/// The libraries of `tool`'s closure that the system directories do not
+/// already show: each at its host path, and one found through the
+/// executable's `$ORIGIN` also where that `$ORIGIN` is in the sandbox
+/// (`target` is the binary's in-sandbox path), unless a prefix mount
+/// already shows it there.
+fn lib_mounts(tool: &Tool, target: &str, mounts: &mut Vec<ToolMount>, same: &mut Vec<PathBuf>) {
+    for lib in &tool.libs {
+        if !in_system(&lib.path) {
+            same.push(lib.path.clone());
+        }
+        let Some(rel) = &lib.origin_rel else { continue };
+        let Some(origin) = Path::new(target).parent() else {
+            continue;
+        };
+        let at = super::elf::normalise(&origin.join(rel));
+        let covered = at == lib.path || mounts.iter().any(|(h, m)| h.is_dir() && at.starts_with(m));
+        if !covered {
+            mounts.push((lib.path.clone(), path_string(&at)));
+        }
+    }
+}
+
+/// Whether the sandbox shows host path `p` anyway (a system directory).
+fn in_system(p: &Path) -> bool {
+    std::iter::once("usr")
+        .chain(SYSTEM_DIRS.iter().copied())
+        .any(|d| p.starts_with(Path::new("/").join(d)))
 }
 
 /// The in-sandbox installation prefix of the declared tool `name`
@@ -362,6 +429,12 @@ pub fn tool_prefix(tools: &[Tool], name: &str) -> Option<String> {
         .map(|(prefix, _)| prefix.to_string())
 }
 
+/// The in-sandbox path the `/kiln/bin` link of tool `name` points to.
+pub(super) fn tool_target(tools: &[Tool], name: &str) -> Option<String> {
+    let (_, links) = tool_layout(tools);
+    links.into_iter().find(|(n, _)| n == name).map(|(_, t)| t)
+}
+
 /// Where a tool binary is installed.
 #[derive(Debug, PartialEq)]
 enum Install {
@@ -374,10 +447,7 @@ enum Install {
 }
 
 fn install_of(binary: &Path) -> Install {
-    let in_system = std::iter::once("usr")
-        .chain(SYSTEM_DIRS.iter().copied())
-        .any(|d| binary.starts_with(Path::new("/").join(d)));
-    if in_system {
+    if in_system(binary) {
         return Install::System;
     }
     match binary.parent() {
@@ -496,8 +566,7 @@ mod tests {
         Tool {
             name: name.into(),
             path: path.into(),
-            sha256: String::new(),
-            version: String::new(),
+            ..Tool::default()
         }
     }
 

@@ -225,11 +225,11 @@ pub fn maturin_manifest(pyproject: &str) -> Option<String> {
 }
 
 /// The environment of every backend run: no user site, no bytecode
-/// written, a fixed hash seed, pip unable to reach an index; and, in
-/// bubblewrap, the interpreter's `lib/` on the library path (an interpreter
-/// built with a shared libpython and an absolute RUNPATH finds it there).
-pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = [
+/// written, a fixed hash seed, pip unable to reach an index. (The
+/// interpreter's shared libpython needs no library path: the sandbox mounts
+/// each tool's ELF closure where the interpreter's RUNPATH names it.)
+pub fn python_env() -> BTreeMap<String, String> {
+    let env: BTreeMap<String, String> = [
         ("PYTHONHASHSEED", "0"),
         ("PYTHONDONTWRITEBYTECODE", "1"),
         ("PYTHONNOUSERSITE", "1"),
@@ -238,11 +238,6 @@ pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<S
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    if mode == SandboxMode::Bubblewrap {
-        if let Some(prefix) = sandbox::tool_prefix(tools, python) {
-            env.insert("LD_LIBRARY_PATH".into(), format!("{prefix}/lib"));
-        }
-    }
     env
 }
 
@@ -310,7 +305,7 @@ pub fn resolve(
     sandbox::check_available(mode).map_err(PythonError::Sandbox)?;
     let tools =
         sandbox::resolve_tools_cached(&names, root, tool_cache).map_err(PythonError::Sandbox)?;
-    let mut env = python_env(&tools, s.python, mode);
+    let mut env = python_env();
     env.extend(extra_env);
     let identity = probe(&bs, &tools, s.python, mode, file, ro_inputs, env)?;
     Ok(Some(Resolved { tools, identity }))
@@ -456,11 +451,7 @@ fn probe(
         let sha256: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         identity.insert(
             p.name.clone(),
-            ToolRef {
-                name: format!("pep517:{}", p.name),
-                version: p.version.clone(),
-                sha256,
-            },
+            ToolRef::plain(format!("pep517:{}", p.name), p.version.clone(), sha256),
         );
     }
     Ok(identity.into_values().collect())

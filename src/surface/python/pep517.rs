@@ -90,7 +90,7 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
     argv.push(bs.backend.clone());
     argv.extend(bs.backend_path.iter().cloned());
-    let mut env = python_env(job.tools, s.python, job.sandbox);
+    let mut env = python_env();
     let (mut ro_inputs, wheels_env) = host_inputs(job.recipe, &s, job.host_inputs)?;
     env.extend(wheels_env);
     if bs.is_maturin() {
