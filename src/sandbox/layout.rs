@@ -122,7 +122,23 @@ pub(super) fn prepare(
             let empty = s.join("empty");
             std::fs::create_dir(&empty).map_err(support_err(&empty))?;
             let env = env::build_env(&spec.env, spec.source_date_epoch, TOOLS_BIN, TMP_DIR)?;
+            let wrappers = venv_wrappers(&spec.tools, &s.join("venv-bin"))
+                .map_err(support_err(&s.join("venv-bin")))?;
             let mut args = bwrap_args(&workspace, &cwd, &etc, &spec.tools, &ro_inputs);
+            // A venv's interpreter finds its venv from the path it was
+            // started by, so its PATH entry runs it by that path.
+            let at = args.len() - 4;
+            let binds: Vec<OsString> = wrappers
+                .iter()
+                .flat_map(|(name, w)| {
+                    [
+                        OsString::from("--ro-bind"),
+                        w.clone().into_os_string(),
+                        OsString::from(format!("{TOOLS_BIN}/{name}")),
+                    ]
+                })
+                .collect();
+            args.splice(at..at, binds);
             // After the workspace and before `--remount-ro /`, which ends
             // the mounts: an empty read-only directory over each hidden one.
             let at = args.len() - 4;
@@ -164,7 +180,12 @@ pub(super) fn prepare(
             for d in [&bin, &tmp] {
                 std::fs::create_dir_all(d).map_err(support_err(d))?;
             }
-            for tool in &spec.tools {
+            let wrappers = venv_wrappers(&spec.tools, &bin).map_err(support_err(&bin))?;
+            for tool in spec
+                .tools
+                .iter()
+                .filter(|t| !wrappers.contains_key(&t.name))
+            {
                 let link = bin.join(&tool.name);
                 std::os::unix::fs::symlink(&tool.path, &link).map_err(support_err(&link))?;
             }
@@ -279,6 +300,10 @@ fn bwrap_args(
         push(&[&"--ro-bind", host, at]);
     }
     for (name, target) in &links {
+        if tools.iter().any(|t| t.name == *name && t.venv.is_some()) {
+            // A file bound here by `prepare` (see `venv_wrappers`).
+            continue;
+        }
         push(&[&"--symlink", target, &format!("{TOOLS_BIN}/{name}")]);
     }
     for input in ro_inputs {
@@ -290,6 +315,25 @@ fn bwrap_args(
     let chdir = Path::new(BUILD_DIR).join(cwd);
     push(&[&"--chdir", &chdir]);
     a
+}
+
+/// For each tool found in a venv, a script in `dir` named after the tool
+/// that `exec`s the venv's own `bin/<file>` (mounted at its host path):
+/// Python recognises a venv by the `pyvenv.cfg` beside the path it was
+/// started by, which a symlink in `/kiln/bin` would hide.
+fn venv_wrappers(tools: &[Tool], dir: &Path) -> std::io::Result<BTreeMap<String, PathBuf>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    for tool in tools.iter().filter(|t| t.venv.is_some()) {
+        std::fs::create_dir_all(dir)?;
+        let quoted = path_string(&tool.path).replace('\'', "'\\''");
+        let script = format!("#!/bin/sh\nexec '{quoted}' \"$@\"\n");
+        let file = dir.join(&tool.name);
+        std::fs::write(&file, script)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))?;
+        out.insert(tool.name.clone(), file);
+    }
+    Ok(out)
 }
 
 /// `(host path, in-sandbox path)`: part of a tool installation, read-only.

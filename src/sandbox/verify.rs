@@ -57,8 +57,11 @@ fn check_one(spec: &Spec, tool: &Tool, log: &Path) -> Result<(), SandboxError> {
     // binary's, as on the host: gcc prints the name it was called by).
     let target = layout::tool_target(&spec.tools, &tool.name)
         .unwrap_or_else(|| format!("/kiln/bin/{}", tool.name));
+    // Only the shell's builtins: the sandbox PATH holds the declared tools.
     let script = format!(
-        "\"$0\" --version 2>/tmp/.kiln-version-stderr; printf '{}'; cat /tmp/.kiln-version-stderr",
+        "o=$(\"$0\" --version 2>/tmp/.kiln-version-stderr); \
+         e=$(while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done \
+         </tmp/.kiln-version-stderr); printf '%s{}%s' \"$o\" \"$e\"",
         MARK.replace('\n', "\\n")
     );
     let probe = Spec {
