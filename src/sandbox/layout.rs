@@ -15,7 +15,13 @@
 //! toolchain share `/kiln/tools/cargo`, whose `lib/rustlib` is the sysroot
 //! rustc finds next to its own binary. Only those parts are mounted, so a
 //! tool in `~/bin` does not expose the rest of the home directory. Any other
-//! binary is mounted alone at `/kiln/tools/<name>/<file>`.
+//! binary is mounted alone at `/kiln/tools/<name>/<file>`. Each library of
+//! a tool's ELF closure outside the system directories is mounted at its
+//! host path (where the binary's RUNPATH names it), and one found through
+//! the executable's `$ORIGIN` also where that `$ORIGIN` is in the sandbox.
+//! A tool found in a venv has the venv and its base interpreter's
+//! installation mounted at their host paths, and `/kiln/bin/<name>` is a
+//! script that `exec`s the venv's own `bin/<file>`.
 //!
 //! Without a sandbox, argv elements and environment values are rewritten:
 //! an in-sandbox path (`/build`, `/tmp`, an `RoInput::at`) at the start of a
@@ -649,6 +655,51 @@ mod tests {
                 l("cc", "/usr/bin/x86_64-linux-gnu-gcc-12"),
                 l("rustc", "/kiln/tools/cargo/bin/rustc"),
                 l("zz", "/kiln/tools/zz/lone-tool"),
+            ]
+        );
+    }
+
+    #[test]
+    fn closure_libraries_outside_the_system_are_mounted_where_the_loader_looks() {
+        let t = tempfile::tempdir().unwrap();
+        let pfx = t.path().join("pfx");
+        std::fs::create_dir_all(pfx.join("bin")).unwrap();
+        std::fs::create_dir_all(pfx.join("lib")).unwrap();
+        let lib = |name: &str, path: PathBuf, origin_rel: Option<&str>| super::super::ToolLib {
+            name: name.into(),
+            path,
+            sha256: String::new(),
+            origin_rel: origin_rel.map(PathBuf::from),
+        };
+        let mut prog = tool("prog", &format!("{}/bin/prog", pfx.display()));
+        prog.libs = vec![
+            lib("libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6".into(), None),
+            // Absolute RUNPATH elsewhere: at its host path.
+            lib("libpy.so", t.path().join("py/lib/libpy.so"), None),
+            // $ORIGIN/../lib: the prefix's lib mount already shows it.
+            lib("liba.so", pfx.join("lib/liba.so"), Some("../lib/liba.so")),
+            // $ORIGIN/../vendor: not a mounted part, so mounted there too.
+            lib(
+                "libv.so",
+                pfx.join("vendor/libv.so"),
+                Some("../vendor/libv.so"),
+            ),
+        ];
+        let (mounts, _) = tool_layout(&[prog]);
+        let m = |host: PathBuf, at: &str| (host, at.to_string());
+        let at = |p: &PathBuf| p.display().to_string();
+        let py = t.path().join("py/lib/libpy.so");
+        let (a, v) = (pfx.join("lib/liba.so"), pfx.join("vendor/libv.so"));
+        assert_eq!(
+            mounts,
+            vec![
+                // Host-path mounts first, sorted (parents before children).
+                m(a.clone(), &at(&a)),
+                m(v.clone(), &at(&v)),
+                m(py.clone(), &at(&py)),
+                m(pfx.join("bin"), "/kiln/tools/prog/bin"),
+                m(pfx.join("lib"), "/kiln/tools/prog/lib"),
+                m(v.clone(), "/kiln/tools/prog/vendor/libv.so"),
             ]
         );
     }

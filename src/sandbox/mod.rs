@@ -15,7 +15,9 @@
 //!                      ld.so.cache, ld.so.conf(.d) and alternatives (read-only)
 //! /kiln/tools/<name>   the installation (bin, lib, share, …) of each declared tool
 //!                      living outside the system directories (e.g. a rustup toolchain), read-only
-//! /kiln/bin            one symlink per declared tool: the whole PATH
+//! /kiln/bin            one symlink per declared tool (a venv tool: an exec script): the whole PATH
+//! <host path>          each library of a tool's ELF closure outside the system
+//!                      directories, a venv tool's venv and base installation, read-only
 //! <RoInput::at>        each read-only extra input (e.g. the cargo registry cache)
 //! /proc, /dev          fresh instances
 //! ```
@@ -37,7 +39,10 @@
 //!
 //! Declared tools are resolved once, on the host `PATH`, by
 //! [`resolve_tools`]; their identity (`--version` output and the sha256 of
-//! the real binary, behind any rustup proxy) belongs in the derivation.
+//! the real binary, behind any rustup proxy or pyenv shim; the digests of
+//! its ELF closure (`elf`); a Python interpreter's stdlib digest and a venv's
+//! site-packages digest (`interp`)) belongs in the derivation, and `verify`
+//! checks once per build that the tool answers the same inside the sandbox.
 //! [`resolve_tools_cached`] keeps identities (keyed by the real binary's
 //! path, device, inode, size, mtime and ctime) and rustup's answers (keyed
 //! by everything rustup's toolchain choice reads) in a persistent cache

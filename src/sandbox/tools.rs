@@ -5,9 +5,13 @@
 //! rustup proxy (`~/.cargo/bin/cargo` → `rustup`) is replaced by the
 //! toolchain binary rustup would run (`rustup which <tool>`, honouring the
 //! project's `rust-toolchain.toml`); a pyenv shim likewise by what
-//! `pyenv which <tool>` names. The identity that enters the derivation
-//! is the real binary's sha256 and its `--version` output; the binary's
-//! installation prefix is what the sandbox mounts (see `layout`).
+//! `pyenv which <tool>` names (a versioned name no selected version has:
+//! the one installed version that has it). A tool found in a venv keeps the
+//! venv's path (see `interp`). The identity that enters the derivation is
+//! the real binary's sha256 and its `--version` output, the digests of its
+//! ELF closure (`elf`) and, for a Python interpreter, its stdlib's digest
+//! and a venv's site-packages digest; the binary's installation prefix and
+//! the closure's libraries are what the sandbox mounts (see `layout`).
 //!
 //! [`resolve_tools_cached`] keeps identities and rustup answers in a
 //! persistent cache (see `tool_cache` for its keys), so a repeated build
@@ -659,5 +663,106 @@ mod tests {
         let second = resolve();
         assert_eq!(second[0].version, "cargo 2");
         assert_eq!((lines(&asked), lines(&runs)), (3, 2));
+    }
+
+    fn gcc(args: &[&std::ffi::OsStr]) {
+        let ok = command(Path::new("gcc"))
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "gcc {args:?} failed (gcc is needed for this test)");
+    }
+
+    fn tiny_lib(dir: &Path, value: u32) {
+        std::fs::create_dir_all(dir).unwrap();
+        let src = dir.join("tiny.c");
+        std::fs::write(&src, format!("int tiny(void) {{ return {value}; }}\n")).unwrap();
+        let out = dir.join("libtiny.so");
+        gcc(&[
+            "-shared".as_ref(),
+            "-fPIC".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            src.as_os_str(),
+        ]);
+        std::fs::remove_file(src).unwrap();
+    }
+
+    #[test]
+    fn cached_closure_follows_its_libraries_and_search_directories() {
+        let t = tempfile::tempdir().unwrap();
+        let (bin, lib0, lib1) = (
+            t.path().join("bin"),
+            t.path().join("l0"),
+            t.path().join("l1"),
+        );
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&lib0).unwrap();
+        tiny_lib(&lib1, 1);
+        let src = t.path().join("prog.c");
+        std::fs::write(&src, "int tiny(void);\nint main(void) { return tiny(); }\n").unwrap();
+        let rpath = format!(
+            "-Wl,-rpath,{}:{},--enable-new-dtags",
+            lib0.display(),
+            lib1.display()
+        );
+        let l = format!("-L{}", lib1.display());
+        let prog = bin.join("prog");
+        gcc(&[
+            "-o".as_ref(),
+            prog.as_os_str(),
+            src.as_os_str(),
+            l.as_ref(),
+            "-ltiny".as_ref(),
+            rpath.as_ref(),
+        ]);
+        age();
+        let cache_dir = t.path().join("cache");
+        let cache = Some(ToolCache::new(&cache_dir));
+        let names = ["prog".to_string()];
+        let path = Some(bin.as_os_str());
+        let resolve = || {
+            resolve_with(&names, t.path(), cache, path)
+                .unwrap()
+                .remove(0)
+        };
+        let tiny = |tool: &Tool| {
+            tool.libs
+                .iter()
+                .find(|l| l.name == "libtiny.so")
+                .cloned()
+                .unwrap()
+        };
+
+        let first = resolve();
+        assert_eq!(tiny(&first).path, lib1.join("libtiny.so"));
+        assert!(first.libs.iter().any(|l| l.name == "libc.so.6"));
+        assert_eq!(cache_files(&cache_dir, "elf-"), 1);
+        assert_eq!(resolve(), first);
+        assert_eq!(
+            resolve_with(&names, t.path(), None, path).unwrap()[0],
+            first
+        );
+
+        // A library earlier in the RUNPATH now shadows it: noticed.
+        tiny_lib(&lib0, 2);
+        let second = resolve();
+        assert_eq!(tiny(&second).path, lib0.join("libtiny.so"));
+        assert_ne!(tiny(&second).sha256, tiny(&first).sha256);
+        age();
+        assert_eq!(resolve(), second);
+
+        // The library rewritten in place: its new digest, never the old.
+        let f = lib0.join("libtiny.so");
+        let mut bytes = std::fs::read(&f).unwrap();
+        bytes.extend_from_slice(b"padding");
+        std::fs::write(&f, bytes).unwrap();
+        let third = resolve();
+        assert_ne!(tiny(&third).sha256, tiny(&second).sha256);
+        assert_eq!(
+            resolve_with(&names, t.path(), None, path).unwrap()[0],
+            third
+        );
     }
 }
