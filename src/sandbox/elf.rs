@@ -41,9 +41,11 @@ pub(super) struct Loaded {
     pub name: String,
     /// Where it was found on the host.
     pub path: PathBuf,
-    /// For a library found through the executable's own `$ORIGIN`: its path
-    /// relative to the executable's directory (which differs between the
-    /// host and the sandbox).
+    /// For a library found through the `$ORIGIN` of the executable, or of a
+    /// library itself found so: its path relative to the executable's
+    /// directory. The sandboxed loader finds it there, relative to where
+    /// the executable is in the sandbox; any other library it finds at its
+    /// host path.
     pub origin_rel: Option<PathBuf>,
 }
 
@@ -202,8 +204,9 @@ struct Node {
     dynamic: Dynamic,
     /// `DT_RPATH` entries of this object's loaders (nearest first), expanded.
     inherited_rpath: Vec<(PathBuf, bool)>,
-    /// Whether this object is the executable (for `$ORIGIN` bookkeeping).
-    is_exe: bool,
+    /// Whether this object is where it is relative to the executable (the
+    /// executable, or found through such an object's `$ORIGIN`).
+    exe_relative: bool,
 }
 
 /// The closure of the executable `exe` (canonical host path), with
@@ -231,7 +234,7 @@ pub(super) fn closure(exe: &Path, ld_library_path: &[PathBuf]) -> Result<Closure
         path: exe.to_path_buf(),
         dynamic: root,
         inherited_rpath: Vec::new(),
-        is_exe: true,
+        exe_relative: true,
     }]);
     let compatible = |p: &Path| {
         p.is_file()
@@ -280,7 +283,7 @@ pub(super) fn closure(exe: &Path, ld_library_path: &[PathBuf]) -> Result<Closure
                         .join(", "),
                 });
             };
-            let origin_rel = (via_origin && node.is_exe)
+            let origin_rel = (via_origin && node.exe_relative)
                 .then(|| exe.parent().and_then(|o| relative(&path, o)))
                 .flatten();
             let dynamic = parse(&path)?;
@@ -288,6 +291,7 @@ pub(super) fn closure(exe: &Path, ld_library_path: &[PathBuf]) -> Result<Closure
                 loaded.entry(soname.clone()).or_insert(path.clone());
             }
             loaded.insert(name.clone(), path.clone());
+            let exe_relative = origin_rel.is_some();
             out.libs.push(Loaded {
                 name: name.clone(),
                 path: path.clone(),
@@ -296,10 +300,10 @@ pub(super) fn closure(exe: &Path, ld_library_path: &[PathBuf]) -> Result<Closure
             let mut inherited_rpath = own_rpath.clone();
             inherited_rpath.extend(node.inherited_rpath.iter().cloned());
             queue.push_back(Node {
+                exe_relative,
                 path,
                 dynamic,
                 inherited_rpath,
-                is_exe: false,
             });
         }
     }
@@ -443,7 +447,10 @@ mod tests {
     fn the_closure_of_the_system_shell_matches_ldd() {
         let sh = std::fs::canonicalize("/bin/sh").unwrap();
         let c = closure(&sh, &[]).unwrap();
-        let out = std::process::Command::new("ldd").arg(&sh).output().unwrap();
+        let out = super::super::process::command(Path::new("ldd"))
+            .arg(&sh)
+            .output()
+            .expect("ldd (the loader's own listing) is needed for this test");
         let text = String::from_utf8_lossy(&out.stdout);
         for line in text.lines() {
             // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)"

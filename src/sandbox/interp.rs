@@ -123,7 +123,10 @@ fn skipped(name: &[u8], is_dir: bool, top: bool) -> bool {
     }
 }
 
-fn walk(root: &Path) -> std::io::Result<(Vec<Walked>, Vec<(PathBuf, FileStamp)>)> {
+/// `(relative path, stamp)` of each walked directory.
+type DirStamps = Vec<(PathBuf, FileStamp)>;
+
+fn walk(root: &Path) -> std::io::Result<(Vec<Walked>, DirStamps)> {
     let mut out = Vec::new();
     let mut dirs = Vec::new();
     let mut stack = vec![PathBuf::new()];

@@ -436,21 +436,26 @@ fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
 }
 
 /// The libraries of `tool`'s closure that the system directories do not
-/// already show: each at its host path, and one found through the
-/// executable's `$ORIGIN` also where that `$ORIGIN` is in the sandbox
-/// (`target` is the binary's in-sandbox path), unless a prefix mount
-/// already shows it there.
+/// already show, where the sandboxed loader looks for them: one found
+/// through the executable's `$ORIGIN` where that `$ORIGIN` is in the
+/// sandbox (`target` is the binary's in-sandbox path) unless a prefix mount
+/// already shows it there — so a rustup toolchain's `librustc_driver` adds
+/// no host path —, any other at its host path (an absolute `RUNPATH`, such
+/// as pyenv's `libpython`). A venv tool's binary runs from its host path.
 fn lib_mounts(tool: &Tool, target: &str, mounts: &mut Vec<ToolMount>, same: &mut Vec<PathBuf>) {
     for lib in &tool.libs {
-        if !in_system(&lib.path) {
-            same.push(lib.path.clone());
-        }
-        let Some(rel) = &lib.origin_rel else { continue };
-        let Some(origin) = Path::new(target).parent() else {
-            continue;
+        let origin = Path::new(target).parent().filter(|_| tool.venv.is_none());
+        let at = match (&lib.origin_rel, origin) {
+            (Some(rel), Some(origin)) => super::elf::normalise(&origin.join(rel)),
+            _ => lib.path.clone(),
         };
-        let at = super::elf::normalise(&origin.join(rel));
-        let covered = at == lib.path || mounts.iter().any(|(h, m)| h.is_dir() && at.starts_with(m));
+        if at == lib.path {
+            if !in_system(&lib.path) {
+                same.push(lib.path.clone());
+            }
+            continue;
+        }
+        let covered = mounts.iter().any(|(h, m)| h.is_dir() && at.starts_with(m));
         if !covered {
             mounts.push((lib.path.clone(), path_string(&at)));
         }
@@ -689,13 +694,11 @@ mod tests {
         let m = |host: PathBuf, at: &str| (host, at.to_string());
         let at = |p: &PathBuf| p.display().to_string();
         let py = t.path().join("py/lib/libpy.so");
-        let (a, v) = (pfx.join("lib/liba.so"), pfx.join("vendor/libv.so"));
+        let v = pfx.join("vendor/libv.so");
         assert_eq!(
             mounts,
             vec![
                 // Host-path mounts first, sorted (parents before children).
-                m(a.clone(), &at(&a)),
-                m(v.clone(), &at(&v)),
                 m(py.clone(), &at(&py)),
                 m(pfx.join("bin"), "/kiln/tools/prog/bin"),
                 m(pfx.join("lib"), "/kiln/tools/prog/lib"),
