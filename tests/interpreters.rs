@@ -487,7 +487,7 @@ fn a_tool_that_answers_differently_in_the_sandbox_is_refused() {
     let bin = t.path().join("bin");
     write(
         &bin.join("moody"),
-        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo \"moody ${HOME:-1.0}\"; exit 0; fi\ntouch out\n",
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo \"moody ${HOME:-1.0}\"; exit 0; fi\n: > out\n",
     );
     run_ok(cmd("chmod").arg("755").arg(bin.join("moody")));
     let recipe = "surface = \"command\"\nsource = \".\"\n[command]\nargv = [\"moody\"]\n\

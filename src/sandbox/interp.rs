@@ -10,8 +10,9 @@
 //! - **venv.** A tool found on `PATH` as `<venv>/bin/<name>` with a
 //!   `<venv>/pyvenv.cfg` runs as that venv (its `site-packages` visible),
 //!   not as the base interpreter the link points to. Its identity is the
-//!   base interpreter's plus the digest of the venv's `lib/python*/site-packages`
-//!   tree (the installed files themselves, not the `RECORD`s: a file edited
+//!   base interpreter's plus a digest over its `pyvenv.cfg` (which may
+//!   include the system site-packages) and its `lib/python*/site-packages`
+//!   trees (the installed files themselves, not the `RECORD`s: a file edited
 //!   after installation, an editable install's `.pth`, or a package without a
 //!   `RECORD` change the digest too).
 //!

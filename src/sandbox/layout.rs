@@ -471,10 +471,11 @@ fn in_system(p: &Path) -> bool {
 
 /// The in-sandbox installation prefix of the declared tool `name`
 /// (`/kiln/tools/<first tool of that prefix>`), when its binary lies in
-/// `<prefix>/bin/` outside the system directories; `None` otherwise.
+/// `<prefix>/bin/` outside the system directories (and not in a venv,
+/// which is mounted at its host path); `None` otherwise.
 pub fn tool_prefix(tools: &[Tool], name: &str) -> Option<String> {
     let tool = tools.iter().find(|t| t.name == name)?;
-    if !matches!(install_of(&tool.path), Install::Prefix(_)) {
+    if tool.venv.is_some() || !matches!(install_of(&tool.path), Install::Prefix(_)) {
         return None;
     }
     let (_, links) = tool_layout(tools);

@@ -172,7 +172,13 @@ fn resolve_one(
     } else {
         Vec::new()
     };
-    let stdlib = match interp::python_stdlib(&real) {
+    // A venv made with `--copies` has its own binary: the stdlib is the
+    // base installation's (`home`).
+    let stdlib_dir = interp::python_stdlib(&real).or_else(|| {
+        let v = venv.as_ref()?;
+        interp::python_stdlib(&v.home.join(real.file_name()?))
+    });
+    let stdlib = match stdlib_dir {
         Some(d) => Some(interp::tree_digest(&d, cache, now).map_err(io(&d))?),
         None => None,
     };
@@ -180,6 +186,11 @@ fn resolve_one(
         Some(v) => {
             let file = found.file_name().unwrap_or(OsStr::new(name));
             let mut h = Sha256::new();
+            // pyvenv.cfg decides too (include-system-site-packages).
+            let cfg = v.dir.join("pyvenv.cfg");
+            h.update(b"pyvenv.cfg\0");
+            h.update(sha256_file(&cfg).map_err(io(&cfg))?.as_bytes());
+            h.update(b"\n");
             for sp in &v.site_packages {
                 let d = interp::tree_digest(sp, cache, now).map_err(io(sp))?;
                 let rel = sp.strip_prefix(&v.dir).unwrap_or(sp);
