@@ -392,7 +392,8 @@ fn a_venv_python_runs_as_the_venv_and_its_site_packages_are_in_the_identity() {
 }
 
 /// `prog` linked against `libtiny.so` (whose `tiny()` returns `value`)
-/// with the given RUNPATH; `prog <file>` writes the value to `<file>`.
+/// with the given RUNPATH; `prog <file>` writes the value to `<file>`,
+/// `prog --version` prints it.
 fn c_tool(bin: &Path, lib: &Path, rpath: &str, value: u32) {
     std::fs::create_dir_all(bin).unwrap();
     std::fs::create_dir_all(lib).unwrap();
@@ -400,7 +401,8 @@ fn c_tool(bin: &Path, lib: &Path, rpath: &str, value: u32) {
     let src = bin.join("prog.c");
     write(
         &src,
-        "#include <stdio.h>\nint tiny(void);\nint main(int c, char **v) {\n\
+        "#include <stdio.h>\n#include <string.h>\nint tiny(void);\nint main(int c, char **v) {\n\
+         if (c < 2 || !strcmp(v[1], \"--version\")) { printf(\"prog %d\\n\", tiny()); return 0; }\n\
          FILE *f = fopen(v[1], \"w\"); if (!f) return 2;\n\
          fprintf(f, \"%d\\n\", tiny()); return fclose(f) ? 3 : 0; }\n",
     );

@@ -32,7 +32,9 @@
 //! - `elf-<key>.json`, the binary's ELF **closure** (see `elf`), keyed like
 //!   its identity and used only while every library of it and every
 //!   directory searched for them (and `/etc/ld.so.cache`) keeps its stamp:
-//!   a library replaced, or a new one shadowing it, is noticed.
+//!   a library replaced, or a new one shadowing it, is noticed. The
+//!   identity entry is used only while the closure entry is (`--version`
+//!   runs with the closure).
 //! - `tree-<key>.json`, a **tree digest** (a Python stdlib, a venv's
 //!   site-packages; see `interp`), keyed by the stamps of every entry of
 //!   the tree.

@@ -166,12 +166,16 @@ fn resolve_one(
         let name = name.to_string();
         move |source| SandboxError::ToolIo { name, path, source }
     };
-    let (sha256, version, version_ok) = identity(&real, cache, now).map_err(io(&real))?;
-    let libs = if elf::is_elf(&real) {
+    let (libs, same_closure) = if elf::is_elf(&real) {
         closure(name, &real, cache, now)?
     } else {
-        Vec::new()
+        (Vec::new(), true)
     };
+    // `--version` runs with the closure: a cached answer stands only while
+    // the closure is the cached one too.
+    let cache_for_identity = cache.filter(|_| same_closure);
+    let (sha256, version, version_ok) =
+        identity(&real, cache_for_identity, cache, now).map_err(io(&real))?;
     // A venv made with `--copies` has its own binary: the stdlib is the
     // base installation's (`home`).
     let stdlib_dir = interp::python_stdlib(&real).or_else(|| {
@@ -262,38 +266,42 @@ fn real_binary(
     Ok(real)
 }
 
-/// `(sha256, --version output, whether it succeeded)` of `real`, cached.
+/// `(sha256, --version output, whether it succeeded)` of `real`, read from
+/// `read` and recorded in `write`.
 fn identity(
     real: &Path,
-    cache: Option<ToolCache<'_>>,
+    read: Option<ToolCache<'_>>,
+    write: Option<ToolCache<'_>>,
     now: i128,
 ) -> std::io::Result<(String, String, bool)> {
-    let key = cache.and_then(|_| IdentityKey::of(real));
-    if let (Some(c), Some(k)) = (cache, &key) {
+    let key = write.and_then(|_| IdentityKey::of(real));
+    if let (Some(c), Some(k)) = (read, &key) {
         if let Some(hit) = c.identity(real, k) {
             return Ok(hit);
         }
     }
     let sha256 = sha256_file(real)?;
     let (version, ok) = version_of(real)?;
-    if let (Some(c), Some(k)) = (cache, &key) {
+    if let (Some(c), Some(k)) = (write, &key) {
         c.store_identity(real, k, now, &sha256, &version, ok);
     }
     Ok((sha256, version, ok))
 }
 
-/// The ELF closure of `real` with each library's digest, cached.
+/// The ELF closure of `real` with each library's digest, cached; and
+/// whether it came from the cache.
 fn closure(
     name: &str,
     real: &Path,
     cache: Option<ToolCache<'_>>,
     now: i128,
-) -> Result<Vec<ToolLib>, SandboxError> {
+) -> Result<(Vec<ToolLib>, bool), SandboxError> {
     let key = cache.and_then(|_| IdentityKey::of(real));
     let cached = match (cache, &key) {
         (Some(c), Some(k)) => c.closure(k),
         _ => None,
     };
+    let hit = cached.is_some();
     let libs = match cached {
         Some(libs) => libs,
         None => {
@@ -326,7 +334,7 @@ fn closure(
             libs
         }
     };
-    Ok(libs
+    let libs = libs
         .into_iter()
         .map(|l| ToolLib {
             name: l.name,
@@ -334,7 +342,8 @@ fn closure(
             sha256: l.sha256,
             origin_rel: l.origin_rel,
         })
-        .collect())
+        .collect();
+    Ok((libs, hit))
 }
 
 /// The first executable regular file `name` in the host `PATH`.
@@ -712,7 +721,11 @@ mod tests {
         std::fs::create_dir_all(&lib0).unwrap();
         tiny_lib(&lib1, 1);
         let src = t.path().join("prog.c");
-        std::fs::write(&src, "int tiny(void);\nint main(void) { return tiny(); }\n").unwrap();
+        std::fs::write(
+            &src,
+            "#include <stdio.h>\nint tiny(void);\nint main(void) { printf(\"%d\\n\", tiny()); return 0; }\n",
+        )
+        .unwrap();
         let rpath = format!(
             "-Wl,-rpath,{}:{},--enable-new-dtags",
             lib0.display(),
@@ -747,6 +760,7 @@ mod tests {
         };
 
         let first = resolve();
+        assert_eq!(first.version, "1");
         assert_eq!(tiny(&first).path, lib1.join("libtiny.so"));
         assert!(first.libs.iter().any(|l| l.name == "libc.so.6"));
         assert_eq!(cache_files(&cache_dir, "elf-"), 1);
@@ -760,6 +774,8 @@ mod tests {
         tiny_lib(&lib0, 2);
         let second = resolve();
         assert_eq!(tiny(&second).path, lib0.join("libtiny.so"));
+        // `--version` ran again: the binary is unchanged, what it loads not.
+        assert_eq!(second.version, "2");
         assert_ne!(tiny(&second).sha256, tiny(&first).sha256);
         age();
         assert_eq!(resolve(), second);
