@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use kiln::derive::{InputRef, Isolation, SourceDateEpoch, Versions};
 use kiln::engine::plan::assemble;
 use kiln::recipe::Recipes;
-use kiln::sandbox::{SandboxMode, Tool};
+use kiln::sandbox::{SandboxMode, Tool, ToolLib, ToolVenv};
 use kiln::source::{Checkout, Snapshot, SnapshotOptions};
 
 const RECIPE: &str = r#"surface = "tarball"
@@ -34,7 +34,7 @@ const TOOL_RECIPE: &str =
     "surface = \"command\"\n\n[command]\nargv = [\"true\"]\noutputs = [\"out\"]\n";
 
 /// blake3 of `tests/golden/derivation.json`.
-const GOLDEN_HASH: &str = "f2421129519f2612338447d6c709704cd10ad7cb83dc67a0f1228992c61c9533";
+const GOLDEN_HASH: &str = "5c65894569640da29f1698112e41020d89e20ad5823f36bdd3cee8c604ea4697";
 
 fn golden_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/derivation.json")
@@ -90,12 +90,44 @@ fn derivation_bytes() -> Vec<u8> {
             nar_hash: kiln::hash::Sha256::digest(b"tool output"),
         },
     );
-    let tools = [Tool {
-        name: "sh".into(),
-        path: PathBuf::from("/bin/sh"),
-        sha256: "00".repeat(32),
-        version: "sh 1".into(),
-    }];
+    let tools = [
+        Tool {
+            name: "sh".into(),
+            path: PathBuf::from("/bin/sh"),
+            sha256: "00".repeat(32),
+            version: "sh 1".into(),
+            ..Tool::default()
+        },
+        // An interpreter: its ELF closure and stdlib enter the identity
+        // (names and digests, never the host paths).
+        Tool {
+            name: "python3".into(),
+            path: PathBuf::from("/opt/py/bin/python3.11"),
+            sha256: "11".repeat(32),
+            version: "Python 3.11.7".into(),
+            version_ok: true,
+            libs: vec![
+                ToolLib {
+                    name: "libc.so.6".into(),
+                    path: PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"),
+                    sha256: "22".repeat(32),
+                    origin_rel: None,
+                },
+                ToolLib {
+                    name: "libpython3.11.so.1.0".into(),
+                    path: PathBuf::from("/opt/py/lib/libpython3.11.so.1.0"),
+                    sha256: "33".repeat(32),
+                    origin_rel: None,
+                },
+            ],
+            stdlib: Some("44".repeat(32)),
+            venv: Some(ToolVenv {
+                dir: PathBuf::from("/srv/venv"),
+                home: PathBuf::from("/opt/py/bin"),
+                site_packages: "55".repeat(32),
+            }),
+        },
+    ];
     let drv = assemble(
         recipe,
         &selection,

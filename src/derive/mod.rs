@@ -148,6 +148,66 @@ pub struct ToolRef {
     pub version: String,
     /// Lowercase hex sha256 of the real binary.
     pub sha256: String,
+    /// What the tool loads: `(DT_NEEDED name, sha256)` of each library of
+    /// its ELF closure, sorted by name (written only when not empty).
+    pub libs: Vec<(String, String)>,
+    /// A Python interpreter's standard library digest.
+    pub stdlib: Option<String>,
+    /// A venv tool's site-packages digest.
+    pub venv: Option<String>,
+}
+
+impl ToolRef {
+    /// A tool reference with only a name, version and digest (a backend
+    /// distribution, a test's stand-in).
+    pub fn plain(name: String, version: String, sha256: String) -> ToolRef {
+        ToolRef {
+            name,
+            version,
+            sha256,
+            libs: Vec::new(),
+            stdlib: None,
+            venv: None,
+        }
+    }
+
+    /// The derivation's entry for a resolved tool: its name, version,
+    /// binary digest and what it loads (never its host path).
+    pub fn of_tool(t: &crate::sandbox::Tool) -> ToolRef {
+        ToolRef {
+            name: t.name.clone(),
+            version: t.version.clone(),
+            sha256: t.sha256.clone(),
+            libs: t
+                .libs
+                .iter()
+                .map(|l| (l.name.clone(), l.sha256.clone()))
+                .collect(),
+            stdlib: t.stdlib.clone(),
+            venv: t.venv.as_ref().map(|v| v.site_packages.clone()),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        let mut v = json!({"name": self.name, "version": self.version, "sha256": self.sha256});
+        if let Value::Object(m) = &mut v {
+            if !self.libs.is_empty() {
+                let libs: Vec<Value> = self
+                    .libs
+                    .iter()
+                    .map(|(n, d)| json!({"name": n, "sha256": d}))
+                    .collect();
+                m.insert("libs".into(), Value::Array(libs));
+            }
+            if let Some(s) = &self.stdlib {
+                m.insert("stdlib".into(), Value::String(s.clone()));
+            }
+            if let Some(s) = &self.venv {
+                m.insert("venv_site_packages".into(), Value::String(s.clone()));
+            }
+        }
+        v
+    }
 }
 
 /// One resolved build.
@@ -195,11 +255,7 @@ impl Derivation {
                 )
             })
             .collect();
-        let tools: Vec<Value> = self
-            .tools
-            .iter()
-            .map(|t| json!({"name": t.name, "version": t.version, "sha256": t.sha256}))
-            .collect();
+        let tools: Vec<Value> = self.tools.iter().map(ToolRef::to_value).collect();
         json!({
             "kiln_derivation": FORMAT,
             "name": self.name,
@@ -329,11 +385,28 @@ mod tests {
         );
         variants.push(d);
         let mut d = sample();
-        d.tools.push(ToolRef {
-            name: "cargo".into(),
-            version: "1".into(),
-            sha256: "00".into(),
-        });
+        d.tools
+            .push(ToolRef::plain("cargo".into(), "1".into(), "00".into()));
+        variants.push(d);
+        let mut d = sample();
+        let mut t = ToolRef::plain("cargo".into(), "1".into(), "00".into());
+        t.libs.push(("libc.so.6".into(), "11".into()));
+        d.tools.push(t);
+        variants.push(d);
+        let mut d = sample();
+        let mut t = ToolRef::plain("cargo".into(), "1".into(), "00".into());
+        t.libs.push(("libc.so.6".into(), "12".into()));
+        d.tools.push(t);
+        variants.push(d);
+        let mut d = sample();
+        let mut t = ToolRef::plain("python3".into(), "1".into(), "00".into());
+        t.stdlib = Some("11".into());
+        d.tools.push(t);
+        variants.push(d);
+        let mut d = sample();
+        let mut t = ToolRef::plain("python3".into(), "1".into(), "00".into());
+        t.venv = Some("11".into());
+        d.tools.push(t);
         variants.push(d);
         let mut d = sample();
         d.builder.insert("deflate".into(), "zlib-rs".into());

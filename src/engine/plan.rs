@@ -435,11 +435,7 @@ pub fn assemble(
         inputs,
         tools: tools
             .iter()
-            .map(|t| ToolRef {
-                name: t.name.clone(),
-                version: t.version.clone(),
-                sha256: t.sha256.clone(),
-            })
+            .map(ToolRef::of_tool)
             .chain(backend.iter().cloned())
             .collect(),
         builder: surface::builder_identity(r.surface()),

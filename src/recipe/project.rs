@@ -167,6 +167,58 @@ impl Recipe {
     }
 }
 
+/// `spec` with its tool names rendered for one matrix cell: `command.tools`,
+/// `sdist`/`wheel` `python` and `tools` may name the cell's values
+/// (`tools = ["python{python}"]`), so that a matrix runs each cell with its
+/// own interpreter. Only the matrix keys are placeholders there (a tool is
+/// chosen before the version is known).
+fn tools_of_cell(
+    spec: &RecipeFile,
+    cell: &BTreeMap<String, String>,
+    file: &Path,
+    text: &str,
+) -> Result<RecipeFile, RecipeError> {
+    let vars: BTreeMap<&str, &str> = cell.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let render = |key: String, t: &mut String| -> Result<(), RecipeError> {
+        *t = render_template(t, &vars).map_err(|source| RecipeError::Template {
+            file: file.to_path_buf(),
+            line: key_line(text, &key),
+            key,
+            value: t.clone(),
+            source: Box::new(source),
+        })?;
+        Ok(())
+    };
+    let mut spec = spec.clone();
+    if let Some(c) = &mut spec.command {
+        for (i, t) in c.tools.iter_mut().enumerate() {
+            render(format!("command.tools[{i}]"), t)?;
+        }
+    }
+    let python = [
+        (
+            "sdist",
+            spec.sdist.as_mut().map(|s| (&mut s.python, &mut s.tools)),
+        ),
+        (
+            "wheel",
+            spec.wheel.as_mut().map(|w| (&mut w.python, &mut w.tools)),
+        ),
+    ];
+    for (table, settings) in python {
+        let Some((python, tools)) = settings else {
+            continue;
+        };
+        if let Some(p) = python {
+            render(format!("{table}.python"), p)?;
+        }
+        for (i, t) in tools.iter_mut().enumerate() {
+            render(format!("{table}.tools[{i}]"), t)?;
+        }
+    }
+    Ok(spec)
+}
+
 /// All recipes of a project, in id order.
 #[derive(Debug, Clone)]
 pub struct Recipes {
@@ -449,6 +501,8 @@ impl Recipes {
         for (name, (file, spec)) in by_name {
             for cell in cells(&spec.matrix) {
                 let id = cell_id(&name, &cell);
+                let text = texts[&name].clone();
+                let spec = tools_of_cell(&spec, &cell, &file, &text)?;
                 recipes.insert(
                     id.clone(),
                     Recipe {
@@ -456,8 +510,8 @@ impl Recipes {
                         name: name.clone(),
                         file: file.clone(),
                         cell,
-                        spec: spec.clone(),
-                        text: texts[&name].clone(),
+                        spec,
+                        text,
                     },
                 );
             }

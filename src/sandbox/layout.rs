@@ -15,7 +15,13 @@
 //! toolchain share `/kiln/tools/cargo`, whose `lib/rustlib` is the sysroot
 //! rustc finds next to its own binary. Only those parts are mounted, so a
 //! tool in `~/bin` does not expose the rest of the home directory. Any other
-//! binary is mounted alone at `/kiln/tools/<name>/<file>`.
+//! binary is mounted alone at `/kiln/tools/<name>/<file>`. Each library of
+//! a tool's ELF closure outside the system directories is mounted at its
+//! host path (where the binary's RUNPATH names it), and one found through
+//! the executable's `$ORIGIN` also where that `$ORIGIN` is in the sandbox.
+//! A tool found in a venv has the venv and its base interpreter's
+//! installation mounted at their host paths, and `/kiln/bin/<name>` is a
+//! script that `exec`s the venv's own `bin/<file>`.
 //!
 //! Without a sandbox, argv elements and environment values are rewritten:
 //! an in-sandbox path (`/build`, `/tmp`, an `RoInput::at`) at the start of a
@@ -122,7 +128,23 @@ pub(super) fn prepare(
             let empty = s.join("empty");
             std::fs::create_dir(&empty).map_err(support_err(&empty))?;
             let env = env::build_env(&spec.env, spec.source_date_epoch, TOOLS_BIN, TMP_DIR)?;
+            let wrappers = venv_wrappers(&spec.tools, &s.join("venv-bin"))
+                .map_err(support_err(&s.join("venv-bin")))?;
             let mut args = bwrap_args(&workspace, &cwd, &etc, &spec.tools, &ro_inputs);
+            // A venv's interpreter finds its venv from the path it was
+            // started by, so its PATH entry runs it by that path.
+            let at = args.len() - 4;
+            let binds: Vec<OsString> = wrappers
+                .iter()
+                .flat_map(|(name, w)| {
+                    [
+                        OsString::from("--ro-bind"),
+                        w.clone().into_os_string(),
+                        OsString::from(format!("{TOOLS_BIN}/{name}")),
+                    ]
+                })
+                .collect();
+            args.splice(at..at, binds);
             // After the workspace and before `--remount-ro /`, which ends
             // the mounts: an empty read-only directory over each hidden one.
             let at = args.len() - 4;
@@ -164,7 +186,12 @@ pub(super) fn prepare(
             for d in [&bin, &tmp] {
                 std::fs::create_dir_all(d).map_err(support_err(d))?;
             }
-            for tool in &spec.tools {
+            let wrappers = venv_wrappers(&spec.tools, &bin).map_err(support_err(&bin))?;
+            for tool in spec
+                .tools
+                .iter()
+                .filter(|t| !wrappers.contains_key(&t.name))
+            {
                 let link = bin.join(&tool.name);
                 std::os::unix::fs::symlink(&tool.path, &link).map_err(support_err(&link))?;
             }
@@ -279,6 +306,10 @@ fn bwrap_args(
         push(&[&"--ro-bind", host, at]);
     }
     for (name, target) in &links {
+        if tools.iter().any(|t| t.name == *name && t.venv.is_some()) {
+            // A file bound here by `prepare` (see `venv_wrappers`).
+            continue;
+        }
         push(&[&"--symlink", target, &format!("{TOOLS_BIN}/{name}")]);
     }
     for input in ro_inputs {
@@ -290,6 +321,25 @@ fn bwrap_args(
     let chdir = Path::new(BUILD_DIR).join(cwd);
     push(&[&"--chdir", &chdir]);
     a
+}
+
+/// For each tool found in a venv, a script in `dir` named after the tool
+/// that `exec`s the venv's own `bin/<file>` (mounted at its host path):
+/// Python recognises a venv by the `pyvenv.cfg` beside the path it was
+/// started by, which a symlink in `/kiln/bin` would hide.
+fn venv_wrappers(tools: &[Tool], dir: &Path) -> std::io::Result<BTreeMap<String, PathBuf>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = BTreeMap::new();
+    for tool in tools.iter().filter(|t| t.venv.is_some()) {
+        std::fs::create_dir_all(dir)?;
+        let quoted = path_string(&tool.path).replace('\'', "'\\''");
+        let script = format!("#!/bin/sh\nexec '{quoted}' \"$@\"\n");
+        let file = dir.join(&tool.name);
+        std::fs::write(&file, script)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))?;
+        out.insert(tool.name.clone(), file);
+    }
+    Ok(out)
 }
 
 /// `(host path, in-sandbox path)`: part of a tool installation, read-only.
@@ -309,50 +359,123 @@ fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut prefixes: Vec<(PathBuf, String)> = Vec::new();
     let mut mounts: Vec<ToolMount> = Vec::new();
+    // Mounted at their own host path: libraries, venvs, venv base prefixes.
+    let mut same_path: Vec<PathBuf> = Vec::new();
     let mut links = Vec::new();
     for tool in sorted {
-        let target = match install_of(&tool.path) {
-            Install::System => path_string(&tool.path),
-            Install::Prefix(prefix) => {
-                let at = match prefixes.iter().find(|(h, _)| *h == prefix) {
-                    Some((_, at)) => at.clone(),
-                    None => {
-                        let at = format!("{TOOLS_ROOT}/{}", tool.name);
-                        for part in PREFIX_PARTS {
-                            let host = prefix.join(part);
-                            if host.is_dir() {
-                                mounts.push((host, format!("{at}/{part}")));
-                            }
-                        }
-                        prefixes.push((prefix.clone(), at.clone()));
-                        at
-                    }
-                };
-                let rel = tool.path.strip_prefix(&prefix).unwrap_or(&tool.path);
-                format!("{at}/{}", path_string(rel))
+        let target = if let Some(venv) = &tool.venv {
+            same_path.push(venv.dir.clone());
+            if let Some(base) = venv.home.parent().filter(|b| !in_system(b)) {
+                same_path.extend(
+                    PREFIX_PARTS
+                        .iter()
+                        .map(|p| base.join(p))
+                        .filter(|p| p.is_dir()),
+                );
             }
-            Install::Lone => {
-                let file = tool
-                    .path
-                    .file_name()
-                    .map(Path::new)
-                    .unwrap_or(Path::new(""));
-                let at = format!("{TOOLS_ROOT}/{}/{}", tool.name, path_string(file));
-                mounts.push((tool.path.clone(), at.clone()));
-                at
+            path_string(&tool.path)
+        } else {
+            match install_of(&tool.path) {
+                Install::System => path_string(&tool.path),
+                Install::Prefix(prefix) => {
+                    let at = match prefixes.iter().find(|(h, _)| *h == prefix) {
+                        Some((_, at)) => at.clone(),
+                        None => {
+                            let at = format!("{TOOLS_ROOT}/{}", tool.name);
+                            for part in PREFIX_PARTS {
+                                let host = prefix.join(part);
+                                if host.is_dir() {
+                                    mounts.push((host, format!("{at}/{part}")));
+                                }
+                            }
+                            prefixes.push((prefix.clone(), at.clone()));
+                            at
+                        }
+                    };
+                    let rel = tool.path.strip_prefix(&prefix).unwrap_or(&tool.path);
+                    format!("{at}/{}", path_string(rel))
+                }
+                Install::Lone => {
+                    let file = tool
+                        .path
+                        .file_name()
+                        .map(Path::new)
+                        .unwrap_or(Path::new(""));
+                    let at = format!("{TOOLS_ROOT}/{}/{}", tool.name, path_string(file));
+                    mounts.push((tool.path.clone(), at.clone()));
+                    at
+                }
             }
         };
+        lib_mounts(tool, &target, &mut mounts, &mut same_path);
         links.push((tool.name.clone(), target));
     }
-    (mounts, links)
+    same_path.sort();
+    same_path.dedup();
+    // A path inside another one mounted here is visible through it.
+    // The sandbox's own places are never shadowed by a host path.
+    let kept: Vec<PathBuf> = same_path
+        .iter()
+        .filter(|p| !same_path.iter().any(|q| q != *p && p.starts_with(q)))
+        .filter(|p| {
+            [BUILD_DIR, TOOLS_ROOT, "/kiln", "/proc", "/dev"]
+                .iter()
+                .all(|r| !p.starts_with(r))
+        })
+        .cloned()
+        .collect();
+    let mut all: Vec<ToolMount> = kept
+        .into_iter()
+        .map(|p| {
+            let at = path_string(&p);
+            (p, at)
+        })
+        .collect();
+    all.extend(mounts);
+    (all, links)
+}
+
+/// The libraries of `tool`'s closure that the system directories do not
+/// already show, where the sandboxed loader looks for them: one found
+/// through the executable's `$ORIGIN` where that `$ORIGIN` is in the
+/// sandbox (`target` is the binary's in-sandbox path) unless a prefix mount
+/// already shows it there — so a rustup toolchain's `librustc_driver` adds
+/// no host path —, any other at its host path (an absolute `RUNPATH`, such
+/// as pyenv's `libpython`). A venv tool's binary runs from its host path.
+fn lib_mounts(tool: &Tool, target: &str, mounts: &mut Vec<ToolMount>, same: &mut Vec<PathBuf>) {
+    for lib in &tool.libs {
+        let origin = Path::new(target).parent().filter(|_| tool.venv.is_none());
+        let at = match (&lib.origin_rel, origin) {
+            (Some(rel), Some(origin)) => super::elf::normalise(&origin.join(rel)),
+            _ => lib.path.clone(),
+        };
+        if at == lib.path {
+            if !in_system(&lib.path) {
+                same.push(lib.path.clone());
+            }
+            continue;
+        }
+        let covered = mounts.iter().any(|(h, m)| h.is_dir() && at.starts_with(m));
+        if !covered {
+            mounts.push((lib.path.clone(), path_string(&at)));
+        }
+    }
+}
+
+/// Whether the sandbox shows host path `p` anyway (a system directory).
+fn in_system(p: &Path) -> bool {
+    std::iter::once("usr")
+        .chain(SYSTEM_DIRS.iter().copied())
+        .any(|d| p.starts_with(Path::new("/").join(d)))
 }
 
 /// The in-sandbox installation prefix of the declared tool `name`
 /// (`/kiln/tools/<first tool of that prefix>`), when its binary lies in
-/// `<prefix>/bin/` outside the system directories; `None` otherwise.
+/// `<prefix>/bin/` outside the system directories (and not in a venv,
+/// which is mounted at its host path); `None` otherwise.
 pub fn tool_prefix(tools: &[Tool], name: &str) -> Option<String> {
     let tool = tools.iter().find(|t| t.name == name)?;
-    if !matches!(install_of(&tool.path), Install::Prefix(_)) {
+    if tool.venv.is_some() || !matches!(install_of(&tool.path), Install::Prefix(_)) {
         return None;
     }
     let (_, links) = tool_layout(tools);
@@ -360,6 +483,12 @@ pub fn tool_prefix(tools: &[Tool], name: &str) -> Option<String> {
     target
         .rsplit_once("/bin/")
         .map(|(prefix, _)| prefix.to_string())
+}
+
+/// The in-sandbox path the `/kiln/bin` link of tool `name` points to.
+pub(super) fn tool_target(tools: &[Tool], name: &str) -> Option<String> {
+    let (_, links) = tool_layout(tools);
+    links.into_iter().find(|(n, _)| n == name).map(|(_, t)| t)
 }
 
 /// Where a tool binary is installed.
@@ -374,10 +503,7 @@ enum Install {
 }
 
 fn install_of(binary: &Path) -> Install {
-    let in_system = std::iter::once("usr")
-        .chain(SYSTEM_DIRS.iter().copied())
-        .any(|d| binary.starts_with(Path::new("/").join(d)));
-    if in_system {
+    if in_system(binary) {
         return Install::System;
     }
     match binary.parent() {
@@ -496,8 +622,7 @@ mod tests {
         Tool {
             name: name.into(),
             path: path.into(),
-            sha256: String::new(),
-            version: String::new(),
+            ..Tool::default()
         }
     }
 
@@ -536,6 +661,49 @@ mod tests {
                 l("cc", "/usr/bin/x86_64-linux-gnu-gcc-12"),
                 l("rustc", "/kiln/tools/cargo/bin/rustc"),
                 l("zz", "/kiln/tools/zz/lone-tool"),
+            ]
+        );
+    }
+
+    #[test]
+    fn closure_libraries_outside_the_system_are_mounted_where_the_loader_looks() {
+        let t = tempfile::tempdir().unwrap();
+        let pfx = t.path().join("pfx");
+        std::fs::create_dir_all(pfx.join("bin")).unwrap();
+        std::fs::create_dir_all(pfx.join("lib")).unwrap();
+        let lib = |name: &str, path: PathBuf, origin_rel: Option<&str>| super::super::ToolLib {
+            name: name.into(),
+            path,
+            sha256: String::new(),
+            origin_rel: origin_rel.map(PathBuf::from),
+        };
+        let mut prog = tool("prog", &format!("{}/bin/prog", pfx.display()));
+        prog.libs = vec![
+            lib("libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6".into(), None),
+            // Absolute RUNPATH elsewhere: at its host path.
+            lib("libpy.so", t.path().join("py/lib/libpy.so"), None),
+            // $ORIGIN/../lib: the prefix's lib mount already shows it.
+            lib("liba.so", pfx.join("lib/liba.so"), Some("../lib/liba.so")),
+            // $ORIGIN/../vendor: not a mounted part, so mounted there too.
+            lib(
+                "libv.so",
+                pfx.join("vendor/libv.so"),
+                Some("../vendor/libv.so"),
+            ),
+        ];
+        let (mounts, _) = tool_layout(&[prog]);
+        let m = |host: PathBuf, at: &str| (host, at.to_string());
+        let at = |p: &PathBuf| p.display().to_string();
+        let py = t.path().join("py/lib/libpy.so");
+        let v = pfx.join("vendor/libv.so");
+        assert_eq!(
+            mounts,
+            vec![
+                // Host-path mounts first, sorted (parents before children).
+                m(py.clone(), &at(&py)),
+                m(pfx.join("bin"), "/kiln/tools/prog/bin"),
+                m(pfx.join("lib"), "/kiln/tools/prog/lib"),
+                m(v.clone(), "/kiln/tools/prog/vendor/libv.so"),
             ]
         );
     }

@@ -15,7 +15,9 @@
 //!                      ld.so.cache, ld.so.conf(.d) and alternatives (read-only)
 //! /kiln/tools/<name>   the installation (bin, lib, share, …) of each declared tool
 //!                      living outside the system directories (e.g. a rustup toolchain), read-only
-//! /kiln/bin            one symlink per declared tool: the whole PATH
+//! /kiln/bin            one symlink per declared tool (a venv tool: an exec script): the whole PATH
+//! <host path>          each library of a tool's ELF closure outside the system
+//!                      directories, a venv tool's venv and base installation, read-only
 //! <RoInput::at>        each read-only extra input (e.g. the cargo registry cache)
 //! /proc, /dev          fresh instances
 //! ```
@@ -37,7 +39,10 @@
 //!
 //! Declared tools are resolved once, on the host `PATH`, by
 //! [`resolve_tools`]; their identity (`--version` output and the sha256 of
-//! the real binary, behind any rustup proxy) belongs in the derivation.
+//! the real binary, behind any rustup proxy or pyenv shim; the digests of
+//! its ELF closure (`elf`); a Python interpreter's stdlib digest and a venv's
+//! site-packages digest (`interp`)) belongs in the derivation, and `verify`
+//! checks once per build that the tool answers the same inside the sandbox.
 //! [`resolve_tools_cached`] keeps identities (keyed by the real binary's
 //! path, device, inode, size, mtime and ctime) and rustup's answers (keyed
 //! by everything rustup's toolchain choice reads) in a persistent cache
@@ -54,12 +59,15 @@
 
 mod cargo_home;
 mod cgroup;
+mod elf;
 pub mod env;
+mod interp;
 mod layout;
 pub mod limits;
 mod process;
 mod tool_cache;
 mod tools;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -67,9 +75,10 @@ use std::path::{Path, PathBuf};
 pub use cargo_home::{
     cargo_env, cargo_registry_inputs, host_cargo_home, REMAP_RUSTFLAGS, SANDBOX_CARGO_HOME,
 };
+pub use elf::ElfError;
 pub use layout::tool_prefix;
 pub use limits::{Limit, Limits};
-pub use tools::{resolve_tools, resolve_tools_cached, Tool};
+pub use tools::{resolve_tools, resolve_tools_cached, Tool, ToolLib, ToolVenv};
 
 /// How a build process is isolated. Serialises as `"bubblewrap"` / `"none"`.
 #[derive(
@@ -212,6 +221,47 @@ pub enum SandboxError {
         detail: String,
     },
     #[error(
+        "`{}` (pyenv's {}) exists in several pyenv versions ({}) and none is selected in {}: \
+         name the one to use in the project's `.python-version` or in PYENV_VERSION",
+        crate::name::shown(name),
+        crate::name::shown_path(shim),
+        crate::name::shown(&versions.join(", ")),
+        crate::name::shown_path(dir)
+    )]
+    PyenvAmbiguous {
+        name: String,
+        shim: PathBuf,
+        dir: PathBuf,
+        versions: Vec<String>,
+    },
+    #[error(
+        "cannot compute what tool `{}` ({}) loads",
+        crate::name::shown(name),
+        crate::name::shown_path(path)
+    )]
+    ToolClosure {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: elf::ElfError,
+    },
+    #[error(
+        "tool `{}` does not run in the sandbox as recorded: on the host `{} --version` said {:?}, \
+         in the sandbox {:?}; the sandbox would build with another program than the one the \
+         derivation names (a library or standard library it needs is not visible there). \
+         Declare the interpreter by its real installation, or build with `--sandbox=none`",
+        crate::name::shown(name),
+        crate::name::shown_path(path),
+        recorded,
+        ran
+    )]
+    ToolMismatch {
+        name: String,
+        path: PathBuf,
+        recorded: String,
+        ran: String,
+    },
+    #[error(
         "reading tool `{}` at {}",
         crate::name::shown(name),
         crate::name::shown_path(path)
@@ -317,6 +367,9 @@ impl crate::error::Classify for SandboxError {
             }
             SandboxError::RustupWhich { .. }
             | SandboxError::PyenvWhich { .. }
+            | SandboxError::PyenvAmbiguous { .. }
+            | SandboxError::ToolClosure { .. }
+            | SandboxError::ToolMismatch { .. }
             | SandboxError::ToolIo { .. }
             | SandboxError::BadWorkspace { .. }
             | SandboxError::Log { .. }

@@ -53,6 +53,7 @@ pub(super) fn execute(
     log: &Path,
     capture: bool,
 ) -> Result<Vec<u8>, SandboxError> {
+    super::verify::check_tools(spec, log)?;
     let bwrap = match spec.mode {
         SandboxMode::Bubblewrap => Some(super::bwrap_path().ok_or(SandboxError::BwrapMissing)?),
         SandboxMode::None => None,

@@ -29,9 +29,15 @@
 //! computed after the work equals the one computed before. A freshly
 //! installed binary is therefore hashed on every build for two seconds.
 //!
-//! The identity covers the binary itself: a shared library or script
-//! interpreter changing under an unchanged binary is not noticed until the
-//! binary changes (rustup replaces a toolchain's files together).
+//! - `elf-<key>.json`, the binary's ELF **closure** (see `elf`), keyed like
+//!   its identity and used only while every library of it and every
+//!   directory searched for them (and `/etc/ld.so.cache`) keeps its stamp:
+//!   a library replaced, or a new one shadowing it, is noticed. The
+//!   identity entry is used only while the closure entry is (`--version`
+//!   runs with the closure).
+//! - `tree-<key>.json`, a **tree digest** (a Python stdlib, a venv's
+//!   site-packages; see `interp`), keyed by the stamps of every entry of
+//!   the tree.
 //!
 //! The cache is an optimisation only: an unreadable, malformed or
 //! mismatching entry is a miss, and failing to write one is ignored (the
@@ -46,7 +52,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 /// Bumped whenever what an entry means changes (e.g. how `--version` runs).
-const FORMAT: &[u8] = b"kiln-tool-cache-v1";
+const FORMAT: &[u8] = b"kiln-tool-cache-v2";
 
 /// Files changed less than this long ago are not trusted as cache keys.
 pub(super) const RACY_NS: i128 = 2_000_000_000;
@@ -144,6 +150,34 @@ struct IdentityEntry {
     path: String,
     sha256: String,
     version: String,
+    /// Whether `--version` exited successfully.
+    version_ok: bool,
+}
+
+/// One library of a cached closure, with the stamp it was hashed under.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct CachedLib {
+    pub name: String,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub origin_rel: Option<PathBuf>,
+    pub stamp: FileStamp,
+}
+
+/// A cached ELF closure: valid while every library and every searched
+/// directory (and `/etc/ld.so.cache`) keeps its stamp.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ClosureEntry {
+    key: String,
+    libs: Vec<CachedLib>,
+    searched: Vec<(PathBuf, Option<FileStamp>)>,
+}
+
+/// A cached tree digest (a Python stdlib, a venv's site-packages).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct TreeEntry {
+    key: String,
+    digest: String,
 }
 
 /// A cached `rustup which` answer.
@@ -309,11 +343,94 @@ impl<'a> ToolCache<'a> {
         }
     }
 
-    /// The cached `(sha256, version)` of `real`, if `key` still describes it.
-    pub fn identity(&self, real: &Path, key: &IdentityKey) -> Option<(String, String)> {
+    /// The cached `(sha256, version, version_ok)` of `real`, if `key`
+    /// still describes it.
+    pub fn identity(&self, real: &Path, key: &IdentityKey) -> Option<(String, String, bool)> {
         let e: IdentityEntry = self.read("id", &key.key)?;
-        (e.key == key.key && Path::new(&e.path) == real && is_sha256_hex(&e.sha256))
-            .then_some((e.sha256, e.version))
+        (e.key == key.key && Path::new(&e.path) == real && is_sha256_hex(&e.sha256)).then_some((
+            e.sha256,
+            e.version,
+            e.version_ok,
+        ))
+    }
+
+    /// The cached closure of `real` (keyed like its identity), if no library
+    /// and no searched directory changed since.
+    pub fn closure(&self, key: &IdentityKey) -> Option<Vec<CachedLib>> {
+        let e: ClosureEntry = self.read("elf", &key.key)?;
+        let libs_same = e
+            .libs
+            .iter()
+            .all(|l| is_sha256_hex(&l.sha256) && FileStamp::of(&l.path) == Some(l.stamp));
+        let dirs_same = e.searched.iter().all(|(p, s)| FileStamp::of(p) == *s);
+        (e.key == key.key && libs_same && dirs_same).then_some(e.libs)
+    }
+
+    /// Record a closure computed for the binary of `key`, unless a file of it
+    /// changed too recently to be trusted.
+    pub fn store_closure(
+        &self,
+        key: &IdentityKey,
+        now_ns: i128,
+        libs: &[CachedLib],
+        searched: &[PathBuf],
+    ) {
+        let searched: Vec<(PathBuf, Option<FileStamp>)> = searched
+            .iter()
+            .map(|p| (p.clone(), FileStamp::of(p)))
+            .collect();
+        let racy = key.stamp.is_racy(now_ns)
+            || libs.iter().any(|l| l.stamp.is_racy(now_ns))
+            || searched
+                .iter()
+                .any(|(_, s)| s.is_some_and(|s| s.is_racy(now_ns)));
+        if racy {
+            return;
+        }
+        let entry = ClosureEntry {
+            key: key.key.clone(),
+            libs: libs.to_vec(),
+            searched,
+        };
+        self.write("elf", &key.key, &entry);
+    }
+
+    /// The key of a tree digest: the root and every walked entry's relative
+    /// path and stamp (files, directories) or target (symlinks).
+    pub fn tree_key(
+        &self,
+        root: &Path,
+        stamps: &[(PathBuf, FileStamp)],
+        links: &[(PathBuf, PathBuf)],
+    ) -> String {
+        let mut k = KeyHasher::new(b"tree");
+        k.bytes(root.as_os_str().as_bytes());
+        k.u64(stamps.len() as u64);
+        for (p, s) in stamps {
+            k.bytes(p.as_os_str().as_bytes());
+            s.feed(&mut k);
+        }
+        k.u64(links.len() as u64);
+        for (p, t) in links {
+            k.bytes(p.as_os_str().as_bytes());
+            k.bytes(t.as_os_str().as_bytes());
+        }
+        k.finish()
+    }
+
+    /// A cached tree digest.
+    pub fn tree(&self, key: &str) -> Option<String> {
+        let e: TreeEntry = self.read("tree", key)?;
+        (e.key == key && is_sha256_hex(&e.digest)).then_some(e.digest)
+    }
+
+    /// Record a tree digest (the caller checked the tree did not change).
+    pub fn store_tree(&self, key: &str, digest: &str) {
+        let entry = TreeEntry {
+            key: key.to_string(),
+            digest: digest.to_string(),
+        };
+        self.write("tree", key, &entry);
     }
 
     /// Record the identity computed for `real`, if the binary was not changed
@@ -325,6 +442,7 @@ impl<'a> ToolCache<'a> {
         now_ns: i128,
         sha256: &str,
         version: &str,
+        version_ok: bool,
     ) {
         let after = FileStamp::of(real);
         if after != Some(before.stamp) || before.stamp.is_racy(now_ns) {
@@ -339,6 +457,7 @@ impl<'a> ToolCache<'a> {
                 path: path.to_string(),
                 sha256: sha256.to_string(),
                 version: version.to_string(),
+                version_ok,
             },
         );
     }

@@ -5,9 +5,13 @@
 //! rustup proxy (`~/.cargo/bin/cargo` → `rustup`) is replaced by the
 //! toolchain binary rustup would run (`rustup which <tool>`, honouring the
 //! project's `rust-toolchain.toml`); a pyenv shim likewise by what
-//! `pyenv which <tool>` names. The identity that enters the derivation
-//! is the real binary's sha256 and its `--version` output; the binary's
-//! installation prefix is what the sandbox mounts (see `layout`).
+//! `pyenv which <tool>` names (a versioned name no selected version has:
+//! the one installed version that has it). A tool found in a venv keeps the
+//! venv's path (see `interp`). The identity that enters the derivation is
+//! the real binary's sha256 and its `--version` output, the digests of its
+//! ELF closure (`elf`) and, for a Python interpreter, its stdlib's digest
+//! and a venv's site-packages digest; the binary's installation prefix and
+//! the closure's libraries are what the sandbox mounts (see `layout`).
 //!
 //! [`resolve_tools_cached`] keeps identities and rustup answers in a
 //! persistent cache (see `tool_cache` for its keys), so a repeated build
@@ -23,25 +27,75 @@ use std::process::Stdio;
 use sha2::{Digest, Sha256};
 
 use super::process::command;
-use super::tool_cache::{now_ns, IdentityKey, ToolCache, WhichKey};
-use super::SandboxError;
+use super::tool_cache::{now_ns, CachedLib, FileStamp, IdentityKey, ToolCache, WhichKey};
+use super::{elf, interp, SandboxError};
 
-/// A resolved tool. Serialises as `{"name","path","sha256","version"}` for
-/// the derivation (which should hash `name`, `sha256` and `version`, not the
-/// host `path`).
+/// A resolved tool. The derivation records its `name`, `sha256`, `version`,
+/// the names and digests of its `libs`, its `stdlib` and its venv's
+/// `site_packages`; never a host path.
 #[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 pub struct Tool {
     /// The declared name; the program's name on the sandbox PATH.
     pub name: String,
-    /// The real binary on the host: absolute, symlinks and rustup proxies resolved.
+    /// What runs, on the host: the real binary (absolute, symlinks and
+    /// rustup/pyenv shims resolved), or for a tool found in a venv the
+    /// venv's own `bin/<file>`.
     pub path: PathBuf,
-    /// Lowercase hex sha256 of the binary's bytes.
+    /// Lowercase hex sha256 of the real binary's bytes.
     pub sha256: String,
     /// What `<binary> --version` printed (stdout, or stderr when stdout is
     /// empty), trimmed; run with an empty environment and `LC_ALL=C`.
     pub version: String,
+    /// Whether that `--version` exited successfully (only then is it
+    /// compared with the one run in the sandbox).
+    pub version_ok: bool,
+    /// The ELF closure the loader opens, sorted by name (empty for scripts).
+    pub libs: Vec<ToolLib>,
+    /// For a Python interpreter, the digest of its standard library.
+    pub stdlib: Option<String>,
+    /// For a tool found in a virtual environment, that venv.
+    pub venv: Option<ToolVenv>,
+}
+
+/// One shared library of a tool's closure.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct ToolLib {
+    /// The `DT_NEEDED` name (the program interpreter's file name).
+    pub name: String,
+    /// Where the loader finds it on the host (and, mounted at the same
+    /// path, in the sandbox).
+    pub path: PathBuf,
+    /// Lowercase hex sha256 of the file.
+    pub sha256: String,
+    /// Found through the executable's `$ORIGIN`: the path relative to the
+    /// executable's directory, where the sandbox also mounts it.
+    pub origin_rel: Option<PathBuf>,
+}
+
+/// The virtual environment a tool runs as.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct ToolVenv {
+    /// The venv directory (canonical), mounted read-only at the same path.
+    pub dir: PathBuf,
+    /// The base interpreter's `bin` directory (`home` in `pyvenv.cfg`).
+    pub home: PathBuf,
+    /// Digest over its `lib/python*/site-packages` trees.
+    pub site_packages: String,
 }
 
 /// Resolve declared tool names on the host `PATH`. `dir` is the directory
@@ -104,13 +158,87 @@ fn resolve_one(
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default(),
     })?;
+    let now = now_ns();
+    let real = real_binary(name, &found, dir, cache, now)?;
+    let venv = interp::venv_of(&found);
     let io = |path: &Path| {
         let path = path.to_path_buf();
         let name = name.to_string();
         move |source| SandboxError::ToolIo { name, path, source }
     };
-    let mut real = std::fs::canonicalize(&found).map_err(io(&found))?;
-    let now = now_ns();
+    let (libs, same_closure) = if elf::is_elf(&real) {
+        closure(name, &real, cache, now)?
+    } else {
+        (Vec::new(), true)
+    };
+    // `--version` runs with the closure: a cached answer stands only while
+    // the closure is the cached one too.
+    let cache_for_identity = cache.filter(|_| same_closure);
+    let (sha256, version, version_ok) =
+        identity(&real, cache_for_identity, cache, now).map_err(io(&real))?;
+    // A venv made with `--copies` has its own binary: the stdlib is the
+    // base installation's (`home`).
+    let stdlib_dir = interp::python_stdlib(&real).or_else(|| {
+        let v = venv.as_ref()?;
+        interp::python_stdlib(&v.home.join(real.file_name()?))
+    });
+    let stdlib = match stdlib_dir {
+        Some(d) => Some(interp::tree_digest(&d, cache, now).map_err(io(&d))?),
+        None => None,
+    };
+    let (path, venv) = match venv {
+        Some(v) => {
+            let file = found.file_name().unwrap_or(OsStr::new(name));
+            let mut h = Sha256::new();
+            // pyvenv.cfg decides too (include-system-site-packages).
+            let cfg = v.dir.join("pyvenv.cfg");
+            h.update(b"pyvenv.cfg\0");
+            h.update(sha256_file(&cfg).map_err(io(&cfg))?.as_bytes());
+            h.update(b"\n");
+            for sp in &v.site_packages {
+                let d = interp::tree_digest(sp, cache, now).map_err(io(sp))?;
+                let rel = sp.strip_prefix(&v.dir).unwrap_or(sp);
+                h.update(rel.as_os_str().as_encoded_bytes());
+                h.update(b"\0");
+                h.update(d.as_bytes());
+                h.update(b"\n");
+            }
+            let venv = ToolVenv {
+                site_packages: crate::hash::hex(&h.finalize()),
+                home: v.home,
+                dir: v.dir.clone(),
+            };
+            (v.dir.join("bin").join(file), Some(venv))
+        }
+        None => (real, None),
+    };
+    Ok(Tool {
+        name: name.to_string(),
+        path,
+        sha256,
+        version,
+        version_ok,
+        libs,
+        stdlib,
+        venv,
+    })
+}
+
+/// The real binary behind the `PATH` hit `found`: symlinks, rustup proxies
+/// and pyenv shims resolved.
+fn real_binary(
+    name: &str,
+    found: &Path,
+    dir: &Path,
+    cache: Option<ToolCache<'_>>,
+    now: i128,
+) -> Result<PathBuf, SandboxError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        let name = name.to_string();
+        move |source| SandboxError::ToolIo { name, path, source }
+    };
+    let mut real = std::fs::canonicalize(found).map_err(io(found))?;
     if is_rustup_proxy(&real) {
         let proxy = real;
         let key = cache.and_then(|_| WhichKey::of(name, &proxy, dir, now));
@@ -135,28 +263,87 @@ fn resolve_one(
         let which = pyenv_which(name, &real, &root, dir)?;
         real = std::fs::canonicalize(&which).map_err(io(&which))?;
     }
-    let key = cache.and_then(|_| IdentityKey::of(&real));
-    if let (Some(c), Some(k)) = (cache, &key) {
-        if let Some((sha256, version)) = c.identity(&real, k) {
-            return Ok(Tool {
-                name: name.to_string(),
-                path: real,
-                sha256,
-                version,
-            });
+    Ok(real)
+}
+
+/// `(sha256, --version output, whether it succeeded)` of `real`, read from
+/// `read` and recorded in `write`.
+fn identity(
+    real: &Path,
+    read: Option<ToolCache<'_>>,
+    write: Option<ToolCache<'_>>,
+    now: i128,
+) -> std::io::Result<(String, String, bool)> {
+    let key = write.and_then(|_| IdentityKey::of(real));
+    if let (Some(c), Some(k)) = (read, &key) {
+        if let Some(hit) = c.identity(real, k) {
+            return Ok(hit);
         }
     }
-    let sha256 = sha256_file(&real).map_err(io(&real))?;
-    let version = version_of(&real).map_err(io(&real))?;
-    if let (Some(c), Some(k)) = (cache, &key) {
-        c.store_identity(&real, k, now, &sha256, &version);
+    let sha256 = sha256_file(real)?;
+    let (version, ok) = version_of(real)?;
+    if let (Some(c), Some(k)) = (write, &key) {
+        c.store_identity(real, k, now, &sha256, &version, ok);
     }
-    Ok(Tool {
-        name: name.to_string(),
-        path: real,
-        sha256,
-        version,
-    })
+    Ok((sha256, version, ok))
+}
+
+/// The ELF closure of `real` with each library's digest, cached; and
+/// whether it came from the cache.
+fn closure(
+    name: &str,
+    real: &Path,
+    cache: Option<ToolCache<'_>>,
+    now: i128,
+) -> Result<(Vec<ToolLib>, bool), SandboxError> {
+    let key = cache.and_then(|_| IdentityKey::of(real));
+    let cached = match (cache, &key) {
+        (Some(c), Some(k)) => c.closure(k),
+        _ => None,
+    };
+    let hit = cached.is_some();
+    let libs = match cached {
+        Some(libs) => libs,
+        None => {
+            let fail = |source| SandboxError::ToolClosure {
+                name: name.to_string(),
+                path: real.to_path_buf(),
+                source,
+            };
+            let c = elf::closure(real, &[]).map_err(fail)?;
+            let mut libs = Vec::with_capacity(c.libs.len());
+            for l in c.libs {
+                let io = |source| SandboxError::ToolIo {
+                    name: name.to_string(),
+                    path: l.path.clone(),
+                    source,
+                };
+                let stamp = FileStamp::of(&l.path)
+                    .ok_or_else(|| io(std::io::Error::other("cannot stat")))?;
+                libs.push(CachedLib {
+                    sha256: sha256_file(&l.path).map_err(io)?,
+                    name: l.name,
+                    path: l.path,
+                    origin_rel: l.origin_rel,
+                    stamp,
+                });
+            }
+            if let (Some(ch), Some(k)) = (cache, &key) {
+                ch.store_closure(k, now, &libs, &c.searched);
+            }
+            libs
+        }
+    };
+    let libs = libs
+        .into_iter()
+        .map(|l| ToolLib {
+            name: l.name,
+            path: l.path,
+            sha256: l.sha256,
+            origin_rel: l.origin_rel,
+        })
+        .collect();
+    Ok((libs, hit))
 }
 
 /// The first executable regular file `name` in the host `PATH`.
@@ -206,6 +393,12 @@ fn pyenv_root_of_shim(real: &Path) -> Option<PathBuf> {
 
 /// The interpreter (or script) pyenv would run for `name` in `dir`
 /// (honouring `.python-version` and `PYENV_VERSION`, as the shim does).
+///
+/// A name the selected versions do not provide (`python3.12` while only
+/// 3.11.7 is selected) is what `pyenv whence` finds: when exactly one
+/// installed version has it, that version's binary (what running the shim
+/// with `PYENV_VERSION=<that version>` runs); when several do, a refusal
+/// naming them.
 fn pyenv_which(name: &str, shim: &Path, root: &Path, dir: &Path) -> Result<PathBuf, SandboxError> {
     let fail = |detail: String| SandboxError::PyenvWhich {
         name: name.to_string(),
@@ -213,9 +406,40 @@ fn pyenv_which(name: &str, shim: &Path, root: &Path, dir: &Path) -> Result<PathB
         dir: dir.to_path_buf(),
         detail,
     };
-    let mut c = command(&root.join("libexec/pyenv"));
-    c.env("PYENV_ROOT", root);
-    which_path(c, name, dir).map_err(fail)
+    let pyenv = |version: Option<&str>| {
+        let mut c = command(&root.join("libexec/pyenv"));
+        c.env("PYENV_ROOT", root);
+        if let Some(v) = version {
+            c.env("PYENV_VERSION", v);
+        }
+        c
+    };
+    let first = match which_path(pyenv(None), name, dir) {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    let out = pyenv(None)
+        .arg("whence")
+        .arg(name)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| fail(e.to_string()))?;
+    let versions: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty() && !l.contains('/'))
+        .collect();
+    match versions.as_slice() {
+        [one] => which_path(pyenv(Some(one)), name, dir).map_err(fail),
+        [] => Err(fail(first)),
+        _ => Err(SandboxError::PyenvAmbiguous {
+            name: name.to_string(),
+            shim: shim.to_path_buf(),
+            dir: dir.to_path_buf(),
+            versions,
+        }),
+    }
 }
 
 /// Run `<manager> which <name>` in `dir` and return the absolute path it
@@ -253,7 +477,7 @@ fn rustup_which(name: &str, proxy: &Path, dir: &Path) -> Result<PathBuf, Sandbox
     which_path(c, name, dir).map_err(fail)
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+pub(super) fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -267,7 +491,7 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(crate::hash::hex(&h.finalize()))
 }
 
-fn version_of(real: &Path) -> std::io::Result<String> {
+fn version_of(real: &Path) -> std::io::Result<(String, bool)> {
     let out = command(real)
         .arg("--version")
         .env_clear()
@@ -279,7 +503,10 @@ fn version_of(real: &Path) -> std::io::Result<String> {
     } else {
         out.stdout
     };
-    Ok(String::from_utf8_lossy(&text).trim().to_string())
+    Ok((
+        String::from_utf8_lossy(&text).trim().to_string(),
+        out.status.success(),
+    ))
 }
 
 #[cfg(test)]
@@ -456,5 +683,113 @@ mod tests {
         let second = resolve();
         assert_eq!(second[0].version, "cargo 2");
         assert_eq!((lines(&asked), lines(&runs)), (3, 2));
+    }
+
+    fn gcc(args: &[&std::ffi::OsStr]) {
+        let ok = command(Path::new("gcc"))
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "gcc {args:?} failed (gcc is needed for this test)");
+    }
+
+    fn tiny_lib(dir: &Path, value: u32) {
+        std::fs::create_dir_all(dir).unwrap();
+        let src = dir.join("tiny.c");
+        std::fs::write(&src, format!("int tiny(void) {{ return {value}; }}\n")).unwrap();
+        let out = dir.join("libtiny.so");
+        gcc(&[
+            "-shared".as_ref(),
+            "-fPIC".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            src.as_os_str(),
+        ]);
+        std::fs::remove_file(src).unwrap();
+    }
+
+    #[test]
+    fn cached_closure_follows_its_libraries_and_search_directories() {
+        let t = tempfile::tempdir().unwrap();
+        let (bin, lib0, lib1) = (
+            t.path().join("bin"),
+            t.path().join("l0"),
+            t.path().join("l1"),
+        );
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&lib0).unwrap();
+        tiny_lib(&lib1, 1);
+        let src = t.path().join("prog.c");
+        std::fs::write(
+            &src,
+            "#include <stdio.h>\nint tiny(void);\nint main(void) { printf(\"%d\\n\", tiny()); return 0; }\n",
+        )
+        .unwrap();
+        let rpath = format!(
+            "-Wl,-rpath,{}:{},--enable-new-dtags",
+            lib0.display(),
+            lib1.display()
+        );
+        let l = format!("-L{}", lib1.display());
+        let prog = bin.join("prog");
+        gcc(&[
+            "-o".as_ref(),
+            prog.as_os_str(),
+            src.as_os_str(),
+            l.as_ref(),
+            "-ltiny".as_ref(),
+            rpath.as_ref(),
+        ]);
+        age();
+        let cache_dir = t.path().join("cache");
+        let cache = Some(ToolCache::new(&cache_dir));
+        let names = ["prog".to_string()];
+        let path = Some(bin.as_os_str());
+        let resolve = || {
+            resolve_with(&names, t.path(), cache, path)
+                .unwrap()
+                .remove(0)
+        };
+        let tiny = |tool: &Tool| {
+            tool.libs
+                .iter()
+                .find(|l| l.name == "libtiny.so")
+                .cloned()
+                .unwrap()
+        };
+
+        let first = resolve();
+        assert_eq!(first.version, "1");
+        assert_eq!(tiny(&first).path, lib1.join("libtiny.so"));
+        assert!(first.libs.iter().any(|l| l.name == "libc.so.6"));
+        assert_eq!(cache_files(&cache_dir, "elf-"), 1);
+        assert_eq!(resolve(), first);
+        assert_eq!(
+            resolve_with(&names, t.path(), None, path).unwrap()[0],
+            first
+        );
+
+        // A library earlier in the RUNPATH now shadows it: noticed.
+        tiny_lib(&lib0, 2);
+        let second = resolve();
+        assert_eq!(tiny(&second).path, lib0.join("libtiny.so"));
+        // `--version` ran again: the binary is unchanged, what it loads not.
+        assert_eq!(second.version, "2");
+        assert_ne!(tiny(&second).sha256, tiny(&first).sha256);
+        age();
+        assert_eq!(resolve(), second);
+
+        // The library rewritten in place: its new digest, never the old.
+        let f = lib0.join("libtiny.so");
+        let mut bytes = std::fs::read(&f).unwrap();
+        bytes.extend_from_slice(b"padding");
+        std::fs::write(&f, bytes).unwrap();
+        let third = resolve();
+        assert_ne!(tiny(&third).sha256, tiny(&second).sha256);
+        assert_eq!(
+            resolve_with(&names, t.path(), None, path).unwrap()[0],
+            third
+        );
     }
 }

@@ -233,11 +233,11 @@ pub fn maturin_manifest(pyproject: &str) -> Option<String> {
 }
 
 /// The environment of every backend run: no user site, no bytecode
-/// written, a fixed hash seed, pip unable to reach an index; and, in
-/// bubblewrap, the interpreter's `lib/` on the library path (an interpreter
-/// built with a shared libpython and an absolute RUNPATH finds it there).
-pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = [
+/// written, a fixed hash seed, pip unable to reach an index. (The
+/// interpreter's shared libpython needs no library path: the sandbox mounts
+/// each tool's ELF closure where the interpreter's RUNPATH names it.)
+pub fn python_env() -> BTreeMap<String, String> {
+    let env: BTreeMap<String, String> = [
         ("PYTHONHASHSEED", "0"),
         ("PYTHONDONTWRITEBYTECODE", "1"),
         ("PYTHONNOUSERSITE", "1"),
@@ -246,11 +246,6 @@ pub fn python_env(tools: &[Tool], python: &str, mode: SandboxMode) -> BTreeMap<S
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    if mode == SandboxMode::Bubblewrap {
-        if let Some(prefix) = sandbox::tool_prefix(tools, python) {
-            env.insert("LD_LIBRARY_PATH".into(), format!("{prefix}/lib"));
-        }
-    }
     env
 }
 
@@ -306,11 +301,7 @@ pub struct Environment {
 
 /// The derivation's entry for a wheel of the environment.
 pub fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
-    ToolRef {
-        name: format!("pep517:{}", w.name),
-        version: w.version.clone(),
-        sha256: w.sha256.clone(),
-    }
+    ToolRef::plain(format!("pep517:{}", w.name), w.version.clone(), w.sha256.clone())
 }
 
 /// For a recipe in backend mode, resolve its tools and probe its backend;
@@ -336,7 +327,7 @@ pub fn resolve(
     sandbox::check_available(mode).map_err(PythonError::Sandbox)?;
     let tools =
         sandbox::resolve_tools_cached(&names, root, tool_cache).map_err(PythonError::Sandbox)?;
-    let env = python_env(&tools, s.python, mode);
+    let env = python_env();
     let probe_names = if wheels_dir.is_some() {
         Vec::new()
     } else {
@@ -376,16 +367,8 @@ pub fn resolve(
     let python = tools
         .iter()
         .find(|t| t.name == s.python)
-        .map(|t| ToolRef {
-            name: t.name.clone(),
-            version: t.version.clone(),
-            sha256: t.sha256.clone(),
-        })
-        .unwrap_or_else(|| ToolRef {
-            name: s.python.to_string(),
-            version: String::new(),
-            sha256: String::new(),
-        });
+        .map(ToolRef::of_tool)
+        .unwrap_or_else(|| ToolRef::plain(s.python.to_string(), String::new(), String::new()));
     Ok(Some(Resolved {
         tools,
         identity: wheels.iter().map(wheel_identity).collect(),
@@ -577,11 +560,7 @@ impl Probe<'_> {
             let sha256: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
             identity.insert(
                 p.name.clone(),
-                ToolRef {
-                    name: format!("pep517:{}", p.name),
-                    version: p.version.clone(),
-                    sha256,
-                },
+                ToolRef::plain(format!("pep517:{}", p.name), p.version.clone(), sha256),
             );
         }
         Ok(identity.into_values().collect())

@@ -197,7 +197,7 @@ impl Runner<'_> {
         argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
         argv.push(bs.backend.clone());
         argv.extend(bs.backend_path.iter().cloned());
-        let mut env = python_env(job.tools, self.python, job.sandbox);
+        let mut env = python_env();
         let mut ro_inputs = Vec::new();
         if let Some(prefix) = prefix {
             ro_inputs.push(sandbox::RoInput {
