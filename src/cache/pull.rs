@@ -23,7 +23,7 @@
 //!
 //! A realisation must itself be trusted, agree with its output's narinfo,
 //! and record only artifact names that are plain names inside `dist/`
-//! ([`crate::engine::dist::check_recorded`]), whoever signed it. A narinfo
+//! ([`crate::engine::placement::check_recorded`]), whoever signed it. A narinfo
 //! or realisation larger than its cap is refused like any other bad entry.
 //! Each item succeeds or is refused on its own.
 
@@ -322,7 +322,7 @@ pub fn substitute(
         },
     };
     // Whoever signed it: its artifact names become paths under dist/.
-    crate::engine::dist::check_recorded(&rec.meta).map_err(|source| {
+    crate::engine::placement::check_recorded(&rec.meta).map_err(|source| {
         CacheError::UnsafeArtifact {
             what: what.clone(),
             source,
