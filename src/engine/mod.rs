@@ -19,10 +19,10 @@
 //! Nothing after step 1 looks at the checkout again: builds read the
 //! snapshot, never the working tree (except with `--dirty`).
 
-pub mod placement;
 mod error;
 pub mod execute;
 mod origins;
+pub mod placement;
 pub mod plan;
 mod post;
 mod workspace;
@@ -39,9 +39,9 @@ use crate::sandbox::SandboxMode;
 use crate::store::{Realisation, Store};
 pub use crate::surface::Artifact;
 
-pub use placement::DistFile;
 pub use error::BuildError;
 pub use execute::artifacts_of;
+pub use placement::DistFile;
 pub use plan::{Plan, Planned, Resolved};
 
 /// What to build and how.
