@@ -83,34 +83,7 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     // The driver lives at the workspace root, beside src/, inputs/, out/.
     let driver = job.workspace.join(DRIVER_FILE);
     std::fs::write(&driver, DRIVER).map_err(io(&driver))?;
-    let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
-    let mut argv: Vec<String> = [s.python, "-s", "-B", &in_sandbox, hook.arg()]
-        .map(String::from)
-        .to_vec();
-    argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
-    argv.push(bs.backend.clone());
-    argv.extend(bs.backend_path.iter().cloned());
-    let mut env = python_env(job.tools, s.python, job.sandbox);
-    let (mut ro_inputs, wheels_env) = host_inputs(job.recipe, &s, job.host_inputs)?;
-    env.extend(wheels_env);
-    if bs.is_maturin() {
-        if let Some(home) = job.host_inputs.get("cargo-registry") {
-            ro_inputs.extend(sandbox::cargo_registry_inputs(home));
-        }
-        env.extend(sandbox::cargo_env());
-        env.insert("RUSTFLAGS".into(), sandbox::REMAP_RUSTFLAGS.into());
-        env.insert("MATURIN_NO_INSTALL_RUST".into(), "1".into());
-    }
-    let spec = Spec {
-        workspace: job.workspace.to_path_buf(),
-        cwd: ws_rel(job),
-        argv,
-        tools: job.tools.to_vec(),
-        ro_inputs,
-        env,
-        source_date_epoch: job.source_date_epoch.max(0) as u64,
-        mode: job.sandbox,
-    };
+    let spec = hook_run(job, hook, &s, &bs)?;
     let hidden = job
         .out
         .strip_prefix(job.workspace)
@@ -144,19 +117,7 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     let dest = job.out.join(&raw_name);
     std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
     let (sha256, size) = sha256_file(&dest)?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("python_name".into(), Value::String(facts.name.clone()));
-    extra.insert(
-        "python_version".into(),
-        Value::String(facts.version.clone()),
-    );
-    extra.insert("python_backend".into(), Value::String(bs.backend.clone()));
-    if hook == Hook::Wheel {
-        let stem = raw_name.trim_end_matches(".whl");
-        let tag: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
-        let tag: Vec<&str> = tag.into_iter().rev().collect();
-        extra.insert("wheel_tag".into(), Value::String(tag.join("-")));
-    }
+    let extra = artifact_extra(&facts, &bs.backend, &raw_name, hook);
     let origins = super::origins::backend(
         job,
         &placed,
@@ -179,6 +140,69 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
             extra,
         }],
     })
+}
+
+/// The sandboxed run of `hook`: the driver under the project's Python with
+/// the backend (and its path), the host inputs it may read and its
+/// environment (cargo's for maturin).
+fn hook_run(
+    job: &Job<'_>,
+    hook: Hook,
+    s: &super::backend::Settings<'_>,
+    bs: &BuildSystem,
+) -> Result<Spec, SurfaceError> {
+    let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
+    let mut argv: Vec<String> = [s.python, "-s", "-B", &in_sandbox, hook.arg()]
+        .map(String::from)
+        .to_vec();
+    argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
+    argv.push(bs.backend.clone());
+    argv.extend(bs.backend_path.iter().cloned());
+    let mut env = python_env(job.tools, s.python, job.sandbox);
+    let (mut ro_inputs, wheels_env) = host_inputs(job.recipe, s, job.host_inputs)?;
+    env.extend(wheels_env);
+    if bs.is_maturin() {
+        if let Some(home) = job.host_inputs.get("cargo-registry") {
+            ro_inputs.extend(sandbox::cargo_registry_inputs(home));
+        }
+        env.extend(sandbox::cargo_env());
+        env.insert("RUSTFLAGS".into(), sandbox::REMAP_RUSTFLAGS.into());
+        env.insert("MATURIN_NO_INSTALL_RUST".into(), "1".into());
+    }
+    Ok(Spec {
+        workspace: job.workspace.to_path_buf(),
+        cwd: ws_rel(job),
+        argv,
+        tools: job.tools.to_vec(),
+        ro_inputs,
+        env,
+        source_date_epoch: job.source_date_epoch.max(0) as u64,
+        mode: job.sandbox,
+    })
+}
+
+/// What the artifact's record says of the distribution: its name, version,
+/// backend and, for a wheel, its tag.
+fn artifact_extra(
+    facts: &normalise::Facts,
+    backend: &str,
+    raw_name: &str,
+    hook: Hook,
+) -> serde_json::Map<String, Value> {
+    let mut extra = serde_json::Map::new();
+    extra.insert("python_name".into(), Value::String(facts.name.clone()));
+    extra.insert(
+        "python_version".into(),
+        Value::String(facts.version.clone()),
+    );
+    extra.insert("python_backend".into(), Value::String(backend.to_string()));
+    if hook == Hook::Wheel {
+        let stem = raw_name.trim_end_matches(".whl");
+        let tag: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
+        let tag: Vec<&str> = tag.into_iter().rev().collect();
+        extra.insert("wheel_tag".into(), Value::String(tag.join("-")));
+    }
+    extra
 }
 
 /// The file the hook returned: a plain name of the right kind, a regular file.
