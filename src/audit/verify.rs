@@ -489,9 +489,9 @@ fn compare(
     } else {
         let report = crate::diff::diff_paths(path, rebuilt_file, &crate::diff::Limits::default())
             .map_err(|source| AuditError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut differences = report.differences;
         let mut outcome = Outcome::Different;
         if content_only(&differences) {
