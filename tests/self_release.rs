@@ -64,7 +64,8 @@ fn cargo_packs_every_source_file_and_the_crate_recipe_reads_them() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let listed = cargo_list(root);
     // Every tracked source file is packed (an unanchored `store/` in
-    // `exclude` once dropped src/store/, and `dist/` src/engine/dist/).
+    // `exclude` once dropped src/store/, and `dist/` the module now named
+    // src/engine/placement/).
     let tracked = run_ok(cmd("git").args(["ls-files", "src"]).current_dir(root));
     for file in tracked.lines() {
         assert!(

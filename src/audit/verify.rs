@@ -333,45 +333,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
         .as_ref()
         .map(|st| check_sidecar(st, path, &file, &sha256, &id))
         .unwrap_or_default();
-    let repo = crate::source::git::Repo::discover(&opts.root).map_err(|e| {
-        cannot(
-            path,
-            format!(
-                "{}: no git repository to rebuild from ({e})",
-                opts.root.display()
-            ),
-        )
-    })?;
-    let (wanted, commit_from) = match (&opts.rev, sidecar.as_ref().and_then(statement_commit), &id.commit) {
-        (Some(r), _, _) => (r.clone(), CommitFrom::Flag),
-        (None, Some((c, _)), _) => (c, CommitFrom::Sidecar),
-        (None, None, Some((c, from))) => (c.clone(), *from),
-        (None, None, None) => {
-            return Err(cannot(
-                path,
-                "no commit to rebuild from: no provenance statement beside it and it names none itself; pass --rev",
-            ))
-        }
-    };
-    // A commit named by the artifact or its statement is data: a full id,
-    // never a revision expression such as `HEAD`.
-    let is_id =
-        (wanted.len() == 40 || wanted.len() == 64) && wanted.bytes().all(|b| b.is_ascii_hexdigit());
-    if commit_from != CommitFrom::Flag && !is_id {
-        return Err(cannot(
-            path,
-            format!("{commit_from} names {wanted:?}, which is not a full commit id; pass --rev"),
-        ));
-    }
-    let commit = repo.resolve(&wanted).map_err(|e| {
-        cannot(
-            path,
-            format!(
-                "commit {wanted} (from {commit_from}) is not in the repository at {}: {e}",
-                repo.root().display()
-            ),
-        )
-    })?;
+    let (commit, commit_from) = commit_to_rebuild(opts, path, sidecar.as_ref(), &id)?;
     let sidecar_version = sidecar
         .as_ref()
         .and_then(|st| {
@@ -420,49 +382,16 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
     }
     let rebuilt_file = rebuilt.join(&file);
     if !rebuilt_file.exists() {
-        let made: Vec<String> = crate::fsutil::files_below(&rebuilt)
-            .map(|v| {
-                v.into_iter()
-                    .map(|(r, _)| r)
-                    .filter(|r| !r.ends_with(".intoto.json") && r != "SHA256SUMS")
-                    .collect()
-            })
-            .unwrap_or_default();
         return Err(cannot(
             path,
             format!(
                 "recipe {recipe} at commit {commit} makes {}, not {file}",
-                made.join(", ")
+                made_files(&rebuilt).join(", ")
             ),
         ));
     }
     let rebuilt_sha256 = sha256_of(&rebuilt_file)?;
-    let (outcome, differences) = if rebuilt_sha256 == sha256 {
-        (Outcome::BytesIdentical, Vec::new())
-    } else {
-        let report = crate::diff::diff_paths(path, &rebuilt_file, &crate::diff::Limits::default())
-            .map_err(|source| AuditError::Unreadable {
-                path: path.clone(),
-                source,
-            })?;
-        let mut differences = report.differences;
-        let mut outcome = Outcome::Different;
-        if content_only(&differences) {
-            match inner_streams(path, &rebuilt_file)? {
-                Some((a, b)) if a != b => differences.push(Difference {
-                    location: Vec::new(),
-                    entry: None,
-                    change: Change::Container {
-                        field: "decompressed stream (same entries and metadata)".into(),
-                        a: format!("sha256 {a}"),
-                        b: format!("sha256 {b}"),
-                    },
-                }),
-                _ => outcome = Outcome::ContentIdentical,
-            }
-        }
-        (outcome, differences)
-    };
+    let (outcome, differences) = compare(path, &rebuilt_file, rebuilt_sha256 == sha256)?;
     if let (Some(st), Ok(Some(fresh))) = (&sidecar, read_sidecar(&rebuilt_file)) {
         if outcome == Outcome::BytesIdentical {
             provenance.extend(compare_statements(st, &fresh));
@@ -481,6 +410,105 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
         level: opts.level,
         differences,
         provenance,
+    })
+}
+
+/// The commit to rebuild from, resolved in the repository at `opts.root`,
+/// and where it was named: `--rev`, the statement beside the artifact or
+/// the artifact itself (those two only as a full commit id).
+fn commit_to_rebuild(
+    opts: &VerifyOptions,
+    path: &Path,
+    sidecar: Option<&Value>,
+    id: &identity::Identity,
+) -> Result<(String, CommitFrom), AuditError> {
+    let repo = crate::source::git::Repo::discover(&opts.root).map_err(|e| {
+        cannot(
+            path,
+            format!(
+                "{}: no git repository to rebuild from ({e})",
+                opts.root.display()
+            ),
+        )
+    })?;
+    let (wanted, commit_from) = match (&opts.rev, sidecar.and_then(statement_commit), &id.commit) {
+    (Some(r), _, _) => (r.clone(), CommitFrom::Flag),
+    (None, Some((c, _)), _) => (c, CommitFrom::Sidecar),
+    (None, None, Some((c, from))) => (c.clone(), *from),
+    (None, None, None) => {
+        return Err(cannot(
+            path,
+            "no commit to rebuild from: no provenance statement beside it and it names none itself; pass --rev",
+        ))
+    }
+};
+    // A commit named by the artifact or its statement is data: a full id,
+    // never a revision expression such as `HEAD`.
+    let is_id =
+        (wanted.len() == 40 || wanted.len() == 64) && wanted.bytes().all(|b| b.is_ascii_hexdigit());
+    if commit_from != CommitFrom::Flag && !is_id {
+        return Err(cannot(
+            path,
+            format!("{commit_from} names {wanted:?}, which is not a full commit id; pass --rev"),
+        ));
+    }
+    let commit = repo.resolve(&wanted).map_err(|e| {
+        cannot(
+            path,
+            format!(
+                "commit {wanted} (from {commit_from}) is not in the repository at {}: {e}",
+                repo.root().display()
+            ),
+        )
+    })?;
+    Ok((commit, commit_from))
+}
+
+/// What a rebuild made into its dist `dir`, provenance and sums aside.
+fn made_files(dir: &Path) -> Vec<String> {
+    crate::fsutil::files_below(dir)
+        .map(|v| {
+            v.into_iter()
+                .map(|(r, _)| r)
+                .filter(|r| !r.ends_with(".intoto.json") && r != "SHA256SUMS")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How the artifact at `path` compares with its rebuild: identical bytes
+/// (`same_bytes`), the same contents in other compressed bytes, or the
+/// differences `kiln diff` finds.
+fn compare(
+    path: &Path,
+    rebuilt_file: &Path,
+    same_bytes: bool,
+) -> Result<(Outcome, Vec<Difference>), AuditError> {
+    Ok(if same_bytes {
+        (Outcome::BytesIdentical, Vec::new())
+    } else {
+        let report = crate::diff::diff_paths(path, rebuilt_file, &crate::diff::Limits::default())
+            .map_err(|source| AuditError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut differences = report.differences;
+        let mut outcome = Outcome::Different;
+        if content_only(&differences) {
+            match inner_streams(path, rebuilt_file)? {
+                Some((a, b)) if a != b => differences.push(Difference {
+                    location: Vec::new(),
+                    entry: None,
+                    change: Change::Container {
+                        field: "decompressed stream (same entries and metadata)".into(),
+                        a: format!("sha256 {a}"),
+                        b: format!("sha256 {b}"),
+                    },
+                }),
+                _ => outcome = Outcome::ContentIdentical,
+            }
+        }
+        (outcome, differences)
     })
 }
 

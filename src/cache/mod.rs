@@ -78,7 +78,7 @@ pub enum CacheError {
     UnsafeArtifact {
         what: String,
         #[source]
-        source: crate::engine::dist::UnsafeArtifact,
+        source: crate::engine::placement::UnsafeArtifact,
     },
     #[error("{what}: refused: it needs {needed} bytes in {}, whose filesystem has {available} bytes free", dir.display())]
     NoRoom {

@@ -153,6 +153,70 @@ fn is_safe_url(url: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._+/".contains(&b))
 }
 
+/// The fields a narinfo may hold once each, in Nix's order.
+const KEYS: [&str; 11] = [
+    "StorePath",
+    "URL",
+    "Compression",
+    "FileHash",
+    "FileSize",
+    "NarHash",
+    "NarSize",
+    "References",
+    "Deriver",
+    "CA",
+    "System",
+];
+
+/// A narinfo's known fields by their index in [`KEYS`] (each at most once)
+/// and its signatures.
+fn split_fields(text: &str) -> Result<([Option<&str>; 11], Vec<Signature>), NarInfoError> {
+    let mut fields: [Option<&str>; 11] = [None; 11];
+    let mut sigs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let (key, value) = line
+            .split_once(": ")
+            .or_else(|| line.strip_suffix(':').map(|k| (k, "")))
+            .ok_or(NarInfoError::Syntax { line: i + 1 })?;
+        if key == "Sig" {
+            sigs.push(
+                value
+                    .parse::<Signature>()
+                    .map_err(|source| NarInfoError::Sig { source })?,
+            );
+            continue;
+        }
+        if let Some(k) = KEYS.iter().position(|k| *k == key) {
+            if fields[k].replace(value).is_some() {
+                return Err(NarInfoError::Duplicate { key: KEYS[k] });
+            }
+        }
+    }
+    Ok((fields, sigs))
+}
+
+/// The `References` field's store paths (space-separated), in Nix's order.
+fn references(v: &str) -> Result<Vec<StorePath>, NarInfoError> {
+    let mut references = v
+        .split(' ')
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            r.parse::<StorePath>().map_err(|source| NarInfoError::Path {
+                key: "References",
+                source,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // Nix orders references by their printed base names (not by the
+    // hash bytes), in the file and in the fingerprint.
+    references.sort_by_cached_key(ToString::to_string);
+    references.dedup();
+    Ok(references)
+}
+
 impl NarInfo {
     /// The bytes a signature covers.
     pub fn fingerprint(&self) -> String {
@@ -181,43 +245,7 @@ impl NarInfo {
 
     /// Parse a narinfo's text.
     pub fn parse(text: &str) -> Result<NarInfo, NarInfoError> {
-        let mut fields: [Option<&str>; 11] = [None; 11];
-        const KEYS: [&str; 11] = [
-            "StorePath",
-            "URL",
-            "Compression",
-            "FileHash",
-            "FileSize",
-            "NarHash",
-            "NarSize",
-            "References",
-            "Deriver",
-            "CA",
-            "System",
-        ];
-        let mut sigs = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            let (key, value) = line
-                .split_once(": ")
-                .or_else(|| line.strip_suffix(':').map(|k| (k, "")))
-                .ok_or(NarInfoError::Syntax { line: i + 1 })?;
-            if key == "Sig" {
-                sigs.push(
-                    value
-                        .parse::<Signature>()
-                        .map_err(|source| NarInfoError::Sig { source })?,
-                );
-                continue;
-            }
-            if let Some(k) = KEYS.iter().position(|k| *k == key) {
-                if fields[k].replace(value).is_some() {
-                    return Err(NarInfoError::Duplicate { key: KEYS[k] });
-                }
-            }
-        }
+        let (fields, sigs) = split_fields(text)?;
         let get = |k: usize| fields[k];
         let need = |k: usize| get(k).ok_or(NarInfoError::Missing { key: KEYS[k] });
         let path = |key: &'static str, v: &str| -> Result<StorePath, NarInfoError> {
@@ -255,21 +283,7 @@ impl NarInfo {
         let file_size = get(4).map(|v| number("FileSize", v)).transpose()?;
         let nar_hash = digest("NarHash", need(5)?)?;
         let nar_size = number("NarSize", need(6)?)?;
-        let mut references = get(7)
-            .unwrap_or("")
-            .split(' ')
-            .filter(|r| !r.is_empty())
-            .map(|r| {
-                r.parse::<StorePath>().map_err(|source| NarInfoError::Path {
-                    key: "References",
-                    source,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        // Nix orders references by their printed base names (not by the
-        // hash bytes), in the file and in the fingerprint.
-        references.sort_by_cached_key(ToString::to_string);
-        references.dedup();
+        let references = references(get(7).unwrap_or(""))?;
         let deriver = match get(8) {
             None | Some("") | Some("unknown-deriver") => None,
             Some(d) => Some(d.parse().map_err(|source| NarInfoError::Path {

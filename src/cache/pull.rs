@@ -23,7 +23,7 @@
 //!
 //! A realisation must itself be trusted, agree with its output's narinfo,
 //! and record only artifact names that are plain names inside `dist/`
-//! ([`crate::engine::dist::check_recorded`]), whoever signed it. A narinfo
+//! ([`crate::engine::placement::check_recorded`]), whoever signed it. A narinfo
 //! or realisation larger than its cap is refused like any other bad entry.
 //! Each item succeeds or is refused on its own.
 
@@ -322,7 +322,7 @@ pub fn substitute(
         },
     };
     // Whoever signed it: its artifact names become paths under dist/.
-    crate::engine::dist::check_recorded(&rec.meta).map_err(|source| {
+    crate::engine::placement::check_recorded(&rec.meta).map_err(|source| {
         CacheError::UnsafeArtifact {
             what: what.clone(),
             source,
@@ -391,6 +391,93 @@ fn download_limit(info: &NarInfo) -> Result<u64, String> {
     }
 }
 
+/// The narinfo describes a path as `nix-store --add` makes it: no
+/// references, its name given by its `NarHash`, a `CA` (if any) that
+/// agrees.
+fn check_self_contained(info: &NarInfo, sp: &StorePath) -> Result<(), CacheError> {
+    let what = sp.to_nix_path();
+    let refuse = |reason: String| CacheError::Integrity {
+        what: what.clone(),
+        reason,
+    };
+    if !info.references.is_empty() {
+        return Err(CacheError::Unsupported {
+            what: what.clone(),
+            reason: "it references other store paths; kiln's store holds only self-contained paths"
+                .into(),
+        });
+    }
+    if StorePath::from_source(&info.nar_hash, sp.name().as_str())
+        .map_err(crate::store::StoreError::Name)?
+        != *sp
+    {
+        return Err(refuse(format!(
+            "its NarHash {} does not give this path's name (not a path as `nix-store --add` makes it)",
+            info.nar_hash
+        )));
+    }
+    if info
+        .ca
+        .as_ref()
+        .is_some_and(|ca| *ca != narinfo::source_ca(&info.nar_hash))
+    {
+        return Err(refuse(format!(
+            "its CA {:?} disagrees with its NarHash",
+            info.ca
+        )));
+    }
+    Ok(())
+}
+
+/// Download the NAR file of `info` to `file` (at most `limit` bytes) and
+/// check its size and hash against the narinfo's.
+fn download(
+    cache: &Cache,
+    info: &NarInfo,
+    file: &Path,
+    limit: u64,
+    what: &str,
+) -> Result<(), CacheError> {
+    let refuse = |reason: String| CacheError::Integrity {
+        what: what.to_string(),
+        reason,
+    };
+    let got = cache
+        .transport()
+        .get_file(&info.url, file, limit)
+        .map_err(|e| match e {
+            TransportError::TooLarge { limit, .. } => refuse(format!(
+                "{} is larger than its narinfo allows ({limit} bytes)",
+                info.url
+            )),
+            other => other.into(),
+        })?
+        .ok_or_else(|| {
+            refuse(format!(
+                "its NAR file {} is missing from the cache",
+                info.url
+            ))
+        })?;
+    if let Some(n) = info.file_size {
+        if got != n {
+            return Err(refuse(format!(
+                "{} is {got} bytes, its narinfo says {n}",
+                info.url
+            )));
+        }
+    }
+    if let Some(h) = info.file_hash {
+        let (actual, _) = codec::file_digest(file)?;
+        if actual != h {
+            return Err(refuse(format!(
+                "{} has hash {actual}, its narinfo says {h}",
+                info.url
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Check `sp`'s narinfo, download and check its NAR, restore it under
 /// `stage`; returns the narinfo and the restored path. Nothing is committed.
 fn fetch(
@@ -423,32 +510,7 @@ fn fetch(
         |keys| info.trusted_by(keys).cloned(),
         info.sigs.iter().map(|s| s.name().to_string()),
     )?;
-    if !info.references.is_empty() {
-        return Err(CacheError::Unsupported {
-            what,
-            reason: "it references other store paths; kiln's store holds only self-contained paths"
-                .into(),
-        });
-    }
-    if StorePath::from_source(&info.nar_hash, sp.name().as_str())
-        .map_err(crate::store::StoreError::Name)?
-        != *sp
-    {
-        return Err(refuse(format!(
-            "its NarHash {} does not give this path's name (not a path as `nix-store --add` makes it)",
-            info.nar_hash
-        )));
-    }
-    if info
-        .ca
-        .as_ref()
-        .is_some_and(|ca| *ca != narinfo::source_ca(&info.nar_hash))
-    {
-        return Err(refuse(format!(
-            "its CA {:?} disagrees with its NarHash",
-            info.ca
-        )));
-    }
+    check_self_contained(&info, sp)?;
     let limit = download_limit(&info).map_err(refuse)?;
     // The NAR file and the tree it unpacks to are both staged here.
     check_room(&what, stage, limit.saturating_add(info.nar_size))?;
@@ -466,39 +528,7 @@ fn fetch(
     }
     // `#` cannot occur in a store path name, so this never meets `staged`.
     let file = stage.join("#download");
-    let got = cache
-        .transport()
-        .get_file(&info.url, &file, limit)
-        .map_err(|e| match e {
-            TransportError::TooLarge { limit, .. } => refuse(format!(
-                "{} is larger than its narinfo allows ({limit} bytes)",
-                info.url
-            )),
-            other => other.into(),
-        })?
-        .ok_or_else(|| {
-            refuse(format!(
-                "its NAR file {} is missing from the cache",
-                info.url
-            ))
-        })?;
-    if let Some(n) = info.file_size {
-        if got != n {
-            return Err(refuse(format!(
-                "{} is {got} bytes, its narinfo says {n}",
-                info.url
-            )));
-        }
-    }
-    if let Some(h) = info.file_hash {
-        let (actual, _) = codec::file_digest(&file)?;
-        if actual != h {
-            return Err(refuse(format!(
-                "{} has hash {actual}, its narinfo says {h}",
-                info.url
-            )));
-        }
-    }
+    download(cache, &info, &file, limit, &what)?;
     let staged = stage.join(sp.name().as_str());
     let (nar_hash, nar_size) =
         codec::restore_nar_file(&file, &info.compression, info.nar_size, &staged)

@@ -213,6 +213,227 @@ fn central_records(
     Ok(out)
 }
 
+/// One local file header, read at the offset its central record gives.
+struct Local<'a> {
+    needed: u16,
+    flags: u16,
+    method: u16,
+    time: u16,
+    date: u16,
+    crc: u32,
+    csize: u64,
+    usize_: u64,
+    name: &'a [u8],
+    extra: &'a [u8],
+    /// Where the entry's data starts.
+    data_at: u64,
+}
+
+/// The local header of central record `c` (named `who` in errors).
+fn local_header<'a>(b: &'a [u8], at: &str, c: &Central, who: &str) -> Result<Local<'a>, DiffError> {
+    let bad = || malformed(at, format!("local header of {who} is truncated or missing"));
+    let p = usize::try_from(c.offset).map_err(|_| bad())?;
+    if !b.get(p..).is_some_and(|s| s.starts_with(b"PK\x03\x04")) {
+        return Err(bad());
+    }
+    let nlen = u16le(b, p + 26).ok_or_else(bad)? as usize;
+    let elen = u16le(b, p + 28).ok_or_else(bad)? as usize;
+    Ok(Local {
+        needed: u16le(b, p + 4).ok_or_else(bad)?,
+        flags: u16le(b, p + 6).ok_or_else(bad)?,
+        method: u16le(b, p + 8).ok_or_else(bad)?,
+        time: u16le(b, p + 10).ok_or_else(bad)?,
+        date: u16le(b, p + 12).ok_or_else(bad)?,
+        crc: u32le(b, p + 14).ok_or_else(bad)?,
+        csize: u32le(b, p + 18).ok_or_else(bad)? as u64,
+        usize_: u32le(b, p + 22).ok_or_else(bad)? as u64,
+        name: b.get(p + 30..p + 30 + nlen).ok_or_else(bad)?,
+        extra: b.get(p + 30 + nlen..p + 30 + nlen + elen).ok_or_else(bad)?,
+        data_at: (p + 30 + nlen + elen) as u64,
+    })
+}
+
+/// Where the local header `l` says something else than central record `c`.
+fn header_disagreements(c: &Central, l: &Local) -> Vec<String> {
+    let mut disagree = Vec::new();
+    if l.name != c.name.as_slice() {
+        disagree.push(format!(
+            "name {} in the local header",
+            Name(l.name.to_vec())
+        ));
+    }
+    for (what, lv, cv) in [
+        ("method", l.method as u64, c.method as u64),
+        ("flags", l.flags as u64, c.flags as u64),
+        ("version needed", l.needed as u64, c.needed as u64),
+        ("time", l.time as u64, c.time as u64),
+        ("date", l.date as u64, c.date as u64),
+    ] {
+        if lv != cv {
+            disagree.push(format!("{what} {lv} (local) vs {cv} (central)"));
+        }
+    }
+    let descriptor = c.flags & 8 != 0;
+    if !descriptor {
+        for (what, lv, cv) in [
+            ("crc32", l.crc as u64, c.crc as u64),
+            ("compressed size", l.csize, c.csize.min(0xffff_ffff)),
+            ("size", l.usize_, c.usize_.min(0xffff_ffff)),
+        ] {
+            if lv != cv && lv != 0xffff_ffff {
+                disagree.push(format!("{what} {lv} (local) vs {cv} (central)"));
+            }
+        }
+    }
+    disagree
+}
+
+/// One entry's contents as read (or, for an unsupported method, its
+/// compressed bytes).
+struct Contents {
+    size: u64,
+    sha256: [u8; 32],
+    data: Option<std::sync::Arc<Vec<u8>>>,
+    crc_ok: bool,
+    over_budget: bool,
+}
+
+/// What reading entries' contents shares: the archive, the caps and how
+/// much has been read and retained so far.
+struct Budget<'a> {
+    b: &'a [u8],
+    at: &'a str,
+    limits: &'a Limits,
+    /// Bytes of contents read so far.
+    total: u64,
+    /// Bytes of contents kept in memory so far.
+    retained: u64,
+}
+
+impl Budget<'_> {
+    /// The tightest of the caps on one entry's contents, and which cap it
+    /// is: the entry size, what is left of the total, the entry's ratio and
+    /// the whole archive's ratio.
+    fn entry_limit(&self, c: &Central) -> (u64, Cap) {
+        let limits = self.limits;
+        let remaining = limits.max_total_size.saturating_sub(self.total);
+        let by_ratio = c
+            .csize
+            .saturating_mul(limits.max_ratio)
+            .saturating_add(1 << 20);
+        let whole_ratio = (self.b.len() as u64)
+            .saturating_mul(limits.max_ratio)
+            .saturating_add(1 << 20)
+            .saturating_sub(self.total);
+        [
+            (limits.max_entry_size, Cap::EntrySize),
+            (remaining, Cap::TotalSize),
+            (by_ratio, Cap::Ratio),
+            (whole_ratio, Cap::Ratio),
+        ]
+        .into_iter()
+        .min_by_key(|x| x.0)
+        .unwrap_or((remaining, Cap::TotalSize))
+    }
+
+    /// The contents of entry `c` (named `who`) from its `raw` data, within
+    /// the entry's limit; an unsupported method is a hazard and its
+    /// compressed bytes stand for the contents.
+    fn contents(
+        &mut self,
+        raw: &[u8],
+        c: &Central,
+        who: &str,
+        hazards: &mut Vec<Hazard>,
+    ) -> Result<Contents, DiffError> {
+        let (limit, which) = self.entry_limit(c);
+        let (at, limits) = (self.at, self.limits);
+        let cap_err = |e: std::io::Error| match e.get_ref().and_then(|i| i.downcast_ref::<CapHit>())
+        {
+            Some(h) => cap(at, h.0, limits),
+            None => malformed(at, format!("{who}: {e}")),
+        };
+        let got = match c.method {
+            0 | 8 => {
+                let inner: Box<dyn Read> = if c.method == 0 {
+                    Box::new(raw)
+                } else {
+                    Box::new(flate2::read::DeflateDecoder::new(raw))
+                };
+                let mut r = CrcCap {
+                    inner,
+                    crc: flate2::Crc::new(),
+                    read: 0,
+                    limit,
+                    cap: which,
+                };
+                let got = capture(&mut r, limits, &mut self.retained).map_err(cap_err)?;
+                Contents {
+                    size: got.size,
+                    sha256: got.sha256,
+                    data: got.data,
+                    crc_ok: r.crc.sum() == c.crc,
+                    over_budget: got.over_budget,
+                }
+            }
+            _ => {
+                let keep = raw.len() as u64 <= SMALL;
+                hazards.push(Hazard {
+                    entry: who.to_owned(),
+                    issue: format!(
+                        "compression method {} is not supported; compared compressed bytes",
+                        c.method
+                    ),
+                });
+                Contents {
+                    size: raw.len() as u64,
+                    sha256: Sha256::digest(raw).into(),
+                    data: keep.then(|| std::sync::Arc::new(raw.to_vec())),
+                    crc_ok: true,
+                    over_budget: false,
+                }
+            }
+        };
+        self.total += got.size;
+        Ok(got)
+    }
+}
+
+/// The zip-specific fields of one entry, from its central record and the
+/// extra field of its local header.
+fn entry_meta(
+    c: &Central,
+    local_extra: &[u8],
+) -> Vec<(
+    std::borrow::Cow<'static, str>,
+    std::borrow::Cow<'static, str>,
+)> {
+    vec![
+        ("zip.method".into(), (c.method.to_string()).into()),
+        (
+            "zip.version_made_by".into(),
+            (format!("{:#06x}", c.made_by)).into(),
+        ),
+        ("zip.version_needed".into(), (c.needed.to_string()).into()),
+        ("zip.flags".into(), (format!("{:#06x}", c.flags)).into()),
+        (
+            "zip.external_attr".into(),
+            (format!("{:#010x}", c.external)).into(),
+        ),
+        ("zip.internal_attr".into(), (c.internal.to_string()).into()),
+        ("zip.compressed_size".into(), (c.csize.to_string()).into()),
+        ("zip.extra".into(), (describe_extra(&c.extra)).into()),
+        (
+            "zip.local_extra".into(),
+            (describe_extra(local_extra)).into(),
+        ),
+        (
+            "zip.comment".into(),
+            (Name(c.comment.clone()).to_string()).into(),
+        ),
+    ]
+}
+
 /// Read a zip archive held in memory.
 pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
     let (count, cd_offset, _cd_size, comment, is64) = eocd(b, at)?;
@@ -231,68 +452,25 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
         .insert("zip.bytes_before_first_entry".into(), first.to_string());
 
     let mut spans: Vec<(u64, u64, usize)> = Vec::new();
-    let mut total = 0u64;
-    let mut retained = 0u64;
+    let mut budget = Budget {
+        b,
+        at,
+        limits,
+        total: 0,
+        retained: 0,
+    };
     for (i, c) in records.iter().enumerate() {
         let who = Name(c.name.clone()).to_string();
-        let bad = || malformed(at, format!("local header of {who} is truncated or missing"));
-        let p = usize::try_from(c.offset).map_err(|_| bad())?;
-        if !b.get(p..).is_some_and(|s| s.starts_with(b"PK\x03\x04")) {
-            return Err(bad());
-        }
-        let l_needed = u16le(b, p + 4).ok_or_else(bad)?;
-        let l_flags = u16le(b, p + 6).ok_or_else(bad)?;
-        let l_method = u16le(b, p + 8).ok_or_else(bad)?;
-        let l_time = u16le(b, p + 10).ok_or_else(bad)?;
-        let l_date = u16le(b, p + 12).ok_or_else(bad)?;
-        let l_crc = u32le(b, p + 14).ok_or_else(bad)?;
-        let l_csize = u32le(b, p + 18).ok_or_else(bad)? as u64;
-        let l_usize = u32le(b, p + 22).ok_or_else(bad)? as u64;
-        let nlen = u16le(b, p + 26).ok_or_else(bad)? as usize;
-        let elen = u16le(b, p + 28).ok_or_else(bad)? as usize;
-        let l_name = b.get(p + 30..p + 30 + nlen).ok_or_else(bad)?;
-        let l_extra = b.get(p + 30 + nlen..p + 30 + nlen + elen).ok_or_else(bad)?;
-        let data_at = (p + 30 + nlen + elen) as u64;
-
-        // local/central agreement
-        let mut disagree = Vec::new();
-        if l_name != c.name.as_slice() {
-            disagree.push(format!(
-                "name {} in the local header",
-                Name(l_name.to_vec())
-            ));
-        }
-        for (what, l, cv) in [
-            ("method", l_method as u64, c.method as u64),
-            ("flags", l_flags as u64, c.flags as u64),
-            ("version needed", l_needed as u64, c.needed as u64),
-            ("time", l_time as u64, c.time as u64),
-            ("date", l_date as u64, c.date as u64),
-        ] {
-            if l != cv {
-                disagree.push(format!("{what} {l} (local) vs {cv} (central)"));
-            }
-        }
-        let descriptor = c.flags & 8 != 0;
-        if !descriptor {
-            for (what, l, cv) in [
-                ("crc32", l_crc as u64, c.crc as u64),
-                ("compressed size", l_csize, c.csize.min(0xffff_ffff)),
-                ("size", l_usize, c.usize_.min(0xffff_ffff)),
-            ] {
-                if l != cv && l != 0xffff_ffff {
-                    disagree.push(format!("{what} {l} (local) vs {cv} (central)"));
-                }
-            }
-        }
-        for d in &disagree {
+        let l = local_header(b, at, c, &who)?;
+        for d in header_disagreements(c, &l) {
             listing.hazards.push(Hazard {
                 entry: who.clone(),
                 issue: format!("local and central headers disagree: {d}"),
             });
         }
 
-        let end = data_at
+        let end = l
+            .data_at
             .checked_add(c.csize)
             .filter(|&e| e <= b.len() as u64);
         let Some(end) = end else {
@@ -301,108 +479,32 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
                 format!("data of {who} runs past the end of the file"),
             ));
         };
-        spans.push((data_at, end, i));
-        let raw = &b[data_at as usize..end as usize];
+        spans.push((l.data_at, end, i));
+        let raw = &b[l.data_at as usize..end as usize];
 
         let mode = (c.made_by >> 8 == 3).then_some(c.external >> 16);
         let is_dir = c.name.ends_with(b"/") || mode.is_some_and(|m| m & 0o170000 == 0o040000);
         let is_link = mode.is_some_and(|m| m & 0o170000 == 0o120000);
 
-        // contents
-        let remaining = limits.max_total_size.saturating_sub(total);
-        let by_ratio = c
-            .csize
-            .saturating_mul(limits.max_ratio)
-            .saturating_add(1 << 20);
-        let whole_ratio = (b.len() as u64)
-            .saturating_mul(limits.max_ratio)
-            .saturating_add(1 << 20)
-            .saturating_sub(total);
-        let (limit, which) = [
-            (limits.max_entry_size, Cap::EntrySize),
-            (remaining, Cap::TotalSize),
-            (by_ratio, Cap::Ratio),
-            (whole_ratio, Cap::Ratio),
-        ]
-        .into_iter()
-        .min_by_key(|x| x.0)
-        .unwrap_or((remaining, Cap::TotalSize));
-        let cap_err = |e: std::io::Error| match e.get_ref().and_then(|i| i.downcast_ref::<CapHit>())
-        {
-            Some(h) => cap(at, h.0, limits),
-            None => malformed(at, format!("{who}: {e}")),
-        };
-        let (size, sha256, data, crc_ok, over_budget) = match c.method {
-            0 | 8 => {
-                let inner: Box<dyn Read> = if c.method == 0 {
-                    Box::new(raw)
-                } else {
-                    Box::new(flate2::read::DeflateDecoder::new(raw))
-                };
-                let mut r = CrcCap {
-                    inner,
-                    crc: flate2::Crc::new(),
-                    read: 0,
-                    limit,
-                    cap: which,
-                };
-                let got = capture(&mut r, limits, &mut retained).map_err(cap_err)?;
-                let crc_ok = r.crc.sum() == c.crc;
-                (got.size, got.sha256, got.data, crc_ok, got.over_budget)
-            }
-            _ => {
-                let sha: [u8; 32] = Sha256::digest(raw).into();
-                let keep = raw.len() as u64 <= SMALL;
-                listing.hazards.push(Hazard {
-                    entry: who.clone(),
-                    issue: format!(
-                        "compression method {} is not supported; compared compressed bytes",
-                        c.method
-                    ),
-                });
-                let data = keep.then(|| std::sync::Arc::new(raw.to_vec()));
-                (raw.len() as u64, sha, data, true, false)
-            }
-        };
-        total += size;
-        if !crc_ok {
+        let got = budget.contents(raw, c, &who, &mut listing.hazards)?;
+        if !got.crc_ok {
             listing.hazards.push(Hazard {
                 entry: who.clone(),
                 issue: format!("CRC-32 {:08x} recorded does not match the contents", c.crc),
             });
         }
-        if size != c.usize_ && c.method <= 8 {
+        if got.size != c.usize_ && c.method <= 8 {
             listing.hazards.push(Hazard {
                 entry: who.clone(),
-                issue: format!("declared size {} but {} bytes of contents", c.usize_, size),
+                issue: format!(
+                    "declared size {} but {} bytes of contents",
+                    c.usize_, got.size
+                ),
             });
         }
 
-        let mut meta: Vec<(
-            std::borrow::Cow<'static, str>,
-            std::borrow::Cow<'static, str>,
-        )> = Vec::new();
-        meta.push(("zip.method".into(), (c.method.to_string()).into()));
-        meta.push((
-            "zip.version_made_by".into(),
-            (format!("{:#06x}", c.made_by)).into(),
-        ));
-        meta.push(("zip.version_needed".into(), (c.needed.to_string()).into()));
-        meta.push(("zip.flags".into(), (format!("{:#06x}", c.flags)).into()));
-        meta.push((
-            "zip.external_attr".into(),
-            (format!("{:#010x}", c.external)).into(),
-        ));
-        meta.push(("zip.internal_attr".into(), (c.internal.to_string()).into()));
-        meta.push(("zip.compressed_size".into(), (c.csize.to_string()).into()));
-        meta.push(("zip.extra".into(), (describe_extra(&c.extra)).into()));
-        meta.push(("zip.local_extra".into(), (describe_extra(l_extra)).into()));
-        meta.push((
-            "zip.comment".into(),
-            (Name(c.comment.clone()).to_string()).into(),
-        ));
         let target = if is_link {
-            data.as_ref().map(|d| Name(d.to_vec()))
+            got.data.as_ref().map(|d| Name(d.to_vec()))
         } else {
             None
         };
@@ -418,19 +520,29 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
             target,
             mode: mode.map(|m| m & 0o7777),
             mtime: Some(dos_time(c.date, c.time)),
-            size,
-            sha256,
-            meta,
-            data,
-            over_budget,
+            size: got.size,
+            sha256: got.sha256,
+            meta: entry_meta(c, l.extra),
+            data: got.data,
+            over_budget: got.over_budget,
             ..Entry::default()
         });
     }
+    overlap_hazards(spans, &records, &mut listing.hazards);
+    Ok(listing)
+}
 
+/// A hazard for each entry whose data `(start, end, record)` overlaps the
+/// entry before it (the "overlapping files" zip bomb).
+fn overlap_hazards(
+    mut spans: Vec<(u64, u64, usize)>,
+    records: &[Central],
+    hazards: &mut Vec<Hazard>,
+) {
     spans.sort();
     for w in spans.windows(2) {
         if w[1].0 < w[0].1 {
-            listing.hazards.push(Hazard {
+            hazards.push(Hazard {
                 entry: Name(records[w[1].2].name.clone()).to_string(),
                 issue: format!(
                     "its data overlaps that of {} (overlapping entries: a zip bomb construction)",
@@ -439,7 +551,6 @@ pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
             });
         }
     }
-    Ok(listing)
 }
 
 /// Checks the CRC-32 and stops past `limit` bytes.

@@ -81,7 +81,7 @@ pub enum BuildError {
         recipe: String,
         store_path: PathBuf,
         #[source]
-        source: super::dist::UnsafeArtifact,
+        source: super::placement::UnsafeArtifact,
     },
     /// A name known only after building (from a manifest, or what a
     /// backend wrote) that is not a portable file name; refused before

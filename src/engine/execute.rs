@@ -175,7 +175,6 @@ fn build_one(
     inputs: &BTreeMap<String, Realised>,
 ) -> Result<Done, BuildError> {
     let Ctx {
-        plan,
         store,
         opts,
         progress,
@@ -240,25 +239,49 @@ fn build_one(
     let staging = Swept(Some(store.staging()?), cx.sweep);
     let built = workspace::run(cx, node, &drv, &hash, inputs, staging.path())?;
     if let Some(real) = existing {
-        let fresh =
-            crate::hash::tree::nar_sha256(&built.path).map_err(|source| BuildError::Hash {
-                path: built.path.clone(),
-                source,
-            })?;
-        let mismatch = (fresh.hash != real.nar_hash).then(|| {
-            let arts: Vec<String> = artifacts_of(&real).into_iter().map(|a| a.file).collect();
-            format!(
-                "{} ({}): registered NAR sha256 {} but the rebuild gives {}; artifacts: {}",
-                r.id,
-                real.store_path,
-                real.nar_hash.to_nix32(),
-                fresh.hash.to_nix32(),
-                arts.join(", ")
-            )
-        });
+        let mismatch = rebuild_mismatch(&r.id, &real, &built.path)?;
         let (report, realised, _) = finish(Status::Checked, real)?;
         return Ok((report, realised, mismatch));
     }
+    let real = register(cx, r, &drv, &hash, &build, &built)?;
+    finish(Status::Built, real)
+}
+
+/// With `--check`, how a rebuild of recipe `id` at `built` differs from
+/// its registered output `real` (`None`: the same NAR hash).
+fn rebuild_mismatch(
+    id: &str,
+    real: &Realisation,
+    built: &Path,
+) -> Result<Option<String>, BuildError> {
+    let fresh = crate::hash::tree::nar_sha256(built).map_err(|source| BuildError::Hash {
+        path: built.to_path_buf(),
+        source,
+    })?;
+    Ok((fresh.hash != real.nar_hash).then(|| {
+        let arts: Vec<String> = artifacts_of(real).into_iter().map(|a| a.file).collect();
+        format!(
+            "{} ({}): registered NAR sha256 {} but the rebuild gives {}; artifacts: {}",
+            id,
+            real.store_path,
+            real.nar_hash.to_nix32(),
+            fresh.hash.to_nix32(),
+            arts.join(", ")
+        )
+    }))
+}
+
+/// Register a fresh build in the store with its origins and provenance
+/// statement (under build key `build`); returns its realisation.
+fn register(
+    cx: &Ctx<'_>,
+    r: &crate::recipe::Recipe,
+    drv: &Derivation,
+    hash: &DrvHash,
+    build: &str,
+    built: &workspace::Built,
+) -> Result<Realisation, BuildError> {
+    let (plan, store) = (cx.plan, cx.store);
     let meta =
         json!({ "recipe": r.id, "surface": r.surface().as_str(), "artifacts": built.artifacts });
     let real = store.register_output(
@@ -269,17 +292,17 @@ fn build_one(
         meta,
     )?;
     let (origins, origins_sha256) = built.origins.to_stored();
-    store.write_origins(&real.store_path, &build, &origins)?;
+    store.write_origins(&real.store_path, build, &origins)?;
     let statement = provenance(
         plan,
-        &drv,
-        &hash,
+        drv,
+        hash,
         &store.path_of(&real.store_path),
         &built.artifacts,
         Some(&origins_sha256),
     )?;
-    store.write_provenance(&real.store_path, &build, &statement)?;
-    finish(Status::Built, real)
+    store.write_provenance(&real.store_path, build, &statement)?;
+    Ok(real)
 }
 
 /// The provenance statement of an output: every file of every artifact is a

@@ -14,15 +14,15 @@
 //!    [`Substituter`] (a binary cache, `--cache`) for what is missing, build
 //!    the rest in an ephemeral workspace ([`workspace`]), register it with
 //!    its provenance (or compare, with `--check`);
-//! 4. [`dist::write_dist`]: publish artifacts, provenance and `SHA256SUMS`.
+//! 4. [`placement::write_dist`]: publish artifacts, provenance and `SHA256SUMS`.
 //!
 //! Nothing after step 1 looks at the checkout again: builds read the
 //! snapshot, never the working tree (except with `--dirty`).
 
-pub mod dist;
 mod error;
 pub mod execute;
 mod origins;
+pub mod placement;
 pub mod plan;
 mod post;
 mod workspace;
@@ -39,9 +39,9 @@ use crate::sandbox::SandboxMode;
 use crate::store::{Realisation, Store};
 pub use crate::surface::Artifact;
 
-pub use dist::DistFile;
 pub use error::BuildError;
 pub use execute::artifacts_of;
+pub use placement::DistFile;
 pub use plan::{Plan, Planned, Resolved};
 
 /// What to build and how.
@@ -177,7 +177,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
         let plan = Plan::new(&resolved, opts)?;
         let checked = checked.join().expect("store check")?;
         // Where `dist/` goes is refused now, not after building.
-        dist::check_out(&opts.dist_dir())?;
+        placement::check_out(&opts.dist_dir())?;
         let store = Store::open_checked(checked)?;
         build_planned(opts, progress, &resolved, &plan, &store)
     })
@@ -247,12 +247,12 @@ fn publish(
         .filter(|r| r.release_of.is_none())
         .cloned()
         .collect();
-    let publication = dist::Publication {
+    let publication = placement::Publication {
         reports: &published,
         source,
         complete: opts.recipes.is_empty(),
     };
-    let dist = dist::write_dist(store, &publication, &dist_dir)?;
+    let dist = placement::write_dist(store, &publication, &dist_dir)?;
     Ok(BuildReport {
         recipes,
         dist_dir,

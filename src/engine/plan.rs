@@ -182,6 +182,77 @@ pub fn target_of(surface: Surface) -> Target {
     }
 }
 
+/// No file a build reads is uncommitted: the selected files (`read`), the
+/// recipe files and the release policy.
+fn check_committed(resolved: &Resolved, read: &BTreeSet<&str>) -> Result<(), BuildError> {
+    let recipes = &resolved.recipes;
+    let mut read: BTreeSet<&str> = read.iter().copied().collect();
+    // The recipe files and the policy are read too.
+    let recipe_files: Vec<String> = recipes
+        .recipes
+        .values()
+        .map(|r| r.file.to_string_lossy().into_owned())
+        .chain(std::iter::once("recipes/release.toml".to_string()))
+        .collect();
+    read.extend(recipe_files.iter().map(String::as_str));
+    let dirty = resolved.snapshot.uncommitted_in(&read);
+    if !dirty.is_empty() {
+        return Err(BuildError::Uncommitted { files: dirty });
+    }
+    Ok(())
+}
+
+/// What a node's build runs: a Python backend's tools (and its identity),
+/// the sandboxed tools of a command or crate, or nothing (a native
+/// builder).
+fn node_tools(
+    recipe: &Recipe,
+    snapshot: &Snapshot,
+    selection: &Selection<'_>,
+    opts: &BuildOptions,
+    tool_cache: Option<&Path>,
+) -> Result<NodeTools, BuildError> {
+    let backend = surface::python::backend::plan(
+        recipe,
+        snapshot,
+        &selection.base,
+        opts.sandbox,
+        &opts.root,
+        tool_cache,
+        &opts.host_inputs,
+    )
+    .map_err(|source| BuildError::Surface {
+        recipe: recipe.id.clone(),
+        source: Box::new(source.into()),
+    })?;
+    let (tools, isolation, backend, backend_env) = if let Some(b) = backend {
+        let isolation = Isolation::Process(opts.sandbox);
+        (b.tools, isolation, b.identity, b.environment)
+    } else if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
+        let names = surface::tools_for(recipe);
+        let tools = crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
+        (tools, Isolation::Process(opts.sandbox), Vec::new(), None)
+    } else {
+        (Vec::new(), Isolation::Native, Vec::new(), None)
+    };
+    Ok(NodeTools {
+        tools,
+        isolation,
+        backend,
+        backend_env,
+    })
+}
+
+/// What a node runs with: its tools, how it is isolated, its backend's
+/// distributions (derivation entries) and, for a backend recipe with a
+/// declared wheels directory, the environment those wheels make.
+struct NodeTools {
+    tools: Vec<Tool>,
+    isolation: Isolation,
+    backend: Vec<ToolRef>,
+    backend_env: Option<surface::python::backend::Environment>,
+}
+
 impl<'r> Plan<'r> {
     /// Select recipes and their snapshot files, and check everything that can
     /// be checked without building: uncommitted sources, templates, `dist/`
@@ -249,18 +320,7 @@ impl<'r> Plan<'r> {
             );
             nodes.push((r, side, selection, versions, epoch));
         }
-        // The recipe files and the policy are read too.
-        let recipe_files: Vec<String> = recipes
-            .recipes
-            .values()
-            .map(|r| r.file.to_string_lossy().into_owned())
-            .chain(std::iter::once("recipes/release.toml".to_string()))
-            .collect();
-        read.extend(recipe_files.iter().map(String::as_str));
-        let dirty = resolved.snapshot.uncommitted_in(&read);
-        if !dirty.is_empty() {
-            return Err(BuildError::Uncommitted { files: dirty });
-        }
+        check_committed(resolved, &read)?;
         // The tool cache lives beside the store key, in the per-user state
         // directory: nothing that came with a checkout (a committed store)
         // can answer for a tool's identity. Without a home it is skipped.
@@ -272,31 +332,12 @@ impl<'r> Plan<'r> {
             .into_iter()
             .map(|(recipe, side, selection, versions, epoch)| {
                 let snapshot = &side.snapshot;
-                let backend = surface::python::backend::plan(
-                    recipe,
-                    snapshot,
-                    &selection.base,
-                    opts.sandbox,
-                    &opts.root,
-                    tool_cache,
-                    &opts.host_inputs,
-                )
-                .map_err(|source| BuildError::Surface {
-                    recipe: recipe.id.clone(),
-                    source: Box::new(source.into()),
-                })?;
-                let mut backend_env = None;
-                let (tools, isolation, backend) = if let Some(b) = backend {
-                    backend_env = b.environment;
-                    (b.tools, Isolation::Process(opts.sandbox), b.identity)
-                } else if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
-                    let names = surface::tools_for(recipe);
-                    let tools =
-                        crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
-                    (tools, Isolation::Process(opts.sandbox), Vec::new())
-                } else {
-                    (Vec::new(), Isolation::Native, Vec::new())
-                };
+                let NodeTools {
+                    tools,
+                    isolation,
+                    backend,
+                    backend_env,
+                } = node_tools(recipe, snapshot, &selection, opts, tool_cache)?;
                 let vcs_commit = (recipe.surface() == Surface::Crate)
                     .then(|| surface::git_source(snapshot, &opts.root))
                     .flatten()

@@ -58,34 +58,8 @@ pub(super) fn run(
         p.recipe,
         &p.selection,
     )?;
-    if access == surface::SourceAccess::Workspace {
-        resolved.snapshot.materialise(&p.selection.files, &src)?;
-    } else {
-        use crate::source::snapshot::{Content, FileKind};
-        let to_stamp: std::collections::BTreeSet<&std::path::Path> =
-            plan.iter().flat_map(|plan| plan.touched()).collect();
-        let in_place = access == surface::SourceAccess::InPlace;
-        let written: Vec<&crate::source::SnapFile> = p
-            .selection
-            .files
-            .iter()
-            .copied()
-            .filter(|f| {
-                to_stamp.contains(std::path::Path::new(&f.path))
-                    || (in_place
-                        && (f.kind == FileKind::Symlink
-                            || matches!(f.content, Content::GitBlob(_))))
-            })
-            .collect();
-        resolved.snapshot.materialise(&written, &src)?;
-    }
-    let mut input_paths = BTreeMap::new();
-    for (mount, x) in inputs {
-        let from = cx.store.path_of(&x.realisation.store_path);
-        let to = inputs_dir.join(mount);
-        copy_tree(&from, &to)?;
-        input_paths.insert(mount.clone(), to);
-    }
+    write_sources(p, access, plan.as_ref(), &src)?;
+    let input_paths = copy_inputs(cx, inputs, &inputs_dir)?;
     let stamped = match &plan {
         Some(plan) => crate::stamp::build::apply(&src, plan)?,
         None => Vec::new(),
@@ -101,27 +75,7 @@ pub(super) fn run(
         .iter()
         .map(|f| p.selection.relative(f).to_string())
         .collect();
-    let view = match access {
-        surface::SourceAccess::Workspace => None,
-        surface::SourceAccess::InPlace => Some(crate::source::view::SourceView::in_place(
-            &p.selection,
-            &src,
-        )?),
-        surface::SourceAccess::View => {
-            let overrides = p
-                .selection
-                .files
-                .iter()
-                .filter(|f| src.join(&f.path).exists())
-                .map(|f| (p.selection.relative(f).to_string(), src.join(&f.path)))
-                .collect();
-            Some(crate::source::view::SourceView::read(
-                &resolved.snapshot,
-                &p.selection,
-                &overrides,
-            )?)
-        }
-    };
+    let view = source_view(p, access, &src)?;
     let log = cx.store.log_path(drv_hash.as_str());
     if let Some(parent) = log.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -160,10 +114,115 @@ pub(super) fn run(
             source: Box::new(source),
         },
     })?;
+    let origins = resolve_origins(ws, p, &stamped, inputs, &output.origins)?;
+    // Nothing reads the sources and input copies any more.
+    for d in [src, inputs_dir] {
+        let _ = cx.sweep.send(super::execute::Sweep::Tree(d));
+    }
+    Ok(Built {
+        path: output.path,
+        name: output.name,
+        artifacts: output.artifacts,
+        origins,
+    })
+}
+
+/// Write the sources the surface reads from disk into `src`: the whole
+/// selection for a workspace surface; for one reading a view, only the
+/// files stamping edits (and, in place, git blobs and symlinks, which
+/// have no file of their own to read).
+fn write_sources(
+    p: &Node<'_>,
+    access: surface::SourceAccess,
+    plan: Option<&crate::stamp::StampPlan>,
+    src: &Path,
+) -> Result<(), BuildError> {
+    let resolved = p.resolved;
+    if access == surface::SourceAccess::Workspace {
+        resolved.snapshot.materialise(&p.selection.files, src)?;
+    } else {
+        use crate::source::snapshot::{Content, FileKind};
+        let to_stamp: std::collections::BTreeSet<&std::path::Path> =
+            plan.into_iter().flat_map(|plan| plan.touched()).collect();
+        let in_place = access == surface::SourceAccess::InPlace;
+        let written: Vec<&crate::source::SnapFile> = p
+            .selection
+            .files
+            .iter()
+            .copied()
+            .filter(|f| {
+                to_stamp.contains(std::path::Path::new(&f.path))
+                    || (in_place
+                        && (f.kind == FileKind::Symlink
+                            || matches!(f.content, Content::GitBlob(_))))
+            })
+            .collect();
+        resolved.snapshot.materialise(&written, src)?;
+    }
+    Ok(())
+}
+
+/// Copy each input's store output into `inputs_dir/<mount>`; returns the
+/// copies by mount.
+fn copy_inputs(
+    cx: &Ctx<'_>,
+    inputs: &BTreeMap<String, Realised>,
+    inputs_dir: &Path,
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    let mut input_paths = BTreeMap::new();
+    for (mount, x) in inputs {
+        let from = cx.store.path_of(&x.realisation.store_path);
+        let to = inputs_dir.join(mount);
+        copy_tree(&from, &to)?;
+        input_paths.insert(mount.clone(), to);
+    }
+    Ok(input_paths)
+}
+
+/// The snapshot view a surface reads its sources through (none for a
+/// workspace surface): in place over `src`, or read from the snapshot
+/// with the files written to `src` (stamped) taking their place.
+fn source_view(
+    p: &Node<'_>,
+    access: surface::SourceAccess,
+    src: &Path,
+) -> Result<Option<crate::source::view::SourceView>, BuildError> {
+    Ok(match access {
+        surface::SourceAccess::Workspace => None,
+        surface::SourceAccess::InPlace => Some(crate::source::view::SourceView::in_place(
+            &p.selection,
+            src,
+        )?),
+        surface::SourceAccess::View => {
+            let overrides = p
+                .selection
+                .files
+                .iter()
+                .filter(|f| src.join(&f.path).exists())
+                .map(|f| (p.selection.relative(f).to_string(), src.join(&f.path)))
+                .collect();
+            Some(crate::source::view::SourceView::read(
+                &p.resolved.snapshot,
+                &p.selection,
+                &overrides,
+            )?)
+        }
+    })
+}
+
+/// Where each entry of the output came from, in terms of the snapshot,
+/// the stamped files and the inputs (recipe and store path by mount).
+fn resolve_origins(
+    ws: &Path,
+    p: &Node<'_>,
+    stamped: &[String],
+    inputs: &BTreeMap<String, Realised>,
+    origins: &crate::provenance::origin::Origins,
+) -> Result<crate::provenance::origin::OriginsRecord, BuildError> {
     let resolver = super::origins::Resolver {
         ws,
-        snapshot: &resolved.snapshot,
-        stamped: &stamped,
+        snapshot: &p.resolved.snapshot,
+        stamped,
         inputs: inputs
             .iter()
             .map(|(mount, x)| {
@@ -175,17 +234,7 @@ pub(super) fn run(
             })
             .collect(),
     };
-    let origins = resolver.resolve(&output.origins)?;
-    // Nothing reads the sources and input copies any more.
-    for d in [src, inputs_dir] {
-        let _ = cx.sweep.send(super::execute::Sweep::Tree(d));
-    }
-    Ok(Built {
-        path: output.path,
-        name: output.name,
-        artifacts: output.artifacts,
-        origins,
-    })
+    resolver.resolve(origins)
 }
 
 /// Copy a store output (file or tree) into the workspace, keeping symlinks

@@ -60,6 +60,28 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             surface: r.surface.to_string(),
         });
     }
+    check_selection(file, r)?;
+    check_mounts(file, r)?;
+    check_matrix(file, r)?;
+    check_placement(file, r)?;
+    check_surface_tables(file, r)?;
+    if let Some(s) = &r.source_date_epoch {
+        if *s < 0 {
+            return Err(invalid(
+                file,
+                "source-date-epoch",
+                &s.to_string(),
+                "must be ≥ 0",
+            ));
+        }
+    }
+    check_host_inputs(file, r)?;
+    check_native_limits(file, r)
+}
+
+/// What a recipe selects from the checkout: `source` and the
+/// `include`/`exclude` globs.
+fn check_selection(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
     check_relative(file, "source", &r.source)?;
     for (i, g) in r.include.iter().chain(r.exclude.iter()).enumerate() {
         let key = if i < r.include.len() {
@@ -70,6 +92,11 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
         check_relative(file, key, g)?;
         globset::Glob::new(g).map_err(|e| invalid(file, key, g, e.to_string()))?;
     }
+    Ok(())
+}
+
+/// Input mount names are `[A-Za-z0-9_-]+`.
+fn check_mounts(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
     for mount in r.inputs.keys() {
         if mount.is_empty()
             || !mount
@@ -84,6 +111,12 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             ));
         }
     }
+    Ok(())
+}
+
+/// The matrix: at most [`MAX_MATRIX_CELLS`] cells, no empty axis, no
+/// control characters, no reserved placeholder as a key.
+fn check_matrix(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
     let mut count: u128 = 1;
     for values in r.matrix.values() {
         count = count.saturating_mul(values.len() as u128);
@@ -130,6 +163,11 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             ));
         }
     }
+    Ok(())
+}
+
+/// Where files go: `[[map]]` paths, `prefix` and the `output` file name.
+fn check_placement(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
     for (i, m) in r.map.iter().enumerate() {
         check_relative(file, &format!("map[{i}].from"), &m.from)?;
         check_relative(file, &format!("map[{i}].to"), &m.to)?;
@@ -142,6 +180,12 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             return Err(invalid(file, "output", o, "must be a plain file name"));
         }
     }
+    Ok(())
+}
+
+/// The surface's table is there (`[command]` for a command recipe) and no
+/// other surface's table is.
+fn check_surface_tables(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
     let want_section = |present: bool, name: &str| -> Result<(), RecipeError> {
         if present {
             Ok(())
@@ -212,16 +256,12 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             ));
         }
     }
-    if let Some(s) = &r.source_date_epoch {
-        if *s < 0 {
-            return Err(invalid(
-                file,
-                "source-date-epoch",
-                &s.to_string(),
-                "must be ≥ 0",
-            ));
-        }
-    }
+    Ok(())
+}
+
+/// Host inputs are ones kiln knows: [`HOST_INPUTS`] for commands and
+/// crates, [`PYTHON_HOST_INPUTS`] for sdists and wheels.
+fn check_host_inputs(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
     let host_inputs = r
         .command
         .iter()
@@ -264,7 +304,7 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             ));
         }
     }
-    check_native_limits(file, r)
+    Ok(())
 }
 
 /// Limit keys bound a sandboxed run; the native Python builders run none.

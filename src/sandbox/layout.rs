@@ -81,6 +81,31 @@ pub(super) fn prepare(
     bwrap: Option<&Path>,
     support_parent: &Path,
 ) -> Result<Prepared, SandboxError> {
+    let checked = check(spec, hidden)?;
+    let support = tempfile::Builder::new()
+        .prefix(".kiln-sandbox-")
+        .tempdir_in(support_parent)
+        .map_err(support_err(support_parent))?;
+    match (spec.mode, bwrap) {
+        (SandboxMode::Bubblewrap, Some(bwrap)) => bubblewrap(spec, &checked, bwrap, support),
+        (SandboxMode::Bubblewrap, None) => Err(SandboxError::BwrapMissing),
+        (SandboxMode::None, _) => unsandboxed(spec, &checked, support),
+    }
+}
+
+/// What [`check`] found valid in a spec: the workspace (canonical), the
+/// working directory and hidden directories relative to it, the read-only
+/// inputs.
+struct Checked {
+    workspace: PathBuf,
+    cwd: PathBuf,
+    ro_inputs: Vec<RoInput>,
+    hidden: Vec<PathBuf>,
+}
+
+/// Validate `spec` and the `hidden` directories before anything is laid
+/// out: an argv, an existing workspace and working directory, mount points.
+fn check(spec: &Spec, hidden: &[String]) -> Result<Checked, SandboxError> {
     if spec.argv.is_empty() || spec.argv.iter().any(|a| a.contains('\0')) {
         return Err(SandboxError::BadArgv {
             argv: spec.argv.clone(),
@@ -106,136 +131,163 @@ pub(super) fn prepare(
             _ => Err(SandboxError::BadHidden { dir: h.clone() }),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    Ok(Checked {
+        workspace,
+        cwd,
+        ro_inputs,
+        hidden,
+    })
+}
 
-    let support_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SandboxError::Support { path, source }
-    };
-    let support = tempfile::Builder::new()
-        .prefix(".kiln-sandbox-")
-        .tempdir_in(support_parent)
-        .map_err(support_err(support_parent))?;
+/// The error of writing support file `path`.
+fn support_err(path: &Path) -> impl FnOnce(std::io::Error) -> SandboxError {
+    let path = path.to_path_buf();
+    move |source| SandboxError::Support { path, source }
+}
+
+/// Lay out a bubblewrap run in `support`: `/etc` files, the options file
+/// (mounts, with an empty directory over each hidden one) and bwrap's argv.
+fn bubblewrap(
+    spec: &Spec,
+    checked: &Checked,
+    bwrap: &Path,
+    support: tempfile::TempDir,
+) -> Result<Prepared, SandboxError> {
+    let Checked {
+        workspace,
+        cwd,
+        ro_inputs,
+        hidden,
+    } = checked;
     let s = support.path().to_path_buf();
+    let etc = s.join("etc");
+    std::fs::create_dir(&etc).map_err(support_err(&etc))?;
+    for (name, text) in env::etc_files() {
+        let p = etc.join(name);
+        std::fs::write(&p, text).map_err(support_err(&p))?;
+    }
+    let empty = s.join("empty");
+    std::fs::create_dir(&empty).map_err(support_err(&empty))?;
+    let env = env::build_env(&spec.env, spec.source_date_epoch, TOOLS_BIN, TMP_DIR)?;
+    let wrappers = venv_wrappers(&spec.tools, &s.join("venv-bin"))
+        .map_err(support_err(&s.join("venv-bin")))?;
+    let mut args = bwrap_args(workspace, cwd, &etc, &spec.tools, ro_inputs);
+    // A venv's interpreter finds its venv from the path it was
+    // started by, so its PATH entry runs it by that path.
+    let at = args.len() - 4;
+    let binds: Vec<OsString> = wrappers
+        .iter()
+        .flat_map(|(name, w)| {
+            [
+                OsString::from("--ro-bind"),
+                w.clone().into_os_string(),
+                OsString::from(format!("{TOOLS_BIN}/{name}")),
+            ]
+        })
+        .collect();
+    args.splice(at..at, binds);
+    // After the workspace and before `--remount-ro /`, which ends
+    // the mounts: an empty read-only directory over each hidden one.
+    let at = args.len() - 4;
+    let masks: Vec<OsString> = hidden
+        .iter()
+        .flat_map(|h| {
+            [
+                OsString::from("--ro-bind"),
+                empty.clone().into_os_string(),
+                Path::new(BUILD_DIR).join(h).into_os_string(),
+            ]
+        })
+        .collect();
+    args.splice(at..at, masks);
+    // The options name host paths (the workspace, the tools, the
+    // inputs): bwrap reads them from a descriptor, so that its own
+    // argv, which the build sees as /proc/1/cmdline, holds none.
+    let options_file = s.join("bwrap-args");
+    write_options(&options_file, &args).map_err(support_err(&options_file))?;
+    let mut args: Vec<OsString> = vec!["--args".into(), ARGS_FD.to_string().into(), "--".into()];
+    args.extend(UMASK_WRAPPER.iter().map(OsString::from));
+    args.push(WRAPPER_ARG0.into());
+    args.extend(spec.argv.iter().map(OsString::from));
+    Ok(Prepared {
+        program: bwrap.to_path_buf(),
+        args,
+        env,
+        options_file: Some(options_file),
+        cwd: PathBuf::from("/"),
+        _support: support,
+    })
+}
 
-    match (spec.mode, bwrap) {
-        (SandboxMode::Bubblewrap, Some(bwrap)) => {
-            let etc = s.join("etc");
-            std::fs::create_dir(&etc).map_err(support_err(&etc))?;
-            for (name, text) in env::etc_files() {
-                let p = etc.join(name);
-                std::fs::write(&p, text).map_err(support_err(&p))?;
-            }
-            let empty = s.join("empty");
-            std::fs::create_dir(&empty).map_err(support_err(&empty))?;
-            let env = env::build_env(&spec.env, spec.source_date_epoch, TOOLS_BIN, TMP_DIR)?;
-            let wrappers = venv_wrappers(&spec.tools, &s.join("venv-bin"))
-                .map_err(support_err(&s.join("venv-bin")))?;
-            let mut args = bwrap_args(&workspace, &cwd, &etc, &spec.tools, &ro_inputs);
-            // A venv's interpreter finds its venv from the path it was
-            // started by, so its PATH entry runs it by that path.
-            let at = args.len() - 4;
-            let binds: Vec<OsString> = wrappers
-                .iter()
-                .flat_map(|(name, w)| {
-                    [
-                        OsString::from("--ro-bind"),
-                        w.clone().into_os_string(),
-                        OsString::from(format!("{TOOLS_BIN}/{name}")),
-                    ]
-                })
-                .collect();
-            args.splice(at..at, binds);
-            // After the workspace and before `--remount-ro /`, which ends
-            // the mounts: an empty read-only directory over each hidden one.
-            let at = args.len() - 4;
-            let masks: Vec<OsString> = hidden
-                .iter()
-                .flat_map(|h| {
-                    [
-                        OsString::from("--ro-bind"),
-                        empty.clone().into_os_string(),
-                        Path::new(BUILD_DIR).join(h).into_os_string(),
-                    ]
-                })
-                .collect();
-            args.splice(at..at, masks);
-            // The options name host paths (the workspace, the tools, the
-            // inputs): bwrap reads them from a descriptor, so that its own
-            // argv, which the build sees as /proc/1/cmdline, holds none.
-            let options_file = s.join("bwrap-args");
-            write_options(&options_file, &args).map_err(support_err(&options_file))?;
-            let mut args: Vec<OsString> =
-                vec!["--args".into(), ARGS_FD.to_string().into(), "--".into()];
-            args.extend(UMASK_WRAPPER.iter().map(OsString::from));
-            args.push(WRAPPER_ARG0.into());
-            args.extend(spec.argv.iter().map(OsString::from));
-            Ok(Prepared {
-                program: bwrap.to_path_buf(),
-                args,
-                env,
-                options_file: Some(options_file),
-                cwd: PathBuf::from("/"),
-                _support: support,
-            })
+/// Lay out an unsandboxed run in `support`: tool links, stand-ins for the
+/// read-only inputs, and sandbox paths in argv and env rewritten to host
+/// paths.
+fn unsandboxed(
+    spec: &Spec,
+    checked: &Checked,
+    support: tempfile::TempDir,
+) -> Result<Prepared, SandboxError> {
+    let Checked {
+        workspace,
+        cwd,
+        ro_inputs,
+        ..
+    } = checked;
+    let s = support.path().to_path_buf();
+    let bin = s.join("bin");
+    let root = s.join("root");
+    let tmp = root.join("tmp");
+    for d in [&bin, &tmp] {
+        std::fs::create_dir_all(d).map_err(support_err(d))?;
+    }
+    let wrappers = venv_wrappers(&spec.tools, &bin).map_err(support_err(&bin))?;
+    for tool in spec
+        .tools
+        .iter()
+        .filter(|t| !wrappers.contains_key(&t.name))
+    {
+        let link = bin.join(&tool.name);
+        std::os::unix::fs::symlink(&tool.path, &link).map_err(support_err(&link))?;
+    }
+    let mut map: Vec<(String, String)> = vec![
+        (BUILD_DIR.to_string(), path_string(workspace)),
+        (TMP_DIR.to_string(), path_string(&tmp)),
+    ];
+    for input in ro_inputs {
+        let stand_in = root.join(input.at.trim_start_matches('/'));
+        if let Some(parent) = stand_in.parent() {
+            std::fs::create_dir_all(parent).map_err(support_err(parent))?;
         }
-        (SandboxMode::Bubblewrap, None) => Err(SandboxError::BwrapMissing),
-        (SandboxMode::None, _) => {
-            let bin = s.join("bin");
-            let root = s.join("root");
-            let tmp = root.join("tmp");
-            for d in [&bin, &tmp] {
-                std::fs::create_dir_all(d).map_err(support_err(d))?;
-            }
-            let wrappers = venv_wrappers(&spec.tools, &bin).map_err(support_err(&bin))?;
-            for tool in spec
-                .tools
-                .iter()
-                .filter(|t| !wrappers.contains_key(&t.name))
-            {
-                let link = bin.join(&tool.name);
-                std::os::unix::fs::symlink(&tool.path, &link).map_err(support_err(&link))?;
-            }
-            let mut map: Vec<(String, String)> = vec![
-                (BUILD_DIR.to_string(), path_string(&workspace)),
-                (TMP_DIR.to_string(), path_string(&tmp)),
-            ];
-            for input in &ro_inputs {
-                let stand_in = root.join(input.at.trim_start_matches('/'));
-                if let Some(parent) = stand_in.parent() {
-                    std::fs::create_dir_all(parent).map_err(support_err(parent))?;
-                }
-                let host = std::fs::canonicalize(&input.host).map_err(support_err(&input.host))?;
-                std::os::unix::fs::symlink(&host, &stand_in).map_err(support_err(&stand_in))?;
-                if !under(&input.at, TMP_DIR) {
-                    map.push((input.at.clone(), path_string(&stand_in)));
-                }
-            }
-            // Longest in-sandbox path first, so nested mounts win.
-            map.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-            let extra: BTreeMap<String, String> = spec
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), rewrite(v, &map)))
-                .collect();
-            let env = env::build_env(
-                &extra,
-                spec.source_date_epoch,
-                &path_string(&bin),
-                &path_string(&tmp),
-            )?;
-            let mut args: Vec<OsString> = UMASK_WRAPPER[1..].iter().map(OsString::from).collect();
-            args.push(WRAPPER_ARG0.into());
-            args.extend(spec.argv.iter().map(|a| OsString::from(rewrite(a, &map))));
-            Ok(Prepared {
-                program: PathBuf::from(UMASK_WRAPPER[0]),
-                args,
-                env,
-                options_file: None,
-                cwd: workspace.join(&cwd),
-                _support: support,
-            })
+        let host = std::fs::canonicalize(&input.host).map_err(support_err(&input.host))?;
+        std::os::unix::fs::symlink(&host, &stand_in).map_err(support_err(&stand_in))?;
+        if !under(&input.at, TMP_DIR) {
+            map.push((input.at.clone(), path_string(&stand_in)));
         }
     }
+    // Longest in-sandbox path first, so nested mounts win.
+    map.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+    let extra: BTreeMap<String, String> = spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), rewrite(v, &map)))
+        .collect();
+    let env = env::build_env(
+        &extra,
+        spec.source_date_epoch,
+        &path_string(&bin),
+        &path_string(&tmp),
+    )?;
+    let mut args: Vec<OsString> = UMASK_WRAPPER[1..].iter().map(OsString::from).collect();
+    args.push(WRAPPER_ARG0.into());
+    args.extend(spec.argv.iter().map(|a| OsString::from(rewrite(a, &map))));
+    Ok(Prepared {
+        program: PathBuf::from(UMASK_WRAPPER[0]),
+        args,
+        env,
+        options_file: None,
+        cwd: workspace.join(cwd),
+        _support: support,
+    })
 }
 
 /// The descriptor bubblewrap reads its options from (`--args`).

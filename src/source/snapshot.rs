@@ -175,6 +175,38 @@ impl Clone for Objects {
     }
 }
 
+/// The files of a commit's tree listing under the project's `prefix`, at
+/// paths relative to it and sorted by path bytes (submodules left out),
+/// and the paths that are not UTF-8 (escaped).
+fn tree_files(tree: Vec<super::git::ListedEntry>, prefix: &str) -> (Vec<SnapFile>, Vec<String>) {
+    let mut files = Vec::new();
+    let mut unreadable = Vec::new();
+    for e in tree {
+        let Some(kind) = e.kind else { continue };
+        let kind = match kind {
+            EntryKind::File => FileKind::Regular,
+            EntryKind::Executable => FileKind::Executable,
+            EntryKind::Symlink => FileKind::Symlink,
+            EntryKind::Submodule => continue,
+        };
+        let Some(rel) = e.path.strip_prefix(prefix.as_bytes()) else {
+            continue;
+        };
+        let Ok(rel) = std::str::from_utf8(rel) else {
+            unreadable.push(tree_check::display(rel));
+            continue;
+        };
+        files.push(SnapFile {
+            path: rel.to_string(),
+            kind,
+            digest: format!("git:{}", e.oid),
+            content: Content::GitBlob(e.oid),
+        });
+    }
+    files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    (files, unreadable)
+}
+
 impl Snapshot {
     /// Take the snapshot of the project `checkout` resolved: its commit's
     /// tree, its working tree or its directory.
@@ -258,31 +290,7 @@ impl Snapshot {
             path: r.path,
             reason: r.reason,
         })?;
-        let mut files = Vec::new();
-        let mut unreadable = Vec::new();
-        for e in tree {
-            let Some(kind) = e.kind else { continue };
-            let kind = match kind {
-                EntryKind::File => FileKind::Regular,
-                EntryKind::Executable => FileKind::Executable,
-                EntryKind::Symlink => FileKind::Symlink,
-                EntryKind::Submodule => continue,
-            };
-            let Some(rel) = e.path.strip_prefix(prefix.as_bytes()) else {
-                continue;
-            };
-            let Ok(rel) = std::str::from_utf8(rel) else {
-                unreadable.push(tree_check::display(rel));
-                continue;
-            };
-            files.push(SnapFile {
-                path: rel.to_string(),
-                kind,
-                digest: format!("git:{}", e.oid),
-                content: Content::GitBlob(e.oid),
-            });
-        }
-        files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        let (files, unreadable) = tree_files(tree, prefix);
         // Uncommitted changes only matter when the snapshot is HEAD's.
         let uncommitted = status?
             .unwrap_or_default()

@@ -462,35 +462,8 @@ pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, Viola
     let stem = file_name
         .strip_suffix(".crate")
         .ok_or_else(|| Violation::FileName(file_name.to_string()))?;
-    // gzip: ID1 ID2 CM=8 FLG=FNAME, MTIME=0, XFL, OS=255, FNAME\0.
-    let fixed = [0x1f, 0x8b, 0x08, 0x08, 0, 0, 0, 0];
-    if bytes.len() < 10 || bytes[..8] != fixed {
-        return Err(Violation::GzipHeader(bytes[..bytes.len().min(8)].to_vec()));
-    }
-    if bytes[9] != 0xff {
-        return Err(Violation::GzipOs(bytes[9]));
-    }
-    let fname_end = 10 + file_name.len();
-    if bytes.get(10..fname_end) != Some(file_name.as_bytes()) || bytes.get(fname_end) != Some(&0) {
-        return Err(Violation::GzipName(file_name.to_string()));
-    }
-
-    // The .crate came out of the sandbox: expand it only so far.
-    let limit = (bytes.len() as u64)
-        .saturating_mul(CRATE_RATIO)
-        .saturating_add(1 << 20)
-        .min(CRATE_MAX);
-    let mut tar = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .take(limit + 1)
-        .read_to_end(&mut tar)
-        .map_err(Violation::Gzip)?;
-    if tar.len() as u64 > limit {
-        return Err(Violation::TooLarge { limit });
-    }
-    if tar.len() < 1024 || tar[tar.len() - 1024..].iter().any(|&b| b != 0) {
-        return Err(Violation::TarEnd);
-    }
+    check_gzip_header(bytes, file_name)?;
+    let tar = expand(bytes)?;
     let prefix = format!("{stem}/");
     let manifest_path = PathBuf::from(format!("{stem}/Cargo.toml"));
     let mut manifest = None;
@@ -504,52 +477,7 @@ pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, Viola
             path: shown.clone(),
             problem,
         };
-        let field = |r: std::io::Result<u64>, what: &'static str| {
-            r.map_err(|source| Violation::EntryField {
-                path: shown.clone(),
-                what,
-                source,
-            })
-        };
-        let h = entry.header();
-        if h.as_gnu().is_none() {
-            return Err(bad(EntryProblem::NotGnu));
-        }
-        if !h.entry_type().is_file() {
-            return Err(bad(EntryProblem::NotFile(h.entry_type())));
-        }
-        if !path.to_string_lossy().starts_with(&prefix) {
-            return Err(bad(EntryProblem::OutsidePrefix(prefix)));
-        }
-        let mode = field(h.mode().map(u64::from), "mode")?;
-        if mode != 0o644 && mode != 0o755 {
-            return Err(bad(EntryProblem::Mode(mode)));
-        }
-        // Generated entries leave the owner fields all NUL; files from disk
-        // carry octal zeros.
-        let old = h.as_old();
-        let uid = if old.uid.iter().all(|&b| b == 0) {
-            0
-        } else {
-            field(h.uid(), "uid")?
-        };
-        let gid = if old.gid.iter().all(|&b| b == 0) {
-            0
-        } else {
-            field(h.gid(), "gid")?
-        };
-        if uid != 0 || gid != 0 {
-            return Err(bad(EntryProblem::Owner(uid, gid)));
-        }
-        if h.username_bytes().is_some_and(|u| !u.is_empty())
-            || h.groupname_bytes().is_some_and(|g| !g.is_empty())
-        {
-            return Err(bad(EntryProblem::OwnerNames));
-        }
-        let mtime = field(h.mtime(), "mtime")?;
-        if !CARGO_MTIMES.contains(&mtime) {
-            return Err(bad(EntryProblem::Mtime(mtime)));
-        }
+        check_entry_header(entry.header(), &path, &shown, &prefix)?;
         if let Some(prev) = &previous {
             if prev.as_path() >= path.as_path() {
                 return Err(bad(EntryProblem::Order(prev.display().to_string())));
@@ -568,6 +496,119 @@ pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, Viola
         }
         previous = Some(path);
     }
+    let id = manifest_id(&manifest_path, manifest)?;
+    if format!("{}-{}", id.name, id.version) != stem {
+        return Err(Violation::Mismatch {
+            file: file_name.to_string(),
+            name: id.name,
+            version: id.version,
+        });
+    }
+    Ok(id)
+}
+
+/// The gzip header cargo writes: deflate, `FNAME` = `file_name`, no
+/// mtime, OS 255.
+fn check_gzip_header(bytes: &[u8], file_name: &str) -> Result<(), Violation> {
+    // gzip: ID1 ID2 CM=8 FLG=FNAME, MTIME=0, XFL, OS=255, FNAME\0.
+    let fixed = [0x1f, 0x8b, 0x08, 0x08, 0, 0, 0, 0];
+    if bytes.len() < 10 || bytes[..8] != fixed {
+        return Err(Violation::GzipHeader(bytes[..bytes.len().min(8)].to_vec()));
+    }
+    if bytes[9] != 0xff {
+        return Err(Violation::GzipOs(bytes[9]));
+    }
+    let fname_end = 10 + file_name.len();
+    if bytes.get(10..fname_end) != Some(file_name.as_bytes()) || bytes.get(fname_end) != Some(&0) {
+        return Err(Violation::GzipName(file_name.to_string()));
+    }
+    Ok(())
+}
+
+/// The tar inside a `.crate` (which came out of the sandbox), expanded
+/// within [`CRATE_RATIO`] and [`CRATE_MAX`] and ending in two zero blocks.
+fn expand(bytes: &[u8]) -> Result<Vec<u8>, Violation> {
+    let limit = (bytes.len() as u64)
+        .saturating_mul(CRATE_RATIO)
+        .saturating_add(1 << 20)
+        .min(CRATE_MAX);
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(limit + 1)
+        .read_to_end(&mut tar)
+        .map_err(Violation::Gzip)?;
+    if tar.len() as u64 > limit {
+        return Err(Violation::TooLarge { limit });
+    }
+    if tar.len() < 1024 || tar[tar.len() - 1024..].iter().any(|&b| b != 0) {
+        return Err(Violation::TarEnd);
+    }
+    Ok(tar)
+}
+
+/// One entry's header is as cargo writes it: GNU, a regular file under
+/// `prefix`, mode 644 or 755, owner 0/0 with no names, a cargo mtime.
+fn check_entry_header(
+    h: &tar::Header,
+    path: &Path,
+    shown: &str,
+    prefix: &str,
+) -> Result<(), Violation> {
+    let bad = |problem: EntryProblem| Violation::Entry {
+        path: shown.to_string(),
+        problem,
+    };
+    let field = |r: std::io::Result<u64>, what: &'static str| {
+        r.map_err(|source| Violation::EntryField {
+            path: shown.to_string(),
+            what,
+            source,
+        })
+    };
+    if h.as_gnu().is_none() {
+        return Err(bad(EntryProblem::NotGnu));
+    }
+    if !h.entry_type().is_file() {
+        return Err(bad(EntryProblem::NotFile(h.entry_type())));
+    }
+    if !path.to_string_lossy().starts_with(prefix) {
+        return Err(bad(EntryProblem::OutsidePrefix(prefix.to_string())));
+    }
+    let mode = field(h.mode().map(u64::from), "mode")?;
+    if mode != 0o644 && mode != 0o755 {
+        return Err(bad(EntryProblem::Mode(mode)));
+    }
+    // Generated entries leave the owner fields all NUL; files from disk
+    // carry octal zeros.
+    let old = h.as_old();
+    let uid = if old.uid.iter().all(|&b| b == 0) {
+        0
+    } else {
+        field(h.uid(), "uid")?
+    };
+    let gid = if old.gid.iter().all(|&b| b == 0) {
+        0
+    } else {
+        field(h.gid(), "gid")?
+    };
+    if uid != 0 || gid != 0 {
+        return Err(bad(EntryProblem::Owner(uid, gid)));
+    }
+    if h.username_bytes().is_some_and(|u| !u.is_empty())
+        || h.groupname_bytes().is_some_and(|g| !g.is_empty())
+    {
+        return Err(bad(EntryProblem::OwnerNames));
+    }
+    let mtime = field(h.mtime(), "mtime")?;
+    if !CARGO_MTIMES.contains(&mtime) {
+        return Err(bad(EntryProblem::Mtime(mtime)));
+    }
+    Ok(())
+}
+
+/// The name and version the normalised `Cargo.toml` (at `manifest_path`,
+/// `None` if the crate has none) states under `[package]`.
+fn manifest_id(manifest_path: &Path, manifest: Option<String>) -> Result<CrateId, Violation> {
     let shown = manifest_path.display().to_string();
     let manifest = manifest.ok_or_else(|| Violation::NoManifest(shown.clone()))?;
     let doc: toml_edit::DocumentMut = manifest.parse().map_err(|source| Violation::Manifest {
@@ -584,18 +625,10 @@ pub fn check_conventions(bytes: &[u8], file_name: &str) -> Result<CrateId, Viola
                 key,
             })
     };
-    let id = CrateId {
+    Ok(CrateId {
         name: field("name")?,
         version: field("version")?,
-    };
-    if format!("{}-{}", id.name, id.version) != stem {
-        return Err(Violation::Mismatch {
-            file: file_name.to_string(),
-            name: id.name,
-            version: id.version,
-        });
-    }
-    Ok(id)
+    })
 }
 
 /// How a packed `.crate` breaks cargo's conventions ([`check_conventions`]).

@@ -202,6 +202,97 @@ fn label_number(c: &mut Cursor<'_>, value: &str) -> Result<u64, Pep440Error> {
     }
 }
 
+/// A pre-release segment: `[-_.]?(a|alpha|b|beta|c|rc|pre|preview)[-_.]?N?`.
+fn pre_release(c: &mut Cursor<'_>, value: &str) -> Result<Option<(PrePhase, u64)>, Pep440Error> {
+    let save = c.i;
+    c.eat_sep();
+    let phase = [
+        ("alpha", PrePhase::Alpha),
+        ("a", PrePhase::Alpha),
+        ("beta", PrePhase::Beta),
+        ("b", PrePhase::Beta),
+        ("preview", PrePhase::Rc),
+        ("pre", PrePhase::Rc),
+        ("rc", PrePhase::Rc),
+        ("c", PrePhase::Rc),
+    ]
+    .into_iter()
+    .find(|(w, _)| c.eat_word(w))
+    .map(|(_, p)| p);
+    Ok(match phase {
+        Some(p) => Some((p, label_number(c, value)?)),
+        None => {
+            c.i = save;
+            None
+        }
+    })
+}
+
+/// A post-release segment: `-N` or `[-_.]?(post|rev|r)[-_.]?N?`.
+fn post_release(c: &mut Cursor<'_>, value: &str) -> Result<Option<u64>, Pep440Error> {
+    let save = c.i;
+    let mut post = None;
+    if c.eat(b'-') {
+        if let Some(d) = c.digits() {
+            post = Some(number(d, value)?);
+        } else {
+            c.i = save;
+        }
+    }
+    if post.is_none() {
+        c.eat_sep();
+        if ["post", "rev", "r"].iter().any(|w| c.eat_word(w)) {
+            post = Some(label_number(c, value)?);
+        } else {
+            c.i = save;
+        }
+    }
+    Ok(post)
+}
+
+/// A dev-release segment: `[-_.]?dev[-_.]?N?`.
+fn dev_release(c: &mut Cursor<'_>, value: &str) -> Result<Option<u64>, Pep440Error> {
+    let save = c.i;
+    c.eat_sep();
+    Ok(if c.eat_word("dev") {
+        Some(label_number(c, value)?)
+    } else {
+        c.i = save;
+        None
+    })
+}
+
+/// A local version label: `+` and segments of `[a-z0-9]` separated by
+/// `-`, `_` or `.` (read lowercased).
+fn local_label(c: &mut Cursor<'_>, value: &str) -> Result<Vec<LocalSegment>, Pep440Error> {
+    let mut local = Vec::new();
+    if c.eat(b'+') {
+        loop {
+            let start = c.i;
+            while matches!(c.peek(), Some(b'a'..=b'z' | b'0'..=b'9')) {
+                c.i += 1;
+            }
+            if c.i == start {
+                return Err(Pep440Error {
+                    value: value.to_string(),
+                    reason: "empty segment in the local version label".to_string(),
+                });
+            }
+            // Only `[a-z0-9]` bytes: ASCII.
+            let seg = &c.s[start..c.i];
+            local.push(if seg.iter().all(u8::is_ascii_digit) {
+                LocalSegment::Number(number(seg, value)?)
+            } else {
+                LocalSegment::Text(String::from_utf8_lossy(seg).into_owned())
+            });
+            if !c.eat_sep() {
+                break;
+            }
+        }
+    }
+    Ok(local)
+}
+
 impl FromStr for Pep440 {
     type Err = Pep440Error;
 
@@ -239,78 +330,10 @@ impl FromStr for Pep440 {
             c.i = save;
             break;
         }
-        // Pre-release.
-        let save = c.i;
-        c.eat_sep();
-        let phase = [
-            ("alpha", PrePhase::Alpha),
-            ("a", PrePhase::Alpha),
-            ("beta", PrePhase::Beta),
-            ("b", PrePhase::Beta),
-            ("preview", PrePhase::Rc),
-            ("pre", PrePhase::Rc),
-            ("rc", PrePhase::Rc),
-            ("c", PrePhase::Rc),
-        ]
-        .into_iter()
-        .find(|(w, _)| c.eat_word(w))
-        .map(|(_, p)| p);
-        let pre = match phase {
-            Some(p) => Some((p, label_number(&mut c, value)?)),
-            None => {
-                c.i = save;
-                None
-            }
-        };
-        // Post-release: `-N` or `[-_.]?(post|rev|r)[-_.]?N?`.
-        let save = c.i;
-        let mut post = None;
-        if c.eat(b'-') {
-            if let Some(d) = c.digits() {
-                post = Some(number(d, value)?);
-            } else {
-                c.i = save;
-            }
-        }
-        if post.is_none() {
-            c.eat_sep();
-            if ["post", "rev", "r"].iter().any(|w| c.eat_word(w)) {
-                post = Some(label_number(&mut c, value)?);
-            } else {
-                c.i = save;
-            }
-        }
-        // Dev-release.
-        let save = c.i;
-        c.eat_sep();
-        let dev = if c.eat_word("dev") {
-            Some(label_number(&mut c, value)?)
-        } else {
-            c.i = save;
-            None
-        };
-        // Local label.
-        let mut local = Vec::new();
-        if c.eat(b'+') {
-            loop {
-                let start = c.i;
-                while matches!(c.peek(), Some(b'a'..=b'z' | b'0'..=b'9')) {
-                    c.i += 1;
-                }
-                if c.i == start {
-                    return Err(err("empty segment in the local version label"));
-                }
-                let seg = &lower[start..c.i];
-                local.push(if seg.bytes().all(|b| b.is_ascii_digit()) {
-                    LocalSegment::Number(number(seg.as_bytes(), value)?)
-                } else {
-                    LocalSegment::Text(seg.to_string())
-                });
-                if !c.eat_sep() {
-                    break;
-                }
-            }
-        }
+        let pre = pre_release(&mut c, value)?;
+        let post = post_release(&mut c, value)?;
+        let dev = dev_release(&mut c, value)?;
+        let local = local_label(&mut c, value)?;
         if c.i != lower.len() {
             return Err(Pep440Error {
                 value: value.to_string(),

@@ -255,6 +255,53 @@ fn relative_path(s: &str) -> Result<PathBuf, String> {
     Ok(p)
 }
 
+/// `[channels]`: the npm pre-release dist-tag, the OCI alias templates and
+/// the OCI names of major versions, checked, into `p`.
+fn parse_channels(
+    c: RawChannels,
+    p: &mut ReleasePolicy,
+    invalid: &dyn Fn(&[&str], &str, String) -> PolicyError,
+) -> Result<(), PolicyError> {
+    if let Some(t) = c.npm_prerelease {
+        let bad = t.is_empty()
+            || t == "latest"
+            || t.contains(|ch: char| ch.is_whitespace() || ch == '/' || ch == '@')
+            || semver::VersionReq::parse(&t).is_ok();
+        if bad {
+            return Err(invalid(
+                &["channels", "npm-prerelease"],
+                &t,
+                "must be an npm dist-tag name other than `latest` that is not a version range"
+                    .into(),
+            ));
+        }
+        p.npm_prerelease = t;
+    }
+    if let Some(a) = c.oci_aliases {
+        for t in &a {
+            check_alias_template(t).map_err(|r| invalid(&["channels", "oci-aliases"], t, r))?;
+        }
+        p.oci_aliases = a;
+    }
+    if let Some(m) = c.oci_major_names {
+        for (k, name) in m {
+            let path = ["channels", "oci-major-names", k.as_str()];
+            let major: u64 = k
+                .parse()
+                .map_err(|_| invalid(&path, &k, "keys must be major version numbers".into()))?;
+            if !is_valid_oci_tag(&name) {
+                return Err(invalid(
+                    &path,
+                    &name,
+                    "is not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})".into(),
+                ));
+            }
+            p.oci_major_names.insert(major, name);
+        }
+    }
+    Ok(())
+}
+
 /// `[stamp]`: the declared manifest list and the patterns.
 fn parse_stamp(
     raw: RawStamp,
@@ -363,43 +410,7 @@ impl ReleasePolicy {
             }
         }
         if let Some(c) = raw.channels {
-            if let Some(t) = c.npm_prerelease {
-                let bad = t.is_empty()
-                    || t == "latest"
-                    || t.contains(|ch: char| ch.is_whitespace() || ch == '/' || ch == '@')
-                    || semver::VersionReq::parse(&t).is_ok();
-                if bad {
-                    return Err(invalid(
-                        &["channels", "npm-prerelease"],
-                        &t,
-                        "must be an npm dist-tag name other than `latest` that is not a version range".into(),
-                    ));
-                }
-                p.npm_prerelease = t;
-            }
-            if let Some(a) = c.oci_aliases {
-                for t in &a {
-                    check_alias_template(t)
-                        .map_err(|r| invalid(&["channels", "oci-aliases"], t, r))?;
-                }
-                p.oci_aliases = a;
-            }
-            if let Some(m) = c.oci_major_names {
-                for (k, name) in m {
-                    let path = ["channels", "oci-major-names", k.as_str()];
-                    let major: u64 = k.parse().map_err(|_| {
-                        invalid(&path, &k, "keys must be major version numbers".into())
-                    })?;
-                    if !is_valid_oci_tag(&name) {
-                        return Err(invalid(
-                            &path,
-                            &name,
-                            "is not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})".into(),
-                        ));
-                    }
-                    p.oci_major_names.insert(major, name);
-                }
-            }
+            parse_channels(c, &mut p, &invalid)?;
         }
         if let Some(stamp) = raw.stamp {
             (p.stamp_files, p.stamp_patterns) = parse_stamp(stamp, &invalid)?;

@@ -502,6 +502,82 @@ pub fn resolve(
     resolve_at(&checkout, policy, overrides)
 }
 
+/// The version of a build of commit `id` of `repo` (no override): the
+/// manifest's (or with a tag source, the tag at the commit or the nearest
+/// reachable one), a release when a tag at the commit names it, a dev
+/// build otherwise (an error in commit mode when a tag there names
+/// another version).
+fn at_commit(
+    checkout: &Checkout,
+    policy: &ReleasePolicy,
+    repo: &Repo,
+    id: &str,
+) -> Result<ResolvedVersion, VersionError> {
+    let rev = checkout.read_commit().map(|c| c.id.as_str());
+    let read = || read_canonical(checkout.root.as_path(), policy, Some(checkout));
+    // Independent queries at once: the tags at the commit, the
+    // manifest, and all tags (for a dev build's distance).
+    let ((here, manifest), all) = join_io(
+        || {
+            if policy.source == VersionSource::Tag {
+                (tags_at(repo, id, policy), None)
+            } else {
+                let (h, m) = join_io(|| tags_at(repo, id, policy), read);
+                (h, Some(m))
+            }
+        },
+        || repo.all_tags(),
+    );
+    let here = here?;
+    let (canonical, origin) = if let Some(m) = manifest {
+        m?
+    } else {
+        match here.first() {
+            Some((t, v)) => (v.clone(), format!("tag {t}")),
+            None => match last_tag(repo, id, policy, &all)? {
+                Some((t, v, _)) => (v, format!("tag {t} (nearest reachable)")),
+                None => {
+                    return Err(VersionError::NoTag {
+                        what: format!("no tag of the form {} reaches commit {id}", policy.tag),
+                        template: policy.tag.to_string(),
+                    })
+                }
+            },
+        }
+    };
+    let status = if let Some((t, _)) = here.iter().find(|(_, v)| *v == canonical) {
+        BuildStatus::Release {
+            tag: Some(t.clone()),
+        }
+    } else if let (Some((t, v)), Some(_)) = (here.first(), rev) {
+        return Err(mismatch(t, v, &canonical, &origin, policy));
+    } else {
+        let info = checkout
+            .commit
+            .clone()
+            .ok_or_else(|| GitError::UnknownRev {
+                dir: repo.root().to_path_buf(),
+                rev: id.to_string(),
+            })?;
+        let (distance, short) = join_io(
+            || match last_tag(repo, id, policy, &all)? {
+                Some((_, _, d)) => Ok::<_, VersionError>(d),
+                None => Ok(repo.distance(None, id)?),
+            },
+            || repo.short_id(id, 7),
+        );
+        let distance = distance?;
+        BuildStatus::Dev(DevInfo {
+            commit: short?,
+            distance,
+            date: utc_date(info.committer_time),
+        })
+    };
+    let mut r = ResolvedVersion::release(canonical, origin, policy);
+    r.status = status;
+    Ok(r)
+}
+
 /// The version of a build of `checkout`: in commit mode the manifests are
 /// read from the commit's tree and a tag at it naming another version is an
 /// error; in working-tree mode the manifests are read from disk. Independent
@@ -512,7 +588,6 @@ pub fn resolve_at(
     overrides: &Overrides,
 ) -> Result<ResolvedVersion, VersionError> {
     let project_root = checkout.root.as_path();
-    let rev = checkout.read_commit().map(|c| c.id.as_str());
     let git: Option<(Repo, String)> = match (&checkout.repo, &checkout.commit) {
         (Some(repo), Some(c)) => Some((repo.clone(), c.id.clone())),
         _ => None,
@@ -561,72 +636,7 @@ pub fn resolve_at(
                 let (canonical, origin) = read()?;
                 ResolvedVersion::release(canonical, origin, policy)
             }
-            Some((repo, id)) => {
-                // Independent queries at once: the tags at the commit, the
-                // manifest, and all tags (for a dev build's distance).
-                let ((here, manifest), all) = join_io(
-                    || {
-                        if policy.source == VersionSource::Tag {
-                            (tags_at(repo, id, policy), None)
-                        } else {
-                            let (h, m) = join_io(|| tags_at(repo, id, policy), read);
-                            (h, Some(m))
-                        }
-                    },
-                    || repo.all_tags(),
-                );
-                let here = here?;
-                let (canonical, origin) = if let Some(m) = manifest {
-                    m?
-                } else {
-                    match here.first() {
-                        Some((t, v)) => (v.clone(), format!("tag {t}")),
-                        None => match last_tag(repo, id, policy, &all)? {
-                            Some((t, v, _)) => (v, format!("tag {t} (nearest reachable)")),
-                            None => {
-                                return Err(VersionError::NoTag {
-                                    what: format!(
-                                        "no tag of the form {} reaches commit {id}",
-                                        policy.tag
-                                    ),
-                                    template: policy.tag.to_string(),
-                                })
-                            }
-                        },
-                    }
-                };
-                let status = if let Some((t, _)) = here.iter().find(|(_, v)| *v == canonical) {
-                    BuildStatus::Release {
-                        tag: Some(t.clone()),
-                    }
-                } else if let (Some((t, v)), Some(_)) = (here.first(), rev) {
-                    return Err(mismatch(t, v, &canonical, &origin, policy));
-                } else {
-                    let info = checkout
-                        .commit
-                        .clone()
-                        .ok_or_else(|| GitError::UnknownRev {
-                            dir: repo.root().to_path_buf(),
-                            rev: id.clone(),
-                        })?;
-                    let (distance, short) = join_io(
-                        || match last_tag(repo, id, policy, &all)? {
-                            Some((_, _, d)) => Ok::<_, VersionError>(d),
-                            None => Ok(repo.distance(None, id)?),
-                        },
-                        || repo.short_id(id, 7),
-                    );
-                    let distance = distance?;
-                    BuildStatus::Dev(DevInfo {
-                        commit: short?,
-                        distance,
-                        date: utc_date(info.committer_time),
-                    })
-                };
-                let mut r = ResolvedVersion::release(canonical, origin, policy);
-                r.status = status;
-                r
-            }
+            Some((repo, id)) => at_commit(checkout, policy, repo, id)?,
         }
     };
     if let Some(c) = &checkout.commit {

@@ -177,9 +177,9 @@ fn parse<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|e| bad(pin, format!("{what} is not valid: {e}")))
 }
 
-/// Open and verify the pinned base image for `platform` (`None`: the only
-/// image, or the only one of an index).
-pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, OciError> {
+/// The descriptor the layout's `index.json` lists under the pinned digest,
+/// in a layout of version 1.0.0.
+fn pinned_descriptor(pin: &BasePin) -> Result<Descriptor, OciError> {
     let layout = read_doc(pin, "oci-layout", "oci-layout")?;
     let v: serde_json::Value = parse(pin, &layout, "oci-layout")?;
     if v.get("imageLayoutVersion").and_then(|x| x.as_str()) != Some("1.0.0") {
@@ -197,6 +197,7 @@ pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, Oci
         .manifests
         .iter()
         .find(|d| d.digest == pin.digest.as_str())
+        .cloned()
     else {
         let found: Vec<&str> = index.manifests.iter().map(|d| d.digest.as_str()).collect();
         return Err(bad(
@@ -208,7 +209,17 @@ pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, Oci
             ),
         ));
     };
-    let mut desc = top.clone();
+    Ok(top)
+}
+
+/// The image manifest the pinned descriptor `top` stands for: itself, or
+/// the one manifest for `platform` of the image index it names.
+fn manifest_bytes(
+    pin: &BasePin,
+    top: Descriptor,
+    platform: Option<&Platform>,
+) -> Result<Vec<u8>, OciError> {
+    let mut desc = top;
     let mut bytes = read_blob(pin, &desc, "pinned document")?;
     if desc.media_type == MediaType::Index {
         let inner: Index = parse(pin, &bytes, "image index")?;
@@ -245,6 +256,14 @@ pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, Oci
             ),
         ));
     }
+    Ok(bytes)
+}
+
+/// Open and verify the pinned base image for `platform` (`None`: the only
+/// image, or the only one of an index).
+pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, OciError> {
+    let top = pinned_descriptor(pin)?;
+    let bytes = manifest_bytes(pin, top, platform)?;
     let manifest: Manifest = parse(pin, &bytes, "manifest")?;
     let config: ImageConfig = parse(pin, &read_blob(pin, &manifest.config, "config")?, "config")?;
     super::settings::check_run_config(&config.config).map_err(|b| {

@@ -177,41 +177,8 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
             &plan, pp, &blobs, sde as u64, &created, workers, job,
         )?);
     }
-    let top = if built.len() == 1 {
-        built[0].descriptor.clone()
-    } else {
-        let index = Index {
-            schema_version: 2,
-            media_type: Some(MediaType::Index),
-            manifests: built.iter().map(|b| b.descriptor.clone()).collect(),
-            annotations: plan.annotations.clone(),
-        };
-        let (d, size) = blobs.put(&canonical(&index)).map_err(io(&layout))?;
-        Descriptor::new(MediaType::Index, d.as_str(), size)
-    };
-    let layout_index = Index {
-        schema_version: 2,
-        media_type: Some(MediaType::Index),
-        manifests: plan
-            .tags
-            .iter()
-            .map(|t| {
-                let mut d = top.clone();
-                d.annotations
-                    .insert("org.opencontainers.image.ref.name".into(), t.clone());
-                d
-            })
-            .collect(),
-        annotations: BTreeMap::new(),
-    };
-    let mut layout_files = blobs.written();
-    for (file, bytes) in [
-        ("index.json", canonical(&layout_index)),
-        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
-    ] {
-        std::fs::write(layout.join(file), &bytes).map_err(io(&layout))?;
-        layout_files.insert(file.into(), crate::hash::Sha256::digest(&bytes).to_hex());
-    }
+    let top = top_descriptor(&plan, &built, &blobs, &layout)?;
+    let layout_files = write_layout_files(&plan, &top, &blobs, &layout)?;
     let repo_tags: Vec<String> = plan
         .tags
         .iter()
@@ -226,28 +193,7 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
                 source: std::io::Error::other(e.to_string()),
             })
         });
-        let dockers = built
-            .iter()
-            .map(|b| {
-                let file = docker_file_name(&name, b, built.len());
-                let (sha256, size) = docker::write(
-                    &root.join(&file),
-                    &b.config,
-                    &b.config_digest,
-                    &b.docker_layers,
-                    &repo_tags,
-                )?;
-                Ok(Artifact {
-                    files: Default::default(),
-                    path: file.clone(),
-                    file,
-                    sha256,
-                    size,
-                    directory: false,
-                    extra: Default::default(),
-                })
-            })
-            .collect::<Result<Vec<_>, OciError>>();
+        let dockers = docker_archives(&name, &root, &built, &repo_tags);
         let nar = nar
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -320,23 +266,97 @@ fn layer_media(c: LayerCompression) -> MediaType {
     }
 }
 
-fn build_platform(
+/// The image's top descriptor: the one platform's manifest, or an image
+/// index of every platform's (written to `blobs`).
+fn top_descriptor(
     plan: &plan::ImagePlan,
-    pp: &plan::PlatformPlan,
+    built: &[Built],
     blobs: &Blobs,
-    sde: u64,
-    created: &str,
-    workers: usize,
-    job: &Job<'_>,
-) -> Result<Built, OciError> {
-    let r = job.recipe;
-    let s = &plan.section;
-    let release = job.versions.release.as_deref().unwrap_or(job.version);
-    let base = match &pp.base {
-        Some(pin) => Some(base::open(pin, pp.platform.as_ref())?),
-        None => None,
+    layout: &std::path::Path,
+) -> Result<Descriptor, OciError> {
+    Ok(if built.len() == 1 {
+        built[0].descriptor.clone()
+    } else {
+        let index = Index {
+            schema_version: 2,
+            media_type: Some(MediaType::Index),
+            manifests: built.iter().map(|b| b.descriptor.clone()).collect(),
+            annotations: plan.annotations.clone(),
+        };
+        let (d, size) = blobs.put(&canonical(&index)).map_err(io(layout))?;
+        Descriptor::new(MediaType::Index, d.as_str(), size)
+    })
+}
+
+/// Write the layout's `index.json` (the top descriptor under each tag) and
+/// `oci-layout`; returns every file of the layout with its SHA-256.
+fn write_layout_files(
+    plan: &plan::ImagePlan,
+    top: &Descriptor,
+    blobs: &Blobs,
+    layout: &std::path::Path,
+) -> Result<BTreeMap<String, String>, OciError> {
+    let layout_index = Index {
+        schema_version: 2,
+        media_type: Some(MediaType::Index),
+        manifests: plan
+            .tags
+            .iter()
+            .map(|t| {
+                let mut d = top.clone();
+                d.annotations
+                    .insert("org.opencontainers.image.ref.name".into(), t.clone());
+                d
+            })
+            .collect(),
+        annotations: BTreeMap::new(),
     };
-    let platform = match (&pp.platform, &base) {
+    let mut layout_files = blobs.written();
+    for (file, bytes) in [
+        ("index.json", canonical(&layout_index)),
+        ("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+    ] {
+        std::fs::write(layout.join(file), &bytes).map_err(io(layout))?;
+        layout_files.insert(file.into(), crate::hash::Sha256::digest(&bytes).to_hex());
+    }
+    Ok(layout_files)
+}
+
+/// One docker archive per platform under `root`, tagged `repo_tags`.
+fn docker_archives(
+    name: &str,
+    root: &std::path::Path,
+    built: &[Built],
+    repo_tags: &[String],
+) -> Result<Vec<Artifact>, OciError> {
+    built
+        .iter()
+        .map(|b| {
+            let file = docker_file_name(name, b, built.len());
+            let (sha256, size) = docker::write(
+                &root.join(&file),
+                &b.config,
+                &b.config_digest,
+                &b.docker_layers,
+                repo_tags,
+            )?;
+            Ok(Artifact {
+                files: Default::default(),
+                path: file.clone(),
+                file,
+                sha256,
+                size,
+                directory: false,
+                extra: Default::default(),
+            })
+        })
+        .collect::<Result<Vec<_>, OciError>>()
+}
+
+/// The platform of an image: the recipe's, else its base image's, else
+/// linux/amd64.
+fn platform_of(pp: &plan::PlatformPlan, base: Option<&base::BaseImage>) -> Platform {
+    match (&pp.platform, base) {
         (Some(p), _) => p.clone(),
         (None, Some(b)) => Platform {
             os: b.config.os.clone(),
@@ -348,8 +368,17 @@ fn build_platform(
             architecture: "amd64".into(),
             variant: None,
         },
-    };
-    let mut config = match &base {
+    }
+}
+
+/// The config an image starts from: its base's (or an empty one), created
+/// at `created`, for `platform`.
+fn initial_config(
+    base: Option<&base::BaseImage>,
+    platform: &Platform,
+    created: &str,
+) -> ImageConfig {
+    let mut config = match base {
         Some(b) => b.config.clone(),
         None => ImageConfig {
             created: None,
@@ -368,6 +397,71 @@ fn build_platform(
     config.architecture = platform.architecture.clone();
     config.os = platform.os.clone();
     config.variant = platform.variant.clone();
+    config
+}
+
+/// Run settings: the recipe's values (section `s`, templates rendered for
+/// `version`, `{release}` the version of the code the image carries) over
+/// the base's.
+fn run_settings(
+    rc: &mut json::RunConfig,
+    s: &schema::OciSection,
+    r: &Recipe,
+    version: plan::Spelling<'_>,
+) -> Result<(), OciError> {
+    let release = [("release", version.release)];
+    for (k, v) in &s.env {
+        let v = r.render_with(&format!("oci.env.{k}"), v, version.version, &release)?;
+        let entry = format!("{k}={v}");
+        match rc
+            .env
+            .iter_mut()
+            .find(|e| e.split('=').next() == Some(k.as_str()))
+        {
+            Some(e) => *e = entry,
+            None => rc.env.push(entry),
+        }
+    }
+    if let Some(e) = &s.entrypoint {
+        rc.entrypoint = Some(e.clone());
+        // As a Dockerfile's ENTRYPOINT does, a new entrypoint drops the base's Cmd.
+        rc.cmd = s.cmd.clone();
+    } else if let Some(c) = &s.cmd {
+        rc.cmd = Some(c.clone());
+    }
+    if let Some(w) = &s.working_dir {
+        rc.working_dir = Some(w.clone());
+    }
+    if let Some(u) = &s.user {
+        rc.user = Some(u.clone());
+    }
+    for (k, v) in &s.labels {
+        let v = r.render_with(&format!("oci.labels.{k}"), v, version.version, &release)?;
+        rc.labels.insert(k.clone(), v);
+    }
+    for p in plan::ports(r)? {
+        rc.exposed_ports
+            .insert(p, Value::Object(Default::default()));
+    }
+    Ok(())
+}
+
+fn build_platform(
+    plan: &plan::ImagePlan,
+    pp: &plan::PlatformPlan,
+    blobs: &Blobs,
+    sde: u64,
+    created: &str,
+    workers: usize,
+    job: &Job<'_>,
+) -> Result<Built, OciError> {
+    let r = job.recipe;
+    let base = match &pp.base {
+        Some(pin) => Some(base::open(pin, pp.platform.as_ref())?),
+        None => None,
+    };
+    let platform = platform_of(pp, base.as_ref());
+    let mut config = initial_config(base.as_ref(), &platform, created);
     let mut layers = Vec::new();
     let mut docker_layers = Vec::new();
     let mut warnings = Vec::new();
@@ -414,51 +508,8 @@ fn build_platform(
             extra: BTreeMap::new(),
         });
     }
-    // Run settings: the recipe's values over the base's.
-    let rc = &mut config.config;
-    for (k, v) in &s.env {
-        let v = r.render_with(
-            &format!("oci.env.{k}"),
-            v,
-            job.version,
-            &[("release", release)],
-        )?;
-        let entry = format!("{k}={v}");
-        match rc
-            .env
-            .iter_mut()
-            .find(|e| e.split('=').next() == Some(k.as_str()))
-        {
-            Some(e) => *e = entry,
-            None => rc.env.push(entry),
-        }
-    }
-    if let Some(e) = &s.entrypoint {
-        rc.entrypoint = Some(e.clone());
-        // As a Dockerfile's ENTRYPOINT does, a new entrypoint drops the base's Cmd.
-        rc.cmd = s.cmd.clone();
-    } else if let Some(c) = &s.cmd {
-        rc.cmd = Some(c.clone());
-    }
-    if let Some(w) = &s.working_dir {
-        rc.working_dir = Some(w.clone());
-    }
-    if let Some(u) = &s.user {
-        rc.user = Some(u.clone());
-    }
-    for (k, v) in &s.labels {
-        let v = r.render_with(
-            &format!("oci.labels.{k}"),
-            v,
-            job.version,
-            &[("release", release)],
-        )?;
-        rc.labels.insert(k.clone(), v);
-    }
-    for p in plan::ports(r)? {
-        rc.exposed_ports
-            .insert(p, Value::Object(Default::default()));
-    }
+    let spelling = plan::Spelling::new(job.version, job.versions.release.as_deref());
+    run_settings(&mut config.config, &plan.section, r, spelling)?;
     let config_bytes = canonical(&config);
     let (config_digest, config_size) = blobs.put(&config_bytes).map_err(io("config"))?;
     let mut annotations = plan.annotations.clone();

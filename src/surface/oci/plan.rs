@@ -180,12 +180,12 @@ fn render(
     r: &Recipe,
     key: &str,
     template: &str,
-    v: Spelling<'_>,
+    version: Spelling<'_>,
     platform: Option<&Platform>,
 ) -> Result<String, OciError> {
     let mut vars: BTreeMap<&str, &str> = BTreeMap::new();
-    vars.insert("version", v.version);
-    vars.insert("release", v.release);
+    vars.insert("version", version.version);
+    vars.insert("release", version.release);
     vars.insert("name", &r.name);
     for (k, v) in &r.cell {
         vars.insert(k, v);
@@ -453,124 +453,134 @@ fn insert(
     }
 }
 
-/// The full plan in the workspace.
-pub fn plan(
+/// The pinned base image of `platform`, if the recipe names one: its
+/// layout directory (rendered, found in the workspace) and digest.
+fn base_pin(
     r: &Recipe,
-    version_tags: &[String],
+    s: &OciSection,
     version: Spelling<'_>,
-    sources: Sources<'_>,
-    revision: Option<&str>,
-    created: &str,
-) -> Result<ImagePlan, OciError> {
-    check(r, version_tags, version)?;
-    let s = section(r);
-    let mut out_platforms = Vec::new();
-    for platform in platforms(r, &s)? {
-        let base = match &s.base {
-            Some(b) => {
-                let name = render(r, "oci.base.layout", &b.layout, version, platform.as_ref())?;
-                let digest = pin(r, b, &name)?;
-                let dir = match sources.find(r, "oci.base.layout", &name)? {
-                    Found::Disk(dir) => dir,
-                    Found::View(_) => {
-                        return Err(invalid(
-                            r,
-                            "oci.base.layout",
-                            &name,
-                            "is not in the workspace (kiln's own error: a base below the source directory needs every file there)",
-                        ))
-                    }
-                };
-                Some(BasePin {
-                    name,
-                    dir,
-                    digest,
-                    allow_unsafe_names: b.allow_unsafe_base_names,
-                })
-            }
-            None => None,
-        };
-        let mut layers = Vec::new();
-        for (i, l) in s.layers.iter().enumerate() {
-            let key = format!("oci.layers[{i}].map");
-            let mut entries: BTreeMap<String, (Entry, String)> = BTreeMap::new();
-            for (from_t, to_t) in &l.map {
-                let from = render(r, &key, from_t, version, platform.as_ref())?;
-                let to = &render(r, &key, to_t, version, platform.as_ref())?;
-                let dest = image_path(r, &key, to)?;
-                let found = sources.find(r, &key, &from)?;
-                match sources.list(&found)? {
-                    Listing::Dir(files) => {
-                        if !dest.is_empty() {
-                            insert(
-                                &mut entries,
-                                Entry {
-                                    path: dest.clone(),
-                                    kind: EntryKind::Dir,
-                                },
-                                &from,
-                            )?;
-                        }
-                        for (rel, kind) in files {
-                            let path = if dest.is_empty() {
-                                rel.clone()
-                            } else {
-                                format!("{dest}/{rel}")
-                            };
-                            insert(&mut entries, Entry { path, kind }, &format!("{from}/{rel}"))?;
-                        }
-                    }
-                    Listing::One(kind) => {
-                        let path = if to.ends_with('/') {
-                            let base = Path::new(&from)
-                                .file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default();
-                            if dest.is_empty() {
-                                base
-                            } else {
-                                format!("{dest}/{base}")
-                            }
-                        } else if dest.is_empty() {
-                            return Err(invalid(r, &key, to, "a file cannot replace `/`"));
-                        } else {
-                            dest.clone()
-                        };
-                        insert(&mut entries, Entry { path, kind }, &from)?;
-                    }
+    platform: Option<&Platform>,
+    sources: &Sources<'_>,
+) -> Result<Option<BasePin>, OciError> {
+    Ok(match &s.base {
+        Some(b) => {
+            let name = render(r, "oci.base.layout", &b.layout, version, platform)?;
+            let digest = pin(r, b, &name)?;
+            let dir = match sources.find(r, "oci.base.layout", &name)? {
+                Found::Disk(dir) => dir,
+                Found::View(_) => {
+                    return Err(invalid(
+                        r,
+                        "oci.base.layout",
+                        &name,
+                        "is not in the workspace (kiln's own error: a base below the source directory needs every file there)",
+                    ))
+                }
+            };
+            Some(BasePin {
+                name,
+                dir,
+                digest,
+                allow_unsafe_names: b.allow_unsafe_base_names,
+            })
+        }
+        None => None,
+    })
+}
+
+/// Layer `i` of the recipe (`l`) for `platform`: its mapped files and
+/// symlinks as image paths, each path once.
+fn layer_plan(
+    r: &Recipe,
+    i: usize,
+    l: &super::schema::LayerSection,
+    version: Spelling<'_>,
+    platform: Option<&Platform>,
+    sources: &Sources<'_>,
+) -> Result<LayerPlan, OciError> {
+    let key = format!("oci.layers[{i}].map");
+    let mut entries: BTreeMap<String, (Entry, String)> = BTreeMap::new();
+    for (from_t, to_t) in &l.map {
+        let from = render(r, &key, from_t, version, platform)?;
+        let to = &render(r, &key, to_t, version, platform)?;
+        let dest = image_path(r, &key, to)?;
+        let found = sources.find(r, &key, &from)?;
+        match sources.list(&found)? {
+            Listing::Dir(files) => {
+                if !dest.is_empty() {
+                    insert(
+                        &mut entries,
+                        Entry {
+                            path: dest.clone(),
+                            kind: EntryKind::Dir,
+                        },
+                        &from,
+                    )?;
+                }
+                for (rel, kind) in files {
+                    let path = if dest.is_empty() {
+                        rel.clone()
+                    } else {
+                        format!("{dest}/{rel}")
+                    };
+                    insert(&mut entries, Entry { path, kind }, &format!("{from}/{rel}"))?;
                 }
             }
-            for (path_t, target_t) in &l.symlinks {
-                let key = format!("oci.layers[{i}].symlinks");
-                let path = render(r, &key, path_t, version, platform.as_ref())?;
-                let target = render(r, &key, target_t, version, platform.as_ref())?;
-                let p = image_path(r, &key, &path)?;
-                insert(
-                    &mut entries,
-                    Entry {
-                        path: p,
-                        kind: EntryKind::Symlink { target },
-                    },
-                    &format!("symlink {path}"),
-                )?;
+            Listing::One(kind) => {
+                let path = if to.ends_with('/') {
+                    let base = Path::new(&from)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    if dest.is_empty() {
+                        base
+                    } else {
+                        format!("{dest}/{base}")
+                    }
+                } else if dest.is_empty() {
+                    return Err(invalid(r, &key, to, "a file cannot replace `/`"));
+                } else {
+                    dest.clone()
+                };
+                insert(&mut entries, Entry { path, kind }, &from)?;
             }
-            layers.push(LayerPlan {
-                name: render(
-                    r,
-                    &format!("oci.layers[{i}].name"),
-                    &l.name,
-                    version,
-                    platform.as_ref(),
-                )?,
-                entries: entries.into_values().map(|(e, _)| e).collect(),
-            });
         }
-        out_platforms.push(PlatformPlan {
-            platform,
-            base,
-            layers,
-        });
     }
+    for (path_t, target_t) in &l.symlinks {
+        let key = format!("oci.layers[{i}].symlinks");
+        let path = render(r, &key, path_t, version, platform)?;
+        let target = render(r, &key, target_t, version, platform)?;
+        let p = image_path(r, &key, &path)?;
+        insert(
+            &mut entries,
+            Entry {
+                path: p,
+                kind: EntryKind::Symlink { target },
+            },
+            &format!("symlink {path}"),
+        )?;
+    }
+    Ok(LayerPlan {
+        name: render(
+            r,
+            &format!("oci.layers[{i}].name"),
+            &l.name,
+            version,
+            platform,
+        )?,
+        entries: entries.into_values().map(|(e, _)| e).collect(),
+    })
+}
+
+/// The image's annotations: created, version, title, and the revision and
+/// source URL when known.
+fn annotations(
+    r: &Recipe,
+    s: &OciSection,
+    version: Spelling<'_>,
+    revision: Option<&str>,
+    created: &str,
+) -> BTreeMap<String, String> {
     let title = s.title.clone().unwrap_or_else(|| r.name.clone());
     let mut annotations = BTreeMap::new();
     annotations.insert(
@@ -591,6 +601,34 @@ pub fn plan(
     if let Some(u) = &s.source_url {
         annotations.insert("org.opencontainers.image.source".to_string(), u.clone());
     }
+    annotations
+}
+
+/// The full plan in the workspace.
+pub fn plan(
+    r: &Recipe,
+    version_tags: &[String],
+    version: Spelling<'_>,
+    sources: Sources<'_>,
+    revision: Option<&str>,
+    created: &str,
+) -> Result<ImagePlan, OciError> {
+    check(r, version_tags, version)?;
+    let s = section(r);
+    let mut out_platforms = Vec::new();
+    for platform in platforms(r, &s)? {
+        let base = base_pin(r, &s, version, platform.as_ref(), &sources)?;
+        let mut layers = Vec::new();
+        for (i, l) in s.layers.iter().enumerate() {
+            layers.push(layer_plan(r, i, l, version, platform.as_ref(), &sources)?);
+        }
+        out_platforms.push(PlatformPlan {
+            platform,
+            base,
+            layers,
+        });
+    }
+    let annotations = annotations(r, &s, version, revision, created);
     Ok(ImagePlan {
         platforms: out_platforms,
         compression: s.compression,

@@ -301,7 +301,11 @@ pub struct Environment {
 
 /// The derivation's entry for a wheel of the environment.
 pub fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
-    ToolRef::plain(format!("pep517:{}", w.name), w.version.clone(), w.sha256.clone())
+    ToolRef::plain(
+        format!("pep517:{}", w.name),
+        w.version.clone(),
+        w.sha256.clone(),
+    )
 }
 
 /// For a recipe in backend mode, resolve its tools and probe its backend;

@@ -167,61 +167,8 @@ impl Project {
                 "missing: the native builder needs a [project] table (PEP 621)",
             )
         })?;
-        let name = p.name.clone().ok_or_else(|| {
-            bad(
-                "project.name",
-                "",
-                "missing: every distribution needs a name",
-            )
-        })?;
-        if !names::valid_name(&name) {
-            return Err(bad(
-                "project.name",
-                &name,
-                "not a valid distribution name (letters, digits, `.`, `_`, `-`; starting and ending with a letter or digit)",
-            ));
-        }
-        let version_dynamic = p.dynamic.iter().any(|d| d == "version");
-        match &p.version {
-            Some(v) if version_dynamic => {
-                return Err(bad(
-                    "project.version",
-                    v,
-                    "is static but also listed in `project.dynamic`",
-                ))
-            }
-            Some(v) => {
-                let ok = Version::from_str(v).is_ok_and(|x| x.to_string() == version);
-                if !ok {
-                    return Err(bad(
-                        "project.version",
-                        v,
-                        &format!("differs from the release version {version}; make it dynamic or let kiln stamp it"),
-                    ));
-                }
-            }
-            None if !version_dynamic => {
-                return Err(bad(
-                    "project.version",
-                    "",
-                    "missing: set it, or list \"version\" in `project.dynamic`",
-                ))
-            }
-            None => {}
-        }
-        let other: Vec<&str> = p
-            .dynamic
-            .iter()
-            .map(String::as_str)
-            .filter(|d| *d != "version")
-            .collect();
-        if !other.is_empty() {
-            return Err(bad(
-                "project.dynamic",
-                &other.join(", "),
-                "the native builder needs these fields static in [project] (a build backend computes them)",
-            ));
-        }
+        let name = project_name(&p, &bad)?;
+        check_version(&p, &version, &bad)?;
         let (pyproject, _) =
             crate::stamp::pyproject::stamp(&original, &version, crate::stamp::StampMode::Workspace)
                 .map_err(|e| bad(&e.key, "", &e.reason))?;
@@ -244,30 +191,7 @@ impl Project {
                     .to_string(),
             ),
         };
-        let (license, license_globs) =
-            match (p.license, p.license_files) {
-                (Some(RawLicense::Table(_)), Some(_)) => return Err(bad(
-                    "project.license",
-                    "(table)",
-                    "`license-files` requires `license` to be an SPDX expression string (PEP 639)",
-                )),
-                (None, globs) => (License::None, globs),
-                (Some(RawLicense::Expression(e)), globs) => {
-                    check_spdx(&e).map_err(|r| bad("project.license", &e, &r))?;
-                    (License::Expression(e), globs)
-                }
-                (Some(RawLicense::Table(t)), None) => match (t.file, t.text) {
-                    (Some(f), None) => (License::Text(src.read_text(&f)?), None),
-                    (None, Some(text)) => (License::Text(text), None),
-                    _ => {
-                        return Err(bad(
-                            "project.license",
-                            "(table)",
-                            "a license table has exactly one of `file` or `text`",
-                        ))
-                    }
-                },
-            };
+        let (license, license_globs) = license(src, p.license, p.license_files, &bad)?;
         let license_files = license_files(src, license_globs.as_deref(), &bad)?;
         for (key, list) in [
             ("project.authors", &p.authors),
@@ -277,36 +201,8 @@ impl Project {
                 return Err(bad(key, "{}", "each entry needs `name` or `email`"));
             }
         }
-        let dependencies = p
-            .dependencies
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                requirement(d, None).map_err(|r| bad(&format!("project.dependencies[{i}]"), d, &r))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut extras = Vec::new();
-        for (extra, deps) in &p.optional_dependencies {
-            let key = format!("project.optional-dependencies.{extra}");
-            let x = ExtraName::new(extra.clone()).map_err(|e| bad(&key, extra, &e.to_string()))?;
-            let reqs = deps
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    requirement(d, Some(&x)).map_err(|r| bad(&format!("{key}[{i}]"), d, &r))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            extras.push((x.to_string(), reqs));
-        }
-        // Sorted by normalised name, as uv_build and hatchling write them.
-        extras.sort_by(|a: &(String, Vec<String>), b| a.0.cmp(&b.0));
-        if let Some(w) = extras.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(bad(
-                "project.optional-dependencies",
-                &w[0].0,
-                "two extras normalise to this name",
-            ));
-        }
+        let dependencies = dependencies(&p.dependencies, &bad)?;
+        let extras = extras(&p.optional_dependencies, &bad)?;
         let entry_points = entry_points(p.scripts, p.gui_scripts, p.entry_points, &bad)?;
         for (k, v) in &p.urls {
             if k.len() > 32 {
@@ -341,6 +237,158 @@ impl Project {
     pub fn dist_stem(&self) -> String {
         format!("{}-{}", names::file_component(&self.name), self.version)
     }
+}
+
+/// `project.name`, which every distribution needs, checked as a
+/// distribution name.
+fn project_name(
+    p: &RawProject,
+    bad: &dyn Fn(&str, &str, &str) -> PythonError,
+) -> Result<String, PythonError> {
+    let name = p.name.clone().ok_or_else(|| {
+        bad(
+            "project.name",
+            "",
+            "missing: every distribution needs a name",
+        )
+    })?;
+    if !names::valid_name(&name) {
+        return Err(bad(
+            "project.name",
+            &name,
+            "not a valid distribution name (letters, digits, `.`, `_`, `-`; starting and ending with a letter or digit)",
+        ));
+    }
+    Ok(name)
+}
+
+/// `project.version` is the release `version`, or is dynamic (kiln stamps
+/// it); no other field may be dynamic.
+fn check_version(
+    p: &RawProject,
+    version: &str,
+    bad: &dyn Fn(&str, &str, &str) -> PythonError,
+) -> Result<(), PythonError> {
+    let version_dynamic = p.dynamic.iter().any(|d| d == "version");
+    match &p.version {
+        Some(v) if version_dynamic => {
+            return Err(bad(
+                "project.version",
+                v,
+                "is static but also listed in `project.dynamic`",
+            ))
+        }
+        Some(v) => {
+            let ok = Version::from_str(v).is_ok_and(|x| x.to_string() == version);
+            if !ok {
+                return Err(bad(
+                    "project.version",
+                    v,
+                    &format!("differs from the release version {version}; make it dynamic or let kiln stamp it"),
+                ));
+            }
+        }
+        None if !version_dynamic => {
+            return Err(bad(
+                "project.version",
+                "",
+                "missing: set it, or list \"version\" in `project.dynamic`",
+            ))
+        }
+        None => {}
+    }
+    let other: Vec<&str> = p
+        .dynamic
+        .iter()
+        .map(String::as_str)
+        .filter(|d| *d != "version")
+        .collect();
+    if !other.is_empty() {
+        return Err(bad(
+            "project.dynamic",
+            &other.join(", "),
+            "the native builder needs these fields static in [project] (a build backend computes them)",
+        ));
+    }
+    Ok(())
+}
+
+/// `project.license` and the `license-files` globs (PEP 639), or a license
+/// table's text (read from its file) with no globs.
+fn license(
+    src: &SourceFiles<'_>,
+    license: Option<RawLicense>,
+    globs: Option<Vec<String>>,
+    bad: &dyn Fn(&str, &str, &str) -> PythonError,
+) -> Result<(License, Option<Vec<String>>), PythonError> {
+    Ok(match (license, globs) {
+        (Some(RawLicense::Table(_)), Some(_)) => {
+            return Err(bad(
+                "project.license",
+                "(table)",
+                "`license-files` requires `license` to be an SPDX expression string (PEP 639)",
+            ))
+        }
+        (None, globs) => (License::None, globs),
+        (Some(RawLicense::Expression(e)), globs) => {
+            check_spdx(&e).map_err(|r| bad("project.license", &e, &r))?;
+            (License::Expression(e), globs)
+        }
+        (Some(RawLicense::Table(t)), None) => match (t.file, t.text) {
+            (Some(f), None) => (License::Text(src.read_text(&f)?), None),
+            (None, Some(text)) => (License::Text(text), None),
+            _ => {
+                return Err(bad(
+                    "project.license",
+                    "(table)",
+                    "a license table has exactly one of `file` or `text`",
+                ))
+            }
+        },
+    })
+}
+
+/// `project.dependencies` as PEP 508 requirements, as core metadata
+/// spells them.
+fn dependencies(
+    deps: &[String],
+    bad: &dyn Fn(&str, &str, &str) -> PythonError,
+) -> Result<Vec<String>, PythonError> {
+    deps.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            requirement(d, None).map_err(|r| bad(&format!("project.dependencies[{i}]"), d, &r))
+        })
+        .collect::<Result<Vec<_>, _>>()
+}
+
+/// `project.optional-dependencies`: each extra's normalised name and its
+/// requirements, sorted by name; two extras may not normalise alike.
+fn extras(
+    optional: &IndexMap<String, Vec<String>>,
+    bad: &dyn Fn(&str, &str, &str) -> PythonError,
+) -> Result<Vec<(String, Vec<String>)>, PythonError> {
+    let mut extras = Vec::new();
+    for (extra, deps) in optional {
+        let key = format!("project.optional-dependencies.{extra}");
+        let x = ExtraName::new(extra.clone()).map_err(|e| bad(&key, extra, &e.to_string()))?;
+        let reqs = deps
+            .iter()
+            .enumerate()
+            .map(|(i, d)| requirement(d, Some(&x)).map_err(|r| bad(&format!("{key}[{i}]"), d, &r)))
+            .collect::<Result<Vec<_>, _>>()?;
+        extras.push((x.to_string(), reqs));
+    }
+    // Sorted by normalised name, as uv_build and hatchling write them.
+    extras.sort_by(|a: &(String, Vec<String>), b| a.0.cmp(&b.0));
+    if let Some(w) = extras.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(bad(
+            "project.optional-dependencies",
+            &w[0].0,
+            "two extras normalise to this name",
+        ));
+    }
+    Ok(extras)
 }
 
 fn readme(
@@ -613,5 +661,52 @@ fn object_reference(v: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "project_tests.rs"]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spdx_expressions() {
+        for ok in [
+            "MIT",
+            "MIT OR Apache-2.0",
+            "(MIT AND BSD-3-Clause) OR GPL-2.0-or-later WITH Classpath-exception-2.0",
+            "LicenseRef-Proprietary",
+        ] {
+            check_spdx(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["", "MIT OR", "(MIT", "MIT)", "MIT Apache-2.0", "MIT, BSD"] {
+            assert!(check_spdx(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requirements_render_like_uv_build() {
+        assert_eq!(
+            requirement("Requests >= 2.8", None).unwrap(),
+            "requests>=2.8"
+        );
+        let x = ExtraName::new("Fast".into()).unwrap();
+        assert_eq!(
+            requirement("uvloop; sys_platform != 'win32'", Some(&x)).unwrap(),
+            "uvloop ; sys_platform != 'win32' and extra == 'fast'"
+        );
+        assert!(requirement("requests >=", None).is_err());
+        assert!(requirement("requests[", None).is_err());
+    }
+
+    #[test]
+    fn object_references() {
+        assert!(object_reference("pkg.cli:main"));
+        assert!(object_reference("pkg"));
+        assert!(!object_reference("pkg cli:main"));
+        assert!(!object_reference("pkg:"));
+        assert!(!object_reference("1pkg:main"));
+        // Extras: deprecated, valid.
+        assert!(object_reference("pkg.cli:main [fast]"));
+        assert!(object_reference("pkg.cli:main [fast, colour.x]"));
+        assert!(object_reference("pkg.cli:main[fast]"));
+        assert!(!object_reference("pkg.cli:main [fast"));
+        assert!(!object_reference("pkg.cli:main [fast,]"));
+        assert!(!object_reference("pkg.cli:main [] x"));
+    }
+}

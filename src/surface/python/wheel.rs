@@ -198,6 +198,61 @@ fn mapped_from_view(
     Ok(below)
 }
 
+/// A pure wheel (`py3-none-any`) holds no compiled module among `paths`.
+fn check_pure<'a>(
+    job: &Job<'_>,
+    tag: &WheelTag,
+    mut paths: impl Iterator<Item = &'a String>,
+) -> Result<(), PythonError> {
+    if tag.is_pure() {
+        if let Some(p) = paths.find(|p| {
+            [".so", ".pyd", ".dylib"].iter().any(|x| p.ends_with(x)) || p.contains(".so.")
+        }) {
+            return Err(recipe_err(
+                job,
+                "wheel.tag",
+                &tag.to_string(),
+                format!("{p} is a compiled module; declare the platform tag it was built for"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `wheel.scripts`: each named file, executable, as
+/// `<stem>.data/scripts/<name>`.
+fn scripts(
+    job: &Job<'_>,
+    scripts: &BTreeMap<String, String>,
+    stem: &str,
+) -> Result<Vec<(String, DiskFile)>, PythonError> {
+    let mut entries = Vec::new();
+    for (name, from) in scripts {
+        let key = format!("wheel.scripts.{name}");
+        if name.contains('/') || crate::archive::check_entry_path(name).is_err() {
+            return Err(recipe_err(
+                job,
+                &key,
+                name,
+                "a script name is a plain file name",
+            ));
+        }
+        let files = mapped(job, &key, from)?;
+        let [(rel, f)] = &files[..] else {
+            return Err(recipe_err(job, &key, from, "must name one file"));
+        };
+        debug_assert!(rel.is_empty());
+        entries.push((
+            format!("{stem}.data/scripts/{name}"),
+            DiskFile {
+                executable: true,
+                ..f.clone()
+            },
+        ));
+    }
+    Ok(entries)
+}
+
 /// Decide the wheel's tag and files.
 pub fn plan(
     job: &Job<'_>,
@@ -267,42 +322,9 @@ pub fn plan(
             add(path, format!("map[{i}]"), f)?;
         }
     }
-    if tag.is_pure() {
-        if let Some(p) = root.keys().find(|p| {
-            [".so", ".pyd", ".dylib"].iter().any(|x| p.ends_with(x)) || p.contains(".so.")
-        }) {
-            return Err(recipe_err(
-                job,
-                "wheel.tag",
-                &tag.to_string(),
-                format!("{p} is a compiled module; declare the platform tag it was built for"),
-            ));
-        }
-    }
+    check_pure(job, &tag, root.keys())?;
     let mut entries: Vec<(String, DiskFile)> = root.into_iter().map(|(p, (_, f))| (p, f)).collect();
-    for (name, from) in &section.scripts {
-        let key = format!("wheel.scripts.{name}");
-        if name.contains('/') || crate::archive::check_entry_path(name).is_err() {
-            return Err(recipe_err(
-                job,
-                &key,
-                name,
-                "a script name is a plain file name",
-            ));
-        }
-        let files = mapped(job, &key, from)?;
-        let [(rel, f)] = &files[..] else {
-            return Err(recipe_err(job, &key, from, "must name one file"));
-        };
-        debug_assert!(rel.is_empty());
-        entries.push((
-            format!("{stem}.data/scripts/{name}"),
-            DiskFile {
-                executable: true,
-                ..f.clone()
-            },
-        ));
-    }
+    entries.extend(scripts(job, &section.scripts, &stem)?);
     let licenses = project
         .license_files
         .iter()
