@@ -12,6 +12,7 @@ pub mod load;
 /// The release policy lives with the version engine (`crate::version::policy`);
 /// re-exported here because it is read from `recipes/release.toml`.
 pub use crate::version::policy;
+pub mod oci;
 pub mod project;
 pub mod schema;
 pub mod template;

@@ -112,7 +112,7 @@ pub struct RecipeFile {
     pub tarball: Option<TarballSection>,
     pub zip: Option<ZipSection>,
     pub npm: Option<NpmSection>,
-    pub oci: Option<crate::surface::oci::schema::OciSection>,
+    pub oci: Option<crate::recipe::oci::OciSection>,
     pub sdist: Option<SdistSection>,
     pub wheel: Option<WheelSection>,
 }

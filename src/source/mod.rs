@@ -14,6 +14,7 @@ mod materialise;
 pub mod selection;
 pub mod snapshot;
 pub mod tracked_link;
+pub mod tree;
 pub mod tree_check;
 pub mod vcs;
 pub mod view;

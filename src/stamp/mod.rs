@@ -28,7 +28,6 @@ pub mod json;
 pub mod npm;
 pub mod pyproject;
 pub mod rule;
-pub mod tree;
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -39,8 +38,6 @@ use crate::error::{Classify, ErrorKind};
 use crate::version::pattern::{PatternError, PatternSpelling, StampPattern};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 use crate::version::{ResolvedVersion, Scheme, Version, VersionError};
-
-pub use tree::expand_dir_globs;
 
 /// Whether stamping the checkout or a build workspace copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,16 +244,6 @@ impl Classify for StampError {
     }
 }
 
-fn rel_str(p: &Path) -> String {
-    p.components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The text of manifest `rel` below `root`, refusing a symbolic link: a
 /// link in a repository may point anywhere, and what is read here is what
 /// `write_edits` writes back.
@@ -280,7 +267,7 @@ fn read_manifest(root: &Path, rel: &Path) -> Result<String, StampError> {
 
 /// Computes every file's new content; reads only, writes nothing.
 pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampError> {
-    let tree = tree::FsTree(root);
+    let tree = crate::source::tree::FsTree(root);
     let scope = match &plan.scope {
         Some(s) => s.clone(),
         None => rule::declared(&tree, &plan.files)?,
@@ -305,7 +292,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
         for (f, kind, _, _) in &texts {
             if *kind == ManifestKind::Cargo {
                 let lock = f.with_file_name("Cargo.lock");
-                if !rule::is_vendored(&lock) && tree::Tree::is_file(&tree, &lock) {
+                if !rule::is_vendored(&lock) && crate::source::tree::Tree::is_file(&tree, &lock) {
                     cargo_locks.insert(lock);
                 }
             }
@@ -341,7 +328,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
                 let dirs: BTreeSet<String> = scope
                     .npm_dirs
                     .iter()
-                    .filter_map(|d| d.strip_prefix(&dir).ok().map(rel_str))
+                    .filter_map(|d| d.strip_prefix(&dir).ok().map(crate::source::tree::rel_str))
                     .filter(|d| !d.is_empty())
                     .collect();
                 npm::stamp_lock(
@@ -493,7 +480,7 @@ pub fn discover(root: &Path, policy: &ReleasePolicy) -> Vec<PathBuf> {
     if let Some(files) = &policy.stamp_files {
         return files.clone();
     }
-    rule::candidates(&tree::FsTree(root), policy, &[])
+    rule::candidates(&crate::source::tree::FsTree(root), policy, &[])
 }
 
 /// The plan of `kiln version set`/`bump`: write `new` where the stamping
@@ -507,7 +494,7 @@ pub fn plan_for_checkout(
     let mut plan = StampPlan::for_version(new, files, StampMode::Checkout);
     plan.patterns = policy.stamp_patterns.clone();
     if policy.stamp_files.is_none() {
-        let tree = tree::FsTree(root);
+        let tree = crate::source::tree::FsTree(root);
         let own = own_source(policy);
         let current = rule::current_spellings(&tree, policy);
         let scope = rule::decide(&tree, &plan.files, &own, &current);

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use toml_edit::ImDocument;
 
 use super::json::Node;
-use super::tree::{expand_dir_globs, Tree};
 use super::{ManifestKind, StampError};
+use crate::source::tree::{expand_dir_globs, Tree};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 
 /// Directory names whose contents are never the project's own manifests.
@@ -196,7 +196,7 @@ pub fn cargo_members(tree: &dyn Tree, base: &Path, text: &str) -> Vec<PathBuf> {
     };
     let under = |pats: Vec<String>| -> Vec<String> {
         pats.into_iter()
-            .map(|p| super::rel_str(&base.join(p)))
+            .map(|p| crate::source::tree::rel_str(&base.join(p)))
             .collect()
     };
     let exclude: Vec<PathBuf> = under(list("exclude"))
@@ -408,7 +408,7 @@ pub fn declared(tree: &dyn Tree, files: &[PathBuf]) -> Result<Scope, StampError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stamp::tree::FsTree;
+    use crate::source::tree::FsTree;
 
     fn write(root: &Path, rel: &str, text: &str) {
         let p = root.join(rel);

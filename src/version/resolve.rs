@@ -362,7 +362,7 @@ fn cargo_in_tree(
     path: &Path,
     text: &str,
 ) -> Result<Found, NotFound> {
-    use crate::stamp::tree::{expand_dir_globs, FsTree, PathList};
+    use crate::source::tree::{expand_dir_globs, FsTree, PathList};
     let read = |p: &Path| match git_rev {
         Some((repo, rev)) => read_at_rev(repo, prefix, rev, p).ok(),
         None => std::fs::read_to_string(project_root.join(p)).ok(),

@@ -32,7 +32,6 @@ pub mod json;
 pub mod layer;
 mod origins;
 pub mod plan;
-pub mod schema;
 pub mod settings;
 pub mod sources;
 
@@ -42,12 +41,12 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::error::{Classify, ErrorKind};
+use crate::recipe::oci::LayerCompression;
 use crate::recipe::{Recipe, RecipeError};
 use blobs::{Blobs, Digest};
 use json::{
     canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
 };
-use schema::LayerCompression;
 
 use super::{Artifact, Job, Output, SurfaceError};
 
