@@ -8,6 +8,7 @@
 //! - [`project`]: every recipe of a project, matrix cells, the input graph;
 //! - [`load`]: reading the recipe files from a [`Checkout`](crate::source::Checkout).
 
+pub mod error;
 pub mod load;
 /// The release policy lives with the version engine (`crate::version::policy`);
 /// re-exported here because it is read from `recipes/release.toml`.
@@ -18,5 +19,6 @@ pub mod schema;
 pub mod template;
 pub mod validate;
 
-pub use project::{Recipe, RecipeError, Recipes};
+pub use error::RecipeError;
+pub use project::{Recipe, Recipes};
 pub use schema::{RecipeFile, Surface};
