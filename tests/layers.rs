@@ -7,6 +7,8 @@
 //! paths in code, and paths that start at a child module or at a name a `use`
 //! brought in. A path resolves to the file of its longest module prefix, so
 //! importing a type through a re-export names the re-exporting file.
+//! A module's own `pub use` of its children is its facade, not a use, and
+//! `#[cfg(test)]` modules are left out: they are not part of the build.
 //!
 //! The layer order is read from the `## Layers` section of `ARCHITECTURE.md`:
 //! each numbered line lists top-level modules; a module may import from its
@@ -261,6 +263,20 @@ impl Walk<'_> {
         }
     }
 
+    /// Whether the `mod` at `i` is preceded by `#[cfg(test)]`.
+    fn cfg_test(&self, i: usize) -> bool {
+        let want = [
+            Tok::Punct('#'),
+            Tok::Punct('['),
+            Tok::Ident("cfg".into()),
+            Tok::Punct('('),
+            Tok::Ident("test".into()),
+            Tok::Punct(')'),
+            Tok::Punct(']'),
+        ];
+        i >= want.len() && self.toks[i - want.len()..i] == want
+    }
+
     /// Walks the file whose module is `file_mod`, collecting named paths.
     fn run(&mut self, file_mod: &[String]) {
         // The module stack: (module path, brace depth at which it closes, aliases).
@@ -269,6 +285,9 @@ impl Walk<'_> {
         let mut depth = 0usize;
         let mut i = 0;
         let mut reexport = false;
+        // Inside a `#[cfg(test)] mod`: its imports are the tests', not the
+        // module's, and are not collected.
+        let mut test_depth: Option<usize> = None;
         // Pass 1 for aliases of each scope would need look-ahead; `use`
         // lines come first in kiln's modules, so one pass suffices.
         while i < self.toks.len() {
@@ -281,6 +300,9 @@ impl Walk<'_> {
                 Tok::Punct('}') => {
                     if stack.len() > 1 && stack.last().is_some_and(|s| s.1 == depth) {
                         stack.pop();
+                    }
+                    if test_depth == Some(depth) {
+                        test_depth = None;
                     }
                     depth = depth.saturating_sub(1);
                     i += 1;
@@ -304,6 +326,9 @@ impl Walk<'_> {
                         let mut inner = stack.last().expect("scope").0.clone();
                         inner.push(name.clone());
                         depth += 1;
+                        if self.cfg_test(i) && test_depth.is_none() {
+                            test_depth = Some(depth);
+                        }
                         stack.push((inner, depth, BTreeMap::new()));
                         i += 3;
                     } else {
@@ -323,7 +348,9 @@ impl Walk<'_> {
                             if let Some(name) = name {
                                 stack.last_mut().expect("scope").2.insert(name, abs.clone());
                             }
-                            self.named.push((abs, reexport));
+                            if test_depth.is_none() {
+                                self.named.push((abs, reexport));
+                            }
                         }
                     }
                     i = end.max(i + 1);
@@ -344,7 +371,9 @@ impl Walk<'_> {
                     if segs.len() > 1 {
                         let (at, _, aliases) = stack.last().expect("scope");
                         if let Some(abs) = self.absolute(at, aliases, &segs) {
-                            self.named.push((abs, false));
+                            if test_depth.is_none() {
+                                self.named.push((abs, false));
+                            }
                         }
                     }
                     i = j.max(i + 1);
