@@ -22,9 +22,9 @@ use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
 
-use super::process::command;
+use super::error::SandboxError;
+use super::spawn::command;
 use super::tool_cache::{now_ns, IdentityKey, ToolCache, WhichKey};
-use super::SandboxError;
 
 /// A resolved tool. Serialises as `{"name","path","sha256","version"}` for
 /// the derivation (which should hash `name`, `sha256` and `version`, not the
@@ -280,6 +280,15 @@ fn version_of(real: &Path) -> std::io::Result<String> {
         out.stdout
     };
     Ok(String::from_utf8_lossy(&text).trim().to_string())
+}
+
+/// The `bwrap` binary kiln would use, if installed (searched on the host
+/// `PATH`, then `/usr/bin/bwrap`).
+pub fn bwrap_path() -> Option<PathBuf> {
+    find_on_path("bwrap").or_else(|| {
+        let p = PathBuf::from("/usr/bin/bwrap");
+        is_executable(&p).then_some(p)
+    })
 }
 
 #[cfg(test)]
