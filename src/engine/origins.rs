@@ -12,7 +12,7 @@ use super::BuildError;
 use crate::provenance::origin::{
     edit_lines, EntryOrigin, EntryRecord, Origins, OriginsRecord, Source,
 };
-use crate::source::snapshot::Content;
+use crate::source::model::Content;
 use crate::source::{SnapFile, Snapshot};
 
 /// What resolving needs to know about one build.

@@ -61,7 +61,7 @@ pub(super) fn run(
     if access == surface::SourceAccess::Workspace {
         resolved.snapshot.materialise(&p.selection.files, &src)?;
     } else {
-        use crate::source::snapshot::{Content, FileKind};
+        use crate::source::model::{Content, FileKind};
         let to_stamp: std::collections::BTreeSet<&std::path::Path> =
             plan.iter().flat_map(|plan| plan.touched()).collect();
         let in_place = access == surface::SourceAccess::InPlace;

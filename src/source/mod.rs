@@ -11,6 +11,7 @@ mod disk;
 pub use disk::{read_inside, ReadInsideError};
 pub mod git;
 mod materialise;
+pub mod model;
 pub mod selection;
 pub mod snapshot;
 pub mod tracked_link;
@@ -20,5 +21,6 @@ pub mod vcs;
 pub mod view;
 
 pub use checkout::{Checkout, ReadMode};
+pub use model::{FileKind, Origin, SnapFile, SnapshotError};
 pub use selection::Selection;
-pub use snapshot::{FileKind, Origin, SnapFile, Snapshot, SnapshotError, SnapshotOptions};
+pub use snapshot::{Snapshot, SnapshotOptions};

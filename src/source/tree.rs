@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::source::git::ObjectReader;
-use crate::source::snapshot::{Content, FileKind, Snapshot};
+use crate::source::model::{Content, FileKind};
+use crate::source::snapshot::Snapshot;
 
 /// Read access to a project tree, by project-relative paths.
 pub trait Tree {

@@ -13,8 +13,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::snapshot::{Content, FileKind, SnapshotError};
-use super::{Selection, Snapshot};
+use super::model::{Content, FileKind, SnapshotError};
+use super::selection::Selection;
+use super::snapshot::Snapshot;
 
 /// Blob id → contents.
 pub type Blobs = BTreeMap<String, Arc<[u8]>>;
