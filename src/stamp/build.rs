@@ -6,8 +6,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::model::{ManifestKind, StampError};
 use super::rule;
-use super::{stamp_tree, ManifestKind, StampError, StampPlan};
+use super::{stamp_tree, StampPlan};
 use crate::recipe::{Recipe, Surface};
 use crate::source::tree::{SnapshotTree, Tree};
 use crate::source::{Selection, Snapshot};

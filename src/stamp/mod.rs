@@ -25,50 +25,21 @@ pub mod build;
 pub mod cargo;
 pub mod diff;
 pub mod json;
+pub mod model;
 pub mod npm;
 pub mod pyproject;
 pub mod rule;
+
+pub use model::{Edit, FieldError, ManifestKind, StampError, StampMode};
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::{Classify, ErrorKind};
-use crate::version::pattern::{PatternError, PatternSpelling, StampPattern};
+use crate::version::pattern::{PatternSpelling, StampPattern};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 use crate::version::{ResolvedVersion, Scheme, Version, VersionError};
-
-/// Whether stamping the checkout or a build workspace copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StampMode {
-    /// `kiln version set`: only static versions are touched.
-    Checkout,
-    /// A build workspace: dynamic `pyproject.toml` versions become static too.
-    Workspace,
-}
-
-/// The manifest formats kiln stamps, decided by file name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ManifestKind {
-    Cargo,
-    PackageJson,
-    PackageLock,
-    Pyproject,
-}
-
-impl ManifestKind {
-    /// The kind of a manifest path, by its file name.
-    pub fn of(path: &Path) -> Option<ManifestKind> {
-        match path.file_name()?.to_str()? {
-            "Cargo.toml" => Some(ManifestKind::Cargo),
-            "package.json" => Some(ManifestKind::PackageJson),
-            "package-lock.json" => Some(ManifestKind::PackageLock),
-            "pyproject.toml" => Some(ManifestKind::Pyproject),
-            _ => None,
-        }
-    }
-}
 
 /// A version spelling, or why there is none (e.g. a PEP 440 epoch has no
 /// SemVer form). Shared so that a plan can be cloned.
@@ -166,21 +137,6 @@ pub struct StampChange {
     pub new: String,
 }
 
-/// A field edit inside one file (the file is implied).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
-    pub key: String,
-    pub old: String,
-    pub new: String,
-}
-
-/// A declared field that is missing or unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub key: String,
-    pub reason: String,
-}
-
 /// The new content of one file.
 #[derive(Debug, Clone)]
 pub struct FileEdit {
@@ -188,60 +144,6 @@ pub struct FileEdit {
     pub before: String,
     pub after: String,
     pub changes: Vec<StampChange>,
-}
-
-/// Stamping failures; nothing has been written when one is returned
-/// (except `Write`, which names the file that could not be replaced).
-#[derive(Debug, thiserror::Error)]
-pub enum StampError {
-    #[error("{}: stamp pattern {} (recipes/release.toml [[stamp.patterns]]) {source}; nothing was written", path.display(), crate::name::Shown(pattern))]
-    Pattern {
-        path: PathBuf,
-        pattern: String,
-        #[source]
-        source: PatternError,
-    },
-    #[error("{}: cannot read it (declared in the stamp plan)", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{}: {key} {reason}; nothing was written", path.display())]
-    Field {
-        path: PathBuf,
-        key: String,
-        reason: String,
-    },
-    #[error("{}: kiln does not know how to stamp this file (expected Cargo.toml, package.json, package-lock.json or pyproject.toml)", path.display())]
-    UnknownKind { path: PathBuf },
-    #[error("{}: needs a {scheme} version, which this version does not have; nothing was written", path.display())]
-    Spelling {
-        path: PathBuf,
-        scheme: &'static str,
-        #[source]
-        reason: Arc<VersionError>,
-    },
-    #[error("{}: is a symbolic link; kiln never reads or writes a manifest through a link (it may point out of the project)", path.display())]
-    Symlink { path: PathBuf },
-    #[error("writing {}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl Classify for StampError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            StampError::Write { .. } => ErrorKind::Internal,
-            StampError::Read { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
-                ErrorKind::Internal
-            }
-            _ => ErrorKind::BadInput,
-        }
-    }
 }
 
 /// The text of manifest `rel` below `root`, refusing a symbolic link: a
@@ -339,14 +241,14 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
                     &scope.npm,
                 )
             }
-            ManifestKind::Pyproject if own == rule::OwnField::No => Ok((text.clone(), Vec::new())),
+            ManifestKind::Pyproject if own == model::OwnField::No => Ok((text.clone(), Vec::new())),
             ManifestKind::Pyproject => {
                 match pyproject::stamp(&text, &spelling(&f, &plan.pep440, "PEP 440")?, plan.mode) {
                     // A recipe's own pyproject.toml whose version lives
                     // elsewhere (setup.cfg, setuptools-scm) has nothing to
                     // stamp; the backend's result is checked instead.
                     Err(e)
-                        if own == rule::OwnField::IfPresent && e.key == pyproject::MISSING_KEY =>
+                        if own == model::OwnField::IfPresent && e.key == pyproject::MISSING_KEY =>
                     {
                         Ok((text.clone(), Vec::new()))
                     }
@@ -641,7 +543,7 @@ mod tests {
         assert!(err.to_string().contains("Cargo.toml"), "{err}");
         assert_eq!(err.kind(), ErrorKind::BadInput);
         let scope = rule::Scope {
-            files: [(PathBuf::from("Cargo.toml"), rule::OwnField::Required)].into(),
+            files: [(PathBuf::from("Cargo.toml"), model::OwnField::Required)].into(),
             ..rule::Scope::default()
         };
         let plan = StampPlan {

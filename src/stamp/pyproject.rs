@@ -11,7 +11,7 @@
 use toml_edit::{DocumentMut, Item, Value};
 
 use super::cargo::{child, set_string};
-use super::{Edit, FieldError, StampMode};
+use super::model::{Edit, FieldError, StampMode};
 
 /// The key of the error for a file that declares no version at all.
 pub const MISSING_KEY: &str = "project.version";

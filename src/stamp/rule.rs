@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use toml_edit::ImDocument;
 
 use super::json::Node;
-use super::{ManifestKind, StampError};
+use super::model::{ManifestKind, OwnField, StampError};
 use crate::source::tree::{expand_dir_globs, Tree};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 
@@ -38,17 +38,6 @@ pub fn is_vendored(path: &Path) -> bool {
             .to_str()
             .is_some_and(|s| VENDORED.contains(&s))
     })
-}
-
-/// How a manifest's own version field is treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OwnField {
-    /// Rewritten; missing is an error (`[stamp] files`, explicit plans).
-    Required,
-    /// Rewritten when present (the recipe's own manifests).
-    IfPresent,
-    /// Left alone: only internal requirements are rewritten.
-    No,
 }
 
 /// What the rule decided for one tree.
