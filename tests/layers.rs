@@ -5,9 +5,10 @@
 //! inline modules belong to their file). An edge is any path into the crate
 //! that the file names: `use crate::…`/`super::…`/`self::…` trees, the same
 //! paths in code, and paths that start at a child module or at a name a `use`
-//! brought in. A path resolves to the file of its longest module prefix, so
-//! importing a type through a re-export names the re-exporting file.
-//! A module's own `pub use` of its children is its facade, not a use, and
+//! brought in. A path resolves to the file of its longest module prefix,
+//! and through `pub use` re-exports to the file that defines the item, so
+//! a facade hides no cycle. A module's own `pub use` of its children is
+//! its facade, not a use, and
 //! `#[cfg(test)]` modules are left out: they are not part of the build.
 //!
 //! The layer order is read from the `## Layers` section of `ARCHITECTURE.md`:
@@ -170,6 +171,8 @@ struct Walk<'a> {
     /// Paths named (absolute, not yet cut to a module), each with whether
     /// it is a re-export (`pub use`).
     named: Vec<(ModPath, bool)>,
+    /// The file's own `pub use` names: name → the path it re-exports.
+    exports: BTreeMap<String, ModPath>,
 }
 
 impl Walk<'_> {
@@ -346,6 +349,9 @@ impl Walk<'_> {
                     for (segs, name) in leaves {
                         if let Some(abs) = self.absolute(&at, &aliases, &segs) {
                             if let Some(name) = name {
+                                if reexport && stack.len() == 1 {
+                                    self.exports.insert(name.clone(), abs.clone());
+                                }
                                 stack.last_mut().expect("scope").2.insert(name, abs.clone());
                             }
                             if test_depth.is_none() {
@@ -535,16 +541,39 @@ fn graph() -> Graph {
             }
         }
     }
+    let walks: Vec<Walk> = mods
+        .iter()
+        .zip(&sources)
+        .map(|(m, toks)| {
+            let mut walk = Walk {
+                toks,
+                modules: &modules,
+                named: Vec::new(),
+                exports: BTreeMap::new(),
+            };
+            walk.run(m);
+            walk
+        })
+        .collect();
+    // A path through a re-export lands in the file that defines the item.
+    let resolve = |path: &[String]| -> Option<usize> {
+        let mut path = path.to_vec();
+        for _ in 0..8 {
+            let target = file_of(&path, &files)?;
+            let rest = &path[mods[target].len()..];
+            match rest.first().and_then(|n| walks[target].exports.get(n)) {
+                Some(to) if !to.starts_with(&path) => {
+                    path = to.iter().chain(&rest[1..]).cloned().collect();
+                }
+                _ => return Some(target),
+            }
+        }
+        file_of(&path, &files)
+    };
     let mut edges = vec![BTreeSet::new(); mods.len()];
-    for (k, (m, toks)) in mods.iter().zip(&sources).enumerate() {
-        let mut walk = Walk {
-            toks,
-            modules: &modules,
-            named: Vec::new(),
-        };
-        walk.run(m);
-        for (path, reexport) in walk.named {
-            if let Some(target) = file_of(&path, &files) {
+    for (k, (m, walk)) in mods.iter().zip(&walks).enumerate() {
+        for (path, reexport) in walk.named.iter().cloned() {
+            if let Some(target) = resolve(&path) {
                 // A module's facade re-exporting its own children is not a use.
                 let facade = reexport && mods[target].starts_with(m);
                 if target != k && !mods[target].is_empty() && !facade {

@@ -6,7 +6,8 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
-use super::{source, Limits};
+use super::budget::Limits;
+use super::source;
 use crate::archive::read as ar;
 
 /// Small caps, so that a fuzz input can never exhaust memory.

@@ -6,6 +6,7 @@
 //! only place that writes snapshot files; `view` reads a selection without
 //! writing it.
 
+mod blobs;
 pub mod checkout;
 mod disk;
 pub use disk::{read_inside, ReadInsideError};

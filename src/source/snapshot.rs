@@ -46,11 +46,11 @@ pub struct Snapshot {
 }
 
 /// A lazily started object reader, and the blobs of selections read whole
-/// ([`super::view`]); a clone starts its own.
+/// (`view.rs`); a clone starts its own.
 #[derive(Debug, Default)]
 struct Objects(
     std::sync::Mutex<Option<crate::source::git::ObjectReader>>,
-    super::view::BlobCache,
+    super::blobs::BlobCache,
 );
 
 impl Clone for Objects {
@@ -227,13 +227,9 @@ impl Snapshot {
         }))
     }
 
-    /// The blobs of `selection`, read once per build however many recipes
-    /// read the same selection whole.
-    pub(crate) fn selection_blobs(
-        &self,
-        selection: &super::Selection<'_>,
-    ) -> Result<std::sync::Arc<super::view::Blobs>, SnapshotError> {
-        self.objects.1.get(self, selection)
+    /// The cache of selections' blobs (filled by `view.rs`).
+    pub(super) fn blob_cache(&self) -> &super::blobs::BlobCache {
+        &self.objects.1
     }
 
     /// Uncommitted paths among `files` (relative to the project root).
