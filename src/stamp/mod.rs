@@ -513,6 +513,7 @@ pub fn find_leftovers(root: &Path, files: &[PathBuf], old: &[String]) -> Vec<Lef
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Classify, ErrorKind};
 
     #[test]
     fn tokens() {
