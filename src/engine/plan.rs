@@ -237,7 +237,7 @@ impl<'r> Plan<'r> {
             .recipes
             .values()
             .map(|r| r.file.to_string_lossy().into_owned())
-            .chain(std::iter::once("recipes/release.toml".to_string()))
+            .chain(std::iter::once(crate::version::policy::POLICY_PATH.to_string()))
             .collect();
         read.extend(recipe_files.iter().map(String::as_str));
         let dirty = resolved.snapshot.uncommitted_in(&read);
