@@ -43,7 +43,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     opts.check = args.check;
     opts.jobs = args.jobs;
     opts.lock_timeout = args.lock_timeout.map(std::time::Duration::from_secs);
-    opts.out_dir = Some(args.out.unwrap_or_else(|| opts.root.join("dist")));
+    opts.out_dir = Some(
+        args.out
+            .unwrap_or_else(|| opts.root.join(crate::engine::DIST_DIR)),
+    );
     let cache = args.cache.open(ctx)?;
     opts.substituter = cache.substituter();
     let report = if args.quiet {

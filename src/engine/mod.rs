@@ -89,12 +89,15 @@ pub trait Substituter: Send + Sync + std::fmt::Debug {
     fn substitute(&self, store: &Store, drv: &str) -> Result<Option<Realisation>, String>;
 }
 
+/// The `dist/` directory below the project root when `--out` is not given.
+pub const DIST_DIR: &str = "dist";
+
 impl BuildOptions {
-    /// The `dist/` directory: `--out`, else `<root>/dist`.
+    /// The `dist/` directory: `--out`, else `<root>/dist` ([`DIST_DIR`]).
     pub fn dist_dir(&self) -> PathBuf {
         self.out_dir
             .clone()
-            .unwrap_or_else(|| self.root.join("dist"))
+            .unwrap_or_else(|| self.root.join(DIST_DIR))
     }
 }
 

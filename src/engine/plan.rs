@@ -63,7 +63,7 @@ impl Resolved {
         if let Some(o) = &opts.out_dir {
             exclude_dirs.push(absolute(o));
         }
-        exclude_dirs.push(absolute(&root.join("dist")));
+        exclude_dirs.push(absolute(&root.join(super::DIST_DIR)));
         let snap_opts = SnapshotOptions { exclude_dirs };
         let overrides = crate::version::Overrides {
             version: opts.version.clone(),
@@ -237,7 +237,9 @@ impl<'r> Plan<'r> {
             .recipes
             .values()
             .map(|r| r.file.to_string_lossy().into_owned())
-            .chain(std::iter::once(crate::version::policy::POLICY_PATH.to_string()))
+            .chain(std::iter::once(
+                crate::version::policy::POLICY_PATH.to_string(),
+            ))
             .collect();
         read.extend(recipe_files.iter().map(String::as_str));
         let dirty = resolved.snapshot.uncommitted_in(&read);
