@@ -66,6 +66,8 @@ pub(crate) fn options(sel: Selection, ctx: &Context) -> Result<BuildOptions, Cli
         sandbox: sel.sandbox,
         source_date_epoch,
         host_inputs: host_inputs(),
+        state_dir: crate::store::default_state_dir().ok(),
+        cwd: std::env::current_dir().ok(),
         ..BuildOptions::default()
     })
 }

@@ -78,6 +78,13 @@ pub struct BuildOptions {
     /// How long to wait for a derivation another process is building
     /// (`--lock-timeout`; `None`: as long as it takes).
     pub lock_timeout: Option<std::time::Duration>,
+    /// The per-user state directory (the store key, the tool cache),
+    /// resolved once by the caller (`kiln` uses `store::default_state_dir`).
+    /// `None`: no tool cache, and the store looks its key up itself.
+    pub state_dir: Option<PathBuf>,
+    /// The directory relative paths in these options are relative to (the
+    /// caller's working directory); `None`: they are taken as they are.
+    pub cwd: Option<PathBuf>,
 }
 
 /// Fetches a derivation's output from elsewhere (a binary cache, see
@@ -177,7 +184,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
         let checked = checked.join().expect("store check")?;
         // Where `dist/` goes is refused now, not after building.
         dist::check_out(&opts.dist_dir())?;
-        let store = Store::open_checked(checked)?;
+        let store = Store::open_checked(checked, opts.state_dir.clone())?;
         build_planned(opts, progress, &resolved, &plan, &store)
     })
 }
@@ -330,7 +337,10 @@ pub fn plan(opts: &BuildOptions) -> Result<Vec<Planned>, BuildError> {
         let checked = s.spawn(|| Store::check_root(&opts.store_dir));
         let resolved = Resolved::load(opts)?;
         let plan = Plan::new(&resolved, opts)?;
-        let store = Store::open_checked(checked.join().expect("store check")?)?;
+        let store = Store::open_checked(
+            checked.join().expect("store check")?,
+            opts.state_dir.clone(),
+        )?;
         plan.describe(&store)
     })
 }

@@ -59,11 +59,12 @@ impl Resolved {
     ) -> Result<Resolved, BuildError> {
         let root = &opts.root;
         let (recipes, policy) = crate::recipe::load::project(&checkout)?;
-        let mut exclude_dirs = vec![absolute(&opts.store_dir)];
+        let cwd = opts.cwd.as_deref();
+        let mut exclude_dirs = vec![absolute(&opts.store_dir, cwd)];
         if let Some(o) = &opts.out_dir {
-            exclude_dirs.push(absolute(o));
+            exclude_dirs.push(absolute(o, cwd));
         }
-        exclude_dirs.push(absolute(&root.join(super::DIST_DIR)));
+        exclude_dirs.push(absolute(&root.join(super::DIST_DIR), cwd));
         let snap_opts = SnapshotOptions { exclude_dirs };
         let overrides = crate::version::Overrides {
             version: opts.version.clone(),
@@ -249,9 +250,7 @@ impl<'r> Plan<'r> {
         // The tool cache lives beside the store key, in the per-user state
         // directory: nothing that came with a checkout (a committed store)
         // can answer for a tool's identity. Without a home it is skipped.
-        let tool_cache = crate::store::default_state_dir()
-            .ok()
-            .map(|d| d.join("tools"));
+        let tool_cache = opts.state_dir.as_ref().map(|d| d.join("tools"));
         let tool_cache = tool_cache.as_deref();
         let nodes = nodes
             .into_iter()
@@ -615,15 +614,13 @@ impl DistNames {
     }
 }
 
-/// An absolute, symlink-free spelling of `p` (which may not exist yet), so it
-/// compares equal to the canonical project root of a snapshot.
-fn absolute(p: &Path) -> PathBuf {
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|c| c.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
+/// An absolute, symlink-free spelling of `p` (which may not exist yet,
+/// relative to `cwd`), so it compares equal to the canonical project root of
+/// a snapshot.
+fn absolute(p: &Path, cwd: Option<&Path>) -> PathBuf {
+    let abs = match cwd {
+        Some(c) if !p.is_absolute() => c.join(p),
+        _ => p.to_path_buf(),
     };
     if let Ok(c) = std::fs::canonicalize(&abs) {
         return c;

@@ -327,9 +327,13 @@ impl Store {
         Ok(CheckedRoot(root))
     }
 
-    /// Open (creating if needed) a store whose root was checked.
-    pub fn open_checked(root: CheckedRoot) -> Result<Store, StoreError> {
-        Self::create(root.0, None)
+    /// Open (creating if needed) a store whose root was checked, with the
+    /// key in `state_dir` (`None`: [`default_state_dir`]).
+    pub fn open_checked(
+        root: CheckedRoot,
+        state_dir: Option<PathBuf>,
+    ) -> Result<Store, StoreError> {
+        Self::create(root.0, state_dir)
     }
 
     fn open_inner(root: PathBuf, state_dir: Option<PathBuf>) -> Result<Store, StoreError> {
