@@ -228,17 +228,7 @@ fn publish(
         store.record_release(&r.project, &r.version, &r.source)?;
     }
     let dist_dir = opts.dist_dir();
-    let source = match &resolved.snapshot.origin {
-        crate::source::Origin::Git {
-            commit,
-            dirty: false,
-        } => format!("git:{commit}"),
-        crate::source::Origin::Git {
-            commit,
-            dirty: true,
-        } => format!("git:{commit}+dirty"),
-        crate::source::Origin::Directory => "directory".to_string(),
-    };
+    let source = resolved.snapshot.origin.label();
     // A post release publishes its images; their code inputs are the base
     // release's artifacts, published by it.
     let published: Vec<RecipeReport> = recipes
@@ -314,11 +304,7 @@ fn project_identity(checkout: &crate::source::Checkout) -> Result<String, BuildE
 /// What a release was built from: its commit, or for a working tree or a
 /// directory the digest of every file's path and content digest.
 fn release_source(snapshot: &crate::source::Snapshot) -> String {
-    if let crate::source::Origin::Git {
-        commit,
-        dirty: false,
-    } = &snapshot.origin
-    {
+    if let Some(commit) = snapshot.origin.clean_commit() {
         return format!("git:{commit}");
     }
     let mut h = blake3::Hasher::new();

@@ -49,13 +49,7 @@ impl Resolver<'_> {
                 .or_default()
                 .insert(entry.clone(), source);
         }
-        let commit = match &self.snapshot.origin {
-            crate::source::Origin::Git {
-                commit,
-                dirty: false,
-            } => Some(commit.clone()),
-            _ => None,
-        };
+        let commit = self.snapshot.origin.clean_commit().map(str::to_string);
         Ok(OriginsRecord {
             commit,
             artifacts: artifacts

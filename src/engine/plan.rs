@@ -147,13 +147,12 @@ impl Realised {
 fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError> {
     let version = &side.version;
     let oci = surface == Surface::Oci;
-    let revision = match &side.snapshot.origin {
-        crate::source::Origin::Git {
-            commit,
-            dirty: false,
-        } if oci => Some(commit.clone()),
-        _ => None,
-    };
+    let revision = side
+        .snapshot
+        .origin
+        .clean_commit()
+        .filter(|_| oci)
+        .map(str::to_string);
     Ok(Versions {
         artifact: version.render(target_of(surface))?,
         cargo: version.render(Target::Cargo).ok(),

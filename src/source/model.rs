@@ -125,6 +125,48 @@ pub enum Origin {
     Directory,
 }
 
+impl Origin {
+    /// The commit read, clean or `--dirty`; `None` for a directory.
+    pub fn commit(&self) -> Option<&str> {
+        match self {
+            Origin::Git { commit, .. } => Some(commit),
+            Origin::Directory => None,
+        }
+    }
+
+    /// The commit when exactly its tree was read (not `--dirty`).
+    pub fn clean_commit(&self) -> Option<&str> {
+        match self {
+            Origin::Git {
+                commit,
+                dirty: false,
+            } => Some(commit),
+            _ => None,
+        }
+    }
+
+    /// Whether the working tree was read instead of the commit.
+    pub fn is_dirty(&self) -> bool {
+        matches!(self, Origin::Git { dirty: true, .. })
+    }
+
+    /// `git:<commit>`, `git:<commit>+dirty` or `directory`, as build
+    /// reports name a source.
+    pub fn label(&self) -> String {
+        match self {
+            Origin::Git {
+                commit,
+                dirty: false,
+            } => format!("git:{commit}"),
+            Origin::Git {
+                commit,
+                dirty: true,
+            } => format!("git:{commit}+dirty"),
+            Origin::Directory => "directory".to_string(),
+        }
+    }
+}
+
 pub(super) fn is_under_any(p: &Path, dirs: &[PathBuf]) -> bool {
     dirs.iter().any(|d| p.starts_with(d))
 }
