@@ -96,8 +96,7 @@ impl Resolver<'_> {
             });
         };
         let rel = rel.to_string_lossy().into_owned();
-        if let Some(rest) = rel.strip_prefix("inputs/") {
-            let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if let Some((mount, path)) = crate::recipe::schema::input_mount(&rel) {
             return Ok(self.input(mount, path));
         }
         let Some(f) = rel.strip_prefix("src/").and_then(|p| self.snap_file(p)) else {

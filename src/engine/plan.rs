@@ -484,8 +484,7 @@ fn check_map(r: &Recipe, selected: &Selection<'_>, version: &str) -> Result<(), 
             value: from.clone(),
             reason,
         };
-        if let Some(rest) = from.strip_prefix("inputs/") {
-            let mount = rest.split('/').next().unwrap_or(rest);
+        if let Some((mount, _)) = crate::recipe::schema::input_mount(&from) {
             if !r.spec.inputs.contains_key(mount) {
                 return Err(bad(format!("no input mounted as {mount:?} (see `inputs`)")));
             }

@@ -352,6 +352,14 @@ pub struct WheelSection {
     pub limits: LimitKeys,
 }
 
+/// A `map` source below an input mount, `inputs/<mount>[/<path>]`, split
+/// into the mount and the path inside it (empty for the mount itself);
+/// `None` for a path in the project.
+pub fn input_mount(from: &str) -> Option<(&str, &str)> {
+    let rest = from.strip_prefix("inputs/")?;
+    Some(rest.split_once('/').unwrap_or((rest, "")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
