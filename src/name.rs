@@ -158,7 +158,7 @@ pub fn elide(name: &[u8]) -> Option<(usize, String)> {
     while keep > ELIDED_KEEP_BYTES - 3 && name[keep] & 0xc0 == 0x80 {
         keep -= 1;
     }
-    let digest = crate::hash::hex(&sha2::Sha256::digest(name));
+    let digest = crate::nix::base16::encode(&sha2::Sha256::digest(name));
     Some((keep, format!("… ({} bytes, sha256 {digest})", name.len())))
 }
 

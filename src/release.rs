@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Classify, ErrorKind};
 use crate::stamp::{self, FileEdit, Leftover, StampChange};
+use crate::version::canonical::read_canonical;
 use crate::version::policy::{PolicyError, ReleasePolicy, VersionSource};
-use crate::version::resolve::{read_canonical, released_tag, resolve};
+use crate::version::resolve::{released_tag, resolve};
 use crate::version::{BumpRule, Overrides, Version, VersionError};
 
 /// Which version to write.

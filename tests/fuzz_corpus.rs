@@ -46,4 +46,5 @@ fn diff_corpus() {
 #[test]
 fn image_corpus() {
     replay("image", kiln::diff::fuzz_image);
+    replay("image", kiln::audit::fuzz_identity);
 }

@@ -5,4 +5,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     kiln::diff::fuzz_image(data);
+    kiln::audit::fuzz_identity(data);
 });

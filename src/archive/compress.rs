@@ -22,6 +22,9 @@ use std::io::{self, Write};
 
 use flate2::{write::GzEncoder, Compression, GzBuilder};
 
+/// The deflate level of kiln's gzip streams and zip entries.
+pub const DEFLATE_LEVEL: u32 = 9;
+
 /// The gzip header fields and deflate level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GzipOptions {
@@ -41,7 +44,7 @@ impl GzipOptions {
         mtime: 0,
         os: 255,
         file_name: None,
-        level: super::zip::DEFLATE_LEVEL,
+        level: DEFLATE_LEVEL,
     };
     /// `npm pack`: MTIME 0, OS 255 (npm overwrites Node's 3), level 9.
     pub const NPM: GzipOptions = GzipOptions::KILN;

@@ -64,7 +64,7 @@ pub fn sort_by_path<T>(items: &mut [T], path: impl Fn(&T) -> &str) {
 /// backend, its version or the level is a change of output format
 /// (FORMATS.md §7).
 pub fn bundle_deflate() -> deflate::Deflate {
-    deflate::Deflate::ZlibRs(zip::DEFLATE_LEVEL)
+    deflate::Deflate::ZlibRs(compress::DEFLATE_LEVEL)
 }
 
 /// Identity of the zstd encoder behind `.tar.zst` bundles.

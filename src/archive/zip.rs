@@ -9,7 +9,7 @@
 //! - version made by `0x0314` (Unix, spec 2.0), version needed 20, flags 0
 //!   (bit 11 only when a name is not ASCII, as Python's `zipfile` does);
 //! - regular files are always deflated (raw deflate, flate2 + pinned zlib-rs,
-//!   level [`DEFLATE_LEVEL`] unless [`ZipWriter::with_deflate`] says otherwise);
+//!   level [`DEFLATE_LEVEL`](super::compress::DEFLATE_LEVEL) unless [`ZipWriter::with_deflate`] says otherwise);
 //!   directories and symlinks are stored;
 //! - every timestamp is `SOURCE_DATE_EPOCH` converted in UTC to DOS time,
 //!   clamped to 1980-01-01 00:00:00 (315532800) … 2107-12-31 23:59:58, with
@@ -36,10 +36,9 @@ use std::io::{self, Read, Write};
 
 use flate2::{write::DeflateEncoder, Compression, Crc};
 
+use super::compress::DEFLATE_LEVEL;
 use super::deflate::Deflate;
 
-/// The deflate level of kiln's zip entries.
-pub const DEFLATE_LEVEL: u32 = 9;
 /// Smallest timestamp a DOS date can hold: 1980-01-01T00:00:00Z.
 pub const DOS_EPOCH: u64 = 315_532_800;
 /// Largest timestamp a DOS date can hold: 2107-12-31T23:59:58Z.

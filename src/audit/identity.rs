@@ -195,3 +195,23 @@ pub fn read(path: &Path) -> Result<(Listing, Identity), crate::diff::DiffError> 
     let id = identify(&file, is_dir, &listing);
     Ok((listing, id))
 }
+
+/// Fuzz entry point (`fuzz/fuzz_targets/image.rs`): what `kiln verify`
+/// reads from a listing (commit, version, kind), for any bytes.
+pub fn fuzz_identity(data: &[u8]) {
+    let limits = crate::diff::fuzz_limits();
+    let bytes = std::sync::Arc::new(data.to_vec());
+    let Ok(l) = crate::diff::source::read_bytes(bytes, "fuzz", None, &limits, 0) else {
+        return;
+    };
+    for name in [
+        "a.crate",
+        "a.tgz",
+        "a.whl",
+        "a.docker.tar",
+        "a.tar.gz",
+        "a.oci",
+    ] {
+        let _ = identify(name, name.ends_with(".oci"), &l);
+    }
+}

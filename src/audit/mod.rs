@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use crate::error::{Classify, ErrorKind};
 
 pub use find::{find, sha256_of, Found, FoundBy};
+pub use identity::fuzz_identity;
 pub use verify::{verify, Level, Outcome, VerifyOptions, VerifyReport};
 
 /// A path as it may be printed ([`crate::name::shown`]).

@@ -67,7 +67,7 @@ pub struct RepoKeys {
 /// (empty when the file or the table is absent). The file came with the
 /// project: it is read as a regular file, never through a link.
 pub fn release_toml_keys(project_root: &Path) -> Result<RepoKeys, CacheError> {
-    let file = project_root.join("recipes/release.toml");
+    let file = project_root.join(crate::version::policy::POLICY_PATH);
     let text = match crate::fsutil::read_regular_string(&file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

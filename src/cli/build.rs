@@ -1,37 +1,12 @@
 //! `kiln build`: build recipes into the store and `dist/`.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use super::context::{CliError, Context};
 use super::progress::{self, Bars, Lines, Warnings};
-use super::{CliError, Context};
-use crate::derive::SourceDateEpoch;
-use crate::engine::{BuildOptions, BuildReport, Status};
-use crate::sandbox::SandboxMode;
-
-/// What to build from: the recipes, the revision and the version. Shared by
-/// `kiln build` and `kiln plan`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Selection {
-    /// Recipes (with their inputs); default: all.
-    pub recipes: Vec<String>,
-    /// Use this version instead of the canonical one (a release build).
-    #[arg(long, value_name = "V", conflicts_with = "tag")]
-    pub version: Option<String>,
-    /// Act as if the source commit carried this tag.
-    #[arg(long, value_name = "TAG")]
-    pub tag: Option<String>,
-    /// Read this git revision instead of HEAD.
-    #[arg(long, value_name = "REV")]
-    pub rev: Option<String>,
-    /// Read the working tree, uncommitted changes included (recorded in provenance).
-    #[arg(long)]
-    pub dirty: bool,
-    /// How command recipes run: `bubblewrap`, or `none` (no isolation; recorded).
-    #[arg(long, value_name = "MODE", value_enum, default_value_t = SandboxMode::Bubblewrap)]
-    pub sandbox: SandboxMode,
-}
+use super::selection::{options, Selection};
+use crate::engine::{BuildReport, Status};
 
 /// Build recipes (all by default) into the store; copy artifacts, provenance
 /// and SHA256SUMS into `dist/`. Registered derivations are cache hits.
@@ -62,50 +37,16 @@ pub struct Args {
     pub cache: super::cache::BuildCache,
 }
 
-/// Host caches that recipes may mount read-only by name: `cargo-registry`
-/// is the cargo home (`$CARGO_HOME`, else `~/.cargo`) whose registry index
-/// and downloaded crates offline cargo reads; `python-wheels` is the
-/// directory of wheels `$KILN_PYTHON_WHEELS` names (Python backend mode).
-pub fn host_inputs() -> BTreeMap<String, PathBuf> {
-    let mut m = BTreeMap::new();
-    if let Some(home) = crate::sandbox::host_cargo_home() {
-        m.insert("cargo-registry".to_string(), home);
-    }
-    if let Some(dir) = std::env::var_os("KILN_PYTHON_WHEELS").filter(|d| !d.is_empty()) {
-        m.insert("python-wheels".to_string(), PathBuf::from(dir));
-    }
-    m
-}
-
-/// The build options of a selection: the project, the store and the one
-/// reading of the environment (`SOURCE_DATE_EPOCH`, parsed here).
-pub(crate) fn options(sel: Selection, ctx: &Context) -> Result<BuildOptions, CliError> {
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => Some(SourceDateEpoch::from_env_value(&v)?),
-        Err(_) => None,
-    };
-    Ok(BuildOptions {
-        root: ctx.project_root()?,
-        store_dir: ctx.store_dir()?,
-        recipes: sel.recipes,
-        rev: sel.rev,
-        dirty: sel.dirty,
-        version: sel.version,
-        tag: sel.tag,
-        sandbox: sel.sandbox,
-        source_date_epoch,
-        host_inputs: host_inputs(),
-        ..BuildOptions::default()
-    })
-}
-
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let interval = progress::interval()?;
     let mut opts = options(args.selection, ctx)?;
     opts.check = args.check;
     opts.jobs = args.jobs;
     opts.lock_timeout = args.lock_timeout.map(std::time::Duration::from_secs);
-    opts.out_dir = Some(args.out.unwrap_or_else(|| opts.root.join("dist")));
+    opts.out_dir = Some(
+        args.out
+            .unwrap_or_else(|| opts.root.join(crate::engine::DIST_DIR)),
+    );
     let cache = args.cache.open(ctx)?;
     opts.substituter = cache.substituter();
     let report = if args.quiet {

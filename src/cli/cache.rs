@@ -3,7 +3,7 @@
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 use std::sync::Arc;
 
 use crate::cache::narinfo::Compression;
@@ -45,7 +45,7 @@ pub struct Transfer {
     /// from the project like `kiln plan`. Default: every recipe, unless
     /// --path or --drv is given.
     #[command(flatten)]
-    pub selection: super::build::Selection,
+    pub selection: super::selection::Selection,
     /// A store path to transfer as well (`/nix/store/<hash>-<name>` or `<hash>-<name>`); repeatable.
     #[arg(long = "path", value_name = "STORE_PATH")]
     pub paths: Vec<String>,
@@ -275,7 +275,7 @@ fn push(a: PushArgs, ctx: &Context) -> Result<u8, CliError> {
     let url = url(&t.url)?;
     let paths = parse_paths(&t.paths)?;
     let plan_opts = if t.plans() {
-        Some(super::build::options(t.selection.clone(), ctx)?)
+        Some(super::selection::options(t.selection.clone(), ctx)?)
     } else {
         None
     };
@@ -313,7 +313,7 @@ fn pull(a: PullArgs, ctx: &Context) -> Result<u8, CliError> {
     };
     let opts = pull_options(&trust, t.jobs, ctx)?;
     let plan_opts = if t.plans() {
-        Some(super::build::options(t.selection.clone(), ctx)?)
+        Some(super::selection::options(t.selection.clone(), ctx)?)
     } else {
         None
     };

@@ -1,7 +1,7 @@
 //! `kiln diff`: explain how two artifacts differ.
 use std::path::PathBuf;
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 use crate::diff::{self, Limits};
 
 /// Arguments of `kiln diff`.

@@ -1,7 +1,7 @@
 //! `kiln hash`: print the NAR hash of a file or tree.
 use std::path::PathBuf;
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 use crate::hash::tree;
 
 /// Arguments of `kiln hash`.

@@ -1,6 +1,6 @@
 //! `kiln plan`: resolve derivations and print them; builds nothing.
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 
 /// Resolve recipes into derivations and print their hashes and inputs.
 /// A recipe whose inputs are not built yet has no hash until they are
@@ -8,14 +8,14 @@ use super::{CliError, Context};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub selection: super::build::Selection,
+    pub selection: super::selection::Selection,
     /// Print full derivations as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
-    let opts = super::build::options(args.selection, ctx)?;
+    let opts = super::selection::options(args.selection, ctx)?;
     let planned = crate::engine::plan(&opts)?;
     if args.json {
         let v: Vec<serde_json::Value> = planned

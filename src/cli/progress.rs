@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::CliError;
+use super::context::CliError;
 use crate::derive::DrvHash;
 use crate::engine::{Progress, Status};
 use crate::name::shown;

@@ -1,7 +1,7 @@
 //! `kiln provenance`: where each entry of an artifact came from.
 use std::path::PathBuf;
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 use crate::audit::{self, AuditError};
 use crate::name::{shown, shown_message};
 

@@ -1,7 +1,7 @@
 //! `kiln store`: add to, list, verify and garbage-collect the store.
 use std::path::{Path, PathBuf};
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 use crate::store::{self, GcKind, Store};
 
 #[derive(Debug, clap::Subcommand)]

@@ -1,7 +1,7 @@
 //! `kiln verify`: rebuild an artifact from its commit and compare.
 use std::path::PathBuf;
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 use crate::audit::{self, Level, VerifyOptions};
 use crate::name::{shown, shown_message};
 use crate::sandbox::SandboxMode;
@@ -44,7 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         recipe: args.recipe,
         level: args.level,
         sandbox: args.sandbox,
-        host_inputs: super::build::host_inputs(),
+        host_inputs: super::selection::host_inputs(),
     };
     let r = audit::verify(&opts)?;
     if args.json {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-use super::{CliError, Context};
+use super::context::{CliError, Context};
 use crate::release::{set_version, NewVersion, SetOptions, SetReport};
 use crate::stamp::diff::unified_diff;
 use crate::version::policy::ReleasePolicy;

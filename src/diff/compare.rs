@@ -8,10 +8,12 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::budget::{cap, Cap, DiffError, Limits};
 use super::model::{hex, Compressed, Entry, Listing, Name};
 use super::report::{Change, Report, Side, SideHazard};
-use super::source::{cap, read_bytes, sniff};
-use super::{text, Cap, DiffError, Limits};
+use super::sniff::sniff;
+use super::source::read_bytes;
+use super::text;
 
 /// Compare `a` and `b`, found at `location`, into `report`.
 pub fn compare(

@@ -6,7 +6,8 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
-use super::{source, Limits};
+use super::budget::Limits;
+use super::source;
 use crate::archive::read as ar;
 
 /// Small caps, so that a fuzz input can never exhaust memory.
@@ -54,23 +55,13 @@ pub fn fuzz_zip(data: &[u8]) {
     let _ = super::zip::read(data, "fuzz", &fuzz_limits());
 }
 
-/// Images inside a tar (docker archives, OCI layouts as tar) and what
-/// `kiln verify` reads from a listing (commit, version, kind).
+/// Images inside a tar (docker archives, OCI layouts as tar); what
+/// `kiln verify` reads from such a listing is `audit::fuzz_identity`.
 pub fn fuzz_image(data: &[u8]) {
     let Ok(l) = source::read_bytes(Arc::new(data.to_vec()), "fuzz", None, &fuzz_limits(), 0) else {
         return;
     };
     let _ = super::image::from_tar(&l, "fuzz", &fuzz_limits());
-    for name in [
-        "a.crate",
-        "a.tgz",
-        "a.whl",
-        "a.docker.tar",
-        "a.tar.gz",
-        "a.oci",
-    ] {
-        let _ = crate::audit::identity::identify(name, name.ends_with(".oci"), &l);
-    }
 }
 
 /// Detection and comparison of anything.

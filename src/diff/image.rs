@@ -13,9 +13,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::budget::{cap, Cap, DiffError, Limits, SMALL};
 use super::model::{hex, Entry, Format, Hazard, Kind, Listing, Name};
-use super::source::{cap, SMALL};
-use super::{Cap, DiffError, Limits};
 
 /// Where blobs come from.
 trait Blobs {
@@ -111,7 +110,7 @@ fn json(at: &str, format: Format, what: &str, b: &[u8]) -> Result<serde_json::Va
 
 fn blob_entry(name: String, data: Arc<Vec<u8>>) -> Entry {
     let keep = data.len() as u64 <= SMALL
-        || super::source::sniff(&data[..data.len().min(512)]).is_container();
+        || super::sniff::sniff(&data[..data.len().min(512)]).is_container();
     Entry {
         name: Name(name.into_bytes()),
         kind: Some(Kind::File),

@@ -33,6 +33,7 @@
 //! assert!(report.differences[0].to_string().contains("\"a.txt\""));
 //! ```
 
+pub mod budget;
 pub mod compare;
 mod fuzz;
 pub mod hazards;
@@ -41,116 +42,18 @@ pub mod input;
 pub mod model;
 pub mod nar;
 pub mod report;
+pub mod sniff;
 pub mod source;
 pub mod tar;
 pub mod text;
 pub mod zip;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+pub use budget::{Cap, DiffError, Limits};
 pub use fuzz::{fuzz_diff, fuzz_image, fuzz_limits, fuzz_nar, fuzz_tar, fuzz_zip};
 pub use model::{Entry, Format, Hazard, Kind, Listing, Name};
 pub use report::{Change, Difference, Report};
-
-/// Resource caps for reading one container; a nested container has its own
-/// budget, so `max_depth` bounds how often they multiply — except memory:
-/// `max_retained` bounds the contents held across all nesting levels of one
-/// side, and a nested archive beyond it is compared by digest only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Entries in one container.
-    pub max_entries: usize,
-    /// Bytes read in total on one side: decompressed streams, entry contents.
-    pub max_total_size: u64,
-    /// Bytes of one entry's contents.
-    pub max_entry_size: u64,
-    /// Decompressed bytes per compressed byte (beyond a 1 MiB allowance).
-    pub max_ratio: u64,
-    /// Containers inside containers.
-    pub max_depth: usize,
-    /// Entry contents kept in memory for text diffs and nested archives, on
-    /// one side, across all nesting levels; contents beyond it are not kept
-    /// (compared by digest only, and the report says so).
-    pub max_retained: u64,
-}
-
-impl Default for Limits {
-    /// 250,000 entries, 8 GiB in total, 2 GiB per entry, ratio 250,
-    /// depth 4, 1 GiB kept in memory.
-    fn default() -> Self {
-        Limits {
-            max_entries: 250_000,
-            max_total_size: 8 << 30,
-            max_entry_size: 2 << 30,
-            max_ratio: 250,
-            max_depth: 4,
-            max_retained: 1 << 30,
-        }
-    }
-}
-
-/// Which cap an input hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cap {
-    Entries,
-    TotalSize,
-    EntrySize,
-    Ratio,
-    Depth,
-    Retained,
-}
-
-impl Cap {
-    /// The value of this cap in `limits`.
-    pub fn limit(self, limits: &Limits) -> u64 {
-        match self {
-            Cap::Entries => limits.max_entries as u64,
-            Cap::TotalSize => limits.max_total_size,
-            Cap::EntrySize => limits.max_entry_size,
-            Cap::Ratio => limits.max_ratio,
-            Cap::Depth => limits.max_depth as u64,
-            Cap::Retained => limits.max_retained,
-        }
-    }
-}
-
-impl std::fmt::Display for Cap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Cap::Entries => "entry count (--max-entries)",
-            Cap::TotalSize => "total size (--max-size)",
-            Cap::EntrySize => "entry size (--max-entry-size)",
-            Cap::Ratio => "compression ratio (--max-ratio)",
-            Cap::Depth => "nesting depth (--max-depth)",
-            Cap::Retained => "contents kept in memory (--max-retained)",
-        })
-    }
-}
-
-/// Why two inputs could not be compared (exit 2).
-#[derive(Debug, thiserror::Error)]
-pub enum DiffError {
-    #[error("{}: cannot read", crate::name::shown_path(path))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{at}: {cap} cap of {limit} exceeded")]
-    Cap { at: String, cap: Cap, limit: u64 },
-    #[error("{at}: unreadable {format}: {detail}")]
-    Malformed {
-        at: String,
-        format: Format,
-        detail: String,
-    },
-}
-
-impl crate::error::Classify for DiffError {
-    fn kind(&self) -> crate::error::ErrorKind {
-        crate::error::ErrorKind::BadInput
-    }
-}
 
 /// Compare two files or directories.
 pub fn diff_paths(a: &Path, b: &Path, limits: &Limits) -> Result<Report, DiffError> {

@@ -10,9 +10,8 @@ use std::path::Path;
 
 use crate::nix::nar::{Entry as NarEntry, NarReadError, NarReader};
 
+use super::budget::{cap, capture, Cap, CapHit, DiffError, Limits};
 use super::model::{Entry, Format, Kind, Listing, Name};
-use super::source::{cap, capture, CapHit};
-use super::{Cap, DiffError, Limits};
 
 fn nar_error(at: &str, e: NarReadError) -> DiffError {
     DiffError::Malformed {

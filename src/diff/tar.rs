@@ -5,9 +5,8 @@ use std::io::Read;
 
 use crate::archive::read::{self as ar, ReadError};
 
+use super::budget::{capture, Budget, Cap, DiffError, Limits};
 use super::model::{Entry, Format, Kind, Listing, Name};
-use super::source::{capture, Budget};
-use super::{Cap, DiffError, Limits};
 
 /// Everything that can stop the walk: a reader error or ours.
 enum Stop {
@@ -86,12 +85,12 @@ pub fn read(
         Ok(()) => Ok(listing),
         Err(Stop::Io(e)) => Err(budget.error(e, format)),
         Err(Stop::Read(e)) => Err(match (budget.hit(), e) {
-            (Some(c), _) => super::source::cap(at, c, limits),
+            (Some(c), _) => super::budget::cap(at, c, limits),
             (None, ReadError::TooManyEntries { .. }) => {
-                super::source::cap(at, Cap::Entries, limits)
+                super::budget::cap(at, Cap::Entries, limits)
             }
             (None, ReadError::EntryTooLarge { .. }) => {
-                super::source::cap(at, Cap::EntrySize, limits)
+                super::budget::cap(at, Cap::EntrySize, limits)
             }
             (None, ReadError::Io(e)) => budget.error(e, format),
             (None, e) => DiffError::Malformed {

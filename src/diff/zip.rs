@@ -12,9 +12,8 @@ use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
+use super::budget::{cap, capture, Cap, CapHit, DiffError, Limits, SMALL};
 use super::model::{hex, Entry, Format, Hazard, Kind, Listing, Name};
-use super::source::{cap, capture, CapHit, SMALL};
-use super::{Cap, DiffError, Limits};
 
 fn u16le(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))

@@ -142,14 +142,14 @@ pub enum BuildError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("{}: key `include` = {pattern:?}: matches no file below {source_dir:?}", crate::recipe::project::location(file, *line))]
+    #[error("{}: key `include` = {pattern:?}: matches no file below {source_dir:?}", crate::recipe::error::location(file, *line))]
     IncludeMatchesNothing {
         file: PathBuf,
         line: Option<usize>,
         pattern: String,
         source_dir: String,
     },
-    #[error("{}: key `{key}` = {value:?}: {reason}", crate::recipe::project::location(file, *line))]
+    #[error("{}: key `{key}` = {value:?}: {reason}", crate::recipe::error::location(file, *line))]
     Map {
         file: PathBuf,
         line: Option<usize>,

@@ -21,7 +21,6 @@ use std::sync::mpsc::Sender;
 
 use crate::derive::{Derivation, DrvHash};
 use crate::provenance::{BuildKey, SourceInfo};
-use crate::source::Origin;
 use crate::store::{Realisation, Store};
 use crate::surface::Artifact;
 
@@ -368,15 +367,10 @@ fn resolved_of<'a>(plan: &'a Plan<'a>, recipe: &str) -> &'a Resolved {
 /// The build this invocation makes of `hash`: the derivation and the
 /// source it reads (commit, dirty flag).
 fn build_key(resolved: &Resolved, hash: &DrvHash) -> BuildKey {
-    let source = match &resolved.snapshot.origin {
-        Origin::Git { commit, dirty } => SourceInfo {
-            commit: Some(commit.clone()),
-            dirty: *dirty,
-        },
-        Origin::Directory => SourceInfo {
-            commit: None,
-            dirty: false,
-        },
+    let origin = &resolved.snapshot.origin;
+    let source = SourceInfo {
+        commit: origin.commit().map(str::to_string),
+        dirty: origin.is_dirty(),
     };
     BuildKey {
         drv: hash.clone(),

@@ -78,6 +78,13 @@ pub struct BuildOptions {
     /// How long to wait for a derivation another process is building
     /// (`--lock-timeout`; `None`: as long as it takes).
     pub lock_timeout: Option<std::time::Duration>,
+    /// The per-user state directory (the store key, the tool cache),
+    /// resolved once by the caller (`kiln` uses `store::default_state_dir`).
+    /// `None`: no tool cache, and the store looks its key up itself.
+    pub state_dir: Option<PathBuf>,
+    /// The directory relative paths in these options are relative to (the
+    /// caller's working directory); `None`: they are taken as they are.
+    pub cwd: Option<PathBuf>,
 }
 
 /// Fetches a derivation's output from elsewhere (a binary cache, see
@@ -89,12 +96,15 @@ pub trait Substituter: Send + Sync + std::fmt::Debug {
     fn substitute(&self, store: &Store, drv: &str) -> Result<Option<Realisation>, String>;
 }
 
+/// The `dist/` directory below the project root when `--out` is not given.
+pub const DIST_DIR: &str = "dist";
+
 impl BuildOptions {
-    /// The `dist/` directory: `--out`, else `<root>/dist`.
+    /// The `dist/` directory: `--out`, else `<root>/dist` ([`DIST_DIR`]).
     pub fn dist_dir(&self) -> PathBuf {
         self.out_dir
             .clone()
-            .unwrap_or_else(|| self.root.join("dist"))
+            .unwrap_or_else(|| self.root.join(DIST_DIR))
     }
 }
 
@@ -178,7 +188,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
         let checked = checked.join().expect("store check")?;
         // Where `dist/` goes is refused now, not after building.
         placement::check_out(&opts.dist_dir())?;
-        let store = Store::open_checked(checked)?;
+        let store = Store::open_checked(checked, opts.state_dir.clone())?;
         build_planned(opts, progress, &resolved, &plan, &store)
     })
 }
@@ -229,17 +239,7 @@ fn publish(
         store.record_release(&r.project, &r.version, &r.source)?;
     }
     let dist_dir = opts.dist_dir();
-    let source = match &resolved.snapshot.origin {
-        crate::source::Origin::Git {
-            commit,
-            dirty: false,
-        } => format!("git:{commit}"),
-        crate::source::Origin::Git {
-            commit,
-            dirty: true,
-        } => format!("git:{commit}+dirty"),
-        crate::source::Origin::Directory => "directory".to_string(),
-    };
+    let source = resolved.snapshot.origin.label();
     // A post release publishes its images; their code inputs are the base
     // release's artifacts, published by it.
     let published: Vec<RecipeReport> = recipes
@@ -311,11 +311,7 @@ fn project_identity(checkout: &crate::source::Checkout) -> Result<String, BuildE
 /// What a release was built from: its commit, or for a working tree or a
 /// directory the digest of every file's path and content digest.
 fn release_source(snapshot: &crate::source::Snapshot) -> String {
-    if let crate::source::Origin::Git {
-        commit,
-        dirty: false,
-    } = &snapshot.origin
-    {
+    if let Some(commit) = snapshot.origin.clean_commit() {
         return format!("git:{commit}");
     }
     let mut h = blake3::Hasher::new();
@@ -334,7 +330,10 @@ pub fn plan(opts: &BuildOptions) -> Result<Vec<Planned>, BuildError> {
         let checked = s.spawn(|| Store::check_root(&opts.store_dir));
         let resolved = Resolved::load(opts)?;
         let plan = Plan::new(&resolved, opts)?;
-        let store = Store::open_checked(checked.join().expect("store check")?)?;
+        let store = Store::open_checked(
+            checked.join().expect("store check")?,
+            opts.state_dir.clone(),
+        )?;
         plan.describe(&store)
     })
 }

@@ -12,7 +12,7 @@ use super::BuildError;
 use crate::provenance::origin::{
     edit_lines, EntryOrigin, EntryRecord, Origins, OriginsRecord, Source,
 };
-use crate::source::snapshot::Content;
+use crate::source::model::Content;
 use crate::source::{SnapFile, Snapshot};
 
 /// What resolving needs to know about one build.
@@ -49,13 +49,7 @@ impl Resolver<'_> {
                 .or_default()
                 .insert(entry.clone(), source);
         }
-        let commit = match &self.snapshot.origin {
-            crate::source::Origin::Git {
-                commit,
-                dirty: false,
-            } => Some(commit.clone()),
-            _ => None,
-        };
+        let commit = self.snapshot.origin.clean_commit().map(str::to_string);
         Ok(OriginsRecord {
             commit,
             artifacts: artifacts
@@ -102,8 +96,7 @@ impl Resolver<'_> {
             });
         };
         let rel = rel.to_string_lossy().into_owned();
-        if let Some(rest) = rel.strip_prefix("inputs/") {
-            let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if let Some((mount, path)) = crate::recipe::schema::input_mount(&rel) {
             return Ok(self.input(mount, path));
         }
         let Some(f) = rel.strip_prefix("src/").and_then(|p| self.snap_file(p)) else {

@@ -59,11 +59,12 @@ impl Resolved {
     ) -> Result<Resolved, BuildError> {
         let root = &opts.root;
         let (recipes, policy) = crate::recipe::load::project(&checkout)?;
-        let mut exclude_dirs = vec![absolute(&opts.store_dir)];
+        let cwd = opts.cwd.as_deref();
+        let mut exclude_dirs = vec![absolute(&opts.store_dir, cwd)];
         if let Some(o) = &opts.out_dir {
-            exclude_dirs.push(absolute(o));
+            exclude_dirs.push(absolute(o, cwd));
         }
-        exclude_dirs.push(absolute(&root.join("dist")));
+        exclude_dirs.push(absolute(&root.join(super::DIST_DIR), cwd));
         let snap_opts = SnapshotOptions { exclude_dirs };
         let overrides = crate::version::Overrides {
             version: opts.version.clone(),
@@ -149,13 +150,12 @@ impl Realised {
 fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError> {
     let version = &side.version;
     let oci = surface == Surface::Oci;
-    let revision = match &side.snapshot.origin {
-        crate::source::Origin::Git {
-            commit,
-            dirty: false,
-        } if oci => Some(commit.clone()),
-        _ => None,
-    };
+    let revision = side
+        .snapshot
+        .origin
+        .clean_commit()
+        .filter(|_| oci)
+        .map(str::to_string);
     Ok(Versions {
         artifact: version.render(target_of(surface))?,
         cargo: version.render(Target::Cargo).ok(),
@@ -192,7 +192,9 @@ fn check_committed(resolved: &Resolved, read: &BTreeSet<&str>) -> Result<(), Bui
         .recipes
         .values()
         .map(|r| r.file.to_string_lossy().into_owned())
-        .chain(std::iter::once("recipes/release.toml".to_string()))
+        .chain(std::iter::once(
+            crate::version::policy::POLICY_PATH.to_string(),
+        ))
         .collect();
     read.extend(recipe_files.iter().map(String::as_str));
     let dirty = resolved.snapshot.uncommitted_in(&read);
@@ -324,9 +326,7 @@ impl<'r> Plan<'r> {
         // The tool cache lives beside the store key, in the per-user state
         // directory: nothing that came with a checkout (a committed store)
         // can answer for a tool's identity. Without a home it is skipped.
-        let tool_cache = crate::store::default_state_dir()
-            .ok()
-            .map(|d| d.join("tools"));
+        let tool_cache = opts.state_dir.as_ref().map(|d| d.join("tools"));
         let tool_cache = tool_cache.as_deref();
         let nodes = nodes
             .into_iter()
@@ -541,8 +541,7 @@ fn check_map(r: &Recipe, selected: &Selection<'_>, version: &str) -> Result<(), 
             value: from.clone(),
             reason,
         };
-        if let Some(rest) = from.strip_prefix("inputs/") {
-            let mount = rest.split('/').next().unwrap_or(rest);
+        if let Some((mount, _)) = crate::recipe::schema::input_mount(&from) {
             if !r.spec.inputs.contains_key(mount) {
                 return Err(bad(format!("no input mounted as {mount:?} (see `inputs`)")));
             }
@@ -670,15 +669,13 @@ impl DistNames {
     }
 }
 
-/// An absolute, symlink-free spelling of `p` (which may not exist yet), so it
-/// compares equal to the canonical project root of a snapshot.
-fn absolute(p: &Path) -> PathBuf {
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir()
-            .map(|c| c.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
+/// An absolute, symlink-free spelling of `p` (which may not exist yet,
+/// relative to `cwd`), so it compares equal to the canonical project root of
+/// a snapshot.
+fn absolute(p: &Path, cwd: Option<&Path>) -> PathBuf {
+    let abs = match cwd {
+        Some(c) if !p.is_absolute() => c.join(p),
+        _ => p.to_path_buf(),
     };
     if let Ok(c) = std::fs::canonicalize(&abs) {
         return c;

@@ -141,7 +141,7 @@ fn write_sources(
     if access == surface::SourceAccess::Workspace {
         resolved.snapshot.materialise(&p.selection.files, src)?;
     } else {
-        use crate::source::snapshot::{Content, FileKind};
+        use crate::source::model::{Content, FileKind};
         let to_stamp: std::collections::BTreeSet<&std::path::Path> =
             plan.into_iter().flat_map(|plan| plan.touched()).collect();
         let in_place = access == surface::SourceAccess::InPlace;

@@ -6,7 +6,8 @@
 
 use std::path::PathBuf;
 
-use super::project::{is_recipe_file, RecipeError, Recipes};
+use super::error::RecipeError;
+use super::project::{is_recipe_file, Recipes};
 use crate::source::git::GitError;
 use crate::source::Checkout;
 use crate::version::policy::{PolicyError, ReleasePolicy};

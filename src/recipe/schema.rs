@@ -112,7 +112,7 @@ pub struct RecipeFile {
     pub tarball: Option<TarballSection>,
     pub zip: Option<ZipSection>,
     pub npm: Option<NpmSection>,
-    pub oci: Option<crate::surface::oci::schema::OciSection>,
+    pub oci: Option<crate::recipe::oci::OciSection>,
     pub sdist: Option<SdistSection>,
     pub wheel: Option<WheelSection>,
 }
@@ -350,6 +350,14 @@ pub struct WheelSection {
     /// Backend mode: the limits of the backend's run.
     #[serde(flatten)]
     pub limits: LimitKeys,
+}
+
+/// A `map` source below an input mount, `inputs/<mount>[/<path>]`, split
+/// into the mount and the path inside it (empty for the mount itself);
+/// `None` for a path in the project.
+pub fn input_mount(from: &str) -> Option<(&str, &str)> {
+    let rest = from.strip_prefix("inputs/")?;
+    Some(rest.split_once('/').unwrap_or((rest, "")))
 }
 
 #[cfg(test)]

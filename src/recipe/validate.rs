@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::project::RecipeError;
+use super::error::RecipeError;
 use super::schema::{
     LimitKeys, PythonBackend, RecipeFile, Surface, HOST_INPUTS, PYTHON_HOST_INPUTS,
 };

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::RoInput;
+use super::spec::RoInput;
 
 /// `CARGO_HOME` inside the sandbox.
 pub const SANDBOX_CARGO_HOME: &str = "/tmp/cargo-home";

@@ -447,7 +447,7 @@ mod tests {
     fn the_closure_of_the_system_shell_matches_ldd() {
         let sh = std::fs::canonicalize("/bin/sh").unwrap();
         let c = closure(&sh, &[]).unwrap();
-        let out = super::super::process::command(Path::new("ldd"))
+        let out = super::super::spawn::command(Path::new("ldd"))
             .arg(&sh)
             .output()
             .expect("ldd (the loader's own listing) is needed for this test");

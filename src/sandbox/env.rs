@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use super::SandboxError;
+use super::error::SandboxError;
 
 /// The (non-existent) home directory.
 pub const HOME: &str = "/homeless-shelter";

@@ -197,7 +197,9 @@ pub(super) fn tree_digest(
     for w in &entries {
         match w {
             Walked::File(rel, _) => {
-                let digest = super::tools::sha256_file(&root.join(rel))?;
+                let digest = crate::hash::Sha256::digest_file(&root.join(rel))?
+                    .0
+                    .to_hex();
                 h.update(rel.as_os_str().as_bytes());
                 h.update(b"\0");
                 h.update(digest.as_bytes());

@@ -33,7 +33,9 @@ use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
 use super::env::{self, BUILD_DIR, TMP_DIR, TOOLS_BIN, TOOLS_ROOT};
-use super::{RoInput, SandboxError, SandboxMode, Spec, Tool};
+use super::error::SandboxError;
+use super::spec::{RoInput, SandboxMode, Spec};
+use super::tools::Tool;
 
 /// The shell wrapper that sets the umask, drops the `PWD` the shell itself
 /// exports, and then replaces itself with the build command. `/bin/sh` is the system shell, the command is passed as

@@ -9,22 +9,19 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Instant;
 
 use super::cgroup::Cgroup;
+use super::error::SandboxError;
+use super::layout;
 use super::limits::{self, Limit, Limits};
-use super::{layout, Confine, SandboxError, SandboxMode, Spec};
+use super::spawn::command;
+use super::spec::{Confine, SandboxMode, Spec};
+use super::tools::bwrap_path;
 
 /// Lines of the log quoted in [`SandboxError::Failed`].
 const TAIL_LINES: usize = 30;
-
-/// A new process for `program`. Every spawn of the sandbox (and of tool
-/// identification) goes through here.
-#[allow(clippy::disallowed_methods)]
-pub(super) fn command(program: &Path) -> Command {
-    Command::new(program)
-}
 
 /// The host-side gate every run starts behind: it waits for one line on
 /// stdin, which kiln writes once the process is in its cgroup (or has its
@@ -53,9 +50,8 @@ pub(super) fn execute(
     log: &Path,
     capture: bool,
 ) -> Result<Vec<u8>, SandboxError> {
-    super::verify::check_tools(spec, log)?;
     let bwrap = match spec.mode {
-        SandboxMode::Bubblewrap => Some(super::bwrap_path().ok_or(SandboxError::BwrapMissing)?),
+        SandboxMode::Bubblewrap => Some(bwrap_path().ok_or(SandboxError::BwrapMissing)?),
         SandboxMode::None => None,
     };
     let log_err = |source| SandboxError::Log {

@@ -26,9 +26,10 @@ use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
 
-use super::process::command;
+use super::error::SandboxError;
+use super::spawn::command;
 use super::tool_cache::{now_ns, CachedLib, FileStamp, IdentityKey, ToolCache, WhichKey};
-use super::{elf, interp, SandboxError};
+use super::{elf, interp};
 
 /// A resolved tool. The derivation records its `name`, `sha256`, `version`,
 /// the names and digests of its `libs`, its `stdlib` and its venv's
@@ -507,6 +508,15 @@ fn version_of(real: &Path) -> std::io::Result<(String, bool)> {
         String::from_utf8_lossy(&text).trim().to_string(),
         out.status.success(),
     ))
+}
+
+/// The `bwrap` binary kiln would use, if installed (searched on the host
+/// `PATH`, then `/usr/bin/bwrap`).
+pub fn bwrap_path() -> Option<PathBuf> {
+    find_on_path("bwrap").or_else(|| {
+        let p = PathBuf::from("/usr/bin/bwrap");
+        is_executable(&p).then_some(p)
+    })
 }
 
 #[cfg(test)]

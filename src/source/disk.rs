@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::git::Repo;
-use super::snapshot::{is_under_any, Content, FileKind, SnapFile, SnapshotError};
+use super::model::{is_under_any, Content, FileKind, SnapFile, SnapshotError};
 use super::tree_check;
 
 fn kind_of(path: &Path, meta: &std::fs::Metadata) -> Result<FileKind, SnapshotError> {

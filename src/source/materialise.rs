@@ -21,7 +21,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::git::Repo;
-use super::snapshot::{Content, FileKind, SnapFile, SnapshotError};
+use super::model::{Content, FileKind, SnapFile, SnapshotError};
 use super::tree_check;
 
 /// Write `files` below `dest` (an existing, empty directory). `repo` reads

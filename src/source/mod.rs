@@ -6,18 +6,22 @@
 //! only place that writes snapshot files; `view` reads a selection without
 //! writing it.
 
+mod blobs;
 pub mod checkout;
 mod disk;
 pub use disk::{read_inside, ReadInsideError};
 pub mod git;
 mod materialise;
+pub mod model;
 pub mod selection;
 pub mod snapshot;
 pub mod tracked_link;
+pub mod tree;
 pub mod tree_check;
 pub mod vcs;
 pub mod view;
 
 pub use checkout::{Checkout, ReadMode};
+pub use model::{FileKind, Origin, SnapFile, SnapshotError};
 pub use selection::Selection;
-pub use snapshot::{FileKind, Origin, SnapFile, Snapshot, SnapshotError, SnapshotOptions};
+pub use snapshot::{Snapshot, SnapshotOptions};

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::snapshot::{SnapFile, Snapshot, SnapshotError};
+use super::model::{SnapFile, SnapshotError};
+use super::snapshot::Snapshot;
 
 impl Snapshot {
     /// The files below `source_dir` selected by `include` (default: all) and

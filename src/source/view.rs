@@ -11,22 +11,12 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::snapshot::{Content, FileKind, SnapshotError};
-use super::{Selection, Snapshot};
-
-/// Blob id → contents.
-pub type Blobs = BTreeMap<String, Arc<[u8]>>;
-
-/// The blobs of whole selections, by selection digest: the sdist and the
-/// wheel of one project read their files once. A second reader of a
-/// selection waits for the first.
-#[derive(Debug, Default)]
-pub struct BlobCache(Mutex<BTreeMap<String, Arc<Slot>>>);
-
-/// One selection's blobs, once read.
-type Slot = Mutex<Option<Arc<Blobs>>>;
+use super::blobs::{BlobCache, Blobs};
+use super::model::{Content, FileKind, SnapshotError};
+use super::selection::Selection;
+use super::snapshot::Snapshot;
 
 impl BlobCache {
     pub(super) fn get(
@@ -90,6 +80,17 @@ impl BlobCache {
         let blobs = Arc::new(blobs);
         *slot = Some(blobs.clone());
         Ok(blobs)
+    }
+}
+
+impl Snapshot {
+    /// The blobs of `selection`, read once per build however many recipes
+    /// read the same selection whole.
+    pub(crate) fn selection_blobs(
+        &self,
+        selection: &Selection<'_>,
+    ) -> Result<Arc<Blobs>, SnapshotError> {
+        self.blob_cache().get(self, selection)
     }
 }
 

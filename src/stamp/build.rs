@@ -6,10 +6,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use super::model::{ManifestKind, StampError};
 use super::rule;
-use super::tree::{SnapshotTree, Tree};
-use super::{stamp_tree, ManifestKind, StampError, StampPlan};
+use super::{stamp_tree, StampPlan};
 use crate::recipe::{Recipe, Surface};
+use crate::source::tree::{SnapshotTree, Tree};
 use crate::source::{Selection, Snapshot};
 use crate::version::policy::ReleasePolicy;
 use crate::version::ResolvedVersion;
@@ -31,7 +32,7 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
             // A maturin project's version is also its crate's.
             if let Some(m) = tree
                 .read(&pyproject)
-                .and_then(|t| crate::surface::python::backend::maturin_manifest(&t))
+                .and_then(|t| super::pyproject::maturin_manifest(&t))
             {
                 own.insert(base.join(m));
             }
@@ -95,7 +96,10 @@ pub fn stamp_workspace(
 /// Stamp the workspace at `src` per `plan`; the edited paths, sorted.
 pub fn apply(src: &Path, plan: &StampPlan) -> Result<Vec<String>, StampError> {
     let changes = stamp_tree(src, plan)?;
-    let mut stamped: Vec<String> = changes.iter().map(|c| super::rel_str(&c.file)).collect();
+    let mut stamped: Vec<String> = changes
+        .iter()
+        .map(|c| crate::source::tree::rel_str(&c.file))
+        .collect();
     stamped.sort();
     stamped.dedup();
     Ok(stamped)

@@ -15,8 +15,7 @@ use std::path::{Component, Path};
 
 use toml_edit::{DocumentMut, Item, Value};
 
-use super::rule::OwnField;
-use super::{Edit, FieldError};
+use super::model::{Edit, FieldError, OwnField};
 
 /// Names of the `[package] name` of a manifest, if any.
 pub fn package_name(text: &str) -> Option<String> {

@@ -25,53 +25,21 @@ pub mod build;
 pub mod cargo;
 pub mod diff;
 pub mod json;
+pub mod model;
 pub mod npm;
 pub mod pyproject;
 pub mod rule;
-pub mod tree;
+
+pub use model::{Edit, FieldError, ManifestKind, StampError, StampMode};
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::{Classify, ErrorKind};
-use crate::version::pattern::{PatternError, PatternSpelling, StampPattern};
+use crate::version::pattern::{PatternSpelling, StampPattern};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 use crate::version::{ResolvedVersion, Scheme, Version, VersionError};
-
-pub use tree::expand_dir_globs;
-
-/// Whether stamping the checkout or a build workspace copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StampMode {
-    /// `kiln version set`: only static versions are touched.
-    Checkout,
-    /// A build workspace: dynamic `pyproject.toml` versions become static too.
-    Workspace,
-}
-
-/// The manifest formats kiln stamps, decided by file name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ManifestKind {
-    Cargo,
-    PackageJson,
-    PackageLock,
-    Pyproject,
-}
-
-impl ManifestKind {
-    /// The kind of a manifest path, by its file name.
-    pub fn of(path: &Path) -> Option<ManifestKind> {
-        match path.file_name()?.to_str()? {
-            "Cargo.toml" => Some(ManifestKind::Cargo),
-            "package.json" => Some(ManifestKind::PackageJson),
-            "package-lock.json" => Some(ManifestKind::PackageLock),
-            "pyproject.toml" => Some(ManifestKind::Pyproject),
-            _ => None,
-        }
-    }
-}
 
 /// A version spelling, or why there is none (e.g. a PEP 440 epoch has no
 /// SemVer form). Shared so that a plan can be cloned.
@@ -169,21 +137,6 @@ pub struct StampChange {
     pub new: String,
 }
 
-/// A field edit inside one file (the file is implied).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edit {
-    pub key: String,
-    pub old: String,
-    pub new: String,
-}
-
-/// A declared field that is missing or unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub key: String,
-    pub reason: String,
-}
-
 /// The new content of one file.
 #[derive(Debug, Clone)]
 pub struct FileEdit {
@@ -191,70 +144,6 @@ pub struct FileEdit {
     pub before: String,
     pub after: String,
     pub changes: Vec<StampChange>,
-}
-
-/// Stamping failures; nothing has been written when one is returned
-/// (except `Write`, which names the file that could not be replaced).
-#[derive(Debug, thiserror::Error)]
-pub enum StampError {
-    #[error("{}: stamp pattern {} (recipes/release.toml [[stamp.patterns]]) {source}; nothing was written", path.display(), crate::name::Shown(pattern))]
-    Pattern {
-        path: PathBuf,
-        pattern: String,
-        #[source]
-        source: PatternError,
-    },
-    #[error("{}: cannot read it (declared in the stamp plan)", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{}: {key} {reason}; nothing was written", path.display())]
-    Field {
-        path: PathBuf,
-        key: String,
-        reason: String,
-    },
-    #[error("{}: kiln does not know how to stamp this file (expected Cargo.toml, package.json, package-lock.json or pyproject.toml)", path.display())]
-    UnknownKind { path: PathBuf },
-    #[error("{}: needs a {scheme} version, which this version does not have; nothing was written", path.display())]
-    Spelling {
-        path: PathBuf,
-        scheme: &'static str,
-        #[source]
-        reason: Arc<VersionError>,
-    },
-    #[error("{}: is a symbolic link; kiln never reads or writes a manifest through a link (it may point out of the project)", path.display())]
-    Symlink { path: PathBuf },
-    #[error("writing {}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl Classify for StampError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            StampError::Write { .. } => ErrorKind::Internal,
-            StampError::Read { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
-                ErrorKind::Internal
-            }
-            _ => ErrorKind::BadInput,
-        }
-    }
-}
-
-fn rel_str(p: &Path) -> String {
-    p.components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// The text of manifest `rel` below `root`, refusing a symbolic link: a
@@ -280,7 +169,7 @@ fn read_manifest(root: &Path, rel: &Path) -> Result<String, StampError> {
 
 /// Computes every file's new content; reads only, writes nothing.
 pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampError> {
-    let tree = tree::FsTree(root);
+    let tree = crate::source::tree::FsTree(root);
     let scope = match &plan.scope {
         Some(s) => s.clone(),
         None => rule::declared(&tree, &plan.files)?,
@@ -305,7 +194,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
         for (f, kind, _, _) in &texts {
             if *kind == ManifestKind::Cargo {
                 let lock = f.with_file_name("Cargo.lock");
-                if !rule::is_vendored(&lock) && tree::Tree::is_file(&tree, &lock) {
+                if !rule::is_vendored(&lock) && crate::source::tree::Tree::is_file(&tree, &lock) {
                     cargo_locks.insert(lock);
                 }
             }
@@ -341,7 +230,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
                 let dirs: BTreeSet<String> = scope
                     .npm_dirs
                     .iter()
-                    .filter_map(|d| d.strip_prefix(&dir).ok().map(rel_str))
+                    .filter_map(|d| d.strip_prefix(&dir).ok().map(crate::source::tree::rel_str))
                     .filter(|d| !d.is_empty())
                     .collect();
                 npm::stamp_lock(
@@ -352,14 +241,14 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
                     &scope.npm,
                 )
             }
-            ManifestKind::Pyproject if own == rule::OwnField::No => Ok((text.clone(), Vec::new())),
+            ManifestKind::Pyproject if own == model::OwnField::No => Ok((text.clone(), Vec::new())),
             ManifestKind::Pyproject => {
                 match pyproject::stamp(&text, &spelling(&f, &plan.pep440, "PEP 440")?, plan.mode) {
                     // A recipe's own pyproject.toml whose version lives
                     // elsewhere (setup.cfg, setuptools-scm) has nothing to
                     // stamp; the backend's result is checked instead.
                     Err(e)
-                        if own == rule::OwnField::IfPresent && e.key == pyproject::MISSING_KEY =>
+                        if own == model::OwnField::IfPresent && e.key == pyproject::MISSING_KEY =>
                     {
                         Ok((text.clone(), Vec::new()))
                     }
@@ -493,7 +382,7 @@ pub fn discover(root: &Path, policy: &ReleasePolicy) -> Vec<PathBuf> {
     if let Some(files) = &policy.stamp_files {
         return files.clone();
     }
-    rule::candidates(&tree::FsTree(root), policy, &[])
+    rule::candidates(&crate::source::tree::FsTree(root), policy, &[])
 }
 
 /// The plan of `kiln version set`/`bump`: write `new` where the stamping
@@ -507,7 +396,7 @@ pub fn plan_for_checkout(
     let mut plan = StampPlan::for_version(new, files, StampMode::Checkout);
     plan.patterns = policy.stamp_patterns.clone();
     if policy.stamp_files.is_none() {
-        let tree = tree::FsTree(root);
+        let tree = crate::source::tree::FsTree(root);
         let own = own_source(policy);
         let current = rule::current_spellings(&tree, policy);
         let scope = rule::decide(&tree, &plan.files, &own, &current);
@@ -624,6 +513,7 @@ pub fn find_leftovers(root: &Path, files: &[PathBuf], old: &[String]) -> Vec<Lef
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{Classify, ErrorKind};
 
     #[test]
     fn tokens() {
@@ -654,7 +544,7 @@ mod tests {
         assert!(err.to_string().contains("Cargo.toml"), "{err}");
         assert_eq!(err.kind(), ErrorKind::BadInput);
         let scope = rule::Scope {
-            files: [(PathBuf::from("Cargo.toml"), rule::OwnField::Required)].into(),
+            files: [(PathBuf::from("Cargo.toml"), model::OwnField::Required)].into(),
             ..rule::Scope::default()
         };
         let plan = StampPlan {

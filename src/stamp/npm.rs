@@ -19,8 +19,7 @@ use std::ops::Range;
 
 use super::cargo::rewrite_pin;
 use super::json::{quote, splice, Node};
-use super::rule::OwnField;
-use super::{Edit, FieldError};
+use super::model::{Edit, FieldError, OwnField};
 
 const DEP_KEYS: [&str; 4] = [
     "dependencies",

@@ -11,7 +11,7 @@
 use toml_edit::{DocumentMut, Item, Value};
 
 use super::cargo::{child, set_string};
-use super::{Edit, FieldError, StampMode};
+use super::model::{Edit, FieldError, StampMode};
 
 /// The key of the error for a file that declares no version at all.
 pub const MISSING_KEY: &str = "project.version";
@@ -101,6 +101,26 @@ pub fn stamp(
         });
     }
     Ok((doc.to_string(), edits))
+}
+
+/// The crate a maturin project builds (`[tool.maturin] manifest-path`,
+/// default `Cargo.toml`), relative to the project; `None` for other
+/// backends. Its version is the project's, so kiln stamps it too.
+pub fn maturin_manifest(pyproject: &str) -> Option<String> {
+    let doc: toml_edit::DocumentMut = pyproject.parse().ok()?;
+    let backend = doc.get("build-system")?.get("build-backend")?.as_str()?;
+    if backend.split([':', '.']).next() != Some("maturin") {
+        return None;
+    }
+    let path = doc
+        .get("tool")
+        .and_then(|t| t.get("maturin"))
+        .and_then(|m| m.get("manifest-path"))
+        .and_then(|p| p.as_str())
+        .unwrap_or("Cargo.toml");
+    let path = path.strip_prefix("./").unwrap_or(path);
+    crate::archive::check_entry_path(path).ok()?;
+    Some(path.to_string())
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use toml_edit::ImDocument;
 
 use super::json::Node;
-use super::tree::{expand_dir_globs, Tree};
-use super::{ManifestKind, StampError};
+use super::model::{ManifestKind, OwnField, StampError};
+use crate::source::tree::{expand_dir_globs, Tree};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 
 /// Directory names whose contents are never the project's own manifests.
@@ -38,17 +38,6 @@ pub fn is_vendored(path: &Path) -> bool {
             .to_str()
             .is_some_and(|s| VENDORED.contains(&s))
     })
-}
-
-/// How a manifest's own version field is treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OwnField {
-    /// Rewritten; missing is an error (`[stamp] files`, explicit plans).
-    Required,
-    /// Rewritten when present (the recipe's own manifests).
-    IfPresent,
-    /// Left alone: only internal requirements are rewritten.
-    No,
 }
 
 /// What the rule decided for one tree.
@@ -196,7 +185,7 @@ pub fn cargo_members(tree: &dyn Tree, base: &Path, text: &str) -> Vec<PathBuf> {
     };
     let under = |pats: Vec<String>| -> Vec<String> {
         pats.into_iter()
-            .map(|p| super::rel_str(&base.join(p)))
+            .map(|p| crate::source::tree::rel_str(&base.join(p)))
             .collect()
     };
     let exclude: Vec<PathBuf> = under(list("exclude"))
@@ -408,7 +397,7 @@ pub fn declared(tree: &dyn Tree, files: &[PathBuf]) -> Result<Scope, StampError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stamp::tree::FsTree;
+    use crate::source::tree::FsTree;
 
     fn write(root: &Path, rel: &str, text: &str) {
         let p = root.join(rel);

@@ -6,13 +6,12 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use super::error::{io_err, StoreError};
 use super::fingerprint::fingerprint;
 use super::lookup::Notice;
 use super::records::RootRecord;
 use super::trust::{Origin, RecordKind};
-use super::{
-    exists, fsops, io_err, to_json, validate_drv, PathInfo, Realisation, Store, StoreError,
-};
+use super::{exists, fsops, to_json, validate_drv, PathInfo, Realisation, Store};
 use crate::hash::tree::{self, NarDigest, TreeError};
 use crate::hash::Sha256;
 use crate::nix::store_path::{StorePath, StorePathName};

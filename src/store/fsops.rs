@@ -1,6 +1,7 @@
 //! Filesystem operations of the store: copying a tree into staging,
 //! normalising it (modes, mtime, fsync) and atomic record writes. Removal
-//! is [`super::Store::remove`], through [`crate::fsutil::remove_below`].
+//! is [`super::Store::remove`], through [`crate::fsutil::remove_below`];
+//! lock files are opened (never through a link) by [`lock_file`].
 
 use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
 use std::io::{self, Write};
@@ -10,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use rayon::prelude::*;
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::hash::tree::TreeError;
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
@@ -196,4 +197,32 @@ pub(crate) fn atomic_write(tmp: &Path, target: &Path, bytes: &[u8]) -> Result<()
         sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// Open (creating, never through a link) `path` and block until it is
+/// exclusively locked.
+pub(crate) fn lock_file(path: &Path) -> Result<File, StoreError> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
+        .open(path)
+        .map_err(open_err(path))?;
+    f.lock().map_err(io_err(path))?;
+    Ok(f)
+}
+
+/// The error of opening the lock file at `path` without following a link:
+/// a link there (`ELOOP`) is a store that was tampered with, named as such.
+pub(super) fn open_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |e| match (e.raw_os_error(), fs::read_link(path)) {
+        (Some(n), Ok(target)) if n == rustix::io::Errno::LOOP.raw_os_error() => {
+            StoreError::LinkedDir {
+                dir: path.to_path_buf(),
+                target,
+            }
+        }
+        _ => io_err(path)(e),
+    }
 }

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{exists, list_dir, Store, StoreError};
+use super::error::StoreError;
+use super::{exists, list_dir, Store};
 use crate::nix::store_path::StorePath;
 
 /// Something [`Store::gc`] removes (or would remove).

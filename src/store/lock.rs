@@ -9,7 +9,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{io_err, validate_drv, Store, StoreError};
+use super::error::{io_err, StoreError};
+use super::fsops::open_err;
+use super::{validate_drv, Store};
 
 /// An exclusive per-derivation lock, released on drop or process death.
 #[derive(Debug)]
@@ -161,31 +163,3 @@ impl Store {
 /// How long a derivation lock must stay taken before a waiter reports its
 /// holder.
 const REPORT_AFTER: Duration = Duration::from_millis(50);
-
-/// Open (creating, never through a link) `path` and block until it is
-/// exclusively locked.
-pub(crate) fn lock_file(path: &Path) -> Result<File, StoreError> {
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .custom_flags(crate::fsutil::NOFOLLOW_NONBLOCK)
-        .open(path)
-        .map_err(open_err(path))?;
-    f.lock().map_err(io_err(path))?;
-    Ok(f)
-}
-
-/// The error of opening the lock file at `path` without following a link:
-/// a link there (`ELOOP`) is a store that was tampered with, named as such.
-fn open_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |e| match (e.raw_os_error(), fs::read_link(path)) {
-        (Some(n), Ok(target)) if n == rustix::io::Errno::LOOP.raw_os_error() => {
-            StoreError::LinkedDir {
-                dir: path.to_path_buf(),
-                target,
-            }
-        }
-        _ => io_err(path)(e),
-    }
-}

@@ -10,9 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::{io_err, StoreError};
 use super::fingerprint::fingerprint;
 use super::trust::{Record, RecordKind};
-use super::{exists, fsops, io_err, validate_drv, PathInfo, Realisation, Store, StoreError};
+use super::{exists, fsops, validate_drv, PathInfo, Realisation, Store};
 use crate::hash::tree;
 use crate::hash::Sha256;
 use crate::nix::store_path::StorePath;

@@ -11,9 +11,10 @@
 
 use std::path::PathBuf;
 
+use super::error::StoreError;
 use super::lookup::Notice;
 use super::trust::{self, Record, RecordKind};
-use super::{fsops, read_bytes, Store, StoreError};
+use super::{fsops, read_bytes, Store};
 use crate::nix::store_path::StorePath;
 
 impl Store {

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::StoreError;
 use super::fingerprint::Fingerprint;
 use super::trust::{Origin, Record, RecordKind};
-use super::{list_dir, Store, StoreError};
+use super::{list_dir, Store};
 use crate::hash::Sha256;
 use crate::nix::store_path::StorePath;
 

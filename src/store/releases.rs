@@ -15,8 +15,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::StoreError;
 use super::trust::RecordKind;
-use super::{Store, StoreError};
+use super::Store;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct ReleaseRecord {

@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use super::error::StoreError;
 use crate::nix::nar::{Entry, NarReader};
 
 /// Recreate the NAR read from `nar` at `dest`, which must not exist. Files

@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// File name of the secret key inside the state directory.
 const KEY_FILE: &str = "store-key";

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::error::StoreError;
 use super::trust::{Record, RecordKind};
-use super::{exists, PathInfo, Realisation, Store, StoreError};
+use super::{exists, PathInfo, Realisation, Store};
 use crate::hash::tree;
 use crate::hash::Sha256;
 use crate::nix::store_path::StorePath;

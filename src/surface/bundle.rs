@@ -104,9 +104,8 @@ pub fn entries(job: &Job<'_>) -> Result<Entries, SurfaceError> {
             value: from.clone(),
             reason: reason.to_string(),
         };
-        let disk = match from.strip_prefix("inputs/") {
-            Some(rest) => {
-                let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let disk = match crate::recipe::schema::input_mount(&from) {
+            Some((mount, path)) => {
                 let base = job
                     .inputs
                     .get(mount)

@@ -33,14 +33,19 @@
 //! such entries. Bundled dependencies are packed from `node_modules/` as
 //! npm-packlist does ([`bundle`]).
 
+pub mod bins;
 pub mod bundle;
 pub mod collate;
+pub mod error;
 pub mod glob;
 pub mod packlist;
 
+use bins::package_bins;
+pub use error::NpmError;
+
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -48,8 +53,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha512};
 
 use crate::archive::compress::{GzipOptions, GzipWriter};
-use crate::archive::tar::{Dialect, TarError, TarWriter};
-use crate::error::{Classify, ErrorKind};
+use crate::archive::tar::{Dialect, TarWriter};
 
 /// npm's fixed entry mtime: 1985-10-26T08:15:00Z.
 pub const NPM_MTIME: u64 = 499_162_500;
@@ -76,57 +80,6 @@ pub struct NpmPack {
     pub warnings: Vec<String>,
 }
 
-/// Errors of the npm packer.
-#[derive(Debug, thiserror::Error)]
-pub enum NpmError {
-    #[error(
-        "{}: no such file (an npm package directory needs a package.json)",
-        crate::name::shown_path(path)
-    )]
-    MissingManifest { path: PathBuf },
-    #[error("{}: invalid JSON", crate::name::shown_path(path))]
-    InvalidJson {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("{}: field `{field}` is missing", crate::name::shown_path(path))]
-    MissingField { path: PathBuf, field: &'static str },
-    #[error(
-        "{}: field `{field}` {reason} (value: {value})",
-        crate::name::shown_path(path)
-    )]
-    BadField {
-        path: PathBuf,
-        field: &'static str,
-        value: String,
-        reason: &'static str,
-    },
-    #[error("{}: file name is not valid UTF-8", crate::name::shown_path(path))]
-    NonUtf8Name { path: PathBuf },
-    #[error("{}: I/O error", crate::name::shown_path(path))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("writing the npm tarball")]
-    Tar(#[source] TarError),
-    #[error("writing the npm tarball")]
-    Write(#[source] io::Error),
-}
-
-impl Classify for NpmError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            NpmError::Io { source, .. } => ErrorKind::of_io(source),
-            NpmError::Write(_) => ErrorKind::Internal,
-            NpmError::Tar(e) => e.kind(),
-            _ => ErrorKind::BadInput,
-        }
-    }
-}
-
 /// The fields of package.json the packer needs.
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -143,119 +96,6 @@ pub struct Manifest {
 pub fn tarball_name(name: &str, version: &str) -> String {
     let n = name.strip_prefix('@').unwrap_or(name).replacen('/', "-", 1);
     format!("{n}-{version}.tgz")
-}
-
-/// @npmcli/package-json's `secureAndUnixifyPath`:
-/// `path.join('.', path.join('/', p))`, `""` when that is the root.
-fn normalize_bin_target(t: &str) -> String {
-    let t = t.replace('\\', "/");
-    let mut parts: Vec<&str> = Vec::new();
-    for c in t.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    parts.join("/")
-}
-
-/// The targets of `bin` after @npmcli/package-json's normalisation (what
-/// `npm pack` sees): a string is `{name: target}`, an array is keyed by
-/// basename; keys become their basename, entries whose key or target
-/// normalises to nothing are dropped, later keys overwrite earlier ones.
-/// Without `bin`, `directories.bin` is expanded to every file and directory
-/// below it (glob `**`: no dot names, symlinked directories not followed),
-/// keyed by basename.
-fn package_bins(dir: &Path, path: &Path, name: &str, v: &Value) -> Result<Vec<String>, NpmError> {
-    let truthy = |x: Option<&Value>| match x {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
-        Some(_) => true,
-    };
-    let bin = v.get("bin");
-    let bin_dir = v.get("directories").and_then(|d| d.get("bin"));
-    if !truthy(bin) && truthy(bin_dir) {
-        let Some(rel) = bin_dir.and_then(Value::as_str) else {
-            return Err(NpmError::BadField {
-                path: path.to_path_buf(),
-                field: "directories.bin",
-                value: bin_dir.map(Value::to_string).unwrap_or_default(),
-                reason: "must be a string",
-            });
-        };
-        let base = normalize_bin_target(rel);
-        let mut found = Vec::new();
-        list_bin_dir(&dir.join(&base), "", &mut found)?;
-        let mut by_name: Vec<(String, String)> = Vec::new();
-        for f in found {
-            let key = f.rsplit('/').next().unwrap_or(&f).to_string();
-            if let Some((_, other)) = by_name.iter().find(|(k, _)| *k == key) {
-                return Err(NpmError::BadField {
-                    path: path.to_path_buf(),
-                    field: "directories.bin",
-                    value: format!("{rel:?} ({other} and {f})"),
-                    reason: "holds two entries with the same name; npm would keep one of them depending on directory order",
-                });
-            }
-            by_name.push((key, f));
-        }
-        return Ok(by_name
-            .into_iter()
-            .map(|(_, f)| format!("{base}/{f}"))
-            .collect());
-    }
-    let mut map: Vec<(String, Value)> = match bin {
-        Some(Value::String(s)) if !s.is_empty() => {
-            vec![(name.to_string(), Value::String(s.clone()))]
-        }
-        Some(Value::Array(a)) if truthy(bin) => {
-            let mut m: Vec<(String, Value)> = Vec::new();
-            for k in a.iter().filter_map(Value::as_str) {
-                let key = k.rsplit('/').next().unwrap_or(k).to_string();
-                set_key(&mut m, key, Value::String(k.to_string()));
-            }
-            m
-        }
-        Some(Value::Object(o)) => o.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        _ => Vec::new(),
-    };
-    let keys: Vec<String> = map.iter().map(|(k, _)| k.clone()).collect();
-    for key in keys {
-        let Some(i) = map.iter().position(|(k, _)| *k == key) else {
-            continue;
-        };
-        let Value::String(target) = map[i].1.clone() else {
-            map.remove(i);
-            continue;
-        };
-        let secured = normalize_bin_target(&key);
-        let base = secured.rsplit('/').next().unwrap_or("").to_string();
-        let target = normalize_bin_target(&target);
-        if base.is_empty() || target.is_empty() {
-            map.remove(i);
-            continue;
-        }
-        if base != key {
-            map.remove(i);
-        }
-        set_key(&mut map, base, Value::String(target));
-    }
-    Ok(map
-        .into_iter()
-        .filter_map(|(_, v)| v.as_str().map(String::from))
-        .collect())
-}
-
-/// `obj[key] = value` keeping JavaScript's insertion order.
-fn set_key(map: &mut Vec<(String, Value)>, key: String, value: Value) {
-    match map.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = value,
-        None => map.push((key, value)),
-    }
 }
 
 /// `workspaces` (an array, or `{packages: [...]}`) as a list of patterns.
@@ -279,45 +119,6 @@ fn workspace_patterns(path: &Path, v: &Value) -> Result<Vec<String>, NpmError> {
         .iter()
         .map(|p| p.as_str().map(String::from).ok_or_else(bad))
         .collect()
-}
-
-/// glob `**` below `dir`: every entry, no dot names, symlinks listed but
-/// not followed; relative, `/`-separated, sorted.
-fn list_bin_dir(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), NpmError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if rel.is_empty() && e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(NpmError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let io = |source| NpmError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut names = Vec::new();
-    for e in entries {
-        let e = e.map_err(io)?;
-        let n = e
-            .file_name()
-            .into_string()
-            .map_err(|n| NpmError::NonUtf8Name { path: dir.join(n) })?;
-        if !n.starts_with('.') {
-            names.push((n, e.file_type().map_err(io)?.is_dir()));
-        }
-    }
-    names.sort();
-    for (n, is_dir) in names {
-        let r = format!("{rel}{n}");
-        out.push(r.clone());
-        if is_dir {
-            list_bin_dir(&dir.join(&n), &format!("{r}/"), out)?;
-        }
-    }
-    Ok(())
 }
 
 fn string_field(path: &Path, v: &Value, field: &'static str) -> Result<Option<String>, NpmError> {
@@ -425,14 +226,6 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
         bin,
         raw: v,
     })
-}
-
-/// `/`-separated form of a relative path.
-fn rel_string(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// The files `npm pack` would put in the tarball, in tarball order.
@@ -579,6 +372,7 @@ pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
 
 #[cfg(test)]
 mod tests {
+    use super::bins::normalize_bin_target;
     use super::*;
 
     #[test]

@@ -19,7 +19,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Scheme, Version, VersionError};
+use super::error::VersionError;
+use super::scheme::Scheme;
+use super::Version;
 
 /// A dev-version template using only the four variables.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,50 +23,30 @@
 //! Only [`resolve`] touches the file system or git; the rest is pure.
 
 pub mod bump;
+pub mod canonical;
 pub mod channels;
 pub mod convert;
 pub mod dev;
+pub mod error;
 pub mod pattern;
 pub mod pep440;
 pub mod policy;
 pub mod resolve;
 pub mod reuse;
+pub mod scheme;
 pub mod source;
 pub mod tag;
 mod tag_check;
 
 use std::fmt;
-use std::path::PathBuf;
 
 pub use bump::BumpRule;
-pub use resolve::{resolve, BuildStatus, Overrides, ResolvedVersion, Target};
+pub use error::{VersionError, VersionParseError};
+pub use resolve::{resolve, BuildStatus, Overrides, ResolvedVersion};
+pub use scheme::{Scheme, Target};
 
-use crate::error::{Classify, ErrorKind};
 use convert::ConvertError;
 use pep440::Pep440;
-
-/// The scheme the canonical version is written in.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Scheme {
-    /// SemVer 2.0 (`1.2.3-rc.1`).
-    #[default]
-    SemVer,
-    /// PEP 440 (`1.2.3rc1`, `1.2.3.post1`).
-    Pep440,
-}
-
-impl Scheme {
-    /// Human name, for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheme::SemVer => "SemVer",
-            Scheme::Pep440 => "PEP 440",
-        }
-    }
-}
 
 /// A canonical version: SemVer or PEP 440, printed in normalised form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -106,21 +86,6 @@ pub(crate) fn abbreviated(s: &str) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &s[..end], s.len())
-}
-
-/// A string that is not a version of the expected scheme.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{value:?} is not a {} version: {reason}", scheme.name())]
-pub struct VersionParseError {
-    pub value: String,
-    pub scheme: Scheme,
-    pub reason: String,
-}
-
-impl Classify for VersionParseError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::BadInput
-    }
 }
 
 impl Version {
@@ -241,107 +206,6 @@ impl fmt::Display for Version {
         match self {
             Version::SemVer(v) => v.fmt(f),
             Version::Pep440(v) => v.fmt(f),
-        }
-    }
-}
-
-/// Errors of the version engine, each naming the file, key or value at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum VersionError {
-    #[error("{origin}: {source}")]
-    Parse {
-        /// Where the value came from: `Cargo.toml: workspace.package.version`,
-        /// `--version`, `tag v1.2`.
-        origin: String,
-        #[source]
-        source: VersionParseError,
-    },
-    #[error(transparent)]
-    Convert(#[from] ConvertError),
-    #[error("{}: {key}: {reason}", file.display())]
-    Manifest {
-        file: PathBuf,
-        key: String,
-        reason: String,
-    },
-    #[error(
-        "the canonical version is read from {} ([version] source = \"{source_kind}\"{}), which {}; \
-         create it, set `[version] source` in recipes/release.toml (cargo, pyproject, npm, file:<path>, tag), \
-         or pass --version",
-        path.display(),
-        if *defaulted { ", the default" } else { "" },
-        if *in_commit { "is not in the commit being built" } else { "does not exist" }
-    )]
-    NoSource {
-        path: PathBuf,
-        source_kind: String,
-        defaulted: bool,
-        in_commit: bool,
-    },
-    #[error("reading {}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    MalformedTag(#[from] tag::MalformedTag),
-    #[error("commit {commit} carries a tag of the release tag template that does not parse (fix or delete the tag)")]
-    MalformedTagAtCommit {
-        commit: String,
-        #[source]
-        source: Box<tag::MalformedTag>,
-    },
-    #[error("tag {tag} names version {tag_version} but the canonical version ({origin}) is {canonical}; run `kiln version set {tag_version}` or tag {expected_tag}")]
-    TagMismatch {
-        tag: String,
-        tag_version: String,
-        canonical: String,
-        origin: String,
-        expected_tag: String,
-    },
-    #[error("version {version} is a post release, which only OCI images may publish; the {target} recipe cannot")]
-    PostRelease { version: String, target: Target },
-    #[error("release.toml: [dev] {key} = {template:?} gives {result:?}, which is not a valid {}: {reason}", scheme.name())]
-    DevTemplate {
-        key: &'static str,
-        template: String,
-        result: String,
-        scheme: Scheme,
-        reason: String,
-    },
-    #[error("release.toml: [channels] {key} gives OCI tag {tag:?}, which is not a valid tag (allowed: [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})")]
-    OciTag { key: String, tag: String },
-    #[error("[version] source = \"tag\" but {what}; tag the commit ({template}) or pass --version/--tag")]
-    NoTag { what: String, template: String },
-    #[error("--version and --tag cannot be used together: the tag names the version")]
-    ConflictingOverrides,
-    #[error("version {version} was already released (tag {tag} exists); a published version is never reused — choose a new one (e.g. `kiln version bump patch`)")]
-    AlreadyReleased { version: String, tag: String },
-    #[error("release {version}: tag {tag} points at commit {tagged}, but this build is of commit {built}; a version is never reused — build the tagged commit (--rev {tag}), or release a new version (e.g. `kiln version bump patch`)")]
-    Reused {
-        version: String,
-        tag: String,
-        tagged: String,
-        built: String,
-    },
-    #[error(transparent)]
-    Git(#[from] crate::source::git::GitError),
-    #[error(transparent)]
-    Bump(#[from] bump::BumpError),
-    #[error(transparent)]
-    Rule(#[from] bump::UnknownRule),
-}
-
-impl Classify for VersionError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            VersionError::TagMismatch { .. } => ErrorKind::CheckFailed,
-            VersionError::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
-                ErrorKind::Internal
-            }
-            VersionError::Git(e) => e.kind(),
-            _ => ErrorKind::BadInput,
         }
     }
 }

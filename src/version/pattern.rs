@@ -23,7 +23,7 @@
 
 use std::path::PathBuf;
 
-use super::Scheme;
+use super::scheme::Scheme;
 
 /// Which spelling a pattern's placeholder stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,8 +29,8 @@ use serde::Deserialize;
 use super::channels::{check_alias_template, is_valid_oci_tag};
 use super::dev::DevTemplate;
 use super::pattern::StampPattern;
+use super::scheme::Scheme;
 use super::tag::TagTemplate;
-use super::Scheme;
 use crate::error::{Classify, ErrorKind};
 
 /// Path of the policy file relative to the project root.

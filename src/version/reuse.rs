@@ -12,9 +12,9 @@
 //!   version whose tag was never pushed, or was moved, is not built twice
 //!   from different sources either.
 
+use super::error::VersionError;
 use super::policy::ReleasePolicy;
 use super::resolve::ResolvedVersion;
-use super::VersionError;
 use crate::source::Checkout;
 
 /// Refuse a release build whose commit is not the one its tags name.

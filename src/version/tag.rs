@@ -9,7 +9,9 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Scheme, Version};
+use super::error::MalformedTag;
+use super::scheme::Scheme;
+use super::Version;
 
 /// A parsed tag template.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,24 +73,6 @@ impl fmt::Display for TagTemplate {
 fn local_label(p: &super::pep440::Pep440) -> String {
     let parts: Vec<String> = p.local.iter().map(ToString::to_string).collect();
     parts.join(".")
-}
-
-/// A tag that does not have the template's form.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("tag {tag:?} is malformed: {reason}; expected {expected} (e.g. {example})")]
-pub struct MalformedTag {
-    pub tag: String,
-    pub reason: String,
-    /// The template, e.g. `v{version}`.
-    pub expected: String,
-    /// A well-formed example tag.
-    pub example: String,
-}
-
-impl crate::error::Classify for MalformedTag {
-    fn kind(&self) -> crate::error::ErrorKind {
-        crate::error::ErrorKind::BadInput
-    }
 }
 
 impl TagTemplate {

@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use super::canonical::read_canonical;
+use super::error::VersionError;
 use super::policy::{ReleasePolicy, VersionSource};
-use super::resolve::read_canonical;
-use super::{Version, VersionError};
+use super::Version;
 use crate::source::git::{GitError, Repo};
 
 pub(super) fn mismatch(

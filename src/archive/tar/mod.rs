@@ -28,10 +28,17 @@
 //! assert_eq!(&bytes[257..265], b"ustar\x0000");
 //! ```
 
+mod header;
+mod node;
+
 use std::io::{self, Read, Write};
 
-/// Size of one tar block.
-pub const BLOCK: usize = 512;
+pub use header::BLOCK;
+use header::{
+    base256, checksum, octal_nul, put, Kind, CKSUM, GID, LINK, MAGIC, MODE, MTIME, NAME, SIZE,
+    TYPE, UID,
+};
+use node::{npm_header, pax_record};
 
 /// The tar layout to produce. See the module documentation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,30 +78,6 @@ impl crate::error::Classify for TarError {
         match self {
             TarError::BadPath { .. } => crate::error::ErrorKind::BadInput,
             _ => crate::error::ErrorKind::Internal,
-        }
-    }
-}
-
-/// What a header describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind<'a> {
-    File(u64),
-    Dir,
-    Symlink(&'a str),
-}
-
-impl Kind<'_> {
-    fn flag(&self) -> u8 {
-        match self {
-            Kind::File(_) => b'0',
-            Kind::Dir => b'5',
-            Kind::Symlink(_) => b'2',
-        }
-    }
-    fn size(&self) -> u64 {
-        match self {
-            Kind::File(n) => *n,
-            _ => 0,
         }
     }
 }
@@ -246,68 +229,6 @@ fn check_path(path: &str) -> Result<(), TarError> {
         reason,
     })
 }
-
-// ---------------------------------------------------------------- fields
-
-const NAME: usize = 0;
-const MODE: usize = 100;
-const UID: usize = 108;
-const GID: usize = 116;
-const SIZE: usize = 124;
-const MTIME: usize = 136;
-const CKSUM: usize = 148;
-const TYPE: usize = 156;
-const LINK: usize = 157;
-const MAGIC: usize = 257;
-const DEVMAJOR: usize = 329;
-const DEVMINOR: usize = 337;
-const PREFIX: usize = 345;
-
-fn checksum(b: &[u8; BLOCK]) -> u64 {
-    b.iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if (CKSUM..CKSUM + 8).contains(&i) {
-                b' ' as u64
-            } else {
-                c as u64
-            }
-        })
-        .sum()
-}
-
-/// `width-1` zero-padded octal digits and a NUL (tar crate, Python).
-fn octal_nul(dst: &mut [u8], n: u64) -> bool {
-    let w = dst.len();
-    let s = format!("{n:0>width$o}", width = w - 1);
-    if s.len() > w - 1 {
-        base256(dst, n);
-        return false;
-    }
-    dst[..w - 1].copy_from_slice(s.as_bytes());
-    dst[w - 1] = 0;
-    true
-}
-
-/// GNU base-256 for numbers too large for octal.
-fn base256(dst: &mut [u8], n: u64) {
-    dst.fill(0);
-    let w = dst.len();
-    for (i, b) in n.to_be_bytes().iter().rev().enumerate() {
-        if i < w {
-            dst[w - 1 - i] = *b;
-        }
-    }
-    dst[0] |= 0x80;
-}
-
-fn put(dst: &mut [u8], s: &[u8]) {
-    let n = s.len().min(dst.len());
-    dst[..n].copy_from_slice(&s[..n]);
-}
-
-mod node;
-use node::{npm_header, pax_record};
 
 // ---------------------------------------------------------------- GNU (tar crate)
 

@@ -2,7 +2,7 @@
 //! portable mode (`npm pack`): `padOctal` numbers, `splitPrefix` long
 //! names, UTF-16 lengths, and pax `x` headers when a field does not fit.
 
-use super::{
+use super::header::{
     base256, checksum, Kind, BLOCK, CKSUM, DEVMAJOR, DEVMINOR, LINK, MAGIC, MODE, MTIME, NAME,
     PREFIX, SIZE, TYPE,
 };

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::bins::package_bins;
+use super::error::NpmError;
 use super::packlist::{self, Walk};
-use super::{package_bins, NpmError};
 
 /// The names `bundleDependencies`/`bundledDependencies` lists (`true` =
 /// every `dependencies` key), or an error naming the bad value.
@@ -149,7 +150,7 @@ pub fn bundled_files(root: &Path, manifest: &Value) -> Result<Vec<String>, NpmEr
         } else {
             Walk::Bundled
         };
-        let prefix = super::rel_string(&rel);
+        let prefix = rel_string(&rel);
         for f in packlist::select_as(&abs, &sel, walk)? {
             out.push(format!("{prefix}/{f}"));
         }
@@ -214,6 +215,14 @@ pub fn install_input(from: &Path, to: &Path) -> Result<(), NpmError> {
         }
     }
     Ok(())
+}
+
+/// `/`-separated form of a relative path.
+fn rel_string(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]

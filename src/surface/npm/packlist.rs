@@ -28,8 +28,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use super::error::NpmError;
 use super::glob::Rule;
-use super::NpmError;
 
 const DEFAULTS: &[&str] = &[
     ".npmignore",

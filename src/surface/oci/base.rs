@@ -373,7 +373,7 @@ impl BaseImage {
 
 /// A reader of a layer's uncompressed tar.
 pub fn uncompressed(path: &Path, media: MediaType) -> std::io::Result<Box<dyn Read>> {
-    use super::schema::LayerCompression as C;
+    use crate::recipe::oci::LayerCompression as C;
     let f = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(path)?);
     Ok(match media.layer_kind().flatten() {
         Some(C::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(f)),

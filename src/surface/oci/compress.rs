@@ -28,8 +28,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::schema::LayerCompression;
 use crate::archive::deflate::Deflate;
+use crate::recipe::oci::LayerCompression;
 
 /// Uncompressed bytes per gzip chunk.
 pub const GZIP_CHUNK: usize = 1 << 20;

@@ -35,7 +35,7 @@ impl DockerLayer {
     /// The archive entry's name: the blob digest, with the extension of
     /// its compression.
     fn name(&self) -> String {
-        use super::schema::LayerCompression as C;
+        use crate::recipe::oci::LayerCompression as C;
         let ext = match self.media_type.layer_kind().flatten() {
             Some(C::Gzip) => "tar.gz",
             Some(C::Zstd) => "tar.zst",

@@ -44,8 +44,8 @@ pub enum MediaType {
 
 impl MediaType {
     /// The layer's compression, if it is a layer type kiln can read.
-    pub fn layer_kind(self) -> Option<Option<super::schema::LayerCompression>> {
-        use super::schema::LayerCompression as C;
+    pub fn layer_kind(self) -> Option<Option<crate::recipe::oci::LayerCompression>> {
+        use crate::recipe::oci::LayerCompression as C;
         match self {
             MediaType::Layer => Some(None),
             MediaType::LayerGzip | MediaType::DockerLayerGzip => Some(Some(C::Gzip)),

@@ -12,9 +12,9 @@
 use super::blobs::{Blobs, Digest, Hashing};
 use super::compress::ParallelEncoder;
 use super::plan::{Entry, EntryKind};
-use super::schema::LayerCompression;
 use super::OciError;
 use crate::archive::tar::{Dialect, TarWriter};
+use crate::recipe::oci::LayerCompression;
 
 /// A written layer.
 #[derive(Debug, Clone)]

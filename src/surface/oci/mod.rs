@@ -32,7 +32,6 @@ pub mod json;
 pub mod layer;
 mod origins;
 pub mod plan;
-pub mod schema;
 pub mod settings;
 pub mod sources;
 
@@ -42,12 +41,12 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::error::{Classify, ErrorKind};
+use crate::recipe::oci::LayerCompression;
 use crate::recipe::{Recipe, RecipeError};
 use blobs::{Blobs, Digest};
 use json::{
     canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
 };
-use schema::LayerCompression;
 
 use super::{Artifact, Job, Output, SurfaceError};
 
@@ -405,7 +404,7 @@ fn initial_config(
 /// the base's.
 fn run_settings(
     rc: &mut json::RunConfig,
-    s: &schema::OciSection,
+    s: &crate::recipe::oci::OciSection,
     r: &Recipe,
     version: plan::Spelling<'_>,
 ) -> Result<(), OciError> {

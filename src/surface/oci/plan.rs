@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use super::blobs::Digest;
 use super::json::Platform;
-use super::schema::{LayerCompression, OciSection};
 use super::settings;
 use super::sources::{Found, Listing, Sources};
 use super::OciError;
+use crate::recipe::oci::{LayerCompression, OciSection};
 use crate::recipe::Recipe;
 use crate::source::view::FileData;
 use crate::version::channels::is_valid_oci_tag;
@@ -310,7 +310,7 @@ fn shadowed_axes(r: &Recipe, s: &OciSection) -> Result<(), OciError> {
 fn check_layer(
     r: &Recipe,
     i: usize,
-    l: &super::schema::LayerSection,
+    l: &crate::recipe::oci::LayerSection,
     version: Spelling<'_>,
     p: Option<&Platform>,
 ) -> Result<(), OciError> {
@@ -380,7 +380,7 @@ fn run_settings(r: &Recipe, s: &OciSection, version: Spelling<'_>) -> Result<(),
     Ok(())
 }
 
-fn pin(r: &Recipe, b: &super::schema::BaseSection, layout: &str) -> Result<Digest, OciError> {
+fn pin(r: &Recipe, b: &crate::recipe::oci::BaseSection, layout: &str) -> Result<Digest, OciError> {
     let (key, value) = match (&b.digest, b.digests.get(layout)) {
         (Some(d), None) if b.digests.is_empty() => ("oci.base.digest".to_string(), d),
         (None, Some(d)) => (format!("oci.base.digests.{layout}"), d),
@@ -493,7 +493,7 @@ fn base_pin(
 fn layer_plan(
     r: &Recipe,
     i: usize,
-    l: &super::schema::LayerSection,
+    l: &crate::recipe::oci::LayerSection,
     version: Spelling<'_>,
     platform: Option<&Platform>,
     sources: &Sources<'_>,

@@ -47,9 +47,8 @@ impl Sources<'_> {
     pub fn find(&self, r: &Recipe, key: &str, from: &str) -> Result<Found, OciError> {
         let missing = || super::plan::missing(r, key, from);
         let through_link = || super::plan::invalid(r, key, from, "passes through a symbolic link");
-        let (root, rest) = match from.strip_prefix("inputs/") {
-            Some(rest) => {
-                let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (root, rest) = match crate::recipe::schema::input_mount(from) {
+            Some((mount, path)) => {
                 let base = self.inputs.get(mount).ok_or_else(|| {
                     super::plan::invalid(
                         r,

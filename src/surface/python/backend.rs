@@ -212,26 +212,6 @@ impl BuildSystem {
     }
 }
 
-/// The crate a maturin project builds (`[tool.maturin] manifest-path`,
-/// default `Cargo.toml`), relative to the project; `None` for other
-/// backends. Its version is the project's, so kiln stamps it too.
-pub fn maturin_manifest(pyproject: &str) -> Option<String> {
-    let doc: toml_edit::DocumentMut = pyproject.parse().ok()?;
-    let backend = doc.get("build-system")?.get("build-backend")?.as_str()?;
-    if backend.split([':', '.']).next() != Some("maturin") {
-        return None;
-    }
-    let path = doc
-        .get("tool")
-        .and_then(|t| t.get("maturin"))
-        .and_then(|m| m.get("manifest-path"))
-        .and_then(|p| p.as_str())
-        .unwrap_or("Cargo.toml");
-    let path = path.strip_prefix("./").unwrap_or(path);
-    crate::archive::check_entry_path(path).ok()?;
-    Some(path.to_string())
-}
-
 /// The environment of every backend run: no user site, no bytecode
 /// written, a fixed hash seed, pip unable to reach an index. (The
 /// interpreter's shared libpython needs no library path: the sandbox mounts
@@ -582,18 +562,19 @@ pub fn plan(
     tool_cache: Option<&Path>,
     host: &BTreeMap<String, std::path::PathBuf>,
 ) -> Result<Option<Resolved>, PythonError> {
-    use crate::stamp::tree::Tree;
+    use crate::source::tree::Tree;
     if settings(recipe).backend == PythonBackend::Native {
         return Ok(None);
     }
     let file = Path::new(base).join("pyproject.toml");
-    let text = crate::stamp::tree::SnapshotTree::new(snapshot).read(&file);
+    let text = crate::source::tree::SnapshotTree::new(snapshot).read(&file);
     resolve(recipe, text.as_deref(), &file, mode, root, tool_cache, host)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stamp::pyproject::maturin_manifest;
 
     #[test]
     fn build_system_defaults_and_checks() {

@@ -132,9 +132,8 @@ pub(super) fn mapped(
     from: &str,
 ) -> Result<Vec<(String, DiskFile)>, PythonError> {
     let bad = |reason: &str| recipe_err(job, key, from, reason);
-    let disk = match from.strip_prefix("inputs/") {
-        Some(rest) => {
-            let (mount, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let disk = match crate::recipe::schema::input_mount(from) {
+        Some((mount, path)) => {
             let base = job
                 .inputs
                 .get(mount)

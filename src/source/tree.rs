@@ -1,15 +1,17 @@
-//! The project tree the stamping rule looks at: the checkout on disk
-//! ([`FsTree`]) or the commit a build reads ([`SnapshotTree`]), so that
-//! `kiln version set` and build-time stamping decide from the same facts
-//! (which manifests exist, what they say) through one rule
-//! ([`super::rule`]).
+//! The project tree the stamping rule and the version resolver look at: the
+//! checkout on disk ([`FsTree`]), a commit's path list ([`PathList`]) or the
+//! commit a build reads ([`SnapshotTree`]), so that `kiln version set` and
+//! build-time stamping decide from the same facts (which manifests exist,
+//! what they say) through one rule (`stamp::rule`); and the directory
+//! globs (`members = ["crates/*"]`) expanded over it.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::source::git::ObjectReader;
-use crate::source::snapshot::{Content, FileKind, Snapshot};
+use crate::source::model::{Content, FileKind};
+use crate::source::snapshot::Snapshot;
 
 /// Read access to a project tree, by project-relative paths.
 pub trait Tree {
@@ -131,7 +133,7 @@ impl<'a> SnapshotTree<'a> {
 }
 
 fn key(rel: &Path) -> String {
-    super::rel_str(rel)
+    rel_str(rel)
 }
 
 impl Tree for SnapshotTree<'_> {
@@ -206,7 +208,7 @@ pub fn expand_dir_globs(tree: &dyn Tree, patterns: &[String]) -> Vec<PathBuf> {
                     continue;
                 }
                 let child = rel.join(&n);
-                if glob.is_match(super::rel_str(&child)) {
+                if glob.is_match(rel_str(&child)) {
                     out.insert(child.clone());
                 }
                 stack.push((child, d + 1));
@@ -214,4 +216,15 @@ pub fn expand_dir_globs(tree: &dyn Tree, patterns: &[String]) -> Vec<PathBuf> {
         }
     }
     out.into_iter().collect()
+}
+
+/// `p`'s normal components joined with `/`.
+pub fn rel_str(p: &Path) -> String {
+    p.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -1,5 +1,5 @@
 //! The `[oci]` table of a recipe, as written (serde). Validation and
-//! templating happen in [`super::plan`].
+//! templating happen in `surface::oci::plan`.
 //!
 //! ```toml
 //! surface = "oci"
@@ -76,7 +76,7 @@ pub struct BaseSection {
     pub digests: BTreeMap<String, String>,
     /// Publish base layers holding members with absolute or `..` names, or
     /// hardlinks leaving the root (still reported as warnings); refused
-    /// otherwise ([`super::hazards`]).
+    /// otherwise (`surface::oci::hazards`).
     #[serde(default)]
     pub allow_unsafe_base_names: bool,
 }
