@@ -51,7 +51,7 @@ command -v uv     >/dev/null 2>&1 || need_pip+=(uv)
 command -v check-wheel-contents >/dev/null 2>&1 || need_pip+=(check-wheel-contents)
 $PY -c 'import build' 2>/dev/null || need_pip+=(build)
 $PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
-# flit_core 3.x: the published projects rebuilt in tests/python_pypi.rs pin <4.
+# flit_core 3.x: the published projects rebuilt in tests/corpora/python_pypi.rs pin <4.
 $PY -c 'import flit_core, sys; sys.exit(int(flit_core.__version__.split(".")[0]) >= 4)' 2>/dev/null || need_pip+=('flit_core>=3.9,<4')
 $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
 $PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
