@@ -8,7 +8,7 @@
 # offline) and in-toto-attestation.
 #
 #   scripts/test.sh                # everything
-#   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
+#   scripts/test.sh nix_           # only tests whose names match (a name filter, as cargo test's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,4 +70,17 @@ export NIX_REMOTE="${NIX_REMOTE:-}"
 # Build kiln first: it also fills the cargo cache that offline crate and
 # command builds in the tests read.
 cargo build --locked --all-targets
+
+# cargo-nextest, when installed, runs every test in its own process with all
+# cores busy until the end and the slowest tests first (.config/nextest.toml);
+# it does not run doctests, so `cargo test --doc` follows. Without it,
+# `cargo test` runs the same tests one binary at a time. Either way every test
+# runs and any failure fails the script.
+if cargo nextest --version >/dev/null 2>&1; then
+  status=0
+  cargo nextest run --locked --no-fail-fast --no-tests=warn -- "$@" || status=$?
+  cargo test --locked --doc -- "$@" || status=$?
+  exit "$status"
+fi
+echo "test.sh: cargo-nextest is not installed: running cargo test (slower on few cores)" >&2
 exec cargo test --locked --no-fail-fast -- "$@"
