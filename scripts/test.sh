@@ -8,7 +8,7 @@
 # offline) and in-toto-attestation.
 #
 #   scripts/test.sh                # everything
-#   scripts/test.sh nix_           # only tests whose names match (cargo test filter)
+#   scripts/test.sh nix_           # only tests whose names match (a name filter, as cargo test's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +51,7 @@ command -v uv     >/dev/null 2>&1 || need_pip+=(uv)
 command -v check-wheel-contents >/dev/null 2>&1 || need_pip+=(check-wheel-contents)
 $PY -c 'import build' 2>/dev/null || need_pip+=(build)
 $PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
-# flit_core 3.x: the published projects rebuilt in tests/python_pypi.rs pin <4.
+# flit_core 3.x: the published projects rebuilt in tests/corpora/python_pypi.rs pin <4.
 $PY -c 'import flit_core, sys; sys.exit(int(flit_core.__version__.split(".")[0]) >= 4)' 2>/dev/null || need_pip+=('flit_core>=3.9,<4')
 $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
 $PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
@@ -70,4 +70,17 @@ export NIX_REMOTE="${NIX_REMOTE:-}"
 # Build kiln first: it also fills the cargo cache that offline crate and
 # command builds in the tests read.
 cargo build --locked --all-targets
+
+# cargo-nextest, when installed, runs every test in its own process with all
+# cores busy until the end and the slowest tests first (.config/nextest.toml);
+# it does not run doctests, so `cargo test --doc` follows. Without it,
+# `cargo test` runs the same tests one binary at a time. Either way every test
+# runs and any failure fails the script.
+if cargo nextest --version >/dev/null 2>&1; then
+  status=0
+  cargo nextest run --locked --no-fail-fast --no-tests=warn -- "$@" || status=$?
+  cargo test --locked --doc -- "$@" || status=$?
+  exit "$status"
+fi
+echo "test.sh: cargo-nextest is not installed: running cargo test (slower on few cores)" >&2
 exec cargo test --locked --no-fail-fast -- "$@"

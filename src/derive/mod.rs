@@ -27,7 +27,7 @@ pub use epoch::{EpochError, EpochOrigin, SourceDateEpoch};
 
 /// Version of the derivation format itself (the `kiln_derivation` field).
 /// Every cache key changes with it: bump it only as a deliberate decision
-/// (the golden test in `tests/golden_derivation.rs` pins the bytes).
+/// (the golden test in `tests/formats/golden_derivation.rs` pins the bytes).
 /// 2: unset recipe keys are left out of `config` (adding a recipe key to
 /// kiln no longer changes every existing derivation).
 pub const FORMAT: u64 = 2;

@@ -1,5 +1,5 @@
 //! Entry points of the fuzz targets in `fuzz/`, kept in the library so that
-//! `tests/fuzz_corpus.rs` replays the corpus through exactly the same code
+//! `tests/formats/fuzz_corpus.rs` replays the corpus through exactly the same code
 //! on stable. Each must return (any result) without panicking, hanging or
 //! allocating beyond the small limits below.
 

@@ -19,7 +19,7 @@
 //!
 //! Levels are compared over the whole string before moving to the next, so
 //! `ab < aB < Ab < b`. The table covers ASCII and Latin-1 and is checked
-//! against node's `localeCompare` on generated names (tests/npm_collation.rs);
+//! against node's `localeCompare` on generated names (tests/ecosystems/npm_collation.rs);
 //! symbols beyond Latin-1 (arrows, math, technical, shapes, dingbats,
 //! emoji, currency) are slotted into the symbol order by block (see
 //! `symbol_block_primary`); other

@@ -1,0 +1,369 @@
+//! Surfaces through `kiln build`: bundles accepted by tar/zip readers with
+//! the intended entries, modes and times; npm metadata in `--json`; crates
+//! named per the stamped version; directory (non-git) projects; bad input
+//! in surface configuration exits 2 and registers nothing.
+
+use crate::common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::fixture::{git, monorepo, tree_digest};
+use common::{cmd, kiln, require_tool, run, run_ok, write};
+
+fn kiln_in(root: &Path, store: &Path, args: &[&str]) -> Command {
+    let mut c = kiln();
+    c.arg("-C").arg(root).arg("--store").arg(store).args(args);
+    c.env_remove("SOURCE_DATE_EPOCH");
+    c
+}
+
+fn build_json(root: &Path, store: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["build", "--json"];
+    a.extend_from_slice(args);
+    let out = run_ok(&mut kiln_in(root, store, &a));
+    serde_json::from_str(&out).expect("json")
+}
+
+fn artifact<'a>(v: &'a serde_json::Value, recipe: &str) -> &'a serde_json::Value {
+    let r = v["recipes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == recipe)
+        .unwrap_or_else(|| panic!("no recipe {recipe} in {v}"));
+    &r["artifacts"][0]
+}
+
+const PY_LIST_TAR: &str = r#"
+import sys, tarfile, json
+with tarfile.open(sys.argv[1]) as t:
+    print(json.dumps([[m.name, m.mode, m.mtime, m.uid, m.gid, m.uname, m.gname, m.type.decode()] for m in t.getmembers()]))
+"#;
+
+const PY_LIST_ZIP: &str = r#"
+import sys, zipfile, json
+with zipfile.ZipFile(sys.argv[1]) as z:
+    assert z.testzip() is None
+    print(json.dumps([[i.filename, i.external_attr >> 16, list(i.date_time), i.compress_type, len(i.extra)] for i in z.infolist()]))
+"#;
+
+#[test]
+fn bundles_are_read_by_python_tar_and_unzip_with_the_intended_metadata() {
+    if !require_tool("python3") || !require_tool("unzip") {
+        return;
+    }
+    let (tmp, root) = monorepo();
+    // an executable, a symlink and a zstd variant
+    write(&root.join("docs/tools/run.sh"), "#!/bin/sh\necho run\n");
+    run(cmd("chmod")
+        .args(["+x"])
+        .arg(root.join("docs/tools/run.sh")));
+    std::os::unix::fs::symlink("index.md", root.join("docs/latest.md")).unwrap();
+    write(
+        &root.join("recipes/docs-zst.toml"),
+        "surface = \"tarball\"\nsource = \"docs\"\nprefix = \"d/\"\noutput = \"docs-{version}.tar.zst\"\n[tarball]\ncompression = \"zstd\"\n",
+    );
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "more docs"]);
+    let sde: i64 = git(&root, &["log", "-1", "--format=%ct"]).parse().unwrap();
+    let store = tmp.path().join("store");
+    let v = build_json(
+        &root,
+        &store,
+        &["--version", "1.2.3", "docs-bundle", "docs-zip", "docs-zst"],
+    );
+
+    let tgz = root
+        .join("dist")
+        .join(artifact(&v, "docs-bundle")["file"].as_str().unwrap());
+    assert_eq!(tgz.file_name().unwrap(), "mini-docs-1.2.3.tar.gz");
+    let listing = run_ok(cmd("python3").args(["-c", PY_LIST_TAR]).arg(&tgz));
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&listing).unwrap();
+    let names: Vec<&str> = entries.iter().map(|e| e[0].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "mini-docs-1.2.3/guide/start.md",
+            "mini-docs-1.2.3/index.md",
+            "mini-docs-1.2.3/latest.md",
+            "mini-docs-1.2.3/tools/run.sh"
+        ]
+    );
+    for e in &entries {
+        assert_eq!(
+            e[2].as_i64().unwrap(),
+            sde,
+            "mtime is SOURCE_DATE_EPOCH: {e}"
+        );
+        assert_eq!((e[3].as_i64(), e[4].as_i64()), (Some(0), Some(0)), "{e}");
+        assert_eq!((e[5].as_str(), e[6].as_str()), (Some(""), Some("")), "{e}");
+    }
+    let mode = |n: &str| {
+        entries
+            .iter()
+            .find(|e| e[0].as_str().unwrap().ends_with(n))
+            .unwrap()[1]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(mode("index.md"), 0o644);
+    assert_eq!(mode("run.sh"), 0o755);
+    let ty = |n: &str| {
+        entries
+            .iter()
+            .find(|e| e[0].as_str().unwrap().ends_with(n))
+            .unwrap()[7]
+            .clone()
+    };
+    assert_eq!(ty("latest.md"), "2", "a symlink stays a symlink");
+    // GNU tar agrees
+    let gnu = run_ok(cmd("tar").arg("-tvzf").arg(&tgz));
+    assert!(gnu.contains("latest.md -> index.md"), "{gnu}");
+
+    let zip = root
+        .join("dist")
+        .join(artifact(&v, "docs-zip")["file"].as_str().unwrap());
+    run_ok(cmd("unzip").arg("-t").arg(&zip));
+    let listing = run_ok(cmd("python3").args(["-c", PY_LIST_ZIP]).arg(&zip));
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&listing).unwrap();
+    let date = run_ok(
+        cmd("date")
+            .args(["-u", "-d"])
+            .arg(format!("@{sde}"))
+            .arg("+%Y %-m %-d %-H %-M %-S"),
+    );
+    let want: Vec<i64> = date.split(' ').map(|x| x.parse().unwrap()).collect();
+    for e in &entries {
+        let got: Vec<i64> = e[2]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            &got[..5],
+            &want[..5],
+            "zip time is SOURCE_DATE_EPOCH in UTC: {e}"
+        );
+        assert_eq!(got[5], want[5] / 2 * 2, "2-second DOS resolution: {e}");
+        assert_eq!(e[4].as_i64(), Some(0), "no extra fields: {e}");
+    }
+    let zmode = |n: &str| {
+        entries
+            .iter()
+            .find(|e| e[0].as_str().unwrap().ends_with(n))
+            .unwrap()[1]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(zmode("index.md"), 0o100644);
+    assert_eq!(zmode("run.sh"), 0o100755);
+
+    if require_tool("zstd") {
+        let zst = root
+            .join("dist")
+            .join(artifact(&v, "docs-zst")["file"].as_str().unwrap());
+        let out = run_ok(
+            cmd("sh")
+                .arg("-c")
+                .arg(format!("zstd -dc '{}' | tar -tvf -", zst.display())),
+        );
+        assert!(out.contains("d/guide/start.md"), "{out}");
+    }
+}
+
+#[test]
+fn npm_artifacts_carry_integrity_and_the_dist_tag() {
+    let (tmp, root) = monorepo();
+    let store = tmp.path().join("store");
+    // a prerelease (the fixture's 0.3.0-rc.1 plus the dev suffix) goes to `next`
+    let v = build_json(&root, &store, &["mini-npm"]);
+    let a = artifact(&v, "mini-npm");
+    assert_eq!(a["dist_tag"], "next", "{a}");
+    assert!(
+        a["integrity"].as_str().unwrap().starts_with("sha512-"),
+        "{a}"
+    );
+    let file = a["file"].as_str().unwrap();
+    assert!(
+        file.starts_with("mini-flow-0.3.0-rc.1-") && file.ends_with(".tgz"),
+        "{file}"
+    );
+    // the integrity is the tarball's sha512
+    let bytes = std::fs::read(root.join("dist").join(file)).unwrap();
+    let sri = run_ok(
+        cmd("python3")
+            .args(["-c", "import sys,hashlib,base64;print('sha512-'+base64.b64encode(hashlib.sha512(open(sys.argv[1],'rb').read()).digest()).decode())"])
+            .arg(root.join("dist").join(file)),
+    );
+    assert_eq!(a["integrity"].as_str().unwrap(), sri);
+    assert!(!bytes.is_empty());
+    // the stamped package.json is the one inside
+    let pj = run_ok(
+        cmd("tar")
+            .arg("-xzOf")
+            .arg(root.join("dist").join(file))
+            .arg("package/package.json"),
+    );
+    let pj: serde_json::Value = serde_json::from_str(&pj).unwrap();
+    assert_eq!(
+        format!("mini-flow-{}.tgz", pj["version"].as_str().unwrap()),
+        file
+    );
+
+    // a stable release goes to `latest`
+    let v = build_json(&root, &store, &["--version", "1.0.0", "mini-npm"]);
+    assert_eq!(artifact(&v, "mini-npm")["dist_tag"], "latest");
+}
+
+#[test]
+fn a_directory_project_builds_honouring_gitignore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("plain");
+    write(
+        &root.join("recipes/site.toml"),
+        "surface = \"tarball\"\nsource = \"site\"\n",
+    );
+    write(
+        &root.join("recipes/release.toml"),
+        "[version]\nsource = \"file:VERSION\"\n",
+    );
+    write(&root.join("VERSION"), "2.0.0\n");
+    write(&root.join("site/index.html"), "<p>hi</p>\n");
+    write(&root.join("site/secret.log"), "ignored\n");
+    write(&root.join(".gitignore"), "*.log\n");
+    let store = tmp.path().join("store");
+    let v = build_json(&root, &store, &[]);
+    let file = artifact(&v, "site")["file"].as_str().unwrap().to_string();
+    assert_eq!(file, "site-2.0.0.tar.gz");
+    let list = run_ok(cmd("tar").arg("-tzf").arg(root.join("dist").join(&file)));
+    assert_eq!(list, "index.html");
+    // no commit time: 1980-01-01, unless SOURCE_DATE_EPOCH says otherwise
+    let verbose = run_ok(
+        cmd("tar")
+            .arg("--utc")
+            .arg("-tvzf")
+            .arg(root.join("dist").join(&file)),
+    );
+    assert!(verbose.contains("1980-01-01"), "{verbose}");
+    let out =
+        run(kiln_in(&root, &store, &["build", "--json"]).env("SOURCE_DATE_EPOCH", "nonsense"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SOURCE_DATE_EPOCH=\"nonsense\""));
+}
+
+#[test]
+fn bad_surface_input_exits_2_and_registers_nothing() {
+    let (tmp, root) = monorepo();
+    let store = tmp.path().join("store");
+    run_ok(&mut kiln_in(&root, &store, &["build", "docs-bundle"]));
+    let before = tree_digest(&store.join(".kiln/realisations"));
+    let check = |root: &Path, recipe: &str, needles: &[&str]| {
+        let o = run(&mut kiln_in(root, &store, &["build", recipe]));
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{recipe}: {err}");
+        for n in needles {
+            assert!(
+                err.contains(n),
+                "{recipe}: error does not mention {n:?}: {err}"
+            );
+        }
+    };
+    // package.json without a version
+    let pj = std::fs::read_to_string(root.join("node/package.json")).unwrap();
+    write(
+        &root.join("node/package.json"),
+        pj.replace("  \"version\": \"0.3.0-rc.1\",\n", ""),
+    );
+    git(&root, &["commit", "-q", "-am", "no version"]);
+    check(&root, "mini-npm", &["package.json", "version"]);
+    // a `files` entry that matches nothing: npm ignores it, kiln warns
+    write(
+        &root.join("node/package.json"),
+        pj.replace("\"lib/\"", "\"lib/\",\n    \"nothing-here/\""),
+    );
+    git(&root, &["commit", "-q", "-am", "files"]);
+    // (another store: this build succeeds and registers its output)
+    let warn_store = tmp.path().join("store-warn");
+    let o = run(&mut kiln_in(
+        &root,
+        &warn_store,
+        &["build", "--json", "mini-npm"],
+    ));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        out.contains("nothing-here") && out.contains("package.json"),
+        "the warning names the entry: {out}"
+    );
+    write(&root.join("node/package.json"), &pj);
+    git(&root, &["commit", "-q", "-am", "restore"]);
+    // a map entry that does not exist
+    write(
+        &root.join("recipes/bad-map.toml"),
+        "surface = \"zip\"\nsource = \"docs\"\n[[map]]\nfrom = \"missing.txt\"\nto = \"x.txt\"\n",
+    );
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "bad map"]);
+    check(
+        &root,
+        "bad-map",
+        &["recipes/bad-map.toml", "map[0].from", "missing.txt"],
+    );
+    // an unknown host input
+    write(
+        &root.join("recipes/bad-host.toml"),
+        "surface = \"command\"\n[command]\nargv = [\"true\"]\noutputs = [\"x\"]\nhost-inputs = [\"my-secrets\"]\n",
+    );
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "bad host"]);
+    let o = run(&mut kiln_in(&root, &store, &["build", "docs-bundle"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("my-secrets"));
+    git(
+        &root,
+        &["rm", "-q", "recipes/bad-host.toml", "recipes/bad-map.toml"],
+    );
+    git(&root, &["commit", "-q", "-m", "drop"]);
+    // a crate the workspace does not contain
+    if require_tool("bwrap") {
+        let r = std::fs::read_to_string(root.join("recipes/mini-crates.toml")).unwrap();
+        write(
+            &root.join("recipes/mini-crates.toml"),
+            r.replace("\"mini-cli\"]", "\"mini-gui\"]"),
+        );
+        git(&root, &["commit", "-q", "-am", "unknown crate"]);
+        check(&root, "mini-crates", &["mini-gui", "not a member"]);
+    }
+    assert_eq!(
+        tree_digest(&store.join(".kiln/realisations")),
+        before,
+        "bad input registered something"
+    );
+}
+
+#[test]
+fn a_missing_version_source_says_how_to_declare_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("docs-only");
+    write(
+        &root.join("recipes/site.toml"),
+        "surface = \"tarball\"\nsource = \"site\"\n",
+    );
+    write(&root.join("site/index.html"), "<p>hi</p>\n");
+    let store = tmp.path().join("store");
+    let o = run(&mut kiln_in(&root, &store, &["build"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("Cargo.toml")
+            && err.contains("the default")
+            && err.contains("[version] source"),
+        "{err}"
+    );
+    assert!(!store.exists(), "bad input created the store");
+    // --version is enough
+    let v = build_json(&root, &store, &["--version", "0.1.0"]);
+    assert_eq!(artifact(&v, "site")["file"], "site-0.1.0.tar.gz");
+}

@@ -1,0 +1,263 @@
+//! kiln's own release (the README's first command): built in one clone,
+//! rebuilt and compared bit for bit (`--check`) from a second clone at
+//! another path with another umask and time zone, then all cache hits; both
+//! clones publish the same `SHA256SUMS`; the `.crate` holds what `cargo
+//! package` lists in a clean clone and builds outside kiln, offline; the
+//! binary in the release tarball runs and hashes as Nix does.
+//!
+//! A fast test checks the same contract without building: cargo packs every
+//! source file of kiln (Cargo.toml's `exclude` is anchored), and the
+//! `kiln-crate` recipe reads every file cargo packs.
+
+use crate::common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use common::{cmd, kiln, kiln_bin, require_tool, run, run_ok};
+
+/// `cargo package --list` in `dir`: the paths cargo would pack.
+fn cargo_list(dir: &Path) -> Vec<String> {
+    let listed = run_ok(
+        cmd("cargo")
+            .args(["package", "--list", "--offline", "--allow-dirty"])
+            .current_dir(dir),
+    );
+    let mut v: Vec<String> = listed.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// The entry paths of a `.crate`, below its `{name}-{version}/` directory.
+fn crate_entries(crate_file: &Path) -> Vec<String> {
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(crate_file).unwrap())
+        .read_to_end(&mut tar)
+        .unwrap();
+    let mut a = tar::Archive::new(tar.as_slice());
+    let mut v: Vec<String> = a
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path().unwrap().display().to_string();
+            p.split_once('/').unwrap().1.to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The one file in `dir` whose name ends with `suffix`.
+fn dist_file(dir: &Path, suffix: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no *{suffix} in {}", dir.display()))
+}
+
+#[test]
+fn cargo_packs_every_source_file_and_the_crate_recipe_reads_them() {
+    if !require_tool("cargo") || !require_tool("git") {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let listed = cargo_list(root);
+    // Every tracked source file is packed (an unanchored `store/` in
+    // `exclude` once dropped src/store/, and `dist/` the module now named
+    // src/engine/placement/).
+    let tracked = run_ok(cmd("git").args(["ls-files", "src"]).current_dir(root));
+    for file in tracked.lines() {
+        assert!(
+            listed.iter().any(|l| l == file),
+            "cargo does not pack {file}"
+        );
+    }
+    for dir in ["store/", "dist/", "fuzz/", "bench/out/"] {
+        assert!(
+            !listed.iter().any(|l| l.starts_with(dir)),
+            "cargo packs {dir}"
+        );
+    }
+    // kiln's reading of the recipe (its `exclude`, kiln's globs) selects
+    // every file cargo packs (cargo's own reading of Cargo.toml's).
+    let checkout = kiln::source::Checkout::resolve(root, None, true).unwrap();
+    let (recipes, _) = kiln::recipe::load::project(&checkout).unwrap();
+    let snapshot =
+        kiln::source::Snapshot::take(&checkout, &kiln::source::SnapshotOptions::default()).unwrap();
+    let r = &recipes.recipes["kiln-crate"];
+    let selection = snapshot
+        .select(&r.file, &r.spec.source, &r.spec.include, &r.spec.exclude)
+        .unwrap();
+    let generated = [".cargo_vcs_info.json", "Cargo.toml.orig"];
+    for file in listed.iter().filter(|f| !generated.contains(&f.as_str())) {
+        assert!(
+            selection.files.iter().any(|f| &f.path == file),
+            "recipes/kiln-crate.toml does not select {file}, which cargo packs"
+        );
+    }
+}
+
+fn clone_to(dest: &Path) {
+    let src = env!("CARGO_MANIFEST_DIR");
+    run_ok(
+        cmd("git")
+            .args(["clone", "-q", "--no-hardlinks", src])
+            .arg(dest),
+    );
+}
+
+#[test]
+fn kiln_builds_its_own_release_reproducibly() {
+    if !require_tool("bwrap") || !require_tool("cargo") || !require_tool("git") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a/kiln");
+    let b = tmp.path().join("b/somewhere/else/kiln-clone");
+    clone_to(&a);
+    clone_to(&b);
+    let store = tmp.path().join("store");
+    let listed_in_clone = cargo_list(&a);
+
+    let built = run_ok(
+        kiln()
+            .arg("-C")
+            .arg(&a)
+            .arg("--store")
+            .arg(&store)
+            .args(["build", "--json"]),
+    );
+    let v: serde_json::Value = serde_json::from_str(&built).unwrap();
+    let recipes = v["recipes"].as_array().unwrap();
+    assert!(recipes.iter().all(|r| r["status"] == "built"), "{built}");
+    let names: Vec<&str> = recipes
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["kiln-bin", "kiln-crate", "kiln-dist"]);
+
+    // The second clone, elsewhere, under another umask and TZ, rebuilds every
+    // registered derivation and compares bytes.
+    let mut c = cmd("sh");
+    c.args(["-c", "umask 027 && exec \"$0\" \"$@\""])
+        .arg(kiln_bin())
+        .arg("-C")
+        .arg(&b)
+        .arg("--store")
+        .arg(&store)
+        .args(["build", "--check", "--json"])
+        .env("TZ", "Pacific/Chatham")
+        .env_remove("KILN_STORE")
+        .env_remove("SOURCE_DATE_EPOCH");
+    let checked = run(&mut c);
+    assert!(
+        checked.status.success(),
+        "rebuilding from another clone differs:\n{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    assert!(v["recipes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "checked"));
+
+    let again = run_ok(
+        kiln()
+            .arg("-C")
+            .arg(&a)
+            .arg("--store")
+            .arg(&store)
+            .args(["build", "--json"]),
+    );
+    let v: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert!(
+        v["recipes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "cached"),
+        "{again}"
+    );
+
+    let sums_a = std::fs::read_to_string(a.join("dist/SHA256SUMS")).unwrap();
+    let sums_b = std::fs::read_to_string(b.join("dist/SHA256SUMS")).unwrap();
+    assert_eq!(sums_a, sums_b);
+    assert!(
+        sums_a.contains(".crate") && sums_a.contains("-x86_64-unknown-linux-gnu.tar.gz"),
+        "{sums_a}"
+    );
+
+    // The .crate holds exactly what cargo lists in a clean clone, and it
+    // builds outside kiln, offline, with the lockfile it carries.
+    let crate_file = dist_file(&a.join("dist"), ".crate");
+    assert_eq!(crate_entries(&crate_file), listed_in_clone);
+    compile_unpacked(&crate_file, tmp.path());
+
+    // The released binary works, hashes as Nix does and carries no host path.
+    let tarball = dist_file(&a.join("dist"), "-x86_64-unknown-linux-gnu.tar.gz");
+    let unpack = tmp.path().join("unpacked");
+    std::fs::create_dir_all(&unpack).unwrap();
+    run_ok(cmd("tar").arg("-xzf").arg(&tarball).arg("-C").arg(&unpack));
+    let top = std::fs::read_dir(&unpack)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let released = top.join("kiln");
+    let version = run_ok(cmd(released.to_str().unwrap()).arg("--version"));
+    assert!(version.starts_with("kiln "), "{version}");
+    if require_tool("nix-hash") {
+        let file = a.join("README.md");
+        let ours = run_ok(cmd(released.to_str().unwrap()).arg("hash").arg(&file));
+        let nix = run_ok(
+            cmd("nix-hash")
+                .args(["--type", "sha256", "--base32"])
+                .arg(&file),
+        );
+        assert_eq!(
+            ours, nix,
+            "the released kiln hashes README.md unlike nix-hash"
+        );
+    }
+    let bytes = std::fs::read(&released).unwrap();
+    for leak in [
+        tmp.path().to_string_lossy().as_bytes(),
+        b"/root/".as_slice(),
+        b"/build/src",
+    ] {
+        assert!(
+            !bytes.windows(leak.len()).any(|w| w == leak),
+            "the binary contains {:?}",
+            String::from_utf8_lossy(leak)
+        );
+    }
+}
+
+/// Unpack `crate_file` and `cargo build --offline --locked` it from the
+/// host's cargo cache (dependencies unoptimised: this checks that it
+/// compiles, not how fast it runs); the binary it builds runs.
+fn compile_unpacked(crate_file: &Path, tmp: &Path) {
+    let into = tmp.join("crate-unpacked");
+    std::fs::create_dir_all(&into).unwrap();
+    run_ok(cmd("tar").arg("-xzf").arg(crate_file).arg("-C").arg(&into));
+    let dir = std::fs::read_dir(&into)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let target = tmp.join("crate-target");
+    run_ok(
+        cmd("nice")
+            .args(["cargo", "build", "--offline", "--locked", "--config"])
+            .arg("profile.dev.package.\"*\".opt-level=0")
+            .env("CARGO_TARGET_DIR", &target)
+            .env("CARGO_PROFILE_DEV_DEBUG", "0")
+            .current_dir(&dir),
+    );
+    let version = run_ok(cmd(target.join("debug/kiln").to_str().unwrap()).arg("--version"));
+    assert!(version.starts_with("kiln "), "{version}");
+}

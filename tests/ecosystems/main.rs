@@ -1,0 +1,17 @@
+//! The npm, Python and OCI surfaces against the real clients of each
+//! ecosystem (npm, pip, twine, uv, skopeo, umoci, podman).
+//!
+//! One test binary per area (see ARCHITECTURE.md, "Tests"): each file
+//! below is a module, its tests named `<file>::<test>`.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../oci_support/mod.rs"]
+mod oci_support;
+
+mod npm_collation;
+mod npm_pack;
+mod oci_image;
+mod python_backend;
+mod python_backend_map;
+mod python_native;

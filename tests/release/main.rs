@@ -1,0 +1,18 @@
+//! Release versions: `kiln version`, the mappings against their reference
+//! implementations, stamping, post releases and version reuse.
+//!
+//! One test binary per area (see ARCHITECTURE.md, "Tests"): each file
+//! below is a module, its tests named `<file>::<test>`.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../oci_support/mod.rs"]
+mod oci_support;
+
+mod post_release;
+mod realrepo;
+mod stamp_patterns;
+mod stamp_setversion;
+mod version_cli;
+mod version_oracles;
+mod version_reuse;
