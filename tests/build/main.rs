@@ -15,4 +15,5 @@ mod command_outputs;
 mod crate_git;
 mod crate_package;
 mod flake;
+mod interpreters;
 mod sandbox_isolation;

@@ -13,5 +13,6 @@ mod npm_collation;
 mod npm_pack;
 mod oci_image;
 mod python_backend;
+mod python_backend_env;
 mod python_backend_map;
 mod python_native;

@@ -11,6 +11,7 @@ mod oci_support;
 
 mod post_release;
 mod realrepo;
+mod release_shapes;
 mod stamp_patterns;
 mod stamp_setversion;
 mod version_cli;

@@ -9,7 +9,7 @@
 //! Oracles: the pyenv interpreters themselves run on the host, gcc, pip,
 //! unzip.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;

@@ -12,8 +12,8 @@
 //! skopeo, umoci and podman read every image and its tags, and the image's
 //! rootfs runs under bubblewrap.
 
-mod common;
-mod oci_support;
+use crate::common;
+use crate::oci_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -11,7 +11,7 @@
 //! Set-up, the only network use: `pip download --only-binary=:all:` into
 //! `$CARGO_TARGET_TMPDIR/backend-env/<set>` (kept for offline reruns).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
