@@ -601,47 +601,34 @@ fn graph() -> Graph {
 /// component. A cycle found must lie inside one of these (so no new cycle
 /// and no growth passes), and each must still be found (so a fixed one is
 /// taken off the list). The hubs that both dispatch and define the shared
-/// types: `engine/mod.rs` (BuildOptions, Status, RecipeReport; plan ↔ post,
-/// execute ↔ workspace, dist ↔ place) and `surface/mod.rs` with
-/// `surface/python/mod.rs` and `surface/oci/mod.rs` (Job, Artifact,
-/// SurfaceError, PythonError, OciError).
-const KNOWN_CYCLES: &[&[&str]] = &[
-    &[
-        "src/engine/placement/mod.rs",
-        "src/engine/placement/place.rs",
-        "src/engine/execute.rs",
-        "src/engine/mod.rs",
-        "src/engine/plan.rs",
-        "src/engine/post.rs",
-        "src/engine/workspace.rs",
-    ],
-    &[
-        "src/surface/bundle.rs",
-        "src/surface/mod.rs",
-        "src/surface/oci/base.rs",
-        "src/surface/oci/docker.rs",
-        "src/surface/oci/layer.rs",
-        "src/surface/oci/mod.rs",
-        "src/surface/oci/origins.rs",
-        "src/surface/oci/plan.rs",
-        "src/surface/oci/sources.rs",
-        "src/surface/origins.rs",
-        "src/surface/python/backend.rs",
-        "src/surface/python/environment.rs",
-        "src/surface/python/files.rs",
-        "src/surface/python/install.rs",
-        "src/surface/python/metadata.rs",
-        "src/surface/python/mod.rs",
-        "src/surface/python/normalise.rs",
-        "src/surface/python/origins.rs",
-        "src/surface/python/pep517.rs",
-        "src/surface/python/placed.rs",
-        "src/surface/python/project.rs",
-        "src/surface/python/sdist.rs",
-        "src/surface/python/wheel.rs",
-        "src/surface/python/wheels.rs",
-    ],
-];
+/// types: `surface/mod.rs` with `surface/python/mod.rs` and
+/// `surface/oci/mod.rs` (Job, Artifact, SurfaceError, PythonError, OciError).
+const KNOWN_CYCLES: &[&[&str]] = &[&[
+    "src/surface/bundle.rs",
+    "src/surface/mod.rs",
+    "src/surface/oci/base.rs",
+    "src/surface/oci/docker.rs",
+    "src/surface/oci/layer.rs",
+    "src/surface/oci/mod.rs",
+    "src/surface/oci/origins.rs",
+    "src/surface/oci/plan.rs",
+    "src/surface/oci/sources.rs",
+    "src/surface/origins.rs",
+    "src/surface/python/backend.rs",
+    "src/surface/python/environment.rs",
+    "src/surface/python/files.rs",
+    "src/surface/python/install.rs",
+    "src/surface/python/metadata.rs",
+    "src/surface/python/mod.rs",
+    "src/surface/python/normalise.rs",
+    "src/surface/python/origins.rs",
+    "src/surface/python/pep517.rs",
+    "src/surface/python/placed.rs",
+    "src/surface/python/project.rs",
+    "src/surface/python/sdist.rs",
+    "src/surface/python/wheel.rs",
+    "src/surface/python/wheels.rs",
+]];
 
 #[test]
 fn no_import_cycle_between_files() {

@@ -15,7 +15,9 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde_json::json;
 
-use super::plan::{target_of, Node, Plan, Realised, Resolved};
+use super::context::{Ctx, Sweep};
+use super::plan::{target_of, Node, Plan, Realised};
+use super::resolved::Resolved;
 use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status};
 use std::sync::mpsc::Sender;
 
@@ -26,38 +28,6 @@ use crate::surface::Artifact;
 
 /// One finished node: its report, its realised output and any `--check` mismatch.
 type Done = (RecipeReport, Realised, Option<String>);
-
-/// What every build of one invocation shares.
-pub(super) struct Ctx<'a> {
-    pub plan: &'a Plan<'a>,
-    pub store: &'a Store,
-    pub opts: &'a BuildOptions,
-    pub progress: &'a dyn Progress,
-    /// Where finished workspaces go to be removed off the build's path.
-    pub sweep: &'a Sender<Sweep>,
-}
-
-/// What the sweeper removes.
-#[derive(Debug)]
-pub enum Sweep {
-    /// A build's whole workspace, once its output is registered.
-    Workspace(tempfile::TempDir),
-    /// A part of a workspace no longer read (its sources and input copies,
-    /// once the surface has built): removed while the output registers.
-    Tree(std::path::PathBuf),
-}
-
-impl Sweep {
-    /// Remove it, never following a link a build left in it
-    /// ([`crate::fsutil::remove_tree`]); errors are left to `kiln store gc`.
-    pub fn remove(self) {
-        let path = match self {
-            Sweep::Workspace(dir) => dir.keep(),
-            Sweep::Tree(path) => path,
-        };
-        let _ = crate::fsutil::remove_tree(&path);
-    }
-}
 
 /// A workspace that is handed to the sweeper when the build is done with it
 /// (whichever way the build ends); removed here if the sweeper is gone.

@@ -2,10 +2,10 @@
 //!
 //! The life of a build ([`build`]):
 //!
-//! 1. [`plan::Resolved::load`]: resolve the [`Checkout`](crate::source::Checkout)
+//! 1. [`resolved::Resolved::load`]: resolve the [`Checkout`](crate::source::Checkout)
 //!    once, read recipes and policy from it, take the snapshot and resolve
 //!    the version side by side (for a post release, the release it re-issues
-//!    too, at its tag: [`post`]);
+//!    too, at its tag: [`resolved::load_base`]; what it builds: [`post`]);
 //! 2. [`plan::Plan::new`]: select recipes (with inputs, in dependency order)
 //!    and resolve each node's files, versions, `SOURCE_DATE_EPOCH`, tools and
 //!    `dist/` names — bad input fails here, before the store is opened;
@@ -19,136 +19,30 @@
 //! Nothing after step 1 looks at the checkout again: builds read the
 //! snapshot, never the working tree (except with `--dirty`).
 
+mod context;
 mod error;
 pub mod execute;
+mod options;
 mod origins;
 pub mod placement;
 pub mod plan;
 mod post;
+mod report;
+mod resolved;
 mod workspace;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
-use crate::derive::{DrvHash, SourceDateEpoch};
-use crate::nix::store_path::StorePath;
-use crate::recipe::Surface;
-use crate::sandbox::SandboxMode;
-use crate::store::{Realisation, Store};
+use crate::store::Store;
 pub use crate::surface::Artifact;
 
 pub use error::BuildError;
 pub use execute::artifacts_of;
+pub use options::{BuildOptions, Substituter, DIST_DIR};
 pub use placement::DistFile;
-pub use plan::{Plan, Planned, Resolved};
-
-/// What to build and how.
-#[derive(Debug, Clone, Default)]
-pub struct BuildOptions {
-    /// The project root.
-    pub root: PathBuf,
-    /// The store directory.
-    pub store_dir: PathBuf,
-    /// Where artifacts go (`--out`; default `<root>/dist`).
-    pub out_dir: Option<PathBuf>,
-    /// Recipe names (empty: all).
-    pub recipes: Vec<String>,
-    /// Build from this revision instead of `HEAD`.
-    pub rev: Option<String>,
-    /// Use the working tree instead of the commit.
-    pub dirty: bool,
-    /// Override the version (as if it were the canonical one, release build).
-    pub version: Option<String>,
-    /// Build as if `HEAD` carried this tag.
-    pub tag: Option<String>,
-    /// Rebuild registered derivations and compare.
-    pub check: bool,
-    /// Parallel builds (default: number of CPUs).
-    pub jobs: Option<usize>,
-    /// How command recipes run.
-    pub sandbox: SandboxMode,
-    /// An explicit `SOURCE_DATE_EPOCH` (from the environment).
-    pub source_date_epoch: Option<SourceDateEpoch>,
-    /// Host cache locations for `host-inputs` (e.g. `cargo-registry`).
-    pub host_inputs: BTreeMap<String, PathBuf>,
-    /// Where to fetch derivations from before building them (`--cache`).
-    pub substituter: Option<Arc<dyn Substituter>>,
-    /// How long to wait for a derivation another process is building
-    /// (`--lock-timeout`; `None`: as long as it takes).
-    pub lock_timeout: Option<std::time::Duration>,
-    /// The per-user state directory (the store key, the tool cache),
-    /// resolved once by the caller (`kiln` uses `store::default_state_dir`).
-    /// `None`: no tool cache, and the store looks its key up itself.
-    pub state_dir: Option<PathBuf>,
-    /// The directory relative paths in these options are relative to (the
-    /// caller's working directory); `None`: they are taken as they are.
-    pub cwd: Option<PathBuf>,
-}
-
-/// Fetches a derivation's output from elsewhere (a binary cache, see
-/// [`crate::cache`]) instead of building it.
-pub trait Substituter: Send + Sync + std::fmt::Debug {
-    /// Register the realisation of `drv` and its output in `store` and
-    /// return it; `Ok(None)` when the source does not have it. An error is
-    /// reported as a warning and the derivation is built here.
-    fn substitute(&self, store: &Store, drv: &str) -> Result<Option<Realisation>, String>;
-}
-
-/// The `dist/` directory below the project root when `--out` is not given.
-pub const DIST_DIR: &str = "dist";
-
-impl BuildOptions {
-    /// The `dist/` directory: `--out`, else `<root>/dist` ([`DIST_DIR`]).
-    pub fn dist_dir(&self) -> PathBuf {
-        self.out_dir
-            .clone()
-            .unwrap_or_else(|| self.root.join(DIST_DIR))
-    }
-}
-
-/// What happened to a recipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Built,
-    Cached,
-    Checked,
-    /// Fetched by the [`Substituter`] instead of built.
-    Substituted,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Built => "built",
-            Status::Cached => "cached",
-            Status::Substituted => "substituted",
-            Status::Checked => "checked",
-        }
-    }
-}
-
-/// The result for one recipe.
-#[derive(Debug, Clone)]
-pub struct RecipeReport {
-    pub id: String,
-    pub surface: Surface,
-    pub drv: DrvHash,
-    /// The build's `provenance::BuildKey` token: which of the output's
-    /// statements is this build's.
-    pub build: String,
-    pub status: Status,
-    /// The output, and where it is on disk.
-    pub output: StorePath,
-    pub store_path: PathBuf,
-    pub artifacts: Vec<Artifact>,
-    pub duration: Duration,
-    /// `Some(version)` for a post release's code input: built as release
-    /// `version` built it, an artifact of that release, not in this
-    /// build's `dist/`.
-    pub release_of: Option<String>,
-}
+pub use plan::{Plan, Planned};
+pub use report::{Progress, Quiet, RecipeReport, Status};
+pub use resolved::Resolved;
 
 /// The result of [`build`].
 #[derive(Debug, Clone)]
@@ -162,21 +56,6 @@ pub struct BuildReport {
     /// The npm dist-tag of this version (npm artifacts are published under it).
     pub npm_dist_tag: String,
 }
-
-/// Progress callbacks (the CLI draws them; the library never prints).
-pub trait Progress: Sync {
-    fn waiting(&self, _id: &str) {}
-    /// Recipe `id` starts building derivation `drv` (not called for cache
-    /// hits and substitutions).
-    fn started(&self, _id: &str, _surface: crate::recipe::Surface, _drv: &crate::derive::DrvHash) {}
-    fn finished(&self, _id: &str, _status: Status, _elapsed: Duration) {}
-    fn warn(&self, _message: &str) {}
-}
-
-/// A [`Progress`] that shows nothing.
-#[derive(Debug)]
-pub struct Quiet;
-impl Progress for Quiet {}
 
 /// `kiln build`: plan, build what is not registered, write `dist/`.
 pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport, BuildError> {
@@ -202,9 +81,9 @@ fn build_planned(
 ) -> Result<BuildReport, BuildError> {
     // Finished workspaces are removed on a thread of their own, beside the
     // remaining builds and the `dist/` copy; the scope waits for it.
-    let (sweep, swept) = std::sync::mpsc::channel::<execute::Sweep>();
+    let (sweep, swept) = std::sync::mpsc::channel::<context::Sweep>();
     std::thread::scope(|s| {
-        s.spawn(move || swept.into_iter().for_each(execute::Sweep::remove));
+        s.spawn(move || swept.into_iter().for_each(context::Sweep::remove));
         let result = publish(opts, progress, resolved, plan, store, &sweep);
         drop(sweep);
         result
@@ -217,7 +96,7 @@ fn publish(
     resolved: &Resolved,
     plan: &Plan<'_>,
     store: &Store,
-    sweep: &std::sync::mpsc::Sender<execute::Sweep>,
+    sweep: &std::sync::mpsc::Sender<context::Sweep>,
 ) -> Result<BuildReport, BuildError> {
     let released = release_witness(resolved, store)?;
     for id in &plan.skipped {

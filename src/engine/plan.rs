@@ -11,88 +11,23 @@
 //! outputs); that is the only place a derivation is assembled.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
+use super::resolved::Resolved;
 use super::{BuildError, BuildOptions};
 use crate::derive::{Derivation, DrvHash, InputRef, Isolation, SourceDateEpoch, ToolRef, Versions};
 use crate::nix::store_path::StorePath;
-use crate::recipe::policy::ReleasePolicy;
-use crate::recipe::{Recipe, Recipes, Surface};
+use crate::recipe::{Recipe, Surface};
 use crate::sandbox::Tool;
-use crate::source::{Checkout, Selection, Snapshot, SnapshotOptions};
+use crate::source::{Selection, Snapshot};
 use crate::store::{Realisation, Store};
 use crate::surface;
-use crate::version::{ResolvedVersion, Target};
+use crate::version::Target;
 
 /// Names kiln itself writes into `dist/`; no artifact may take them.
 pub const RESERVED_DIST_NAMES: &[&str] = &["SHA256SUMS", ".kiln-dist.lock", ".kiln-dist.json"];
-
-/// Everything read from the checkout, once per invocation.
-#[derive(Debug)]
-pub struct Resolved {
-    pub checkout: Checkout,
-    pub recipes: Recipes,
-    pub policy: ReleasePolicy,
-    pub snapshot: Snapshot,
-    pub version: ResolvedVersion,
-    /// A post release: the release it re-issues, read at that release's
-    /// tag; its code recipes are built from there ([`super::post`]).
-    pub base: Option<Box<Resolved>>,
-}
-
-impl Resolved {
-    /// Resolve the checkout, load recipes and policy from it, then take the
-    /// snapshot and resolve the version (independent git work, side by side).
-    pub fn load(opts: &BuildOptions) -> Result<Resolved, BuildError> {
-        let checkout = Checkout::resolve(&opts.root, opts.rev.as_deref(), opts.dirty)?;
-        let mut resolved = Resolved::load_checkout(opts, checkout)?;
-        resolved.base = super::post::load_base(opts, &resolved.version)?;
-        Ok(resolved)
-    }
-
-    /// [`load`](Self::load) from a resolved checkout, without a base release.
-    pub(super) fn load_checkout(
-        opts: &BuildOptions,
-        checkout: Checkout,
-    ) -> Result<Resolved, BuildError> {
-        let root = &opts.root;
-        let (recipes, policy) = crate::recipe::load::project(&checkout)?;
-        let cwd = opts.cwd.as_deref();
-        let mut exclude_dirs = vec![absolute(&opts.store_dir, cwd)];
-        if let Some(o) = &opts.out_dir {
-            exclude_dirs.push(absolute(o, cwd));
-        }
-        exclude_dirs.push(absolute(&root.join(super::DIST_DIR), cwd));
-        let snap_opts = SnapshotOptions { exclude_dirs };
-        let overrides = crate::version::Overrides {
-            version: opts.version.clone(),
-            tag: opts.tag.clone(),
-        };
-        // The version side runs on its own thread so that the snapshot's own
-        // parallel git queries get both rayon workers.
-        let (snapshot, version) = std::thread::scope(|s| {
-            let version =
-                s.spawn(|| crate::version::resolve::resolve_at(&checkout, &policy, &overrides));
-            let snapshot = Snapshot::take(&checkout, &snap_opts);
-            match version.join() {
-                Ok(v) => (snapshot, v),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
-        let version = version?;
-        crate::version::reuse::check_tags(&checkout, &policy, &version, opts.tag.as_deref())?;
-        Ok(Resolved {
-            snapshot: snapshot?,
-            version,
-            checkout,
-            recipes,
-            policy,
-            base: None,
-        })
-    }
-}
 
 /// One recipe to build, with everything resolved but its inputs' outputs.
 #[derive(Debug)]
@@ -666,24 +601,5 @@ impl DistNames {
             }
         }
         Ok(())
-    }
-}
-
-/// An absolute, symlink-free spelling of `p` (which may not exist yet,
-/// relative to `cwd`), so it compares equal to the canonical project root of
-/// a snapshot.
-fn absolute(p: &Path, cwd: Option<&Path>) -> PathBuf {
-    let abs = match cwd {
-        Some(c) if !p.is_absolute() => c.join(p),
-        _ => p.to_path_buf(),
-    };
-    if let Ok(c) = std::fs::canonicalize(&abs) {
-        return c;
-    }
-    match (abs.parent(), abs.file_name()) {
-        (Some(parent), Some(name)) => std::fs::canonicalize(parent)
-            .map(|c| c.join(name))
-            .unwrap_or(abs),
-        _ => abs,
     }
 }

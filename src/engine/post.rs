@@ -12,63 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::plan::Resolved;
-use super::{BuildError, BuildOptions};
+use super::resolved::Resolved;
+use super::BuildError;
 use crate::recipe::{Recipe, Surface};
-use crate::source::Checkout;
-use crate::version::{ResolvedVersion, Version};
-
-/// The release a post release re-issues: `3.1.0.post1` → `3.1.0`, in the
-/// same scheme. `None` for a version that is not a post release.
-pub fn base_version(v: &Version) -> Option<Version> {
-    v.post_base()
-}
-
-/// The base release of a post release, read at its tag: `None` when
-/// `version` is not a post release. A missing tag is bad input naming it.
-pub fn load_base(
-    opts: &BuildOptions,
-    version: &ResolvedVersion,
-) -> Result<Option<Box<Resolved>>, BuildError> {
-    let Some(base) = base_version(&version.canonical) else {
-        return Ok(None);
-    };
-    let tag = version.policy().tag.render(&base);
-    let post_error = |reason: String| BuildError::PostReleaseBase {
-        version: version.canonical.to_string(),
-        base: base.to_string(),
-        tag: tag.clone(),
-        reason,
-    };
-    let rev = format!("refs/tags/{tag}");
-    let checkout = Checkout::resolve(&opts.root, Some(&rev), false).map_err(|source| {
-        BuildError::PostReleaseTag {
-            version: version.canonical.to_string(),
-            base: base.to_string(),
-            tag: tag.clone(),
-            source: Box::new(source),
-        }
-    })?;
-    // Built as the tag's release: the tag names the base version by
-    // construction, so that is the version (a post release's own
-    // `--version`/`--tag` are not the base's).
-    let base_opts = BuildOptions {
-        rev: Some(rev),
-        dirty: false,
-        version: Some(base.to_string()),
-        tag: None,
-        ..opts.clone()
-    };
-    let resolved = Resolved::load_checkout(&base_opts, checkout)?;
-    if resolved.version.canonical.to_string() != base.to_string() || !resolved.version.is_release()
-    {
-        return Err(post_error(format!(
-            "its commit builds version {}, not release {base}",
-            resolved.version.canonical
-        )));
-    }
-    Ok(Some(Box::new(resolved)))
-}
 
 /// What a post-release build builds: each recipe with the release it is
 /// built from, in dependency order, and the code recipes it skips.

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::context::Ctx;
 use super::error::io;
-use super::execute::Ctx;
 use super::plan::{Node, Realised};
 use super::BuildError;
 use crate::derive::{Derivation, DrvHash};
@@ -117,7 +117,7 @@ pub(super) fn run(
     let origins = resolve_origins(ws, p, &stamped, inputs, &output.origins)?;
     // Nothing reads the sources and input copies any more.
     for d in [src, inputs_dir] {
-        let _ = cx.sweep.send(super::execute::Sweep::Tree(d));
+        let _ = cx.sweep.send(super::context::Sweep::Tree(d));
     }
     Ok(Built {
         path: output.path,

@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::fsutil::Dir;
 
@@ -50,8 +50,11 @@ use super::{BuildError, RecipeReport};
 use crate::hash::Sha256;
 use crate::store::Store;
 
+mod entry;
 mod place;
 mod recorded;
+
+use entry::{temp_name, Entry, TMP_PREFIX};
 
 use place::{place, Retire};
 pub use recorded::{check_recorded, dist_name, UnsafeArtifact};
@@ -60,8 +63,6 @@ pub use recorded::{check_recorded, dist_name, UnsafeArtifact};
 pub const LOCK_NAME: &str = ".kiln-dist.lock";
 /// Which source the artifacts in `dist/` were built from.
 pub const STATE_NAME: &str = ".kiln-dist.json";
-/// Prefix of temporary names.
-const TMP_PREFIX: &str = ".kiln-tmp-";
 
 /// A file written into `dist/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,18 +93,6 @@ struct State {
     /// an earlier one of the same size.
     #[serde(default)]
     copied: BTreeMap<String, String>,
-}
-
-/// One top-level `dist/` entry to place.
-struct Entry {
-    recipe: String,
-    src: PathBuf,
-    directory: bool,
-    /// sha256 recorded at registration (files only).
-    sha256: Option<String>,
-    /// A directory's files' sha256 as its provenance records them, by
-    /// relative path.
-    files: BTreeMap<String, String>,
 }
 
 /// Refuse an output directory reached through a symlink git tracks
@@ -480,16 +469,6 @@ fn remove_leftovers(dir: &Dir) -> Result<(), BuildError> {
         }
     }
     Ok(())
-}
-
-/// The temporary name a new copy of `name` is written under.
-fn temp_name(name: &str) -> String {
-    format!("{TMP_PREFIX}{}-{name}", std::process::id())
-}
-
-/// Where a retired entry waits for removal (never a [`temp_name`]).
-fn aside_name(name: &str) -> String {
-    format!("{TMP_PREFIX}{}.old.{name}", std::process::id())
 }
 
 /// Replace `dir/name` with a file holding `bytes` (0644) unless it already

@@ -9,7 +9,7 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{aside_name, temp_name, Entry};
+use super::entry::{aside_name, temp_name, Entry};
 use crate::engine::error::io;
 use crate::engine::BuildError;
 use crate::fsutil::Dir;
