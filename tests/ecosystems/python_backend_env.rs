@@ -58,12 +58,17 @@ fn kiln_build(root: &Path, store: &Path, wheels: &Path) -> Command {
 }
 
 fn kiln_build_at(root: &Path, store: &Path, wheels: &Path, version: &str) -> Command {
+    kiln_in(root, store, wheels, &["build", "--version", version])
+}
+
+/// `kiln ARGS` in `root` with `store` and the directory of wheels.
+fn kiln_in(root: &Path, store: &Path, wheels: &Path, args: &[&str]) -> Command {
     let mut c = common::kiln();
     c.arg("-C")
         .arg(root)
         .arg("--store")
         .arg(store)
-        .args(["build", "--version", version])
+        .args(args)
         .env("KILN_PYTHON_WHEELS", wheels)
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("KILN_STORE");
@@ -285,19 +290,25 @@ fn poetry_core_from_a_directory_of_wheels_builds_as_the_front_end_does() {
     assert_same(&dist_file(&root, ".tar.gz"), &d_sdist);
 }
 
+/// A committed poetry-core project, its own copy of the downloaded
+/// poetry-core wheels (which a test may change) and a store path:
+/// `(wheels, root, store)`. `None`: skipped (outside CI).
+fn poetry_with_own_wheels(tmp: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+    if !tools(&["python3", "bwrap", "git"]) {
+        return None;
+    }
+    let downloaded = wheels("poetry-core", &["poetry-core"])?;
+    let dir = tmp.join("wheels");
+    common::fixture::copy_dir(&downloaded, &dir, false);
+    Some((dir, poetry_project(&tmp.join("poetry")), tmp.join("store")))
+}
+
 #[test]
 fn the_environment_is_reused_and_replaced_when_a_wheel_changes() {
-    if !tools(&["python3", "bwrap", "git"]) {
-        return;
-    }
-    let Some(src) = wheels("poetry-core", &["poetry-core"]) else {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((wheels, root, store)) = poetry_with_own_wheels(tmp.path()) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let wheels = tmp.path().join("wheels");
-    common::fixture::copy_dir(&src, &wheels, false);
-    let root = poetry_project(&tmp.path().join("poetry"));
-    let store = tmp.path().join("store");
     run_ok(&mut kiln_build(&root, &store, &wheels));
     let (_, first) = environments(&store);
     assert_eq!(first.len(), 1, "{first:?}");
@@ -428,4 +439,42 @@ fn a_hostile_wheel_is_refused() {
         assert_eq!(environments(&store).1.len(), 0, "{case}");
         assert!(!root.join("dist").exists(), "{case}");
     }
+}
+
+/// What the backend's `get_requires_for_build_*` asks for is resolved
+/// against the whole directory while building, so the derivation covers
+/// every wheel there that could be chosen, not only those
+/// `build-system.requires` chose while planning: a wheel added to the
+/// directory gives another derivation; nothing added gives the same one.
+#[test]
+fn a_wheel_added_to_the_directory_changes_the_derivation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((dir, root, store)) = poetry_with_own_wheels(tmp.path()) else {
+        return;
+    };
+    let plan = || {
+        run_ok(&mut kiln_in(
+            &root,
+            &store,
+            &dir,
+            &["plan", "--version", VERSION],
+        ))
+    };
+    let before = plan();
+    assert_eq!(
+        before,
+        plan(),
+        "the same directory plans the same derivations"
+    );
+    let any = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .unwrap();
+    std::fs::copy(&any, dir.join("kiln_extra_dep-1.0-py3-none-any.whl")).unwrap();
+    let after = plan();
+    assert_ne!(
+        before, after,
+        "a wheel added to the directory left the derivations as they were:\n{after}"
+    );
 }

@@ -279,6 +279,10 @@ pub struct Environment {
     pub wheels: Vec<super::wheels::ChosenWheel>,
 }
 
+/// The derivation's entry for the whole declared directory of wheels
+/// ([`super::wheels::directory_digest`]).
+pub const WHEEL_DIRECTORY_ENTRY: &str = "pep517-wheel-directory";
+
 /// The derivation's entry for a wheel of the environment.
 pub fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
     ToolRef::plain(
@@ -353,9 +357,16 @@ pub fn resolve(
         .find(|t| t.name == s.python)
         .map(ToolRef::of_tool)
         .unwrap_or_else(|| ToolRef::plain(s.python.to_string(), String::new(), String::new()));
+    let directory = super::wheels::directory_digest(dir, &interpreter)?;
+    let mut identity: Vec<ToolRef> = wheels.iter().map(wheel_identity).collect();
+    identity.push(ToolRef::plain(
+        WHEEL_DIRECTORY_ENTRY.to_string(),
+        String::new(),
+        directory,
+    ));
     Ok(Some(Resolved {
         tools,
-        identity: wheels.iter().map(wheel_identity).collect(),
+        identity,
         environment: Some(Environment {
             dir: dir.clone(),
             interpreter,

@@ -165,6 +165,31 @@ fn list(dir: &Path, interp: &Interpreter) -> Result<Listing, PythonError> {
     Ok((by_name, seen))
 }
 
+/// A digest of every wheel in `dir` that `interp` could install: sha256
+/// over the sorted lines `file \t sha256`. What the backend's own
+/// `get_requires_for_build_*` will ask for is known only while building,
+/// and it is resolved against this directory; the derivation keeps this
+/// digest so that any wheel that could be chosen then is part of its
+/// identity, not only those `build-system.requires` chose while planning.
+pub fn directory_digest(dir: &Path, interp: &Interpreter) -> Result<String, PythonError> {
+    let (by_name, _) = list(dir, interp)?;
+    let mut files: Vec<&str> = by_name
+        .values()
+        .flatten()
+        .map(|c| c.file.as_str())
+        .collect();
+    files.sort_unstable();
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for file in files {
+        let path = dir.join(file);
+        let (f, _) = crate::fsutil::open_regular(&path).map_err(io(&path))?;
+        let (digest, _) = crate::hash::Sha256::digest_reader_len(f).map_err(io(&path))?;
+        h.update(format!("{file}\t{}\n", digest.to_hex()).as_bytes());
+    }
+    Ok(crate::hash::hex(&h.finalize()))
+}
+
 /// The `Requires-Dist` of a wheel's `METADATA` (read from the wheel,
 /// whose entries are checked as for a backend's wheel).
 fn requires_dist(path: &Path) -> Result<Vec<Requirement<VerbatimUrl>>, PythonError> {
