@@ -37,7 +37,6 @@ use crate::store::Store;
 pub use crate::surface::Artifact;
 
 pub use error::BuildError;
-pub use execute::artifacts_of;
 pub use options::{BuildOptions, Substituter, DIST_DIR};
 pub use placement::DistFile;
 pub use plan::{Plan, Planned};
