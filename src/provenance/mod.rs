@@ -148,7 +148,7 @@ pub fn statement(
                 "externalParameters": {
                     "recipe": drv.recipe,
                     "surface": drv.surface.as_str(),
-                    "config": drv.config,
+                    "config": drv.config.to_value(),
                     "cell": drv.cell,
                     "versions": drv.versions.to_value(),
                 },
