@@ -57,7 +57,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         let lines = Lines::new(interval);
         lines.during(|| crate::engine::build(&opts, &lines))?
     };
-    cache.push_after(&report, &opts.store_dir)?;
+    cache.push_after(&report)?;
     print_artifact_warnings(&report);
     if args.json {
         println!("{}", json(&report));

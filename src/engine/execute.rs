@@ -164,6 +164,7 @@ fn build_one(
             output: real.store_path.clone(),
             store_path: store.path_of(&real.store_path),
             artifacts: real.meta.artifacts.clone(),
+            realisation: real.clone(),
             duration: start.elapsed(),
             release_of: None,
         };
