@@ -165,9 +165,9 @@ pub fn find(store: &Store, path: &Path) -> Result<Found, AuditError> {
         .unwrap_or_default();
     let mut hits: Vec<(Realisation, String)> = Vec::new();
     for r in store.realisations()? {
-        for a in crate::engine::artifacts_of(&r) {
+        for a in &r.meta.artifacts {
             if a.sha256 == sha256 {
-                hits.push((r.clone(), a.file));
+                hits.push((r.clone(), a.file.clone()));
             }
         }
     }
@@ -199,10 +199,12 @@ pub fn find(store: &Store, path: &Path) -> Result<Found, AuditError> {
                         .into(),
                 })?;
             let r = store.realisation(drv).ok().flatten().ok_or_else(unknown)?;
-            let artifact = crate::engine::artifacts_of(&r)
-                .into_iter()
+            let artifact = r
+                .meta
+                .artifacts
+                .iter()
                 .find(|a| a.sha256 == sha256)
-                .map(|a| a.file)
+                .map(|a| a.file.clone())
                 .ok_or_else(unknown)?;
             (r, artifact, FoundBy::Sidecar)
         }

@@ -75,8 +75,8 @@ pub struct CacheRealisation {
     pub out_path: String,
     pub nar_hash: Sha256,
     pub nar_size: u64,
-    /// What the engine recorded with the realisation (artifact list, …).
-    pub meta: serde_json::Value,
+    /// What the engine recorded with the realisation (recipe, artifacts).
+    pub meta: crate::store::RealisationMeta,
     /// The canonical derivation text.
     pub derivation: String,
     /// The output's provenance statement (in-toto JSON), if the store has one.
@@ -89,7 +89,7 @@ pub struct CacheRealisation {
 impl CacheRealisation {
     /// The bytes a signature covers.
     pub fn fingerprint(&self) -> String {
-        let meta = serde_json::to_vec(&self.meta).expect("JSON values serialise");
+        let meta = serde_json::to_vec(&self.meta).expect("metadata serialises");
         let provenance = match &self.provenance {
             Some(p) => format!("sha256:{}", Sha256::digest(p.as_bytes()).to_hex()),
             None => "-".to_string(),
@@ -145,7 +145,9 @@ mod tests {
                 .parse()
                 .unwrap(),
             nar_size: 120,
-            meta: serde_json::json!({"recipe": "r", "artifacts": [{"file": "f.txt"}]}),
+            meta: serde_json::from_value(serde_json::json!({"recipe": "r", "surface": "tarball",
+                "artifacts": [{"file": "f.txt", "path": "", "sha256": "00", "size": 1}]}))
+            .unwrap(),
             derivation: "{\"surface\":\"tarball\"}".into(),
             provenance: Some("{\"_type\":\"https://in-toto.io/Statement/v1\"}".into()),
             signatures: vec![],
@@ -166,7 +168,7 @@ mod tests {
             "if2l83kc9xc6imigiw8g3mmvl0sg9cv8-f.txt"
         );
         let mut m = back.clone();
-        m.meta["recipe"] = "other".into();
+        m.meta.recipe = "other".into();
         assert!(m.trusted_by(&trusted).is_none());
         let mut d = back.clone();
         d.derivation.push(' ');

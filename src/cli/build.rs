@@ -57,7 +57,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         let lines = Lines::new(interval);
         lines.during(|| crate::engine::build(&opts, &lines))?
     };
-    cache.push_after(&report, &opts.store_dir)?;
+    cache.push_after(&report)?;
     print_artifact_warnings(&report);
     if args.json {
         println!("{}", json(&report));
@@ -73,12 +73,21 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
 fn print_artifact_warnings(report: &BuildReport) {
     for r in &report.recipes {
         for a in &r.artifacts {
-            let warnings = a.extra.get("warnings").and_then(|w| w.as_array());
-            for w in warnings.into_iter().flatten().filter_map(|w| w.as_str()) {
+            for w in &a.facts.warnings {
                 eprintln!("kiln: warning: {}: {w}", r.id);
             }
         }
     }
+}
+
+/// An artifact in `kiln build --json`: its name and digest, then its facts.
+#[derive(serde::Serialize)]
+struct JsonArtifact<'a> {
+    file: &'a str,
+    sha256: &'a str,
+    size: u64,
+    #[serde(flatten)]
+    facts: &'a crate::surface::ArtifactFacts,
 }
 
 /// `kiln build --json`.
@@ -94,10 +103,11 @@ fn json(report: &BuildReport) -> String {
                 "status": r.status.as_str(),
                 "release_of": r.release_of,
                 "store_path": r.store_path,
-                "artifacts": r.artifacts.iter().map(|a| {
-                    let mut o = serde_json::json!({"file": a.file, "sha256": a.sha256, "size": a.size});
-                    for (k, v) in &a.extra { o[k] = v.clone(); }
-                    o
+                "artifacts": r.artifacts.iter().map(|a| JsonArtifact {
+                    file: &a.file,
+                    sha256: &a.sha256,
+                    size: a.size,
+                    facts: &a.facts,
                 }).collect::<Vec<_>>(),
             })
         })
@@ -133,8 +143,8 @@ fn human(report: &BuildReport, root: &std::path::Path) -> String {
             continue;
         }
         for a in &r.artifacts {
-            let tag = match a.extra.get("dist_tag").and_then(|t| t.as_str()) {
-                Some(t) => format!(" (npm tag {})", crate::name::shown(t)),
+            let tag = match &a.facts.npm {
+                Some(npm) => format!(" (npm tag {})", crate::name::shown(&npm.dist_tag)),
                 None => String::new(),
             };
             out.push_str(&format!(

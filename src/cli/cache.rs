@@ -467,23 +467,24 @@ impl BuildCacheSession {
     }
 
     /// With --push: upload every derivation the build produced or used.
-    pub fn push_after(
-        &self,
-        report: &crate::engine::BuildReport,
-        store_dir: &std::path::Path,
-    ) -> Result<(), CliError> {
+    pub fn push_after(&self, report: &crate::engine::BuildReport) -> Result<(), CliError> {
         let Some((url, opts)) = &self.push else {
             return Ok(());
         };
-        let store = Store::open(store_dir)?;
-        let mut realisations = Vec::new();
-        for r in &report.recipes {
-            if let Some(real) = store.realisation(r.drv.as_str())? {
-                realisations.push(real);
-            }
-        }
+        let realisations: Vec<_> = report
+            .recipes
+            .iter()
+            .map(|r| r.realisation.clone())
+            .collect();
         let cache = Cache::create(url)?;
-        let results = cache::push::push(&cache, &store, &[], &realisations, opts, &cache::Quiet)?;
+        let results = cache::push::push(
+            &cache,
+            &report.store,
+            &[],
+            &realisations,
+            opts,
+            &cache::Quiet,
+        )?;
         let mut failed = 0;
         let mut pushed = 0;
         for (what, r) in results {

@@ -41,13 +41,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         .get(&found.artifact)
         .cloned()
         .unwrap_or_default();
-    let recipe = found
-        .realisation
-        .meta
-        .get("recipe")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let recipe = found.realisation.meta.recipe.clone();
     if let Some(name) = &args.entry {
         let e = origins
             .entry(&found.artifact, name)

@@ -12,6 +12,7 @@
 //! {"builder":{…},"inputs":{},"name":"docs-bundle","recipe":"docs-bundle",…}
 //! ```
 
+pub mod config;
 pub mod epoch;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use crate::nix::store_path::StorePath;
 use crate::recipe::Surface;
 use crate::sandbox::SandboxMode;
 
+pub use config::Config;
 pub use epoch::{EpochError, EpochOrigin, SourceDateEpoch};
 
 /// Version of the derivation format itself (the `kiln_derivation` field).
@@ -218,8 +220,8 @@ pub struct Derivation {
     /// The recipe id (with matrix cell).
     pub recipe: String,
     pub surface: Surface,
-    /// The recipe's settings, as written (serialised schema).
-    pub config: Value,
+    /// The recipe's settings, as written, and what kiln adds to them.
+    pub config: Config,
     /// Matrix cell values.
     pub cell: BTreeMap<String, String>,
     /// Source directory relative to the project root.
@@ -261,7 +263,7 @@ impl Derivation {
             "name": self.name,
             "recipe": self.recipe,
             "surface": self.surface.as_str(),
-            "config": self.config,
+            "config": self.config.to_value(),
             "cell": self.cell,
             "source": {"dir": self.source_dir, "digest": self.source_digest, "files": self.source_files},
             "versions": self.versions.to_value(),
@@ -332,7 +334,13 @@ mod tests {
             name: "docs".into(),
             recipe: "docs".into(),
             surface: Surface::Tarball,
-            config: serde_json::json!({"b": 1, "a": [true, null, "x"]}),
+            config: Config {
+                settings: serde_json::from_value(
+                    serde_json::json!({"b": 1, "a": [true, null, "x"]}),
+                )
+                .unwrap(),
+                vcs_commit: None,
+            },
             cell: BTreeMap::new(),
             source_dir: "docs".into(),
             source_digest: "blake3:00".into(),
@@ -412,7 +420,10 @@ mod tests {
         d.builder.insert("deflate".into(), "zlib-rs".into());
         variants.push(d);
         let mut d = sample();
-        d.config = serde_json::json!({"b": 2});
+        d.config.settings = serde_json::from_value(serde_json::json!({"b": 2})).unwrap();
+        variants.push(d);
+        let mut d = sample();
+        d.config.vcs_commit = Some("4b825dc642cb6eb9a060e54bf8d69288fbee4904".into());
         variants.push(d);
         let mut d = sample();
         d.isolation = Isolation::Process(SandboxMode::None);

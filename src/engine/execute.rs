@@ -13,7 +13,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde_json::json;
 
 use super::context::{Ctx, Sweep};
 use super::plan::{target_of, Node, Plan, Realised};
@@ -23,7 +22,7 @@ use std::sync::mpsc::Sender;
 
 use crate::derive::{Derivation, DrvHash};
 use crate::provenance::{BuildKey, SourceInfo};
-use crate::store::{Realisation, Store};
+use crate::store::{Realisation, RealisationMeta, Store};
 use crate::surface::Artifact;
 
 /// One finished node: its report, its realised output and any `--check` mismatch.
@@ -164,7 +163,8 @@ fn build_one(
             status,
             output: real.store_path.clone(),
             store_path: store.path_of(&real.store_path),
-            artifacts: artifacts_of(&real),
+            artifacts: real.meta.artifacts.clone(),
+            realisation: real.clone(),
             duration: start.elapsed(),
             release_of: None,
         };
@@ -228,7 +228,12 @@ fn rebuild_mismatch(
         source,
     })?;
     Ok((fresh.hash != real.nar_hash).then(|| {
-        let arts: Vec<String> = artifacts_of(real).into_iter().map(|a| a.file).collect();
+        let arts: Vec<&str> = real
+            .meta
+            .artifacts
+            .iter()
+            .map(|a| a.file.as_str())
+            .collect();
         format!(
             "{} ({}): registered NAR sha256 {} but the rebuild gives {}; artifacts: {}",
             id,
@@ -251,8 +256,11 @@ fn register(
     built: &workspace::Built,
 ) -> Result<Realisation, BuildError> {
     let (plan, store) = (cx.plan, cx.store);
-    let meta =
-        json!({ "recipe": r.id, "surface": r.surface().as_str(), "artifacts": built.artifacts });
+    let meta = RealisationMeta {
+        recipe: r.id.clone(),
+        surface: r.surface(),
+        artifacts: built.artifacts.clone(),
+    };
     let real = store.register_output(
         hash.as_str(),
         &drv.canonical_bytes(),
@@ -385,7 +393,7 @@ fn keep_provenance(
         drv,
         hash,
         &cx.store.path_of(sp),
-        &artifacts_of(real),
+        &real.meta.artifacts,
         origins.as_deref(),
     )?;
     cx.store.write_provenance(sp, &token, &statement)?;
@@ -458,12 +466,4 @@ fn origins_hold(
                 .is_some_and(|i| i.store_path.to_string() == *store_path),
             _ => true,
         })
-}
-
-/// The artifact list recorded in a realisation's metadata.
-pub fn artifacts_of(real: &Realisation) -> Vec<Artifact> {
-    real.meta
-        .get("artifacts")
-        .and_then(|a| serde_json::from_value(a.clone()).ok())
-        .unwrap_or_default()
 }

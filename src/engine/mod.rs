@@ -37,7 +37,6 @@ use crate::store::Store;
 pub use crate::surface::Artifact;
 
 pub use error::BuildError;
-pub use execute::artifacts_of;
 pub use options::{BuildOptions, Substituter, DIST_DIR};
 pub use placement::DistFile;
 pub use plan::{Plan, Planned};
@@ -45,7 +44,7 @@ pub use report::{Progress, Quiet, RecipeReport, Status};
 pub use resolved::Resolved;
 
 /// The result of [`build`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BuildReport {
     /// One report per recipe built, cached or checked, sorted by id.
     pub recipes: Vec<RecipeReport>,
@@ -55,6 +54,10 @@ pub struct BuildReport {
     pub dist: Vec<DistFile>,
     /// The npm dist-tag of this version (npm artifacts are published under it).
     pub npm_dist_tag: String,
+    /// The store the outputs are in (each recipe's
+    /// [`RecipeReport::realisation`] names its output there): what a push
+    /// to a binary cache reads.
+    pub store: Store,
 }
 
 /// `kiln build`: plan, build what is not registered, write `dist/`.
@@ -68,7 +71,7 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
         // Where `dist/` goes is refused now, not after building.
         placement::check_out(&opts.dist_dir())?;
         let store = Store::open_checked(checked, opts.state_dir.clone())?;
-        build_planned(opts, progress, &resolved, &plan, &store)
+        build_planned(opts, progress, &resolved, &plan, store)
     })
 }
 
@@ -77,16 +80,23 @@ fn build_planned(
     progress: &dyn Progress,
     resolved: &Resolved,
     plan: &Plan<'_>,
-    store: &Store,
+    store: Store,
 ) -> Result<BuildReport, BuildError> {
     // Finished workspaces are removed on a thread of their own, beside the
     // remaining builds and the `dist/` copy; the scope waits for it.
     let (sweep, swept) = std::sync::mpsc::channel::<context::Sweep>();
-    std::thread::scope(|s| {
+    let (recipes, dist) = std::thread::scope(|s| {
         s.spawn(move || swept.into_iter().for_each(context::Sweep::remove));
-        let result = publish(opts, progress, resolved, plan, store, &sweep);
+        let result = publish(opts, progress, resolved, plan, &store, &sweep);
         drop(sweep);
         result
+    })?;
+    Ok(BuildReport {
+        recipes,
+        dist_dir: opts.dist_dir(),
+        dist,
+        npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
+        store,
     })
 }
 
@@ -97,7 +107,7 @@ fn publish(
     plan: &Plan<'_>,
     store: &Store,
     sweep: &std::sync::mpsc::Sender<context::Sweep>,
-) -> Result<BuildReport, BuildError> {
+) -> Result<(Vec<RecipeReport>, Vec<DistFile>), BuildError> {
     let released = release_witness(resolved, store)?;
     for id in &plan.skipped {
         progress.warn(&format!(
@@ -132,12 +142,7 @@ fn publish(
         complete: opts.recipes.is_empty(),
     };
     let dist = placement::write_dist(store, &publication, &dist_dir)?;
-    Ok(BuildReport {
-        recipes,
-        dist_dir,
-        dist,
-        npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
-    })
+    Ok((recipes, dist))
 }
 
 /// A release the store will remember: which project, which version, from

@@ -388,20 +388,11 @@ pub fn assemble(
     isolation: Isolation,
     vcs_commit: Option<&str>,
 ) -> Derivation {
-    let mut config = serde_json::to_value(&r.spec).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut config {
-        m.remove("name");
-        m.remove("matrix");
-        if let Some(commit) = vcs_commit {
-            m.insert("vcs_commit".into(), Value::String(commit.to_string()));
-        }
-    }
-    drop_nulls(&mut config);
     Derivation {
         name: r.store_name(),
         recipe: r.id.clone(),
         surface: r.surface(),
-        config,
+        config: crate::derive::Config::of_recipe(&r.spec, vcs_commit),
         cell: r.cell.clone(),
         source_dir: selection.base.clone(),
         source_digest: selection.digest(),
@@ -416,18 +407,6 @@ pub fn assemble(
             .collect(),
         builder: surface::builder_identity(r.surface()),
         isolation,
-    }
-}
-
-/// Remove object members whose value is `null`, at every depth.
-fn drop_nulls(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.retain(|_, x| !x.is_null());
-            m.values_mut().for_each(drop_nulls);
-        }
-        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
-        _ => {}
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::derive::DrvHash;
 use crate::nix::store_path::StorePath;
 use crate::recipe::Surface;
+use crate::store::Realisation;
 use crate::surface::Artifact;
 
 /// What happened to a recipe.
@@ -45,6 +46,10 @@ pub struct RecipeReport {
     pub output: StorePath,
     pub store_path: PathBuf,
     pub artifacts: Vec<Artifact>,
+    /// The record of the output in the store (`output` and `artifacts` are
+    /// its store path and its metadata's artifacts): what a push to a
+    /// binary cache sends.
+    pub realisation: Realisation,
     pub duration: Duration,
     /// `Some(version)` for a post release's code input: built as release
     /// `version` built it, an artifact of that release, not in this

@@ -148,7 +148,7 @@ pub fn statement(
                 "externalParameters": {
                     "recipe": drv.recipe,
                     "surface": drv.surface.as_str(),
-                    "config": drv.config,
+                    "config": drv.config.to_value(),
                     "cell": drv.cell,
                     "versions": drv.versions.to_value(),
                 },
@@ -187,6 +187,38 @@ pub fn for_artifact(statement: &[u8], name: &str) -> Result<Vec<u8>, serde_json:
         });
     }
     Ok(to_bytes(&v))
+}
+
+/// A statement's subjects as it is written: `{"name", "digest": {"sha256"}}`.
+#[derive(serde::Deserialize)]
+struct Written {
+    subject: Vec<WrittenSubject>,
+}
+
+#[derive(serde::Deserialize)]
+struct WrittenSubject {
+    name: String,
+    digest: WrittenDigest,
+}
+
+#[derive(serde::Deserialize)]
+struct WrittenDigest {
+    sha256: String,
+}
+
+/// The subjects of a statement as stored (the bytes [`to_bytes`] wrote); a
+/// statement without them, or with a subject lacking its name or SHA-256,
+/// does not read.
+pub fn subjects(statement: &[u8]) -> Result<Vec<Subject>, serde_json::Error> {
+    let written: Written = serde_json::from_slice(statement)?;
+    Ok(written
+        .subject
+        .into_iter()
+        .map(|s| Subject {
+            name: s.name,
+            sha256: s.digest.sha256,
+        })
+        .collect())
 }
 
 /// The SHA-256 (hex) of the per-entry provenance record a statement names,

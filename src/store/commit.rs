@@ -9,6 +9,7 @@ use std::path::Path;
 use super::error::{io_err, StoreError};
 use super::fingerprint::fingerprint;
 use super::lookup::Notice;
+use super::meta::RealisationMeta;
 use super::records::RootRecord;
 use super::trust::{Origin, RecordKind};
 use super::{exists, fsops, to_json, validate_drv, PathInfo, Realisation, Store};
@@ -130,7 +131,7 @@ impl Store {
         derivation_json: &[u8],
         staged: &Path,
         name: &str,
-        meta: serde_json::Value,
+        meta: RealisationMeta,
     ) -> Result<Realisation, StoreError> {
         self.register_output_as(drv, derivation_json, staged, name, meta, Origin::Built)
     }
@@ -146,7 +147,7 @@ impl Store {
         derivation_json: &[u8],
         staged: &Path,
         name: &str,
-        meta: serde_json::Value,
+        meta: RealisationMeta,
         origin: Origin,
     ) -> Result<Realisation, StoreError> {
         validate_drv(drv)?;

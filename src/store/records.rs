@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
 use super::fingerprint::Fingerprint;
+use super::meta::RealisationMeta;
 use super::trust::{Origin, Record, RecordKind};
 use super::{list_dir, Store};
 use crate::hash::Sha256;
@@ -20,8 +21,8 @@ pub struct Realisation {
     pub store_path: StorePath,
     pub nar_hash: Sha256,
     pub nar_size: u64,
-    /// Whatever the builder records (artifact list, digests, ...).
-    pub meta: serde_json::Value,
+    /// The recipe, its surface and its artifacts.
+    pub meta: RealisationMeta,
     /// Who vouches for it: built here, or signed by a trusted key.
     pub origin: Origin,
 }

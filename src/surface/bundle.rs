@@ -199,7 +199,7 @@ fn finish(
             sha256,
             size,
             directory: false,
-            extra: Default::default(),
+            facts: Default::default(),
         }],
     })
 }

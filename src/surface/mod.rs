@@ -17,8 +17,6 @@ pub mod python;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::error::{Classify, ErrorKind};
 use crate::recipe::{Recipe, Surface};
 use crate::sandbox::SandboxMode;
@@ -96,28 +94,9 @@ pub fn git_source<'a>(
     })
 }
 
-/// One artifact of an output.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Artifact {
-    /// Name in `dist/`.
-    pub file: String,
-    /// Path inside the store output ("" = the output itself).
-    pub path: String,
-    pub sha256: String,
-    pub size: u64,
-    /// A directory (copied as a tree into `dist/<file>/`).
-    #[serde(default)]
-    pub directory: bool,
-    /// Extra facts (npm integrity and dist-tag, …).
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub extra: serde_json::Map<String, Value>,
-    /// For a directory artifact: the SHA-256 (hex) of files the surface
-    /// digested as it wrote them, by path relative to the artifact (an
-    /// image layout's blobs are named by theirs). Provenance hashes only
-    /// the others. Not stored.
-    #[serde(skip)]
-    pub files: BTreeMap<String, String>,
-}
+pub use crate::store::meta::{
+    Artifact, ArtifactFacts, CrateFacts, ImageFacts, NpmFacts, PythonFacts,
+};
 
 /// What a surface produced.
 #[derive(Debug)]
@@ -346,23 +325,26 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
         source,
     })?;
     let (sha256, size) = sha256_file(&dest)?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("integrity".into(), Value::String(pack.integrity.clone()));
-    extra.insert("shasum".into(), Value::String(pack.shasum.clone()));
-    extra.insert("npm_name".into(), Value::String(pack.name.clone()));
-    extra.insert("npm_version".into(), Value::String(pack.version.clone()));
-    extra.insert("dist_tag".into(), Value::String(job.npm_dist_tag.clone()));
-    if !pack.warnings.is_empty() {
+    let facts = ArtifactFacts {
+        npm: Some(NpmFacts {
+            integrity: pack.integrity.clone(),
+            shasum: pack.shasum.clone(),
+            npm_name: pack.name.clone(),
+            npm_version: pack.version.clone(),
+            dist_tag: job.npm_dist_tag.clone(),
+        }),
         // Paths in the messages are the workspace's; name them from the project.
-        let shown: Vec<Value> = pack
+        warnings: pack
             .warnings
             .iter()
-            .map(|w| Value::String(w.replace(&format!("{}/", job.source_dir.display()), "")))
-            .collect();
-        extra.insert("warnings".into(), Value::Array(shown.clone()));
-        let text: String = shown
+            .map(|w| w.replace(&format!("{}/", job.source_dir.display()), ""))
+            .collect(),
+        ..Default::default()
+    };
+    if !facts.warnings.is_empty() {
+        let text: String = facts
+            .warnings
             .iter()
-            .filter_map(Value::as_str)
             .map(|w| format!("warning: {w}\n"))
             .collect();
         std::fs::write(job.log, text).map_err(|source| SurfaceError::Io {
@@ -382,7 +364,7 @@ fn npm_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
             sha256,
             size,
             directory: false,
-            extra,
+            facts,
         }],
     })
 }
@@ -487,7 +469,7 @@ fn command_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
             sha256: nar.hash.to_hex(),
             size: nar.size,
             directory: true,
-            extra: Default::default(),
+            facts: Default::default(),
         }],
     })
 }
@@ -546,12 +528,13 @@ fn crate_surface(job: &Job<'_>) -> Result<Output, SurfaceError> {
             sha256: c.sha256,
             size: c.size,
             directory: false,
-            extra: [
-                ("crate_name".to_string(), Value::String(c.name)),
-                ("crate_version".to_string(), Value::String(c.version)),
-            ]
-            .into_iter()
-            .collect(),
+            facts: ArtifactFacts {
+                crate_: Some(CrateFacts {
+                    crate_name: c.name,
+                    crate_version: c.version,
+                }),
+                ..Default::default()
+            },
         })
         .collect::<Vec<_>>();
     let origins = origins::crates(job, &spec.manifest_dir, &staging, &artifacts)?;

@@ -72,3 +72,24 @@ pub fn write(path: &Path, contents: impl AsRef<[u8]>) {
     }
     std::fs::write(path, contents).unwrap();
 }
+
+/// A realisation's metadata for a tarball recipe `recipe` whose artifacts
+/// are the files `files` of its output (digests made up).
+pub fn meta(recipe: &str, files: &[&str]) -> kiln::store::RealisationMeta {
+    kiln::store::RealisationMeta {
+        recipe: recipe.to_string(),
+        surface: kiln::recipe::Surface::Tarball,
+        artifacts: files
+            .iter()
+            .map(|f| kiln::store::Artifact {
+                file: f.to_string(),
+                path: String::new(),
+                sha256: "0".repeat(64),
+                size: 0,
+                directory: false,
+                facts: Default::default(),
+                files: Default::default(),
+            })
+            .collect(),
+    }
+}

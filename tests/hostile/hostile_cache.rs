@@ -186,11 +186,11 @@ impl Published {
 
     /// Rewrite the realisation's recorded artifacts with `f` and sign it
     /// again with the owner's key, as its owner can.
-    fn forge_artifacts(&self, f: impl Fn(&mut serde_json::Value)) {
+    fn forge_artifacts(&self, f: impl Fn(&mut Vec<kiln::store::Artifact>)) {
         let path = the_realisation(&self.cache);
         let mut rec: CacheRealisation =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        f(&mut rec.meta["artifacts"]);
+        f(&mut rec.meta.artifacts);
         rec.signatures.clear();
         rec.sign(&kiln::cache::keys::read_secret_key(&self.secret).unwrap());
         std::fs::write(&path, rec.to_json()).unwrap();
@@ -211,7 +211,7 @@ impl Published {
 fn a_cloned_repository_key_is_not_trusted_and_no_artifact_name_leaves_dist() {
     let tmp = tempfile::tempdir().unwrap();
     let attacker = Published::new(&tmp.path().join("attacker"), "attacker.example-1", true);
-    attacker.forge_artifacts(|a| a[0]["file"] = "../../home/.bashrc".into());
+    attacker.forge_artifacts(|a| a[0].file = "../../home/.bashrc".into());
 
     let victim_dir = tmp.path().join("victim");
     let canary = Canary::new(&victim_dir);
@@ -290,8 +290,8 @@ fn a_cloned_repository_key_is_not_trusted_and_no_artifact_name_leaves_dist() {
         text(&out)
     );
     attacker.forge_artifacts(|a| {
-        a[0]["file"] = "app.tar.gz".into();
-        a[0]["path"] = "/etc/passwd".into();
+        a[0].file = "app.tar.gz".into();
+        a[0].path = "/etc/passwd".into();
     });
     let out = run(victim
         .kiln(&root, &store, &["cache", "pull", &url, "--trusted-key"])

@@ -197,7 +197,7 @@ fn intermittent_server_errors_are_retried() {
             b"{}",
             &out,
             "o.txt",
-            serde_json::json!({"recipe": "r"}),
+            crate::common::meta("r", &[]),
         )
         .unwrap();
     }

@@ -278,7 +278,7 @@ fn built_store(dir: &Path, drv: &str) -> (PathBuf, String) {
     let stage = store.staging().unwrap();
     let out = stage.path().join("out.tar");
     write(&out, format!("artifact of {drv}\n"));
-    let meta = serde_json::json!({"recipe": "demo", "artifacts": [{"file": "out.tar"}]});
+    let meta = common::meta("demo", &["out.tar"]);
     let r = store
         .register_output(drv, b"{\"surface\":\"demo\"}", &out, "out.tar", meta)
         .unwrap();

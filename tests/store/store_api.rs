@@ -12,7 +12,6 @@ use std::time::Duration;
 use common::require_tool;
 use kiln::store::{Store, StoreError};
 use nix_support::*;
-use serde_json::json;
 
 fn build_output(dir: &Path) {
     file(&dir.join("bin/tool"), b"#!/bin/sh\necho built\n", 0o755);
@@ -39,7 +38,7 @@ fn register_output_commits_and_realises_like_nix() {
     assert!(stage.path().starts_with(store.root().join(".kiln/tmp")));
     let staged = stage.path().join("out");
     build_output(&staged);
-    let meta = json!({"artifacts": [{"file": "bin/tool"}]});
+    let meta = common::meta("pkg", &["bin/tool"]);
     let r = store
         .register_output("drv1", b"{\"drv\":1}\n", &staged, "pkg", meta.clone())
         .unwrap();
@@ -81,7 +80,7 @@ fn register_output_commits_and_realises_like_nix() {
     let staged2 = stage2.path().join("out");
     build_output(&staged2);
     let r2 = store
-        .register_output("drv2", b"{}", &staged2, "pkg", json!(null))
+        .register_output("drv2", b"{}", &staged2, "pkg", common::meta("pkg", &[]))
         .unwrap();
     assert_eq!(r2.store_path, r.store_path);
     assert!(!staged2.exists());
@@ -92,7 +91,7 @@ fn register_output_commits_and_realises_like_nix() {
     let f = stage3.path().join("artifact.tar.gz");
     file(&f, b"not really a tarball", 0o600);
     let r3 = store
-        .register_output("drv3", b"{}", &f, "artifact.tar.gz", json!({}))
+        .register_output("drv3", b"{}", &f, "artifact.tar.gz", common::meta("x", &[]))
         .unwrap();
     let copy = dir.path().join("artifact.tar.gz");
     file(&copy, b"not really a tarball", 0o644);
@@ -126,7 +125,13 @@ fn register_output_commits_and_realises_like_nix() {
     let stage4 = store.staging().unwrap();
     file(&stage4.path().join("x"), b"x", 0o644);
     let r4 = store
-        .register_output("drv4", b"{}", &stage4.path().join("x"), "x", json!({}))
+        .register_output(
+            "drv4",
+            b"{}",
+            &stage4.path().join("x"),
+            "x",
+            common::meta("x", &[]),
+        )
         .unwrap();
     std::fs::remove_file(store.path_of(&r4.store_path)).unwrap();
     assert_eq!(store.realisation("drv4").unwrap(), None);
@@ -147,13 +152,19 @@ fn rejects_bad_names_and_unstaged_outputs() {
     let outside = dir.path().join("outside");
     file(&outside, b"x", 0o644);
     assert!(matches!(
-        store.register_output("d", b"{}", &outside, "x", json!({})),
+        store.register_output("d", b"{}", &outside, "x", common::meta("x", &[])),
         Err(StoreError::NotStaged { .. })
     ));
     let stage = store.staging().unwrap();
     file(&stage.path().join("y"), b"y", 0o644);
     assert!(matches!(
-        store.register_output("d", b"{}", &stage.path().join("y"), "bad name", json!({})),
+        store.register_output(
+            "d",
+            b"{}",
+            &stage.path().join("y"),
+            "bad name",
+            common::meta("x", &[])
+        ),
         Err(StoreError::Name(_))
     ));
 }

@@ -380,7 +380,10 @@ fn plan_names(
                 }
             })?;
             let files = if a.directory {
-                recorded_files(&own, &name)
+                recorded_files(&own, &name).map_err(|source| BuildError::BadProvenance {
+                    store_path: r.store_path.clone(),
+                    source,
+                })?
             } else {
                 BTreeMap::new()
             };
@@ -429,21 +432,18 @@ fn check_tree_names(src: &Path, name: &str, recipe: &str) -> Result<(), BuildErr
 
 /// The sha256 of each file of directory artifact `name` that its
 /// statement names as a subject, by path relative to the directory.
-fn recorded_files(statement: &[u8], name: &str) -> BTreeMap<String, String> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(statement) else {
-        return BTreeMap::new();
-    };
+fn recorded_files(
+    statement: &[u8],
+    name: &str,
+) -> Result<BTreeMap<String, String>, serde_json::Error> {
     let prefix = format!("{name}/");
-    v.get("subject")
-        .and_then(|s| s.as_array())
+    Ok(crate::provenance::subjects(statement)?
         .into_iter()
-        .flatten()
         .filter_map(|s| {
-            let rel = s.get("name")?.as_str()?.strip_prefix(&prefix)?;
-            let hex = s.pointer("/digest/sha256")?.as_str()?;
-            Some((rel.to_string(), hex.to_string()))
+            let rel = s.name.strip_prefix(&prefix)?.to_string();
+            Some((rel, s.sha256))
         })
-        .collect()
+        .collect())
 }
 
 /// `SHA256SUMS` as name → hex (empty unless a regular file).

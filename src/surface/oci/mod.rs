@@ -199,24 +199,22 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
         (nar, dockers)
     });
     let nar = nar?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("manifest_digest".into(), Value::String(top.digest.clone()));
-    extra.insert("repository".into(), Value::String(plan.repository.clone()));
-    extra.insert(
-        "tags".into(),
-        Value::Array(plan.tags.iter().cloned().map(Value::String).collect()),
-    );
-    let warnings = base_warnings(&built, job.log)?;
-    if !warnings.is_empty() {
-        extra.insert("warnings".into(), Value::Array(warnings));
-    }
+    let facts = crate::surface::ArtifactFacts {
+        image: Some(crate::surface::ImageFacts {
+            manifest_digest: top.digest.clone(),
+            repository: plan.repository.clone(),
+            tags: plan.tags.clone(),
+        }),
+        warnings: base_warnings(&built, job.log)?,
+        ..Default::default()
+    };
     let mut artifacts = vec![Artifact {
         file: format!("{name}.oci"),
         path: "oci".into(),
         sha256: nar.hash.to_hex(),
         size: nar.size,
         directory: true,
-        extra,
+        facts,
         files: layout_files,
     }];
     artifacts.extend(dockers?);
@@ -231,7 +229,7 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
 
 /// The base layers' warnings of every platform, once each, also written to
 /// the build log. They are already escaped ([`crate::name::Shown`]).
-fn base_warnings(built: &[Built], log: &std::path::Path) -> Result<Vec<Value>, OciError> {
+fn base_warnings(built: &[Built], log: &std::path::Path) -> Result<Vec<String>, OciError> {
     let mut seen = std::collections::BTreeSet::new();
     let warnings: Vec<&String> = built
         .iter()
@@ -242,7 +240,7 @@ fn base_warnings(built: &[Built], log: &std::path::Path) -> Result<Vec<Value>, O
         let text: String = warnings.iter().map(|w| format!("warning: {w}\n")).collect();
         std::fs::write(log, text).map_err(io(log))?;
     }
-    Ok(warnings.into_iter().cloned().map(Value::String).collect())
+    Ok(warnings.into_iter().cloned().collect())
 }
 
 /// `<name>.docker.tar`, or with the platform when there are several.
@@ -346,7 +344,7 @@ fn docker_archives(
                 sha256,
                 size,
                 directory: false,
-                extra: Default::default(),
+                facts: Default::default(),
             })
         })
         .collect::<Result<Vec<_>, OciError>>()

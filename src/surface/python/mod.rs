@@ -41,8 +41,6 @@ pub mod wheels;
 
 use std::path::PathBuf;
 
-use serde_json::Value;
-
 use crate::error::{Classify, ErrorKind};
 
 use super::{sha256_file, Artifact, Job, Output, SurfaceError};
@@ -213,7 +211,7 @@ fn finish(
     tmp: PathBuf,
     file_name: String,
     project: &project::Project,
-    extra: &[(&str, String)],
+    wheel_tag: Option<String>,
 ) -> Result<Output, SurfaceError> {
     let dest = job.out.join(&file_name);
     std::fs::rename(&tmp, &dest).map_err(|source| SurfaceError::Io {
@@ -221,15 +219,17 @@ fn finish(
         source,
     })?;
     let (sha256, size) = sha256_file(&dest)?;
-    let mut map = serde_json::Map::new();
-    map.insert("python_name".into(), Value::String(project.name.clone()));
-    map.insert(
-        "python_version".into(),
-        Value::String(project.version.clone()),
-    );
-    for (k, v) in extra {
-        map.insert((*k).to_string(), Value::String(v.clone()));
-    }
+    let facts = crate::surface::ArtifactFacts {
+        python: Some(crate::surface::PythonFacts {
+            python_name: project.name.clone(),
+            python_version: project.version.clone(),
+            python_backend: None,
+            python_backend_environment: None,
+            python_backend_wheels: None,
+            wheel_tag,
+        }),
+        ..Default::default()
+    };
     Ok(Output {
         path: dest,
         origins: Default::default(),
@@ -241,7 +241,7 @@ fn finish(
             sha256,
             size,
             directory: false,
-            extra: map,
+            facts,
         }],
     })
 }
@@ -270,7 +270,7 @@ pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
         std::io::BufWriter::new(file),
     )?;
     let origins = origins::sdist(&name, &project, &src)?;
-    let mut out = finish(job, tmp, name, &project, &[])?;
+    let mut out = finish(job, tmp, name, &project, None)?;
     out.origins = origins;
     Ok(out)
 }
@@ -292,7 +292,7 @@ pub fn build_wheel(job: &Job<'_>) -> Result<Output, SurfaceError> {
     )?;
     let tag = plan.tag.to_string();
     let origins = origins::wheel(&name, &project, &plan);
-    let mut out = finish(job, tmp, name, &project, &[("wheel_tag", tag)])?;
+    let mut out = finish(job, tmp, name, &project, Some(tag))?;
     out.origins = origins;
     Ok(out)
 }

@@ -25,7 +25,6 @@
 use std::str::FromStr;
 
 use pep508_rs::pep440_rs::Version;
-use serde_json::Value;
 
 use super::backend::{python_env, settings, BuildSystem};
 use super::{io, normalise, PythonError};
@@ -116,34 +115,28 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     let dest = job.out.join(&raw_name);
     std::fs::rename(&tmp, &dest).map_err(io(&dest))?;
     let (sha256, size) = sha256_file(&dest)?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("python_name".into(), Value::String(facts.name.clone()));
-    extra.insert(
-        "python_version".into(),
-        Value::String(facts.version.clone()),
-    );
-    extra.insert("python_backend".into(), Value::String(bs.backend.clone()));
-    if let Some(prefix) = &prefix {
-        extra.insert(
-            "python_backend_environment".into(),
-            Value::String(prefix.display().to_string()),
-        );
-        extra.insert(
-            "python_backend_wheels".into(),
-            Value::Array(
-                env_wheels
-                    .iter()
-                    .map(|w| Value::String(format!("{} sha256:{}", w.file, w.sha256)))
-                    .collect(),
-            ),
-        );
-    }
-    if hook == Hook::Wheel {
+    let wheel_tag = (hook == Hook::Wheel).then(|| {
         let stem = raw_name.trim_end_matches(".whl");
         let tag: Vec<&str> = stem.rsplitn(4, '-').take(3).collect();
         let tag: Vec<&str> = tag.into_iter().rev().collect();
-        extra.insert("wheel_tag".into(), Value::String(tag.join("-")));
-    }
+        tag.join("-")
+    });
+    let artifact_facts = crate::surface::ArtifactFacts {
+        python: Some(crate::surface::PythonFacts {
+            python_name: facts.name.clone(),
+            python_version: facts.version.clone(),
+            python_backend: Some(bs.backend.clone()),
+            python_backend_environment: prefix.as_ref().map(|p| p.display().to_string()),
+            python_backend_wheels: prefix.as_ref().map(|_| {
+                env_wheels
+                    .iter()
+                    .map(|w| format!("{} sha256:{}", w.file, w.sha256))
+                    .collect()
+            }),
+            wheel_tag,
+        }),
+        ..Default::default()
+    };
     let origins = super::origins::backend(
         job,
         &placed,
@@ -163,7 +156,7 @@ pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
             sha256,
             size,
             directory: false,
-            extra,
+            facts: artifact_facts,
         }],
     })
 }
