@@ -47,9 +47,10 @@ pub struct Node<'r> {
     /// installed into the store when the recipe is built.
     pub backend_env: Option<surface::python::backend::Environment>,
     pub isolation: Isolation,
-    /// The commit a crate is packed from as a git checkout: cargo writes its
-    /// id into `.cargo_vcs_info.json`, so it is an input of the derivation.
-    pub vcs_commit: Option<String>,
+    /// The commit a crate is packed from as a git checkout, decided here
+    /// once: the workspace hands it to the surface, and cargo writes its id
+    /// into `.cargo_vcs_info.json`, so it is an input of the derivation.
+    pub git: Option<surface::GitSource<'r>>,
 }
 
 /// The selected recipes in dependency order (inputs first, then by id).
@@ -273,10 +274,9 @@ impl<'r> Plan<'r> {
                     backend,
                     backend_env,
                 } = node_tools(recipe, snapshot, &selection, opts, tool_cache)?;
-                let vcs_commit = (recipe.surface() == Surface::Crate)
+                let git = (recipe.surface() == Surface::Crate)
                     .then(|| surface::git_source(snapshot, &opts.root))
-                    .flatten()
-                    .map(|g| g.commit.to_string());
+                    .flatten();
                 Ok(Node {
                     recipe,
                     resolved: side,
@@ -287,7 +287,7 @@ impl<'r> Plan<'r> {
                     backend,
                     backend_env,
                     isolation,
-                    vcs_commit,
+                    git,
                 })
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
@@ -364,7 +364,7 @@ impl Node<'_> {
             &self.tools,
             &self.backend,
             self.isolation,
-            self.vcs_commit.as_deref(),
+            self.git.map(|g| g.commit),
         )
     }
 }

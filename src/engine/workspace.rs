@@ -97,8 +97,7 @@ pub(super) fn run(
         stamped: &stamped,
         npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
         tools: &p.tools,
-        git: surface::git_source(&resolved.snapshot, &resolved.checkout.root)
-            .filter(|_| p.recipe.surface() == crate::recipe::Surface::Crate),
+        git: p.git,
         versions: &drv.versions,
         backend_env: p.backend_env.as_ref(),
         store: Some(cx.store),
