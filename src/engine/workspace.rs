@@ -50,20 +50,12 @@ pub(super) fn run(
     // (`SourceView`); only the manifests stamping edits are written (and,
     // for an in-place view, what has no file of its own to read: git
     // blobs and symlinks).
+    // What is stamped was planned with the build (`Node::stamping`); here
+    // it is only written.
     let access = surface::source_access(p.recipe);
-    let plan = crate::stamp::build::plan_for_build(
-        &resolved.snapshot,
-        &resolved.policy,
-        &resolved.version,
-        p.recipe,
-        &p.selection,
-    )?;
-    write_sources(p, access, plan.as_ref(), &src)?;
+    write_sources(p, access, &src)?;
     let input_paths = copy_inputs(cx, inputs, &inputs_dir)?;
-    let stamped = match &plan {
-        Some(plan) => crate::stamp::build::apply(&src, plan)?,
-        None => Vec::new(),
-    };
+    let stamped = p.stamping.apply(&src)?;
     let source_dir = if p.selection.base.is_empty() {
         src.clone()
     } else {
@@ -133,7 +125,6 @@ pub(super) fn run(
 fn write_sources(
     p: &Node<'_>,
     access: surface::SourceAccess,
-    plan: Option<&crate::stamp::StampPlan>,
     src: &Path,
 ) -> Result<(), BuildError> {
     let resolved = p.resolved;
@@ -141,8 +132,7 @@ fn write_sources(
         resolved.snapshot.materialise(&p.selection.files, src)?;
     } else {
         use crate::source::model::{Content, FileKind};
-        let to_stamp: std::collections::BTreeSet<&std::path::Path> =
-            plan.into_iter().flat_map(|plan| plan.touched()).collect();
+        let to_stamp: std::collections::BTreeSet<&std::path::Path> = p.stamping.files().collect();
         let in_place = access == surface::SourceAccess::InPlace;
         let written: Vec<&crate::source::SnapFile> = p
             .selection
