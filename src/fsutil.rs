@@ -1,11 +1,14 @@
 //! Small filesystem helpers shared by every module: how a file that came
 //! with a project is opened ([`open_regular`]), sorted listings, copies
-//! that decide a file's mode, write-behind syncing, directories held open
-//! by descriptor and the one no-follow removal ([`dir`]).
+//! that decide a file's mode, the one recursive copy of a tree
+//! ([`copy_tree`]), write-behind syncing, directories held open by
+//! descriptor and the one no-follow removal ([`dir`]).
 
 use std::path::{Path, PathBuf};
 
+mod copy;
 mod dir;
+pub use copy::{copy_regular, copy_tree, CopyError, TreeCopy};
 pub use dir::{remove_below, remove_tree, Dir};
 
 /// `open(2)` flags for a file kiln did not create and must not be tricked

@@ -151,6 +151,17 @@ fn write_sources(
     Ok(())
 }
 
+/// How an input's store output is copied into the workspace: symlinks
+/// kept, the executable bit kept, everything writable by the owner.
+const INPUT_COPY: crate::fsutil::TreeCopy = crate::fsutil::TreeCopy {
+    exec_file: 0o755,
+    file: 0o644,
+    dir: 0o755,
+    exact_dir: true,
+    replace: true,
+    keep_mtime: false,
+};
+
 /// Copy each input's store output into `inputs_dir/<mount>`; returns the
 /// copies by mount.
 fn copy_inputs(
@@ -159,11 +170,11 @@ fn copy_inputs(
     inputs_dir: &Path,
 ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
     let mut input_paths = BTreeMap::new();
+    let dir = crate::fsutil::Dir::open(inputs_dir).map_err(io(inputs_dir))?;
     for (mount, x) in inputs {
         let from = cx.store.path_of(&x.realisation.store_path);
-        let to = inputs_dir.join(mount);
-        copy_tree(&from, &to)?;
-        input_paths.insert(mount.clone(), to);
+        crate::fsutil::copy_tree(&from, &dir, Path::new(mount), &INPUT_COPY)?;
+        input_paths.insert(mount.clone(), inputs_dir.join(mount));
     }
     Ok(input_paths)
 }
@@ -224,29 +235,4 @@ fn resolve_origins(
             .collect(),
     };
     resolver.resolve(origins)
-}
-
-/// Copy a store output (file or tree) into the workspace, keeping symlinks
-/// and the executable bit, making copies writable by the owner.
-pub fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::symlink_metadata(from).map_err(io(from))?;
-    if meta.file_type().is_symlink() {
-        let t = std::fs::read_link(from).map_err(io(from))?;
-        std::os::unix::fs::symlink(t, to).map_err(io(to))?;
-    } else if meta.is_dir() {
-        std::fs::create_dir_all(to).map_err(io(to))?;
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).map_err(io(to))?;
-        let mut entries: Vec<_> = std::fs::read_dir(from)
-            .map_err(io(from))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io(from))?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            copy_tree(&e.path(), &to.join(e.file_name()))?;
-        }
-    } else {
-        crate::fsutil::copy_with_mode(from, to).map_err(io(to))?;
-    }
-    Ok(())
 }
