@@ -47,11 +47,10 @@ pub(super) fn run(
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
     // A surface that only reads its sources gets them from the snapshot
-    // (`SourceView`); only the manifests stamping edits are written (and,
-    // for an in-place view, what has no file of its own to read: git
-    // blobs and symlinks).
-    // What is stamped was planned with the build (`Node::stamping`); here
-    // it is only written.
+    // (`SourceView`); only the files stamping edits are written (and, for
+    // an in-place view, what has no file of its own to read: git blobs and
+    // symlinks). What is stamped was planned with the build
+    // (`Node::stamping`); here the planned contents are only written.
     let access = surface::source_access(p.recipe);
     write_sources(p, access, &src)?;
     let input_paths = copy_inputs(cx, inputs, &inputs_dir)?;

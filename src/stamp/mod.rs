@@ -2,9 +2,11 @@
 //! `package.json`, `package-lock.json`, `pyproject.toml`.
 //!
 //! Used twice: by `kiln version set` on the checkout (the release-prep
-//! commit, [`StampMode::Checkout`]) and by the build engine on *copies* in a
-//! workspace ([`StampMode::Workspace`], which also turns a dynamic
-//! `pyproject.toml` version static). Cargo and npm files get the SemVer
+//! commit, [`StampMode::Checkout`]) and by the build engine, planned from
+//! the commit's snapshot and applied to *copies* in a workspace
+//! ([`build::Stamping`], [`StampMode::Workspace`], which also turns a
+//! dynamic `pyproject.toml` version static). Either way the files are read
+//! through [`Files`]. Cargo and npm files get the SemVer
 //! spelling, `pyproject.toml` the PEP 440 one.
 //!
 //! Every edit replaces a value in place — `toml_edit` for TOML, the span
