@@ -1,11 +1,14 @@
 //! Small filesystem helpers shared by every module: how a file that came
-//! with a project is opened ([`open_regular`]), sorted listings, copies
-//! that decide a file's mode, write-behind syncing, directories held open
-//! by descriptor and the one no-follow removal ([`dir`]).
+//! with a project is opened ([`open_regular`]), sorted listings, the one
+//! copy of a file or tree, which decides the copies' modes
+//! ([`copy_tree`]), write-behind syncing, directories held open by
+//! descriptor and the one no-follow removal ([`dir`]).
 
 use std::path::{Path, PathBuf};
 
+mod copy;
 mod dir;
+pub use copy::{copy_regular, copy_tree, CopyError, TreeCopy};
 pub use dir::{remove_below, remove_tree, Dir};
 
 /// `open(2)` flags for a file kiln did not create and must not be tricked
@@ -139,19 +142,4 @@ impl std::io::Write for WriteBehind {
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
     }
-}
-
-/// Copy the regular file `from` to `to` (in the kernel where it can), with
-/// mode 0755 when `from` is owner-executable, else 0644; returns `from`'s
-/// metadata. The one place a copied file's mode is decided.
-pub fn copy_with_mode(from: &Path, to: &Path) -> std::io::Result<std::fs::Metadata> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(from)?;
-    std::fs::copy(from, to)?;
-    let exec = meta.permissions().mode() & 0o100 != 0;
-    std::fs::set_permissions(
-        to,
-        std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
-    )?;
-    Ok(meta)
 }

@@ -2,7 +2,8 @@
 
 use super::context::{CliError, Context};
 
-/// Resolve recipes into derivations and print their hashes and inputs.
+/// Resolve recipes into derivations and print their hashes and inputs,
+/// and what each build stamps into its copies of the sources.
 /// A recipe whose inputs are not built yet has no hash until they are
 /// (a derivation names its inputs by the NAR hash of their outputs).
 #[derive(Debug, clap::Args)]
@@ -24,6 +25,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
                 serde_json::json!({
                     "name": p.id, "surface": p.surface.as_str(), "drv": p.drv.as_ref().map(|d| d.as_str()),
                     "cached": p.cached, "inputs": p.inputs, "derivation": p.derivation,
+                    "stamping": p.stamping,
                 })
             })
             .collect();
@@ -52,7 +54,23 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
                 state,
                 inputs.join(" ")
             );
+            if let Some(line) = stamping_line(&p.stamping) {
+                println!("  {line}");
+            }
         }
     }
     Ok(0)
+}
+
+/// The short line of what a recipe's build stamps: the files and how many
+/// fields (`kiln plan --json` has each field); none when it stamps nothing.
+fn stamping_line(changes: &[crate::stamp::StampChange]) -> Option<String> {
+    let mut files: Vec<String> = changes
+        .iter()
+        .map(|c| crate::name::shown_path(&c.file))
+        .collect();
+    files.dedup();
+    let n = changes.len();
+    let fields = if n == 1 { "field" } else { "fields" };
+    (n > 0).then(|| format!("stamps {} ({n} {fields})", files.join(", ")))
 }

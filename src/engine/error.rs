@@ -207,6 +207,20 @@ impl Classify for BuildError {
 }
 
 /// An [`BuildError::Io`] for `path`, for `map_err`.
+/// A failed tree copy (an input into a workspace, an artifact into
+/// `dist/`): a store output kiln wrote, so an environment failure.
+impl From<crate::fsutil::CopyError> for BuildError {
+    fn from(e: crate::fsutil::CopyError) -> BuildError {
+        match e {
+            crate::fsutil::CopyError::Io { path, source } => BuildError::Io { path, source },
+            crate::fsutil::CopyError::Special { path, .. } => BuildError::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a special file"),
+            },
+        }
+    }
+}
+
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> BuildError {
     let path = path.to_path_buf();
     move |source| BuildError::Io { path, source }

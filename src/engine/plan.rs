@@ -21,7 +21,9 @@ use crate::derive::{Derivation, DrvHash, InputRef, Isolation, SourceDateEpoch, T
 use crate::nix::store_path::StorePath;
 use crate::recipe::{Recipe, Surface};
 use crate::sandbox::Tool;
+use crate::source::tree::SnapshotTree;
 use crate::source::{Selection, Snapshot};
+use crate::stamp::build::Stamping;
 use crate::store::{Realisation, Store};
 use crate::surface;
 use crate::version::Target;
@@ -47,9 +49,12 @@ pub struct Node<'r> {
     /// installed into the store when the recipe is built.
     pub backend_env: Option<surface::python::backend::Environment>,
     pub isolation: Isolation,
-    /// The commit a crate is packed from as a git checkout: cargo writes its
-    /// id into `.cargo_vcs_info.json`, so it is an input of the derivation.
-    pub vcs_commit: Option<String>,
+    /// The commit a crate is packed from as a git checkout, decided here
+    /// once: the workspace hands it to the surface, and cargo writes its id
+    /// into `.cargo_vcs_info.json`, so it is an input of the derivation.
+    pub git: Option<surface::GitSource<'r>>,
+    /// What the build stamps into its workspace copies of the sources.
+    pub stamping: Stamping,
 }
 
 /// The selected recipes in dependency order (inputs first, then by id).
@@ -60,6 +65,24 @@ pub struct Plan<'r> {
     /// A post release: the code recipes selected but not built (not an
     /// input of any selected image).
     pub skipped: Vec<String>,
+}
+
+/// The snapshot trees stamping decides over (the whole commit), one per
+/// side (the plan's, a post release's base), made when first needed.
+#[derive(Default)]
+struct Trees<'r>(Vec<(&'r Resolved, SnapshotTree<'r>)>);
+
+impl<'r> Trees<'r> {
+    fn of(&mut self, side: &'r Resolved) -> &SnapshotTree<'r> {
+        let i = match self.0.iter().position(|(s, _)| std::ptr::eq(*s, side)) {
+            Some(i) => i,
+            None => {
+                self.0.push((side, SnapshotTree::new(&side.snapshot)));
+                self.0.len() - 1
+            }
+        };
+        &self.0[i].1
+    }
 }
 
 /// A registered input as a dependent derivation sees it.
@@ -263,20 +286,23 @@ impl<'r> Plan<'r> {
         // can answer for a tool's identity. Without a home it is skipped.
         let tool_cache = opts.state_dir.as_ref().map(|d| d.join("tools"));
         let tool_cache = tool_cache.as_deref();
+        let mut trees = Trees::default();
         let nodes = nodes
             .into_iter()
             .map(|(recipe, side, selection, versions, epoch)| {
                 let snapshot = &side.snapshot;
+                let tree = trees.of(side);
+                let stamping =
+                    Stamping::plan(tree, &side.policy, &side.version, recipe, &selection)?;
                 let NodeTools {
                     tools,
                     isolation,
                     backend,
                     backend_env,
                 } = node_tools(recipe, snapshot, &selection, opts, tool_cache)?;
-                let vcs_commit = (recipe.surface() == Surface::Crate)
+                let git = (recipe.surface() == Surface::Crate)
                     .then(|| surface::git_source(snapshot, &opts.root))
-                    .flatten()
-                    .map(|g| g.commit.to_string());
+                    .flatten();
                 Ok(Node {
                     recipe,
                     resolved: side,
@@ -287,7 +313,8 @@ impl<'r> Plan<'r> {
                     backend,
                     backend_env,
                     isolation,
-                    vcs_commit,
+                    git,
+                    stamping,
                 })
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
@@ -331,6 +358,7 @@ impl<'r> Plan<'r> {
                 derivation,
                 inputs: r.inputs().clone(),
                 cached,
+                stamping: node.stamping.changes().cloned().collect(),
             });
         }
         Ok(out)
@@ -364,7 +392,7 @@ impl Node<'_> {
             &self.tools,
             &self.backend,
             self.isolation,
-            self.vcs_commit.as_deref(),
+            self.git.map(|g| g.commit),
         )
     }
 }
@@ -420,6 +448,8 @@ pub struct Planned {
     pub derivation: Option<Value>,
     pub inputs: BTreeMap<String, String>,
     pub cached: bool,
+    /// Each field the build stamps into its copies of the sources.
+    pub stamping: Vec<crate::stamp::StampChange>,
 }
 
 /// Every `include` pattern must select at least one file (a typo would

@@ -47,23 +47,14 @@ pub(super) fn run(
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
     // A surface that only reads its sources gets them from the snapshot
-    // (`SourceView`); only the manifests stamping edits are written (and,
-    // for an in-place view, what has no file of its own to read: git
-    // blobs and symlinks).
+    // (`SourceView`); only the files stamping edits are written (and, for
+    // an in-place view, what has no file of its own to read: git blobs and
+    // symlinks). What is stamped was planned with the build
+    // (`Node::stamping`); here the planned contents are only written.
     let access = surface::source_access(p.recipe);
-    let plan = crate::stamp::build::plan_for_build(
-        &resolved.snapshot,
-        &resolved.policy,
-        &resolved.version,
-        p.recipe,
-        &p.selection,
-    )?;
-    write_sources(p, access, plan.as_ref(), &src)?;
+    write_sources(p, access, &src)?;
     let input_paths = copy_inputs(cx, inputs, &inputs_dir)?;
-    let stamped = match &plan {
-        Some(plan) => crate::stamp::build::apply(&src, plan)?,
-        None => Vec::new(),
-    };
+    let stamped = p.stamping.apply(&src)?;
     let source_dir = if p.selection.base.is_empty() {
         src.clone()
     } else {
@@ -97,8 +88,7 @@ pub(super) fn run(
         stamped: &stamped,
         npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
         tools: &p.tools,
-        git: surface::git_source(&resolved.snapshot, &resolved.checkout.root)
-            .filter(|_| p.recipe.surface() == crate::recipe::Surface::Crate),
+        git: p.git,
         versions: &drv.versions,
         backend_env: p.backend_env.as_ref(),
         store: Some(cx.store),
@@ -134,7 +124,6 @@ pub(super) fn run(
 fn write_sources(
     p: &Node<'_>,
     access: surface::SourceAccess,
-    plan: Option<&crate::stamp::StampPlan>,
     src: &Path,
 ) -> Result<(), BuildError> {
     let resolved = p.resolved;
@@ -142,8 +131,7 @@ fn write_sources(
         resolved.snapshot.materialise(&p.selection.files, src)?;
     } else {
         use crate::source::model::{Content, FileKind};
-        let to_stamp: std::collections::BTreeSet<&std::path::Path> =
-            plan.into_iter().flat_map(|plan| plan.touched()).collect();
+        let to_stamp: std::collections::BTreeSet<&std::path::Path> = p.stamping.files().collect();
         let in_place = access == surface::SourceAccess::InPlace;
         let written: Vec<&crate::source::SnapFile> = p
             .selection
@@ -162,6 +150,17 @@ fn write_sources(
     Ok(())
 }
 
+/// How an input's store output is copied into the workspace: symlinks
+/// kept, the executable bit kept, everything writable by the owner.
+const INPUT_COPY: crate::fsutil::TreeCopy = crate::fsutil::TreeCopy {
+    exec_file: 0o755,
+    file: 0o644,
+    dir: 0o755,
+    exact_dir: true,
+    replace: true,
+    keep_mtime: false,
+};
+
 /// Copy each input's store output into `inputs_dir/<mount>`; returns the
 /// copies by mount.
 fn copy_inputs(
@@ -170,11 +169,11 @@ fn copy_inputs(
     inputs_dir: &Path,
 ) -> Result<BTreeMap<String, PathBuf>, BuildError> {
     let mut input_paths = BTreeMap::new();
+    let dir = crate::fsutil::Dir::open(inputs_dir).map_err(io(inputs_dir))?;
     for (mount, x) in inputs {
         let from = cx.store.path_of(&x.realisation.store_path);
-        let to = inputs_dir.join(mount);
-        copy_tree(&from, &to)?;
-        input_paths.insert(mount.clone(), to);
+        crate::fsutil::copy_tree(&from, &dir, Path::new(mount), &INPUT_COPY)?;
+        input_paths.insert(mount.clone(), inputs_dir.join(mount));
     }
     Ok(input_paths)
 }
@@ -235,29 +234,4 @@ fn resolve_origins(
             .collect(),
     };
     resolver.resolve(origins)
-}
-
-/// Copy a store output (file or tree) into the workspace, keeping symlinks
-/// and the executable bit, making copies writable by the owner.
-pub fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::symlink_metadata(from).map_err(io(from))?;
-    if meta.file_type().is_symlink() {
-        let t = std::fs::read_link(from).map_err(io(from))?;
-        std::os::unix::fs::symlink(t, to).map_err(io(to))?;
-    } else if meta.is_dir() {
-        std::fs::create_dir_all(to).map_err(io(to))?;
-        std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).map_err(io(to))?;
-        let mut entries: Vec<_> = std::fs::read_dir(from)
-            .map_err(io(from))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io(from))?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            copy_tree(&e.path(), &to.join(e.file_name()))?;
-        }
-    } else {
-        crate::fsutil::copy_with_mode(from, to).map_err(io(to))?;
-    }
-    Ok(())
 }

@@ -116,6 +116,14 @@ impl Dir {
         Ok(())
     }
 
+    /// Set the mode of the directory `name` exactly (no umask).
+    pub fn set_mode(&self, name: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&self.fd, name.as_ref(), flags, Mode::empty())?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+        Ok(())
+    }
+
     /// The subdirectory `name`, created if absent.
     pub fn ensure_sub(&self, name: impl AsRef<Path>) -> io::Result<Dir> {
         match self.create_dir(name.as_ref(), 0o755) {

@@ -1,17 +1,19 @@
 //! Build-time stamping: the stamping rule ([`super::rule`]) applied to a
-//! build workspace, deciding from the whole commit (so an npm package
-//! depending on a sibling the recipe does not read still gets its range
-//! rewritten) and editing only the files the recipe reads.
+//! build, deciding from the whole commit (so an npm package depending on a
+//! sibling the recipe does not read still gets its range rewritten) and
+//! editing only the files the recipe reads. It is planned with the build
+//! ([`Stamping::plan`], contents read from the snapshot) and applied to
+//! the workspace copies ([`Stamping::apply`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::model::{ManifestKind, StampError};
 use super::rule;
-use super::{stamp_tree, StampPlan};
+use super::{FileEdit, StampChange, StampPlan};
 use crate::recipe::{Recipe, Surface};
 use crate::source::tree::{SnapshotTree, Tree};
-use crate::source::{Selection, Snapshot};
+use crate::source::Selection;
 use crate::version::policy::ReleasePolicy;
 use crate::version::ResolvedVersion;
 
@@ -76,40 +78,107 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
     own
 }
 
-/// Stamps the build's version spellings into the workspace copies at `src`
-/// of the manifests `selection` reads, by the stamping rule decided over
-/// the whole `snapshot`. Returns the edited paths (project-relative, sorted).
-pub fn stamp_workspace(
-    src: &Path,
-    snapshot: &Snapshot,
-    policy: &ReleasePolicy,
-    version: &ResolvedVersion,
-    recipe: &Recipe,
-    selection: &Selection<'_>,
-) -> Result<Vec<String>, StampError> {
-    match plan_for_build(snapshot, policy, version, recipe, selection)? {
-        Some(plan) => apply(src, &plan),
-        None => Ok(Vec::new()),
+/// What one build stamps, decided when the build is planned (so `kiln
+/// plan` shows it and a bad pattern is refused before anything is
+/// written) and applied to the workspace copies by [`Stamping::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct Stamping {
+    /// Every file stamping reads, with its content before and after.
+    pub edits: Vec<FileEdit>,
+}
+
+impl Stamping {
+    /// Plan a recipe's stamping: the stamping rule decided over the whole
+    /// snapshot (`tree`), with the policy's `[[stamp.patterns]]`, on the
+    /// files `selection` reads, their contents read from the snapshot.
+    pub fn plan(
+        tree: &SnapshotTree<'_>,
+        policy: &ReleasePolicy,
+        version: &ResolvedVersion,
+        recipe: &Recipe,
+        selection: &Selection<'_>,
+    ) -> Result<Stamping, StampError> {
+        let Some(plan) = plan_for_build(tree, policy, version, recipe, selection)? else {
+            return Ok(Stamping::default());
+        };
+        let scope = plan.scope.clone().unwrap_or_default();
+        let files = Selected { tree, selection };
+        Ok(Stamping {
+            edits: super::edits(&files, &plan, &scope)?,
+        })
+    }
+
+    /// Every file stamping reads (the workspace must hold a copy of each).
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.edits.iter().map(|e| e.file.as_path())
+    }
+
+    /// Every field stamping changes, file by file.
+    pub fn changes(&self) -> impl Iterator<Item = &StampChange> {
+        self.edits.iter().flat_map(|e| e.changes.iter())
+    }
+
+    /// The paths stamping edits (project-relative, sorted).
+    pub fn stamped(&self) -> Vec<String> {
+        let mut stamped: Vec<String> = self
+            .changes()
+            .map(|c| crate::source::tree::rel_str(&c.file))
+            .collect();
+        stamped.sort();
+        stamped.dedup();
+        stamped
+    }
+
+    /// Write the planned contents over the workspace copies at `src`;
+    /// returns [`stamped`](Self::stamped).
+    pub fn apply(&self, src: &Path) -> Result<Vec<String>, StampError> {
+        super::write_edits_with(src, &self.edits, false)?;
+        Ok(self.stamped())
     }
 }
 
-/// Stamp the workspace at `src` per `plan`; the edited paths, sorted.
-pub fn apply(src: &Path, plan: &StampPlan) -> Result<Vec<String>, StampError> {
-    let changes = stamp_tree(src, plan)?;
-    let mut stamped: Vec<String> = changes
-        .iter()
-        .map(|c| crate::source::tree::rel_str(&c.file))
-        .collect();
-    stamped.sort();
-    stamped.dedup();
-    Ok(stamped)
+/// The files a recipe reads, in its snapshot: what build stamping reads.
+struct Selected<'a, 's> {
+    tree: &'a SnapshotTree<'s>,
+    selection: &'a Selection<'s>,
 }
 
-/// What [`stamp_workspace`] would edit, decided over the whole snapshot,
+impl Selected<'_, '_> {
+    fn file(&self, rel: &Path) -> Option<&crate::source::SnapFile> {
+        let rel = crate::source::tree::rel_str(rel);
+        self.selection.files.iter().copied().find(|f| f.path == rel)
+    }
+}
+
+impl super::Files for Selected<'_, '_> {
+    fn has_file(&self, rel: &Path) -> bool {
+        self.file(rel).is_some() && self.tree.is_file(rel)
+    }
+
+    fn text(&self, rel: &Path) -> Result<String, StampError> {
+        let read = |kind: std::io::ErrorKind, why: &str| StampError::Read {
+            path: rel.to_path_buf(),
+            source: std::io::Error::new(kind, why.to_string()),
+        };
+        let f = self
+            .file(rel)
+            .ok_or_else(|| read(std::io::ErrorKind::NotFound, "not a file the recipe reads"))?;
+        if f.kind == crate::source::model::FileKind::Symlink {
+            return Err(StampError::Symlink {
+                path: rel.to_path_buf(),
+            });
+        }
+        self.tree
+            .read(rel)
+            .ok_or_else(|| read(std::io::ErrorKind::InvalidData, "unreadable or not UTF-8"))
+    }
+}
+
+/// What a build would stamp, decided over the whole snapshot (`tree`),
 /// with the policy's `[[stamp.patterns]]` on files the recipe reads;
 /// `None` when the recipe reads no file that is stamped.
 pub fn plan_for_build(
-    snapshot: &Snapshot,
+    tree: &SnapshotTree<'_>,
     policy: &ReleasePolicy,
     version: &ResolvedVersion,
     recipe: &Recipe,
@@ -120,25 +189,24 @@ pub fn plan_for_build(
         .iter()
         .map(|f| PathBuf::from(&f.path))
         .collect();
-    let tree = SnapshotTree::new(snapshot);
     let mut scope = match &policy.stamp_files {
-        Some(files) => rule::declared(&tree, files)?,
+        Some(files) => rule::declared(tree, files)?,
         None => {
             let extra: Vec<PathBuf> = selected
                 .iter()
                 .filter(|f| ManifestKind::of(f).is_some())
                 .cloned()
                 .collect();
-            let mut own = recipe_manifests(&tree, recipe, &selection.base);
+            let mut own = recipe_manifests(tree, recipe, &selection.base);
             own.extend(super::own_source(policy));
-            let candidates = rule::candidates(&tree, policy, &extra);
-            let mut current = rule::current_spellings(&tree, policy);
+            let candidates = rule::candidates(tree, policy, &extra);
+            let mut current = rule::current_spellings(tree, policy);
             for s in rule::spellings(&version.canonical) {
                 if !current.contains(&s) {
                     current.push(s);
                 }
             }
-            rule::decide(&tree, &candidates, &own, &current)
+            rule::decide(tree, &candidates, &own, &current)
         }
     };
     scope.files.retain(|f, _| selected.contains(f));

@@ -2,9 +2,11 @@
 //! `package.json`, `package-lock.json`, `pyproject.toml`.
 //!
 //! Used twice: by `kiln version set` on the checkout (the release-prep
-//! commit, [`StampMode::Checkout`]) and by the build engine on *copies* in a
-//! workspace ([`StampMode::Workspace`], which also turns a dynamic
-//! `pyproject.toml` version static). Cargo and npm files get the SemVer
+//! commit, [`StampMode::Checkout`]) and by the build engine, planned from
+//! the commit's snapshot and applied to *copies* in a workspace
+//! ([`build::Stamping`], [`StampMode::Workspace`], which also turns a
+//! dynamic `pyproject.toml` version static). Either way the files are read
+//! through [`Files`]. Cargo and npm files get the SemVer
 //! spelling, `pyproject.toml` the PEP 440 one.
 //!
 //! Every edit replaces a value in place — `toml_edit` for TOML, the span
@@ -146,39 +148,67 @@ pub struct FileEdit {
     pub changes: Vec<StampChange>,
 }
 
-/// The text of manifest `rel` below `root`, refusing a symbolic link: a
-/// link in a repository may point anywhere, and what is read here is what
-/// `write_edits` writes back.
-fn read_manifest(root: &Path, rel: &Path) -> Result<String, StampError> {
-    let path = root.join(rel);
-    let read = |source| StampError::Read {
-        path: rel.to_path_buf(),
-        source,
-    };
-    if std::fs::symlink_metadata(&path)
-        .map_err(read)?
-        .file_type()
-        .is_symlink()
-    {
-        return Err(StampError::Symlink {
-            path: rel.to_path_buf(),
-        });
+/// Where stamping reads the files it edits: the checkout ([`Dir`]) for
+/// `kiln version set`, the build's snapshot when a build is planned
+/// ([`build::Selected`]).
+pub trait Files {
+    /// Whether `rel` is a regular file stamping may read (a `Cargo.lock`
+    /// beside a stamped `Cargo.toml` is edited only then).
+    fn has_file(&self, rel: &Path) -> bool;
+    /// The text of `rel`, refusing a symbolic link: a link in a repository
+    /// may point anywhere, and what is read is what gets written back.
+    fn text(&self, rel: &Path) -> Result<String, StampError>;
+}
+
+/// A directory on disk: the checkout `kiln version set` stamps.
+#[derive(Debug, Clone, Copy)]
+pub struct Dir<'a>(pub &'a Path);
+
+impl Files for Dir<'_> {
+    fn has_file(&self, rel: &Path) -> bool {
+        crate::source::tree::Tree::is_file(&crate::source::tree::FsTree(self.0), rel)
     }
-    std::fs::read_to_string(&path).map_err(read)
+
+    fn text(&self, rel: &Path) -> Result<String, StampError> {
+        let path = self.0.join(rel);
+        let read = |source| StampError::Read {
+            path: rel.to_path_buf(),
+            source,
+        };
+        if std::fs::symlink_metadata(&path)
+            .map_err(read)?
+            .file_type()
+            .is_symlink()
+        {
+            return Err(StampError::Symlink {
+                path: rel.to_path_buf(),
+            });
+        }
+        std::fs::read_to_string(&path).map_err(read)
+    }
 }
 
 /// Computes every file's new content; reads only, writes nothing.
 pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampError> {
-    let tree = crate::source::tree::FsTree(root);
     let scope = match &plan.scope {
         Some(s) => s.clone(),
-        None => rule::declared(&tree, &plan.files)?,
+        None => rule::declared(&crate::source::tree::FsTree(root), &plan.files)?,
     };
+    edits(&Dir(root), plan, &scope)
+}
+
+/// Every file's new content under `scope`, read from `files`: the
+/// manifests' edits, the `Cargo.lock`s beside them, then the patterns.
+pub fn edits(
+    files: &dyn Files,
+    plan: &StampPlan,
+    scope: &rule::Scope,
+) -> Result<Vec<FileEdit>, StampError> {
     let mut texts = Vec::new();
     for (f, own) in &scope.files {
         let kind =
             ManifestKind::of(f).ok_or_else(|| StampError::UnknownKind { path: f.clone() })?;
-        let text = read_manifest(root, f)?;
+        let text = files.text(f)?;
         texts.push((f.clone(), kind, *own, text));
     }
     let spelling = |f: &Path, s: &Spelling, scheme: &'static str| {
@@ -194,7 +224,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
         for (f, kind, _, _) in &texts {
             if *kind == ManifestKind::Cargo {
                 let lock = f.with_file_name("Cargo.lock");
-                if !rule::is_vendored(&lock) && crate::source::tree::Tree::is_file(&tree, &lock) {
+                if !rule::is_vendored(&lock) && files.has_file(&lock) {
                     cargo_locks.insert(lock);
                 }
             }
@@ -202,7 +232,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
     }
     let mut out = Vec::new();
     for lock in cargo_locks {
-        let text = read_manifest(root, &lock)?;
+        let text = files.text(&lock)?;
         let result = cargo::stamp_lock(
             &text,
             &scope.cargo,
@@ -258,7 +288,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
         };
         out.push(file_edit(f, text, result)?);
     }
-    apply_patterns(root, plan, &mut out)?;
+    apply_patterns(files, plan, &mut out)?;
     Ok(out)
 }
 
@@ -266,7 +296,7 @@ pub fn plan_edits(root: &Path, plan: &StampPlan) -> Result<Vec<FileEdit>, StampE
 /// each pattern must match its file exactly once, and its version is
 /// replaced by the pattern's spelling.
 fn apply_patterns(
-    root: &Path,
+    files: &dyn Files,
     plan: &StampPlan,
     out: &mut Vec<FileEdit>,
 ) -> Result<(), StampError> {
@@ -275,7 +305,7 @@ fn apply_patterns(
         let i = match out.iter().position(|e| e.file == p.file) {
             Some(i) => i,
             None => {
-                let text = read_manifest(root, &p.file)?;
+                let text = files.text(&p.file)?;
                 out.push(FileEdit {
                     file: p.file.clone(),
                     before: text.clone(),
@@ -338,7 +368,13 @@ pub fn write_edits(root: &Path, edits: &[FileEdit]) -> Result<(), StampError> {
     write_edits_with(root, edits, true)
 }
 
-fn write_edits_with(root: &Path, edits: &[FileEdit], durable: bool) -> Result<(), StampError> {
+/// [`write_edits`], syncing to disk only when `durable` (a build
+/// workspace is a throwaway copy: a crash discards it).
+pub(crate) fn write_edits_with(
+    root: &Path,
+    edits: &[FileEdit],
+    durable: bool,
+) -> Result<(), StampError> {
     for e in edits.iter().filter(|e| e.before != e.after) {
         let path = root.join(&e.file);
         let werr = |source| StampError::Write {

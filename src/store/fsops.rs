@@ -3,7 +3,7 @@
 //! is [`super::Store::remove`], through [`crate::fsutil::remove_below`];
 //! lock files are opened (never through a link) by [`lock_file`].
 
-use std::fs::{self, File, FileTimes, OpenOptions, Permissions};
+use std::fs::{self, File, FileTimes, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -47,34 +47,23 @@ fn special(path: &Path, ft: fs::FileType) -> StoreError {
 
 /// Copy `src` (file, symlink or directory) to the new path `dst`. Files keep
 /// only their owner-executable bit; everything is writable by the owner until
-/// [`normalise`].
+/// [`normalise`]; a special file is refused.
 pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), StoreError> {
-    let md = fs::symlink_metadata(src).map_err(io_err(src))?;
-    let ft = md.file_type();
-    if ft.is_file() {
-        let exec = md.permissions().mode() & 0o100 != 0;
-        let mut from = File::open(src).map_err(io_err(src))?;
-        let mut to = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(if exec { 0o700 } else { 0o600 })
-            .open(dst)
-            .map_err(io_err(dst))?;
-        io::copy(&mut from, &mut to).map_err(io_err(src))?;
-        Ok(())
-    } else if ft.is_symlink() {
-        let target = fs::read_link(src).map_err(io_err(src))?;
-        std::os::unix::fs::symlink(&target, dst).map_err(io_err(dst))
-    } else if ft.is_dir() {
-        fs::create_dir(dst).map_err(io_err(dst))?;
-        for e in fs::read_dir(src).map_err(io_err(src))? {
-            let e = e.map_err(io_err(src))?;
-            copy_tree(&e.path(), &dst.join(e.file_name()))?;
-        }
-        Ok(())
-    } else {
-        Err(special(src, ft))
-    }
+    const STAGE: crate::fsutil::TreeCopy = crate::fsutil::TreeCopy {
+        exec_file: 0o700,
+        file: 0o600,
+        dir: 0o777,
+        exact_dir: false,
+        replace: false,
+        keep_mtime: false,
+    };
+    let parent = dst.parent().unwrap_or(Path::new("."));
+    let name = dst.file_name().map(Path::new).unwrap_or(dst);
+    let dir = crate::fsutil::Dir::open(parent).map_err(io_err(parent))?;
+    crate::fsutil::copy_tree(src, &dir, name, &STAGE).map_err(|e| match e {
+        crate::fsutil::CopyError::Io { path, source } => StoreError::Io { path, source },
+        crate::fsutil::CopyError::Special { path, file_type } => special(&path, file_type),
+    })
 }
 
 /// Make a staged tree immutable: files 0444 (0555 if owner-executable), mtime

@@ -13,6 +13,7 @@ mod post_release;
 mod realrepo;
 mod release_shapes;
 mod stamp_patterns;
+mod stamp_plan;
 mod stamp_setversion;
 mod version_cli;
 mod version_oracles;

@@ -1,8 +1,10 @@
 //! `[[stamp.patterns]]`: the version written into code. A build stamps the
 //! workspace copy (the installed console script prints the release's
 //! version, the checkout is untouched, provenance names the edit),
-//! `version set` stamps the checkout, and a pattern that matches 0 or 2+
-//! times is exit 2 naming the file and the pattern, with nothing written.
+//! `version set` stamps the checkout, `kiln plan --json` shows the edit
+//! before anything is built, and a pattern that matches 0 or 2+ times is
+//! exit 2 naming the file and the pattern, with nothing written — refused
+//! when the build is planned.
 
 use crate::common;
 
@@ -105,8 +107,43 @@ fn version_set_stamps_the_pattern_in_the_checkout() {
     assert!(!text.contains("0.0.0"), "{text}");
 }
 
-/// A pattern that matches twice, or nowhere, refuses the build (exit 2,
-/// naming file and pattern) and `version set` (checkout untouched).
+/// `kiln plan --json` shows the pattern's edit (read from the commit) with
+/// the manifest's, as the build will stamp them.
+#[test]
+fn kiln_plan_shows_the_pattern_stamping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = project(&tmp.path().join("mono"), PATTERN);
+    let out = run_ok(&mut kiln_in(
+        &root,
+        &tmp.path().join("store"),
+        &["plan", "--json", "--version", "0.2.0-rc.1", "mini-wheel"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let stamping = &v["recipes"][0]["stamping"];
+    assert_eq!(
+        stamping,
+        &serde_json::json!([
+            {"file": "python/pyproject.toml", "key": "project.version", "old": "(dynamic)", "new": "0.2.0rc1"},
+            {"file": VERSION_FILE, "key": "pattern __version__ = \"{pypi}\"", "old": "0.0.0", "new": "0.2.0rc1"},
+        ]),
+        "{out}"
+    );
+    let human = run_ok(&mut kiln_in(
+        &root,
+        &tmp.path().join("store"),
+        &["plan", "--version", "0.2.0-rc.1", "mini-wheel"],
+    ));
+    assert!(
+        human.contains(&format!(
+            "\n  stamps python/pyproject.toml, {VERSION_FILE} (2 fields)"
+        )),
+        "{human}"
+    );
+}
+
+/// A pattern that matches twice, or nowhere, refuses `kiln plan` and the
+/// build when they are planned (exit 2, naming file and pattern, no store
+/// created) and `version set` (checkout untouched).
 #[test]
 fn a_pattern_must_match_exactly_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -137,6 +174,7 @@ fn a_pattern_must_match_exactly_once() {
         let checkout = tree_digest(&root);
         let store = dir.join("store");
         for args in [
+            &["plan", "--json", "--version", "0.2.0", "mini-wheel"][..],
             &["build", "--version", "0.2.0", "mini-wheel"][..],
             &["version", "set", "0.2.0"][..],
         ] {
@@ -150,6 +188,8 @@ fn a_pattern_must_match_exactly_once() {
                 "{name} {args:?}: {err}"
             );
             assert!(!root.join("dist").exists(), "{name}: dist/ written");
+            assert!(!store.exists(), "{name} {args:?}: store created");
+            assert!(out.stdout.is_empty(), "{name} {args:?}: printed a plan");
             assert_eq!(tree_digest(&root), checkout, "{name}: checkout changed");
         }
     }

@@ -63,6 +63,18 @@ fn is_copy_of(src: &Path, dest: Option<&Metadata>) -> bool {
     }
 }
 
+/// How a directory artifact is copied into `dist/`: symlinks kept, files
+/// 0755 or 0644 by the owner-executable bit with their store mtime (what
+/// tells an untouched copy), an entry in the way replaced.
+const DIST_COPY: crate::fsutil::TreeCopy = crate::fsutil::TreeCopy {
+    exec_file: 0o755,
+    file: 0o644,
+    dir: 0o755,
+    exact_dir: false,
+    replace: true,
+    keep_mtime: true,
+};
+
 /// Put one artifact at `dir/name`; the sha256 of each of its files by
 /// `SHA256SUMS` name. `same_source`: the last copy there was made from this
 /// very store output, so an untouched one is left alone.
@@ -83,8 +95,8 @@ pub(super) fn place(
         Some(Some(dest)) => hash_tree(&dest, &e.files)?,
         _ => {
             let tmp = temp_name(name);
-            let mut hashes = Vec::new();
-            copy_tree(&e.src, dir, Path::new(&tmp), "", &e.files, &mut hashes)?;
+            crate::fsutil::copy_tree(&e.src, dir, Path::new(&tmp), &DIST_COPY)?;
+            let hashes = hash_tree(&dir.sub(&tmp).map_err(io(&dir.join(&tmp)))?, &e.files)?;
             if dir.metadata(name).map_err(io(&dir.join(name)))?.is_some() {
                 retire.aside(name)?;
             }
@@ -135,18 +147,7 @@ fn copy_file(
     name: &Path,
     recorded: Option<&str>,
 ) -> Result<String, BuildError> {
-    use std::os::unix::fs::PermissionsExt;
-    let dest = dir.join(name);
-    let (mut from, meta) = crate::fsutil::open_regular(src).map_err(io(src))?;
-    let exec = meta.permissions().mode() & 0o100 != 0;
-    let mode = if exec { 0o755 } else { 0o644 };
-    dir.remove(name).map_err(io(&dest))?;
-    let mut to = dir.create_new(name, mode).map_err(io(&dest))?;
-    std::io::copy(&mut from, &mut to).map_err(io(&dest))?;
-    to.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(io(&dest))?;
-    to.set_modified(meta.modified().map_err(io(src))?)
-        .map_err(io(&dest))?;
+    crate::fsutil::copy_regular(src, dir, name, &DIST_COPY)?;
     match recorded {
         Some(hex) => Ok(hex.to_string()),
         None => sha256_file(dir, name),
@@ -212,47 +213,6 @@ fn dist_files(dir: &Dir, prefix: &str) -> std::io::Result<Vec<(String, Metadata)
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
-}
-
-/// Copy the store tree `src` to the new entry `dir/name`, keeping symlinks
-/// as symlinks; pushes the sha256 of every regular file copied, by its
-/// path relative to the artifact (`rel` is this entry's).
-fn copy_tree(
-    src: &Path,
-    dir: &Dir,
-    name: &Path,
-    rel: &str,
-    recorded: &BTreeMap<String, String>,
-    hashes: &mut Vec<(String, String)>,
-) -> Result<(), BuildError> {
-    let meta = std::fs::symlink_metadata(src).map_err(io(src))?;
-    if meta.file_type().is_symlink() {
-        let t = std::fs::read_link(src).map_err(io(src))?;
-        return dir.symlink(t, name).map_err(io(&dir.join(name)));
-    }
-    if meta.is_dir() {
-        dir.create_dir(name, 0o755).map_err(io(&dir.join(name)))?;
-        let sub = dir.sub(name).map_err(io(&dir.join(name)))?;
-        let mut entries: Vec<_> = std::fs::read_dir(src)
-            .map_err(io(src))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(io(src))?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let n = e.file_name();
-            let shown = n.to_string_lossy();
-            let child = if rel.is_empty() {
-                shown.into_owned()
-            } else {
-                format!("{rel}/{shown}")
-            };
-            copy_tree(&e.path(), &sub, Path::new(&n), &child, recorded, hashes)?;
-        }
-        return Ok(());
-    }
-    let hex = copy_file(src, dir, name, recorded.get(rel).map(String::as_str))?;
-    hashes.push((rel.to_string(), hex));
-    Ok(())
 }
 
 /// sha256 of every regular file below `root`, by relative path.
