@@ -80,11 +80,12 @@ impl Realised {
     }
 }
 
-/// The version spellings of a recipe of `surface` built from `side`; only
-/// an image names the clean commit it is built from as its revision.
-fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError> {
+/// The version spellings of a recipe whose artifacts carry `target`'s
+/// built from `side`; only an image names the clean commit it is built
+/// from as its revision.
+fn versions_of(side: &Resolved, target: Target) -> Result<Versions, BuildError> {
     let version = &side.version;
-    let oci = surface == Surface::Oci;
+    let oci = target == Target::Oci;
     let revision = side
         .snapshot
         .origin
@@ -92,7 +93,7 @@ fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError
         .filter(|_| oci)
         .map(str::to_string);
     Ok(Versions {
-        artifact: version.render(target_of(surface))?,
+        artifact: version.render(target)?,
         cargo: version.render(Target::Cargo).ok(),
         npm: version.render(Target::Npm).ok(),
         pypi: version.render(Target::Pypi).ok(),
@@ -106,15 +107,9 @@ fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError
     })
 }
 
-/// The publication target whose version spelling a surface uses.
-pub fn target_of(surface: Surface) -> Target {
-    match surface {
-        Surface::Crate => Target::Cargo,
-        Surface::Npm => Target::Npm,
-        Surface::Sdist | Surface::Wheel => Target::Pypi,
-        Surface::Oci => Target::Oci,
-        Surface::Tarball | Surface::Zip | Surface::Command => Target::Plain,
-    }
+/// The version spelling a recipe's artifacts carry: its publication's.
+pub fn target_of(recipe: &Recipe) -> Target {
+    surface::of(recipe).publication().version_target()
 }
 
 /// No file a build reads is uncommitted: the selected files (`read`), the
@@ -149,28 +144,32 @@ fn node_tools(
     opts: &BuildOptions,
     tool_cache: Option<&Path>,
 ) -> Result<NodeTools, BuildError> {
-    let backend = surface::python::backend::plan(
-        recipe,
-        snapshot,
-        &selection.base,
-        opts.sandbox,
-        &opts.root,
-        tool_cache,
-        &opts.host_inputs,
-    )
-    .map_err(|source| BuildError::Surface {
-        recipe: recipe.id.clone(),
-        source: Box::new(source.into()),
-    })?;
-    let (tools, isolation, backend, backend_env) = if let Some(b) = backend {
-        let isolation = Isolation::Process(opts.sandbox);
-        (b.tools, isolation, b.identity, b.environment)
-    } else if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
-        let names = surface::tools_for(recipe);
-        let tools = crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
-        (tools, Isolation::Process(opts.sandbox), Vec::new(), None)
-    } else {
-        (Vec::new(), Isolation::Native, Vec::new(), None)
+    let process = Isolation::Process(opts.sandbox);
+    let (tools, isolation, backend, backend_env) = match surface::of(recipe).runs() {
+        surface::Runs::Backend => {
+            let planned = surface::python::backend::plan(
+                recipe,
+                snapshot,
+                &selection.base,
+                opts.sandbox,
+                &opts.root,
+                tool_cache,
+                &opts.host_inputs,
+            )
+            .map_err(|source| BuildError::Surface {
+                recipe: recipe.id.clone(),
+                source: Box::new(source.into()),
+            })?;
+            match planned {
+                Some(b) => (b.tools, process, b.identity, b.environment),
+                None => (Vec::new(), Isolation::Native, Vec::new(), None),
+            }
+        }
+        surface::Runs::Tools(names) => {
+            let tools = crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
+            (tools, process, Vec::new(), None)
+        }
+        surface::Runs::Native => (Vec::new(), Isolation::Native, Vec::new(), None),
     };
     Ok(NodeTools {
         tools,
@@ -211,7 +210,7 @@ impl<'r> Plan<'r> {
         };
         if selected
             .iter()
-            .any(|(r, _)| matches!(r.surface(), Surface::Command | Surface::Crate))
+            .any(|(r, _)| matches!(surface::of(r).runs(), surface::Runs::Tools(_)))
         {
             crate::sandbox::check_available(opts.sandbox)?;
         }
@@ -226,7 +225,7 @@ impl<'r> Plan<'r> {
             if std::ptr::eq(side, resolved) {
                 read.extend(selection.files.iter().map(|f| f.path.as_str()));
             }
-            let versions = versions_of(side, r.surface())?;
+            let versions = versions_of(side, target_of(r))?;
             check_templates(r, &versions.artifact)?;
             check_map(r, &selection, &versions.artifact)?;
             surface::check(r, version, &versions.artifact).map_err(|source| {
@@ -273,7 +272,8 @@ impl<'r> Plan<'r> {
                     backend,
                     backend_env,
                 } = node_tools(recipe, snapshot, &selection, opts, tool_cache)?;
-                let vcs_commit = (recipe.surface() == Surface::Crate)
+                let vcs_commit = surface::of(recipe)
+                    .reads_git()
                     .then(|| surface::git_source(snapshot, &opts.root))
                     .flatten()
                     .map(|g| g.commit.to_string());
@@ -414,7 +414,7 @@ pub fn assemble(
             .map(ToolRef::of_tool)
             .chain(backend.iter().cloned())
             .collect(),
-        builder: surface::builder_identity(r.surface()),
+        builder: surface::builder_identity(r),
         isolation,
     }
 }
@@ -524,7 +524,7 @@ fn check_templates(r: &Recipe, version: &str) -> Result<(), BuildError> {
             crate::recipe::validate::check_relative(&r.file, &key, &path)?;
         }
     }
-    if let Some(c) = &r.spec.command {
+    if let crate::recipe::schema::SurfaceSpec::Command(c) = &r.spec.surface {
         for (i, a) in c.argv.iter().enumerate() {
             r.render(&format!("command.argv[{i}]"), a, version)?;
         }
@@ -542,7 +542,7 @@ struct DistNames(BTreeMap<String, String>);
 
 impl DistNames {
     /// Claim the names a recipe's artifacts will take in `dist/`, when they
-    /// are known before building ([`surface::names::predict`]; the others
+    /// are known before building ([`surface::predict`]; the others
     /// are checked again before `dist/` is written).
     fn claim(
         &mut self,
@@ -566,7 +566,7 @@ impl DistNames {
             // Unreadable here means unknown until built, not an error.
             snapshot.read(f).ok().flatten()
         };
-        let Some(names) = surface::names::predict(r, &v, &mut read)? else {
+        let Some(names) = surface::predict(r, &v, &mut read)? else {
             return Ok(());
         };
         for p in names {

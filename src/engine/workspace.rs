@@ -55,7 +55,7 @@ pub(super) fn run(
         &resolved.snapshot,
         &resolved.policy,
         &resolved.version,
-        p.recipe,
+        &surface::of(p.recipe).own_manifests(),
         &p.selection,
     )?;
     write_sources(p, access, plan.as_ref(), &src)?;
@@ -98,7 +98,7 @@ pub(super) fn run(
         npm_dist_tag: resolved.version.npm_dist_tag().to_string(),
         tools: &p.tools,
         git: surface::git_source(&resolved.snapshot, &resolved.checkout.root)
-            .filter(|_| p.recipe.surface() == crate::recipe::Surface::Crate),
+            .filter(|_| surface::of(p.recipe).reads_git()),
         versions: &drv.versions,
         backend_env: p.backend_env.as_ref(),
         store: Some(cx.store),

@@ -9,25 +9,39 @@ use std::path::{Path, PathBuf};
 use super::model::{ManifestKind, StampError};
 use super::rule;
 use super::{stamp_tree, StampPlan};
-use crate::recipe::{Recipe, Surface};
 use crate::source::tree::{SnapshotTree, Tree};
 use crate::source::{Selection, Snapshot};
 use crate::version::policy::ReleasePolicy;
 use crate::version::ResolvedVersion;
+
+/// Which manifests a recipe's surface makes its package from (the
+/// surface says: `crate::surface::SurfaceKind::own_manifests`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnManifests {
+    /// None: the surface packs no manifest's package.
+    None,
+    /// The `package.json` of the source directory (npm).
+    PackageJson,
+    /// The `pyproject.toml` of the source directory (sdist, wheel).
+    Pyproject,
+    /// The cargo workspace at the source directory: these members
+    /// (every published member when empty).
+    Cargo { packages: Vec<String> },
+}
 
 /// The manifests a recipe builds from, which are ours whatever version they
 /// state: the `package.json` an npm recipe packs, the workspace root and
 /// the packed members of a crate recipe (every published member when it
 /// names none), the `pyproject.toml` of a Python recipe (and the crate of
 /// a maturin project, `[tool.maturin] manifest-path`).
-pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSet<PathBuf> {
+pub fn recipe_manifests(tree: &dyn Tree, kind: &OwnManifests, base: &str) -> BTreeSet<PathBuf> {
     let base = Path::new(base);
     let mut own = BTreeSet::new();
-    match recipe.surface() {
-        Surface::Npm => {
+    match kind {
+        OwnManifests::PackageJson => {
             own.insert(base.join("package.json"));
         }
-        Surface::Sdist | Surface::Wheel => {
+        OwnManifests::Pyproject => {
             let pyproject = base.join("pyproject.toml");
             // A maturin project's version is also its crate's.
             if let Some(m) = tree
@@ -38,14 +52,8 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
             }
             own.insert(pyproject);
         }
-        Surface::Crate => {
+        OwnManifests::Cargo { packages: wanted } => {
             let root = base.join("Cargo.toml");
-            let wanted = recipe
-                .spec
-                .crate_
-                .as_ref()
-                .map(|c| c.packages.clone())
-                .unwrap_or_default();
             if let Some(text) = tree.read(&root) {
                 for m in rule::cargo_members(tree, base, &text) {
                     let f = m.join("Cargo.toml");
@@ -71,7 +79,7 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
             }
             own.insert(root);
         }
-        _ => {}
+        OwnManifests::None => {}
     }
     own
 }
@@ -84,10 +92,10 @@ pub fn stamp_workspace(
     snapshot: &Snapshot,
     policy: &ReleasePolicy,
     version: &ResolvedVersion,
-    recipe: &Recipe,
+    own: &OwnManifests,
     selection: &Selection<'_>,
 ) -> Result<Vec<String>, StampError> {
-    match plan_for_build(snapshot, policy, version, recipe, selection)? {
+    match plan_for_build(snapshot, policy, version, own, selection)? {
         Some(plan) => apply(src, &plan),
         None => Ok(Vec::new()),
     }
@@ -112,7 +120,7 @@ pub fn plan_for_build(
     snapshot: &Snapshot,
     policy: &ReleasePolicy,
     version: &ResolvedVersion,
-    recipe: &Recipe,
+    own_manifests: &OwnManifests,
     selection: &Selection<'_>,
 ) -> Result<Option<StampPlan>, StampError> {
     let selected: BTreeSet<PathBuf> = selection
@@ -129,7 +137,7 @@ pub fn plan_for_build(
                 .filter(|f| ManifestKind::of(f).is_some())
                 .cloned()
                 .collect();
-            let mut own = recipe_manifests(&tree, recipe, &selection.base);
+            let mut own = recipe_manifests(&tree, own_manifests, &selection.base);
             own.extend(super::own_source(policy));
             let candidates = rule::candidates(&tree, policy, &extra);
             let mut current = rule::current_spellings(&tree, policy);
