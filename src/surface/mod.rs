@@ -91,3 +91,71 @@ pub use crate::recipe::schema::HOST_INPUTS;
 pub(crate) use artifact::sha256_file;
 pub(crate) use error::failed_or;
 pub(crate) use job::ws_rel;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recipe::Surface;
+
+    fn recipe(text: &str) -> Recipe {
+        let file = std::path::PathBuf::from("recipes/r.toml");
+        let recipes = crate::recipe::Recipes::from_files(
+            std::path::Path::new("/p"),
+            vec![(file, text.into())],
+        )
+        .unwrap();
+        recipes.recipes.into_values().next().unwrap()
+    }
+
+    #[test]
+    fn every_surface_is_registered_with_its_publication_and_writers() {
+        let cases = [
+            (
+                "surface = \"tarball\"",
+                Surface::Tarball,
+                Publication::None,
+                3,
+            ),
+            ("surface = \"zip\"", Surface::Zip, Publication::None, 2),
+            ("surface = \"npm\"", Surface::Npm, Publication::Npm, 2),
+            ("surface = \"crate\"", Surface::Crate, Publication::Cargo, 0),
+            (
+                "surface = \"command\"\n[command]\nargv = [\"true\"]\noutputs = [\"o\"]",
+                Surface::Command,
+                Publication::None,
+                0,
+            ),
+            ("surface = \"oci\"", Surface::Oci, Publication::Oci, 3),
+            ("surface = \"sdist\"", Surface::Sdist, Publication::Pypi, 3),
+            ("surface = \"wheel\"", Surface::Wheel, Publication::Pypi, 3),
+        ];
+        for (text, kind, publication, writers) in cases {
+            let r = recipe(text);
+            assert_eq!(r.surface(), kind);
+            let s = of(&r);
+            assert_eq!(s.publication(), publication, "{kind}");
+            assert_eq!(s.builder().len(), writers, "{kind}");
+            assert_eq!(builder_identity(&r)["kiln"], env!("CARGO_PKG_VERSION"));
+            assert_eq!(s.reads_git(), kind == Surface::Crate, "{kind}");
+            let process = matches!(kind, Surface::Command | Surface::Crate);
+            assert_eq!(matches!(s.runs(), Runs::Tools(_)), process, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_python_backend_changes_what_the_surface_runs_and_reads() {
+        let native = recipe("surface = \"wheel\"");
+        assert_eq!(of(&native).runs(), Runs::Native);
+        assert_eq!(source_access(&native), SourceAccess::View);
+        let backend = recipe("surface = \"sdist\"\n[sdist]\nbackend = \"pep517\"");
+        assert_eq!(of(&backend).runs(), Runs::Backend);
+        assert_eq!(source_access(&backend), SourceAccess::Workspace);
+        let command = recipe(
+            "surface = \"command\"\n[command]\nargv = [\"make\"]\ntools = [\"make\", \"cc\"]\noutputs = [\"o\"]",
+        );
+        assert_eq!(
+            of(&command).runs(),
+            Runs::Tools(vec!["make".into(), "cc".into()])
+        );
+    }
+}
