@@ -1,4 +1,7 @@
-//! The serde schema of one `recipes/<name>.toml` file.
+//! The serde schema of one `recipes/<name>.toml` file, and the recipe it
+//! validates into: every surface's table is defined here (the `[oci]` table
+//! in [`super::oci`]), and [`SurfaceSpec`] holds the one the recipe's surface
+//! reads, typed.
 //!
 //! Unknown keys are rejected everywhere (`deny_unknown_fields`) so that a typo
 //! is an error naming the key, never a silently ignored setting. Keys are
