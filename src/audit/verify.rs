@@ -566,9 +566,7 @@ fn choose_recipe(
             artifact: &version,
             canonical: &[],
         };
-        crate::surface::names::predict(r, &v, &mut |_| None)
-            .ok()
-            .flatten()
+        crate::surface::predict(r, &v, &mut |_| None).ok().flatten()
     };
     // The most specific kind first: a recipe whose artifact name is known
     // must match the file's; of the others, there must be exactly one.

@@ -58,7 +58,7 @@ pub fn run<'a>(
     let version = &plan.resolved.version;
     let mut warned = BTreeSet::new();
     for node in &plan.nodes {
-        if let Some(w) = version.warning(target_of(node.recipe.surface())) {
+        if let Some(w) = version.warning(target_of(node.recipe)) {
             if warned.insert(w.0.clone()) {
                 progress.warn(&format!("{}: {}", node.recipe.id, w.0));
             }

@@ -103,11 +103,12 @@ impl Realised {
     }
 }
 
-/// The version spellings of a recipe of `surface` built from `side`; only
-/// an image names the clean commit it is built from as its revision.
-fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError> {
+/// The version spellings of a recipe whose artifacts carry `target`'s
+/// built from `side`; only an image names the clean commit it is built
+/// from as its revision.
+fn versions_of(side: &Resolved, target: Target) -> Result<Versions, BuildError> {
     let version = &side.version;
-    let oci = surface == Surface::Oci;
+    let oci = target == Target::Oci;
     let revision = side
         .snapshot
         .origin
@@ -115,7 +116,7 @@ fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError
         .filter(|_| oci)
         .map(str::to_string);
     Ok(Versions {
-        artifact: version.render(target_of(surface))?,
+        artifact: version.render(target)?,
         cargo: version.render(Target::Cargo).ok(),
         npm: version.render(Target::Npm).ok(),
         pypi: version.render(Target::Pypi).ok(),
@@ -129,15 +130,9 @@ fn versions_of(side: &Resolved, surface: Surface) -> Result<Versions, BuildError
     })
 }
 
-/// The publication target whose version spelling a surface uses.
-pub fn target_of(surface: Surface) -> Target {
-    match surface {
-        Surface::Crate => Target::Cargo,
-        Surface::Npm => Target::Npm,
-        Surface::Sdist | Surface::Wheel => Target::Pypi,
-        Surface::Oci => Target::Oci,
-        Surface::Tarball | Surface::Zip | Surface::Command => Target::Plain,
-    }
+/// The version spelling a recipe's artifacts carry: its publication's.
+pub fn target_of(recipe: &Recipe) -> Target {
+    surface::of(recipe).publication().version_target()
 }
 
 /// No file a build reads is uncommitted: the selected files (`read`), the
@@ -172,28 +167,32 @@ fn node_tools(
     opts: &BuildOptions,
     tool_cache: Option<&Path>,
 ) -> Result<NodeTools, BuildError> {
-    let backend = surface::python::backend::plan(
-        recipe,
-        snapshot,
-        &selection.base,
-        opts.sandbox,
-        &opts.root,
-        tool_cache,
-        &opts.host_inputs,
-    )
-    .map_err(|source| BuildError::Surface {
-        recipe: recipe.id.clone(),
-        source: Box::new(source.into()),
-    })?;
-    let (tools, isolation, backend, backend_env) = if let Some(b) = backend {
-        let isolation = Isolation::Process(opts.sandbox);
-        (b.tools, isolation, b.identity, b.environment)
-    } else if matches!(recipe.surface(), Surface::Command | Surface::Crate) {
-        let names = surface::tools_for(recipe);
-        let tools = crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
-        (tools, Isolation::Process(opts.sandbox), Vec::new(), None)
-    } else {
-        (Vec::new(), Isolation::Native, Vec::new(), None)
+    let process = Isolation::Process(opts.sandbox);
+    let (tools, isolation, backend, backend_env) = match surface::of(recipe).runs() {
+        surface::Runs::Backend => {
+            let planned = surface::python::backend::plan(
+                recipe,
+                snapshot,
+                &selection.base,
+                opts.sandbox,
+                &opts.root,
+                tool_cache,
+                &opts.host_inputs,
+            )
+            .map_err(|source| BuildError::Surface {
+                recipe: recipe.id.clone(),
+                source: Box::new(source.into()),
+            })?;
+            match planned {
+                Some(b) => (b.tools, process, b.identity, b.environment),
+                None => (Vec::new(), Isolation::Native, Vec::new(), None),
+            }
+        }
+        surface::Runs::Tools(names) => {
+            let tools = crate::sandbox::resolve_tools_cached(&names, &opts.root, tool_cache)?;
+            (tools, process, Vec::new(), None)
+        }
+        surface::Runs::Native => (Vec::new(), Isolation::Native, Vec::new(), None),
     };
     Ok(NodeTools {
         tools,
@@ -213,28 +212,38 @@ struct NodeTools {
     backend_env: Option<surface::python::backend::Environment>,
 }
 
+/// The recipes a build selects, each with the checkout it is built from
+/// (a post release builds its code inputs from the base release), and the
+/// code recipes a post release skips.
+#[allow(clippy::type_complexity)]
+fn select<'r>(
+    resolved: &'r Resolved,
+    opts: &BuildOptions,
+) -> Result<(Vec<(&'r Recipe, &'r Resolved)>, Vec<String>), BuildError> {
+    Ok(match &resolved.base {
+        Some(base) => {
+            let s = super::post::select(resolved, base, &opts.recipes)?;
+            (s.nodes, s.skipped)
+        }
+        None => {
+            let selected = resolved.recipes.select(&opts.recipes)?;
+            (
+                selected.into_iter().map(|r| (r, resolved)).collect(),
+                Vec::new(),
+            )
+        }
+    })
+}
+
 impl<'r> Plan<'r> {
     /// Select recipes and their snapshot files, and check everything that can
     /// be checked without building: uncommitted sources, templates, `dist/`
     /// names, the sandbox and tools.
     pub fn new(resolved: &'r Resolved, opts: &BuildOptions) -> Result<Plan<'r>, BuildError> {
-        let recipes = &resolved.recipes;
-        let (selected, skipped) = match &resolved.base {
-            Some(base) => {
-                let s = super::post::select(resolved, base, &opts.recipes)?;
-                (s.nodes, s.skipped)
-            }
-            None => {
-                let selected = recipes.select(&opts.recipes)?;
-                (
-                    selected.into_iter().map(|r| (r, resolved)).collect(),
-                    Vec::new(),
-                )
-            }
-        };
+        let (selected, skipped) = select(resolved, opts)?;
         if selected
             .iter()
-            .any(|(r, _)| matches!(r.surface(), Surface::Command | Surface::Crate))
+            .any(|(r, _)| matches!(surface::of(r).runs(), surface::Runs::Tools(_)))
         {
             crate::sandbox::check_available(opts.sandbox)?;
         }
@@ -249,7 +258,7 @@ impl<'r> Plan<'r> {
             if std::ptr::eq(side, resolved) {
                 read.extend(selection.files.iter().map(|f| f.path.as_str()));
             }
-            let versions = versions_of(side, r.surface())?;
+            let versions = versions_of(side, target_of(r))?;
             check_templates(r, &versions.artifact)?;
             check_map(r, &selection, &versions.artifact)?;
             surface::check(r, version, &versions.artifact).map_err(|source| {
@@ -292,15 +301,21 @@ impl<'r> Plan<'r> {
             .map(|(recipe, side, selection, versions, epoch)| {
                 let snapshot = &side.snapshot;
                 let tree = trees.of(side);
-                let stamping =
-                    Stamping::plan(tree, &side.policy, &side.version, recipe, &selection)?;
+                let stamping = Stamping::plan(
+                    tree,
+                    &side.policy,
+                    &side.version,
+                    &surface::of(recipe).own_manifests(),
+                    &selection,
+                )?;
                 let NodeTools {
                     tools,
                     isolation,
                     backend,
                     backend_env,
                 } = node_tools(recipe, snapshot, &selection, opts, tool_cache)?;
-                let git = (recipe.surface() == Surface::Crate)
+                let git = surface::of(recipe)
+                    .reads_git()
                     .then(|| surface::git_source(snapshot, &opts.root))
                     .flatten();
                 Ok(Node {
@@ -433,7 +448,7 @@ pub fn assemble(
             .map(ToolRef::of_tool)
             .chain(backend.iter().cloned())
             .collect(),
-        builder: surface::builder_identity(r.surface()),
+        builder: surface::builder_identity(r),
         isolation,
     }
 }
@@ -533,7 +548,7 @@ fn check_templates(r: &Recipe, version: &str) -> Result<(), BuildError> {
             crate::recipe::validate::check_relative(&r.file, &key, &path)?;
         }
     }
-    if let Some(c) = &r.spec.command {
+    if let crate::recipe::schema::SurfaceSpec::Command(c) = &r.spec.surface {
         for (i, a) in c.argv.iter().enumerate() {
             r.render(&format!("command.argv[{i}]"), a, version)?;
         }
@@ -551,7 +566,7 @@ struct DistNames(BTreeMap<String, String>);
 
 impl DistNames {
     /// Claim the names a recipe's artifacts will take in `dist/`, when they
-    /// are known before building ([`surface::names::predict`]; the others
+    /// are known before building ([`surface::predict`]; the others
     /// are checked again before `dist/` is written).
     fn claim(
         &mut self,
@@ -575,7 +590,7 @@ impl DistNames {
             // Unreadable here means unknown until built, not an error.
             snapshot.read(f).ok().flatten()
         };
-        let Some(names) = surface::names::predict(r, &v, &mut read)? else {
+        let Some(names) = surface::predict(r, &v, &mut read)? else {
             return Ok(());
         };
         for p in names {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::resolved::Resolved;
 use super::BuildError;
-use crate::recipe::{Recipe, Surface};
+use crate::recipe::Recipe;
 
 /// What a post-release build builds: each recipe with the release it is
 /// built from, in dependency order, and the code recipes it skips.
@@ -32,7 +32,7 @@ pub fn select<'r>(
     names: &[String],
 ) -> Result<Selected<'r>, BuildError> {
     let selected = resolved.recipes.select(names)?;
-    let code = |r: &Recipe| r.surface() != Surface::Oci;
+    let code = |r: &Recipe| !is_image(r);
     for r in &selected {
         if code(r) && names.iter().any(|n| *n == r.id || *n == r.name) {
             return Err(BuildError::PostReleaseCode {
@@ -75,7 +75,7 @@ fn side_of<'r>(
     id: &str,
 ) -> Result<(&'r Recipe, &'r Resolved), BuildError> {
     if let Some(r) = resolved.recipes.recipes.get(id) {
-        if r.surface() == Surface::Oci {
+        if is_image(r) {
             return Ok((r, resolved));
         }
     }
@@ -117,4 +117,10 @@ fn in_dependency_order<'r>(
         }
     }
     out
+}
+
+/// Whether the recipe makes an image (published to an OCI registry): the
+/// one kind a post release rebuilds.
+fn is_image(r: &Recipe) -> bool {
+    crate::surface::of(r).publication() == crate::surface::Publication::Oci
 }

@@ -2,7 +2,8 @@
 //! schemas, validation with file/line/key in every error, matrices and the
 //! input graph.
 //!
-//! - [`schema`]: the serde schema of one recipe file;
+//! - [`schema`]: one recipe file as written ([`schema::WrittenRecipe`]) and
+//!   validated ([`RecipeFile`], its surface's table typed in [`SurfaceSpec`]);
 //! - [`validate`]: checks of one parsed file;
 //! - [`template`]: `{version}`/`{name}`/matrix placeholders;
 //! - [`project`]: every recipe of a project, matrix cells, the input graph;
@@ -21,4 +22,4 @@ pub mod validate;
 
 pub use error::RecipeError;
 pub use project::{Recipe, Recipes};
-pub use schema::{RecipeFile, Surface};
+pub use schema::{RecipeFile, Surface, SurfaceSpec};

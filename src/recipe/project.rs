@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::error::RecipeError;
-use super::schema::{RecipeFile, Surface};
+use super::schema::{RecipeFile, Surface, SurfaceSpec, WrittenRecipe};
 use super::template::render_template;
 use super::validate::{invalid, validate};
 use crate::name::{check_portable, shown, shown_path};
@@ -28,7 +28,7 @@ pub struct Recipe {
 
 impl Recipe {
     pub fn surface(&self) -> Surface {
-        self.spec.surface
+        self.spec.surface.kind()
     }
 
     /// Input mount name → recipe id it reads.
@@ -102,31 +102,17 @@ fn tools_of_cell(
         Ok(())
     };
     let mut spec = spec.clone();
-    if let Some(c) = &mut spec.command {
-        for (i, t) in c.tools.iter_mut().enumerate() {
-            render(format!("command.tools[{i}]"), t)?;
-        }
+    let (table, python, tools) = match &mut spec.surface {
+        SurfaceSpec::Command(c) => ("command", None, &mut c.tools),
+        SurfaceSpec::Sdist(s) => ("sdist", s.python.as_mut(), &mut s.tools),
+        SurfaceSpec::Wheel(w) => ("wheel", w.python.as_mut(), &mut w.tools),
+        _ => return Ok(spec),
+    };
+    if let Some(p) = python {
+        render(format!("{table}.python"), p)?;
     }
-    let python = [
-        (
-            "sdist",
-            spec.sdist.as_mut().map(|s| (&mut s.python, &mut s.tools)),
-        ),
-        (
-            "wheel",
-            spec.wheel.as_mut().map(|w| (&mut w.python, &mut w.tools)),
-        ),
-    ];
-    for (table, settings) in python {
-        let Some((python, tools)) = settings else {
-            continue;
-        };
-        if let Some(p) = python {
-            render(format!("{table}.python"), p)?;
-        }
-        for (i, t) in tools.iter_mut().enumerate() {
-            render(format!("{table}.tools[{i}]"), t)?;
-        }
+    for (i, t) in tools.iter_mut().enumerate() {
+        render(format!("{table}.tools[{i}]"), t)?;
     }
     Ok(spec)
 }
@@ -155,8 +141,8 @@ pub fn is_recipe_file(path: &Path) -> bool {
 
 /// Parse one recipe file's text. A type error names the key whose value it
 /// is about (`source = 5`: key `source`).
-pub fn parse_recipe(file: &Path, text: &str) -> Result<RecipeFile, RecipeError> {
-    toml_edit::de::from_str::<RecipeFile>(text).map_err(|e| {
+pub fn parse_recipe(file: &Path, text: &str) -> Result<WrittenRecipe, RecipeError> {
+    toml_edit::de::from_str::<WrittenRecipe>(text).map_err(|e| {
         let message = e.message().trim().to_string();
         let key = e.span().and_then(|s| key_at(text, s.start));
         RecipeError::Parse {
@@ -351,8 +337,8 @@ impl Recipes {
         let mut texts: BTreeMap<String, std::sync::Arc<str>> = BTreeMap::new();
         for (rel, text) in files {
             let path = rel.clone();
-            let spec = parse_recipe(&rel, &text)?;
-            validate(&rel, &spec).map_err(|e| with_line(e, &text))?;
+            let written = parse_recipe(&rel, &text)?;
+            let spec = validate(&rel, written).map_err(|e| with_line(e, &text))?;
             let stem = path
                 .file_stem()
                 .and_then(|s| s.to_str())
@@ -564,7 +550,7 @@ mod tests {
         let text = "surface = \"command\"\n\n[command]\nargv = [\"true\"]\noutputs = [\n  \"ok\",\n  \"../x\",\n]\n";
         let spec = parse_recipe(Path::new("recipes/c.toml"), text).unwrap();
         let err = with_line(
-            validate(Path::new("recipes/c.toml"), &spec).unwrap_err(),
+            validate(Path::new("recipes/c.toml"), spec).unwrap_err(),
             text,
         )
         .to_string();

@@ -1,4 +1,7 @@
-//! The serde schema of one `recipes/<name>.toml` file.
+//! The serde schema of one `recipes/<name>.toml` file, and the recipe it
+//! validates into: every surface's table is defined here (the `[oci]` table
+//! in [`super::oci`]), and [`SurfaceSpec`] holds the one the recipe's surface
+//! reads, typed.
 //!
 //! Unknown keys are rejected everywhere (`deny_unknown_fields`) so that a typo
 //! is an error naming the key, never a silently ignored setting. Keys are
@@ -73,25 +76,23 @@ pub const HOST_INPUTS: &[&str] = &["cargo-registry"];
 /// `sys.path`, read-only.
 pub const PYTHON_HOST_INPUTS: &[&str] = &["python-wheels"];
 
-/// One recipe file, as written.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// One recipe file, validated: the keys every surface shares, and the
+/// surface with its typed table ([`SurfaceSpec`]). It is made from the
+/// file as written ([`WrittenRecipe`]) by `validate`, and serialises back
+/// to that shape (the derivation's `config` is the recipe as written).
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "WrittenRecipe")]
 pub struct RecipeFile {
     /// Recipe name (default: the file stem).
     pub name: Option<String>,
-    pub surface: Surface,
     /// Directory inside the snapshot the recipe reads (default `.`).
-    #[serde(default = "default_source")]
     pub source: String,
     /// Globs relative to `source` selecting the files the recipe reads (default `**`).
-    #[serde(default)]
     pub include: Vec<String>,
     /// Globs relative to `source` removed from the selection.
-    #[serde(default)]
     pub exclude: Vec<String>,
     /// Other recipes whose outputs this one reads: mount name → recipe name.
     /// Each is available at `inputs/<mount>/` in the workspace.
-    #[serde(default)]
     pub inputs: BTreeMap<String, String>,
     /// Path prefix inside archives (tarball, zip); templated.
     pub prefix: Option<String>,
@@ -100,10 +101,69 @@ pub struct RecipeFile {
     /// `SOURCE_DATE_EPOCH` for directory (non-git) sources.
     pub source_date_epoch: Option<i64>,
     /// Matrix axes: each combination of values is its own derivation.
-    #[serde(default)]
     pub matrix: BTreeMap<String, Vec<String>>,
     /// Extra files mapped into archives: `from` (a path below `source`, or
     /// `inputs/<mount>/…`) → `to` (a path inside the archive, below `prefix`).
+    pub map: Vec<MapEntry>,
+    /// The surface and its table (the table's defaults when not written).
+    pub surface: SurfaceSpec,
+    /// Whether the surface's table was written: a derivation carries the
+    /// recipe as written, so an unwritten table stays out of it.
+    pub(super) table_written: bool,
+}
+
+/// The surface of a recipe with its table, typed: one variant per
+/// [`Surface`], each holding its own table's settings.
+#[derive(Debug, Clone)]
+pub enum SurfaceSpec {
+    Crate(CrateSection),
+    Sdist(SdistSection),
+    Wheel(WheelSection),
+    Npm(NpmSection),
+    Tarball(TarballSection),
+    Zip(ZipSection),
+    /// Boxed: the largest table by far.
+    Oci(Box<crate::recipe::oci::OciSection>),
+    Command(CommandSection),
+}
+
+impl SurfaceSpec {
+    /// The kind of artifact.
+    pub fn kind(&self) -> Surface {
+        match self {
+            SurfaceSpec::Crate(_) => Surface::Crate,
+            SurfaceSpec::Sdist(_) => Surface::Sdist,
+            SurfaceSpec::Wheel(_) => Surface::Wheel,
+            SurfaceSpec::Npm(_) => Surface::Npm,
+            SurfaceSpec::Tarball(_) => Surface::Tarball,
+            SurfaceSpec::Zip(_) => Surface::Zip,
+            SurfaceSpec::Oci(_) => Surface::Oci,
+            SurfaceSpec::Command(_) => Surface::Command,
+        }
+    }
+}
+
+/// One recipe file, as written (serde): `surface = "…"` and at most one
+/// surface table, which `validate` checks is the surface's own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WrittenRecipe {
+    /// Recipe name (default: the file stem).
+    pub name: Option<String>,
+    pub surface: Surface,
+    #[serde(default = "default_source")]
+    pub source: String,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    pub prefix: Option<String>,
+    pub output: Option<String>,
+    pub source_date_epoch: Option<i64>,
+    #[serde(default)]
+    pub matrix: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub map: Vec<MapEntry>,
     pub command: Option<CommandSection>,
@@ -115,6 +175,62 @@ pub struct RecipeFile {
     pub oci: Option<crate::recipe::oci::OciSection>,
     pub sdist: Option<SdistSection>,
     pub wheel: Option<WheelSection>,
+}
+
+impl WrittenRecipe {
+    /// The surface tables written, by table name and the surface each
+    /// belongs to.
+    pub fn tables(&self) -> [(bool, &'static str, Surface); 8] {
+        [
+            (self.command.is_some(), "command", Surface::Command),
+            (self.crate_.is_some(), "crate", Surface::Crate),
+            (self.tarball.is_some(), "tarball", Surface::Tarball),
+            (self.zip.is_some(), "zip", Surface::Zip),
+            (self.npm.is_some(), "npm", Surface::Npm),
+            (self.oci.is_some(), "oci", Surface::Oci),
+            (self.sdist.is_some(), "sdist", Surface::Sdist),
+            (self.wheel.is_some(), "wheel", Surface::Wheel),
+        ]
+    }
+}
+
+impl From<RecipeFile> for WrittenRecipe {
+    fn from(r: RecipeFile) -> WrittenRecipe {
+        let mut w = WrittenRecipe {
+            name: r.name,
+            surface: r.surface.kind(),
+            source: r.source,
+            include: r.include,
+            exclude: r.exclude,
+            inputs: r.inputs,
+            prefix: r.prefix,
+            output: r.output,
+            source_date_epoch: r.source_date_epoch,
+            matrix: r.matrix,
+            map: r.map,
+            command: None,
+            crate_: None,
+            tarball: None,
+            zip: None,
+            npm: None,
+            oci: None,
+            sdist: None,
+            wheel: None,
+        };
+        if r.table_written {
+            match r.surface {
+                SurfaceSpec::Command(t) => w.command = Some(t),
+                SurfaceSpec::Crate(t) => w.crate_ = Some(t),
+                SurfaceSpec::Tarball(t) => w.tarball = Some(t),
+                SurfaceSpec::Zip(t) => w.zip = Some(t),
+                SurfaceSpec::Npm(t) => w.npm = Some(t),
+                SurfaceSpec::Oci(t) => w.oci = Some(*t),
+                SurfaceSpec::Sdist(t) => w.sdist = Some(t),
+                SurfaceSpec::Wheel(t) => w.wheel = Some(t),
+            }
+        }
+        w
+    }
 }
 
 fn default_source() -> String {
@@ -365,7 +481,20 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<RecipeFile, String> {
-        toml_edit::de::from_str::<RecipeFile>(text).map_err(|e| e.message().to_string())
+        let written =
+            toml_edit::de::from_str::<WrittenRecipe>(text).map_err(|e| e.message().to_string())?;
+        super::super::validate::validate(std::path::Path::new("r.toml"), written)
+            .map_err(|e| e.to_string())
+    }
+
+    fn limits(r: RecipeFile) -> LimitKeys {
+        match r.surface {
+            SurfaceSpec::Command(c) => c.limits,
+            SurfaceSpec::Crate(c) => c.limits,
+            SurfaceSpec::Sdist(s) => s.limits,
+            SurfaceSpec::Wheel(w) => w.limits,
+            other => panic!("{:?} has no limit keys", other.kind()),
+        }
     }
 
     #[test]
@@ -380,19 +509,19 @@ mod tests {
             "surface = \"command\"\n[command]\nargv = [\"true\"]\noutputs = [\"o\"]\n{keys}"
         ))
         .unwrap();
-        assert_eq!(command.command.unwrap().limits, want);
+        assert_eq!(limits(command), want);
         let krate = parse(&format!("surface = \"crate\"\n[crate]\n{keys}")).unwrap();
-        assert_eq!(krate.crate_.unwrap().limits, want);
+        assert_eq!(limits(krate), want);
         let wheel = parse(&format!(
             "surface = \"wheel\"\n[wheel]\nbackend = \"pep517\"\n{keys}"
         ))
         .unwrap();
-        assert_eq!(wheel.wheel.unwrap().limits, want);
+        assert_eq!(limits(wheel), want);
         let sdist = parse(&format!(
             "surface = \"sdist\"\n[sdist]\nbackend = \"pep517\"\n{keys}"
         ))
         .unwrap();
-        assert_eq!(sdist.sdist.unwrap().limits, want);
+        assert_eq!(limits(sdist), want);
     }
 
     #[test]
@@ -402,10 +531,41 @@ mod tests {
         let err = parse("surface = \"crate\"\n[crate]\nmemory-mib = 0\n").unwrap_err();
         assert!(err.contains("memory-mib"), "{err}");
         let wheel = parse("surface = \"wheel\"\n[wheel]\nbackend = \"pep517\"\n").unwrap();
-        let json = serde_json::to_value(wheel.wheel.unwrap()).unwrap();
+        let json = serde_json::to_value(&wheel).unwrap();
         assert_eq!(
-            json,
+            json["wheel"],
             serde_json::json!({"backend": "pep517", "packages": [], "scripts": {}, "tag": null})
+        );
+    }
+
+    #[test]
+    fn a_recipe_serialises_as_written_with_its_table_typed() {
+        // An unwritten table stays out of the derivation's config, a written
+        // one (even empty) is in it.
+        let bare = parse("surface = \"tarball\"\n").unwrap();
+        assert!(matches!(bare.surface, SurfaceSpec::Tarball(_)));
+        let json = serde_json::to_value(&bare).unwrap();
+        assert_eq!(json["surface"], "tarball");
+        assert!(json["tarball"].is_null(), "{json}");
+        let written = parse("surface = \"tarball\"\n[tarball]\n").unwrap();
+        let json = serde_json::to_value(&written).unwrap();
+        assert_eq!(json["tarball"], serde_json::json!({"compression": "gzip"}));
+    }
+
+    #[test]
+    fn only_the_surface_own_table_goes_with_it() {
+        let err = parse("surface = \"sdist\"\n[wheel]\n").unwrap_err();
+        assert!(
+            err.contains("a [wheel] table only goes with surface = \"wheel\", not \"sdist\""),
+            "{err}"
+        );
+        let err =
+            parse("surface = \"oci\"\n[command]\nargv = [\"x\"]\noutputs = [\"o\"]\n").unwrap_err();
+        assert!(err.contains("a [command] table only goes with"), "{err}");
+        let err = parse("surface = \"command\"\n").unwrap_err();
+        assert!(
+            err.contains("surface = \"command\" requires a [command] table"),
+            "{err}"
         );
     }
 }

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use super::error::RecipeError;
 use super::schema::{
-    LimitKeys, PythonBackend, RecipeFile, Surface, HOST_INPUTS, PYTHON_HOST_INPUTS,
+    LimitKeys, PythonBackend, RecipeFile, Surface, SurfaceSpec, WrittenRecipe, HOST_INPUTS,
+    PYTHON_HOST_INPUTS,
 };
 
 pub(crate) fn invalid(
@@ -51,20 +52,20 @@ pub fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeE
 /// axes' lengths is checked before anything is expanded.
 pub const MAX_MATRIX_CELLS: usize = 256;
 
-/// Check one parsed recipe file: paths, globs, mounts, matrix axes,
-/// surface tables and host inputs.
-pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
-    if !r.surface.is_supported() {
+/// Check one parsed recipe file (paths, globs, mounts, matrix axes,
+/// surface tables and host inputs) and type its surface table.
+pub(crate) fn validate(file: &Path, w: WrittenRecipe) -> Result<RecipeFile, RecipeError> {
+    if !w.surface.is_supported() {
         return Err(RecipeError::Unsupported {
             file: file.to_path_buf(),
-            surface: r.surface.to_string(),
+            surface: w.surface.to_string(),
         });
     }
-    check_selection(file, r)?;
-    check_mounts(file, r)?;
-    check_matrix(file, r)?;
-    check_placement(file, r)?;
-    check_surface_tables(file, r)?;
+    check_selection(file, &w)?;
+    check_mounts(file, &w)?;
+    check_matrix(file, &w)?;
+    check_placement(file, &w)?;
+    let r = typed(file, w)?;
     if let Some(s) = &r.source_date_epoch {
         if *s < 0 {
             return Err(invalid(
@@ -75,13 +76,14 @@ pub(crate) fn validate(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
             ));
         }
     }
-    check_host_inputs(file, r)?;
-    check_native_limits(file, r)
+    check_host_inputs(file, &r)?;
+    check_native_limits(file, &r)?;
+    Ok(r)
 }
 
 /// What a recipe selects from the checkout: `source` and the
 /// `include`/`exclude` globs.
-fn check_selection(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
+fn check_selection(file: &Path, r: &WrittenRecipe) -> Result<(), RecipeError> {
     check_relative(file, "source", &r.source)?;
     for (i, g) in r.include.iter().chain(r.exclude.iter()).enumerate() {
         let key = if i < r.include.len() {
@@ -96,7 +98,7 @@ fn check_selection(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
 }
 
 /// Input mount names are `[A-Za-z0-9_-]+`.
-fn check_mounts(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
+fn check_mounts(file: &Path, r: &WrittenRecipe) -> Result<(), RecipeError> {
     for mount in r.inputs.keys() {
         if mount.is_empty()
             || !mount
@@ -116,7 +118,7 @@ fn check_mounts(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
 
 /// The matrix: at most [`MAX_MATRIX_CELLS`] cells, no empty axis, no
 /// control characters, no reserved placeholder as a key.
-fn check_matrix(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
+fn check_matrix(file: &Path, r: &WrittenRecipe) -> Result<(), RecipeError> {
     let mut count: u128 = 1;
     for values in r.matrix.values() {
         count = count.saturating_mul(values.len() as u128);
@@ -167,7 +169,7 @@ fn check_matrix(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
 }
 
 /// Where files go: `[[map]]` paths, `prefix` and the `output` file name.
-fn check_placement(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
+fn check_placement(file: &Path, r: &WrittenRecipe) -> Result<(), RecipeError> {
     for (i, m) in r.map.iter().enumerate() {
         check_relative(file, &format!("map[{i}].from"), &m.from)?;
         check_relative(file, &format!("map[{i}].to"), &m.to)?;
@@ -183,67 +185,11 @@ fn check_placement(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
     Ok(())
 }
 
-/// The surface's table is there (`[command]` for a command recipe) and no
-/// other surface's table is.
-fn check_surface_tables(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
-    let want_section = |present: bool, name: &str| -> Result<(), RecipeError> {
-        if present {
-            Ok(())
-        } else {
-            Err(invalid(
-                file,
-                name,
-                "",
-                format!(
-                    "surface = {:?} requires a [{name}] table",
-                    r.surface.as_str()
-                ),
-            ))
-        }
-    };
-    match r.surface {
-        Surface::Command => {
-            want_section(r.command.is_some(), "command")?;
-            let c = r.command.as_ref().expect("checked");
-            if c.argv.is_empty() {
-                return Err(invalid(
-                    file,
-                    "command.argv",
-                    "[]",
-                    "needs at least the program",
-                ));
-            }
-            if c.outputs.is_empty() {
-                return Err(invalid(
-                    file,
-                    "command.outputs",
-                    "[]",
-                    "declare at least one output",
-                ));
-            }
-            for (i, o) in c.outputs.iter().enumerate() {
-                check_relative(file, &format!("command.outputs[{i}]"), o)?;
-            }
-        }
-        _ => {
-            if r.command.is_some() {
-                return Err(invalid(
-                    file,
-                    "command",
-                    "",
-                    "a [command] table only goes with surface = \"command\"",
-                ));
-            }
-        }
-    }
-    // A surface's own table only goes with that surface.
-    for (present, table, surface) in [
-        (r.tarball.is_some(), "tarball", Surface::Tarball),
-        (r.zip.is_some(), "zip", Surface::Zip),
-        (r.npm.is_some(), "npm", Surface::Npm),
-        (r.crate_.is_some(), "crate", Surface::Crate),
-    ] {
-        if present && r.surface != surface {
+/// The recipe with its surface's table typed: no other surface's table
+/// is written, and a command recipe has its `[command]`.
+fn typed(file: &Path, w: WrittenRecipe) -> Result<RecipeFile, RecipeError> {
+    for (present, table, surface) in w.tables() {
+        if present && w.surface != surface {
             return Err(invalid(
                 file,
                 table,
@@ -251,56 +197,94 @@ fn check_surface_tables(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> 
                 format!(
                     "a [{table}] table only goes with surface = {:?}, not {:?}",
                     surface.as_str(),
-                    r.surface.as_str()
+                    w.surface.as_str()
                 ),
             ));
         }
     }
-    Ok(())
+    let table_written = w.tables().iter().any(|(present, ..)| *present);
+    let surface = match w.surface {
+        Surface::Command => SurfaceSpec::Command(command_table(file, w.command)?),
+        Surface::Crate => SurfaceSpec::Crate(w.crate_.unwrap_or_default()),
+        Surface::Tarball => SurfaceSpec::Tarball(w.tarball.unwrap_or_default()),
+        Surface::Zip => SurfaceSpec::Zip(w.zip.unwrap_or_default()),
+        Surface::Npm => SurfaceSpec::Npm(w.npm.unwrap_or_default()),
+        Surface::Oci => SurfaceSpec::Oci(Box::new(w.oci.unwrap_or_default())),
+        Surface::Sdist => SurfaceSpec::Sdist(w.sdist.unwrap_or_default()),
+        Surface::Wheel => SurfaceSpec::Wheel(w.wheel.unwrap_or_default()),
+    };
+    Ok(RecipeFile {
+        name: w.name,
+        source: w.source,
+        include: w.include,
+        exclude: w.exclude,
+        inputs: w.inputs,
+        prefix: w.prefix,
+        output: w.output,
+        source_date_epoch: w.source_date_epoch,
+        matrix: w.matrix,
+        map: w.map,
+        surface,
+        table_written,
+    })
+}
+
+/// A command recipe's `[command]`: required, with a program and outputs.
+fn command_table(
+    file: &Path,
+    c: Option<super::schema::CommandSection>,
+) -> Result<super::schema::CommandSection, RecipeError> {
+    let Some(c) = c else {
+        return Err(invalid(
+            file,
+            "command",
+            "",
+            "surface = \"command\" requires a [command] table",
+        ));
+    };
+    if c.argv.is_empty() {
+        return Err(invalid(
+            file,
+            "command.argv",
+            "[]",
+            "needs at least the program",
+        ));
+    }
+    if c.outputs.is_empty() {
+        return Err(invalid(
+            file,
+            "command.outputs",
+            "[]",
+            "declare at least one output",
+        ));
+    }
+    for (i, o) in c.outputs.iter().enumerate() {
+        check_relative(file, &format!("command.outputs[{i}]"), o)?;
+    }
+    Ok(c)
 }
 
 /// Host inputs are ones kiln knows: [`HOST_INPUTS`] for commands and
 /// crates, [`PYTHON_HOST_INPUTS`] for sdists and wheels.
 fn check_host_inputs(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
-    let host_inputs = r
-        .command
-        .iter()
-        .flat_map(|c| c.host_inputs.iter().map(|h| ("command.host-inputs", h)))
-        .chain(r.crate_.iter().flat_map(|c| {
-            c.host_inputs
-                .iter()
-                .flatten()
-                .map(|h| ("crate.host-inputs", h))
-        }));
-    for (key, h) in host_inputs {
-        if !HOST_INPUTS.contains(&h.as_str()) {
+    let (key, known, written): (&str, &[&str], &[String]) = match &r.surface {
+        SurfaceSpec::Command(c) => ("command.host-inputs", HOST_INPUTS, &c.host_inputs),
+        SurfaceSpec::Crate(c) => (
+            "crate.host-inputs",
+            HOST_INPUTS,
+            c.host_inputs.as_deref().unwrap_or_default(),
+        ),
+        SurfaceSpec::Sdist(s) => ("sdist.host-inputs", PYTHON_HOST_INPUTS, &s.host_inputs),
+        SurfaceSpec::Wheel(w) => ("wheel.host-inputs", PYTHON_HOST_INPUTS, &w.host_inputs),
+        _ => return Ok(()),
+    };
+    for h in written {
+        if !known.contains(&h.as_str()) {
             return Err(invalid(
                 file,
                 key,
                 h,
-                format!("unknown host input (known: {})", HOST_INPUTS.join(", ")),
-            ));
-        }
-    }
-    let python_inputs = r
-        .sdist
-        .iter()
-        .flat_map(|s| s.host_inputs.iter().map(|h| ("sdist.host-inputs", h)))
-        .chain(
-            r.wheel
-                .iter()
-                .flat_map(|w| w.host_inputs.iter().map(|h| ("wheel.host-inputs", h))),
-        );
-    for (key, h) in python_inputs {
-        if !PYTHON_HOST_INPUTS.contains(&h.as_str()) {
-            return Err(invalid(
-                file,
-                key,
-                h,
-                format!(
-                    "unknown host input (known: {})",
-                    PYTHON_HOST_INPUTS.join(", ")
-                ),
+                format!("unknown host input (known: {})", known.join(", ")),
             ));
         }
     }
@@ -309,34 +293,29 @@ fn check_host_inputs(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
 
 /// Limit keys bound a sandboxed run; the native Python builders run none.
 fn check_native_limits(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
-    let tables = [
-        ("sdist", r.sdist.as_ref().map(|s| (s.backend, s.limits))),
-        ("wheel", r.wheel.as_ref().map(|w| (w.backend, w.limits))),
-    ];
-    for (table, section) in tables {
-        let Some((backend, limits)) = section else {
-            continue;
-        };
-        if backend.unwrap_or_default() == PythonBackend::Pep517 || !limits.is_set() {
-            continue;
-        }
-        let LimitKeys {
-            timeout_seconds,
-            memory_mib,
-            max_processes,
-        } = limits;
-        let (key, value) = match (timeout_seconds, memory_mib, max_processes) {
-            (Some(v), _, _) => ("timeout-seconds", v.to_string()),
-            (_, Some(v), _) => ("memory-mib", v.to_string()),
-            (_, _, Some(v)) => ("max-processes", v.to_string()),
-            _ => continue,
-        };
-        return Err(invalid(
-            file,
-            &format!("{table}.{key}"),
-            &value,
-            "limits a sandboxed run, and the native builder runs none: set backend = \"pep517\" or remove the key",
-        ));
+    let (table, backend, limits) = match &r.surface {
+        SurfaceSpec::Sdist(s) => ("sdist", s.backend, s.limits),
+        SurfaceSpec::Wheel(w) => ("wheel", w.backend, w.limits),
+        _ => return Ok(()),
+    };
+    if backend.unwrap_or_default() == PythonBackend::Pep517 || !limits.is_set() {
+        return Ok(());
     }
-    Ok(())
+    let LimitKeys {
+        timeout_seconds,
+        memory_mib,
+        max_processes,
+    } = limits;
+    let (key, value) = match (timeout_seconds, memory_mib, max_processes) {
+        (Some(v), _, _) => ("timeout-seconds", v.to_string()),
+        (_, Some(v), _) => ("memory-mib", v.to_string()),
+        (_, _, Some(v)) => ("max-processes", v.to_string()),
+        _ => return Ok(()),
+    };
+    Err(invalid(
+        file,
+        &format!("{table}.{key}"),
+        &value,
+        "limits a sandboxed run, and the native builder runs none: set backend = \"pep517\" or remove the key",
+    ))
 }

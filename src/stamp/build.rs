@@ -11,25 +11,39 @@ use std::path::{Path, PathBuf};
 use super::model::{ManifestKind, StampError};
 use super::rule;
 use super::{FileEdit, StampChange, StampPlan};
-use crate::recipe::{Recipe, Surface};
 use crate::source::tree::{SnapshotTree, Tree};
 use crate::source::Selection;
 use crate::version::policy::ReleasePolicy;
 use crate::version::ResolvedVersion;
+
+/// Which manifests a recipe's surface makes its package from (the
+/// surface says: `crate::surface::SurfaceKind::own_manifests`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnManifests {
+    /// None: the surface packs no manifest's package.
+    None,
+    /// The `package.json` of the source directory (npm).
+    PackageJson,
+    /// The `pyproject.toml` of the source directory (sdist, wheel).
+    Pyproject,
+    /// The cargo workspace at the source directory: these members
+    /// (every published member when empty).
+    Cargo { packages: Vec<String> },
+}
 
 /// The manifests a recipe builds from, which are ours whatever version they
 /// state: the `package.json` an npm recipe packs, the workspace root and
 /// the packed members of a crate recipe (every published member when it
 /// names none), the `pyproject.toml` of a Python recipe (and the crate of
 /// a maturin project, `[tool.maturin] manifest-path`).
-pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSet<PathBuf> {
+pub fn recipe_manifests(tree: &dyn Tree, kind: &OwnManifests, base: &str) -> BTreeSet<PathBuf> {
     let base = Path::new(base);
     let mut own = BTreeSet::new();
-    match recipe.surface() {
-        Surface::Npm => {
+    match kind {
+        OwnManifests::PackageJson => {
             own.insert(base.join("package.json"));
         }
-        Surface::Sdist | Surface::Wheel => {
+        OwnManifests::Pyproject => {
             let pyproject = base.join("pyproject.toml");
             // A maturin project's version is also its crate's.
             if let Some(m) = tree
@@ -40,14 +54,8 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
             }
             own.insert(pyproject);
         }
-        Surface::Crate => {
+        OwnManifests::Cargo { packages: wanted } => {
             let root = base.join("Cargo.toml");
-            let wanted = recipe
-                .spec
-                .crate_
-                .as_ref()
-                .map(|c| c.packages.clone())
-                .unwrap_or_default();
             if let Some(text) = tree.read(&root) {
                 for m in rule::cargo_members(tree, base, &text) {
                     let f = m.join("Cargo.toml");
@@ -73,7 +81,7 @@ pub fn recipe_manifests(tree: &dyn Tree, recipe: &Recipe, base: &str) -> BTreeSe
             }
             own.insert(root);
         }
-        _ => {}
+        OwnManifests::None => {}
     }
     own
 }
@@ -95,10 +103,10 @@ impl Stamping {
         tree: &SnapshotTree<'_>,
         policy: &ReleasePolicy,
         version: &ResolvedVersion,
-        recipe: &Recipe,
+        own: &OwnManifests,
         selection: &Selection<'_>,
     ) -> Result<Stamping, StampError> {
-        let Some(plan) = plan_for_build(tree, policy, version, recipe, selection)? else {
+        let Some(plan) = plan_for_build(tree, policy, version, own, selection)? else {
             return Ok(Stamping::default());
         };
         let scope = plan.scope.clone().unwrap_or_default();
@@ -181,7 +189,7 @@ pub fn plan_for_build(
     tree: &SnapshotTree<'_>,
     policy: &ReleasePolicy,
     version: &ResolvedVersion,
-    recipe: &Recipe,
+    own_manifests: &OwnManifests,
     selection: &Selection<'_>,
 ) -> Result<Option<StampPlan>, StampError> {
     let selected: BTreeSet<PathBuf> = selection
@@ -197,7 +205,7 @@ pub fn plan_for_build(
                 .filter(|f| ManifestKind::of(f).is_some())
                 .cloned()
                 .collect();
-            let mut own = recipe_manifests(tree, recipe, &selection.base);
+            let mut own = recipe_manifests(tree, own_manifests, &selection.base);
             own.extend(super::own_source(policy));
             let candidates = rule::candidates(tree, policy, &extra);
             let mut current = rule::current_spellings(tree, policy);

@@ -14,48 +14,112 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::bundle::{self as writer, Compression as TarCompression};
 use crate::archive::mapping::{
-    map_files, MappedEntry, MappingError, MappingOptions, Rename, SourceFile, SourceKind,
+    map_files, MappedEntry, MappingOptions, Rename, SourceFile, SourceKind,
 };
-use crate::error::{Classify, ErrorKind};
 use crate::provenance::origin::{EntryOrigin, Origins};
-use crate::recipe::schema::Compression;
+use crate::recipe::schema::{Compression, TarballSection, ZipSection};
+use crate::recipe::{Recipe, RecipeError};
+use crate::version::ResolvedVersion;
 
+use super::kind::{Publication, SurfaceKind};
+use super::names::{Predicted, Read, VersionNames};
 use super::{sha256_file, Artifact, Job, Output, SurfaceError};
 
-/// Errors of the bundle surfaces.
-#[derive(Debug, thiserror::Error)]
-pub enum BundleError {
-    #[error("{}: key `{key}` = {value:?}: {reason}", crate::name::shown_path(file))]
-    Map {
-        file: PathBuf,
-        key: String,
-        value: String,
-        reason: String,
-    },
-    #[error("{}: {source}", crate::name::shown_path(file))]
-    Mapping {
-        file: PathBuf,
-        #[source]
-        source: MappingError,
-    },
-    #[error(transparent)]
-    Write(#[from] writer::BundleError),
-    #[error("{}", crate::name::shown_path(path))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+mod error;
+pub use error::BundleError;
 
-impl Classify for BundleError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            BundleError::Map { .. } | BundleError::Mapping { .. } => ErrorKind::BadInput,
-            BundleError::Write(e) => e.kind(),
-            BundleError::Io { .. } => ErrorKind::Internal,
+/// The `tarball` surface over its `[tarball]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Tarball<'a>(pub &'a TarballSection);
+
+/// The `zip` surface over its `[zip]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Zip<'a>(pub &'a ZipSection);
+
+impl Tarball<'_> {
+    fn compression(&self) -> TarCompression {
+        match self.0.compression {
+            Compression::Gzip => TarCompression::Gzip,
+            Compression::Zstd => TarCompression::Zstd,
+            Compression::None => TarCompression::None,
         }
     }
+}
+
+impl SurfaceKind for Tarball<'_> {
+    fn publication(&self) -> Publication {
+        Publication::None
+    }
+
+    fn builder(&self) -> Vec<(&'static str, String)> {
+        let mut b = writer_identity("tarball");
+        b.push(("zstd", crate::archive::ZSTD_IDENTITY.to_string()));
+        b
+    }
+
+    fn predict(
+        &self,
+        r: &Recipe,
+        v: &VersionNames<'_>,
+        _: &mut Read<'_>,
+    ) -> Result<Option<Vec<Predicted>>, RecipeError> {
+        super::names::archive(r, v, self.compression().suffix())
+    }
+
+    fn check(&self, r: &Recipe, version: &ResolvedVersion, _: &str) -> Result<(), SurfaceError> {
+        no_post_release(r, version)
+    }
+
+    fn build(&self, job: &Job<'_>) -> Result<Output, SurfaceError> {
+        build_tarball(job, self.compression())
+    }
+}
+
+impl SurfaceKind for Zip<'_> {
+    fn publication(&self) -> Publication {
+        Publication::None
+    }
+
+    fn builder(&self) -> Vec<(&'static str, String)> {
+        writer_identity("zip")
+    }
+
+    fn predict(
+        &self,
+        r: &Recipe,
+        v: &VersionNames<'_>,
+        _: &mut Read<'_>,
+    ) -> Result<Option<Vec<Predicted>>, RecipeError> {
+        super::names::archive(r, v, ".zip")
+    }
+
+    fn check(&self, r: &Recipe, version: &ResolvedVersion, _: &str) -> Result<(), SurfaceError> {
+        no_post_release(r, version)
+    }
+
+    fn build(&self, job: &Job<'_>) -> Result<Output, SurfaceError> {
+        build_zip(job)
+    }
+}
+
+/// The identity of kiln's archive writer for `surface` (tarball, zip, npm).
+pub(crate) fn writer_identity(surface: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("writer", format!("{surface}-v1")),
+        ("deflate", crate::archive::bundle_deflate().identity()),
+    ]
+}
+
+/// Post releases (`1.2.3.post1`) republish an image of a release; every
+/// other published artifact keeps the release's bytes.
+fn no_post_release(r: &Recipe, version: &ResolvedVersion) -> Result<(), SurfaceError> {
+    if version.canonical.is_post() {
+        return Err(SurfaceError::PostRelease {
+            version: version.canonical.to_string(),
+            surface: r.surface(),
+        });
+    }
+    Ok(())
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BundleError {
@@ -228,19 +292,7 @@ where
 }
 
 /// Build a `tarball` recipe.
-pub fn build_tarball(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    let compression = match job
-        .recipe
-        .spec
-        .tarball
-        .as_ref()
-        .map(|t| t.compression)
-        .unwrap_or_default()
-    {
-        Compression::Gzip => TarCompression::Gzip,
-        Compression::Zstd => TarCompression::Zstd,
-        Compression::None => TarCompression::None,
-    };
+fn build_tarball(job: &Job<'_>, compression: TarCompression) -> Result<Output, SurfaceError> {
     let name = output_name(job, compression.suffix())?;
     let (entries, from) = entries(job)?;
     let path = job.out.join(&name);
@@ -258,7 +310,7 @@ pub fn build_tarball(job: &Job<'_>) -> Result<Output, SurfaceError> {
 }
 
 /// Build a `zip` recipe.
-pub fn build_zip(job: &Job<'_>) -> Result<Output, SurfaceError> {
+fn build_zip(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let name = output_name(job, ".zip")?;
     let (entries, from) = entries(job)?;
     let path = job.out.join(&name);

@@ -37,6 +37,9 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+mod surface;
+pub use surface::Command;
+
 use crate::sandbox::{self, Confine, Limits, RoInput, SandboxError, SandboxMode, Spec, Tool};
 
 /// Everything the command surface needs from a recipe (the engine maps the

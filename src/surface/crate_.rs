@@ -68,6 +68,9 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+mod surface;
+pub use surface::Crate;
+
 use sha2::{Digest, Sha256};
 
 use crate::sandbox::{self, SandboxError, SandboxMode, Spec, Tool};

@@ -39,9 +39,11 @@ pub mod collate;
 pub mod error;
 pub mod glob;
 pub mod packlist;
+mod surface;
 
 use bins::package_bins;
 pub use error::NpmError;
+pub use surface::Npm;
 
 use std::fs;
 use std::io::{self, Write};

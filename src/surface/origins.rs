@@ -1,5 +1,4 @@
-//! Entry origins of the surfaces in this folder's `mod.rs` (npm, command,
-//! crate): what each reports through [`Origins`].
+//! Entry origins of the command and crate surfaces: what each reports through [`Origins`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,23 +11,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SurfaceError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// npm: every packed file is a workspace file, except bundled dependencies
-/// kiln installed from the `node_modules` input.
-pub(super) fn npm(job: &Job<'_>, pack: &super::npm::NpmPack, installed: bool) -> Origins {
-    let mut o = Origins::default();
-    for f in &pack.files {
-        let origin = match f.strip_prefix("node_modules/").filter(|_| installed) {
-            Some(rest) => EntryOrigin::Input {
-                mount: "node_modules".into(),
-                path: rest.to_string(),
-            },
-            None => EntryOrigin::Workspace(job.source_dir.join(f)),
-        };
-        o.add(&pack.file_name, format!("package/{f}"), origin);
-    }
-    o
 }
 
 /// Command outputs: every file was made by the command.

@@ -27,6 +27,8 @@ pub mod base;
 pub mod blobs;
 pub mod compress;
 pub mod docker;
+pub mod entry;
+pub mod error;
 pub mod hazards;
 pub mod json;
 pub mod layer;
@@ -40,7 +42,6 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::error::{Classify, ErrorKind};
 use crate::recipe::oci::LayerCompression;
 use crate::recipe::{Recipe, RecipeError};
 use blobs::{Blobs, Digest};
@@ -48,46 +49,13 @@ use json::{
     canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
 };
 
+pub use error::OciError;
+
+use super::kind::{Publication, SourceAccess, SurfaceKind};
+use super::names::{Predicted, Read, VersionNames};
 use super::{Artifact, Job, Output, SurfaceError};
-
-/// Errors of the OCI surface.
-#[derive(Debug, thiserror::Error)]
-pub enum OciError {
-    #[error(transparent)]
-    Recipe(#[from] RecipeError),
-    #[error("base image layout {}: {reason}", crate::name::shown(layout))]
-    Base { layout: String, reason: String },
-    #[error(
-        "two sources for image path {}: {} and {}",
-        crate::name::shown(path),
-        crate::name::shown(first),
-        crate::name::shown(second)
-    )]
-    Duplicate {
-        path: String,
-        first: String,
-        second: String,
-    },
-    #[error(transparent)]
-    Tar(#[from] crate::archive::tar::TarError),
-    #[error("{}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl Classify for OciError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            OciError::Recipe(e) => e.kind(),
-            OciError::Tar(e) => e.kind(),
-            OciError::Base { .. } | OciError::Duplicate { .. } => ErrorKind::BadInput,
-            OciError::Io { .. } => ErrorKind::Internal,
-        }
-    }
-}
+use crate::recipe::oci::OciSection;
+use crate::version::ResolvedVersion;
 
 /// Check an OCI recipe at planning time (before anything is built).
 pub fn check(
@@ -119,17 +87,79 @@ fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OciError {
 /// Whether the recipe's layers may read its selected files in place
 /// ([`crate::surface::SourceAccess::InPlace`]): unless its base layout is
 /// a path below the source directory, which is read as a directory.
-pub fn reads_sources_in_place(r: &Recipe) -> bool {
-    r.spec
-        .oci
+pub fn reads_sources_in_place(section: &OciSection) -> bool {
+    section
+        .base
         .as_ref()
-        .and_then(|s| s.base.as_ref())
         .is_none_or(|b| b.layout.starts_with("inputs/"))
 }
 
-/// Build an `oci` recipe.
-pub fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    build_image(job).map_err(SurfaceError::Oci)
+/// The `oci` surface over its `[oci]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Oci<'a>(pub &'a OciSection);
+
+impl SurfaceKind for Oci<'_> {
+    fn publication(&self) -> Publication {
+        Publication::Oci
+    }
+
+    fn builder(&self) -> Vec<(&'static str, String)> {
+        identity().into()
+    }
+
+    fn source_access(&self) -> SourceAccess {
+        if reads_sources_in_place(self.0) {
+            SourceAccess::InPlace
+        } else {
+            SourceAccess::Workspace
+        }
+    }
+
+    fn predict(
+        &self,
+        r: &Recipe,
+        v: &VersionNames<'_>,
+        _: &mut Read<'_>,
+    ) -> Result<Option<Vec<Predicted>>, RecipeError> {
+        Ok(super::names::own(r, names(r, self.0, v.artifact)))
+    }
+
+    fn check(
+        &self,
+        r: &Recipe,
+        version: &ResolvedVersion,
+        artifact_version: &str,
+    ) -> Result<(), SurfaceError> {
+        let tags = version
+            .oci_tags()
+            .map_err(|e| SurfaceError::Version(Box::new(e)))?;
+        let release = version
+            .code_release(crate::version::Target::Oci)
+            .map_err(|e| SurfaceError::Version(Box::new(e)))?;
+        let spelling = plan::Spelling::new(artifact_version, Some(&release));
+        check(r, &tags, spelling)?;
+        Ok(())
+    }
+
+    fn build(&self, job: &Job<'_>) -> Result<Output, SurfaceError> {
+        build_image(job).map_err(SurfaceError::Oci)
+    }
+}
+
+/// The image layout and docker archives of the recipe: `<name>.oci`, and
+/// one `.docker.tar` per platform.
+fn names(r: &Recipe, section: &OciSection, version: &str) -> Vec<String> {
+    let name = output_name(r, version);
+    let platforms = &section.platforms;
+    let mut out = vec![format!("{name}.oci")];
+    if platforms.len() <= 1 {
+        out.push(format!("{name}.docker.tar"));
+    } else {
+        for p in platforms {
+            out.push(format!("{name}-{}.docker.tar", p.replace('/', "-")));
+        }
+    }
+    out
 }
 
 struct Built {

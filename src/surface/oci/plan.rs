@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::blobs::Digest;
+pub use super::entry::{Entry, EntryKind};
+use super::error::invalid;
 use super::json::Platform;
 use super::settings;
 use super::sources::{Found, Listing, Sources};
 use super::OciError;
 use crate::recipe::oci::{LayerCompression, OciSection};
 use crate::recipe::Recipe;
-use crate::source::view::FileData;
 use crate::version::channels::is_valid_oci_tag;
 
 /// The resolved image description of one recipe (cell).
@@ -57,51 +58,12 @@ pub struct LayerPlan {
     pub entries: Vec<Entry>,
 }
 
-/// One tar entry; `path` is relative (no leading `/`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub path: String,
-    pub kind: EntryKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
-    Dir,
-    File {
-        /// The file's path in the workspace, for provenance (under the
-        /// source directory for a selected file, even one read in place).
-        disk: PathBuf,
-        /// Where its bytes are read.
-        data: FileData,
-        size: u64,
-        mode: u32,
-    },
-    Symlink {
-        target: String,
-    },
-}
-
+/// The recipe's `[oci]` table (its defaults for a recipe of another surface).
 fn section(r: &Recipe) -> OciSection {
-    r.spec.oci.clone().unwrap_or_default()
-}
-
-pub(super) fn invalid(r: &Recipe, key: &str, value: &str, reason: impl Into<String>) -> OciError {
-    OciError::Recipe(crate::recipe::RecipeError::Invalid {
-        file: r.file.clone(),
-        line: crate::recipe::project::key_line(&r.text, key),
-        key: key.to_string(),
-        value: value.to_string(),
-        reason: reason.into(),
-    })
-}
-
-pub(super) fn missing(r: &Recipe, key: &str, from: &str) -> OciError {
-    invalid(
-        r,
-        key,
-        from,
-        "does not exist in the workspace (a missing input file)",
-    )
+    match &r.spec.surface {
+        crate::recipe::schema::SurfaceSpec::Oci(s) => (**s).clone(),
+        _ => OciSection::default(),
+    }
 }
 
 /// The version spellings an image recipe's templates use: `{version}`,

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::plan::EntryKind;
+use super::entry::EntryKind;
+use super::error::{invalid, missing};
 use super::OciError;
 use crate::recipe::Recipe;
 use crate::source::view::{Entry as ViewEntry, FileData, SourceView};
@@ -45,12 +46,12 @@ pub enum Listing {
 impl Sources<'_> {
     /// Resolve `from` (the value of `key`).
     pub fn find(&self, r: &Recipe, key: &str, from: &str) -> Result<Found, OciError> {
-        let missing = || super::plan::missing(r, key, from);
-        let through_link = || super::plan::invalid(r, key, from, "passes through a symbolic link");
+        let missing = || missing(r, key, from);
+        let through_link = || invalid(r, key, from, "passes through a symbolic link");
         let (root, rest) = match crate::recipe::schema::input_mount(from) {
             Some((mount, path)) => {
                 let base = self.inputs.get(mount).ok_or_else(|| {
-                    super::plan::invalid(
+                    invalid(
                         r,
                         key,
                         from,

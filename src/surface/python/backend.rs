@@ -33,8 +33,8 @@ use sha2::{Digest, Sha256};
 
 use super::PythonError;
 use crate::derive::ToolRef;
-use crate::recipe::schema::{LimitKeys, PythonBackend};
-use crate::recipe::{Recipe, Surface};
+use crate::recipe::schema::{LimitKeys, PythonBackend, SurfaceSpec};
+use crate::recipe::Recipe;
 use crate::sandbox::{self, SandboxMode, Spec, Tool};
 
 const PROBE: &str = include_str!("pep517_probe.py");
@@ -60,25 +60,21 @@ pub struct Settings<'a> {
 
 /// The recipe's Python settings.
 pub fn settings(recipe: &Recipe) -> Settings<'_> {
-    let (backend, python, tools, host_inputs, limits) = match recipe.surface() {
-        Surface::Sdist => recipe.spec.sdist.as_ref().map(|s| {
-            (
-                s.backend,
-                s.python.as_deref(),
-                &s.tools[..],
-                &s.host_inputs[..],
-                s.limits,
-            )
-        }),
-        Surface::Wheel => recipe.spec.wheel.as_ref().map(|w| {
-            (
-                w.backend,
-                w.python.as_deref(),
-                &w.tools[..],
-                &w.host_inputs[..],
-                w.limits,
-            )
-        }),
+    let (backend, python, tools, host_inputs, limits) = match &recipe.spec.surface {
+        SurfaceSpec::Sdist(s) => Some((
+            s.backend,
+            s.python.as_deref(),
+            &s.tools[..],
+            &s.host_inputs[..],
+            s.limits,
+        )),
+        SurfaceSpec::Wheel(w) => Some((
+            w.backend,
+            w.python.as_deref(),
+            &w.tools[..],
+            &w.host_inputs[..],
+            w.limits,
+        )),
         _ => None,
     }
     .unwrap_or((None, None, &[], &[], LimitKeys::default()));
@@ -386,7 +382,7 @@ fn check_native_keys(recipe: &Recipe) -> Result<(), PythonError> {
             "applies to the native builder only; with backend = \"pep517\" the project's backend decides the files",
         ))
     };
-    if let Some(w) = &recipe.spec.wheel {
+    if let SurfaceSpec::Wheel(w) = &recipe.spec.surface {
         if !w.packages.is_empty() {
             return refuse("wheel.packages", w.packages.join(", "));
         }

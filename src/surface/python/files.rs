@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{io, project_rel, PythonError};
+use super::{io, PythonError};
 use crate::source::view::{FileData, ViewError};
 use crate::surface::Job;
 
@@ -151,4 +151,13 @@ pub fn resolve(
 /// Whether a path is a build leftover that never goes into a distribution.
 pub fn is_junk(rel: &str) -> bool {
     rel.split('/').any(|c| c == "__pycache__") || rel.ends_with(".pyc") || rel.ends_with(".pyo")
+}
+
+/// The project-relative path of a file of the recipe's source, for messages.
+pub(super) fn project_rel(job: &Job<'_>, rel: &str) -> PathBuf {
+    if job.source_rel.is_empty() {
+        PathBuf::from(rel)
+    } else {
+        PathBuf::from(job.source_rel).join(rel)
+    }
 }

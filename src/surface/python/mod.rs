@@ -17,15 +17,9 @@
 //! The byte layout and every difference from uv_build and hatchling are
 //! documented in `docs/python.md`.
 
-/// How Python archives are deflated (sdist gzip, wheel entries): level 6,
-/// Python's `zipfile` default (which uv and hatchling write too), with
-/// libdeflate, which on Python sources is both smaller and faster than
-/// zlib at that level. Part of the builder identity.
-pub const DEFLATE: crate::archive::deflate::Deflate =
-    crate::archive::deflate::Deflate::Libdeflate(6);
-
 pub mod backend;
 mod environment;
+pub mod error;
 pub mod files;
 mod install;
 pub mod metadata;
@@ -38,124 +32,20 @@ pub mod project;
 pub mod sdist;
 pub mod wheel;
 pub mod wheels;
+mod writer;
 
 use std::path::PathBuf;
 
-use crate::error::{Classify, ErrorKind};
-
+use super::kind::{Publication, Runs, SourceAccess, SurfaceKind};
+use super::names::{Predicted, Read, VersionNames};
 use super::{sha256_file, Artifact, Job, Output, SurfaceError};
+use crate::recipe::schema::{PythonBackend, SdistSection, WheelSection};
+use crate::recipe::{Recipe, RecipeError};
+use crate::stamp::build::OwnManifests;
 
-/// Errors of the Python surfaces.
-#[derive(Debug, thiserror::Error)]
-pub enum PythonError {
-    /// A field of `pyproject.toml` or of the recipe that kiln cannot accept.
-    #[error("{}: `{key}` = {value:?}: {reason}", crate::name::shown_path(file))]
-    Field {
-        file: PathBuf,
-        key: String,
-        value: String,
-        reason: String,
-    },
-    /// A build-system requirement the interpreter cannot provide offline.
-    #[error("{}: build backend `{backend}` is not available offline: {requirement}: {detail}", file.display())]
-    BackendUnavailable {
-        file: PathBuf,
-        backend: String,
-        requirement: String,
-        detail: String,
-    },
-    #[error(
-        "build backend `{backend}` failed in {hook} ({status}); last lines of its log:\n{tail}"
-    )]
-    BackendFailed {
-        backend: String,
-        hook: &'static str,
-        status: String,
-        tail: String,
-    },
-    #[error("build backend `{backend}` built {} whose {what} says version {found:?}, but the release is {release:?}: the version comes from somewhere kiln does not stamp (kiln stamps `pyproject.toml` and a maturin crate's `Cargo.toml`)", crate::name::shown(file))]
-    VersionMismatch {
-        backend: String,
-        file: String,
-        what: &'static str,
-        found: String,
-        release: String,
-    },
-    /// What a backend built cannot be normalised (or is inconsistent).
-    #[error("{}: {detail}", crate::name::shown_path(file))]
-    Normalise { file: PathBuf, detail: String },
-    /// What a backend built expands beyond what kiln reads of it
-    /// (`normalise::Caps`): a decompression bomb, or a build's output
-    /// too large to accept.
-    #[error("{}: member {} {detail}; kiln does not accept the build's output", .archive.display(), crate::name::Shown(.member))]
-    TooLarge {
-        archive: PathBuf,
-        member: String,
-        detail: String,
-    },
-    #[error(transparent)]
-    Sandbox(crate::sandbox::SandboxError),
-    /// Keeping a backend environment in the store.
-    #[error(transparent)]
-    Store(Box<crate::store::StoreError>),
-    #[error(transparent)]
-    Tar(#[from] crate::archive::tar::TarError),
-    #[error(transparent)]
-    Zip(#[from] crate::archive::zip::ZipError),
-    #[error("{}", crate::name::shown_path(path))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl Classify for PythonError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            PythonError::Field { .. }
-            | PythonError::BackendUnavailable { .. }
-            | PythonError::BackendFailed { .. }
-            | PythonError::VersionMismatch { .. } => ErrorKind::BadInput,
-            PythonError::Normalise { .. } | PythonError::TooLarge { .. } => ErrorKind::CheckFailed,
-            PythonError::Sandbox(e) => e.kind(),
-            PythonError::Store(e) => e.kind(),
-            PythonError::Tar(e) => e.kind(),
-            PythonError::Zip(e) => e.kind(),
-            PythonError::Io { source, .. } => ErrorKind::of_io(source),
-        }
-    }
-}
-
-impl PythonError {
-    pub(crate) fn field(
-        file: impl Into<PathBuf>,
-        key: impl Into<String>,
-        value: impl Into<String>,
-        reason: impl Into<String>,
-    ) -> Self {
-        PythonError::Field {
-            file: file.into(),
-            key: key.into(),
-            value: value.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> PythonError {
-    let path = path.to_path_buf();
-    move |source| PythonError::Io { path, source }
-}
-
-/// The project-relative path of a file of the recipe's source, for messages.
-fn project_rel(job: &Job<'_>, rel: &str) -> PathBuf {
-    if job.source_rel.is_empty() {
-        PathBuf::from(rel)
-    } else {
-        PathBuf::from(job.source_rel).join(rel)
-    }
-}
+pub(crate) use error::io;
+pub use error::PythonError;
+pub use writer::DEFLATE;
 
 fn load<'a>(job: &'a Job<'a>) -> Result<(project::Project, files::SourceFiles<'a>), PythonError> {
     let src = files::SourceFiles::new(job);
@@ -203,7 +93,7 @@ fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
 }
 
 pub(crate) fn pep517_mode(recipe: &crate::recipe::Recipe) -> bool {
-    backend::settings(recipe).backend == crate::recipe::schema::PythonBackend::Pep517
+    backend::settings(recipe).backend == PythonBackend::Pep517
 }
 
 fn finish(
@@ -247,7 +137,7 @@ fn finish(
 }
 
 /// Build the recipe's sdist (natively, or with the project's backend).
-pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
+fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
     if pep517_mode(job.recipe) {
         return pep517::build(job, pep517::Hook::Sdist);
     }
@@ -276,12 +166,12 @@ pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
 }
 
 /// Build the recipe's wheel (natively, or with the project's backend).
-pub fn build_wheel(job: &Job<'_>) -> Result<Output, SurfaceError> {
+fn build_wheel(job: &Job<'_>, section: &WheelSection) -> Result<Output, SurfaceError> {
     if pep517_mode(job.recipe) {
         return pep517::build(job, pep517::Hook::Wheel);
     }
     let (project, src) = load(job)?;
-    let plan = wheel::plan(job, &project, &src)?;
+    let plan = wheel::plan(job, section, &project, &src)?;
     let tmp = job.out.join(".wheel.tmp");
     let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     let name = wheel::write(
@@ -295,4 +185,139 @@ pub fn build_wheel(job: &Job<'_>) -> Result<Output, SurfaceError> {
     let mut out = finish(job, tmp, name, &project, Some(tag))?;
     out.origins = origins;
     Ok(out)
+}
+
+/// The `sdist` surface over its `[sdist]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Sdist<'a>(pub &'a SdistSection);
+
+/// The `wheel` surface over its `[wheel]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Wheel<'a>(pub &'a WheelSection);
+
+/// What a Python recipe's build runs: its backend in backend mode.
+fn runs(backend: Option<PythonBackend>) -> Runs {
+    match backend.unwrap_or_default() {
+        PythonBackend::Native => Runs::Native,
+        PythonBackend::Pep517 => Runs::Backend,
+    }
+}
+
+/// The native builders read the selection through a view; a backend reads
+/// the workspace.
+fn source_access(backend: Option<PythonBackend>) -> SourceAccess {
+    match backend.unwrap_or_default() {
+        PythonBackend::Native => SourceAccess::View,
+        PythonBackend::Pep517 => SourceAccess::Workspace,
+    }
+}
+
+impl SurfaceKind for Sdist<'_> {
+    fn publication(&self) -> Publication {
+        Publication::Pypi
+    }
+
+    fn builder(&self) -> Vec<(&'static str, String)> {
+        writer::identity("sdist")
+    }
+
+    fn runs(&self) -> Runs {
+        runs(self.0.backend)
+    }
+
+    fn source_access(&self) -> SourceAccess {
+        source_access(self.0.backend)
+    }
+
+    fn own_manifests(&self) -> OwnManifests {
+        OwnManifests::Pyproject
+    }
+
+    fn predict(
+        &self,
+        _: &Recipe,
+        v: &VersionNames<'_>,
+        read: &mut Read<'_>,
+    ) -> Result<Option<Vec<Predicted>>, RecipeError> {
+        if self.0.backend == Some(PythonBackend::Pep517) {
+            return Ok(None);
+        }
+        Ok(predicted(v, read, |name, version| {
+            Some(format!("{name}-{version}.tar.gz"))
+        }))
+    }
+
+    fn build(&self, job: &Job<'_>) -> Result<Output, SurfaceError> {
+        build_sdist(job)
+    }
+}
+
+impl SurfaceKind for Wheel<'_> {
+    fn publication(&self) -> Publication {
+        Publication::Pypi
+    }
+
+    fn builder(&self) -> Vec<(&'static str, String)> {
+        writer::identity("wheel")
+    }
+
+    fn runs(&self) -> Runs {
+        runs(self.0.backend)
+    }
+
+    fn source_access(&self) -> SourceAccess {
+        source_access(self.0.backend)
+    }
+
+    fn own_manifests(&self) -> OwnManifests {
+        OwnManifests::Pyproject
+    }
+
+    fn predict(
+        &self,
+        _: &Recipe,
+        v: &VersionNames<'_>,
+        read: &mut Read<'_>,
+    ) -> Result<Option<Vec<Predicted>>, RecipeError> {
+        // A PEP 517 backend names its own files (and picks its wheel tag).
+        if self.0.backend == Some(PythonBackend::Pep517) {
+            return Ok(None);
+        }
+        let tag = self.0.tag.as_deref();
+        Ok(predicted(v, read, |name, version| {
+            let tag = match tag {
+                Some(t) => names::WheelTag::parse(t).ok()?,
+                None => names::WheelTag::pure(),
+            };
+            Some(format!("{name}-{version}-{tag}.whl"))
+        }))
+    }
+
+    fn build(&self, job: &Job<'_>) -> Result<Output, SurfaceError> {
+        build_wheel(job, self.0)
+    }
+}
+
+/// The file a native builder names from `[project]` of `pyproject.toml`:
+/// `file(name, version)` with the normalised name and the version the
+/// artifact takes.
+fn predicted(
+    v: &VersionNames<'_>,
+    read: &mut Read<'_>,
+    file: impl FnOnce(&str, &str) -> Option<String>,
+) -> Option<Vec<Predicted>> {
+    use super::names as dist;
+    let py = dist::toml_at(read, "pyproject.toml")?;
+    let project = py.get("project")?;
+    let declared = project.get("name")?.as_str()?;
+    let name = names::file_component(declared);
+    let own = project.get("version").and_then(|x| x.as_str());
+    let version = dist::version_of(v, own);
+    let file = file(&name, &version)?;
+    Some(vec![dist::from_manifest(
+        file,
+        "pyproject.toml",
+        "project.name",
+        declared,
+    )])
 }

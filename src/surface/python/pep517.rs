@@ -72,7 +72,7 @@ impl Hook {
 pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     let s = settings(job.recipe);
     let pyproject = job.source_dir.join("pyproject.toml");
-    let shown = super::project_rel(job, "pyproject.toml");
+    let shown = super::files::project_rel(job, "pyproject.toml");
     let text = match crate::fsutil::read_regular_string(&pyproject) {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

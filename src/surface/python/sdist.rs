@@ -15,23 +15,9 @@ use std::io::Write;
 use super::files::{is_junk, SourceFiles};
 use super::project::Project;
 use super::{io, metadata, PythonError};
-use crate::archive::compress::GzipOptions;
-use crate::archive::deflate::gzip_whole;
 use crate::archive::tar::{Dialect, TarWriter};
 
-/// The gzip header of kiln's sdists.
-pub fn gzip_options(source_date_epoch: i64) -> GzipOptions {
-    GzipOptions {
-        mtime: source_date_epoch.clamp(0, u32::MAX as i64) as u32,
-        ..GzipOptions::KILN
-    }
-}
-
-/// The gzip member of an sdist's tar (one whole-buffer deflate with
-/// [`super::DEFLATE`]).
-pub fn gzip(tar: &[u8], source_date_epoch: i64) -> std::io::Result<Vec<u8>> {
-    gzip_whole(tar, &gzip_options(source_date_epoch), super::DEFLATE)
-}
+pub use super::writer::{gzip, gzip_options};
 
 /// Write the sdist of `project` to `out`; returns its file name.
 pub fn write<W: Write>(

@@ -21,14 +21,14 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
-
 use super::files::{is_junk, resolve, DiskFile, SourceFiles};
 use super::names::{file_component, WheelTag};
 use super::project::Project;
+pub(super) use super::writer::csv_field;
+pub use super::writer::record_hash;
 use super::{io, metadata, PythonError};
 use crate::archive::zip::{deflate_entry, ZipWriter};
+use crate::recipe::schema::WheelSection;
 use crate::surface::Job;
 
 /// What goes into a wheel besides its generated metadata.
@@ -60,16 +60,11 @@ fn selected_below<'a>(src: &'a SourceFiles<'_>, dir: &'a str) -> impl Iterator<I
 /// The import packages: (path below source, archive name at the wheel root).
 fn packages(
     job: &Job<'_>,
+    section: &WheelSection,
     project: &Project,
     src: &SourceFiles<'_>,
 ) -> Result<Vec<(String, String)>, PythonError> {
-    let listed = job
-        .recipe
-        .spec
-        .wheel
-        .as_ref()
-        .map(|w| w.packages.clone())
-        .unwrap_or_default();
+    let listed = &section.packages;
     let mut out = Vec::new();
     if listed.is_empty() {
         let n = file_component(&project.name);
@@ -95,7 +90,7 @@ fn packages(
             }
         }
     } else {
-        out = listed;
+        out.clone_from(listed);
     }
     let mut res = Vec::new();
     for (i, p) in out.into_iter().enumerate() {
@@ -255,10 +250,10 @@ fn scripts(
 /// Decide the wheel's tag and files.
 pub fn plan(
     job: &Job<'_>,
+    section: &WheelSection,
     project: &Project,
     src: &SourceFiles<'_>,
 ) -> Result<WheelPlan, PythonError> {
-    let section = job.recipe.spec.wheel.clone().unwrap_or_default();
     let tag = match &section.tag {
         None => WheelTag::pure(),
         Some(t) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
@@ -289,7 +284,10 @@ pub fn plan(
         root.insert(path, (origin, f));
         Ok(())
     };
-    for (i, (p, base)) in packages(job, project, src)?.into_iter().enumerate() {
+    for (i, (p, base)) in packages(job, section, project, src)?
+        .into_iter()
+        .enumerate()
+    {
         let origin = format!("wheel.packages[{i}]");
         if src.contains(&p) {
             add(base, origin, src.file(&p)?)?;
@@ -334,24 +332,6 @@ pub fn plan(
         entries,
         licenses,
     })
-}
-
-/// `RECORD` hash of some bytes.
-pub fn record_hash(data: &[u8]) -> String {
-    let digest = Sha256::digest(data);
-    format!(
-        "sha256={}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
-    )
-}
-
-/// A CSV field as Python's `csv` module writes it.
-pub(super) fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 struct Record<W: Write> {

@@ -1,0 +1,138 @@
+//! The `npm` surface: the facts of an npm recipe and its build from a
+//! prepared workspace (the package tarball [`super::pack`] writes).
+
+use crate::provenance::origin::{EntryOrigin, Origins};
+use crate::recipe::schema::NpmSection;
+use crate::recipe::{Recipe, RecipeError};
+use crate::stamp::build::OwnManifests;
+use crate::surface::kind::{Publication, SurfaceKind};
+use crate::surface::names::{self, Predicted, Read, VersionNames};
+use crate::surface::{sha256_file, Artifact, ArtifactFacts, Job, NpmFacts, Output, SurfaceError};
+
+/// The `npm` surface over its `[npm]` table.
+#[derive(Debug, Clone, Copy)]
+pub struct Npm<'a>(pub &'a NpmSection);
+
+impl SurfaceKind for Npm<'_> {
+    fn publication(&self) -> Publication {
+        Publication::Npm
+    }
+
+    fn builder(&self) -> Vec<(&'static str, String)> {
+        crate::surface::bundle::writer_identity("npm")
+    }
+
+    fn own_manifests(&self) -> OwnManifests {
+        OwnManifests::PackageJson
+    }
+
+    fn predict(
+        &self,
+        _: &Recipe,
+        v: &VersionNames<'_>,
+        read: &mut Read<'_>,
+    ) -> Result<Option<Vec<Predicted>>, RecipeError> {
+        Ok(predicted(v, read).map(|n| vec![n]))
+    }
+
+    fn build(&self, job: &Job<'_>) -> Result<Output, SurfaceError> {
+        build(job)
+    }
+}
+
+fn predicted(v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<Predicted> {
+    let json: serde_json::Value = serde_json::from_slice(&read("package.json")?).ok()?;
+    let name = json.get("name")?.as_str()?;
+    let own = json.get("version").and_then(|x| x.as_str());
+    let file = super::tarball_name(name, &names::version_of(v, own));
+    Some(names::from_manifest(file, "package.json", "name", name))
+}
+
+fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
+    let tmp = job.out.join(".npm-pack.tgz");
+    let file = std::fs::File::create(&tmp).map_err(|source| SurfaceError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    // Bundled dependencies may come from an input mounted as `node_modules`.
+    let mut installed = false;
+    if let Some(nm) = job.inputs.get("node_modules") {
+        let dest = job.source_dir.join("node_modules");
+        if !dest.exists() {
+            super::bundle::install_input(nm, &dest)?;
+            installed = true;
+        }
+    }
+    let mut w = std::io::BufWriter::new(file);
+    let pack = super::pack(job.source_dir, &mut w)?;
+    std::io::Write::flush(&mut w).map_err(|source| SurfaceError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    drop(w);
+    let dest = job.out.join(&pack.file_name);
+    std::fs::rename(&tmp, &dest).map_err(|source| SurfaceError::Io {
+        path: dest.clone(),
+        source,
+    })?;
+    let (sha256, size) = sha256_file(&dest)?;
+    let facts = ArtifactFacts {
+        npm: Some(NpmFacts {
+            integrity: pack.integrity.clone(),
+            shasum: pack.shasum.clone(),
+            npm_name: pack.name.clone(),
+            npm_version: pack.version.clone(),
+            dist_tag: job.npm_dist_tag.clone(),
+        }),
+        // Paths in the messages are the workspace's; name them from the project.
+        warnings: pack
+            .warnings
+            .iter()
+            .map(|w| w.replace(&format!("{}/", job.source_dir.display()), ""))
+            .collect(),
+        ..Default::default()
+    };
+    if !facts.warnings.is_empty() {
+        let text: String = facts
+            .warnings
+            .iter()
+            .map(|w| format!("warning: {w}\n"))
+            .collect();
+        std::fs::write(job.log, text).map_err(|source| SurfaceError::Io {
+            path: job.log.to_path_buf(),
+            source,
+        })?;
+    }
+    let origins = origins(job, &pack, installed);
+    Ok(Output {
+        path: dest,
+        name: crate::nix::store_path::sanitize_name(&pack.file_name),
+        origins,
+        artifacts: vec![Artifact {
+            files: Default::default(),
+            file: pack.file_name,
+            path: String::new(),
+            sha256,
+            size,
+            directory: false,
+            facts,
+        }],
+    })
+}
+
+/// npm: every packed file is a workspace file, except bundled dependencies
+/// kiln installed from the `node_modules` input.
+fn origins(job: &Job<'_>, pack: &super::NpmPack, installed: bool) -> Origins {
+    let mut o = Origins::default();
+    for f in &pack.files {
+        let origin = match f.strip_prefix("node_modules/").filter(|_| installed) {
+            Some(rest) => EntryOrigin::Input {
+                mount: "node_modules".into(),
+                path: rest.to_string(),
+            },
+            None => EntryOrigin::Workspace(job.source_dir.join(f)),
+        };
+        o.add(&pack.file_name, format!("package/{f}"), origin);
+    }
+    o
+}
