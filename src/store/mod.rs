@@ -41,6 +41,7 @@ mod gc;
 mod lock;
 mod lookup;
 mod origins;
+mod publications;
 mod records;
 mod releases;
 mod restore;
@@ -52,6 +53,7 @@ pub use fingerprint::Fingerprint;
 pub use gc::{GcItem, GcKind, GcReport};
 pub use lock::{DrvLock, LockHolder, LockWait};
 pub use lookup::Notice;
+pub use publications::Publication;
 pub use records::{ListEntry, PathInfo, Realisation};
 pub use restore::restore_nar;
 pub use trust::{default_state_dir, Origin};
@@ -99,6 +101,7 @@ const SUBDIRS: &[&str] = &[
     "realisations",
     "provenance",
     "releases",
+    "publications",
     "locks",
     "locks/paths",
     "logs",

@@ -1,0 +1,256 @@
+//! Where each recipe is published and how to reach each registry: the
+//! `[publish]` table of `recipes/release.toml` (recipe → registry names),
+//! `--registry NAME=URL`, and each registry kind's native configuration
+//! (PyPI: `~/.pypirc` and `TWINE_USERNAME`/`TWINE_PASSWORD`, as twine reads
+//! them). Credentials become [`Secret`]s here and are never printed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::error::PublishError;
+use super::model::{Auth, Kind, Registry, Secret};
+
+/// What the environment says about registries, read once by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// The home directory (`~/.pypirc`).
+    pub home: Option<PathBuf>,
+    /// `TWINE_USERNAME`, `TWINE_PASSWORD`.
+    pub twine_username: Option<String>,
+    pub twine_password: Option<Secret>,
+}
+
+/// `[publish]`: `recipe = "registry"` or `recipe = ["a", "b"]`.
+pub fn targets(file: &Path, text: &str) -> Result<BTreeMap<String, Vec<String>>, PublishError> {
+    let bad = |key: &str, reason: &str| PublishError::Config {
+        file: file.to_path_buf(),
+        key: key.to_string(),
+        reason: reason.to_string(),
+    };
+    let doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| bad("(file)", e.message()))?;
+    let mut out = BTreeMap::new();
+    let Some(item) = doc.get("publish") else {
+        return Ok(out);
+    };
+    let table = item
+        .as_table_like()
+        .ok_or_else(|| bad("publish", "expected a table"))?;
+    for (recipe, v) in table.iter() {
+        let key = format!("publish.{recipe}");
+        let names: Vec<String> = if let Some(s) = v.as_str() {
+            vec![s.to_string()]
+        } else if let Some(a) = v.as_array() {
+            a.iter()
+                .map(|x| x.as_str().map(str::to_string))
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad(&key, "expected registry names (strings)"))?
+        } else {
+            return Err(bad(&key, "expected a registry name or a list of them"));
+        };
+        for n in &names {
+            check_name(n).map_err(|r| bad(&key, &r))?;
+        }
+        out.insert(recipe.to_string(), names);
+    }
+    Ok(out)
+}
+
+/// A registry name: what `.pypirc` sections and `--registry` take.
+fn check_name(n: &str) -> Result<(), String> {
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "registry name {} must be 1–64 of A–Z a–z 0–9 - _ .",
+            crate::name::shown(n)
+        ))
+    }
+}
+
+/// `--registry NAME=URL`, checked: a name, and an http(s) URL without
+/// user information (credentials come from the native configuration).
+pub fn parse_override(arg: &str) -> Result<(String, String), PublishError> {
+    let bad = |reason: &str| PublishError::RegistryArg {
+        arg: arg.split('@').next_back().unwrap_or_default().to_string(),
+        reason: reason.to_string(),
+    };
+    let (name, url) = arg
+        .split_once('=')
+        .ok_or_else(|| bad("expected NAME=URL"))?;
+    check_name(name).map_err(|r| bad(&r))?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| bad("the URL must start with http:// or https://"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad(
+            "the URL must not carry credentials (use ~/.pypirc or TWINE_PASSWORD)",
+        ));
+    }
+    if authority.is_empty() {
+        return Err(bad("the URL has no host"));
+    }
+    Ok((name.to_string(), url.to_string()))
+}
+
+/// The registry `name` of `kind`: its URL from `--registry`, else the
+/// native configuration, else the public default of that name.
+pub fn registry(
+    name: &str,
+    kind: Kind,
+    overrides: &[(String, String)],
+    env: &Environment,
+    recipe: &str,
+) -> Result<Registry, PublishError> {
+    match kind {
+        Kind::Pypi => pypi_registry(name, overrides, env, recipe),
+    }
+}
+
+fn pypi_registry(
+    name: &str,
+    overrides: &[(String, String)],
+    env: &Environment,
+    recipe: &str,
+) -> Result<Registry, PublishError> {
+    let rc_file = env.home.as_ref().map(|h| h.join(".pypirc"));
+    let rc = match &rc_file {
+        Some(f) => read_ini(f)?,
+        None => BTreeMap::new(),
+    };
+    let section = rc.get(name);
+    let field = |k: &str| section.and_then(|s| s.get(k)).cloned();
+    let (url, configured_by) = if let Some((_, u)) = overrides.iter().find(|(n, _)| n == name) {
+        (u.clone(), "--registry".to_string())
+    } else if let Some(u) = field("repository") {
+        (u, "~/.pypirc".to_string())
+    } else {
+        let default = match name {
+            "pypi" => "https://upload.pypi.org/legacy/",
+            "testpypi" => "https://test.pypi.org/legacy/",
+            _ => {
+                return Err(PublishError::UnknownRegistry {
+                    recipe: recipe.to_string(),
+                    registry: name.to_string(),
+                    hint: "give --registry NAME=URL or a `repository` in its ~/.pypirc section"
+                        .into(),
+                })
+            }
+        };
+        (default.to_string(), "default".to_string())
+    };
+    let username = env.twine_username.clone().or_else(|| field("username"));
+    let password = env
+        .twine_password
+        .clone()
+        .or_else(|| field("password").map(Secret::new));
+    let auth = password.map(|password| Auth {
+        username: username.unwrap_or_else(|| "__token__".into()),
+        password,
+    });
+    Ok(Registry {
+        name: name.to_string(),
+        kind: Kind::Pypi,
+        index: pypi_index(&url),
+        url,
+        configured_by,
+        auth,
+    })
+}
+
+/// The simple index that goes with an upload URL: pypi.org's for its
+/// upload host, else `<url>/simple/` (pypiserver, devpi and most others).
+fn pypi_index(url: &str) -> String {
+    if url.starts_with("https://upload.pypi.org/") {
+        return "https://pypi.org/simple/".into();
+    }
+    if url.starts_with("https://test.pypi.org/") {
+        return "https://test.pypi.org/simple/".into();
+    }
+    format!("{}/simple/", url.trim_end_matches('/'))
+}
+
+/// An INI file as twine's configparser reads `~/.pypirc`: sections of
+/// `key = value` (or `key: value`); comments start with `#` or `;`. A
+/// missing file is empty.
+fn read_ini(file: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, PublishError> {
+    let text = match crate::fsutil::read_regular_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(source) => {
+            return Err(PublishError::Io {
+                path: file.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
+        if let Some(s) = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            current = Some(s.trim().to_string());
+            continue;
+        }
+        let Some(section) = &current else { continue };
+        let at = t.find(['=', ':']);
+        if let Some(i) = at {
+            let (k, v) = (t[..i].trim(), t[i + 1..].trim());
+            out.entry(section.clone())
+                .or_default()
+                .insert(k.to_lowercase(), v.to_string());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_take_a_name_or_a_list() {
+        let t = targets(
+            Path::new("release.toml"),
+            "[publish]\nwheel = \"pypi\"\nsdist = [\"pypi\", \"mirror\"]\n",
+        )
+        .unwrap();
+        assert_eq!(t["wheel"], vec!["pypi"]);
+        assert_eq!(t["sdist"], vec!["pypi", "mirror"]);
+        assert!(targets(Path::new("r"), "[publish]\nwheel = 3\n").is_err());
+        assert!(targets(Path::new("r"), "[publish]\nwheel = \"a b\"\n").is_err());
+    }
+
+    #[test]
+    fn a_registry_url_with_credentials_is_refused_without_echoing_them() {
+        let e = parse_override("local=http://me:hunter2@127.0.0.1:1/").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(parse_override("local=ftp://x/").is_err());
+        assert_eq!(
+            parse_override("local=http://127.0.0.1:8080/").unwrap(),
+            ("local".into(), "http://127.0.0.1:8080/".into())
+        );
+    }
+
+    #[test]
+    fn the_index_goes_with_the_upload_url() {
+        assert_eq!(
+            pypi_index("https://upload.pypi.org/legacy/"),
+            "https://pypi.org/simple/"
+        );
+        assert_eq!(
+            pypi_index("http://127.0.0.1:9/"),
+            "http://127.0.0.1:9/simple/"
+        );
+    }
+}

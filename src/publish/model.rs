@@ -1,0 +1,157 @@
+//! The vocabulary the plan, the gate and the registry clients share: what
+//! kind of registry a target is ([`Kind`]), a configured [`Registry`] with
+//! its [`Auth`] (a [`Secret`] that never prints), one artifact to upload
+//! ([`Item`]), what a registry already holds ([`RemoteFile`]) and the
+//! [`Step`]s of a publish plan.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// The registry kinds, in upload order: registries that can delete what
+/// was pushed come first, those that cannot (PyPI) last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Pypi,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Pypi => "pypi",
+        }
+    }
+
+    /// The kind of registry a recipe's artifacts go to.
+    pub fn of_surface(s: crate::recipe::Surface) -> Option<Kind> {
+        match s {
+            crate::recipe::Surface::Sdist | crate::recipe::Surface::Wheel => Some(Kind::Pypi),
+            _ => None,
+        }
+    }
+}
+
+/// A credential: kept out of every `Debug`, `Display` and serialisation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Secret {
+        Secret(s)
+    }
+
+    /// The credential itself, for the one header that sends it.
+    pub(super) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// HTTP basic credentials, as `~/.pypirc` and `TWINE_*` give them.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub username: String,
+    pub password: Secret,
+}
+
+/// One configured registry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registry {
+    /// Its name in `[publish]`, `--registry` and the native configuration.
+    pub name: String,
+    pub kind: Kind,
+    /// Where uploads go (never with user information).
+    pub url: String,
+    /// Where the read API is (PyPI: the simple index).
+    pub index: String,
+    /// Where the URL and credentials came from (`--registry`, `~/.pypirc`, …).
+    pub configured_by: String,
+    #[serde(skip)]
+    pub auth: Option<Auth>,
+}
+
+/// One artifact of the release build, to go to one registry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub recipe: String,
+    /// Index into the plan's registries.
+    #[serde(skip)]
+    pub registry: usize,
+    /// The package name as the registry knows it.
+    pub package: String,
+    pub version: String,
+    /// The artifact's name in `dist/` (and on the registry).
+    pub file: String,
+    /// The store file whose bytes are uploaded.
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// A file a registry holds for one version of a package, with its digest
+/// when the index gives one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    pub file: String,
+    pub sha256: String,
+}
+
+/// What a step will do, or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The registry does not have it: upload.
+    Upload,
+    /// The registry has these very bytes (an earlier run): skip.
+    AlreadyPublished,
+    /// Uploaded by this run.
+    Uploaded,
+}
+
+/// One step of the plan: an item, what happens to it, and whether this
+/// store recorded an earlier upload of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub registry: String,
+    #[serde(flatten)]
+    pub item: Item,
+    pub action: Action,
+    pub recorded: bool,
+}
+
+/// The result of [`super::publish`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishReport {
+    pub version: String,
+    pub tag: String,
+    pub dry_run: bool,
+    pub registries: Vec<Registry>,
+    pub steps: Vec<Step>,
+}
+
+/// What a registry said to an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploaded {
+    Accepted,
+    /// It holds a file of that name already (a rerun after a lost answer,
+    /// or a race): the caller looks again at what it holds.
+    Exists,
+}
+
+/// One registry kind's client: its read API (which files a version
+/// already has, with their digests) and its upload API.
+pub trait Client {
+    /// The files `version` of `package` has on the registry (empty: none).
+    fn listing(&self, package: &str, version: &str) -> Result<Vec<RemoteFile>, PublishError>;
+    /// Upload one artifact.
+    fn upload(&self, item: &Item) -> Result<Uploaded, PublishError>;
+}
+
+use super::error::PublishError;
