@@ -5,7 +5,8 @@
 # (binary-cache tests over HTTP), and Python's packaging, poetry, twine, build,
 # hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
 # check-wheel-contents (the PEP 517 backends kiln's backend mode runs
-# offline) and in-toto-attestation.
+# offline), in-toto-attestation and pypiserver (the registry kiln publish
+# uploads to in tests).
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (a name filter, as cargo test's)
@@ -59,6 +60,9 @@ $PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
 command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)
 # The in-toto attestation framework's schema (kiln's statements are validated against it).
 $PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestation)
+# The PyPI-compatible index `kiln publish` uploads to in tests/registries/
+# (passlib: its htpasswd, which checks the uploader's credentials).
+{ command -v pypi-server >/dev/null 2>&1 && $PY -c 'import passlib' 2>/dev/null; } || need_pip+=('pypiserver[passlib]')
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"
