@@ -84,5 +84,8 @@ fn environment() -> publish::Environment {
         home: std::env::var_os("HOME").map(std::path::PathBuf::from),
         twine_username: var("TWINE_USERNAME"),
         twine_password: var("TWINE_PASSWORD").map(Secret::new),
+        registry_auth_file: var("REGISTRY_AUTH_FILE").map(std::path::PathBuf::from),
+        xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(std::path::PathBuf::from),
+        docker_config: var("DOCKER_CONFIG").map(std::path::PathBuf::from),
     }
 }

@@ -5,6 +5,7 @@ use super::model::{Client, Kind, Registry};
 /// The client of `registry`.
 pub fn client(registry: &Registry) -> Box<dyn Client + '_> {
     match registry.kind {
+        Kind::Oci => Box::new(super::oci::Oci::new(registry)),
         Kind::Pypi => Box::new(super::pypi::Pypi::new(registry)),
     }
 }

@@ -18,6 +18,11 @@ pub struct Environment {
     /// `TWINE_USERNAME`, `TWINE_PASSWORD`.
     pub twine_username: Option<String>,
     pub twine_password: Option<Secret>,
+    /// `REGISTRY_AUTH_FILE`, `XDG_RUNTIME_DIR`, `DOCKER_CONFIG`: where
+    /// containers' `auth.json` and docker's `config.json` are.
+    pub registry_auth_file: Option<PathBuf>,
+    pub xdg_runtime_dir: Option<PathBuf>,
+    pub docker_config: Option<PathBuf>,
 }
 
 /// `[publish]`: `recipe = "registry"` or `recipe = ["a", "b"]`.
@@ -111,6 +116,7 @@ pub fn registry(
 ) -> Result<Registry, PublishError> {
     match kind {
         Kind::Pypi => pypi_registry(name, overrides, env, recipe),
+        Kind::Oci => oci_registry(name, overrides, env, recipe),
     }
 }
 
@@ -163,6 +169,136 @@ fn pypi_registry(
         configured_by,
         auth,
     })
+}
+
+/// An OCI registry: `--registry NAME=URL`, else `NAME` is the registry's
+/// host (`ghcr.io`, `registry.example.org:5000`) reached over HTTPS;
+/// credentials from the first `auth.json`/`config.json` naming that host.
+fn oci_registry(
+    name: &str,
+    overrides: &[(String, String)],
+    env: &Environment,
+    recipe: &str,
+) -> Result<Registry, PublishError> {
+    let (url, configured_by) = if let Some((_, u)) = overrides.iter().find(|(n, _)| n == name) {
+        (
+            u.trim_end_matches('/').to_string(),
+            "--registry".to_string(),
+        )
+    } else if looks_like_host(name) {
+        (format!("https://{name}"), "its host name".to_string())
+    } else {
+        return Err(PublishError::UnknownRegistry {
+            recipe: recipe.to_string(),
+            registry: name.to_string(),
+            hint: "give --registry NAME=URL, or name the registry by its host".into(),
+        });
+    };
+    let host = url
+        .split_once("://")
+        .map_or(url.as_str(), |(_, r)| r)
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let auth = oci_auth(&host, env)?;
+    Ok(Registry {
+        name: name.to_string(),
+        kind: Kind::Oci,
+        index: url.clone(),
+        url,
+        configured_by,
+        auth,
+    })
+}
+
+/// A registry host: `localhost`, or a name with a dot or a port.
+fn looks_like_host(s: &str) -> bool {
+    s == "localhost" || s.contains('.') || s.contains(':')
+}
+
+/// The repository on the target registry: the recipe's `[oci] repository`
+/// without its own registry host (`example.org/team/app` → `team/app`).
+pub fn oci_repository(repository: &str) -> String {
+    match repository.split_once('/') {
+        Some((first, rest)) if looks_like_host(first) => rest.to_string(),
+        _ => repository.to_string(),
+    }
+}
+
+/// The credentials for `host` in the files containers and docker read,
+/// in their order: `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`,
+/// `~/.config/containers/auth.json`, `$DOCKER_CONFIG/config.json` or
+/// `~/.docker/config.json`. Each holds `{"auths": {HOST: {"auth": base64(user:password)}}}`.
+fn oci_auth(host: &str, env: &Environment) -> Result<Option<Auth>, PublishError> {
+    let mut files = Vec::new();
+    files.extend(env.registry_auth_file.clone());
+    files.extend(
+        env.xdg_runtime_dir
+            .as_ref()
+            .map(|d| d.join("containers/auth.json")),
+    );
+    files.extend(
+        env.home
+            .as_ref()
+            .map(|h| h.join(".config/containers/auth.json")),
+    );
+    match &env.docker_config {
+        Some(d) => files.push(d.join("config.json")),
+        None => files.extend(env.home.as_ref().map(|h| h.join(".docker/config.json"))),
+    }
+    for file in files {
+        let text = match crate::fsutil::read_regular_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(PublishError::Io { path: file, source }),
+        };
+        let bad = |reason: &str| PublishError::Config {
+            file: file.clone(),
+            key: format!("auths.{host}"),
+            reason: reason.to_string(),
+        };
+        let doc: AuthFile = serde_json::from_str(&text).map_err(|_| bad("is not an auth file"))?;
+        let Some(entry) = doc
+            .auths
+            .get(host)
+            .or_else(|| doc.auths.get(&format!("https://{host}")))
+        else {
+            continue;
+        };
+        use base64::Engine as _;
+        let pair = base64::engine::general_purpose::STANDARD
+            .decode(entry.auth.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| bad("`auth` is not base64 of user:password"))?;
+        let (user, password) = pair
+            .split_once(':')
+            .ok_or_else(|| bad("`auth` is not base64 of user:password"))?;
+        return Ok(Some(Auth {
+            username: user.to_string(),
+            password: Secret::new(password.to_string()),
+        }));
+    }
+    Ok(None)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AuthFile {
+    #[serde(default)]
+    auths: BTreeMap<String, AuthEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: String,
+}
+
+impl std::fmt::Debug for AuthEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthEntry(…)")
+    }
 }
 
 /// The simple index that goes with an upload URL: pypi.org's for its
@@ -240,6 +376,13 @@ mod tests {
             parse_override("local=http://127.0.0.1:8080/").unwrap(),
             ("local".into(), "http://127.0.0.1:8080/".into())
         );
+    }
+
+    #[test]
+    fn an_image_goes_to_its_repository_without_its_own_host() {
+        assert_eq!(oci_repository("example.org/shape-node"), "shape-node");
+        assert_eq!(oci_repository("localhost:5000/a/b"), "a/b");
+        assert_eq!(oci_repository("team/app"), "team/app");
     }
 
     #[test]

@@ -10,9 +10,10 @@ use crate::name::{shown, shown_path};
 use crate::store::StoreError;
 
 /// A registry holds a file of this version with other bytes than the
-/// release's (or a file the release does not have).
+/// release's (or a file the release does not have); digests as the
+/// registry's read API spells them.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {} {version} already holds {} with other bytes (registry sha256 {theirs}, ours {ours}); nothing was uploaded", shown(registry), shown(package), shown(file))]
+#[error("{}: {} {version} already holds {} with other bytes (registry digest {theirs}, ours {ours}); nothing was uploaded", shown(registry), shown(package), shown(file))]
 pub struct Conflict {
     pub registry: String,
     pub package: String,

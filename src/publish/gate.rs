@@ -71,7 +71,9 @@ pub fn built(
             } else {
                 root.join(&a.path)
             };
-            if !a.directory {
+            if a.directory {
+                check_tree(&path, &a)?;
+            } else {
                 check_bytes(&path, &a)?;
             }
             artifacts.push((a, path));
@@ -100,6 +102,22 @@ fn check_bytes(path: &std::path::Path, a: &Artifact) -> Result<(), PublishError>
             path: path.to_path_buf(),
             expected: a.sha256.clone(),
             actual: digest.to_hex(),
+        });
+    }
+    Ok(())
+}
+
+/// A directory artifact's NAR serialisation is the one its record names.
+fn check_tree(path: &std::path::Path, a: &Artifact) -> Result<(), PublishError> {
+    let nar = crate::hash::tree::nar_sha256(path).map_err(|e| PublishError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    if nar.hash.to_hex() != a.sha256 || nar.size != a.size {
+        return Err(PublishError::Tampered {
+            path: path.to_path_buf(),
+            expected: a.sha256.clone(),
+            actual: nar.hash.to_hex(),
         });
     }
     Ok(())

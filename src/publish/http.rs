@@ -25,6 +25,8 @@ pub const BODY_LIMIT: u64 = 64 << 20;
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
+    /// `Location` (an OCI upload session).
+    pub location: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -35,14 +37,40 @@ pub struct Http {
     registry: String,
 }
 
-/// What a request sends.
-#[derive(Debug, Clone, Copy)]
-pub enum Send<'a> {
+/// The method of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
     Get,
-    Post {
-        content_type: &'a str,
-        body: &'a [u8],
-    },
+    Head,
+    Post,
+    Put,
+}
+
+/// What a request sends: method, URL, `Accept`, and a body with its type.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub accept: Option<&'a str>,
+    pub body: Option<(&'a str, &'a [u8])>,
+}
+
+impl<'a> Request<'a> {
+    pub fn get(url: &'a str) -> Request<'a> {
+        Request {
+            method: Method::Get,
+            url,
+            accept: None,
+            body: None,
+        }
+    }
+
+    pub fn with(method: Method, url: &'a str) -> Request<'a> {
+        Request {
+            method,
+            ..Request::get(url)
+        }
+    }
 }
 
 enum Attempt {
@@ -71,18 +99,13 @@ impl Http {
         }
     }
 
-    /// Send `what` to `url` until it gets an answer that is not transient;
-    /// that answer's status is the caller's to judge.
-    pub fn request(
-        &self,
-        url: &str,
-        what: Send<'_>,
-        auth: Option<&Auth>,
-    ) -> Result<Response, PublishError> {
+    /// Send `req` until it gets an answer that is not transient; that
+    /// answer's status is the caller's to judge.
+    pub fn request(&self, req: Request<'_>, auth: Option<&Auth>) -> Result<Response, PublishError> {
         let mut delay = FIRST_DELAY;
         let mut last = String::new();
         for n in 1..=ATTEMPTS {
-            match self.attempt(url, what, auth) {
+            match self.attempt(req, auth) {
                 Attempt::Done(r) => return Ok(r),
                 Attempt::Again { error, wait } => {
                     last = error;
@@ -95,13 +118,17 @@ impl Http {
         }
         Err(PublishError::Http {
             registry: self.registry.clone(),
-            url: url.to_string(),
+            url: req.url.to_string(),
             message: last,
             attempts: ATTEMPTS,
         })
     }
 
-    fn attempt(&self, url: &str, what: Send<'_>, auth: Option<&Auth>) -> Attempt {
+    fn send(
+        &self,
+        req: Request<'_>,
+        auth: Option<&Auth>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let header = auth.map(|a| {
             let pair = format!("{}:{}", a.username, a.password.expose());
             format!(
@@ -109,23 +136,30 @@ impl Http {
                 base64::engine::general_purpose::STANDARD.encode(pair)
             )
         });
-        let result = match what {
-            Send::Get => {
-                let mut r = self.agent.get(url);
-                if let Some(h) = &header {
-                    r = r.header("Authorization", h);
-                }
-                r.call()
-            }
-            Send::Post { content_type, body } => {
-                let mut r = self.agent.post(url).header("Content-Type", content_type);
-                if let Some(h) = &header {
-                    r = r.header("Authorization", h);
-                }
-                r.send(body)
-            }
-        };
-        let resp = match result {
+        let mut b = ureq::http::Request::builder()
+            .method(match req.method {
+                Method::Get => "GET",
+                Method::Head => "HEAD",
+                Method::Post => "POST",
+                Method::Put => "PUT",
+            })
+            .uri(req.url);
+        if let Some(h) = &header {
+            b = b.header("Authorization", h);
+        }
+        if let Some(a) = req.accept {
+            b = b.header("Accept", a);
+        }
+        let (content_type, body) = req.body.unwrap_or(("application/octet-stream", &[]));
+        if req.body.is_some() || matches!(req.method, Method::Post | Method::Put) {
+            b = b.header("Content-Type", content_type);
+        }
+        let request = b.body(body).map_err(ureq::Error::from)?;
+        self.agent.run(request)
+    }
+
+    fn attempt(&self, req: Request<'_>, auth: Option<&Auth>) -> Attempt {
+        let resp = match self.send(req, auth) {
             Ok(r) => r,
             // ureq's messages name the URL and the I/O error, never headers.
             Err(e) => {
@@ -137,6 +171,11 @@ impl Http {
         };
         let status = resp.status().as_u16();
         let wait = retry_after(&resp);
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let mut body = Vec::new();
         let read = resp
             .into_body()
@@ -158,7 +197,11 @@ impl Http {
                 error: format!("HTTP {status}"),
                 wait: None,
             },
-            _ => Attempt::Done(Response { status, body }),
+            _ => Attempt::Done(Response {
+                status,
+                location,
+                body,
+            }),
         }
     }
 

@@ -19,9 +19,11 @@
 mod clients;
 mod config;
 mod error;
+mod facts;
 mod gate;
 mod http;
 mod model;
+mod oci;
 mod pypi;
 mod steps;
 
@@ -52,11 +54,22 @@ pub fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishError> {
     let resolved = Resolved::load(&opts.build)?;
     let tag = gate::release(&resolved)?;
     let targets = targets(&resolved)?;
-    let selected: Vec<String> = if opts.build.recipes.is_empty() {
+    let mut selected: Vec<String> = if opts.build.recipes.is_empty() {
         targets.keys().cloned().collect()
     } else {
         opts.build.recipes.clone()
     };
+    if resolved.base.is_some() {
+        // A post release re-issues images only; its code is the base
+        // release's, published by it.
+        selected.retain(|id| {
+            resolved
+                .recipes
+                .recipes
+                .get(id)
+                .is_some_and(|r| r.surface() == crate::recipe::Surface::Oci)
+        });
+    }
     if let Some(r) = selected.iter().find(|r| !targets.contains_key(*r)) {
         return Err(PublishError::NoTarget { recipe: r.clone() });
     }
@@ -117,10 +130,10 @@ fn upload(registry: &Registry, step: &mut Step, store: &Store) -> Result<(), Pub
         if client.upload(item)? == Uploaded::Exists {
             // Whatever holds that name now must be these very bytes.
             let listing = client.listing(&item.package, &item.version)?;
-            let remote = listing.iter().find(|f| f.file == item.file);
+            let remote = listing.iter().find(|f| f.file == item.remote);
             let theirs = remote.cloned().unwrap_or(model::RemoteFile {
-                file: item.file.clone(),
-                sha256: "(not listed)".into(),
+                file: item.remote.clone(),
+                digest: "(not listed)".into(),
             });
             steps::conflict(registry, &item.package, &item.version, &theirs, Some(item))?;
             step.action = Action::AlreadyPublished;

@@ -13,12 +13,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    Oci,
     Pypi,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::Oci => "oci",
             Kind::Pypi => "pypi",
         }
     }
@@ -27,6 +29,7 @@ impl Kind {
     pub fn of_surface(s: crate::recipe::Surface) -> Option<Kind> {
         match s {
             crate::recipe::Surface::Sdist | crate::recipe::Surface::Wheel => Some(Kind::Pypi),
+            crate::recipe::Surface::Oci => Some(Kind::Oci),
             _ => None,
         }
     }
@@ -53,7 +56,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// HTTP basic credentials, as `~/.pypirc` and `TWINE_*` give them.
+/// HTTP basic credentials, as `~/.pypirc`, `TWINE_*` and `auth.json` give them.
 #[derive(Debug, Clone)]
 pub struct Auth {
     pub username: String,
@@ -83,24 +86,36 @@ pub struct Item {
     /// Index into the plan's registries.
     #[serde(skip)]
     pub registry: usize,
-    /// The package name as the registry knows it.
+    /// The package name as the registry knows it (OCI: the repository).
     pub package: String,
+    /// The version as the registry knows it (OCI: the version's tag).
     pub version: String,
-    /// The artifact's name in `dist/` (and on the registry).
+    /// Further names the version is published under (OCI: alias and
+    /// channel tags, moved to this release).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The artifact's name in `dist/`.
     pub file: String,
+    /// The name the registry lists it under (PyPI: the file name; OCI:
+    /// the version's tag).
+    #[serde(skip)]
+    pub remote: String,
     /// The store file whose bytes are uploaded.
     #[serde(skip)]
     pub path: PathBuf,
     pub sha256: String,
     pub size: u64,
+    /// What the registry's read API shows for these bytes (PyPI: the
+    /// file's SHA-256; OCI: the top manifest's digest).
+    pub digest: String,
 }
 
-/// A file a registry holds for one version of a package, with its digest
-/// when the index gives one.
+/// A file a registry holds for one version of a package (named as
+/// [`Item::remote`], with its digest as [`Item::digest`] spells it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
     pub file: String,
-    pub sha256: String,
+    pub digest: String,
 }
 
 /// What a step will do, or did.

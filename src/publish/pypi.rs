@@ -9,7 +9,7 @@ use std::io::Read as _;
 use std::path::Path;
 
 use super::error::PublishError;
-use super::http::{Http, Send, BODY_LIMIT};
+use super::http::{Http, Method, Request, BODY_LIMIT};
 use super::model::{Client, Item, Registry, RemoteFile, Uploaded};
 
 /// The largest `METADATA`/`PKG-INFO` read.
@@ -171,7 +171,7 @@ impl<'a> Pypi<'a> {
     fn fetch_digest(&self, url: &str) -> Result<String, PublishError> {
         let r = self
             .http
-            .request(url, Send::Get, self.registry.auth.as_ref())?;
+            .request(Request::get(url), self.registry.auth.as_ref())?;
         if r.status != 200 {
             return Err(self.http.refused(url, r.status));
         }
@@ -236,7 +236,7 @@ impl Client for Pypi<'_> {
         let url = format!("{}{}/", self.registry.index, normalise(package));
         let r = self
             .http
-            .request(&url, Send::Get, self.registry.auth.as_ref())?;
+            .request(Request::get(&url), self.registry.auth.as_ref())?;
         match r.status {
             404 => return Ok(Vec::new()),
             200 => {}
@@ -248,14 +248,14 @@ impl Client for Pypi<'_> {
             if file_version(&file) != Some(version) {
                 continue;
             }
-            let sha256 = match href.split_once("#sha256=") {
+            let digest = match href.split_once("#sha256=") {
                 Some((_, d)) => d.to_ascii_lowercase(),
                 None => {
                     let link = join(&url, href.split('#').next().unwrap_or_default());
                     self.fetch_digest(&link)?
                 }
             };
-            out.push(RemoteFile { file, sha256 });
+            out.push(RemoteFile { file, digest });
         }
         Ok(out)
     }
@@ -265,14 +265,11 @@ impl Client for Pypi<'_> {
         let body = self.form(item, &meta)?;
         let content_type = format!("multipart/form-data; boundary={}", boundary(item));
         let url = &self.registry.url;
-        let r = self.http.request(
-            url,
-            Send::Post {
-                content_type: &content_type,
-                body: &body,
-            },
-            self.registry.auth.as_ref(),
-        )?;
+        let req = Request {
+            body: Some((&content_type, &body)),
+            ..Request::with(Method::Post, url)
+        };
+        let r = self.http.request(req, self.registry.auth.as_ref())?;
         match r.status {
             200 | 201 => Ok(Uploaded::Accepted),
             // pypiserver answers 409, pypi.org 400 "File already exists".

@@ -36,22 +36,9 @@ pub fn items(
                 }
             };
             for (a, path) in &b.artifacts {
-                let (package, version) = match kind {
-                    Kind::Pypi => {
-                        let m = super::pypi::metadata(path, &a.file)?;
-                        (m.name, m.version)
-                    }
-                };
-                items.push(Item {
-                    recipe: b.recipe.clone(),
-                    registry,
-                    package,
-                    version,
-                    file: a.file.clone(),
-                    path: path.clone(),
-                    sha256: a.sha256.clone(),
-                    size: a.size,
-                });
+                if let Some(item) = item(kind, &b.recipe, registry, a, path)? {
+                    items.push(item);
+                }
             }
         }
     }
@@ -67,6 +54,56 @@ pub fn items(
         key(a).cmp(&key(b))
     });
     Ok((registries, items))
+}
+
+/// The item of artifact `a` for a registry of `kind`; `None` for an
+/// artifact that kind does not take (an image's docker archive).
+fn item(
+    kind: Kind,
+    recipe: &str,
+    registry: usize,
+    a: &crate::surface::Artifact,
+    path: &std::path::Path,
+) -> Result<Option<Item>, PublishError> {
+    let (package, version, aliases, digest) = match kind {
+        Kind::Pypi if a.directory => return Ok(None),
+        Kind::Pypi => {
+            let m = super::pypi::metadata(path, &a.file)?;
+            (m.name, m.version, Vec::new(), a.sha256.clone())
+        }
+        Kind::Oci => {
+            let Some(f) = super::facts::image(a) else {
+                return Ok(None);
+            };
+            let Some((version, aliases)) = f.tags.split_first() else {
+                return Ok(None);
+            };
+            let repository = config::oci_repository(&f.repository);
+            (
+                repository,
+                version.clone(),
+                aliases.to_vec(),
+                f.manifest_digest,
+            )
+        }
+    };
+    let remote = match kind {
+        Kind::Pypi => a.file.clone(),
+        Kind::Oci => version.clone(),
+    };
+    Ok(Some(Item {
+        recipe: recipe.to_string(),
+        registry,
+        package,
+        version,
+        aliases,
+        file: a.file.clone(),
+        remote,
+        path: path.to_path_buf(),
+        sha256: a.sha256.clone(),
+        size: a.size,
+        digest,
+    }))
 }
 
 /// Each item's step, after asking its registry what it holds of the
@@ -89,7 +126,7 @@ pub fn steps(
                 i.registry == *r
                     && &i.package == package
                     && &i.version == version
-                    && i.file == f.file
+                    && i.remote == f.file
             });
             conflict(&registries[*r], package, version, f, ours)?;
         }
@@ -98,14 +135,14 @@ pub fn steps(
     for item in items {
         let reg = &registries[item.registry];
         let remote = &listings[&(item.registry, item.package.clone(), item.version.clone())];
-        let action = if remote.iter().any(|f| f.file == item.file) {
+        let action = if remote.iter().any(|f| f.file == item.remote) {
             Action::AlreadyPublished
         } else {
             Action::Upload
         };
         let recorded = store
             .publication(&reg.url, &item.package, &item.version, &item.file)?
-            .is_some_and(|p| p.sha256 == item.sha256);
+            .is_some_and(|p| p.sha256 == item.sha256 && p.file == item.file);
         steps.push(Step {
             registry: reg.name.clone(),
             item,
@@ -125,7 +162,7 @@ pub fn conflict(
     ours: Option<&Item>,
 ) -> Result<(), PublishError> {
     match ours {
-        Some(i) if i.sha256 == remote.sha256 => Ok(()),
+        Some(i) if i.digest == remote.digest => Ok(()),
         _ => Err(PublishError::Conflict(Box::new(super::error::Conflict {
             registry: registry.name.clone(),
             package: package.to_string(),
@@ -133,9 +170,9 @@ pub fn conflict(
             file: remote.file.clone(),
             ours: ours.map_or_else(
                 || "(no such file in this release)".into(),
-                |i| i.sha256.clone(),
+                |i| i.digest.clone(),
             ),
-            theirs: remote.sha256.clone(),
+            theirs: remote.digest.clone(),
         }))),
     }
 }
