@@ -9,5 +9,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod oci;
 mod pypi;
 mod support;

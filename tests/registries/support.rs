@@ -198,3 +198,33 @@ pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     }
     hits
 }
+
+/// The monorepo with an image recipe published to registry `local`,
+/// released as stable `1.0.0` (so that it carries alias tags); `extra`
+/// adds a file to the image's documentation (another image, same version).
+pub fn released_image(dir: &Path, home: &Path, extra: Option<&str>) -> PathBuf {
+    let root = monorepo_at(dir, false);
+    write(
+        &root.join("recipes/docs-image.toml"),
+        "surface = \"oci\"\nsource = \".\"\ninclude = [\"docs/**\", \"LICENSE\"]\n\n[oci]\nrepository = \"example.org/mini-docs\"\n\n[[oci.layers]]\nname = \"docs\"\nmap = { \"docs\" = \"/usr/share/doc/mini/\", \"LICENSE\" = \"/usr/share/doc/mini/LICENSE\" }\n",
+    );
+    let policy = root.join("recipes/release.toml");
+    let mut text = std::fs::read_to_string(&policy).unwrap();
+    text.push_str("\n[publish]\ndocs-image = \"local\"\n");
+    write(&policy, text);
+    if let Some(e) = extra {
+        write(&root.join("docs/extra.md"), e);
+    }
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "an image, published"]);
+    let store = dir.with_extension("version-store");
+    run_ok(&mut kiln_in(
+        &root,
+        &store,
+        home,
+        &["version", "set", "1.0.0"],
+    ));
+    git(&root, &["commit", "-q", "-am", "release 1.0.0"]);
+    git(&root, &["tag", "1.0.0"]);
+    root
+}
