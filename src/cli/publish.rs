@@ -87,5 +87,6 @@ fn environment() -> publish::Environment {
         registry_auth_file: var("REGISTRY_AUTH_FILE").map(std::path::PathBuf::from),
         xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(std::path::PathBuf::from),
         docker_config: var("DOCKER_CONFIG").map(std::path::PathBuf::from),
+        npm_userconfig: var("NPM_CONFIG_USERCONFIG").map(std::path::PathBuf::from),
     }
 }

@@ -6,6 +6,7 @@ use super::model::{Client, Kind, Registry};
 pub fn client(registry: &Registry) -> Box<dyn Client + '_> {
     match registry.kind {
         Kind::Oci => Box::new(super::oci::Oci::new(registry)),
+        Kind::Npm => Box::new(super::npm::Npm::new(registry)),
         Kind::Pypi => Box::new(super::pypi::Pypi::new(registry)),
     }
 }

@@ -23,6 +23,8 @@ pub struct Environment {
     pub registry_auth_file: Option<PathBuf>,
     pub xdg_runtime_dir: Option<PathBuf>,
     pub docker_config: Option<PathBuf>,
+    /// `NPM_CONFIG_USERCONFIG`: npm's user configuration (else `~/.npmrc`).
+    pub npm_userconfig: Option<PathBuf>,
 }
 
 /// `[publish]`: `recipe = "registry"` or `recipe = ["a", "b"]`.
@@ -117,6 +119,7 @@ pub fn registry(
     match kind {
         Kind::Pypi => pypi_registry(name, overrides, env, recipe),
         Kind::Oci => oci_registry(name, overrides, env, recipe),
+        Kind::Npm => npm_registry(name, overrides, env, recipe),
     }
 }
 
@@ -157,7 +160,7 @@ fn pypi_registry(
         .twine_password
         .clone()
         .or_else(|| field("password").map(Secret::new));
-    let auth = password.map(|password| Auth {
+    let auth = password.map(|password| Auth::Basic {
         username: username.unwrap_or_else(|| "__token__".into()),
         password,
     });
@@ -165,6 +168,61 @@ fn pypi_registry(
         name: name.to_string(),
         kind: Kind::Pypi,
         index: pypi_index(&url),
+        url,
+        configured_by,
+        auth,
+    })
+}
+
+/// An npm registry: `--registry NAME=URL`, else for `npm` the `registry`
+/// of the user's `.npmrc` (default `https://registry.npmjs.org/`), else
+/// `NAME` is the registry's host; the token is the `.npmrc` line
+/// `//HOST[:PORT]/PATH/:_authToken=TOKEN` for that URL.
+fn npm_registry(
+    name: &str,
+    overrides: &[(String, String)],
+    env: &Environment,
+    recipe: &str,
+) -> Result<Registry, PublishError> {
+    let rc_file = env
+        .npm_userconfig
+        .clone()
+        .or_else(|| env.home.as_ref().map(|h| h.join(".npmrc")));
+    let rc = match &rc_file {
+        Some(f) => read_ini(f)?.remove("").unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    let (url, configured_by) = if let Some((_, u)) = overrides.iter().find(|(n, _)| n == name) {
+        (u.clone(), "--registry".to_string())
+    } else if name == "npm" {
+        match rc.get("registry") {
+            Some(u) => (u.clone(), "~/.npmrc".to_string()),
+            None => (
+                "https://registry.npmjs.org/".to_string(),
+                "default".to_string(),
+            ),
+        }
+    } else if looks_like_host(name) {
+        (format!("https://{name}/"), "its host name".to_string())
+    } else {
+        return Err(PublishError::UnknownRegistry {
+            recipe: recipe.to_string(),
+            registry: name.to_string(),
+            hint: "give --registry NAME=URL, name the registry by its host, or use `npm` (~/.npmrc's registry)".into(),
+        });
+    };
+    let url = format!("{}/", url.trim_end_matches('/'));
+    let nerf = format!(
+        "//{}",
+        url.split_once("://").map_or(url.as_str(), |(_, r)| r)
+    );
+    let auth = rc
+        .get(&format!("{nerf}:_authtoken"))
+        .map(|t| Auth::Bearer(Secret::new(t.clone())));
+    Ok(Registry {
+        name: name.to_string(),
+        kind: Kind::Npm,
+        index: url.clone(),
         url,
         configured_by,
         auth,
@@ -275,7 +333,7 @@ fn oci_auth(host: &str, env: &Environment) -> Result<Option<Auth>, PublishError>
         let (user, password) = pair
             .split_once(':')
             .ok_or_else(|| bad("`auth` is not base64 of user:password"))?;
-        return Ok(Some(Auth {
+        return Ok(Some(Auth::Basic {
             username: user.to_string(),
             password: Secret::new(password.to_string()),
         }));
@@ -338,11 +396,16 @@ fn read_ini(file: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, P
             current = Some(s.trim().to_string());
             continue;
         }
-        let Some(section) = &current else { continue };
-        let at = t.find(['=', ':']);
+        // Keys before any section (npm's `.npmrc`) are in section "".
+        let section = current.clone().unwrap_or_default();
+        let at = if current.is_none() {
+            t.find('=')
+        } else {
+            t.find(['=', ':'])
+        };
         if let Some(i) = at {
             let (k, v) = (t[..i].trim(), t[i + 1..].trim());
-            out.entry(section.clone())
+            out.entry(section)
                 .or_default()
                 .insert(k.to_lowercase(), v.to_string());
         }

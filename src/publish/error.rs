@@ -81,7 +81,7 @@ pub enum PublishError {
         message: String,
         attempts: u32,
     },
-    #[error("{}: {url}: HTTP {status}{}", shown(registry), if reason.is_empty() { String::new() } else { format!(" ({})", shown(reason)) })]
+    #[error("{}: {url}: {}{}", shown(registry), if *status == 0 { String::new() } else { format!("HTTP {status}") }, if reason.is_empty() { String::new() } else { format!(" ({})", shown(reason)) })]
     Refused {
         registry: String,
         url: String,

@@ -34,3 +34,28 @@ pub fn image(a: &Artifact) -> Option<ImageFacts> {
         tags,
     })
 }
+
+/// What an npm tarball artifact says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpmFacts {
+    /// `name` and `version` of its `package.json`.
+    pub name: String,
+    pub version: String,
+    /// `sha512-…` of the tarball, and its SHA-1 (hex), as npm records them.
+    pub integrity: String,
+    pub shasum: String,
+    /// The dist-tag the version engine gives this version.
+    pub dist_tag: String,
+}
+
+/// The facts of an npm tarball artifact; `None` for any other artifact.
+pub fn npm(a: &Artifact) -> Option<NpmFacts> {
+    let s = |k: &str| a.extra.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    Some(NpmFacts {
+        name: s("npm_name")?,
+        version: s("npm_version")?,
+        integrity: s("integrity")?,
+        shasum: s("shasum")?,
+        dist_tag: s("dist_tag")?,
+    })
+}

@@ -129,12 +129,15 @@ impl Http {
         req: Request<'_>,
         auth: Option<&Auth>,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let header = auth.map(|a| {
-            let pair = format!("{}:{}", a.username, a.password.expose());
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            )
+        let header = auth.map(|a| match a {
+            Auth::Basic { username, password } => {
+                let pair = format!("{username}:{}", password.expose());
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                )
+            }
+            Auth::Bearer(token) => format!("Bearer {}", token.expose()),
         });
         let mut b = ureq::http::Request::builder()
             .method(match req.method {

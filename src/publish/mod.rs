@@ -23,6 +23,7 @@ mod facts;
 mod gate;
 mod http;
 mod model;
+mod npm;
 mod oci;
 mod pypi;
 mod steps;
@@ -130,12 +131,18 @@ fn upload(registry: &Registry, step: &mut Step, store: &Store) -> Result<(), Pub
         if client.upload(item)? == Uploaded::Exists {
             // Whatever holds that name now must be these very bytes.
             let listing = client.listing(&item.package, &item.version)?;
-            let remote = listing.iter().find(|f| f.file == item.remote);
-            let theirs = remote.cloned().unwrap_or(model::RemoteFile {
-                file: item.remote.clone(),
-                digest: "(not listed)".into(),
-            });
-            steps::conflict(registry, &item.package, &item.version, &theirs, Some(item))?;
+            let Some(theirs) = listing.iter().find(|f| f.file == item.remote) else {
+                return Err(PublishError::Refused {
+                    registry: registry.name.clone(),
+                    url: registry.url.clone(),
+                    status: 0,
+                    reason: format!(
+                        "the upload of {} was refused and the registry does not list it (credentials?)",
+                        item.file
+                    ),
+                });
+            };
+            steps::conflict(registry, &item.package, &item.version, theirs, Some(item))?;
             step.action = Action::AlreadyPublished;
         } else {
             step.action = Action::Uploaded;

@@ -14,6 +14,7 @@ use serde::Serialize;
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Oci,
+    Npm,
     Pypi,
 }
 
@@ -21,6 +22,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Oci => "oci",
+            Kind::Npm => "npm",
             Kind::Pypi => "pypi",
         }
     }
@@ -30,6 +32,7 @@ impl Kind {
         match s {
             crate::recipe::Surface::Sdist | crate::recipe::Surface::Wheel => Some(Kind::Pypi),
             crate::recipe::Surface::Oci => Some(Kind::Oci),
+            crate::recipe::Surface::Npm => Some(Kind::Npm),
             _ => None,
         }
     }
@@ -56,11 +59,12 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// HTTP basic credentials, as `~/.pypirc`, `TWINE_*` and `auth.json` give them.
+/// Credentials: HTTP basic, as `~/.pypirc`, `TWINE_*` and `auth.json`
+/// give them, or a bearer token, as `.npmrc`'s `_authToken` does.
 #[derive(Debug, Clone)]
-pub struct Auth {
-    pub username: String,
-    pub password: Secret,
+pub enum Auth {
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
 }
 
 /// One configured registry.

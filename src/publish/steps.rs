@@ -71,6 +71,12 @@ fn item(
             let m = super::pypi::metadata(path, &a.file)?;
             (m.name, m.version, Vec::new(), a.sha256.clone())
         }
+        Kind::Npm => {
+            let Some(f) = super::facts::npm(a) else {
+                return Ok(None);
+            };
+            (f.name, f.version, vec![f.dist_tag], f.integrity)
+        }
         Kind::Oci => {
             let Some(f) = super::facts::image(a) else {
                 return Ok(None);
@@ -89,7 +95,7 @@ fn item(
     };
     let remote = match kind {
         Kind::Pypi => a.file.clone(),
-        Kind::Oci => version.clone(),
+        Kind::Oci | Kind::Npm => version.clone(),
     };
     Ok(Some(Item {
         recipe: recipe.to_string(),
