@@ -2,7 +2,8 @@
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
-# (binary-cache tests over HTTP), docker-registry (kiln publish's OCI tests), and Python's packaging, poetry, twine, build,
+# (binary-cache tests over HTTP), docker-registry and verdaccio (kiln publish's
+# OCI and npm tests), and Python's packaging, poetry, twine, build,
 # hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
 # check-wheel-contents (the PEP 517 backends kiln's backend mode runs
 # offline), in-toto-attestation and pypiserver (the registry kiln publish
@@ -68,6 +69,13 @@ $PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestatio
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"
+fi
+
+# The npm registry `kiln publish` uploads to in tests/registries/npm.rs.
+if ! command -v verdaccio >/dev/null 2>&1; then
+  echo "test.sh: npm installing verdaccio" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO npm install -g --no-audit --no-fund verdaccio >/dev/null
 fi
 
 # nix-store --add as root without a daemon: a single-user store in /nix.
