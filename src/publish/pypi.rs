@@ -298,7 +298,8 @@ fn anchors(page: &str) -> Vec<(String, String)> {
         };
         let text = &page[start + close + 1..start + close + end];
         at = start + close + end + 4;
-        let href = tag.find("href=").and_then(|h| {
+        // Attribute names are case-insensitive; values are kept as written.
+        let href = lower[start..start + close].find("href=").and_then(|h| {
             let rest = &tag[h + 5..];
             let q = rest.chars().next()?;
             if q != '"' && q != '\'' {
