@@ -11,7 +11,7 @@ use crate::common::python::{tools, venv};
 use crate::common::{cmd, run, run_ok, write};
 
 use super::support::{
-    build, failing_proxy, files_containing, free_port, kiln_in, released_python, Server,
+    build, faulty_proxy, files_containing, free_port, kiln_in, released_python, Fault, Server,
     PYPI_VERSION,
 };
 
@@ -238,12 +238,22 @@ fn other_bytes_under_the_version_fail_before_any_upload() {
 
 #[test]
 fn a_registry_failing_mid_publish_is_finished_by_a_rerun() {
+    interrupted_then_rerun(Fault::Status500, "HTTP 500", "uploaded");
+}
+
+#[test]
+fn a_registry_dropping_connections_mid_publish_is_finished_by_a_rerun() {
+    // The wheel reached the server; only its answer was lost.
+    interrupted_then_rerun(Fault::Drop, "after 6 attempt(s)", "already-published");
+}
+
+fn interrupted_then_rerun(fault: Fault, message: &str, wheel: &str) {
     if !tools(&["pypi-server"]) {
         return;
     }
     let s = setup();
     let server = pypiserver(&s.packages, None);
-    let proxy = failing_proxy(server.port);
+    let proxy = faulty_proxy(server.port, fault);
     let out = run(&mut kiln_in(
         &s.root,
         &s.store,
@@ -255,12 +265,13 @@ fn a_registry_failing_mid_publish_is_finished_by_a_rerun() {
         ],
     ));
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("HTTP 500"));
-    assert_eq!(
-        listing(&s.packages),
-        [SDIST],
-        "the first upload went through"
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(message), "{err}");
+    let expected: &[&str] = match fault {
+        Fault::Status500 => &[SDIST],
+        Fault::Drop => &[WHEEL, SDIST],
+    };
+    assert_eq!(listing(&s.packages), expected, "what reached the server");
 
     let out = run_ok(&mut kiln_in(
         &s.root,
@@ -288,10 +299,7 @@ fn a_registry_failing_mid_publish_is_finished_by_a_rerun() {
         .collect();
     assert_eq!(
         actions,
-        [
-            (SDIST, "already-published", true),
-            (WHEEL, "uploaded", true)
-        ]
+        [(SDIST, "already-published", true), (WHEEL, wheel, true)]
     );
     for f in [SDIST, WHEEL] {
         assert_eq!(

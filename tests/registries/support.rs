@@ -100,10 +100,25 @@ impl Server {
     }
 }
 
+/// How [`faulty_proxy`] fails the uploads after the first.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Answer 500.
+    Status500,
+    /// Forward the upload, then close the connection without its answer
+    /// (a server killed after it stored the file, an answer lost).
+    Drop,
+}
+
 /// A proxy in front of `upstream` that forwards GETs and the first POST,
 /// and answers every later POST with 500 (a registry failing mid-publish).
 /// Returns its port; it runs until the test process ends.
 pub fn failing_proxy(upstream: u16) -> u16 {
+    faulty_proxy(upstream, Fault::Status500)
+}
+
+/// [`failing_proxy`] with the failure chosen.
+pub fn faulty_proxy(upstream: u16, fault: Fault) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -116,20 +131,34 @@ pub fn failing_proxy(upstream: u16) -> u16 {
             if request.starts_with(b"POST") {
                 posts += 1;
                 if posts > 1 {
-                    let _ = conn.write_all(
-                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+                    match fault {
+                        Fault::Status500 => {
+                            let _ = conn.write_all(
+                                b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            );
+                        }
+                        Fault::Drop => {
+                            let _ = exchange(upstream, &request);
+                        }
+                    }
                     continue;
                 }
             }
-            let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
-            up.write_all(&request).unwrap();
-            let mut response = Vec::new();
-            let _ = up.read_to_end(&mut response);
-            let _ = conn.write_all(&response);
+            if let Some(response) = exchange(upstream, &request) {
+                let _ = conn.write_all(&response);
+            }
         }
     });
     port
+}
+
+/// Send one request to `upstream`; its whole answer.
+fn exchange(upstream: u16, request: &[u8]) -> Option<Vec<u8>> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
+    up.write_all(request).ok()?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response).ok()?;
+    Some(response)
 }
 
 /// One whole HTTP request (headers and `Content-Length` body), with
