@@ -350,3 +350,38 @@ fn dev_builds_and_unbuilt_recipes_are_refused_before_the_network() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn store_bytes_that_differ_from_their_sealed_record_are_never_uploaded() {
+    if !tools(&["pypi-server"]) {
+        return;
+    }
+    let s = setup();
+    let server = pypiserver(&s.packages, None);
+    // The wheel's bytes in the store change after it was sealed.
+    let v: serde_json::Value = serde_json::from_str(&run_ok(&mut kiln_in(
+        &s.root,
+        &s.store,
+        &s.home,
+        &["build", "--json", "mini-wheel"],
+    )))
+    .unwrap();
+    // A wheel's store output is the file itself.
+    let wheel = PathBuf::from(v["recipes"][0]["store_path"].as_str().unwrap());
+    let mut perms = std::fs::metadata(&wheel).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&wheel, perms).unwrap();
+    let mut bytes = std::fs::read(&wheel).unwrap();
+    bytes.push(0);
+    std::fs::write(&wheel, bytes).unwrap();
+
+    let out = run(&mut kiln_in(
+        &s.root,
+        &s.store,
+        &s.home,
+        &["publish", "--registry", &format!("local={}", server.url())],
+    ));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(listing(&s.packages).is_empty(), "nothing was uploaded");
+}
