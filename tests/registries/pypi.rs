@@ -11,8 +11,8 @@ use crate::common::python::{tools, venv};
 use crate::common::{cmd, run, run_ok, write};
 
 use super::support::{
-    build, faulty_proxy, files_containing, free_port, kiln_in, released_python, Fault, Server,
-    PYPI_VERSION,
+    build, faulty_proxy, files_containing, free_port, hanging_proxy, kiln_in, released_python,
+    Fault, Server, PYPI_VERSION,
 };
 
 const SDIST: &str = "mini_flow-0.3.0rc1.tar.gz";
@@ -382,6 +382,61 @@ fn store_bytes_that_differ_from_their_sealed_record_are_never_uploaded() {
         &s.home,
         &["publish", "--registry", &format!("local={}", server.url())],
     ));
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(listing(&s.packages).is_empty(), "nothing was uploaded");
+}
+
+#[test]
+fn a_publisher_killed_mid_upload_is_finished_by_a_rerun() {
+    if !tools(&["pypi-server"]) {
+        return;
+    }
+    let s = setup();
+    let server = pypiserver(&s.packages, None);
+    let (proxy, second_upload) = hanging_proxy(server.port);
+    let mut child = kiln_in(
+        &s.root,
+        &s.store,
+        &s.home,
+        &[
+            "publish",
+            "--registry",
+            &format!("local=http://127.0.0.1:{proxy}/"),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    // kill -9 while the wheel's upload is on the wire.
+    second_upload.recv().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(listing(&s.packages), [SDIST]);
+
+    let out = run_ok(&mut kiln_in(
+        &s.root,
+        &s.store,
+        &s.home,
+        &[
+            "publish",
+            "--json",
+            "--registry",
+            &format!("local={}", server.url()),
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let actions: Vec<(&str, &str)> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["file"].as_str().unwrap(), s["action"].as_str().unwrap()))
+        .collect();
+    assert_eq!(actions, [(SDIST, "already-published"), (WHEEL, "uploaded")]);
+    assert_eq!(listing(&s.packages), [WHEEL, SDIST]);
 }

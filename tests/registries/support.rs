@@ -117,6 +117,37 @@ pub fn failing_proxy(upstream: u16) -> u16 {
     faulty_proxy(upstream, Fault::Status500)
 }
 
+/// A proxy that forwards everything until the second upload, which it
+/// holds without an answer; the receiver hears when that happened (the
+/// moment to kill the publisher).
+pub fn hanging_proxy(upstream: u16) -> (u16, std::sync::mpsc::Receiver<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut posts = 0;
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let Some(request) = read_request(&mut conn) else {
+                continue;
+            };
+            if request.starts_with(b"POST") {
+                posts += 1;
+                if posts > 1 {
+                    held.push(conn);
+                    let _ = tx.send(());
+                    continue;
+                }
+            }
+            if let Some(response) = exchange(upstream, &request) {
+                let _ = conn.write_all(&response);
+            }
+        }
+    });
+    (port, rx)
+}
+
 /// [`failing_proxy`] with the failure chosen.
 pub fn faulty_proxy(upstream: u16, fault: Fault) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
