@@ -9,17 +9,30 @@ use std::process::Stdio;
 
 use crate::common::{cmd, require_tool, run, run_ok, write};
 
-use super::support::{build, failing_proxy, free_port, kiln_in, released_image, Server};
+use super::support::{
+    build, failing_proxy, files_containing, free_port, kiln_in, released_image, Server,
+};
 
 const TAGS: [&str; 4] = ["1.0.0", "1.0", "1", "latest"];
 
 fn docker_registry(dir: &Path) -> Server {
+    docker_registry_with(dir, None)
+}
+
+/// The registry; with `htpasswd`, every request needs its credentials.
+fn docker_registry_with(dir: &Path, htpasswd: Option<&Path>) -> Server {
     let port = free_port();
     let config = dir.join("registry.yml");
+    let auth = htpasswd.map_or(String::new(), |h| {
+        format!(
+            "auth:\n  htpasswd:\n    realm: kiln\n    path: {}\n",
+            h.display()
+        )
+    });
     write(
         &config,
         format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
             dir.join("data").display()
         ),
     );
@@ -33,8 +46,17 @@ fn docker_registry(dir: &Path) -> Server {
 
 /// The digest of the manifest `reference` names, as skopeo reads it.
 fn skopeo_digest(port: u16, reference: &str) -> Option<String> {
-    let out = run(cmd("skopeo").args([
-        "inspect",
+    skopeo_digest_as(port, reference, None)
+}
+
+fn skopeo_digest_as(port: u16, reference: &str, creds: Option<&str>) -> Option<String> {
+    let mut c = cmd("skopeo");
+    if let Some(creds) = creds {
+        c.args(["inspect", "--creds", creds]);
+    } else {
+        c.arg("inspect");
+    }
+    let out = run(c.args([
         "--tls-verify=false",
         "--format",
         "{{.Digest}}",
@@ -222,6 +244,94 @@ fn a_registry_failing_mid_push_is_finished_by_a_rerun() {
             skopeo_digest(server.port, tag).as_deref(),
             Some(digest),
             "{tag}"
+        );
+    }
+}
+
+#[test]
+fn credentials_come_from_auth_json_and_appear_nowhere() {
+    if !(require_tool("docker-registry") && require_tool("skopeo")) {
+        return;
+    }
+    const TOKEN: &str = "oci-kiln-TEST-password-7d3a";
+    let s = setup();
+    let htpasswd = s.tmp.join("htpasswd");
+    let hash = run_ok(cmd("python3").args([
+        "-W",
+        "ignore",
+        "-c",
+        "import crypt, sys\nprint(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+        TOKEN,
+    ]));
+    write(&htpasswd, format!("kiln:{hash}\n"));
+    let server = docker_registry_with(&s.tmp, Some(&htpasswd));
+    let root = released_image(&s.tmp.join("mono"), &s.home, None);
+    let store = s.tmp.join("store");
+    build(&root, &store, &s.home, &["docs-image"]);
+    let registry = format!("local=http://127.0.0.1:{}", server.port);
+
+    // Without credentials the registry refuses: exit 3, nothing pushed.
+    let out = run(&mut kiln_in(
+        &root,
+        &store,
+        &s.home,
+        &["publish", "--registry", &registry],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("kiln:{TOKEN}"));
+    write(
+        &s.home.join(".config/containers/auth.json"),
+        format!(
+            "{{\"auths\": {{\"127.0.0.1:{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            server.port
+        ),
+    );
+    let published = run(&mut kiln_in(
+        &root,
+        &store,
+        &s.home,
+        &["publish", "--json", "--registry", &registry],
+    ));
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&published.stdout).unwrap();
+    let digest = v["steps"][0]["digest"].as_str().unwrap();
+    let creds = format!("kiln:{TOKEN}");
+    for tag in TAGS {
+        assert_eq!(
+            skopeo_digest_as(server.port, tag, Some(&creds)).as_deref(),
+            Some(digest),
+            "{tag}"
+        );
+    }
+    for o in [
+        &out.stdout,
+        &out.stderr,
+        &published.stdout,
+        &published.stderr,
+    ] {
+        let text = String::from_utf8_lossy(o);
+        assert!(!text.contains(TOKEN) && !text.contains(&auth), "{text}");
+    }
+    for dir in [store, root.join("dist")] {
+        assert_eq!(
+            files_containing(&dir, TOKEN.as_bytes()),
+            Vec::<PathBuf>::new()
+        );
+        assert_eq!(
+            files_containing(&dir, auth.as_bytes()),
+            Vec::<PathBuf>::new()
         );
     }
 }

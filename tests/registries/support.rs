@@ -44,6 +44,10 @@ pub fn kiln_in(root: &Path, store: &Path, home: &Path, args: &[&str]) -> Command
     c.env_remove("SOURCE_DATE_EPOCH")
         .env_remove("TWINE_USERNAME")
         .env_remove("TWINE_PASSWORD")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("NPM_CONFIG_USERCONFIG")
         .env("HOME", home);
     c
 }
