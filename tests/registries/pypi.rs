@@ -269,7 +269,7 @@ fn interrupted_then_rerun(fault: Fault, message: &str, wheel: &str) {
     assert!(err.contains(message), "{err}");
     let expected: &[&str] = match fault {
         Fault::Status500 => &[SDIST],
-        Fault::Drop => &[WHEEL, SDIST],
+        Fault::Drop | Fault::RateLimitOnce => &[WHEEL, SDIST],
     };
     assert_eq!(listing(&s.packages), expected, "what reached the server");
 
@@ -438,5 +438,31 @@ fn a_publisher_killed_mid_upload_is_finished_by_a_rerun() {
         .map(|s| (s["file"].as_str().unwrap(), s["action"].as_str().unwrap()))
         .collect();
     assert_eq!(actions, [(SDIST, "already-published"), (WHEEL, "uploaded")]);
+    assert_eq!(listing(&s.packages), [WHEEL, SDIST]);
+}
+
+#[test]
+fn a_rate_limit_is_waited_out_within_the_run() {
+    if !tools(&["pypi-server"]) {
+        return;
+    }
+    let s = setup();
+    let server = pypiserver(&s.packages, None);
+    let proxy = faulty_proxy(server.port, Fault::RateLimitOnce);
+    let out = run_ok(&mut kiln_in(
+        &s.root,
+        &s.store,
+        &s.home,
+        &[
+            "publish",
+            "--json",
+            "--registry",
+            &format!("local=http://127.0.0.1:{proxy}/"),
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for step in v["steps"].as_array().unwrap() {
+        assert_eq!(step["action"], "uploaded", "{step}");
+    }
     assert_eq!(listing(&s.packages), [WHEEL, SDIST]);
 }

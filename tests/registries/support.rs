@@ -112,6 +112,9 @@ pub enum Fault {
     /// Forward the upload, then close the connection without its answer
     /// (a server killed after it stored the file, an answer lost).
     Drop,
+    /// Answer the second upload's first attempt with 429 and
+    /// `Retry-After: 1`, then forward (a rate limit).
+    RateLimitOnce,
 }
 
 /// A proxy in front of `upstream` that forwards GETs and the first POST,
@@ -165,14 +168,20 @@ pub fn faulty_proxy(upstream: u16, fault: Fault) -> u16 {
             };
             if request.starts_with(b"POST") {
                 posts += 1;
-                if posts > 1 {
+                if posts == 2 && matches!(fault, Fault::RateLimitOnce) {
+                    let _ = conn.write_all(
+                        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                }
+                if posts > 1 && !matches!(fault, Fault::RateLimitOnce) {
                     match fault {
                         Fault::Status500 => {
                             let _ = conn.write_all(
                                 b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                             );
                         }
-                        Fault::Drop => {
+                        Fault::Drop | Fault::RateLimitOnce => {
                             let _ = exchange(upstream, &request);
                         }
                     }
