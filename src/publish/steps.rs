@@ -28,7 +28,10 @@ pub fn items(
             surface: b.surface.as_str().to_string(),
         })?;
         for name in targets.get(&b.recipe).into_iter().flatten() {
-            let registry = match registries.iter().position(|r| &r.name == name) {
+            let registry = match registries
+                .iter()
+                .position(|r| &r.name == name && r.kind == kind)
+            {
                 Some(i) => i,
                 None => {
                     registries.push(config::registry(name, kind, overrides, env, &b.recipe)?);
