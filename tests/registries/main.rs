@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod mixed;
 mod npm;
 mod oci;
 mod pypi;

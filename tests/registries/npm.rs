@@ -14,7 +14,7 @@ use super::support::{build, files_containing, free_port, kiln_in, Server, VERSIO
 
 const TARBALL: &str = "mini-flow-0.3.0-rc.1.tgz";
 
-fn verdaccio(dir: &Path) -> Server {
+pub fn verdaccio(dir: &Path) -> Server {
     let port = free_port();
     let config = dir.join("verdaccio.yaml");
     write(
@@ -36,7 +36,7 @@ fn verdaccio(dir: &Path) -> Server {
 }
 
 /// Create user `name` on the registry (as `npm adduser` does); its token.
-fn add_user(server: &Server, name: &str) -> String {
+pub fn add_user(server: &Server, name: &str) -> String {
     let script = "import json, sys, urllib.request\nurl, name = sys.argv[1], sys.argv[2]\nreq = urllib.request.Request(url + '-/user/org.couchdb.user:' + name, method='PUT', data=json.dumps({'name': name, 'password': 'pw-' + name}).encode(), headers={'content-type': 'application/json'})\nprint(json.load(urllib.request.urlopen(req))['token'])";
     run_ok(cmd("python3").args(["-c", script, &server.url(), name]))
 }

@@ -15,7 +15,7 @@ use super::support::{
 
 const TAGS: [&str; 4] = ["1.0.0", "1.0", "1", "latest"];
 
-fn docker_registry(dir: &Path) -> Server {
+pub fn docker_registry(dir: &Path) -> Server {
     docker_registry_with(dir, None)
 }
 

@@ -21,7 +21,7 @@ const TOKEN: &str = "pypi-kiln-TEST-token-5e1f0c9d";
 
 /// pypiserver serving `packages`; with `htpasswd`, uploads need its
 /// credentials, else anyone may upload.
-fn pypiserver(packages: &Path, htpasswd: Option<&Path>) -> Server {
+pub fn pypiserver(packages: &Path, htpasswd: Option<&Path>) -> Server {
     let port = free_port();
     let mut c = cmd("pypi-server");
     c.args([
