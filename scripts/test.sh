@@ -2,10 +2,12 @@
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
-# (binary-cache tests over HTTP), and Python's packaging, poetry, twine, build,
+# (binary-cache tests over HTTP), docker-registry and verdaccio (kiln publish's
+# OCI and npm tests), and Python's packaging, poetry, twine, build,
 # hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
 # check-wheel-contents (the PEP 517 backends kiln's backend mode runs
-# offline) and in-toto-attestation.
+# offline), in-toto-attestation and pypiserver (the registry kiln publish
+# uploads to in tests).
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (a name filter, as cargo test's)
@@ -26,6 +28,8 @@ command -v file      >/dev/null 2>&1 || need_apt+=(file)
 command -v node      >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm       >/dev/null 2>&1 || need_apt+=(npm)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
+# The OCI registry `kiln publish` pushes to in tests/registries/oci.rs.
+command -v docker-registry >/dev/null 2>&1 || need_apt+=(docker-registry)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test.sh: installing ${need_apt[*]}" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -59,9 +63,19 @@ $PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
 command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)
 # The in-toto attestation framework's schema (kiln's statements are validated against it).
 $PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestation)
+# The PyPI-compatible index `kiln publish` uploads to in tests/registries/
+# (passlib: its htpasswd, which checks the uploader's credentials).
+{ command -v pypi-server >/dev/null 2>&1 && $PY -c 'import passlib' 2>/dev/null; } || need_pip+=('pypiserver[passlib]')
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"
+fi
+
+# The npm registry `kiln publish` uploads to in tests/registries/npm.rs.
+if ! command -v verdaccio >/dev/null 2>&1; then
+  echo "test.sh: npm installing verdaccio" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO npm install -g --no-audit --no-fund verdaccio >/dev/null
 fi
 
 # nix-store --add as root without a daemon: a single-user store in /nix.

@@ -21,6 +21,7 @@ pub mod hash;
 pub mod name;
 pub mod nix;
 pub mod provenance;
+pub mod publish;
 pub mod recipe;
 pub mod release;
 pub mod sandbox;

@@ -16,6 +16,7 @@ pub mod hash;
 pub mod plan;
 mod progress;
 pub mod provenance;
+pub mod publish;
 mod selection;
 pub mod store;
 pub mod verify;
@@ -61,6 +62,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Where each entry of an artifact came from, as recorded at build time.
     Provenance(provenance::Args),
+    /// Upload the release build's artifacts to their registries (checked first).
+    Publish(publish::Args),
 }
 
 /// Parse the process arguments, run, print any error; returns the exit code.
@@ -80,6 +83,7 @@ pub fn main() -> u8 {
         Command::Diff(a) => diff::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Provenance(a) => provenance::run(a, &ctx),
+        Command::Publish(a) => publish::run(a, &ctx),
     };
     match result {
         Ok(code) => code,

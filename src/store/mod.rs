@@ -42,6 +42,7 @@ mod lock;
 mod lookup;
 pub mod meta;
 mod origins;
+mod publications;
 mod records;
 mod releases;
 mod restore;
@@ -54,6 +55,7 @@ pub use gc::{GcItem, GcKind, GcReport};
 pub use lock::{DrvLock, LockHolder, LockWait};
 pub use lookup::Notice;
 pub use meta::{Artifact, ArtifactFacts, RealisationMeta};
+pub use publications::Publication;
 pub use records::{ListEntry, PathInfo, Realisation};
 pub use restore::restore_nar;
 pub use trust::{default_state_dir, Origin};
@@ -101,6 +103,7 @@ const SUBDIRS: &[&str] = &[
     "realisations",
     "provenance",
     "releases",
+    "publications",
     "locks",
     "locks/paths",
     "logs",

@@ -56,6 +56,8 @@ pub(crate) enum RecordKind {
     Release,
     /// A tool environment's key → store path (`environments.rs`).
     Environment,
+    /// One artifact uploaded to one registry (`publications.rs`).
+    Publication,
 }
 
 impl RecordKind {
@@ -67,6 +69,7 @@ impl RecordKind {
             RecordKind::Origins => b"origins",
             RecordKind::Release => b"release",
             RecordKind::Environment => b"environment",
+            RecordKind::Publication => b"publication",
         }
     }
 }

@@ -1,0 +1,16 @@
+//! `kiln publish` against real registry servers on 127.0.0.1, each started
+//! and stopped by its test: the release gate, uploads checked with the
+//! ecosystem's own clients, reruns after faults, and credentials kept out
+//! of every output and file.
+//!
+//! One test binary per area (see ARCHITECTURE.md, "Tests"): each file
+//! below is a module, its tests named `<file>::<test>`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod mixed;
+mod npm;
+mod oci;
+mod pypi;
+mod support;
