@@ -46,6 +46,9 @@ pub struct Node<'r> {
     /// With a declared directory of wheels: the backend's environment,
     /// installed into the store when the recipe is built.
     pub backend_env: Option<surface::python::backend::Environment>,
+    /// A Python recipe: whether it runs the native builder (and as which
+    /// backend) or the project's backend, and why.
+    pub python: Option<surface::python::choice::Choice>,
     pub isolation: Isolation,
     /// The commit a crate is packed from as a git checkout: cargo writes its
     /// id into `.cargo_vcs_info.json`, so it is an input of the derivation.
@@ -149,8 +152,10 @@ fn node_tools(
     opts: &BuildOptions,
     tool_cache: Option<&Path>,
 ) -> Result<NodeTools, BuildError> {
+    let python = surface::python::backend::choice(recipe, snapshot, &selection.base);
     let backend = surface::python::backend::plan(
         recipe,
+        python.as_ref(),
         snapshot,
         &selection.base,
         opts.sandbox,
@@ -177,6 +182,7 @@ fn node_tools(
         isolation,
         backend,
         backend_env,
+        python,
     })
 }
 
@@ -188,6 +194,7 @@ struct NodeTools {
     isolation: Isolation,
     backend: Vec<ToolRef>,
     backend_env: Option<surface::python::backend::Environment>,
+    python: Option<surface::python::choice::Choice>,
 }
 
 impl<'r> Plan<'r> {
@@ -272,6 +279,7 @@ impl<'r> Plan<'r> {
                     isolation,
                     backend,
                     backend_env,
+                    python,
                 } = node_tools(recipe, snapshot, &selection, opts, tool_cache)?;
                 let vcs_commit = (recipe.surface() == Surface::Crate)
                     .then(|| surface::git_source(snapshot, &opts.root))
@@ -286,6 +294,7 @@ impl<'r> Plan<'r> {
                     tools,
                     backend,
                     backend_env,
+                    python,
                     isolation,
                     vcs_commit,
                 })
@@ -331,6 +340,7 @@ impl<'r> Plan<'r> {
                 derivation,
                 inputs: r.inputs().clone(),
                 cached,
+                python: node.python.clone(),
             });
         }
         Ok(out)
@@ -355,7 +365,7 @@ impl Node<'_> {
                 )
             })
             .collect();
-        assemble(
+        let mut drv = assemble(
             r,
             &self.selection,
             self.versions.clone(),
@@ -365,7 +375,17 @@ impl Node<'_> {
             &self.backend,
             self.isolation,
             self.vcs_commit.as_deref(),
-        )
+        );
+        // A native builder writing as a backend writes other bytes than
+        // kiln's own PEP 621 writer: its identity is part of the builder.
+        use surface::python::choice::{Emulation, Mode};
+        if let Some(Mode::Native(e)) = self.python.as_ref().map(|c| &c.mode) {
+            if *e != Emulation::Generic {
+                drv.builder
+                    .insert("emulates".to_string(), e.identity().to_string());
+            }
+        }
+        drv
     }
 }
 
@@ -441,6 +461,8 @@ pub struct Planned {
     pub derivation: Option<Value>,
     pub inputs: BTreeMap<String, String>,
     pub cached: bool,
+    /// A Python recipe's builder and why ([`surface::python::choice`]).
+    pub python: Option<surface::python::choice::Choice>,
 }
 
 /// Every `include` pattern must select at least one file (a typo would

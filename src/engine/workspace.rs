@@ -50,7 +50,12 @@ pub(super) fn run(
     // (`SourceView`); only the manifests stamping edits are written (and,
     // for an in-place view, what has no file of its own to read: git
     // blobs and symlinks).
-    let access = surface::source_access(p.recipe);
+    // A Python recipe that runs its backend gets a full workspace.
+    let access = if p.python.as_ref().is_some_and(|c| c.is_backend()) {
+        surface::SourceAccess::Workspace
+    } else {
+        surface::source_access(p.recipe)
+    };
     let plan = crate::stamp::build::plan_for_build(
         &resolved.snapshot,
         &resolved.policy,

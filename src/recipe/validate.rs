@@ -317,7 +317,8 @@ fn check_native_limits(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
         let Some((backend, limits)) = section else {
             continue;
         };
-        if backend.unwrap_or_default() == PythonBackend::Pep517 || !limits.is_set() {
+        // `auto` may run the backend.
+        if backend.unwrap_or_default() != PythonBackend::Native || !limits.is_set() {
             continue;
         }
         let LimitKeys {

@@ -205,6 +205,16 @@ fn python_name(r: &Recipe, v: &VersionNames<'_>, read: &mut Read<'_>) -> Option<
     if backend == Some(PythonBackend::Pep517) {
         return None;
     }
+    // With `auto` (or a native builder writing as a backend, which picks
+    // the backend's tag) the name is the backend's.
+    let text = read("pyproject.toml");
+    let text = text.as_deref().and_then(|b| std::str::from_utf8(b).ok());
+    let setting = super::python::backend::settings(r).backend;
+    let choice = super::python::choice::for_recipe(r, setting, text);
+    let generic = super::python::choice::Mode::Native(super::python::choice::Emulation::Generic);
+    if choice.mode != generic {
+        return None;
+    }
     let py = toml_at(read, "pyproject.toml")?;
     let project = py.get("project")?;
     let declared = project.get("name")?.as_str()?;

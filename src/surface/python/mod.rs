@@ -25,8 +25,10 @@ pub const DEFLATE: crate::archive::deflate::Deflate =
     crate::archive::deflate::Deflate::Libdeflate(6);
 
 pub mod backend;
+pub mod choice;
 mod environment;
 pub mod files;
+mod flit;
 mod install;
 pub mod metadata;
 pub mod names;
@@ -159,10 +161,28 @@ fn project_rel(job: &Job<'_>, rel: &str) -> PathBuf {
     }
 }
 
-fn load<'a>(job: &'a Job<'a>) -> Result<(project::Project, files::SourceFiles<'a>), PythonError> {
+fn load<'a>(
+    job: &'a Job<'a>,
+    emulation: choice::Emulation,
+) -> Result<(project::Project, files::SourceFiles<'a>), PythonError> {
     let src = files::SourceFiles::new(job);
-    let project = project::Project::load(&src, job.version).map_err(|e| needs_backend(job, e))?;
+    let project =
+        project::Project::load(&src, job.version, emulation).map_err(|e| needs_backend(job, e))?;
     Ok((project, src))
+}
+
+/// The recipe's [`choice::Choice`], from its project's `pyproject.toml` in
+/// the workspace (stamped: the decision never reads the version, so it is
+/// the one made while planning from the committed file).
+fn job_choice(job: &Job<'_>) -> Result<choice::Choice, PythonError> {
+    let src = files::SourceFiles::new(job);
+    let text = if src.contains("pyproject.toml") {
+        Some(src.read_text("pyproject.toml")?)
+    } else {
+        None
+    };
+    let setting = backend::settings(job.recipe).backend;
+    Ok(choice::for_recipe(job.recipe, setting, text.as_deref()))
 }
 
 /// `[project]` keys the native builder refuses although the metadata is
@@ -204,6 +224,8 @@ fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
     }
 }
 
+/// The recipe always runs its backend (`backend = "pep517"`); with
+/// `auto`, [`choice`] decides per project.
 pub(crate) fn pep517_mode(recipe: &crate::recipe::Recipe) -> bool {
     backend::settings(recipe).backend == crate::recipe::schema::PythonBackend::Pep517
 }
@@ -248,10 +270,11 @@ fn finish(
 
 /// Build the recipe's sdist (natively, or with the project's backend).
 pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    if pep517_mode(job.recipe) {
+    let choice = job_choice(job)?;
+    if choice.is_backend() {
         return pep517::build(job, pep517::Hook::Sdist);
     }
-    let (project, src) = load(job)?;
+    let (project, src) = load(job, choice::Emulation::Generic)?;
     if !job.recipe.spec.map.is_empty() {
         return Err(PythonError::field(
             &job.recipe.file,
@@ -277,11 +300,13 @@ pub fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
 
 /// Build the recipe's wheel (natively, or with the project's backend).
 pub fn build_wheel(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    if pep517_mode(job.recipe) {
-        return pep517::build(job, pep517::Hook::Wheel);
-    }
-    let (project, src) = load(job)?;
-    let plan = wheel::plan(job, &project, &src)?;
+    let choice = job_choice(job)?;
+    let emulation = match choice.mode {
+        choice::Mode::Backend => return pep517::build(job, pep517::Hook::Wheel),
+        choice::Mode::Native(e) => e,
+    };
+    let (project, src) = load(job, emulation)?;
+    let plan = wheel::plan(job, &project, &src, emulation)?;
     let tmp = job.out.join(".wheel.tmp");
     let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     let name = wheel::write(
