@@ -291,4 +291,44 @@ mod tests {
         assert_eq!(address("A. B", "a@x.org"), "\"A. B\" <a@x.org>");
         assert_eq!(requires_dist("x[Fast_IO, b] >=1"), "x[fast-io, b] >=1");
     }
+
+    /// `supports_py2`: a part matching `^\s*(>=?|~=|===?)?\s*[3-9]` excludes
+    /// Python 2 (flit_core/common.py).
+    #[test]
+    fn python_2_support_as_flit_core_reads_requires_python() {
+        let declared = |r: Option<&str>| Declared {
+            requires_python: r.map(str::to_string),
+            ..Declared::default()
+        };
+        let fields = |d: &Declared| {
+            let f = Fields {
+                name: "x",
+                version: "1",
+                summary: None,
+                readme: None,
+                authors: Vec::new(),
+                maintainers: Vec::new(),
+                keywords: &[],
+                classifiers: &[],
+                license_files: &[],
+                urls: &[],
+                entry_points: &[],
+                declared: d,
+                pyproject: "",
+            };
+            supports_py2(&f)
+        };
+        for (spec, py2) in [
+            (None, true),
+            (Some(">=2.7, !=3.0.*"), true),
+            (Some("<4"), true),
+            (Some(">=3.8"), false),
+            (Some(" ~= 3.8"), false),
+            (Some(">3"), false),
+            (Some("===3.9"), false),
+            (Some(">=2.7,>=3.6"), false),
+        ] {
+            assert_eq!(fields(&declared(spec)), py2, "{spec:?}");
+        }
+    }
 }
