@@ -22,11 +22,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         let v: Vec<serde_json::Value> = planned
             .iter()
             .map(|p| {
-                serde_json::json!({
+                let mut v = serde_json::json!({
                     "name": p.id, "surface": p.surface.as_str(), "drv": p.drv.as_ref().map(|d| d.as_str()),
                     "cached": p.cached, "inputs": p.inputs, "derivation": p.derivation,
                     "stamping": p.stamping,
-                })
+                });
+                if let Some(c) = &p.python {
+                    v["python_builder"] = serde_json::json!({"mode": c.label(), "reason": c.reason});
+                }
+                v
             })
             .collect();
         println!(
@@ -54,6 +58,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
                 state,
                 inputs.join(" ")
             );
+            if let Some(c) = &p.python {
+                println!(
+                    "  builder: {} ({})",
+                    c.label(),
+                    crate::name::shown(&c.reason)
+                );
+            }
             if let Some(line) = stamping_line(&p.stamping) {
                 println!("  {line}");
             }

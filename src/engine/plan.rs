@@ -48,6 +48,9 @@ pub struct Node<'r> {
     /// With a declared directory of wheels: the backend's environment,
     /// installed into the store when the recipe is built.
     pub backend_env: Option<surface::python::backend::Environment>,
+    /// A Python recipe: whether it runs the native builder (and as which
+    /// backend) or the project's backend, and why.
+    pub python: Option<surface::python::choice::Choice>,
     pub isolation: Isolation,
     /// The commit a crate is packed from as a git checkout, decided here
     /// once: the workspace hands it to the surface, and cargo writes its id
@@ -167,11 +170,13 @@ fn node_tools(
     opts: &BuildOptions,
     tool_cache: Option<&Path>,
 ) -> Result<NodeTools, BuildError> {
+    let python = surface::python::backend::choice(recipe, snapshot, &selection.base);
     let process = Isolation::Process(opts.sandbox);
     let (tools, isolation, backend, backend_env) = match surface::of(recipe).runs() {
         surface::Runs::Backend => {
             let planned = surface::python::backend::plan(
                 recipe,
+                python.as_ref(),
                 snapshot,
                 &selection.base,
                 opts.sandbox,
@@ -199,6 +204,7 @@ fn node_tools(
         isolation,
         backend,
         backend_env,
+        python,
     })
 }
 
@@ -210,6 +216,7 @@ struct NodeTools {
     isolation: Isolation,
     backend: Vec<ToolRef>,
     backend_env: Option<surface::python::backend::Environment>,
+    python: Option<surface::python::choice::Choice>,
 }
 
 /// The recipes a build selects, each with the checkout it is built from
@@ -313,6 +320,7 @@ impl<'r> Plan<'r> {
                     isolation,
                     backend,
                     backend_env,
+                    python,
                 } = node_tools(recipe, snapshot, &selection, opts, tool_cache)?;
                 let git = surface::of(recipe)
                     .reads_git()
@@ -327,6 +335,7 @@ impl<'r> Plan<'r> {
                     tools,
                     backend,
                     backend_env,
+                    python,
                     isolation,
                     git,
                     stamping,
@@ -374,6 +383,7 @@ impl<'r> Plan<'r> {
                 inputs: r.inputs().clone(),
                 cached,
                 stamping: node.stamping.changes().cloned().collect(),
+                python: node.python.clone(),
             });
         }
         Ok(out)
@@ -398,7 +408,7 @@ impl Node<'_> {
                 )
             })
             .collect();
-        assemble(
+        let mut drv = assemble(
             r,
             &self.selection,
             self.versions.clone(),
@@ -408,7 +418,17 @@ impl Node<'_> {
             &self.backend,
             self.isolation,
             self.git.map(|g| g.commit),
-        )
+        );
+        // A native builder writing as a backend writes other bytes than
+        // kiln's own PEP 621 writer: its identity is part of the builder.
+        use surface::python::choice::{Emulation, Mode};
+        if let Some(Mode::Native(e)) = self.python.as_ref().map(|c| &c.mode) {
+            if *e != Emulation::Generic {
+                drv.builder
+                    .insert("emulates".to_string(), e.identity().to_string());
+            }
+        }
+        drv
     }
 }
 
@@ -465,6 +485,8 @@ pub struct Planned {
     pub cached: bool,
     /// Each field the build stamps into its copies of the sources.
     pub stamping: Vec<crate::stamp::StampChange>,
+    /// A Python recipe's builder and why ([`surface::python::choice`]).
+    pub python: Option<surface::python::choice::Choice>,
 }
 
 /// Every `include` pattern must select at least one file (a typo would

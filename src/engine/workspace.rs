@@ -51,7 +51,12 @@ pub(super) fn run(
     // an in-place view, what has no file of its own to read: git blobs and
     // symlinks). What is stamped was planned with the build
     // (`Node::stamping`); here the planned contents are only written.
-    let access = surface::source_access(p.recipe);
+    // A Python recipe that runs its backend gets a full workspace.
+    let access = if p.python.as_ref().is_some_and(|c| c.is_backend()) {
+        surface::SourceAccess::Workspace
+    } else {
+        surface::source_access(p.recipe)
+    };
     write_sources(p, access, &src)?;
     let input_paths = copy_inputs(cx, inputs, &inputs_dir)?;
     let stamped = p.stamping.apply(&src)?;

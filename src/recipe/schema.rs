@@ -410,6 +410,10 @@ pub enum PythonBackend {
     Native,
     /// The project's PEP 517 backend, run in the sandbox, then normalised.
     Pep517,
+    /// The native builder where it writes what the project's backend
+    /// writes for its configuration, the backend otherwise
+    /// (`surface::python::choice`).
+    Auto,
 }
 
 /// `[sdist]`: the file set is the recipe's selection (native), or what the

@@ -298,7 +298,8 @@ fn check_native_limits(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
         SurfaceSpec::Wheel(w) => ("wheel", w.backend, w.limits),
         _ => return Ok(()),
     };
-    if backend.unwrap_or_default() == PythonBackend::Pep517 || !limits.is_set() {
+    // `auto` may run the backend.
+    if backend.unwrap_or_default() != PythonBackend::Native || !limits.is_set() {
         return Ok(());
     }
     let LimitKeys {

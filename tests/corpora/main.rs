@@ -8,5 +8,6 @@
 mod common;
 
 mod npm_registry;
+mod python_auto;
 mod python_pypi;
 mod self_release;

@@ -50,15 +50,23 @@ const GENERATED_BY_BACKEND: &[(&str, &str, &str)] = &[
     ),
 ];
 
-fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python")
 }
 
 fn fetch() -> Option<serde_json::Value> {
+    fetch_projects(PROJECTS.iter().map(|(n, v, _, _, _)| (*n, *v)))
+}
+
+/// Download (or find in the cache) each `(name, version)`'s sdist and pure
+/// wheel; `None` (a printed skip) when that fails outside CI.
+pub(crate) fn fetch_projects<'a>(
+    projects: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Option<serde_json::Value> {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pypi-cache");
     let mut c = cmd("python3");
     c.arg(fixtures().join("pypi_fetch.py")).arg(&cache);
-    for (n, v, _, _, _) in PROJECTS {
+    for (n, v) in projects {
         c.arg(format!("{n}=={v}"));
     }
     let out = run(&mut c);
@@ -73,7 +81,7 @@ fn fetch() -> Option<serde_json::Value> {
     Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
-fn unpack_sdist(sdist: &Path, dest: &Path) {
+pub(crate) fn unpack_sdist(sdist: &Path, dest: &Path) {
     let tmp = dest.with_extension("unpack");
     std::fs::create_dir_all(&tmp).unwrap();
     run_ok(cmd("tar").arg("-xzf").arg(sdist).arg("-C").arg(&tmp));

@@ -15,4 +15,5 @@ mod oci_image;
 mod python_backend;
 mod python_backend_env;
 mod python_backend_map;
+mod python_flit;
 mod python_native;

@@ -301,9 +301,6 @@ pub fn resolve(
     host: &BTreeMap<String, std::path::PathBuf>,
 ) -> Result<Option<Resolved>, PythonError> {
     let s = settings(recipe);
-    if s.backend == PythonBackend::Native {
-        return Ok(None);
-    }
     check_native_keys(recipe)?;
     let bs = BuildSystem::parse(pyproject, file)?;
     let names = bs.tool_names(&s);
@@ -558,10 +555,43 @@ impl Probe<'_> {
     }
 }
 
-/// [`resolve`] for a recipe of the plan, reading `<base>/pyproject.toml`
-/// from the snapshot being built (`base` = the recipe's source directory).
+/// The `pyproject.toml` of the recipe's source directory `base` as
+/// committed in the snapshot being built.
+fn committed_pyproject(
+    snapshot: &crate::source::Snapshot,
+    base: &str,
+) -> (std::path::PathBuf, Option<String>) {
+    use crate::source::tree::Tree;
+    let file = Path::new(base).join("pyproject.toml");
+    let text = crate::source::tree::SnapshotTree::new(snapshot).read(&file);
+    (file, text)
+}
+
+/// Which builder a Python recipe runs ([`super::choice`]), decided from its
+/// committed `pyproject.toml`; `None` for other surfaces.
+pub fn choice(
+    recipe: &Recipe,
+    snapshot: &crate::source::Snapshot,
+    base: &str,
+) -> Option<super::choice::Choice> {
+    if !matches!(
+        recipe.surface(),
+        crate::recipe::Surface::Sdist | crate::recipe::Surface::Wheel
+    ) {
+        return None;
+    }
+    let (_, text) = committed_pyproject(snapshot, base);
+    let setting = settings(recipe).backend;
+    Some(super::choice::for_recipe(recipe, setting, text.as_deref()))
+}
+
+/// [`resolve`] for a recipe of the plan that runs its backend (`choice`),
+/// reading `<base>/pyproject.toml` from the snapshot being built (`base` =
+/// the recipe's source directory); `None` when it runs the native builder.
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     recipe: &Recipe,
+    choice: Option<&super::choice::Choice>,
     snapshot: &crate::source::Snapshot,
     base: &str,
     mode: SandboxMode,
@@ -569,12 +599,10 @@ pub fn plan(
     tool_cache: Option<&Path>,
     host: &BTreeMap<String, std::path::PathBuf>,
 ) -> Result<Option<Resolved>, PythonError> {
-    use crate::source::tree::Tree;
-    if settings(recipe).backend == PythonBackend::Native {
+    if !choice.is_some_and(super::choice::Choice::is_backend) {
         return Ok(None);
     }
-    let file = Path::new(base).join("pyproject.toml");
-    let text = crate::source::tree::SnapshotTree::new(snapshot).read(&file);
+    let (file, text) = committed_pyproject(snapshot, base);
     resolve(recipe, text.as_deref(), &file, mode, root, tool_cache, host)
 }
 

@@ -18,9 +18,11 @@
 //! documented in `docs/python.md`.
 
 pub mod backend;
+pub mod choice;
 mod environment;
 pub mod error;
 pub mod files;
+mod flit;
 mod install;
 pub mod metadata;
 pub mod names;
@@ -47,10 +49,28 @@ pub(crate) use error::io;
 pub use error::PythonError;
 pub use writer::DEFLATE;
 
-fn load<'a>(job: &'a Job<'a>) -> Result<(project::Project, files::SourceFiles<'a>), PythonError> {
+fn load<'a>(
+    job: &'a Job<'a>,
+    emulation: choice::Emulation,
+) -> Result<(project::Project, files::SourceFiles<'a>), PythonError> {
     let src = files::SourceFiles::new(job);
-    let project = project::Project::load(&src, job.version).map_err(|e| needs_backend(job, e))?;
+    let project =
+        project::Project::load(&src, job.version, emulation).map_err(|e| needs_backend(job, e))?;
     Ok((project, src))
+}
+
+/// The recipe's [`choice::Choice`], from its project's `pyproject.toml` in
+/// the workspace (stamped: the decision never reads the version, so it is
+/// the one made while planning from the committed file).
+fn job_choice(job: &Job<'_>) -> Result<choice::Choice, PythonError> {
+    let src = files::SourceFiles::new(job);
+    let text = if src.contains("pyproject.toml") {
+        Some(src.read_text("pyproject.toml")?)
+    } else {
+        None
+    };
+    let setting = backend::settings(job.recipe).backend;
+    Ok(choice::for_recipe(job.recipe, setting, text.as_deref()))
 }
 
 /// `[project]` keys the native builder refuses although the metadata is
@@ -90,10 +110,6 @@ fn needs_backend(job: &Job<'_>, e: PythonError) -> PythonError {
         }
         other => other,
     }
-}
-
-pub(crate) fn pep517_mode(recipe: &crate::recipe::Recipe) -> bool {
-    backend::settings(recipe).backend == PythonBackend::Pep517
 }
 
 fn finish(
@@ -138,10 +154,11 @@ fn finish(
 
 /// Build the recipe's sdist (natively, or with the project's backend).
 fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
-    if pep517_mode(job.recipe) {
+    let choice = job_choice(job)?;
+    if choice.is_backend() {
         return pep517::build(job, pep517::Hook::Sdist);
     }
-    let (project, src) = load(job)?;
+    let (project, src) = load(job, choice::Emulation::Generic)?;
     if !job.recipe.spec.map.is_empty() {
         return Err(PythonError::field(
             &job.recipe.file,
@@ -167,11 +184,13 @@ fn build_sdist(job: &Job<'_>) -> Result<Output, SurfaceError> {
 
 /// Build the recipe's wheel (natively, or with the project's backend).
 fn build_wheel(job: &Job<'_>, section: &WheelSection) -> Result<Output, SurfaceError> {
-    if pep517_mode(job.recipe) {
-        return pep517::build(job, pep517::Hook::Wheel);
-    }
-    let (project, src) = load(job)?;
-    let plan = wheel::plan(job, section, &project, &src)?;
+    let choice = job_choice(job)?;
+    let emulation = match choice.mode {
+        choice::Mode::Backend => return pep517::build(job, pep517::Hook::Wheel),
+        choice::Mode::Native(e) => e,
+    };
+    let (project, src) = load(job, emulation)?;
+    let plan = wheel::plan(job, section, &project, &src, emulation)?;
     let tmp = job.out.join(".wheel.tmp");
     let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     let name = wheel::write(
@@ -195,11 +214,12 @@ pub struct Sdist<'a>(pub &'a SdistSection);
 #[derive(Debug, Clone, Copy)]
 pub struct Wheel<'a>(pub &'a WheelSection);
 
-/// What a Python recipe's build runs: its backend in backend mode.
+/// What a Python recipe's build runs: its backend in backend mode; with
+/// `auto`, the plan asks [`choice`] whether the project's backend runs.
 fn runs(backend: Option<PythonBackend>) -> Runs {
     match backend.unwrap_or_default() {
         PythonBackend::Native => Runs::Native,
-        PythonBackend::Pep517 => Runs::Backend,
+        PythonBackend::Pep517 | PythonBackend::Auto => Runs::Backend,
     }
 }
 
@@ -207,7 +227,9 @@ fn runs(backend: Option<PythonBackend>) -> Runs {
 /// the workspace.
 fn source_access(backend: Option<PythonBackend>) -> SourceAccess {
     match backend.unwrap_or_default() {
-        PythonBackend::Native => SourceAccess::View,
+        // With `auto` the workspace is made full when the plan chose the
+        // backend (`engine::workspace`).
+        PythonBackend::Native | PythonBackend::Auto => SourceAccess::View,
         PythonBackend::Pep517 => SourceAccess::Workspace,
     }
 }
@@ -235,11 +257,11 @@ impl SurfaceKind for Sdist<'_> {
 
     fn predict(
         &self,
-        _: &Recipe,
+        r: &Recipe,
         v: &VersionNames<'_>,
         read: &mut Read<'_>,
     ) -> Result<Option<Vec<Predicted>>, RecipeError> {
-        if self.0.backend == Some(PythonBackend::Pep517) {
+        if !names_by_kiln(r, read) {
             return Ok(None);
         }
         Ok(predicted(v, read, |name, version| {
@@ -275,12 +297,11 @@ impl SurfaceKind for Wheel<'_> {
 
     fn predict(
         &self,
-        _: &Recipe,
+        r: &Recipe,
         v: &VersionNames<'_>,
         read: &mut Read<'_>,
     ) -> Result<Option<Vec<Predicted>>, RecipeError> {
-        // A PEP 517 backend names its own files (and picks its wheel tag).
-        if self.0.backend == Some(PythonBackend::Pep517) {
+        if !names_by_kiln(r, read) {
             return Ok(None);
         }
         let tag = self.0.tag.as_deref();
@@ -296,6 +317,16 @@ impl SurfaceKind for Wheel<'_> {
     fn build(&self, job: &Job<'_>) -> Result<Output, SurfaceError> {
         build_wheel(job, self.0)
     }
+}
+
+/// Whether kiln's own writer names the recipe's file: a PEP 517 backend
+/// names its own (and picks its wheel tag), and so does a native builder
+/// writing as a backend (`auto`), which takes the backend's tag.
+fn names_by_kiln(r: &Recipe, read: &mut Read<'_>) -> bool {
+    let text = read("pyproject.toml");
+    let text = text.as_deref().and_then(|b| std::str::from_utf8(b).ok());
+    let setting = backend::settings(r).backend;
+    choice::for_recipe(r, setting, text).mode == choice::Mode::Native(choice::Emulation::Generic)
 }
 
 /// The file a native builder names from `[project]` of `pyproject.toml`:

@@ -14,7 +14,9 @@ use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, Requirement, VerbatimUrl};
 use serde::Deserialize;
 
+use super::choice::Emulation;
 use super::files::SourceFiles;
+use super::flit::Declared;
 use super::names;
 use super::PythonError;
 
@@ -47,6 +49,8 @@ pub struct Project {
     pub entry_points: Vec<EntryGroup>,
     /// The `pyproject.toml` that goes into the sdist (version static).
     pub pyproject: String,
+    /// Fields as declared, for writers that copy them (flit_core).
+    pub declared: Declared,
 }
 
 /// The long description.
@@ -145,11 +149,18 @@ struct RawPyproject {
 
 /// hatchling's default `license-files` (matched at the project root).
 const DEFAULT_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*"];
+/// flit_core's default `license-files`.
+const FLIT_LICENSE_FILES: &[&str] = &["COPYING*", "LICEN[CS]E*"];
 
 impl Project {
     /// Read and validate `pyproject.toml` of the recipe's source for release
-    /// version `version` (PEP 440 spelling).
-    pub fn load(src: &SourceFiles<'_>, version: &str) -> Result<Project, PythonError> {
+    /// version `version` (PEP 440 spelling), for the writer `emulation`
+    /// (which decides the default license files).
+    pub fn load(
+        src: &SourceFiles<'_>,
+        version: &str,
+        emulation: Emulation,
+    ) -> Result<Project, PythonError> {
         let file = src.display("pyproject.toml");
         let bad = |key: &str, value: &str, reason: &str| {
             PythonError::field(file.clone(), key, value, reason)
@@ -168,6 +179,7 @@ impl Project {
             )
         })?;
         let name = project_name(&p, &bad)?;
+        let declared = Declared::of(&p);
         check_version(&p, &version, &bad)?;
         let (pyproject, _) =
             crate::stamp::pyproject::stamp(&original, &version, crate::stamp::StampMode::Workspace)
@@ -191,8 +203,18 @@ impl Project {
                     .to_string(),
             ),
         };
+        let table_file = match &p.license {
+            Some(RawLicense::Table(LicenseTable { file: Some(f), .. })) => Some(f.clone()),
+            _ => None,
+        };
         let (license, license_globs) = license(src, p.license, p.license_files, &bad)?;
-        let license_files = license_files(src, license_globs.as_deref(), &bad)?;
+        let mut license_files = license_files(src, license_globs.as_deref(), emulation, &bad)?;
+        if let (Emulation::FlitCore, Some(f)) = (emulation, table_file) {
+            // flit_core ships a license table's file as a license file.
+            license_files.push(f);
+            license_files.sort();
+            license_files.dedup();
+        }
         for (key, list) in [
             ("project.authors", &p.authors),
             ("project.maintainers", &p.maintainers),
@@ -230,12 +252,60 @@ impl Project {
             extras,
             entry_points,
             pyproject,
+            declared,
         })
     }
 
     /// `<name>-<version>` with the name and version as file names spell them.
     pub fn dist_stem(&self) -> String {
         format!("{}-{}", names::file_component(&self.name), self.version)
+    }
+}
+
+impl Project {
+    /// What flit_core's writer reads of the project.
+    pub fn flit(&self) -> super::flit::Fields<'_> {
+        fn people(l: &[Contact]) -> Vec<super::flit::Person<'_>> {
+            l.iter()
+                .map(|c| (c.name.as_deref(), c.email.as_deref()))
+                .collect()
+        }
+        super::flit::Fields {
+            name: &self.name,
+            version: &self.version,
+            summary: self.summary.as_deref(),
+            readme: self
+                .readme
+                .as_ref()
+                .map(|r| (r.text.as_str(), r.content_type.as_str())),
+            authors: people(&self.authors),
+            maintainers: people(&self.maintainers),
+            keywords: &self.keywords,
+            classifiers: &self.classifiers,
+            license_files: &self.license_files,
+            urls: &self.urls,
+            entry_points: &self.entry_points,
+            declared: &self.declared,
+            pyproject: &self.pyproject,
+        }
+    }
+}
+
+impl Declared {
+    fn of(p: &RawProject) -> Declared {
+        Declared {
+            requires_python: p.requires_python.clone(),
+            dependencies: p.dependencies.clone(),
+            optional: p
+                .optional_dependencies
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            license_expression: match &p.license {
+                Some(RawLicense::Expression(e)) => Some(e.clone()),
+                _ => None,
+            },
+        }
     }
 }
 
@@ -507,15 +577,17 @@ fn check_spdx(e: &str) -> Result<(), String> {
 fn license_files(
     src: &SourceFiles<'_>,
     globs: Option<&[String]>,
+    emulation: Emulation,
     bad: &dyn Fn(&str, &str, &str) -> PythonError,
 ) -> Result<Vec<String>, PythonError> {
     let explicit = globs.is_some();
+    let defaults = match emulation {
+        Emulation::Generic => DEFAULT_LICENSE_FILES,
+        Emulation::FlitCore => FLIT_LICENSE_FILES,
+    };
     let patterns: Vec<String> = match globs {
         Some(g) => g.to_vec(),
-        None => DEFAULT_LICENSE_FILES
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        None => defaults.iter().map(|s| s.to_string()).collect(),
     };
     let mut out = Vec::new();
     for pat in &patterns {

@@ -21,6 +21,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use super::choice::Emulation;
 use super::files::{is_junk, resolve, DiskFile, SourceFiles};
 use super::names::{file_component, WheelTag};
 use super::project::Project;
@@ -34,6 +35,8 @@ use crate::surface::Job;
 /// What goes into a wheel besides its generated metadata.
 #[derive(Debug)]
 pub struct WheelPlan {
+    /// Whose files the wheel's metadata is written like.
+    pub emulation: Emulation,
     pub tag: WheelTag,
     /// Archive path → file, packages and mapped files first, then `.data/`.
     pub entries: Vec<(String, DiskFile)>,
@@ -63,7 +66,11 @@ fn packages(
     section: &WheelSection,
     project: &Project,
     src: &SourceFiles<'_>,
+    emulation: Emulation,
 ) -> Result<Vec<(String, String)>, PythonError> {
+    if emulation == Emulation::FlitCore {
+        return flit_module(job, project, src);
+    }
     let listed = &section.packages;
     let mut out = Vec::new();
     if listed.is_empty() {
@@ -117,6 +124,50 @@ fn packages(
         res.push((p, base));
     }
     Ok(res)
+}
+
+/// flit_core's `Module`: `<m>/`, `<m>.py`, `src/<m>/`, `src/<m>.py` —
+/// exactly one of them — with `<m>` the module name as flit_core derives it.
+fn flit_module(
+    job: &Job<'_>,
+    project: &Project,
+    src: &SourceFiles<'_>,
+) -> Result<Vec<(String, String)>, PythonError> {
+    let m = super::flit::module_name(&project.flit());
+    let found: Vec<String> = [
+        m.clone(),
+        format!("{m}.py"),
+        format!("src/{m}"),
+        format!("src/{m}.py"),
+    ]
+    .into_iter()
+    .filter(|c| {
+        if c.ends_with(".py") {
+            src.contains(c)
+        } else {
+            selected_below(src, c).next().is_some()
+        }
+    })
+    .collect();
+    match &found[..] {
+        [one] => {
+            let base = one.rsplit('/').next().unwrap_or(one).to_string();
+            Ok(vec![(one.clone(), base)])
+        }
+        _ => Err(recipe_err(
+            job,
+            "wheel.packages",
+            &m,
+            format!(
+                "flit_core needs exactly one of {m}/, {m}.py, src/{m}/, src/{m}.py; found {}",
+                if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found.join(", ")
+                }
+            ),
+        )),
+    }
 }
 
 /// Resolve `from` (below `source`, or `inputs/<mount>/…`) to files: a
@@ -253,10 +304,14 @@ pub fn plan(
     section: &WheelSection,
     project: &Project,
     src: &SourceFiles<'_>,
+    emulation: Emulation,
 ) -> Result<WheelPlan, PythonError> {
-    let tag = match &section.tag {
-        None => WheelTag::pure(),
-        Some(t) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
+    let tag = match (&section.tag, emulation) {
+        (None, Emulation::FlitCore) => {
+            WheelTag::parse(super::flit::tag(&project.flit())).expect("flit_core's tags are valid")
+        }
+        (None, Emulation::Generic) => WheelTag::pure(),
+        (Some(t), _) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
     };
     let stem = project.dist_stem();
     let mut root: BTreeMap<String, (String, DiskFile)> = BTreeMap::new();
@@ -284,7 +339,7 @@ pub fn plan(
         root.insert(path, (origin, f));
         Ok(())
     };
-    for (i, (p, base)) in packages(job, section, project, src)?
+    for (i, (p, base)) in packages(job, section, project, src, emulation)?
         .into_iter()
         .enumerate()
     {
@@ -328,6 +383,7 @@ pub fn plan(
         .map(|l| Ok((l.clone(), src.file(l)?)))
         .collect::<Result<Vec<_>, PythonError>>()?;
     Ok(WheelPlan {
+        emulation,
         tag,
         entries,
         licenses,
@@ -383,17 +439,24 @@ pub fn write<W: Write>(
         rec.lines
             .push_str(&format!("{},{hash},{}\n", csv_field(path), d.size));
     }
-    rec.add(
-        &format!("{dist_info}/METADATA"),
-        0o644,
-        metadata::core_metadata(project)?.as_bytes(),
-    )?;
-    rec.add(
-        &format!("{dist_info}/WHEEL"),
-        0o644,
-        metadata::wheel_file(&plan.tag).as_bytes(),
-    )?;
-    if let Some(ep) = metadata::entry_points(project) {
+    let (meta, wheel, entry_points) = match plan.emulation {
+        Emulation::Generic => (
+            metadata::core_metadata(project)?,
+            metadata::wheel_file(&plan.tag),
+            metadata::entry_points(project),
+        ),
+        Emulation::FlitCore => {
+            let f = project.flit();
+            (
+                super::flit::core_metadata(&f),
+                super::flit::wheel_file(&f),
+                super::flit::entry_points(&f),
+            )
+        }
+    };
+    rec.add(&format!("{dist_info}/METADATA"), 0o644, meta.as_bytes())?;
+    rec.add(&format!("{dist_info}/WHEEL"), 0o644, wheel.as_bytes())?;
+    if let Some(ep) = entry_points {
         rec.add(
             &format!("{dist_info}/entry_points.txt"),
             0o644,

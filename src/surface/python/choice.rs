@@ -1,0 +1,366 @@
+//! Which builder a Python recipe runs: kiln's native writer (and which
+//! backend it writes like) or the project's own PEP 517 backend, and why.
+//!
+//! `backend = "native"` always runs the native builder: as the project's
+//! backend where kiln reproduces that backend ([`Emulation::FlitCore`]),
+//! otherwise kiln's own PEP 621 writer ([`Emulation::Generic`]).
+//! `backend = "pep517"` always runs the project's backend. `backend =
+//! "auto"` runs the native builder only where its output is the backend's,
+//! byte for byte, for the project's configuration ([`coverage`]), and the
+//! backend otherwise; the [`Choice`] carries the reason, which `kiln plan`
+//! prints.
+//!
+//! The decision reads only the committed `pyproject.toml` and never its
+//! version (`project.version`, `"version"` in `project.dynamic`): the
+//! version stamp does not change it.
+
+use crate::recipe::schema::PythonBackend;
+use crate::recipe::Surface;
+
+/// The backend whose output the native builder writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emulation {
+    /// kiln's own PEP 621 writer (core metadata 2.4, hatchling's field
+    /// order, `pep508_rs` spellings): no backend's exact output.
+    Generic,
+    /// flit_core 3.12 (`flit_core.buildapi`), wheels: its metadata writer,
+    /// `entry_points.txt`, tags, license files and module discovery.
+    FlitCore,
+}
+
+impl Emulation {
+    /// The builder identity entry (part of every native derivation).
+    pub fn identity(self) -> &'static str {
+        match self {
+            Emulation::Generic => "pep621-v1",
+            Emulation::FlitCore => "flit_core-3.12-v1",
+        }
+    }
+}
+
+/// The version of flit_core kiln writes like.
+pub const FLIT_CORE_VERSION: &str = "3.12.0";
+
+/// The mode a recipe runs in, decided while planning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Native(Emulation),
+    Backend,
+}
+
+/// The decision and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub mode: Mode,
+    pub reason: String,
+}
+
+impl Choice {
+    pub fn is_backend(&self) -> bool {
+        self.mode == Mode::Backend
+    }
+
+    /// `native (flit_core 3.12)`, `backend`: the word `kiln plan` shows.
+    pub fn label(&self) -> String {
+        match self.mode {
+            Mode::Backend => "backend".to_string(),
+            Mode::Native(Emulation::Generic) => "native".to_string(),
+            Mode::Native(Emulation::FlitCore) => format!("native:flit_core-{FLIT_CORE_VERSION}"),
+        }
+    }
+}
+
+/// Decide for a Python recipe from its `pyproject.toml` (`None`: none). A
+/// recipe that sets a native builder's key (`wheel.packages`, `wheel.tag`,
+/// `wheel.scripts`, `[[map]]`) with `auto` asks for kiln's own writer.
+/// `setting` is the recipe's `backend` key (`backend::settings`).
+pub fn for_recipe(
+    recipe: &crate::recipe::Recipe,
+    setting: PythonBackend,
+    pyproject: Option<&str>,
+) -> Choice {
+    let wheel = match &recipe.spec.surface {
+        crate::recipe::schema::SurfaceSpec::Wheel(w) => Some(w),
+        _ => None,
+    };
+    let native_key = wheel.and_then(|w| {
+        [
+            ("wheel.packages", !w.packages.is_empty()),
+            ("wheel.tag", w.tag.is_some()),
+            ("wheel.scripts", !w.scripts.is_empty()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set)
+        .map(|(k, _)| k)
+    });
+    let native_key = native_key.or((!recipe.spec.map.is_empty()).then_some("map"));
+    match (setting, native_key) {
+        (PythonBackend::Auto, Some(key)) => Choice {
+            mode: Mode::Native(Emulation::Generic),
+            reason: format!("auto: kiln's own PEP 621 writer, because the recipe sets `{key}`, a key of the native builder"),
+        },
+        _ => choose(setting, recipe.surface(), pyproject),
+    }
+}
+
+/// Decide for a recipe of `surface` with setting `setting`, from the
+/// committed `pyproject.toml` (`None`: none).
+pub fn choose(setting: PythonBackend, surface: Surface, pyproject: Option<&str>) -> Choice {
+    let covered = coverage(surface, pyproject);
+    match (setting, covered) {
+        (PythonBackend::Pep517, _) => Choice {
+            mode: Mode::Backend,
+            reason: "backend = \"pep517\"".to_string(),
+        },
+        (PythonBackend::Native, Ok(e)) => Choice {
+            mode: Mode::Native(e),
+            reason: format!("backend = \"native\"; {}", covered_reason(e)),
+        },
+        (PythonBackend::Native, Err(why)) => Choice {
+            mode: Mode::Native(Emulation::Generic),
+            reason: format!("backend = \"native\": kiln's own PEP 621 writer ({why})"),
+        },
+        (PythonBackend::Auto, Ok(e)) => Choice {
+            mode: Mode::Native(e),
+            reason: format!("auto: {}", covered_reason(e)),
+        },
+        (PythonBackend::Auto, Err(why)) => Choice {
+            mode: Mode::Backend,
+            reason: format!("auto: the project's backend, because {why}"),
+        },
+    }
+}
+
+fn covered_reason(e: Emulation) -> String {
+    match e {
+        Emulation::FlitCore => format!(
+            "the project's flit_core configuration is one kiln writes exactly as flit_core {FLIT_CORE_VERSION} does"
+        ),
+        Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
+    }
+}
+
+/// The emulation that reproduces the project's backend for this surface
+/// and configuration, or why none does.
+pub fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emulation, String> {
+    let Some(text) = pyproject else {
+        return Err("there is no pyproject.toml (setuptools' legacy fallback)".into());
+    };
+    let doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|_| "pyproject.toml is not valid TOML".to_string())?;
+    let backend = doc
+        .get("build-system")
+        .and_then(|b| b.get("build-backend"))
+        .and_then(|b| b.as_str())
+        .unwrap_or("setuptools.build_meta:__legacy__");
+    match backend {
+        "flit_core.buildapi" => flit_core(surface, &doc),
+        other => Err(format!(
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's wheels)"
+        )),
+    }
+}
+
+/// flit_core 3.12, wheels, static `[project]` metadata (the version may be
+/// dynamic: it is always the release version), no `[tool.flit]` table but
+/// `module` and `sdist`, flit_core 3.12 allowed by `build-system.requires`.
+fn flit_core(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation, String> {
+    if surface != Surface::Wheel {
+        return Err("kiln does not write flit_core's sdists (only its wheels)".into());
+    }
+    let requires = doc
+        .get("build-system")
+        .and_then(|b| b.get("requires"))
+        .and_then(|r| r.as_array());
+    let allows = requires.is_some_and(|a| {
+        a.iter().filter_map(|v| v.as_str()).any(|r| {
+            use std::str::FromStr;
+            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
+                req.name.as_ref() == "flit-core"
+                    && match &req.version_or_url {
+                        None => true,
+                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => {
+                            let v = pep508_rs::pep440_rs::Version::from_str(FLIT_CORE_VERSION)
+                                .expect("version");
+                            s.contains(&v)
+                        }
+                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
+                    }
+            })
+        })
+    });
+    if !allows {
+        return Err(format!(
+            "build-system.requires does not allow flit_core {FLIT_CORE_VERSION}, the version kiln writes like"
+        ));
+    }
+    let Some(project) = doc.get("project").and_then(|p| p.as_table_like()) else {
+        return Err("flit_core reads [tool.flit.metadata] (no [project] table)".into());
+    };
+    let module = doc
+        .get("tool")
+        .and_then(|t| t.get("flit"))
+        .and_then(|f| f.get("module"))
+        .and_then(|m| m.get("name"));
+    let dotted = project
+        .get("name")
+        .and_then(|n| n.as_str())
+        .is_some_and(|n| n.contains('.'));
+    if module.is_none() && dotted {
+        return Err("project.name has a `.`: flit_core's module is a namespace package".into());
+    }
+    if project
+        .get("keywords")
+        .and_then(|k| k.as_array())
+        .is_some_and(|k| k.is_empty())
+    {
+        return Err("project.keywords is empty (flit_core writes an empty `Keywords`)".into());
+    }
+    if let Some(d) = project.get("dynamic").and_then(|d| d.as_array()) {
+        let other: Vec<&str> = d
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter(|v| *v != "version")
+            .collect();
+        if !other.is_empty() {
+            return Err(format!(
+                "project.dynamic lists {} (flit_core reads it from the module)",
+                other.join(", ")
+            ));
+        }
+    }
+    if let Some(tool) = doc
+        .get("tool")
+        .and_then(|t| t.get("flit"))
+        .and_then(|f| f.as_table_like())
+    {
+        if let Some((k, _)) = tool.iter().find(|(k, _)| !["module", "sdist"].contains(k)) {
+            return Err(format!(
+                "[tool.flit.{k}] is a configuration kiln does not write"
+            ));
+        }
+        if let Some(m) = tool.get("module").and_then(|m| m.get("name")) {
+            if m.as_str().is_none_or(|n| n.contains('.')) {
+                return Err("tool.flit.module.name names a namespace package".into());
+            }
+        }
+    }
+    if let Some(e) = project.get("license").and_then(|l| l.as_str()) {
+        if let Some(id) = unknown_license_id(e) {
+            return Err(format!(
+                "project.license names `{id}`, which is not in kiln's table of SPDX ids flit_core normalises alike"
+            ));
+        }
+    }
+    let entry = project.get("entry-points").and_then(|e| e.as_table_like());
+    if entry.is_some_and(|t| {
+        t.iter()
+            .any(|(k, _)| k == "console_scripts" || k == "gui_scripts")
+    }) {
+        return Err("project.entry-points declares scripts (flit_core refuses it)".into());
+    }
+    Ok(Emulation::FlitCore)
+}
+
+/// SPDX ids whose spelling flit_core keeps (it rewrites an id to the case
+/// of its licence list); an expression of only these, single-spaced and
+/// without `WITH`, is written as flit_core writes it.
+const SPDX_IDS: &[&str] = &[
+    "0BSD",
+    "AFL-3.0",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSL-1.0",
+    "CC0-1.0",
+    "EPL-2.0",
+    "GPL-2.0-only",
+    "GPL-2.0-or-later",
+    "GPL-3.0-only",
+    "GPL-3.0-or-later",
+    "ISC",
+    "LGPL-2.1-only",
+    "LGPL-2.1-or-later",
+    "LGPL-3.0-only",
+    "LGPL-3.0-or-later",
+    "MIT",
+    "MIT-0",
+    "MPL-2.0",
+    "PSF-2.0",
+    "Python-2.0",
+    "Unlicense",
+    "Zlib",
+];
+
+/// The first part of a licence expression flit_core may respell.
+fn unknown_license_id(expr: &str) -> Option<String> {
+    if expr.contains("  ") || expr.contains("( ") || expr.contains(" )") || expr.trim() != expr {
+        return Some(expr.to_string());
+    }
+    let spaced = expr.replace(['(', ')'], " ");
+    spaced
+        .split(' ')
+        .filter(|t| !t.is_empty() && *t != "AND" && *t != "OR")
+        .find(|t| !SPDX_IDS.contains(t))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLIT: &str = "[build-system]\nrequires = [\"flit_core >=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\n";
+
+    #[test]
+    fn auto_is_native_only_for_covered_configurations() {
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(FLIT));
+        assert_eq!(c.mode, Mode::Native(Emulation::FlitCore), "{}", c.reason);
+        let sdist = choose(PythonBackend::Auto, Surface::Sdist, Some(FLIT));
+        assert!(sdist.is_backend());
+        assert!(sdist.reason.contains("sdists"), "{}", sdist.reason);
+        for (text, why) in [
+            (
+                FLIT.replace(
+                    "dynamic = [\"version\"]",
+                    "dynamic = [\"version\", \"description\"]",
+                ),
+                "description",
+            ),
+            (FLIT.replace(">=3.2,<4", ">=3.2,<3.10"), "does not allow"),
+            (
+                format!("{FLIT}[tool.flit.external-data]\ndirectory = \"d\"\n"),
+                "external-data",
+            ),
+            (format!("{FLIT}license = \"mit\"\n"), "`mit`"),
+            (
+                FLIT.replace("flit_core.buildapi", "hatchling.build"),
+                "hatchling.build",
+            ),
+        ] {
+            let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&text));
+            assert!(c.is_backend(), "{text}");
+            assert!(c.reason.contains(why), "{why}: {}", c.reason);
+        }
+        assert!(choose(PythonBackend::Auto, Surface::Wheel, None).is_backend());
+        let native = choose(
+            PythonBackend::Native,
+            Surface::Wheel,
+            Some(&FLIT.replace("flit_core.buildapi", "hatchling.build")),
+        );
+        assert_eq!(native.mode, Mode::Native(Emulation::Generic));
+        assert!(choose(PythonBackend::Pep517, Surface::Wheel, Some(FLIT)).is_backend());
+    }
+
+    #[test]
+    fn licence_ids_flit_core_keeps() {
+        assert_eq!(unknown_license_id("MIT OR Apache-2.0"), None);
+        assert_eq!(
+            unknown_license_id("(MIT OR Apache-2.0) AND BSD-3-Clause"),
+            None
+        );
+        assert_eq!(unknown_license_id("mit").as_deref(), Some("mit"));
+        assert!(unknown_license_id("MIT  OR ISC").is_some());
+        assert_eq!(unknown_license_id("MIT WITH x").as_deref(), Some("WITH"));
+    }
+}
