@@ -8,20 +8,20 @@ use std::path::{Path, PathBuf};
 
 mod copy;
 mod dir;
-pub use copy::{copy_regular, copy_tree, CopyError, TreeCopy};
-pub use dir::{remove_below, remove_tree, Dir};
+pub(crate) use copy::{copy_regular, copy_tree, CopyError, TreeCopy};
+pub(crate) use dir::{remove_below, remove_tree, Dir};
 
 /// `open(2)` flags for a file kiln did not create and must not be tricked
 /// by: `O_NOFOLLOW` (never through a symlink at the last component) and
 /// `O_NONBLOCK` (never hang on a FIFO swapped in). Linux values.
-pub const NOFOLLOW_NONBLOCK: i32 = 0o400000 | 0o4000;
+pub(crate) const NOFOLLOW_NONBLOCK: i32 = 0o400000 | 0o4000;
 
 /// Open a file that came with a checkout (or that a build wrote) for
 /// reading: it must be a regular file, and is never reached through a
 /// symlink at its last component (a manifest linked to `/dev/zero` or to
 /// a secret outside the tree) nor waited on (a FIFO). A symlink or special
 /// file is an `InvalidInput` error saying so; a missing file `NotFound`.
-pub fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
     use std::io::{Error, ErrorKind};
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
@@ -46,7 +46,7 @@ pub fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Met
 }
 
 /// The bytes of a file opened by [`open_regular`].
-pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let (mut file, meta) = open_regular(path)?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
@@ -55,14 +55,14 @@ pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// The text of a file opened by [`open_regular`] (`InvalidData` if not UTF-8).
-pub fn read_regular_string(path: &Path) -> std::io::Result<String> {
+pub(crate) fn read_regular_string(path: &Path) -> std::io::Result<String> {
     String::from_utf8(read_regular(path)?)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "is not UTF-8"))
 }
 
 /// Every non-directory entry below `root` (symlinks are not followed), as
 /// `(path relative to root, full path)`, sorted by relative path.
-pub fn files_below(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+pub(crate) fn files_below(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -94,14 +94,14 @@ const WRITE_BEHIND: u64 = 32 << 20;
 /// registers; for a layer blob compressed over seconds this moves that
 /// disk time off the end of the build, where nothing else can overlap it.
 #[derive(Debug)]
-pub struct WriteBehind {
+pub(crate) struct WriteBehind {
     file: std::fs::File,
     since: u64,
     busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl WriteBehind {
-    pub fn new(file: std::fs::File) -> WriteBehind {
+    pub(crate) fn new(file: std::fs::File) -> WriteBehind {
         WriteBehind {
             file,
             since: 0,

@@ -7,6 +7,7 @@
 // Functions stay short (threshold in clippy.toml); unit tests are exempt: the
 // lint is on in the library build, not in its test build.
 #![cfg_attr(not(test), warn(clippy::too_many_lines))]
+#![warn(unreachable_pub)]
 
 pub mod archive;
 pub mod audit;
@@ -16,14 +17,14 @@ pub mod derive;
 pub mod diff;
 pub mod engine;
 pub mod error;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub mod hash;
-pub mod name;
+pub(crate) mod name;
 pub mod nix;
-pub mod provenance;
-pub mod publish;
+pub(crate) mod provenance;
+pub(crate) mod publish;
 pub mod recipe;
-pub mod release;
+pub(crate) mod release;
 pub mod sandbox;
 pub mod source;
 pub mod stamp;

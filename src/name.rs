@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// The longest portable name in bytes (`NAME_MAX` of Linux filesystems).
-pub const MAX_NAME_BYTES: usize = 255;
+pub(crate) const MAX_NAME_BYTES: usize = 255;
 
 /// Why a name is not portable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +57,7 @@ fn allowed(c: char) -> bool {
 }
 
 /// Check that `name` is a portable single path component (see the module doc).
-pub fn check_portable(name: &str) -> Result<(), NameError> {
+pub(crate) fn check_portable(name: &str) -> Result<(), NameError> {
     let first = name.chars().next().ok_or(NameError::Empty)?;
     if name.len() > MAX_NAME_BYTES {
         return Err(NameError::TooLong { len: name.len() });
@@ -89,7 +89,7 @@ fn is_bidi_control(c: char) -> bool {
 /// `s` as it may be printed: unchanged when it holds nothing to escape,
 /// otherwise with every control character, bidirectional control and
 /// backslash written as a Rust escape (`\n`, `\u{1b}`, `\u{202e}`, `\\`).
-pub fn shown(s: &str) -> Cow<'_, str> {
+pub(crate) fn shown(s: &str) -> Cow<'_, str> {
     if !s
         .chars()
         .any(|c| c == '\\' || is_control(c) || is_bidi_control(c))
@@ -113,7 +113,7 @@ pub fn shown(s: &str) -> Cow<'_, str> {
 }
 
 /// A path to put in a message: [`shown`] of its (lossy UTF-8) text.
-pub fn shown_path(p: &std::path::Path) -> String {
+pub(crate) fn shown_path(p: &std::path::Path) -> String {
     shown(&p.to_string_lossy()).into_owned()
 }
 
@@ -122,7 +122,7 @@ pub fn shown_path(p: &std::path::Path) -> String {
 /// so kiln's own multi-line messages keep their shape while no other
 /// control or bidirectional character reaches the terminal. The last line
 /// of defence where the CLI prints; names inside messages use [`shown`].
-pub fn shown_message(s: &str) -> Cow<'_, str> {
+pub(crate) fn shown_message(s: &str) -> Cow<'_, str> {
     let escape = |c: char| (is_control(c) && c != '\n' && c != '\t') || is_bidi_control(c);
     if !s.chars().any(escape) {
         return Cow::Borrowed(s);
@@ -139,17 +139,17 @@ pub fn shown_message(s: &str) -> Cow<'_, str> {
 }
 
 /// Names longer than this (in bytes) are printed elided ([`elide`]).
-pub const SHOWN_MAX_BYTES: usize = 1024;
+pub(crate) const SHOWN_MAX_BYTES: usize = 1024;
 
 /// Bytes of an elided name that are printed.
-pub const ELIDED_KEEP_BYTES: usize = 200;
+pub(crate) const ELIDED_KEEP_BYTES: usize = 200;
 
 /// For a name longer than [`SHOWN_MAX_BYTES`]: how many of its first bytes
 /// to print (at most [`ELIDED_KEEP_BYTES`], never splitting a UTF-8
 /// character) and what follows them, `… (<n> bytes, sha256 <hex>)`, so that
 /// a hostile 48 MiB name costs a line, yet two long names remain told
 /// apart. `None` for a name printed whole.
-pub fn elide(name: &[u8]) -> Option<(usize, String)> {
+pub(crate) fn elide(name: &[u8]) -> Option<(usize, String)> {
     use sha2::Digest;
     if name.len() <= SHOWN_MAX_BYTES {
         return None;
@@ -164,7 +164,7 @@ pub fn elide(name: &[u8]) -> Option<(usize, String)> {
 
 /// `s`, elided when longer than [`SHOWN_MAX_BYTES`] (see [`elide`]); to be
 /// printed through [`shown`] or [`Shown`].
-pub fn elided(s: &str) -> Cow<'_, str> {
+pub(crate) fn elided(s: &str) -> Cow<'_, str> {
     match elide(s.as_bytes()) {
         None => Cow::Borrowed(s),
         Some((keep, rest)) => {
@@ -176,7 +176,7 @@ pub fn elided(s: &str) -> Cow<'_, str> {
 
 /// A name to put in a message: [`shown`] inside backticks.
 #[derive(Debug, Clone, Copy)]
-pub struct Shown<'a>(pub &'a str);
+pub(crate) struct Shown<'a>(pub &'a str);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

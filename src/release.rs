@@ -19,7 +19,7 @@ use crate::version::{BumpRule, Overrides, Version, VersionError};
 
 /// Which version to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NewVersion {
+pub(crate) enum NewVersion {
     /// `kiln version set V` (in the policy's scheme).
     Exactly(String),
     /// `kiln version bump RULE` (of the current canonical version).
@@ -28,7 +28,7 @@ pub enum NewVersion {
 
 /// What to do.
 #[derive(Debug, Clone)]
-pub struct SetOptions {
+pub(crate) struct SetOptions {
     pub root: PathBuf,
     pub new: NewVersion,
     /// Compute the edits without writing them.
@@ -37,7 +37,7 @@ pub struct SetOptions {
 
 /// What was (or, with `dry_run`, would be) done.
 #[derive(Debug)]
-pub struct SetReport {
+pub(crate) struct SetReport {
     /// The canonical version before (absent when it could not be read, for `set`).
     pub current: Option<Version>,
     pub new: Version,
@@ -52,14 +52,14 @@ pub struct SetReport {
 
 impl SetReport {
     /// Every field changed, over all files.
-    pub fn changes(&self) -> impl Iterator<Item = &StampChange> {
+    pub(crate) fn changes(&self) -> impl Iterator<Item = &StampChange> {
         self.edits.iter().flat_map(|e| &e.changes)
     }
 }
 
 /// Errors of `version set`/`bump`.
 #[derive(Debug, thiserror::Error)]
-pub enum ReleaseError {
+pub(crate) enum ReleaseError {
     #[error(transparent)]
     Version(#[from] VersionError),
     #[error(transparent)]
@@ -82,7 +82,7 @@ impl Classify for ReleaseError {
 }
 
 /// `kiln version set` / `bump`.
-pub fn set_version(opts: &SetOptions) -> Result<SetReport, ReleaseError> {
+pub(crate) fn set_version(opts: &SetOptions) -> Result<SetReport, ReleaseError> {
     let root = opts.root.as_path();
     let policy = ReleasePolicy::load(root)?;
     let (current, new) = match &opts.new {

@@ -19,9 +19,9 @@ use std::io::{self, Write};
 use flate2::Compression;
 
 /// The zlib-rs backend (flate2 and zlib-rs versions).
-pub const ZLIB_RS: &str = "flate2=1.1.5 zlib-rs=0.5.2";
+pub(crate) const ZLIB_RS: &str = "flate2=1.1.5 zlib-rs=0.5.2";
 /// The libdeflate backend (libdeflater and the libdeflate it bundles).
-pub const LIBDEFLATE: &str = "libdeflater=1.26.1 libdeflate=1.26";
+pub(crate) const LIBDEFLATE: &str = "libdeflater=1.26.1 libdeflate=1.26";
 
 /// A deflate implementation at a level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +101,7 @@ fn libdeflate(level: u32, data: &[u8]) -> io::Result<Vec<u8>> {
 /// A whole gzip member of `data`: the header as [`super::compress::GzipWriter`]
 /// writes it for `opts` (MTIME, XFL, OS, FNAME), the raw deflate of
 /// `deflate`, CRC-32 and ISIZE.
-pub fn gzip_whole(
+pub(crate) fn gzip_whole(
     data: &[u8],
     opts: &super::compress::GzipOptions,
     deflate: Deflate,

@@ -25,7 +25,7 @@
 
 pub mod bundle;
 pub mod compress;
-pub mod deflate;
+pub(crate) mod deflate;
 pub mod mapping;
 pub mod read;
 pub mod tar;

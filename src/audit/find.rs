@@ -70,7 +70,7 @@ pub fn sha256_of(path: &Path) -> Result<String, AuditError> {
 }
 
 /// `<artifact>.intoto.json` beside `path`.
-pub fn sidecar_path(path: &Path) -> PathBuf {
+pub(crate) fn sidecar_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(".intoto.json");
     PathBuf::from(s)
@@ -82,7 +82,7 @@ const STATEMENT_MAX: u64 = 16 << 20;
 /// The statement beside `path`, if there is one: a regular file (never
 /// through a link, never a FIFO) of at most 16 MiB, whose subject names
 /// are all names inside an artifact ([`check_subjects`]).
-pub fn read_sidecar(path: &Path) -> Result<Option<Value>, AuditError> {
+pub(crate) fn read_sidecar(path: &Path) -> Result<Option<Value>, AuditError> {
     use std::io::Read;
     let side = sidecar_path(path);
     let bad = |reason: String| AuditError::BadStatement {
@@ -117,7 +117,7 @@ pub fn read_sidecar(path: &Path) -> Result<Option<Value>, AuditError> {
 /// non-empty relative name, no `..` or `.` component, no empty component,
 /// and no control character. The reason names the first that
 /// does not (escaped, and elided when long).
-pub fn check_subjects(statement: &Value) -> Result<(), String> {
+pub(crate) fn check_subjects(statement: &Value) -> Result<(), String> {
     let Some(subjects) = statement.get("subject") else {
         return Ok(());
     };

@@ -40,7 +40,7 @@ impl std::fmt::Display for CommitFrom {
 
 /// What the artifact says about itself.
 #[derive(Debug, Clone, Default)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// Surfaces whose artifacts look like this one.
     pub surfaces: Vec<Surface>,
     pub commit: Option<(String, CommitFrom)>,
@@ -78,7 +78,7 @@ fn metadata_version(t: &str) -> Option<String> {
 }
 
 /// Read what `listing` (the artifact `file`) says about itself.
-pub fn identify(file: &str, is_dir: bool, listing: &Listing) -> Identity {
+pub(crate) fn identify(file: &str, is_dir: bool, listing: &Listing) -> Identity {
     let mut id = Identity::default();
     let depth1 = |suffix: &str| {
         find(listing, |n| {
@@ -162,7 +162,7 @@ impl Identity {
 
     /// `spelled` (the artifact's version, or its statement's, in the
     /// artifact's ecosystem spelling) as the canonical version in `scheme`.
-    pub fn canonical_version(
+    pub(crate) fn canonical_version(
         &self,
         spelled: &str,
         scheme: Scheme,
@@ -173,7 +173,7 @@ impl Identity {
 
 /// [`Identity::canonical_version`] under the release policy of `commit` of
 /// the project at `root`: the version to rebuild the artifact with.
-pub fn canonical_at(
+pub(crate) fn canonical_at(
     root: &Path,
     commit: &str,
     id: &Identity,
@@ -185,7 +185,7 @@ pub fn canonical_at(
 }
 
 /// Read and identify the artifact at `path`.
-pub fn read(path: &Path) -> Result<(Listing, Identity), crate::diff::DiffError> {
+pub(crate) fn read(path: &Path) -> Result<(Listing, Identity), crate::diff::DiffError> {
     let listing = crate::diff::source::read_path(path, &crate::diff::Limits::default())?;
     let file = path
         .file_name()

@@ -9,9 +9,9 @@
 //! [`identity`] with the bounded readers of `kiln diff`; [`verify`] decides
 //! the recipe, commit and version, rebuilds and compares.
 
-pub mod find;
-pub mod identity;
-pub mod verify;
+pub(crate) mod find;
+pub(crate) mod identity;
+pub(crate) mod verify;
 
 use std::path::PathBuf;
 

@@ -15,7 +15,7 @@ use crate::hash::{tree, Sha256};
 
 /// What [`write_nar_file`] produced.
 #[derive(Debug, Clone)]
-pub struct NarFile {
+pub(crate) struct NarFile {
     pub nar_hash: Sha256,
     pub nar_size: u64,
     pub file_hash: Sha256,
@@ -75,7 +75,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> CacheError + '_ {
 }
 
 /// Serialise `src` as a NAR, compress it with `compression` into `dest`.
-pub fn write_nar_file(
+pub(crate) fn write_nar_file(
     src: &Path,
     dest: &Path,
     compression: &Compression,
@@ -119,7 +119,7 @@ pub fn write_nar_file(
 }
 
 /// The sha256 and size of the file at `path`.
-pub fn file_digest(path: &Path) -> Result<(Sha256, u64), CacheError> {
+pub(crate) fn file_digest(path: &Path) -> Result<(Sha256, u64), CacheError> {
     let file = File::open(path).map_err(io_err(path))?;
     let mut h = Hashing::new(io::sink());
     io::copy(&mut BufReader::with_capacity(1 << 20, file), &mut h).map_err(io_err(path))?;
@@ -131,7 +131,7 @@ pub fn file_digest(path: &Path) -> Result<(Sha256, u64), CacheError> {
 /// staging directory) and return the NAR's sha256 and size. At most
 /// `max_nar_size + 1` decompressed bytes are read, so a decompression bomb
 /// stops at the size the narinfo declared.
-pub fn restore_nar_file(
+pub(crate) fn restore_nar_file(
     nar_file: &Path,
     compression: &Compression,
     max_nar_size: u64,

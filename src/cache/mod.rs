@@ -29,17 +29,17 @@
 //! `dist/`. Every object has a deadline and a minimum rate
 //! ([`transport::Pace`]).
 
-pub mod codec;
+pub(crate) mod codec;
 pub mod keys;
 pub mod layout;
 pub mod narinfo;
-pub mod pull;
-pub mod push;
-pub mod select;
-pub mod signing;
-pub mod substitute;
-pub mod transport;
-pub mod trust;
+pub(crate) mod pull;
+pub(crate) mod push;
+pub(crate) mod select;
+pub(crate) mod signing;
+pub(crate) mod substitute;
+pub(crate) mod transport;
+pub(crate) mod trust;
 
 use std::io;
 use std::path::PathBuf;

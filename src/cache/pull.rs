@@ -108,7 +108,7 @@ impl PullOptions {
 /// The largest file `nar_size` bytes of NAR can be stored as: the NAR
 /// itself uncompressed; compressed, at most 1/128 more plus 64 KiB (zstd's
 /// and xz's worst case on incompressible data is well inside this).
-pub fn max_file_size(compression: &Compression, nar_size: u64) -> u64 {
+pub(crate) fn max_file_size(compression: &Compression, nar_size: u64) -> u64 {
     match compression {
         Compression::None => nar_size,
         _ => nar_size
@@ -162,10 +162,10 @@ pub enum PullOutcome {
 }
 
 /// One item's result: what it is and how it went.
-pub type PullResult = (String, Result<PullOutcome, CacheError>);
+pub(crate) type PullResult = (String, Result<PullOutcome, CacheError>);
 
 /// The canonical derivation text the store recorded for `drv`.
-pub fn read_derivation(store: &Store, drv: &str) -> Result<String, CacheError> {
+pub(crate) fn read_derivation(store: &Store, drv: &str) -> Result<String, CacheError> {
     let path = store
         .root()
         .join(".kiln/derivations")
@@ -195,7 +195,7 @@ fn pool(jobs: usize) -> rayon::ThreadPool {
 }
 
 /// Pull the store paths `paths` into `store`.
-pub fn pull_paths(
+pub(crate) fn pull_paths(
     cache: &Cache,
     store: &Store,
     paths: &[StorePath],
@@ -250,7 +250,7 @@ fn pull_path(
 
 /// Pull the realisations of `drvs` (and their outputs) into `store`. A
 /// derivation the cache does not know is [`CacheError::Missing`].
-pub fn pull_realisations(
+pub(crate) fn pull_realisations(
     cache: &Cache,
     store: &Store,
     drvs: &[String],
@@ -280,7 +280,7 @@ pub fn pull_realisations(
 /// Fetch the realisation of `drv` and its output from the cache and
 /// register both in `store`; `None` when the cache has no realisation of
 /// `drv`. Returns the realisation and the bytes transferred.
-pub fn substitute(
+pub(crate) fn substitute(
     cache: &Cache,
     store: &Store,
     drv: &str,

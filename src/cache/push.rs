@@ -51,10 +51,10 @@ pub enum PushOutcome {
 
 /// One item's result: what it is (`/nix/store/…` or `realisation <drv>`) and
 /// how it went.
-pub type PushResult = (String, Result<PushOutcome, CacheError>);
+pub(crate) type PushResult = (String, Result<PushOutcome, CacheError>);
 
 /// Push `paths` and `realisations` (with their outputs) from `store`.
-pub fn push(
+pub(crate) fn push(
     cache: &Cache,
     store: &Store,
     paths: &[StorePath],

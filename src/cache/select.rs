@@ -11,7 +11,7 @@ use crate::store::{Realisation, Store};
 
 /// The realisations to push: every planned derivation (it must be built)
 /// and every one in `drvs`.
-pub fn realisations(
+pub(crate) fn realisations(
     store: &Store,
     plan: Option<&BuildOptions>,
     drvs: &[String],
@@ -54,7 +54,7 @@ pub fn realisations(
 /// once its inputs are in the store, so plan, pull what can be named, and
 /// plan again until nothing new can be pulled. A recipe that cannot be
 /// named in the end is reported missing.
-pub fn pull_planned(
+pub(crate) fn pull_planned(
     cache: &Cache,
     store: &Store,
     plan: &BuildOptions,

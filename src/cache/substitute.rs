@@ -16,14 +16,14 @@ use crate::store::{Realisation, Store};
 
 /// Substitutes from one cache.
 #[derive(Debug)]
-pub struct CacheSubstituter {
+pub(crate) struct CacheSubstituter {
     cache: Cache,
     opts: PullOptions,
     down: AtomicBool,
 }
 
 impl CacheSubstituter {
-    pub fn new(cache: Cache, opts: PullOptions) -> Self {
+    pub(crate) fn new(cache: Cache, opts: PullOptions) -> Self {
         CacheSubstituter {
             cache,
             opts,

@@ -151,7 +151,7 @@ pub struct Pace {
 }
 
 /// The environment variable that sets [`Pace::deadline`] in seconds.
-pub const DEADLINE_ENV: &str = "KILN_CACHE_DEADLINE_SECS";
+pub(crate) const DEADLINE_ENV: &str = "KILN_CACHE_DEADLINE_SECS";
 
 impl Default for Pace {
     /// One hour per object; after 30 s, at least 16 KiB/s.

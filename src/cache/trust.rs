@@ -32,7 +32,7 @@ use crate::cache::signing::{PublicKey, TrustedKeys};
 /// The user's configuration file: `$XDG_CONFIG_HOME/kiln/config.toml` when
 /// `XDG_CONFIG_HOME` is an absolute path, else `~/.config/kiln/config.toml`;
 /// `None` when neither is set.
-pub fn user_config_file() -> Option<PathBuf> {
+pub(crate) fn user_config_file() -> Option<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|x| Path::new(x).is_absolute()) {
         return Some(PathBuf::from(x).join("kiln/config.toml"));
     }
@@ -44,7 +44,7 @@ pub fn user_config_file() -> Option<PathBuf> {
 /// The `[cache] trusted-public-keys` of the user's configuration file
 /// (empty when it or the table is absent). The user's own file, so it may
 /// be a link (dotfile managers link them).
-pub fn user_keys(file: &Path) -> Result<Vec<PublicKey>, CacheError> {
+pub(crate) fn user_keys(file: &Path) -> Result<Vec<PublicKey>, CacheError> {
     match std::fs::read_to_string(file) {
         Ok(text) => parse_keys(file, &text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -66,7 +66,7 @@ pub struct RepoKeys {
 /// The `[cache] trusted-public-keys` of `<project>/recipes/release.toml`
 /// (empty when the file or the table is absent). The file came with the
 /// project: it is read as a regular file, never through a link.
-pub fn release_toml_keys(project_root: &Path) -> Result<RepoKeys, CacheError> {
+pub(crate) fn release_toml_keys(project_root: &Path) -> Result<RepoKeys, CacheError> {
     let file = project_root.join(crate::version::policy::POLICY_PATH);
     let text = match crate::fsutil::read_regular_string(&file) {
         Ok(t) => t,

@@ -37,7 +37,7 @@ pub struct Args {
     pub cache: super::cache::BuildCache,
 }
 
-pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let interval = progress::interval()?;
     let mut opts = options(args.selection, ctx)?;
     opts.check = args.check;

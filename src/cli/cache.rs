@@ -103,7 +103,7 @@ pub struct PullArgs {
     pub trust_unsigned: bool,
 }
 
-pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
     match cmd {
         Command::Keygen(a) => keygen(a),
         Command::Push(a) => push(a, ctx),

@@ -41,7 +41,7 @@ pub struct Args {
     pub max_retained: u64,
 }
 
-pub fn run(args: Args, _ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(args: Args, _ctx: &Context) -> Result<u8, CliError> {
     let limits = Limits {
         max_entries: args.max_entries,
         max_total_size: args.max_size,

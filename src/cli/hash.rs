@@ -32,7 +32,7 @@ pub struct Args {
     pub blake3: bool,
 }
 
-pub fn run(args: Args, _ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(args: Args, _ctx: &Context) -> Result<u8, CliError> {
     let line = if args.blake3 {
         let d = tree::nar_blake3(&args.path)?.hash;
         if args.hex {

@@ -8,19 +8,19 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub mod build;
-pub mod cache;
+pub(crate) mod build;
+pub(crate) mod cache;
 mod context;
-pub mod diff;
-pub mod hash;
-pub mod plan;
+pub(crate) mod diff;
+pub(crate) mod hash;
+pub(crate) mod plan;
 mod progress;
-pub mod provenance;
-pub mod publish;
+pub(crate) mod provenance;
+pub(crate) mod publish;
 mod selection;
-pub mod store;
-pub mod verify;
-pub mod version;
+pub(crate) mod store;
+pub(crate) mod verify;
+pub(crate) mod version;
 
 pub use context::{find_project_root, CliError, Context, Usage};
 pub use selection::host_inputs;

@@ -15,7 +15,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let opts = super::selection::options(args.selection, ctx)?;
     let planned = crate::engine::plan(&opts)?;
     if args.json {

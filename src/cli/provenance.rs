@@ -24,7 +24,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let store = crate::store::Store::open(ctx.store_dir()?)?;
     let found = audit::find(&store, &args.artifact)?;
     let origins = found

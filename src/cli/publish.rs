@@ -25,7 +25,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let registries = args
         .registries
         .iter()

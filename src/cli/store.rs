@@ -65,7 +65,7 @@ pub struct GcArgs {
     pub json: bool,
 }
 
-pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
     match cmd {
         Command::Add(a) => add(a, ctx),
         Command::Ls(a) => ls(a, ctx),

@@ -36,7 +36,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let opts = VerifyOptions {
         root: ctx.project_root()?,
         artifact: args.artifact,

@@ -81,7 +81,7 @@ pub enum SchemeArg {
     Pep440,
 }
 
-pub fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
+pub(crate) fn run(cmd: Command, ctx: &Context) -> Result<u8, CliError> {
     match cmd {
         Command::Show { json, rev } => {
             let (root, policy) = project(ctx)?;

@@ -8,7 +8,7 @@
 use crate::error::{Classify, ErrorKind};
 
 /// Default of a directory source: 1980-01-01T00:00:00Z.
-pub const DEFAULT_SOURCE_DATE_EPOCH: i64 = 315_532_800;
+pub(crate) const DEFAULT_SOURCE_DATE_EPOCH: i64 = 315_532_800;
 
 /// Where a build's `SOURCE_DATE_EPOCH` came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -12,8 +12,8 @@
 //! {"builder":{…},"inputs":{},"name":"docs-bundle","recipe":"docs-bundle",…}
 //! ```
 
-pub mod config;
-pub mod epoch;
+pub(crate) mod config;
+pub(crate) mod epoch;
 
 use std::collections::BTreeMap;
 

@@ -114,12 +114,12 @@ impl crate::error::Classify for DiffError {
 }
 
 /// Entries up to this size are kept in memory for text diffs.
-pub const SMALL: u64 = 1 << 20;
+pub(crate) const SMALL: u64 = 1 << 20;
 
 /// The byte budget of one container: how much may be read, which cap that
 /// is, and whether it was hit (readers such as `tar` may wrap the error).
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     limit: u64,
     cap: Cap,
     hit: Rc<Cell<Option<Cap>>>,
@@ -130,7 +130,7 @@ pub struct Budget {
 impl Budget {
     /// Budget for decompressing `compressed_len` bytes: the ratio cap (plus
     /// 1 MiB) or the total size cap, whichever is smaller.
-    pub fn new(limits: &Limits, compressed_len: u64, ratio_cap: Cap, at: &str) -> Self {
+    pub(crate) fn new(limits: &Limits, compressed_len: u64, ratio_cap: Cap, at: &str) -> Self {
         let by_ratio = compressed_len
             .saturating_mul(limits.max_ratio)
             .saturating_add(1 << 20);
@@ -148,7 +148,7 @@ impl Budget {
         }
     }
 
-    pub fn reader<R: Read>(&self, inner: R) -> CapReader<R> {
+    pub(crate) fn reader<R: Read>(&self, inner: R) -> CapReader<R> {
         CapReader {
             inner,
             read: 0,
@@ -159,7 +159,7 @@ impl Budget {
     }
 
     /// The error to report for `e`, preferring a cap that was hit.
-    pub fn error(&self, e: io::Error, format: Format) -> DiffError {
+    pub(crate) fn error(&self, e: io::Error, format: Format) -> DiffError {
         if let Some(c) = self.hit.get() {
             return cap(&self.at, c, &self.limits);
         }
@@ -174,14 +174,14 @@ impl Budget {
     }
 
     /// The cap hit so far, if any.
-    pub fn hit(&self) -> Option<Cap> {
+    pub(crate) fn hit(&self) -> Option<Cap> {
         self.hit.get()
     }
 }
 
 /// Counts bytes and fails past the budget.
 #[derive(Debug)]
-pub struct CapReader<R> {
+pub(crate) struct CapReader<R> {
     inner: R,
     read: u64,
     limit: u64,
@@ -202,7 +202,7 @@ impl<R: Read> Read for CapReader<R> {
 }
 
 #[derive(Debug)]
-pub struct CapHit(pub Cap);
+pub(crate) struct CapHit(pub Cap);
 
 impl std::fmt::Display for CapHit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -212,7 +212,7 @@ impl std::fmt::Display for CapHit {
 
 impl std::error::Error for CapHit {}
 
-pub fn cap(at: &str, cap: Cap, limits: &Limits) -> DiffError {
+pub(crate) fn cap(at: &str, cap: Cap, limits: &Limits) -> DiffError {
     DiffError::Cap {
         at: at.into(),
         cap,
@@ -222,7 +222,7 @@ pub fn cap(at: &str, cap: Cap, limits: &Limits) -> DiffError {
 
 /// What [`capture`] learned of one entry's contents.
 #[derive(Debug)]
-pub struct Captured {
+pub(crate) struct Captured {
     pub size: u64,
     pub sha256: [u8; 32],
     /// The bytes, when small or itself a container and within the budget.
@@ -237,7 +237,11 @@ pub struct Captured {
 /// `limits.max_retained` (the budget left to this container: see
 /// [`super::compare`]). Bytes that do not fit are let go as they arrive,
 /// never held beyond the budget; the entry is then marked `over_budget`.
-pub fn capture(r: &mut dyn Read, limits: &Limits, retained: &mut u64) -> io::Result<Captured> {
+pub(crate) fn capture(
+    r: &mut dyn Read,
+    limits: &Limits,
+    retained: &mut u64,
+) -> io::Result<Captured> {
     let mut head = Vec::with_capacity(512);
     r.take(512).read_to_end(&mut head)?;
     let mut h = Sha256::new();

@@ -16,7 +16,7 @@ use super::source::read_bytes;
 use super::text;
 
 /// Compare `a` and `b`, found at `location`, into `report`.
-pub fn compare(
+pub(crate) fn compare(
     a: &Listing,
     b: &Listing,
     location: &[String],

@@ -36,19 +36,19 @@ fn escapes(base: &[&[u8]], target: &[u8]) -> bool {
 }
 
 /// Whether an entry name has a `..` component.
-pub fn has_dotdot(raw: &[u8]) -> bool {
+pub(crate) fn has_dotdot(raw: &[u8]) -> bool {
     raw.split(|&c| c == b'/' || c == b'\\').any(|c| c == b"..")
 }
 
 /// Whether a hardlink target (an archive path) is absolute or climbs above
 /// the root.
-pub fn hardlink_escapes(target: &[u8]) -> bool {
+pub(crate) fn hardlink_escapes(target: &[u8]) -> bool {
     escapes(&[], target)
 }
 
 /// Which rules apply to a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Report names that differ only in case.
     pub case_folding: bool,
     /// Absolute symlink targets resolve from the listing's root (a container
@@ -58,24 +58,24 @@ pub struct Rules {
 
 impl Rules {
     /// An archive extracted into a directory, anywhere (`kiln diff`).
-    pub const ARCHIVE: Rules = Rules {
+    pub(crate) const ARCHIVE: Rules = Rules {
         case_folding: true,
         rooted_symlinks: false,
     };
     /// A layer of a Linux container image.
-    pub const IMAGE_LAYER: Rules = Rules {
+    pub(crate) const IMAGE_LAYER: Rules = Rules {
         case_folding: false,
         rooted_symlinks: true,
     };
 }
 
 /// Add every hazard of `l` to `l.hazards`.
-pub fn scan(l: &mut Listing) {
+pub(crate) fn scan(l: &mut Listing) {
     scan_with(l, Rules::ARCHIVE);
 }
 
 /// Add every hazard of `l` under `rules` to `l.hazards`.
-pub fn scan_with(l: &mut Listing, rules: Rules) {
+pub(crate) fn scan_with(l: &mut Listing, rules: Rules) {
     let mut out = Vec::new();
     let mut seen: HashMap<&[u8], usize> = HashMap::new();
     let mut folded: HashMap<String, &[u8]> = HashMap::new();

@@ -267,13 +267,17 @@ fn docker(
 }
 
 /// An OCI layout directory.
-pub fn read_oci_dir(root: &Path, at: &str, limits: &Limits) -> Result<Listing, DiffError> {
+pub(crate) fn read_oci_dir(root: &Path, at: &str, limits: &Limits) -> Result<Listing, DiffError> {
     oci(&DirBlobs { root, limits, at }, at, limits)
 }
 
 /// The image view of a tar listing, if the tar is an OCI archive or a docker
 /// archive. The tar's own hazards are kept.
-pub fn from_tar(tar: &Listing, at: &str, limits: &Limits) -> Result<Option<Listing>, DiffError> {
+pub(crate) fn from_tar(
+    tar: &Listing,
+    at: &str,
+    limits: &Limits,
+) -> Result<Option<Listing>, DiffError> {
     let blobs = TarBlobs(tar, at, limits);
     let has = |n: &str| {
         tar.entries.iter().any(|e| {

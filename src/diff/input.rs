@@ -18,7 +18,7 @@ use std::path::Path;
 
 /// What a path named on the command line is.
 #[derive(Debug)]
-pub enum Named {
+pub(crate) enum Named {
     /// A directory (not reached through a symbolic link).
     Dir,
     /// A regular file, open for reading.
@@ -55,7 +55,7 @@ fn refused(what: String) -> Error {
 /// or socket (directly or as a link's target) and a link to a directory are
 /// `InvalidInput` errors saying what it is; nothing is opened that could
 /// block.
-pub fn open_named(path: &Path) -> std::io::Result<Named> {
+pub(crate) fn open_named(path: &Path) -> std::io::Result<Named> {
     use std::os::unix::fs::OpenOptionsExt;
     let own = std::fs::symlink_metadata(path)?;
     if own.is_dir() {
@@ -96,7 +96,7 @@ pub fn open_named(path: &Path) -> std::io::Result<Named> {
 /// last must be a directory, the last a regular file. A name that is
 /// absolute, empty or holds `..` or `.` components, or that passes through a
 /// symbolic link, is an `InvalidInput` error; a missing one `NotFound`.
-pub fn open_inside(root: &Path, rel: &[u8]) -> std::io::Result<(File, Metadata)> {
+pub(crate) fn open_inside(root: &Path, rel: &[u8]) -> std::io::Result<(File, Metadata)> {
     let comps: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
     if rel.is_empty()
         || comps

@@ -33,20 +33,20 @@
 //! assert!(report.differences[0].to_string().contains("\"a.txt\""));
 //! ```
 
-pub mod budget;
-pub mod compare;
+pub(crate) mod budget;
+pub(crate) mod compare;
 mod fuzz;
-pub mod hazards;
-pub mod image;
-pub mod input;
-pub mod model;
-pub mod nar;
-pub mod report;
-pub mod sniff;
-pub mod source;
-pub mod tar;
-pub mod text;
-pub mod zip;
+pub(crate) mod hazards;
+pub(crate) mod image;
+pub(crate) mod input;
+pub(crate) mod model;
+pub(crate) mod nar;
+pub(crate) mod report;
+pub(crate) mod sniff;
+pub(crate) mod source;
+pub(crate) mod tar;
+pub(crate) mod text;
+pub(crate) mod zip;
 
 use std::path::Path;
 

@@ -210,7 +210,7 @@ impl Listing {
     }
 }
 
-pub use crate::hash::hex;
+pub(crate) use crate::hash::hex;
 
 #[cfg(test)]
 mod tests {

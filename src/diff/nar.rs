@@ -44,7 +44,7 @@ fn io_to_diff(at: &str, format: Format, e: std::io::Error, limits: &Limits) -> D
 }
 
 /// List a NAR stream.
-pub fn read_nar(r: impl Read, at: &str, limits: &Limits) -> Result<Listing, DiffError> {
+pub(crate) fn read_nar(r: impl Read, at: &str, limits: &Limits) -> Result<Listing, DiffError> {
     let mut nar = NarReader::new(r);
     let mut listing = Listing::new(Format::Nar);
     let mut retained = 0u64;
@@ -88,7 +88,7 @@ pub fn read_nar(r: impl Read, at: &str, limits: &Limits) -> Result<Listing, Diff
 }
 
 /// List a directory tree without following symlinks, in name-byte order.
-pub fn read_dir(root: &Path, at: &str, limits: &Limits) -> Result<Listing, DiffError> {
+pub(crate) fn read_dir(root: &Path, at: &str, limits: &Limits) -> Result<Listing, DiffError> {
     let mut listing = Listing::new(Format::Directory);
     let mut retained = 0u64;
     let mut total = 0u64;

@@ -3,7 +3,7 @@
 
 /// What the first bytes of a stream say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sniff {
+pub(crate) enum Sniff {
     Gzip,
     Zstd,
     Zip,
@@ -13,13 +13,13 @@ pub enum Sniff {
 }
 
 impl Sniff {
-    pub fn is_container(self) -> bool {
+    pub(crate) fn is_container(self) -> bool {
         self != Sniff::Other
     }
 }
 
 /// Recognise a stream from its first 512 bytes (or all of it if shorter).
-pub fn sniff(b: &[u8]) -> Sniff {
+pub(crate) fn sniff(b: &[u8]) -> Sniff {
     if b.starts_with(&[0x1f, 0x8b]) {
         Sniff::Gzip
     } else if b.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {

@@ -16,7 +16,7 @@ use super::{hazards, image, input, nar, tar, zip};
 
 /// Read a file or directory given on the command line ([`input::open_named`]:
 /// a FIFO or device is refused, never waited on).
-pub fn read_path(path: &Path, limits: &Limits) -> Result<Listing, DiffError> {
+pub(crate) fn read_path(path: &Path, limits: &Limits) -> Result<Listing, DiffError> {
     let io = |source| DiffError::Io {
         path: path.to_path_buf(),
         source,
@@ -49,7 +49,7 @@ pub fn read_path(path: &Path, limits: &Limits) -> Result<Listing, DiffError> {
 }
 
 /// Read an artifact held in memory. `name` is its entry name when nested.
-pub fn read_bytes(
+pub(crate) fn read_bytes(
     raw: Arc<Vec<u8>>,
     at: &str,
     name: Option<&Name>,

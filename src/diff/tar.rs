@@ -36,7 +36,7 @@ pub(crate) fn kind(flag: u8) -> Kind {
 }
 
 /// List a tar stream; `budget` names the cap when the stream runs over.
-pub fn read(
+pub(crate) fn read(
     r: impl Read,
     format: Format,
     at: &str,

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 
 /// Text files up to this size get a unified diff.
-pub const TEXT_MAX: usize = 256 * 1024;
+pub(crate) const TEXT_MAX: usize = 256 * 1024;
 /// Lines of unified diff kept per entry.
 const DIFF_LINES: usize = 200;
 
 /// A unified diff when both sides are small UTF-8 text.
-pub fn unified(a: &[u8], b: &[u8]) -> Option<String> {
+pub(crate) fn unified(a: &[u8], b: &[u8]) -> Option<String> {
     if a.len() > TEXT_MAX || b.len() > TEXT_MAX || a.contains(&0) || b.contains(&0) {
         return None;
     }
@@ -92,7 +92,7 @@ fn parse(name: &[u8], data: &[u8]) -> Option<BTreeMap<String, String>> {
 
 /// Keys that differ between two JSON or TOML manifests (by entry name), or
 /// `None` when the entry is not a manifest or either side does not parse.
-pub fn manifest_keys(name: &[u8], a: &[u8], b: &[u8]) -> Option<Vec<KeyChange>> {
+pub(crate) fn manifest_keys(name: &[u8], a: &[u8], b: &[u8]) -> Option<Vec<KeyChange>> {
     let (a, b) = (parse(name, a)?, parse(name, b)?);
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();

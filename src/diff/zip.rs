@@ -434,7 +434,7 @@ fn entry_meta(
 }
 
 /// Read a zip archive held in memory.
-pub fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
+pub(crate) fn read(b: &[u8], at: &str, limits: &Limits) -> Result<Listing, DiffError> {
     let (count, cd_offset, _cd_size, comment, is64) = eocd(b, at)?;
     let records = central_records(b, at, count, cd_offset, limits)?;
     let mut listing = Listing::new(Format::Zip);

@@ -20,7 +20,7 @@ pub(super) struct Ctx<'a> {
 
 /// What the sweeper removes.
 #[derive(Debug)]
-pub enum Sweep {
+pub(crate) enum Sweep {
     /// A build's whole workspace, once its output is registered.
     Workspace(tempfile::TempDir),
     /// A part of a workspace no longer read (its sources and input copies,
@@ -31,7 +31,7 @@ pub enum Sweep {
 impl Sweep {
     /// Remove it, never following a link a build left in it
     /// ([`crate::fsutil::remove_tree`]); errors are left to `kiln store gc`.
-    pub fn remove(self) {
+    pub(crate) fn remove(self) {
         let path = match self {
             Sweep::Workspace(dir) => dir.keep(),
             Sweep::Tree(path) => path,

@@ -48,7 +48,7 @@ impl Swept<'_> {
 }
 
 /// Build every node of `plan` (cache hits are free); reports sorted by id.
-pub fn run<'a>(
+pub(crate) fn run<'a>(
     plan: &'a Plan<'a>,
     store: &'a Store,
     opts: &'a BuildOptions,

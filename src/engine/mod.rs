@@ -21,10 +21,10 @@
 
 mod context;
 mod error;
-pub mod execute;
+pub(crate) mod execute;
 mod options;
 mod origins;
-pub mod placement;
+pub(crate) mod placement;
 pub mod plan;
 mod post;
 mod report;

@@ -29,7 +29,7 @@ pub(super) struct Resolver<'a> {
 impl Resolver<'_> {
     /// The record of `origins`; the last report of an entry wins (a later
     /// image layer replaces an earlier one's file).
-    pub fn resolve(&self, origins: &Origins) -> Result<OriginsRecord, BuildError> {
+    pub(super) fn resolve(&self, origins: &Origins) -> Result<OriginsRecord, BuildError> {
         let mut artifacts: BTreeMap<String, BTreeMap<String, Source>> = BTreeMap::new();
         let mut objects = None;
         for (artifact, entry, origin) in origins.iter() {

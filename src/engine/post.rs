@@ -19,14 +19,14 @@ use crate::recipe::Recipe;
 /// What a post-release build builds: each recipe with the release it is
 /// built from, in dependency order, and the code recipes it skips.
 #[derive(Debug)]
-pub struct Selected<'r> {
+pub(super) struct Selected<'r> {
     pub nodes: Vec<(&'r Recipe, &'r Resolved)>,
     pub skipped: Vec<String>,
 }
 
 /// Select the images among `names` (all when empty) and the code inputs
 /// they need, those from `base`; refuse a code recipe named explicitly.
-pub fn select<'r>(
+pub(super) fn select<'r>(
     resolved: &'r Resolved,
     base: &'r Resolved,
     names: &[String],

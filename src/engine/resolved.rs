@@ -75,13 +75,13 @@ impl Resolved {
 
 /// The release a post release re-issues: `3.1.0.post1` → `3.1.0`, in the
 /// same scheme. `None` for a version that is not a post release.
-pub fn base_version(v: &Version) -> Option<Version> {
+pub(super) fn base_version(v: &Version) -> Option<Version> {
     v.post_base()
 }
 
 /// The base release of a post release, read at its tag: `None` when
 /// `version` is not a post release. A missing tag is bad input naming it.
-pub fn load_base(
+pub(super) fn load_base(
     opts: &BuildOptions,
     version: &ResolvedVersion,
 ) -> Result<Option<Box<Resolved>>, BuildError> {

@@ -23,7 +23,7 @@ use crate::surface::{self, Artifact, Job};
 
 /// What a surface produced, ready to register.
 #[derive(Debug)]
-pub struct Built {
+pub(super) struct Built {
     pub path: PathBuf,
     pub name: String,
     pub artifacts: Vec<Artifact>,

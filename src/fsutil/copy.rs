@@ -9,7 +9,7 @@ use super::Dir;
 
 /// How [`copy_tree`] makes what it copies.
 #[derive(Debug, Clone, Copy)]
-pub struct TreeCopy {
+pub(crate) struct TreeCopy {
     /// Mode of a copied file whose source is owner-executable, and of any
     /// other file; set exactly (the umask does not apply).
     pub exec_file: u32,
@@ -53,7 +53,12 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CopyError + '_ {
 /// Copy `src` (a file, a symlink, kept as a symlink, or a directory,
 /// entries in name order) to the new entry `dir/name`, never following a
 /// link on the destination side.
-pub fn copy_tree(src: &Path, dir: &Dir, name: &Path, how: &TreeCopy) -> Result<(), CopyError> {
+pub(crate) fn copy_tree(
+    src: &Path,
+    dir: &Dir,
+    name: &Path,
+    how: &TreeCopy,
+) -> Result<(), CopyError> {
     let dest = dir.join(name);
     let meta = std::fs::symlink_metadata(src).map_err(io_at(src))?;
     let ft = meta.file_type();
@@ -87,7 +92,12 @@ pub fn copy_tree(src: &Path, dir: &Dir, name: &Path, how: &TreeCopy) -> Result<(
 
 /// Copy the regular file `src` (never through a symlink) to `dir/name`
 /// (in the kernel where it can), as [`copy_tree`] copies a file.
-pub fn copy_regular(src: &Path, dir: &Dir, name: &Path, how: &TreeCopy) -> Result<(), CopyError> {
+pub(crate) fn copy_regular(
+    src: &Path,
+    dir: &Dir,
+    name: &Path,
+    how: &TreeCopy,
+) -> Result<(), CopyError> {
     use std::os::unix::fs::PermissionsExt;
     let dest = dir.join(name);
     let (mut from, meta) = super::open_regular(src).map_err(io_at(src))?;

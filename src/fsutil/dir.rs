@@ -21,7 +21,7 @@ use rustix::io::Errno;
 
 /// An open directory; `path` is only for messages.
 #[derive(Debug)]
-pub struct Dir {
+pub(crate) struct Dir {
     fd: OwnedFd,
     path: PathBuf,
 }
@@ -51,7 +51,7 @@ impl Dir {
     /// Open `path` as a directory. Links on the way to it and at it are
     /// followed: `path` is the caller's own (a store root, `--out`); what
     /// lies below it is reached through [`Dir::sub`].
-    pub fn open(path: &Path) -> io::Result<Dir> {
+    pub(crate) fn open(path: &Path) -> io::Result<Dir> {
         let fd = rustix::fs::openat(
             rustix::fs::CWD,
             path,
@@ -65,17 +65,17 @@ impl Dir {
     }
 
     /// The path this directory was opened as (for messages).
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// `path()/name`, for messages.
-    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+    pub(crate) fn join(&self, name: impl AsRef<Path>) -> PathBuf {
         self.path.join(name)
     }
 
     /// The subdirectory `name`; a symlink there is an `InvalidInput` error.
-    pub fn sub(&self, name: impl AsRef<Path>) -> io::Result<Dir> {
+    pub(crate) fn sub(&self, name: impl AsRef<Path>) -> io::Result<Dir> {
         let name = name.as_ref();
         let fd = rustix::fs::openat(&self.fd, name, DIR_FLAGS, Mode::empty()).map_err(|e| {
             let link = || {
@@ -98,7 +98,7 @@ impl Dir {
 
     /// The directory `rel` below this one, each component opened by
     /// [`Dir::sub`] (no `..`, no absolute path).
-    pub fn walk(&self, rel: &Path) -> io::Result<Dir> {
+    pub(crate) fn walk(&self, rel: &Path) -> io::Result<Dir> {
         let mut at = self.sub(".")?;
         for c in rel.components() {
             match c {
@@ -111,13 +111,13 @@ impl Dir {
     }
 
     /// Create the subdirectory `name` (mode `mode`, before the umask).
-    pub fn create_dir(&self, name: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+    pub(crate) fn create_dir(&self, name: impl AsRef<Path>, mode: u32) -> io::Result<()> {
         rustix::fs::mkdirat(&self.fd, name.as_ref(), Mode::from_raw_mode(mode))?;
         Ok(())
     }
 
     /// Set the mode of the directory `name` exactly (no umask).
-    pub fn set_mode(&self, name: impl AsRef<Path>, mode: u32) -> io::Result<()> {
+    pub(crate) fn set_mode(&self, name: impl AsRef<Path>, mode: u32) -> io::Result<()> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&self.fd, name.as_ref(), flags, Mode::empty())?;
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
@@ -125,7 +125,7 @@ impl Dir {
     }
 
     /// The subdirectory `name`, created if absent.
-    pub fn ensure_sub(&self, name: impl AsRef<Path>) -> io::Result<Dir> {
+    pub(crate) fn ensure_sub(&self, name: impl AsRef<Path>) -> io::Result<Dir> {
         match self.create_dir(name.as_ref(), 0o755) {
             Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
             _ => {}
@@ -135,7 +135,7 @@ impl Dir {
 
     /// What `name` is, without following it (a symlink is a symlink);
     /// `Ok(None)` when absent.
-    pub fn metadata(&self, name: impl AsRef<Path>) -> io::Result<Option<Metadata>> {
+    pub(crate) fn metadata(&self, name: impl AsRef<Path>) -> io::Result<Option<Metadata>> {
         let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         match rustix::fs::openat(&self.fd, name.as_ref(), flags, Mode::empty()) {
             Ok(fd) => Ok(Some(File::from(fd).metadata()?)),
@@ -146,7 +146,7 @@ impl Dir {
 
     /// Open the regular file `name` for reading: never through a symlink,
     /// never waiting on a FIFO; anything else is an `InvalidInput` error.
-    pub fn open_file(&self, name: impl AsRef<Path>) -> io::Result<File> {
+    pub(crate) fn open_file(&self, name: impl AsRef<Path>) -> io::Result<File> {
         let name = name.as_ref();
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&self.fd, name, flags, Mode::empty())
@@ -162,7 +162,7 @@ impl Dir {
     }
 
     /// The bytes of the regular file `name` ([`Dir::open_file`]).
-    pub fn read(&self, name: impl AsRef<Path>) -> io::Result<Vec<u8>> {
+    pub(crate) fn read(&self, name: impl AsRef<Path>) -> io::Result<Vec<u8>> {
         use std::io::Read;
         let mut bytes = Vec::new();
         self.open_file(name)?.read_to_end(&mut bytes)?;
@@ -171,7 +171,7 @@ impl Dir {
 
     /// Create the new file `name` for writing (never an existing entry,
     /// never through a link).
-    pub fn create_new(&self, name: impl AsRef<Path>, mode: u32) -> io::Result<File> {
+    pub(crate) fn create_new(&self, name: impl AsRef<Path>, mode: u32) -> io::Result<File> {
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&self.fd, name.as_ref(), flags, Mode::from_raw_mode(mode))?;
@@ -180,7 +180,7 @@ impl Dir {
 
     /// Open (creating if absent) the regular file `name` for writing
     /// without truncating it, never through a link: what a lock file is.
-    pub fn open_or_create(&self, name: impl AsRef<Path>) -> io::Result<File> {
+    pub(crate) fn open_or_create(&self, name: impl AsRef<Path>) -> io::Result<File> {
         let name = name.as_ref();
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
@@ -197,14 +197,14 @@ impl Dir {
     }
 
     /// Rename `from` to `to`, both in this directory (links are renamed as links).
-    pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
+    pub(crate) fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
         rustix::fs::renameat(&self.fd, from.as_ref(), &self.fd, to.as_ref())?;
         Ok(())
     }
 
     /// Give the entry `from` the second name `to` (a link gets a second
     /// link, never its target).
-    pub fn hard_link(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
+    pub(crate) fn hard_link(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<()> {
         rustix::fs::linkat(
             &self.fd,
             from.as_ref(),
@@ -216,20 +216,24 @@ impl Dir {
     }
 
     /// Create the symlink `name` pointing at `target`.
-    pub fn symlink(&self, target: impl AsRef<Path>, name: impl AsRef<Path>) -> io::Result<()> {
+    pub(crate) fn symlink(
+        &self,
+        target: impl AsRef<Path>,
+        name: impl AsRef<Path>,
+    ) -> io::Result<()> {
         rustix::fs::symlinkat(target.as_ref(), &self.fd, name.as_ref())?;
         Ok(())
     }
 
     /// The target of the symlink `name`.
-    pub fn read_link(&self, name: impl AsRef<Path>) -> io::Result<PathBuf> {
+    pub(crate) fn read_link(&self, name: impl AsRef<Path>) -> io::Result<PathBuf> {
         let t = rustix::fs::readlinkat(&self.fd, name.as_ref(), Vec::new())?;
         let bytes: OsString = std::os::unix::ffi::OsStringExt::from_vec(t.into_bytes());
         Ok(PathBuf::from(bytes))
     }
 
     /// The names in this directory (not `.` and `..`), sorted.
-    pub fn entries(&self) -> io::Result<Vec<OsString>> {
+    pub(crate) fn entries(&self) -> io::Result<Vec<OsString>> {
         let mut names = Vec::new();
         let mut d = rustix::fs::Dir::read_from(&self.fd)?;
         while let Some(e) = d.read() {
@@ -246,14 +250,8 @@ impl Dir {
     /// Remove the entry `name`: a file or symlink is unlinked (a link as a
     /// link), a directory emptied through descriptors (read-only
     /// directories made writable first) and removed. Absent is fine.
-    pub fn remove(&self, name: impl AsRef<Path>) -> io::Result<()> {
+    pub(crate) fn remove(&self, name: impl AsRef<Path>) -> io::Result<()> {
         remove_entry(self.fd.as_fd(), name.as_ref())
-    }
-
-    /// `fsync` the directory.
-    pub fn sync(&self) -> io::Result<()> {
-        rustix::fs::fsync(&self.fd)?;
-        Ok(())
     }
 }
 
@@ -301,7 +299,7 @@ fn empty(fd: &OwnedFd) -> io::Result<()> {
 /// Remove the file, symlink (as a link) or directory tree at `path`; absent
 /// is fine. The directory holding it is opened as the caller names it;
 /// from there on nothing is reached through a link.
-pub fn remove_tree(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -323,7 +321,7 @@ pub fn remove_tree(path: &Path) -> io::Result<()> {
 /// Remove `base/rel` as [`remove_tree`] does, reaching it from `base` (the
 /// caller's own directory) without following any link on the way: a
 /// directory of `rel` that is a link is an `InvalidInput` error.
-pub fn remove_below(base: &Path, rel: &Path) -> io::Result<()> {
+pub(crate) fn remove_below(base: &Path, rel: &Path) -> io::Result<()> {
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

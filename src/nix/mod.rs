@@ -25,7 +25,7 @@
 //! assert_eq!(base32::encode(&[0xff]), "7z");
 //! ```
 
-pub mod base16;
+pub(crate) mod base16;
 pub mod base32;
 pub mod nar;
 

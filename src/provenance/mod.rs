@@ -9,7 +9,7 @@
 //! Where each entry of each artifact came from is recorded beside it
 //! ([`origin`]) and named here by digest, as a `byproducts` descriptor.
 
-pub mod origin;
+pub(crate) mod origin;
 
 use std::collections::BTreeMap;
 
@@ -18,22 +18,22 @@ use serde_json::{json, Value};
 use crate::derive::{canonical_json, Derivation, DrvHash};
 
 /// The in-toto statement type.
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
+pub(crate) const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 /// The SLSA provenance predicate type.
-pub const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
+pub(crate) const PREDICATE_TYPE: &str = "https://slsa.dev/provenance/v1";
 /// kiln's build type URI.
-pub const BUILD_TYPE: &str = "https://kiln.invalid/build/v1";
+pub(crate) const BUILD_TYPE: &str = "https://kiln.invalid/build/v1";
 
 /// One file the statement is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subject {
+pub(crate) struct Subject {
     pub name: String,
     pub sha256: String,
 }
 
 /// Where the sources came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceInfo {
+pub(crate) struct SourceInfo {
     /// Full git commit id, when the project is a git repository.
     pub commit: Option<String>,
     /// Whether the working tree (not the commit) was read.
@@ -46,7 +46,7 @@ pub struct SourceInfo {
 /// are byte-identical — and each gets its own statement naming its own
 /// commit, version and derivation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildKey {
+pub(crate) struct BuildKey {
     pub drv: DrvHash,
     pub source: SourceInfo,
 }
@@ -54,7 +54,7 @@ pub struct BuildKey {
 impl BuildKey {
     /// The key's file-name token: 32 hex characters of a BLAKE3 digest of
     /// the derivation hash, the commit and the dirty flag.
-    pub fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         let mut h = blake3::Hasher::new();
         h.update(b"kiln-build-1\0");
         h.update(self.drv.as_str().as_bytes());
@@ -70,7 +70,7 @@ impl BuildKey {
 
     /// The build a statement describes, read back from it: its derivation,
     /// its `git+commit:` dependency and its `dirty` flag.
-    pub fn of_statement(statement: &Value) -> Option<BuildKey> {
+    pub(crate) fn of_statement(statement: &Value) -> Option<BuildKey> {
         let internal = statement.pointer("/predicate/buildDefinition/internalParameters")?;
         let drv = DrvHash::parse(internal.get("derivation")?.as_str()?)?;
         let dirty = internal.get("dirty")?.as_bool()?;
@@ -88,12 +88,12 @@ impl BuildKey {
 }
 
 /// Name of the per-entry provenance record in a statement's `byproducts`.
-pub const ORIGINS_NAME: &str = "kiln-entry-origins.json";
+pub(crate) const ORIGINS_NAME: &str = "kiln-entry-origins.json";
 
 /// Build the statement for `subjects` produced by `drv` (whose hash is
 /// `drv_hash`); `origins` is the SHA-256 (hex) of the output's per-entry
 /// provenance record, when there is one.
-pub fn statement(
+pub(crate) fn statement(
     drv: &Derivation,
     drv_hash: &DrvHash,
     source: &SourceInfo,
@@ -166,7 +166,7 @@ pub fn statement(
 }
 
 /// Canonical bytes of a statement, with a final newline.
-pub fn to_bytes(statement: &Value) -> Vec<u8> {
+pub(crate) fn to_bytes(statement: &Value) -> Vec<u8> {
     let mut b = canonical_json(statement);
     b.push(b'\n');
     b
@@ -176,7 +176,7 @@ pub fn to_bytes(statement: &Value) -> Vec<u8> {
 /// as stored) with only the subjects that are that artifact — the file
 /// `name`, or every file below `name/` for a directory artifact. Shared
 /// build facts repeat in each artifact's statement.
-pub fn for_artifact(statement: &[u8], name: &str) -> Result<Vec<u8>, serde_json::Error> {
+pub(crate) fn for_artifact(statement: &[u8], name: &str) -> Result<Vec<u8>, serde_json::Error> {
     let mut v: Value = serde_json::from_slice(statement)?;
     let dir = format!("{name}/");
     if let Some(Value::Array(subjects)) = v.get_mut("subject") {
@@ -209,7 +209,7 @@ struct WrittenDigest {
 /// The subjects of a statement as stored (the bytes [`to_bytes`] wrote); a
 /// statement without them, or with a subject lacking its name or SHA-256,
 /// does not read.
-pub fn subjects(statement: &[u8]) -> Result<Vec<Subject>, serde_json::Error> {
+pub(crate) fn subjects(statement: &[u8]) -> Result<Vec<Subject>, serde_json::Error> {
     let written: Written = serde_json::from_slice(statement)?;
     Ok(written
         .subject
@@ -223,7 +223,7 @@ pub fn subjects(statement: &[u8]) -> Result<Vec<Subject>, serde_json::Error> {
 
 /// The SHA-256 (hex) of the per-entry provenance record a statement names,
 /// if it names one.
-pub fn origins_digest(statement: &Value) -> Option<&str> {
+pub(crate) fn origins_digest(statement: &Value) -> Option<&str> {
     statement
         .pointer("/predicate/runDetails/byproducts")?
         .as_array()?

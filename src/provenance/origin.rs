@@ -219,7 +219,7 @@ impl OriginsRecord {
 }
 
 /// The `-old`/`+new` lines that turn `before` into `after` (at most 20).
-pub fn edit_lines(before: &[u8], after: &[u8]) -> Vec<String> {
+pub(crate) fn edit_lines(before: &[u8], after: &[u8]) -> Vec<String> {
     let (a, b) = (
         String::from_utf8_lossy(before),
         String::from_utf8_lossy(after),

@@ -3,7 +3,7 @@
 use super::model::{Client, Kind, Registry};
 
 /// The client of `registry`.
-pub fn client(registry: &Registry) -> Box<dyn Client + '_> {
+pub(super) fn client(registry: &Registry) -> Box<dyn Client + '_> {
     match registry.kind {
         Kind::Oci => Box::new(super::oci::Oci::new(registry)),
         Kind::Npm => Box::new(super::npm::Npm::new(registry)),

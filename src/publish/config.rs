@@ -12,7 +12,7 @@ use super::model::{Auth, Kind, Registry, Secret};
 
 /// What the environment says about registries, read once by the caller.
 #[derive(Debug, Clone, Default)]
-pub struct Environment {
+pub(crate) struct Environment {
     /// The home directory (`~/.pypirc`).
     pub home: Option<PathBuf>,
     /// `TWINE_USERNAME`, `TWINE_PASSWORD`.
@@ -28,7 +28,10 @@ pub struct Environment {
 }
 
 /// `[publish]`: `recipe = "registry"` or `recipe = ["a", "b"]`.
-pub fn targets(file: &Path, text: &str) -> Result<BTreeMap<String, Vec<String>>, PublishError> {
+pub(super) fn targets(
+    file: &Path,
+    text: &str,
+) -> Result<BTreeMap<String, Vec<String>>, PublishError> {
     let bad = |key: &str, reason: &str| PublishError::Config {
         file: file.to_path_buf(),
         key: key.to_string(),
@@ -82,7 +85,7 @@ fn check_name(n: &str) -> Result<(), String> {
 
 /// `--registry NAME=URL`, checked: a name, and an http(s) URL without
 /// user information (credentials come from the native configuration).
-pub fn parse_override(arg: &str) -> Result<(String, String), PublishError> {
+pub(crate) fn parse_override(arg: &str) -> Result<(String, String), PublishError> {
     let bad = |reason: &str| PublishError::RegistryArg {
         arg: arg.split('@').next_back().unwrap_or_default().to_string(),
         reason: reason.to_string(),
@@ -109,7 +112,7 @@ pub fn parse_override(arg: &str) -> Result<(String, String), PublishError> {
 
 /// The registry `name` of `kind`: its URL from `--registry`, else the
 /// native configuration, else the public default of that name.
-pub fn registry(
+pub(super) fn registry(
     name: &str,
     kind: Kind,
     overrides: &[(String, String)],
@@ -277,7 +280,7 @@ fn looks_like_host(s: &str) -> bool {
 
 /// The repository on the target registry: the recipe's `[oci] repository`
 /// without its own registry host (`example.org/team/app` → `team/app`).
-pub fn oci_repository(repository: &str) -> String {
+pub(super) fn oci_repository(repository: &str) -> String {
     match repository.split_once('/') {
         Some((first, rest)) if looks_like_host(first) => rest.to_string(),
         _ => repository.to_string(),

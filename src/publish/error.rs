@@ -14,7 +14,7 @@ use crate::store::StoreError;
 /// registry's read API spells them.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {} {version} already holds {} with other bytes (registry digest {theirs}, ours {ours}); nothing was uploaded", shown(registry), shown(package), shown(file))]
-pub struct Conflict {
+pub(crate) struct Conflict {
     pub registry: String,
     pub package: String,
     pub version: String,
@@ -25,7 +25,7 @@ pub struct Conflict {
 
 /// Why a publish stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub(crate) enum PublishError {
     #[error(transparent)]
     Build(Box<BuildError>),
     #[error(transparent)]

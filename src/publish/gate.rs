@@ -15,7 +15,7 @@ use crate::version::resolve::BuildStatus;
 
 /// One built recipe: its artifacts, each with the store file it is.
 #[derive(Debug)]
-pub struct Built {
+pub(super) struct Built {
     pub recipe: String,
     pub surface: Surface,
     /// Where the recipe's surface publishes (`SurfaceKind::publication`).
@@ -25,7 +25,7 @@ pub struct Built {
 
 /// The release tag this build is at; an error for a dev build, an
 /// explicit `--version`, or a working tree.
-pub fn release(resolved: &Resolved) -> Result<String, PublishError> {
+pub(super) fn release(resolved: &Resolved) -> Result<String, PublishError> {
     let version = resolved.version.canonical.to_string();
     let refuse = |reason: &str| PublishError::NotRelease {
         version: version.clone(),
@@ -48,7 +48,7 @@ pub fn release(resolved: &Resolved) -> Result<String, PublishError> {
 
 /// Each recipe of `selected`, as this store holds it: built (never built
 /// here), and every artifact file's SHA-256 and size as sealed.
-pub fn built(
+pub(super) fn built(
     plan: &Plan<'_>,
     store: &Store,
     selected: &[String],

@@ -19,11 +19,11 @@ const FIRST_DELAY: Duration = Duration::from_millis(250);
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The most of a response body read (indexes and JSON documents).
-pub const BODY_LIMIT: u64 = 64 << 20;
+pub(super) const BODY_LIMIT: u64 = 64 << 20;
 
 /// A response: its status, the headers a client needs, its body.
 #[derive(Debug)]
-pub struct Response {
+pub(super) struct Response {
     pub status: u16,
     /// `Location` (an OCI upload session).
     pub location: Option<String>,
@@ -32,14 +32,14 @@ pub struct Response {
 
 /// An HTTP client for one registry.
 #[derive(Debug)]
-pub struct Http {
+pub(super) struct Http {
     agent: ureq::Agent,
     registry: String,
 }
 
 /// The method of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(super) enum Method {
     Get,
     Head,
     Post,
@@ -48,7 +48,7 @@ pub enum Method {
 
 /// What a request sends: method, URL, `Accept`, and a body with its type.
 #[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+pub(super) struct Request<'a> {
     pub method: Method,
     pub url: &'a str,
     pub accept: Option<&'a str>,
@@ -56,7 +56,7 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn get(url: &'a str) -> Request<'a> {
+    pub(super) fn get(url: &'a str) -> Request<'a> {
         Request {
             method: Method::Get,
             url,
@@ -65,7 +65,7 @@ impl<'a> Request<'a> {
         }
     }
 
-    pub fn with(method: Method, url: &'a str) -> Request<'a> {
+    pub(super) fn with(method: Method, url: &'a str) -> Request<'a> {
         Request {
             method,
             ..Request::get(url)
@@ -82,7 +82,7 @@ enum Attempt {
 }
 
 impl Http {
-    pub fn new(registry: &str) -> Http {
+    pub(super) fn new(registry: &str) -> Http {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             // A redirect elsewhere would take the credentials along.
@@ -101,7 +101,11 @@ impl Http {
 
     /// Send `req` until it gets an answer that is not transient; that
     /// answer's status is the caller's to judge.
-    pub fn request(&self, req: Request<'_>, auth: Option<&Auth>) -> Result<Response, PublishError> {
+    pub(super) fn request(
+        &self,
+        req: Request<'_>,
+        auth: Option<&Auth>,
+    ) -> Result<Response, PublishError> {
         let mut delay = FIRST_DELAY;
         let mut last = String::new();
         for n in 1..=ATTEMPTS {
@@ -209,7 +213,7 @@ impl Http {
     }
 
     /// The error for an answer a client did not expect.
-    pub fn refused(&self, url: &str, status: u16) -> PublishError {
+    pub(super) fn refused(&self, url: &str, status: u16) -> PublishError {
         let reason = ureq::http::StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())

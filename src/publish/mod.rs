@@ -30,15 +30,15 @@ mod steps;
 use crate::engine::{BuildOptions, Plan, Resolved};
 use crate::store::{Publication, Store};
 
-pub use config::{parse_override, Environment};
-pub use error::PublishError;
-pub use model::{Action, Auth, Item, Kind, PublishReport, Registry, Secret, Step};
+pub(crate) use config::{parse_override, Environment};
+pub(crate) use error::PublishError;
+pub(crate) use model::{Action, PublishReport, Registry, Secret, Step};
 
 use model::Uploaded;
 
 /// What `kiln publish` is asked.
 #[derive(Debug, Clone, Default)]
-pub struct PublishOptions {
+pub(crate) struct PublishOptions {
     /// The release build's options (recipes: the ones to publish; empty:
     /// every recipe `[publish]` names).
     pub build: BuildOptions,
@@ -50,7 +50,7 @@ pub struct PublishOptions {
 }
 
 /// `kiln publish`: the gate, the plan, then the uploads in plan order.
-pub fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishError> {
+pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishError> {
     let resolved = Resolved::load(&opts.build)?;
     let tag = gate::release(&resolved)?;
     let targets = targets(&resolved)?;

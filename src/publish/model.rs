@@ -12,24 +12,16 @@ use serde::Serialize;
 /// was pushed come first, those that cannot (PyPI) last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub(crate) enum Kind {
     Oci,
     Npm,
     Pypi,
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Oci => "oci",
-            Kind::Npm => "npm",
-            Kind::Pypi => "pypi",
-        }
-    }
-
     /// The kind of registry a surface's artifacts go to, of those kiln
     /// publishes to; `None` for the others (cargo registries: not yet).
-    pub fn of(p: crate::surface::Publication) -> Option<Kind> {
+    pub(crate) fn of(p: crate::surface::Publication) -> Option<Kind> {
         use crate::surface::Publication;
         match p {
             Publication::Pypi => Some(Kind::Pypi),
@@ -42,10 +34,10 @@ impl Kind {
 
 /// A credential: kept out of every `Debug`, `Display` and serialisation.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub(crate) struct Secret(String);
 
 impl Secret {
-    pub fn new(s: String) -> Secret {
+    pub(crate) fn new(s: String) -> Secret {
         Secret(s)
     }
 
@@ -64,14 +56,14 @@ impl std::fmt::Debug for Secret {
 /// Credentials: HTTP basic, as `~/.pypirc`, `TWINE_*` and `auth.json`
 /// give them, or a bearer token, as `.npmrc`'s `_authToken` does.
 #[derive(Debug, Clone)]
-pub enum Auth {
+pub(crate) enum Auth {
     Basic { username: String, password: Secret },
     Bearer(Secret),
 }
 
 /// One configured registry.
 #[derive(Debug, Clone, Serialize)]
-pub struct Registry {
+pub(crate) struct Registry {
     /// Its name in `[publish]`, `--registry` and the native configuration.
     pub name: String,
     pub kind: Kind,
@@ -87,7 +79,7 @@ pub struct Registry {
 
 /// One artifact of the release build, to go to one registry.
 #[derive(Debug, Clone, Serialize)]
-pub struct Item {
+pub(crate) struct Item {
     pub recipe: String,
     /// Index into the plan's registries.
     #[serde(skip)]
@@ -119,7 +111,7 @@ pub struct Item {
 /// A file a registry holds for one version of a package (named as
 /// [`Item::remote`], with its digest as [`Item::digest`] spells it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteFile {
+pub(super) struct RemoteFile {
     pub file: String,
     pub digest: String,
 }
@@ -127,7 +119,7 @@ pub struct RemoteFile {
 /// What a step will do, or did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Action {
+pub(crate) enum Action {
     /// The registry does not have it: upload.
     Upload,
     /// The registry has these very bytes (an earlier run): skip.
@@ -139,7 +131,7 @@ pub enum Action {
 /// One step of the plan: an item, what happens to it, and whether this
 /// store recorded an earlier upload of it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Step {
+pub(crate) struct Step {
     pub registry: String,
     #[serde(flatten)]
     pub item: Item,
@@ -149,7 +141,7 @@ pub struct Step {
 
 /// The result of [`super::publish`].
 #[derive(Debug, Clone, Serialize)]
-pub struct PublishReport {
+pub(crate) struct PublishReport {
     pub version: String,
     pub tag: String,
     pub dry_run: bool,
@@ -159,7 +151,7 @@ pub struct PublishReport {
 
 /// What a registry said to an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uploaded {
+pub(super) enum Uploaded {
     Accepted,
     /// It holds a file of that name already (a rerun after a lost answer,
     /// or a race): the caller looks again at what it holds.
@@ -168,7 +160,7 @@ pub enum Uploaded {
 
 /// One registry kind's client: its read API (which files a version
 /// already has, with their digests) and its upload API.
-pub trait Client {
+pub(super) trait Client {
     /// The files `version` of `package` has on the registry (empty: none).
     fn listing(&self, package: &str, version: &str) -> Result<Vec<RemoteFile>, PublishError>;
     /// Upload one artifact.

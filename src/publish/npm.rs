@@ -19,13 +19,13 @@ const MANIFEST_LIMIT: u64 = 4 << 20;
 
 /// The client of one npm registry.
 #[derive(Debug)]
-pub struct Npm<'a> {
+pub(super) struct Npm<'a> {
     registry: &'a Registry,
     http: Http,
 }
 
 impl<'a> Npm<'a> {
-    pub fn new(registry: &'a Registry) -> Npm<'a> {
+    pub(super) fn new(registry: &'a Registry) -> Npm<'a> {
         Npm {
             registry,
             http: Http::new(&registry.name),

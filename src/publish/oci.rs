@@ -21,7 +21,7 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.o
 
 /// The client of one OCI registry.
 #[derive(Debug)]
-pub struct Oci<'a> {
+pub(super) struct Oci<'a> {
     registry: &'a Registry,
     http: Http,
     /// Repositories this client pushed to: blobs are mounted from them.
@@ -57,7 +57,7 @@ struct Push {
 }
 
 impl<'a> Oci<'a> {
-    pub fn new(registry: &'a Registry) -> Oci<'a> {
+    pub(super) fn new(registry: &'a Registry) -> Oci<'a> {
         Oci {
             registry,
             http: Http::new(&registry.name),

@@ -17,7 +17,7 @@ const METADATA_LIMIT: u64 = 4 << 20;
 
 /// A distribution's core metadata, as its headers and description.
 #[derive(Debug, Clone)]
-pub struct Metadata {
+pub(super) struct Metadata {
     pub name: String,
     pub version: String,
     /// Every header in order, `(Name, value)`.
@@ -27,7 +27,7 @@ pub struct Metadata {
 
 /// The core metadata inside a wheel (`*.dist-info/METADATA`) or an sdist
 /// (`<base>/PKG-INFO`).
-pub fn metadata(path: &Path, file: &str) -> Result<Metadata, PublishError> {
+pub(super) fn metadata(path: &Path, file: &str) -> Result<Metadata, PublishError> {
     let bad = |reason: String| PublishError::Artifact {
         file: file.to_string(),
         reason,
@@ -124,7 +124,7 @@ fn field_name(header: &str) -> String {
 }
 
 /// PEP 503's normalised project name.
-pub fn normalise(name: &str) -> String {
+pub(super) fn normalise(name: &str) -> String {
     let mut out = String::new();
     let mut sep = false;
     for c in name.chars() {
@@ -154,13 +154,13 @@ fn file_version(file: &str) -> Option<&str> {
 
 /// The client of one PyPI-compatible registry.
 #[derive(Debug)]
-pub struct Pypi<'a> {
+pub(super) struct Pypi<'a> {
     registry: &'a Registry,
     http: Http,
 }
 
 impl<'a> Pypi<'a> {
-    pub fn new(registry: &'a Registry) -> Pypi<'a> {
+    pub(super) fn new(registry: &'a Registry) -> Pypi<'a> {
         Pypi {
             registry,
             http: Http::new(&registry.name),

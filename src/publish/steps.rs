@@ -14,7 +14,7 @@ use super::model::{Action, Item, Kind, Registry, RemoteFile, Step};
 use crate::store::Store;
 
 /// The registries and the items of a publish, in upload order.
-pub fn items(
+pub(super) fn items(
     built: &[Built],
     targets: &BTreeMap<String, Vec<String>>,
     overrides: &[(String, String)],
@@ -117,7 +117,7 @@ fn item(
 
 /// Each item's step, after asking its registry what it holds of the
 /// version; the first conflict is the error.
-pub fn steps(
+pub(super) fn steps(
     registries: &[Registry],
     items: Vec<Item>,
     store: &Store,
@@ -163,7 +163,7 @@ pub fn steps(
 }
 
 /// A remote file of the version that is not this very item's bytes.
-pub fn conflict(
+pub(super) fn conflict(
     registry: &Registry,
     package: &str,
     version: &str,

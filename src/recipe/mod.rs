@@ -9,16 +9,16 @@
 //! - [`project`]: every recipe of a project, matrix cells, the input graph;
 //! - [`load`]: reading the recipe files from a [`Checkout`](crate::source::Checkout).
 
-pub mod error;
+pub(crate) mod error;
 pub mod load;
 /// The release policy lives with the version engine (`crate::version::policy`);
 /// re-exported here because it is read from `recipes/release.toml`.
 pub use crate::version::policy;
-pub mod oci;
-pub mod project;
-pub mod schema;
-pub mod template;
-pub mod validate;
+pub(crate) mod oci;
+pub(crate) mod project;
+pub(crate) mod schema;
+pub(crate) mod template;
+pub(crate) mod validate;
 
 pub use error::RecipeError;
 pub use project::{Recipe, Recipes};

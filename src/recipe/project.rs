@@ -134,14 +134,14 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Whether `path` names a recipe file: `recipes/<name>.toml` other than
 /// `release.toml`.
-pub fn is_recipe_file(path: &Path) -> bool {
+pub(crate) fn is_recipe_file(path: &Path) -> bool {
     path.extension().is_some_and(|x| x == "toml")
         && path.file_name().is_some_and(|n| n != "release.toml")
 }
 
 /// Parse one recipe file's text. A type error names the key whose value it
 /// is about (`source = 5`: key `source`).
-pub fn parse_recipe(file: &Path, text: &str) -> Result<WrittenRecipe, RecipeError> {
+pub(crate) fn parse_recipe(file: &Path, text: &str) -> Result<WrittenRecipe, RecipeError> {
     toml_edit::de::from_str::<WrittenRecipe>(text).map_err(|e| {
         let message = e.message().trim().to_string();
         let key = e.span().and_then(|s| key_at(text, s.start));
@@ -202,7 +202,7 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 /// The 1-based line where `key` (a dotted path with `[i]` indices, as error
 /// messages spell it: `command.outputs[0]`, `map[1].from`) is written in a
 /// TOML document, or the line of its closest written parent.
-pub fn key_line(text: &str, key: &str) -> Option<usize> {
+pub(crate) fn key_line(text: &str, key: &str) -> Option<usize> {
     let doc = toml_edit::ImDocument::parse(text).ok()?;
     let mut item: &toml_edit::Item = doc.as_item();
     let mut best = None;

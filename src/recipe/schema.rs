@@ -74,7 +74,7 @@ pub const HOST_INPUTS: &[&str] = &["cargo-registry"];
 /// Host inputs of `sdist`/`wheel` recipes in backend mode: `python-wheels`
 /// is a directory of wheels (`KILN_PYTHON_WHEELS`) put on the backend's
 /// `sys.path`, read-only.
-pub const PYTHON_HOST_INPUTS: &[&str] = &["python-wheels"];
+pub(crate) const PYTHON_HOST_INPUTS: &[&str] = &["python-wheels"];
 
 /// One recipe file, validated: the keys every surface shares, and the
 /// surface with its typed table ([`SurfaceSpec`]). It is made from the
@@ -147,7 +147,7 @@ impl SurfaceSpec {
 /// surface table, which `validate` checks is the surface's own.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct WrittenRecipe {
+pub(crate) struct WrittenRecipe {
     /// Recipe name (default: the file stem).
     pub name: Option<String>,
     pub surface: Surface,
@@ -180,7 +180,7 @@ pub struct WrittenRecipe {
 impl WrittenRecipe {
     /// The surface tables written, by table name and the surface each
     /// belongs to.
-    pub fn tables(&self) -> [(bool, &'static str, Surface); 8] {
+    pub(crate) fn tables(&self) -> [(bool, &'static str, Surface); 8] {
         [
             (self.command.is_some(), "command", Surface::Command),
             (self.crate_.is_some(), "crate", Surface::Crate),
@@ -328,7 +328,7 @@ mod limit {
         Ok(v as u64)
     }
 
-    pub fn timeout_seconds<'de, D: Deserializer<'de>>(
+    pub(super) fn timeout_seconds<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<NonZeroU64>, D::Error> {
         Ok(NonZeroU64::new(positive(
@@ -338,11 +338,15 @@ mod limit {
         )?))
     }
 
-    pub fn memory_mib<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU64>, D::Error> {
+    pub(super) fn memory_mib<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<NonZeroU64>, D::Error> {
         Ok(NonZeroU64::new(positive(d, "memory-mib", 1 << 40)?))
     }
 
-    pub fn max_processes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NonZeroU32>, D::Error> {
+    pub(super) fn max_processes<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<NonZeroU32>, D::Error> {
         Ok(NonZeroU32::new(
             positive(d, "max-processes", u64::from(u32::MAX))? as u32,
         ))
@@ -475,7 +479,7 @@ pub struct WheelSection {
 /// A `map` source below an input mount, `inputs/<mount>[/<path>]`, split
 /// into the mount and the path inside it (empty for the mount itself);
 /// `None` for a path in the project.
-pub fn input_mount(from: &str) -> Option<(&str, &str)> {
+pub(crate) fn input_mount(from: &str) -> Option<(&str, &str)> {
     let rest = from.strip_prefix("inputs/")?;
     Some(rest.split_once('/').unwrap_or((rest, "")))
 }

@@ -15,7 +15,7 @@ pub enum TemplateError {
 }
 
 /// Expand `{var}` placeholders; `{{` and `}}` are literal braces.
-pub fn render_template(
+pub(crate) fn render_template(
     template: &str,
     vars: &BTreeMap<&str, &str>,
 ) -> Result<String, TemplateError> {

@@ -25,7 +25,7 @@ pub(crate) fn invalid(
 }
 
 /// Check a relative path written in a recipe: no absolute paths, no `..`.
-pub fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeError> {
+pub(crate) fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeError> {
     if value.starts_with('/') {
         return Err(invalid(file, key, value, "must be a relative path"));
     }
@@ -50,7 +50,7 @@ pub fn check_relative(file: &Path, key: &str, value: &str) -> Result<(), RecipeE
 
 /// The most cells a recipe's matrix may expand to: the product of the
 /// axes' lengths is checked before anything is expanded.
-pub const MAX_MATRIX_CELLS: usize = 256;
+pub(crate) const MAX_MATRIX_CELLS: usize = 256;
 
 /// Check one parsed recipe file (paths, globs, mounts, matrix axes,
 /// surface tables and host inputs) and type its surface table.

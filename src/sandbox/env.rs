@@ -20,23 +20,21 @@ use std::collections::BTreeMap;
 use super::error::SandboxError;
 
 /// The (non-existent) home directory.
-pub const HOME: &str = "/homeless-shelter";
+pub(crate) const HOME: &str = "/homeless-shelter";
 /// Where the workspace is mounted.
-pub const BUILD_DIR: &str = "/build";
+pub(crate) const BUILD_DIR: &str = "/build";
 /// The scratch tmpfs.
-pub const TMP_DIR: &str = "/tmp";
+pub(crate) const TMP_DIR: &str = "/tmp";
 /// The directory of tool symlinks, the whole `PATH`.
-pub const TOOLS_BIN: &str = "/kiln/bin";
+pub(crate) const TOOLS_BIN: &str = "/kiln/bin";
 /// Where tool installation prefixes outside the system directories are mounted.
-pub const TOOLS_ROOT: &str = "/kiln/tools";
+pub(crate) const TOOLS_ROOT: &str = "/kiln/tools";
 /// uid and gid of the build user inside the sandbox.
-pub const BUILD_UID: u32 = 1000;
-pub const BUILD_GID: u32 = 100;
-/// The umask of every build process.
-pub const UMASK: &str = "022";
+pub(crate) const BUILD_UID: u32 = 1000;
+pub(crate) const BUILD_GID: u32 = 100;
 
 /// Variables the sandbox sets itself; a recipe cannot set them.
-pub const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "HOME",
     "LC_ALL",
     "PATH",
@@ -48,7 +46,7 @@ pub const RESERVED: &[&str] = &[
 /// The complete environment of a build process: the fixed variables plus
 /// `extra`. `path` and `tmpdir` are the in-sandbox values (`/kiln/bin`,
 /// `/tmp`) or, without a sandbox, their host stand-ins.
-pub fn build_env(
+pub(crate) fn build_env(
     extra: &BTreeMap<String, String>,
     source_date_epoch: u64,
     path: &str,

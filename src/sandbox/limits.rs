@@ -41,11 +41,11 @@ pub struct Limits {
 }
 
 /// Default `timeout-seconds`.
-pub const DEFAULT_TIMEOUT_SECONDS: u64 = 3600;
+pub(crate) const DEFAULT_TIMEOUT_SECONDS: u64 = 3600;
 /// Default `memory-mib`.
-pub const DEFAULT_MEMORY_MIB: u64 = 8192;
+pub(crate) const DEFAULT_MEMORY_MIB: u64 = 8192;
 /// Default `max-processes`.
-pub const DEFAULT_MAX_PROCESSES: u32 = 4096;
+pub(crate) const DEFAULT_MAX_PROCESSES: u32 = 4096;
 
 impl Default for Limits {
     fn default() -> Self {

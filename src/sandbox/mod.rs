@@ -64,11 +64,11 @@
 mod cargo_home;
 mod cgroup;
 mod elf;
-pub mod env;
+pub(crate) mod env;
 mod error;
 mod interp;
 mod layout;
-pub mod limits;
+pub(crate) mod limits;
 mod process;
 mod spawn;
 mod spec;

@@ -69,7 +69,7 @@ pub(super) struct FileStamp {
 
 impl FileStamp {
     /// The stamp of `path` (following symlinks), if it can be read.
-    pub fn of(path: &Path) -> Option<FileStamp> {
+    pub(super) fn of(path: &Path) -> Option<FileStamp> {
         let m = std::fs::metadata(path).ok()?;
         Some(FileStamp {
             dev: m.dev(),
@@ -82,7 +82,7 @@ impl FileStamp {
 
     /// Whether the file changed so recently (or in the future) that a
     /// further change might not move its timestamps.
-    pub fn is_racy(&self, now_ns: i128) -> bool {
+    pub(super) fn is_racy(&self, now_ns: i128) -> bool {
         self.mtime_ns.max(self.ctime_ns) > now_ns - RACY_NS
     }
 
@@ -200,7 +200,7 @@ pub(super) struct IdentityKey {
 
 impl IdentityKey {
     /// Key of the canonical binary `real` as it is now.
-    pub fn of(real: &Path) -> Option<IdentityKey> {
+    pub(super) fn of(real: &Path) -> Option<IdentityKey> {
         let stamp = FileStamp::of(real)?;
         let mut k = KeyHasher::new(b"identity");
         k.bytes(real.as_os_str().as_bytes());
@@ -220,7 +220,7 @@ pub(super) struct WhichKey {
 
 impl WhichKey {
     /// Everything rustup's choice of toolchain for `tool` in `dir` depends on.
-    pub fn of(tool: &str, proxy: &Path, dir: &Path, now_ns: i128) -> Option<WhichKey> {
+    pub(super) fn of(tool: &str, proxy: &Path, dir: &Path, now_ns: i128) -> Option<WhichKey> {
         let mut k = KeyHasher::new(b"rustup-which");
         let mut racy = false;
         k.bytes(tool.as_bytes());
@@ -309,7 +309,7 @@ fn rustup_home() -> Option<PathBuf> {
 }
 
 impl<'a> ToolCache<'a> {
-    pub fn new(dir: &'a Path) -> Self {
+    pub(super) fn new(dir: &'a Path) -> Self {
         ToolCache { dir }
     }
 
@@ -345,7 +345,11 @@ impl<'a> ToolCache<'a> {
 
     /// The cached `(sha256, version, version_ok)` of `real`, if `key`
     /// still describes it.
-    pub fn identity(&self, real: &Path, key: &IdentityKey) -> Option<(String, String, bool)> {
+    pub(super) fn identity(
+        &self,
+        real: &Path,
+        key: &IdentityKey,
+    ) -> Option<(String, String, bool)> {
         let e: IdentityEntry = self.read("id", &key.key)?;
         (e.key == key.key && Path::new(&e.path) == real && is_sha256_hex(&e.sha256)).then_some((
             e.sha256,
@@ -356,7 +360,7 @@ impl<'a> ToolCache<'a> {
 
     /// The cached closure of `real` (keyed like its identity), if no library
     /// and no searched directory changed since.
-    pub fn closure(&self, key: &IdentityKey) -> Option<Vec<CachedLib>> {
+    pub(super) fn closure(&self, key: &IdentityKey) -> Option<Vec<CachedLib>> {
         let e: ClosureEntry = self.read("elf", &key.key)?;
         let libs_same = e
             .libs
@@ -368,7 +372,7 @@ impl<'a> ToolCache<'a> {
 
     /// Record a closure computed for the binary of `key`, unless a file of it
     /// changed too recently to be trusted.
-    pub fn store_closure(
+    pub(super) fn store_closure(
         &self,
         key: &IdentityKey,
         now_ns: i128,
@@ -397,7 +401,7 @@ impl<'a> ToolCache<'a> {
 
     /// The key of a tree digest: the root and every walked entry's relative
     /// path and stamp (files, directories) or target (symlinks).
-    pub fn tree_key(
+    pub(super) fn tree_key(
         &self,
         root: &Path,
         stamps: &[(PathBuf, FileStamp)],
@@ -419,13 +423,13 @@ impl<'a> ToolCache<'a> {
     }
 
     /// A cached tree digest.
-    pub fn tree(&self, key: &str) -> Option<String> {
+    pub(super) fn tree(&self, key: &str) -> Option<String> {
         let e: TreeEntry = self.read("tree", key)?;
         (e.key == key && is_sha256_hex(&e.digest)).then_some(e.digest)
     }
 
     /// Record a tree digest (the caller checked the tree did not change).
-    pub fn store_tree(&self, key: &str, digest: &str) {
+    pub(super) fn store_tree(&self, key: &str, digest: &str) {
         let entry = TreeEntry {
             key: key.to_string(),
             digest: digest.to_string(),
@@ -435,7 +439,7 @@ impl<'a> ToolCache<'a> {
 
     /// Record the identity computed for `real`, if the binary was not changed
     /// while it was computed and its timestamps are old enough to be trusted.
-    pub fn store_identity(
+    pub(super) fn store_identity(
         &self,
         real: &Path,
         before: &IdentityKey,
@@ -464,7 +468,7 @@ impl<'a> ToolCache<'a> {
 
     /// The cached answer of `rustup which` (as printed) and its canonical
     /// binary, if the key matches and the binary is still the same file.
-    pub fn which(&self, tool: &str, key: &WhichKey) -> Option<(PathBuf, PathBuf)> {
+    pub(super) fn which(&self, tool: &str, key: &WhichKey) -> Option<(PathBuf, PathBuf)> {
         let e: WhichEntry = self.read("which", &key.key)?;
         if e.key != key.key || e.tool != tool {
             return None;
@@ -477,7 +481,7 @@ impl<'a> ToolCache<'a> {
 
     /// Record a `rustup which` answer computed under `before` (a key taken
     /// before running rustup) if nothing changed meanwhile (`after`).
-    pub fn store_which(
+    pub(super) fn store_which(
         &self,
         tool: &str,
         before: &WhichKey,

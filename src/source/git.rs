@@ -540,7 +540,7 @@ impl Repo {
 /// Paths under `dir` that git's index tracks, relative to `dir`
 /// (`/`-separated); empty when `dir` is in no git work tree. Read-only:
 /// `ls-files` reads the index and never rewrites it.
-pub fn tracked_under(dir: &Path) -> Result<Vec<String>, GitError> {
+pub(crate) fn tracked_under(dir: &Path) -> Result<Vec<String>, GitError> {
     let out = git_command(dir)
         .env("GIT_OPTIONAL_LOCKS", "0")
         .args(["ls-files", "-z", "--", "."])
@@ -569,7 +569,7 @@ pub fn tracked_under(dir: &Path) -> Result<Vec<String>, GitError> {
 /// Whether git's index in `dir`'s work tree tracks the entry `name` of
 /// `dir` itself (a file, symlink or submodule; `false` outside git).
 /// Read-only, like [`tracked_under`].
-pub fn tracks(dir: &Path, name: &std::ffi::OsStr) -> Result<bool, GitError> {
+pub(crate) fn tracks(dir: &Path, name: &std::ffi::OsStr) -> Result<bool, GitError> {
     let mut spec = std::ffi::OsString::from(":(literal)");
     spec.push(name);
     let out = git_command(dir)
@@ -598,7 +598,7 @@ pub fn tracks(dir: &Path, name: &std::ffi::OsStr) -> Result<bool, GitError> {
 /// Run two independent git queries at once. Each mostly waits for a git
 /// process, so a plain thread (not the rayon pool, whose threads may all be
 /// blocked on the snapshot's git processes) gives real overlap.
-pub fn join_io<A: Send, B: Send>(
+pub(crate) fn join_io<A: Send, B: Send>(
     a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,
 ) -> (A, B) {

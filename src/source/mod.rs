@@ -7,19 +7,19 @@
 //! writing it.
 
 mod blobs;
-pub mod checkout;
+pub(crate) mod checkout;
 mod disk;
 pub use disk::{read_inside, ReadInsideError};
-pub mod git;
+pub(crate) mod git;
 mod materialise;
-pub mod model;
-pub mod selection;
-pub mod snapshot;
-pub mod tracked_link;
-pub mod tree;
-pub mod tree_check;
-pub mod vcs;
-pub mod view;
+pub(crate) mod model;
+pub(crate) mod selection;
+pub(crate) mod snapshot;
+pub(crate) mod tracked_link;
+pub(crate) mod tree;
+pub(crate) mod tree_check;
+pub(crate) mod vcs;
+pub(crate) mod view;
 
 pub use checkout::{Checkout, ReadMode};
 pub use model::{FileKind, Origin, SnapFile, SnapshotError};

@@ -15,7 +15,7 @@ use super::git::{self, GitError};
 
 /// A symlink git tracks, on the way to a directory kiln would write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackedLink {
+pub(crate) struct TrackedLink {
     /// The link (the path up to and including it).
     pub link: PathBuf,
     /// What it points at, as stored in the link.
@@ -26,7 +26,7 @@ pub struct TrackedLink {
 /// written) that is a symlink tracked by git; `None` when there is none.
 /// Only links cost a git query; components that do not exist yet end the
 /// walk (kiln creates them).
-pub fn tracked_link(path: &Path) -> Result<Option<TrackedLink>, GitError> {
+pub(crate) fn tracked_link(path: &Path) -> Result<Option<TrackedLink>, GitError> {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut at = PathBuf::new();
     for c in abs.components() {

@@ -14,7 +14,7 @@ use crate::source::model::{Content, FileKind};
 use crate::source::snapshot::Snapshot;
 
 /// Read access to a project tree, by project-relative paths.
-pub trait Tree {
+pub(crate) trait Tree {
     /// The text of a regular file, `None` when missing or not UTF-8.
     fn read(&self, rel: &Path) -> Option<String>;
     /// Names of the sub-directories of `rel`, sorted.
@@ -27,7 +27,7 @@ pub trait Tree {
 
 /// A directory on disk (the checkout, or a build workspace).
 #[derive(Debug, Clone)]
-pub struct FsTree<'a>(pub &'a Path);
+pub(crate) struct FsTree<'a>(pub &'a Path);
 
 impl Tree for FsTree<'_> {
     fn read(&self, rel: &Path) -> Option<String> {
@@ -75,13 +75,13 @@ fn dir_index<'p>(paths: impl Iterator<Item = &'p str>) -> BTreeMap<String, BTree
 /// Directories of a list of file paths, for expanding workspace member
 /// patterns against a commit's tree (`git ls-tree`); reads nothing.
 #[derive(Debug)]
-pub struct PathList {
+pub(crate) struct PathList {
     files: BTreeSet<String>,
     dirs: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl PathList {
-    pub fn new(paths: Vec<String>) -> PathList {
+    pub(crate) fn new(paths: Vec<String>) -> PathList {
         PathList {
             dirs: dir_index(paths.iter().map(String::as_str)),
             files: paths.into_iter().collect(),
@@ -175,7 +175,7 @@ impl Tree for SnapshotTree<'_> {
 
 /// Directories of `tree` matching `patterns` (`crates/*`, `node`), sorted;
 /// dot directories, `node_modules` and `target` are never entered.
-pub fn expand_dir_globs(tree: &dyn Tree, patterns: &[String]) -> Vec<PathBuf> {
+pub(crate) fn expand_dir_globs(tree: &dyn Tree, patterns: &[String]) -> Vec<PathBuf> {
     let mut out = BTreeSet::new();
     for pat in patterns {
         let pat = pat.trim_start_matches("./").trim_end_matches('/');
@@ -219,7 +219,7 @@ pub fn expand_dir_globs(tree: &dyn Tree, patterns: &[String]) -> Vec<PathBuf> {
 }
 
 /// `p`'s normal components joined with `/`.
-pub fn rel_str(p: &Path) -> String {
+pub(crate) fn rel_str(p: &Path) -> String {
     p.components()
         .filter_map(|c| match c {
             std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),

@@ -25,18 +25,18 @@ use crate::nix::nar::{invalid_name_reason, MAX_NAME};
 
 /// Longest path below a workspace directory kiln writes (Linux `PATH_MAX`
 /// − 1 minus room for the workspace's own location).
-pub const MAX_PATH: usize = 4095 - 512;
+pub(crate) const MAX_PATH: usize = 4095 - 512;
 
 /// One path of a listing and whether it is a directory.
 #[derive(Debug, Clone, Copy)]
-pub struct Listed<'a> {
+pub(crate) struct Listed<'a> {
     pub path: &'a [u8],
     pub directory: bool,
 }
 
 /// Why a path of a listing is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The offending path, as listed (escaped when not UTF-8).
     pub path: String,
     pub reason: String,
@@ -44,7 +44,7 @@ pub struct Refusal {
 
 /// Check every path of a listing (see the module docs); the first refusal,
 /// in listing order, is returned.
-pub fn check_listing<'a>(
+pub(crate) fn check_listing<'a>(
     entries: impl IntoIterator<Item = Listed<'a>> + Clone,
 ) -> Result<(), Refusal> {
     // Membership only (nothing is iterated), so hash sets: a no-op build
@@ -85,7 +85,7 @@ pub fn check_listing<'a>(
 
 /// Check the names of one `/`-separated relative path (no listing context:
 /// for working-tree files and materialisation).
-pub fn check_names(path: &[u8]) -> Result<(), Refusal> {
+pub(crate) fn check_names(path: &[u8]) -> Result<(), Refusal> {
     if path.len() > MAX_PATH {
         return Err(refuse(
             path,
@@ -125,7 +125,7 @@ fn refuse(path: &[u8], reason: &str) -> Refusal {
 /// A path for messages: UTF-8 as is, other bytes and control characters
 /// as `\xNN`, bidirectional controls and backslashes as
 /// [`crate::name::shown`] writes them.
-pub fn display(path: &[u8]) -> String {
+pub(crate) fn display(path: &[u8]) -> String {
     path.utf8_chunks()
         .map(|c| {
             let mut s = String::new();

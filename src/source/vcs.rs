@@ -16,7 +16,7 @@ use super::git::{git_command, GitError, Repo};
 
 /// Makes `dest` — which holds the files of `commit` (and possibly stamped
 /// edits of them) — a git work tree whose `HEAD` is `commit`.
-pub fn attach_commit(repo: &Repo, commit: &str, dest: &Path) -> Result<(), GitError> {
+pub(crate) fn attach_commit(repo: &Repo, commit: &str, dest: &Path) -> Result<(), GitError> {
     if commit.len() < 40 || !commit.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(GitError::Parse {
             args: "attach_commit".into(),

@@ -36,7 +36,11 @@ pub enum OwnManifests {
 /// the packed members of a crate recipe (every published member when it
 /// names none), the `pyproject.toml` of a Python recipe (and the crate of
 /// a maturin project, `[tool.maturin] manifest-path`).
-pub fn recipe_manifests(tree: &dyn Tree, kind: &OwnManifests, base: &str) -> BTreeSet<PathBuf> {
+pub(crate) fn recipe_manifests(
+    tree: &dyn Tree,
+    kind: &OwnManifests,
+    base: &str,
+) -> BTreeSet<PathBuf> {
     let base = Path::new(base);
     let mut own = BTreeSet::new();
     match kind {
@@ -185,7 +189,7 @@ impl super::Files for Selected<'_, '_> {
 /// What a build would stamp, decided over the whole snapshot (`tree`),
 /// with the policy's `[[stamp.patterns]]` on files the recipe reads;
 /// `None` when the recipe reads no file that is stamped.
-pub fn plan_for_build(
+pub(crate) fn plan_for_build(
     tree: &SnapshotTree<'_>,
     policy: &ReleasePolicy,
     version: &ResolvedVersion,

@@ -17,15 +17,6 @@ use toml_edit::{DocumentMut, Item, Value};
 
 use super::model::{Edit, FieldError, OwnField};
 
-/// Names of the `[package] name` of a manifest, if any.
-pub fn package_name(text: &str) -> Option<String> {
-    let doc: DocumentMut = text.parse().ok()?;
-    doc.get("package")?
-        .get("name")?
-        .as_str()
-        .map(str::to_string)
-}
-
 /// The child `key` of a table item, without inserting it (unlike `Item::get_mut`).
 pub(super) fn child<'a>(item: &'a mut Item, key: &str) -> Option<&'a mut Item> {
     item.as_table_like_mut()?
@@ -42,7 +33,7 @@ pub(super) fn set_string(v: &mut Value, new: &str) {
 
 /// The operator and version of a single-comparator requirement (`0.1.0`,
 /// `=0.1.0`, `^0.1.0`, `~0.1.0`, `>=0.1.0`), or `None` when it is not one.
-pub fn split_requirement(req: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_requirement(req: &str) -> Option<(&str, &str)> {
     let t = req.trim();
     let op_len = t
         .find(|c: char| !matches!(c, '=' | '^' | '~' | '>' | '<' | ' '))
@@ -62,7 +53,7 @@ pub fn split_requirement(req: &str) -> Option<(&str, &str)> {
 
 /// `req` with its version replaced by `new` when it pins exactly `old`
 /// (keeping the operator), else `None`.
-pub fn rewrite_pin(req: &str, old: &str, new: &str) -> Option<String> {
+pub(crate) fn rewrite_pin(req: &str, old: &str, new: &str) -> Option<String> {
     let (op, v) = split_requirement(req)?;
     (v == old).then(|| format!("{op}{new}"))
 }
@@ -135,7 +126,7 @@ fn stamp_deps(
 /// project root (for deciding which `path` dependencies are internal),
 /// `own` says whether its own version is rewritten, `internal` maps the
 /// stamped crates to their current versions.
-pub fn stamp(
+pub(crate) fn stamp(
     text: &str,
     manifest_dir: &Path,
     version: &str,
@@ -225,23 +216,9 @@ pub fn stamp(
     Ok((doc.to_string(), edits))
 }
 
-/// Whether a manifest declares a version (`package.version`, inherited or
-/// not, or `workspace.package.version`).
-pub fn has_version(text: &str) -> bool {
-    let Ok(doc) = text.parse::<DocumentMut>() else {
-        return true; // let stamping report the parse error
-    };
-    doc.get("package").and_then(|p| p.get("version")).is_some()
-        || doc
-            .get("workspace")
-            .and_then(|w| w.get("package"))
-            .and_then(|p| p.get("version"))
-            .is_some()
-}
-
 /// Stamps the `[[package]]` entries of a `Cargo.lock` that are the
 /// project's own (no `source`) and named in `names`.
-pub fn stamp_lock(
+pub(crate) fn stamp_lock(
     text: &str,
     names: &BTreeMap<String, String>,
     version: &str,

@@ -61,7 +61,7 @@ fn split_lines(s: &str) -> Vec<&str> {
 }
 
 /// The unified diff `a/<path>` → `b/<path>`; empty when equal.
-pub fn unified_diff(path: &str, before: &str, after: &str) -> String {
+pub(crate) fn unified_diff(path: &str, before: &str, after: &str) -> String {
     if before == after {
         return String::new();
     }

@@ -14,14 +14,14 @@ use std::ops::Range;
 
 /// A JSON value and its byte span (for strings: including the quotes).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     pub span: Range<usize>,
     pub value: Value,
 }
 
 /// The shape of a [`Node`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// Members in document order.
     Object(Vec<(String, Node)>),
     Array(Vec<Node>),
@@ -33,7 +33,7 @@ pub enum Value {
 /// Where and why the text is not JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {column}: {reason}")]
-pub struct JsonError {
+pub(crate) struct JsonError {
     pub line: usize,
     pub column: usize,
     pub reason: String,
@@ -207,7 +207,7 @@ impl Parser<'_> {
 
 impl Node {
     /// Parses a whole JSON document.
-    pub fn parse(text: &str) -> Result<Node, JsonError> {
+    pub(crate) fn parse(text: &str) -> Result<Node, JsonError> {
         let mut p = Parser {
             s: text.as_bytes(),
             text,
@@ -223,7 +223,7 @@ impl Node {
     }
 
     /// The member `key` of an object (the last one if repeated, as JSON.parse does).
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
             Value::Object(m) => m.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
@@ -231,14 +231,14 @@ impl Node {
     }
 
     /// Object members in document order (empty for non-objects).
-    pub fn members(&self) -> &[(String, Node)] {
+    pub(crate) fn members(&self) -> &[(String, Node)] {
         match &self.value {
             Value::Object(m) => m,
             _ => &[],
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),
             _ => None,
@@ -247,7 +247,7 @@ impl Node {
 }
 
 /// JSON string literal for `s` (escaping `"`, `\` and control characters).
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -263,7 +263,7 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Applies non-overlapping replacements `(span, text)` to `text`.
-pub fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
+pub(crate) fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
     edits.sort_by_key(|(r, _)| r.start);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;

@@ -23,14 +23,14 @@
 //! [`npm::stamp_package_json`], [`npm::stamp_lock`], [`pyproject::stamp`])
 //! are pure and usable on their own.
 
-pub mod build;
-pub mod cargo;
-pub mod diff;
-pub mod json;
-pub mod model;
-pub mod npm;
-pub mod pyproject;
-pub mod rule;
+pub(crate) mod build;
+pub(crate) mod cargo;
+pub(crate) mod diff;
+pub(crate) mod json;
+pub(crate) mod model;
+pub(crate) mod npm;
+pub(crate) mod pyproject;
+pub(crate) mod rule;
 
 pub use model::{Edit, FieldError, ManifestKind, StampError, StampMode};
 

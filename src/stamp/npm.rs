@@ -35,23 +35,8 @@ fn parse(text: &str) -> Result<Node, FieldError> {
     })
 }
 
-/// The `name` of a package.json.
-pub fn package_name(text: &str) -> Option<String> {
-    Node::parse(text)
-        .ok()?
-        .get("name")?
-        .as_str()
-        .map(str::to_string)
-}
-
-/// Whether a package.json has a `version` (unparseable: true, so that
-/// stamping reports the error).
-pub fn has_version(text: &str) -> bool {
-    Node::parse(text).map_or(true, |d| d.get("version").is_some())
-}
-
 /// `workspaces` patterns of a package.json (array or `{packages: [...]}`).
-pub fn workspaces(text: &str) -> Vec<String> {
+pub(crate) fn workspaces(text: &str) -> Vec<String> {
     let Ok(doc) = Node::parse(text) else {
         return Vec::new();
     };
@@ -126,7 +111,7 @@ fn pins(
 
 /// Stamps a package.json; `internal` maps the stamped packages to their
 /// current versions.
-pub fn stamp_package_json(
+pub(crate) fn stamp_package_json(
     text: &str,
     version: &str,
     own: OwnField,
@@ -149,7 +134,7 @@ pub fn stamp_package_json(
 /// lockfile's directory is stamped, `dirs` are the other stamped package
 /// directories relative to it, `internal` the stamped packages' current
 /// versions.
-pub fn stamp_lock(
+pub(crate) fn stamp_lock(
     text: &str,
     version: &str,
     root: bool,

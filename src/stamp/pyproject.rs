@@ -14,7 +14,7 @@ use super::cargo::{child, set_string};
 use super::model::{Edit, FieldError, StampMode};
 
 /// The key of the error for a file that declares no version at all.
-pub const MISSING_KEY: &str = "project.version";
+pub(crate) const MISSING_KEY: &str = "project.version";
 
 fn dynamic_version(doc: &DocumentMut) -> bool {
     doc.get("project")
@@ -24,7 +24,7 @@ fn dynamic_version(doc: &DocumentMut) -> bool {
 }
 
 /// Stamps one pyproject.toml with PEP 440 `version`.
-pub fn stamp(
+pub(crate) fn stamp(
     text: &str,
     version: &str,
     mode: StampMode,
@@ -106,7 +106,7 @@ pub fn stamp(
 /// The crate a maturin project builds (`[tool.maturin] manifest-path`,
 /// default `Cargo.toml`), relative to the project; `None` for other
 /// backends. Its version is the project's, so kiln stamps it too.
-pub fn maturin_manifest(pyproject: &str) -> Option<String> {
+pub(crate) fn maturin_manifest(pyproject: &str) -> Option<String> {
     let doc: toml_edit::DocumentMut = pyproject.parse().ok()?;
     let backend = doc.get("build-system")?.get("build-backend")?.as_str()?;
     if backend.split([':', '.']).next() != Some("maturin") {

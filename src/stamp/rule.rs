@@ -29,10 +29,10 @@ use crate::source::tree::{expand_dir_globs, Tree};
 use crate::version::policy::{ReleasePolicy, VersionSource};
 
 /// Directory names whose contents are never the project's own manifests.
-pub const VENDORED: [&str; 3] = ["node_modules", "vendor", "third_party"];
+pub(crate) const VENDORED: [&str; 3] = ["node_modules", "vendor", "third_party"];
 
 /// Whether `path` lies under a vendored directory.
-pub fn is_vendored(path: &Path) -> bool {
+pub(crate) fn is_vendored(path: &Path) -> bool {
     path.components().any(|c| {
         c.as_os_str()
             .to_str()
@@ -140,7 +140,11 @@ fn facts(kind: ManifestKind, text: &str) -> Facts {
 /// `workspace.members`, the root `package.json` and its `workspaces`, the
 /// root `package-lock.json` and `pyproject.toml`, the version source
 /// manifest, plus `extra` — those that exist, none vendored.
-pub fn candidates(tree: &dyn Tree, policy: &ReleasePolicy, extra: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn candidates(
+    tree: &dyn Tree,
+    policy: &ReleasePolicy,
+    extra: &[PathBuf],
+) -> Vec<PathBuf> {
     let mut out = BTreeSet::new();
     if let Some(text) = tree.read(Path::new("Cargo.toml")) {
         out.insert(PathBuf::from("Cargo.toml"));
@@ -168,7 +172,7 @@ pub fn candidates(tree: &dyn Tree, policy: &ReleasePolicy, extra: &[PathBuf]) ->
 
 /// Member directories of the Cargo workspace root in directory `base`
 /// (minus `workspace.exclude`), relative to the tree's root.
-pub fn cargo_members(tree: &dyn Tree, base: &Path, text: &str) -> Vec<PathBuf> {
+pub(crate) fn cargo_members(tree: &dyn Tree, base: &Path, text: &str) -> Vec<PathBuf> {
     let Ok(doc) = ImDocument::parse(text) else {
         return Vec::new();
     };
@@ -200,7 +204,7 @@ pub fn cargo_members(tree: &dyn Tree, base: &Path, text: &str) -> Vec<PathBuf> {
 /// The current canonical version's spellings as manifests write them
 /// (SemVer for Cargo/npm, PEP 440 for pyproject), read from the policy's
 /// source in `tree`; empty when it cannot be read (e.g. `source = "tag"`).
-pub fn current_spellings(tree: &dyn Tree, policy: &ReleasePolicy) -> Vec<String> {
+pub(crate) fn current_spellings(tree: &dyn Tree, policy: &ReleasePolicy) -> Vec<String> {
     use crate::version::source as src;
     use crate::version::Version;
     type Reader = fn(&str) -> Result<src::Found, src::NotFound>;
@@ -231,7 +235,7 @@ pub fn current_spellings(tree: &dyn Tree, policy: &ReleasePolicy) -> Vec<String>
 }
 
 /// SemVer and PEP 440 spellings of `v` (those that exist).
-pub fn spellings(v: &crate::version::Version) -> Vec<String> {
+pub(crate) fn spellings(v: &crate::version::Version) -> Vec<String> {
     let mut out = Vec::new();
     for s in [
         v.semver().map(|x| x.to_string()).ok(),
@@ -249,7 +253,7 @@ pub fn spellings(v: &crate::version::Version) -> Vec<String> {
 
 /// Applies the rule to `candidates` of `tree`: `own` are the manifests that
 /// are ours by declaration, `current` the canonical version's spellings.
-pub fn decide(
+pub(crate) fn decide(
     tree: &dyn Tree,
     candidates: &[PathBuf],
     own: &BTreeSet<PathBuf>,
@@ -350,7 +354,7 @@ fn inheriting_members(
 
 /// The scope of an explicit file list (`[stamp] files`, or a plan built by
 /// hand): every file is ours and must carry its version field.
-pub fn declared(tree: &dyn Tree, files: &[PathBuf]) -> Result<Scope, StampError> {
+pub(crate) fn declared(tree: &dyn Tree, files: &[PathBuf]) -> Result<Scope, StampError> {
     let mut scope = Scope::default();
     let mut roots: Vec<(PathBuf, String)> = Vec::new();
     let mut inherited = Vec::new();

@@ -40,7 +40,7 @@ mod fsops;
 mod gc;
 mod lock;
 mod lookup;
-pub mod meta;
+pub(crate) mod meta;
 mod origins;
 mod publications;
 mod records;

@@ -17,7 +17,7 @@ use crate::archive::mapping::{
     map_files, MappedEntry, MappingOptions, Rename, SourceFile, SourceKind,
 };
 use crate::provenance::origin::{EntryOrigin, Origins};
-use crate::recipe::schema::{Compression, TarballSection, ZipSection};
+use crate::recipe::schema::{Compression, TarballSection};
 use crate::recipe::{Recipe, RecipeError};
 use crate::version::ResolvedVersion;
 
@@ -26,15 +26,15 @@ use super::names::{Predicted, Read, VersionNames};
 use super::{sha256_file, Artifact, Job, Output, SurfaceError};
 
 mod error;
-pub use error::BundleError;
+pub(crate) use error::BundleError;
 
 /// The `tarball` surface over its `[tarball]` table.
 #[derive(Debug, Clone, Copy)]
-pub struct Tarball<'a>(pub &'a TarballSection);
+pub(crate) struct Tarball<'a>(pub &'a TarballSection);
 
-/// The `zip` surface over its `[zip]` table.
+/// The `zip` surface (its `[zip]` table has no keys).
 #[derive(Debug, Clone, Copy)]
-pub struct Zip<'a>(pub &'a ZipSection);
+pub(crate) struct Zip;
 
 impl Tarball<'_> {
     fn compression(&self) -> TarCompression {
@@ -75,7 +75,7 @@ impl SurfaceKind for Tarball<'_> {
     }
 }
 
-impl SurfaceKind for Zip<'_> {
+impl SurfaceKind for Zip {
     fn publication(&self) -> Publication {
         Publication::None
     }
@@ -146,10 +146,10 @@ fn source_file(rel: String, disk: &Path) -> Result<SourceFile, BundleError> {
 }
 
 /// A bundle's entries, and the workspace file each came from (by entry path).
-pub type Entries = (Vec<MappedEntry>, Vec<(String, PathBuf)>);
+pub(crate) type Entries = (Vec<MappedEntry>, Vec<(String, PathBuf)>);
 
 /// The archive entries of a bundle recipe, and where each came from.
-pub fn entries(job: &Job<'_>) -> Result<Entries, SurfaceError> {
+pub(crate) fn entries(job: &Job<'_>) -> Result<Entries, SurfaceError> {
     let r = job.recipe;
     let mut files = Vec::new();
     let mut disks: BTreeMap<String, PathBuf> = BTreeMap::new();

@@ -8,18 +8,18 @@
 //! writers (`src/archive/`); process surfaces (command, crate, PEP 517
 //! backends) run tools only through `src/sandbox/`.
 
-pub mod artifact;
-pub mod bundle;
+pub(crate) mod artifact;
+pub(crate) mod bundle;
 pub mod command;
 pub mod crate_;
-pub mod error;
-pub mod job;
-pub mod kind;
-pub mod names;
+pub(crate) mod error;
+pub(crate) mod job;
+pub(crate) mod kind;
+pub(crate) mod names;
 pub mod npm;
-pub mod oci;
+pub(crate) mod oci;
 mod origins;
-pub mod python;
+pub(crate) mod python;
 
 use std::collections::BTreeMap;
 
@@ -38,7 +38,7 @@ pub use kind::{Publication, Runs, SourceAccess, SurfaceKind};
 pub fn of(recipe: &Recipe) -> Box<dyn SurfaceKind + '_> {
     match &recipe.spec.surface {
         SurfaceSpec::Tarball(t) => Box::new(bundle::Tarball(t)),
-        SurfaceSpec::Zip(z) => Box::new(bundle::Zip(z)),
+        SurfaceSpec::Zip(_) => Box::new(bundle::Zip),
         SurfaceSpec::Npm(n) => Box::new(npm::Npm(n)),
         SurfaceSpec::Command(c) => Box::new(command::Command(c)),
         SurfaceSpec::Crate(c) => Box::new(crate_::Crate(c)),

@@ -25,7 +25,7 @@ use crate::recipe::Recipe;
 
 /// What [`super::predict`] reads: a selected file's bytes by its path relative to
 /// the recipe's source directory, or `None` when it is not selected.
-pub type Read<'a> = dyn FnMut(&str) -> Option<Vec<u8>> + 'a;
+pub(crate) type Read<'a> = dyn FnMut(&str) -> Option<Vec<u8>> + 'a;
 
 /// The build's version: `artifact` is the recipe surface's spelling, and
 /// `canonical` every spelling of the canonical version a manifest may carry.

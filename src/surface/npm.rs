@@ -33,12 +33,12 @@
 //! such entries. Bundled dependencies are packed from `node_modules/` as
 //! npm-packlist does ([`bundle`]).
 
-pub mod bins;
-pub mod bundle;
+pub(crate) mod bins;
+pub(crate) mod bundle;
 pub mod collate;
-pub mod error;
-pub mod glob;
-pub mod packlist;
+pub(crate) mod error;
+pub(crate) mod glob;
+pub(crate) mod packlist;
 mod surface;
 
 use bins::package_bins;

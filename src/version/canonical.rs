@@ -17,7 +17,7 @@ type ManifestReader = fn(&str) -> Result<Found, NotFound>;
 /// The canonical version read from the policy's source in the working tree
 /// (`at = None`) or in the tree of the commit `at` reads; not for
 /// `source = "tag"`.
-pub fn read_canonical(
+pub(crate) fn read_canonical(
     project_root: &Path,
     policy: &ReleasePolicy,
     at: Option<&Checkout>,

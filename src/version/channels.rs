@@ -12,7 +12,7 @@ use super::dev::placeholders;
 use super::Version;
 
 /// Whether `tag` is a valid OCI tag.
-pub fn is_valid_oci_tag(tag: &str) -> bool {
+pub(crate) fn is_valid_oci_tag(tag: &str) -> bool {
     let b = tag.as_bytes();
     !b.is_empty()
         && b.len() <= 128
@@ -23,20 +23,20 @@ pub fn is_valid_oci_tag(tag: &str) -> bool {
 }
 
 /// The OCI tag spelling of a version string: `+` → `_`.
-pub fn oci_spelling(version: &str) -> String {
+pub(crate) fn oci_spelling(version: &str) -> String {
     version.replace('+', "_")
 }
 
 /// Placeholders of alias templates.
-pub const ALIAS_VARS: [&str; 4] = ["major", "minor", "patch", "version"];
+pub(crate) const ALIAS_VARS: [&str; 4] = ["major", "minor", "patch", "version"];
 
 /// Checks an alias template's placeholders.
-pub fn check_alias_template(template: &str) -> Result<(), String> {
+pub(crate) fn check_alias_template(template: &str) -> Result<(), String> {
     placeholders(template, &ALIAS_VARS).map(|_| ())
 }
 
 /// Fills an alias template (`{major}.{minor}`) for `version`.
-pub fn render_alias(template: &str, version: &Version) -> String {
+pub(crate) fn render_alias(template: &str, version: &Version) -> String {
     let (major, minor, patch) = version.triple();
     let mut out = String::new();
     for (var, text) in placeholders(template, &ALIAS_VARS).unwrap_or_default() {

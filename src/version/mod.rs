@@ -23,19 +23,19 @@
 //! Only [`resolve`] touches the file system or git; the rest is pure.
 
 pub mod bump;
-pub mod canonical;
-pub mod channels;
+pub(crate) mod canonical;
+pub(crate) mod channels;
 pub mod convert;
 pub mod dev;
-pub mod error;
-pub mod pattern;
+pub(crate) mod error;
+pub(crate) mod pattern;
 pub mod pep440;
 pub mod policy;
-pub mod resolve;
-pub mod reuse;
-pub mod scheme;
-pub mod source;
-pub mod tag;
+pub(crate) mod resolve;
+pub(crate) mod reuse;
+pub(crate) mod scheme;
+pub(crate) mod source;
+pub(crate) mod tag;
 mod tag_check;
 
 use std::fmt;

@@ -37,7 +37,7 @@ use crate::source::git::{join_io, GitError, Repo};
 use crate::source::Checkout;
 
 use super::tag_check::mismatch;
-pub use super::tag_check::{check_tag, released_tag};
+pub(crate) use super::tag_check::{check_tag, released_tag};
 
 /// Explicit choices that replace what the checkout says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -408,7 +408,7 @@ fn at_commit(
 /// read from the commit's tree and a tag at it naming another version is an
 /// error; in working-tree mode the manifests are read from disk. Independent
 /// git queries run side by side.
-pub fn resolve_at(
+pub(crate) fn resolve_at(
     checkout: &Checkout,
     policy: &ReleasePolicy,
     overrides: &Overrides,

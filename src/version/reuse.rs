@@ -18,7 +18,7 @@ use super::resolve::ResolvedVersion;
 use crate::source::Checkout;
 
 /// Refuse a release build whose commit is not the one its tags name.
-pub fn check_tags(
+pub(crate) fn check_tags(
     checkout: &Checkout,
     policy: &ReleasePolicy,
     resolved: &ResolvedVersion,

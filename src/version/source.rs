@@ -9,14 +9,14 @@
 
 /// A version string found in a manifest, with the key it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     pub key: String,
     pub value: String,
 }
 
 /// Why no version could be read: the key looked for and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotFound {
+pub(crate) struct NotFound {
     pub key: &'static str,
     pub reason: String,
 }
@@ -43,7 +43,7 @@ fn toml_string(doc: &toml_edit::Item, path: &[&str]) -> Option<Result<String, St
 }
 
 /// `workspace.package.version`, else `package.version`.
-pub fn cargo_version(text: &str) -> Result<Found, NotFound> {
+pub(crate) fn cargo_version(text: &str) -> Result<Found, NotFound> {
     let doc = toml_doc(text)?;
     for (key, path) in [
         (
@@ -82,7 +82,7 @@ pub fn cargo_version(text: &str) -> Result<Found, NotFound> {
 ///
 /// `read` reads a project-relative file; `expand` expands
 /// `workspace.members` patterns to member directories.
-pub fn cargo_version_in(
+pub(crate) fn cargo_version_in(
     text: &str,
     path: &std::path::Path,
     read: &dyn Fn(&std::path::Path) -> Option<String>,
@@ -187,7 +187,7 @@ fn workspace_list(text: &str, key: &str) -> Vec<String> {
 }
 
 /// `project.version`, else `tool.poetry.version`.
-pub fn pyproject_version(text: &str) -> Result<Found, NotFound> {
+pub(crate) fn pyproject_version(text: &str) -> Result<Found, NotFound> {
     let doc = toml_doc(text)?;
     for (key, path) in [
         ("project.version", &["project", "version"][..]),
@@ -220,7 +220,7 @@ pub fn pyproject_version(text: &str) -> Result<Found, NotFound> {
 }
 
 /// `version` of a `package.json`.
-pub fn npm_version(text: &str) -> Result<Found, NotFound> {
+pub(crate) fn npm_version(text: &str) -> Result<Found, NotFound> {
     let key = "version";
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| NotFound {
         key: "(document)",
@@ -243,7 +243,7 @@ pub fn npm_version(text: &str) -> Result<Found, NotFound> {
 }
 
 /// The trimmed content of a version file; it must be one line.
-pub fn file_version(text: &str) -> Result<Found, NotFound> {
+pub(crate) fn file_version(text: &str) -> Result<Found, NotFound> {
     let t = text.trim();
     if t.is_empty() || t.contains('\n') {
         return Err(NotFound {

@@ -28,7 +28,7 @@ pub(super) fn mismatch(
 /// `kiln version check-tag TAG`: Ok when well-formed and naming the
 /// canonical version of the working tree (exit 0); `MalformedTag` (exit 2);
 /// `TagMismatch` (exit 1).
-pub fn check_tag(
+pub(crate) fn check_tag(
     project_root: &Path,
     policy: &ReleasePolicy,
     tag: &str,
@@ -46,7 +46,7 @@ pub fn check_tag(
 
 /// The existing tag that released `version`, if the project is a git work
 /// tree and the tag template's tag for it exists.
-pub fn released_tag(
+pub(crate) fn released_tag(
     project_root: &Path,
     policy: &ReleasePolicy,
     version: &Version,

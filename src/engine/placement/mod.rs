@@ -57,12 +57,12 @@ mod recorded;
 use entry::{temp_name, Entry, TMP_PREFIX};
 
 use place::{place, Retire};
-pub use recorded::{check_recorded, dist_name, UnsafeArtifact};
+pub(crate) use recorded::{check_recorded, dist_name, UnsafeArtifact};
 
 /// The lock a build holds while it writes `dist/`.
-pub const LOCK_NAME: &str = ".kiln-dist.lock";
+pub(crate) const LOCK_NAME: &str = ".kiln-dist.lock";
 /// Which source the artifacts in `dist/` were built from.
-pub const STATE_NAME: &str = ".kiln-dist.json";
+pub(crate) const STATE_NAME: &str = ".kiln-dist.json";
 
 /// A file written into `dist/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub struct DistFile {
 
 /// What `dist/` is published for.
 #[derive(Debug, Clone)]
-pub struct Publication<'a> {
+pub(crate) struct Publication<'a> {
     pub reports: &'a [RecipeReport],
     /// The source built: `git:<commit>`, `git:<commit>+dirty` or `directory`.
     pub source: String,
@@ -98,7 +98,7 @@ struct State {
 /// Refuse an output directory reached through a symlink git tracks
 /// ([`BuildError::LinkedOut`]); writes nothing. [`crate::engine::build`]
 /// calls it before building, [`write_dist`] again before writing.
-pub fn check_out(out: &Path) -> Result<(), BuildError> {
+pub(crate) fn check_out(out: &Path) -> Result<(), BuildError> {
     match crate::source::tracked_link::tracked_link(out)? {
         Some(l) => Err(BuildError::LinkedOut {
             out: out.to_path_buf(),
@@ -134,7 +134,7 @@ fn lock_dist(dir: &Dir) -> Result<std::fs::File, BuildError> {
 }
 
 /// Copy every artifact into `out`, write provenance and `SHA256SUMS`.
-pub fn write_dist(
+pub(crate) fn write_dist(
     store: &Store,
     publication: &Publication<'_>,
     out: &Path,

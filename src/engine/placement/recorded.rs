@@ -32,7 +32,7 @@ pub enum UnsafeArtifact {
 
 /// The `dist/` name of an artifact recorded as `file` at `path` inside its
 /// store output, once both are checked.
-pub fn dist_name<'a>(file: &'a str, path: &str) -> Result<&'a str, UnsafeArtifact> {
+pub(crate) fn dist_name<'a>(file: &'a str, path: &str) -> Result<&'a str, UnsafeArtifact> {
     let name = file.strip_suffix('/').unwrap_or(file);
     check_portable(name).map_err(|source| UnsafeArtifact::Name {
         field: "file",
@@ -51,7 +51,7 @@ pub fn dist_name<'a>(file: &'a str, path: &str) -> Result<&'a str, UnsafeArtifac
 
 /// Check every artifact a realisation's metadata records (`meta.artifacts`),
 /// as it arrives from a cache and before anything of it is written.
-pub fn check_recorded(meta: &RealisationMeta) -> Result<(), UnsafeArtifact> {
+pub(crate) fn check_recorded(meta: &RealisationMeta) -> Result<(), UnsafeArtifact> {
     for a in &meta.artifacts {
         dist_name(&a.file, &a.path)?;
     }

@@ -7,9 +7,9 @@ use super::{invalid_name_reason, padding, MAGIC};
 /// Longest entry name accepted (Linux `NAME_MAX`).
 pub const MAX_NAME: usize = 255;
 /// Longest symlink target accepted (Linux `PATH_MAX` − 1).
-pub const MAX_TARGET: usize = 4095;
+pub(super) const MAX_TARGET: usize = 4095;
 /// Deepest directory nesting accepted.
-pub const MAX_DEPTH: usize = 2048;
+pub(super) const MAX_DEPTH: usize = 2048;
 /// Longest keyword token (`"directory"` is 9 bytes).
 const MAX_TOKEN: usize = 16;
 

@@ -21,7 +21,7 @@ use super::packlist::{self, Walk};
 
 /// The names `bundleDependencies`/`bundledDependencies` lists (`true` =
 /// every `dependencies` key), or an error naming the bad value.
-pub fn bundled_names(path: &Path, v: &Value) -> Result<Vec<String>, NpmError> {
+pub(crate) fn bundled_names(path: &Path, v: &Value) -> Result<Vec<String>, NpmError> {
     let (field, value) = match (v.get("bundleDependencies"), v.get("bundledDependencies")) {
         (Some(b), _) if !b.is_null() => ("bundleDependencies", b),
         (_, Some(b)) => ("bundledDependencies", b),
@@ -82,7 +82,7 @@ fn resolve(root: &Path, from: &Path, name: &str) -> Option<PathBuf> {
 
 /// Files of the bundled dependencies of the package at `root` whose
 /// package.json is `manifest`, relative to `root`, unsorted.
-pub fn bundled_files(root: &Path, manifest: &Value) -> Result<Vec<String>, NpmError> {
+pub(crate) fn bundled_files(root: &Path, manifest: &Value) -> Result<Vec<String>, NpmError> {
     let names = bundled_names(&root.join("package.json"), manifest)?;
     if names.is_empty() {
         return Ok(Vec::new());
@@ -194,7 +194,7 @@ fn dep_selection(dir: &Path, path: &Path, v: &Value) -> Result<packlist::Selecti
 /// Copies an input's tree (regular files and directories; symlinks are
 /// skipped) to `to`, which must not exist: how an input mounted as
 /// `node_modules` becomes the package's `node_modules/`.
-pub fn install_input(from: &Path, to: &Path) -> Result<(), NpmError> {
+pub(crate) fn install_input(from: &Path, to: &Path) -> Result<(), NpmError> {
     let io = |p: &Path| {
         let path = p.to_path_buf();
         move |source| NpmError::Io { path, source }

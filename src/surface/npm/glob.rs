@@ -27,7 +27,7 @@
 
 /// A compiled ignore rule.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// The rule started with an odd number of `!`.
     pub negate: bool,
     comment: bool,
@@ -61,7 +61,7 @@ enum Tok {
 }
 
 /// Expand `{a,b}` alternatives (brace-expansion semantics for comma lists).
-pub fn brace_expand(p: &str) -> Vec<String> {
+pub(crate) fn brace_expand(p: &str) -> Vec<String> {
     let chars: Vec<char> = p.chars().collect();
     // find the first `{` with a matching `}` that has a top-level comma
     let mut i = 0;
@@ -429,7 +429,7 @@ fn match_rec(file: &[&str], pat: &[Part], partial: bool) -> bool {
 
 impl Rule {
     /// Compile one rule line (already trimmed).
-    pub fn new(pattern: &str) -> Rule {
+    pub(crate) fn new(pattern: &str) -> Rule {
         let mut rule = Rule {
             negate: false,
             comment: false,
@@ -479,7 +479,7 @@ impl Rule {
 
     /// minimatch's `match(f, partial)` with `flipNegate`: whether the
     /// pattern matches, regardless of negation.
-    pub fn matches(&self, f: &str, partial: bool) -> bool {
+    pub(crate) fn matches(&self, f: &str, partial: bool) -> bool {
         if self.comment {
             return false;
         }

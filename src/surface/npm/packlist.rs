@@ -292,7 +292,7 @@ fn defaults() -> Cow<'static, [Rule]> {
 
 /// How a package directory is walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Walk {
+pub(crate) enum Walk {
     /// The package being packed.
     Root,
     /// A bundled dependency installed in `node_modules/` (not a link).
@@ -302,12 +302,12 @@ pub enum Walk {
 }
 
 /// List the files npm would pack from `root`, unsorted, relative, `/`-separated.
-pub fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
+pub(crate) fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
     select_as(root, sel, Walk::Root)
 }
 
 /// [`select`] for a package directory walked as `walk`.
-pub fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<String>, NpmError> {
+pub(crate) fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<String>, NpmError> {
     let mut strict: Vec<String> = [
         "/.git",
         "!/package.json",
@@ -401,7 +401,7 @@ pub fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<String>
 }
 
 /// Whether a `files` entry selects at least one of the packed paths.
-pub fn files_entry_matches(entry: &str, packed: &[String]) -> bool {
+pub(crate) fn files_entry_matches(entry: &str, packed: &[String]) -> bool {
     let mut e = entry.to_string();
     if e.starts_with("./") {
         e.remove(0);
@@ -421,7 +421,7 @@ pub fn files_entry_matches(entry: &str, packed: &[String]) -> bool {
 /// `workspaces` patterns: a directory matched by a pattern (glob, no dot
 /// names, not below `node_modules`, not matched by a later `!pattern`) that
 /// holds a `package.json`.
-pub fn has_workspaces(root: &Path, patterns: &[String]) -> Result<bool, NpmError> {
+pub(crate) fn has_workspaces(root: &Path, patterns: &[String]) -> Result<bool, NpmError> {
     let anchored = |p: &str| {
         let p = p.replace('\\', "/");
         let p = p

@@ -21,7 +21,7 @@ const MAX_DOC: u64 = 4 << 20;
 
 /// A base image, verified.
 #[derive(Debug, Clone)]
-pub struct BaseImage {
+pub(crate) struct BaseImage {
     pub name: String,
     pub pinned: Digest,
     pub dir: PathBuf,
@@ -261,7 +261,7 @@ fn manifest_bytes(
 
 /// Open and verify the pinned base image for `platform` (`None`: the only
 /// image, or the only one of an index).
-pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, OciError> {
+pub(crate) fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, OciError> {
     let top = pinned_descriptor(pin)?;
     let bytes = manifest_bytes(pin, top, platform)?;
     let manifest: Manifest = parse(pin, &bytes, "manifest")?;
@@ -323,7 +323,7 @@ pub fn open(pin: &BasePin, platform: Option<&Platform>) -> Result<BaseImage, Oci
 
 impl BaseImage {
     /// Copy every layer byte for byte into `blobs`, checking digests and sizes.
-    pub fn copy_layers(&self, blobs: &Blobs) -> Result<(), OciError> {
+    pub(crate) fn copy_layers(&self, blobs: &Blobs) -> Result<(), OciError> {
         for l in &self.manifest.layers {
             let rel = blob_rel(&l.digest).expect("digests were checked in open");
             let src = self.dir.join(&rel);
@@ -372,7 +372,7 @@ impl BaseImage {
 }
 
 /// A reader of a layer's uncompressed tar.
-pub fn uncompressed(path: &Path, media: MediaType) -> std::io::Result<Box<dyn Read>> {
+pub(crate) fn uncompressed(path: &Path, media: MediaType) -> std::io::Result<Box<dyn Read>> {
     use crate::recipe::oci::LayerCompression as C;
     let f = std::io::BufReader::with_capacity(256 << 10, std::fs::File::open(path)?);
     Ok(match media.layer_kind().flatten() {
@@ -387,7 +387,7 @@ pub fn uncompressed(path: &Path, media: MediaType) -> std::io::Result<Box<dyn Re
 /// ([`super::hazards`]). A member with an unsafe name is refused (naming the
 /// layer and the member) unless the recipe allows them; every other finding
 /// is returned as a warning naming the layer digest and the member.
-pub fn check_layers(base: &BaseImage, blobs: &Blobs) -> Result<Vec<String>, OciError> {
+pub(crate) fn check_layers(base: &BaseImage, blobs: &Blobs) -> Result<Vec<String>, OciError> {
     let mut warnings = Vec::new();
     for (l, diff) in base
         .manifest

@@ -14,20 +14,20 @@ use crate::fsutil::WriteBehind;
 
 /// A sha256 digest as OCI spells it: `sha256:<64 lowercase hex>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Digest(String);
+pub(crate) struct Digest(String);
 
 impl Digest {
-    pub fn of(bytes: &[u8]) -> Digest {
+    pub(crate) fn of(bytes: &[u8]) -> Digest {
         Digest::from_hasher(Sha256::new_with_prefix(bytes))
     }
-    pub fn from_hasher(h: Sha256) -> Digest {
+    pub(crate) fn from_hasher(h: Sha256) -> Digest {
         Digest(format!("sha256:{}", hex(&h.finalize())))
     }
     /// The 64 hex digits.
-    pub fn hex(&self) -> &str {
+    pub(crate) fn hex(&self) -> &str {
         &self.0["sha256:".len()..]
     }
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -56,21 +56,21 @@ pub(crate) use crate::hash::hex;
 
 /// A writer that digests and counts what passes through it.
 #[derive(Debug)]
-pub struct Hashing<W> {
+pub(crate) struct Hashing<W> {
     inner: W,
     hash: Sha256,
     size: u64,
 }
 
 impl<W: Write> Hashing<W> {
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Hashing {
             inner,
             hash: Sha256::new(),
             size: 0,
         }
     }
-    pub fn finish(self) -> (W, Digest, u64) {
+    pub(crate) fn finish(self) -> (W, Digest, u64) {
         (self.inner, Digest::from_hasher(self.hash), self.size)
     }
 }
@@ -89,7 +89,7 @@ impl<W: Write> Write for Hashing<W> {
 
 /// The blob directory of one layout.
 #[derive(Debug)]
-pub struct Blobs {
+pub(crate) struct Blobs {
     dir: PathBuf,
     next: AtomicUsize,
     /// The digests of the blobs written (each file named by the digest of
@@ -99,7 +99,7 @@ pub struct Blobs {
 
 /// A blob being written.
 #[derive(Debug)]
-pub struct BlobWriter {
+pub(crate) struct BlobWriter {
     tmp: PathBuf,
     dir: PathBuf,
     out: Hashing<BufWriter<WriteBehind>>,
@@ -108,7 +108,7 @@ pub struct BlobWriter {
 
 impl Blobs {
     /// `<layout>/blobs/sha256`, created.
-    pub fn create(layout: &Path) -> io::Result<Blobs> {
+    pub(crate) fn create(layout: &Path) -> io::Result<Blobs> {
         let dir = layout.join("blobs").join("sha256");
         std::fs::create_dir_all(&dir)?;
         Ok(Blobs {
@@ -118,12 +118,12 @@ impl Blobs {
         })
     }
 
-    pub fn path(&self, d: &Digest) -> PathBuf {
+    pub(crate) fn path(&self, d: &Digest) -> PathBuf {
         self.dir.join(d.hex())
     }
 
     /// Start a blob.
-    pub fn writer(&self) -> io::Result<BlobWriter> {
+    pub(crate) fn writer(&self) -> io::Result<BlobWriter> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let tmp = self.dir.join(format!(".tmp-{n}"));
         let f = File::create(&tmp)?;
@@ -137,7 +137,7 @@ impl Blobs {
 
     /// The SHA-256 (hex) of every blob written, by its path relative to
     /// the layout (`blobs/sha256/<hex>`).
-    pub fn written(&self) -> BTreeMap<String, String> {
+    pub(crate) fn written(&self) -> BTreeMap<String, String> {
         self.written
             .lock()
             .expect("blob digests")
@@ -147,7 +147,7 @@ impl Blobs {
     }
 
     /// Write a whole blob.
-    pub fn put(&self, bytes: &[u8]) -> io::Result<(Digest, u64)> {
+    pub(crate) fn put(&self, bytes: &[u8]) -> io::Result<(Digest, u64)> {
         let mut w = self.writer()?;
         w.write_all(bytes)?;
         w.commit()
@@ -156,7 +156,7 @@ impl Blobs {
 
 impl BlobWriter {
     /// Flush, and move the blob onto its digest.
-    pub fn commit(self) -> io::Result<(Digest, u64)> {
+    pub(crate) fn commit(self) -> io::Result<(Digest, u64)> {
         let (buf, digest, size) = self.out.finish();
         buf.into_inner().map_err(|e| e.into_error())?;
         std::fs::rename(&self.tmp, self.dir.join(digest.hex()))?;

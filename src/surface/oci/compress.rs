@@ -32,20 +32,20 @@ use crate::archive::deflate::Deflate;
 use crate::recipe::oci::LayerCompression;
 
 /// Uncompressed bytes per gzip chunk.
-pub const GZIP_CHUNK: usize = 1 << 20;
+pub(crate) const GZIP_CHUNK: usize = 1 << 20;
 /// Uncompressed bytes per zstd frame.
-pub const ZSTD_CHUNK: usize = 4 << 20;
+pub(crate) const ZSTD_CHUNK: usize = 4 << 20;
 /// libdeflate level of gzip layers (libdeflate's, gzip's and Go's default).
-pub const GZIP_LEVEL: u32 = 6;
+pub(crate) const GZIP_LEVEL: u32 = 6;
 /// The deflate implementation of gzip layers.
 const GZIP_DEFLATE: Deflate = Deflate::Libdeflate(GZIP_LEVEL);
 /// The header of every gzip member: no flags, MTIME 0, XFL 0, OS 255.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// zstd level of zstd layers (zstd's default).
-pub const ZSTD_LEVEL: i32 = 3;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// The identity of this encoder, part of every OCI derivation.
-pub fn identity(c: LayerCompression) -> String {
+pub(crate) fn identity(c: LayerCompression) -> String {
     match c {
         LayerCompression::Gzip => format!(
             "gzip-members chunk={GZIP_CHUNK} {}",
@@ -68,7 +68,7 @@ struct Task {
 
 /// A [`Write`] that compresses into `out` in parallel; call
 /// [`ParallelEncoder::finish`] to end the stream.
-pub struct ParallelEncoder<W: Write> {
+pub(crate) struct ParallelEncoder<W: Write> {
     out: W,
     kind: LayerCompression,
     chunk: usize,
@@ -91,7 +91,7 @@ impl<W: Write> std::fmt::Debug for ParallelEncoder<W> {
 
 impl<W: Write> ParallelEncoder<W> {
     /// Start a stream with `workers` compression threads (at least one).
-    pub fn new(out: W, kind: LayerCompression, workers: usize) -> io::Result<Self> {
+    pub(crate) fn new(out: W, kind: LayerCompression, workers: usize) -> io::Result<Self> {
         let workers = workers.max(1);
         let (tx, rx) = mpsc::sync_channel::<Task>(workers);
         let rx = Arc::new(Mutex::new(rx));
@@ -151,7 +151,7 @@ impl<W: Write> ParallelEncoder<W> {
 
     /// End the stream (the last, possibly short, chunk; one empty member or
     /// frame for an empty stream) and return the writer.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         if !self.buf.is_empty() || self.total == 0 {
             self.dispatch()?;
         }
@@ -205,8 +205,13 @@ fn zstd_chunk(data: &[u8]) -> io::Result<Vec<u8>> {
     c.compress(data)
 }
 
-/// Compress `data` in one call (tests, small blobs).
-pub fn compress_all(data: &[u8], kind: LayerCompression, workers: usize) -> io::Result<Vec<u8>> {
+/// Compress `data` in one call.
+#[cfg(test)]
+pub(crate) fn compress_all(
+    data: &[u8],
+    kind: LayerCompression,
+    workers: usize,
+) -> io::Result<Vec<u8>> {
     let mut e = ParallelEncoder::new(Vec::new(), kind, workers)?;
     e.write_all(data)?;
     e.finish()

@@ -24,7 +24,7 @@ use crate::archive::tar::{Dialect, TarWriter};
 
 /// One layer as the archive needs it: its blob in the layout.
 #[derive(Debug, Clone)]
-pub struct DockerLayer {
+pub(crate) struct DockerLayer {
     pub blob: PathBuf,
     pub media_type: MediaType,
     pub digest: Digest,
@@ -56,7 +56,7 @@ struct Entry<'a> {
 }
 
 /// Write the archive to `path`; returns its sha256 (hex) and size.
-pub fn write(
+pub(crate) fn write(
     path: &Path,
     config: &[u8],
     config_digest: &Digest,

@@ -7,13 +7,13 @@ use crate::source::view::FileData;
 
 /// One tar entry; `path` is relative (no leading `/`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub path: String,
     pub kind: EntryKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
+pub(crate) enum EntryKind {
     Dir,
     File {
         /// The file's path in the workspace, for provenance (under the

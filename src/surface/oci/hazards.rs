@@ -23,7 +23,7 @@ use crate::diff::{Entry, Kind, Listing, Name};
 
 /// One hazard of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// The member's name as stored (lossy UTF-8; print it with
     /// [`crate::name::Shown`]).
     pub member: String,
@@ -43,17 +43,16 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// A layer's diff id, uncompressed size and findings.
+/// A layer's diff id and findings.
 #[derive(Debug)]
-pub struct Inspected {
+pub(crate) struct Inspected {
     pub diff_id: Digest,
-    pub size: u64,
     pub findings: Vec<Finding>,
 }
 
 /// Why a layer could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum InspectError {
+pub(crate) enum InspectError {
     #[error("is not a readable tar stream: {0}")]
     Malformed(String),
     #[error(transparent)]
@@ -77,7 +76,7 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 /// Read the uncompressed tar `r` to its end: its digest, size and findings.
-pub fn inspect(r: impl Read) -> Result<Inspected, InspectError> {
+pub(crate) fn inspect(r: impl Read) -> Result<Inspected, InspectError> {
     let mut h = Hashing {
         inner: r,
         hash: Sha256::new(),
@@ -117,7 +116,6 @@ pub fn inspect(r: impl Read) -> Result<Inspected, InspectError> {
     findings.extend(own);
     Ok(Inspected {
         diff_id: Digest::from_hasher(h.hash),
-        size: h.read,
         findings,
     })
 }

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 /// Media types kiln writes or accepts from base images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum MediaType {
+pub(crate) enum MediaType {
     #[serde(rename = "application/vnd.oci.image.index.v1+json")]
     Index,
     #[serde(rename = "application/vnd.oci.image.manifest.v1+json")]
@@ -44,7 +44,7 @@ pub enum MediaType {
 
 impl MediaType {
     /// The layer's compression, if it is a layer type kiln can read.
-    pub fn layer_kind(self) -> Option<Option<crate::recipe::oci::LayerCompression>> {
+    pub(crate) fn layer_kind(self) -> Option<Option<crate::recipe::oci::LayerCompression>> {
         use crate::recipe::oci::LayerCompression as C;
         match self {
             MediaType::Layer => Some(None),
@@ -57,7 +57,7 @@ impl MediaType {
 
 /// `os/arch[/variant]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Platform {
+pub(crate) struct Platform {
     pub architecture: String,
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,7 +102,7 @@ impl std::str::FromStr for Platform {
 /// A content descriptor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Descriptor {
+pub(crate) struct Descriptor {
     pub media_type: MediaType,
     pub digest: String,
     pub size: u64,
@@ -113,7 +113,7 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
-    pub fn new(media_type: MediaType, digest: &str, size: u64) -> Self {
+    pub(crate) fn new(media_type: MediaType, digest: &str, size: u64) -> Self {
         Descriptor {
             media_type,
             digest: digest.to_string(),
@@ -127,7 +127,7 @@ impl Descriptor {
 /// An image manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub schema_version: u32,
     #[serde(default = "manifest_type")]
     pub media_type: MediaType,
@@ -144,7 +144,7 @@ fn manifest_type() -> MediaType {
 /// An image index (also `index.json` of a layout).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Index {
+pub(crate) struct Index {
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
@@ -156,7 +156,7 @@ pub struct Index {
 /// The image configuration (the parts kiln reads or writes; anything else a
 /// base image carries is kept in `extra`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ImageConfig {
+pub(crate) struct ImageConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     pub architecture: String,
@@ -172,7 +172,7 @@ pub struct ImageConfig {
 
 /// `config` of an image configuration: how a container runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunConfig {
+pub(crate) struct RunConfig {
     #[serde(rename = "User", default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     #[serde(
@@ -206,7 +206,7 @@ pub struct RunConfig {
 
 /// `rootfs`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RootFs {
+pub(crate) struct RootFs {
     #[serde(rename = "type")]
     pub kind: String,
     pub diff_ids: Vec<String>,
@@ -214,7 +214,7 @@ pub struct RootFs {
 
 /// One `history` entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct History {
+pub(crate) struct History {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,12 +229,12 @@ pub struct History {
 
 /// The one byte serialisation of a document: compact JSON, fields in
 /// declaration order, maps sorted, no trailing newline.
-pub fn canonical<T: Serialize>(doc: &T) -> Vec<u8> {
+pub(crate) fn canonical<T: Serialize>(doc: &T) -> Vec<u8> {
     serde_json::to_vec(doc).expect("OCI documents serialise")
 }
 
 /// `SOURCE_DATE_EPOCH` as RFC 3339 UTC (`1970-01-01T00:00:00Z`).
-pub fn rfc3339(epoch: i64) -> String {
+pub(crate) fn rfc3339(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);
     // Howard Hinnant's civil_from_days.

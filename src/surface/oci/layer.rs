@@ -18,12 +18,10 @@ use crate::recipe::oci::LayerCompression;
 
 /// A written layer.
 #[derive(Debug, Clone)]
-pub struct WrittenLayer {
+pub(crate) struct WrittenLayer {
     pub digest: Digest,
     pub size: u64,
     pub diff_id: Digest,
-    /// Size of the uncompressed tar.
-    pub tar_size: u64,
 }
 
 fn io(path: &str) -> impl Fn(std::io::Error) -> OciError + '_ {
@@ -34,7 +32,7 @@ fn io(path: &str) -> impl Fn(std::io::Error) -> OciError + '_ {
 }
 
 /// Write `entries` as one compressed layer blob.
-pub fn write(
+pub(crate) fn write(
     blobs: &Blobs,
     entries: &[Entry],
     mtime: u64,
@@ -64,13 +62,12 @@ pub fn write(
             }
         }
     }
-    let (enc, diff_id, tar_size) = tar.finish()?.finish();
+    let (enc, diff_id, _) = tar.finish()?.finish();
     let blob = enc.finish().map_err(io("blobs"))?;
     let (digest, size) = blob.commit().map_err(io("blobs"))?;
     Ok(WrittenLayer {
         digest,
         size,
         diff_id,
-        tar_size,
     })
 }

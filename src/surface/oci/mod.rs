@@ -23,19 +23,19 @@
 //! rules; [`hazards`] what a base layer may hold. Byte rules: FORMATS.md §6 and
 //! `docs/oci.md`.
 
-pub mod base;
-pub mod blobs;
-pub mod compress;
-pub mod docker;
-pub mod entry;
-pub mod error;
-pub mod hazards;
-pub mod json;
-pub mod layer;
+pub(crate) mod base;
+pub(crate) mod blobs;
+pub(crate) mod compress;
+pub(crate) mod docker;
+pub(crate) mod entry;
+pub(crate) mod error;
+pub(crate) mod hazards;
+pub(crate) mod json;
+pub(crate) mod layer;
 mod origins;
-pub mod plan;
-pub mod settings;
-pub mod sources;
+pub(crate) mod plan;
+pub(crate) mod settings;
+pub(crate) mod sources;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,7 +49,7 @@ use json::{
     canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
 };
 
-pub use error::OciError;
+pub(crate) use error::OciError;
 
 use super::kind::{Publication, SourceAccess, SurfaceKind};
 use super::names::{Predicted, Read, VersionNames};
@@ -58,7 +58,7 @@ use crate::recipe::oci::OciSection;
 use crate::version::ResolvedVersion;
 
 /// Check an OCI recipe at planning time (before anything is built).
-pub fn check(
+pub(crate) fn check(
     r: &Recipe,
     version_tags: &[String],
     version: plan::Spelling<'_>,
@@ -68,7 +68,7 @@ pub fn check(
 
 /// Writer identity for the derivation: the layout writer and both layer
 /// compressors (the recipe's choice is in the derivation's config).
-pub fn identity() -> [(&'static str, String); 3] {
+pub(crate) fn identity() -> [(&'static str, String); 3] {
     [
         (
             "writer",
@@ -87,7 +87,7 @@ fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> OciError {
 /// Whether the recipe's layers may read its selected files in place
 /// ([`crate::surface::SourceAccess::InPlace`]): unless its base layout is
 /// a path below the source directory, which is read as a directory.
-pub fn reads_sources_in_place(section: &OciSection) -> bool {
+pub(crate) fn reads_sources_in_place(section: &OciSection) -> bool {
     section
         .base
         .as_ref()
@@ -96,7 +96,7 @@ pub fn reads_sources_in_place(section: &OciSection) -> bool {
 
 /// The `oci` surface over its `[oci]` table.
 #[derive(Debug, Clone, Copy)]
-pub struct Oci<'a>(pub &'a OciSection);
+pub(crate) struct Oci<'a>(pub &'a OciSection);
 
 impl SurfaceKind for Oci<'_> {
     fn publication(&self) -> Publication {
@@ -567,7 +567,7 @@ fn build_platform(
 }
 
 /// The stem of an image recipe's outputs (`<stem>.oci`, `<stem>.docker.tar`).
-pub fn output_name(r: &crate::recipe::Recipe, version: &str) -> String {
+pub(crate) fn output_name(r: &crate::recipe::Recipe, version: &str) -> String {
     format!(
         "{}-{}",
         r.store_name(),

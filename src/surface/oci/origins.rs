@@ -8,7 +8,7 @@ use super::plan::{EntryKind, ImagePlan};
 use crate::provenance::origin::{EntryOrigin, Origins};
 use crate::surface::Artifact;
 
-pub fn image(plan: &ImagePlan, artifacts: &[Artifact]) -> Origins {
+pub(super) fn image(plan: &ImagePlan, artifacts: &[Artifact]) -> Origins {
     let mut o = Origins::default();
     let many = plan.platforms.len() > 1;
     for a in artifacts {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::blobs::Digest;
-pub use super::entry::{Entry, EntryKind};
+pub(crate) use super::entry::{Entry, EntryKind};
 use super::error::invalid;
 use super::json::Platform;
 use super::settings;
@@ -22,7 +22,7 @@ use crate::version::channels::is_valid_oci_tag;
 
 /// The resolved image description of one recipe (cell).
 #[derive(Debug, Clone)]
-pub struct ImagePlan {
+pub(crate) struct ImagePlan {
     pub platforms: Vec<PlatformPlan>,
     pub compression: LayerCompression,
     pub tags: Vec<String>,
@@ -33,7 +33,7 @@ pub struct ImagePlan {
 
 /// What goes into the image of one platform.
 #[derive(Debug, Clone)]
-pub struct PlatformPlan {
+pub(crate) struct PlatformPlan {
     /// `None` = the base image's platform (or linux/amd64 without a base).
     pub platform: Option<Platform>,
     pub base: Option<BasePin>,
@@ -42,7 +42,7 @@ pub struct PlatformPlan {
 
 /// A base layout and its pin.
 #[derive(Debug, Clone)]
-pub struct BasePin {
+pub(crate) struct BasePin {
     /// As rendered from the recipe (for messages and annotations).
     pub name: String,
     pub dir: PathBuf,
@@ -53,7 +53,7 @@ pub struct BasePin {
 
 /// One layer: its history name and its entries, sorted, parents first.
 #[derive(Debug, Clone)]
-pub struct LayerPlan {
+pub(crate) struct LayerPlan {
     pub name: String,
     pub entries: Vec<Entry>,
 }
@@ -70,14 +70,14 @@ fn section(r: &Recipe) -> OciSection {
 /// and `{release}`, the version of the code it carries (a post release's
 /// base release; else the version).
 #[derive(Debug, Clone, Copy)]
-pub struct Spelling<'a> {
+pub(crate) struct Spelling<'a> {
     pub version: &'a str,
     pub release: &'a str,
 }
 
 impl<'a> Spelling<'a> {
     /// `{release}` from a post release's base (`None`: the version).
-    pub fn new(version: &'a str, release: Option<&'a str>) -> Self {
+    pub(crate) fn new(version: &'a str, release: Option<&'a str>) -> Self {
         Spelling {
             version,
             release: release.unwrap_or(version),
@@ -92,7 +92,11 @@ impl<'a> Spelling<'a> {
 /// The tags of one image: the version's OCI tags (for stable releases with
 /// the policy's aliases and per-major channel), each with the recipe's tag
 /// suffix.
-pub fn tags(r: &Recipe, version_tags: &[String], version: &str) -> Result<Vec<String>, OciError> {
+pub(crate) fn tags(
+    r: &Recipe,
+    version_tags: &[String],
+    version: &str,
+) -> Result<Vec<String>, OciError> {
     let s = section(r);
     let suffix = match &s.tag_suffix {
         Some(t) => Some(r.render("oci.tag-suffix", t, version)?),
@@ -204,7 +208,11 @@ fn check_source_path(r: &Recipe, key: &str, from: &str) -> Result<(), OciError> 
 }
 
 /// Everything that can be checked without the workspace.
-pub fn check(r: &Recipe, version_tags: &[String], version: Spelling<'_>) -> Result<(), OciError> {
+pub(crate) fn check(
+    r: &Recipe,
+    version_tags: &[String],
+    version: Spelling<'_>,
+) -> Result<(), OciError> {
     let s = section(r);
     shadowed_axes(r, &s)?;
     tags(r, version_tags, version.version)?;
@@ -361,7 +369,7 @@ fn pin(r: &Recipe, b: &crate::recipe::oci::BaseSection, layout: &str) -> Result<
 }
 
 /// Exposed ports in their canonical spelling.
-pub fn ports(r: &Recipe) -> Result<Vec<String>, OciError> {
+pub(crate) fn ports(r: &Recipe) -> Result<Vec<String>, OciError> {
     section(r)
         .exposed_ports
         .iter()
@@ -567,7 +575,7 @@ fn annotations(
 }
 
 /// The full plan in the workspace.
-pub fn plan(
+pub(crate) fn plan(
     r: &Recipe,
     version_tags: &[String],
     version: Spelling<'_>,

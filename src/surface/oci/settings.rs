@@ -16,14 +16,14 @@
 use super::json::RunConfig;
 
 /// Why a setting is refused.
-pub type Refusal = &'static str;
+pub(crate) type Refusal = &'static str;
 
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
 /// A label (or annotation) key.
-pub fn label_key(k: &str) -> Result<(), Refusal> {
+pub(crate) fn label_key(k: &str) -> Result<(), Refusal> {
     if k.is_empty() {
         return Err("a label key is empty");
     }
@@ -34,12 +34,12 @@ pub fn label_key(k: &str) -> Result<(), Refusal> {
 }
 
 /// A label value: any text but NUL (runtimes pass it as a C string).
-pub fn label_value(v: &str) -> Result<(), Refusal> {
+pub(crate) fn label_value(v: &str) -> Result<(), Refusal> {
     no_nul(v)
 }
 
 /// An environment variable name.
-pub fn env_key(k: &str) -> Result<(), Refusal> {
+pub(crate) fn env_key(k: &str) -> Result<(), Refusal> {
     if k.is_empty() {
         return Err("an environment variable name is empty");
     }
@@ -53,7 +53,7 @@ pub fn env_key(k: &str) -> Result<(), Refusal> {
 }
 
 /// An environment value, an entrypoint or cmd argument.
-pub fn no_nul(v: &str) -> Result<(), Refusal> {
+pub(crate) fn no_nul(v: &str) -> Result<(), Refusal> {
     if v.contains('\0') {
         return Err("holds NUL (a process argument or environment entry ends there)");
     }
@@ -61,7 +61,7 @@ pub fn no_nul(v: &str) -> Result<(), Refusal> {
 }
 
 /// `user`, `uid`, `user:group` or `uid:gid` (empty: the image's default).
-pub fn user(u: &str) -> Result<(), Refusal> {
+pub(crate) fn user(u: &str) -> Result<(), Refusal> {
     if u.is_empty() {
         return Ok(());
     }
@@ -80,7 +80,7 @@ pub fn user(u: &str) -> Result<(), Refusal> {
 }
 
 /// An absolute path in the image (working dir, volume).
-pub fn absolute(p: &str) -> Result<(), Refusal> {
+pub(crate) fn absolute(p: &str) -> Result<(), Refusal> {
     if !p.starts_with('/') {
         return Err("must be an absolute path in the image");
     }
@@ -91,7 +91,7 @@ pub fn absolute(p: &str) -> Result<(), Refusal> {
 }
 
 /// `PORT[/tcp|udp|sctp]` in its canonical spelling `PORT/proto`.
-pub fn port(p: &str) -> Result<String, Refusal> {
+pub(crate) fn port(p: &str) -> Result<String, Refusal> {
     let (num, proto) = p.split_once('/').unwrap_or((p, "tcp"));
     let ok = num.bytes().all(|b| b.is_ascii_digit())
         && num.parse::<u16>().is_ok_and(|n| n > 0)
@@ -104,7 +104,7 @@ pub fn port(p: &str) -> Result<String, Refusal> {
 }
 
 /// A stop signal: a signal name (`SIGTERM`, `TERM`, `SIGRTMIN+3`) or number.
-pub fn stop_signal(s: &str) -> Result<(), Refusal> {
+pub(crate) fn stop_signal(s: &str) -> Result<(), Refusal> {
     if s.parse::<u8>().is_ok_and(|n| (1..=64).contains(&n)) {
         return Ok(());
     }
@@ -122,7 +122,7 @@ pub fn stop_signal(s: &str) -> Result<(), Refusal> {
 
 /// One refused setting of a whole run configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadSetting {
+pub(crate) struct BadSetting {
     /// The configuration key (`Env`, `Labels`, …).
     pub key: &'static str,
     pub value: String,
@@ -155,7 +155,7 @@ fn env_entry(e: &str) -> Result<(), Refusal> {
 /// Check every setting of a run configuration (a base image's): the same
 /// rules as the recipe's keys. Empty `User` and `WorkingDir` mean the
 /// defaults and are accepted.
-pub fn check_run_config(c: &RunConfig) -> Result<(), BadSetting> {
+pub(crate) fn check_run_config(c: &RunConfig) -> Result<(), BadSetting> {
     each("User", &c.user, user)?;
     each("Env", &c.env, env_entry)?;
     each("Entrypoint", c.entrypoint.iter().flatten(), no_nul)?;

@@ -16,7 +16,7 @@ use crate::source::view::{Entry as ViewEntry, FileData, SourceView};
 
 /// What the layers of one build may read.
 #[derive(Debug, Clone, Copy)]
-pub struct Sources<'a> {
+pub(crate) struct Sources<'a> {
     /// The recipe's source directory in the workspace.
     pub source_dir: &'a Path,
     /// Input mount → its copy in the workspace.
@@ -27,7 +27,7 @@ pub struct Sources<'a> {
 
 /// One `map` source, found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
+pub(crate) enum Found {
     /// A path in the workspace.
     Disk(PathBuf),
     /// A path of the view, relative to the source directory ("" = all).
@@ -36,7 +36,7 @@ pub enum Found {
 
 /// What a found source holds.
 #[derive(Debug)]
-pub enum Listing {
+pub(crate) enum Listing {
     /// A single file or symlink.
     One(EntryKind),
     /// A directory: its files and symlinks by relative path, sorted.
@@ -45,7 +45,7 @@ pub enum Listing {
 
 impl Sources<'_> {
     /// Resolve `from` (the value of `key`).
-    pub fn find(&self, r: &Recipe, key: &str, from: &str) -> Result<Found, OciError> {
+    pub(crate) fn find(&self, r: &Recipe, key: &str, from: &str) -> Result<Found, OciError> {
         let missing = || missing(r, key, from);
         let through_link = || invalid(r, key, from, "passes through a symbolic link");
         let (root, rest) = match crate::recipe::schema::input_mount(from) {
@@ -96,7 +96,7 @@ impl Sources<'_> {
     }
 
     /// What `found` holds.
-    pub fn list(&self, found: &Found) -> Result<Listing, OciError> {
+    pub(crate) fn list(&self, found: &Found) -> Result<Listing, OciError> {
         match found {
             Found::Disk(p) => {
                 let meta = std::fs::symlink_metadata(p).map_err(io(p))?;

@@ -46,7 +46,7 @@ const LEGACY_REQUIRES: &[&str] = &["setuptools>=40.8.0"];
 
 /// The Python keys of a recipe's `[sdist]`/`[wheel]` table.
 #[derive(Debug, Clone, Copy)]
-pub struct Settings<'a> {
+pub(crate) struct Settings<'a> {
     pub backend: PythonBackend,
     /// The interpreter's tool name.
     pub python: &'a str,
@@ -59,7 +59,7 @@ pub struct Settings<'a> {
 }
 
 /// The recipe's Python settings.
-pub fn settings(recipe: &Recipe) -> Settings<'_> {
+pub(crate) fn settings(recipe: &Recipe) -> Settings<'_> {
     let (backend, python, tools, host_inputs, limits) = match &recipe.spec.surface {
         SurfaceSpec::Sdist(s) => Some((
             s.backend,
@@ -89,7 +89,7 @@ pub fn settings(recipe: &Recipe) -> Settings<'_> {
 
 /// `[build-system]` of a `pyproject.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildSystem {
+pub(crate) struct BuildSystem {
     /// `module.path:object.path`.
     pub backend: String,
     /// In-tree backend directories, relative to the project.
@@ -136,7 +136,7 @@ fn valid_backend(spec: &str) -> bool {
 
 impl BuildSystem {
     /// Parse `text` (`None`: no `pyproject.toml`, the legacy fallback).
-    pub fn parse(text: Option<&str>, file: &Path) -> Result<BuildSystem, PythonError> {
+    pub(crate) fn parse(text: Option<&str>, file: &Path) -> Result<BuildSystem, PythonError> {
         let Some(text) = text else {
             return Ok(BuildSystem {
                 backend: LEGACY_BACKEND.to_string(),
@@ -186,17 +186,17 @@ impl BuildSystem {
     }
 
     /// The backend's top-level module.
-    pub fn module(&self) -> &str {
+    pub(crate) fn module(&self) -> &str {
         let m = self.backend.split(':').next().unwrap_or_default();
         m.split('.').next().unwrap_or(m)
     }
 
-    pub fn is_maturin(&self) -> bool {
+    pub(crate) fn is_maturin(&self) -> bool {
         self.module() == "maturin"
     }
 
     /// The tools a build with this backend runs, the interpreter first.
-    pub fn tool_names(&self, s: &Settings<'_>) -> Vec<String> {
+    pub(crate) fn tool_names(&self, s: &Settings<'_>) -> Vec<String> {
         let mut names = vec![s.python.to_string()];
         if self.is_maturin() {
             names.extend(["maturin", "cargo", "rustc", "cc"].map(String::from));
@@ -212,7 +212,7 @@ impl BuildSystem {
 /// written, a fixed hash seed, pip unable to reach an index. (The
 /// interpreter's shared libpython needs no library path: the sandbox mounts
 /// each tool's ELF closure where the interpreter's RUNPATH names it.)
-pub fn python_env() -> BTreeMap<String, String> {
+pub(crate) fn python_env() -> BTreeMap<String, String> {
     let env: BTreeMap<String, String> = [
         ("PYTHONHASHSEED", "0"),
         ("PYTHONDONTWRITEBYTECODE", "1"),
@@ -228,7 +228,7 @@ pub fn python_env() -> BTreeMap<String, String> {
 /// The directory of wheels the recipe declares (`host-inputs =
 /// ["python-wheels"]`, from `$KILN_PYTHON_WHEELS`), which must exist on
 /// this host; `None` when it declares none.
-pub fn wheels_dir<'h>(
+pub(crate) fn wheels_dir<'h>(
     recipe: &Recipe,
     s: &Settings<'_>,
     host: &'h BTreeMap<String, std::path::PathBuf>,
@@ -250,7 +250,7 @@ pub fn wheels_dir<'h>(
 
 /// A backend recipe's tools and backend identity, fixed while planning.
 #[derive(Debug, Clone)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub tools: Vec<Tool>,
     /// One entry per distribution the backend runs with: `pep517:<name>`,
     /// its version, and the sha256 of the wheel installed (a declared
@@ -277,10 +277,10 @@ pub struct Environment {
 
 /// The derivation's entry for the whole declared directory of wheels
 /// ([`super::wheels::directory_digest`]).
-pub const WHEEL_DIRECTORY_ENTRY: &str = "pep517-wheel-directory";
+pub(crate) const WHEEL_DIRECTORY_ENTRY: &str = "pep517-wheel-directory";
 
 /// The derivation's entry for a wheel of the environment.
-pub fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
+pub(crate) fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
     ToolRef::plain(
         format!("pep517:{}", w.name),
         w.version.clone(),
@@ -291,7 +291,7 @@ pub fn wheel_identity(w: &super::wheels::ChosenWheel) -> ToolRef {
 /// For a recipe in backend mode, resolve its tools and probe its backend;
 /// `None` for native recipes. `pyproject` is the project's file as
 /// committed (`None` when there is none) and `file` its project path.
-pub fn resolve(
+pub(crate) fn resolve(
     recipe: &Recipe,
     pyproject: Option<&str>,
     file: &Path,
@@ -569,7 +569,7 @@ fn committed_pyproject(
 
 /// Which builder a Python recipe runs ([`super::choice`]), decided from its
 /// committed `pyproject.toml`; `None` for other surfaces.
-pub fn choice(
+pub(crate) fn choice(
     recipe: &Recipe,
     snapshot: &crate::source::Snapshot,
     base: &str,
@@ -589,7 +589,7 @@ pub fn choice(
 /// reading `<base>/pyproject.toml` from the snapshot being built (`base` =
 /// the recipe's source directory); `None` when it runs the native builder.
 #[allow(clippy::too_many_arguments)]
-pub fn plan(
+pub(crate) fn plan(
     recipe: &Recipe,
     choice: Option<&super::choice::Choice>,
     snapshot: &crate::source::Snapshot,

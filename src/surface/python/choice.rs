@@ -39,7 +39,7 @@ impl Emulation {
 }
 
 /// The version of flit_core kiln writes like.
-pub const FLIT_CORE_VERSION: &str = "3.12.0";
+pub(crate) const FLIT_CORE_VERSION: &str = "3.12.0";
 
 /// The mode a recipe runs in, decided while planning.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl Choice {
 /// recipe that sets a native builder's key (`wheel.packages`, `wheel.tag`,
 /// `wheel.scripts`, `[[map]]`) with `auto` asks for kiln's own writer.
 /// `setting` is the recipe's `backend` key (`backend::settings`).
-pub fn for_recipe(
+pub(crate) fn for_recipe(
     recipe: &crate::recipe::Recipe,
     setting: PythonBackend,
     pyproject: Option<&str>,
@@ -105,7 +105,7 @@ pub fn for_recipe(
 
 /// Decide for a recipe of `surface` with setting `setting`, from the
 /// committed `pyproject.toml` (`None`: none).
-pub fn choose(setting: PythonBackend, surface: Surface, pyproject: Option<&str>) -> Choice {
+pub(crate) fn choose(setting: PythonBackend, surface: Surface, pyproject: Option<&str>) -> Choice {
     let covered = coverage(surface, pyproject);
     match (setting, covered) {
         (PythonBackend::Pep517, _) => Choice {
@@ -142,7 +142,7 @@ fn covered_reason(e: Emulation) -> String {
 
 /// The emulation that reproduces the project's backend for this surface
 /// and configuration, or why none does.
-pub fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emulation, String> {
+pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emulation, String> {
     let Some(text) = pyproject else {
         return Err("there is no pyproject.toml (setuptools' legacy fallback)".into());
     };

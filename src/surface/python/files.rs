@@ -16,7 +16,7 @@ use crate::surface::Job;
 
 /// One file to put in an archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskFile {
+pub(crate) struct DiskFile {
     /// Its bytes.
     pub data: FileData,
     /// Its path in the workspace (where provenance finds its origin),
@@ -29,20 +29,20 @@ pub struct DiskFile {
 
 impl DiskFile {
     /// The whole contents.
-    pub fn read(&self) -> Result<std::sync::Arc<[u8]>, PythonError> {
+    pub(crate) fn read(&self) -> Result<std::sync::Arc<[u8]>, PythonError> {
         self.data.read().map_err(io(&self.at))
     }
 }
 
 /// The selected files of one recipe.
 #[derive(Debug)]
-pub struct SourceFiles<'a> {
+pub(crate) struct SourceFiles<'a> {
     pub job: &'a Job<'a>,
     set: BTreeSet<&'a str>,
 }
 
 impl<'a> SourceFiles<'a> {
-    pub fn new(job: &'a Job<'a>) -> Self {
+    pub(crate) fn new(job: &'a Job<'a>) -> Self {
         SourceFiles {
             job,
             set: job.files.iter().map(String::as_str).collect(),
@@ -50,21 +50,21 @@ impl<'a> SourceFiles<'a> {
     }
 
     /// Selected paths, sorted by bytes.
-    pub fn paths(&self) -> &'a [String] {
+    pub(crate) fn paths(&self) -> &'a [String] {
         self.job.files
     }
 
-    pub fn contains(&self, rel: &str) -> bool {
+    pub(crate) fn contains(&self, rel: &str) -> bool {
         self.set.contains(rel)
     }
 
     /// The project-relative path of `rel`, for messages.
-    pub fn display(&self, rel: &str) -> PathBuf {
+    pub(crate) fn display(&self, rel: &str) -> PathBuf {
         project_rel(self.job, rel)
     }
 
     /// A selected file, `key`/`value` naming the field that asked for it.
-    pub fn file(&self, rel: &str) -> Result<DiskFile, PythonError> {
+    pub(crate) fn file(&self, rel: &str) -> Result<DiskFile, PythonError> {
         if !self.contains(rel) {
             return Err(PythonError::field(
                 self.display(rel),
@@ -94,7 +94,7 @@ impl<'a> SourceFiles<'a> {
     }
 
     /// The contents of a selected UTF-8 text file.
-    pub fn read_text(&self, rel: &str) -> Result<String, PythonError> {
+    pub(crate) fn read_text(&self, rel: &str) -> Result<String, PythonError> {
         let bytes = self.file(rel)?.read()?;
         String::from_utf8(bytes.to_vec())
             .map_err(|_| PythonError::field(self.display(rel), "(file)", rel, "is not valid UTF-8"))
@@ -102,7 +102,7 @@ impl<'a> SourceFiles<'a> {
 }
 
 /// A regular file at `path`, following a symlink only into `workspace`.
-pub fn resolve(
+pub(crate) fn resolve(
     workspace: &Path,
     path: &Path,
     shown: impl Fn() -> PathBuf,
@@ -149,7 +149,7 @@ pub fn resolve(
 }
 
 /// Whether a path is a build leftover that never goes into a distribution.
-pub fn is_junk(rel: &str) -> bool {
+pub(crate) fn is_junk(rel: &str) -> bool {
     rel.split('/').any(|c| c == "__pycache__") || rel.ends_with(".pyc") || rel.ends_with(".pyo")
 }
 

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 /// `[project]` fields as written (validated, not respelled).
 #[derive(Debug, Clone, Default)]
-pub struct Declared {
+pub(crate) struct Declared {
     pub requires_python: Option<String>,
     pub dependencies: Vec<String>,
     /// Extra (as declared) → its requirements, in declaration order.
@@ -19,12 +19,12 @@ pub struct Declared {
 }
 
 /// A (name, email) of `authors`/`maintainers`.
-pub type Person<'a> = (Option<&'a str>, Option<&'a str>);
+pub(super) type Person<'a> = (Option<&'a str>, Option<&'a str>);
 
 /// What flit_core's writer reads of a validated project
 /// (`project::Project::flit`).
 #[derive(Debug)]
-pub struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     pub name: &'a str,
     pub version: &'a str,
     pub summary: Option<&'a str>,
@@ -139,7 +139,7 @@ fn requirements(p: &Project) -> Vec<String> {
 }
 
 /// `Metadata.supports_py2`: no `requires-python` part excludes Python 2.
-pub fn supports_py2(p: &Project) -> bool {
+pub(super) fn supports_py2(p: &Project) -> bool {
     let spec = p.declared.requires_python.as_deref().unwrap_or("");
     !spec.split(',').any(|part| {
         let s = part.trim_start();
@@ -153,7 +153,7 @@ pub fn supports_py2(p: &Project) -> bool {
 }
 
 /// The wheel tag flit_core writes.
-pub fn tag(p: &Project) -> &'static str {
+pub(super) fn tag(p: &Project) -> &'static str {
     if supports_py2(p) {
         "py2.py3-none-any"
     } else {
@@ -162,7 +162,7 @@ pub fn tag(p: &Project) -> &'static str {
 }
 
 /// `METADATA`, field for field as `write_metadata_file` writes it.
-pub fn core_metadata(p: &Project) -> String {
+pub(super) fn core_metadata(p: &Project) -> String {
     let mut s = String::new();
     let mut h = |k: &str, v: &str| {
         let v = v.lines().collect::<Vec<_>>().join("\n        ");
@@ -231,7 +231,7 @@ pub fn core_metadata(p: &Project) -> String {
 
 /// `entry_points.txt`: groups and names sorted, `name=value`, a blank line
 /// after each group.
-pub fn entry_points(p: &Project) -> Option<String> {
+pub(super) fn entry_points(p: &Project) -> Option<String> {
     if p.entry_points.is_empty() {
         return None;
     }
@@ -252,7 +252,7 @@ pub fn entry_points(p: &Project) -> Option<String> {
 
 /// The `WHEEL` file, with kiln as its `Generator` (flit_core writes
 /// `flit <version>`; kiln does not claim to be flit).
-pub fn wheel_file(p: &Project) -> String {
+pub(super) fn wheel_file(p: &Project) -> String {
     let mut s = format!(
         "Wheel-Version: 1.0\nGenerator: kiln {}\nRoot-Is-Purelib: true\n",
         env!("CARGO_PKG_VERSION"),
@@ -266,7 +266,7 @@ pub fn wheel_file(p: &Project) -> String {
 
 /// The import module's name: `[tool.flit.module] name`, else the project
 /// name with `-` as `_` (`read_pep621_metadata`).
-pub fn module_name(p: &Project) -> String {
+pub(super) fn module_name(p: &Project) -> String {
     let doc: Option<toml_edit::DocumentMut> = p.pyproject.parse().ok();
     doc.as_ref()
         .and_then(|d| {

@@ -33,10 +33,10 @@ fn scheme_dir(scheme: &str, name: &str) -> Option<String> {
 }
 
 /// The prefix's import directory.
-pub const SITE_PACKAGES: &str = "site-packages";
+pub(super) const SITE_PACKAGES: &str = "site-packages";
 
 /// Install the wheel at `wheel` into `prefix` (which exists).
-pub fn install(wheel: &Path, prefix: &Path) -> Result<(), PythonError> {
+pub(super) fn install(wheel: &Path, prefix: &Path) -> Result<(), PythonError> {
     let (f, _) = crate::fsutil::open_regular(wheel).map_err(io(wheel))?;
     let mut ar = ::zip::ZipArchive::new(std::io::BufReader::new(f))
         .map_err(|e| normalise::bad(wheel, format!("is not a zip archive: {e}")))?;

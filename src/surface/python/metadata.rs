@@ -53,7 +53,7 @@ fn contacts(list: &[Contact]) -> (Vec<String>, Vec<String>) {
 }
 
 /// The core metadata file.
-pub fn core_metadata(p: &Project) -> Result<String, PythonError> {
+pub(crate) fn core_metadata(p: &Project) -> Result<String, PythonError> {
     let mut s = String::new();
     let mut h = |key: &str, value: &str| -> Result<(), PythonError> {
         let v = line(p, key, value)?;
@@ -122,7 +122,7 @@ pub fn core_metadata(p: &Project) -> Result<String, PythonError> {
 }
 
 /// `entry_points.txt`, or `None` when the project declares no entry points.
-pub fn entry_points(p: &Project) -> Option<String> {
+pub(crate) fn entry_points(p: &Project) -> Option<String> {
     if p.entry_points.is_empty() {
         return None;
     }
@@ -140,7 +140,7 @@ pub fn entry_points(p: &Project) -> Option<String> {
 }
 
 /// The `WHEEL` file.
-pub fn wheel_file(tag: &super::names::WheelTag) -> String {
+pub(crate) fn wheel_file(tag: &super::names::WheelTag) -> String {
     let mut s = format!(
         "Wheel-Version: 1.0\nGenerator: kiln {}\nRoot-Is-Purelib: {}\n",
         env!("CARGO_PKG_VERSION"),

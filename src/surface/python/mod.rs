@@ -17,23 +17,23 @@
 //! The byte layout and every difference from uv_build and hatchling are
 //! documented in `docs/python.md`.
 
-pub mod backend;
-pub mod choice;
+pub(crate) mod backend;
+pub(crate) mod choice;
 mod environment;
-pub mod error;
-pub mod files;
+pub(crate) mod error;
+pub(crate) mod files;
 mod flit;
 mod install;
-pub mod metadata;
-pub mod names;
-pub mod normalise;
+pub(crate) mod metadata;
+pub(crate) mod names;
+pub(crate) mod normalise;
 mod origins;
-pub mod pep517;
+pub(crate) mod pep517;
 mod placed;
-pub mod project;
-pub mod sdist;
-pub mod wheel;
-pub mod wheels;
+pub(crate) mod project;
+pub(crate) mod sdist;
+pub(crate) mod wheel;
+pub(crate) mod wheels;
 mod writer;
 
 use std::path::PathBuf;
@@ -46,8 +46,8 @@ use crate::recipe::{Recipe, RecipeError};
 use crate::stamp::build::OwnManifests;
 
 pub(crate) use error::io;
-pub use error::PythonError;
-pub use writer::DEFLATE;
+pub(crate) use error::PythonError;
+pub(crate) use writer::DEFLATE;
 
 fn load<'a>(
     job: &'a Job<'a>,
@@ -208,11 +208,11 @@ fn build_wheel(job: &Job<'_>, section: &WheelSection) -> Result<Output, SurfaceE
 
 /// The `sdist` surface over its `[sdist]` table.
 #[derive(Debug, Clone, Copy)]
-pub struct Sdist<'a>(pub &'a SdistSection);
+pub(crate) struct Sdist<'a>(pub &'a SdistSection);
 
 /// The `wheel` surface over its `[wheel]` table.
 #[derive(Debug, Clone, Copy)]
-pub struct Wheel<'a>(pub &'a WheelSection);
+pub(crate) struct Wheel<'a>(pub &'a WheelSection);
 
 /// What a Python recipe's build runs: its backend in backend mode; with
 /// `auto`, the plan asks [`choice`] whether the project's backend runs.

@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// Whether `name` is a valid distribution name.
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
@@ -19,7 +19,7 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 /// `canonicalize_name`: lowercase, runs of `-`, `_`, `.` folded to one `-`.
-pub fn canonical(name: &str) -> String {
+pub(crate) fn canonical(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut sep = false;
     for c in name.chars() {
@@ -37,13 +37,13 @@ pub fn canonical(name: &str) -> String {
 }
 
 /// The name as it appears in file names: canonical with `_` for `-`.
-pub fn file_component(name: &str) -> String {
+pub(crate) fn file_component(name: &str) -> String {
     canonical(name).replace('-', "_")
 }
 
 /// A validated wheel tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WheelTag {
+pub(crate) struct WheelTag {
     pub python: String,
     pub abi: String,
     pub platform: String,
@@ -51,7 +51,7 @@ pub struct WheelTag {
 
 impl WheelTag {
     /// `py3-none-any`.
-    pub fn pure() -> Self {
+    pub(crate) fn pure() -> Self {
         WheelTag {
             python: "py3".into(),
             abi: "none".into(),
@@ -60,7 +60,7 @@ impl WheelTag {
     }
 
     /// Parse and validate `python-abi-platform`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split('-').collect();
         let [python, abi, platform] = parts[..] else {
             return Err("a wheel tag has three `-`-separated parts: python-abi-platform".into());
@@ -98,12 +98,12 @@ impl WheelTag {
     }
 
     /// A wheel that installs into purelib: platform `any`.
-    pub fn is_pure(&self) -> bool {
+    pub(crate) fn is_pure(&self) -> bool {
         self.platform == "any"
     }
 
     /// Every expanded tag, for `Tag:` lines in `WHEEL`.
-    pub fn expanded(&self) -> Vec<String> {
+    pub(crate) fn expanded(&self) -> Vec<String> {
         let mut out = Vec::new();
         for p in self.python.split('.') {
             for a in self.abi.split('.') {

@@ -45,7 +45,7 @@ use crate::hash::Sha256;
 
 /// How much of a backend's archive kiln reads before refusing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Caps {
+pub(crate) struct Caps {
     /// Uncompressed bytes of all members together.
     pub total: u64,
     /// Uncompressed bytes of one member.
@@ -59,11 +59,11 @@ pub struct Caps {
 }
 
 /// Uncompressed bytes any member may have whatever its compression ratio.
-pub const RATIO_SLACK: u64 = 1 << 20;
+pub(crate) const RATIO_SLACK: u64 = 1 << 20;
 
 /// The caps of a backend's wheel: 8 GiB in all, 2 GiB a member, 250:1,
 /// 64 MiB of `RECORD` or `METADATA`.
-pub const WHEEL_CAPS: Caps = Caps {
+pub(crate) const WHEEL_CAPS: Caps = Caps {
     total: 8 << 30,
     member: 2 << 30,
     ratio: 250,
@@ -72,7 +72,7 @@ pub const WHEEL_CAPS: Caps = Caps {
 
 /// The caps of a backend's sdist: as a wheel's, but 2 GiB in all, as the
 /// sdist is rebuilt in memory (its gzip member is one whole-buffer deflate).
-pub const SDIST_CAPS: Caps = Caps {
+pub(crate) const SDIST_CAPS: Caps = Caps {
     total: 2 << 30,
     ..WHEEL_CAPS
 };
@@ -83,7 +83,7 @@ const BATCH: u64 = 256 << 20;
 
 /// What the normalised archive says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// `Name:` of its core metadata.
     pub name: String,
     /// `Version:` of its core metadata.
@@ -111,7 +111,7 @@ fn too_large(archive: &Path, member: &str, detail: String) -> PythonError {
 }
 
 /// `Name` and `Version` of core metadata (the headers before the first blank line).
-pub fn name_version(text: &str) -> (Option<String>, Option<String>) {
+pub(crate) fn name_version(text: &str) -> (Option<String>, Option<String>) {
     let (mut name, mut version) = (None, None);
     for line in text.lines() {
         if line.is_empty() {
@@ -332,12 +332,16 @@ fn batches(planned: &[Planned]) -> Vec<&[Planned]> {
 }
 
 /// Read a backend's wheel at `raw`, check it, and write it normalised to `out`.
-pub fn wheel(raw: &Path, source_date_epoch: i64, out: impl Write) -> Result<Facts, PythonError> {
+pub(crate) fn wheel(
+    raw: &Path,
+    source_date_epoch: i64,
+    out: impl Write,
+) -> Result<Facts, PythonError> {
     wheel_within(raw, source_date_epoch, out, &WHEEL_CAPS)
 }
 
 /// [`wheel`] within `caps`.
-pub fn wheel_within(
+pub(crate) fn wheel_within(
     raw: &Path,
     source_date_epoch: i64,
     out: impl Write,
@@ -631,7 +635,7 @@ struct Member {
 
 /// Read a backend's sdist at `raw` (named `file_name`), check it, and write
 /// it normalised to `out`.
-pub fn sdist(
+pub(crate) fn sdist(
     raw: &Path,
     file_name: &str,
     source_date_epoch: i64,
@@ -641,7 +645,7 @@ pub fn sdist(
 }
 
 /// [`sdist`] within `caps`.
-pub fn sdist_within(
+pub(crate) fn sdist_within(
     raw: &Path,
     file_name: &str,
     source_date_epoch: i64,

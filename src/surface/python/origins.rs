@@ -8,7 +8,7 @@ use super::{metadata, PythonError};
 use crate::provenance::origin::{EntryOrigin, Origins};
 
 /// The entries of the sdist `artifact`.
-pub fn sdist(
+pub(super) fn sdist(
     artifact: &str,
     project: &Project,
     src: &SourceFiles<'_>,
@@ -39,7 +39,7 @@ pub fn sdist(
 }
 
 /// The entries of the wheel `artifact`.
-pub fn wheel(artifact: &str, project: &Project, plan: &WheelPlan) -> Origins {
+pub(super) fn wheel(artifact: &str, project: &Project, plan: &WheelPlan) -> Origins {
     let dist_info = format!("{}.dist-info", project.dist_stem());
     let mut o = Origins::default();
     for (path, f) in &plan.entries {
@@ -80,7 +80,7 @@ pub fn wheel(artifact: &str, project: &Project, plan: &WheelPlan) -> Origins {
 /// file — for a file `[[map]]` placed, from the file it was copied from
 /// (an input's output) — a wheel's `RECORD` was recomputed by kiln, and the
 /// rest is the backend's.
-pub fn backend(
+pub(super) fn backend(
     job: &crate::surface::Job<'_>,
     placed: &super::placed::Placed,
     artifact: &str,

@@ -40,7 +40,7 @@ const BACKEND_OUT: &str = "pep517";
 
 /// Which hook to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
+pub(crate) enum Hook {
     Sdist,
     Wheel,
 }
@@ -69,7 +69,7 @@ impl Hook {
 }
 
 /// Build the recipe's sdist or wheel with the project's backend.
-pub fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
+pub(crate) fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
     let s = settings(job.recipe);
     let pyproject = job.source_dir.join("pyproject.toml");
     let shown = super::files::project_rel(job, "pyproject.toml");
@@ -173,7 +173,11 @@ impl Runner<'_> {
     /// Run the driver's `arg` (a hook, or `requires-<hook>`), with the
     /// backend environment at `prefix` (host path) or, without one, the
     /// interpreter's own site-packages.
-    pub fn run(&self, arg: &str, prefix: Option<&std::path::Path>) -> Result<(), PythonError> {
+    pub(super) fn run(
+        &self,
+        arg: &str,
+        prefix: Option<&std::path::Path>,
+    ) -> Result<(), PythonError> {
         let job = self.job;
         let bs = self.bs;
         let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
@@ -241,7 +245,7 @@ impl Runner<'_> {
     }
 
     /// The backend's output directory (host path).
-    pub fn out_dir(&self) -> std::path::PathBuf {
+    pub(super) fn out_dir(&self) -> std::path::PathBuf {
         self.job.workspace.join(BACKEND_OUT)
     }
 }
@@ -257,7 +261,7 @@ fn hook_name(arg: &str) -> &'static str {
 }
 
 /// Where the backend environment is mounted in the sandbox.
-pub const ENV_AT: &str = "/opt/kiln-backend-env";
+pub(crate) const ENV_AT: &str = "/opt/kiln-backend-env";
 
 /// The file the hook returned: a plain name of the right kind, a regular file.
 fn result_name(

@@ -19,10 +19,10 @@ use crate::surface::Job;
 
 /// Project-relative target → the workspace file its bytes came from
 /// (`inputs/<mount>/…` or a file below `src/`).
-pub type Placed = BTreeMap<String, PathBuf>;
+pub(super) type Placed = BTreeMap<String, PathBuf>;
 
 /// Copy every `[[map]]` entry of the recipe into `job.source_dir`.
-pub fn place(job: &Job<'_>) -> Result<Placed, PythonError> {
+pub(super) fn place(job: &Job<'_>) -> Result<Placed, PythonError> {
     let selected: BTreeSet<&str> = job.files.iter().map(String::as_str).collect();
     let mut placed = Placed::new();
     for (i, m) in job.recipe.spec.map.iter().enumerate() {

@@ -21,11 +21,11 @@ use super::names;
 use super::PythonError;
 
 /// An entry point group and its (name, object reference) pairs.
-pub type EntryGroup = (String, Vec<(String, String)>);
+pub(crate) type EntryGroup = (String, Vec<(String, String)>);
 
 /// The validated project.
 #[derive(Debug, Clone)]
-pub struct Project {
+pub(crate) struct Project {
     /// The name as written.
     pub name: String,
     /// Normalised PEP 440 version.
@@ -55,14 +55,14 @@ pub struct Project {
 
 /// The long description.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Readme {
+pub(crate) struct Readme {
     pub text: String,
     pub content_type: String,
 }
 
 /// PEP 639 expression, or the legacy free text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum License {
+pub(crate) enum License {
     None,
     Expression(String),
     Text(String),
@@ -71,7 +71,7 @@ pub enum License {
 /// An author or maintainer.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Contact {
+pub(crate) struct Contact {
     pub name: Option<String>,
     pub email: Option<String>,
 }
@@ -156,7 +156,7 @@ impl Project {
     /// Read and validate `pyproject.toml` of the recipe's source for release
     /// version `version` (PEP 440 spelling), for the writer `emulation`
     /// (which decides the default license files).
-    pub fn load(
+    pub(crate) fn load(
         src: &SourceFiles<'_>,
         version: &str,
         emulation: Emulation,
@@ -257,14 +257,14 @@ impl Project {
     }
 
     /// `<name>-<version>` with the name and version as file names spell them.
-    pub fn dist_stem(&self) -> String {
+    pub(crate) fn dist_stem(&self) -> String {
         format!("{}-{}", names::file_component(&self.name), self.version)
     }
 }
 
 impl Project {
     /// What flit_core's writer reads of the project.
-    pub fn flit(&self) -> super::flit::Fields<'_> {
+    pub(crate) fn flit(&self) -> super::flit::Fields<'_> {
         fn people(l: &[Contact]) -> Vec<super::flit::Person<'_>> {
             l.iter()
                 .map(|c| (c.name.as_deref(), c.email.as_deref()))

@@ -17,10 +17,10 @@ use super::project::Project;
 use super::{io, metadata, PythonError};
 use crate::archive::tar::{Dialect, TarWriter};
 
-pub use super::writer::{gzip, gzip_options};
+pub(crate) use super::writer::gzip;
 
 /// Write the sdist of `project` to `out`; returns its file name.
-pub fn write<W: Write>(
+pub(crate) fn write<W: Write>(
     project: &Project,
     src: &SourceFiles<'_>,
     source_date_epoch: i64,

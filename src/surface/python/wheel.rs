@@ -26,7 +26,7 @@ use super::files::{is_junk, resolve, DiskFile, SourceFiles};
 use super::names::{file_component, WheelTag};
 use super::project::Project;
 pub(super) use super::writer::csv_field;
-pub use super::writer::record_hash;
+pub(crate) use super::writer::record_hash;
 use super::{io, metadata, PythonError};
 use crate::archive::zip::{deflate_entry, ZipWriter};
 use crate::recipe::schema::WheelSection;
@@ -34,7 +34,7 @@ use crate::surface::Job;
 
 /// What goes into a wheel besides its generated metadata.
 #[derive(Debug)]
-pub struct WheelPlan {
+pub(crate) struct WheelPlan {
     /// Whose files the wheel's metadata is written like.
     pub emulation: Emulation,
     pub tag: WheelTag,
@@ -299,7 +299,7 @@ fn scripts(
 }
 
 /// Decide the wheel's tag and files.
-pub fn plan(
+pub(crate) fn plan(
     job: &Job<'_>,
     section: &WheelSection,
     project: &Project,
@@ -409,7 +409,7 @@ impl<W: Write> Record<W> {
 }
 
 /// Write the wheel; returns its file name.
-pub fn write<W: Write>(
+pub(crate) fn write<W: Write>(
     project: &Project,
     plan: &WheelPlan,
     source_date_epoch: i64,

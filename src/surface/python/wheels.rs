@@ -101,7 +101,7 @@ struct Candidate {
 }
 
 /// A wheel file name's parts: normalised name, version, expanded tags.
-pub fn parse_file_name(file: &str) -> Option<(String, Version, Vec<String>)> {
+pub(crate) fn parse_file_name(file: &str) -> Option<(String, Version, Vec<String>)> {
     let stem = file.strip_suffix(".whl")?;
     let parts: Vec<&str> = stem.split('-').collect();
     let (name, version, py, abi, plat) = match parts[..] {
@@ -171,7 +171,7 @@ fn list(dir: &Path, interp: &Interpreter) -> Result<Listing, PythonError> {
 /// and it is resolved against this directory; the derivation keeps this
 /// digest so that any wheel that could be chosen then is part of its
 /// identity, not only those `build-system.requires` chose while planning.
-pub fn directory_digest(dir: &Path, interp: &Interpreter) -> Result<String, PythonError> {
+pub(crate) fn directory_digest(dir: &Path, interp: &Interpreter) -> Result<String, PythonError> {
     let (by_name, _) = list(dir, interp)?;
     let mut files: Vec<&str> = by_name
         .values()
@@ -258,7 +258,7 @@ impl Pass<'_> {
 }
 
 /// Choose the wheels of `dir` for `roots` (requirement text, who asks).
-pub fn resolve(
+pub(crate) fn resolve(
     dir: &Path,
     interp: &Interpreter,
     roots: &[(String, String)],
@@ -426,7 +426,7 @@ fn unsatisfied(
 
 /// The key of an environment of `wheels` for the interpreter `python`
 /// (its identity): sha256 over both, the wheels sorted.
-pub fn environment_key(python: &crate::derive::ToolRef, wheels: &[ChosenWheel]) -> String {
+pub(crate) fn environment_key(python: &crate::derive::ToolRef, wheels: &[ChosenWheel]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(b"kiln python backend environment v1\n");
@@ -440,7 +440,7 @@ pub fn environment_key(python: &crate::derive::ToolRef, wheels: &[ChosenWheel]) 
 }
 
 /// The host path of a chosen wheel.
-pub fn wheel_path(dir: &Path, w: &ChosenWheel) -> PathBuf {
+pub(crate) fn wheel_path(dir: &Path, w: &ChosenWheel) -> PathBuf {
     dir.join(&w.file)
 }
 

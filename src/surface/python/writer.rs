@@ -12,7 +12,7 @@ use crate::archive::deflate::gzip_whole;
 /// Python's `zipfile` default (which uv and hatchling write too), with
 /// libdeflate, which on Python sources is both smaller and faster than
 /// zlib at that level. Part of the builder identity.
-pub const DEFLATE: crate::archive::deflate::Deflate =
+pub(crate) const DEFLATE: crate::archive::deflate::Deflate =
     crate::archive::deflate::Deflate::Libdeflate(6);
 
 /// The identity of kiln's writer of `surface` (sdist, wheel).
@@ -25,7 +25,7 @@ pub(super) fn identity(surface: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The gzip header of kiln's sdists.
-pub fn gzip_options(source_date_epoch: i64) -> GzipOptions {
+pub(crate) fn gzip_options(source_date_epoch: i64) -> GzipOptions {
     GzipOptions {
         mtime: source_date_epoch.clamp(0, u32::MAX as i64) as u32,
         ..GzipOptions::KILN
@@ -34,12 +34,12 @@ pub fn gzip_options(source_date_epoch: i64) -> GzipOptions {
 
 /// The gzip member of an sdist's tar (one whole-buffer deflate with
 /// [`DEFLATE`]).
-pub fn gzip(tar: &[u8], source_date_epoch: i64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn gzip(tar: &[u8], source_date_epoch: i64) -> std::io::Result<Vec<u8>> {
     gzip_whole(tar, &gzip_options(source_date_epoch), DEFLATE)
 }
 
 /// `RECORD` hash of some bytes.
-pub fn record_hash(data: &[u8]) -> String {
+pub(crate) fn record_hash(data: &[u8]) -> String {
     let digest = Sha256::digest(data);
     format!(
         "sha256={}",
