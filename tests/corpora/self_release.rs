@@ -352,7 +352,8 @@ fn compile_unpacked(crate_file: &Path, tmp: &Path) {
         .unwrap()
         .unwrap()
         .path();
-    let build_dir = serde_json::to_string(&suite_build_dir()).unwrap();
+    let build_dir_path = suite_build_dir();
+    let build_dir = serde_json::to_string(&build_dir_path).unwrap();
     let target = tmp.join("crate-target");
     let mut build = cmd("nice");
     // What cargo sets for this test process (CARGO_MANIFEST_DIR, ...) is
@@ -381,6 +382,61 @@ fn compile_unpacked(crate_file: &Path, tmp: &Path) {
             .any(|l| l.trim_start().starts_with("Compiling kiln v")),
         "cargo did not compile the unpacked crate:\n{log}"
     );
+    let _own = OwnUnits::find(&build_dir_path, &target.join("debug"));
     let version = run_ok(cmd(target.join("debug/kiln").to_str().unwrap()).arg("--version"));
     assert!(version.starts_with("kiln "), "{version}");
+}
+
+/// kiln's own units that the crate build left in the suite's build
+/// directory, removed when dropped: their hash follows the stamped version
+/// (`0.1.0-<commit>`), so each commit tested would leave about 100 MB there.
+/// Found as the files in `deps/` identical to what the build placed in its
+/// target directory (`kiln`, `libkiln.rlib`), so the suite's own never are.
+struct OwnUnits {
+    build_dir: PathBuf,
+    hashes: Vec<String>,
+}
+
+impl OwnUnits {
+    fn find(build_dir: &Path, placed: &Path) -> OwnUnits {
+        let deps = build_dir.join("debug/deps");
+        let mut hashes = Vec::new();
+        for (prefix, file) in [("kiln-", "kiln"), ("libkiln-", "libkiln.rlib")] {
+            let ours = std::fs::read(placed.join(file)).unwrap();
+            for entry in std::fs::read_dir(&deps).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let Some(hash) = name.strip_prefix(prefix) else {
+                    continue;
+                };
+                let hash = hash.trim_end_matches(".rlib");
+                let same_size =
+                    std::fs::metadata(&path).is_ok_and(|m| m.len() == ours.len() as u64);
+                if !hash.contains('.') && same_size && std::fs::read(&path).unwrap() == ours {
+                    hashes.push(hash.to_string());
+                }
+            }
+        }
+        OwnUnits {
+            build_dir: build_dir.to_path_buf(),
+            hashes,
+        }
+    }
+}
+
+impl Drop for OwnUnits {
+    fn drop(&mut self) {
+        let debug = self.build_dir.join("debug");
+        for hash in &self.hashes {
+            let _ = std::fs::remove_dir_all(debug.join(format!(".fingerprint/kiln-{hash}")));
+            for entry in std::fs::read_dir(debug.join("deps")).into_iter().flatten() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let stem = name.strip_prefix("lib").unwrap_or(&name);
+                if stem.starts_with(&format!("kiln-{hash}")) {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+    }
 }
