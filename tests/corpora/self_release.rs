@@ -189,11 +189,10 @@ fn kiln_builds_its_own_release_reproducibly() {
         "{sums_a}"
     );
 
-    // The .crate holds exactly what cargo lists in a clean clone, and it
-    // builds outside kiln, offline, with the lockfile it carries.
+    // The .crate holds exactly what cargo lists in a clean clone (that it
+    // builds outside kiln is the next test's).
     let crate_file = dist_file(&a.join("dist"), ".crate");
     assert_eq!(crate_entries(&crate_file), listed_in_clone);
-    compile_unpacked(&crate_file, tmp.path());
 
     // The released binary works, hashes as Nix does and carries no host path.
     let tarball = dist_file(&a.join("dist"), "-x86_64-unknown-linux-gnu.tar.gz");
@@ -236,28 +235,208 @@ fn kiln_builds_its_own_release_reproducibly() {
     }
 }
 
+/// kiln's `.crate` builds outside kiln, offline, with the lockfile it
+/// carries, and the binary it builds runs. Apart from the release test, so
+/// that this compile runs beside its two release builds instead of after
+/// them.
+///
+/// The `.crate` comes from the `kiln-crate` recipe with cargo's verify step
+/// switched off in this clone: the release test runs that step (the same
+/// build from the `.crate`, in the sandbox) in both of its builds, and cargo
+/// writes the same `.crate` either way, before verifying it.
+#[test]
+fn kiln_crate_builds_outside_kiln_offline_and_its_binary_runs() {
+    if !require_tool("bwrap") || !require_tool("cargo") || !require_tool("git") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("kiln");
+    clone_to(&a);
+    commit_without_verify(&a);
+    let built = run_ok(
+        kiln()
+            .arg("-C")
+            .arg(&a)
+            .arg("--store")
+            .arg(tmp.path().join("store"))
+            .args(["build", "kiln-crate", "--json"]),
+    );
+    let v: serde_json::Value = serde_json::from_str(&built).unwrap();
+    let recipes = v["recipes"].as_array().unwrap();
+    assert_eq!(recipes.len(), 1, "{built}");
+    assert_eq!(recipes[0]["name"], "kiln-crate", "{built}");
+    assert_eq!(recipes[0]["status"], "built", "{built}");
+    let crate_file = dist_file(&a.join("dist"), ".crate");
+    compile_unpacked(&crate_file, tmp.path());
+}
+
+/// Commit `verify = false` into the clone's `recipes/kiln-crate.toml` (kiln
+/// builds recipes from the commit).
+fn commit_without_verify(clone: &Path) {
+    let recipe = clone.join("recipes/kiln-crate.toml");
+    let mut doc: toml_edit::DocumentMut =
+        std::fs::read_to_string(&recipe).unwrap().parse().unwrap();
+    doc["crate"]["verify"] = toml_edit::value(false);
+    std::fs::write(&recipe, doc.to_string()).unwrap();
+    run_ok(
+        cmd("git")
+            .args([
+                "-c",
+                "user.name=kiln tests",
+                "-c",
+                "user.email=tests@kiln.invalid",
+            ])
+            .args([
+                "commit",
+                "-q",
+                "-a",
+                "-m",
+                "kiln-crate without cargo's verify step",
+            ])
+            .current_dir(clone),
+    );
+}
+
+/// Cargo's build directory for this checkout (where `cargo build` put the
+/// compiled dependencies the tests link).
+fn suite_build_dir() -> PathBuf {
+    let meta = run_ok(
+        cmd("cargo")
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--no-deps",
+                "--offline",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+    );
+    let v: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let dir = v.get("build_directory").unwrap_or(&v["target_directory"]);
+    PathBuf::from(dir.as_str().unwrap())
+}
+
+/// The environment variables cargo (and nextest) set for a test process, by
+/// prefix.
+const CARGO_SET_FOR_TESTS: &[&str] = &[
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "NEXTEST",
+];
+
 /// Unpack `crate_file` and `cargo build --offline --locked` it from the
-/// host's cargo cache (dependencies unoptimised: this checks that it
-/// compiles, not how fast it runs); the binary it builds runs.
+/// host's cargo cache; the binary it builds runs.
+///
+/// Only kiln itself is compiled. cargo's build directory (`build.build-dir`,
+/// its intermediate artifacts) is the suite's own, where the dependencies,
+/// already compiled for the tests, are reused: the crate's lockfile pins
+/// the same packages (one the tests' dev-dependencies give other features
+/// is compiled beside). kiln's own units there get names of their own (no
+/// debug info: another profile, another hash), and the binary is placed in
+/// this test's target directory, never over the suite's `target/debug/kiln`
+/// that other tests run. The sources are unpacked with the current time
+/// (`tar -m`), so cargo's mtime check cannot take an earlier run's build
+/// of them for fresh; its `Compiling kiln` line shows it compiled them.
 fn compile_unpacked(crate_file: &Path, tmp: &Path) {
     let into = tmp.join("crate-unpacked");
     std::fs::create_dir_all(&into).unwrap();
-    run_ok(cmd("tar").arg("-xzf").arg(crate_file).arg("-C").arg(&into));
+    run_ok(cmd("tar").arg("-xzmf").arg(crate_file).arg("-C").arg(&into));
     let dir = std::fs::read_dir(&into)
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
         .path();
+    let build_dir_path = suite_build_dir();
+    let build_dir = serde_json::to_string(&build_dir_path).unwrap();
     let target = tmp.join("crate-target");
-    run_ok(
-        cmd("nice")
-            .args(["cargo", "build", "--offline", "--locked", "--config"])
-            .arg("profile.dev.package.\"*\".opt-level=0")
-            .env("CARGO_TARGET_DIR", &target)
-            .env("CARGO_PROFILE_DEV_DEBUG", "0")
-            .current_dir(&dir),
+    let mut build = cmd("nice");
+    // What cargo sets for this test process (CARGO_MANIFEST_DIR, ...) is
+    // not for the crate's build: a dependency that reads one (ring) would
+    // look changed and be compiled again.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key == "OUT_DIR" || CARGO_SET_FOR_TESTS.iter().any(|p| key.starts_with(p)) {
+            build.env_remove(&*key);
+        }
+    }
+    let out = run(build
+        .args(["cargo", "build", "--offline", "--locked", "--config"])
+        .arg(format!("build.build-dir={build_dir}"))
+        .args(["--config", "profile.dev.package.kiln.debug=false"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_INCREMENTAL", "0")
+        .current_dir(&dir));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the unpacked .crate does not build:\n{log}"
     );
+    assert!(
+        log.lines()
+            .any(|l| l.trim_start().starts_with("Compiling kiln v")),
+        "cargo did not compile the unpacked crate:\n{log}"
+    );
+    let _own = OwnUnits::find(&build_dir_path, &target.join("debug"));
     let version = run_ok(cmd(target.join("debug/kiln").to_str().unwrap()).arg("--version"));
     assert!(version.starts_with("kiln "), "{version}");
+}
+
+/// kiln's own units that the crate build left in the suite's build
+/// directory, removed when dropped: their hash follows the stamped version
+/// (`0.1.0-<commit>`), so each commit tested would leave about 100 MB there.
+/// Found as the files in `deps/` identical to what the build placed in its
+/// target directory (`kiln`, `libkiln.rlib`), so the suite's own never are.
+struct OwnUnits {
+    build_dir: PathBuf,
+    hashes: Vec<String>,
+}
+
+impl OwnUnits {
+    fn find(build_dir: &Path, placed: &Path) -> OwnUnits {
+        let deps = build_dir.join("debug/deps");
+        let mut hashes = Vec::new();
+        for (prefix, file) in [("kiln-", "kiln"), ("libkiln-", "libkiln.rlib")] {
+            let ours = std::fs::read(placed.join(file)).unwrap();
+            for entry in std::fs::read_dir(&deps).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let Some(hash) = name.strip_prefix(prefix) else {
+                    continue;
+                };
+                let hash = hash.trim_end_matches(".rlib");
+                let same_size =
+                    std::fs::metadata(&path).is_ok_and(|m| m.len() == ours.len() as u64);
+                if !hash.contains('.') && same_size && std::fs::read(&path).unwrap() == ours {
+                    hashes.push(hash.to_string());
+                }
+            }
+        }
+        OwnUnits {
+            build_dir: build_dir.to_path_buf(),
+            hashes,
+        }
+    }
+}
+
+impl Drop for OwnUnits {
+    fn drop(&mut self) {
+        let debug = self.build_dir.join("debug");
+        for hash in &self.hashes {
+            let _ = std::fs::remove_dir_all(debug.join(format!(".fingerprint/kiln-{hash}")));
+            for entry in std::fs::read_dir(debug.join("deps")).into_iter().flatten() {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let stem = name.strip_prefix("lib").unwrap_or(&name);
+                if stem.starts_with(&format!("kiln-{hash}")) {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+    }
 }
