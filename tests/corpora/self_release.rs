@@ -240,10 +240,8 @@ fn kiln_builds_its_own_release_reproducibly() {
 /// that this compile runs beside its two release builds instead of after
 /// them.
 ///
-/// The `.crate` comes from the `kiln-crate` recipe with cargo's verify step
-/// switched off in this clone: the release test runs that step (the same
-/// build from the `.crate`, in the sandbox) in both of its builds, and cargo
-/// writes the same `.crate` either way, before verifying it.
+/// The `.crate` comes from the `kiln-crate` recipe, which packs without
+/// cargo's verify build (`verify = false`): this test is that check.
 #[test]
 fn kiln_crate_builds_outside_kiln_offline_and_its_binary_runs() {
     if !require_tool("bwrap") || !require_tool("cargo") || !require_tool("git") {
@@ -252,7 +250,6 @@ fn kiln_crate_builds_outside_kiln_offline_and_its_binary_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("kiln");
     clone_to(&a);
-    commit_without_verify(&a);
     let built = run_ok(
         kiln()
             .arg("-C")
@@ -268,33 +265,6 @@ fn kiln_crate_builds_outside_kiln_offline_and_its_binary_runs() {
     assert_eq!(recipes[0]["status"], "built", "{built}");
     let crate_file = dist_file(&a.join("dist"), ".crate");
     compile_unpacked(&crate_file, tmp.path());
-}
-
-/// Commit `verify = false` into the clone's `recipes/kiln-crate.toml` (kiln
-/// builds recipes from the commit).
-fn commit_without_verify(clone: &Path) {
-    let recipe = clone.join("recipes/kiln-crate.toml");
-    let mut doc: toml_edit::DocumentMut =
-        std::fs::read_to_string(&recipe).unwrap().parse().unwrap();
-    doc["crate"]["verify"] = toml_edit::value(false);
-    std::fs::write(&recipe, doc.to_string()).unwrap();
-    run_ok(
-        cmd("git")
-            .args([
-                "-c",
-                "user.name=kiln tests",
-                "-c",
-                "user.email=tests@kiln.invalid",
-            ])
-            .args([
-                "commit",
-                "-q",
-                "-a",
-                "-m",
-                "kiln-crate without cargo's verify step",
-            ])
-            .current_dir(clone),
-    );
 }
 
 /// Cargo's build directory for this checkout (where `cargo build` put the
