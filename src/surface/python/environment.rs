@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use super::backend::Environment;
-use super::pep517::{Hook, Runner};
+use super::hook::{Hook, Runner};
 use super::wheels::{self, ChosenWheel};
 use super::{io, PythonError};
 

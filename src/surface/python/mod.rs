@@ -23,6 +23,7 @@ mod environment;
 pub(crate) mod error;
 pub(crate) mod files;
 mod flit;
+mod hook;
 mod install;
 pub(crate) mod metadata;
 pub(crate) mod names;

@@ -5,7 +5,7 @@
 //! The hook runs through [`DRIVER`] with the recipe's interpreter, in the
 //! project directory (`/build/src/<source>`). With a declared directory of
 //! wheels the backend's environment ([`super::environment`]) is mounted
-//! read-only at [`ENV_AT`] and the interpreter runs with `-S`: only that
+//! read-only at [`super::hook::ENV_AT`] and the interpreter runs with `-S`: only that
 //! environment's `site-packages` and the standard library are importable;
 //! otherwise the interpreter's own site-packages. Offline: the sandbox has no
 //! network, only the resolved tools on `PATH`, and the environment of
@@ -26,47 +26,14 @@ use std::str::FromStr;
 
 use pep508_rs::pep440_rs::Version;
 
-use super::backend::{python_env, settings, BuildSystem};
+use super::backend::{settings, BuildSystem};
+pub(crate) use super::hook::Hook;
+use super::hook::{Runner, BACKEND_OUT, DRIVER_FILE};
 use super::{io, normalise, PythonError};
-use crate::sandbox::{self, Confine, Spec};
-use crate::surface::{sha256_file, ws_rel, Artifact, Job, Output, SurfaceError};
+use crate::surface::{sha256_file, Artifact, Job, Output, SurfaceError};
 
 /// kiln's PEP 517 front end.
 const DRIVER: &str = include_str!("pep517_driver.py");
-/// The driver's file name at the workspace root.
-const DRIVER_FILE: &str = "kiln-pep517.py";
-/// Where the backend writes, below the workspace.
-const BACKEND_OUT: &str = "pep517";
-
-/// Which hook to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Hook {
-    Sdist,
-    Wheel,
-}
-
-impl Hook {
-    pub(super) fn arg(self) -> &'static str {
-        match self {
-            Hook::Sdist => "sdist",
-            Hook::Wheel => "wheel",
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Hook::Sdist => "build_sdist",
-            Hook::Wheel => "build_wheel",
-        }
-    }
-
-    fn extension(self) -> &'static str {
-        match self {
-            Hook::Sdist => ".tar.gz",
-            Hook::Wheel => ".whl",
-        }
-    }
-}
 
 /// Build the recipe's sdist or wheel with the project's backend.
 pub(crate) fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
@@ -160,108 +127,6 @@ pub(crate) fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         }],
     })
 }
-
-/// Runs the driver in the sandbox for one build.
-pub(super) struct Runner<'a> {
-    pub job: &'a Job<'a>,
-    pub bs: &'a BuildSystem,
-    pub python: &'a str,
-    pub limits: sandbox::Limits,
-}
-
-impl Runner<'_> {
-    /// Run the driver's `arg` (a hook, or `requires-<hook>`), with the
-    /// backend environment at `prefix` (host path) or, without one, the
-    /// interpreter's own site-packages.
-    pub(super) fn run(
-        &self,
-        arg: &str,
-        prefix: Option<&std::path::Path>,
-    ) -> Result<(), PythonError> {
-        let job = self.job;
-        let bs = self.bs;
-        let in_sandbox = format!("{}/{DRIVER_FILE}", sandbox::env::BUILD_DIR);
-        // -S: no site-packages of the interpreter when the backend has its
-        // own environment (the driver adds the environment's).
-        let flags: &[&str] = if prefix.is_some() {
-            &["-S", "-s", "-B"]
-        } else {
-            &["-s", "-B"]
-        };
-        let mut argv: Vec<String> = vec![self.python.to_string()];
-        argv.extend(flags.iter().map(|f| f.to_string()));
-        argv.extend([in_sandbox, arg.to_string()]);
-        argv.push(format!("{}/{BACKEND_OUT}", sandbox::env::BUILD_DIR));
-        argv.push(bs.backend.clone());
-        argv.extend(bs.backend_path.iter().cloned());
-        let mut env = python_env();
-        let mut ro_inputs = Vec::new();
-        if let Some(prefix) = prefix {
-            ro_inputs.push(sandbox::RoInput {
-                host: prefix.to_path_buf(),
-                at: ENV_AT.to_string(),
-            });
-            env.insert("KILN_BACKEND_PREFIX".into(), ENV_AT.into());
-        }
-        if bs.is_maturin() {
-            if let Some(home) = job.host_inputs.get("cargo-registry") {
-                ro_inputs.extend(sandbox::cargo_registry_inputs(home));
-            }
-            env.extend(sandbox::cargo_env());
-            env.insert("RUSTFLAGS".into(), sandbox::REMAP_RUSTFLAGS.into());
-            env.insert("MATURIN_NO_INSTALL_RUST".into(), "1".into());
-        }
-        let spec = Spec {
-            workspace: job.workspace.to_path_buf(),
-            cwd: ws_rel(job),
-            argv,
-            tools: job.tools.to_vec(),
-            ro_inputs,
-            env,
-            source_date_epoch: job.source_date_epoch.max(0) as u64,
-            mode: job.sandbox,
-        };
-        let hidden = job
-            .out
-            .strip_prefix(job.workspace)
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned())
-            .into_iter()
-            .collect();
-        let confine = Confine {
-            limits: self.limits,
-            hidden,
-        };
-        sandbox::run_confined(&spec, &confine, job.log).map_err(|e| match e {
-            sandbox::SandboxError::Failed { tail, status, .. } => PythonError::BackendFailed {
-                backend: bs.backend.clone(),
-                hook: hook_name(arg),
-                status,
-                tail,
-            },
-            other => PythonError::Sandbox(other),
-        })?;
-        Ok(())
-    }
-
-    /// The backend's output directory (host path).
-    pub(super) fn out_dir(&self) -> std::path::PathBuf {
-        self.job.workspace.join(BACKEND_OUT)
-    }
-}
-
-/// The PEP 517 hook a driver argument runs.
-fn hook_name(arg: &str) -> &'static str {
-    match arg {
-        "sdist" => "build_sdist",
-        "wheel" => "build_wheel",
-        "requires-sdist" => "get_requires_for_build_sdist",
-        _ => "get_requires_for_build_wheel",
-    }
-}
-
-/// Where the backend environment is mounted in the sandbox.
-pub(crate) const ENV_AT: &str = "/opt/kiln-backend-env";
 
 /// The file the hook returned: a plain name of the right kind, a regular file.
 fn result_name(
