@@ -2,13 +2,14 @@
 //! version string can be replaced in place: key order, indentation, escapes
 //! elsewhere and the final newline stay byte-identical.
 //!
-//! ```
-//! use kiln::stamp::json::Node;
+//! ```text
 //! let text = "{\n  \"version\": \"1.0.0\"\n}\n";
 //! let doc = Node::parse(text).unwrap();
 //! let span = doc.get("version").unwrap().span.clone();
 //! assert_eq!(&text[span], "\"1.0.0\"");
 //! ```
+//!
+//! (The unit test `module_doc_example` runs this example.)
 
 use std::ops::Range;
 
@@ -279,6 +280,15 @@ pub(crate) fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The module documentation's example.
+    #[test]
+    fn module_doc_example() {
+        let text = "{\n  \"version\": \"1.0.0\"\n}\n";
+        let doc = Node::parse(text).unwrap();
+        let span = doc.get("version").unwrap().span.clone();
+        assert_eq!(&text[span], "\"1.0.0\"");
+    }
 
     #[test]
     fn spans_and_splice() {

@@ -19,11 +19,12 @@
 //!   rejects a position where `x` followed by the rest of the part would
 //!   match (minimatch's negative lookahead), then matches like `*`.
 //!
-//! ```
-//! use kiln::surface::npm::glob::Rule;
+//! ```text
 //! let r = Rule::new("!/lib/**");
 //! assert!(r.negate && r.matches("/lib/a/b.js", false));
 //! ```
+//!
+//! (The unit test `module_doc_example` runs this example.)
 
 /// A compiled ignore rule.
 #[derive(Debug, Clone)]
@@ -531,6 +532,13 @@ impl Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The module documentation's example.
+    #[test]
+    fn module_doc_example() {
+        let r = Rule::new("!/lib/**");
+        assert!(r.negate && r.matches("/lib/a/b.js", false));
+    }
 
     #[test]
     fn braces() {

@@ -7,14 +7,15 @@
 //! keeps labels and annotations in `HashMap`s, whose order changes between
 //! runs, so kiln keeps these few types itself.)
 //!
-//! ```
-//! use kiln::surface::oci::json::{canonical, Descriptor, MediaType};
+//! ```text
 //! let d = Descriptor::new(MediaType::Empty, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", 2);
 //! assert_eq!(
 //!     String::from_utf8(canonical(&d)).unwrap(),
 //!     r#"{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}"#
 //! );
 //! ```
+//!
+//! (The unit test `module_doc_example` runs this example.)
 
 use std::collections::BTreeMap;
 
@@ -258,6 +259,20 @@ pub(crate) fn rfc3339(epoch: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The module documentation's example.
+    #[test]
+    fn module_doc_example() {
+        let d = Descriptor::new(
+            MediaType::Empty,
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+            2,
+        );
+        assert_eq!(
+            String::from_utf8(canonical(&d)).unwrap(),
+            r#"{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}"#
+        );
+    }
 
     #[test]
     fn rfc3339_matches_date() {
