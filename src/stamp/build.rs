@@ -120,6 +120,19 @@ impl Stamping {
         })
     }
 
+    /// Whether a recipe reading `selection` can have anything stamped: it
+    /// reads a manifest (stamping edits only manifests), a file of the
+    /// policy's `[[stamp.patterns]]`, or the policy declares its stamped
+    /// files (whose errors are reported whatever the recipe reads). When
+    /// false, [`Stamping::plan`] would plan nothing.
+    pub(crate) fn may_stamp(policy: &ReleasePolicy, selection: &Selection<'_>) -> bool {
+        policy.stamp_files.is_some()
+            || selection.files.iter().any(|f| {
+                let p = Path::new(&f.path);
+                ManifestKind::of(p).is_some() || policy.stamp_patterns.iter().any(|s| s.file == p)
+            })
+    }
+
     /// Every file stamping reads (the workspace must hold a copy of each).
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         self.edits.iter().map(|e| e.file.as_path())
