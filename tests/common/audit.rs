@@ -3,20 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fixture::{git, monorepo_at};
+use super::fixture::{git, monorepo_at, python_recipes};
 use super::write;
 
 /// The monorepo with sdist, wheel and image recipes, tagged as a release.
 pub fn audited_monorepo(dir: &Path) -> PathBuf {
     let root = monorepo_at(dir, false);
-    write(
-        &root.join("recipes/mini-sdist.toml"),
-        "surface = \"sdist\"\nsource = \"python\"\n",
-    );
-    write(
-        &root.join("recipes/mini-wheel.toml"),
-        "surface = \"wheel\"\nsource = \"python\"\n",
-    );
+    python_recipes(&root);
     write(
         &root.join("recipes/docs-image.toml"),
         "surface = \"oci\"\nsource = \".\"\ninclude = [\"docs/**\", \"LICENSE\"]\n\n[oci]\nrepository = \"example.org/mini-docs\"\nsource-url = \"https://example.invalid/mini\"\n\n[[oci.layers]]\nname = \"docs\"\nmap = { \"docs\" = \"/usr/share/doc/mini/\", \"LICENSE\" = \"/usr/share/doc/mini/LICENSE\" }\n",

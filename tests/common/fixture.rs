@@ -125,3 +125,16 @@ pub fn tree_digest(root: &Path) -> String {
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// The monorepo's sdist and wheel recipes (`mini-sdist`, `mini-wheel`) of
+/// its `python/` project, written (not committed) below `root`.
+pub fn python_recipes(root: &Path) {
+    super::write(
+        &root.join("recipes/mini-sdist.toml"),
+        "surface = \"sdist\"\nsource = \"python\"\n",
+    );
+    super::write(
+        &root.join("recipes/mini-wheel.toml"),
+        "surface = \"wheel\"\nsource = \"python\"\n",
+    );
+}

@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
-use crate::common::fixture::{git, monorepo_at};
+use crate::common::fixture::{git, monorepo_at, python_recipes};
 use crate::common::{kiln, run_ok, write};
 
 /// The version the fixture is released as, and its PEP 440 spelling.
@@ -18,14 +18,7 @@ pub const PYPI_VERSION: &str = "0.3.0rc1";
 /// `local`, committed and tagged as release `VERSION`.
 pub fn released_python(dir: &Path) -> PathBuf {
     let root = monorepo_at(dir, false);
-    write(
-        &root.join("recipes/mini-sdist.toml"),
-        "surface = \"sdist\"\nsource = \"python\"\n",
-    );
-    write(
-        &root.join("recipes/mini-wheel.toml"),
-        "surface = \"wheel\"\nsource = \"python\"\n",
-    );
+    python_recipes(&root);
     let policy = root.join("recipes/release.toml");
     let mut text = std::fs::read_to_string(&policy).unwrap();
     text.push_str("\n[publish]\nmini-sdist = \"local\"\nmini-wheel = \"local\"\n");
