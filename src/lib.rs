@@ -12,7 +12,7 @@
 pub mod archive;
 pub mod audit;
 pub mod cache;
-pub mod ci;
+pub(crate) mod ci;
 pub mod cli;
 pub mod derive;
 pub mod diff;

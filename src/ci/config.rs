@@ -184,7 +184,11 @@ fn github(raw: RawGithub, invalid: &Invalid<'_>) -> Result<Github, CiError> {
     let runners = match raw.runners {
         None => BTreeMap::from([(DEFAULT_SYSTEM.into(), DEFAULT_GITHUB_RUNNER.into())]),
         Some(m) if m.is_empty() => {
-            return Err(invalid(&["ci", "github", "runners"], "{}", "names no system"))
+            return Err(invalid(
+                &["ci", "github", "runners"],
+                "{}",
+                "names no system",
+            ))
         }
         Some(m) => m,
     };
@@ -243,7 +247,9 @@ fn parse_install(s: &str) -> Result<KilnInstall, &'static str> {
 /// can carry it: `[A-Za-z_][A-Za-z0-9_]*`, not GitHub's reserved `GITHUB_`.
 fn check_secret_name(s: &str) -> Result<(), &'static str> {
     let mut c = s.chars();
-    let ok = c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ok = c
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && s.len() <= 100;
     if !ok {
@@ -353,18 +359,32 @@ mod tests {
     #[test]
     fn values_that_could_leave_their_place_are_refused_with_file_line_and_key() {
         let cases = [
-            ("[ci.github]\nrunners = { \"x86_64-linux\" = \"a\\nb\" }\n", "ci.github.runners.x86_64-linux"),
+            (
+                "[ci.github]\nrunners = { \"x86_64-linux\" = \"a\\nb\" }\n",
+                "ci.github.runners.x86_64-linux",
+            ),
             ("[ci]\ncache-url-secret = \"A$B\"\n", "ci.cache-url-secret"),
-            ("[ci]\npublish-secrets = [\"GITHUB_TOKEN\"]\n", "ci.publish-secrets"),
+            (
+                "[ci]\npublish-secrets = [\"GITHUB_TOKEN\"]\n",
+                "ci.publish-secrets",
+            ),
             ("[ci.gitlab]\nimage = \"x'; rm\"\n", "ci.gitlab.image"),
             ("[ci]\nkiln = \"path:../x\"\n", "ci.kiln"),
-            ("[ci.github]\nrunners = { \"x86 linux\" = \"a\" }\n", "ci.github.runners.x86 linux"),
+            (
+                "[ci.github]\nrunners = { \"x86 linux\" = \"a\" }\n",
+                "ci.github.runners.x86 linux",
+            ),
         ];
         for (text, key) in cases {
             let e = parse_ci(text).unwrap_err().to_string();
-            assert!(e.starts_with("recipes/release.toml:2: ") && e.contains(key), "{e}");
+            assert!(
+                e.starts_with("recipes/release.toml:2: ") && e.contains(key),
+                "{e}"
+            );
         }
-        let e = parse(Path::new("r.toml"), "", "v*{version}").unwrap_err().to_string();
+        let e = parse(Path::new("r.toml"), "", "v*{version}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("tag.template"), "{e}");
     }
 }

@@ -8,7 +8,7 @@ use crate::version::policy::PolicyError;
 
 /// Why a workflow could not be generated, written or checked.
 #[derive(Debug, thiserror::Error)]
-pub enum CiError {
+pub(crate) enum CiError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     #[error("{}:{line}: {key} = {value}: {reason}", shown_path(file))]

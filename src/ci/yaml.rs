@@ -130,7 +130,8 @@ fn inline(v: &Yaml) -> String {
 /// block's indentation is read from it), nothing empty.
 fn literal_ok(s: &str) -> bool {
     !s.trim().is_empty()
-        && s.chars().all(|c| c == '\n' || (!c.is_control() && c != '\u{feff}'))
+        && s.chars()
+            .all(|c| c == '\n' || (!c.is_control() && c != '\u{feff}'))
         && !s.starts_with([' ', '\t', '\n'])
 }
 
@@ -185,7 +186,9 @@ mod tests {
 
     #[test]
     fn scalars_that_would_read_back_as_something_else_are_quoted() {
-        for s in ["on", "No", "1.0", "0x1", "", "a: b", "#x", "-x", "${{ x }}", ".5"] {
+        for s in [
+            "on", "No", "1.0", "0x1", "", "a: b", "#x", "-x", "${{ x }}", ".5",
+        ] {
             assert_ne!(scalar(s), s, "{s}");
         }
         assert_eq!(scalar("ubuntu-24.04"), "ubuntu-24.04");
@@ -196,7 +199,10 @@ mod tests {
     #[test]
     fn nested_blocks_are_indented_and_ordered_as_built() {
         let doc = Yaml::map([
-            ("on", Yaml::map([("push", Yaml::map([("tags", Yaml::strs(["v*"]))]))])),
+            (
+                "on",
+                Yaml::map([("push", Yaml::map([("tags", Yaml::strs(["v*"]))]))]),
+            ),
             ("permissions", Yaml::map::<String>([])),
             (
                 "steps",
