@@ -11,6 +11,15 @@ use crate::version::policy::PolicyError;
 pub(crate) enum CiError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    #[error(
+        "{}: [cache] trusted-public-keys lists no key: the workflow's jobs trust the cache's \
+         signing key through it (--accept-repo-keys); add the public half of the key \
+         `kiln cache keygen` made",
+        shown_path(file)
+    )]
+    NoTrustedKey { file: PathBuf },
     #[error("{}:{line}: {key} = {value}: {reason}", shown_path(file))]
     Invalid {
         file: PathBuf,
@@ -36,7 +45,10 @@ impl Classify for CiError {
     fn kind(&self) -> ErrorKind {
         match self {
             CiError::Policy(e) => e.kind(),
-            CiError::Invalid { .. } | CiError::Out { .. } => ErrorKind::BadInput,
+            CiError::Cache(e) => e.kind(),
+            CiError::Invalid { .. } | CiError::Out { .. } | CiError::NoTrustedKey { .. } => {
+                ErrorKind::BadInput
+            }
             CiError::Io { source, .. } => ErrorKind::of_io(source),
             CiError::Stale { .. } => ErrorKind::CheckFailed,
         }

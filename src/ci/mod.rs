@@ -79,6 +79,14 @@ pub(crate) fn generate(root: &Path, kind: Kind) -> Result<String, CiError> {
     };
     let policy = crate::version::policy::ReleasePolicy::parse(&file, &text)?;
     let c = config::parse(&file, &text, &policy.tag.to_string())?;
+    // Jobs without the signing key (assemble, publish) trust the cache
+    // through the keys the repository lists: without one they could not.
+    if crate::cache::trust::release_toml_keys(root)?
+        .keys
+        .is_empty()
+    {
+        return Err(CiError::NoTrustedKey { file });
+    }
     Ok(match kind {
         Kind::Github => github::workflow(&c),
         Kind::Gitlab => gitlab::pipeline(&c),

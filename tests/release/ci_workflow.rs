@@ -10,9 +10,16 @@ use std::path::Path;
 
 use crate::common;
 
+/// The public key of the cache's signing key, as the repository lists it.
+const KEY: &str =
+    "[cache]\ntrusted-public-keys = [\"ci-1:7udNhL099uWGdq2OPWUu/5XTpDM4Nlu5G1QwySRgrZM=\"]\n";
+
 /// Two systems with their runners, publishing on, a `v{version}` tag.
 const POLICY: &str = r#"[tag]
 template = "v{version}"
+
+[cache]
+trusted-public-keys = ["ci-1:7udNhL099uWGdq2OPWUu/5XTpDM4Nlu5G1QwySRgrZM="]
 
 [ci]
 kiln = "path:."
@@ -66,11 +73,9 @@ fn the_github_workflow_passes_actionlint_and_zizmor_and_regenerates_identically(
     {
         return;
     }
-    for policy in [
-        POLICY,
-        "",
-        "[tag]\ntemplate = \"release/{version}-final\"\n",
-    ] {
+    let only_key = KEY.to_string();
+    let tag = format!("[tag]\ntemplate = \"release/{{version}}-final\"\n{KEY}");
+    for policy in [POLICY, &only_key, &tag] {
         let dir = project(policy);
         let root = dir.path();
         let out = ci(root, &["github"]);
@@ -272,4 +277,18 @@ assert "kiln publish" in d["kiln-publish"]["script"]
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_workflow_whose_jobs_could_trust_no_cache_key_is_refused() {
+    let dir = project("[tag]\ntemplate = \"v{version}\"\n");
+    for kind in ["github", "gitlab"] {
+        let out = ci(dir.path(), &[kind]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("recipes/release.toml: [cache] trusted-public-keys lists no key"),
+            "{err}"
+        );
+    }
 }
