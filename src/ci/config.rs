@@ -115,12 +115,10 @@ const DEFAULT_IMAGE: &str = "rust:1-bookworm";
 /// Reads `[ci]` from the policy `text` (`file` for messages); `tag` is the
 /// policy's tag template as written (`v{version}`).
 pub(crate) fn parse(file: &Path, text: &str, tag: &str) -> Result<CiConfig, CiError> {
-    let raw: RawFile = toml_edit::de::from_str(text).map_err(|e| CiError::Invalid {
+    let raw: RawFile = toml_edit::de::from_str(text).map_err(|e| CiError::Syntax {
         file: file.to_path_buf(),
         line: e.span().map_or(1, |s| line_of(text, s.start)),
-        key: "ci".into(),
-        value: String::new(),
-        reason: e.message().trim().to_string(),
+        message: e.message().trim().to_string(),
     })?;
     let raw = raw.ci.unwrap_or_default();
     let invalid = |path: &[&str], value: &str, reason: &str| CiError::Invalid {
@@ -382,6 +380,13 @@ mod tests {
                 "{e}"
             );
         }
+        let e = parse_ci("[ci.github]\nrunnerz = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("recipes/release.toml:2: [ci]: unknown field `runnerz`"),
+            "{e}"
+        );
         let e = parse(Path::new("r.toml"), "", "v*{version}")
             .unwrap_err()
             .to_string();

@@ -29,6 +29,12 @@ pub(crate) enum CiError {
         value: String,
         reason: String,
     },
+    #[error("{}:{line}: [ci]: {message}", shown_path(file))]
+    Syntax {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("--out {}: {reason}", shown_path(path))]
     Out { path: PathBuf, reason: String },
     #[error("{}", shown_path(path))]
@@ -46,9 +52,10 @@ impl Classify for CiError {
         match self {
             CiError::Policy(e) => e.kind(),
             CiError::Cache(e) => e.kind(),
-            CiError::Invalid { .. } | CiError::Out { .. } | CiError::NoTrustedKey { .. } => {
-                ErrorKind::BadInput
-            }
+            CiError::Invalid { .. }
+            | CiError::Syntax { .. }
+            | CiError::Out { .. }
+            | CiError::NoTrustedKey { .. } => ErrorKind::BadInput,
             CiError::Io { source, .. } => ErrorKind::of_io(source),
             CiError::Stale { .. } => ErrorKind::CheckFailed,
         }
