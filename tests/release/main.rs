@@ -9,6 +9,7 @@ mod common;
 #[path = "../oci_support/mod.rs"]
 mod oci_support;
 
+mod many_machines;
 mod post_release;
 mod realrepo;
 mod release_shapes;
