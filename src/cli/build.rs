@@ -65,6 +65,11 @@ pub struct Machines {
     /// --job-seconds` was given).
     #[arg(long, value_name = "SECONDS")]
     pub job_seconds: Option<u64>,
+    /// With --job or --assemble: the jobs as `kiln plan --jobs --json`
+    /// wrote them on the planning machine (its shards are then the same
+    /// here, whatever build times this store recorded).
+    #[arg(long = "plan", value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 }
 
 impl Machines {
@@ -83,6 +88,17 @@ impl Machines {
         };
         opts.require_complete = self.require_complete;
         opts.job_seconds = self.job_seconds;
+        if let Some(path) = &self.plan {
+            let bytes = std::fs::read(path).map_err(|e| {
+                CliError::bad_input(format!("--plan {}: {e}", crate::name::shown_path(path)))
+            })?;
+            opts.job_plan = Some(serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::bad_input(format!(
+                    "--plan {}: not the output of kiln plan --jobs --json: {e}",
+                    crate::name::shown_path(path)
+                ))
+            })?);
+        }
         Ok(())
     }
 }

@@ -51,12 +51,8 @@ pub enum BuildError {
         system: String,
         declared: Vec<String>,
     },
-    #[error("{}: {source}", shown_path(path))]
-    PlanFile {
-        path: PathBuf,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    #[error("the job plan does not fit this release: {reason} (make it again with kiln plan --jobs --json at this commit)")]
+    StalePlan { reason: String },
     #[error("uncommitted changes to files the build reads (commit them, or build with --dirty):\n  {}", files.iter().map(|f| shown(f)).collect::<Vec<_>>().join("\n  "))]
     Uncommitted { files: Vec<String> },
     #[error("recipe {}: {source}", shown(recipe))]
@@ -211,7 +207,7 @@ impl Classify for BuildError {
             | BuildError::UnknownSystem(_)
             | BuildError::UnknownJob { .. }
             | BuildError::JobSystem { .. }
-            | BuildError::PlanFile { .. }
+            | BuildError::StalePlan { .. }
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }
             | BuildError::ArtifactName { .. }

@@ -273,3 +273,51 @@ pub fn find<'a>(jobs: &'a [Job], id: &str) -> Result<&'a Job, BuildError> {
             known: jobs.iter().map(|j| j.id.clone()).collect(),
         })
 }
+
+/// The jobs of a plan file (`--plan`), checked against this plan: every
+/// recipe of the plan is in exactly one job of its own system, and no job
+/// names a recipe the plan does not have (a plan made from another
+/// commit is refused, exit 2).
+pub fn check_given(plan: &Plan<'_>, given: &JobPlan) -> Result<Vec<Job>, BuildError> {
+    let stale = |reason: String| BuildError::StalePlan { reason };
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for j in &given.jobs {
+        for r in &j.recipes {
+            let Some(n) = plan.nodes.iter().find(|n| n.recipe.id == *r) else {
+                return Err(stale(format!(
+                    "job {} names recipe {}, which this release does not have",
+                    shown(&j.id),
+                    shown(r)
+                )));
+            };
+            if n.system.as_str() != j.system {
+                return Err(stale(format!(
+                    "job {} builds {} for {}, but the recipe is for {}",
+                    shown(&j.id),
+                    shown(r),
+                    shown(&j.system),
+                    n.system
+                )));
+            }
+            if let Some(first) = seen.insert(r, &j.id) {
+                return Err(stale(format!(
+                    "recipe {} is in jobs {} and {}",
+                    shown(r),
+                    shown(first),
+                    shown(&j.id)
+                )));
+            }
+        }
+    }
+    if let Some(n) = plan
+        .nodes
+        .iter()
+        .find(|n| !seen.contains_key(n.recipe.id.as_str()))
+    {
+        return Err(stale(format!(
+            "no job builds recipe {}",
+            shown(&n.recipe.id)
+        )));
+    }
+    Ok(given.jobs.clone())
+}

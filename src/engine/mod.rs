@@ -84,9 +84,10 @@ fn part_of(
     plan: &mut Plan<'_>,
     opts: &BuildOptions,
 ) -> Result<std::collections::BTreeMap<String, jobs::Here>, BuildError> {
-    let jobs = match opts.part {
-        Part::All => Vec::new(),
-        Part::Job(_) | Part::Assemble => release_jobs(plan, opts),
+    let jobs = match (&opts.part, &opts.job_plan) {
+        (Part::All, _) => Vec::new(),
+        (_, Some(given)) => jobs::check_given(plan, given)?,
+        (Part::Job(_) | Part::Assemble, None) => release_jobs(plan, opts),
     };
     let here = jobs::decide(plan, opts, &jobs)?;
     if let Part::Job(id) = &opts.part {
@@ -103,8 +104,8 @@ fn part_of(
     Ok(here)
 }
 
-/// The release's jobs as `kiln plan --jobs` prints them: the job plan file
-/// (`--plan`) when given, else made from this plan and the store's times.
+/// The release's jobs as `kiln plan --jobs` prints them, made from this
+/// plan and the store's recorded build times.
 fn release_jobs(plan: &Plan<'_>, opts: &BuildOptions) -> Vec<jobs::Job> {
     let times = jobs::Times::read(&opts.store_dir);
     jobs::jobs(

@@ -63,6 +63,10 @@ pub struct BuildOptions {
     /// Split a system's job into shards when its recorded build time
     /// exceeds this many seconds (`kiln plan --jobs`, `build --job`).
     pub job_seconds: Option<u64>,
+    /// The jobs as `kiln plan --jobs --json` printed them on the planning
+    /// machine (`--plan FILE`): its shards hold on a runner whose store
+    /// recorded other build times.
+    pub job_plan: Option<super::jobs::JobPlan>,
 }
 
 /// Which part of a release one invocation builds.

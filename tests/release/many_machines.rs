@@ -174,6 +174,16 @@ fn run_job(runner: &Runner, job: &str, systems: &str, url: &str, secret: &Path) 
         .arg(secret)))
 }
 
+/// The same, with the jobs of the planning machine's `plan --jobs --json`.
+fn run_planned_job(runner: &Runner, job: &str, plan: &Path, url: &str, secret: &Path) -> String {
+    ok(&run(&mut runner
+        .kiln(&["build", "--json", "--job", job, "--cache", url, "--push"])
+        .arg("--plan")
+        .arg(plan)
+        .arg("--signing-key")
+        .arg(secret)))
+}
+
 #[test]
 fn three_runners_assemble_what_one_machine_builds() {
     if !require_tool("bwrap") || !require_tool("git") {
@@ -188,8 +198,10 @@ fn three_runners_assemble_what_one_machine_builds() {
     let b = Runner::new(&tmp.path().join("b"), &origin);
     let c = Runner::new(&tmp.path().join("c"), &origin);
 
-    let plan: JobPlan = serde_json::from_str(&ok(&run(&mut a.kiln(&["plan", "--jobs", "--json"]))))
-        .expect("plan --jobs --json");
+    let plan_json = ok(&run(&mut a.kiln(&["plan", "--jobs", "--json"])));
+    let plan: JobPlan = serde_json::from_str(&plan_json).expect("plan --jobs --json");
+    let plan_file = tmp.path().join("jobs.json");
+    std::fs::write(&plan_file, &plan_json).unwrap();
     let ids: Vec<&str> = plan.jobs.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(ids, ["aarch64-linux", "x86_64-linux"]);
     assert_eq!(plan.jobs[1].needs, ["aarch64-linux"]);
@@ -208,7 +220,13 @@ fn three_runners_assemble_what_one_machine_builds() {
     );
     assert!(sb.values().all(|s| s == "built"), "{sb:?}");
     // A builds the x86_64-linux job, substituting B's tool.
-    let sa = statuses(&run_job(&a, "x86_64-linux", "x86_64-linux", &url, &secret));
+    let sa = statuses(&run_planned_job(
+        &a,
+        "x86_64-linux",
+        &plan_file,
+        &url,
+        &secret,
+    ));
     assert_eq!(sa["tool-arm"], "substituted", "{sa:?}");
     assert!(!sa.contains_key("notes[system=aarch64-linux]"), "{sa:?}");
     for r in ["bundle", "tool-x86", "notes[system=x86_64-linux]"] {
@@ -328,6 +346,19 @@ fn bad_input_is_refused_before_anything_is_written() {
     // A job for a system this machine does not declare.
     let err = failed(&run(&mut r.kiln(&["build", "--job", "aarch64-linux"])), 2);
     assert!(err.contains("--system"), "{err}");
+    // A job plan made for another release.
+    let stale = tmp.path().join("stale.json");
+    common::write(
+        &stale,
+        r#"{"jobs":[{"id":"x86_64-linux","system":"x86_64-linux","recipes":["gone"],"needs":[],"substitutes":[],"seconds":null}]}"#,
+    );
+    let err = failed(
+        &run(&mut r
+            .kiln(&["build", "--job", "x86_64-linux", "--plan"])
+            .arg(&stale)),
+        2,
+    );
+    assert!(err.contains("recipe gone"), "{err}");
     // A recipe naming a system kiln does not know.
     common::write(
         &r.root.join("recipes/tool-arm.toml"),
