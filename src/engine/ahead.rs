@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::jobs::{Here, Missing, Why};
+use super::jobplan::{Here, Missing, Why};
 use super::plan::{Plan, Realised};
 use super::{BuildError, BuildOptions};
 use crate::store::Store;

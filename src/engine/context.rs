@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::Sender;
 
-use super::jobs::Here;
+use super::jobplan::Here;
 use super::plan::Plan;
 use super::{BuildOptions, Progress};
 use crate::store::Store;

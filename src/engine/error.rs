@@ -42,7 +42,9 @@ pub enum BuildError {
     #[error(transparent)]
     UnknownSystem(#[from] crate::derive::UnknownSystem),
     #[error("{}", missing_text(missing))]
-    Missing { missing: Vec<super::jobs::Missing> },
+    Missing {
+        missing: Vec<super::jobplan::Missing>,
+    },
     #[error("no job {} in the plan (kiln plan --jobs lists them: {})", shown(id), known.iter().map(|k| shown(k).into_owned()).collect::<Vec<_>>().join(", "))]
     UnknownJob { id: String, known: Vec<String> },
     #[error("job {} builds {system} derivations; this machine declares {} (add it with --system)", shown(id), declared.join(","))]
@@ -249,7 +251,7 @@ impl From<crate::fsutil::CopyError> for BuildError {
 }
 
 /// The message of [`BuildError::Missing`]: one line per output.
-fn missing_text(missing: &[super::jobs::Missing]) -> String {
+fn missing_text(missing: &[super::jobplan::Missing]) -> String {
     let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
     format!(
         "{} output(s) can be neither built here nor substituted:\n  {}",

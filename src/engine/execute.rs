@@ -15,7 +15,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::context::{Ctx, Sweep};
-use super::jobs::{Here, Missing, Why};
+use super::jobplan::{Here, Missing, Why};
 use super::plan::{target_of, Node, Plan, Realised};
 use super::resolved::Resolved;
 use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status};
@@ -31,7 +31,7 @@ type Done = (RecipeReport, Realised, Option<String>);
 
 /// How a node ended: done, or neither built here nor substituted.
 enum Outcome {
-    Done(Done),
+    Done(Box<Done>),
     Missing(Missing),
 }
 
@@ -70,28 +70,8 @@ pub(crate) fn run<'a>(
     sweep: &'a Sender<Sweep>,
     here: &'a BTreeMap<String, Here>,
 ) -> Result<Ran, BuildError> {
-    let version = &plan.resolved.version;
-    let mut warned = BTreeSet::new();
-    for node in &plan.nodes {
-        if let Some(w) = version.warning(target_of(node.recipe)) {
-            if warned.insert(w.0.clone()) {
-                progress.warn(&format!("{}: {}", node.recipe.id, w.0));
-            }
-        }
-    }
-    let jobs = opts
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        return Err(BuildError::Jobs {
-            jobs,
-            reason: "must be at least 1".into(),
-        });
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|source| BuildError::ThreadPool { jobs, source })?;
+    warn_versions(plan, progress);
+    let pool = pool(opts)?;
     // Anything this machine may not build is substituted, or reported,
     // before a single build starts.
     let strict = opts.require_complete || opts.part != super::Part::All;
@@ -123,26 +103,7 @@ pub(crate) fn run<'a>(
         .collect();
     let mut mismatches = Vec::new();
     while !remaining.is_empty() {
-        let lost = |d: &String| missing.iter().any(|m: &Missing| m.recipe == *d);
-        let (cut, rest): (Vec<&Node<'_>>, Vec<&Node<'_>>) = remaining
-            .into_iter()
-            .partition(|n| n.recipe.inputs().values().any(lost));
-        let cut: Vec<Missing> = cut
-            .iter()
-            .map(|n| Missing {
-                recipe: n.recipe.id.clone(),
-                drv: None,
-                why: Why::Input(
-                    n.recipe
-                        .inputs()
-                        .values()
-                        .find(|d| lost(d))
-                        .cloned()
-                        .unwrap_or_default(),
-                ),
-                detail: None,
-            })
-            .collect();
+        let (cut, rest) = cut_lost(remaining, &missing);
         missing.extend(cut);
         let (ready, rest): (Vec<&Node<'_>>, Vec<&Node<'_>>) = rest
             .into_iter()
@@ -167,7 +128,8 @@ pub(crate) fn run<'a>(
         });
         for res in results {
             match res? {
-                Outcome::Done((report, realised, mismatch)) => {
+                Outcome::Done(done_) => {
+                    let (report, realised, mismatch) = *done_;
                     mismatches.extend(mismatch);
                     done.insert(report.id.clone(), realised);
                     reports.push(report);
@@ -195,6 +157,65 @@ pub(crate) fn run<'a>(
     }
     reports.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Ran { reports, missing })
+}
+
+/// The version's warnings for the spellings the plan's recipes use, once each.
+fn warn_versions(plan: &Plan<'_>, progress: &dyn Progress) {
+    let version = &plan.resolved.version;
+    let mut warned = BTreeSet::new();
+    for node in &plan.nodes {
+        if let Some(w) = version.warning(target_of(node.recipe)) {
+            if warned.insert(w.0.clone()) {
+                progress.warn(&format!("{}: {}", node.recipe.id, w.0));
+            }
+        }
+    }
+}
+
+/// The pool of `-j` build threads.
+fn pool(opts: &BuildOptions) -> Result<rayon::ThreadPool, BuildError> {
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(BuildError::Jobs {
+            jobs,
+            reason: "must be at least 1".into(),
+        });
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|source| BuildError::ThreadPool { jobs, source })
+}
+
+/// The nodes of `remaining` one of whose inputs is `missing` (missing in
+/// turn), and the others.
+fn cut_lost<'n, 'r>(
+    remaining: Vec<&'n Node<'r>>,
+    missing: &[Missing],
+) -> (Vec<Missing>, Vec<&'n Node<'r>>) {
+    let lost = |d: &&String| missing.iter().any(|m| m.recipe == **d);
+    let (cut, rest): (Vec<&Node<'_>>, Vec<&Node<'_>>) = remaining
+        .into_iter()
+        .partition(|n| n.recipe.inputs().values().any(|d| lost(&d)));
+    let cut = cut
+        .iter()
+        .map(|n| Missing {
+            recipe: n.recipe.id.clone(),
+            drv: None,
+            why: Why::Input(
+                n.recipe
+                    .inputs()
+                    .values()
+                    .find(lost)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            detail: None,
+        })
+        .collect();
+    (cut, rest)
 }
 
 /// The registered output of `drv`, if any: the cache-hit decision.
@@ -239,11 +260,8 @@ fn build_one(
             duration: start.elapsed(),
             release_of: None,
         };
-        Ok(Outcome::Done((
-            report,
-            Realised::new(hash.clone(), real),
-            None,
-        )))
+        let realised = Realised::new(hash.clone(), real);
+        Ok(Outcome::Done(Box::new((report, realised, None))))
     };
     if !check {
         if let Some(real) = lookup(store, &hash)? {
@@ -299,7 +317,7 @@ fn build_one(
     if let Some(real) = existing {
         let mismatch = rebuild_mismatch(&r.id, &real, &built.path)?;
         return Ok(match finish(Status::Checked, real)? {
-            Outcome::Done((report, realised, _)) => Outcome::Done((report, realised, mismatch)),
+            Outcome::Done(d) => Outcome::Done(Box::new((d.0, d.1, mismatch))),
             m => m,
         });
     }

@@ -23,6 +23,7 @@ mod ahead;
 mod context;
 mod error;
 pub(crate) mod execute;
+mod jobplan;
 pub mod jobs;
 mod options;
 mod origins;

@@ -66,7 +66,7 @@ pub struct BuildOptions {
     /// The jobs as `kiln plan --jobs --json` printed them on the planning
     /// machine (`--plan FILE`): its shards hold on a runner whose store
     /// recorded other build times.
-    pub job_plan: Option<super::jobs::JobPlan>,
+    pub job_plan: Option<super::jobplan::JobPlan>,
 }
 
 /// Which part of a release one invocation builds.
