@@ -18,13 +18,38 @@ pub(super) struct Ahead {
     pub substituted: BTreeSet<String>,
     /// The outputs that can be neither built here nor substituted.
     pub missing: Vec<Missing>,
+    /// Their recipe ids.
+    lost: BTreeSet<String>,
 }
 
 impl Ahead {
     /// Whether recipe `id` is missing.
     pub(super) fn lost(&self, id: &str) -> bool {
-        self.missing.iter().any(|m| m.recipe == id)
+        self.lost.contains(id)
     }
+
+    fn miss(&mut self, m: Missing) {
+        self.lost.insert(m.recipe.clone());
+        self.missing.push(m);
+    }
+}
+
+/// The recipes the pass looks at: those this machine does not build and,
+/// transitively, their inputs (whose outputs name their derivations).
+/// Empty when it builds everything: a no-op build reads no record twice.
+fn needed(plan: &Plan<'_>, here: &BTreeMap<String, Here>) -> BTreeSet<String> {
+    let mut needed: BTreeSet<String> = here
+        .iter()
+        .filter(|(_, h)| **h != Here::Build)
+        .map(|(id, _)| id.clone())
+        .collect();
+    // Inputs come before their dependents: walk the plan backwards.
+    for n in plan.nodes.iter().rev() {
+        if needed.contains(&n.recipe.id) {
+            needed.extend(n.recipe.inputs().values().cloned());
+        }
+    }
+    needed
 }
 
 /// Substitute ahead and find what is missing. `strict`: a node this
@@ -39,17 +64,19 @@ pub(super) fn resolve(
 ) -> Result<Ahead, BuildError> {
     let mut ahead = Ahead::default();
     let mut known: BTreeMap<String, Realised> = BTreeMap::new();
-    for node in &plan.nodes {
+    let needed = needed(plan, here);
+    for node in plan.nodes.iter().filter(|n| needed.contains(&n.recipe.id)) {
         let id = &node.recipe.id;
         let why = match &here[id] {
             Here::Build => None,
             Here::Substitute(w) => Some(w.clone()),
         };
         if let Some(dep) = node.recipe.inputs().values().find(|d| ahead.lost(d)) {
-            ahead.missing.push(Missing {
+            let why = Why::Input(dep.clone());
+            ahead.miss(Missing {
                 recipe: id.clone(),
                 drv: None,
-                why: Why::Input(dep.clone()),
+                why,
                 detail: None,
             });
             continue;
@@ -62,7 +89,7 @@ pub(super) fn resolve(
             .collect();
         let Some(inputs) = inputs else {
             if let (Some(why), true) = (why, strict) {
-                ahead.missing.push(Missing {
+                ahead.miss(Missing {
                     recipe: id.clone(),
                     drv: None,
                     why,
@@ -90,7 +117,7 @@ pub(super) fn resolve(
                 known.insert(id.clone(), Realised::new(hash, r));
             }
             (None, None) => {}
-            (None, Some(why)) => ahead.missing.push(Missing {
+            (None, Some(why)) => ahead.miss(Missing {
                 recipe: id.clone(),
                 drv: Some(hash),
                 why,
