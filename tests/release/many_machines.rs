@@ -166,7 +166,7 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
 
 /// Run one job of the plan on `runner`, pushing to `url`.
 fn run_job(runner: &Runner, job: &str, systems: &str, url: &str, secret: &Path) -> String {
-    ok(&run(&mut runner
+    ok(&run(runner
         .kiln(&[
             "build", "--json", "--job", job, "--system", systems, "--cache", url, "--push",
         ])
@@ -176,7 +176,7 @@ fn run_job(runner: &Runner, job: &str, systems: &str, url: &str, secret: &Path) 
 
 /// The same, with the jobs of the planning machine's `plan --jobs --json`.
 fn run_planned_job(runner: &Runner, job: &str, plan: &Path, url: &str, secret: &Path) -> String {
-    ok(&run(&mut runner
+    ok(&run(runner
         .kiln(&["build", "--json", "--job", job, "--cache", url, "--push"])
         .arg("--plan")
         .arg(plan)
@@ -216,7 +216,7 @@ fn three_runners_assemble_what_one_machine_builds() {
     ));
     assert_eq!(
         sb.keys().collect::<Vec<_>>(),
-        ["notes[system=aarch64-linux]", "tool-arm"]
+        ["img-arm64", "notes[system=aarch64-linux]", "tool-arm"]
     );
     assert!(sb.values().all(|s| s == "built"), "{sb:?}");
     // A builds the x86_64-linux job, substituting B's tool.
@@ -228,8 +228,15 @@ fn three_runners_assemble_what_one_machine_builds() {
         &secret,
     ));
     assert_eq!(sa["tool-arm"], "substituted", "{sa:?}");
+    assert_eq!(sa["img-arm64"], "substituted", "{sa:?}");
     assert!(!sa.contains_key("notes[system=aarch64-linux]"), "{sa:?}");
-    for r in ["bundle", "tool-x86", "notes[system=x86_64-linux]"] {
+    for r in [
+        "bundle",
+        "tool-x86",
+        "notes[system=x86_64-linux]",
+        "img",
+        "img-one",
+    ] {
         assert_eq!(sa[r], "built", "{sa:?}");
     }
 
@@ -243,7 +250,7 @@ fn three_runners_assemble_what_one_machine_builds() {
         "--trusted-key",
         &public,
     ]))));
-    assert_eq!(sc.len(), 5, "{sc:?}");
+    assert_eq!(sc.len(), 9, "{sc:?}");
     assert!(sc.values().all(|s| s == "substituted"), "{sc:?}");
     assert!(c.logs().is_empty(), "C built: {:?}", c.logs());
 
@@ -353,7 +360,7 @@ fn bad_input_is_refused_before_anything_is_written() {
         r#"{"jobs":[{"id":"x86_64-linux","system":"x86_64-linux","recipes":["gone"],"needs":[],"substitutes":[],"seconds":null}]}"#,
     );
     let err = failed(
-        &run(&mut r
+        &run(r
             .kiln(&["build", "--job", "x86_64-linux", "--plan"])
             .arg(&stale)),
         2,

@@ -30,6 +30,7 @@ pub(crate) mod docker;
 pub(crate) mod entry;
 pub(crate) mod error;
 pub(crate) mod hazards;
+mod index;
 pub(crate) mod json;
 pub(crate) mod layer;
 mod origins;
@@ -63,6 +64,7 @@ pub(crate) fn check(
     version_tags: &[String],
     version: plan::Spelling<'_>,
 ) -> Result<(), OciError> {
+    index::check(r)?;
     plan::check(r, version_tags, version)
 }
 
@@ -201,10 +203,14 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
     let blobs = Blobs::create(&layout).map_err(io(&layout))?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut built = Vec::new();
-    for pp in &plan.platforms {
-        built.push(build_platform(
-            &plan, pp, &blobs, sde as u64, &created, workers, job,
-        )?);
+    if let Some(mounts) = &plan.section.index {
+        built = index::join(job, mounts, &plan.section.platforms, &blobs)?;
+    } else {
+        for pp in &plan.platforms {
+            built.push(build_platform(
+                &plan, pp, &blobs, sde as u64, &created, workers, job,
+            )?);
+        }
     }
     let top = top_descriptor(&plan, &built, &blobs, &layout)?;
     let layout_files = write_layout_files(&plan, &top, &blobs, &layout)?;
