@@ -15,10 +15,11 @@ use std::path::Path;
 
 use super::base::{self, BaseImage};
 use super::blobs::{Blobs, Digest};
+use super::built::Built;
 use super::error::invalid;
 use super::json::{canonical, Descriptor, Index, MediaType, Platform};
 use super::plan::BasePin;
-use super::{docker, io, Built, OciError};
+use super::{docker, OciError};
 use crate::surface::Job;
 
 /// The mounts and platforms of an index recipe, checked at planning time:
@@ -51,6 +52,13 @@ pub(crate) fn check(r: &crate::recipe::Recipe) -> Result<(), OciError> {
         }
     }
     Ok(())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OciError + '_ {
+    move |source| OciError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Copy each input image into `blobs`: one [`Built`] per platform, in

@@ -25,6 +25,7 @@
 
 pub(crate) mod base;
 pub(crate) mod blobs;
+mod built;
 pub(crate) mod compress;
 pub(crate) mod docker;
 pub(crate) mod entry;
@@ -50,6 +51,7 @@ use json::{
     canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
 };
 
+use built::Built;
 pub(crate) use error::OciError;
 
 use super::kind::{Publication, SourceAccess, SurfaceKind};
@@ -162,16 +164,6 @@ fn names(r: &Recipe, section: &OciSection, version: &str) -> Vec<String> {
         }
     }
     out
-}
-
-struct Built {
-    descriptor: Descriptor,
-    config: Vec<u8>,
-    config_digest: Digest,
-    docker_layers: Vec<docker::DockerLayer>,
-    platform: Platform,
-    /// What the base layers hold that is worth a warning.
-    warnings: Vec<String>,
 }
 
 fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
