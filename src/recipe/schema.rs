@@ -102,6 +102,10 @@ pub struct RecipeFile {
     pub source_date_epoch: Option<i64>,
     /// Matrix axes: each combination of values is its own derivation.
     pub matrix: BTreeMap<String, Vec<String>>,
+    /// The system the recipe is built for (`aarch64-linux`; templated with
+    /// the matrix keys). Unset: a matrix key named `system`, a one-platform
+    /// image's platform, else the host's (`engine::plan`).
+    pub system: Option<String>,
     /// Extra files mapped into archives: `from` (a path below `source`, or
     /// `inputs/<mount>/…`) → `to` (a path inside the archive, below `prefix`).
     pub map: Vec<MapEntry>,
@@ -164,6 +168,7 @@ pub(crate) struct WrittenRecipe {
     pub source_date_epoch: Option<i64>,
     #[serde(default)]
     pub matrix: BTreeMap<String, Vec<String>>,
+    pub system: Option<String>,
     #[serde(default)]
     pub map: Vec<MapEntry>,
     pub command: Option<CommandSection>,
@@ -207,6 +212,7 @@ impl From<RecipeFile> for WrittenRecipe {
             output: r.output,
             source_date_epoch: r.source_date_epoch,
             matrix: r.matrix,
+            system: r.system,
             map: r.map,
             command: None,
             crate_: None,

@@ -223,6 +223,7 @@ fn typed(file: &Path, w: WrittenRecipe) -> Result<RecipeFile, RecipeError> {
         output: w.output,
         source_date_epoch: w.source_date_epoch,
         matrix: w.matrix,
+        system: w.system,
         map: w.map,
         surface,
         table_written,

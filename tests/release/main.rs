@@ -10,6 +10,7 @@ mod common;
 mod oci_support;
 
 mod ci_workflow;
+mod many_machines;
 mod post_release;
 mod realrepo;
 mod release_shapes;
