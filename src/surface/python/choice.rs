@@ -446,6 +446,46 @@ mod tests {
             .is_backend());
     }
 
+    fn recipe(text: &str) -> crate::recipe::Recipe {
+        let recipes = crate::recipe::Recipes::from_files(
+            std::path::Path::new("/p"),
+            vec![(std::path::PathBuf::from("recipes/r.toml"), text.into())],
+        )
+        .unwrap();
+        recipes.recipes.into_values().next().unwrap()
+    }
+
+    #[test]
+    fn kiln_or_a_native_key_asks_for_kilns_own_writer() {
+        let hatch = FLIT.replace("flit_core.buildapi", "hatchling.build");
+        for (setting, text) in [
+            (
+                PythonBackend::Auto,
+                "surface = \"wheel\"\n[wheel]\ntag = \"py3-none-linux_x86_64\"",
+            ),
+            (
+                PythonBackend::Native,
+                "surface = \"wheel\"\n[wheel]\nbackend = \"native\"\npackages = [\"src/x\"]",
+            ),
+            (
+                PythonBackend::Kiln,
+                "surface = \"sdist\"\n[sdist]\nbackend = \"kiln\"",
+            ),
+        ] {
+            let r = recipe(text);
+            let c = for_recipe(&r, setting, Some(&hatch)).unwrap();
+            assert_eq!(c.mode, Mode::Native(Emulation::Generic), "{text}");
+        }
+        // Without a native key, an uncovered backend: auto runs it, native
+        // refuses.
+        let plain = recipe("surface = \"wheel\"");
+        assert!(for_recipe(&plain, PythonBackend::Auto, Some(&hatch))
+            .unwrap()
+            .is_backend());
+        assert!(for_recipe(&plain, PythonBackend::Native, Some(&hatch)).is_err());
+        assert_eq!(own_writer(&plain, PythonBackend::Pep517), None);
+    }
+
     #[test]
     fn licence_ids_flit_core_keeps() {
         assert_eq!(unknown_license_id("MIT OR Apache-2.0"), None);
