@@ -174,7 +174,13 @@ fn node_tools(
     opts: &BuildOptions,
     tool_cache: Option<&Path>,
 ) -> Result<NodeTools, BuildError> {
-    let python = surface::python::backend::choice(recipe, snapshot, &selection.base);
+    let python =
+        surface::python::backend::choice(recipe, snapshot, &selection.base).map_err(|source| {
+            BuildError::Surface {
+                recipe: recipe.id.clone(),
+                source: Box::new(source.into()),
+            }
+        })?;
     let process = Isolation::Process(opts.sandbox);
     let (tools, isolation, backend, backend_env) = match surface::of(recipe).runs() {
         surface::Runs::Backend => {
