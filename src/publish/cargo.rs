@@ -304,8 +304,9 @@ fn push_deps(
             let from = d.registry_index.as_deref().unwrap_or(CRATES_IO_INDEX);
             // cargo sends the requirement as semver prints it (`^1.2`).
             let version_req = match &d.version {
-                Some(v) => semver::VersionReq::parse(v)
-                    .map_or_else(|_| v.clone(), |r| r.to_string()),
+                Some(v) => {
+                    semver::VersionReq::parse(v).map_or_else(|_| v.clone(), |r| r.to_string())
+                }
                 None => "*".into(),
             };
             out.push(NewDep {
@@ -354,7 +355,10 @@ fn crate_members(bytes: &[u8], file: &str) -> Result<Vec<(String, Vec<u8>)>, Pub
         }
         let path = entry.path().map_err(bad)?.to_string_lossy().into_owned();
         let mut data = Vec::new();
-        entry.take(MEMBER_LIMIT).read_to_end(&mut data).map_err(bad)?;
+        entry
+            .take(MEMBER_LIMIT)
+            .read_to_end(&mut data)
+            .map_err(bad)?;
         out.push((path, data));
     }
     Ok(out)

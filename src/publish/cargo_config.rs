@@ -24,9 +24,18 @@ fn cargo_home(env: &Environment) -> Option<PathBuf> {
 /// The registry `name`'s `key` (`index`, `token`) in one of cargo's TOML
 /// files below its home (`file`, else its legacy name without `.toml`,
 /// which cargo prefers when both exist).
-fn from_file(home: &Path, file: &str, name: &str, key: &str) -> Result<Option<(String, PathBuf)>, PublishError> {
+fn from_file(
+    home: &Path,
+    file: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<(String, PathBuf)>, PublishError> {
     let legacy = home.join(file.trim_end_matches(".toml"));
-    let path = if legacy.is_file() { legacy } else { home.join(file) };
+    let path = if legacy.is_file() {
+        legacy
+    } else {
+        home.join(file)
+    };
     let text = match crate::fsutil::read_regular_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -41,7 +50,10 @@ fn from_file(home: &Path, file: &str, name: &str, key: &str) -> Result<Option<(S
         .parse()
         .map_err(|e: toml_edit::TomlError| bad("(file)", e.message()))?;
     let (table_key, item) = if name == "crates-io" && key == "token" {
-        ("registry".to_string(), doc.get("registry").and_then(|r| r.get(key)))
+        (
+            "registry".to_string(),
+            doc.get("registry").and_then(|r| r.get(key)),
+        )
     } else {
         (
             format!("registries.{name}"),
@@ -75,7 +87,10 @@ pub(super) fn registry(
     let (index, configured_by) = if let Some((_, u)) = overrides.iter().find(|(n, _)| n == name) {
         (u.clone(), "--registry".to_string())
     } else if let Some(u) = env.cargo_vars.get(&format!("CARGO_REGISTRIES_{var}_INDEX")) {
-        (u.expose().to_string(), format!("CARGO_REGISTRIES_{var}_INDEX"))
+        (
+            u.expose().to_string(),
+            format!("CARGO_REGISTRIES_{var}_INDEX"),
+        )
     } else if let Some((u, _)) = in_home("config.toml", "index")? {
         (u, "$CARGO_HOME/config.toml".to_string())
     } else if name == "crates-io" {

@@ -92,7 +92,8 @@ impl<'a> IndexReader<'a> {
             if line.trim().is_empty() {
                 continue;
             }
-            let e: Entry = serde_json::from_str(line).map_err(|e| self.bad(&name.to_string(), &e.to_string()))?;
+            let e: Entry = serde_json::from_str(line)
+                .map_err(|e| self.bad(&name.to_string(), &e.to_string()))?;
             let same = match (&wanted, semver::Version::parse(&e.vers)) {
                 (Some(w), Ok(v)) => *w == without_build(v),
                 _ => e.vers == version,
@@ -278,7 +279,12 @@ mod tests {
             "http://h/dl/mini-core/1.0.0/download"
         );
         assert_eq!(
-            download_url("http://h/{prefix}/{lowerprefix}/{crate}-{version}-{sha256-checksum}", "MiNi", "1.0.0", "ff"),
+            download_url(
+                "http://h/{prefix}/{lowerprefix}/{crate}-{version}-{sha256-checksum}",
+                "MiNi",
+                "1.0.0",
+                "ff"
+            ),
             "http://h/Mi/Ni/mi/ni/MiNi-1.0.0-ff"
         );
     }

@@ -77,7 +77,11 @@ impl Ktra {
 pub fn ktra(dir: &Path, port: u16, api: Option<u16>) -> Ktra {
     let index = dir.join("index.git");
     std::fs::create_dir_all(&index).unwrap();
-    run_ok(Command::new("git").args(["init", "-q", "--bare", "-b", "main"]).arg(&index));
+    run_ok(
+        Command::new("git")
+            .args(["init", "-q", "--bare", "-b", "main"])
+            .arg(&index),
+    );
     let seed = dir.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
     write(

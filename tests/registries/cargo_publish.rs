@@ -29,7 +29,9 @@ struct Setup {
 
 /// ktra (its Web API behind `fault`'s proxy when given), a user, the
 /// user's cargo configuration, and the released crates built.
-fn setup(fault: Option<ApiFault>) -> Option<(Setup, Option<std::sync::Arc<std::sync::atomic::AtomicBool>>)> {
+fn setup(
+    fault: Option<ApiFault>,
+) -> Option<(Setup, Option<std::sync::Arc<std::sync::atomic::AtomicBool>>)> {
     if !(require_tool("ktra") && require_tool("cargo")) {
         return None;
     }
@@ -147,7 +149,13 @@ fn cargo_builds_a_dependent_from_what_was_published_and_a_rerun_is_a_no_op() {
     let mut go = |extra: &[&str]| {
         let mut args = vec!["--json"];
         args.extend_from_slice(extra);
-        let out = run(&mut publish(&s.root, &s.store, &s.home, &s.cargo_home, &args));
+        let out = run(&mut publish(
+            &s.root,
+            &s.store,
+            &s.home,
+            &s.cargo_home,
+            &args,
+        ));
         assert!(
             out.status.success(),
             "{}",
@@ -161,7 +169,11 @@ fn cargo_builds_a_dependent_from_what_was_published_and_a_rerun_is_a_no_op() {
         go(&["--dry-run"]),
         pairs(&[(CLI_CRATE, "upload"), (CORE_CRATE, "upload")])
     );
-    assert_eq!(s.ktra.entries("mini-core"), None, "a dry run uploads nothing");
+    assert_eq!(
+        s.ktra.entries("mini-core"),
+        None,
+        "a dry run uploads nothing"
+    );
     assert_eq!(
         go(&[]),
         pairs(&[(CLI_CRATE, "uploaded"), (CORE_CRATE, "uploaded")])
@@ -177,6 +189,21 @@ fn cargo_builds_a_dependent_from_what_was_published_and_a_rerun_is_a_no_op() {
     let core = &s.ktra.entries("mini-core").unwrap()[0];
     assert_eq!(core["name"], "mini-core");
     assert_eq!(core["deps"], serde_json::json!([]));
+    // The metadata sent is the .crate's own: mini-cli's dependency on
+    // mini-core, a crates.io one in the normalised Cargo.toml.
+    let cli = &s.ktra.entries("mini-cli").unwrap()[0];
+    let dep = &cli["deps"][0];
+    assert_eq!(
+        (&dep["name"], &dep["kind"], &dep["registry"]),
+        (
+            &serde_json::json!("mini-core"),
+            &serde_json::json!("normal"),
+            &serde_json::json!("https://github.com/rust-lang/crates.io-index")
+        ),
+        "{cli}"
+    );
+    // ktra prints the requirement its own way (`>=0.3.0-rc.1, <0.4.0`).
+    assert!(dep["req"].as_str().unwrap().contains(VERSION), "{cli}");
 
     assert_eq!(
         build_dependent(&s.t, &s.ktra.index_url()),
@@ -235,10 +262,20 @@ fn files_named(dir: &Path, name: &str) -> Vec<PathBuf> {
 fn another_crate_under_the_version_fails_before_any_upload() {
     let Some((s, _)) = setup(None) else { return };
     // Another mini-core of the version reached the registry first.
-    let other = released_crates(&s.t.join("other"), &["mini-core"], Some("\n/// Other.\npub fn other() {}\n"));
+    let other = released_crates(
+        &s.t.join("other"),
+        &["mini-core"],
+        Some("\n/// Other.\npub fn other() {}\n"),
+    );
     let other_store = s.t.join("other-store");
     build(&other, &other_store, &s.home, &["mini-crates"]);
-    run_ok(&mut publish(&other, &other_store, &s.home, &s.cargo_home, &[]));
+    run_ok(&mut publish(
+        &other,
+        &other_store,
+        &s.home,
+        &s.cargo_home,
+        &[],
+    ));
     let theirs = sha256_hex(&other.join("dist").join(CORE_CRATE));
     let head = s.ktra.head();
 
@@ -252,7 +289,11 @@ fn another_crate_under_the_version_fails_before_any_upload() {
     }
     assert!(!err.contains(&s.token));
     assert_eq!(s.ktra.head(), head, "nothing was uploaded");
-    assert_eq!(s.ktra.entries("mini-cli"), None, "mini-cli was not uploaded");
+    assert_eq!(
+        s.ktra.entries("mini-cli"),
+        None,
+        "mini-cli was not uploaded"
+    );
     assert_eq!(cksum(&s.ktra, "mini-core"), Some(theirs));
 }
 
@@ -268,11 +309,19 @@ fn a_registry_failing_mid_publish_is_finished_by_the_same_command() {
     assert!(err.contains("HTTP 500"), "{err}");
     assert!(!err.contains(&s.token));
     assert!(cksum(&s.ktra, "mini-cli").is_some());
-    assert_eq!(cksum(&s.ktra, "mini-core"), None, "what reached the registry");
+    assert_eq!(
+        cksum(&s.ktra, "mini-core"),
+        None,
+        "what reached the registry"
+    );
 
     healed.unwrap().store(true, Ordering::SeqCst);
     let out = run(&mut command());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         actions(&out.stdout),
         pairs(&[(CLI_CRATE, "already-published"), (CORE_CRATE, "uploaded")])
@@ -288,8 +337,18 @@ fn an_answer_lost_mid_upload_is_found_published_by_the_retry() {
     let Some((s, _)) = setup(Some(ApiFault::DropOnce)) else {
         return;
     };
-    let out = run(&mut publish(&s.root, &s.store, &s.home, &s.cargo_home, &["--json"]));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&mut publish(
+        &s.root,
+        &s.store,
+        &s.home,
+        &s.cargo_home,
+        &["--json"],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The registry stored mini-core but its answer was lost; the retried
     // upload was refused as a duplicate and the index shows these bytes.
     assert_eq!(
