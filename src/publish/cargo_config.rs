@@ -7,18 +7,20 @@
 //! `.cargo/config.toml` is never read: which registry and token a release
 //! goes to is the publisher's word, not the repository's.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::cargo_index::CRATES_IO_SPARSE;
-use super::config::Environment;
 use super::error::PublishError;
 use super::model::{Auth, Kind, Registry, Secret};
 
-/// cargo's home: `CARGO_HOME`, else `~/.cargo`.
-fn cargo_home(env: &Environment) -> Option<PathBuf> {
-    env.cargo_home
-        .clone()
-        .or_else(|| env.home.as_ref().map(|h| h.join(".cargo")))
+/// What the environment says about cargo.
+#[derive(Debug)]
+pub(super) struct CargoEnv<'a> {
+    /// cargo's home: `CARGO_HOME`, else `~/.cargo`.
+    pub home: Option<PathBuf>,
+    /// `CARGO_REGISTRIES_*` and `CARGO_REGISTRY_TOKEN`, by name.
+    pub vars: &'a BTreeMap<String, Secret>,
 }
 
 /// The registry `name`'s `key` (`index`, `token`) in one of cargo's TOML
@@ -75,18 +77,18 @@ fn from_file(
 pub(super) fn registry(
     name: &str,
     overrides: &[(String, String)],
-    env: &Environment,
+    env: &CargoEnv<'_>,
     recipe: &str,
 ) -> Result<Registry, PublishError> {
     let var = name.to_ascii_uppercase().replace(['-', '.'], "_");
-    let home = cargo_home(env);
+    let home = &env.home;
     let in_home = |file: &str, key: &str| match &home {
         Some(h) => from_file(h, file, name, key),
         None => Ok(None),
     };
     let (index, configured_by) = if let Some((_, u)) = overrides.iter().find(|(n, _)| n == name) {
         (u.clone(), "--registry".to_string())
-    } else if let Some(u) = env.cargo_vars.get(&format!("CARGO_REGISTRIES_{var}_INDEX")) {
+    } else if let Some(u) = env.vars.get(&format!("CARGO_REGISTRIES_{var}_INDEX")) {
         (
             u.expose().to_string(),
             format!("CARGO_REGISTRIES_{var}_INDEX"),
@@ -107,7 +109,7 @@ pub(super) fn registry(
     } else {
         format!("CARGO_REGISTRIES_{var}_TOKEN")
     };
-    let token = match env.cargo_vars.get(&token_var) {
+    let token = match env.vars.get(&token_var) {
         Some(t) => Some(t.clone()),
         None => match in_home("credentials.toml", "token")? {
             Some((t, _)) => Some(Secret::new(t)),
@@ -128,10 +130,10 @@ pub(super) fn registry(
 mod tests {
     use super::*;
 
-    fn env(home: &Path) -> Environment {
-        Environment {
-            cargo_home: Some(home.to_path_buf()),
-            ..Environment::default()
+    fn env<'a>(home: &Path, vars: &'a BTreeMap<String, Secret>) -> CargoEnv<'a> {
+        CargoEnv {
+            home: Some(home.to_path_buf()),
+            vars,
         }
     }
 
@@ -149,27 +151,28 @@ mod tests {
             "[registries.my-reg]\ntoken = \"from-file\"\n[registry]\ntoken = \"cio\"\n",
         )
         .unwrap();
-        let r = registry("my-reg", &[], &env(home), "c").unwrap();
+        let none = BTreeMap::new();
+        let r = registry("my-reg", &[], &env(home, &none), "c").unwrap();
         assert_eq!(r.index, "file:///srv/index");
         assert!(matches!(&r.auth, Some(Auth::Token(t)) if t.expose() == "from-file"));
         assert!(!format!("{r:?}").contains("from-file"));
 
-        let mut e = env(home);
-        e.cargo_vars.insert(
+        let mut vars = BTreeMap::new();
+        vars.insert(
             "CARGO_REGISTRIES_MY_REG_TOKEN".into(),
             Secret::new("from-env".into()),
         );
-        e.cargo_vars.insert(
+        vars.insert(
             "CARGO_REGISTRIES_MY_REG_INDEX".into(),
             Secret::new("sparse+http://127.0.0.1:1/".into()),
         );
-        let r = registry("my-reg", &[], &e, "c").unwrap();
+        let r = registry("my-reg", &[], &env(home, &vars), "c").unwrap();
         assert_eq!(r.index, "sparse+http://127.0.0.1:1/");
         assert!(matches!(&r.auth, Some(Auth::Token(t)) if t.expose() == "from-env"));
 
-        let r = registry("crates-io", &[], &env(home), "c").unwrap();
+        let r = registry("crates-io", &[], &env(home, &none), "c").unwrap();
         assert_eq!(r.index, CRATES_IO_SPARSE);
         assert!(matches!(&r.auth, Some(Auth::Token(t)) if t.expose() == "cio"));
-        assert!(registry("other", &[], &env(home), "c").is_err());
+        assert!(registry("other", &[], &env(home, &none), "c").is_err());
     }
 }

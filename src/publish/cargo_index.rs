@@ -6,9 +6,6 @@
 //! version ([`IndexReader::cksum`]), and the `.crate` itself, from where
 //! the index's `config.json` `dl` says ([`IndexReader::download`]).
 
-use std::path::Path;
-use std::process::Command;
-
 use super::error::PublishError;
 use super::http::{Http, Request};
 use super::model::Auth;
@@ -92,8 +89,8 @@ impl<'a> IndexReader<'a> {
             if line.trim().is_empty() {
                 continue;
             }
-            let e: Entry = serde_json::from_str(line)
-                .map_err(|e| self.bad(&name.to_string(), &e.to_string()))?;
+            let e: Entry =
+                serde_json::from_str(line).map_err(|e| self.bad(name, &e.to_string()))?;
             let same = match (&wanted, semver::Version::parse(&e.vers)) {
                 (Some(w), Ok(v)) => *w == without_build(v),
                 _ => e.vers == version,
@@ -163,20 +160,18 @@ impl<'a> IndexReader<'a> {
     }
 
     /// A shallow clone of the git index's default branch (at `index/` in
-    /// the directory returned), retried with backoff. git's own output is not quoted (a URL may carry a login).
+    /// the directory returned), retried with backoff.
     fn clone_git(&self, url: &str) -> Result<tempfile::TempDir, PublishError> {
         let mut delay = std::time::Duration::from_millis(250);
         let mut last = String::new();
         for n in 1..=GIT_ATTEMPTS {
             let dir = tempfile::tempdir().map_err(|source| PublishError::Io {
-                path: std::env::temp_dir(),
+                path: "(a temporary directory)".into(),
                 source,
             })?;
-            let out = git_clone(url, &dir.path().join("index"));
-            match out {
-                Ok(o) if o.status.success() => return Ok(dir),
-                Ok(o) => last = format!("git clone of the index failed ({})", o.status),
-                Err(e) => last = format!("running git: {e}"),
+            match crate::source::git::clone_shallow(url, &dir.path().join("index")) {
+                Ok(()) => return Ok(dir),
+                Err(e) => last = crate::error::chain(&e),
             }
             if n < GIT_ATTEMPTS {
                 std::thread::sleep(delay);
@@ -197,27 +192,6 @@ impl<'a> IndexReader<'a> {
             reason: reason.to_string(),
         }
     }
-}
-
-/// `git clone --depth 1` of `url` into `dest`, never prompting, never
-/// running a transport helper.
-fn git_clone(url: &str, dest: &Path) -> std::io::Result<std::process::Output> {
-    Command::new("git")
-        .args([
-            "-c",
-            "protocol.ext.allow=never",
-            "clone",
-            "--quiet",
-            "--depth",
-            "1",
-            "--no-tags",
-            "--",
-            url,
-        ])
-        .arg(dest)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::null())
-        .output()
 }
 
 /// The directory of crate `name`'s file in an index, in the name's own

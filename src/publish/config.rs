@@ -132,7 +132,16 @@ pub(super) fn registry(
         Kind::Pypi => pypi_registry(name, overrides, env, recipe),
         Kind::Oci => oci_registry(name, overrides, env, recipe),
         Kind::Npm => npm_registry(name, overrides, env, recipe),
-        Kind::Cargo => super::cargo_config::registry(name, overrides, env, recipe),
+        Kind::Cargo => {
+            let cargo = super::cargo_config::CargoEnv {
+                home: env
+                    .cargo_home
+                    .clone()
+                    .or_else(|| env.home.as_ref().map(|h| h.join(".cargo"))),
+                vars: &env.cargo_vars,
+            };
+            super::cargo_config::registry(name, overrides, &cargo, recipe)
+        }
     }
 }
 

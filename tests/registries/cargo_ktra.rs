@@ -7,7 +7,7 @@
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ impl Ktra {
     /// head, as `cargo` would read it; `None` when there is none.
     pub fn entries(&self, name: &str) -> Option<Vec<serde_json::Value>> {
         let path = format!("{}/{}/{name}", &name[..2], &name[2..4]);
-        let out = Command::new("git")
+        let out = cmd("git")
             .arg("--git-dir")
             .arg(&self.index)
             .args(["show", &format!("main:{path}")])
@@ -57,7 +57,7 @@ impl Ktra {
     /// The index's head commit.
     pub fn head(&self) -> String {
         run_ok(
-            Command::new("git")
+            cmd("git")
                 .arg("--git-dir")
                 .arg(&self.index)
                 .args(["rev-parse", "main"]),
@@ -78,7 +78,7 @@ pub fn ktra(dir: &Path, port: u16, api: Option<u16>) -> Ktra {
     let index = dir.join("index.git");
     std::fs::create_dir_all(&index).unwrap();
     run_ok(
-        Command::new("git")
+        cmd("git")
             .args(["init", "-q", "--bare", "-b", "main"])
             .arg(&index),
     );

@@ -139,7 +139,7 @@ fn build_dependent(t: &Path, index: &str) -> String {
         .env_remove("RUSTC_WRAPPER")
         .env_remove("CARGO_BUILD_TARGET_DIR");
     run_ok(&mut c);
-    run_ok(&mut Command::new(t.join("app-target/debug/app")))
+    run_ok(&mut cmd(t.join("app-target/debug/app").to_str().unwrap()))
 }
 
 #[test]
