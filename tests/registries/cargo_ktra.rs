@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
 use crate::common::fixture::{git, monorepo_at};
@@ -26,9 +27,22 @@ pub struct Ktra {
     pub server: Server,
     /// The bare repository ktra pushes its index to.
     pub index: PathBuf,
+    /// Its configuration file.
+    config: PathBuf,
 }
 
 impl Ktra {
+    /// Kill ktra (`kill -9`) and wait for it.
+    pub fn kill(&mut self) {
+        self.server.child.kill().unwrap();
+        self.server.child.wait().unwrap();
+    }
+
+    /// Start ktra again on its port, with its database and index.
+    pub fn restart(&mut self) {
+        self.server = start(&self.config, self.server.port);
+    }
+
     /// The index URL as cargo's configuration spells it.
     pub fn index_url(&self) -> String {
         format!("file://{}", self.index.display())
@@ -107,16 +121,22 @@ pub fn ktra(dir: &Path, port: u16, api: Option<u16>) -> Ktra {
             index.display()
         ),
     );
+    Ktra {
+        server: start(&config, port),
+        index,
+        config,
+    }
+}
+
+/// ktra with configuration `config`, listening on `port`.
+fn start(config: &Path, port: u16) -> Server {
     let mut c = cmd("ktra");
     c.arg("-c")
-        .arg(&config)
-        .current_dir(dir)
+        .arg(config)
+        .current_dir(config.parent().unwrap())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    Ktra {
-        server: Server::start(c, port),
-        index,
-    }
+    Server::start(c, port)
 }
 
 /// `$CARGO_HOME` below `home` naming registry `local` at `index`, with
@@ -175,15 +195,31 @@ pub enum ApiFault {
     /// Forward the upload, then close the connection without its answer,
     /// once (an answer lost; the publisher's retry finds it stored).
     DropOnce,
+    /// Hold the upload until the test says (it kills the registry
+    /// meanwhile), then forward it — or close the connection when the
+    /// registry is gone.
+    Hold,
+}
+
+/// The proxy of [`api_proxy`]: its port, the flag that heals it, and for
+/// [`ApiFault::Hold`] the moment the upload is held and the release.
+#[derive(Debug)]
+pub struct ApiProxy {
+    pub port: u16,
+    pub healed: Arc<AtomicBool>,
+    pub held: Receiver<()>,
+    pub release: Sender<()>,
 }
 
 /// A proxy in front of the Web API at `upstream`; the fault stops when
 /// the flag returned is set.
-pub fn api_proxy(upstream: u16, fault: ApiFault) -> (u16, Arc<AtomicBool>) {
+pub fn api_proxy(upstream: u16, fault: ApiFault) -> ApiProxy {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let healed = Arc::new(AtomicBool::new(false));
     let flag = healed.clone();
+    let (held_tx, held) = channel();
+    let (release, release_rx) = channel();
     std::thread::spawn(move || {
         let mut puts = 0;
         for conn in listener.incoming() {
@@ -204,6 +240,14 @@ pub fn api_proxy(upstream: u16, fault: ApiFault) -> (u16, Arc<AtomicBool>) {
                             let _ = exchange(upstream, &request);
                             flag.store(true, Ordering::SeqCst);
                         }
+                        ApiFault::Hold => {
+                            flag.store(true, Ordering::SeqCst);
+                            let _ = held_tx.send(());
+                            let _ = release_rx.recv();
+                            if let Some(response) = exchange(upstream, &request) {
+                                let _ = conn.write_all(&response);
+                            }
+                        }
                     }
                     continue;
                 }
@@ -213,5 +257,10 @@ pub fn api_proxy(upstream: u16, fault: ApiFault) -> (u16, Arc<AtomicBool>) {
             }
         }
     });
-    (port, healed)
+    ApiProxy {
+        port,
+        healed,
+        held,
+        release,
+    }
 }

@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering;
 use crate::common::{cmd, require_tool, run, run_ok, write};
 
 use super::cargo_ktra::{
-    api_proxy, cargo_home, ktra, released_crates, ApiFault, Ktra, CLI_CRATE, CORE_CRATE,
+    api_proxy, cargo_home, ktra, released_crates, ApiFault, ApiProxy, Ktra, CLI_CRATE, CORE_CRATE,
 };
-use super::support::{build, files_containing, free_port, kiln_in, VERSION};
+use super::support::{build, files_containing, free_port, kiln_in, Server, VERSION};
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -29,9 +29,7 @@ struct Setup {
 
 /// ktra (its Web API behind `fault`'s proxy when given), a user, the
 /// user's cargo configuration, and the released crates built.
-fn setup(
-    fault: Option<ApiFault>,
-) -> Option<(Setup, Option<std::sync::Arc<std::sync::atomic::AtomicBool>>)> {
+fn setup(fault: Option<ApiFault>) -> Option<(Setup, Option<ApiProxy>)> {
     if !(require_tool("ktra") && require_tool("cargo")) {
         return None;
     }
@@ -40,14 +38,8 @@ fn setup(
     let home = t.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let port = free_port();
-    let (api, healed) = match fault {
-        Some(f) => {
-            let (p, h) = api_proxy(port, f);
-            (Some(p), Some(h))
-        }
-        None => (None, None),
-    };
-    let ktra = ktra(&t.join("ktra"), port, api);
+    let proxy = fault.map(|f| api_proxy(port, f));
+    let ktra = ktra(&t.join("ktra"), port, proxy.as_ref().map(|p| p.port));
     let token = ktra.add_user("kiln");
     let cargo_home = cargo_home(&home, &ktra.index_url(), Some(&token));
     let root = released_crates(&t.join("mono"), &[], None);
@@ -64,7 +56,7 @@ fn setup(
             root,
             store,
         },
-        healed,
+        proxy,
     ))
 }
 
@@ -218,6 +210,38 @@ fn cargo_builds_a_dependent_from_what_was_published_and_a_rerun_is_a_no_op() {
         "cargo downloaded dist/'s very .crate"
     );
 
+    // The same index served as a sparse one (its files over HTTP): the
+    // gate reads it the same.
+    let sparse = s.t.join("sparse");
+    run_ok(
+        cmd("git")
+            .args(["clone", "-q"])
+            .arg(&s.ktra.index)
+            .arg(&sparse),
+    );
+    let port = free_port();
+    let mut c = cmd("python3");
+    c.args([
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        &port.to_string(),
+    ])
+    .current_dir(&sparse)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    let files = Server::start(c, port);
+    let over = format!("local=sparse+{}", files.url());
+    assert_eq!(
+        go(&["--dry-run", "--registry", &over]),
+        pairs(&[
+            (CLI_CRATE, "already-published"),
+            (CORE_CRATE, "already-published")
+        ])
+    );
+    drop(files);
+
     let head = s.ktra.head();
     assert_eq!(
         go(&[]),
@@ -299,7 +323,7 @@ fn another_crate_under_the_version_fails_before_any_upload() {
 
 #[test]
 fn a_registry_failing_mid_publish_is_finished_by_the_same_command() {
-    let Some((s, healed)) = setup(Some(ApiFault::Status500)) else {
+    let Some((s, proxy)) = setup(Some(ApiFault::Status500)) else {
         return;
     };
     let command = || publish(&s.root, &s.store, &s.home, &s.cargo_home, &["--json"]);
@@ -315,7 +339,7 @@ fn a_registry_failing_mid_publish_is_finished_by_the_same_command() {
         "what reached the registry"
     );
 
-    healed.unwrap().store(true, Ordering::SeqCst);
+    proxy.unwrap().healed.store(true, Ordering::SeqCst);
     let out = run(&mut command());
     assert!(
         out.status.success(),
@@ -356,6 +380,50 @@ fn an_answer_lost_mid_upload_is_found_published_by_the_retry() {
         pairs(&[(CLI_CRATE, "uploaded"), (CORE_CRATE, "already-published")])
     );
     assert_eq!(s.ktra.entries("mini-core").unwrap().len(), 1);
+    assert_eq!(
+        cksum(&s.ktra, "mini-core"),
+        Some(sha256_hex(&s.root.join("dist").join(CORE_CRATE)))
+    );
+}
+
+#[test]
+fn a_registry_killed_mid_upload_is_finished_by_the_same_command_once_it_is_back() {
+    let Some((mut s, proxy)) = setup(Some(ApiFault::Hold)) else {
+        return;
+    };
+    let proxy = proxy.unwrap();
+    let command = || publish(&s.root, &s.store, &s.home, &s.cargo_home, &["--json"]);
+    let child = command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // kill -9 ktra while mini-core's upload is on the wire.
+    proxy.held.recv().unwrap();
+    s.ktra.kill();
+    proxy.release.send(()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("after 6 attempt(s)"), "{err}");
+    assert!(cksum(&s.ktra, "mini-cli").is_some());
+    assert_eq!(
+        cksum(&s.ktra, "mini-core"),
+        None,
+        "what reached the registry"
+    );
+
+    s.ktra.restart();
+    let out = run(&mut command());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        actions(&out.stdout),
+        pairs(&[(CLI_CRATE, "already-published"), (CORE_CRATE, "uploaded")])
+    );
     assert_eq!(
         cksum(&s.ktra, "mini-core"),
         Some(sha256_hex(&s.root.join("dist").join(CORE_CRATE)))
