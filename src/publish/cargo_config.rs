@@ -104,6 +104,13 @@ pub(super) fn registry(
             hint: "give --registry NAME=URL of its index, CARGO_REGISTRIES_<NAME>_INDEX, or `index` in [registries.NAME] of $CARGO_HOME/config.toml".into(),
         });
     };
+    if has_password(&index) {
+        return Err(PublishError::Config {
+            file: PathBuf::from(&configured_by),
+            key: format!("registries.{name}.index"),
+            reason: "an http(s) index URL must not carry user information (the token goes in credentials.toml or CARGO_REGISTRIES_<NAME>_TOKEN)".into(),
+        });
+    }
     let token_var = if name == "crates-io" {
         "CARGO_REGISTRY_TOKEN".to_string()
     } else {
@@ -124,6 +131,19 @@ pub(super) fn registry(
         configured_by,
         auth: token.map(Auth::Token),
     })
+}
+
+/// An http(s) URL with user information (printed, it would show a
+/// credential); an `ssh://git@host/…` user name is not one.
+fn has_password(url: &str) -> bool {
+    let rest = url.strip_prefix("sparse+").unwrap_or(url);
+    let Some(rest) = rest
+        .strip_prefix("https://")
+        .or_else(|| rest.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    rest.split('/').next().unwrap_or_default().contains('@')
 }
 
 #[cfg(test)]
@@ -174,5 +194,12 @@ mod tests {
         assert_eq!(r.index, CRATES_IO_SPARSE);
         assert!(matches!(&r.auth, Some(Auth::Token(t)) if t.expose() == "cio"));
         assert!(registry("other", &[], &env(home, &none), "c").is_err());
+        vars.insert(
+            "CARGO_REGISTRIES_MY_REG_INDEX".into(),
+            Secret::new("https://me:hunter2@example.org/index".into()),
+        );
+        let e = registry("my-reg", &[], &env(home, &vars), "c").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(!has_password("ssh://git@example.org/index"));
     }
 }

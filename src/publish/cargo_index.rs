@@ -96,7 +96,8 @@ impl<'a> IndexReader<'a> {
                 _ => e.vers == version,
             };
             if same {
-                return Ok(Some(e.cksum));
+                // The registry's text: printed escaped if it ever is.
+                return Ok(Some(crate::name::shown(&e.cksum).into_owned()));
             }
         }
         Ok(None)
