@@ -2,8 +2,8 @@
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
-# (binary-cache tests over HTTP), docker-registry and verdaccio (kiln publish's
-# OCI and npm tests), and Python's packaging, poetry, twine, build,
+# (binary-cache tests over HTTP), docker-registry, verdaccio and ktra (kiln
+# publish's OCI, npm and cargo tests), and Python's packaging, poetry, twine, build,
 # hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
 # check-wheel-contents (the PEP 517 backends kiln's backend mode runs
 # offline), in-toto-attestation, pypiserver (the registry kiln publish
@@ -85,6 +85,18 @@ if ! command -v verdaccio >/dev/null 2>&1; then
   echo "test.sh: npm installing verdaccio" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO npm install -g --no-audit --no-fund verdaccio >/dev/null
+fi
+
+# The cargo registry `kiln publish` uploads to in tests/registries/cargo_*.rs:
+# ktra, built once into a cache directory (about 5 minutes on 2 busy cores)
+# and found there on every later run.
+KTRA_ROOT="${KILN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln-test-tools}/ktra"
+if ! command -v ktra >/dev/null 2>&1; then
+  if [ ! -x "$KTRA_ROOT/bin/ktra" ]; then
+    echo "test.sh: cargo installing ktra into $KTRA_ROOT" >&2
+    cargo install ktra --locked --version 0.7.0 --root "$KTRA_ROOT" --quiet
+  fi
+  export PATH="$KTRA_ROOT/bin:$PATH"
 fi
 
 # nix-store --add as root without a daemon: a single-user store in /nix.

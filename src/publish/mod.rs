@@ -16,6 +16,9 @@
 //! Registries and credentials come from the native tools' configuration
 //! ([`config`]); a credential is a [`model::Secret`] and never printed.
 
+mod cargo;
+mod cargo_config;
+pub(crate) mod cargo_index;
 mod clients;
 mod config;
 mod error;

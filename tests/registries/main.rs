@@ -9,6 +9,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cargo_ktra;
+mod cargo_publish;
 mod mixed;
 mod npm;
 mod oci;
