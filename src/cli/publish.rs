@@ -78,7 +78,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
 }
 
 /// The environment variables the native tools read for credentials.
-fn environment() -> publish::Environment {
+pub(super) fn environment() -> publish::Environment {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     publish::Environment {
         home: std::env::var_os("HOME").map(std::path::PathBuf::from),

@@ -35,7 +35,7 @@ impl<'a> Cargo<'a> {
 
     /// A fresh reader of the registry's index (a git index is cloned
     /// anew: what an upload just added is seen).
-    fn reader(&self) -> IndexReader<'_> {
+    pub(super) fn reader(&self) -> IndexReader<'_> {
         IndexReader::new(
             &self.registry.name,
             &self.registry.index,

@@ -25,6 +25,9 @@ pub(crate) struct IndexConfig {
     pub dl: String,
     #[serde(default)]
     pub api: Option<String>,
+    /// The registry wants the token on every request, downloads included.
+    #[serde(default, rename = "auth-required")]
+    pub auth_required: bool,
 }
 
 /// One line of an index file: one version of a crate.
@@ -111,21 +114,18 @@ impl<'a> IndexReader<'a> {
         serde_json::from_slice(&text).map_err(|e| self.bad("config.json", &e.to_string()))
     }
 
-    /// The `.crate` of `version` of `name` whose index digest is `cksum`,
-    /// downloaded from `config.json`'s `dl` (for `kiln verify`).
-    #[allow(dead_code)]
-    pub(crate) fn download(
+    /// Where the `.crate` of `version` of `name` whose index digest is
+    /// `cksum` is downloaded from (`config.json`'s `dl`), and whether the
+    /// registry wants the token sent there (`auth-required`).
+    pub(crate) fn download_location(
         &self,
         name: &str,
         version: &str,
         cksum: &str,
-    ) -> Result<Vec<u8>, PublishError> {
-        let url = download_url(&self.config()?.dl, name, version, cksum);
-        let r = self.http.request(Request::get(&url), self.auth)?;
-        match r.status {
-            200 => Ok(r.body),
-            s => Err(self.http.refused(&url, s)),
-        }
+    ) -> Result<(String, Option<&'a Auth>), PublishError> {
+        let config = self.config()?;
+        let auth = self.auth.filter(|_| config.auth_required);
+        Ok((download_url(&config.dl, name, version, cksum), auth))
     }
 
     /// A file of the index by its path; `None` when it has none.
@@ -215,7 +215,6 @@ pub(crate) fn index_path(name: &str) -> String {
 
 /// Where `config.json`'s `dl` puts a `.crate`: its markers replaced, or
 /// `/{crate}/{version}/download` appended when it has none.
-#[allow(dead_code)]
 pub(crate) fn download_url(dl: &str, name: &str, version: &str, cksum: &str) -> String {
     let markers = [
         "{crate}",

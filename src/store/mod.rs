@@ -461,6 +461,11 @@ impl Store {
         self.kiln("tmp")
     }
 
+    /// The store's area for temporary files (a verify's downloads).
+    pub(crate) fn temp_area(&self) -> PathBuf {
+        self.tmp()
+    }
+
     /// Where the output `sp` lives: `store/<hash>-<name>`.
     pub fn path_of(&self, sp: &StorePath) -> PathBuf {
         self.root.join(sp.to_string())

@@ -64,12 +64,40 @@ fn setup(fault: Option<ApiFault>) -> Option<(Setup, Option<ApiProxy>)> {
 fn publish(root: &Path, store: &Path, home: &Path, cargo_home: &Path, args: &[&str]) -> Command {
     let mut all = vec!["publish"];
     all.extend_from_slice(args);
-    let mut c = kiln_in(root, store, home, &all);
+    kiln_cargo(root, store, home, cargo_home, &all)
+}
+
+/// `kiln ARGS` in `root` with cargo's configuration at `cargo_home` only.
+fn kiln_cargo(root: &Path, store: &Path, home: &Path, cargo_home: &Path, args: &[&str]) -> Command {
+    let mut c = kiln_in(root, store, home, args);
     c.env("CARGO_HOME", cargo_home)
         .env_remove("CARGO_REGISTRY_TOKEN")
         .env_remove("CARGO_REGISTRIES_LOCAL_TOKEN")
         .env_remove("CARGO_REGISTRIES_LOCAL_INDEX");
     c
+}
+
+/// `kiln verify crate:NAME@VERSION --rev VERSION` from registry `local`
+/// (the user's cargo configuration).
+fn verify_crate(s: &Setup, name: &str) -> std::process::Output {
+    let reference = format!("crate:{name}@{VERSION}");
+    run(&mut kiln_cargo(
+        &s.root,
+        &s.store,
+        &s.home,
+        &s.cargo_home,
+        &[
+            "verify",
+            &reference,
+            "--registry",
+            "local",
+            "--rev",
+            VERSION,
+            "--sandbox",
+            "none",
+            "--json",
+        ],
+    ))
 }
 
 /// The (file, action) of each step of a `--json` report.
@@ -242,6 +270,19 @@ fn cargo_builds_a_dependent_from_what_was_published_and_a_rerun_is_a_no_op() {
     );
     drop(files);
 
+    // What the registry serves is what the tag builds.
+    let out = verify_crate(&s, "mini-core");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains(&sha256_hex(&dist.join(CORE_CRATE))), "{report}");
+    for o in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(o).contains(&s.token));
+    }
+
     let head = s.ktra.head();
     assert_eq!(
         go(&[]),
@@ -318,7 +359,20 @@ fn another_crate_under_the_version_fails_before_any_upload() {
         None,
         "mini-cli was not uploaded"
     );
-    assert_eq!(cksum(&s.ktra, "mini-core"), Some(theirs));
+    assert_eq!(cksum(&s.ktra, "mini-core"), Some(theirs.clone()));
+
+    // What the registry serves is not what the tag builds.
+    let out = verify_crate(&s, "mini-core");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    for part in [&ours, &theirs] {
+        assert!(report.contains(part.as_str()), "{part} not in: {report}");
+    }
 }
 
 #[test]

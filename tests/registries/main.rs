@@ -16,3 +16,8 @@ mod npm;
 mod oci;
 mod pypi;
 mod support;
+mod verify_hostile;
+mod verify_mixed;
+mod verify_npm;
+mod verify_oci;
+mod verify_pypi;
