@@ -17,6 +17,22 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh   # git, bubblewrap: what kiln build itself needs
 
+# The cargo registry `kiln publish` uploads to in tests/registries/cargo_*.rs:
+# ktra, built once into a cache directory and found there on every later
+# run. It is built unoptimised (its speed does not matter to the tests; that
+# halves the build) and in the background while the packages below install.
+KTRA_ROOT="${KILN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln-test-tools}/ktra"
+ktra_pid=""
+if ! command -v ktra >/dev/null 2>&1; then
+  if [ ! -x "$KTRA_ROOT/bin/ktra" ]; then
+    echo "test.sh: cargo installing ktra into $KTRA_ROOT (in the background)" >&2
+    CARGO_PROFILE_DEV_DEBUG=0 cargo install ktra --locked --version 0.7.0 --debug \
+      --root "$KTRA_ROOT" --quiet &
+    ktra_pid=$!
+  fi
+  export PATH="$KTRA_ROOT/bin:$PATH"
+fi
+
 need_apt=()
 command -v nix-hash  >/dev/null 2>&1 || need_apt+=(nix-bin)
 command -v skopeo    >/dev/null 2>&1 || need_apt+=(skopeo)
@@ -87,24 +103,15 @@ if ! command -v verdaccio >/dev/null 2>&1; then
   $SUDO npm install -g --no-audit --no-fund verdaccio >/dev/null
 fi
 
-# The cargo registry `kiln publish` uploads to in tests/registries/cargo_*.rs:
-# ktra, built once into a cache directory (about 5 minutes on 2 busy cores)
-# and found there on every later run.
-KTRA_ROOT="${KILN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln-test-tools}/ktra"
-if ! command -v ktra >/dev/null 2>&1; then
-  if [ ! -x "$KTRA_ROOT/bin/ktra" ]; then
-    echo "test.sh: cargo installing ktra into $KTRA_ROOT" >&2
-    cargo install ktra --locked --version 0.7.0 --root "$KTRA_ROOT" --quiet
-  fi
-  export PATH="$KTRA_ROOT/bin:$PATH"
-fi
-
 # nix-store --add as root without a daemon: a single-user store in /nix.
 export NIX_REMOTE="${NIX_REMOTE:-}"
 
 # Build kiln first: it also fills the cargo cache that offline crate and
 # command builds in the tests read.
 cargo build --locked --all-targets
+if [ -n "$ktra_pid" ]; then
+  wait "$ktra_pid" || { echo "test.sh: installing ktra failed" >&2; exit 1; }
+fi
 
 # cargo-nextest, when installed, runs every test in its own process with all
 # cores busy until the end and the slowest tests first (.config/nextest.toml);
