@@ -274,6 +274,60 @@ fn three_runners_assemble_what_one_machine_builds() {
         got == want,
         "dist/ differs between the assembly and one machine"
     );
+    image_index_is_one_machines(&c.dist());
+}
+
+/// The `.oci` layout in `dist` whose file name starts with `recipe-`
+/// followed by the version.
+fn layout(dist: &Path, recipe: &str) -> PathBuf {
+    let mut hits: Vec<PathBuf> = std::fs::read_dir(dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.ends_with(".oci")
+                && n.strip_prefix(recipe)
+                    .and_then(|r| r.strip_prefix('-'))
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .collect();
+    assert_eq!(hits.len(), 1, "{recipe}: {hits:?}");
+    hits.remove(0)
+}
+
+/// The one entry of a layout's `index.json`: (digest, tag).
+fn top(layout: &Path) -> (String, String) {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let m = &index["manifests"][0];
+    (
+        m["digest"].as_str().unwrap().to_string(),
+        m["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+/// The image index joined from two runners' per-platform images has the
+/// digest of the one recipe building both platforms, and skopeo reads
+/// each platform's image from it.
+fn image_index_is_one_machines(dist: &Path) {
+    let joined = layout(dist, "img");
+    let (digest, tag) = top(&joined);
+    assert_eq!(digest, top(&layout(dist, "img-one")).0);
+    if !require_tool("skopeo") {
+        return;
+    }
+    for arch in ["amd64", "arm64"] {
+        let out = run(Command::new("skopeo")
+            .args(["inspect", "--override-os", "linux", "--override-arch", arch])
+            .arg(format!("oci:{}:{tag}", joined.display())));
+        let text = ok(&out);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["Architecture"], arch, "{text}");
+        assert_eq!(v["Os"], "linux", "{text}");
+    }
 }
 
 #[test]
