@@ -1,5 +1,7 @@
 //! `kiln verify`: rebuild an artifact from its commit of the local
-//! repository, in a fresh temporary store with no cache, and compare.
+//! repository, in a fresh temporary store, and compare. Only inputs for
+//! systems this machine does not build may come from a binary cache; the
+//! artifact's own recipe is always rebuilt here.
 //!
 //! The recipe comes from `--recipe`, the statement beside the artifact, or
 //! its kind and file name; the commit from `--rev`, the statement, or the
@@ -82,6 +84,12 @@ pub struct VerifyOptions {
     /// A commit recorded beside the artifact where it came from (npm's
     /// `gitHead`), used when neither `--rev` nor the artifact names one.
     pub vcs_commit: Option<(String, CommitFrom)>,
+    /// The systems this machine builds (`--system`; empty: the host's).
+    /// The artifact's own recipe must be one of them.
+    pub systems: Vec<crate::derive::System>,
+    /// Where inputs for other systems come from (`--cache`): only what this
+    /// machine may not build is substituted, never the artifact's recipe.
+    pub substituter: Option<std::sync::Arc<dyn crate::engine::Substituter>>,
 }
 
 /// A field of the statement beside the artifact that does not match.
@@ -384,6 +392,11 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
         sandbox: opts.sandbox,
         host_inputs: opts.host_inputs.clone(),
         source_date_epoch: sidecar_epoch,
+        systems: opts.systems.clone(),
+        substituter: opts.substituter.clone(),
+        // What can be neither built here nor substituted is named before
+        // anything is built.
+        require_complete: true,
         ..BuildOptions::default()
     };
     let (recipe, recipe_from) = choose_recipe(opts, &base, sidecar.as_ref(), &id, &file)?;
@@ -583,6 +596,7 @@ fn rebuild(
         out_dir: Some(dir.join("dist")),
         recipes: vec![recipe.to_string()],
         version,
+        verifying: Some(recipe.to_string()),
         ..base.clone()
     };
     crate::engine::build(&opts, &Quiet).map_err(|e| AuditError::Build {

@@ -3,7 +3,8 @@
 //!
 //! plan → build (a matrix of `kiln plan --jobs` jobs, each on its system's
 //! runner) → assemble (`dist/` from the cache, uploaded as an artifact) →
-//! verify (`sha256sum --check`, `kiln verify` of each artifact) → publish
+//! verify (per system, on its runner: `sha256sum --check`, `kiln verify` of
+//! each artifact of that system) → publish
 //! (tag pushes only, in a deployment environment). The workflow has no
 //! permission by default (`permissions: {}`), each job only `contents:
 //! read`; the jobs that read the cache's secrets run in a deployment
@@ -36,7 +37,7 @@ struct Step {
 struct Job {
     id: &'static str,
     name: String,
-    needs: Option<&'static str>,
+    needs: &'static [&'static str],
     condition: Option<String>,
     runs_on: String,
     environment: Option<String>,
@@ -84,8 +85,10 @@ fn triggers(c: &CiConfig) -> Yaml {
 
 fn job_yaml(j: &Job) -> Yaml {
     let mut m: Vec<(String, Yaml)> = vec![("name".into(), Yaml::str(&j.name))];
-    if let Some(n) = j.needs {
-        m.push(("needs".into(), Yaml::str(n)));
+    match j.needs {
+        [] => {}
+        [one] => m.push(("needs".into(), Yaml::str(*one))),
+        more => m.push(("needs".into(), Yaml::strs(more.iter().copied()))),
     }
     if let Some(c) = &j.condition {
         m.push(("if".into(), Yaml::str(c)));
@@ -197,12 +200,17 @@ fn plan(c: &CiConfig) -> Job {
         jobs=$(jq -c --argjson runners \"$KILN_RUNNERS\" \\\n  \
         '[.jobs[] | . + {runner: ($runners[.system] // error(\"no runner for system \\(.system): add it to [ci.github] runners\"))}]' \\\n  \
         \"$RUNNER_TEMP/plan.json\")\n\
-        echo \"jobs=$jobs\" >> \"$GITHUB_OUTPUT\"\n";
+        echo \"jobs=$jobs\" >> \"$GITHUB_OUTPUT\"\n\
+        systems=$(jq -c '[.[] | {system, runner}] | unique' <<<\"$jobs\")\n\
+        echo \"systems=$systems\" >> \"$GITHUB_OUTPUT\"\n";
     Job {
         id: "plan",
         name: "plan the jobs".into(),
         runs_on: c.github.runner.clone(),
-        outputs: vec![("jobs".into(), "${{ steps.plan.outputs.jobs }}".into())],
+        outputs: vec![
+            ("jobs".into(), "${{ steps.plan.outputs.jobs }}".into()),
+            ("systems".into(), "${{ steps.plan.outputs.systems }}".into()),
+        ],
         steps: vec![
             checkout(),
             install(c),
@@ -226,7 +234,7 @@ fn build(c: &CiConfig) -> Job {
     Job {
         id: "build",
         name: "build ${{ matrix.id }}".into(),
-        needs: Some("plan"),
+        needs: &["plan"],
         condition: Some("needs.plan.outputs.jobs != '[]'".into()),
         runs_on: "${{ matrix.runner }}".into(),
         matrix: Some("${{ fromJSON(needs.plan.outputs.jobs) }}".into()),
@@ -254,7 +262,7 @@ fn assemble(c: &CiConfig) -> Job {
     Job {
         id: "assemble",
         name: "assemble dist/".into(),
-        needs: Some("build"),
+        needs: &["build"],
         runs_on: c.github.runner.clone(),
         environment: Some(c.cache_environment.clone()),
         steps: vec![
@@ -284,16 +292,22 @@ fn assemble(c: &CiConfig) -> Job {
     }
 }
 
+/// One verify job per system, on that system's runner: each rebuilds the
+/// artifacts of its system (`--skip-other-systems` leaves the others to
+/// theirs), inputs for other systems substituted from the cache.
 fn verify(c: &CiConfig) -> Job {
     let script = "(cd dist && sha256sum --check --strict SHA256SUMS)\n\
         for statement in dist/*.intoto.json; do\n  \
-        kiln verify \"${statement%.intoto.json}\"\n\
+        kiln verify --system \"$KILN_SYSTEM\" --skip-other-systems \\\n    \
+        --cache \"$KILN_CACHE_URL\" --accept-repo-keys \"${statement%.intoto.json}\"\n\
         done\n";
     Job {
         id: "verify",
-        name: "verify dist/".into(),
-        needs: Some("assemble"),
-        runs_on: c.github.runner.clone(),
+        name: "verify ${{ matrix.system }}".into(),
+        needs: &["plan", "assemble"],
+        runs_on: "${{ matrix.runner }}".into(),
+        matrix: Some("${{ fromJSON(needs.plan.outputs.systems) }}".into()),
+        environment: Some(c.cache_environment.clone()),
         steps: vec![
             checkout(),
             sandbox(),
@@ -308,7 +322,12 @@ fn verify(c: &CiConfig) -> Job {
                 ..Step::default()
             },
             Step {
-                name: "Check the sums and rebuild each artifact from its commit".into(),
+                name: "Check the sums and rebuild each artifact of this system from its commit"
+                    .into(),
+                env: vec![
+                    ("KILN_SYSTEM".into(), "${{ matrix.system }}".into()),
+                    cache_env(c),
+                ],
                 run: Some(script.into()),
                 ..Step::default()
             },
@@ -323,7 +342,7 @@ fn publish(c: &CiConfig) -> Job {
     Job {
         id: "publish",
         name: "publish".into(),
-        needs: Some("verify"),
+        needs: &["verify"],
         condition: Some("github.ref_type == 'tag'".into()),
         runs_on: c.github.runner.clone(),
         environment: Some(c.environment.clone()),

@@ -5,7 +5,8 @@
 //!
 //! kiln-plan → one kiln-build job per system (on runners with that
 //! system's tags), each building that system's `kiln plan --jobs` jobs →
-//! kiln-assemble (`dist/` as an artifact) → kiln-verify → kiln-publish (tag
+//! kiln-assemble (`dist/` as an artifact) → one kiln-verify job per system
+//! (each rebuilding its system's artifacts) → kiln-publish (tag
 //! pipelines only, in a deployment environment). GitLab has no dynamic
 //! matrix without child pipelines, so the per-system jobs are fixed here
 //! and each loops over its system's jobs. CI/CD variables named in `[ci]`
@@ -28,7 +29,9 @@ pub(crate) fn pipeline(c: &CiConfig) -> String {
         jobs.push((format!("kiln-build-{system}"), build(c, system, tags)));
     }
     jobs.push(("kiln-assemble".into(), assemble(c)));
-    jobs.push(("kiln-verify".into(), verify(c)));
+    for (system, tags) in &c.gitlab.tags {
+        jobs.push((format!("kiln-verify-{system}"), verify(c, system, tags)));
+    }
     if c.publish {
         jobs.push(("kiln-publish".into(), publish(c)));
     }
@@ -165,22 +168,44 @@ fn assemble(c: &CiConfig) -> Yaml {
     )
 }
 
-fn verify(c: &CiConfig) -> Yaml {
-    let script = "(cd dist && sha256sum --check --strict SHA256SUMS)\n\
-        for statement in dist/*.intoto.json; do\n  \
-        kiln verify \"${statement%.intoto.json}\" || exit 1\n\
-        done\n";
-    job(
-        c,
-        "test",
-        true,
-        vec![
-            ("needs".into(), Yaml::strs(["kiln-assemble"])),
-            (
-                "script".into(),
-                Yaml::Seq(vec![Yaml::Script(script.into())]),
-            ),
-        ],
+/// The verify job of one system, on its runners: it rebuilds the artifacts
+/// of that system (`--skip-other-systems` leaves the others to theirs),
+/// inputs for other systems substituted from the cache.
+fn verify(c: &CiConfig, system: &str, tags: &[String]) -> Yaml {
+    let script = format!(
+        "(cd dist && sha256sum --check --strict SHA256SUMS)\n\
+         for statement in dist/*.intoto.json; do\n  \
+         kiln verify --system \"$KILN_SYSTEM\" --skip-other-systems \\\n    \
+         --cache \"${url}\" --accept-repo-keys \"${{statement%.intoto.json}}\" || exit 1\n\
+         done\n",
+        url = c.cache_url_secret,
+    );
+    let mut rest = vec![
+        ("needs".to_string(), Yaml::strs(["kiln-assemble"])),
+        (
+            "variables".into(),
+            Yaml::map([("KILN_SYSTEM", Yaml::str(system))]),
+        ),
+    ];
+    if !tags.is_empty() {
+        rest.push(("tags".into(), Yaml::strs(tags.iter().cloned())));
+    }
+    rest.push(("script".into(), Yaml::Seq(vec![Yaml::Script(script)])));
+    job(c, "test", true, rest)
+}
+
+fn verifies(c: &CiConfig) -> Yaml {
+    Yaml::Seq(
+        c.gitlab
+            .tags
+            .keys()
+            .map(|s| {
+                Yaml::map([
+                    ("job", Yaml::str(format!("kiln-verify-{s}"))),
+                    ("artifacts", Yaml::Bool(false)),
+                ])
+            })
+            .collect(),
     )
 }
 
@@ -190,13 +215,7 @@ fn publish(c: &CiConfig) -> Yaml {
         "deploy",
         false,
         vec![
-            (
-                "needs".into(),
-                Yaml::Seq(vec![Yaml::map([
-                    ("job", Yaml::str("kiln-verify")),
-                    ("artifacts", Yaml::Bool(false)),
-                ])]),
-            ),
+            ("needs".into(), verifies(c)),
             ("environment".into(), Yaml::str(&c.environment)),
             (
                 "script".into(),

@@ -10,10 +10,12 @@ use crate::sandbox::SandboxMode;
 /// Arguments of `kiln verify`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
-Rebuilds the artifact in a fresh temporary store with no cache, from a commit of \
+Rebuilds the artifact in a fresh temporary store, from a commit of \
 the local repository: --rev, else the one named by the provenance statement beside \
 it (<artifact>.intoto.json), else the one the artifact names itself (a crate's \
-.cargo_vcs_info.json, an image's org.opencontainers.image.revision).
+.cargo_vcs_info.json, an image's org.opencontainers.image.revision). Only inputs \
+for systems this machine does not build (--system) may come from the --cache; the \
+artifact's own recipe is always rebuilt here.
 
 ARTIFACT may be a registry reference instead: pypi:NAME==VERSION (every file of the \
 version), npm:NAME@VERSION, crate:NAME@VERSION, oci:HOST/REPO:TAG or \
@@ -54,9 +56,76 @@ pub struct Args {
     /// Print the report as JSON (for a registry reference: a list, one per artifact).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub machines: Machines,
+}
+
+/// Verifying a release built across many machines (docs/ci.md).
+#[derive(Debug, clap::Args)]
+pub struct Machines {
+    /// The systems this machine builds, comma-separated (default: the
+    /// host's). The artifact's recipe must be for one of them; inputs for
+    /// the others come from the --cache.
+    #[arg(long = "system", value_name = "LIST")]
+    pub systems: Option<String>,
+    /// Exit 0 saying so, instead of 2, when the artifact's recipe is for a
+    /// system this machine does not build (a runner per system verifies
+    /// its own artifacts).
+    #[arg(long)]
+    pub skip_other_systems: bool,
+    /// Substitute the inputs this machine does not build (other systems')
+    /// from this binary cache; entries must be signed by a trusted key.
+    /// The artifact's own recipe is always rebuilt here.
+    #[arg(long = "cache", value_name = "URL")]
+    pub url: Option<String>,
+    /// A trusted public key `NAME:BASE64`; repeatable (also
+    /// KILN_TRUSTED_PUBLIC_KEYS and ~/.config/kiln/config.toml).
+    #[arg(
+        long = "trusted-key",
+        value_name = "KEY",
+        env = "KILN_TRUSTED_PUBLIC_KEYS",
+        value_delimiter = ' '
+    )]
+    pub trusted_keys: Vec<String>,
+    /// Trust the keys the project's recipes/release.toml lists
+    /// (`[cache] trusted-public-keys`).
+    #[arg(long, requires = "url")]
+    pub accept_repo_keys: bool,
+}
+
+/// The systems a rebuild may build and where other systems' inputs come from.
+type Rebuild = (
+    Vec<crate::derive::System>,
+    Option<std::sync::Arc<dyn crate::engine::Substituter>>,
+);
+
+impl Machines {
+    /// The systems and the substituter of the rebuild.
+    fn open(&self, ctx: &Context) -> Result<Rebuild, CliError> {
+        let systems = match &self.systems {
+            Some(list) => {
+                let s = crate::derive::System::parse_list(list)?;
+                if s.is_empty() {
+                    return Err(CliError::bad_input("--system: an empty list"));
+                }
+                s
+            }
+            None => Vec::new(),
+        };
+        let cache = super::cache::BuildCache {
+            url: self.url.clone(),
+            push: false,
+            signing_key: None,
+            trusted_keys: self.trusted_keys.clone(),
+            accept_repo_keys: self.accept_repo_keys,
+            trust_unsigned: false,
+        };
+        Ok((systems, cache.open(ctx)?.substituter()))
+    }
 }
 
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
+    let (systems, substituter) = args.machines.open(ctx)?;
     let opts = VerifyOptions {
         root: ctx.project_root()?,
         artifact: args.artifact.clone(),
@@ -67,6 +136,8 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         host_inputs: super::selection::host_inputs(),
         compare: audit::Compare::File,
         vcs_commit: None,
+        systems,
+        substituter,
     };
     if args.all {
         return run_all(&args, ctx);
@@ -83,13 +154,52 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
             "--registry goes with a registry reference (pypi:, npm:, crate:, oci:)",
         ));
     }
-    let r = audit::verify(&opts)?;
+    let r = match audit::verify(&opts) {
+        Err(audit::AuditError::Build { path, source }) if args.machines.skip_other_systems => {
+            if let crate::engine::BuildError::OtherSystem { recipe, system, .. } = *source {
+                return Ok(skipped(&args, &path, &recipe, &system));
+            }
+            return Err(audit::AuditError::Build { path, source }.into());
+        }
+        r => r?,
+    };
     if args.json {
         println!("{}", to_json(&r)?);
     } else {
         print_report(&r);
     }
     Ok(crate::error::completed(!r.passed()))
+}
+
+/// The `--json` report of an artifact `--skip-other-systems` skipped.
+#[derive(serde::Serialize)]
+struct Skipped<'a> {
+    artifact: String,
+    recipe: &'a str,
+    /// The system its recipe is built for.
+    skipped: &'a str,
+}
+
+/// `--skip-other-systems`: the artifact is another system's to verify.
+fn skipped(args: &Args, path: &std::path::Path, recipe: &str, system: &str) -> u8 {
+    if args.json {
+        let v = Skipped {
+            artifact: path.display().to_string(),
+            recipe,
+            skipped: system,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).expect("strings serialise")
+        );
+    } else {
+        println!(
+            "skipped {}: recipe {} is built for {system}, which this machine does not build",
+            shown(&path.display().to_string()),
+            shown(recipe)
+        );
+    }
+    0
 }
 
 fn to_json(v: &impl serde::Serialize) -> Result<String, CliError> {

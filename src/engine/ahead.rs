@@ -102,7 +102,8 @@ pub(super) fn resolve(
         let mut real = store.realisation(hash.as_str())?;
         let mut detail = None;
         let check = opts.check && why.is_none();
-        if let (None, false, Some(sub)) = (&real, check, &opts.substituter) {
+        let ask = !check && opts.may_substitute(why.is_some());
+        if let (None, true, Some(sub)) = (&real, ask, &opts.substituter) {
             match sub.substitute(store, hash.as_str()) {
                 Ok(Some(r)) => {
                     ahead.substituted.insert(hash.to_string());

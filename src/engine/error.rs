@@ -53,6 +53,12 @@ pub enum BuildError {
         system: String,
         declared: Vec<String>,
     },
+    #[error("recipe {} is built for {system}; this machine declares {} (verify it where {system} is built, or add it with --system if this machine's tools build for it)", shown(recipe), declared.join(","))]
+    OtherSystem {
+        recipe: String,
+        system: String,
+        declared: Vec<String>,
+    },
     #[error("the job plan does not fit this release: {reason} (make it again with kiln plan --jobs --json at this commit)")]
     StalePlan { reason: String },
     #[error("uncommitted changes to files the build reads (commit them, or build with --dirty):\n  {}", files.iter().map(|f| shown(f)).collect::<Vec<_>>().join("\n  "))]
@@ -209,6 +215,7 @@ impl Classify for BuildError {
             | BuildError::UnknownSystem(_)
             | BuildError::UnknownJob { .. }
             | BuildError::JobSystem { .. }
+            | BuildError::OtherSystem { .. }
             | BuildError::StalePlan { .. }
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }

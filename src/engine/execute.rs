@@ -292,7 +292,8 @@ fn build_one(
         return finish(Status::Cached, real.clone());
     }
     let mut detail = None;
-    if let (None, false, Some(sub)) = (&existing, check, &opts.substituter) {
+    let ask = !check && opts.may_substitute(why.is_some());
+    if let (None, true, Some(sub)) = (&existing, ask, &opts.substituter) {
         match sub.substitute(store, hash.as_str()) {
             Ok(Some(real)) => {
                 keep_provenance(cx, &drv, &hash, &real)?;

@@ -91,6 +91,15 @@ fn part_of(
         (Part::Job(_) | Part::Assemble, None) => release_jobs(plan, opts),
     };
     let here = jobs::decide(plan, opts, &jobs)?;
+    if let Some(id) = &opts.verifying {
+        if let Some(jobs::Here::Substitute(jobs::Why::System(system))) = here.get(id) {
+            return Err(BuildError::OtherSystem {
+                recipe: id.clone(),
+                system: system.to_string(),
+                declared: opts.systems().iter().map(ToString::to_string).collect(),
+            });
+        }
+    }
     if let Part::Job(id) = &opts.part {
         let job = jobs::find(&jobs, id)?;
         let mut keep: std::collections::BTreeSet<String> = job.recipes.iter().cloned().collect();

@@ -67,6 +67,11 @@ pub struct BuildOptions {
     /// machine (`--plan FILE`): its shards hold on a runner whose store
     /// recorded other build times.
     pub job_plan: Option<super::jobplan::JobPlan>,
+    /// `kiln verify`'s recipe: it is rebuilt here, never substituted, and
+    /// the substituter is asked only for what this machine may not build
+    /// (another system's inputs); a recipe for a system this machine does
+    /// not build fails before anything is built.
+    pub verifying: Option<String>,
 }
 
 /// Which part of a release one invocation builds.
@@ -104,10 +109,34 @@ impl BuildOptions {
         }
     }
 
+    /// Whether the substituter is asked for a derivation that this
+    /// machine may (`foreign` false) or may not build: always, but for
+    /// `kiln verify`, which rebuilds everything it can ([`Self::verifying`]).
+    pub fn may_substitute(&self, foreign: bool) -> bool {
+        foreign || self.verifying.is_none()
+    }
+
     /// The `dist/` directory: `--out`, else `<root>/dist` ([`DIST_DIR`]).
     pub fn dist_dir(&self) -> PathBuf {
         self.out_dir
             .clone()
             .unwrap_or_else(|| self.root.join(DIST_DIR))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BuildOptions;
+
+    #[test]
+    fn verify_substitutes_only_what_this_machine_may_not_build() {
+        let build = BuildOptions::default();
+        assert!(build.may_substitute(false) && build.may_substitute(true));
+        let verify = BuildOptions {
+            verifying: Some("tool".into()),
+            ..BuildOptions::default()
+        };
+        assert!(!verify.may_substitute(false));
+        assert!(verify.may_substitute(true));
     }
 }

@@ -110,7 +110,9 @@ fn the_workflow_has_the_planned_shape_and_no_expression_inside_a_script() {
         "kiln plan --jobs --json",
         "kiln build --job \"$KILN_JOB\" --cache \"$KILN_CACHE_URL\"",
         "--assemble",
-        "kiln verify",
+        "kiln verify --system \"$KILN_SYSTEM\" --skip-other-systems",
+        "include: '${{ fromJSON(needs.plan.outputs.systems) }}'",
+        "name: 'verify ${{ matrix.system }}'",
         "kiln publish",
         "TWINE_PASSWORD: '${{ secrets.TWINE_PASSWORD }}'",
         "if: 'github.ref_type == ''tag'''",
@@ -257,7 +259,8 @@ fn the_gitlab_pipeline_parses_and_chains_plan_build_assemble_verify_publish() {
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 assert list(d) == ["kiln-plan", "kiln-build-aarch64-linux", "kiln-build-x86_64-linux",
-                   "kiln-assemble", "kiln-verify", "kiln-publish"], list(d)
+                   "kiln-assemble", "kiln-verify-aarch64-linux", "kiln-verify-x86_64-linux",
+                   "kiln-publish"], list(d)
 for name, job in d.items():
     assert job["stage"] in ("build", "test", "deploy"), name
     assert all(isinstance(s, str) for s in job["script"] + job["before_script"]), name
@@ -265,8 +268,13 @@ for name, job in d.items():
 assert d["kiln-build-x86_64-linux"]["tags"] == ["saas-linux-small-amd64"]
 assert d["kiln-build-aarch64-linux"]["variables"]["KILN_SYSTEM"] == "aarch64-linux"
 assert d["kiln-assemble"]["needs"] == ["kiln-build-aarch64-linux", "kiln-build-x86_64-linux"]
-assert d["kiln-verify"]["needs"] == ["kiln-assemble"]
-assert d["kiln-publish"]["needs"][0]["job"] == "kiln-verify"
+for system in ["aarch64-linux", "x86_64-linux"]:
+    v = d["kiln-verify-" + system]
+    assert v["needs"] == ["kiln-assemble"]
+    assert v["variables"]["KILN_SYSTEM"] == system
+    assert v["tags"] == d["kiln-build-" + system]["tags"]
+    assert "--skip-other-systems" in v["script"][0]
+assert [n["job"] for n in d["kiln-publish"]["needs"]] == ["kiln-verify-aarch64-linux", "kiln-verify-x86_64-linux"]
 assert d["kiln-publish"]["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^v.+$/"}]
 assert d["kiln-publish"]["environment"] == "release"
 assert "kiln publish" in d["kiln-publish"]["script"]

@@ -275,6 +275,40 @@ fn three_runners_assemble_what_one_machine_builds() {
         "dist/ differs between the assembly and one machine"
     );
     image_index_is_one_machines(&c.dist());
+    verify_across_systems(&c, &url, &public);
+}
+
+/// Runner C (x86_64-linux only) verifies the assembled release: the image
+/// index is rebuilt with its aarch64-linux input from the cache; the
+/// aarch64-linux tool is another system's to verify — exit 2 naming it, or
+/// skipped with --skip-other-systems — unless C declares that system.
+fn verify_across_systems(c: &Runner, url: &str, public: &str) {
+    let index = layout(&c.dist(), "img");
+    let index = index.to_str().unwrap();
+    let arm = c.dist().join("tool-arm");
+    let arm = arm.to_str().unwrap();
+    let verify = |artifact: &str, extra: &[&str]| {
+        let mut args = vec!["verify", artifact, "--cache", url, "--trusted-key", public];
+        args.extend_from_slice(extra);
+        run(&mut c.kiln(&args))
+    };
+    let text = ok(&verify(index, &[]));
+    assert!(text.contains("bytes identical"), "{text}");
+    let out = run(&mut c.kiln(&["verify", index]));
+    let err = failed(&out, 2);
+    assert!(
+        err.contains("needs an aarch64-linux builder"),
+        "without the cache the arm input is named:\n{err}"
+    );
+    let err = failed(&verify(arm, &[]), 2);
+    assert!(
+        err.contains("recipe tool-arm is built for aarch64-linux"),
+        "{err}"
+    );
+    let text = ok(&verify(arm, &["--skip-other-systems"]));
+    assert!(text.starts_with("skipped "), "{text}");
+    let text = ok(&verify(arm, &["--system", "x86_64-linux,aarch64-linux"]));
+    assert!(text.contains("bytes identical"), "{text}");
 }
 
 /// The `.oci` layout in `dist` whose file name starts with `recipe-`
@@ -320,7 +354,7 @@ fn image_index_is_one_machines(dist: &Path) {
         return;
     }
     for arch in ["amd64", "arm64"] {
-        let out = run(Command::new("skopeo")
+        let out = run(common::cmd("skopeo")
             .args(["inspect", "--override-os", "linux", "--override-arch", arch])
             .arg(format!("oci:{}:{tag}", joined.display())));
         let text = ok(&out);
