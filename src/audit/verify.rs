@@ -535,16 +535,22 @@ fn commit_to_rebuild(
     Ok((commit, commit_from))
 }
 
-/// What a rebuild made into its dist `dir`, provenance and sums aside.
+/// What a rebuild made into its dist `dir` (its top-level names),
+/// provenance, sums and the directory's own records aside.
 fn made_files(dir: &Path) -> Vec<String> {
-    crate::fsutil::files_below(dir)
-        .map(|v| {
-            v.into_iter()
-                .map(|(r, _)| r)
-                .filter(|r| !r.ends_with(".intoto.json") && r != "SHA256SUMS")
-                .collect()
+    use crate::engine::placement::{LOCK_NAME, STATE_NAME};
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| {
+            !n.ends_with(".intoto.json")
+                && !matches!(n.as_str(), "SHA256SUMS" | LOCK_NAME | STATE_NAME)
         })
-        .unwrap_or_default()
+        .collect();
+    names.sort();
+    names
 }
 
 /// How the artifact at `path` compares with its rebuild: identical bytes
