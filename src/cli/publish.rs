@@ -17,6 +17,10 @@ pub struct Args {
     /// Print the plan (after every check of the release gate); upload nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Before any upload, rebuild every artifact from its commit in a fresh
+    /// store (as `kiln verify` does) and refuse unless the bytes are the same.
+    #[arg(long)]
+    pub rebuild: bool,
     /// Where registry NAME is (overrides ~/.pypirc); repeatable.
     #[arg(long = "registry", value_name = "NAME=URL")]
     pub registries: Vec<String>,
@@ -42,6 +46,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let opts = PublishOptions {
         build: super::selection::options(selection, ctx)?,
         dry_run: args.dry_run,
+        rebuild: args.rebuild,
         registries,
         env: environment(),
     };
