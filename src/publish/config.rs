@@ -64,11 +64,13 @@ pub(super) fn policy(file: &Path, text: &str) -> Result<Policy, PublishError> {
         .ok_or_else(|| bad("publish", "expected a table"))?;
     for (recipe, v) in table.iter() {
         let key = format!("publish.{recipe}");
-        if let Some(b) = v.as_bool() {
-            if recipe != "rebuild" {
-                return Err(bad(&key, "expected a registry name or a list of them"));
-            }
-            out.rebuild = b;
+        if recipe == "rebuild" {
+            let value = v.as_value().map_or("(a table)".to_string(), |x| {
+                x.to_string().trim().to_string()
+            });
+            out.rebuild = v
+                .as_bool()
+                .ok_or_else(|| bad(&key, &format!("expected true or false, not {value}")))?;
             continue;
         }
         let names: Vec<String> = if let Some(s) = v.as_str() {
@@ -467,11 +469,18 @@ mod tests {
         assert!(policy(Path::new("r"), "[publish]\nwheel = 3\n").is_err());
         assert!(policy(Path::new("r"), "[publish]\nwheel = \"a b\"\n").is_err());
         assert!(policy(Path::new("r"), "[publish]\nwheel = true\n").is_err());
+        let e = policy(Path::new("r"), "[publish]\nrebuild = \"yes\"\n").unwrap_err();
+        assert!(e.to_string().contains("publish.rebuild"), "{e}");
+        assert!(e.to_string().contains("\"yes\""), "{e}");
     }
 
     #[test]
     fn rebuild_is_the_one_boolean_key() {
-        let p = policy(Path::new("r"), "[publish]\nrebuild = true\nwheel = \"pypi\"\n").unwrap();
+        let p = policy(
+            Path::new("r"),
+            "[publish]\nrebuild = true\nwheel = \"pypi\"\n",
+        )
+        .unwrap();
         assert!(p.rebuild);
         assert_eq!(p.targets.keys().collect::<Vec<_>>(), ["wheel"]);
     }

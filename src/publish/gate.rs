@@ -185,7 +185,10 @@ fn made_elsewhere(dist: &Path, recipe: &str) -> Option<PathBuf> {
         let bytes = crate::fsutil::read_regular(&dist.join(&n)).ok()?;
         let st: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         let of = st.pointer("/predicate/buildDefinition/externalParameters/recipe")?;
-        let subject = crate::provenance::subjects(&bytes).ok()?.into_iter().next()?;
+        let subject = crate::provenance::subjects(&bytes)
+            .ok()?
+            .into_iter()
+            .next()?;
         (of.as_str() == Some(recipe) && crate::name::check_portable(&subject.name).is_ok())
             .then(|| dist.join(subject.name))
     })

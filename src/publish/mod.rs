@@ -66,7 +66,8 @@ pub(crate) struct PublishOptions {
 /// `kiln publish`: the gate, the plan, then the uploads in plan order.
 pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishError> {
     let release = release(&opts.build, &opts.registries, &opts.env)?;
-    if opts.rebuild || release.rebuild {
+    let rebuilt = opts.rebuild || release.rebuild;
+    if rebuilt {
         rebuild_check(&release, opts)?;
     }
     let registries = release.registries;
@@ -80,6 +81,7 @@ pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishErr
         version: release.version,
         tag: release.tag,
         dry_run: opts.dry_run,
+        rebuilt,
         registries,
         steps,
     })
