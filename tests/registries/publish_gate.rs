@@ -208,3 +208,22 @@ fn a_dist_file_edited_after_the_build_is_refused() {
         assert!(listing(&s.packages).is_empty(), "{args:?}: uploaded");
     }
 }
+
+#[test]
+fn a_dist_built_by_another_store_is_not_built_here() {
+    if !tools(&["pypi-server", "python3", "bwrap"]) {
+        return;
+    }
+    let s = setup();
+    let root = released_python(&s.dir().join("mono"));
+    let other = s.dir().join("other-store");
+    build(&root, &other, &s.home, &["mini-sdist", "mini-wheel"]);
+    let out = s.publish(&root, &["--dry-run"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("was not built by this store") && err.contains("mini-"),
+        "{err}"
+    );
+    assert!(listing(&s.packages).is_empty());
+}
