@@ -27,21 +27,21 @@ pub(super) struct Built {
     pub artifacts: Vec<(Artifact, PathBuf)>,
 }
 
-/// The release tag this build is at; an error for a dev build, an
-/// explicit `--version`, or a working tree.
-pub(super) fn release(resolved: &Resolved) -> Result<String, PublishError> {
+/// The release tag this build is at and the clean commit it names; an
+/// error for a dev build, an explicit `--version`, or a working tree.
+pub(super) fn release(resolved: &Resolved) -> Result<(String, String), PublishError> {
     let version = resolved.version.canonical.to_string();
     let refuse = |reason: &str| PublishError::NotRelease {
         version: version.clone(),
         reason: reason.to_string(),
     };
-    if resolved.snapshot.origin.clean_commit().is_none() {
+    let Some(commit) = resolved.snapshot.origin.clean_commit() else {
         return Err(refuse(
             "it is not a clean commit (publish reads committed files only)",
         ));
-    }
+    };
     match &resolved.version.status {
-        BuildStatus::Release { tag: Some(t) } => Ok(t.clone()),
+        BuildStatus::Release { tag: Some(t) } => Ok((t.clone(), commit.to_string())),
         BuildStatus::Release { tag: None } => Err(refuse("no release tag names the commit")),
         BuildStatus::Dev(_) => Err(refuse(&format!(
             "a dev build (no release tag `{}` at the commit)",

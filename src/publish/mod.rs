@@ -108,7 +108,7 @@ fn release(
     env: &Environment,
 ) -> Result<Release, PublishError> {
     let resolved = Resolved::load(build)?;
-    let tag = gate::release(&resolved)?;
+    let (tag, commit) = gate::release(&resolved)?;
     let policy = policy(&resolved)?;
     let targets = policy.targets;
     let mut selected: Vec<String> = if build.recipes.is_empty() {
@@ -145,12 +145,7 @@ fn release(
     Ok(Release {
         version,
         tag,
-        commit: resolved
-            .snapshot
-            .origin
-            .clean_commit()
-            .unwrap_or_default()
-            .to_string(),
+        commit,
         rebuild: policy.rebuild,
         store,
         registries,
