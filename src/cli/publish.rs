@@ -17,6 +17,12 @@ pub struct Args {
     /// Print the plan (after every check of the release gate); upload nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Before any upload (and with --dry-run), rebuild the release from its
+    /// commit in a fresh store with no cache, as `kiln verify --all` does,
+    /// and refuse (exit 1) unless every artifact has the same bytes (also
+    /// `[publish] rebuild = true` in recipes/release.toml).
+    #[arg(long)]
+    pub rebuild: bool,
     /// Where registry NAME is (overrides ~/.pypirc); repeatable.
     #[arg(long = "registry", value_name = "NAME=URL")]
     pub registries: Vec<String>,
@@ -42,6 +48,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     let opts = PublishOptions {
         build: super::selection::options(selection, ctx)?,
         dry_run: args.dry_run,
+        rebuild: args.rebuild,
         registries,
         env: environment(),
     };
@@ -59,6 +66,9 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
         "published"
     };
     println!("{verb} {} (tag {})", report.version, shown(&report.tag));
+    if report.rebuilt {
+        println!("rebuilt in a fresh store: every artifact has the same bytes");
+    }
     for s in &report.steps {
         let what = match (s.action, report.dry_run) {
             (Action::Upload, true) => "upload",

@@ -34,11 +34,19 @@ pub(crate) struct Environment {
     pub cargo_vars: BTreeMap<String, Secret>,
 }
 
-/// `[publish]`: `recipe = "registry"` or `recipe = ["a", "b"]`.
-pub(super) fn targets(
-    file: &Path,
-    text: &str,
-) -> Result<BTreeMap<String, Vec<String>>, PublishError> {
+/// What `[publish]` of the release policy says.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Policy {
+    /// Each recipe's registry names.
+    pub targets: BTreeMap<String, Vec<String>>,
+    /// `rebuild = true`: the gate rebuilds every artifact in a fresh store
+    /// and requires the same bytes (as `--rebuild` does).
+    pub rebuild: bool,
+}
+
+/// `[publish]`: `recipe = "registry"` or `recipe = ["a", "b"]`, and
+/// `rebuild = true|false` (a boolean is never a recipe's registries).
+pub(super) fn policy(file: &Path, text: &str) -> Result<Policy, PublishError> {
     let bad = |key: &str, reason: &str| PublishError::Config {
         file: file.to_path_buf(),
         key: key.to_string(),
@@ -47,7 +55,7 @@ pub(super) fn targets(
     let doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| bad("(file)", e.message()))?;
-    let mut out = BTreeMap::new();
+    let mut out = Policy::default();
     let Some(item) = doc.get("publish") else {
         return Ok(out);
     };
@@ -56,6 +64,15 @@ pub(super) fn targets(
         .ok_or_else(|| bad("publish", "expected a table"))?;
     for (recipe, v) in table.iter() {
         let key = format!("publish.{recipe}");
+        if recipe == "rebuild" {
+            let value = v.as_value().map_or("(a table)".to_string(), |x| {
+                x.to_string().trim().to_string()
+            });
+            out.rebuild = v
+                .as_bool()
+                .ok_or_else(|| bad(&key, &format!("expected true or false, not {value}")))?;
+            continue;
+        }
         let names: Vec<String> = if let Some(s) = v.as_str() {
             vec![s.to_string()]
         } else if let Some(a) = v.as_array() {
@@ -69,7 +86,7 @@ pub(super) fn targets(
         for n in &names {
             check_name(n).map_err(|r| bad(&key, &r))?;
         }
-        out.insert(recipe.to_string(), names);
+        out.targets.insert(recipe.to_string(), names);
     }
     Ok(out)
 }
@@ -441,15 +458,31 @@ mod tests {
 
     #[test]
     fn targets_take_a_name_or_a_list() {
-        let t = targets(
+        let p = policy(
             Path::new("release.toml"),
             "[publish]\nwheel = \"pypi\"\nsdist = [\"pypi\", \"mirror\"]\n",
         )
         .unwrap();
-        assert_eq!(t["wheel"], vec!["pypi"]);
-        assert_eq!(t["sdist"], vec!["pypi", "mirror"]);
-        assert!(targets(Path::new("r"), "[publish]\nwheel = 3\n").is_err());
-        assert!(targets(Path::new("r"), "[publish]\nwheel = \"a b\"\n").is_err());
+        assert_eq!(p.targets["wheel"], vec!["pypi"]);
+        assert_eq!(p.targets["sdist"], vec!["pypi", "mirror"]);
+        assert!(!p.rebuild);
+        assert!(policy(Path::new("r"), "[publish]\nwheel = 3\n").is_err());
+        assert!(policy(Path::new("r"), "[publish]\nwheel = \"a b\"\n").is_err());
+        assert!(policy(Path::new("r"), "[publish]\nwheel = true\n").is_err());
+        let e = policy(Path::new("r"), "[publish]\nrebuild = \"yes\"\n").unwrap_err();
+        assert!(e.to_string().contains("publish.rebuild"), "{e}");
+        assert!(e.to_string().contains("\"yes\""), "{e}");
+    }
+
+    #[test]
+    fn rebuild_is_the_one_boolean_key() {
+        let p = policy(
+            Path::new("r"),
+            "[publish]\nrebuild = true\nwheel = \"pypi\"\n",
+        )
+        .unwrap();
+        assert!(p.rebuild);
+        assert_eq!(p.targets.keys().collect::<Vec<_>>(), ["wheel"]);
     }
 
     #[test]

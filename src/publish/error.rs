@@ -74,6 +74,27 @@ pub(crate) enum PublishError {
     Artifact { file: String, reason: String },
     #[error(transparent)]
     Conflict(Box<Conflict>),
+    #[error("{}: differs from what kiln built (sha256 {actual}, built {built}); rebuild it with `kiln build`", shown_path(path))]
+    DistDiffers {
+        path: PathBuf,
+        actual: String,
+        built: String,
+    },
+    #[error("{}: was not built by this store (recipe {}, version {version}: run `kiln build` with this store; publish never builds)", shown_path(path), shown(recipe))]
+    NotBuiltHere {
+        path: PathBuf,
+        recipe: String,
+        version: String,
+    },
+    #[error("recipe {}: {} is not reproducible: a rebuild in a fresh store made other bytes (sha256 {rebuilt}, sealed {sealed}); nothing was uploaded", shown(recipe), shown(file))]
+    NotReproducible {
+        recipe: String,
+        file: String,
+        sealed: String,
+        rebuilt: String,
+    },
+    #[error("the rebuild check (--rebuild, or `rebuild = true`): {0}")]
+    Rebuild(#[source] Box<super::FetchError>),
     #[error("{}: {url}: {message} (after {attempts} attempt(s))", shown(registry))]
     Http {
         registry: String,
@@ -108,9 +129,13 @@ impl Classify for PublishError {
             PublishError::Build(e) => e.kind(),
             PublishError::Store(e) => e.kind(),
             PublishError::Git(e) => e.kind(),
+            PublishError::Rebuild(e) => e.kind(),
             PublishError::NotRelease { .. }
             | PublishError::NotBuilt { .. }
             | PublishError::Tampered { .. }
+            | PublishError::DistDiffers { .. }
+            | PublishError::NotBuiltHere { .. }
+            | PublishError::NotReproducible { .. }
             | PublishError::Artifact { .. }
             | PublishError::Conflict(_) => ErrorKind::CheckFailed,
             PublishError::NoTarget { .. }

@@ -1,3 +1,6 @@
+//! Rebuilding a release in a fresh store ([`rebuild`]), for `kiln verify
+//! --all REV` and for the gate of `kiln publish --rebuild`.
+//!
 //! `kiln verify --all REV`: every artifact of a release, across the
 //! registries `[publish]` names, against a fresh rebuild. The release is
 //! built from the commit in an empty store (no cache), planned exactly as
@@ -79,22 +82,7 @@ pub(crate) fn verify_release(
     env: &Environment,
     work: &Path,
 ) -> Result<ReleaseVerifyReport, FetchError> {
-    let build = BuildOptions {
-        store_dir: work.join("store"),
-        out_dir: Some(work.join("dist")),
-        ..build.clone()
-    };
-    let resolved = Resolved::load(&build).map_err(PublishError::from)?;
-    let recipes: Vec<String> = super::targets(&resolved)?.into_keys().collect();
-    crate::engine::build(
-        &BuildOptions {
-            recipes,
-            ..build.clone()
-        },
-        &Quiet,
-    )
-    .map_err(PublishError::from)?;
-    let release = super::release(&build, overrides, env)?;
+    let release = rebuild(build, overrides, env, work)?;
     let mut checks = Vec::new();
     let mut done: Vec<(usize, String, String)> = Vec::new();
     for item in &release.items {
@@ -131,6 +119,37 @@ pub(crate) fn verify_release(
         tag: release.tag,
         checks,
     })
+}
+
+/// The release `build` names (its `rev`), built in an empty store under
+/// `work` with no cache, and planned as `kiln publish` plans it. The
+/// recipes built are `build.recipes`, or every one `[publish]` names.
+pub(super) fn rebuild(
+    build: &BuildOptions,
+    overrides: &[(String, String)],
+    env: &Environment,
+    work: &Path,
+) -> Result<super::Release, PublishError> {
+    let build = BuildOptions {
+        store_dir: work.join("store"),
+        out_dir: Some(work.join("dist")),
+        substituter: None,
+        ..build.clone()
+    };
+    let resolved = Resolved::load(&build)?;
+    let recipes: Vec<String> = if build.recipes.is_empty() {
+        super::policy(&resolved)?.targets.into_keys().collect()
+    } else {
+        build.recipes.clone()
+    };
+    crate::engine::build(
+        &BuildOptions {
+            recipes,
+            ..build.clone()
+        },
+        &Quiet,
+    )?;
+    super::release(&build, overrides, env)
 }
 
 /// The reference `item` has on `registry`.

@@ -4,7 +4,9 @@
 //!
 //! 1. the gate ([`gate`]): a release build of a clean commit at its
 //!    release tag, every selected recipe built here, every artifact's bytes
-//!    as sealed;
+//!    as sealed (and its copy in `dist/`); with `--rebuild` or the policy's
+//!    `rebuild = true`, a rebuild of the release from its commit in a
+//!    fresh store ([`fetch_release::rebuild`]) makes the same bytes;
 //! 2. the plan ([`steps`]): each artifact to each registry `[publish]`
 //!    names, in a fixed order (registries that cannot delete last), and
 //!    what each registry already holds of the version — other bytes stop
@@ -53,6 +55,9 @@ pub(crate) struct PublishOptions {
     pub build: BuildOptions,
     /// Print the plan; upload nothing.
     pub dry_run: bool,
+    /// `--rebuild`: rebuild the release in a fresh store first and require
+    /// the same bytes (also the policy's `rebuild = true`).
+    pub rebuild: bool,
     /// `--registry NAME=URL`, checked by [`parse_override`].
     pub registries: Vec<(String, String)>,
     pub env: Environment,
@@ -61,6 +66,10 @@ pub(crate) struct PublishOptions {
 /// `kiln publish`: the gate, the plan, then the uploads in plan order.
 pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishError> {
     let release = release(&opts.build, &opts.registries, &opts.env)?;
+    let rebuilt = opts.rebuild || release.rebuild;
+    if rebuilt {
+        rebuild_check(&release, opts)?;
+    }
     let registries = release.registries;
     let mut steps = steps::steps(&registries, release.items, &release.store)?;
     if !opts.dry_run {
@@ -72,6 +81,7 @@ pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishErr
         version: release.version,
         tag: release.tag,
         dry_run: opts.dry_run,
+        rebuilt,
         registries,
         steps,
     })
@@ -82,6 +92,10 @@ pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishErr
 struct Release {
     version: String,
     tag: String,
+    /// The commit the release was built from.
+    commit: String,
+    /// The policy's `[publish] rebuild = true`.
+    rebuild: bool,
     store: Store,
     registries: Vec<Registry>,
     items: Vec<model::Item>,
@@ -94,8 +108,9 @@ fn release(
     env: &Environment,
 ) -> Result<Release, PublishError> {
     let resolved = Resolved::load(build)?;
-    let tag = gate::release(&resolved)?;
-    let targets = targets(&resolved)?;
+    let (tag, commit) = gate::release(&resolved)?;
+    let policy = policy(&resolved)?;
+    let targets = policy.targets;
     let mut selected: Vec<String> = if build.recipes.is_empty() {
         targets.keys().cloned().collect()
     } else {
@@ -125,21 +140,35 @@ fn release(
         build.state_dir.clone(),
     )?;
     let version = resolved.version.canonical.to_string();
-    let built = gate::built(&plan, &store, &selected, &version)?;
+    let built = gate::built(&plan, &store, &selected, &version, &build.dist_dir())?;
     let (registries, items) = steps::items(&built, &targets, overrides, env)?;
     Ok(Release {
         version,
         tag,
+        commit,
+        rebuild: policy.rebuild,
         store,
         registries,
         items,
     })
 }
 
+/// The gate's rebuild check: `release` rebuilt from its commit in a fresh
+/// store under the store's temporary area, every artifact the same bytes.
+fn rebuild_check(release: &Release, opts: &PublishOptions) -> Result<(), PublishError> {
+    let rebuild_err = |e: FetchError| PublishError::Rebuild(Box::new(e));
+    let work = work_dir(&release.store.temp_area()).map_err(rebuild_err)?;
+    let build = BuildOptions {
+        rev: Some(release.commit.clone()),
+        ..opts.build.clone()
+    };
+    let again = fetch_release::rebuild(&build, &opts.registries, &opts.env, work.path())
+        .map_err(|e| rebuild_err(e.into()))?;
+    gate::reproduced(&release.items, &again.items)
+}
+
 /// `[publish]` of the release policy at the commit being published.
-fn targets(
-    resolved: &Resolved,
-) -> Result<std::collections::BTreeMap<String, Vec<String>>, PublishError> {
+fn policy(resolved: &Resolved) -> Result<config::Policy, PublishError> {
     let file = std::path::PathBuf::from(crate::version::policy::POLICY_PATH);
     let Some((repo, commit)) = resolved.checkout.read_tree() else {
         return Ok(Default::default());
@@ -155,7 +184,7 @@ fn targets(
         key: "(file)".into(),
         reason: "is not UTF-8".into(),
     })?;
-    config::targets(&file, &text)
+    config::policy(&file, &text)
 }
 
 /// Upload one step's item unless the registry has it, and record it.

@@ -149,6 +149,9 @@ pub(crate) struct PublishReport {
     pub version: String,
     pub tag: String,
     pub dry_run: bool,
+    /// The gate rebuilt the release in a fresh store (`--rebuild`, or the
+    /// policy's `rebuild = true`) and every artifact had the same bytes.
+    pub rebuilt: bool,
     pub registries: Vec<Registry>,
     pub steps: Vec<Step>,
 }

@@ -14,6 +14,7 @@ mod cargo_publish;
 mod mixed;
 mod npm;
 mod oci;
+mod publish_gate;
 mod pypi;
 mod support;
 mod verify_hostile;
