@@ -109,5 +109,8 @@ pub(super) fn environment() -> publish::Environment {
             })
             .map(|(k, v)| (k, Secret::new(v)))
             .collect(),
+        vars: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, Secret::new(v.into_string().ok()?))))
+            .collect(),
     }
 }

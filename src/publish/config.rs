@@ -32,6 +32,9 @@ pub(crate) struct Environment {
     /// `CARGO_REGISTRIES_<NAME>_INDEX`, `CARGO_REGISTRIES_<NAME>_TOKEN` and
     /// `CARGO_REGISTRY_TOKEN`, by variable name.
     pub cargo_vars: BTreeMap<String, Secret>,
+    /// Every environment variable, for the `${NAME}` that npm replaces in
+    /// `.npmrc` values (`_authToken=${NPM_TOKEN}`).
+    pub vars: BTreeMap<String, Secret>,
 }
 
 /// What `[publish]` of the release policy says.
@@ -227,8 +230,16 @@ fn npm_registry(
         .npm_userconfig
         .clone()
         .or_else(|| env.home.as_ref().map(|h| h.join(".npmrc")));
-    let rc = match &rc_file {
-        Some(f) => read_ini(f)?.remove("").unwrap_or_default(),
+    let rc: BTreeMap<String, String> = match &rc_file {
+        Some(f) => read_ini(f)?
+            .remove("")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = npm_env_replace(&v, |n| env.vars.get(n).map(|s| s.expose().to_string()));
+                (k, v)
+            })
+            .collect(),
         None => BTreeMap::new(),
     };
     let (url, configured_by) = if let Some((_, u)) = overrides.iter().find(|(n, _)| n == name) {
@@ -452,9 +463,68 @@ fn read_ini(file: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, P
     Ok(out)
 }
 
+/// npm's `envReplace` (`@npmcli/config`): each `${NAME}` is the variable's
+/// value, or stays as written when it is not set; `${NAME?}` is empty when
+/// it is not set; a backslash before `$` escapes it (`\\${A}` is `${A}`)
+/// and two are one backslash before the value.
+fn npm_env_replace(s: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        let (before, from) = rest.split_at(i);
+        let after = &from[2..];
+        let len = after.find(['$', '{', '}', '?']).unwrap_or(after.len());
+        let (name, tail) = after.split_at(len);
+        let optional = tail.starts_with('?');
+        let close = if optional { &tail[1..] } else { tail };
+        if name.is_empty() || !close.starts_with('}') {
+            out.push_str(before);
+            out.push_str("${");
+            rest = after;
+            continue;
+        }
+        let esc = before.len() - before.trim_end_matches('\\').len();
+        out.push_str(&before[..before.len() - esc]);
+        let written = &from[..2 + len + usize::from(optional) + 1];
+        if esc % 2 == 1 {
+            out.push_str(&"\\".repeat((esc - 1) / 2));
+            out.push_str(written);
+        } else {
+            out.push_str(&"\\".repeat(esc / 2));
+            match lookup(name) {
+                Some(v) => out.push_str(&v),
+                None if optional => {}
+                None => out.push_str(written),
+            }
+        }
+        rest = &close[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn npmrc_variables_are_replaced_as_npm_replaces_them() {
+        let env = |n: &str| (n == "TOKEN").then(|| "t0k".to_string());
+        for (written, want) in [
+            ("//r/:_authToken=${TOKEN}", "//r/:_authToken=t0k"),
+            ("${UNSET}", "${UNSET}"),
+            ("a${UNSET?}b", "ab"),
+            ("${TOKEN?}", "t0k"),
+            ("\\${TOKEN}", "${TOKEN}"),
+            ("\\\\${TOKEN}", "\\t0k"),
+            ("\\\\\\${TOKEN}", "\\${TOKEN}"),
+            ("${}${TOKEN}", "${}t0k"),
+            ("${TO KEN", "${TO KEN"),
+            ("x${TOKEN}y${TOKEN}", "xt0kyt0k"),
+        ] {
+            assert_eq!(npm_env_replace(written, env), want, "{written}");
+        }
+    }
 
     #[test]
     fn targets_take_a_name_or_a_list() {

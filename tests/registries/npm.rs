@@ -229,3 +229,54 @@ fn another_tarball_under_the_version_fails_before_any_upload() {
         "the registry's version is untouched: {view}"
     );
 }
+
+/// `.npmrc` as CI writes it: the token is `${NPM_TOKEN}`, replaced from
+/// the environment as npm replaces it; without the variable the registry
+/// refuses the upload and nothing is published.
+#[test]
+fn an_npmrc_token_from_the_environment_is_used_and_never_shown() {
+    if !(require_tool("verdaccio") && require_tool("npm")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let home = t.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let server = verdaccio(t);
+    let token = add_user(&server, "kiln");
+    write(
+        &home.join(".npmrc"),
+        format!(
+            "//127.0.0.1:{}/:_authToken=${{KILN_TEST_NPM_TOKEN}}\n",
+            server.port
+        ),
+    );
+    let root = released_npm(&t.join("mono"), None);
+    let store = t.join("store");
+    build(&root, &store, &home, &["mini-npm"]);
+    let registry = format!("local={}", server.url());
+    let args = ["publish", "--json", "--registry", registry.as_str()];
+
+    let unset = run(kiln_in(&root, &store, &home, &args).env_remove("KILN_TEST_NPM_TOKEN"));
+    // npm sends `${KILN_TEST_NPM_TOKEN}` as written; the registry refuses it.
+    assert_eq!(unset.status.code(), Some(3), "{unset:?}");
+    assert!(String::from_utf8_lossy(&unset.stderr).contains("HTTP 401"));
+    let view = run(&mut npm_in(
+        t,
+        &home,
+        &["view", "--json", "@mini/flow", "--registry", &server.url()],
+    ));
+    assert!(!view.status.success(), "nothing was published");
+
+    let out = run(kiln_in(&root, &store, &home, &args).env("KILN_TEST_NPM_TOKEN", &token));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["steps"][0]["action"], "uploaded", "{v}");
+    for o in [&unset.stdout, &unset.stderr, &out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(o).contains(&token));
+    }
+}
