@@ -123,7 +123,7 @@ pub(crate) fn verify_release(
 
 /// The release `build` names (its `rev`), built in an empty store under
 /// `work` with no cache, and planned as `kiln publish` plans it. The
-/// recipes built are `build.recipes`, or every one `[publish]` names.
+/// recipes built are those `kiln publish` uploads.
 pub(super) fn rebuild(
     build: &BuildOptions,
     overrides: &[(String, String)],
@@ -137,11 +137,7 @@ pub(super) fn rebuild(
         ..build.clone()
     };
     let resolved = Resolved::load(&build)?;
-    let recipes: Vec<String> = if build.recipes.is_empty() {
-        super::policy(&resolved)?.targets.into_keys().collect()
-    } else {
-        build.recipes.clone()
-    };
+    let recipes = super::selected(&resolved, &super::policy(&resolved)?, &build);
     crate::engine::build(
         &BuildOptions {
             recipes,

@@ -101,6 +101,27 @@ struct Release {
     items: Vec<model::Item>,
 }
 
+/// The recipes a publish of this release uploads: those named, else every
+/// one `[publish]` names; of a post release, its images only (its code is
+/// the base release's, published by it).
+fn selected(resolved: &Resolved, policy: &config::Policy, build: &BuildOptions) -> Vec<String> {
+    let mut selected: Vec<String> = if build.recipes.is_empty() {
+        policy.targets.keys().cloned().collect()
+    } else {
+        build.recipes.clone()
+    };
+    if resolved.base.is_some() {
+        selected.retain(|id| {
+            resolved
+                .recipes
+                .recipes
+                .get(id)
+                .is_some_and(|r| r.surface() == crate::recipe::Surface::Oci)
+        });
+    }
+    selected
+}
+
 /// The gate's checks and the plan's items for the release `build` reads.
 fn release(
     build: &BuildOptions,
@@ -110,23 +131,8 @@ fn release(
     let resolved = Resolved::load(build)?;
     let (tag, commit) = gate::release(&resolved)?;
     let policy = policy(&resolved)?;
+    let selected = selected(&resolved, &policy, build);
     let targets = policy.targets;
-    let mut selected: Vec<String> = if build.recipes.is_empty() {
-        targets.keys().cloned().collect()
-    } else {
-        build.recipes.clone()
-    };
-    if resolved.base.is_some() {
-        // A post release re-issues images only; its code is the base
-        // release's, published by it.
-        selected.retain(|id| {
-            resolved
-                .recipes
-                .recipes
-                .get(id)
-                .is_some_and(|r| r.surface() == crate::recipe::Surface::Oci)
-        });
-    }
     if let Some(r) = selected.iter().find(|r| !targets.contains_key(*r)) {
         return Err(PublishError::NoTarget { recipe: r.clone() });
     }

@@ -368,3 +368,55 @@ pub fn add_bulk(root: &Path, reverse: bool) {
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "bulk"]);
 }
+
+/// Two images (`server`, `node`) of the project's wheel on busybox, a
+/// tarball that is neither, `version/{version}` tags and channel tags.
+pub fn post_project(dir: &Path) -> PathBuf {
+    let root = project(dir, false, false);
+    let recipes = root.join("recipes");
+    for e in std::fs::read_dir(&recipes).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if !["flow-wheel.toml", "docs-bundle.toml"].contains(&name.as_str()) {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    write(
+        &recipes.join("release.toml"),
+        "[version]\nsource = \"cargo\"\nscheme = \"pep440\"\n\n[tag]\ntemplate = \"version/{version}\"\n\n\
+         [channels]\noci-aliases = [\"{major}.{minor}\", \"{major}\", \"latest\"]\noci-major = { \"3\" = \"petronas\" }\n",
+    );
+    let digest = &bases()
+        .1
+        .iter()
+        .find(|(k, _)| k == "@BUSYBOX_DIGEST@")
+        .unwrap()
+        .1;
+    for name in ["server", "node"] {
+        write(
+            &recipes.join(format!("{name}.toml")),
+            format!(
+                "surface = \"oci\"\nsource = \".\"\ninclude = [\"bases/busybox/**\"]\ninputs = {{ wheel = \"flow-wheel\" }}\n\n\
+                 [oci]\nrepository = \"example.org/{name}\"\nentrypoint = [\"/bin/sh\"]\n\n\
+                 [oci.base]\nlayout = \"bases/busybox\"\ndigest = \"{digest}\"\n\n\
+                 [[oci.layers]]\nname = \"wheel\"\nmap = {{ \"inputs/wheel\" = \"/opt/mini-flow.whl\" }}\n"
+            ),
+        );
+    }
+    run_ok(&mut kiln_in(
+        &root,
+        &dir.join("store0"),
+        &["version", "set", "3.1.0"],
+    ));
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "post release images"]);
+    root
+}
+
+pub fn wheel_in(dist: &Path) -> PathBuf {
+    std::fs::read_dir(dist)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "whl"))
+        .unwrap_or_else(|| panic!("no wheel in {}", dist.display()))
+}

@@ -8,6 +8,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../oci_support/mod.rs"]
+mod oci_support;
 
 mod cargo_ktra;
 mod cargo_publish;
@@ -16,6 +18,7 @@ mod npm;
 mod oci;
 mod publish_gate;
 mod pypi;
+mod release_post;
 mod support;
 mod verify_hostile;
 mod verify_mixed;
