@@ -2,7 +2,7 @@
 //! wheel and `server`/`node` images with alias and per-major channel tags
 //! (`version/{version}` tags), published by `kiln publish` to pypiserver
 //! and docker-registry; pip installs the wheel from the index and skopeo
-//! reads every tag. Its post release re-issues the images only: the new
+//! reads every tag, podman pulls them. Its post release re-issues the images only: the new
 //! version's tag is added, the aliases and the channel move to it, the
 //! release's own tag and the wheel stay. A rerun is a no-op, and `kiln
 //! verify --all` finds each version's artifacts byte-identical on the
@@ -49,6 +49,39 @@ fn kiln(root: &Path, store: &Path, home: &Path, args: &[&str]) -> std::process::
     let mut c = kiln_in(root, store, home, args);
     c.env("PATH", python_path());
     c
+}
+
+/// podman pulls each image by its post release's version and by its
+/// channel, and both are the same image.
+fn podman_pulls(t: &Path, port: u16, repos: &[String]) {
+    if !require_tool("podman") {
+        return;
+    }
+    // podman refuses a runroot over 50 bytes: a short directory of its own.
+    let storage = tempfile::Builder::new()
+        .prefix("pm")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let podman = |args: &[&str]| {
+        let mut c = cmd("podman");
+        c.arg("--root")
+            .arg(storage.path().join("root"))
+            .arg("--runroot")
+            .arg(storage.path().join("run"))
+            .args(["--storage-driver", "vfs"])
+            .env("HOME", t)
+            .args(args);
+        run_ok(&mut c)
+    };
+    for r in repos {
+        let mut ids = Vec::new();
+        for tag in ["3.1.0.post1", "petronas"] {
+            let image = format!("127.0.0.1:{port}/{r}:{tag}");
+            podman(&["pull", "-q", "--tls-verify=false", &image]);
+            ids.push(podman(&["image", "inspect", "--format", "{{.Id}}", &image]));
+        }
+        assert_eq!(ids[0], ids[1], "{r}");
+    }
 }
 
 #[test]
@@ -165,6 +198,7 @@ fn a_release_and_its_post_release_reach_the_registries_and_verify() {
         again.values().all(|a| a == "already-published"),
         "{again:?}"
     );
+    podman_pulls(t, oci.port, &repos);
 
     // What the registries serve is what each tag builds.
     for tag in ["version/3.1.0", "version/3.1.0.post1"] {
