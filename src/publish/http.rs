@@ -27,6 +27,8 @@ pub(super) struct Response {
     pub status: u16,
     /// `Location` (an OCI upload session).
     pub location: Option<String>,
+    /// `WWW-Authenticate` of a 401 (an OCI registry's token challenge).
+    pub challenge: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -179,11 +181,14 @@ impl Http {
         };
         let status = resp.status().as_u16();
         let wait = retry_after(&resp);
-        let location = resp
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let location = header("location");
+        let challenge = header("www-authenticate");
         let mut body = Vec::new();
         let read = resp
             .into_body()
@@ -208,6 +213,7 @@ impl Http {
             _ => Attempt::Done(Response {
                 status,
                 location,
+                challenge,
                 body,
             }),
         }

@@ -31,6 +31,7 @@ mod http;
 mod model;
 mod npm;
 mod oci;
+mod oci_auth;
 mod pypi;
 mod reference;
 mod steps;

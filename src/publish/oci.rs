@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::error::PublishError;
 use super::http::{Http, Method, Request, Response};
-use super::model::{Client, Item, Registry, RemoteFile, Uploaded};
+use super::model::{Auth, Client, Item, Registry, RemoteFile, Uploaded};
 
 /// Every manifest media type a tag may name.
 pub(super) const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -26,6 +26,9 @@ pub(super) struct Oci<'a> {
     http: Http,
     /// Repositories this client pushed to: blobs are mounted from them.
     pushed: RefCell<Vec<String>>,
+    /// The token of the last `Bearer` challenge answered, sent with every
+    /// request until the registry challenges again (another scope).
+    token: RefCell<Option<Auth>>,
 }
 
 /// A descriptor, as manifests and indexes list them.
@@ -62,11 +65,29 @@ impl<'a> Oci<'a> {
             registry,
             http: Http::new(&registry.name),
             pushed: RefCell::new(Vec::new()),
+            token: RefCell::new(None),
         }
     }
 
+    /// Send `req` with the current token, else the configured credentials;
+    /// a `Bearer` challenge is answered once with a token from its realm.
     fn send(&self, req: Request<'_>) -> Result<Response, PublishError> {
-        self.http.request(req, self.registry.auth.as_ref())
+        let first = {
+            let token = self.token.borrow();
+            self.http
+                .request(req, token.as_ref().or(self.registry.auth.as_ref()))?
+        };
+        let challenge = match (&first.status, &first.challenge) {
+            (401, Some(h)) => super::oci_auth::challenge(h),
+            _ => None,
+        };
+        let Some(challenge) = challenge else {
+            return Ok(first);
+        };
+        let token = super::oci_auth::token(&self.http, self.registry, &challenge)?;
+        *self.token.borrow_mut() = Some(Auth::Bearer(token));
+        let token = self.token.borrow();
+        self.http.request(req, token.as_ref())
     }
 
     fn v2(&self, repo: &str, rest: &str) -> String {
