@@ -2,7 +2,8 @@
 //! backend it writes like) or the project's own PEP 517 backend, and why.
 //!
 //! `backend = "native"` always runs the native builder: as the project's
-//! backend where kiln reproduces that backend ([`Emulation::FlitCore`]),
+//! backend where kiln reproduces that backend ([`Emulation::FlitCore`],
+//! [`Emulation::Hatchling`]),
 //! otherwise kiln's own PEP 621 writer ([`Emulation::Generic`]).
 //! `backend = "pep517"` always runs the project's backend. `backend =
 //! "auto"` runs the native builder only where its output is the backend's,
@@ -26,6 +27,9 @@ pub enum Emulation {
     /// flit_core 3.12 (`flit_core.buildapi`), wheels: its metadata writer,
     /// `entry_points.txt`, tags, license files and module discovery.
     FlitCore,
+    /// hatchling 1.33 (`hatchling.build`), wheels: its core metadata 2.5
+    /// writer, `entry_points.txt`, tags, license files and file selection.
+    Hatchling,
 }
 
 impl Emulation {
@@ -34,6 +38,7 @@ impl Emulation {
         match self {
             Emulation::Generic => "pep621-v1",
             Emulation::FlitCore => "flit_core-3.12-v1",
+            Emulation::Hatchling => "hatchling-1.33-v1",
         }
     }
 }
@@ -66,6 +71,9 @@ impl Choice {
             Mode::Backend => "backend".to_string(),
             Mode::Native(Emulation::Generic) => "native".to_string(),
             Mode::Native(Emulation::FlitCore) => format!("native:flit_core-{FLIT_CORE_VERSION}"),
+            Mode::Native(Emulation::Hatchling) => {
+                format!("native:hatchling-{}", super::hatch::HATCHLING_VERSION)
+            }
         }
     }
 }
@@ -136,6 +144,10 @@ fn covered_reason(e: Emulation) -> String {
         Emulation::FlitCore => format!(
             "the project's flit_core configuration is one kiln writes exactly as flit_core {FLIT_CORE_VERSION} does"
         ),
+        Emulation::Hatchling => format!(
+            "the project's hatchling configuration is one kiln writes exactly as hatchling {} does",
+            super::hatch::HATCHLING_VERSION
+        ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
     }
 }
@@ -156,8 +168,11 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         .unwrap_or("setuptools.build_meta:__legacy__");
     match backend {
         "flit_core.buildapi" => flit_core(surface, &doc),
+        "hatchling.build" => {
+            super::hatch_files::coverage(surface, &doc).map(|()| Emulation::Hatchling)
+        }
         other => Err(format!(
-            "kiln has no exact writer for build backend `{other}` (it writes flit_core's wheels)"
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's and hatchling's wheels)"
         )),
     }
 }
@@ -294,7 +309,7 @@ const SPDX_IDS: &[&str] = &[
 ];
 
 /// The first part of a licence expression flit_core may respell.
-fn unknown_license_id(expr: &str) -> Option<String> {
+pub(super) fn unknown_license_id(expr: &str) -> Option<String> {
     if expr.contains("  ") || expr.contains("( ") || expr.contains(" )") || expr.trim() != expr {
         return Some(expr.to_string());
     }
@@ -334,8 +349,8 @@ mod tests {
             ),
             (format!("{FLIT}license = \"mit\"\n"), "`mit`"),
             (
-                FLIT.replace("flit_core.buildapi", "hatchling.build"),
-                "hatchling.build",
+                FLIT.replace("flit_core.buildapi", "pdm.backend"),
+                "pdm.backend",
             ),
         ] {
             let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&text));
@@ -350,6 +365,84 @@ mod tests {
         );
         assert_eq!(native.mode, Mode::Native(Emulation::Generic));
         assert!(choose(PythonBackend::Pep517, Surface::Wheel, Some(FLIT)).is_backend());
+    }
+
+    const HATCH: &str = "[build-system]\nrequires = [\"hatchling>=1.26\"]\nbuild-backend = \"hatchling.build\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\ndependencies = [\"a>=1; python_version < '3.9'\"]\n";
+
+    #[test]
+    fn hatchling_is_native_only_for_covered_configurations() {
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(HATCH));
+        assert_eq!(c.mode, Mode::Native(Emulation::Hatchling), "{}", c.reason);
+        assert_eq!(
+            Choice {
+                mode: c.mode.clone(),
+                reason: String::new()
+            }
+            .label(),
+            "native:hatchling-1.33.0"
+        );
+        let packages = format!(
+            "{HATCH}[tool.hatch.version]\npath = \"x/__init__.py\"\n[tool.hatch.build.targets.wheel]\npackages = [\"src/x\"]\nexclude = [\"*.txt\"]\n"
+        );
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&packages));
+        assert_eq!(c.mode, Mode::Native(Emulation::Hatchling), "{}", c.reason);
+        for (text, surface, why) in [
+            (HATCH.to_string(), Surface::Sdist, "sdists"),
+            (
+                HATCH.replace(">=1.26", "<1.30"),
+                Surface::Wheel,
+                "does not allow hatchling 1.33.0",
+            ),
+            (
+                HATCH.replace("[\"version\"]", "[\"version\", \"readme\"]"),
+                Surface::Wheel,
+                "dynamic fields other than version (readme)",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build.hooks.vcs]\nversion-file = \"x/_v.py\"\n"),
+                Surface::Wheel,
+                "hatchling build hooks",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build.targets.wheel]\nonly-include = [\"x\"]\n"),
+                Surface::Wheel,
+                "[tool.hatch.build.targets.wheel] key `only-include`",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build]\nsources = [\"src\"]\n"),
+                Surface::Wheel,
+                "[tool.hatch.build] key `sources`",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.version]\nsource = \"code\"\n"),
+                Surface::Wheel,
+                "source `code`",
+            ),
+            (
+                HATCH.replace("a>=1;", "a @ https://e.org/a.whl ;"),
+                Surface::Wheel,
+                "direct reference",
+            ),
+            (
+                format!("{HATCH}license = \"mit\"\n"),
+                Surface::Wheel,
+                "`mit`",
+            ),
+            (
+                format!("{HATCH}classifiers = [\"Private :: Do Not Upload\"]\n"),
+                Surface::Wheel,
+                "Private",
+            ),
+            (
+                format!("{HATCH}[project.optional-dependencies]\nall = [\"X[a]\"]\n"),
+                Surface::Wheel,
+                "names the project itself",
+            ),
+        ] {
+            let c = choose(PythonBackend::Auto, surface, Some(&text));
+            assert!(c.is_backend(), "{text}");
+            assert!(c.reason.contains(why), "{why}: {}", c.reason);
+        }
     }
 
     #[test]

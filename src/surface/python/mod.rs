@@ -23,6 +23,8 @@ mod environment;
 pub(crate) mod error;
 pub(crate) mod files;
 mod flit;
+mod hatch;
+mod hatch_files;
 mod hook;
 mod install;
 pub(crate) mod metadata;

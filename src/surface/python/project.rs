@@ -582,7 +582,7 @@ fn license_files(
 ) -> Result<Vec<String>, PythonError> {
     let explicit = globs.is_some();
     let defaults = match emulation {
-        Emulation::Generic => DEFAULT_LICENSE_FILES,
+        Emulation::Generic | Emulation::Hatchling => DEFAULT_LICENSE_FILES,
         Emulation::FlitCore => FLIT_LICENSE_FILES,
     };
     let patterns: Vec<String> = match globs {

@@ -1,0 +1,406 @@
+//! hatchling 1.33's wheel: which configurations kiln writes exactly
+//! ([`coverage`]) and which files go into the wheel, in the order
+//! hatchling adds them (`hatchling/builders/wheel.py`
+//! `default_file_selection_options`; `hatchling/builders/config.py`
+//! `packages`, `sources`, `only_include`, `exclude_spec`,
+//! `load_vcs_exclusion_patterns`, `default_global_exclude`;
+//! `hatchling/builders/plugin/interface.py` `recurse_explicit_files`;
+//! `hatchling/builders/constants.py`).
+
+use std::str::FromStr;
+
+use super::files::SourceFiles;
+use super::hatch::{requirement, HATCHLING_VERSION};
+use super::project::Project;
+
+/// Directories hatchling never walks into (`EXCLUDED_DIRECTORIES`).
+const EXCLUDED_DIRECTORIES: &[&str] = &[
+    "__pycache__",
+    ".venv",
+    ".git",
+    ".hg",
+    ".hatch",
+    ".tox",
+    ".nox",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".pixi",
+];
+/// Files hatchling never ships (`EXCLUDED_FILES`).
+const EXCLUDED_FILES: &[&str] = &[".DS_Store", ".git"];
+
+/// `[tool.hatch.build.targets.wheel] key`, else `[tool.hatch.build] key`:
+/// an array of strings.
+fn build_list(doc: &toml_edit::DocumentMut, key: &str) -> Vec<String> {
+    let build = doc
+        .get("tool")
+        .and_then(|t| t.get("hatch"))
+        .and_then(|h| h.get("build"));
+    let target = build
+        .and_then(|b| b.get("targets"))
+        .and_then(|t| t.get("wheel"))
+        .and_then(|w| w.get(key));
+    target
+        .or_else(|| build.and_then(|b| b.get(key)))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `normalize_relative_path`: no `./`, no trailing `/`.
+fn normalise_path(p: &str) -> String {
+    p.trim()
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `default_file_selection_options`: the packages (or the one module
+/// file) hatchling finds for the project name.
+fn discovered(project: &Project, src: &SourceFiles<'_>) -> Result<Vec<String>, String> {
+    let component = |n: &str| n.replace('-', "_");
+    let names = [
+        component(&project.name),
+        component(&super::names::canonical(&project.name)),
+    ];
+    for n in &names {
+        for probe in [format!("{n}/__init__.py"), format!("src/{n}/__init__.py")] {
+            if src.contains(&probe) {
+                return Ok(vec![probe.trim_end_matches("/__init__.py").to_string()]);
+            }
+        }
+        if src.contains(&format!("{n}.py")) {
+            return Ok(vec![format!("{n}.py")]);
+        }
+        let namespaces: Vec<&str> = src
+            .paths()
+            .iter()
+            .filter_map(|p| {
+                let mut parts = p.split('/');
+                match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                    (Some(d), Some(m), Some("__init__.py"), None)
+                        if m == n && !d.starts_with('.') =>
+                    {
+                        Some(d)
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        if let [one] = &namespaces[..] {
+            return Ok(vec![one.to_string()]);
+        }
+    }
+    Err(format!(
+        "hatchling finds no package to ship for project {:?} ({}/, src/{}/ or {}.py); list them in [tool.hatch.build.targets.wheel] packages",
+        project.name, names[1], names[1], names[1]
+    ))
+}
+
+/// The exclusion patterns: `*.py[cdo]`, `/dist`, the project's
+/// `.gitignore`, then `exclude`, as one gitignore-style matcher.
+fn exclusions(
+    doc: &toml_edit::DocumentMut,
+    src: &SourceFiles<'_>,
+) -> Result<ignore::gitignore::Gitignore, String> {
+    let mut b = ignore::gitignore::GitignoreBuilder::new("");
+    let mut lines: Vec<String> = vec!["*.py[cdo]".into(), "/dist".into()];
+    if src.contains(".gitignore") {
+        let text = src.read_text(".gitignore").map_err(|e| e.to_string())?;
+        lines.extend(text.lines().map(str::to_string));
+    }
+    lines.extend(build_list(doc, "exclude"));
+    for l in &lines {
+        b.add_line(None, l)
+            .map_err(|e| format!("exclusion pattern `{l}`: {e}"))?;
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// The walk order of `os.walk` with sorted names: a directory's files
+/// before its subdirectories.
+fn walk_key(p: &str) -> Vec<(bool, &str)> {
+    let parts: Vec<&str> = p.split('/').collect();
+    let last = parts.len() - 1;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (i != last, c))
+        .collect()
+}
+
+/// The wheel's payload: (path below the source, path in the wheel), in
+/// the order hatchling writes them.
+pub(super) fn select(
+    project: &Project,
+    src: &SourceFiles<'_>,
+) -> Result<Vec<(String, String)>, String> {
+    let doc: toml_edit::DocumentMut = project
+        .pyproject
+        .parse()
+        .map_err(|_| "pyproject.toml is not valid TOML".to_string())?;
+    let mut packages: Vec<String> = build_list(&doc, "packages")
+        .iter()
+        .map(|p| normalise_path(p))
+        .collect();
+    if packages.is_empty() {
+        packages = discovered(project, src)?;
+    }
+    packages.sort();
+    let mut sources: Vec<String> = packages
+        .iter()
+        .filter_map(|p| p.rsplit_once('/').map(|(parent, _)| format!("{parent}/")))
+        .collect();
+    sources.sort();
+    sources.dedup();
+    let dist_path = |rel: &str| -> String {
+        sources
+            .iter()
+            .find(|s| rel.starts_with(s.as_str()))
+            .map_or_else(|| rel.to_string(), |s| rel[s.len()..].to_string())
+    };
+    let exclude = exclusions(&doc, src)?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for p in &packages {
+        if src.contains(p) {
+            out.push((p.clone(), dist_path(p)));
+            continue;
+        }
+        let prefix = format!("{p}/");
+        let mut below: Vec<&String> = src
+            .paths()
+            .iter()
+            .filter(|f| f.starts_with(&prefix))
+            .filter(|f| {
+                let inner: Vec<&str> = f[prefix.len()..].split('/').collect();
+                let (name, dirs) = inner.split_last().expect("a file name");
+                !dirs.iter().any(|d| EXCLUDED_DIRECTORIES.contains(d))
+                    && !EXCLUDED_FILES.contains(name)
+                    && !exclude.matched_path_or_any_parents(f, false).is_ignore()
+            })
+            .collect();
+        if below.is_empty() {
+            return Err(format!(
+                "package `{p}` is neither a selected file nor a directory with selected files"
+            ));
+        }
+        below.sort_by(|a, b| walk_key(a).cmp(&walk_key(b)));
+        out.extend(below.into_iter().map(|f| (f.clone(), dist_path(f))));
+    }
+    let mut seen: Vec<&str> = out.iter().map(|(_, d)| d.as_str()).collect();
+    seen.sort_unstable();
+    if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!(
+            "two packages place `{}` (hatchling refuses it)",
+            w[0]
+        ));
+    }
+    Ok(out)
+}
+
+/// Keys of `[tool.hatch.build]` and `[tool.hatch.build.targets.wheel]`
+/// kiln writes as hatchling does.
+const BUILD_KEYS: &[&str] = &["packages", "exclude"];
+
+/// Whether `build-system.requires` admits hatchling [`HATCHLING_VERSION`].
+fn requires_hatchling(doc: &toml_edit::DocumentMut) -> bool {
+    let requires = doc
+        .get("build-system")
+        .and_then(|b| b.get("requires"))
+        .and_then(|r| r.as_array());
+    let v = pep508_rs::pep440_rs::Version::from_str(HATCHLING_VERSION).expect("version");
+    requires.is_some_and(|a| {
+        a.iter().filter_map(|v| v.as_str()).any(|r| {
+            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
+                req.name.as_ref() == "hatchling"
+                    && match &req.version_or_url {
+                        None => true,
+                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.contains(&v),
+                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
+                    }
+            })
+        })
+    })
+}
+
+/// `[tool.hatch]`: only `version` (the regex or vcs source, no hooks),
+/// `build` with [`BUILD_KEYS`] and `targets`, and hatch's own `envs`.
+fn tool_hatch(doc: &toml_edit::DocumentMut) -> Result<(), String> {
+    let Some(hatch) = doc
+        .get("tool")
+        .and_then(|t| t.get("hatch"))
+        .and_then(|h| h.as_table_like())
+    else {
+        return Ok(());
+    };
+    for (k, v) in hatch.iter() {
+        match k {
+            "envs" | "env" | "publish" => {}
+            "version" => {
+                let source = v.get("source").and_then(|s| s.as_str()).unwrap_or("regex");
+                if !["regex", "vcs"].contains(&source) {
+                    return Err(format!(
+                        "[tool.hatch.version] source `{source}` (kiln writes the regex and vcs sources' release version)"
+                    ));
+                }
+            }
+            "metadata" => {
+                if let Some((k, _)) = v
+                    .as_table_like()
+                    .and_then(|t| t.iter().find(|(k, _)| *k != "allow-direct-references"))
+                {
+                    return Err(format!("[tool.hatch.metadata] key `{k}`"));
+                }
+            }
+            "build" => {
+                let Some(t) = v.as_table_like() else {
+                    return Err("[tool.hatch.build] is not a table".into());
+                };
+                for (k, v) in t.iter() {
+                    match k {
+                        "hooks" => return Err("hatchling build hooks (kiln runs none)".into()),
+                        "targets" => {
+                            let wheel = v.get("wheel").and_then(|w| w.as_table_like());
+                            if let Some((k, _)) =
+                                wheel.and_then(|w| w.iter().find(|(k, _)| !BUILD_KEYS.contains(k)))
+                            {
+                                return Err(if k == "hooks" {
+                                    "hatchling build hooks (kiln runs none)".into()
+                                } else {
+                                    format!("[tool.hatch.build.targets.wheel] key `{k}`")
+                                });
+                            }
+                        }
+                        k if BUILD_KEYS.contains(&k) => {}
+                        k => return Err(format!("[tool.hatch.build] key `{k}`")),
+                    }
+                }
+            }
+            k => {
+                return Err(format!(
+                    "[tool.hatch.{k}] is a configuration kiln does not write"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hatchling configurations kiln writes exactly: wheels, hatchling
+/// 1.33 admitted by `build-system.requires`, static `[project]` metadata
+/// but the version, dependencies kiln spells as `packaging` does, licence
+/// expressions of known SPDX ids, no private classifiers, and
+/// [`tool_hatch`]'s tables.
+pub(crate) fn coverage(
+    surface: crate::recipe::Surface,
+    doc: &toml_edit::DocumentMut,
+) -> Result<(), String> {
+    if surface != crate::recipe::Surface::Wheel {
+        return Err("kiln does not write hatchling's sdists (only its wheels)".into());
+    }
+    if !requires_hatchling(doc) {
+        return Err(format!(
+            "build-system.requires does not allow hatchling {HATCHLING_VERSION}, the version kiln writes like"
+        ));
+    }
+    let Some(project) = doc.get("project").and_then(|p| p.as_table_like()) else {
+        return Err("there is no [project] table".into());
+    };
+    project_fields(project)?;
+    tool_hatch(doc)
+}
+
+/// The `[project]` part of [`coverage`].
+fn project_fields(project: &dyn toml_edit::TableLike) -> Result<(), String> {
+    let strings = |key: &str| -> Vec<String> {
+        project
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let other: Vec<String> = strings("dynamic")
+        .into_iter()
+        .filter(|d| d != "version")
+        .collect();
+    if !other.is_empty() {
+        return Err(format!(
+            "dynamic fields other than version ({})",
+            other.join(", ")
+        ));
+    }
+    for k in ["import-names", "import-namespaces"] {
+        if project.contains_key(k) {
+            return Err(format!("project.{k} (core metadata 2.5's Import-Name)"));
+        }
+    }
+    if let Some(v) = project.get("version").and_then(|v| v.as_str()) {
+        let normal = pep508_rs::pep440_rs::Version::from_str(v).is_ok_and(|n| n.to_string() == v);
+        if !normal {
+            return Err(format!("project.version `{v}` is not in PEP 440 normal form (hatchling writes it as written)"));
+        }
+    }
+    let name = project.get("name").and_then(|n| n.as_str()).unwrap_or("");
+    let mut deps = strings("dependencies");
+    if let Some(opt) = project
+        .get("optional-dependencies")
+        .and_then(|o| o.as_table_like())
+    {
+        for (_, reqs) in opt.iter() {
+            for r in reqs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+            {
+                let same = requirement(r).is_ok_and(|f| {
+                    f.split(['[', ';', '<', '>', '=', '!', '~'])
+                        .next()
+                        .is_some_and(|n| n == super::names::canonical(name))
+                });
+                if same {
+                    return Err(format!(
+                        "optional dependency `{r}` names the project itself"
+                    ));
+                }
+                deps.push(r.to_string());
+            }
+        }
+    }
+    for d in &deps {
+        requirement(d)?;
+    }
+    if strings("classifiers")
+        .iter()
+        .any(|c| c.starts_with("Private ::"))
+    {
+        return Err("a `Private ::` classifier (hatchling orders them by set order)".into());
+    }
+    if let Some(e) = project.get("license").and_then(|l| l.as_str()) {
+        if let Some(id) = super::choice::unknown_license_id(e) {
+            return Err(format!(
+                "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps"
+            ));
+        }
+    }
+    for key in ["readme", "license"] {
+        let text = project
+            .get(key)
+            .and_then(|r| r.get("text"))
+            .and_then(|t| t.as_str());
+        if text.is_some_and(|t| t.contains('\r')) {
+            return Err(format!("project.{key}.text holds a carriage return"));
+        }
+    }
+    Ok(())
+}
