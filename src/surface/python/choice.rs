@@ -72,7 +72,10 @@ impl Choice {
             Mode::Native(Emulation::Generic) => "native".to_string(),
             Mode::Native(Emulation::FlitCore) => format!("native:flit_core-{FLIT_CORE_VERSION}"),
             Mode::Native(Emulation::Hatchling) => {
-                format!("native:hatchling-{}", super::hatch::HATCHLING_VERSION)
+                format!(
+                    "native:hatchling-{}",
+                    super::hatch_coverage::HATCHLING_VERSION
+                )
             }
         }
     }
@@ -146,7 +149,7 @@ fn covered_reason(e: Emulation) -> String {
         ),
         Emulation::Hatchling => format!(
             "the project's hatchling configuration is one kiln writes exactly as hatchling {} does",
-            super::hatch::HATCHLING_VERSION
+            super::hatch_coverage::HATCHLING_VERSION
         ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
     }
@@ -168,9 +171,7 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         .unwrap_or("setuptools.build_meta:__legacy__");
     match backend {
         "flit_core.buildapi" => flit_core(surface, &doc),
-        "hatchling.build" => {
-            super::hatch_files::coverage(surface, &doc).map(|()| Emulation::Hatchling)
-        }
+        "hatchling.build" => hatchling(surface, &doc),
         other => Err(format!(
             "kiln has no exact writer for build backend `{other}` (it writes flit_core's and hatchling's wheels)"
         )),
@@ -278,6 +279,22 @@ fn flit_core(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation
     Ok(Emulation::FlitCore)
 }
 
+/// hatchling 1.33, wheels ([`super::hatch_coverage::coverage`]), with a
+/// licence expression `packaging` keeps as written.
+fn hatchling(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation, String> {
+    super::hatch_coverage::coverage(surface, doc)?;
+    let license = doc
+        .get("project")
+        .and_then(|p| p.get("license"))
+        .and_then(|l| l.as_str());
+    if let Some(id) = license.and_then(unknown_license_id) {
+        return Err(format!(
+            "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps as written"
+        ));
+    }
+    Ok(Emulation::Hatchling)
+}
+
 /// SPDX ids whose spelling flit_core keeps (it rewrites an id to the case
 /// of its licence list); an expression of only these, single-spaced and
 /// without `WITH`, is written as flit_core writes it.
@@ -309,7 +326,7 @@ const SPDX_IDS: &[&str] = &[
 ];
 
 /// The first part of a licence expression flit_core may respell.
-pub(super) fn unknown_license_id(expr: &str) -> Option<String> {
+fn unknown_license_id(expr: &str) -> Option<String> {
     if expr.contains("  ") || expr.contains("( ") || expr.contains(" )") || expr.trim() != expr {
         return Some(expr.to_string());
     }
