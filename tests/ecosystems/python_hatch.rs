@@ -4,7 +4,7 @@
 //! the native builder writes as hatchling, and the wheel kiln builds has
 //! hatchling's file name and, file for file and in hatchling's order,
 //! hatchling's bytes (`python -m build --no-isolation` with the installed
-//! hatchling 1.33) — except `WHEEL`'s `Generator` line, which names kiln,
+//! hatchling 1.33, and hatch-vcs 0.5 for `vcs`'s version file) — except `WHEEL`'s `Generator` line, which names kiln,
 //! and so `RECORD`'s line for `WHEEL`. `hooked` (a custom build hook) is
 //! built by hatchling, and `kiln plan` says why.
 
@@ -139,7 +139,8 @@ fn compare(project: &str, tmp: &Path) -> Vec<String> {
             .args(["-m", "build", "--no-isolation", "--wheel", "-o"])
             .arg(&fe)
             .arg(root.join("py"))
-            .env("SOURCE_DATE_EPOCH", "1700000000"),
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("SETUPTOOLS_SCM_PRETEND_VERSION", "1.2.0rc1"),
     );
     let theirs = only_whl(&fe);
     let mut diffs = Vec::new();
@@ -180,7 +181,7 @@ fn auto_builds_hatchling_projects_natively_with_hatchlings_bytes() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let mut diffs = Vec::new();
-    for project in ["srclayout", "flat", "packages", "module"] {
+    for project in ["srclayout", "flat", "packages", "module", "included", "vcs"] {
         diffs.extend(compare(project, tmp.path()));
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));

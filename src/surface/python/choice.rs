@@ -83,7 +83,7 @@ impl Choice {
 
 /// Decide for a Python recipe from its `pyproject.toml` (`None`: none). A
 /// recipe that sets a native builder's key (`wheel.packages`, `wheel.tag`,
-/// `wheel.scripts`, `[[map]]`) with `auto` asks for kiln's own writer.
+/// `wheel.scripts`, `[[map]]`) with `auto` or `native` asks for kiln's own writer.
 /// `setting` is the recipe's `backend` key (`backend::settings`).
 pub(crate) fn for_recipe(
     recipe: &crate::recipe::Recipe,
@@ -109,6 +109,10 @@ pub(crate) fn for_recipe(
         (PythonBackend::Auto, Some(key)) => Choice {
             mode: Mode::Native(Emulation::Generic),
             reason: format!("auto: kiln's own PEP 621 writer, because the recipe sets `{key}`, a key of the native builder"),
+        },
+        (PythonBackend::Native, Some(key)) => Choice {
+            mode: Mode::Native(Emulation::Generic),
+            reason: format!("backend = \"native\": kiln's own PEP 621 writer, because the recipe sets `{key}`, a key of the native builder"),
         },
         _ => choose(setting, recipe.surface(), pyproject),
     }
@@ -386,6 +390,8 @@ mod tests {
 
     const HATCH: &str = "[build-system]\nrequires = [\"hatchling>=1.26\"]\nbuild-backend = \"hatchling.build\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\ndependencies = [\"a>=1; python_version < '3.9'\"]\n";
 
+    const VCS: &str = "[build-system]\nrequires = [\"hatchling\", \"hatch-vcs\"]\nbuild-backend = \"hatchling.build\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\n[tool.hatch.version]\nsource = \"vcs\"\n[tool.hatch.build.hooks.vcs]\nversion-file = \"x/_version.py\"\n";
+
     #[test]
     fn hatchling_is_native_only_for_covered_configurations() {
         let c = choose(PythonBackend::Auto, Surface::Wheel, Some(HATCH));
@@ -403,6 +409,8 @@ mod tests {
         );
         let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&packages));
         assert_eq!(c.mode, Mode::Native(Emulation::Hatchling), "{}", c.reason);
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(VCS));
+        assert_eq!(c.mode, Mode::Native(Emulation::Hatchling), "{}", c.reason);
         for (text, surface, why) in [
             (HATCH.to_string(), Surface::Sdist, "sdists"),
             (
@@ -418,7 +426,17 @@ mod tests {
             (
                 format!("{HATCH}[tool.hatch.build.hooks.vcs]\nversion-file = \"x/_v.py\"\n"),
                 Surface::Wheel,
-                "hatchling build hooks",
+                "does not allow hatch-vcs 0.5.0",
+            ),
+            (
+                format!("{VCS}template = \"{{version}}\"\n"),
+                Surface::Wheel,
+                "[tool.hatch.build.hooks.vcs] key `template`",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build.hooks.custom]\n"),
+                Surface::Wheel,
+                "hatchling build hooks other than vcs",
             ),
             (
                 format!("{HATCH}[tool.hatch.build.targets.wheel]\nonly-include = [\"x\"]\n"),

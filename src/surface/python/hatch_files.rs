@@ -99,24 +99,82 @@ fn discovered(project: &Project, src: &SourceFiles<'_>) -> Result<Vec<String>, S
     ))
 }
 
+/// gitignore-style patterns as one matcher (`pathspec.GitIgnoreSpec`).
+fn matcher(lines: &[String]) -> Result<ignore::gitignore::Gitignore, String> {
+    let mut b = ignore::gitignore::GitignoreBuilder::new("");
+    for l in lines {
+        b.add_line(None, l)
+            .map_err(|e| format!("pattern `{l}`: {e}"))?;
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// The files hatchling's walk sees: the selected files and the version
+/// file hatch-vcs writes, with the exclusions.
+struct Walk {
+    paths: Vec<String>,
+    exclude: ignore::gitignore::Gitignore,
+    /// The version file: a build artifact, shipped where walked even when
+    /// excluded (`path_is_build_artifact`).
+    artifact: Option<String>,
+}
+
+impl Walk {
+    /// Whether hatchling's walk of `dir` ("" the project) reaches `rel`
+    /// (`EXCLUDED_DIRECTORIES`, `EXCLUDED_FILES`) and keeps it: an
+    /// artifact, or `included` and not excluded.
+    fn keeps(&self, dir: &str, rel: &str, included: bool) -> bool {
+        let inner: Vec<&str> = rel[dir.len()..]
+            .trim_start_matches('/')
+            .split('/')
+            .collect();
+        let (name, dirs) = inner.split_last().expect("a file name");
+        let reached = !dirs.iter().any(|d| EXCLUDED_DIRECTORIES.contains(d))
+            && !EXCLUDED_FILES.contains(name);
+        let kept = self.artifact.as_deref() == Some(rel)
+            || included
+                && !self
+                    .exclude
+                    .matched_path_or_any_parents(rel, false)
+                    .is_ignore();
+        reached && kept
+    }
+
+    /// Files below `dir` hatchling keeps, in its walk order.
+    fn below(&self, dir: &str, include: Option<&ignore::gitignore::Gitignore>) -> Vec<&String> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        let mut files: Vec<&String> = self
+            .paths
+            .iter()
+            .filter(|f| f.starts_with(&prefix))
+            .filter(|f| {
+                let included =
+                    include.is_none_or(|i| i.matched_path_or_any_parents(f, false).is_ignore());
+                self.keeps(dir, f, included)
+            })
+            .collect();
+        files.sort_by(|a, b| walk_key(a).cmp(&walk_key(b)));
+        files
+    }
+}
+
 /// The exclusion patterns: `*.py[cdo]`, `/dist`, the project's
 /// `.gitignore`, then `exclude`, as one gitignore-style matcher.
 fn exclusions(
     doc: &toml_edit::DocumentMut,
     src: &SourceFiles<'_>,
 ) -> Result<ignore::gitignore::Gitignore, String> {
-    let mut b = ignore::gitignore::GitignoreBuilder::new("");
     let mut lines: Vec<String> = vec!["*.py[cdo]".into(), "/dist".into()];
     if src.contains(".gitignore") {
         let text = src.read_text(".gitignore").map_err(|e| e.to_string())?;
         lines.extend(text.lines().map(str::to_string));
     }
     lines.extend(build_list(doc, "exclude"));
-    for l in &lines {
-        b.add_line(None, l)
-            .map_err(|e| format!("exclusion pattern `{l}`: {e}"))?;
-    }
-    b.build().map_err(|e| e.to_string())
+    matcher(&lines)
 }
 
 /// The walk order of `os.walk` with sorted names: a directory's files
@@ -131,8 +189,23 @@ fn walk_key(p: &str) -> Vec<(bool, &str)> {
         .collect()
 }
 
+/// `[tool.hatch.build.hooks.vcs] version-file`, if hatch-vcs's hook is
+/// configured.
+pub(super) fn version_file(pyproject: &str) -> Option<String> {
+    let doc: toml_edit::DocumentMut = pyproject.parse().ok()?;
+    doc.get("tool")?
+        .get("hatch")?
+        .get("build")?
+        .get("hooks")?
+        .get("vcs")?
+        .get("version-file")?
+        .as_str()
+        .map(normalise_path)
+}
+
 /// The wheel's payload: (path below the source, path in the wheel), in
-/// the order hatchling writes them.
+/// the order hatchling writes them. The version file of hatch-vcs is
+/// among them where hatchling's walk would find it.
 pub(super) fn select(
     project: &Project,
     src: &SourceFiles<'_>,
@@ -141,10 +214,28 @@ pub(super) fn select(
         .pyproject
         .parse()
         .map_err(|_| "pyproject.toml is not valid TOML".to_string())?;
+    let artifact = version_file(&project.pyproject);
+    let mut paths = src.paths().to_vec();
+    if let Some(a) = artifact.as_ref().filter(|a| !src.contains(a)) {
+        paths.push(a.clone());
+    }
+    let walk = Walk {
+        paths,
+        exclude: exclusions(&doc, src)?,
+        artifact,
+    };
     let mut packages: Vec<String> = build_list(&doc, "packages")
         .iter()
         .map(|p| normalise_path(p))
         .collect();
+    let include = build_list(&doc, "include");
+    if packages.is_empty() && !include.is_empty() {
+        // `recurse_project_files`: the whole project, walked, each file
+        // kept when `include` matches it.
+        let include = matcher(&include)?;
+        let files = walk.below("", Some(&include));
+        return Ok(files.into_iter().map(|f| (f.clone(), f.clone())).collect());
+    }
     if packages.is_empty() {
         packages = discovered(project, src)?;
     }
@@ -161,32 +252,18 @@ pub(super) fn select(
             .find(|s| rel.starts_with(s.as_str()))
             .map_or_else(|| rel.to_string(), |s| rel[s.len()..].to_string())
     };
-    let exclude = exclusions(&doc, src)?;
     let mut out: Vec<(String, String)> = Vec::new();
     for p in &packages {
         if src.contains(p) {
             out.push((p.clone(), dist_path(p)));
             continue;
         }
-        let prefix = format!("{p}/");
-        let mut below: Vec<&String> = src
-            .paths()
-            .iter()
-            .filter(|f| f.starts_with(&prefix))
-            .filter(|f| {
-                let inner: Vec<&str> = f[prefix.len()..].split('/').collect();
-                let (name, dirs) = inner.split_last().expect("a file name");
-                !dirs.iter().any(|d| EXCLUDED_DIRECTORIES.contains(d))
-                    && !EXCLUDED_FILES.contains(name)
-                    && !exclude.matched_path_or_any_parents(f, false).is_ignore()
-            })
-            .collect();
+        let below = walk.below(p, None);
         if below.is_empty() {
             return Err(format!(
                 "package `{p}` is neither a selected file nor a directory with selected files"
             ));
         }
-        below.sort_by(|a, b| walk_key(a).cmp(&walk_key(b)));
         out.extend(below.into_iter().map(|f| (f.clone(), dist_path(f))));
     }
     let mut seen: Vec<&str> = out.iter().map(|(_, d)| d.as_str()).collect();

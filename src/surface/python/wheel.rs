@@ -404,9 +404,23 @@ fn hatchling_plan(
     let tag = WheelTag::parse(&tag).map_err(|r| bad("wheel.tag", r))?;
     let selected = super::hatch_files::select(project, src)
         .map_err(|r| bad("tool.hatch.build.targets.wheel.packages", r))?;
+    let generated = super::hatch_files::version_file(&project.pyproject).map(|path| {
+        let text = super::hatch::vcs_version_file(&path, &project.version).unwrap_or_default();
+        let data: std::sync::Arc<[u8]> = text.into_bytes().into();
+        let file = DiskFile {
+            at: job.source_dir.join(&path),
+            size: data.len() as u64,
+            data: crate::source::view::FileData::Memory(data),
+            executable: false,
+        };
+        (path, file)
+    });
     let entries = selected
         .into_iter()
-        .map(|(from, to)| Ok((to, src.file(&from)?)))
+        .map(|(from, to)| match &generated {
+            Some((path, file)) if *path == from => Ok((to, file.clone())),
+            _ => Ok((to, src.file(&from)?)),
+        })
         .collect::<Result<Vec<_>, PythonError>>()?;
     check_pure(job, &tag, entries.iter().map(|(p, _)| p))?;
     let licenses = project
