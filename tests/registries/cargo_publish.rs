@@ -278,7 +278,10 @@ fn cargo_builds_a_dependent_from_what_was_published_and_a_rerun_is_a_no_op() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.contains(&sha256_hex(&dist.join(CORE_CRATE))), "{report}");
+    assert!(
+        report.contains(&sha256_hex(&dist.join(CORE_CRATE))),
+        "{report}"
+    );
     for o in [&out.stdout, &out.stderr] {
         assert!(!String::from_utf8_lossy(o).contains(&s.token));
     }
