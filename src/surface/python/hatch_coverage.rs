@@ -10,7 +10,8 @@ use super::hatch_requirements::requirement;
 /// The version of hatchling kiln writes like.
 pub(crate) const HATCHLING_VERSION: &str = "1.33.0";
 
-/// The `[project]` keys of PEP 621 and PEP 639.
+/// The `[project]` keys of PEP 621 and PEP 639 (hatchling ignores
+/// others, and so does kiln writing as hatchling).
 const PROJECT_KEYS: &[&str] = &[
     "name",
     "version",
@@ -31,6 +32,38 @@ const PROJECT_KEYS: &[&str] = &[
     "optional-dependencies",
     "dynamic",
 ];
+
+/// hatchling's older `license-files = {globs = [...]}` (or `{paths}`):
+/// its globs.
+fn legacy_globs(item: &toml_edit::Item) -> Option<toml_edit::Array> {
+    let t = item.as_table_like()?;
+    let globs = t.get("globs").or_else(|| t.get("paths"))?.as_array()?;
+    globs.iter().all(|g| g.is_str()).then(|| globs.clone())
+}
+
+/// `pyproject.toml` as hatchling reads `[project]`: keys outside PEP
+/// 621/639 left out (hatchling ignores them), an older `license-files`
+/// table as its array of globs.
+pub(crate) fn as_hatchling_reads(pyproject: &str) -> String {
+    let Ok(mut doc) = pyproject.parse::<toml_edit::DocumentMut>() else {
+        return pyproject.to_string();
+    };
+    let Some(project) = doc.get_mut("project").and_then(|p| p.as_table_like_mut()) else {
+        return pyproject.to_string();
+    };
+    let unknown: Vec<String> = project
+        .iter()
+        .filter(|(k, _)| !PROJECT_KEYS.contains(k))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    for k in unknown {
+        project.remove(&k);
+    }
+    if let Some(globs) = project.get("license-files").and_then(legacy_globs) {
+        project.insert("license-files", toml_edit::value(globs));
+    }
+    doc.to_string()
+}
 
 /// Keys of `[tool.hatch.build]` and `[tool.hatch.build.targets.wheel]`
 /// kiln writes as hatchling does.
@@ -209,16 +242,13 @@ fn project_fields(project: &dyn toml_edit::TableLike) -> Result<(), String> {
             return Err(format!("project.{k} (core metadata 2.5's Import-Name)"));
         }
     }
-    if let Some((k, _)) = project.iter().find(|(k, _)| !PROJECT_KEYS.contains(k)) {
-        return Err(format!(
-            "[project] key `{k}`, which PEP 621 does not define (hatchling ignores it, kiln refuses it)"
-        ));
-    }
     if project
         .get("license-files")
-        .is_some_and(|l| l.as_array().is_none())
+        .is_some_and(|l| l.as_array().is_none() && legacy_globs(l).is_none())
     {
-        return Err("project.license-files is a table (hatchling's pre-PEP 639 form)".into());
+        return Err(
+            "project.license-files is neither an array nor a `{globs}`/`{paths}` table".into(),
+        );
     }
     if let Some(v) = project.get("version").and_then(|v| v.as_str()) {
         let normal = pep508_rs::pep440_rs::Version::from_str(v).is_ok_and(|n| n.to_string() == v);
@@ -272,4 +302,52 @@ fn project_fields(project: &dyn toml_edit::TableLike) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n[project]\nname = \"x\"\nversion = \"1.0\"\n";
+
+    fn covered(extra: &str) -> Result<(), String> {
+        let doc: toml_edit::DocumentMut = format!("{BASE}{extra}").parse().unwrap();
+        coverage(crate::recipe::Surface::Wheel, &doc)
+    }
+
+    /// hatchling 1.33's `license_files`: an array, or a table's `globs`
+    /// (else its `paths`); keys outside PEP 621/639 are ignored.
+    #[test]
+    fn older_license_tables_and_unknown_keys_as_hatchling_reads_them() {
+        for extra in [
+            "license-files = [\"LICENSE*\"]\n",
+            "license-files = { paths = [\"LICENSE.txt\"] }\n",
+            "license-files = { globs = [\"LICENSE*\"] }\n",
+            "license = { text = \"MIT\" }\nlicense-files = [\"COPYING\"]\n",
+            "repository = \"https://example.org\"\n",
+        ] {
+            assert_eq!(covered(extra), Ok(()), "{extra}");
+        }
+        for extra in [
+            "license-files = {}\n",
+            "license-files = { paths = [1] }\n",
+            "license-files = \"LICENSE\"\n",
+            "import-names = [\"x\"]\n",
+        ] {
+            assert!(covered(extra).is_err(), "{extra}");
+        }
+        let read = as_hatchling_reads(&format!(
+            "{BASE}repository = \"r\"\nlicense-files = {{ globs = [\"L*\"], paths = [\"P\"] }}\n"
+        ));
+        let doc: toml_edit::DocumentMut = read.parse().unwrap();
+        let project = doc["project"].as_table().unwrap();
+        assert!(!project.contains_key("repository"));
+        let globs: Vec<&str> = project["license-files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(globs, ["L*"]);
+    }
 }

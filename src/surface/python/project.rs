@@ -169,7 +169,11 @@ impl Project {
             .map_err(|e| bad("version", version, &format!("not a PEP 440 version: {e}")))?
             .to_string();
         let original = src.read_text("pyproject.toml")?;
-        let raw: RawPyproject = toml_edit::de::from_str(&original)
+        let read = match emulation {
+            Emulation::Hatchling => super::hatch_coverage::as_hatchling_reads(&original),
+            _ => original.clone(),
+        };
+        let raw: RawPyproject = toml_edit::de::from_str(&read)
             .map_err(|e| bad("(document)", "", e.message().trim()))?;
         let p = raw.project.ok_or_else(|| {
             bad(
@@ -207,7 +211,7 @@ impl Project {
             Some(RawLicense::Table(LicenseTable { file: Some(f), .. })) => Some(f.clone()),
             _ => None,
         };
-        let (license, license_globs) = license(src, p.license, p.license_files, &bad)?;
+        let (license, license_globs) = license(src, p.license, p.license_files, emulation, &bad)?;
         let mut license_files = license_files(src, license_globs.as_deref(), emulation, &bad)?;
         if let (Emulation::FlitCore, Some(f)) = (emulation, table_file) {
             // flit_core ships a license table's file as a license file.
@@ -384,15 +388,17 @@ fn check_version(
 }
 
 /// `project.license` and the `license-files` globs (PEP 639), or a license
-/// table's text (read from its file) with no globs.
+/// table's text (read from its file) with no globs — or with them, writing
+/// as hatchling, which reads both.
 fn license(
     src: &SourceFiles<'_>,
     license: Option<RawLicense>,
     globs: Option<Vec<String>>,
+    emulation: Emulation,
     bad: &dyn Fn(&str, &str, &str) -> PythonError,
 ) -> Result<(License, Option<Vec<String>>), PythonError> {
     Ok(match (license, globs) {
-        (Some(RawLicense::Table(_)), Some(_)) => {
+        (Some(RawLicense::Table(_)), Some(_)) if emulation != Emulation::Hatchling => {
             return Err(bad(
                 "project.license",
                 "(table)",
@@ -404,9 +410,9 @@ fn license(
             check_spdx(&e).map_err(|r| bad("project.license", &e, &r))?;
             (License::Expression(e), globs)
         }
-        (Some(RawLicense::Table(t)), None) => match (t.file, t.text) {
-            (Some(f), None) => (License::Text(src.read_text(&f)?), None),
-            (None, Some(text)) => (License::Text(text), None),
+        (Some(RawLicense::Table(t)), globs) => match (t.file, t.text) {
+            (Some(f), None) => (License::Text(src.read_text(&f)?), globs),
+            (None, Some(text)) => (License::Text(text), globs),
             _ => {
                 return Err(bad(
                     "project.license",
@@ -608,7 +614,8 @@ fn license_files(
             .iter()
             .filter(|p| m.is_match(p.as_str()))
             .collect();
-        if hits.is_empty() && explicit {
+        // hatchling drops a glob that matches nothing.
+        if hits.is_empty() && explicit && emulation != Emulation::Hatchling {
             return Err(bad(
                 "project.license-files",
                 pat,
