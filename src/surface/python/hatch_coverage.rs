@@ -1,6 +1,7 @@
 //! Which hatchling configurations kiln writes exactly as hatchling
-//! [`HATCHLING_VERSION`] does ([`coverage`]), and why not otherwise. It
-//! reads only `pyproject.toml` (`hatchling/metadata/core.py`,
+//! [`HATCHLING_VERSION`] does ([`coverage`]), and why not otherwise; and
+//! `[project]` as hatchling reads it ([`as_hatchling_reads`]). It reads
+//! only `pyproject.toml` (`hatchling/metadata/core.py`,
 //! `hatchling/builders/config.py` for what each key changes).
 
 use std::str::FromStr;
