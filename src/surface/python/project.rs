@@ -580,6 +580,54 @@ fn check_spdx(e: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A `license-files` glob. Writing as hatchling, as Python's `glob.glob`
+/// (what hatchling runs) matches: component by component, `**` as `*`,
+/// `.`-names only for a component that starts with `.`, `./` dropped.
+/// Otherwise one glob over the path, `*` not crossing `/`.
+enum LicenseGlob {
+    Path(globset::GlobMatcher),
+    Python(Vec<(globset::GlobMatcher, bool)>),
+}
+
+impl LicenseGlob {
+    fn new(pat: &str, emulation: Emulation) -> Result<Self, globset::Error> {
+        let glob = |p: &str| {
+            globset::GlobBuilder::new(p)
+                .literal_separator(true)
+                .build()
+                .map(|g| g.compile_matcher())
+        };
+        if emulation != Emulation::Hatchling {
+            return Ok(LicenseGlob::Path(glob(pat)?));
+        }
+        let mut parts = Vec::new();
+        for c in pat.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            let mut one = String::new();
+            for ch in c.chars() {
+                if !(ch == '*' && one.ends_with('*')) {
+                    one.push(ch);
+                }
+            }
+            parts.push((glob(&one)?, c.starts_with('.')));
+        }
+        Ok(LicenseGlob::Python(parts))
+    }
+
+    fn is_match(&self, path: &str) -> bool {
+        match self {
+            LicenseGlob::Path(m) => m.is_match(path),
+            LicenseGlob::Python(parts) => {
+                let names: Vec<&str> = path.split('/').collect();
+                names.len() == parts.len()
+                    && names
+                        .iter()
+                        .zip(parts)
+                        .all(|(n, (m, dot))| (*dot || !n.starts_with('.')) && m.is_match(n))
+            }
+        }
+    }
+}
+
 fn license_files(
     src: &SourceFiles<'_>,
     globs: Option<&[String]>,
@@ -604,16 +652,9 @@ fn license_files(
                 "must be a relative glob without `..` (PEP 639)",
             ));
         }
-        let m = globset::GlobBuilder::new(pat)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| bad("project.license-files", pat, &e.to_string()))?
-            .compile_matcher();
-        let hits: Vec<&String> = src
-            .paths()
-            .iter()
-            .filter(|p| m.is_match(p.as_str()))
-            .collect();
+        let m = LicenseGlob::new(pat, emulation)
+            .map_err(|e| bad("project.license-files", pat, &e.to_string()))?;
+        let hits: Vec<&String> = src.paths().iter().filter(|p| m.is_match(p)).collect();
         // hatchling drops a glob that matches nothing.
         if hits.is_empty() && explicit && emulation != Emulation::Hatchling {
             return Err(bad(
@@ -742,6 +783,35 @@ fn object_reference(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What Python 3.11's `glob.glob` (hatchling's `license_files`) finds
+    /// in a tree of these files, observed with python3.
+    #[test]
+    fn license_globs_as_python_globs_them_writing_as_hatchling() {
+        let files = [
+            "LICENSE",
+            "licenses/a.txt",
+            "licenses/.h.txt",
+            "licenses/sub/b.txt",
+            ".hidden/LICENSE",
+            "d/LICENSE",
+        ];
+        for (pat, want) in [
+            ("licenses/**", &["licenses/a.txt"][..]),
+            ("**/LICENSE", &["d/LICENSE"]),
+            ("./LICENSE", &["LICENSE"]),
+            ("licenses/.*", &["licenses/.h.txt"]),
+            ("*/LICENSE", &["d/LICENSE"]),
+            (".*/LICENSE", &[".hidden/LICENSE"]),
+            ("licenses/*/*.txt", &["licenses/sub/b.txt"]),
+            ("LICEN[CS]E*", &["LICENSE"]),
+        ] {
+            let m = LicenseGlob::new(pat, Emulation::Hatchling).unwrap();
+            let mut got: Vec<&str> = files.into_iter().filter(|f| m.is_match(f)).collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "{pat}");
+        }
+    }
 
     #[test]
     fn spdx_expressions() {
