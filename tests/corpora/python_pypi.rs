@@ -1,7 +1,8 @@
 //! Rebuild real PyPI projects from their published sdists — with kiln's
-//! native builder (`backend = "native"` for flit_core's wheels, kiln's own
-//! writer, `backend = "kiln"`, for the rest), and with each project's own PEP 517 backend
-//! (`backend = "pep517"`, the backends preinstalled for offline use) — and
+//! native builder (`backend = "native"` for flit_core's and hatchling's
+//! wheels, kiln's own writer, `backend = "kiln"`, for the rest), and with
+//! each project's own PEP 517 backend (`backend = "pep517"`, the backends
+//! preinstalled for offline use) — and
 //! compare the wheels with the published ones (file set, contents outside
 //! `.dist-info`, metadata fields via `packaging.metadata`).
 //!
@@ -54,6 +55,10 @@ const GENERATED_BY_BACKEND: &[(&str, &str, &str)] = &[
 pub(crate) fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python")
 }
+
+/// Projects whose generated file the native builder writes too, as the
+/// backend does (kiln writes hatch-vcs's version file writing as hatchling).
+const GENERATED_NATIVELY: &[&str] = &["iniconfig"];
 
 fn fetch() -> Option<serde_json::Value> {
     fetch_projects(PROJECTS.iter().map(|(n, v, _, _, _)| (*n, *v)))
@@ -115,12 +120,13 @@ fn rebuild(backend: bool) -> Option<(Vec<String>, Vec<String>)> {
         // Top-level tests/ hold vendored pyproject.toml fixtures (poetry-core).
         let common = "source = \"py\"\nexclude = [\"tests/**\"]\n";
         for (recipe, surface) in [("w", "wheel"), ("s", "sdist")] {
-            // Natively: flit_core's projects as flit_core (`native`; its
-            // sdists, which kiln does not write as flit_core, with kiln's
-            // own writer), every other with kiln's own PEP 621 writer.
+            // Natively: flit_core's and hatchling's wheels as their backend
+            // writes them (`native`; their sdists, which kiln does not
+            // write as the backend does, with kiln's own writer), every
+            // other with kiln's own PEP 621 writer.
             let mode = match (backend, *published_by, surface) {
                 (true, _, _) => "pep517",
-                (false, "flit-core", "wheel") => "native",
+                (false, "flit-core" | "hatchling", "wheel") => "native",
                 (false, _, _) => "kiln",
             };
             let table = format!("[{surface}]\nbackend = \"{mode}\"\n");
@@ -191,7 +197,7 @@ fn rebuild(backend: bool) -> Option<(Vec<String>, Vec<String>)> {
             .iter()
             .filter_map(|d| d.as_str())
             .filter(|d| {
-                !(backend
+                !((backend || GENERATED_NATIVELY.contains(name))
                     && GENERATED_BY_BACKEND
                         .iter()
                         .any(|(n, f, _)| n == name && f == d))
@@ -199,7 +205,7 @@ fn rebuild(backend: bool) -> Option<(Vec<String>, Vec<String>)> {
             .collect();
         for (_, f, why) in GENERATED_BY_BACKEND
             .iter()
-            .filter(|(n, _, _)| backend && n == name)
+            .filter(|(n, _, _)| (backend || GENERATED_NATIVELY.contains(n)) && n == name)
         {
             report.push(format!("  {f}: {why}"));
         }

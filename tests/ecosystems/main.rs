@@ -16,4 +16,5 @@ mod python_backend;
 mod python_backend_env;
 mod python_backend_map;
 mod python_flit;
+mod python_hatch;
 mod python_native;

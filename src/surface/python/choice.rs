@@ -7,7 +7,8 @@
 //!   output is the project's backend's, byte for byte, for the project's
 //!   configuration ([`coverage`]), and the backend otherwise;
 //! - `backend = "native"` runs the native builder where it writes what the
-//!   project's backend writes, and refuses the recipe otherwise
+//!   project's backend writes ([`Emulation::FlitCore`],
+//!   [`Emulation::Hatchling`]), and refuses the recipe otherwise
 //!   ([`ChoiceError::NotCovered`]), before anything is written;
 //! - `backend = "kiln"` runs kiln's own PEP 621 writer
 //!   ([`Emulation::Generic`]) whatever backend the project names;
@@ -36,6 +37,9 @@ pub enum Emulation {
     /// flit_core 3.12 (`flit_core.buildapi`), wheels: its metadata writer,
     /// `entry_points.txt`, tags, license files and module discovery.
     FlitCore,
+    /// hatchling 1.33 (`hatchling.build`), wheels: its core metadata 2.5
+    /// writer, `entry_points.txt`, tags, license files and file selection.
+    Hatchling,
 }
 
 impl Emulation {
@@ -44,6 +48,7 @@ impl Emulation {
         match self {
             Emulation::Generic => "pep621-v1",
             Emulation::FlitCore => "flit_core-3.12-v1",
+            Emulation::Hatchling => "hatchling-1.33-v1",
         }
     }
 }
@@ -76,6 +81,12 @@ impl Choice {
             Mode::Backend => "backend".to_string(),
             Mode::Native(Emulation::Generic) => "native".to_string(),
             Mode::Native(Emulation::FlitCore) => format!("native:flit_core-{FLIT_CORE_VERSION}"),
+            Mode::Native(Emulation::Hatchling) => {
+                format!(
+                    "native:hatchling-{}",
+                    super::hatch_coverage::HATCHLING_VERSION
+                )
+            }
         }
     }
 }
@@ -204,6 +215,10 @@ fn covered_reason(e: Emulation) -> String {
         Emulation::FlitCore => format!(
             "the project's flit_core configuration is one kiln writes exactly as flit_core {FLIT_CORE_VERSION} does"
         ),
+        Emulation::Hatchling => format!(
+            "the project's hatchling configuration is one kiln writes exactly as hatchling {} does",
+            super::hatch_coverage::HATCHLING_VERSION
+        ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
     }
 }
@@ -224,8 +239,9 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         .unwrap_or(LEGACY_BACKEND);
     match backend {
         "flit_core.buildapi" => flit_core(surface, &doc),
+        "hatchling.build" => hatchling(surface, &doc),
         other => Err(format!(
-            "kiln has no exact writer for build backend `{other}` (it writes flit_core's wheels)"
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's and hatchling's wheels)"
         )),
     }
 }
@@ -331,6 +347,22 @@ fn flit_core(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation
     Ok(Emulation::FlitCore)
 }
 
+/// hatchling 1.33, wheels ([`super::hatch_coverage::coverage`]), with a
+/// licence expression `packaging` keeps as written.
+fn hatchling(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation, String> {
+    super::hatch_coverage::coverage(surface, doc)?;
+    let license = doc
+        .get("project")
+        .and_then(|p| p.get("license"))
+        .and_then(|l| l.as_str());
+    if let Some(id) = license.and_then(unknown_license_id) {
+        return Err(format!(
+            "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps as written"
+        ));
+    }
+    Ok(Emulation::Hatchling)
+}
+
 /// SPDX ids whose spelling flit_core keeps (it rewrites an id to the case
 /// of its licence list); an expression of only these, single-spaced and
 /// without `WITH`, is written as flit_core writes it.
@@ -402,8 +434,8 @@ mod tests {
             ),
             (format!("{FLIT}license = \"mit\"\n"), "`mit`"),
             (
-                FLIT.replace("flit_core.buildapi", "hatchling.build"),
-                "hatchling.build",
+                FLIT.replace("flit_core.buildapi", "pdm.backend"),
+                "pdm.backend",
             ),
         ] {
             let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&text)).unwrap();
@@ -484,6 +516,98 @@ mod tests {
             .is_backend());
         assert!(for_recipe(&plain, PythonBackend::Native, Some(&hatch)).is_err());
         assert_eq!(own_writer(&plain, PythonBackend::Pep517), None);
+    }
+
+    const HATCH: &str = "[build-system]\nrequires = [\"hatchling>=1.26\"]\nbuild-backend = \"hatchling.build\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\ndependencies = [\"a>=1; python_version < '3.9'\"]\n";
+
+    const VCS: &str = "[build-system]\nrequires = [\"hatchling\", \"hatch-vcs\"]\nbuild-backend = \"hatchling.build\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\n[tool.hatch.version]\nsource = \"vcs\"\n[tool.hatch.build.hooks.vcs]\nversion-file = \"x/_version.py\"\n";
+
+    #[test]
+    fn hatchling_is_native_only_for_covered_configurations() {
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(HATCH)).unwrap();
+        assert_eq!(c.mode, Mode::Native(Emulation::Hatchling), "{}", c.reason);
+        assert_eq!(
+            Choice {
+                mode: c.mode.clone(),
+                reason: String::new()
+            }
+            .label(),
+            "native:hatchling-1.33.0"
+        );
+        let packages = format!(
+            "{HATCH}[tool.hatch.version]\npath = \"x/__init__.py\"\n[tool.hatch.build.targets.wheel]\npackages = [\"src/x\"]\nexclude = [\"*.txt\"]\n"
+        );
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&packages)).unwrap();
+        assert_eq!(c.mode, Mode::Native(Emulation::Hatchling), "{}", c.reason);
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(VCS)).unwrap();
+        assert_eq!(c.mode, Mode::Native(Emulation::Hatchling), "{}", c.reason);
+        for (text, surface, why) in [
+            (HATCH.to_string(), Surface::Sdist, "sdists"),
+            (
+                HATCH.replace(">=1.26", "<1.30"),
+                Surface::Wheel,
+                "does not allow hatchling 1.33.0",
+            ),
+            (
+                HATCH.replace("[\"version\"]", "[\"version\", \"readme\"]"),
+                Surface::Wheel,
+                "dynamic fields other than version (readme)",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build.hooks.vcs]\nversion-file = \"x/_v.py\"\n"),
+                Surface::Wheel,
+                "does not allow hatch-vcs 0.5.0",
+            ),
+            (
+                format!("{VCS}template = \"{{version}}\"\n"),
+                Surface::Wheel,
+                "[tool.hatch.build.hooks.vcs] key `template`",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build.hooks.custom]\n"),
+                Surface::Wheel,
+                "hatchling build hooks other than vcs",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build.targets.wheel]\nonly-include = [\"x\"]\n"),
+                Surface::Wheel,
+                "[tool.hatch.build.targets.wheel] key `only-include`",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.build]\nsources = [\"src\"]\n"),
+                Surface::Wheel,
+                "[tool.hatch.build] key `sources`",
+            ),
+            (
+                format!("{HATCH}[tool.hatch.version]\nsource = \"code\"\n"),
+                Surface::Wheel,
+                "source `code`",
+            ),
+            (
+                HATCH.replace("a>=1;", "a @ https://e.org/a.whl ;"),
+                Surface::Wheel,
+                "direct reference",
+            ),
+            (
+                format!("{HATCH}license = \"mit\"\n"),
+                Surface::Wheel,
+                "`mit`",
+            ),
+            (
+                format!("{HATCH}classifiers = [\"Private :: Do Not Upload\"]\n"),
+                Surface::Wheel,
+                "Private",
+            ),
+            (
+                format!("{HATCH}[project.optional-dependencies]\nall = [\"X[a]\"]\n"),
+                Surface::Wheel,
+                "names the project itself",
+            ),
+        ] {
+            let c = choose(PythonBackend::Auto, surface, Some(&text)).unwrap();
+            assert!(c.is_backend(), "{text}");
+            assert!(c.reason.contains(why), "{why}: {}", c.reason);
+        }
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn normalise_name(name: &str) -> String {
 
 /// `str(email.headerregistry.Address(name, addr_spec=email))`: the name
 /// quoted when it holds one of the email parser's specials.
-fn address(name: &str, email: &str) -> String {
+pub(super) fn address(name: &str, email: &str) -> String {
     if name.is_empty() {
         return email.to_string();
     }

@@ -169,7 +169,11 @@ impl Project {
             .map_err(|e| bad("version", version, &format!("not a PEP 440 version: {e}")))?
             .to_string();
         let original = src.read_text("pyproject.toml")?;
-        let raw: RawPyproject = toml_edit::de::from_str(&original)
+        let read = match emulation {
+            Emulation::Hatchling => super::hatch_coverage::as_hatchling_reads(&original),
+            _ => original.clone(),
+        };
+        let raw: RawPyproject = toml_edit::de::from_str(&read)
             .map_err(|e| bad("(document)", "", e.message().trim()))?;
         let p = raw.project.ok_or_else(|| {
             bad(
@@ -207,7 +211,7 @@ impl Project {
             Some(RawLicense::Table(LicenseTable { file: Some(f), .. })) => Some(f.clone()),
             _ => None,
         };
-        let (license, license_globs) = license(src, p.license, p.license_files, &bad)?;
+        let (license, license_globs) = license(src, p.license, p.license_files, emulation, &bad)?;
         let mut license_files = license_files(src, license_globs.as_deref(), emulation, &bad)?;
         if let (Emulation::FlitCore, Some(f)) = (emulation, table_file) {
             // flit_core ships a license table's file as a license file.
@@ -384,15 +388,17 @@ fn check_version(
 }
 
 /// `project.license` and the `license-files` globs (PEP 639), or a license
-/// table's text (read from its file) with no globs.
+/// table's text (read from its file) with no globs — or with them, writing
+/// as hatchling, which reads both.
 fn license(
     src: &SourceFiles<'_>,
     license: Option<RawLicense>,
     globs: Option<Vec<String>>,
+    emulation: Emulation,
     bad: &dyn Fn(&str, &str, &str) -> PythonError,
 ) -> Result<(License, Option<Vec<String>>), PythonError> {
     Ok(match (license, globs) {
-        (Some(RawLicense::Table(_)), Some(_)) => {
+        (Some(RawLicense::Table(_)), Some(_)) if emulation != Emulation::Hatchling => {
             return Err(bad(
                 "project.license",
                 "(table)",
@@ -404,9 +410,9 @@ fn license(
             check_spdx(&e).map_err(|r| bad("project.license", &e, &r))?;
             (License::Expression(e), globs)
         }
-        (Some(RawLicense::Table(t)), None) => match (t.file, t.text) {
-            (Some(f), None) => (License::Text(src.read_text(&f)?), None),
-            (None, Some(text)) => (License::Text(text), None),
+        (Some(RawLicense::Table(t)), globs) => match (t.file, t.text) {
+            (Some(f), None) => (License::Text(src.read_text(&f)?), globs),
+            (None, Some(text)) => (License::Text(text), globs),
             _ => {
                 return Err(bad(
                     "project.license",
@@ -574,6 +580,54 @@ fn check_spdx(e: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A `license-files` glob. Writing as hatchling, as Python's `glob.glob`
+/// (what hatchling runs) matches: component by component, `**` as `*`,
+/// `.`-names only for a component that starts with `.`, `./` dropped.
+/// Otherwise one glob over the path, `*` not crossing `/`.
+enum LicenseGlob {
+    Path(globset::GlobMatcher),
+    Python(Vec<(globset::GlobMatcher, bool)>),
+}
+
+impl LicenseGlob {
+    fn new(pat: &str, emulation: Emulation) -> Result<Self, globset::Error> {
+        let glob = |p: &str| {
+            globset::GlobBuilder::new(p)
+                .literal_separator(true)
+                .build()
+                .map(|g| g.compile_matcher())
+        };
+        if emulation != Emulation::Hatchling {
+            return Ok(LicenseGlob::Path(glob(pat)?));
+        }
+        let mut parts = Vec::new();
+        for c in pat.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            let mut one = String::new();
+            for ch in c.chars() {
+                if !(ch == '*' && one.ends_with('*')) {
+                    one.push(ch);
+                }
+            }
+            parts.push((glob(&one)?, c.starts_with('.')));
+        }
+        Ok(LicenseGlob::Python(parts))
+    }
+
+    fn is_match(&self, path: &str) -> bool {
+        match self {
+            LicenseGlob::Path(m) => m.is_match(path),
+            LicenseGlob::Python(parts) => {
+                let names: Vec<&str> = path.split('/').collect();
+                names.len() == parts.len()
+                    && names
+                        .iter()
+                        .zip(parts)
+                        .all(|(n, (m, dot))| (*dot || !n.starts_with('.')) && m.is_match(n))
+            }
+        }
+    }
+}
+
 fn license_files(
     src: &SourceFiles<'_>,
     globs: Option<&[String]>,
@@ -582,7 +636,7 @@ fn license_files(
 ) -> Result<Vec<String>, PythonError> {
     let explicit = globs.is_some();
     let defaults = match emulation {
-        Emulation::Generic => DEFAULT_LICENSE_FILES,
+        Emulation::Generic | Emulation::Hatchling => DEFAULT_LICENSE_FILES,
         Emulation::FlitCore => FLIT_LICENSE_FILES,
     };
     let patterns: Vec<String> = match globs {
@@ -598,17 +652,11 @@ fn license_files(
                 "must be a relative glob without `..` (PEP 639)",
             ));
         }
-        let m = globset::GlobBuilder::new(pat)
-            .literal_separator(true)
-            .build()
-            .map_err(|e| bad("project.license-files", pat, &e.to_string()))?
-            .compile_matcher();
-        let hits: Vec<&String> = src
-            .paths()
-            .iter()
-            .filter(|p| m.is_match(p.as_str()))
-            .collect();
-        if hits.is_empty() && explicit {
+        let m = LicenseGlob::new(pat, emulation)
+            .map_err(|e| bad("project.license-files", pat, &e.to_string()))?;
+        let hits: Vec<&String> = src.paths().iter().filter(|p| m.is_match(p)).collect();
+        // hatchling drops a glob that matches nothing.
+        if hits.is_empty() && explicit && emulation != Emulation::Hatchling {
             return Err(bad(
                 "project.license-files",
                 pat,
@@ -735,6 +783,35 @@ fn object_reference(v: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What Python 3.11's `glob.glob` (hatchling's `license_files`) finds
+    /// in a tree of these files, observed with python3.
+    #[test]
+    fn license_globs_as_python_globs_them_writing_as_hatchling() {
+        let files = [
+            "LICENSE",
+            "licenses/a.txt",
+            "licenses/.h.txt",
+            "licenses/sub/b.txt",
+            ".hidden/LICENSE",
+            "d/LICENSE",
+        ];
+        for (pat, want) in [
+            ("licenses/**", &["licenses/a.txt"][..]),
+            ("**/LICENSE", &["d/LICENSE"]),
+            ("./LICENSE", &["LICENSE"]),
+            ("licenses/.*", &["licenses/.h.txt"]),
+            ("*/LICENSE", &["d/LICENSE"]),
+            (".*/LICENSE", &[".hidden/LICENSE"]),
+            ("licenses/*/*.txt", &["licenses/sub/b.txt"]),
+            ("LICEN[CS]E*", &["LICENSE"]),
+        ] {
+            let m = LicenseGlob::new(pat, Emulation::Hatchling).unwrap();
+            let mut got: Vec<&str> = files.into_iter().filter(|f| m.is_match(f)).collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "{pat}");
+        }
+    }
 
     #[test]
     fn spdx_expressions() {

@@ -306,11 +306,14 @@ pub(crate) fn plan(
     src: &SourceFiles<'_>,
     emulation: Emulation,
 ) -> Result<WheelPlan, PythonError> {
+    if emulation == Emulation::Hatchling {
+        return hatchling_plan(job, project, src);
+    }
     let tag = match (&section.tag, emulation) {
         (None, Emulation::FlitCore) => {
             WheelTag::parse(super::flit::tag(&project.flit())).expect("flit_core's tags are valid")
         }
-        (None, Emulation::Generic) => WheelTag::pure(),
+        (None, Emulation::Generic | Emulation::Hatchling) => WheelTag::pure(),
         (Some(t), _) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
     };
     let stem = project.dist_stem();
@@ -390,6 +393,49 @@ pub(crate) fn plan(
     })
 }
 
+/// hatchling's files in hatchling's order ([`super::hatch_files::select`]).
+fn hatchling_plan(
+    job: &Job<'_>,
+    project: &Project,
+    src: &SourceFiles<'_>,
+) -> Result<WheelPlan, PythonError> {
+    let bad = |key: &str, r: String| recipe_err(job, key, "", r);
+    let tag = super::hatch::tag(project).map_err(|r| bad("project.requires-python", r))?;
+    let tag = WheelTag::parse(&tag).map_err(|r| bad("wheel.tag", r))?;
+    let selected = super::hatch_files::select(project, src)
+        .map_err(|r| bad("tool.hatch.build.targets.wheel.packages", r))?;
+    let generated = super::hatch_files::version_file(&project.pyproject).map(|path| {
+        let text = super::hatch::vcs_version_file(&path, &project.version).unwrap_or_default();
+        let data: std::sync::Arc<[u8]> = text.into_bytes().into();
+        let file = DiskFile {
+            at: job.source_dir.join(&path),
+            size: data.len() as u64,
+            data: crate::source::view::FileData::Memory(data),
+            executable: false,
+        };
+        (path, file)
+    });
+    let entries = selected
+        .into_iter()
+        .map(|(from, to)| match &generated {
+            Some((path, file)) if *path == from => Ok((to, file.clone())),
+            _ => Ok((to, src.file(&from)?)),
+        })
+        .collect::<Result<Vec<_>, PythonError>>()?;
+    check_pure(job, &tag, entries.iter().map(|(p, _)| p))?;
+    let licenses = project
+        .license_files
+        .iter()
+        .map(|l| Ok((l.clone(), src.file(l)?)))
+        .collect::<Result<Vec<_>, PythonError>>()?;
+    Ok(WheelPlan {
+        emulation: Emulation::Hatchling,
+        tag,
+        entries,
+        licenses,
+    })
+}
+
 struct Record<W: Write> {
     zip: ZipWriter<W>,
     lines: String,
@@ -444,6 +490,12 @@ pub(crate) fn write<W: Write>(
             metadata::core_metadata(project)?,
             metadata::wheel_file(&plan.tag),
             metadata::entry_points(project),
+        ),
+        Emulation::Hatchling => (
+            super::hatch::core_metadata(project)
+                .map_err(|r| PythonError::field("pyproject.toml", "project", "", r))?,
+            super::hatch::wheel_file(&plan.tag.to_string()),
+            super::hatch::entry_points(project),
         ),
         Emulation::FlitCore => {
             let f = project.flit();
