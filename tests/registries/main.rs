@@ -16,6 +16,7 @@ mod cargo_publish;
 mod mixed;
 mod npm;
 mod oci;
+mod oci_token;
 mod publish_gate;
 mod pypi;
 mod release_post;

@@ -21,14 +21,19 @@ pub fn docker_registry(dir: &Path) -> Server {
 
 /// The registry; with `htpasswd`, every request needs its credentials.
 fn docker_registry_with(dir: &Path, htpasswd: Option<&Path>) -> Server {
-    let port = free_port();
-    let config = dir.join("registry.yml");
     let auth = htpasswd.map_or(String::new(), |h| {
         format!(
             "auth:\n  htpasswd:\n    realm: kiln\n    path: {}\n",
             h.display()
         )
     });
+    docker_registry_auth(dir, &auth)
+}
+
+/// The registry with `auth`, a `auth:` section of its configuration.
+pub fn docker_registry_auth(dir: &Path, auth: &str) -> Server {
+    let port = free_port();
+    let config = dir.join("registry.yml");
     write(
         &config,
         format!(
