@@ -371,19 +371,14 @@ fn report(
     Ok(0)
 }
 
-/// `kiln build --cache URL [--push]`.
-#[derive(Debug, clap::Args)]
-pub struct BuildCache {
-    /// Fetch each derivation from this binary cache (file:///dir or
-    /// http(s)://…) before building it; entries must be signed by a trusted key.
+/// Where a command substitutes from, and whose signatures it trusts:
+/// `kiln build --cache` and `kiln verify --cache`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CacheSource {
+    /// Substitute from this binary cache (file:///dir or http(s)://…);
+    /// entries must be signed by a trusted key.
     #[arg(long = "cache", value_name = "URL")]
     pub url: Option<String>,
-    /// After the build, push what it produced to the --cache, signed with --signing-key.
-    #[arg(long, requires = "url")]
-    pub push: bool,
-    /// Secret key file that signs what --push uploads; its public half is trusted.
-    #[arg(long, env = "KILN_SIGNING_KEY_FILE", value_name = "FILE")]
-    pub signing_key: Option<PathBuf>,
     /// A trusted public key `NAME:BASE64`; repeatable (also
     /// KILN_TRUSTED_PUBLIC_KEYS and ~/.config/kiln/config.toml).
     #[arg(
@@ -394,9 +389,22 @@ pub struct BuildCache {
     )]
     pub trusted_keys: Vec<String>,
     /// Trust the keys the project's recipes/release.toml lists
-    /// (`[cache] trusted-public-keys`) for this build.
+    /// (`[cache] trusted-public-keys`) for this command.
     #[arg(long, requires = "url")]
     pub accept_repo_keys: bool,
+}
+
+/// `kiln build --cache URL [--push]`.
+#[derive(Debug, Default, clap::Args)]
+pub struct BuildCache {
+    #[command(flatten)]
+    pub source: CacheSource,
+    /// After the build, push what it produced to the --cache, signed with --signing-key.
+    #[arg(long, requires = "url")]
+    pub push: bool,
+    /// Secret key file that signs what --push uploads; its public half is trusted.
+    #[arg(long, env = "KILN_SIGNING_KEY_FILE", value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     /// Accept cache entries no trusted key signed.
     #[arg(long, requires = "url")]
     pub trust_unsigned: bool,
@@ -413,7 +421,7 @@ impl BuildCache {
     /// Check the flags and open the cache. A cache that cannot be reached is
     /// a warning: the build goes on without it.
     pub fn open(&self, ctx: &Context) -> Result<BuildCacheSession, CliError> {
-        let Some(url_text) = &self.url else {
+        let Some(url_text) = &self.source.url else {
             return Ok(BuildCacheSession::default());
         };
         let url = url(url_text)?;
@@ -427,9 +435,9 @@ impl BuildCache {
             _ => None,
         };
         let trust = Trust {
-            flags: &self.trusted_keys,
+            flags: &self.source.trusted_keys,
             own: key.as_ref(),
-            accept_repo_keys: self.accept_repo_keys,
+            accept_repo_keys: self.source.accept_repo_keys,
             trust_unsigned: self.trust_unsigned,
         };
         let opts = pull_options(&trust, 8, ctx)?;

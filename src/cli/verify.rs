@@ -73,24 +73,10 @@ pub struct Machines {
     /// its own artifacts).
     #[arg(long)]
     pub skip_other_systems: bool,
-    /// Substitute the inputs this machine does not build (other systems')
-    /// from this binary cache; entries must be signed by a trusted key.
-    /// The artifact's own recipe is always rebuilt here.
-    #[arg(long = "cache", value_name = "URL")]
-    pub url: Option<String>,
-    /// A trusted public key `NAME:BASE64`; repeatable (also
-    /// KILN_TRUSTED_PUBLIC_KEYS and ~/.config/kiln/config.toml).
-    #[arg(
-        long = "trusted-key",
-        value_name = "KEY",
-        env = "KILN_TRUSTED_PUBLIC_KEYS",
-        value_delimiter = ' '
-    )]
-    pub trusted_keys: Vec<String>,
-    /// Trust the keys the project's recipes/release.toml lists
-    /// (`[cache] trusted-public-keys`).
-    #[arg(long, requires = "url")]
-    pub accept_repo_keys: bool,
+    /// Where the inputs this machine does not build (other systems') are
+    /// substituted from; the artifact's own recipe is always rebuilt here.
+    #[command(flatten)]
+    pub cache: super::cache::CacheSource,
 }
 
 /// The systems a rebuild may build and where other systems' inputs come from.
@@ -113,12 +99,8 @@ impl Machines {
             None => Vec::new(),
         };
         let cache = super::cache::BuildCache {
-            url: self.url.clone(),
-            push: false,
-            signing_key: None,
-            trusted_keys: self.trusted_keys.clone(),
-            accept_repo_keys: self.accept_repo_keys,
-            trust_unsigned: false,
+            source: self.cache.clone(),
+            ..super::cache::BuildCache::default()
         };
         Ok((systems, cache.open(ctx)?.substituter()))
     }
