@@ -118,6 +118,7 @@ impl Walker<'_> {
                 return false;
             }
         }
+        let slash = format!("/{entry}");
         for src in &self.order {
             let Some(rules) = self.rules.get(src) else {
                 continue;
@@ -135,7 +136,6 @@ impl Walker<'_> {
                         };
                         part.len() <= limit
                     });
-                let slash = format!("/{entry}");
                 let mut hit = rule.matches(&slash, false) || rule.matches(entry, false);
                 if !hit && partial {
                     hit = rule.matches(&format!("/{entry}/"), false)
