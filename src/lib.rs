@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod audit;
 pub mod cache;
+pub(crate) mod ci;
 pub mod cli;
 pub mod derive;
 pub mod diff;

@@ -25,6 +25,8 @@ pub enum CommitFrom {
     CargoVcsInfo,
     /// The image's `org.opencontainers.image.revision`.
     OciRevision,
+    /// The `gitHead` the npm registry records for the version.
+    NpmGitHead,
 }
 
 impl std::fmt::Display for CommitFrom {
@@ -34,6 +36,7 @@ impl std::fmt::Display for CommitFrom {
             CommitFrom::Sidecar => "the provenance statement beside it",
             CommitFrom::CargoVcsInfo => "its .cargo_vcs_info.json",
             CommitFrom::OciRevision => "its org.opencontainers.image.revision annotation",
+            CommitFrom::NpmGitHead => "the gitHead the npm registry records for it",
         })
     }
 }

@@ -12,6 +12,7 @@
 pub(crate) mod find;
 pub(crate) mod identity;
 pub(crate) mod verify;
+pub(crate) mod verify_registry;
 
 use std::path::PathBuf;
 
@@ -19,7 +20,8 @@ use crate::error::{Classify, ErrorKind};
 
 pub use find::{find, sha256_of, Found, FoundBy};
 pub use identity::fuzz_identity;
-pub use verify::{verify, Level, Outcome, VerifyOptions, VerifyReport};
+pub use verify::{verify, Compare, Level, Outcome, VerifyOptions, VerifyReport};
+pub(crate) use verify_registry::{verify_registry, RegistryVerifyOptions};
 
 /// A path as it may be printed ([`crate::name::shown`]).
 fn shown(p: &std::path::Path) -> String {

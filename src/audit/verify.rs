@@ -53,6 +53,20 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// How the artifact is matched with the rebuild's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compare {
+    /// The rebuild's file of the same name, by its bytes (or content).
+    #[default]
+    File,
+    /// An image layout fetched from a registry: the recipe's one `.oci`
+    /// output, compared by the digest of its top manifest, which names
+    /// every other blob by digest. The layout's `index.json` (the tags a
+    /// registry keeps, which move) is not part of it.
+    Image,
+}
+
 /// What to verify and how to rebuild.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
@@ -64,6 +78,10 @@ pub struct VerifyOptions {
     pub level: Level,
     pub sandbox: SandboxMode,
     pub host_inputs: BTreeMap<String, PathBuf>,
+    pub compare: Compare,
+    /// A commit recorded beside the artifact where it came from (npm's
+    /// `gitHead`), used when neither `--rev` nor the artifact names one.
+    pub vcs_commit: Option<(String, CommitFrom)>,
 }
 
 /// A field of the statement beside the artifact that does not match.
@@ -323,11 +341,14 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| cannot(path, "not a file name"))?;
-    let sha256 = sha256_of(path)?;
-    let (_, id) = identity::read(path).map_err(|source| AuditError::Unreadable {
+    let sha256 = digest_of(path, opts.compare)?;
+    let (_, mut id) = identity::read(path).map_err(|source| AuditError::Unreadable {
         path: path.clone(),
         source,
     })?;
+    if id.commit.is_none() {
+        id.commit.clone_from(&opts.vcs_commit);
+    }
     let sidecar = read_sidecar(path)?;
     let mut provenance = sidecar
         .as_ref()
@@ -368,7 +389,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
     let (recipe, recipe_from) = choose_recipe(opts, &base, sidecar.as_ref(), &id, &file)?;
     let mut version = None;
     let mut rebuilt = rebuild(&base, &recipe, None, &tmp.path().join("a"), path)?;
-    if !rebuilt.join(&file).exists() {
+    if rebuilt_file(&rebuilt, &file, opts.compare).is_none() {
         if let Some(v) = sidecar_version.clone().or_else(|| id.version.clone()) {
             let v = identity::canonical_at(&opts.root, &commit, &id, &v).map_err(|e| {
                 AuditError::Build {
@@ -380,8 +401,7 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
             version = Some(v);
         }
     }
-    let rebuilt_file = rebuilt.join(&file);
-    if !rebuilt_file.exists() {
+    let Some(rebuilt_file) = rebuilt_file(&rebuilt, &file, opts.compare) else {
         return Err(cannot(
             path,
             format!(
@@ -389,8 +409,8 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
                 made_files(&rebuilt).join(", ")
             ),
         ));
-    }
-    let rebuilt_sha256 = sha256_of(&rebuilt_file)?;
+    };
+    let rebuilt_sha256 = digest_of(&rebuilt_file, opts.compare)?;
     let (outcome, differences) = compare(path, &rebuilt_file, rebuilt_sha256 == sha256)?;
     if let (Some(st), Ok(Some(fresh))) = (&sidecar, read_sidecar(&rebuilt_file)) {
         if outcome == Outcome::BytesIdentical {
@@ -411,6 +431,44 @@ pub fn verify(opts: &VerifyOptions) -> Result<VerifyReport, AuditError> {
         differences,
         provenance,
     })
+}
+
+/// The file of the rebuild's `dist` that `file` is compared with: the one
+/// of that name, or for an image from a registry, the one image layout.
+fn rebuilt_file(dist: &Path, file: &str, compare: Compare) -> Option<PathBuf> {
+    match compare {
+        Compare::File => Some(dist.join(file)).filter(|p| p.exists()),
+        Compare::Image => {
+            let layouts: Vec<PathBuf> = std::fs::read_dir(dist)
+                .ok()?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "oci") && p.is_dir())
+                .collect();
+            match layouts.as_slice() {
+                [one] => Some(one.clone()),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// What is compared: the SHA-256 of the file (the NAR hash of a
+/// directory), or an image layout's top manifest digest.
+fn digest_of(path: &Path, compare: Compare) -> Result<String, AuditError> {
+    if compare == Compare::File {
+        return sha256_of(path);
+    }
+    let index = path.join("index.json");
+    let bytes = crate::fsutil::read_regular(&index).map_err(|source| AuditError::Io {
+        path: index.clone(),
+        source,
+    })?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| cannot(&index, format!("not an image index: {e}")))?;
+    str_at(&v, "/manifests/0/digest")
+        .map(str::to_string)
+        .ok_or_else(|| cannot(&index, "lists no image"))
 }
 
 /// The commit to rebuild from, resolved in the repository at `opts.root`,
@@ -581,7 +639,14 @@ fn choose_recipe(
         seen.extend(of_kind.iter().map(|r| r.id.as_str()));
         let named: Vec<&&crate::recipe::Recipe> = of_kind
             .iter()
-            .filter(|r| name_of(r).is_some_and(|n| n.iter().any(|n| n.name == file)))
+            .filter(|r| {
+                name_of(r).is_some_and(|n| {
+                    n.iter().any(|n| {
+                        n.name == file
+                            || (opts.compare == Compare::Image && n.name.ends_with(".oci"))
+                    })
+                })
+            })
             .collect();
         let unnamed: Vec<&&crate::recipe::Recipe> =
             of_kind.iter().filter(|r| name_of(r).is_none()).collect();

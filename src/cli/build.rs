@@ -35,6 +35,72 @@ pub struct Args {
     pub lock_timeout: Option<u64>,
     #[command(flatten)]
     pub cache: super::cache::BuildCache,
+    #[command(flatten)]
+    pub machines: Machines,
+}
+
+/// A release across many machines (docs/ci.md): which systems this machine
+/// builds, one job of `kiln plan --jobs`, or the assembly of `dist/`.
+#[derive(Debug, clap::Args)]
+pub struct Machines {
+    /// The systems this machine builds, comma-separated (default: the
+    /// host's, e.g. `x86_64-linux`); any other derivation is substituted
+    /// from the --cache or reported. Declare a system only when this
+    /// machine's tools really build for it (a cross toolchain, qemu).
+    #[arg(long = "system", value_name = "LIST")]
+    pub systems: Option<String>,
+    /// Build exactly this job of `kiln plan --jobs` (its inputs are
+    /// substituted from the --cache).
+    #[arg(long, value_name = "ID", conflicts_with = "assemble")]
+    pub job: Option<String>,
+    /// Build nothing: substitute every output of the release from the
+    /// --cache and write dist/ (exit 1 naming what is missing).
+    #[arg(long, requires = "url")]
+    pub assemble: bool,
+    /// Exit 1 before building anything when a derivation can be neither
+    /// built here nor substituted.
+    #[arg(long)]
+    pub require_complete: bool,
+    /// With --job: the budget of one job in seconds (as `kiln plan --jobs
+    /// --job-seconds` was given).
+    #[arg(long, value_name = "SECONDS")]
+    pub job_seconds: Option<u64>,
+    /// With --job or --assemble: the jobs as `kiln plan --jobs --json`
+    /// wrote them on the planning machine (its shards are then the same
+    /// here, whatever build times this store recorded).
+    #[arg(long = "plan", value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+}
+
+impl Machines {
+    /// Set the options' systems, part and completeness.
+    pub(crate) fn apply(self, opts: &mut crate::engine::BuildOptions) -> Result<(), CliError> {
+        if let Some(list) = &self.systems {
+            opts.systems = crate::derive::System::parse_list(list)?;
+            if opts.systems.is_empty() {
+                return Err(CliError::bad_input("--system needs at least one system"));
+            }
+        }
+        opts.part = match (self.job, self.assemble) {
+            (Some(id), _) => crate::engine::Part::Job(id),
+            (None, true) => crate::engine::Part::Assemble,
+            (None, false) => crate::engine::Part::All,
+        };
+        opts.require_complete = self.require_complete;
+        opts.job_seconds = self.job_seconds;
+        if let Some(path) = &self.plan {
+            let bytes = std::fs::read(path).map_err(|e| {
+                CliError::bad_input(format!("--plan {}: {e}", crate::name::shown_path(path)))
+            })?;
+            opts.job_plan = Some(serde_json::from_slice(&bytes).map_err(|e| {
+                CliError::bad_input(format!(
+                    "--plan {}: not the output of kiln plan --jobs --json: {e}",
+                    crate::name::shown_path(path)
+                ))
+            })?);
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
@@ -43,6 +109,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
     opts.check = args.check;
     opts.jobs = args.jobs;
     opts.lock_timeout = args.lock_timeout.map(std::time::Duration::from_secs);
+    args.machines.apply(&mut opts)?;
     opts.out_dir = Some(
         args.out
             .unwrap_or_else(|| opts.root.join(crate::engine::DIST_DIR)),

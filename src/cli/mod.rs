@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 pub(crate) mod build;
 pub(crate) mod cache;
+pub(crate) mod ci;
 mod context;
 pub(crate) mod diff;
 pub(crate) mod hash;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Binary caches in Nix's format: keygen, push, pull.
     #[command(subcommand)]
     Cache(cache::Command),
+    /// Generate the release workflow of a CI (GitHub Actions, GitLab CI).
+    #[command(subcommand)]
+    Ci(ci::Command),
     /// Explain how two artifacts differ (archives, images, NARs, directories).
     Diff(diff::Args),
     /// Rebuild an artifact from its commit in a fresh store and compare.
@@ -80,6 +84,7 @@ pub fn main() -> u8 {
         Command::Plan(a) => plan::run(a, &ctx),
         Command::Build(a) => build::run(a, &ctx),
         Command::Cache(c) => cache::run(c, &ctx),
+        Command::Ci(c) => ci::run(c, &ctx),
         Command::Diff(a) => diff::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Provenance(a) => provenance::run(a, &ctx),

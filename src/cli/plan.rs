@@ -13,10 +13,29 @@ pub struct Args {
     /// Print full derivations as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print the release's jobs for a CI matrix instead: its derivations
+    /// grouped by system (shards when the store's recorded build times
+    /// exceed --job-seconds), each with the jobs it needs.
+    #[arg(long)]
+    pub jobs: bool,
+    /// With --jobs: split a system's derivations into shards of about this
+    /// many seconds of recorded build time (default: 1200).
+    #[arg(long, value_name = "SECONDS", requires = "jobs")]
+    pub job_seconds: Option<u64>,
 }
 
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
-    let opts = super::selection::options(args.selection, ctx)?;
+    let mut opts = super::selection::options(args.selection, ctx)?;
+    if args.jobs {
+        opts.job_seconds = args.job_seconds;
+        let plan = crate::engine::plan_jobs(&opts)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&plan).expect("json"));
+        } else {
+            print!("{}", jobs_text(&plan));
+        }
+        return Ok(0);
+    }
     let planned = crate::engine::plan(&opts)?;
     if args.json {
         let v: Vec<serde_json::Value> = planned
@@ -84,4 +103,27 @@ fn stamping_line(changes: &[crate::stamp::StampChange]) -> Option<String> {
     let n = changes.len();
     let fields = if n == 1 { "field" } else { "fields" };
     (n > 0).then(|| format!("stamps {} ({n} {fields})", files.join(", ")))
+}
+
+/// `kiln plan --jobs`: one line per job, then its recipes.
+fn jobs_text(plan: &crate::engine::jobs::JobPlan) -> String {
+    let mut out = String::new();
+    for j in &plan.jobs {
+        let needs = match j.needs.is_empty() {
+            true => String::new(),
+            false => format!(
+                " (needs {})",
+                j.needs
+                    .iter()
+                    .map(|n| crate::name::shown(n).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        out.push_str(&format!("{}{needs}\n", crate::name::shown(&j.id)));
+        for r in &j.recipes {
+            out.push_str(&format!("  {}\n", crate::name::shown(r)));
+        }
+    }
+    out
 }

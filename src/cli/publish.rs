@@ -78,7 +78,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<u8, CliError> {
 }
 
 /// The environment variables the native tools read for credentials.
-fn environment() -> publish::Environment {
+pub(super) fn environment() -> publish::Environment {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     publish::Environment {
         home: std::env::var_os("HOME").map(std::path::PathBuf::from),
@@ -88,5 +88,16 @@ fn environment() -> publish::Environment {
         xdg_runtime_dir: var("XDG_RUNTIME_DIR").map(std::path::PathBuf::from),
         docker_config: var("DOCKER_CONFIG").map(std::path::PathBuf::from),
         npm_userconfig: var("NPM_CONFIG_USERCONFIG").map(std::path::PathBuf::from),
+        cargo_home: var("CARGO_HOME").map(std::path::PathBuf::from),
+        cargo_vars: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, v)| {
+                !v.is_empty()
+                    && (k == "CARGO_REGISTRY_TOKEN"
+                        || (k.starts_with("CARGO_REGISTRIES_")
+                            && (k.ends_with("_TOKEN") || k.ends_with("_INDEX"))))
+            })
+            .map(|(k, v)| (k, Secret::new(v)))
+            .collect(),
     }
 }

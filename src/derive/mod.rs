@@ -14,6 +14,7 @@
 
 pub(crate) mod config;
 pub(crate) mod epoch;
+pub(crate) mod system;
 
 use std::collections::BTreeMap;
 
@@ -26,13 +27,15 @@ use crate::sandbox::SandboxMode;
 
 pub use config::Config;
 pub use epoch::{EpochError, EpochOrigin, SourceDateEpoch};
+pub use system::{System, UnknownSystem};
 
 /// Version of the derivation format itself (the `kiln_derivation` field).
 /// Every cache key changes with it: bump it only as a deliberate decision
 /// (the golden test in `tests/formats/golden_derivation.rs` pins the bytes).
 /// 2: unset recipe keys are left out of `config` (adding a recipe key to
 /// kiln no longer changes every existing derivation).
-pub const FORMAT: u64 = 2;
+/// 3: the `system` a derivation is built for is part of it.
+pub const FORMAT: u64 = 3;
 
 /// A derivation's hash: the blake3 of its canonical bytes, 64 hex digits.
 /// It is the cache key and names locks, logs and realisations.
@@ -236,6 +239,9 @@ pub struct Derivation {
     /// Identity of the builder: kiln's version, writer versions, compressor.
     pub builder: BTreeMap<String, String>,
     pub isolation: Isolation,
+    /// The system it is built for ([`System`]): only a machine that
+    /// declares it builds it.
+    pub system: System,
 }
 
 impl Derivation {
@@ -272,6 +278,7 @@ impl Derivation {
             "tools": tools,
             "builder": self.builder,
             "sandbox": self.isolation.as_str(),
+            "system": self.system.as_str(),
         })
     }
 
@@ -356,6 +363,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             isolation: Isolation::Native,
+            system: System::parse("x86_64-linux").unwrap(),
         }
     }
 
@@ -427,6 +435,9 @@ mod tests {
         variants.push(d);
         let mut d = sample();
         d.isolation = Isolation::Process(SandboxMode::None);
+        variants.push(d);
+        let mut d = sample();
+        d.system = System::parse("aarch64-linux").unwrap();
         variants.push(d);
         for v in variants {
             assert_ne!(v.hash(), base);

@@ -2,8 +2,10 @@
 //! work ([`Sweep`]): the execution's state, which the scheduler
 //! (`execute`) and the workspace builder (`workspace`) both use.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::Sender;
 
+use super::jobplan::Here;
 use super::plan::Plan;
 use super::{BuildOptions, Progress};
 use crate::store::Store;
@@ -16,6 +18,10 @@ pub(super) struct Ctx<'a> {
     pub progress: &'a dyn Progress,
     /// Where finished workspaces go to be removed off the build's path.
     pub sweep: &'a Sender<Sweep>,
+    /// Whether this machine builds each node, by recipe id.
+    pub here: &'a BTreeMap<String, Here>,
+    /// The derivations substituted before building started.
+    pub substituted: &'a BTreeSet<String>,
 }
 
 /// What the sweeper removes.

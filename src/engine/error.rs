@@ -32,6 +32,29 @@ pub enum BuildError {
     Stamp(#[from] crate::stamp::StampError),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("{}: {key}: {source}", shown_path(file))]
+    System {
+        file: PathBuf,
+        key: String,
+        #[source]
+        source: crate::derive::UnknownSystem,
+    },
+    #[error(transparent)]
+    UnknownSystem(#[from] crate::derive::UnknownSystem),
+    #[error("{}", missing_text(missing))]
+    Missing {
+        missing: Vec<super::jobplan::Missing>,
+    },
+    #[error("no job {} in the plan (kiln plan --jobs lists them: {})", shown(id), known.iter().map(|k| shown(k).into_owned()).collect::<Vec<_>>().join(", "))]
+    UnknownJob { id: String, known: Vec<String> },
+    #[error("job {} builds {system} derivations; this machine declares {} (add it with --system)", shown(id), declared.join(","))]
+    JobSystem {
+        id: String,
+        system: String,
+        declared: Vec<String>,
+    },
+    #[error("the job plan does not fit this release: {reason} (make it again with kiln plan --jobs --json at this commit)")]
+    StalePlan { reason: String },
     #[error("uncommitted changes to files the build reads (commit them, or build with --dirty):\n  {}", files.iter().map(|f| shown(f)).collect::<Vec<_>>().join("\n  "))]
     Uncommitted { files: Vec<String> },
     #[error("recipe {}: {source}", shown(recipe))]
@@ -182,6 +205,11 @@ impl Classify for BuildError {
             BuildError::Sandbox(e) => e.kind(),
             BuildError::Surface { source, .. } => source.kind(),
             BuildError::Uncommitted { .. }
+            | BuildError::System { .. }
+            | BuildError::UnknownSystem(_)
+            | BuildError::UnknownJob { .. }
+            | BuildError::JobSystem { .. }
+            | BuildError::StalePlan { .. }
             | BuildError::Jobs { .. }
             | BuildError::ReservedName { .. }
             | BuildError::ArtifactName { .. }
@@ -195,6 +223,7 @@ impl Classify for BuildError {
             | BuildError::Map { .. }
             | BuildError::ArtifactClash { .. } => ErrorKind::BadInput,
             BuildError::Mismatch { .. }
+            | BuildError::Missing { .. }
             | BuildError::Failed { .. }
             | BuildError::UnsafeArtifact { .. } => ErrorKind::CheckFailed,
             BuildError::Io { .. }
@@ -219,6 +248,16 @@ impl From<crate::fsutil::CopyError> for BuildError {
             },
         }
     }
+}
+
+/// The message of [`BuildError::Missing`]: one line per output.
+fn missing_text(missing: &[super::jobplan::Missing]) -> String {
+    let lines: Vec<String> = missing.iter().map(ToString::to_string).collect();
+    format!(
+        "{} output(s) can be neither built here nor substituted:\n  {}",
+        missing.len(),
+        lines.join("\n  ")
+    )
 }
 
 pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> BuildError {

@@ -15,6 +15,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::context::{Ctx, Sweep};
+use super::jobplan::{Here, Missing, Why};
 use super::plan::{target_of, Node, Plan, Realised};
 use super::resolved::Resolved;
 use super::{workspace, BuildError, BuildOptions, Progress, RecipeReport, Status};
@@ -27,6 +28,19 @@ use crate::surface::Artifact;
 
 /// One finished node: its report, its realised output and any `--check` mismatch.
 type Done = (RecipeReport, Realised, Option<String>);
+
+/// How a node ended: done, or neither built here nor substituted.
+enum Outcome {
+    Done(Box<Done>),
+    Missing(Missing),
+}
+
+/// What [`run`] returns: the reports sorted by id, and the outputs that
+/// could not be had (only when the build may go on without them).
+pub(crate) struct Ran {
+    pub reports: Vec<RecipeReport>,
+    pub missing: Vec<Missing>,
+}
 
 /// A workspace that is handed to the sweeper when the build is done with it
 /// (whichever way the build ends); removed here if the sweeper is gone.
@@ -54,30 +68,21 @@ pub(crate) fn run<'a>(
     opts: &'a BuildOptions,
     progress: &'a dyn Progress,
     sweep: &'a Sender<Sweep>,
-) -> Result<Vec<RecipeReport>, BuildError> {
-    let version = &plan.resolved.version;
-    let mut warned = BTreeSet::new();
-    for node in &plan.nodes {
-        if let Some(w) = version.warning(target_of(node.recipe)) {
-            if warned.insert(w.0.clone()) {
-                progress.warn(&format!("{}: {}", node.recipe.id, w.0));
-            }
-        }
-    }
-    let jobs = opts
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        return Err(BuildError::Jobs {
-            jobs,
-            reason: "must be at least 1".into(),
+    here: &'a BTreeMap<String, Here>,
+) -> Result<Ran, BuildError> {
+    warn_versions(plan, progress);
+    let pool = pool(opts)?;
+    // Anything this machine may not build is substituted, or reported,
+    // before a single build starts.
+    let strict = opts.require_complete || opts.part != super::Part::All;
+    let ahead = super::ahead::resolve(plan, store, opts, here, strict)?;
+    if strict && !ahead.missing.is_empty() {
+        return Err(BuildError::Missing {
+            missing: ahead.missing,
         });
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|source| BuildError::ThreadPool { jobs, source })?;
-    for node in &plan.nodes {
+    let mut missing = ahead.missing.clone();
+    for node in plan.nodes.iter().filter(|n| !ahead.lost(&n.recipe.id)) {
         progress.waiting(&node.recipe.id);
     }
     let cx = Ctx {
@@ -86,17 +91,28 @@ pub(crate) fn run<'a>(
         opts,
         progress,
         sweep,
+        here,
+        substituted: &ahead.substituted,
     };
     let mut done: BTreeMap<String, Realised> = BTreeMap::new();
     let mut reports: Vec<RecipeReport> = Vec::new();
-    let mut remaining: Vec<&Node<'_>> = plan.nodes.iter().collect();
+    let mut remaining: Vec<&Node<'_>> = plan
+        .nodes
+        .iter()
+        .filter(|n| !ahead.lost(&n.recipe.id))
+        .collect();
     let mut mismatches = Vec::new();
     while !remaining.is_empty() {
-        let (ready, rest): (Vec<&Node<'_>>, Vec<&Node<'_>>) = remaining
+        let (cut, rest) = cut_lost(remaining, &missing);
+        missing.extend(cut);
+        let (ready, rest): (Vec<&Node<'_>>, Vec<&Node<'_>>) = rest
             .into_iter()
             .partition(|n| n.recipe.inputs().values().all(|d| done.contains_key(d)));
         remaining = rest;
-        let results: Vec<Result<Done, BuildError>> = pool.install(|| {
+        if ready.is_empty() {
+            continue;
+        }
+        let results: Vec<Result<Outcome, BuildError>> = pool.install(|| {
             ready
                 .par_iter()
                 .map(|node| {
@@ -111,10 +127,15 @@ pub(crate) fn run<'a>(
                 .collect()
         });
         for res in results {
-            let (report, realised, mismatch) = res?;
-            mismatches.extend(mismatch);
-            done.insert(report.id.clone(), realised);
-            reports.push(report);
+            match res? {
+                Outcome::Done(done_) => {
+                    let (report, realised, mismatch) = *done_;
+                    mismatches.extend(mismatch);
+                    done.insert(report.id.clone(), realised);
+                    reports.push(report);
+                }
+                Outcome::Missing(m) => missing.push(m),
+            }
         }
     }
     // Outputs set aside and records ignored by the store's lookups; under
@@ -128,8 +149,73 @@ pub(crate) fn run<'a>(
     if !mismatches.is_empty() {
         return Err(BuildError::Mismatch { mismatches });
     }
+    if strict && !missing.is_empty() {
+        return Err(BuildError::Missing { missing });
+    }
+    for m in &missing {
+        progress.warn(&format!("skipped {m}"));
+    }
     reports.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(reports)
+    Ok(Ran { reports, missing })
+}
+
+/// The version's warnings for the spellings the plan's recipes use, once each.
+fn warn_versions(plan: &Plan<'_>, progress: &dyn Progress) {
+    let version = &plan.resolved.version;
+    let mut warned = BTreeSet::new();
+    for node in &plan.nodes {
+        if let Some(w) = version.warning(target_of(node.recipe)) {
+            if warned.insert(w.0.clone()) {
+                progress.warn(&format!("{}: {}", node.recipe.id, w.0));
+            }
+        }
+    }
+}
+
+/// The pool of `-j` build threads.
+fn pool(opts: &BuildOptions) -> Result<rayon::ThreadPool, BuildError> {
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(BuildError::Jobs {
+            jobs,
+            reason: "must be at least 1".into(),
+        });
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|source| BuildError::ThreadPool { jobs, source })
+}
+
+/// The nodes of `remaining` one of whose inputs is `missing` (missing in
+/// turn), and the others.
+fn cut_lost<'n, 'r>(
+    remaining: Vec<&'n Node<'r>>,
+    missing: &[Missing],
+) -> (Vec<Missing>, Vec<&'n Node<'r>>) {
+    let lost = |d: &&String| missing.iter().any(|m| m.recipe == **d);
+    let (cut, rest): (Vec<&Node<'_>>, Vec<&Node<'_>>) = remaining
+        .into_iter()
+        .partition(|n| n.recipe.inputs().values().any(|d| lost(&d)));
+    let cut = cut
+        .iter()
+        .map(|n| Missing {
+            recipe: n.recipe.id.clone(),
+            drv: None,
+            why: Why::Input(
+                n.recipe
+                    .inputs()
+                    .values()
+                    .find(lost)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            detail: None,
+        })
+        .collect();
+    (cut, rest)
 }
 
 /// The registered output of `drv`, if any: the cache-hit decision.
@@ -141,19 +227,25 @@ fn build_one(
     cx: &Ctx<'_>,
     node: &Node<'_>,
     inputs: &BTreeMap<String, Realised>,
-) -> Result<Done, BuildError> {
+) -> Result<Outcome, BuildError> {
     let Ctx {
         store,
         opts,
         progress,
         ..
     } = *cx;
+    let why = match &cx.here[&node.recipe.id] {
+        Here::Build => None,
+        Here::Substitute(w) => Some(w.clone()),
+    };
+    // What this machine may not build is never rebuilt to be checked.
+    let check = opts.check && why.is_none();
     let start = Instant::now();
     let r = node.recipe;
     let drv = node.derivation(inputs);
     let hash = drv.hash();
     let build = build_key(node.resolved, &hash).token();
-    let finish = |status: Status, real: Realisation| -> Result<Done, BuildError> {
+    let finish = |status: Status, real: Realisation| -> Result<Outcome, BuildError> {
         progress.finished(&r.id, status, start.elapsed());
         let report = RecipeReport {
             id: r.id.clone(),
@@ -168,12 +260,17 @@ fn build_one(
             duration: start.elapsed(),
             release_of: None,
         };
-        Ok((report, Realised::new(hash.clone(), real), None))
+        let realised = Realised::new(hash.clone(), real);
+        Ok(Outcome::Done(Box::new((report, realised, None))))
     };
-    if !opts.check {
+    if !check {
         if let Some(real) = lookup(store, &hash)? {
             keep_provenance(cx, &drv, &hash, &real)?;
-            return finish(Status::Cached, real);
+            let status = match cx.substituted.contains(hash.as_str()) {
+                true => Status::Substituted,
+                false => Status::Cached,
+            };
+            return finish(status, real);
         }
     }
     // Another process may be building the same derivation: say who, and
@@ -189,28 +286,40 @@ fn build_one(
         },
     )?;
     let existing = lookup(store, &hash)?;
-    if let (Some(real), false) = (&existing, opts.check) {
+    if let (Some(real), false) = (&existing, check) {
         // Another process built it while we waited for the lock.
         keep_provenance(cx, &drv, &hash, real)?;
         return finish(Status::Cached, real.clone());
     }
-    if let (None, false, Some(sub)) = (&existing, opts.check, &opts.substituter) {
+    let mut detail = None;
+    if let (None, false, Some(sub)) = (&existing, check, &opts.substituter) {
         match sub.substitute(store, hash.as_str()) {
             Ok(Some(real)) => {
                 keep_provenance(cx, &drv, &hash, &real)?;
                 return finish(Status::Substituted, real);
             }
             Ok(None) => {}
+            Err(message) if why.is_some() => detail = Some(message),
             Err(message) => progress.warn(&format!("{}: {message}; building it here", r.id)),
         }
+    }
+    if let Some(why) = why {
+        return Ok(Outcome::Missing(Missing {
+            recipe: r.id.clone(),
+            drv: Some(hash),
+            why,
+            detail,
+        }));
     }
     progress.started(&r.id, r.surface(), &hash);
     let staging = Swept(Some(store.staging()?), cx.sweep);
     let built = workspace::run(cx, node, &drv, &hash, inputs, staging.path())?;
     if let Some(real) = existing {
         let mismatch = rebuild_mismatch(&r.id, &real, &built.path)?;
-        let (report, realised, _) = finish(Status::Checked, real)?;
-        return Ok((report, realised, mismatch));
+        return Ok(match finish(Status::Checked, real)? {
+            Outcome::Done(d) => Outcome::Done(Box::new((d.0, d.1, mismatch))),
+            m => m,
+        });
     }
     let real = register(cx, r, &drv, &hash, &build, &built)?;
     finish(Status::Built, real)

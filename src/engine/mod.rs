@@ -19,9 +19,12 @@
 //! Nothing after step 1 looks at the checkout again: builds read the
 //! snapshot, never the working tree (except with `--dirty`).
 
+mod ahead;
 mod context;
 mod error;
 pub(crate) mod execute;
+mod jobplan;
+pub mod jobs;
 mod options;
 mod origins;
 pub(crate) mod placement;
@@ -37,7 +40,7 @@ use crate::store::Store;
 pub use crate::surface::Artifact;
 
 pub use error::BuildError;
-pub use options::{BuildOptions, Substituter, DIST_DIR};
+pub use options::{BuildOptions, Part, Substituter, DIST_DIR};
 pub use placement::DistFile;
 pub use plan::{Plan, Planned};
 pub use report::{Progress, Quiet, RecipeReport, Status};
@@ -66,13 +69,51 @@ pub fn build(opts: &BuildOptions, progress: &dyn Progress) -> Result<BuildReport
         // Whether git tracks the store (an index read) runs beside planning.
         let checked = s.spawn(|| Store::check_root(&opts.store_dir));
         let resolved = Resolved::load(opts)?;
-        let plan = Plan::new(&resolved, opts)?;
+        let mut plan = Plan::new(&resolved, opts)?;
         let checked = checked.join().expect("store check")?;
         // Where `dist/` goes is refused now, not after building.
         placement::check_out(&opts.dist_dir())?;
+        let here = part_of(&mut plan, opts)?;
         let store = Store::open_checked(checked, opts.state_dir.clone())?;
-        build_planned(opts, progress, &resolved, &plan, store)
+        build_planned(opts, progress, &resolved, &plan, store, &here)
     })
+}
+
+/// Which nodes of `plan` this machine builds ([`jobs::decide`]); with
+/// `--job`, the plan keeps only the job's recipes and their inputs.
+fn part_of(
+    plan: &mut Plan<'_>,
+    opts: &BuildOptions,
+) -> Result<std::collections::BTreeMap<String, jobs::Here>, BuildError> {
+    let jobs = match (&opts.part, &opts.job_plan) {
+        (Part::All, _) => Vec::new(),
+        (_, Some(given)) => jobs::check_given(plan, given)?,
+        (Part::Job(_) | Part::Assemble, None) => release_jobs(plan, opts),
+    };
+    let here = jobs::decide(plan, opts, &jobs)?;
+    if let Part::Job(id) = &opts.part {
+        let job = jobs::find(&jobs, id)?;
+        let mut keep: std::collections::BTreeSet<String> = job.recipes.iter().cloned().collect();
+        // Inputs come before their dependents: walk the plan backwards.
+        for n in plan.nodes.iter().rev() {
+            if keep.contains(&n.recipe.id) {
+                keep.extend(n.recipe.inputs().values().cloned());
+            }
+        }
+        plan.nodes.retain(|n| keep.contains(&n.recipe.id));
+    }
+    Ok(here)
+}
+
+/// The release's jobs as `kiln plan --jobs` prints them, made from this
+/// plan and the store's recorded build times.
+fn release_jobs(plan: &Plan<'_>, opts: &BuildOptions) -> Vec<jobs::Job> {
+    let times = jobs::Times::read(&opts.store_dir);
+    jobs::jobs(
+        plan,
+        &times,
+        opts.job_seconds.unwrap_or(jobs::DEFAULT_JOB_SECONDS),
+    )
 }
 
 fn build_planned(
@@ -81,13 +122,14 @@ fn build_planned(
     resolved: &Resolved,
     plan: &Plan<'_>,
     store: Store,
+    here: &std::collections::BTreeMap<String, jobs::Here>,
 ) -> Result<BuildReport, BuildError> {
     // Finished workspaces are removed on a thread of their own, beside the
     // remaining builds and the `dist/` copy; the scope waits for it.
     let (sweep, swept) = std::sync::mpsc::channel::<context::Sweep>();
     let (recipes, dist) = std::thread::scope(|s| {
         s.spawn(move || swept.into_iter().for_each(context::Sweep::remove));
-        let result = publish(opts, progress, resolved, plan, &store, &sweep);
+        let result = publish(opts, progress, resolved, plan, &store, &sweep, here);
         drop(sweep);
         result
     })?;
@@ -107,6 +149,7 @@ fn publish(
     plan: &Plan<'_>,
     store: &Store,
     sweep: &std::sync::mpsc::Sender<context::Sweep>,
+    here: &std::collections::BTreeMap<String, jobs::Here>,
 ) -> Result<(Vec<RecipeReport>, Vec<DistFile>), BuildError> {
     let released = release_witness(resolved, store)?;
     for id in &plan.skipped {
@@ -116,7 +159,14 @@ fn publish(
             resolved.version.canonical
         ));
     }
-    let mut recipes = execute::run(plan, store, opts, progress, sweep)?;
+    let ran = execute::run(plan, store, opts, progress, sweep, here)?;
+    let mut recipes = ran.reports;
+    let built: Vec<(String, std::time::Duration)> = recipes
+        .iter()
+        .filter(|r| r.status == Status::Built)
+        .map(|r| (r.id.clone(), r.duration))
+        .collect();
+    jobs::Times::record(store.root(), &built);
     for r in &mut recipes {
         r.release_of = plan
             .nodes
@@ -139,7 +189,11 @@ fn publish(
     let publication = placement::Publication {
         reports: &published,
         source,
-        complete: opts.recipes.is_empty(),
+        // A job, or a build that skipped what it could not have, leaves
+        // the other recipes' artifacts to a later complete build.
+        complete: opts.recipes.is_empty()
+            && ran.missing.is_empty()
+            && !matches!(opts.part, Part::Job(_)),
     };
     let dist = placement::write_dist(store, &publication, &dist_dir)?;
     Ok((recipes, dist))
@@ -219,5 +273,15 @@ pub fn plan(opts: &BuildOptions) -> Result<Vec<Planned>, BuildError> {
             opts.state_dir.clone(),
         )?;
         plan.describe(&store)
+    })
+}
+
+/// `kiln plan --jobs`: the release's jobs for a CI matrix ([`jobs`]),
+/// without building.
+pub fn plan_jobs(opts: &BuildOptions) -> Result<jobs::JobPlan, BuildError> {
+    let resolved = Resolved::load(opts)?;
+    let plan = Plan::new(&resolved, opts)?;
+    Ok(jobs::JobPlan {
+        jobs: release_jobs(&plan, opts),
     })
 }

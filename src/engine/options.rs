@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::derive::SourceDateEpoch;
+use crate::derive::{SourceDateEpoch, System};
 use crate::sandbox::SandboxMode;
 use crate::store::{Realisation, Store};
 
@@ -52,6 +52,34 @@ pub struct BuildOptions {
     /// The directory relative paths in these options are relative to (the
     /// caller's working directory); `None`: they are taken as they are.
     pub cwd: Option<PathBuf>,
+    /// The systems this machine builds (`--system`; empty: the host's).
+    /// A derivation for any other system is substituted or reported.
+    pub systems: Vec<System>,
+    /// Which part of the release this invocation builds.
+    pub part: Part,
+    /// Fail (exit 1) before building anything when a derivation can be
+    /// neither built here nor substituted (`--require-complete`).
+    pub require_complete: bool,
+    /// Split a system's job into shards when its recorded build time
+    /// exceeds this many seconds (`kiln plan --jobs`, `build --job`).
+    pub job_seconds: Option<u64>,
+    /// The jobs as `kiln plan --jobs --json` printed them on the planning
+    /// machine (`--plan FILE`): its shards hold on a runner whose store
+    /// recorded other build times.
+    pub job_plan: Option<super::jobplan::JobPlan>,
+}
+
+/// Which part of a release one invocation builds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Part {
+    /// Everything selected this machine can build (the default).
+    #[default]
+    All,
+    /// Exactly the derivations of one job of `kiln plan --jobs`
+    /// (`--job ID`), substituting their inputs.
+    Job(String),
+    /// Nothing: every output is substituted (`--assemble`).
+    Assemble,
 }
 
 /// Fetches a derivation's output from elsewhere (a binary cache, see
@@ -67,6 +95,15 @@ pub trait Substituter: Send + Sync + std::fmt::Debug {
 pub const DIST_DIR: &str = "dist";
 
 impl BuildOptions {
+    /// The systems this machine builds: `--system`, else the host's.
+    pub fn systems(&self) -> Vec<System> {
+        if self.systems.is_empty() {
+            vec![System::host()]
+        } else {
+            self.systems.clone()
+        }
+    }
+
     /// The `dist/` directory: `--out`, else `<root>/dist` ([`DIST_DIR`]).
     pub fn dist_dir(&self) -> PathBuf {
         self.out_dir

@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use super::resolved::Resolved;
 use super::{BuildError, BuildOptions};
-use crate::derive::{Derivation, DrvHash, InputRef, Isolation, SourceDateEpoch, ToolRef, Versions};
+use crate::derive::{
+    Derivation, DrvHash, InputRef, Isolation, SourceDateEpoch, System, ToolRef, Versions,
+};
 use crate::nix::store_path::StorePath;
 use crate::recipe::{Recipe, Surface};
 use crate::sandbox::Tool;
@@ -58,6 +60,8 @@ pub struct Node<'r> {
     pub git: Option<surface::GitSource<'r>>,
     /// What the build stamps into its workspace copies of the sources.
     pub stamping: Stamping,
+    /// The system it is built for ([`system_of`]).
+    pub system: System,
 }
 
 /// The selected recipes in dependency order (inputs first, then by id).
@@ -170,7 +174,13 @@ fn node_tools(
     opts: &BuildOptions,
     tool_cache: Option<&Path>,
 ) -> Result<NodeTools, BuildError> {
-    let python = surface::python::backend::choice(recipe, snapshot, &selection.base);
+    let python =
+        surface::python::backend::choice(recipe, snapshot, &selection.base).map_err(|source| {
+            BuildError::Surface {
+                recipe: recipe.id.clone(),
+                source: Box::new(source.into()),
+            }
+        })?;
     let process = Isolation::Process(opts.sandbox);
     let (tools, isolation, backend, backend_env) = match surface::of(recipe).runs() {
         surface::Runs::Backend => {
@@ -267,6 +277,7 @@ impl<'r> Plan<'r> {
             }
             let versions = versions_of(side, target_of(r))?;
             check_templates(r, &versions.artifact)?;
+            let system = system_of(r, &versions.artifact)?;
             check_map(r, &selection, &versions.artifact)?;
             surface::check(r, version, &versions.artifact).map_err(|source| {
                 BuildError::Surface {
@@ -294,7 +305,7 @@ impl<'r> Plan<'r> {
                 r.spec.source_date_epoch,
                 side.policy.source_date_epoch,
             );
-            nodes.push((r, side, selection, versions, epoch));
+            nodes.push((r, side, selection, versions, epoch, system));
         }
         check_committed(resolved, &read)?;
         // The tool cache lives beside the store key, in the per-user state
@@ -305,7 +316,7 @@ impl<'r> Plan<'r> {
         let mut trees = Trees::default();
         let nodes = nodes
             .into_iter()
-            .map(|(recipe, side, selection, versions, epoch)| {
+            .map(|(recipe, side, selection, versions, epoch, system)| {
                 let snapshot = &side.snapshot;
                 // The whole commit's tree is indexed only for a recipe that
                 // reads a file stamping could edit (a no-op build of a
@@ -345,6 +356,7 @@ impl<'r> Plan<'r> {
                     isolation,
                     git,
                     stamping,
+                    system,
                 })
             })
             .collect::<Result<Vec<_>, BuildError>>()?;
@@ -424,6 +436,7 @@ impl Node<'_> {
             &self.backend,
             self.isolation,
             self.git.map(|g| g.commit),
+            self.system.clone(),
         );
         // A native builder writing as a backend writes other bytes than
         // kiln's own PEP 621 writer: its identity is part of the builder.
@@ -442,7 +455,8 @@ impl Node<'_> {
 /// written minus its identity (`name` and `matrix` are carried by `recipe`
 /// and `cell`) and minus unset keys, so that a kiln which knows more recipe
 /// keys (a new surface's table) gives existing recipes the same cache keys.
-/// `backend` (a Python build backend's identity) follows the tools.
+/// `backend` (a Python build backend's identity) follows the tools;
+/// `system` is what it is built for ([`system_of`]).
 // Every argument is one distinct, typed part of the derivation; a struct of
 // them would only repeat `Derivation`'s own fields.
 #[allow(clippy::too_many_arguments)]
@@ -456,6 +470,7 @@ pub fn assemble(
     backend: &[ToolRef],
     isolation: Isolation,
     vcs_commit: Option<&str>,
+    system: System,
 ) -> Derivation {
     Derivation {
         name: r.store_name(),
@@ -476,7 +491,34 @@ pub fn assemble(
             .collect(),
         builder: surface::builder_identity(r),
         isolation,
+        system,
     }
+}
+
+/// The system a recipe is built for: its `system` key (templated with the
+/// matrix keys), else its matrix cell's `system`, else a one-platform
+/// image's platform, else the host's. An unknown name is bad input.
+pub fn system_of(r: &Recipe, version: &str) -> Result<System, BuildError> {
+    let written = match (&r.spec.system, r.cell.get("system")) {
+        (Some(t), _) => Some(("system", r.render("system", t, version)?)),
+        (None, Some(v)) => Some(("matrix.system", v.clone())),
+        (None, None) => None,
+    };
+    if let Some((key, value)) = written {
+        return System::parse(&value).map_err(|source| BuildError::System {
+            file: r.file.clone(),
+            key: key.to_string(),
+            source,
+        });
+    }
+    if let crate::recipe::schema::SurfaceSpec::Oci(oci) = &r.spec.surface {
+        if let [one] = oci.platforms.as_slice() {
+            if let Some(s) = System::of_oci_platform(one) {
+                return Ok(s);
+            }
+        }
+    }
+    Ok(System::host())
 }
 
 /// A planned recipe, for `kiln plan`.

@@ -96,6 +96,7 @@ pub(super) fn run(
         git: p.git,
         versions: &drv.versions,
         backend_env: p.backend_env.as_ref(),
+        python: p.python.as_ref(),
         store: Some(cx.store),
     };
     let output = surface::build(&job).map_err(|source| match source {

@@ -8,5 +8,6 @@ pub(super) fn client(registry: &Registry) -> Box<dyn Client + '_> {
         Kind::Oci => Box::new(super::oci::Oci::new(registry)),
         Kind::Npm => Box::new(super::npm::Npm::new(registry)),
         Kind::Pypi => Box::new(super::pypi::Pypi::new(registry)),
+        Kind::Cargo => Box::new(super::cargo::Cargo::new(registry)),
     }
 }

@@ -2,7 +2,8 @@
 //! `[publish]` table of `recipes/release.toml` (recipe → registry names),
 //! `--registry NAME=URL`, and each registry kind's native configuration
 //! (PyPI: `~/.pypirc` and `TWINE_USERNAME`/`TWINE_PASSWORD`, as twine reads
-//! them). Credentials become [`Secret`]s here and are never printed.
+//! them; cargo: [`super::cargo_config`]). Credentials become [`Secret`]s
+//! here and are never printed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,12 @@ pub(crate) struct Environment {
     pub docker_config: Option<PathBuf>,
     /// `NPM_CONFIG_USERCONFIG`: npm's user configuration (else `~/.npmrc`).
     pub npm_userconfig: Option<PathBuf>,
+    /// `CARGO_HOME` (else `~/.cargo`): cargo's `config.toml` and
+    /// `credentials.toml`.
+    pub cargo_home: Option<PathBuf>,
+    /// `CARGO_REGISTRIES_<NAME>_INDEX`, `CARGO_REGISTRIES_<NAME>_TOKEN` and
+    /// `CARGO_REGISTRY_TOKEN`, by variable name.
+    pub cargo_vars: BTreeMap<String, Secret>,
 }
 
 /// `[publish]`: `recipe = "registry"` or `recipe = ["a", "b"]`.
@@ -84,7 +91,8 @@ fn check_name(n: &str) -> Result<(), String> {
 }
 
 /// `--registry NAME=URL`, checked: a name, and an http(s) URL without
-/// user information (credentials come from the native configuration).
+/// user information (credentials come from the native configuration); a
+/// cargo registry's URL is its index, `sparse+https://…` for a sparse one.
 pub(crate) fn parse_override(arg: &str) -> Result<(String, String), PublishError> {
     let bad = |reason: &str| PublishError::RegistryArg {
         arg: arg.split('@').next_back().unwrap_or_default().to_string(),
@@ -94,14 +102,15 @@ pub(crate) fn parse_override(arg: &str) -> Result<(String, String), PublishError
         .split_once('=')
         .ok_or_else(|| bad("expected NAME=URL"))?;
     check_name(name).map_err(|r| bad(&r))?;
-    let rest = url
+    let rest = url.strip_prefix("sparse+").unwrap_or(url);
+    let rest = rest
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .ok_or_else(|| bad("the URL must start with http:// or https://"))?;
     let authority = rest.split('/').next().unwrap_or_default();
     if authority.contains('@') {
         return Err(bad(
-            "the URL must not carry credentials (use ~/.pypirc or TWINE_PASSWORD)",
+            "the URL must not carry credentials (they come from the registry kind's own configuration)",
         ));
     }
     if authority.is_empty() {
@@ -123,6 +132,16 @@ pub(super) fn registry(
         Kind::Pypi => pypi_registry(name, overrides, env, recipe),
         Kind::Oci => oci_registry(name, overrides, env, recipe),
         Kind::Npm => npm_registry(name, overrides, env, recipe),
+        Kind::Cargo => {
+            let cargo = super::cargo_config::CargoEnv {
+                home: env
+                    .cargo_home
+                    .clone()
+                    .or_else(|| env.home.as_ref().map(|h| h.join(".cargo"))),
+                vars: &env.cargo_vars,
+            };
+            super::cargo_config::registry(name, overrides, &cargo, recipe)
+        }
     }
 }
 

@@ -142,6 +142,7 @@ impl Http {
                 )
             }
             Auth::Bearer(token) => format!("Bearer {}", token.expose()),
+            Auth::Token(token) => token.expose().to_string(),
         });
         let mut b = ureq::http::Request::builder()
             .method(match req.method {

@@ -16,15 +16,21 @@
 //! Registries and credentials come from the native tools' configuration
 //! ([`config`]); a credential is a [`model::Secret`] and never printed.
 
+mod cargo;
+mod cargo_config;
+pub(crate) mod cargo_index;
 mod clients;
 mod config;
 mod error;
+mod fetch;
+mod fetch_release;
 mod gate;
 mod http;
 mod model;
 mod npm;
 mod oci;
 mod pypi;
+mod reference;
 mod steps;
 
 use crate::engine::{BuildOptions, Plan, Resolved};
@@ -32,7 +38,10 @@ use crate::store::{Publication, Store};
 
 pub(crate) use config::{parse_override, Environment};
 pub(crate) use error::PublishError;
+pub(crate) use fetch::{fetch, FetchError, FetchOptions};
+pub(crate) use fetch_release::{verify_release, work_dir};
 pub(crate) use model::{Action, PublishReport, Registry, Secret, Step};
+pub(crate) use reference::{is_reference, RegistryRef};
 
 use model::Uploaded;
 
@@ -51,13 +60,46 @@ pub(crate) struct PublishOptions {
 
 /// `kiln publish`: the gate, the plan, then the uploads in plan order.
 pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishError> {
-    let resolved = Resolved::load(&opts.build)?;
+    let release = release(&opts.build, &opts.registries, &opts.env)?;
+    let registries = release.registries;
+    let mut steps = steps::steps(&registries, release.items, &release.store)?;
+    if !opts.dry_run {
+        for step in &mut steps {
+            upload(&registries[step.item.registry], step, &release.store)?;
+        }
+    }
+    Ok(PublishReport {
+        version: release.version,
+        tag: release.tag,
+        dry_run: opts.dry_run,
+        registries,
+        steps,
+    })
+}
+
+/// A release as the store holds it: every artifact of the recipes
+/// `[publish]` names (or `build.recipes`), to each of its registries.
+struct Release {
+    version: String,
+    tag: String,
+    store: Store,
+    registries: Vec<Registry>,
+    items: Vec<model::Item>,
+}
+
+/// The gate's checks and the plan's items for the release `build` reads.
+fn release(
+    build: &BuildOptions,
+    overrides: &[(String, String)],
+    env: &Environment,
+) -> Result<Release, PublishError> {
+    let resolved = Resolved::load(build)?;
     let tag = gate::release(&resolved)?;
     let targets = targets(&resolved)?;
-    let mut selected: Vec<String> = if opts.build.recipes.is_empty() {
+    let mut selected: Vec<String> = if build.recipes.is_empty() {
         targets.keys().cloned().collect()
     } else {
-        opts.build.recipes.clone()
+        build.recipes.clone()
     };
     if resolved.base.is_some() {
         // A post release re-issues images only; its code is the base
@@ -75,7 +117,7 @@ pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishErr
     }
     let build = BuildOptions {
         recipes: selected.clone(),
-        ..opts.build.clone()
+        ..build.clone()
     };
     let plan = Plan::new(&resolved, &build)?;
     let store = Store::open_checked(
@@ -84,19 +126,13 @@ pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishErr
     )?;
     let version = resolved.version.canonical.to_string();
     let built = gate::built(&plan, &store, &selected, &version)?;
-    let (registries, items) = steps::items(&built, &targets, &opts.registries, &opts.env)?;
-    let mut steps = steps::steps(&registries, items, &store)?;
-    if !opts.dry_run {
-        for step in &mut steps {
-            upload(&registries[step.item.registry], step, &store)?;
-        }
-    }
-    Ok(PublishReport {
+    let (registries, items) = steps::items(&built, &targets, overrides, env)?;
+    Ok(Release {
         version,
         tag,
-        dry_run: opts.dry_run,
+        store,
         registries,
-        steps,
+        items,
     })
 }
 

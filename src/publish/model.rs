@@ -9,25 +9,27 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// The registry kinds, in upload order: registries that can delete what
-/// was pushed come first, those that cannot (PyPI) last.
+/// was pushed come first, those that cannot (cargo registries, PyPI) last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Kind {
     Oci,
     Npm,
+    Cargo,
     Pypi,
 }
 
 impl Kind {
     /// The kind of registry a surface's artifacts go to, of those kiln
-    /// publishes to; `None` for the others (cargo registries: not yet).
+    /// publishes to; `None` for the others.
     pub(crate) fn of(p: crate::surface::Publication) -> Option<Kind> {
         use crate::surface::Publication;
         match p {
             Publication::Pypi => Some(Kind::Pypi),
             Publication::Oci => Some(Kind::Oci),
             Publication::Npm => Some(Kind::Npm),
-            Publication::Cargo | Publication::None => None,
+            Publication::Cargo => Some(Kind::Cargo),
+            Publication::None => None,
         }
     }
 }
@@ -54,11 +56,13 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Credentials: HTTP basic, as `~/.pypirc`, `TWINE_*` and `auth.json`
-/// give them, or a bearer token, as `.npmrc`'s `_authToken` does.
+/// give them, a bearer token, as `.npmrc`'s `_authToken` does, or a
+/// token that is the whole `Authorization` header, as cargo sends it.
 #[derive(Debug, Clone)]
 pub(crate) enum Auth {
     Basic { username: String, password: Secret },
     Bearer(Secret),
+    Token(Secret),
 }
 
 /// One configured registry.

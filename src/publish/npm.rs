@@ -117,8 +117,43 @@ fn packument(item: &Item, registry: &str) -> Result<Vec<u8>, PublishError> {
     Ok(serde_json::to_vec(&doc).expect("JSON serialises"))
 }
 
-impl Client for Npm<'_> {
-    fn listing(&self, name: &str, version: &str) -> Result<Vec<RemoteFile>, PublishError> {
+/// One version of a packument, as far as a download reads it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(super) struct VersionDoc {
+    #[serde(default)]
+    pub dist: Dist,
+    /// The commit `npm publish` ran at, when it ran in a git checkout.
+    #[serde(rename = "gitHead")]
+    pub git_head: Option<String>,
+}
+
+/// A version's `dist`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub(super) struct Dist {
+    pub tarball: Option<String>,
+    pub integrity: Option<String>,
+    pub shasum: Option<String>,
+}
+
+impl Dist {
+    /// The digest as [`RemoteFile::digest`] spells it.
+    pub(super) fn digest(&self) -> String {
+        match (&self.integrity, &self.shasum) {
+            (Some(i), _) => i.clone(),
+            (_, Some(s)) => format!("sha1:{s}"),
+            _ => "(no digest)".into(),
+        }
+    }
+}
+
+impl Npm<'_> {
+    /// `version` of `name` in the registry's packument (`None`: no such
+    /// package or version).
+    pub(super) fn version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<VersionDoc>, PublishError> {
         let url = self.url(name);
         let r = self.http.request(
             Request {
@@ -128,7 +163,7 @@ impl Client for Npm<'_> {
             self.registry.auth.as_ref(),
         )?;
         match r.status {
-            404 => return Ok(Vec::new()),
+            404 => return Ok(None),
             200 => {}
             s => return Err(self.http.refused(&url, s)),
         }
@@ -136,21 +171,36 @@ impl Client for Npm<'_> {
             file: url.clone(),
             reason: format!("the packument is not JSON: {e}"),
         })?;
-        let Some(dist) = doc.pointer(&format!(
-            "/versions/{}/dist",
+        let Some(v) = doc.pointer(&format!(
+            "/versions/{}",
             version.replace('~', "~0").replace('/', "~1")
         )) else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let digest = match (dist.get("integrity"), dist.get("shasum")) {
-            (Some(Value::String(i)), _) => i.clone(),
-            (_, Some(Value::String(s))) => format!("sha1:{s}"),
-            _ => "(no digest)".into(),
-        };
-        Ok(vec![RemoteFile {
-            file: version.to_string(),
-            digest,
-        }])
+        serde_json::from_value(v.clone())
+            .map(Some)
+            .map_err(|e| PublishError::Artifact {
+                file: url.clone(),
+                reason: format!("version {version} of the packument: {e}"),
+            })
+    }
+
+    /// The registry's HTTP client, its URL and credentials (for downloads).
+    pub(super) fn http(&self) -> (&Http, &str, Option<&super::model::Auth>) {
+        (&self.http, &self.registry.url, self.registry.auth.as_ref())
+    }
+}
+
+impl Client for Npm<'_> {
+    fn listing(&self, name: &str, version: &str) -> Result<Vec<RemoteFile>, PublishError> {
+        Ok(self
+            .version(name, version)?
+            .map(|v| RemoteFile {
+                file: version.to_string(),
+                digest: v.dist.digest(),
+            })
+            .into_iter()
+            .collect())
     }
 
     fn upload(&self, item: &Item) -> Result<Uploaded, PublishError> {

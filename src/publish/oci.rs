@@ -17,7 +17,7 @@ use super::http::{Http, Method, Request, Response};
 use super::model::{Client, Item, Registry, RemoteFile, Uploaded};
 
 /// Every manifest media type a tag may name.
-const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+pub(super) const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// The client of one OCI registry.
 #[derive(Debug)]
@@ -30,22 +30,22 @@ pub(super) struct Oci<'a> {
 
 /// A descriptor, as manifests and indexes list them.
 #[derive(Debug, Clone, Deserialize)]
-struct Descriptor {
+pub(super) struct Descriptor {
     #[serde(rename = "mediaType")]
-    media_type: String,
-    digest: String,
+    pub media_type: String,
+    pub digest: String,
 }
 
 /// The parts of a manifest or index a push walks.
 #[derive(Debug, Deserialize)]
-struct Document {
+pub(super) struct Document {
     #[serde(rename = "mediaType")]
-    media_type: Option<String>,
+    pub media_type: Option<String>,
     #[serde(default)]
-    manifests: Vec<Descriptor>,
-    config: Option<Descriptor>,
+    pub manifests: Vec<Descriptor>,
+    pub config: Option<Descriptor>,
     #[serde(default)]
-    layers: Vec<Descriptor>,
+    pub layers: Vec<Descriptor>,
 }
 
 /// What a push sends: blobs, then manifests (children first).
@@ -148,6 +148,30 @@ impl<'a> Oci<'a> {
         };
         match self.send(req)?.status {
             201 | 200 | 204 => Ok(()),
+            s => Err(self.http.refused(&url, s)),
+        }
+    }
+}
+
+/// The read side a download uses.
+impl Oci<'_> {
+    /// `GET` a manifest (`what` = `manifests/<ref>`) or blob
+    /// (`blobs/<digest>`) of `repo`; `None` if the registry has none.
+    pub(super) fn get(&self, repo: &str, what: &str) -> Result<Option<Vec<u8>>, PublishError> {
+        let url = self.v2(repo, what);
+        let mut r = self.send(Request {
+            accept: Some(ACCEPT),
+            ..Request::get(&url)
+        })?;
+        // A blob store elsewhere (a CDN) is followed once, without the
+        // registry's credentials.
+        if let (301 | 302 | 303 | 307 | 308, Some(location)) = (r.status, &r.location) {
+            let to = self.absolute(location);
+            r = self.http.request(Request::get(&to), None)?;
+        }
+        match r.status {
+            404 => Ok(None),
+            200 => Ok(Some(r.body)),
             s => Err(self.http.refused(&url, s)),
         }
     }

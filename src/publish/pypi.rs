@@ -231,8 +231,19 @@ fn multipart(boundary: &str, fields: &[(String, String)], file: &str, content: &
     b
 }
 
-impl Client for Pypi<'_> {
-    fn listing(&self, package: &str, version: &str) -> Result<Vec<RemoteFile>, PublishError> {
+/// A file of a version as the simple index links it.
+#[derive(Debug, Clone)]
+pub(super) struct Link {
+    pub file: String,
+    /// Where it is served (resolved against the index page).
+    pub url: String,
+    /// The `#sha256=` fragment, lower case (`None`: the index gives none).
+    pub sha256: Option<String>,
+}
+
+impl Pypi<'_> {
+    /// The files the simple index links for `version` of `package`.
+    pub(super) fn links(&self, package: &str, version: &str) -> Result<Vec<Link>, PublishError> {
         let url = format!("{}{}/", self.registry.index, normalise(package));
         let r = self
             .http
@@ -248,14 +259,39 @@ impl Client for Pypi<'_> {
             if file_version(&file) != Some(version) {
                 continue;
             }
-            let digest = match href.split_once("#sha256=") {
-                Some((_, d)) => d.to_ascii_lowercase(),
-                None => {
-                    let link = join(&url, href.split('#').next().unwrap_or_default());
-                    self.fetch_digest(&link)?
-                }
+            let (link, fragment) = match href.split_once('#') {
+                Some((l, f)) => (l, Some(f)),
+                None => (href.as_str(), None),
             };
-            out.push(RemoteFile { file, digest });
+            out.push(Link {
+                file,
+                url: join(&url, link),
+                sha256: fragment
+                    .and_then(|f| f.strip_prefix("sha256="))
+                    .map(str::to_ascii_lowercase),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The registry's HTTP client and credentials (for downloads).
+    pub(super) fn http(&self) -> (&Http, Option<&super::model::Auth>) {
+        (&self.http, self.registry.auth.as_ref())
+    }
+}
+
+impl Client for Pypi<'_> {
+    fn listing(&self, package: &str, version: &str) -> Result<Vec<RemoteFile>, PublishError> {
+        let mut out = Vec::new();
+        for l in self.links(package, version)? {
+            let digest = match l.sha256 {
+                Some(d) => d,
+                None => self.fetch_digest(&l.url)?,
+            };
+            out.push(RemoteFile {
+                file: l.file,
+                digest,
+            });
         }
         Ok(out)
     }

@@ -80,6 +80,13 @@ fn item(
             };
             (f.npm_name, f.npm_version, vec![f.dist_tag], f.integrity)
         }
+        Kind::Cargo => {
+            let Some(f) = a.facts.crate_.clone().filter(|_| !a.directory) else {
+                return Ok(None);
+            };
+            // The index lists a `.crate` by its SHA-256.
+            (f.crate_name, f.crate_version, Vec::new(), a.sha256.clone())
+        }
         Kind::Oci => {
             let Some(f) = a.facts.image.clone().filter(|_| a.directory) else {
                 return Ok(None);
@@ -98,7 +105,7 @@ fn item(
     };
     let remote = match kind {
         Kind::Pypi => a.file.clone(),
-        Kind::Oci | Kind::Npm => version.clone(),
+        Kind::Oci | Kind::Npm | Kind::Cargo => version.clone(),
     };
     Ok(Some(Item {
         recipe: recipe.to_string(),

@@ -42,6 +42,11 @@ pub struct OciSection {
     /// (default: the base image's platform, else `linux/amd64`).
     #[serde(default)]
     pub platforms: Vec<String>,
+    /// An image index over per-platform images other recipes build: one
+    /// input mount per `platforms` entry, in the same order, each an `oci`
+    /// recipe of that one platform (built on a machine of its system).
+    /// No `base` or `layers` beside it.
+    pub index: Option<Vec<String>>,
     #[serde(default)]
     pub compression: LayerCompression,
     /// Appended to every tag after `-` (templated with the matrix keys).

@@ -102,6 +102,10 @@ pub struct RecipeFile {
     pub source_date_epoch: Option<i64>,
     /// Matrix axes: each combination of values is its own derivation.
     pub matrix: BTreeMap<String, Vec<String>>,
+    /// The system the recipe is built for (`aarch64-linux`; templated with
+    /// the matrix keys). Unset: a matrix key named `system`, a one-platform
+    /// image's platform, else the host's (`engine::plan`).
+    pub system: Option<String>,
     /// Extra files mapped into archives: `from` (a path below `source`, or
     /// `inputs/<mount>/…`) → `to` (a path inside the archive, below `prefix`).
     pub map: Vec<MapEntry>,
@@ -164,6 +168,7 @@ pub(crate) struct WrittenRecipe {
     pub source_date_epoch: Option<i64>,
     #[serde(default)]
     pub matrix: BTreeMap<String, Vec<String>>,
+    pub system: Option<String>,
     #[serde(default)]
     pub map: Vec<MapEntry>,
     pub command: Option<CommandSection>,
@@ -207,6 +212,7 @@ impl From<RecipeFile> for WrittenRecipe {
             output: r.output,
             source_date_epoch: r.source_date_epoch,
             matrix: r.matrix,
+            system: r.system,
             map: r.map,
             command: None,
             crate_: None,
@@ -409,15 +415,19 @@ pub struct NpmSection {}
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PythonBackend {
-    /// kiln's own writers, from static `[project]` metadata.
-    #[default]
-    Native,
-    /// The project's PEP 517 backend, run in the sandbox, then normalised.
-    Pep517,
     /// The native builder where it writes what the project's backend
     /// writes for its configuration, the backend otherwise
     /// (`surface::python::choice`).
+    #[default]
     Auto,
+    /// The native builder writing exactly as the project's backend does;
+    /// a configuration it does not cover is refused.
+    Native,
+    /// kiln's own PEP 621 writers, from static `[project]` metadata,
+    /// whatever backend the project names.
+    Kiln,
+    /// The project's PEP 517 backend, run in the sandbox, then normalised.
+    Pep517,
 }
 
 /// `[sdist]`: the file set is the recipe's selection (native), or what the
@@ -425,7 +435,8 @@ pub enum PythonBackend {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SdistSection {
-    /// `native` (default) or `pep517`. Unset keys stay out of derivations.
+    /// `auto` (default), `native`, `kiln` or `pep517`
+    /// (`surface::python::choice`). Unset keys stay out of derivations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<PythonBackend>,
     /// Backend mode: the interpreter's tool name (default `python3`).
@@ -459,7 +470,7 @@ pub struct WheelSection {
     /// below `source` or `inputs/<mount>/…`.
     #[serde(default)]
     pub scripts: BTreeMap<String, String>,
-    /// `native` (default) or `pep517`, as in [`SdistSection`].
+    /// As in [`SdistSection`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<PythonBackend>,
     /// Backend mode: the interpreter's tool name (default `python3`).

@@ -223,6 +223,7 @@ fn typed(file: &Path, w: WrittenRecipe) -> Result<RecipeFile, RecipeError> {
         output: w.output,
         source_date_epoch: w.source_date_epoch,
         matrix: w.matrix,
+        system: w.system,
         map: w.map,
         surface,
         table_written,
@@ -299,7 +300,11 @@ fn check_native_limits(file: &Path, r: &RecipeFile) -> Result<(), RecipeError> {
         _ => return Ok(()),
     };
     // `auto` may run the backend.
-    if backend.unwrap_or_default() != PythonBackend::Native || !limits.is_set() {
+    if !matches!(
+        backend.unwrap_or_default(),
+        PythonBackend::Native | PythonBackend::Kiln
+    ) || !limits.is_set()
+    {
         return Ok(());
     }
     let LimitKeys {

@@ -537,6 +537,48 @@ impl Repo {
     }
 }
 
+/// A shallow clone (`--depth 1`, default branch, no tags) of the remote
+/// repository `url` into the new directory `dest`, never prompting and
+/// never running an `ext::` transport. The user's own git configuration
+/// and SSH agent are used (`HOME`, `XDG_CONFIG_HOME`, `SSH_AUTH_SOCK`): a
+/// private remote is reached with the user's credential helpers and keys.
+/// On failure git's output is not kept (a URL in it may carry a login):
+/// the error is the exit status.
+pub(crate) fn clone_shallow(url: &str, dest: &Path) -> Result<(), GitError> {
+    let parent = dest.parent().unwrap_or(Path::new("/"));
+    let mut cmd = git_command(parent);
+    cmd.env_remove("GIT_CONFIG_GLOBAL");
+    for var in ["HOME", "XDG_CONFIG_HOME", "SSH_AUTH_SOCK"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+    let out = cmd
+        .args([
+            "-c",
+            "protocol.ext.allow=never",
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            "--no-tags",
+            "--",
+            url,
+        ])
+        .arg(dest)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(GitError::Spawn)?;
+    if !out.status.success() {
+        return Err(GitError::Failed {
+            dir: parent.to_path_buf(),
+            args: "clone --depth 1 <index>".into(),
+            stderr: out.status.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Paths under `dir` that git's index tracks, relative to `dir`
 /// (`/`-separated); empty when `dir` is in no git work tree. Read-only:
 /// `ls-files` reads the index and never rewrites it.

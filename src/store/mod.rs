@@ -12,6 +12,7 @@
 //! store/.kiln/locks/<drv>.lock          one builder per derivation at a time
 //! store/.kiln/locks/paths/<hash>.lock   one committer per store path at a time
 //! store/.kiln/logs/<drv>.log            build logs
+//! store/.kiln/times.json                recipe id -> milliseconds of its last build (written by `engine::jobs`, a scheduling hint)
 //! store/.kiln/tmp/                      staging on the same filesystem; rename is the commit point
 //! store/.kiln/quarantine/               outputs set aside because their bytes changed (gc removes them)
 //! store/.kiln/store.lock                shared by every open store, exclusive for gc and repair
@@ -458,6 +459,11 @@ impl Store {
 
     fn tmp(&self) -> PathBuf {
         self.kiln("tmp")
+    }
+
+    /// The store's area for temporary files (a verify's downloads).
+    pub(crate) fn temp_area(&self) -> PathBuf {
+        self.tmp()
     }
 
     /// Where the output `sp` lives: `store/<hash>-<name>`.

@@ -49,6 +49,9 @@ pub struct Job<'a> {
     pub versions: &'a crate::derive::Versions,
     /// A Python backend's environment from a declared directory of wheels.
     pub backend_env: Option<&'a super::python::backend::Environment>,
+    /// A Python recipe: the builder the plan chose (`engine::plan::Node`),
+    /// which the build runs; `None` for other surfaces.
+    pub python: Option<&'a super::python::choice::Choice>,
     /// The store, where tool environments are kept (`None`: built in the
     /// workspace, not kept).
     pub store: Option<&'a crate::store::Store>,

@@ -146,9 +146,18 @@ mod tests {
 
     #[test]
     fn a_python_backend_changes_what_the_surface_runs_and_reads() {
-        let native = recipe("surface = \"wheel\"");
-        assert_eq!(of(&native).runs(), Runs::Native);
-        assert_eq!(source_access(&native), SourceAccess::View);
+        for native in ["native", "kiln"] {
+            let native = recipe(&format!(
+                "surface = \"wheel\"\n[wheel]\nbackend = \"{native}\""
+            ));
+            assert_eq!(of(&native).runs(), Runs::Native);
+            assert_eq!(source_access(&native), SourceAccess::View);
+        }
+        // `auto`, the default, may run the backend: the plan decides, and
+        // makes the workspace full when it does.
+        let auto = recipe("surface = \"wheel\"");
+        assert_eq!(of(&auto).runs(), Runs::Backend);
+        assert_eq!(source_access(&auto), SourceAccess::View);
         let backend = recipe("surface = \"sdist\"\n[sdist]\nbackend = \"pep517\"");
         assert_eq!(of(&backend).runs(), Runs::Backend);
         assert_eq!(source_access(&backend), SourceAccess::Workspace);

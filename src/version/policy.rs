@@ -172,6 +172,9 @@ struct Raw {
     /// `[cache]` (trusted binary-cache keys) belongs to `crate::cache::trust`.
     #[serde(rename = "cache")]
     _cache: Option<serde::de::IgnoredAny>,
+    /// `[ci]` (the generated release workflows) belongs to `crate::ci`.
+    #[serde(rename = "ci")]
+    _ci: Option<serde::de::IgnoredAny>,
     /// `[publish]` (each recipe's registries) belongs to `crate::publish`.
     #[serde(rename = "publish")]
     _publish: Option<serde::de::IgnoredAny>,

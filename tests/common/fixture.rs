@@ -131,10 +131,10 @@ pub fn tree_digest(root: &Path) -> String {
 pub fn python_recipes(root: &Path) {
     super::write(
         &root.join("recipes/mini-sdist.toml"),
-        "surface = \"sdist\"\nsource = \"python\"\n",
+        "surface = \"sdist\"\nsource = \"python\"\n[sdist]\nbackend = \"kiln\"\n",
     );
     super::write(
         &root.join("recipes/mini-wheel.toml"),
-        "surface = \"wheel\"\nsource = \"python\"\n",
+        "surface = \"wheel\"\nsource = \"python\"\n[wheel]\nbackend = \"kiln\"\n",
     );
 }

@@ -10,7 +10,18 @@
 //! left is named in [`KNOWN`] with its reason, and an unnamed one fails.
 //!
 //! Downloads are cached (`target/tmp/pypi-cache`, verified against PyPI's
-//! sha256) and reruns are offline; under `CI` a failed fetch fails.
+//! sha256; backends the interpreter lacks, [`WITH_WHEELS`], as wheels
+//! `pip download` fetched into `pypi-cache/backend-wheels/`) and reruns are
+//! offline; under `CI` a failed fetch fails.
+//!
+//! Not in the corpus, and why:
+//! - maturin: a published sdist carries its crate but not the crates it
+//!   depends on, and the corpus runs offline without a crates.io mirror
+//!   (kiln builds maturin projects offline from a declared `cargo-registry`:
+//!   `tests/ecosystems/python_backend.rs`);
+//! - setuptools with a C extension: the published wheels are platform
+//!   wheels another compiler built (cibuildwheel's images), so no column
+//!   but `built` could match them, and the fetch takes pure wheels only.
 
 use crate::common;
 
@@ -49,8 +60,31 @@ const PROJECTS: &[(&str, &str, &str, &str, &str)] = &[
     ("six", "1.16.0", "1.16.0", "setuptools (setup.py)", "backend"),
     ("certifi", "2024.8.30", "2024.8.30", "setuptools (setup.py)", "backend"),
     ("pytz", "2024.2", "2024.2.0", "setuptools (setup.py)", "backend"),
+    ("zipp", "3.21.0", "3.21.0", "setuptools (pyproject.toml) + setuptools-scm", "backend"),
+    ("importlib_metadata", "8.5.0", "8.5.0", "setuptools (pyproject.toml) + setuptools-scm", "backend"),
+    ("websocket-client", "1.8.0", "1.8.0", "setuptools (setup.py, no [build-system])", "backend"),
     ("poetry-core", "2.1.2", "2.1.2", "poetry-core", "backend"),
     ("tomlkit", "0.13.2", "0.13.2", "poetry-core", "backend"),
+];
+
+/// A row of [`WITH_WHEELS`]: a row of [`PROJECTS`] and the backend's wheels.
+type WheelsRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+/// Projects whose backend the interpreter lacks: as [`PROJECTS`], and the
+/// backend's wheels, pinned (downloaded from PyPI into the cache).
+#[rustfmt::skip]
+const WITH_WHEELS: &[WheelsRow] = &[
+    ("findpython", "0.9.0", "0.9.0", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
+    ("dep-logic", "0.7.2", "0.7.2", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
+    ("fastapi-cli", "0.0.34", "0.0.34", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
+    ("uv-secure", "0.17.2", "0.17.2", "uv_build", "backend", &["uv_build==0.10.12"]),
 ];
 
 /// flit_core projects whose published wheel an older flit_core made.
@@ -83,6 +117,8 @@ const KNOWN: &[(&[&str], &str, &str)] = &[
     (&["colorama"], "fields", "hatchling 1.33 writes Metadata-Version 2.4 and the SPDX `license` as License-Expression"),
     (&["sniffio", "pytz"], "fields", "setuptools 65.5 ends the description with one more newline than the release's setuptools"),
     (&["six"], "fields", "setuptools 65.5 ends the description with one more newline and lists License-File, which the release's setuptools did not"),
+    (&["importlib_metadata"], "fields", "setuptools 65.5 writes `Name: importlib-metadata` (its safe_name turns `_` into `-`); the release's setuptools kept the declared `importlib_metadata`"),
+    (&["websocket-client"], "files", "setuptools 65.5 does not ship `py.typed` unless package_data names it; the release's setuptools (69 and later) includes type information by default"),
     (&["tomlkit"], "files", "poetry-core 2.5 puts LICENSE in .dist-info/licenses/ (PEP 639)"),
     (&["tomlkit"], "fields", "poetry-core 2.5 writes Metadata-Version 2.4 with License-File, classifiers for Python 3.13-3.15 and a Homepage URL the release's poetry-core did not"),
 ];
@@ -159,11 +195,16 @@ fn kiln_row(
     store: &Path,
     semver: &str,
     published: &str,
+    wheels: Option<&Path>,
 ) -> (String, Row, Notes, Option<PathBuf>) {
     let at = |args: &[&str]| {
         let mut c = kiln();
         c.arg("-C").arg(root).arg("--store").arg(store).args(args);
         c.env_remove("SOURCE_DATE_EPOCH");
+        match wheels {
+            Some(dir) => c.env("KILN_PYTHON_WHEELS", dir),
+            None => c.env_remove("KILN_PYTHON_WHEELS"),
+        };
         c
     };
     let plan = run(&mut at(&["plan", "--json", "--version", semver]));
@@ -186,9 +227,23 @@ fn kiln_row(
     (choice, row, notes, wheel)
 }
 
-/// `python -m build --no-isolation --wheel` on a copy of the sdist.
-fn frontend_row(sdist_tree: &Path, out: &Path, published: &str) -> (Row, Notes, Option<PathBuf>) {
-    let built = run(cmd("python3")
+/// `python -m build --no-isolation --wheel` on a copy of the sdist, with
+/// `python` (the interpreter, or a venv holding the backend's wheels).
+fn frontend_row(
+    python: &Path,
+    sdist_tree: &Path,
+    out: &Path,
+    published: &str,
+) -> (Row, Notes, Option<PathBuf>) {
+    // The venv's bin/ on PATH, as an isolated build environment has it
+    // (uv_build runs the `uv-build` binary its wheel installs there).
+    let bin = python.parent().filter(|d| !d.as_os_str().is_empty());
+    let path = std::env::join_paths(bin.map(Path::to_path_buf).into_iter().chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let built = run(cmd(python.to_str().unwrap())
+        .env("PATH", path)
         .args(["-m", "build", "--no-isolation", "--wheel", "-o"])
         .arg(out)
         .arg(sdist_tree)
@@ -254,22 +309,154 @@ struct Report {
     same: usize,
 }
 
+/// A project of the corpus: name, published version, the SemVer release
+/// kiln builds, the backend, auto's choice for the wheel (the snapshot),
+/// and the backend's wheels from PyPI when the interpreter lacks them.
+struct Project<'a> {
+    name: &'a str,
+    version: &'a str,
+    semver: &'a str,
+    backend: &'a str,
+    expected: &'a str,
+    wheels: &'a [&'a str],
+}
+
 #[test]
 fn auto_rebuilds_of_published_sdists_match_the_front_end_or_better() {
+    let projects: Vec<Project<'_>> = PROJECTS
+        .iter()
+        .map(|&(name, version, semver, backend, expected)| Project {
+            name,
+            version,
+            semver,
+            backend,
+            expected,
+            wheels: &[],
+        })
+        .collect();
+    corpus(&projects);
+}
+
+/// The projects whose backend the interpreter lacks, each with its
+/// backend's wheels (`pip download` into the cache): the front end runs in
+/// a venv they are installed into, kiln reads them as the declared
+/// directory of wheels (`host-inputs = ["python-wheels"]`).
+#[test]
+fn auto_rebuilds_with_backends_from_pypi_wheels_match_the_front_end_or_better() {
+    let projects: Vec<Project<'_>> = WITH_WHEELS
+        .iter()
+        .map(
+            |&(name, version, semver, backend, expected, wheels)| Project {
+                name,
+                version,
+                semver,
+                backend,
+                expected,
+                wheels,
+            },
+        )
+        .collect();
+    corpus(&projects);
+}
+
+/// The wheels of `requirements` (exact pins), from the cache or PyPI
+/// (`pip download`), in one directory per set; `None` (a printed skip)
+/// when that fails outside CI.
+fn backend_wheels(requirements: &[&str]) -> Option<PathBuf> {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pypi-cache/backend-wheels");
+    let dir = cache.join(requirements.join("+").replace(['=', '<', '>', ' '], "_"));
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Some(dir);
+    }
+    let out = run(cmd("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+        ])
+        .arg(&dir)
+        .args(requirements));
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        if std::env::var_os("CI").is_some() {
+            panic!("pip download {requirements:?} failed: {err}");
+        }
+        eprintln!("SKIP: pip download {requirements:?} failed and nothing cached: {err}");
+        return None;
+    }
+    write(&done, "");
+    Some(dir)
+}
+
+/// A venv over the interpreter's site-packages with `wheels` installed
+/// (offline): the front end's environment for a backend it lacks.
+fn frontend_venv(dir: &Path, wheels: &Path) -> PathBuf {
+    common::run_ok(
+        cmd("python3")
+            .args(["-m", "venv", "--system-site-packages"])
+            .arg(dir),
+    );
+    let files: Vec<PathBuf> = std::fs::read_dir(wheels)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    common::run_ok(
+        cmd(dir.join("bin/pip").to_str().unwrap())
+            .args([
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--disable-pip-version-check",
+            ])
+            .args(&files),
+    );
+    dir.join("bin/python")
+}
+
+fn corpus(projects: &[Project<'_>]) {
     if !require_tool("python3") || !require_tool("bwrap") || !require_tool("tar") {
         return;
     }
-    let Some(paths) = fetch_projects(PROJECTS.iter().map(|p| (p.0, p.1))) else {
+    let Some(paths) = fetch_projects(projects.iter().map(|p| (p.name, p.version))) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
     let mut rep = Report::default();
+    let mut venvs: std::collections::BTreeMap<PathBuf, PathBuf> = Default::default();
     rep.table.push(format!(
         "| project | backend | auto | kiln: {} | front end: {} | kiln = front end |",
         COLUMNS.join(" / "),
         COLUMNS.join(" / ")
     ));
-    for (name, version, semver, backend, expected) in PROJECTS {
+    for p in projects {
+        let Project {
+            name,
+            version,
+            semver,
+            backend,
+            expected,
+            wheels,
+        } = p;
+        let (wheel_dir, python) = if wheels.is_empty() {
+            (None, PathBuf::from("python3"))
+        } else {
+            let Some(dir) = backend_wheels(wheels) else {
+                return;
+            };
+            // One venv per set of backend wheels.
+            let python = venvs
+                .entry(dir.clone())
+                .or_insert_with(|| frontend_venv(&tmp.path().join(format!("{name}.venv")), &dir))
+                .clone();
+            (Some(dir), python)
+        };
         let published = paths[name]["wheel"].as_str().unwrap();
         let root = tmp.path().join(name);
         unpack_sdist(
@@ -278,16 +465,31 @@ fn auto_rebuilds_of_published_sdists_match_the_front_end_or_better() {
         );
         let fe_tree = tmp.path().join(format!("{name}.fe"));
         copy_dir(&root.join("py"), &fe_tree, false);
+        let host = if wheel_dir.is_some() {
+            "host-inputs = [\"python-wheels\"]\n"
+        } else {
+            ""
+        };
         write(
             &root.join("recipes/w.toml"),
-            "surface = \"wheel\"\nsource = \"py\"\nexclude = [\"tests/**\"]\n[wheel]\nbackend = \"auto\"\n",
+            format!("surface = \"wheel\"\nsource = \"py\"\nexclude = [\"tests/**\"]\n[wheel]\nbackend = \"auto\"\n{host}"),
         );
         git(&root, &["init", "-q"]);
         git(&root, &["add", "-A", "-f"]);
         git(&root, &["commit", "-q", "-m", "sdist"]);
-        let (choice, k, knotes, kw) = kiln_row(&root, &tmp.path().join("store"), semver, published);
-        let (f, fnotes, fw) =
-            frontend_row(&fe_tree, &tmp.path().join(format!("{name}.out")), published);
+        let (choice, k, knotes, kw) = kiln_row(
+            &root,
+            &tmp.path().join("store"),
+            semver,
+            published,
+            wheel_dir.as_deref(),
+        );
+        let (f, fnotes, fw) = frontend_row(
+            &python,
+            &fe_tree,
+            &tmp.path().join(format!("{name}.out")),
+            published,
+        );
         if choice != *expected {
             rep.failures.push(format!(
                 "{name}: auto chose {choice}, the snapshot says {expected}"
@@ -328,7 +530,7 @@ fn auto_rebuilds_of_published_sdists_match_the_front_end_or_better() {
     } = rep;
     table.push(format!(
         "| total ({}) | | | {} | {} | {same} |",
-        PROJECTS.len(),
+        projects.len(),
         totals.0.map(|n| n.to_string()).join(" / "),
         totals.1.map(|n| n.to_string()).join(" / ")
     ));

@@ -1,5 +1,6 @@
 //! Rebuild real PyPI projects from their published sdists — with kiln's
-//! native builder, and with each project's own PEP 517 backend
+//! native builder (`backend = "native"` for flit_core's wheels, kiln's own
+//! writer, `backend = "kiln"`, for the rest), and with each project's own PEP 517 backend
 //! (`backend = "pep517"`, the backends preinstalled for offline use) — and
 //! compare the wheels with the published ones (file set, contents outside
 //! `.dist-info`, metadata fields via `packaging.metadata`).
@@ -114,11 +115,15 @@ fn rebuild(backend: bool) -> Option<(Vec<String>, Vec<String>)> {
         // Top-level tests/ hold vendored pyproject.toml fixtures (poetry-core).
         let common = "source = \"py\"\nexclude = [\"tests/**\"]\n";
         for (recipe, surface) in [("w", "wheel"), ("s", "sdist")] {
-            let table = if backend {
-                format!("[{surface}]\nbackend = \"pep517\"\n")
-            } else {
-                String::new()
+            // Natively: flit_core's projects as flit_core (`native`; its
+            // sdists, which kiln does not write as flit_core, with kiln's
+            // own writer), every other with kiln's own PEP 621 writer.
+            let mode = match (backend, *published_by, surface) {
+                (true, _, _) => "pep517",
+                (false, "flit-core", "wheel") => "native",
+                (false, _, _) => "kiln",
             };
+            let table = format!("[{surface}]\nbackend = \"{mode}\"\n");
             write(
                 &root.join(format!("recipes/{recipe}.toml")),
                 format!("surface = \"{surface}\"\n{common}{table}"),

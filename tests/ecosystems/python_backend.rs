@@ -453,7 +453,10 @@ fn backend_that_fails_or_is_missing_exits_2_naming_it_and_registers_nothing() {
     );
     // A project the native builder cannot build says how to use its backend.
     let poetry = project_at("poetry", &tmp.path().join("poetry"), false);
-    write(&poetry.join("recipes/wheel.toml"), "surface = \"wheel\"\n");
+    write(
+        &poetry.join("recipes/wheel.toml"),
+        "surface = \"wheel\"\n[wheel]\nbackend = \"native\"\n",
+    );
     git(&poetry, &["commit", "-q", "-am", "native"]);
     let o = run(&mut kiln_build(&poetry, &store, "022", "UTC", &["wheel"]));
     let err = String::from_utf8_lossy(&o.stderr);

@@ -25,8 +25,11 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python")
 }
 
-const SDIST: &str = "surface = \"sdist\"\nsource = \"python\"\n";
-const WHEEL: &str = "surface = \"wheel\"\nsource = \"python\"\n";
+const SDIST: &str = "surface = \"sdist\"\nsource = \"python\"\n[sdist]\nbackend = \"kiln\"\n";
+const WHEEL: &str = "surface = \"wheel\"\nsource = \"python\"\n[wheel]\nbackend = \"kiln\"\n";
+/// A wheel recipe with the default `backend = "auto"`: kiln's own writer
+/// builds it where it sets a native builder key.
+const WHEEL_AUTO: &str = "surface = \"wheel\"\nsource = \"python\"\n";
 
 /// The monorepo with sdist and wheel recipes for its Python package.
 fn mono_with_python(dir: &Path, reverse: bool) -> PathBuf {
@@ -183,11 +186,11 @@ fn native_builder_matches_uv_build_and_hatchling() {
     copy_dir(&fixtures().join("rich"), &root.join("py"), false);
     write(
         &root.join("recipes/s.toml"),
-        "surface = \"sdist\"\nsource = \"py\"\n",
+        "surface = \"sdist\"\nsource = \"py\"\n[sdist]\nbackend = \"kiln\"\n",
     );
     write(
         &root.join("recipes/w.toml"),
-        "surface = \"wheel\"\nsource = \"py\"\n",
+        "surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"kiln\"\n",
     );
     git(&root, &["init", "-q"]);
     git(&root, &["add", "-A"]);
@@ -425,7 +428,7 @@ fn bad_python_input_exits_2_naming_the_field_and_registers_nothing() {
     edit(pp.clone(), "restore");
     write(
         &root.join("recipes/mini-wheel.toml"),
-        format!("{WHEEL}[wheel]\ntag = \"py3-none-Linux x86_64\"\n"),
+        format!("{WHEEL_AUTO}[wheel]\ntag = \"py3-none-Linux x86_64\"\n"),
     );
     git(&root, &["commit", "-q", "-am", "bad tag"]);
     check(
@@ -434,7 +437,7 @@ fn bad_python_input_exits_2_naming_the_field_and_registers_nothing() {
     );
     write(
         &root.join("recipes/mini-wheel.toml"),
-        format!("{WHEEL}[wheel]\npackages = [\"src/nothing\"]\n"),
+        format!("{WHEEL_AUTO}[wheel]\npackages = [\"src/nothing\"]\n"),
     );
     git(&root, &["commit", "-q", "-am", "bad package"]);
     check("mini-wheel", &["wheel.packages[0]", "src/nothing"]);
@@ -442,6 +445,53 @@ fn bad_python_input_exits_2_naming_the_field_and_registers_nothing() {
         tree_digest(&realisations),
         before,
         "something was registered"
+    );
+}
+
+/// `backend = "native"` on a project whose backend kiln does not write
+/// exactly (here uv_build) is refused while planning, exit 2, naming
+/// `pyproject.toml`, the key, the backend and why, and the settings that
+/// would build it; nothing is written.
+#[test]
+fn native_refuses_a_backend_it_does_not_write_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    copy_dir(&fixtures().join("rich"), &root.join("py"), false);
+    write(
+        &root.join("recipes/w.toml"),
+        "surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"native\"\n",
+    );
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "rich"]);
+    let store = tmp.path().join("store");
+    for args in [
+        &["build", "--version", "1.2.0", "w"][..],
+        &["plan", "--version", "1.2.0", "w"][..],
+    ] {
+        let o = run(&mut kiln_in(&root, &store, args));
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for needle in [
+            "py/pyproject.toml",
+            "build-system.build-backend",
+            "uv_build",
+            "kiln has no exact writer for build backend `uv_build`",
+            "recipes/w.toml",
+            "backend = \"auto\"",
+            "backend = \"pep517\"",
+        ] {
+            assert!(err.contains(needle), "{args:?}: no {needle:?} in {err}");
+        }
+    }
+    assert!(!root.join("dist").exists());
+    assert!(
+        !store.join(".kiln/realisations").exists() || {
+            std::fs::read_dir(store.join(".kiln/realisations"))
+                .unwrap()
+                .next()
+                .is_none()
+        }
     );
 }
 
@@ -455,7 +505,7 @@ fn platform_wheel_ships_a_binary_from_an_input_as_a_script() {
     write(
         &root.join("recipes/mini-wheel.toml"),
         format!(
-            "{WHEEL}inputs = {{ bin = \"mini-cli-bin\" }}\n[wheel]\ntag = \"py3-none-linux_x86_64\"\nscripts = {{ mini = \"inputs/bin/target/release/mini\" }}\n"
+            "{WHEEL_AUTO}inputs = {{ bin = \"mini-cli-bin\" }}\n[wheel]\ntag = \"py3-none-linux_x86_64\"\nscripts = {{ mini = \"inputs/bin/target/release/mini\" }}\n"
         ),
     );
     git(&root, &["add", "-A"]);

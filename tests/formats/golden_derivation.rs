@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kiln::derive::{InputRef, Isolation, SourceDateEpoch, Versions};
+use kiln::derive::{InputRef, Isolation, SourceDateEpoch, System, Versions};
 use kiln::engine::plan::assemble;
 use kiln::recipe::Recipes;
 use kiln::sandbox::{SandboxMode, Tool, ToolLib, ToolVenv};
@@ -34,7 +34,7 @@ const TOOL_RECIPE: &str =
     "surface = \"command\"\n\n[command]\nargv = [\"true\"]\noutputs = [\"out\"]\n";
 
 /// blake3 of `tests/golden/derivation.json`.
-const GOLDEN_HASH: &str = "5c65894569640da29f1698112e41020d89e20ad5823f36bdd3cee8c604ea4697";
+const GOLDEN_HASH: &str = "44a6e7bcc359a2c3dbc69324d73aa2fa1dd5e67dbc3e3dfa57f0d578d5d84613";
 
 fn golden_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/derivation.json")
@@ -138,6 +138,7 @@ fn derivation_bytes() -> Vec<u8> {
         &[],
         Isolation::Process(SandboxMode::Bubblewrap),
         None,
+        System::parse("x86_64-linux").unwrap(),
     );
     let bytes = drv.canonical_bytes();
     assert_eq!(drv.hash().as_str(), blake3::hash(&bytes).to_hex().as_str());

@@ -216,7 +216,7 @@ fn limit_keys_on_a_native_python_recipe_are_refused() {
         ("native.py", ""),
         (
             "recipes/wheel.toml",
-            "surface = \"wheel\"\n[wheel]\nmemory-mib = 512\n",
+            "surface = \"wheel\"\n[wheel]\nbackend = \"kiln\"\nmemory-mib = 512\n",
         ),
     ]);
     let o = p.build();

@@ -238,8 +238,14 @@ fn manifest_named_artifacts_that_collide_are_refused_before_anything_is_built() 
 
     let p = Project::with_files(
         &[
-            ("one", "surface = \"sdist\"\nsource = \"py\"\n"),
-            ("two", "surface = \"sdist\"\nsource = \"py\"\n"),
+            (
+                "one",
+                "surface = \"sdist\"\nsource = \"py\"\n[sdist]\nbackend = \"kiln\"\n",
+            ),
+            (
+                "two",
+                "surface = \"sdist\"\nsource = \"py\"\n[sdist]\nbackend = \"kiln\"\n",
+            ),
         ],
         &files,
     );

@@ -9,8 +9,15 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cargo_ktra;
+mod cargo_publish;
 mod mixed;
 mod npm;
 mod oci;
 mod pypi;
 mod support;
+mod verify_hostile;
+mod verify_mixed;
+mod verify_npm;
+mod verify_oci;
+mod verify_pypi;

@@ -32,7 +32,7 @@ fn one_publish_reaches_every_kind_of_registry_in_order() {
     let root = monorepo_at(&t.join("mono"), false);
     write(
         &root.join("recipes/mini-wheel.toml"),
-        "surface = \"wheel\"\nsource = \"python\"\n",
+        "surface = \"wheel\"\nsource = \"python\"\n[wheel]\nbackend = \"kiln\"\n",
     );
     write(
         &root.join("recipes/docs-image.toml"),

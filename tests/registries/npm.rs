@@ -43,7 +43,7 @@ pub fn add_user(server: &Server, name: &str) -> String {
 
 /// The monorepo with its npm recipe published to `local`, tagged as a
 /// release; `extra` changes the package (another tarball, same version).
-fn released_npm(dir: &Path, extra: Option<&str>) -> PathBuf {
+pub(super) fn released_npm(dir: &Path, extra: Option<&str>) -> PathBuf {
     let root = monorepo_at(dir, false);
     let policy = root.join("recipes/release.toml");
     let mut text = std::fs::read_to_string(&policy).unwrap();
@@ -58,7 +58,7 @@ fn released_npm(dir: &Path, extra: Option<&str>) -> PathBuf {
     root
 }
 
-fn npm_in(dir: &Path, home: &Path, args: &[&str]) -> std::process::Command {
+pub(super) fn npm_in(dir: &Path, home: &Path, args: &[&str]) -> std::process::Command {
     let mut c = cmd("npm");
     c.current_dir(dir)
         .args(args)

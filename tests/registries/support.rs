@@ -190,7 +190,7 @@ pub fn faulty_proxy(upstream: u16, fault: Fault) -> u16 {
 }
 
 /// Send one request to `upstream`; its whole answer.
-fn exchange(upstream: u16, request: &[u8]) -> Option<Vec<u8>> {
+pub fn exchange(upstream: u16, request: &[u8]) -> Option<Vec<u8>> {
     let mut up = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
     up.write_all(request).ok()?;
     let mut response = Vec::new();
@@ -200,7 +200,7 @@ fn exchange(upstream: u16, request: &[u8]) -> Option<Vec<u8>> {
 
 /// One whole HTTP request (headers and `Content-Length` body), with
 /// `Connection: close` so that each connection carries one exchange.
-fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
+pub fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 65536];
     let head_end = loop {

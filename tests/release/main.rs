@@ -9,6 +9,8 @@ mod common;
 #[path = "../oci_support/mod.rs"]
 mod oci_support;
 
+mod ci_workflow;
+mod many_machines;
 mod post_release;
 mod realrepo;
 mod release_shapes;

@@ -32,7 +32,7 @@ fn project(dir: &Path, policy_extra: &str) -> PathBuf {
     let root = monorepo_at(dir, false);
     write(
         &root.join("recipes/mini-wheel.toml"),
-        "surface = \"wheel\"\nsource = \"python\"\n",
+        "surface = \"wheel\"\nsource = \"python\"\n[wheel]\nbackend = \"kiln\"\n",
     );
     write(
         &root.join("python/src/mini_flow/cli.py"),
@@ -163,7 +163,7 @@ fn a_pattern_must_match_exactly_once() {
         let root = monorepo_at(&dir.join("mono"), false);
         write(
             &root.join("recipes/mini-wheel.toml"),
-            "surface = \"wheel\"\nsource = \"python\"\n",
+            "surface = \"wheel\"\nsource = \"python\"\n[wheel]\nbackend = \"kiln\"\n",
         );
         write(&root.join(VERSION_FILE), file_text);
         let policy = root.join("recipes/release.toml");

@@ -25,11 +25,13 @@
 
 pub(crate) mod base;
 pub(crate) mod blobs;
+mod built;
 pub(crate) mod compress;
 pub(crate) mod docker;
 pub(crate) mod entry;
 pub(crate) mod error;
 pub(crate) mod hazards;
+mod index;
 pub(crate) mod json;
 pub(crate) mod layer;
 mod origins;
@@ -49,6 +51,7 @@ use json::{
     canonical, Descriptor, History, ImageConfig, Index, Manifest, MediaType, Platform, RootFs,
 };
 
+use built::Built;
 pub(crate) use error::OciError;
 
 use super::kind::{Publication, SourceAccess, SurfaceKind};
@@ -63,6 +66,7 @@ pub(crate) fn check(
     version_tags: &[String],
     version: plan::Spelling<'_>,
 ) -> Result<(), OciError> {
+    index::check(r)?;
     plan::check(r, version_tags, version)
 }
 
@@ -162,16 +166,6 @@ fn names(r: &Recipe, section: &OciSection, version: &str) -> Vec<String> {
     out
 }
 
-struct Built {
-    descriptor: Descriptor,
-    config: Vec<u8>,
-    config_digest: Digest,
-    docker_layers: Vec<docker::DockerLayer>,
-    platform: Platform,
-    /// What the base layers hold that is worth a warning.
-    warnings: Vec<String>,
-}
-
 fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
     let r = job.recipe;
     let version_tags: Vec<String> = if job.versions.oci_tags.is_empty() {
@@ -201,10 +195,14 @@ fn build_image(job: &Job<'_>) -> Result<Output, OciError> {
     let blobs = Blobs::create(&layout).map_err(io(&layout))?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut built = Vec::new();
-    for pp in &plan.platforms {
-        built.push(build_platform(
-            &plan, pp, &blobs, sde as u64, &created, workers, job,
-        )?);
+    if let Some(mounts) = &plan.section.index {
+        built = index::join(job, mounts, &plan.section.platforms, &blobs)?;
+    } else {
+        for pp in &plan.platforms {
+            built.push(build_platform(
+                &plan, pp, &blobs, sde as u64, &created, workers, job,
+            )?);
+        }
     }
     let top = top_descriptor(&plan, &built, &blobs, &layout)?;
     let layout_files = write_layout_files(&plan, &top, &blobs, &layout)?;

@@ -567,22 +567,43 @@ fn committed_pyproject(
     (file, text)
 }
 
-/// Which builder a Python recipe runs ([`super::choice`]), decided from its
-/// committed `pyproject.toml`; `None` for other surfaces.
+/// Which builder a Python recipe runs ([`super::choice`]), decided once
+/// from its committed `pyproject.toml`; `None` for other surfaces. The
+/// build uses this choice (`Job::python`). `backend = "native"` on a
+/// configuration kiln does not write exactly is refused here, while
+/// planning, naming `pyproject.toml`, its backend and why.
 pub(crate) fn choice(
     recipe: &Recipe,
     snapshot: &crate::source::Snapshot,
     base: &str,
-) -> Option<super::choice::Choice> {
+) -> Result<Option<super::choice::Choice>, PythonError> {
     if !matches!(
         recipe.surface(),
         crate::recipe::Surface::Sdist | crate::recipe::Surface::Wheel
     ) {
-        return None;
+        return Ok(None);
     }
-    let (_, text) = committed_pyproject(snapshot, base);
+    let (file, text) = committed_pyproject(snapshot, base);
     let setting = settings(recipe).backend;
-    Some(super::choice::for_recipe(recipe, setting, text.as_deref()))
+    super::choice::for_recipe(recipe, setting, text.as_deref())
+        .map(Some)
+        .map_err(|e| not_covered(recipe, &file, e))
+}
+
+/// `backend = "native"` refused: the project's `build-system.build-backend`,
+/// why kiln does not write it exactly, and the settings that would build it.
+fn not_covered(recipe: &Recipe, file: &Path, e: super::choice::ChoiceError) -> PythonError {
+    let super::choice::ChoiceError::NotCovered { backend, why } = e;
+    PythonError::field(
+        file,
+        "build-system.build-backend",
+        backend,
+        format!(
+            "`backend = \"native\"` in [{}] of {} writes only what kiln writes exactly as the project's backend does, and here {why}; `backend = \"auto\"` or `backend = \"pep517\"` would build it with the project's backend (or `backend = \"kiln\"` with kiln's own PEP 621 writer)",
+            recipe.surface().as_str(),
+            crate::name::shown_path(&recipe.file),
+        ),
+    )
 }
 
 /// [`resolve`] for a recipe of the plan that runs its backend (`choice`),

@@ -1,16 +1,26 @@
 //! Which builder a Python recipe runs: kiln's native writer (and which
 //! backend it writes like) or the project's own PEP 517 backend, and why.
+//! The choice is made once, while planning (`engine::plan`), and carried
+//! to the build in its [`crate::surface::Job`].
 //!
-//! `backend = "native"` always runs the native builder: as the project's
-//! backend where kiln reproduces that backend ([`Emulation::FlitCore`]),
-//! otherwise kiln's own PEP 621 writer ([`Emulation::Generic`]).
-//! `backend = "pep517"` always runs the project's backend. `backend =
-//! "auto"` runs the native builder only where its output is the backend's,
-//! byte for byte, for the project's configuration ([`coverage`]), and the
-//! backend otherwise; the [`Choice`] carries the reason, which `kiln plan`
-//! prints.
+//! - `backend = "auto"` (the default) runs the native builder where its
+//!   output is the project's backend's, byte for byte, for the project's
+//!   configuration ([`coverage`]), and the backend otherwise;
+//! - `backend = "native"` runs the native builder where it writes what the
+//!   project's backend writes, and refuses the recipe otherwise
+//!   ([`ChoiceError::NotCovered`]), before anything is written;
+//! - `backend = "kiln"` runs kiln's own PEP 621 writer
+//!   ([`Emulation::Generic`]) whatever backend the project names;
+//! - `backend = "pep517"` runs the project's backend.
 //!
-//! The decision reads only the committed `pyproject.toml` and never its
+//! One rule says when kiln's own writer builds ([`own_writer`]): with
+//! `backend = "kiln"`, or with `auto`/`native` when the recipe sets a key
+//! only the native builder reads (`wheel.packages`, `wheel.tag`,
+//! `wheel.scripts`, `[[map]]`): the recipe then describes the wheel
+//! itself, and no backend's output is the reference.
+//!
+//! The [`Choice`] carries the reason, which `kiln plan` prints. The
+//! decision reads only the committed `pyproject.toml` and never its
 //! version (`project.version`, `"version"` in `project.dynamic`): the
 //! version stamp does not change it.
 
@@ -70,15 +80,30 @@ impl Choice {
     }
 }
 
-/// Decide for a Python recipe from its `pyproject.toml` (`None`: none). A
-/// recipe that sets a native builder's key (`wheel.packages`, `wheel.tag`,
-/// `wheel.scripts`, `[[map]]`) with `auto` asks for kiln's own writer.
-/// `setting` is the recipe's `backend` key (`backend::settings`).
-pub(crate) fn for_recipe(
-    recipe: &crate::recipe::Recipe,
-    setting: PythonBackend,
-    pyproject: Option<&str>,
-) -> Choice {
+/// Why `backend = "native"` refuses a recipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChoiceError {
+    /// The project's backend, for its configuration, is not one kiln
+    /// writes exactly (`why`, from [`coverage`]).
+    NotCovered {
+        /// `build-system.build-backend` as declared (or PEP 517's legacy
+        /// fallback).
+        backend: String,
+        why: String,
+    },
+}
+
+/// The one rule for kiln's own PEP 621 writer: the recipe asks for it
+/// (`backend = "kiln"`), or, with `auto` or `native`, it sets a key only
+/// the native builder reads (`wheel.packages`, `wheel.tag`,
+/// `wheel.scripts`, `[[map]]`). `Some(why)` when it builds the recipe.
+/// With `pep517` those keys are refused (`backend::check_native_keys`).
+pub(crate) fn own_writer(recipe: &crate::recipe::Recipe, setting: PythonBackend) -> Option<String> {
+    match setting {
+        PythonBackend::Kiln => return Some("backend = \"kiln\": kiln's own PEP 621 writer".into()),
+        PythonBackend::Pep517 => return None,
+        PythonBackend::Auto | PythonBackend::Native => {}
+    }
     let wheel = match &recipe.spec.surface {
         crate::recipe::schema::SurfaceSpec::Wheel(w) => Some(w),
         _ => None,
@@ -93,33 +118,60 @@ pub(crate) fn for_recipe(
         .find(|(_, set)| *set)
         .map(|(k, _)| k)
     });
-    let native_key = native_key.or((!recipe.spec.map.is_empty()).then_some("map"));
-    match (setting, native_key) {
-        (PythonBackend::Auto, Some(key)) => Choice {
-            mode: Mode::Native(Emulation::Generic),
-            reason: format!("auto: kiln's own PEP 621 writer, because the recipe sets `{key}`, a key of the native builder"),
-        },
-        _ => choose(setting, recipe.surface(), pyproject),
-    }
+    let key = native_key.or((!recipe.spec.map.is_empty()).then_some("map"))?;
+    let mode = match setting {
+        PythonBackend::Native => "backend = \"native\"",
+        _ => "auto",
+    };
+    Some(format!(
+        "{mode}: kiln's own PEP 621 writer, because the recipe sets `{key}`, a key of the native builder"
+    ))
 }
 
-/// Decide for a recipe of `surface` with setting `setting`, from the
-/// committed `pyproject.toml` (`None`: none).
-pub(crate) fn choose(setting: PythonBackend, surface: Surface, pyproject: Option<&str>) -> Choice {
+/// Decide for a Python recipe from its committed `pyproject.toml`
+/// (`None`: none). `setting` is the recipe's `backend` key
+/// (`backend::settings`).
+pub(crate) fn for_recipe(
+    recipe: &crate::recipe::Recipe,
+    setting: PythonBackend,
+    pyproject: Option<&str>,
+) -> Result<Choice, ChoiceError> {
+    if let Some(reason) = own_writer(recipe, setting) {
+        return Ok(Choice {
+            mode: Mode::Native(Emulation::Generic),
+            reason,
+        });
+    }
+    choose(setting, recipe.surface(), pyproject)
+}
+
+/// Decide for a recipe of `surface` with setting `setting` that sets no
+/// native builder key, from the committed `pyproject.toml` (`None`: none).
+pub(crate) fn choose(
+    setting: PythonBackend,
+    surface: Surface,
+    pyproject: Option<&str>,
+) -> Result<Choice, ChoiceError> {
     let covered = coverage(surface, pyproject);
-    match (setting, covered) {
+    Ok(match (setting, covered) {
         (PythonBackend::Pep517, _) => Choice {
             mode: Mode::Backend,
             reason: "backend = \"pep517\"".to_string(),
+        },
+        (PythonBackend::Kiln, _) => Choice {
+            mode: Mode::Native(Emulation::Generic),
+            reason: "backend = \"kiln\": kiln's own PEP 621 writer".to_string(),
         },
         (PythonBackend::Native, Ok(e)) => Choice {
             mode: Mode::Native(e),
             reason: format!("backend = \"native\"; {}", covered_reason(e)),
         },
-        (PythonBackend::Native, Err(why)) => Choice {
-            mode: Mode::Native(Emulation::Generic),
-            reason: format!("backend = \"native\": kiln's own PEP 621 writer ({why})"),
-        },
+        (PythonBackend::Native, Err(why)) => {
+            return Err(ChoiceError::NotCovered {
+                backend: declared_backend(pyproject),
+                why,
+            })
+        }
         (PythonBackend::Auto, Ok(e)) => Choice {
             mode: Mode::Native(e),
             reason: format!("auto: {}", covered_reason(e)),
@@ -128,8 +180,24 @@ pub(crate) fn choose(setting: PythonBackend, surface: Surface, pyproject: Option
             mode: Mode::Backend,
             reason: format!("auto: the project's backend, because {why}"),
         },
-    }
+    })
 }
+
+/// `build-system.build-backend` as declared, or PEP 517's fallback.
+fn declared_backend(pyproject: Option<&str>) -> String {
+    pyproject
+        .and_then(|t| t.parse::<toml_edit::DocumentMut>().ok())
+        .and_then(|d| {
+            d.get("build-system")
+                .and_then(|b| b.get("build-backend"))
+                .and_then(|b| b.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| LEGACY_BACKEND.to_string())
+}
+
+/// PEP 517's fallback for a project that names no backend.
+const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
 
 fn covered_reason(e: Emulation) -> String {
     match e {
@@ -153,7 +221,7 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         .get("build-system")
         .and_then(|b| b.get("build-backend"))
         .and_then(|b| b.as_str())
-        .unwrap_or("setuptools.build_meta:__legacy__");
+        .unwrap_or(LEGACY_BACKEND);
     match backend {
         "flit_core.buildapi" => flit_core(surface, &doc),
         other => Err(format!(
@@ -314,9 +382,9 @@ mod tests {
 
     #[test]
     fn auto_is_native_only_for_covered_configurations() {
-        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(FLIT));
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(FLIT)).unwrap();
         assert_eq!(c.mode, Mode::Native(Emulation::FlitCore), "{}", c.reason);
-        let sdist = choose(PythonBackend::Auto, Surface::Sdist, Some(FLIT));
+        let sdist = choose(PythonBackend::Auto, Surface::Sdist, Some(FLIT)).unwrap();
         assert!(sdist.is_backend());
         assert!(sdist.reason.contains("sdists"), "{}", sdist.reason);
         for (text, why) in [
@@ -338,18 +406,84 @@ mod tests {
                 "hatchling.build",
             ),
         ] {
-            let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&text));
+            let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&text)).unwrap();
             assert!(c.is_backend(), "{text}");
             assert!(c.reason.contains(why), "{why}: {}", c.reason);
+            // `native` refuses what `auto` gives to the backend, with the
+            // same reason.
+            let Err(ChoiceError::NotCovered { why: refused, .. }) =
+                choose(PythonBackend::Native, Surface::Wheel, Some(&text))
+            else {
+                panic!("native accepted {text}");
+            };
+            assert_eq!(
+                refused,
+                c.reason
+                    .trim_start_matches("auto: the project's backend, because ")
+            );
         }
-        assert!(choose(PythonBackend::Auto, Surface::Wheel, None).is_backend());
-        let native = choose(
-            PythonBackend::Native,
-            Surface::Wheel,
-            Some(&FLIT.replace("flit_core.buildapi", "hatchling.build")),
+        assert!(choose(PythonBackend::Auto, Surface::Wheel, None)
+            .unwrap()
+            .is_backend());
+        assert_eq!(
+            choose(PythonBackend::Native, Surface::Wheel, None),
+            Err(ChoiceError::NotCovered {
+                backend: LEGACY_BACKEND.into(),
+                why: "there is no pyproject.toml (setuptools' legacy fallback)".into()
+            })
         );
-        assert_eq!(native.mode, Mode::Native(Emulation::Generic));
-        assert!(choose(PythonBackend::Pep517, Surface::Wheel, Some(FLIT)).is_backend());
+        let native = choose(PythonBackend::Native, Surface::Wheel, Some(FLIT)).unwrap();
+        assert_eq!(native.mode, Mode::Native(Emulation::FlitCore));
+        let hatch = FLIT.replace("flit_core.buildapi", "hatchling.build");
+        assert!(matches!(
+            choose(PythonBackend::Native, Surface::Wheel, Some(&hatch)),
+            Err(ChoiceError::NotCovered { backend, .. }) if backend == "hatchling.build"
+        ));
+        let own = choose(PythonBackend::Kiln, Surface::Sdist, Some(&hatch)).unwrap();
+        assert_eq!(own.mode, Mode::Native(Emulation::Generic));
+        assert!(choose(PythonBackend::Pep517, Surface::Wheel, Some(FLIT))
+            .unwrap()
+            .is_backend());
+    }
+
+    fn recipe(text: &str) -> crate::recipe::Recipe {
+        let recipes = crate::recipe::Recipes::from_files(
+            std::path::Path::new("/p"),
+            vec![(std::path::PathBuf::from("recipes/r.toml"), text.into())],
+        )
+        .unwrap();
+        recipes.recipes.into_values().next().unwrap()
+    }
+
+    #[test]
+    fn kiln_or_a_native_key_asks_for_kilns_own_writer() {
+        let hatch = FLIT.replace("flit_core.buildapi", "hatchling.build");
+        for (setting, text) in [
+            (
+                PythonBackend::Auto,
+                "surface = \"wheel\"\n[wheel]\ntag = \"py3-none-linux_x86_64\"",
+            ),
+            (
+                PythonBackend::Native,
+                "surface = \"wheel\"\n[wheel]\nbackend = \"native\"\npackages = [\"src/x\"]",
+            ),
+            (
+                PythonBackend::Kiln,
+                "surface = \"sdist\"\n[sdist]\nbackend = \"kiln\"",
+            ),
+        ] {
+            let r = recipe(text);
+            let c = for_recipe(&r, setting, Some(&hatch)).unwrap();
+            assert_eq!(c.mode, Mode::Native(Emulation::Generic), "{text}");
+        }
+        // Without a native key, an uncovered backend: auto runs it, native
+        // refuses.
+        let plain = recipe("surface = \"wheel\"");
+        assert!(for_recipe(&plain, PythonBackend::Auto, Some(&hatch))
+            .unwrap()
+            .is_backend());
+        assert!(for_recipe(&plain, PythonBackend::Native, Some(&hatch)).is_err());
+        assert_eq!(own_writer(&plain, PythonBackend::Pep517), None);
     }
 
     #[test]

@@ -60,18 +60,17 @@ fn load<'a>(
     Ok((project, src))
 }
 
-/// The recipe's [`choice::Choice`], from its project's `pyproject.toml` in
-/// the workspace (stamped: the decision never reads the version, so it is
-/// the one made while planning from the committed file).
-fn job_choice(job: &Job<'_>) -> Result<choice::Choice, PythonError> {
-    let src = files::SourceFiles::new(job);
-    let text = if src.contains("pyproject.toml") {
-        Some(src.read_text("pyproject.toml")?)
-    } else {
-        None
-    };
-    let setting = backend::settings(job.recipe).backend;
-    Ok(choice::for_recipe(job.recipe, setting, text.as_deref()))
+/// The recipe's [`choice::Choice`], made once while planning and carried
+/// in the job.
+fn job_choice<'a>(job: &Job<'a>) -> Result<&'a choice::Choice, PythonError> {
+    job.python.ok_or_else(|| {
+        PythonError::field(
+            &job.recipe.file,
+            "backend",
+            "(not planned)",
+            "the build of a Python recipe needs the builder its plan chose",
+        )
+    })
 }
 
 /// `[project]` keys the native builder refuses although the metadata is
@@ -219,7 +218,7 @@ pub(crate) struct Wheel<'a>(pub &'a WheelSection);
 /// `auto`, the plan asks [`choice`] whether the project's backend runs.
 fn runs(backend: Option<PythonBackend>) -> Runs {
     match backend.unwrap_or_default() {
-        PythonBackend::Native => Runs::Native,
+        PythonBackend::Native | PythonBackend::Kiln => Runs::Native,
         PythonBackend::Pep517 | PythonBackend::Auto => Runs::Backend,
     }
 }
@@ -230,7 +229,7 @@ fn source_access(backend: Option<PythonBackend>) -> SourceAccess {
     match backend.unwrap_or_default() {
         // With `auto` the workspace is made full when the plan chose the
         // backend (`engine::workspace`).
-        PythonBackend::Native | PythonBackend::Auto => SourceAccess::View,
+        PythonBackend::Native | PythonBackend::Kiln | PythonBackend::Auto => SourceAccess::View,
         PythonBackend::Pep517 => SourceAccess::Workspace,
     }
 }
@@ -327,7 +326,8 @@ fn names_by_kiln(r: &Recipe, read: &mut Read<'_>) -> bool {
     let text = read("pyproject.toml");
     let text = text.as_deref().and_then(|b| std::str::from_utf8(b).ok());
     let setting = backend::settings(r).backend;
-    choice::for_recipe(r, setting, text).mode == choice::Mode::Native(choice::Emulation::Generic)
+    choice::for_recipe(r, setting, text)
+        .is_ok_and(|c| c.mode == choice::Mode::Native(choice::Emulation::Generic))
 }
 
 /// The file a native builder names from `[project]` of `pyproject.toml`:

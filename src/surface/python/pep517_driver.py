@@ -10,8 +10,10 @@ Neither the current directory nor the script's is importable (as with
 `build-system.backend-path`, relative to the project) come first on
 sys.path. With $KILN_BACKEND_PREFIX (a backend environment kiln installed
 from wheels; the interpreter runs with -S), its site-packages follows the
-standard library, `.pth` files processed, as in a front end's isolated
-environment; without it, the interpreter's own site-packages.
+standard library, `.pth` files processed, and its bin/ (the wheels'
+scripts) comes first on PATH, as in a front end's isolated environment
+(uv_build finds its binary there); without it, the interpreter's own
+site-packages.
 """
 import importlib
 import json
@@ -26,6 +28,9 @@ sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd, here)]
 prefix = os.environ.get("KILN_BACKEND_PREFIX")
 if prefix:
     site.addsitedir(os.path.join(prefix, "site-packages"))
+    os.environ["PATH"] = os.pathsep.join(
+        [os.path.join(prefix, "bin")] + [p for p in [os.environ.get("PATH")] if p]
+    )
 for p in reversed(sys.argv[4:]):
     sys.path.insert(0, os.path.join(cwd, p))
 module, _, attrs = backend.partition(":")

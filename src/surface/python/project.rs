@@ -780,5 +780,21 @@ mod tests {
         assert!(!object_reference("pkg.cli:main [fast"));
         assert!(!object_reference("pkg.cli:main [fast,]"));
         assert!(!object_reference("pkg.cli:main [] x"));
+        // Every form the entry points specification allows: a module alone,
+        // nested attributes, whitespace around the colon and the extras,
+        // identifiers beyond ASCII, extras after a bare module.
+        for ok in [
+            "pkg.cli : main",
+            "pkg.cli:Main.run",
+            "_p.q_1:_r",
+            "pkg.cli:main  [ a , b ]",
+            "pkg [x]",
+            "pâquet.cli:main",
+        ] {
+            assert!(object_reference(ok), "{ok}");
+        }
+        for bad in ["pkg.cli:main:x", "pkg..cli:main", "pkg.cli:main.", ":main"] {
+            assert!(!object_reference(bad), "{bad}");
+        }
     }
 }
