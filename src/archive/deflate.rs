@@ -126,10 +126,11 @@ pub(crate) fn gzip_whole(
 }
 
 /// Input bytes per piece of a [`gzip_pieces`] stream: chosen by
-/// measurement on npm packages (FORMATS.md §7) — large enough that the
-/// sync flush and the restarted match finder cost well under 0.1 % of the
-/// output, small enough that two cores share a 3 MB package evenly. Part of
-/// the format: the boundaries depend on this and on nothing else.
+/// measurement on npm packages (docs/npm.md, "kiln's gzip format") — large
+/// enough that the sync flush and the restarted match finder cost well under
+/// 0.1 % of the output, small enough that two cores share a 3 MB package
+/// evenly. Part of the format: the boundaries depend on this and on nothing
+/// else.
 pub(crate) const PIECE: usize = 256 << 10;
 /// Deflate's window: each piece starts with the 32 KiB before it as its
 /// preset dictionary.

@@ -366,7 +366,10 @@ fn a_pieced_tarball_is_one_gzip_stream_for_every_reader_and_thread_count() {
     );
     // Each piece but the last ends in a sync flush's empty stored block.
     let flushes = one.windows(4).filter(|w| w == &[0, 0, 0xff, 0xff]).count();
-    assert!(flushes >= tar.len() / (256 << 10) - 1, "{flushes} sync flushes");
+    assert!(
+        flushes >= tar.len() / (256 << 10) - 1,
+        "{flushes} sync flushes"
+    );
 
     run_ok(cmd("gzip").arg("-t").arg(&tgz));
     let listed = run_ok(cmd("tar").arg("-tzf").arg(&tgz));
