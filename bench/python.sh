@@ -64,8 +64,9 @@ for made in range(n):
     open(os.path.join(d, "mod_%d.py" % made), "w").write(body)
     total += len(body)
 os.makedirs(os.path.join(root, "recipes"))
-open(os.path.join(root, "recipes/bench-sdist.toml"), "w").write('surface = "sdist"\nsource = "py"\n')
-open(os.path.join(root, "recipes/bench-wheel.toml"), "w").write('surface = "wheel"\nsource = "py"\n')
+# kiln's own writer (the project's uv_build backend is not installed).
+open(os.path.join(root, "recipes/bench-sdist.toml"), "w").write('surface = "sdist"\nsource = "py"\n\n[sdist]\nbackend = "kiln"\n')
+open(os.path.join(root, "recipes/bench-wheel.toml"), "w").write('surface = "wheel"\nsource = "py"\n\n[wheel]\nbackend = "kiln"\n')
 print("package: %d modules, %.1f MB of source" % (n, total / 1e6))
 PY
 git -C "$work/repo" init -q

@@ -59,10 +59,10 @@ pub fn sort_by_path<T>(items: &mut [T], path: impl Fn(&T) -> &str) {
     items.sort_by(|a, b| path(a).as_bytes().cmp(path(b).as_bytes()));
 }
 
-/// Identity of the deflate behind kiln's bundles (gzip and zip) and npm
-/// tarballs. Part of each derivation of a native surface: changing the
-/// backend, its version or the level is a change of output format
-/// (FORMATS.md §7).
+/// Identity of the deflate behind kiln's bundles (gzip and zip); npm
+/// tarballs name theirs with `deflate::pieces_identity`. Part of each
+/// derivation of a native surface: changing the backend, its version or
+/// the level is a change of output format (FORMATS.md §7).
 pub fn bundle_deflate() -> deflate::Deflate {
     deflate::Deflate::ZlibRs(compress::DEFLATE_LEVEL)
 }

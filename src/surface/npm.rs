@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! scope-name-1.2.3.tgz            (from "@scope/name", "1.2.3")
-//! └── gzip: 1f8b 08 00 00000000 02 ff, level 9
+//! └── gzip: 1f8b 08 00 00000000 00 ff, level 6, in 256 KiB pieces
 //!     └── tar (node-tar portable ustar, see archive::tar::Dialect::NpmUstar)
 //!         package/LICENSE          mode 0644, mtime 499162500 (1985-10-26T08:15:00Z)
 //!         package/lib/index.js     uid/gid/uname/gname empty
@@ -23,7 +23,9 @@
 //!   `(mode | 0600) & ~022` from disk; kiln normalises to 0644/0755 (DESIGN.md)
 //!   so the umask of a checkout cannot reach the tarball — identical for every
 //!   file a git snapshot can hold;
-//! - **gzip**: level 9, MTIME 0, OS 255, flate2 + zlib-rs. The uncompressed
+//! - **gzip**: one member, MTIME 0, OS 255, flate2 + zlib-rs at level 6,
+//!   deflated in 256 KiB pieces on all cores (writer `npm-v2`,
+//!   [`crate::archive::deflate::gzip_pieces`]). The uncompressed
 //!   tar is byte-identical to `npm pack`'s; the deflate stream is not,
 //!   because Node's bundled zlib (Chromium's fork) emits different deflate
 //!   blocks — see `docs/npm.md`.
@@ -54,7 +56,7 @@ use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha512};
 
-use crate::archive::compress::{GzipOptions, GzipWriter};
+use crate::archive::compress::GzipOptions;
 use crate::archive::tar::{Dialect, TarWriter};
 
 /// npm's fixed entry mtime: 1985-10-26T08:15:00Z.
@@ -282,80 +284,73 @@ pub fn write_tar(dir: &Path, out: impl Write) -> Result<(Manifest, Vec<String>, 
 /// [`write_tar`], plus the warnings of [`packed_files_warn`].
 pub fn write_tar_warn(
     dir: &Path,
-    out: impl Write,
+    mut out: impl Write,
 ) -> Result<(Manifest, Vec<String>, u64, Vec<String>), NpmError> {
     let (manifest, files, warnings) = packed_files_warn(dir)?;
-    let mut tar = TarWriter::new(out, Dialect::NpmUstar);
-    let mut unpacked = 0u64;
-    for rel in &files {
-        let path = dir.join(rel);
-        let io = |source| NpmError::Io {
-            path: path.clone(),
-            source,
-        };
-        let f = fs::File::open(&path).map_err(io)?;
-        let md = f.metadata().map_err(io)?;
-        let exec = {
-            use std::os::unix::fs::PermissionsExt;
-            md.permissions().mode() & 0o100 != 0
-        };
-        let mode = if exec || is_package_bin(&manifest, rel) {
-            0o755
-        } else {
-            0o644
-        };
-        tar.append_file_from(
-            &format!("package/{rel}"),
-            mode,
-            NPM_MTIME,
-            md.len(),
-            io::BufReader::new(f),
-        )
-        .map_err(NpmError::Tar)?;
-        unpacked += md.len();
-    }
-    tar.finish().map_err(NpmError::Tar)?;
+    let (tar, unpacked) = tar_bytes(dir, &manifest, &files)?;
+    out.write_all(&tar).map_err(NpmError::Write)?;
     Ok((manifest, files, unpacked, warnings))
 }
 
-/// Counts and hashes everything written through it.
-struct Digests<W> {
-    inner: W,
-    sha1: Sha1,
-    sha512: Sha512,
-    n: u64,
+/// The uncompressed tar of `files` and their total size. The files are
+/// read in parallel (rayon), then laid out in order: the tar is in memory,
+/// as the parallel gzip of [`pack`] needs it whole.
+fn tar_bytes(
+    dir: &Path,
+    manifest: &Manifest,
+    files: &[String],
+) -> Result<(Vec<u8>, u64), NpmError> {
+    use rayon::prelude::*;
+    let read: Vec<(u32, Vec<u8>)> = files
+        .par_iter()
+        .map(|rel| {
+            let path = dir.join(rel);
+            let io = |source| NpmError::Io {
+                path: path.clone(),
+                source,
+            };
+            let mut f = fs::File::open(&path).map_err(io)?;
+            let md = f.metadata().map_err(io)?;
+            let exec = {
+                use std::os::unix::fs::PermissionsExt;
+                md.permissions().mode() & 0o100 != 0
+            };
+            let mode = if exec || is_package_bin(manifest, rel) {
+                0o755
+            } else {
+                0o644
+            };
+            let mut data = Vec::with_capacity(md.len() as usize);
+            io::Read::read_to_end(&mut f, &mut data).map_err(io)?;
+            Ok((mode, data))
+        })
+        .collect::<Result<_, NpmError>>()?;
+    let size: usize = read
+        .iter()
+        .map(|(_, d)| 512 + d.len().next_multiple_of(512))
+        .sum();
+    let mut tar = TarWriter::new(Vec::with_capacity(size + 1024), Dialect::NpmUstar);
+    let mut unpacked = 0u64;
+    for (rel, (mode, data)) in files.iter().zip(&read) {
+        tar.append_file(&format!("package/{rel}"), *mode, NPM_MTIME, data)
+            .map_err(NpmError::Tar)?;
+        unpacked += data.len() as u64;
+    }
+    Ok((tar.finish().map_err(NpmError::Tar)?, unpacked))
 }
 
-impl<W: Write> Write for Digests<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha1.update(&buf[..n]);
-        self.sha512.update(&buf[..n]);
-        self.n += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Pack the npm package in `package_dir` into `out` as a `.tgz`.
-pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
-    let digests = Digests {
-        inner: out,
-        sha1: Sha1::new(),
-        sha512: Sha512::new(),
-        n: 0,
-    };
-    let mut gz = GzipWriter::new(io::BufWriter::new(digests), &GzipOptions::NPM);
-    let (manifest, files, unpacked_size, warnings) = write_tar_warn(package_dir, &mut gz)?;
-    let buffered = gz.finish().map_err(NpmError::Write)?;
-    let mut digests = buffered
-        .into_inner()
-        .map_err(|e| NpmError::Write(e.into_error()))?;
-    digests.flush().map_err(NpmError::Write)?;
-    let sha512 = digests.sha512.finalize();
-    let sha1 = digests.sha1.finalize();
+/// Pack the npm package in `package_dir` into `out` as a `.tgz`: the tar
+/// of [`write_tar`] gzipped in pieces on both cores
+/// ([`crate::archive::deflate::gzip_pieces`], npm format v2).
+pub fn pack(package_dir: &Path, mut out: impl Write) -> Result<NpmPack, NpmError> {
+    let (manifest, files, warnings) = packed_files_warn(package_dir)?;
+    let (tar, unpacked_size) = tar_bytes(package_dir, &manifest, &files)?;
+    let tgz =
+        crate::archive::deflate::gzip_pieces(&tar, &GzipOptions::NPM).map_err(NpmError::Write)?;
+    drop(tar);
+    let (sha512, sha1) = rayon::join(|| Sha512::digest(&tgz), || Sha1::digest(&tgz));
+    out.write_all(&tgz).map_err(NpmError::Write)?;
+    out.flush().map_err(NpmError::Write)?;
     Ok(NpmPack {
         file_name: tarball_name(&manifest.name, &manifest.version),
         name: manifest.name,
@@ -366,7 +361,7 @@ pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
             base64::engine::general_purpose::STANDARD.encode(sha512)
         ),
         shasum: crate::hash::hex(&sha1),
-        size: digests.n,
+        size: tgz.len() as u64,
         unpacked_size,
         warnings,
     })

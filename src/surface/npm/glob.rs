@@ -273,6 +273,11 @@ fn tokenize(chars: &[char]) -> (Vec<Tok>, bool) {
 }
 
 fn eq_nocase(a: char, b: char) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        // The common case, without Unicode tables (two ASCII letters fold
+        // together only with each other; K's Kelvin-sign twin is not ASCII).
+        return a.eq_ignore_ascii_case(&b);
+    }
     a == b || a.to_lowercase().eq(b.to_lowercase())
 }
 
@@ -281,8 +286,14 @@ fn char_ok(t: &Tok, c: char) -> bool {
         Tok::Char(p) => eq_nocase(*p, c),
         Tok::Any => true,
         Tok::Class { negated, items } => {
-            let lc = c.to_lowercase().next().unwrap_or(c);
-            let uc = c.to_uppercase().next().unwrap_or(c);
+            let (lc, uc) = if c.is_ascii() {
+                (c.to_ascii_lowercase(), c.to_ascii_uppercase())
+            } else {
+                (
+                    c.to_lowercase().next().unwrap_or(c),
+                    c.to_uppercase().next().unwrap_or(c),
+                )
+            };
             let hit = items.iter().any(|&(a, b)| {
                 (a..=b).contains(&c) || (a..=b).contains(&lc) || (a..=b).contains(&uc)
             });
@@ -377,6 +388,13 @@ fn ext_ends(toks: &[Tok], s: &[char], from: usize, tail: &[Tok]) -> Vec<bool> {
 
 fn match_part(p: &Part, f: &str) -> bool {
     match p {
+        Part::Literal(l) if f.is_ascii() => {
+            l == f
+                || l.len() == f.len()
+                    && l.bytes()
+                        .zip(f.bytes())
+                        .all(|(a, b)| a == b.to_ascii_lowercase())
+        }
         Part::Literal(l) => l == f || l.chars().eq(f.chars().flat_map(char::to_lowercase)),
         Part::Magic(toks) => {
             if f.is_empty() || f == "." || f == ".." {
@@ -491,7 +509,8 @@ impl Rule {
             return true;
         }
         let ff: Vec<&str> = {
-            let mut v = Vec::new();
+            // Sized once: growing it cost more than the matching itself.
+            let mut v = Vec::with_capacity(1 + f.bytes().filter(|&b| b == b'/').count());
             let mut start = 0;
             let b = f.as_bytes();
             let mut i = 0;

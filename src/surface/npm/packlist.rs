@@ -118,6 +118,10 @@ impl Walker<'_> {
                 return false;
             }
         }
+        // The spellings matched, built once per entry rather than per rule.
+        let slash_dir = format!("/{entry}/");
+        let (slash, dir) = (&slash_dir[..slash_dir.len() - 1], &slash_dir[1..]);
+        let bn = entry_basename.map(|bn| format!("/{bn}/"));
         for src in &self.order {
             let Some(rules) = self.rules.get(src) else {
                 continue;
@@ -126,29 +130,19 @@ impl Walker<'_> {
                 if rule.negate == included {
                     continue;
                 }
-                let relative = entry_basename.is_some()
-                    && rule.glob_parts.iter().any(|part| {
-                        let limit = if part.last().is_some_and(|l| !l.is_empty()) {
-                            1
-                        } else {
-                            2
-                        };
-                        part.len() <= limit
-                    });
-                let slash = format!("/{entry}");
-                let mut hit = rule.matches(&slash, false) || rule.matches(entry, false);
+                let mut hit = rule.matches(slash, false) || rule.matches(entry, false);
                 if !hit && partial {
-                    hit = rule.matches(&format!("/{entry}/"), false)
-                        || rule.matches(&format!("{entry}/"), false)
+                    hit = rule.matches(&slash_dir, false)
+                        || rule.matches(dir, false)
                         || (rule.negate
-                            && (rule.matches(&slash, true) || rule.matches(entry, true)));
-                    if !hit && relative {
-                        let bn = entry_basename.unwrap_or_default();
-                        hit = rule.matches(&format!("/{bn}/"), false)
-                            || rule.matches(&format!("{bn}/"), false)
+                            && (rule.matches(slash, true) || rule.matches(entry, true)));
+                    if let Some(bn_slash_dir) = bn.as_deref().filter(|_| !hit && relative(rule)) {
+                        let bn_slash = &bn_slash_dir[..bn_slash_dir.len() - 1];
+                        hit = rule.matches(bn_slash_dir, false)
+                            || rule.matches(&bn_slash_dir[1..], false)
                             || (rule.negate
-                                && (rule.matches(&format!("/{bn}"), true)
-                                    || rule.matches(bn, true)));
+                                && (rule.matches(bn_slash, true)
+                                    || rule.matches(&bn_slash[1..], true)));
                     }
                 }
                 if hit {
@@ -263,6 +257,19 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// npm-packlist's test for a rule matched against a bare basename too: one
+/// of its glob parts has a single segment (two when it ends in `/`).
+fn relative(rule: &Rule) -> bool {
+    rule.glob_parts.iter().any(|part| {
+        let limit = if part.last().is_some_and(|l| !l.is_empty()) {
+            1
+        } else {
+            2
+        };
+        part.len() <= limit
+    })
 }
 
 /// Directory entry names, sorted so that readdir order cannot leak.

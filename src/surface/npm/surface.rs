@@ -1,6 +1,7 @@
 //! The `npm` surface: the facts of an npm recipe and its build from a
 //! prepared workspace (the package tarball [`super::pack`] writes).
 
+use crate::archive::compress::GzipOptions;
 use crate::provenance::origin::{EntryOrigin, Origins};
 use crate::recipe::schema::NpmSection;
 use crate::recipe::{Recipe, RecipeError};
@@ -19,7 +20,15 @@ impl SurfaceKind for Npm<'_> {
     }
 
     fn builder(&self) -> Vec<(&'static str, String)> {
-        crate::surface::bundle::writer_identity("npm")
+        // v2: the gzip stream is deflated in pieces on all cores (format
+        // change from v1's one streaming zlib-rs deflate).
+        vec![
+            ("writer", "npm-v2".to_string()),
+            (
+                "deflate",
+                crate::archive::deflate::pieces_identity(GzipOptions::NPM.level),
+            ),
+        ]
     }
 
     fn own_manifests(&self) -> OwnManifests {
