@@ -321,6 +321,13 @@ fn content_only(diffs: &[Difference]) -> bool {
     })
 }
 
+/// `kiln diff`'s last word: the bytes differ, no field of the format does.
+fn is_bytes_only(d: &Difference) -> bool {
+    d.location.is_empty()
+        && d.entry.is_none()
+        && matches!(&d.change, Change::Container { field, .. } if field.starts_with("bytes"))
+}
+
 /// The SHA-256 of the decompressed streams of two compressed artifacts
 /// (`None` unless both are): content identical means only the compression
 /// differs, not bytes of the archive that no entry field shows.
@@ -571,17 +578,25 @@ fn compare(
         })?;
         let mut differences = report.differences;
         let mut outcome = Outcome::Different;
-        if content_only(&differences) {
+        // Only the bytes differ, no field of the format: for a compressed
+        // artifact, the decompressed streams say whether more than the
+        // compression does.
+        let only_bytes = matches!(differences.as_slice(), [d] if is_bytes_only(d));
+        if content_only(&differences) || only_bytes {
             match inner_streams(path, rebuilt_file)? {
-                Some((a, b)) if a != b => differences.push(Difference {
-                    location: Vec::new(),
-                    entry: None,
-                    change: Change::Container {
-                        field: "decompressed stream (same entries and metadata)".into(),
-                        a: format!("sha256 {a}"),
-                        b: format!("sha256 {b}"),
-                    },
-                }),
+                Some((a, b)) if a != b => {
+                    differences.retain(|d| !is_bytes_only(d));
+                    differences.push(Difference {
+                        location: Vec::new(),
+                        entry: None,
+                        change: Change::Container {
+                            field: "decompressed stream (same entries and metadata)".into(),
+                            a: format!("sha256 {a}"),
+                            b: format!("sha256 {b}"),
+                        },
+                    });
+                }
+                None if only_bytes => {}
                 _ => outcome = Outcome::ContentIdentical,
             }
         }
