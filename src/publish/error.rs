@@ -1,4 +1,6 @@
-//! Errors of `kiln publish`, and their exit codes (via [`Classify`]).
+//! Errors of `kiln publish` and of the downloads `kiln verify` makes from
+//! registries (one file: a failed rebuild check holds a download's error,
+//! a download's error a registry's), and their exit codes (via [`Classify`]).
 //! No variant carries a credential: URLs are kept without their user
 //! information and response bodies are never quoted.
 
@@ -94,7 +96,7 @@ pub(crate) enum PublishError {
         rebuilt: String,
     },
     #[error("the rebuild check (--rebuild, or `rebuild = true`): {0}")]
-    Rebuild(#[source] Box<super::FetchError>),
+    Rebuild(#[source] Box<FetchError>),
     #[error("{}: {url}: {message} (after {attempts} attempt(s))", shown(registry))]
     Http {
         registry: String,
@@ -145,6 +147,80 @@ impl Classify for PublishError {
             | PublishError::Unpublishable { .. } => ErrorKind::BadInput,
             PublishError::Http { .. } | PublishError::Refused { .. } => ErrorKind::Internal,
             PublishError::Io { source, .. } => ErrorKind::of_io(source),
+        }
+    }
+}
+
+/// A file whose bytes are not those its registry states.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}: {} {}: {}: the registry states {}, but served bytes with {}",
+    shown(registry),
+    shown(name),
+    shown(version),
+    shown(file),
+    shown(stated),
+    shown(actual)
+)]
+pub(crate) struct DigestMismatch {
+    pub registry: String,
+    pub name: String,
+    pub version: String,
+    pub file: String,
+    pub stated: String,
+    pub actual: String,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error(transparent)]
+    Registry(#[from] PublishError),
+    #[error(
+        "{}: {} has no version {}",
+        shown(registry),
+        shown(name),
+        shown(version)
+    )]
+    Missing {
+        registry: String,
+        name: String,
+        version: String,
+    },
+    #[error(transparent)]
+    Digest(Box<DigestMismatch>),
+    #[error(
+        "{}: {url}: larger than the {limit} bytes a verify downloads",
+        shown(registry)
+    )]
+    TooLarge {
+        registry: String,
+        url: String,
+        limit: u64,
+    },
+    #[error("{}: {url}: {}", shown(registry), shown(reason))]
+    Malformed {
+        registry: String,
+        url: String,
+        reason: String,
+    },
+    #[error("{}: {source}", shown_path(path))]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Classify for FetchError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            FetchError::Registry(e) => e.kind(),
+            FetchError::Missing { .. }
+            | FetchError::Digest(_)
+            | FetchError::TooLarge { .. }
+            | FetchError::Malformed { .. } => ErrorKind::CheckFailed,
+            FetchError::Io { source, .. } => ErrorKind::of_io(source),
         }
     }
 }

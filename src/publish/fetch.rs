@@ -19,12 +19,11 @@
 use std::path::{Path, PathBuf};
 
 use super::config::{self, Environment};
-use super::error::PublishError;
+pub(crate) use super::error::{DigestMismatch, FetchError};
 use super::http::{Http, Request, BODY_LIMIT};
 use super::model::{Auth, Kind, Registry};
 use super::reference::{ImageRef, RegistryRef};
 use crate::hash::Sha256;
-use crate::name::shown;
 
 /// The most a verify downloads in all.
 const TOTAL_LIMIT: u64 = 4 << 30;
@@ -66,81 +65,6 @@ pub(crate) struct Fetched {
     pub name: String,
     pub version: String,
     pub files: Vec<FetchedFile>,
-}
-
-/// A file whose bytes are not those its registry states.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{}: {} {}: {}: the registry states {}, but served bytes with {}",
-    shown(registry),
-    shown(name),
-    shown(version),
-    shown(file),
-    shown(stated),
-    shown(actual)
-)]
-pub(crate) struct DigestMismatch {
-    pub registry: String,
-    pub name: String,
-    pub version: String,
-    pub file: String,
-    pub stated: String,
-    pub actual: String,
-}
-
-/// Why a fetch failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum FetchError {
-    #[error(transparent)]
-    Registry(#[from] PublishError),
-    #[error(
-        "{}: {} has no version {}",
-        shown(registry),
-        shown(name),
-        shown(version)
-    )]
-    Missing {
-        registry: String,
-        name: String,
-        version: String,
-    },
-    #[error(transparent)]
-    Digest(Box<DigestMismatch>),
-    #[error(
-        "{}: {url}: larger than the {limit} bytes a verify downloads",
-        shown(registry)
-    )]
-    TooLarge {
-        registry: String,
-        url: String,
-        limit: u64,
-    },
-    #[error("{}: {url}: {}", shown(registry), shown(reason))]
-    Malformed {
-        registry: String,
-        url: String,
-        reason: String,
-    },
-    #[error("{}: {source}", crate::name::shown_path(path))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl crate::error::Classify for FetchError {
-    fn kind(&self) -> crate::error::ErrorKind {
-        use crate::error::ErrorKind;
-        match self {
-            FetchError::Registry(e) => e.kind(),
-            FetchError::Missing { .. }
-            | FetchError::Digest(_)
-            | FetchError::TooLarge { .. }
-            | FetchError::Malformed { .. } => ErrorKind::CheckFailed,
-            FetchError::Io { source, .. } => ErrorKind::of_io(source),
-        }
-    }
 }
 
 /// One registry kind's download side.

@@ -4,7 +4,7 @@
 //! `kiln verify --all REV`: every artifact of a release, across the
 //! registries `[publish]` names, against a fresh rebuild. The release is
 //! built from the commit in an empty store (no cache), planned exactly as
-//! `kiln publish` plans it ([`super::release`]: the same gate, the same
+//! `kiln publish` plans it ([`release::load`]: the same gate, the same
 //! items, so the same package names, versions and digests), and each
 //! item's registry version is fetched ([`super::fetch`], every file
 //! checked against the digest the registry states) and compared with the
@@ -19,6 +19,7 @@ use super::error::PublishError;
 use super::fetch::{fetch, FetchError, FetchOptions, FetchedFile};
 use super::model::{Item, Kind, Registry};
 use super::reference::{ImageRef, RegistryRef};
+use super::release::{self, Release};
 use crate::engine::{BuildOptions, Quiet, Resolved};
 
 /// How one artifact of the release compares with its registry's.
@@ -129,7 +130,7 @@ pub(super) fn rebuild(
     overrides: &[(String, String)],
     env: &Environment,
     work: &Path,
-) -> Result<super::Release, PublishError> {
+) -> Result<Release, PublishError> {
     let build = BuildOptions {
         store_dir: work.join("store"),
         out_dir: Some(work.join("dist")),
@@ -137,7 +138,7 @@ pub(super) fn rebuild(
         ..build.clone()
     };
     let resolved = Resolved::load(&build)?;
-    let recipes = super::selected(&resolved, &super::policy(&resolved)?, &build);
+    let recipes = release::selected(&resolved, &release::policy(&resolved)?, &build);
     crate::engine::build(
         &BuildOptions {
             recipes,
@@ -145,7 +146,7 @@ pub(super) fn rebuild(
         },
         &Quiet,
     )?;
-    super::release(&build, overrides, env)
+    release::load(&build, overrides, env)
 }
 
 /// The reference `item` has on `registry`.

@@ -34,9 +34,10 @@ mod oci;
 mod oci_auth;
 mod pypi;
 mod reference;
+mod release;
 mod steps;
 
-use crate::engine::{BuildOptions, Plan, Resolved};
+use crate::engine::BuildOptions;
 use crate::store::{Publication, Store};
 
 pub(crate) use config::{parse_override, Environment};
@@ -66,7 +67,7 @@ pub(crate) struct PublishOptions {
 
 /// `kiln publish`: the gate, the plan, then the uploads in plan order.
 pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishError> {
-    let release = release(&opts.build, &opts.registries, &opts.env)?;
+    let release = release::load(&opts.build, &opts.registries, &opts.env)?;
     let rebuilt = opts.rebuild || release.rebuild;
     if rebuilt {
         rebuild_check(&release, opts)?;
@@ -88,81 +89,9 @@ pub(crate) fn publish(opts: &PublishOptions) -> Result<PublishReport, PublishErr
     })
 }
 
-/// A release as the store holds it: every artifact of the recipes
-/// `[publish]` names (or `build.recipes`), to each of its registries.
-struct Release {
-    version: String,
-    tag: String,
-    /// The commit the release was built from.
-    commit: String,
-    /// The policy's `[publish] rebuild = true`.
-    rebuild: bool,
-    store: Store,
-    registries: Vec<Registry>,
-    items: Vec<model::Item>,
-}
-
-/// The recipes a publish of this release uploads: those named, else every
-/// one `[publish]` names; of a post release, its images only (its code is
-/// the base release's, published by it).
-fn selected(resolved: &Resolved, policy: &config::Policy, build: &BuildOptions) -> Vec<String> {
-    let mut selected: Vec<String> = if build.recipes.is_empty() {
-        policy.targets.keys().cloned().collect()
-    } else {
-        build.recipes.clone()
-    };
-    if resolved.base.is_some() {
-        selected.retain(|id| {
-            resolved
-                .recipes
-                .recipes
-                .get(id)
-                .is_some_and(|r| r.surface() == crate::recipe::Surface::Oci)
-        });
-    }
-    selected
-}
-
-/// The gate's checks and the plan's items for the release `build` reads.
-fn release(
-    build: &BuildOptions,
-    overrides: &[(String, String)],
-    env: &Environment,
-) -> Result<Release, PublishError> {
-    let resolved = Resolved::load(build)?;
-    let (tag, commit) = gate::release(&resolved)?;
-    let policy = policy(&resolved)?;
-    let selected = selected(&resolved, &policy, build);
-    let targets = policy.targets;
-    if let Some(r) = selected.iter().find(|r| !targets.contains_key(*r)) {
-        return Err(PublishError::NoTarget { recipe: r.clone() });
-    }
-    let build = BuildOptions {
-        recipes: selected.clone(),
-        ..build.clone()
-    };
-    let plan = Plan::new(&resolved, &build)?;
-    let store = Store::open_checked(
-        Store::check_root(&build.store_dir)?,
-        build.state_dir.clone(),
-    )?;
-    let version = resolved.version.canonical.to_string();
-    let built = gate::built(&plan, &store, &selected, &version, &build.dist_dir())?;
-    let (registries, items) = steps::items(&built, &targets, overrides, env)?;
-    Ok(Release {
-        version,
-        tag,
-        commit,
-        rebuild: policy.rebuild,
-        store,
-        registries,
-        items,
-    })
-}
-
 /// The gate's rebuild check: `release` rebuilt from its commit in a fresh
 /// store under the store's temporary area, every artifact the same bytes.
-fn rebuild_check(release: &Release, opts: &PublishOptions) -> Result<(), PublishError> {
+fn rebuild_check(release: &release::Release, opts: &PublishOptions) -> Result<(), PublishError> {
     let rebuild_err = |e: FetchError| PublishError::Rebuild(Box::new(e));
     let work = work_dir(&release.store.temp_area()).map_err(rebuild_err)?;
     let build = BuildOptions {
@@ -172,26 +101,6 @@ fn rebuild_check(release: &Release, opts: &PublishOptions) -> Result<(), Publish
     let again = fetch_release::rebuild(&build, &opts.registries, &opts.env, work.path())
         .map_err(|e| rebuild_err(e.into()))?;
     gate::reproduced(&release.items, &again.items)
-}
-
-/// `[publish]` of the release policy at the commit being published.
-fn policy(resolved: &Resolved) -> Result<config::Policy, PublishError> {
-    let file = std::path::PathBuf::from(crate::version::policy::POLICY_PATH);
-    let Some((repo, commit)) = resolved.checkout.read_tree() else {
-        return Ok(Default::default());
-    };
-    let rel = resolved
-        .checkout
-        .in_repo(crate::version::policy::POLICY_PATH);
-    let Some(bytes) = repo.read_file_at(&commit.id, &rel)? else {
-        return Ok(Default::default());
-    };
-    let text = String::from_utf8(bytes).map_err(|_| PublishError::Config {
-        file: file.clone(),
-        key: "(file)".into(),
-        reason: "is not UTF-8".into(),
-    })?;
-    config::policy(&file, &text)
 }
 
 /// Upload one step's item unless the registry has it, and record it.
