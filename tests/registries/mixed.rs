@@ -3,18 +3,36 @@
 //! (the OCI registry, which can delete, first; npm and PyPI, which cannot,
 //! last), and a rerun is a no-op across all three.
 
+use std::path::PathBuf;
+
 use crate::common::fixture::{git, monorepo_at};
 use crate::common::{require_tool, run_ok, write};
 
-use super::support::{build, kiln_in, VERSION};
+use super::support::{build, kiln_in, Server, VERSION};
 
-#[test]
-fn one_publish_reaches_every_kind_of_registry_in_order() {
+/// A release of three kinds, each for its own registry: pypiserver,
+/// verdaccio (the user's token in `~/.npmrc`) and docker-registry, the
+/// monorepo's wheel (`wheel` is its recipe), npm package and an image of
+/// its docs, built at its tag.
+pub(super) struct ThreeKinds {
+    _tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub root: PathBuf,
+    pub store: PathBuf,
+    _pypi: Server,
+    _npm: Server,
+    pub oci: Server,
+    pub token: String,
+    /// `--registry` values: python, node, images.
+    pub registries: [String; 3],
+}
+
+pub(super) fn three_kinds(wheel: &str) -> Option<ThreeKinds> {
     if !["pypi-server", "verdaccio", "docker-registry"]
         .iter()
         .all(|t| require_tool(t))
     {
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
@@ -28,12 +46,8 @@ fn one_publish_reaches_every_kind_of_registry_in_order() {
         &home.join(".npmrc"),
         format!("//127.0.0.1:{}/:_authToken={token}\n", npm.port),
     );
-
     let root = monorepo_at(&t.join("mono"), false);
-    write(
-        &root.join("recipes/mini-wheel.toml"),
-        "surface = \"wheel\"\nsource = \"python\"\n[wheel]\nbackend = \"kiln\"\n",
-    );
+    write(&root.join("recipes/mini-wheel.toml"), wheel);
     write(
         &root.join("recipes/docs-image.toml"),
         "surface = \"oci\"\nsource = \".\"\ninclude = [\"docs/**\"]\n\n[oci]\nrepository = \"example.org/mini-docs\"\n\n[[oci.layers]]\nname = \"docs\"\nmap = { \"docs\" = \"/usr/share/doc/mini/\" }\n",
@@ -54,18 +68,43 @@ fn one_publish_reaches_every_kind_of_registry_in_order() {
         &home,
         &["mini-wheel", "mini-npm", "docs-image"],
     );
-
     let registries = [
         format!("python={}", pypi.url()),
         format!("node={}", npm.url()),
         format!("images=http://127.0.0.1:{}", oci.port),
     ];
+    Some(ThreeKinds {
+        home,
+        root,
+        store,
+        _pypi: pypi,
+        _npm: npm,
+        oci,
+        token,
+        registries,
+        _tmp: tmp,
+    })
+}
+
+#[test]
+fn one_publish_reaches_every_kind_of_registry_in_order() {
+    let wheel = "surface = \"wheel\"\nsource = \"python\"\n[wheel]\nbackend = \"kiln\"\n";
+    let Some(k) = three_kinds(wheel) else {
+        return;
+    };
+    let ThreeKinds {
+        home,
+        root,
+        store,
+        registries,
+        ..
+    } = &k;
     let publish = || {
         let mut args = vec!["publish", "--json"];
-        for r in &registries {
+        for r in registries.iter() {
             args.extend(["--registry", r.as_str()]);
         }
-        let out = run_ok(&mut kiln_in(&root, &store, &home, &args));
+        let out = run_ok(&mut kiln_in(root, store, home, &args));
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         v["steps"]
             .as_array()

@@ -5,74 +5,30 @@
 //! its registry, and each artifact's own reference verifies too; the npm
 //! token is in no output.
 
-use crate::common::fixture::{git, monorepo_at};
-use crate::common::{require_tool, run, run_ok, write};
+use crate::common::{run, run_ok};
 
-use super::support::{build, files_containing, kiln_in, VERSION};
+use super::support::{files_containing, kiln_in, VERSION};
 
 #[test]
 fn a_published_release_verifies_from_every_kind_of_registry() {
-    if !["pypi-server", "verdaccio", "docker-registry"]
-        .iter()
-        .all(|t| require_tool(t))
-    {
+    let Some(k) = super::mixed::three_kinds("surface = \"wheel\"\nsource = \"python\"\n") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let t = tmp.path();
-    let home = t.join("home");
-    std::fs::create_dir_all(t.join("packages")).unwrap();
-    let pypi = super::pypi::pypiserver(&t.join("packages"), None);
-    let npm = super::npm::verdaccio(t);
-    let oci = super::oci::docker_registry(t);
-    let token = super::npm::add_user(&npm, "kiln");
-    write(
-        &home.join(".npmrc"),
-        format!("//127.0.0.1:{}/:_authToken={token}\n", npm.port),
-    );
-    let root = monorepo_at(&t.join("mono"), false);
-    write(
-        &root.join("recipes/mini-wheel.toml"),
-        "surface = \"wheel\"\nsource = \"python\"\n",
-    );
-    write(
-        &root.join("recipes/docs-image.toml"),
-        "surface = \"oci\"\nsource = \".\"\ninclude = [\"docs/**\"]\n\n[oci]\nrepository = \"example.org/mini-docs\"\n\n[[oci.layers]]\nname = \"docs\"\nmap = { \"docs\" = \"/usr/share/doc/mini/\" }\n",
-    );
-    let policy = root.join("recipes/release.toml");
-    let mut text = std::fs::read_to_string(&policy).unwrap();
-    text.push_str(
-        "\n[publish]\nmini-wheel = \"python\"\nmini-npm = \"node\"\ndocs-image = \"images\"\n",
-    );
-    write(&policy, text);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "three kinds, published"]);
-    git(&root, &["tag", VERSION]);
-    let store = t.join("store");
-    build(
-        &root,
-        &store,
-        &home,
-        &["mini-wheel", "mini-npm", "docs-image"],
-    );
-    let registries = [
-        format!("python={}", pypi.url()),
-        format!("node={}", npm.url()),
-        format!("images=http://127.0.0.1:{}", oci.port),
-    ];
+    };
+    let (home, root, store, oci, token, registries) =
+        (&k.home, &k.root, &k.store, &k.oci, &k.token, &k.registries);
     let mut args = vec!["publish", "--json"];
-    for r in &registries {
+    for r in registries.iter() {
         args.extend(["--registry", r.as_str()]);
     }
     let published: serde_json::Value =
-        serde_json::from_str(&run_ok(&mut kiln_in(&root, &store, &home, &args))).unwrap();
+        serde_json::from_str(&run_ok(&mut kiln_in(root, store, home, &args))).unwrap();
 
     let mut outputs = Vec::new();
     let mut args = vec!["verify", "--all", VERSION, "--json", "--sandbox", "none"];
-    for r in &registries {
+    for r in registries.iter() {
         args.extend(["--registry", r.as_str()]);
     }
-    let out = run(&mut kiln_in(&root, &store, &home, &args));
+    let out = run(&mut kiln_in(root, store, home, &args));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(
         out.status.code(),
@@ -121,9 +77,9 @@ fn a_published_release_verifies_from_every_kind_of_registry() {
             ),
         };
         let out = run(&mut kiln_in(
-            &root,
-            &store,
-            &home,
+            root,
+            store,
+            home,
             &[
                 "verify",
                 &reference,
@@ -146,8 +102,8 @@ fn a_published_release_verifies_from_every_kind_of_registry() {
         outputs.extend([out.stdout, out.stderr]);
     }
     for o in &outputs {
-        assert!(!String::from_utf8_lossy(o).contains(&token));
+        assert!(!String::from_utf8_lossy(o).contains(token.as_str()));
     }
-    assert!(files_containing(&store, token.as_bytes()).is_empty());
+    assert!(files_containing(store, token.as_bytes()).is_empty());
     assert!(files_containing(&root.join("dist"), token.as_bytes()).is_empty());
 }
