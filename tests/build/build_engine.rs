@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::cache::statuses;
 use common::fixture::{self, git, monorepo, monorepo_at, tree_digest};
 use common::{cmd, kiln, kiln_bin, require_tool, run, write};
 
@@ -31,21 +32,6 @@ fn ok(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn statuses(json: &str) -> BTreeMap<String, String> {
-    let v: serde_json::Value = serde_json::from_str(json).expect("build --json output");
-    v["recipes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn plan_hashes(

@@ -24,3 +24,30 @@ pub fn ok(out: &Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Recipe → status of a `kiln build --json` report.
+pub fn statuses(json: &str) -> std::collections::BTreeMap<String, String> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("build --json output");
+    v["recipes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A signing key `NAME` made by `kiln cache keygen` in `dir`: its secret
+/// file and its public key.
+pub fn keygen(dir: &Path, name: &str) -> (std::path::PathBuf, String) {
+    let public = ok(&super::run(
+        super::kiln()
+            .args(["cache", "keygen", name, "--out"])
+            .arg(dir.join(name)),
+    ));
+    (dir.join(format!("{name}.secret")), public)
+}

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::cache::{keygen, statuses};
 use common::fixture::{copy_dir, git};
 use common::nginx::Nginx;
 use common::{kiln, require_tool, run};
@@ -112,22 +113,6 @@ fn failed(out: &Output, code: i32) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Recipe → status of `kiln build --json`.
-fn statuses(json: &str) -> BTreeMap<String, String> {
-    let v: serde_json::Value = serde_json::from_str(json).expect("build --json output");
-    v["recipes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// Every file under `dir` (relative path → bytes).
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -151,17 +136,6 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     out
-}
-
-fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
-    let prefix = dir.join(name);
-    let public = ok(&run(kiln()
-        .args(["cache", "keygen", name, "--out"])
-        .arg(&prefix)));
-    (
-        dir.join(format!("{name}.secret")),
-        public.trim().to_string(),
-    )
 }
 
 /// Run one job of the plan on `runner`, pushing to `url`.

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::cache::{keygen, statuses};
 use common::fixture::monorepo_at;
 use common::nginx::Nginx;
 use common::{kiln, require_tool, run};
@@ -37,21 +38,6 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn statuses(json: &str) -> BTreeMap<String, String> {
-    let v: serde_json::Value = serde_json::from_str(json).expect("build --json output");
-    v["recipes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["name"].as_str().unwrap().to_string(),
-                r["status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// Every file under `dir` (relative path -> bytes).
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -70,17 +56,6 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     out
-}
-
-fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
-    let prefix = dir.join(name);
-    let public = ok(&run(kiln()
-        .args(["cache", "keygen", name, "--out"])
-        .arg(&prefix)));
-    (
-        dir.join(format!("{name}.secret")),
-        public.trim().to_string(),
-    )
 }
 
 #[test]
