@@ -125,7 +125,7 @@ pub(crate) fn parse_override(arg: &str) -> Result<(String, String), PublishError
     let rest = url.strip_prefix("sparse+").unwrap_or(url);
     let rest = rest
         .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
+        .or_else(|| rest.strip_prefix("https://"))
         .ok_or_else(|| bad("the URL must start with http:// or https://"))?;
     let authority = rest.split('/').next().unwrap_or_default();
     if authority.contains('@') {
@@ -564,6 +564,15 @@ mod tests {
             parse_override("local=http://127.0.0.1:8080/").unwrap(),
             ("local".into(), "http://127.0.0.1:8080/".into())
         );
+        for url in [
+            "https://example.org/",
+            "sparse+https://index.example.org/",
+            "sparse+http://127.0.0.1:1/",
+        ] {
+            assert_eq!(parse_override(&format!("r={url}")).unwrap().1, url);
+        }
+        let e = parse_override("r=sparse+https://me:hunter2@example.org/").unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

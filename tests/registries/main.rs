@@ -20,6 +20,7 @@ mod oci_token;
 mod publish_gate;
 mod pypi;
 mod release_post;
+mod release_workspace;
 mod support;
 mod verify_hostile;
 mod verify_mixed;
