@@ -158,6 +158,8 @@ pub struct ToolRef {
     pub libs: Vec<(String, String)>,
     /// A Python interpreter's standard library digest.
     pub stdlib: Option<String>,
+    /// A Python interpreter's C headers digest (written only when known).
+    pub headers: Option<String>,
     /// A venv tool's site-packages digest.
     pub venv: Option<String>,
 }
@@ -172,6 +174,7 @@ impl ToolRef {
             sha256,
             libs: Vec::new(),
             stdlib: None,
+            headers: None,
             venv: None,
         }
     }
@@ -189,6 +192,7 @@ impl ToolRef {
                 .map(|l| (l.name.clone(), l.sha256.clone()))
                 .collect(),
             stdlib: t.stdlib.clone(),
+            headers: t.headers.as_ref().map(|h| h.digest.clone()),
             venv: t.venv.as_ref().map(|v| v.site_packages.clone()),
         }
     }
@@ -206,6 +210,9 @@ impl ToolRef {
             }
             if let Some(s) = &self.stdlib {
                 m.insert("stdlib".into(), Value::String(s.clone()));
+            }
+            if let Some(s) = &self.headers {
+                m.insert("headers".into(), Value::String(s.clone()));
             }
             if let Some(s) = &self.venv {
                 m.insert("venv_site_packages".into(), Value::String(s.clone()));
@@ -417,6 +424,11 @@ mod tests {
         let mut d = sample();
         let mut t = ToolRef::plain("python3".into(), "1".into(), "00".into());
         t.stdlib = Some("11".into());
+        d.tools.push(t);
+        variants.push(d);
+        let mut d = sample();
+        let mut t = ToolRef::plain("python3".into(), "1".into(), "00".into());
+        t.headers = Some("11".into());
         d.tools.push(t);
         variants.push(d);
         let mut d = sample();

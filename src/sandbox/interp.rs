@@ -7,6 +7,11 @@
 //!   `*.pyc`) enters the tool's identity: two machines with the same
 //!   interpreter binary but a patched `ssl.py` or another `lib-dynload`
 //!   extension build differently.
+//! - **headers.** Beside it, `<prefix>/include/pythonX.Y` (when it holds a
+//!   `Python.h`): the sandbox mounts it read-only at its host path, where
+//!   the interpreter's `sysconfig` (`INCLUDEPY`) sends a C compiler, and its
+//!   tree digest enters the identity too — an extension module is compiled
+//!   against those headers.
 //! - **venv.** A tool found on `PATH` as `<venv>/bin/<name>` with a
 //!   `<venv>/pyvenv.cfg` runs as that venv (its `site-packages` visible),
 //!   not as the base interpreter the link points to. Its identity is the
@@ -66,6 +71,19 @@ pub(super) fn python_stdlib(real: &Path) -> Option<PathBuf> {
         }
     }
     None
+}
+
+/// The C headers of the interpreter whose standard library is `stdlib`
+/// (`<prefix>/lib/pythonX.Y` → `<prefix>/include/pythonX.Y`), when they
+/// hold a `Python.h`: what an extension module compiles against, at the
+/// path the interpreter's `sysconfig` names (`INCLUDEPY`).
+pub(super) fn python_headers(stdlib: &Path) -> Option<PathBuf> {
+    let dir = stdlib
+        .parent()?
+        .parent()?
+        .join("include")
+        .join(stdlib.file_name()?);
+    dir.join("Python.h").is_file().then_some(dir)
 }
 
 /// A virtual environment a tool was found in.

@@ -462,6 +462,8 @@ fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
             }
         };
         lib_mounts(tool, &target, &mut mounts, &mut same_path);
+        // Where the interpreter's sysconfig sends a C compiler.
+        same_path.extend(tool.headers.iter().map(|h| h.dir.clone()));
         links.push((tool.name.clone(), target));
     }
     same_path.sort();

@@ -86,7 +86,9 @@ pub use error::SandboxError;
 pub use layout::tool_prefix;
 pub use limits::{Limit, Limits};
 pub use spec::{Confine, RoInput, SandboxMode, Spec};
-pub use tools::{bwrap_path, resolve_tools, resolve_tools_cached, Tool, ToolLib, ToolVenv};
+pub use tools::{
+    bwrap_path, resolve_tools, resolve_tools_cached, Tool, ToolHeaders, ToolLib, ToolVenv,
+};
 
 /// Whether `mode` can run on this machine: `Bubblewrap` needs `bwrap`
 /// ([`SandboxError::BwrapMissing`] says how to install it). Call it before

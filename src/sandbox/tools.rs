@@ -65,6 +65,10 @@ pub struct Tool {
     pub libs: Vec<ToolLib>,
     /// For a Python interpreter, the digest of its standard library.
     pub stdlib: Option<String>,
+    /// For a Python interpreter with C headers, where they are and their
+    /// digest.
+    #[serde(default)]
+    pub headers: Option<ToolHeaders>,
     /// For a tool found in a virtual environment, that venv.
     pub venv: Option<ToolVenv>,
 }
@@ -84,6 +88,17 @@ pub struct ToolLib {
     /// Found through the executable's `$ORIGIN`: the path relative to the
     /// executable's directory, where the sandbox also mounts it.
     pub origin_rel: Option<PathBuf>,
+}
+
+/// A Python interpreter's C headers (`<prefix>/include/pythonX.Y`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct ToolHeaders {
+    /// The directory on the host, mounted read-only at the same path.
+    pub dir: PathBuf,
+    /// Its tree digest.
+    pub digest: String,
 }
 
 /// The virtual environment a tool runs as.
@@ -183,8 +198,15 @@ fn resolve_one(
         let v = venv.as_ref()?;
         interp::python_stdlib(&v.home.join(real.file_name()?))
     });
-    let stdlib = match stdlib_dir {
-        Some(d) => Some(interp::tree_digest(&d, cache, now).map_err(io(&d))?),
+    let stdlib = match &stdlib_dir {
+        Some(d) => Some(interp::tree_digest(d, cache, now).map_err(io(d))?),
+        None => None,
+    };
+    let headers = match stdlib_dir.as_deref().and_then(interp::python_headers) {
+        Some(dir) => Some(ToolHeaders {
+            digest: interp::tree_digest(&dir, cache, now).map_err(io(&dir))?,
+            dir,
+        }),
         None => None,
     };
     let (path, venv) = match venv {
@@ -221,6 +243,7 @@ fn resolve_one(
         version_ok,
         libs,
         stdlib,
+        headers,
         venv,
     })
 }

@@ -3,7 +3,9 @@
 //! projects (`tests/fixtures/python/backends/`) build offline in the
 //! sandbox; pip installs the wheels and sdists, the console scripts print
 //! the stamped version, the maturin extension returns a value from Rust,
-//! `twine check --strict` and `check-wheel-contents` accept them; the
+//! `twine check --strict` and `check-wheel-contents` accept them; a C
+//! extension compiles in the sandbox with the declared gcc into a platform
+//! wheel that holds no host path; the
 //! normalised archives hold exactly the files and contents the backend
 //! writes when run directly; two builds under different paths, TZ, umask,
 //! file creation order and core count are byte-identical; a backend that fails or is
@@ -364,6 +366,98 @@ fn maturin_pyo3_project_builds_an_extension_wheel_offline() {
         ])),
         format!("42 {VERSION}")
     );
+}
+
+/// A setuptools project with a C extension: the declared gcc (with `as`
+/// and `ld`) builds its platform wheel in the sandbox, byte-identical
+/// across paths, TZ, umask, file order and core count. The tag is
+/// setuptools' own (`cpXY-cpXY-linux_<arch>`), and the build says what a
+/// manylinux tag would need instead of claiming one. pip installs the wheel
+/// (and the sdist, compiling it) and the module adds in C. The module holds
+/// no path of this host and no RUNPATH, and the wheel's files are those
+/// `python -m build` writes from the same source: the same bytes but the
+/// compiled module (kiln maps the interpreter's prefix out of its debug
+/// information and drops the interpreter's RUNPATH) and RECORD.
+#[test]
+fn setuptools_c_extension_builds_a_platform_wheel_in_the_sandbox() {
+    if !tools(&[
+        "python3", "bwrap", "gcc", "as", "ld", "readelf", "unzip", "twine",
+    ]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = build_twice("setuptools-cext", tmp.path(), &[]);
+    let (sdist, wheel) = dists(&root);
+    let abi =
+        run_ok(cmd("python3").args(["-c", "import sys; print('cp%d%d' % sys.version_info[:2])"]));
+    let arch = std::env::consts::ARCH;
+    assert_eq!(
+        wheel.file_name().unwrap().to_string_lossy(),
+        format!("kiln_cext_demo-{PEP440}-{abi}-{abi}-linux_{arch}.whl")
+    );
+    // Said on every build, a cached one too.
+    let again = run(&mut kiln_build(
+        &root,
+        &tmp.path().join("store-a-setuptools-cext"),
+        "022",
+        "UTC",
+        &[],
+    ));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("linux_{arch}")) && err.contains("auditwheel repair"),
+        "{err}"
+    );
+    run_ok(
+        cmd("twine")
+            .args(["check", "--strict"])
+            .arg(&sdist)
+            .arg(&wheel),
+    );
+    let v = install_both(tmp.path(), "kiln-cext-demo", &sdist, &wheel, &[]);
+    assert_eq!(run_ok(&mut bin(&v, "kiln-cext-demo")), "42");
+
+    // The module: no RUNPATH, no path of this host.
+    let module = tmp.path().join("module.so");
+    let bytes = cmd("unzip")
+        .arg("-p")
+        .arg(&wheel)
+        .arg("kiln_cext_demo/_speed.*.so")
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(bytes.starts_with(b"\x7fELF"), "no module in the wheel");
+    std::fs::write(&module, &bytes).unwrap();
+    let dynamic = run_ok(cmd("readelf").arg("-d").arg(&module));
+    assert!(
+        !dynamic.contains("RPATH") && !dynamic.contains("RUNPATH"),
+        "{dynamic}"
+    );
+    let prefix = run_ok(cmd("python3").args([
+        "-c",
+        "import sysconfig; print(sysconfig.get_config_var('prefix'))",
+    ]));
+    for host in [prefix.as_str(), &tmp.path().display().to_string()] {
+        assert!(
+            !bytes.windows(host.len()).any(|w| w == host.as_bytes()),
+            "{host} is in the module"
+        );
+    }
+
+    let (direct_sdist, direct_wheel) = direct_build(
+        "setuptools-cext",
+        tmp.path(),
+        &[(
+            "pyproject.toml",
+            "version = \"0.1.0\"",
+            "version = \"0.2.0rc1\"",
+        )],
+        &[],
+    );
+    assert_eq!(direct_wheel.file_name(), wheel.file_name());
+    assert_same_as_direct(&wheel, &direct_wheel, &[".so", ".dist-info/RECORD"]);
+    assert_same_as_direct(&sdist, &direct_sdist, &[]);
 }
 
 #[test]

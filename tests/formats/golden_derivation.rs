@@ -121,6 +121,7 @@ fn derivation_bytes() -> Vec<u8> {
                 },
             ],
             stdlib: Some("44".repeat(32)),
+            headers: None,
             venv: Some(ToolVenv {
                 dir: PathBuf::from("/srv/venv"),
                 home: PathBuf::from("/opt/py/bin"),

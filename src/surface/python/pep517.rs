@@ -88,7 +88,13 @@ pub(crate) fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
         let tag: Vec<&str> = tag.into_iter().rev().collect();
         tag.join("-")
     });
+    let warnings = wheel_tag
+        .as_deref()
+        .and_then(unaudited)
+        .into_iter()
+        .collect();
     let artifact_facts = crate::surface::ArtifactFacts {
+        warnings,
         python: Some(crate::surface::PythonFacts {
             python_name: facts.name.clone(),
             python_version: facts.version.clone(),
@@ -126,6 +132,19 @@ pub(crate) fn build(job: &Job<'_>, hook: Hook) -> Result<Output, SurfaceError> {
             facts: artifact_facts,
         }],
     })
+}
+
+/// What a wheel tagged `tag` (`cp311-cp311-linux_x86_64`) lacks to be
+/// published: a plain `linux_*` platform is this machine's, which PyPI
+/// refuses; a `manylinux`/`musllinux` tag is a claim about the libraries
+/// the module links that `auditwheel` checks, and kiln does not audit —
+/// it keeps the backend's tag, never claims one.
+fn unaudited(tag: &str) -> Option<String> {
+    let platform = tag.rsplit('-').next()?;
+    let arch = platform.strip_prefix("linux_")?;
+    Some(format!(
+        "the wheel's platform tag is {platform}, this machine's: PyPI accepts Linux wheels only with a manylinux or musllinux tag, which `auditwheel repair` gives after checking the libraries the extension links (kiln keeps the backend's tag and does not audit: build in a manylinux image, e.g. quay.io/pypa/manylinux_2_28_{arch}, and repair there)"
+    ))
 }
 
 /// The file the hook returned: a plain name of the right kind, a regular file.
@@ -217,4 +236,26 @@ fn check_version(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unaudited;
+
+    #[test]
+    fn only_a_plain_linux_platform_is_named_unaudited() {
+        let w = unaudited("cp311-cp311-linux_x86_64").unwrap();
+        assert!(
+            w.contains("linux_x86_64") && w.contains("manylinux_2_28_x86_64"),
+            "{w}"
+        );
+        for tag in [
+            "py3-none-any",
+            "cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64",
+            "cp311-cp311-musllinux_1_2_aarch64",
+            "cp311-cp311-macosx_11_0_arm64",
+        ] {
+            assert_eq!(unaudited(tag), None, "{tag}");
+        }
+    }
 }

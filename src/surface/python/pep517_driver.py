@@ -14,6 +14,15 @@ standard library, `.pth` files processed, and its bin/ (the wheels'
 scripts) comes first on PATH, as in a front end's isolated environment
 (uv_build finds its binary there); without it, the interpreter's own
 site-packages.
+
+For the wheel hook, a C compiler the backend runs (setuptools' build_ext)
+gets the environment that keeps this host out of the extension module, as
+distutils reads it: CFLAGS adds `-ffile-prefix-map=PREFIX=/kiln/python`
+(the interpreter's install prefix, where its headers are, leaves the debug
+information), and LDSHARED is the interpreter's own without the
+`-Wl,-rpath,DIR` entries below that prefix (a pyenv or source build links
+its modules with a RUNPATH to its own lib/, a host path the module does
+not need: the interpreter that imports it has libpython loaded already).
 """
 import importlib
 import json
@@ -33,6 +42,28 @@ if prefix:
     )
 for p in reversed(sys.argv[4:]):
     sys.path.insert(0, os.path.join(cwd, p))
+
+
+def portable_extensions():
+    import sysconfig
+
+    prefix = sysconfig.get_config_var("prefix")
+    if not prefix or prefix == "/":
+        return
+    flags = os.environ.get("CFLAGS", "")
+    os.environ["CFLAGS"] = (flags + " -ffile-prefix-map=%s=/kiln/python" % prefix).strip()
+    ldshared = sysconfig.get_config_var("LDSHARED")
+    if ldshared and "LDSHARED" not in os.environ:
+        kept = [
+            w
+            for w in ldshared.split()
+            if not (w.startswith("-Wl,-rpath,") and w[len("-Wl,-rpath,"):].startswith(prefix))
+        ]
+        os.environ["LDSHARED"] = " ".join(kept)
+
+
+if hook == "wheel":
+    portable_extensions()
 module, _, attrs = backend.partition(":")
 obj = importlib.import_module(module)
 for attr in attrs.split(".") if attrs else []:
