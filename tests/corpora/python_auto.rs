@@ -87,6 +87,17 @@ const WITH_WHEELS: &[WheelsRow] = &[
     ("uv-secure", "0.17.2", "0.17.2", "uv_build", "backend", &["uv_build==0.10.12"]),
 ];
 
+/// Projects with a C extension (setuptools' `ext_modules`), as
+/// [`WITH_WHEELS`]: their platform wheels are built with `tools = ["gcc",
+/// "as", "ld"]` and compared with the published CPython wheel for this
+/// interpreter (`cp311-cp311-manylinux…`).
+#[rustfmt::skip]
+const PLATFORM: &[WheelsRow] = &[
+    ("wrapt", "1.17.2", "1.17.2", "setuptools (setup.py, C extension)", "backend", &[]),
+    ("simplejson", "3.19.3", "3.19.3", "setuptools (setup.py, C extension)", "backend", &[]),
+    ("markupsafe", "3.0.2", "3.0.2", "setuptools (pyproject.toml, C extension)", "backend", &["setuptools==75.8.0"]),
+];
+
 /// flit_core projects whose published wheel an older flit_core made.
 const OLD_FLIT: &[&str] = &[
     "idna",
@@ -120,6 +131,8 @@ const KNOWN: &[(&[&str], &str, &str)] = &[
     (&["importlib_metadata"], "fields", "setuptools 65.5 writes `Name: importlib-metadata` (its safe_name turns `_` into `-`); the release's setuptools kept the declared `importlib_metadata`"),
     (&["websocket-client"], "files", "setuptools 65.5 does not ship `py.typed` unless package_data names it; the release's setuptools (69 and later) includes type information by default"),
     (&["tomlkit"], "files", "poetry-core 2.5 puts LICENSE in .dist-info/licenses/ (PEP 639)"),
+    (&["wrapt", "simplejson", "markupsafe"], "contents", "the published extension module was compiled in a manylinux image by another gcc against another CPython build and rewritten by `auditwheel repair`; a rebuild compiles it with this machine's gcc against this interpreter's headers (every other file is the same)"),
+    (&["markupsafe"], "fields", "setuptools 75.8 writes Metadata-Version 2.2; the release's setuptools 75.2 wrote 2.1"),
     (&["tomlkit"], "fields", "poetry-core 2.5 writes Metadata-Version 2.4 with License-File, classifiers for Python 3.13-3.15 and a Homepage URL the release's poetry-core did not"),
 ];
 
@@ -258,12 +271,34 @@ fn frontend_row(
 }
 
 /// kiln's wheel against the front end's: same files, contents and fields
-/// (`None` when either was not built).
-fn same_as_frontend(kiln: Option<PathBuf>, frontend: Option<PathBuf>) -> Option<(bool, String)> {
+/// (`None` when either was not built). A platform wheel's compiled modules
+/// and the RECORD lines hashing them differ by design: kiln maps the
+/// interpreter's prefix out of their debug information and drops the
+/// interpreter's RUNPATH, which the front end's modules carry — every
+/// other file must be the same.
+fn same_as_frontend(
+    kiln: Option<PathBuf>,
+    frontend: Option<PathBuf>,
+    platform: bool,
+) -> Option<(bool, String)> {
     let (a, b) = (kiln?, frontend?);
     let mut notes = Notes::default();
-    let r = judge(Some(a), b.to_str().unwrap(), &mut notes);
-    Some((r.files && r.contents && r.fields, notes.join(" ")))
+    let r = judge(Some(a.clone()), b.to_str().unwrap(), &mut notes);
+    let contents = r.contents
+        || (platform && {
+            let out = common::run_ok(
+                cmd("python3")
+                    .arg(fixtures().join("same_files.py"))
+                    .arg(&a)
+                    .arg(&b),
+            );
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            v["differ"].as_array().unwrap().iter().all(|d| {
+                let d = d.as_str().unwrap();
+                d.ends_with(".so") || d.ends_with(".dist-info/RECORD")
+            })
+        });
+    Some((r.files && contents && r.fields, notes.join(" ")))
 }
 
 /// Check one project's columns: kiln at least the front end, every
@@ -319,6 +354,23 @@ struct Project<'a> {
     backend: &'a str,
     expected: &'a str,
     wheels: &'a [&'a str],
+    /// A C extension: built with gcc, compared with the platform wheel.
+    platform: bool,
+}
+
+impl<'a> Project<'a> {
+    fn of(row: &'a WheelsRow, platform: bool) -> Self {
+        let &(name, version, semver, backend, expected, wheels) = row;
+        Project {
+            name,
+            version,
+            semver,
+            backend,
+            expected,
+            wheels,
+            platform,
+        }
+    }
 }
 
 #[test]
@@ -332,6 +384,7 @@ fn auto_rebuilds_of_published_sdists_match_the_front_end_or_better() {
             backend,
             expected,
             wheels: &[],
+            platform: false,
         })
         .collect();
     corpus(&projects);
@@ -343,19 +396,19 @@ fn auto_rebuilds_of_published_sdists_match_the_front_end_or_better() {
 /// directory of wheels (`host-inputs = ["python-wheels"]`).
 #[test]
 fn auto_rebuilds_with_backends_from_pypi_wheels_match_the_front_end_or_better() {
-    let projects: Vec<Project<'_>> = WITH_WHEELS
-        .iter()
-        .map(
-            |&(name, version, semver, backend, expected, wheels)| Project {
-                name,
-                version,
-                semver,
-                backend,
-                expected,
-                wheels,
-            },
-        )
-        .collect();
+    let projects: Vec<Project<'_>> = WITH_WHEELS.iter().map(|r| Project::of(r, false)).collect();
+    corpus(&projects);
+}
+
+/// Setuptools projects with a C extension ([`PLATFORM`]): kiln builds the
+/// platform wheel in the sandbox with the declared compiler, the front end
+/// on the host; both are compared with the published CPython wheel.
+#[test]
+fn auto_rebuilds_of_c_extension_projects_match_the_front_end_or_better() {
+    if !["gcc", "as", "ld"].iter().all(|t| require_tool(t)) {
+        return;
+    }
+    let projects: Vec<Project<'_>> = PLATFORM.iter().map(|r| Project::of(r, true)).collect();
     corpus(&projects);
 }
 
@@ -424,7 +477,8 @@ fn corpus(projects: &[Project<'_>]) {
     if !require_tool("python3") || !require_tool("bwrap") || !require_tool("tar") {
         return;
     }
-    let Some(paths) = fetch_projects(projects.iter().map(|p| (p.name, p.version))) else {
+    let platform = projects.iter().any(|p| p.platform);
+    let Some(paths) = fetch_projects(projects.iter().map(|p| (p.name, p.version)), platform) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -443,6 +497,7 @@ fn corpus(projects: &[Project<'_>]) {
             backend,
             expected,
             wheels,
+            platform,
         } = p;
         let (wheel_dir, python) = if wheels.is_empty() {
             (None, PathBuf::from("python3"))
@@ -470,9 +525,14 @@ fn corpus(projects: &[Project<'_>]) {
         } else {
             ""
         };
+        let compiler = if *platform {
+            "tools = [\"gcc\", \"as\", \"ld\"]\n"
+        } else {
+            ""
+        };
         write(
             &root.join("recipes/w.toml"),
-            format!("surface = \"wheel\"\nsource = \"py\"\nexclude = [\"tests/**\"]\n[wheel]\nbackend = \"auto\"\n{host}"),
+            format!("surface = \"wheel\"\nsource = \"py\"\nexclude = [\"tests/**\"]\n[wheel]\nbackend = \"auto\"\n{host}{compiler}"),
         );
         git(&root, &["init", "-q"]);
         git(&root, &["add", "-A", "-f"]);
@@ -495,7 +555,7 @@ fn corpus(projects: &[Project<'_>]) {
                 "{name}: auto chose {choice}, the snapshot says {expected}"
             ));
         }
-        let same = match same_as_frontend(kw, fw) {
+        let same = match same_as_frontend(kw, fw, *platform) {
             Some((true, _)) => {
                 rep.same += 1;
                 "yes".to_string()

@@ -61,17 +61,22 @@ pub(crate) fn fixtures() -> PathBuf {
 const GENERATED_NATIVELY: &[&str] = &["iniconfig"];
 
 fn fetch() -> Option<serde_json::Value> {
-    fetch_projects(PROJECTS.iter().map(|(n, v, _, _, _)| (*n, *v)))
+    fetch_projects(PROJECTS.iter().map(|(n, v, _, _, _)| (*n, *v)), false)
 }
 
 /// Download (or find in the cache) each `(name, version)`'s sdist and pure
-/// wheel; `None` (a printed skip) when that fails outside CI.
+/// wheel (with `platform`, the CPython wheel for this interpreter and
+/// machine); `None` (a printed skip) when that fails outside CI.
 pub(crate) fn fetch_projects<'a>(
     projects: impl Iterator<Item = (&'a str, &'a str)>,
+    platform: bool,
 ) -> Option<serde_json::Value> {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pypi-cache");
     let mut c = cmd("python3");
     c.arg(fixtures().join("pypi_fetch.py")).arg(&cache);
+    if platform {
+        c.arg("--platform");
+    }
     for (n, v) in projects {
         c.arg(format!("{n}=={v}"));
     }
