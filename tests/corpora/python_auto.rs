@@ -14,14 +14,15 @@
 //! `pip download` fetched into `pypi-cache/backend-wheels/`) and reruns are
 //! offline; under `CI` a failed fetch fails.
 //!
-//! Not in the corpus, and why:
-//! - maturin: a published sdist carries its crate but not the crates it
-//!   depends on, and the corpus runs offline without a crates.io mirror
-//!   (kiln builds maturin projects offline from a declared `cargo-registry`:
-//!   `tests/ecosystems/python_backend.rs`);
-//! - setuptools with a C extension: the published wheels are platform
-//!   wheels another compiler built (cibuildwheel's images), so no column
-//!   but `built` could match them, and the fetch takes pure wheels only.
+//! Not in the corpus: maturin — a published sdist carries its crate but not
+//! the crates it depends on, and the corpus runs offline without a
+//! crates.io mirror (kiln builds maturin projects offline from a declared
+//! `cargo-registry`: `tests/ecosystems/python_backend.rs`).
+//!
+//! Setuptools projects with a C extension ([`PLATFORM`]) are compared with
+//! the published CPython wheel for this interpreter; their compiled modules
+//! differ from it for both builders (another compiler built it), and
+//! kiln's from the front end's by design (no host path, no RUNPATH).
 
 use crate::common;
 
