@@ -14,15 +14,12 @@
 //! `pip download` fetched into `pypi-cache/backend-wheels/`) and reruns are
 //! offline; under `CI` a failed fetch fails.
 //!
-//! Not in the corpus: maturin — a published sdist carries its crate but not
-//! the crates it depends on, and the corpus runs offline without a
-//! crates.io mirror (kiln builds maturin projects offline from a declared
-//! `cargo-registry`: `tests/ecosystems/python_backend.rs`).
-//!
-//! Setuptools projects with a C extension ([`PLATFORM`]) are compared with
-//! the published CPython wheel for this interpreter; their compiled modules
-//! differ from it for both builders (another compiler built it), and
-//! kiln's from the front end's by design (no host path, no RUNPATH).
+//! Projects with a compiled extension ([`PLATFORM`]: setuptools with C,
+//! maturin with Rust, whose crates `cargo fetch` brings into the user's
+//! cargo cache first) are compared with the published CPython wheel for
+//! this interpreter; their compiled modules differ from it for both
+//! builders (another compiler built it), and kiln's from the front end's
+//! by design (no host path, no RUNPATH).
 
 use crate::common;
 
@@ -88,15 +85,18 @@ const WITH_WHEELS: &[WheelsRow] = &[
     ("uv-secure", "0.17.2", "0.17.2", "uv_build", "backend", &["uv_build==0.10.12"]),
 ];
 
-/// Projects with a C extension (setuptools' `ext_modules`), as
-/// [`WITH_WHEELS`]: their platform wheels are built with `tools = ["gcc",
-/// "as", "ld"]` and compared with the published CPython wheel for this
-/// interpreter (`cp311-cp311-manylinux…`).
+/// Projects with a compiled extension — C (setuptools' `ext_modules`) or
+/// Rust (maturin, its crates fetched into the user's cargo cache first, as
+/// a release engineer's `cargo fetch` would) — as [`WITH_WHEELS`]: their
+/// platform wheels are built with `tools = ["gcc", "as", "ld"]` and
+/// compared with the published CPython wheel for this interpreter
+/// (`cp311-cp311-manylinux…`).
 #[rustfmt::skip]
 const PLATFORM: &[WheelsRow] = &[
     ("wrapt", "1.17.2", "1.17.2", "setuptools (setup.py, C extension)", "backend", &[]),
     ("simplejson", "3.19.3", "3.19.3", "setuptools (setup.py, C extension)", "backend", &[]),
     ("markupsafe", "3.0.2", "3.0.2", "setuptools (pyproject.toml, C extension)", "backend", &["setuptools==75.8.0"]),
+    ("rpds-py", "0.22.3", "0.22.3", "maturin (PyO3)", "backend", &[]),
 ];
 
 /// flit_core projects whose published wheel an older flit_core made.
@@ -134,6 +134,8 @@ const KNOWN: &[(&[&str], &str, &str)] = &[
     (&["tomlkit"], "files", "poetry-core 2.5 puts LICENSE in .dist-info/licenses/ (PEP 639)"),
     (&["wrapt", "simplejson", "markupsafe"], "contents", "the published extension module was compiled in a manylinux image by another gcc against another CPython build and rewritten by `auditwheel repair`; a rebuild compiles it with this machine's gcc against this interpreter's headers (every other file is the same)"),
     (&["markupsafe"], "fields", "setuptools 75.8 writes Metadata-Version 2.2; the release's setuptools 75.2 wrote 2.1"),
+    (&["rpds-py"], "files", "maturin 1.16 adds a CycloneDX SBOM (.dist-info/sboms/) the release's maturin did not write"),
+    (&["rpds-py"], "contents", "the published extension module was compiled by another rustc in a manylinux image; a rebuild compiles it with this machine's toolchain"),
     (&["tomlkit"], "fields", "poetry-core 2.5 writes Metadata-Version 2.4 with License-File, classifiers for Python 3.13-3.15 and a Homepage URL the release's poetry-core did not"),
 ];
 
@@ -296,7 +298,10 @@ fn same_as_frontend(
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
             v["differ"].as_array().unwrap().iter().all(|d| {
                 let d = d.as_str().unwrap();
-                d.ends_with(".so") || d.ends_with(".dist-info/RECORD")
+                // maturin's SBOM names the crate by its build directory.
+                [".so", ".dist-info/RECORD", ".cyclonedx.json"]
+                    .iter()
+                    .any(|s| d.ends_with(s))
             })
         });
     Some((r.files && contents && r.fields, notes.join(" ")))
@@ -406,7 +411,10 @@ fn auto_rebuilds_with_backends_from_pypi_wheels_match_the_front_end_or_better() 
 /// on the host; both are compared with the published CPython wheel.
 #[test]
 fn auto_rebuilds_of_c_extension_projects_match_the_front_end_or_better() {
-    if !["gcc", "as", "ld"].iter().all(|t| require_tool(t)) {
+    if !["gcc", "as", "ld", "cargo", "maturin"]
+        .iter()
+        .all(|t| require_tool(t))
+    {
         return;
     }
     let projects: Vec<Project<'_>> = PLATFORM.iter().map(|r| Project::of(r, true)).collect();
@@ -445,6 +453,26 @@ fn backend_wheels(requirements: &[&str]) -> Option<PathBuf> {
     }
     write(&done, "");
     Some(dir)
+}
+
+/// `cargo fetch --locked` of a Rust extension's crates into the user's
+/// cargo cache (the only network use; cached for reruns); `false` (a
+/// printed skip) when that fails outside CI.
+fn cargo_fetch(project: &Path) -> bool {
+    let out = run(cmd("cargo")
+        .args(["fetch", "--locked", "--manifest-path"])
+        .arg(project.join("Cargo.toml")));
+    if out.status.success() {
+        return true;
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "cargo fetch in {} failed: {err}",
+        project.display()
+    );
+    eprintln!("SKIP: cargo fetch failed and nothing cached: {err}");
+    false
 }
 
 /// A venv over the interpreter's site-packages with `wheels` installed
@@ -519,6 +547,9 @@ fn corpus(projects: &[Project<'_>]) {
             Path::new(paths[name]["sdist"].as_str().unwrap()),
             &root.join("py"),
         );
+        if *platform && root.join("py/Cargo.toml").is_file() && !cargo_fetch(&root.join("py")) {
+            return;
+        }
         let fe_tree = tmp.path().join(format!("{name}.fe"));
         copy_dir(&root.join("py"), &fe_tree, false);
         let host = if wheel_dir.is_some() {
