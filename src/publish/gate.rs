@@ -17,10 +17,15 @@ use crate::recipe::Surface;
 use crate::store::Store;
 use crate::version::resolve::BuildStatus;
 
-/// One built recipe: its artifacts, each with the store file it is.
+/// One built recipe (a matrix recipe: one per cell): its artifacts, each
+/// with the store file it is.
 #[derive(Debug)]
 pub(super) struct Built {
+    /// The recipe's id (a matrix cell's: `image[python=3.11]`).
     pub recipe: String,
+    /// The recipe's name, which `[publish]` and the command line name (a
+    /// matrix recipe's name selects all its cells).
+    pub name: String,
     pub surface: Surface,
     /// Where the recipe's surface publishes (`SurfaceKind::publication`).
     pub publication: crate::surface::Publication,
@@ -50,9 +55,9 @@ pub(super) fn release(resolved: &Resolved) -> Result<(String, String), PublishEr
     }
 }
 
-/// Each recipe of `selected`, as this store holds it: built (never built
-/// here), and every artifact file's SHA-256 and size as sealed, in the
-/// store and in `dist`.
+/// Each recipe of `selected` (by id or name: each cell of a matrix
+/// recipe), as this store holds it: built (never built here), and every
+/// artifact file's SHA-256 and size as sealed, in the store and in `dist`.
 pub(super) fn built(
     plan: &Plan<'_>,
     store: &Store,
@@ -62,7 +67,11 @@ pub(super) fn built(
 ) -> Result<Vec<Built>, PublishError> {
     let mut out = Vec::new();
     for p in plan.describe(store)? {
-        if !selected.contains(&p.id) {
+        let Some(node) = plan.nodes.iter().find(|n| n.recipe.id == p.id) else {
+            continue;
+        };
+        let name = node.recipe.name.clone();
+        if !selected.contains(&p.id) && !selected.contains(&name) {
             continue;
         }
         let not_built = || match made_elsewhere(dist, &p.id) {
@@ -94,17 +103,11 @@ pub(super) fn built(
             check_dist(dist, &a)?;
             artifacts.push((a, path));
         }
-        let publication = plan
-            .nodes
-            .iter()
-            .find(|n| n.recipe.id == p.id)
-            .map_or(crate::surface::Publication::None, |n| {
-                crate::surface::of(n.recipe).publication()
-            });
         out.push(Built {
             recipe: p.id,
+            name,
             surface: p.surface,
-            publication,
+            publication: crate::surface::of(node.recipe).publication(),
             artifacts,
         });
     }

@@ -38,15 +38,22 @@ pub(super) fn selected(
         build.recipes.clone()
     };
     if resolved.base.is_some() {
-        selected.retain(|id| {
-            resolved
-                .recipes
-                .recipes
-                .get(id)
-                .is_some_and(|r| r.surface() == crate::recipe::Surface::Oci)
-        });
+        selected.retain(|n| named(resolved, n).any(|r| r.surface() == crate::recipe::Surface::Oci));
     }
     selected
+}
+
+/// The recipes `name` names: the recipe with that id, or every cell of
+/// the matrix recipe of that name.
+fn named<'r>(
+    resolved: &'r Resolved,
+    name: &'r str,
+) -> impl Iterator<Item = &'r crate::recipe::Recipe> + 'r {
+    resolved
+        .recipes
+        .recipes
+        .values()
+        .filter(move |r| r.id == name || r.name == name)
 }
 
 /// The gate's checks and the plan's items for the release `build` reads.
@@ -60,7 +67,13 @@ pub(super) fn load(
     let policy = policy(&resolved)?;
     let selected = selected(&resolved, &policy, build);
     let targets = policy.targets;
-    if let Some(r) = selected.iter().find(|r| !targets.contains_key(*r)) {
+    // A matrix cell named on the command line has its recipe's targets.
+    let has_target = |n: &String| {
+        let cells: Vec<_> = named(&resolved, n).collect();
+        targets.contains_key(n)
+            || (!cells.is_empty() && cells.iter().all(|r| targets.contains_key(&r.name)))
+    };
+    if let Some(r) = selected.iter().find(|n| !has_target(n)) {
         return Err(PublishError::NoTarget { recipe: r.clone() });
     }
     let build = BuildOptions {

@@ -27,7 +27,9 @@ pub(super) fn items(
             recipe: b.recipe.clone(),
             surface: b.surface.as_str().to_string(),
         })?;
-        for name in targets.get(&b.recipe).into_iter().flatten() {
+        // `[publish]` names a matrix recipe, or one of its cells.
+        let names = targets.get(&b.recipe).or_else(|| targets.get(&b.name));
+        for name in names.into_iter().flatten() {
             let registry = match registries
                 .iter()
                 .position(|r| &r.name == name && r.kind == kind)

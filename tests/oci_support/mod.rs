@@ -1,6 +1,7 @@
 //! Helpers of the OCI image tests: base layouts made with umoci (from
 //! Debian's busybox-static and the host's Python interpreters), the test
-//! project, and running an image's rootfs with bubblewrap.
+//! project, copies of the release-shape fixtures on those bases, and
+//! running an image's rootfs with bubblewrap.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -239,6 +240,30 @@ pub fn project(dir: &Path, reverse: bool, with_python: bool) -> PathBuf {
     git(&root, &["add", "-A"]);
     git(&root, &["commit", "-q", "-m", "images"]);
     root
+}
+
+/// A copy of `tests/fixtures/<fixture>` (a release shape) at `root`, not
+/// yet a git repository, with the busybox base layout at `bases/busybox`
+/// and its digest in the recipes.
+pub fn shape_at(fixture: &str, root: &Path) {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(fixture);
+    copy_dir(&src, root, false);
+    let (bases_dir, pins) = bases();
+    copy_dir(
+        &bases_dir.join("bases/busybox"),
+        &root.join("bases/busybox"),
+        false,
+    );
+    for e in std::fs::read_dir(root.join("recipes")).unwrap() {
+        let p = e.unwrap().path();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        for (key, digest) in pins {
+            text = text.replace(key, digest);
+        }
+        write(&p, text);
+    }
 }
 
 pub fn has_python_bases() -> bool {

@@ -19,6 +19,7 @@ mod oci;
 mod oci_token;
 mod publish_gate;
 mod pypi;
+mod release_poetry;
 mod release_post;
 mod release_workspace;
 mod support;

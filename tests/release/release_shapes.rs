@@ -18,9 +18,9 @@ use crate::oci_support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fixture::{copy_dir, git_dated};
+use common::fixture::git_dated;
 use common::{cmd, run, run_ok};
-use oci_support::{bases, kiln_in, run_in_image_argv, tags_of, tools};
+use oci_support::{kiln_in, run_in_image_argv, shape_at, tags_of, tools};
 
 /// Commit dates of the successive commits of a shape's history (a day
 /// apart, so that each commit's `SOURCE_DATE_EPOCH` differs).
@@ -46,24 +46,7 @@ impl Shape {
     fn new(fixture: &str) -> Shape {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("proj");
-        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(fixture);
-        copy_dir(&src, &root, false);
-        let (bases_dir, pins) = bases();
-        copy_dir(
-            &bases_dir.join("bases/busybox"),
-            &root.join("bases/busybox"),
-            false,
-        );
-        for e in std::fs::read_dir(root.join("recipes")).unwrap() {
-            let p = e.unwrap().path();
-            let mut text = std::fs::read_to_string(&p).unwrap();
-            for (key, digest) in pins {
-                text = text.replace(key, digest);
-            }
-            std::fs::write(&p, text).unwrap();
-        }
+        shape_at(fixture, &root);
         let store = tmp.path().join("store");
         let mut s = Shape {
             tmp,
