@@ -41,6 +41,9 @@ command -v unzip     >/dev/null 2>&1 || need_apt+=(unzip)
 # A C extension's compiler, assembler and linker, and readelf to read it.
 command -v gcc       >/dev/null 2>&1 || need_apt+=(gcc)
 command -v readelf   >/dev/null 2>&1 || need_apt+=(binutils)
+# scikit-build-core's CMake and the ninja it generates for.
+command -v cmake     >/dev/null 2>&1 || need_apt+=(cmake)
+command -v ninja     >/dev/null 2>&1 || need_apt+=(ninja-build)
 command -v zstd      >/dev/null 2>&1 || need_apt+=(zstd)
 [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || need_apt+=(busybox-static)
 command -v podman    >/dev/null 2>&1 || need_apt+=(podman)
@@ -82,6 +85,7 @@ $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
 $PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
 $PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
 command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)
+$PY -c 'import scikit_build_core' 2>/dev/null || need_pip+=('scikit-build-core==0.11.5')
 # The in-toto attestation framework's schema (kiln's statements are validated against it).
 $PY -c 'import in_toto_attestation' 2>/dev/null || need_pip+=(in-toto-attestation)
 # The PyPI-compatible index `kiln publish` uploads to in tests/registries/

@@ -442,6 +442,17 @@ fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
                                     mounts.push((host, format!("{at}/{part}")));
                                 }
                             }
+                            // An interpreter's headers also where its
+                            // relocated prefix puts them (`sysconfig`'s
+                            // `include` path, which CMake's FindPython reads).
+                            for h in &tool.headers {
+                                if let Ok(rel) = h.dir.strip_prefix(&prefix) {
+                                    mounts.push((
+                                        h.dir.clone(),
+                                        format!("{at}/{}", path_string(rel)),
+                                    ));
+                                }
+                            }
                             prefixes.push((prefix.clone(), at.clone()));
                             at
                         }

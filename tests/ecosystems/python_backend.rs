@@ -3,9 +3,10 @@
 //! projects (`tests/fixtures/python/backends/`) build offline in the
 //! sandbox; pip installs the wheels and sdists, the console scripts print
 //! the stamped version, the maturin extension returns a value from Rust,
-//! `twine check --strict` and `check-wheel-contents` accept them; a C
-//! extension compiles in the sandbox with the declared gcc into a platform
-//! wheel that holds no host path; the
+//! `twine check --strict` and `check-wheel-contents` accept them; C
+//! extensions (setuptools, scikit-build-core with CMake) compile in the
+//! sandbox with the declared compilers into platform wheels that hold no
+//! host path; the
 //! normalised archives hold exactly the files and contents the backend
 //! writes when run directly; two builds under different paths, TZ, umask,
 //! file creation order and core count are byte-identical; a backend that fails or is
@@ -369,36 +370,61 @@ fn maturin_pyo3_project_builds_an_extension_wheel_offline() {
 }
 
 /// A setuptools project with a C extension: the declared gcc (with `as`
-/// and `ld`) builds its platform wheel in the sandbox, byte-identical
-/// across paths, TZ, umask, file order and core count. The tag is
-/// setuptools' own (`cpXY-cpXY-linux_<arch>`), and the build says what a
-/// manylinux tag would need instead of claiming one. pip installs the wheel
-/// (and the sdist, compiling it) and the module adds in C. The module holds
-/// no path of this host and no RUNPATH, and the wheel's files are those
-/// `python -m build` writes from the same source: the same bytes but the
-/// compiled module (kiln maps the interpreter's prefix out of its debug
-/// information and drops the interpreter's RUNPATH) and RECORD.
+/// and `ld`) builds its platform wheel in the sandbox. Compared with
+/// `python -m build`, the compiled module differs by design: kiln maps the
+/// interpreter's prefix out of its debug information and drops the
+/// interpreter's RUNPATH ([`c_extension`] checks the rest).
 #[test]
 fn setuptools_c_extension_builds_a_platform_wheel_in_the_sandbox() {
-    if !tools(&[
-        "python3", "bwrap", "gcc", "as", "ld", "readelf", "unzip", "twine",
-    ]) {
+    c_extension(
+        "setuptools-cext",
+        "kiln_cext_demo",
+        &["gcc", "as", "ld"],
+        &[".so", ".dist-info/RECORD"],
+    );
+}
+
+/// A scikit-build-core project: CMake (with ninja and gcc) compiles its C
+/// extension in the sandbox, finding the interpreter's headers where its
+/// relocated prefix puts them; a Release build without debug information,
+/// so the wheel is `python -m build`'s, byte for byte.
+#[test]
+fn scikit_build_core_compiles_a_cmake_extension_in_the_sandbox() {
+    c_extension(
+        "scikit-build",
+        "kiln_skb_demo",
+        &["cmake", "ninja", "gcc", "as", "ld", "strip"],
+        &[],
+    );
+}
+
+/// A C extension project built by kiln: byte-identical across paths, TZ,
+/// umask, file order and core count. The tag is the backend's own
+/// (`cpXY-cpXY-linux_<arch>`), and every build says what a manylinux tag
+/// would need instead of claiming one. pip installs the wheel (and the
+/// sdist, compiling it) and the module adds in C. The module holds no path
+/// of this host and no RUNPATH, and the wheel's files are those `python -m
+/// build` writes from the same source, the same bytes but `differ`.
+fn c_extension(fixture_name: &str, module: &str, compilers: &[&str], differ: &[&str]) {
+    let mut needed = vec!["python3", "bwrap", "readelf", "unzip", "twine"];
+    needed.extend_from_slice(compilers);
+    if !tools(&needed) {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let root = build_twice("setuptools-cext", tmp.path(), &[]);
+    let root = build_twice(fixture_name, tmp.path(), &[]);
     let (sdist, wheel) = dists(&root);
     let abi =
         run_ok(cmd("python3").args(["-c", "import sys; print('cp%d%d' % sys.version_info[:2])"]));
     let arch = std::env::consts::ARCH;
     assert_eq!(
         wheel.file_name().unwrap().to_string_lossy(),
-        format!("kiln_cext_demo-{PEP440}-{abi}-{abi}-linux_{arch}.whl")
+        format!("{module}-{PEP440}-{abi}-{abi}-linux_{arch}.whl")
     );
     // Said on every build, a cached one too.
     let again = run(&mut kiln_build(
         &root,
-        &tmp.path().join("store-a-setuptools-cext"),
+        &tmp.path().join(format!("store-a-{fixture_name}")),
         "022",
         "UTC",
         &[],
@@ -415,21 +441,22 @@ fn setuptools_c_extension_builds_a_platform_wheel_in_the_sandbox() {
             .arg(&sdist)
             .arg(&wheel),
     );
-    let v = install_both(tmp.path(), "kiln-cext-demo", &sdist, &wheel, &[]);
-    assert_eq!(run_ok(&mut bin(&v, "kiln-cext-demo")), "42");
+    let dist = module.replace('_', "-");
+    let v = install_both(tmp.path(), &dist, &sdist, &wheel, &[]);
+    assert_eq!(run_ok(&mut bin(&v, &dist)), "42");
 
     // The module: no RUNPATH, no path of this host.
-    let module = tmp.path().join("module.so");
+    let so = tmp.path().join("module.so");
     let bytes = cmd("unzip")
         .arg("-p")
         .arg(&wheel)
-        .arg("kiln_cext_demo/_speed.*.so")
+        .arg(format!("{module}/_speed.*.so"))
         .output()
         .unwrap()
         .stdout;
     assert!(bytes.starts_with(b"\x7fELF"), "no module in the wheel");
-    std::fs::write(&module, &bytes).unwrap();
-    let dynamic = run_ok(cmd("readelf").arg("-d").arg(&module));
+    std::fs::write(&so, &bytes).unwrap();
+    let dynamic = run_ok(cmd("readelf").arg("-d").arg(&so));
     assert!(
         !dynamic.contains("RPATH") && !dynamic.contains("RUNPATH"),
         "{dynamic}"
@@ -446,7 +473,7 @@ fn setuptools_c_extension_builds_a_platform_wheel_in_the_sandbox() {
     }
 
     let (direct_sdist, direct_wheel) = direct_build(
-        "setuptools-cext",
+        fixture_name,
         tmp.path(),
         &[(
             "pyproject.toml",
@@ -456,7 +483,7 @@ fn setuptools_c_extension_builds_a_platform_wheel_in_the_sandbox() {
         &[],
     );
     assert_eq!(direct_wheel.file_name(), wheel.file_name());
-    assert_same_as_direct(&wheel, &direct_wheel, &[".so", ".dist-info/RECORD"]);
+    assert_same_as_direct(&wheel, &direct_wheel, differ);
     assert_same_as_direct(&sdist, &direct_sdist, &[]);
 }
 
