@@ -407,6 +407,25 @@ type ToolLink = (String, String);
 /// directory's other contents).
 const PREFIX_PARTS: &[&str] = &["bin", "etc", "lib", "lib64", "libexec", "share"];
 
+/// What of installation prefix `prefix` is mounted at `at`: its
+/// [`PREFIX_PARTS`].
+fn prefix_mounts(prefix: &Path, at: &str) -> Vec<ToolMount> {
+    PREFIX_PARTS
+        .iter()
+        .map(|part| (prefix.join(part), format!("{at}/{part}")))
+        .filter(|(host, _)| host.is_dir())
+        .collect()
+}
+
+/// An interpreter's headers also where its relocated prefix (`prefix`,
+/// mounted at `at`) puts them: `sysconfig`'s `include` path, which CMake's
+/// FindPython reads.
+fn headers_mount(prefix: &Path, at: &str, tool: &Tool) -> Option<ToolMount> {
+    let h = tool.headers.as_ref()?;
+    let rel = h.dir.strip_prefix(prefix).ok()?;
+    Some((h.dir.clone(), format!("{at}/{}", path_string(rel))))
+}
+
 /// Mounts and `/kiln/bin` links for the declared tools.
 fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
     let mut sorted: Vec<&Tool> = tools.iter().collect();
@@ -436,27 +455,16 @@ fn tool_layout(tools: &[Tool]) -> (Vec<ToolMount>, Vec<ToolLink>) {
                         Some((_, at)) => at.clone(),
                         None => {
                             let at = format!("{TOOLS_ROOT}/{}", tool.name);
-                            for part in PREFIX_PARTS {
-                                let host = prefix.join(part);
-                                if host.is_dir() {
-                                    mounts.push((host, format!("{at}/{part}")));
-                                }
-                            }
-                            // An interpreter's headers also where its
-                            // relocated prefix puts them (`sysconfig`'s
-                            // `include` path, which CMake's FindPython reads).
-                            for h in &tool.headers {
-                                if let Ok(rel) = h.dir.strip_prefix(&prefix) {
-                                    mounts.push((
-                                        h.dir.clone(),
-                                        format!("{at}/{}", path_string(rel)),
-                                    ));
-                                }
-                            }
+                            mounts.extend(prefix_mounts(&prefix, &at));
                             prefixes.push((prefix.clone(), at.clone()));
                             at
                         }
                     };
+                    if let Some(m) = headers_mount(&prefix, &at, tool) {
+                        if !mounts.contains(&m) {
+                            mounts.push(m);
+                        }
+                    }
                     let rel = tool.path.strip_prefix(&prefix).unwrap_or(&tool.path);
                     format!("{at}/{}", path_string(rel))
                 }
@@ -728,6 +736,35 @@ mod tests {
                 l("cc", "/usr/bin/x86_64-linux-gnu-gcc-12"),
                 l("rustc", "/kiln/tools/cargo/bin/rustc"),
                 l("zz", "/kiln/tools/zz/lone-tool"),
+            ]
+        );
+    }
+
+    #[test]
+    fn interpreter_headers_are_mounted_at_their_host_path_and_in_the_prefix() {
+        let t = tempfile::tempdir().unwrap();
+        let py = t.path().join("versions/3.11.7");
+        let include = py.join("include/python3.11");
+        for d in ["bin", "lib/python3.11"] {
+            std::fs::create_dir_all(py.join(d)).unwrap();
+        }
+        std::fs::create_dir_all(&include).unwrap();
+        let bin = |f: &str| py.join("bin").join(f).display().to_string();
+        // The prefix is named by `pip`, sorted first, which has no headers.
+        let mut python = tool("python3", &bin("python3.11"));
+        python.headers = Some(crate::sandbox::ToolHeaders {
+            dir: include.clone(),
+            digest: "00".into(),
+        });
+        let (mounts, _) = tool_layout(&[python, tool("pip", &bin("pip"))]);
+        let m = |host: PathBuf, at: &str| (host, at.to_string());
+        assert_eq!(
+            mounts,
+            vec![
+                m(include.clone(), &include.display().to_string()),
+                m(py.join("bin"), "/kiln/tools/pip/bin"),
+                m(py.join("lib"), "/kiln/tools/pip/lib"),
+                m(include, "/kiln/tools/pip/include/python3.11"),
             ]
         );
     }
