@@ -24,6 +24,14 @@ use common::{cmd, run, run_ok, write};
 const VERSION: &str = "0.2.0-rc.1";
 const PEP440: &str = "0.2.0rc1";
 
+/// The release version stamped by hand into a fixture's `pyproject.toml`
+/// for a direct build ([`direct_build`]).
+const PYPROJECT_STAMP: (&str, &str, &str) = (
+    "pyproject.toml",
+    "version = \"0.1.0\"",
+    "version = \"0.2.0rc1\"",
+);
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/python/backends")
@@ -273,16 +281,7 @@ fn setuptools_and_poetry_core_projects_build_with_their_backends() {
             "-c",
             &format!("import {module}; print({module}.greeting())"),
         ]));
-        let (ds, dw) = direct_build(
-            name,
-            tmp.path(),
-            &[(
-                "pyproject.toml",
-                "version = \"0.1.0\"",
-                "version = \"0.2.0rc1\"",
-            )],
-            &[],
-        );
+        let (ds, dw) = direct_build(name, tmp.path(), &[PYPROJECT_STAMP], &[]);
         assert_same_as_direct(&wheel, &dw, &[]);
         assert_same_as_direct(&sdist, &ds, &[]);
     }
@@ -472,16 +471,8 @@ fn c_extension(fixture_name: &str, module: &str, compilers: &[&str], differ: &[&
         );
     }
 
-    let (direct_sdist, direct_wheel) = direct_build(
-        fixture_name,
-        tmp.path(),
-        &[(
-            "pyproject.toml",
-            "version = \"0.1.0\"",
-            "version = \"0.2.0rc1\"",
-        )],
-        &[],
-    );
+    let (direct_sdist, direct_wheel) =
+        direct_build(fixture_name, tmp.path(), &[PYPROJECT_STAMP], &[]);
     assert_eq!(direct_wheel.file_name(), wheel.file_name());
     assert_same_as_direct(&wheel, &direct_wheel, differ);
     assert_same_as_direct(&sdist, &direct_sdist, &[]);

@@ -264,3 +264,26 @@ pub fn api_proxy(upstream: u16, fault: ApiFault) -> ApiProxy {
         release,
     }
 }
+
+/// A fresh cargo project `app` below `t` with `dependency` (a line of its
+/// `[dependencies]`) and `main` as its `src/main.rs`, built with a cargo
+/// home of its own whose `config.toml` is `config`; what its binary prints.
+pub fn build_dependent(t: &Path, dependency: &str, main: &str, config: &str) -> String {
+    let app = t.join("app");
+    write(
+        &app.join("Cargo.toml"),
+        format!("[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\n{dependency}\n"),
+    );
+    write(&app.join("src/main.rs"), main);
+    let home = t.join("app-cargo-home");
+    write(&home.join("config.toml"), config);
+    let mut c = cmd("cargo");
+    c.current_dir(&app)
+        .args(["build", "--quiet"])
+        .env("CARGO_HOME", &home)
+        .env("CARGO_TARGET_DIR", t.join("app-target"))
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_BUILD_TARGET_DIR");
+    run_ok(&mut c);
+    run_ok(&mut cmd(t.join("app-target/debug/app").to_str().unwrap()))
+}

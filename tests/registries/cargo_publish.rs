@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
 
-use crate::common::{cmd, require_tool, run, run_ok, write};
+use crate::common::{cmd, require_tool, run, run_ok};
 
 use super::cargo_ktra::{
     api_proxy, cargo_home, ktra, released_crates, ApiFault, ApiProxy, Ktra, CLI_CRATE, CORE_CRATE,
@@ -137,29 +137,12 @@ fn cksum(ktra: &Ktra, name: &str) -> Option<String> {
 /// A fresh cargo project depending on mini-core from registry `local`,
 /// built with a cargo home of its own; what its binary prints.
 fn build_dependent(t: &Path, index: &str) -> String {
-    let app = t.join("app");
-    write(
-        &app.join("Cargo.toml"),
-        format!("[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nmini-core = {{ version = \"={VERSION}\", registry = \"local\" }}\n"),
-    );
-    write(
-        &app.join("src/main.rs"),
+    super::cargo_ktra::build_dependent(
+        t,
+        &format!("mini-core = {{ version = \"={VERSION}\", registry = \"local\" }}"),
         "fn main() {\n    println!(\"{}\", mini_core::greet(\"ktra\"));\n}\n",
-    );
-    let home = t.join("app-cargo-home");
-    write(
-        &home.join("config.toml"),
-        format!("[registries.local]\nindex = \"{index}\"\n"),
-    );
-    let mut c = cmd("cargo");
-    c.current_dir(&app)
-        .args(["build", "--quiet"])
-        .env("CARGO_HOME", &home)
-        .env("CARGO_TARGET_DIR", t.join("app-target"))
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("CARGO_BUILD_TARGET_DIR");
-    run_ok(&mut c);
-    run_ok(&mut cmd(t.join("app-target/debug/app").to_str().unwrap()))
+        &format!("[registries.local]\nindex = \"{index}\"\n"),
+    )
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::fixture::git;
 use crate::common::python::venv;
-use crate::common::{cmd, require_tool, run, run_ok, write};
+use crate::common::{cmd, require_tool, run_ok, write};
 use crate::oci_support::{post_project, python_path};
 
 use super::support::{kiln_in, Server};
@@ -93,20 +93,9 @@ impl Published {
 
     /// `kiln verify --all TAG` is exit 0, every check bytes-identical.
     pub(super) fn verify_all(&self, tag: &str) {
-        let out = run(&mut self.with_registries(&["verify", "--all", tag, "--json"]));
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{tag}: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
+        super::support::verify_all_identical(
+            &mut self.with_registries(&["verify", "--all", tag, "--json"]),
         );
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let checks = v["checks"].as_array().unwrap();
-        assert!(!checks.is_empty(), "{tag}: {text}");
-        for c in checks {
-            assert_eq!(c["check"], "bytes-identical", "{tag}: {c}");
-        }
     }
 
     /// The digest skopeo reads for `repo:tag` on the OCI registry.

@@ -102,29 +102,12 @@ fn registries(t: &Path, home: &Path) -> Registries {
 /// cargo builds a new crate depending on `rr-core` from the registry
 /// (crates.io replaced by it); what its binary prints.
 fn cargo_uses(t: &Path, index: &str) -> String {
-    let app = t.join("cargo-app");
-    write(
-        &app.join("Cargo.toml"),
-        format!("[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nrr-core = \"={VERSION}\"\n"),
-    );
-    write(
-        &app.join("src/main.rs"),
+    super::cargo_ktra::build_dependent(
+        t,
+        &format!("rr-core = \"={VERSION}\""),
         "fn main() {\n    println!(\"{}\", rr_core::answer());\n}\n",
-    );
-    let home = t.join("app-cargo-home");
-    write(
-        &home.join("config.toml"),
-        format!("[source.crates-io]\nreplace-with = \"release\"\n\n[source.release]\nregistry = \"{index}\"\n"),
-    );
-    let mut c = cmd("cargo");
-    c.current_dir(&app)
-        .args(["build", "--quiet"])
-        .env("CARGO_HOME", &home)
-        .env("CARGO_TARGET_DIR", t.join("app-target"))
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("CARGO_BUILD_TARGET_DIR");
-    run_ok(&mut c);
-    run_ok(&mut cmd(t.join("app-target/debug/app").to_str().unwrap()))
+        &format!("[source.crates-io]\nreplace-with = \"release\"\n\n[source.release]\nregistry = \"{index}\"\n"),
+    )
 }
 
 /// npm installs `@rr/app@next` (and its sibling) from the registry; what
@@ -287,31 +270,12 @@ fn a_cargo_npm_maturin_release_reaches_its_registries_and_verifies() {
     for n in &r.names {
         args.extend(["--registry", n.as_str()]);
     }
-    let out = run(&mut kiln(&args));
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut recipes: Vec<&str> = v["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            assert_eq!(c["check"], "bytes-identical", "{c}");
-            c["recipe"].as_str().unwrap()
-        })
-        .collect();
-    recipes.sort_unstable();
-    recipes.dedup();
+    let (recipes, output) = super::support::verify_all_identical(&mut kiln(&args));
     assert_eq!(
         recipes,
         ["rr-app", "rr-crates", "rr-lib", "rr-sdist", "rr-wheel"]
     );
-    outputs.extend([out.stdout.clone(), out.stderr.clone()]);
+    outputs.extend(output);
 
     for token in [&r.cargo_token, &r.npm_token] {
         for o in &outputs {

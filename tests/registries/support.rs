@@ -294,3 +294,36 @@ pub fn released_image(dir: &Path, home: &Path, extra: Option<&str>) -> PathBuf {
     git(&root, &["tag", "1.0.0"]);
     root
 }
+
+/// Run `kiln verify --all … --json` (`c`): it exits 0 and every check it
+/// reports is `bytes-identical`; the recipes checked, sorted and
+/// deduplicated, and the output (stdout, stderr).
+pub fn verify_all_identical(c: &mut Command) -> (Vec<String>, [Vec<u8>; 2]) {
+    let out = crate::common::run(c);
+    let v = json_success(&out);
+    let checks = v["checks"].as_array().unwrap();
+    assert!(!checks.is_empty(), "{v}");
+    let mut recipes: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            assert_eq!(c["check"], "bytes-identical", "{c}");
+            c["recipe"].as_str().unwrap().to_string()
+        })
+        .collect();
+    recipes.sort_unstable();
+    recipes.dedup();
+    (recipes, [out.stdout, out.stderr])
+}
+
+/// The JSON a command printed, which must have exited 0 (else its stdout
+/// and stderr are shown).
+pub fn json_success(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&text).unwrap()
+}

@@ -76,14 +76,7 @@ fn what_publish_uploaded_verifies_from_the_registry_and_the_token_stays_out() {
     );
 
     let out = verify(&root, &store, &home, &reg);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v = super::support::json_success(&out);
     let r = &v[0];
     assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
     assert_eq!(r["registry"], "local");

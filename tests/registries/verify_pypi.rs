@@ -83,14 +83,7 @@ fn what_publish_uploaded_verifies_from_the_index_and_the_token_stays_out() {
 
     let reference = format!("pypi:mini-flow=={PYPI_VERSION}");
     let out = verify_ref(&s, &reference, &["--registry", "local", "--json"]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v = super::support::json_success(&out);
     let reports = v.as_array().unwrap();
     let mut files: Vec<&str> = reports
         .iter()
