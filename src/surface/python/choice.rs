@@ -254,7 +254,7 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         "hatchling.build" => hatchling(surface, &doc),
         "pdm.backend" => pdm_backend(surface, &doc),
         other => Err(format!(
-            "kiln has no exact writer for build backend `{other}` (it writes flit_core's and hatchling's wheels)"
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's, hatchling's and pdm-backend's wheels)"
         )),
     }
 }

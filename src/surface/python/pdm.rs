@@ -326,50 +326,142 @@ pub(super) fn wheel_file(tag: &str) -> String {
     )
 }
 
+/// `[tool.pdm.build]` as kiln reads it (the keys
+/// [`super::pdm_coverage::coverage`] accepts): the package dir and the
+/// literal paths excluded from a wheel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Layout {
+    /// `package-dir` (`None`: `src` when a `src/` directory exists).
+    pub package_dir: Option<String>,
+    /// `excludes`, then `source-includes` (default `tests`), as written.
+    pub excludes: Vec<String>,
+}
+
+impl Layout {
+    /// Read from the (stamped) `pyproject.toml`.
+    pub(super) fn of(pyproject: &str) -> Layout {
+        let doc: Option<toml_edit::DocumentMut> = pyproject.parse().ok();
+        let build = doc
+            .as_ref()
+            .and_then(|d| d.get("tool")?.get("pdm")?.get("build").cloned());
+        let list = |key: &str| -> Vec<String> {
+            build
+                .as_ref()
+                .and_then(|b| b.get(key))
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut excludes = list("excludes");
+        let source_includes = list("source-includes");
+        if source_includes.is_empty() {
+            excludes.push("tests".into());
+        } else {
+            excludes.extend(source_includes);
+        }
+        Layout {
+            package_dir: build
+                .as_ref()
+                .and_then(|b| b.get("package-dir"))
+                .and_then(|v| v.as_str())
+                .map(|d| normpath(d).to_string()),
+            excludes,
+        }
+    }
+}
+
+/// `os.path.normpath` of a literal path [`super::pdm_coverage`] accepts:
+/// without a leading `./` and a trailing `/`.
+pub(super) fn normpath(path: &str) -> &str {
+    let p = path.strip_prefix("./").unwrap_or(path);
+    p.strip_suffix('/').unwrap_or(p)
+}
+
+/// The paths `glob.iglob` finds for the literal patterns of `excludes`:
+/// each that exists (as a directory, when it ends with `/`), normalised.
+fn exclude_paths(paths: &[String], layout: &Layout) -> Vec<String> {
+    let is_dir = |d: &str| {
+        paths
+            .iter()
+            .any(|p| p.strip_prefix(d).is_some_and(|r| r.starts_with('/')))
+    };
+    layout
+        .excludes
+        .iter()
+        .filter(|pat| {
+            let n = normpath(pat);
+            if pat.ends_with('/') {
+                is_dir(n)
+            } else {
+                is_dir(n) || paths.iter().any(|p| p == n)
+            }
+        })
+        .map(|pat| normpath(pat).to_string())
+        .collect()
+}
+
 /// The payload as `_get_include_and_exclude` and `_collect_files` choose
-/// it with no `[tool.pdm.build]`: (source path, wheel path).
+/// it: (source path, wheel path).
 ///
-/// The package dir is `src` when a `src/` directory exists. Its top
-/// packages (directories with `__init__.py`, or `-stubs` ones with
-/// `__init__.pyi`) are included whole but `*.pyc`; without any, its
-/// top-level `*.py` modules (not hidden). `tests` at the root is both a
-/// default source-include and excluded, and the exclusion wins.
-pub(super) fn select(paths: &[String]) -> Vec<(String, String)> {
-    let src = paths.iter().any(|p| p.starts_with("src/"));
-    let prefix = if src { "src/" } else { "" };
+/// The package dir is `package-dir`, else `src` when a `src/` directory
+/// exists. Its top packages (directories with `__init__.py`, or `-stubs`
+/// ones with `__init__.pyi`) are included whole but `*.pyc`; without any,
+/// its top-level `*.py` modules (not hidden). An excluded path (the
+/// `excludes` and `source-includes` that exist, `tests` when no
+/// source-include is set) is left out with what is below it; a path both
+/// included and excluded is excluded (`_merge_globs`: equal weights).
+pub(super) fn select(paths: &[String], layout: &Layout) -> Vec<(String, String)> {
+    let package_dir = match &layout.package_dir {
+        Some(d) => d.clone(),
+        None if paths.iter().any(|p| p.starts_with("src/")) => "src".to_string(),
+        None => String::new(),
+    };
+    let prefix = if package_dir.is_empty() {
+        String::new()
+    } else {
+        format!("{package_dir}/")
+    };
+    let excluded_paths = exclude_paths(paths, layout);
+    let excluded = |path: &str| {
+        excluded_paths.iter().any(|e| {
+            path == e
+                || path
+                    .strip_prefix(e.as_str())
+                    .is_some_and(|r| r.starts_with('/'))
+        })
+    };
     let mut packages: Vec<&str> = paths
         .iter()
-        .filter_map(|p| p.strip_prefix(prefix))
+        .filter_map(|p| p.strip_prefix(prefix.as_str()))
         .filter_map(|rel| {
             let (dir, file) = rel.split_once('/')?;
             let package =
                 file == "__init__.py" || (file == "__init__.pyi" && dir.ends_with("-stubs"));
             (package && !["__pycache__", "__pypackages__"].contains(&dir)).then_some(dir)
         })
-        .filter(|dir| src || *dir != "tests")
+        .filter(|dir| !excluded_paths.contains(&format!("{prefix}{dir}")))
         .collect();
     packages.sort_unstable();
     packages.dedup();
+    let top_level = |rel: &str| !rel.contains('/') && rel.ends_with(".py") && !rel.starts_with('.');
     let mut out = Vec::new();
-    if packages.is_empty() {
-        for p in paths {
-            let Some(rel) = p.strip_prefix(prefix) else {
-                continue;
-            };
-            if !rel.contains('/') && rel.ends_with(".py") && !rel.starts_with('.') {
-                out.push((p.clone(), rel.to_string()));
-            }
-        }
-        return out;
-    }
     for p in paths {
-        let Some(rel) = p.strip_prefix(prefix) else {
+        let Some(rel) = p.strip_prefix(prefix.as_str()) else {
             continue;
         };
-        let inside = rel
-            .split_once('/')
-            .is_some_and(|(dir, _)| packages.binary_search(&dir).is_ok());
-        if inside && !rel.ends_with(".pyc") {
+        let keep = if packages.is_empty() {
+            top_level(rel) && !excluded_paths.contains(p)
+        } else {
+            rel.split_once('/')
+                .is_some_and(|(dir, _)| packages.binary_search(&dir).is_ok())
+                && !rel.ends_with(".pyc")
+                && !excluded(p)
+        };
+        if keep {
             out.push((p.clone(), rel.to_string()));
         }
     }
@@ -395,7 +487,7 @@ pub(super) fn plan(
 ) -> Result<WheelPlan, PythonError> {
     let tag = tag(project).map_err(|r| recipe_err(job, "project.requires-python", "", r))?;
     let tag = WheelTag::parse(&tag).map_err(|r| recipe_err(job, "wheel.tag", &tag, r))?;
-    let entries = select(src.paths())
+    let entries = select(src.paths(), &Layout::of(&project.pyproject))
         .into_iter()
         .map(|(from, to)| Ok((to, src.file(&from)?)))
         .collect::<Result<Vec<_>, PythonError>>()?;
@@ -512,14 +604,18 @@ mod tests {
     #[test]
     fn default_selection() {
         let paths = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let got = select(&paths(&[
-            "README.md",
-            "src/a/__init__.py",
-            "src/a/x.pyc",
-            "src/a/sub/b.py",
-            "src/top.py",
-            "tests/test_a.py",
-        ]));
+        let default = Layout::of("");
+        let got = select(
+            &paths(&[
+                "README.md",
+                "src/a/__init__.py",
+                "src/a/x.pyc",
+                "src/a/sub/b.py",
+                "src/top.py",
+                "tests/test_a.py",
+            ]),
+            &default,
+        );
         assert_eq!(
             got,
             vec![
@@ -527,17 +623,35 @@ mod tests {
                 ("src/a/sub/b.py".into(), "a/sub/b.py".into()),
             ]
         );
-        let got = select(&paths(&[
-            "mod.py",
-            "setup.py",
-            ".hidden.py",
-            "tests/__init__.py",
-        ]));
+        let got = select(
+            &paths(&["mod.py", "setup.py", ".hidden.py", "tests/__init__.py"]),
+            &default,
+        );
         assert_eq!(
             got,
             vec![
                 ("mod.py".into(), "mod.py".into()),
                 ("setup.py".into(), "setup.py".into())
+            ]
+        );
+        let layout = Layout::of(
+            "[tool.pdm.build]\npackage-dir = \"lib/\"\nsource-includes = [\"lib/a/docs/\"]\nexcludes = [\"./lib/a/x.py\"]\n",
+        );
+        let got = select(
+            &paths(&[
+                "lib/a/__init__.py",
+                "lib/a/docs/d.md",
+                "lib/a/x.py",
+                "lib/a/y.py",
+                "tests/__init__.py",
+            ]),
+            &layout,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("lib/a/__init__.py".into(), "a/__init__.py".into()),
+                ("lib/a/y.py".into(), "a/y.py".into()),
             ]
         );
     }

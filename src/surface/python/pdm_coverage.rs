@@ -2,8 +2,9 @@
 //! ([`super::choice::Emulation::PdmBackend`]), and why the others are not:
 //! wheels of static `[project]` metadata (the version may be dynamic:
 //! kiln stamps the release version, and pdm-backend's version hook then
-//! keeps it), default package discovery (no `[tool.pdm.build]`), no
-//! local build hook (`pdm_build.py`), pdm-backend 2.5 allowed by
+//! keeps it), package discovery as pdm-backend's default (with
+//! `[tool.pdm.build]` only a plain `package-dir`, `source-includes` and
+//! `excludes`), no local build hook (`pdm_build.py`), pdm-backend 2.5 allowed by
 //! `build-system.requires`.
 
 use std::str::FromStr;
@@ -12,16 +13,31 @@ use super::choice::{Choice, ChoiceError, Emulation, Mode};
 use crate::recipe::schema::PythonBackend;
 use crate::recipe::Surface;
 
-/// Keys of `[tool.pdm.version]` kiln reads as pdm-backend does, by source
-/// (`file`: the version is in a file; `scm`: from git, without writing a
-/// file). Either way the version is the release version kiln stamps.
-const VERSION_KEYS: &[(&str, &[&str])] = &[
-    ("file", &["source", "path", "pattern"]),
-    (
-        "scm",
-        &["source", "tag_regex", "tag_filter", "fallback_version"],
-    ),
+/// Keys of `[tool.pdm.build]` kiln writes as pdm-backend does for a wheel
+/// (`editable-backend` only concerns editable wheels).
+const BUILD_KEYS: &[&str] = &[
+    "package-dir",
+    "source-includes",
+    "excludes",
+    "editable-backend",
 ];
+
+/// A path kiln globs as `glob.iglob` does: a literal one (no `*?[`),
+/// relative, without `.`/`..` or empty components (a leading `./` and a
+/// trailing `/` aside).
+fn literal_path(key: &str, path: &str) -> Result<(), String> {
+    let n = super::pdm::normpath(path);
+    let bad = path.contains(['*', '?', '[', '\\'])
+        || path.starts_with('/')
+        || n.is_empty()
+        || n.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(format!(
+            "[tool.pdm.build] {key} `{path}` is not a plain relative path (kiln does not expand pdm-backend's globs)"
+        ));
+    }
+    Ok(())
+}
 
 /// Whether `build-system.requires` allows pdm-backend at the version kiln
 /// writes like.
@@ -46,34 +62,47 @@ fn allows_pdm_backend(doc: &toml_edit::DocumentMut) -> bool {
     })
 }
 
-/// `[tool.pdm]`: no `build` table, a `version` table kiln reads alike.
+/// `[tool.pdm.build]`: a plain `package-dir`, plain `source-includes` and
+/// `excludes`. (`[tool.pdm.version]` is not read: kiln stamps the release
+/// version into `project.version`, and pdm-backend's version hook then
+/// keeps it without reading its source or writing a version file.)
 fn tool_pdm(doc: &toml_edit::DocumentMut) -> Result<(), String> {
-    let Some(pdm) = doc.get("tool").and_then(|t| t.get("pdm")) else {
+    let Some(build) = doc
+        .get("tool")
+        .and_then(|t| t.get("pdm"))
+        .and_then(|p| p.get("build"))
+    else {
         return Ok(());
     };
-    if let Some(build) = pdm.get("build").and_then(|b| b.as_table_like()) {
-        if let Some((k, _)) = build.iter().next() {
-            return Err(format!(
-                "[tool.pdm.build] key `{k}` is a configuration kiln does not write"
-            ));
+    let build = build
+        .as_table_like()
+        .ok_or("[tool.pdm.build] is not a table")?;
+    if let Some((k, _)) = build.iter().find(|(k, _)| !BUILD_KEYS.contains(k)) {
+        return Err(format!(
+            "[tool.pdm.build] key `{k}` is a configuration kiln does not write"
+        ));
+    }
+    if let Some(d) = build.get("package-dir") {
+        let d = d
+            .as_str()
+            .ok_or("[tool.pdm.build] package-dir is not a string")?;
+        if !d.is_empty() {
+            literal_path("package-dir", d)?;
         }
     }
-    let Some(version) = pdm.get("version").and_then(|v| v.as_table_like()) else {
-        return Ok(());
-    };
-    let source = version
-        .get("source")
-        .and_then(|s| s.as_str())
-        .unwrap_or("file");
-    let Some((_, keys)) = VERSION_KEYS.iter().find(|(s, _)| *s == source) else {
-        return Err(format!(
-            "[tool.pdm.version] source `{source}` is one kiln does not read"
-        ));
-    };
-    if let Some((k, _)) = version.iter().find(|(k, _)| !keys.contains(k)) {
-        return Err(format!(
-            "[tool.pdm.version] key `{k}` (source `{source}`) is a configuration kiln does not write"
-        ));
+    for key in ["source-includes", "excludes"] {
+        let Some(v) = build.get(key) else {
+            continue;
+        };
+        let list = v
+            .as_array()
+            .ok_or_else(|| format!("[tool.pdm.build] {key} is not an array"))?;
+        for p in list.iter() {
+            let p = p
+                .as_str()
+                .ok_or_else(|| format!("[tool.pdm.build] {key} holds a non-string"))?;
+            literal_path(key, p)?;
+        }
     }
     Ok(())
 }
@@ -247,10 +276,13 @@ mod tests {
                 format!("{PDM}[tool.pdm.build]\nincludes = [\"x\"]\n"),
                 "[tool.pdm.build] key `includes`",
             ),
-            (format!("{scm}write_to = \"x/_v.py\"\n"), "key `write_to`"),
             (
-                PDM.replace("source = \"file\"", "source = \"call\""),
-                "source `call`",
+                format!("{PDM}[tool.pdm.build]\nsource-includes = [\"docs/*.md\"]\n"),
+                "source-includes `docs/*.md` is not a plain relative path",
+            ),
+            (
+                format!("{PDM}[tool.pdm.build]\nrun-setuptools = true\n"),
+                "key `run-setuptools`",
             ),
             (PDM.replace("a>=1;", "a @ https://e.org/a.whl ;"), "direct reference"),
             (PDM.replace("a>=1;", "a>=${V};"), "`$`"),
