@@ -1,6 +1,7 @@
 //! kiln's native builder writing pdm-backend wheels, against pdm-backend
 //! itself: for each project of `tests/fixtures/python/pdm/` that
-//! `backend = "auto"` builds natively (`srclayout`, `flat`, `module`),
+//! `backend = "auto"` builds natively (`srclayout`, `flat`, `module`,
+//! `configured`),
 //! `kiln plan` says the native builder writes as pdm-backend, and the wheel
 //! kiln builds has pdm-backend's file name and, file for file and in
 //! pdm-backend's order, pdm-backend's bytes (`python -m build
@@ -182,7 +183,7 @@ fn auto_builds_pdm_backend_projects_natively_with_pdm_backends_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let mut diffs = Vec::new();
     let mut wheels = Vec::new();
-    for project in ["srclayout", "flat", "module"] {
+    for project in ["srclayout", "flat", "module", "configured"] {
         let (wheel, d) = compare(project, tmp.path());
         wheels.push(wheel);
         diffs.extend(d);
