@@ -84,6 +84,8 @@ $PY -c 'import flit_core, sys; sys.exit(int(flit_core.__version__.split(".")[0])
 $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
 # A metadata hook plugin (attrs in tests/corpora/python_auto.rs).
 $PY -c 'import hatch_fancy_pypi_readme' 2>/dev/null || need_pip+=('hatch-fancy-pypi-readme==24.1.0')
+# pdm-backend: the version kiln's native builder writes like (tests/ecosystems/python_pdm.rs).
+$PY -c 'import importlib.metadata as m, sys; sys.exit(m.version("pdm-backend") != "2.5.0")' 2>/dev/null || need_pip+=('pdm-backend==2.5.0')
 $PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
 $PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
 command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)

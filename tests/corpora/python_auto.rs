@@ -64,6 +64,9 @@ const PROJECTS: &[(&str, &str, &str, &str, &str)] = &[
     ("websocket-client", "1.8.0", "1.8.0", "setuptools (setup.py, no [build-system])", "backend"),
     ("poetry-core", "2.1.2", "2.1.2", "poetry-core", "backend"),
     ("tomlkit", "0.13.2", "0.13.2", "poetry-core", "backend"),
+    ("unearth", "0.19.0", "0.19.0", "pdm-backend", "native:pdm-backend-2.5.0"),
+    ("pbs-installer", "2026.10.25", "2026.10.25", "pdm-backend", "native:pdm-backend-2.5.0"),
+    ("typer", "0.29.3", "0.29.3", "pdm-backend", "native:pdm-backend-2.5.0"),
 ];
 
 /// A row of [`WITH_WHEELS`]: a row of [`PROJECTS`] and the backend's wheels.
@@ -80,9 +83,9 @@ type WheelsRow = (
 /// backend's wheels, pinned (downloaded from PyPI into the cache).
 #[rustfmt::skip]
 const WITH_WHEELS: &[WheelsRow] = &[
-    ("findpython", "0.9.0", "0.9.0", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
-    ("dep-logic", "0.7.2", "0.7.2", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
-    ("fastapi-cli", "0.0.34", "0.0.34", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
+    ("findpython", "0.9.0", "0.9.0", "pdm-backend", "native:pdm-backend-2.5.0", &["pdm-backend==2.5.0"]),
+    ("dep-logic", "0.7.2", "0.7.2", "pdm-backend", "native:pdm-backend-2.5.0", &["pdm-backend==2.5.0"]),
+    ("fastapi-cli", "0.0.34", "0.0.34", "pdm-backend", "native:pdm-backend-2.5.0", &["pdm-backend==2.5.0"]),
     ("uv-secure", "0.17.2", "0.17.2", "uv_build", "backend", &["uv_build==0.10.12"]),
 ];
 

@@ -585,7 +585,15 @@ pub(crate) fn choice(
     }
     let (file, text) = committed_pyproject(snapshot, base);
     let setting = settings(recipe).backend;
+    let hook = Path::new(base).join(super::pdm_coverage::HOOK_FILE);
+    let has_hook = || {
+        use crate::source::tree::Tree;
+        crate::source::tree::SnapshotTree::new(snapshot)
+            .read(&hook)
+            .is_some()
+    };
     super::choice::for_recipe(recipe, setting, text.as_deref())
+        .and_then(|c| super::pdm_coverage::with_hook_file(c, setting, has_hook()))
         .map(Some)
         .map_err(|e| not_covered(recipe, &file, e))
 }

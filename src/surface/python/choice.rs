@@ -40,6 +40,10 @@ pub enum Emulation {
     /// hatchling 1.33 (`hatchling.build`), wheels: its core metadata 2.5
     /// writer, `entry_points.txt`, tags, license files and file selection.
     Hatchling,
+    /// pdm-backend 2.5 (`pdm.backend`), wheels: its `pyproject-metadata`
+    /// writer, `entry_points.txt`, tag, license files, default package
+    /// discovery and file order.
+    PdmBackend,
 }
 
 impl Emulation {
@@ -49,6 +53,7 @@ impl Emulation {
             Emulation::Generic => "pep621-v1",
             Emulation::FlitCore => "flit_core-3.12-v1",
             Emulation::Hatchling => "hatchling-1.33-v1",
+            Emulation::PdmBackend => "pdm-backend-2.5-v1",
         }
     }
 }
@@ -86,6 +91,9 @@ impl Choice {
                     "native:hatchling-{}",
                     super::hatch_coverage::HATCHLING_VERSION
                 )
+            }
+            Mode::Native(Emulation::PdmBackend) => {
+                format!("native:pdm-backend-{}", super::pdm::PDM_BACKEND_VERSION)
             }
         }
     }
@@ -219,6 +227,10 @@ fn covered_reason(e: Emulation) -> String {
             "the project's hatchling configuration is one kiln writes exactly as hatchling {} does",
             super::hatch_coverage::HATCHLING_VERSION
         ),
+        Emulation::PdmBackend => format!(
+            "the project's pdm-backend configuration is one kiln writes exactly as pdm-backend {} does",
+            super::pdm::PDM_BACKEND_VERSION
+        ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
     }
 }
@@ -240,8 +252,9 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
     match backend {
         "flit_core.buildapi" => flit_core(surface, &doc),
         "hatchling.build" => hatchling(surface, &doc),
+        "pdm.backend" => pdm_backend(surface, &doc),
         other => Err(format!(
-            "kiln has no exact writer for build backend `{other}` (it writes flit_core's and hatchling's wheels)"
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's, hatchling's and pdm-backend's wheels)"
         )),
     }
 }
@@ -363,6 +376,22 @@ fn hatchling(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation
     Ok(Emulation::Hatchling)
 }
 
+/// pdm-backend 2.5, wheels ([`super::pdm_coverage::coverage`]), with a
+/// licence expression `packaging` keeps as written.
+fn pdm_backend(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation, String> {
+    super::pdm_coverage::coverage(surface, doc)?;
+    let license = doc
+        .get("project")
+        .and_then(|p| p.get("license"))
+        .and_then(|l| l.as_str());
+    if let Some(id) = license.and_then(unknown_license_id) {
+        return Err(format!(
+            "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps as written"
+        ));
+    }
+    Ok(Emulation::PdmBackend)
+}
+
 /// SPDX ids whose spelling flit_core keeps (it rewrites an id to the case
 /// of its licence list); an expression of only these, single-spaced and
 /// without `WITH`, is written as flit_core writes it.
@@ -433,10 +462,7 @@ mod tests {
                 "external-data",
             ),
             (format!("{FLIT}license = \"mit\"\n"), "`mit`"),
-            (
-                FLIT.replace("flit_core.buildapi", "pdm.backend"),
-                "pdm.backend",
-            ),
+            (FLIT.replace("flit_core.buildapi", "mesonpy"), "mesonpy"),
         ] {
             let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&text)).unwrap();
             assert!(c.is_backend(), "{text}");

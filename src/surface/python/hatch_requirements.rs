@@ -179,7 +179,7 @@ fn format_marker(m: &Marker, first: bool) -> String {
 }
 
 /// A marker as `str(packaging.markers.Marker(text))` spells it.
-fn marker(text: &str) -> Result<String, String> {
+pub(super) fn marker(text: &str) -> Result<String, String> {
     let toks = marker_tokens(text)?;
     let mut i = 0;
     let list = marker_list(&toks, &mut i)?;

@@ -33,6 +33,8 @@ pub(crate) mod metadata;
 pub(crate) mod names;
 pub(crate) mod normalise;
 mod origins;
+mod pdm;
+mod pdm_coverage;
 pub(crate) mod pep517;
 mod placed;
 pub(crate) mod project;

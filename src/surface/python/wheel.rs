@@ -309,11 +309,16 @@ pub(crate) fn plan(
     if emulation == Emulation::Hatchling {
         return hatchling_plan(job, project, src);
     }
+    if emulation == Emulation::PdmBackend {
+        return super::pdm::plan(job, project, src);
+    }
     let tag = match (&section.tag, emulation) {
         (None, Emulation::FlitCore) => {
             WheelTag::parse(super::flit::tag(&project.flit())).expect("flit_core's tags are valid")
         }
-        (None, Emulation::Generic | Emulation::Hatchling) => WheelTag::pure(),
+        (None, Emulation::Generic | Emulation::Hatchling | Emulation::PdmBackend) => {
+            WheelTag::pure()
+        }
         (Some(t), _) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
     };
     let stem = project.dist_stem();
@@ -461,6 +466,9 @@ pub(crate) fn write<W: Write>(
     source_date_epoch: i64,
     out: W,
 ) -> Result<String, PythonError> {
+    if plan.emulation == Emulation::PdmBackend {
+        return super::pdm::write(project, plan, source_date_epoch, out);
+    }
     let stem = project.dist_stem();
     let file_name = format!("{stem}-{}.whl", plan.tag);
     let dist_info = format!("{stem}.dist-info");
@@ -496,6 +504,12 @@ pub(crate) fn write<W: Write>(
                 .map_err(|r| PythonError::field("pyproject.toml", "project", "", r))?,
             super::hatch::wheel_file(&plan.tag.to_string()),
             super::hatch::entry_points(project),
+        ),
+        Emulation::PdmBackend => (
+            super::pdm::core_metadata(project)
+                .map_err(|r| PythonError::field("pyproject.toml", "project", "", r))?,
+            super::pdm::wheel_file(&plan.tag.to_string()),
+            Some(super::pdm::entry_points(project)),
         ),
         Emulation::FlitCore => {
             let f = project.flit();

@@ -1,0 +1,323 @@
+//! Which pdm-backend configurations kiln writes exactly
+//! ([`super::choice::Emulation::PdmBackend`]), and why the others are not:
+//! wheels of static `[project]` metadata (the version may be dynamic:
+//! kiln stamps the release version, and pdm-backend's version hook then
+//! keeps it), package discovery as pdm-backend's default (with
+//! `[tool.pdm.build]` only a plain `package-dir`, `source-includes` and
+//! `excludes`), no local build hook (`pdm_build.py`), pdm-backend 2.5 allowed by
+//! `build-system.requires`.
+
+use std::str::FromStr;
+
+use super::choice::{Choice, ChoiceError, Emulation, Mode};
+use crate::recipe::schema::PythonBackend;
+use crate::recipe::Surface;
+
+/// Keys of `[tool.pdm.build]` kiln writes as pdm-backend does for a wheel
+/// (`editable-backend` only concerns editable wheels).
+const BUILD_KEYS: &[&str] = &[
+    "package-dir",
+    "source-includes",
+    "excludes",
+    "editable-backend",
+];
+
+/// A path kiln globs as `glob.iglob` does: a literal one (no `*?[`),
+/// relative, without `.`/`..` or empty components (a leading `./` and a
+/// trailing `/` aside).
+fn literal_path(key: &str, path: &str) -> Result<(), String> {
+    let n = super::pdm::normpath(path);
+    let bad = path.contains(['*', '?', '[', '\\'])
+        || path.starts_with('/')
+        || n.is_empty()
+        || n.split('/').any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(format!(
+            "[tool.pdm.build] {key} `{path}` is not a plain relative path (kiln does not expand pdm-backend's globs)"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `build-system.requires` allows pdm-backend at the version kiln
+/// writes like.
+fn allows_pdm_backend(doc: &toml_edit::DocumentMut) -> bool {
+    let version = pep508_rs::pep440_rs::Version::from_str(super::pdm::PDM_BACKEND_VERSION)
+        .expect("a version");
+    let requires = doc
+        .get("build-system")
+        .and_then(|b| b.get("requires"))
+        .and_then(|r| r.as_array());
+    requires.is_some_and(|a| {
+        a.iter().filter_map(|v| v.as_str()).any(|r| {
+            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
+                req.name.as_ref() == "pdm-backend"
+                    && match &req.version_or_url {
+                        None => true,
+                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.contains(&version),
+                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
+                    }
+            })
+        })
+    })
+}
+
+/// `[tool.pdm.build]`: a plain `package-dir`, plain `source-includes` and
+/// `excludes`. (`[tool.pdm.version]` is not read: kiln stamps the release
+/// version into `project.version`, and pdm-backend's version hook then
+/// keeps it without reading its source or writing a version file.)
+fn tool_pdm(doc: &toml_edit::DocumentMut) -> Result<(), String> {
+    let Some(build) = doc
+        .get("tool")
+        .and_then(|t| t.get("pdm"))
+        .and_then(|p| p.get("build"))
+    else {
+        return Ok(());
+    };
+    let build = build
+        .as_table_like()
+        .ok_or("[tool.pdm.build] is not a table")?;
+    if let Some((k, _)) = build.iter().find(|(k, _)| !BUILD_KEYS.contains(k)) {
+        return Err(format!(
+            "[tool.pdm.build] key `{k}` is a configuration kiln does not write"
+        ));
+    }
+    if let Some(d) = build.get("package-dir") {
+        let d = d
+            .as_str()
+            .ok_or("[tool.pdm.build] package-dir is not a string")?;
+        if !d.is_empty() {
+            literal_path("package-dir", d)?;
+        }
+    }
+    for key in ["source-includes", "excludes"] {
+        let Some(v) = build.get(key) else {
+            continue;
+        };
+        let list = v
+            .as_array()
+            .ok_or_else(|| format!("[tool.pdm.build] {key} is not an array"))?;
+        for p in list.iter() {
+            let p = p
+                .as_str()
+                .ok_or_else(|| format!("[tool.pdm.build] {key} holds a non-string"))?;
+            literal_path(key, p)?;
+        }
+    }
+    Ok(())
+}
+
+/// `[project]` fields pdm-backend writes otherwise than kiln reads them.
+fn project(project: &dyn toml_edit::TableLike) -> Result<(), String> {
+    if let Some(d) = project.get("dynamic").and_then(|d| d.as_array()) {
+        let other: Vec<&str> = d
+            .iter()
+            .filter_map(|v| v.as_str())
+            .filter(|v| *v != "version")
+            .collect();
+        if !other.is_empty() {
+            return Err(format!(
+                "project.dynamic lists {} (a pdm-backend hook computes them)",
+                other.join(", ")
+            ));
+        }
+    }
+    for key in ["import-names", "import-namespaces"] {
+        if project.get(key).is_some() {
+            return Err(format!("project.{key} is a field kiln does not write"));
+        }
+    }
+    let description = project.get("description").and_then(|d| d.as_str());
+    if description.is_some_and(|d| d.contains(['\n', '\r'])) {
+        return Err("project.description has a line break (pdm-backend folds it)".into());
+    }
+    readme(project.get("readme"))?;
+    let license = project.get("license");
+    if license.is_some_and(|l| l.is_str()) {
+        let classifiers = project.get("classifiers").and_then(|c| c.as_array());
+        if classifiers.is_some_and(|c| {
+            c.iter()
+                .filter_map(|v| v.as_str())
+                .any(|c| c.starts_with("License ::"))
+        }) {
+            return Err(
+                "project.license is an SPDX expression beside `License ::` classifiers (pdm-backend refuses it)"
+                    .into(),
+            );
+        }
+    }
+    let deps = project.get("dependencies").and_then(|d| d.as_array());
+    let optional = project
+        .get("optional-dependencies")
+        .and_then(|o| o.as_table_like());
+    let all = deps.into_iter().flat_map(|a| a.iter()).chain(
+        optional
+            .into_iter()
+            .flat_map(|t| t.iter())
+            .filter_map(|(_, v)| v.as_array())
+            .flat_map(|a| a.iter()),
+    );
+    for dep in all.filter_map(|v| v.as_str()) {
+        super::pdm::requirement(dep)?;
+    }
+    Ok(())
+}
+
+/// A readme pdm-backend takes as kiln does: a `.md`/`.rst` path, or a
+/// table of `file`/`text` and a markdown, reST or plain `content-type`.
+fn readme(readme: Option<&toml_edit::Item>) -> Result<(), String> {
+    let Some(r) = readme else {
+        return Ok(());
+    };
+    if let Some(path) = r.as_str() {
+        if !(path.ends_with(".md") || path.ends_with(".rst")) {
+            return Err(format!(
+                "project.readme `{path}` has neither `.md` nor `.rst` (pdm-backend refuses it)"
+            ));
+        }
+        return Ok(());
+    }
+    let table = r
+        .as_table_like()
+        .ok_or("project.readme is neither a path nor a table")?;
+    if let Some((k, _)) = table
+        .iter()
+        .find(|(k, _)| !["file", "text", "content-type"].contains(k))
+    {
+        return Err(format!(
+            "project.readme key `{k}` is one pdm-backend refuses"
+        ));
+    }
+    let content_type = table
+        .get("content-type")
+        .and_then(|c| c.as_str())
+        .unwrap_or("");
+    let base = content_type.split(';').next().unwrap_or("").trim();
+    if !["text/markdown", "text/x-rst", "text/plain"].contains(&base) {
+        return Err(format!(
+            "project.readme content-type `{content_type}` is not markdown, reST or plain text"
+        ));
+    }
+    Ok(())
+}
+
+/// The pdm-backend configurations kiln writes exactly (wheels).
+pub(super) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<(), String> {
+    if surface != Surface::Wheel {
+        return Err("kiln does not write pdm-backend's sdists (only its wheels)".into());
+    }
+    if !allows_pdm_backend(doc) {
+        return Err(format!(
+            "build-system.requires does not allow pdm-backend {}, the version kiln writes like",
+            super::pdm::PDM_BACKEND_VERSION
+        ));
+    }
+    let Some(p) = doc.get("project").and_then(|p| p.as_table_like()) else {
+        return Err("pdm-backend needs a [project] table".into());
+    };
+    tool_pdm(doc)?;
+    project(p)
+}
+
+/// The local build hook pdm-backend runs when the project has one.
+pub(crate) const HOOK_FILE: &str = "pdm_build.py";
+
+/// A choice of [`Emulation::PdmBackend`] for a project that has the local
+/// build hook [`HOOK_FILE`] (`has_hook`): `auto` runs the backend,
+/// `native` is refused; any other choice is kept.
+pub(crate) fn with_hook_file(
+    choice: Choice,
+    setting: PythonBackend,
+    has_hook: bool,
+) -> Result<Choice, ChoiceError> {
+    if !has_hook || choice.mode != Mode::Native(Emulation::PdmBackend) {
+        return Ok(choice);
+    }
+    let why = format!("the project has {HOOK_FILE}, a pdm-backend build hook kiln does not run");
+    match setting {
+        PythonBackend::Native => Err(ChoiceError::NotCovered {
+            backend: "pdm.backend".into(),
+            why,
+        }),
+        _ => Ok(Choice {
+            mode: Mode::Backend,
+            reason: format!("auto: the project's backend, because {why}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PDM: &str = "[build-system]\nrequires = [\"pdm-backend>=2.1\"]\nbuild-backend = \"pdm.backend\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\ndependencies = [\"a>=1; python_version < '3.9'\"]\n[tool.pdm.version]\nsource = \"file\"\npath = \"x/__init__.py\"\n";
+
+    fn choose(text: &str) -> Choice {
+        super::super::choice::choose(PythonBackend::Auto, Surface::Wheel, Some(text)).unwrap()
+    }
+
+    #[test]
+    fn pdm_backend_is_native_only_for_covered_configurations() {
+        let c = choose(PDM);
+        assert_eq!(c.mode, Mode::Native(Emulation::PdmBackend), "{}", c.reason);
+        assert_eq!(c.label(), "native:pdm-backend-2.5.0");
+        let scm = PDM.replace(
+            "source = \"file\"\npath = \"x/__init__.py\"",
+            "source = \"scm\"",
+        );
+        assert_eq!(choose(&scm).mode, Mode::Native(Emulation::PdmBackend));
+        for (text, why) in [
+            (PDM.replace(">=2.1", "<2.4"), "does not allow pdm-backend 2.5.0"),
+            (
+                PDM.replace("[\"version\"]", "[\"version\", \"readme\"]"),
+                "project.dynamic lists readme",
+            ),
+            (
+                format!("{PDM}[tool.pdm.build]\nincludes = [\"x\"]\n"),
+                "[tool.pdm.build] key `includes`",
+            ),
+            (
+                format!("{PDM}[tool.pdm.build]\nsource-includes = [\"docs/*.md\"]\n"),
+                "source-includes `docs/*.md` is not a plain relative path",
+            ),
+            (
+                format!("{PDM}[tool.pdm.build]\nrun-setuptools = true\n"),
+                "key `run-setuptools`",
+            ),
+            (PDM.replace("a>=1;", "a @ https://e.org/a.whl ;"), "direct reference"),
+            (PDM.replace("a>=1;", "a>=${V};"), "`$`"),
+            (
+                PDM.replace("name = \"x\"", "name = \"x\"\nreadme = \"README.txt\""),
+                "`.rst`",
+            ),
+            (
+                PDM.replace(
+                    "name = \"x\"",
+                    "name = \"x\"\nlicense = \"MIT\"\nclassifiers = [\"License :: OSI Approved :: MIT License\"]",
+                ),
+                "classifiers",
+            ),
+            (
+                PDM.replace("name = \"x\"", "name = \"x\"\nlicense = \"mit\""),
+                "`mit`",
+            ),
+        ] {
+            let c = choose(&text);
+            assert!(c.is_backend(), "{text}");
+            assert!(c.reason.contains(why), "{why}: {}", c.reason);
+        }
+        let sdist =
+            super::super::choice::choose(PythonBackend::Auto, Surface::Sdist, Some(PDM)).unwrap();
+        assert!(sdist.reason.contains("sdists"), "{}", sdist.reason);
+    }
+
+    #[test]
+    fn a_hook_file_is_not_covered() {
+        let c = choose(PDM);
+        let auto = with_hook_file(c.clone(), PythonBackend::Auto, true).unwrap();
+        assert!(auto.is_backend());
+        assert!(auto.reason.contains("pdm_build.py"), "{}", auto.reason);
+        assert!(with_hook_file(c.clone(), PythonBackend::Native, true).is_err());
+        assert_eq!(with_hook_file(c.clone(), PythonBackend::Auto, false), Ok(c));
+    }
+}
