@@ -76,6 +76,9 @@ $PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
 # flit_core 3.x: the published projects rebuilt in tests/corpora/python_pypi.rs pin <4.
 $PY -c 'import flit_core, sys; sys.exit(int(flit_core.__version__.split(".")[0]) >= 4)' 2>/dev/null || need_pip+=('flit_core>=3.9,<4')
 $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
+# uv_build 0.13.6: kiln's native builder writes its wheels as it does
+# (tests/ecosystems/python_uv.rs, tests/corpora/python_auto.rs).
+$PY -c 'import importlib.metadata as m, sys; sys.exit(m.version("uv-build") != "0.13.6")' 2>/dev/null || need_pip+=('uv-build==0.13.6')
 $PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
 $PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
 command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)

@@ -8,7 +8,7 @@
 //!   configuration ([`coverage`]), and the backend otherwise;
 //! - `backend = "native"` runs the native builder where it writes what the
 //!   project's backend writes ([`Emulation::FlitCore`],
-//!   [`Emulation::Hatchling`]), and refuses the recipe otherwise
+//!   [`Emulation::Hatchling`], [`Emulation::UvBuild`]), and refuses the recipe otherwise
 //!   ([`ChoiceError::NotCovered`]), before anything is written;
 //! - `backend = "kiln"` runs kiln's own PEP 621 writer
 //!   ([`Emulation::Generic`]) whatever backend the project names;
@@ -40,6 +40,10 @@ pub enum Emulation {
     /// hatchling 1.33 (`hatchling.build`), wheels: its core metadata 2.5
     /// writer, `entry_points.txt`, tags, license files and file selection.
     Hatchling,
+    /// uv_build 0.13 (`uv_build`), wheels: its core metadata 2.3/2.4
+    /// writer, `entry_points.txt`, license files and module walk
+    /// ([`super::uv`]).
+    UvBuild,
 }
 
 impl Emulation {
@@ -49,6 +53,7 @@ impl Emulation {
             Emulation::Generic => "pep621-v1",
             Emulation::FlitCore => "flit_core-3.12-v1",
             Emulation::Hatchling => "hatchling-1.33-v1",
+            Emulation::UvBuild => "uv_build-0.13-v1",
         }
     }
 }
@@ -86,6 +91,9 @@ impl Choice {
                     "native:hatchling-{}",
                     super::hatch_coverage::HATCHLING_VERSION
                 )
+            }
+            Mode::Native(Emulation::UvBuild) => {
+                format!("native:uv_build-{}", super::uv::UV_BUILD_VERSION)
             }
         }
     }
@@ -220,6 +228,10 @@ fn covered_reason(e: Emulation) -> String {
             super::hatch_coverage::HATCHLING_VERSION
         ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
+        Emulation::UvBuild => format!(
+            "the project's uv_build configuration is one kiln writes exactly as uv_build {} does",
+            super::uv::UV_BUILD_VERSION
+        ),
     }
 }
 
@@ -240,6 +252,7 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
     match backend {
         "flit_core.buildapi" => flit_core(surface, &doc),
         "hatchling.build" => hatchling(surface, &doc),
+        "uv_build" => super::uv::coverage(surface, &doc).map(|()| Emulation::UvBuild),
         other => Err(format!(
             "kiln has no exact writer for build backend `{other}` (it writes flit_core's and hatchling's wheels)"
         )),
