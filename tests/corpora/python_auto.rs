@@ -65,6 +65,7 @@ const PROJECTS: &[(&str, &str, &str, &str, &str)] = &[
     ("websocket-client", "1.8.0", "1.8.0", "setuptools (setup.py, no [build-system])", "backend"),
     ("poetry-core", "2.1.2", "2.1.2", "poetry-core", "backend"),
     ("tomlkit", "0.13.2", "0.13.2", "poetry-core", "backend"),
+    ("foamlib", "1.9.0", "1.9.0", "uv_build", "native:uv_build-0.13.6"),
 ];
 
 /// A row of [`WITH_WHEELS`]: a row of [`PROJECTS`] and the backend's wheels.
@@ -84,7 +85,9 @@ const WITH_WHEELS: &[WheelsRow] = &[
     ("findpython", "0.9.0", "0.9.0", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
     ("dep-logic", "0.7.2", "0.7.2", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
     ("fastapi-cli", "0.0.34", "0.0.34", "pdm-backend", "backend", &["pdm-backend==2.5.0"]),
-    ("uv-secure", "0.17.2", "0.17.2", "uv_build", "backend", &["uv_build==0.10.12"]),
+    ("uv-secure", "0.17.2", "0.17.2", "uv_build", "native:uv_build-0.13.6", &["uv_build==0.10.12"]),
+    ("xdg-base-dirs", "6.0.3", "6.0.3", "uv_build", "native:uv_build-0.13.6", &["uv_build==0.12.24"]),
+    ("tensora", "0.6.0", "0.6.0", "uv_build", "native:uv_build-0.13.6", &["uv_build==0.12.24"]),
 ];
 
 /// flit_core projects whose published wheel an older flit_core made.
