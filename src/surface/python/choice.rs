@@ -254,7 +254,7 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         "hatchling.build" => hatchling(surface, &doc),
         "uv_build" => super::uv::coverage(surface, &doc).map(|()| Emulation::UvBuild),
         other => Err(format!(
-            "kiln has no exact writer for build backend `{other}` (it writes flit_core's and hatchling's wheels)"
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's, hatchling's and uv_build's wheels)"
         )),
     }
 }
