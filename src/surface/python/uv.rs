@@ -152,6 +152,27 @@ fn project(doc: &toml_edit::DocumentMut) -> Result<(), String> {
     {
         return Err("project.name ends in `-stubs` (uv_build's stubs packages)".into());
     }
+    if let Some(path) = project.get("readme").and_then(|r| r.as_str()) {
+        let ext = path.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+        if !["md", "rst", "txt"].contains(&ext) {
+            return Err(format!(
+                "project.readme `{path}` has no extension uv_build reads (.md, .rst, .txt, in lower case)"
+            ));
+        }
+    }
+    let long_label = project
+        .get("urls")
+        .and_then(|u| u.as_table_like())
+        .and_then(|u| {
+            u.iter()
+                .find(|(k, _)| k.len() > 32)
+                .map(|(k, _)| k.to_string())
+        });
+    if let Some(label) = long_label {
+        return Err(format!(
+            "project.urls label `{label}` is longer than 32 characters (kiln refuses it, uv_build writes it)"
+        ));
+    }
     if let Some(readme) = project.get("readme").and_then(|r| r.as_table_like()) {
         let ct = readme
             .get("content-type")
@@ -533,6 +554,11 @@ mod tests {
                 format!("{base}[project.entry-points.my-group]\na = \"b\"\n"),
                 Surface::Wheel,
                 "entry-points.my-group",
+            ),
+            (
+                format!("{base}readme = \"README.MD\"\n"),
+                Surface::Wheel,
+                "README.MD",
             ),
         ] {
             let c = choose(PythonBackend::Auto, surface, Some(&text)).unwrap();
