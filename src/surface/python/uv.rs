@@ -254,7 +254,7 @@ fn people(list: &[Contact]) -> (Option<String>, Option<String>) {
     )
 }
 
-/// The `[project]` table of the (stamped) `pyproject.toml`.
+/// The (stamped) `pyproject.toml`, parsed.
 fn declared(p: &Project) -> Option<toml_edit::DocumentMut> {
     p.pyproject.parse().ok()
 }
