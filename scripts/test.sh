@@ -86,6 +86,9 @@ $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)
 $PY -c 'import hatch_fancy_pypi_readme' 2>/dev/null || need_pip+=('hatch-fancy-pypi-readme==24.1.0')
 # pdm-backend: the version kiln's native builder writes like (tests/ecosystems/python_pdm.rs).
 $PY -c 'import importlib.metadata as m, sys; sys.exit(m.version("pdm-backend") != "2.5.0")' 2>/dev/null || need_pip+=('pdm-backend==2.5.0')
+# uv_build 0.13.6: kiln's native builder writes its wheels as it does
+# (tests/ecosystems/python_uv.rs, tests/corpora/python_auto.rs).
+$PY -c 'import importlib.metadata as m, sys; sys.exit(m.version("uv-build") != "0.13.6")' 2>/dev/null || need_pip+=('uv-build==0.13.6')
 $PY -c 'import setuptools_scm' 2>/dev/null || need_pip+=(setuptools-scm)
 $PY -c 'import wheel' 2>/dev/null || need_pip+=(wheel)
 command -v maturin >/dev/null 2>&1 || need_pip+=(maturin)

@@ -67,6 +67,7 @@ const PROJECTS: &[(&str, &str, &str, &str, &str)] = &[
     ("unearth", "0.19.0", "0.19.0", "pdm-backend", "native:pdm-backend-2.5.0"),
     ("pbs-installer", "2026.10.25", "2026.10.25", "pdm-backend", "native:pdm-backend-2.5.0"),
     ("typer", "0.29.3", "0.29.3", "pdm-backend", "native:pdm-backend-2.5.0"),
+    ("foamlib", "1.9.0", "1.9.0", "uv_build", "native:uv_build-0.13.6"),
 ];
 
 /// A row of [`WITH_WHEELS`]: a row of [`PROJECTS`] and the backend's wheels.
@@ -86,7 +87,9 @@ const WITH_WHEELS: &[WheelsRow] = &[
     ("findpython", "0.9.0", "0.9.0", "pdm-backend", "native:pdm-backend-2.5.0", &["pdm-backend==2.5.0"]),
     ("dep-logic", "0.7.2", "0.7.2", "pdm-backend", "native:pdm-backend-2.5.0", &["pdm-backend==2.5.0"]),
     ("fastapi-cli", "0.0.34", "0.0.34", "pdm-backend", "native:pdm-backend-2.5.0", &["pdm-backend==2.5.0"]),
-    ("uv-secure", "0.17.2", "0.17.2", "uv_build", "backend", &["uv_build==0.10.12"]),
+    ("uv-secure", "0.17.2", "0.17.2", "uv_build", "native:uv_build-0.13.6", &["uv_build==0.10.12"]),
+    ("xdg-base-dirs", "6.0.3", "6.0.3", "uv_build", "native:uv_build-0.13.6", &["uv_build==0.12.24"]),
+    ("tensora", "0.6.0", "0.6.0", "uv_build", "native:uv_build-0.13.6", &["uv_build==0.12.24"]),
 ];
 
 /// Projects with a compiled extension — C (setuptools' `ext_modules`) or

@@ -19,3 +19,4 @@ mod python_flit;
 mod python_hatch;
 mod python_native;
 mod python_pdm;
+mod python_uv;

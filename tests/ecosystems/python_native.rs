@@ -449,7 +449,7 @@ fn bad_python_input_exits_2_naming_the_field_and_registers_nothing() {
 }
 
 /// `backend = "native"` on a project whose backend kiln does not write
-/// exactly (here uv_build) is refused while planning, exit 2, naming
+/// exactly (here maturin) is refused while planning, exit 2, naming
 /// `pyproject.toml`, the key, the backend and why, and the settings that
 /// would build it; nothing is written.
 #[test]
@@ -457,6 +457,18 @@ fn native_refuses_a_backend_it_does_not_write_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("repo");
     copy_dir(&fixtures().join("rich"), &root.join("py"), false);
+    let pp = std::fs::read_to_string(root.join("py/pyproject.toml")).unwrap();
+    write(
+        &root.join("py/pyproject.toml"),
+        pp.replace(
+            "requires = [\"uv_build>=0.8,<0.14\"]",
+            "requires = [\"maturin>=1,<2\"]",
+        )
+        .replace(
+            "build-backend = \"uv_build\"",
+            "build-backend = \"maturin\"",
+        ),
+    );
     write(
         &root.join("recipes/w.toml"),
         "surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"native\"\n",
@@ -475,8 +487,8 @@ fn native_refuses_a_backend_it_does_not_write_exactly() {
         for needle in [
             "py/pyproject.toml",
             "build-system.build-backend",
-            "uv_build",
-            "kiln has no exact writer for build backend `uv_build`",
+            "maturin",
+            "kiln has no exact writer for build backend `maturin`",
             "recipes/w.toml",
             "backend = \"auto\"",
             "backend = \"pep517\"",

@@ -8,7 +8,7 @@
 //!   configuration ([`coverage`]), and the backend otherwise;
 //! - `backend = "native"` runs the native builder where it writes what the
 //!   project's backend writes ([`Emulation::FlitCore`],
-//!   [`Emulation::Hatchling`]), and refuses the recipe otherwise
+//!   [`Emulation::Hatchling`], [`Emulation::UvBuild`]), and refuses the recipe otherwise
 //!   ([`ChoiceError::NotCovered`]), before anything is written;
 //! - `backend = "kiln"` runs kiln's own PEP 621 writer
 //!   ([`Emulation::Generic`]) whatever backend the project names;
@@ -44,6 +44,10 @@ pub enum Emulation {
     /// writer, `entry_points.txt`, tag, license files, default package
     /// discovery and file order.
     PdmBackend,
+    /// uv_build 0.13 (`uv_build`), wheels: its core metadata 2.3/2.4
+    /// writer, `entry_points.txt`, license files and module walk
+    /// ([`super::uv`]).
+    UvBuild,
 }
 
 impl Emulation {
@@ -54,6 +58,7 @@ impl Emulation {
             Emulation::FlitCore => "flit_core-3.12-v1",
             Emulation::Hatchling => "hatchling-1.33-v1",
             Emulation::PdmBackend => "pdm-backend-2.5-v1",
+            Emulation::UvBuild => "uv_build-0.13-v1",
         }
     }
 }
@@ -94,6 +99,9 @@ impl Choice {
             }
             Mode::Native(Emulation::PdmBackend) => {
                 format!("native:pdm-backend-{}", super::pdm::PDM_BACKEND_VERSION)
+            }
+            Mode::Native(Emulation::UvBuild) => {
+                format!("native:uv_build-{}", super::uv::UV_BUILD_VERSION)
             }
         }
     }
@@ -232,6 +240,10 @@ fn covered_reason(e: Emulation) -> String {
             super::pdm::PDM_BACKEND_VERSION
         ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
+        Emulation::UvBuild => format!(
+            "the project's uv_build configuration is one kiln writes exactly as uv_build {} does",
+            super::uv::UV_BUILD_VERSION
+        ),
     }
 }
 
@@ -253,8 +265,9 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         "flit_core.buildapi" => flit_core(surface, &doc),
         "hatchling.build" => hatchling(surface, &doc),
         "pdm.backend" => pdm_backend(surface, &doc),
+        "uv_build" => super::uv::coverage(surface, &doc).map(|()| Emulation::UvBuild),
         other => Err(format!(
-            "kiln has no exact writer for build backend `{other}` (it writes flit_core's, hatchling's and pdm-backend's wheels)"
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's, hatchling's, pdm-backend's and uv_build's wheels)"
         )),
     }
 }

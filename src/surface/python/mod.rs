@@ -39,6 +39,7 @@ pub(crate) mod pep517;
 mod placed;
 pub(crate) mod project;
 pub(crate) mod sdist;
+mod uv;
 pub(crate) mod wheel;
 pub(crate) mod wheels;
 mod writer;

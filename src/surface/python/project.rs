@@ -641,6 +641,8 @@ fn license_files(
         Emulation::Generic | Emulation::Hatchling => DEFAULT_LICENSE_FILES,
         Emulation::FlitCore => FLIT_LICENSE_FILES,
         Emulation::PdmBackend => PDM_LICENSE_FILES,
+        // uv_build ships only the declared `license-files`.
+        Emulation::UvBuild => &[],
     };
     let patterns: Vec<String> = match globs {
         Some(g) => g.to_vec(),

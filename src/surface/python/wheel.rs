@@ -13,7 +13,9 @@
 //! 3. `<name>-<version>.dist-info/`: `METADATA`, `WHEEL`,
 //!    `entry_points.txt`, `licenses/<path>`, and `RECORD` last, listing
 //!    every entry in archive order with its sha256 (urlsafe base64, no
-//!    padding) and size.
+//!    padding) and size. Writing as uv_build, uv_build's order instead
+//!    ([`super::uv`]): `licenses/<path>` after the packages, then `WHEEL`,
+//!    `entry_points.txt`, `METADATA` and `RECORD`.
 //!
 //! A compiled file (`.so`, `.pyd`, `.dylib`) in a wheel tagged `any` is bad
 //! input: an extension module only loads on the platform it was built for.
@@ -312,13 +314,17 @@ pub(crate) fn plan(
     if emulation == Emulation::PdmBackend {
         return super::pdm::plan(job, project, src);
     }
+    if emulation == Emulation::UvBuild {
+        return super::uv::plan(job, project, src);
+    }
     let tag = match (&section.tag, emulation) {
         (None, Emulation::FlitCore) => {
             WheelTag::parse(super::flit::tag(&project.flit())).expect("flit_core's tags are valid")
         }
-        (None, Emulation::Generic | Emulation::Hatchling | Emulation::PdmBackend) => {
-            WheelTag::pure()
-        }
+        (
+            None,
+            Emulation::Generic | Emulation::Hatchling | Emulation::PdmBackend | Emulation::UvBuild,
+        ) => WheelTag::pure(),
         (Some(t), _) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
     };
     let stem = project.dist_stem();
@@ -511,6 +517,11 @@ pub(crate) fn write<W: Write>(
             super::pdm::wheel_file(&plan.tag.to_string()),
             Some(super::pdm::entry_points(project)),
         ),
+        Emulation::UvBuild => (
+            super::uv::core_metadata(project),
+            super::uv::wheel_file(),
+            super::uv::entry_points(project),
+        ),
         Emulation::FlitCore => {
             let f = project.flit();
             (
@@ -520,14 +531,20 @@ pub(crate) fn write<W: Write>(
             )
         }
     };
-    rec.add(&format!("{dist_info}/METADATA"), 0o644, meta.as_bytes())?;
-    rec.add(&format!("{dist_info}/WHEEL"), 0o644, wheel.as_bytes())?;
-    if let Some(ep) = entry_points {
-        rec.add(
-            &format!("{dist_info}/entry_points.txt"),
-            0o644,
-            ep.as_bytes(),
-        )?;
+    let generated = [
+        ("METADATA", Some(meta)),
+        ("WHEEL", Some(wheel)),
+        ("entry_points.txt", entry_points),
+    ];
+    // uv_build writes `WHEEL`, `entry_points.txt`, then `METADATA`.
+    let order = match plan.emulation {
+        Emulation::UvBuild => [1, 2, 0],
+        _ => [0, 1, 2],
+    };
+    for i in order {
+        if let (name, Some(text)) = &generated[i] {
+            rec.add(&format!("{dist_info}/{name}"), 0o644, text.as_bytes())?;
+        }
     }
     for (rel, f) in &plan.licenses {
         let data = f.read()?;

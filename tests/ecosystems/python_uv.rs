@@ -1,0 +1,333 @@
+//! kiln's native builder writing uv_build wheels, against uv_build itself:
+//! for each covered project of `tests/fixtures/python/uv/` (`srclayout`,
+//! `flatroot`, `modules`), `kiln plan` says the native builder writes as
+//! uv_build 0.13.6, and the wheel kiln builds has uv_build's file name and,
+//! file for file and in uv_build's order, uv_build's bytes
+//! (`python -m build --wheel --no-isolation` with the installed uv_build
+//! 0.13.6) — except `WHEEL`'s `Generator` line, which names kiln, and so
+//! `RECORD`'s line for `WHEEL`; uv_build's zip also holds an entry per
+//! directory, which kiln does not write (the comparison is of files).
+//! pip installs kiln's wheel and its console script runs. `datadir`
+//! (`[tool.uv.build-backend] data`) is not covered: `backend = "native"`
+//! refuses it with the reason, `auto` runs uv_build. Two kiln builds under
+//! different paths, TZ and umask are byte-identical.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use common::fixture::{copy_dir, git};
+use common::{cmd, kiln, require_tool, run, run_ok, write};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python/uv")
+}
+
+/// A wheel's file members in archive order, (name, bytes), via Python's
+/// `zipfile`.
+fn members(wheel: &Path) -> Vec<(String, Vec<u8>)> {
+    let script = "import sys, zipfile, json\nz = zipfile.ZipFile(sys.argv[1])\nprint(json.dumps([[i.filename, z.read(i).hex()] for i in z.infolist() if not i.is_dir()]))\n";
+    let out = run_ok(cmd("python3").args(["-c", script]).arg(wheel));
+    let v: Vec<(String, String)> = serde_json::from_str(&out).unwrap();
+    v.into_iter()
+        .map(|(k, h)| {
+            let bytes = (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect();
+            (k, bytes)
+        })
+        .collect()
+}
+
+/// `WHEEL` without its `Generator` line; `RECORD` without the line of
+/// `WHEEL`.
+fn comparable(name: &str, data: &[u8]) -> String {
+    let text = String::from_utf8_lossy(data);
+    let skip = if name.ends_with(".dist-info/WHEEL") {
+        "Generator: "
+    } else if name.ends_with(".dist-info/RECORD") {
+        ".dist-info/WHEEL,"
+    } else {
+        return text.into_owned();
+    };
+    text.split_inclusive('\n')
+        .filter(|l| !l.contains(skip))
+        .collect()
+}
+
+fn only_whl(dir: &Path) -> PathBuf {
+    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.into_iter().next().unwrap()
+}
+
+fn uv_build_installed() -> bool {
+    let ok = run(cmd("python3").args([
+        "-c",
+        "import importlib.metadata as m, build; v = m.version('uv-build'); assert v == '0.13.6', v",
+    ]))
+    .status
+    .success();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "uv-build 0.13.6 and build must be installed for python3"
+        );
+        eprintln!("SKIP: uv-build 0.13.6 or build is not installed for python3");
+    }
+    ok
+}
+
+/// The fixture `project` as a committed workspace with a wheel recipe
+/// (`backend`), with a `__pycache__` committed in `srclayout` (uv_build
+/// leaves it out all the same).
+fn workspace(project: &str, tmp: &Path, backend: &str) -> PathBuf {
+    let root = tmp.join(project);
+    copy_dir(&fixtures().join(project), &root.join("py"), false);
+    if project == "srclayout" {
+        write(
+            &root.join("py/src/demo_pkg/__pycache__/cli.cpython-311.pyc"),
+            "bytecode\n",
+        );
+        write(&root.join("py/src/demo_pkg/stale.pyc"), "bytecode\n");
+    }
+    write(
+        &root.join("recipes/w.toml"),
+        format!("surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"{backend}\"\n"),
+    );
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A", "-f"]);
+    git(&root, &["commit", "-q", "-m", "project"]);
+    root
+}
+
+fn kiln_at(root: &Path, store: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = kiln();
+    c.arg("-C").arg(root).arg("--store").arg(store).args(args);
+    c.env("SOURCE_DATE_EPOCH", "1700000000");
+    c
+}
+
+/// Build `project` with kiln (auto) and with uv_build; kiln's wheel and
+/// the differences.
+fn compare(project: &str, tmp: &Path) -> (PathBuf, Vec<String>) {
+    let root = workspace(project, tmp, "auto");
+    let store = tmp.join(format!("store-{project}"));
+    let plan = run_ok(&mut kiln_at(
+        &root,
+        &store,
+        &["plan", "--version", "1.2.0-rc.1"],
+    ));
+    assert!(
+        plan.contains("builder: native:uv_build-0.13.6 (auto: "),
+        "{project}: {plan}"
+    );
+    run_ok(&mut kiln_at(
+        &root,
+        &store,
+        &["build", "--version", "1.2.0-rc.1"],
+    ));
+    let ours = only_whl(&root.join("dist"));
+    let fe = tmp.join(format!("fe-{project}"));
+    run_ok(
+        cmd("python3")
+            .args(["-m", "build", "--no-isolation", "--wheel", "-o"])
+            .arg(&fe)
+            .arg(root.join("py"))
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
+    let theirs = only_whl(&fe);
+    let mut diffs = Vec::new();
+    if ours.file_name() != theirs.file_name() {
+        diffs.push(format!(
+            "{project}: file name {:?} vs uv_build's {:?}",
+            ours.file_name(),
+            theirs.file_name()
+        ));
+    }
+    let (a, b) = (members(&ours), members(&theirs));
+    let names = |m: &[(String, Vec<u8>)]| m.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    if names(&a) != names(&b) {
+        diffs.push(format!(
+            "{project}: files {:?} vs uv_build's {:?}",
+            names(&a),
+            names(&b)
+        ));
+    }
+    for (name, data) in &a {
+        let Some((_, other)) = b.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        let (x, y) = (comparable(name, data), comparable(name, other));
+        if x != y {
+            diffs.push(format!(
+                "{project}: {name} differs:\n--- kiln\n{x:?}\n--- uv_build\n{y:?}"
+            ));
+        }
+    }
+    (ours, diffs)
+}
+
+/// pip installs `wheel` (without its dependencies) into a fresh venv;
+/// `script` runs and prints `says`.
+fn install_and_run(wheel: &Path, tmp: &Path, script: &str, says: &str) {
+    let venv = tmp.join(format!("venv-{script}"));
+    run_ok(cmd("python3").args(["-m", "venv"]).arg(&venv));
+    run_ok(
+        cmd(venv.join("bin/pip").to_str().unwrap())
+            .args([
+                "install",
+                "-q",
+                "--no-deps",
+                "--no-index",
+                "--disable-pip-version-check",
+            ])
+            .arg(wheel),
+    );
+    let out = run_ok(&mut cmd(venv.join("bin").join(script).to_str().unwrap()));
+    assert!(out.contains(says), "{script}: {out}");
+}
+
+#[test]
+fn auto_builds_uv_build_projects_natively_with_uv_builds_bytes() {
+    if !require_tool("python3") || !uv_build_installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut diffs = Vec::new();
+    let mut wheels = Vec::new();
+    for project in ["srclayout", "flatroot", "modules"] {
+        let (wheel, d) = compare(project, tmp.path());
+        diffs.extend(d);
+        wheels.push(wheel);
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+    install_and_run(&wheels[0], tmp.path(), "demo-pkg", "demo-pkg says hello");
+    install_and_run(&wheels[2], tmp.path(), "many-modules", "many-modules ok");
+}
+
+/// `[tool.uv.build-backend] data` is not covered: `native` refuses it
+/// (exit 2, the reason, nothing written), `auto` runs uv_build and says
+/// why, and the wheel holds the data script.
+#[test]
+fn an_uncovered_uv_build_configuration_is_refused_natively_and_built_by_uv_build() {
+    if !require_tool("python3") || !uv_build_installed() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let native = workspace("datadir", &tmp.path().join("n"), "native");
+    let out = run(&mut kiln_at(
+        &native,
+        &tmp.path().join("store-n"),
+        &["build", "--version", "1.2.0-rc.1"],
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("[tool.uv.build-backend] key `data`"), "{err}");
+    assert!(!native.join("dist").exists());
+    // uv_build runs the `uv-build` binary its wheel installs: kiln installs
+    // it from a declared directory of wheels.
+    let Some(wheels) = uv_build_wheel() else {
+        return;
+    };
+    let root = workspace("datadir", &tmp.path().join("a"), "auto");
+    let recipe = root.join("recipes/w.toml");
+    let text = std::fs::read_to_string(&recipe).unwrap();
+    write(
+        &recipe,
+        format!("{text}host-inputs = [\"python-wheels\"]\n"),
+    );
+    git(&root, &["commit", "-q", "-am", "wheels"]);
+    let store = tmp.path().join("store-a");
+    let at = |args: &[&str]| {
+        let mut c = kiln_at(&root, &store, args);
+        c.env("KILN_PYTHON_WHEELS", &wheels);
+        c
+    };
+    let plan = run_ok(&mut at(&["plan", "--version", "1.2.0-rc.1"]));
+    assert!(
+        plan.contains("builder: backend (auto: the project's backend, because [tool.uv.build-backend] key `data`"),
+        "{plan}"
+    );
+    run_ok(&mut at(&["build", "--version", "1.2.0-rc.1"]));
+    let names: Vec<String> = members(&only_whl(&root.join("dist")))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n == "data_pkg-1.2.0rc1.data/scripts/data-pkg-tool"),
+        "{names:?}"
+    );
+}
+
+/// uv-build 0.13.6's wheel for this platform, in a cache directory (the
+/// only network use: `pip download`); `None` (a printed skip) when PyPI is
+/// not reachable outside CI.
+fn uv_build_wheel() -> Option<PathBuf> {
+    let wheels = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uv-build-wheels");
+    let done = wheels.join(".complete");
+    if done.exists() {
+        return Some(wheels);
+    }
+    let out = run(cmd("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+        ])
+        .args(["uv-build==0.13.6", "-d"])
+        .arg(&wheels));
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "downloading uv-build failed: {err}"
+        );
+        eprintln!("SKIP: PyPI not reachable and nothing cached: {err}");
+        return None;
+    }
+    write(&done, "");
+    Some(wheels)
+}
+
+/// `kiln build` of `srclayout` under a umask and TZ.
+fn build_under(root: &Path, store: &Path, umask: &str, tz: &str) -> Vec<u8> {
+    let mut c = cmd("sh");
+    c.arg("-c")
+        .arg(format!("umask {umask} && exec \"$@\""))
+        .arg("sh")
+        .arg(common::kiln_bin())
+        .arg("-C")
+        .arg(root)
+        .arg("--store")
+        .arg(store)
+        .args(["build", "--version", "1.2.0-rc.1"])
+        .env_remove("KILN_STORE")
+        .env("TZ", tz)
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    run_ok(&mut c);
+    std::fs::read(only_whl(&root.join("dist"))).unwrap()
+}
+
+#[test]
+fn native_uv_build_wheels_are_byte_identical_across_path_tz_and_umask() {
+    if !require_tool("python3") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let a = workspace("srclayout", &tmp.path().join("one"), "native");
+    let b = workspace("srclayout", &tmp.path().join("other/place"), "native");
+    let x = build_under(&a, &tmp.path().join("s1"), "022", "UTC");
+    let y = build_under(&b, &tmp.path().join("s2"), "077", "Asia/Kathmandu");
+    assert!(x == y, "two native uv_build wheels differ");
+}
