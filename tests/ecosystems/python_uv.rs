@@ -213,7 +213,9 @@ fn auto_builds_uv_build_projects_natively_with_uv_builds_bytes() {
 
 /// `[tool.uv.build-backend] data` is not covered: `native` refuses it
 /// (exit 2, the reason, nothing written), `auto` runs uv_build and says
-/// why, and the wheel holds the data script.
+/// why, and the wheel holds the data script — uv_build from a declared
+/// directory of wheels, or the interpreter's own, which also writes the
+/// sdist.
 #[test]
 fn an_uncovered_uv_build_configuration_is_refused_natively_and_built_by_uv_build() {
     if !require_tool("python3") || !uv_build_installed() {
@@ -264,6 +266,37 @@ fn an_uncovered_uv_build_configuration_is_refused_natively_and_built_by_uv_build
             .iter()
             .any(|n| n == "data_pkg-1.2.0rc1.data/scripts/data-pkg-tool"),
         "{names:?}"
+    );
+
+    // The interpreter's own uv-build runs too (its `uv-build` binary is in
+    // the interpreter's scripts directory, which kiln's front end puts on
+    // PATH as `python -m build --no-isolation` has it): the same wheel, and
+    // the sdist uv_build writes.
+    let own = workspace("datadir", &tmp.path().join("i"), "auto");
+    write(
+        &own.join("recipes/s.toml"),
+        "surface = \"sdist\"\nsource = \"py\"\n[sdist]\nbackend = \"auto\"\n",
+    );
+    git(&own, &["add", "-A"]);
+    git(&own, &["commit", "-q", "-m", "sdist"]);
+    run_ok(
+        kiln_at(
+            &own,
+            &tmp.path().join("store-i"),
+            &["build", "--version", "1.2.0-rc.1"],
+        )
+        .env_remove("KILN_PYTHON_WHEELS"),
+    );
+    assert_eq!(
+        std::fs::read(only_whl(&own.join("dist"))).unwrap(),
+        std::fs::read(only_whl(&root.join("dist"))).unwrap(),
+        "uv-build from the interpreter and from the wheels directory"
+    );
+    let sdist = own.join("dist/data_pkg-1.2.0rc1.tar.gz");
+    assert!(
+        sdist.is_file(),
+        "no sdist in {}",
+        own.join("dist").display()
     );
 }
 

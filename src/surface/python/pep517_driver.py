@@ -13,7 +13,9 @@ from wheels; the interpreter runs with -S), its site-packages follows the
 standard library, `.pth` files processed, and its bin/ (the wheels'
 scripts) comes first on PATH, as in a front end's isolated environment
 (uv_build finds its binary there); without it, the interpreter's own
-site-packages.
+site-packages, and the interpreter's own scripts directory first on PATH
+(as in the environment `python -m build --no-isolation` runs in: uv_build
+runs the `uv-build` binary its distribution installs there).
 
 For the wheel hook, a C compiler the backend runs (setuptools' build_ext)
 gets the environment that keeps this host out of the extension module, as
@@ -37,9 +39,14 @@ sys.path[:] = [p for p in sys.path if p not in ("", ".", cwd, here)]
 prefix = os.environ.get("KILN_BACKEND_PREFIX")
 if prefix:
     site.addsitedir(os.path.join(prefix, "site-packages"))
-    os.environ["PATH"] = os.pathsep.join(
-        [os.path.join(prefix, "bin")] + [p for p in [os.environ.get("PATH")] if p]
-    )
+    scripts = os.path.join(prefix, "bin")
+else:
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+os.environ["PATH"] = os.pathsep.join(
+    [scripts] + [p for p in [os.environ.get("PATH")] if p]
+)
 for p in reversed(sys.argv[4:]):
     sys.path.insert(0, os.path.join(cwd, p))
 
