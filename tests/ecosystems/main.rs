@@ -18,3 +18,4 @@ mod python_backend_map;
 mod python_flit;
 mod python_hatch;
 mod python_native;
+mod python_poetry;

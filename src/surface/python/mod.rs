@@ -35,6 +35,8 @@ pub(crate) mod normalise;
 mod origins;
 pub(crate) mod pep517;
 mod placed;
+mod poetry;
+mod poetry_requirements;
 pub(crate) mod project;
 pub(crate) mod sdist;
 pub(crate) mod wheel;

@@ -151,6 +151,14 @@ struct RawPyproject {
 const DEFAULT_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*"];
 /// flit_core's default `license-files`.
 const FLIT_LICENSE_FILES: &[&str] = &["COPYING*", "LICEN[CS]E*"];
+/// poetry-core's default `license-files`: hatchling's and `LICENSES/`.
+const POETRY_LICENSE_FILES: &[&str] = &[
+    "LICEN[CS]E*",
+    "COPYING*",
+    "NOTICE*",
+    "AUTHORS*",
+    "LICENSES/**",
+];
 
 impl Project {
     /// Read and validate `pyproject.toml` of the recipe's source for release
@@ -638,6 +646,7 @@ fn license_files(
     let defaults = match emulation {
         Emulation::Generic | Emulation::Hatchling => DEFAULT_LICENSE_FILES,
         Emulation::FlitCore => FLIT_LICENSE_FILES,
+        Emulation::PoetryCore => POETRY_LICENSE_FILES,
     };
     let patterns: Vec<String> = match globs {
         Some(g) => g.to_vec(),
