@@ -20,7 +20,14 @@ pub(crate) const POETRY_CORE_VERSION: &str = "2.5.0";
 
 /// `[tool.poetry]` keys that do not change a `[project]` project's wheel.
 /// `packages` and `include` are read as [`packages`] says.
-const NEUTRAL_TOOL_KEYS: &[&str] = &["requires-poetry", "group", "version", "packages", "include"];
+const NEUTRAL_TOOL_KEYS: &[&str] = &[
+    "requires-poetry",
+    "group",
+    "version",
+    "packages",
+    "include",
+    "classifiers",
+];
 
 /// Whether kiln writes this poetry-core project's wheel exactly, or why not.
 pub(crate) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<(), String> {
@@ -60,13 +67,14 @@ pub(crate) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
             .and_then(|c| c.as_inline_table());
         let odd = first.is_some_and(|c| {
             c.iter().any(|(_, v)| {
-                v.as_str()
-                    .is_none_or(|s| !s.is_ascii() || s.contains(['<', '>']) || s.is_empty())
+                v.as_str().is_none_or(|s| {
+                    s.chars().any(|c| c >= '\u{300}') || s.contains(['<', '>']) || s.is_empty()
+                })
             })
         });
         if odd {
             return Err(format!(
-                "the first of project.{key} is not plain ASCII (poetry-core recomposes it)"
+                "the first of project.{key} has a character from U+0300 on, or `<`/`>` (poetry-core recomposes and parses it)"
             ));
         }
     }
@@ -142,14 +150,22 @@ fn tool_poetry(
         .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
     let tool_version = tool.and_then(|t| t.get("version")).is_some();
-    match &dynamic[..] {
-        [] => Ok(()),
-        ["version"] if tool_version => Ok(()),
-        other => Err(format!(
+    let odd: Vec<&str> = dynamic
+        .iter()
+        .copied()
+        .filter(|d| !(*d == "classifiers" || *d == "version" && tool_version))
+        .collect();
+    if !odd.is_empty() {
+        return Err(format!(
             "project.dynamic lists {} (poetry-core fills it from [tool.poetry])",
-            other.join(", ")
-        )),
+            odd.join(", ")
+        ));
     }
+    let classifiers = tool.and_then(|t| t.get("classifiers"));
+    if classifiers.is_some_and(|c| c.as_array().is_none_or(|a| a.iter().any(|v| !v.is_str()))) {
+        return Err("tool.poetry.classifiers is not an array of strings".into());
+    }
+    Ok(())
 }
 
 /// A plain relative path: no glob, no `..`, no leading `/`.
@@ -356,6 +372,44 @@ fn project_urls(p: &Project) -> Vec<String> {
     urls
 }
 
+/// `Package.all_classifiers`: `[tool.poetry] classifiers` sorted, with
+/// poetry-core's Python classifiers inserted before the first that sorts
+/// after `Programming Language :: Python`.
+fn all_classifiers(p: &Project) -> Result<Vec<String>, String> {
+    let python = Python::parse(p.declared.requires_python.as_deref())?.classifiers();
+    let doc: toml_edit::DocumentMut = p
+        .pyproject
+        .parse()
+        .map_err(|_| "pyproject.toml".to_string())?;
+    let mut declared: Vec<String> = doc
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|t| t.get("classifiers"))
+        .and_then(|c| c.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    declared.sort();
+    declared.dedup();
+    declared.retain(|c| !python.contains(c));
+    let mut out = Vec::new();
+    let mut inserted = false;
+    for c in declared {
+        if !inserted && c.as_str() > "Programming Language :: Python" {
+            out.extend(python.iter().cloned());
+            inserted = true;
+        }
+        out.push(c);
+    }
+    if !inserted {
+        out.extend(python);
+    }
+    Ok(out)
+}
+
 /// `METADATA`, field for field as `get_metadata_content` writes it.
 pub(crate) fn core_metadata(p: &Project) -> Result<String, String> {
     let mut s = String::new();
@@ -388,7 +442,7 @@ pub(crate) fn core_metadata(p: &Project) -> Result<String, String> {
         h("Requires-Python", r);
     }
     let classifiers = if p.classifiers.is_empty() {
-        Python::parse(p.declared.requires_python.as_deref())?.classifiers()
+        all_classifiers(p)?
     } else {
         p.classifiers.clone()
     };

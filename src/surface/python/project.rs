@@ -192,7 +192,7 @@ impl Project {
         })?;
         let name = project_name(&p, &bad)?;
         let declared = Declared::of(&p);
-        check_version(&p, &version, &bad)?;
+        check_version(&p, &version, emulation, &bad)?;
         let (pyproject, _) =
             crate::stamp::pyproject::stamp(&original, &version, crate::stamp::StampMode::Workspace)
                 .map_err(|e| bad(&e.key, "", &e.reason))?;
@@ -345,10 +345,12 @@ fn project_name(
 }
 
 /// `project.version` is the release `version`, or is dynamic (kiln stamps
-/// it); no other field may be dynamic.
+/// it); no other field may be dynamic but, writing as poetry-core, the
+/// classifiers it computes (`super::poetry`).
 fn check_version(
     p: &RawProject,
     version: &str,
+    emulation: Emulation,
     bad: &dyn Fn(&str, &str, &str) -> PythonError,
 ) -> Result<(), PythonError> {
     let version_dynamic = p.dynamic.iter().any(|d| d == "version");
@@ -384,6 +386,7 @@ fn check_version(
         .iter()
         .map(String::as_str)
         .filter(|d| *d != "version")
+        .filter(|d| !(emulation == Emulation::PoetryCore && *d == "classifiers"))
         .collect();
     if !other.is_empty() {
         return Err(bad(
