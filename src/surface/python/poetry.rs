@@ -67,14 +67,13 @@ pub(crate) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
             .and_then(|c| c.as_inline_table());
         let odd = first.is_some_and(|c| {
             c.iter().any(|(_, v)| {
-                v.as_str().is_none_or(|s| {
-                    s.chars().any(|c| c >= '\u{300}') || s.contains(['<', '>']) || s.is_empty()
-                })
+                v.as_str()
+                    .is_none_or(|s| nfc(s).is_none() || s.contains(['<', '>']) || s.is_empty())
             })
         });
         if odd {
             return Err(format!(
-                "the first of project.{key} has a character from U+0300 on, or `<`/`>` (poetry-core recomposes and parses it)"
+                "the first of project.{key} has a character from U+0300 on that kiln does not compose as NFC, or `<`/`>` (poetry-core recomposes and parses it)"
             ));
         }
     }
@@ -310,19 +309,49 @@ pub(crate) fn wheel_file(tag: &str) -> String {
     )
 }
 
-/// The first contact as `AUTHOR_REGEX` splits `name <email>`.
-fn first(list: &[Contact]) -> (Option<&str>, Option<&str>) {
-    match list.first() {
+/// Latin-1 letters as NFC composes a base letter and one combining mark.
+#[rustfmt::skip]
+const LATIN1_COMPOSED: &[(char, char, char)] = &[
+    ('A', '\u{300}', 'À'), ('A', '\u{301}', 'Á'), ('A', '\u{302}', 'Â'), ('A', '\u{303}', 'Ã'), ('A', '\u{308}', 'Ä'), ('A', '\u{30a}', 'Å'), ('C', '\u{327}', 'Ç'), ('E', '\u{300}', 'È'), ('E', '\u{301}', 'É'), ('E', '\u{302}', 'Ê'), ('E', '\u{308}', 'Ë'), ('I', '\u{300}', 'Ì'), ('I', '\u{301}', 'Í'), ('I', '\u{302}', 'Î'), ('I', '\u{308}', 'Ï'), ('N', '\u{303}', 'Ñ'), ('O', '\u{300}', 'Ò'), ('O', '\u{301}', 'Ó'), ('O', '\u{302}', 'Ô'), ('O', '\u{303}', 'Õ'), ('O', '\u{308}', 'Ö'), ('U', '\u{300}', 'Ù'), ('U', '\u{301}', 'Ú'), ('U', '\u{302}', 'Û'), ('U', '\u{308}', 'Ü'), ('Y', '\u{301}', 'Ý'),
+    ('a', '\u{300}', 'à'), ('a', '\u{301}', 'á'), ('a', '\u{302}', 'â'), ('a', '\u{303}', 'ã'), ('a', '\u{308}', 'ä'), ('a', '\u{30a}', 'å'), ('c', '\u{327}', 'ç'), ('e', '\u{300}', 'è'), ('e', '\u{301}', 'é'), ('e', '\u{302}', 'ê'), ('e', '\u{308}', 'ë'), ('i', '\u{300}', 'ì'), ('i', '\u{301}', 'í'), ('i', '\u{302}', 'î'), ('i', '\u{308}', 'ï'), ('n', '\u{303}', 'ñ'), ('o', '\u{300}', 'ò'), ('o', '\u{301}', 'ó'), ('o', '\u{302}', 'ô'), ('o', '\u{303}', 'õ'), ('o', '\u{308}', 'ö'), ('u', '\u{300}', 'ù'), ('u', '\u{301}', 'ú'), ('u', '\u{302}', 'û'), ('u', '\u{308}', 'ü'), ('y', '\u{301}', 'ý'), ('y', '\u{308}', 'ÿ'),
+];
+
+/// `combine_unicode` (NFC) for text whose NFC kiln knows: characters
+/// below U+0300, and a letter with one combining mark of a Latin-1
+/// letter. `None` for anything else.
+fn nfc(text: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c < '\u{300}' {
+            out.push(c);
+            continue;
+        }
+        let base = out.pop()?;
+        let (_, _, composed) = LATIN1_COMPOSED
+            .iter()
+            .find(|(b, m, _)| *b == base && *m == c)?;
+        out.push(*composed);
+    }
+    Some(out)
+}
+
+/// The first contact (recomposed) as `AUTHOR_REGEX` splits `name <email>`.
+fn first(list: &[Contact]) -> Result<(Option<String>, Option<String>), String> {
+    let compose = |s: &str| nfc(s).ok_or_else(|| format!("`{s}` is not text kiln composes as NFC"));
+    Ok(match list.first() {
         Some(Contact {
             name: Some(n),
             email,
-        }) => (Some(n.as_str()), email.as_deref()),
+        }) => (
+            Some(compose(n)?),
+            email.as_deref().map(compose).transpose()?,
+        ),
         Some(Contact {
             name: None,
             email: Some(e),
-        }) => (Some(e.as_str()), None),
+        }) => (Some(compose(e)?), None),
         _ => (None, None),
-    }
+    })
 }
 
 /// `Requires-Dist` values, sorted.
@@ -430,12 +459,12 @@ pub(crate) fn core_metadata(p: &Project) -> Result<String, String> {
         h("Keywords", &p.keywords.join(","));
     }
     for (field, list) in [("Author", &p.authors), ("Maintainer", &p.maintainers)] {
-        let (name, email) = first(list);
+        let (name, email) = first(list)?;
         if let Some(n) = name {
-            h(field, n);
+            h(field, &n);
         }
         if let Some(e) = email {
-            h(&format!("{field}-email"), e);
+            h(&format!("{field}-email"), &e);
         }
     }
     if let Some(r) = &p.declared.requires_python {
@@ -583,4 +612,18 @@ fn default_module(p: &Project, src: &SourceFiles<'_>) -> Result<(String, String)
     found
         .map(|(path, base)| (path, base.to_string()))
         .ok_or_else(|| format!("no file/folder found for package {}", p.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfc_composes_latin1_letters_and_refuses_the_rest() {
+        assert_eq!(nfc("Rene\u{301} Co\u{302}te").as_deref(), Some("René Côte"));
+        assert_eq!(nfc("Zoë").as_deref(), Some("Zoë"));
+        assert_eq!(nfc("\u{301}x"), None);
+        assert_eq!(nfc("s\u{30c}"), None);
+        assert_eq!(nfc("\u{4e2d}"), None);
+    }
 }
