@@ -685,7 +685,7 @@ mod tests {
                 "marker",
             ),
             (
-                format!("{POETRY}license = {{ text = \"MIT\" }}\n"),
+                format!("{POETRY}license = {{ file = \"LICENSE\" }}\n"),
                 Surface::Wheel,
                 "table",
             ),

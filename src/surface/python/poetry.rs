@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use super::files::SourceFiles;
 use super::poetry_requirements::{canonical, requirement, Python};
-use super::project::{Contact, Project};
+use super::project::{Contact, License, Project};
 use crate::recipe::Surface;
 
 /// The version of poetry-core kiln writes like.
@@ -49,8 +49,14 @@ pub(crate) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
             return Err("project.readme is inline text (kiln writes readme files)".into());
         }
     }
-    if project.get("license").is_some_and(|l| !l.is_str()) {
-        return Err("project.license is a table (poetry-core writes a legacy `License`)".into());
+    if let Some(table) = project.get("license").and_then(|l| l.as_table_like()) {
+        let text = table.get("text").and_then(|t| t.as_str());
+        let known = text.and_then(license_classifier).is_some();
+        if table.len() != 1 || !known || project.contains_key("license-files") {
+            return Err(
+                "project.license is a table other than `{ text = \"<id>\" }` of an id in kiln's table of poetry-core's licence classifiers".into(),
+            );
+        }
     }
     let globs = project.get("license-files").and_then(|l| l.as_array());
     if globs.is_some_and(|g| {
@@ -309,6 +315,18 @@ pub(crate) fn wheel_file(tag: &str) -> String {
     )
 }
 
+/// `license_by_id(id).classifier` for the ids kiln writes a legacy
+/// `{ text = "<id>" }` licence of (as poetry-core 2.5's SPDX data says).
+fn license_classifier(id: &str) -> Option<&'static str> {
+    Some(match id {
+        "MIT" => "License :: OSI Approved :: MIT License",
+        "Apache-2.0" => "License :: OSI Approved :: Apache Software License",
+        "BSD-2-Clause" | "BSD-3-Clause" => "License :: OSI Approved :: BSD License",
+        "ISC" | "MPL-2.0" => "License :: OSI Approved",
+        _ => return None,
+    })
+}
+
 /// Latin-1 letters as NFC composes a base letter and one combining mark.
 #[rustfmt::skip]
 const LATIN1_COMPOSED: &[(char, char, char)] = &[
@@ -421,6 +439,10 @@ fn all_classifiers(p: &Project) -> Result<Vec<String>, String> {
                 .collect()
         })
         .unwrap_or_default();
+    if let License::Text(id) = &p.license {
+        let classifier = license_classifier(id).ok_or_else(|| format!("licence `{id}`"))?;
+        declared.push(classifier.to_string());
+    }
     declared.sort();
     declared.dedup();
     declared.retain(|c| !python.contains(c));
@@ -449,8 +471,10 @@ pub(crate) fn core_metadata(p: &Project) -> Result<String, String> {
     h("Name", &p.name);
     h("Version", &p.version);
     h("Summary", p.summary.as_deref().unwrap_or(""));
-    if let Some(e) = &p.declared.license_expression {
-        h("License-Expression", e);
+    match &p.license {
+        License::Expression(e) => h("License-Expression", e),
+        License::Text(id) => h("License", id),
+        License::None => {}
     }
     for f in &p.license_files {
         h("License-File", f);
