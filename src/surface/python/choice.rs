@@ -685,6 +685,11 @@ mod tests {
                 "marker",
             ),
             (
+                format!("{POETRY}[[project.authors]]\nname = \"\u{4e2d}\"\n"),
+                Surface::Wheel,
+                "project.authors",
+            ),
+            (
                 format!("{POETRY}license = {{ file = \"LICENSE\" }}\n"),
                 Surface::Wheel,
                 "table",

@@ -66,15 +66,20 @@ pub(crate) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
         return Err("project.license-files has a `**` glob".into());
     }
     for key in ["authors", "maintainers"] {
-        let first = project
-            .get(key)
-            .and_then(|a| a.as_array())
-            .and_then(|a| a.get(0))
-            .and_then(|c| c.as_inline_table());
-        let odd = first.is_some_and(|c| {
-            c.iter().any(|(_, v)| {
-                v.as_str()
-                    .is_none_or(|s| nfc(s).is_none() || s.contains(['<', '>']) || s.is_empty())
+        let first: Option<Vec<Option<&str>>> = match project.get(key) {
+            Some(toml_edit::Item::ArrayOfTables(a)) => a
+                .get(0)
+                .map(|t| t.iter().map(|(_, v)| v.as_str()).collect()),
+            Some(item) => item
+                .as_array()
+                .and_then(|a| a.get(0))
+                .and_then(|c| c.as_inline_table())
+                .map(|t| t.iter().map(|(_, v)| v.as_str()).collect()),
+            None => None,
+        };
+        let odd = first.is_some_and(|values| {
+            values.iter().any(|v| {
+                v.is_none_or(|s| nfc(s).is_none() || s.contains(['<', '>']) || s.is_empty())
             })
         });
         if odd {
