@@ -79,6 +79,8 @@ command -v uv     >/dev/null 2>&1 || need_pip+=(uv)
 command -v check-wheel-contents >/dev/null 2>&1 || need_pip+=(check-wheel-contents)
 $PY -c 'import build' 2>/dev/null || need_pip+=(build)
 $PY -c 'import hatchling' 2>/dev/null || need_pip+=(hatchling)
+# poetry-core 2.5.0: the version kiln's native builder writes like (tests/ecosystems/python_poetry.rs).
+$PY -c 'import poetry.core, sys; sys.exit(poetry.core.__version__ != "2.5.0")' 2>/dev/null || need_pip+=('poetry-core==2.5.0')
 # flit_core 3.x: the published projects rebuilt in tests/corpora/python_pypi.rs pin <4.
 $PY -c 'import flit_core, sys; sys.exit(int(flit_core.__version__.split(".")[0]) >= 4)' 2>/dev/null || need_pip+=('flit_core>=3.9,<4')
 $PY -c 'import hatch_vcs' 2>/dev/null || need_pip+=(hatch-vcs)

@@ -68,6 +68,8 @@ const PROJECTS: &[(&str, &str, &str, &str, &str)] = &[
     ("pbs-installer", "2026.10.25", "2026.10.25", "pdm-backend", "native:pdm-backend-2.5.0"),
     ("typer", "0.29.3", "0.29.3", "pdm-backend", "native:pdm-backend-2.5.0"),
     ("foamlib", "1.9.0", "1.9.0", "uv_build", "native:uv_build-0.13.6"),
+    ("poetry-plugin-export", "1.10.1", "1.10.1", "poetry-core", "native:poetry-core-2.5.0"),
+    ("poetry", "2.2.1", "2.2.1", "poetry-core", "native:poetry-core-2.5.0"),
 ];
 
 /// A row of [`WITH_WHEELS`]: a row of [`PROJECTS`] and the backend's wheels.
@@ -143,6 +145,7 @@ const KNOWN: &[(&[&str], &str, &str)] = &[
     (&["markupsafe"], "fields", "setuptools 75.8 writes Metadata-Version 2.2; the release's setuptools 75.2 wrote 2.1"),
     (&["rpds-py"], "files", "maturin 1.16 adds a CycloneDX SBOM (.dist-info/sboms/) the release's maturin did not write"),
     (&["rpds-py"], "contents", "the published extension module was compiled by another rustc in a manylinux image; a rebuild compiles it with this machine's toolchain"),
+    (&["poetry"], "fields", "poetry-core 2.5 (and kiln, writing as it does) adds the Python 3.15 classifier to the computed ones; the release's poetry-core 2.2.1 stopped at 3.14"),
     (&["tomlkit"], "fields", "poetry-core 2.5 writes Metadata-Version 2.4 with License-File, classifiers for Python 3.13-3.15 and a Homepage URL the release's poetry-core did not"),
 ];
 

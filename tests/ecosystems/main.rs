@@ -19,4 +19,5 @@ mod python_flit;
 mod python_hatch;
 mod python_native;
 mod python_pdm;
+mod python_poetry;
 mod python_uv;

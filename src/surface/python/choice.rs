@@ -48,6 +48,10 @@ pub enum Emulation {
     /// writer, `entry_points.txt`, license files and module walk
     /// ([`super::uv`]).
     UvBuild,
+    /// poetry-core 2.5 (`poetry.core.masonry.api`), wheels of `[project]`
+    /// projects: its core metadata 2.4 writer, requirement spellings,
+    /// `entry_points.txt`, tags, license files and default module.
+    PoetryCore,
 }
 
 impl Emulation {
@@ -59,6 +63,7 @@ impl Emulation {
             Emulation::Hatchling => "hatchling-1.33-v1",
             Emulation::PdmBackend => "pdm-backend-2.5-v1",
             Emulation::UvBuild => "uv_build-0.13-v1",
+            Emulation::PoetryCore => "poetry-core-2.5-v1",
         }
     }
 }
@@ -102,6 +107,9 @@ impl Choice {
             }
             Mode::Native(Emulation::UvBuild) => {
                 format!("native:uv_build-{}", super::uv::UV_BUILD_VERSION)
+            }
+            Mode::Native(Emulation::PoetryCore) => {
+                format!("native:poetry-core-{}", super::poetry::POETRY_CORE_VERSION)
             }
         }
     }
@@ -239,6 +247,10 @@ fn covered_reason(e: Emulation) -> String {
             "the project's pdm-backend configuration is one kiln writes exactly as pdm-backend {} does",
             super::pdm::PDM_BACKEND_VERSION
         ),
+        Emulation::PoetryCore => format!(
+            "the project's poetry-core configuration is one kiln writes exactly as poetry-core {} does",
+            super::poetry::POETRY_CORE_VERSION
+        ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
         Emulation::UvBuild => format!(
             "the project's uv_build configuration is one kiln writes exactly as uv_build {} does",
@@ -266,8 +278,22 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         "hatchling.build" => hatchling(surface, &doc),
         "pdm.backend" => pdm_backend(surface, &doc),
         "uv_build" => super::uv::coverage(surface, &doc).map(|()| Emulation::UvBuild),
+        "poetry.core.masonry.api" => {
+            super::poetry::coverage(surface, &doc)?;
+            if let Some(id) = doc
+                .get("project")
+                .and_then(|p| p.get("license"))
+                .and_then(|l| l.as_str())
+                .and_then(unknown_license_id)
+            {
+                return Err(format!(
+                    "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps as written"
+                ));
+            }
+            Ok(Emulation::PoetryCore)
+        }
         other => Err(format!(
-            "kiln has no exact writer for build backend `{other}` (it writes flit_core's, hatchling's, pdm-backend's and uv_build's wheels)"
+            "kiln has no exact writer for build backend `{other}` (it writes flit_core's, hatchling's, pdm-backend's, poetry-core's and uv_build's wheels)"
         )),
     }
 }
@@ -641,6 +667,81 @@ mod tests {
                 format!("{HATCH}[project.optional-dependencies]\nall = [\"X[a]\"]\n"),
                 Surface::Wheel,
                 "names the project itself",
+            ),
+        ] {
+            let c = choose(PythonBackend::Auto, surface, Some(&text)).unwrap();
+            assert!(c.is_backend(), "{text}");
+            assert!(c.reason.contains(why), "{why}: {}", c.reason);
+        }
+    }
+
+    const POETRY: &str = "[build-system]\nrequires = [\"poetry-core>=2.0,<3\"]\nbuild-backend = \"poetry.core.masonry.api\"\n[project]\nname = \"x\"\nversion = \"1\"\nrequires-python = \">=3.9\"\ndependencies = [\"a~=1.2; python_version < '3.11'\"]\n";
+
+    #[test]
+    fn poetry_core_is_native_only_for_covered_configurations() {
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(POETRY)).unwrap();
+        assert_eq!(c.mode, Mode::Native(Emulation::PoetryCore), "{}", c.reason);
+        let packages = format!(
+            "{POETRY}[tool.poetry]\npackages = [{{ include = \"x\", from = \"src\" }}]\ninclude = [{{ path = \"tests\", format = \"sdist\" }}]\n[tool.poetry.group.dev.dependencies]\npytest = \"^8\"\n"
+        );
+        let c = choose(PythonBackend::Auto, Surface::Wheel, Some(&packages)).unwrap();
+        assert_eq!(c.mode, Mode::Native(Emulation::PoetryCore), "{}", c.reason);
+        for (text, surface, why) in [
+            (POETRY.to_string(), Surface::Sdist, "sdists"),
+            (
+                POETRY.replace(">=2.0,<3", "<2"),
+                Surface::Wheel,
+                "does not allow poetry-core 2.5.0",
+            ),
+            (
+                POETRY.replace("[project]", "[tool.poetry]"),
+                Surface::Wheel,
+                "[tool.poetry]",
+            ),
+            (
+                format!("{POETRY}[tool.poetry.build]\nscript = \"b.py\"\n"),
+                Surface::Wheel,
+                "key `build`",
+            ),
+            (
+                format!("{POETRY}[tool.poetry]\ninclude = [\"x.txt\"]\n"),
+                Surface::Wheel,
+                "include adds files",
+            ),
+            (
+                POETRY.replace(">=3.9", ">=3.9.1"),
+                Surface::Wheel,
+                "requires-python",
+            ),
+            (
+                POETRY.replace("a~=1.2", "a>=1,!=1.5"),
+                Surface::Wheel,
+                "a dependency",
+            ),
+            (
+                POETRY.replace("'3.11'", "'3.11' and (os_name == 'nt')"),
+                Surface::Wheel,
+                "marker",
+            ),
+            (
+                format!("{POETRY}[[project.authors]]\nname = \"\u{4e2d}\"\n"),
+                Surface::Wheel,
+                "project.authors",
+            ),
+            (
+                format!("{POETRY}license = {{ file = \"LICENSE\" }}\n"),
+                Surface::Wheel,
+                "table",
+            ),
+            (
+                format!("{POETRY}license = \"mit\"\n"),
+                Surface::Wheel,
+                "`mit`",
+            ),
+            (
+                POETRY.replace("version = \"1\"", "dynamic = [\"version\"]"),
+                Surface::Wheel,
+                "dynamic",
             ),
         ] {
             let c = choose(PythonBackend::Auto, surface, Some(&text)).unwrap();

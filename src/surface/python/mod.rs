@@ -37,6 +37,8 @@ mod pdm;
 mod pdm_coverage;
 pub(crate) mod pep517;
 mod placed;
+mod poetry;
+mod poetry_requirements;
 pub(crate) mod project;
 pub(crate) mod sdist;
 mod uv;

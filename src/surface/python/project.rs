@@ -153,6 +153,14 @@ const DEFAULT_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*", "
 const FLIT_LICENSE_FILES: &[&str] = &["COPYING*", "LICEN[CS]E*"];
 /// pdm-backend's default license files (`find_license_files`).
 const PDM_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*"];
+/// poetry-core's default `license-files`: hatchling's and `LICENSES/`.
+const POETRY_LICENSE_FILES: &[&str] = &[
+    "LICEN[CS]E*",
+    "COPYING*",
+    "NOTICE*",
+    "AUTHORS*",
+    "LICENSES/**",
+];
 
 impl Project {
     /// Read and validate `pyproject.toml` of the recipe's source for release
@@ -186,7 +194,7 @@ impl Project {
         })?;
         let name = project_name(&p, &bad)?;
         let declared = Declared::of(&p);
-        check_version(&p, &version, &bad)?;
+        check_version(&p, &version, emulation, &bad)?;
         let (pyproject, _) =
             crate::stamp::pyproject::stamp(&original, &version, crate::stamp::StampMode::Workspace)
                 .map_err(|e| bad(&e.key, "", &e.reason))?;
@@ -339,10 +347,12 @@ fn project_name(
 }
 
 /// `project.version` is the release `version`, or is dynamic (kiln stamps
-/// it); no other field may be dynamic.
+/// it); no other field may be dynamic but, writing as poetry-core, the
+/// classifiers it computes (`super::poetry`).
 fn check_version(
     p: &RawProject,
     version: &str,
+    emulation: Emulation,
     bad: &dyn Fn(&str, &str, &str) -> PythonError,
 ) -> Result<(), PythonError> {
     let version_dynamic = p.dynamic.iter().any(|d| d == "version");
@@ -378,6 +388,7 @@ fn check_version(
         .iter()
         .map(String::as_str)
         .filter(|d| *d != "version")
+        .filter(|d| !(emulation == Emulation::PoetryCore && *d == "classifiers"))
         .collect();
     if !other.is_empty() {
         return Err(bad(
@@ -643,6 +654,7 @@ fn license_files(
         Emulation::PdmBackend => PDM_LICENSE_FILES,
         // uv_build ships only the declared `license-files`.
         Emulation::UvBuild => &[],
+        Emulation::PoetryCore => POETRY_LICENSE_FILES,
     };
     let patterns: Vec<String> = match globs {
         Some(g) => g.to_vec(),

@@ -317,13 +317,20 @@ pub(crate) fn plan(
     if emulation == Emulation::UvBuild {
         return super::uv::plan(job, project, src);
     }
+    if emulation == Emulation::PoetryCore {
+        return poetry_plan(job, project, src);
+    }
     let tag = match (&section.tag, emulation) {
         (None, Emulation::FlitCore) => {
             WheelTag::parse(super::flit::tag(&project.flit())).expect("flit_core's tags are valid")
         }
         (
             None,
-            Emulation::Generic | Emulation::Hatchling | Emulation::PdmBackend | Emulation::UvBuild,
+            Emulation::Generic
+            | Emulation::Hatchling
+            | Emulation::PdmBackend
+            | Emulation::UvBuild
+            | Emulation::PoetryCore,
         ) => WheelTag::pure(),
         (Some(t), _) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
     };
@@ -447,6 +454,35 @@ fn hatchling_plan(
     })
 }
 
+/// poetry-core's default module in poetry's order
+/// ([`super::poetry::select`]).
+fn poetry_plan(
+    job: &Job<'_>,
+    project: &Project,
+    src: &SourceFiles<'_>,
+) -> Result<WheelPlan, PythonError> {
+    let bad = |key: &str, r: String| recipe_err(job, key, "", r);
+    let tag = super::poetry::tag(project).map_err(|r| bad("project.requires-python", r))?;
+    let tag = WheelTag::parse(tag).map_err(|r| bad("wheel.tag", r))?;
+    let entries = super::poetry::select(project, src)
+        .map_err(|r| bad("project.name", r))?
+        .into_iter()
+        .map(|(from, to)| Ok((to, src.file(&from)?)))
+        .collect::<Result<Vec<_>, PythonError>>()?;
+    check_pure(job, &tag, entries.iter().map(|(p, _)| p))?;
+    let licenses = project
+        .license_files
+        .iter()
+        .map(|l| Ok((l.clone(), src.file(l)?)))
+        .collect::<Result<Vec<_>, PythonError>>()?;
+    Ok(WheelPlan {
+        emulation: Emulation::PoetryCore,
+        tag,
+        entries,
+        licenses,
+    })
+}
+
 struct Record<W: Write> {
     zip: ZipWriter<W>,
     lines: String,
@@ -521,6 +557,12 @@ pub(crate) fn write<W: Write>(
             super::uv::core_metadata(project),
             super::uv::wheel_file(),
             super::uv::entry_points(project),
+        ),
+        Emulation::PoetryCore => (
+            super::poetry::core_metadata(project)
+                .map_err(|r| PythonError::field("pyproject.toml", "project", "", r))?,
+            super::poetry::wheel_file(&plan.tag.to_string()),
+            super::poetry::entry_points(project),
         ),
         Emulation::FlitCore => {
             let f = project.flit();
