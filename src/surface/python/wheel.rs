@@ -308,30 +308,19 @@ pub(crate) fn plan(
     src: &SourceFiles<'_>,
     emulation: Emulation,
 ) -> Result<WheelPlan, PythonError> {
-    if emulation == Emulation::Hatchling {
-        return hatchling_plan(job, project, src);
-    }
-    if emulation == Emulation::PdmBackend {
-        return super::pdm::plan(job, project, src);
-    }
-    if emulation == Emulation::UvBuild {
-        return super::uv::plan(job, project, src);
-    }
-    if emulation == Emulation::PoetryCore {
-        return poetry_plan(job, project, src);
+    // The emulated backends decide their own tags and files.
+    match emulation {
+        Emulation::Hatchling => return hatchling_plan(job, project, src),
+        Emulation::PdmBackend => return super::pdm::plan(job, project, src),
+        Emulation::UvBuild => return super::uv::plan(job, project, src),
+        Emulation::PoetryCore => return poetry_plan(job, project, src),
+        Emulation::Generic | Emulation::FlitCore => {}
     }
     let tag = match (&section.tag, emulation) {
         (None, Emulation::FlitCore) => {
             WheelTag::parse(super::flit::tag(&project.flit())).expect("flit_core's tags are valid")
         }
-        (
-            None,
-            Emulation::Generic
-            | Emulation::Hatchling
-            | Emulation::PdmBackend
-            | Emulation::UvBuild
-            | Emulation::PoetryCore,
-        ) => WheelTag::pure(),
+        (None, _) => WheelTag::pure(),
         (Some(t), _) => WheelTag::parse(t).map_err(|r| recipe_err(job, "wheel.tag", t, r))?,
     };
     let stem = project.dist_stem();
