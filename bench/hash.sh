@@ -51,7 +51,7 @@ PY
 fi
 
 cargo build --release --quiet
-KILN=target/release/kiln
+KILN=${KILN_BIN:-target/release/kiln}
 
 echo "warming the page cache ..." >&2
 expected=$(nix-hash --type sha256 --base32 "$TREE")

@@ -335,14 +335,21 @@ impl Budget {
     }
 }
 
-/// The pool that reads files ahead of the hash stream.
+/// The pool that reads files ahead of the hash stream: one thread fewer
+/// than the cores (the hash stream has one to itself), at a lower
+/// priority, so that on a small machine a reader sharing the hashing core
+/// yields to it (2 cores: 1.61× → 1.64× `nix-hash`, bench/BENCHMARKS.md).
 fn read_pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let n = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let n = std::thread::available_parallelism().map_or(1, |n| (n.get() - 1).clamp(1, 8));
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .thread_name(|i| format!("kiln-nar-read-{i}"))
+            // Readers yield to the hash stream when they share a core with it.
+            .start_handler(|_| {
+                let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 5);
+            })
             .build()
             .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
             .expect("cannot start even one reader thread")
