@@ -9,6 +9,7 @@ mod common;
 #[path = "../oci_support/mod.rs"]
 mod oci_support;
 
+mod emulated;
 mod npm_collation;
 mod npm_pack;
 mod oci_image;

@@ -10,77 +10,22 @@
 
 use crate::common;
 
+use super::emulated::{installed, kiln_at, members, only_whl};
+
 use std::path::{Path, PathBuf};
 
 use common::fixture::{copy_dir, git};
-use common::{cmd, kiln, require_tool, run, run_ok, write};
+use common::{require_tool, run_ok, write};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python/hatch")
 }
 
-/// A wheel's members in archive order, (name, bytes), via Python's `zipfile`.
-fn members(wheel: &Path) -> Vec<(String, Vec<u8>)> {
-    let script = "import sys, zipfile, json\nz = zipfile.ZipFile(sys.argv[1])\nprint(json.dumps([[i.filename, z.read(i).hex()] for i in z.infolist() if not i.is_dir()]))\n";
-    let out = run_ok(cmd("python3").args(["-c", script]).arg(wheel));
-    let v: Vec<(String, String)> = serde_json::from_str(&out).unwrap();
-    v.into_iter()
-        .map(|(k, h)| {
-            let bytes = (0..h.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-                .collect();
-            (k, bytes)
-        })
-        .collect()
-}
-
-/// `WHEEL` without its `Generator` line; `RECORD` without the line of
-/// `WHEEL` (in its order: hatchling's order is kiln's).
-fn comparable(name: &str, data: &[u8]) -> String {
-    let text = String::from_utf8_lossy(data);
-    if name.ends_with(".dist-info/WHEEL") {
-        return text
-            .lines()
-            .filter(|l| !l.starts_with("Generator: "))
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    if name.ends_with(".dist-info/RECORD") {
-        return text
-            .lines()
-            .filter(|l| !l.contains(".dist-info/WHEEL,"))
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    text.into_owned()
-}
-
-fn only_whl(dir: &Path) -> PathBuf {
-    let found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
-        .collect();
-    assert_eq!(found.len(), 1, "{found:?}");
-    found.into_iter().next().unwrap()
-}
-
 fn hatchling_installed() -> bool {
-    let ok = run(cmd("python3").args([
-        "-c",
+    installed(
         "import hatchling.__about__ as a, build; assert a.__version__ == '1.33.0', a.__version__",
-    ]))
-    .status
-    .success();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "hatchling 1.33.0 and build must be installed for python3"
-        );
-        eprintln!("SKIP: hatchling 1.33.0 or build is not installed for python3");
-    }
-    ok
+        "hatchling 1.33.0",
+    )
 }
 
 /// The fixture `project` as a committed workspace with a wheel recipe,
@@ -107,71 +52,17 @@ fn workspace(project: &str, tmp: &Path) -> PathBuf {
     root
 }
 
-fn kiln_at(root: &Path, store: &Path, args: &[&str]) -> std::process::Command {
-    let mut c = kiln();
-    c.arg("-C").arg(root).arg("--store").arg(store).args(args);
-    c.env("SOURCE_DATE_EPOCH", "1700000000");
-    c
-}
-
 /// Build `project` with kiln (auto) and with hatchling; the differences.
 fn compare(project: &str, tmp: &Path) -> Vec<String> {
     let root = workspace(project, tmp);
-    let store = tmp.join(format!("store-{project}"));
-    let plan = run_ok(&mut kiln_at(
+    super::emulated::compare(
         &root,
-        &store,
-        &["plan", "--version", "1.2.0-rc.1"],
-    ));
-    assert!(
-        plan.contains("builder: native:hatchling-1.33.0 (auto: "),
-        "{project}: {plan}"
-    );
-    run_ok(&mut kiln_at(
-        &root,
-        &store,
-        &["build", "--version", "1.2.0-rc.1"],
-    ));
-    let ours = only_whl(&root.join("dist"));
-    let fe = tmp.join(format!("fe-{project}"));
-    run_ok(
-        cmd("python3")
-            .args(["-m", "build", "--no-isolation", "--wheel", "-o"])
-            .arg(&fe)
-            .arg(root.join("py"))
-            .env("SOURCE_DATE_EPOCH", "1700000000")
-            .env("SETUPTOOLS_SCM_PRETEND_VERSION", "1.2.0rc1"),
-    );
-    let theirs = only_whl(&fe);
-    let mut diffs = Vec::new();
-    if ours.file_name() != theirs.file_name() {
-        diffs.push(format!(
-            "{project}: file name {:?} vs hatchling's {:?}",
-            ours.file_name(),
-            theirs.file_name()
-        ));
-    }
-    let (a, b) = (members(&ours), members(&theirs));
-    let names = |m: &[(String, Vec<u8>)]| m.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    if names(&a) != names(&b) {
-        diffs.push(format!(
-            "{project}: files {:?} vs hatchling's {:?}",
-            names(&a),
-            names(&b)
-        ));
-    }
-    for (name, data) in &a {
-        let Some((_, other)) = b.iter().find(|(n, _)| n == name) else {
-            continue;
-        };
-        let (x, y) = (comparable(name, data), comparable(name, other));
-        if x != y {
-            diffs.push(format!(
-                "{project}: {name} differs:\n--- kiln\n{x}\n--- hatchling\n{y}"
-            ));
-        }
-    }
-    diffs
+        &tmp.join(format!("store-{project}")),
+        &tmp.join(format!("fe-{project}")),
+        project,
+        ("native:hatchling-1.33.0", "hatchling"),
+    )
+    .1
 }
 
 #[test]

@@ -13,73 +13,22 @@
 
 use crate::common;
 
+use super::emulated::{installed, kiln_at, members, only_whl};
+
 use std::path::{Path, PathBuf};
 
 use common::fixture::{copy_dir, git};
-use common::{cmd, kiln, require_tool, run, run_ok, write};
+use common::{cmd, require_tool, run, run_ok, write};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python/poetry")
 }
 
-/// A wheel's members in archive order, (name, bytes), via Python's `zipfile`.
-fn members(wheel: &Path) -> Vec<(String, Vec<u8>)> {
-    let script = "import sys, zipfile, json\nz = zipfile.ZipFile(sys.argv[1])\nprint(json.dumps([[i.filename, z.read(i).hex()] for i in z.infolist() if not i.is_dir()]))\n";
-    let out = run_ok(cmd("python3").args(["-c", script]).arg(wheel));
-    let v: Vec<(String, String)> = serde_json::from_str(&out).unwrap();
-    v.into_iter()
-        .map(|(k, h)| {
-            let bytes = (0..h.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-                .collect();
-            (k, bytes)
-        })
-        .collect()
-}
-
-/// `WHEEL` without its `Generator` line; `RECORD` without the line of
-/// `WHEEL` (in its order: poetry-core's order is kiln's).
-fn comparable(name: &str, data: &[u8]) -> String {
-    let text = String::from_utf8_lossy(data);
-    if name.ends_with(".dist-info/WHEEL") {
-        return text
-            .lines()
-            .filter(|l| !l.starts_with("Generator: "))
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    if name.ends_with(".dist-info/RECORD") {
-        return text
-            .lines()
-            .filter(|l| !l.contains(".dist-info/WHEEL,"))
-            .collect::<Vec<_>>()
-            .join("\n");
-    }
-    text.into_owned()
-}
-
-fn only_whl(dir: &Path) -> PathBuf {
-    let found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "whl"))
-        .collect();
-    assert_eq!(found.len(), 1, "{found:?}");
-    found.into_iter().next().unwrap()
-}
-
 fn poetry_core_installed() -> bool {
-    let probe = "import build, poetry.core, sys; sys.exit(poetry.core.__version__ != '2.5.0')";
-    let ok = run(cmd("python3").args(["-c", probe])).status.success();
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "poetry-core 2.5.0 and build must be installed for python3"
-        );
-        eprintln!("SKIP: poetry-core 2.5.0 or build is not installed for python3");
-    }
-    ok
+    installed(
+        "import build, poetry.core, sys; sys.exit(poetry.core.__version__ != '2.5.0')",
+        "poetry-core 2.5.0",
+    )
 }
 
 /// A workspace at `<tmp>/<dir>` holding fixture `project` as `py/` and a
@@ -97,70 +46,17 @@ fn workspace(project: &str, dir: &Path, backend: &str) -> PathBuf {
     root
 }
 
-fn kiln_at(root: &Path, store: &Path, args: &[&str]) -> std::process::Command {
-    let mut c = kiln();
-    c.arg("-C").arg(root).arg("--store").arg(store).args(args);
-    c.env("SOURCE_DATE_EPOCH", "1700000000");
-    c
-}
-
 /// Build `project` with kiln (auto) and with poetry-core; the differences.
 fn compare(project: &str, tmp: &Path) -> (Vec<String>, PathBuf) {
     let root = workspace(project, &tmp.join(project), "auto");
-    let store = tmp.join(format!("store-{project}"));
-    let plan = run_ok(&mut kiln_at(
+    let (wheel, diffs) = super::emulated::compare(
         &root,
-        &store,
-        &["plan", "--version", "1.2.0-rc.1"],
-    ));
-    assert!(
-        plan.contains("builder: native:poetry-core-2.5.0 (auto: "),
-        "{project}: {plan}"
+        &tmp.join(format!("store-{project}")),
+        &tmp.join(format!("fe-{project}")),
+        project,
+        ("native:poetry-core-2.5.0", "poetry-core"),
     );
-    run_ok(&mut kiln_at(
-        &root,
-        &store,
-        &["build", "--version", "1.2.0-rc.1"],
-    ));
-    let ours = only_whl(&root.join("dist"));
-    let fe = tmp.join(format!("fe-{project}"));
-    run_ok(
-        cmd("python3")
-            .args(["-m", "build", "--no-isolation", "--wheel", "-o"])
-            .arg(&fe)
-            .arg(root.join("py"))
-            .env("SOURCE_DATE_EPOCH", "1700000000"),
-    );
-    let theirs = only_whl(&fe);
-    let mut diffs = Vec::new();
-    if ours.file_name() != theirs.file_name() {
-        diffs.push(format!(
-            "{project}: file name {:?} vs poetry-core's {:?}",
-            ours.file_name(),
-            theirs.file_name()
-        ));
-    }
-    let (a, b) = (members(&ours), members(&theirs));
-    let names = |m: &[(String, Vec<u8>)]| m.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    if names(&a) != names(&b) {
-        diffs.push(format!(
-            "{project}: files {:?} vs poetry-core's {:?}",
-            names(&a),
-            names(&b)
-        ));
-    }
-    for (name, data) in &a {
-        let Some((_, other)) = b.iter().find(|(n, _)| n == name) else {
-            continue;
-        };
-        let (x, y) = (comparable(name, data), comparable(name, other));
-        if x != y {
-            diffs.push(format!(
-                "{project}: {name} differs:\n--- kiln\n{x}\n--- poetry-core\n{y}"
-            ));
-        }
-    }
-    (diffs, ours)
+    (diffs, wheel)
 }
 
 #[test]
