@@ -280,16 +280,7 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         "uv_build" => super::uv::coverage(surface, &doc).map(|()| Emulation::UvBuild),
         "poetry.core.masonry.api" => {
             super::poetry::coverage(surface, &doc)?;
-            if let Some(id) = doc
-                .get("project")
-                .and_then(|p| p.get("license"))
-                .and_then(|l| l.as_str())
-                .and_then(unknown_license_id)
-            {
-                return Err(format!(
-                    "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps as written"
-                ));
-            }
+            packaging_license(&doc)?;
             Ok(Emulation::PoetryCore)
         }
         other => Err(format!(
@@ -403,15 +394,7 @@ fn flit_core(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation
 /// licence expression `packaging` keeps as written.
 fn hatchling(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation, String> {
     super::hatch_coverage::coverage(surface, doc)?;
-    let license = doc
-        .get("project")
-        .and_then(|p| p.get("license"))
-        .and_then(|l| l.as_str());
-    if let Some(id) = license.and_then(unknown_license_id) {
-        return Err(format!(
-            "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps as written"
-        ));
-    }
+    packaging_license(doc)?;
     Ok(Emulation::Hatchling)
 }
 
@@ -419,16 +402,24 @@ fn hatchling(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation
 /// licence expression `packaging` keeps as written.
 fn pdm_backend(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation, String> {
     super::pdm_coverage::coverage(surface, doc)?;
+    packaging_license(doc)?;
+    Ok(Emulation::PdmBackend)
+}
+
+/// A licence expression in `project.license` of ids `packaging` keeps as
+/// written (hatchling, pdm-backend and poetry-core write it through
+/// `packaging`).
+fn packaging_license(doc: &toml_edit::DocumentMut) -> Result<(), String> {
     let license = doc
         .get("project")
         .and_then(|p| p.get("license"))
         .and_then(|l| l.as_str());
-    if let Some(id) = license.and_then(unknown_license_id) {
-        return Err(format!(
+    match license.and_then(unknown_license_id) {
+        Some(id) => Err(format!(
             "project.license names `{id}`, which is not in kiln's table of SPDX ids `packaging` keeps as written"
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(Emulation::PdmBackend)
 }
 
 /// SPDX ids whose spelling flit_core keeps (it rewrites an id to the case

@@ -11,29 +11,6 @@ use super::hatch_requirements::requirement;
 /// The version of hatchling kiln writes like.
 pub(crate) const HATCHLING_VERSION: &str = "1.33.0";
 
-/// The `[project]` keys of PEP 621 and PEP 639 (hatchling ignores
-/// others, and so does kiln writing as hatchling).
-const PROJECT_KEYS: &[&str] = &[
-    "name",
-    "version",
-    "description",
-    "readme",
-    "requires-python",
-    "license",
-    "license-files",
-    "authors",
-    "maintainers",
-    "keywords",
-    "classifiers",
-    "urls",
-    "scripts",
-    "gui-scripts",
-    "entry-points",
-    "dependencies",
-    "optional-dependencies",
-    "dynamic",
-];
-
 /// hatchling's older `license-files = {globs = [...]}` (or `{paths}`):
 /// its globs.
 fn legacy_globs(item: &toml_edit::Item) -> Option<toml_edit::Array> {
@@ -54,7 +31,8 @@ pub(crate) fn as_hatchling_reads(pyproject: &str) -> String {
     };
     let unknown: Vec<String> = project
         .iter()
-        .filter(|(k, _)| !PROJECT_KEYS.contains(k))
+        // hatchling ignores other keys, and so does kiln writing as it.
+        .filter(|(k, _)| *k != "dynamic" && !super::project::STATIC_PROJECT_KEYS.contains(k))
         .map(|(k, _)| k.to_string())
         .collect();
     for k in unknown {

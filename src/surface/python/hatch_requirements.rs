@@ -219,13 +219,29 @@ pub(crate) fn requirement(text: &str) -> Result<String, String> {
             "dependency `{text}` holds `{{`, which hatchling formats as a context field"
         ));
     }
+    Ok(packaging_requirement(text, true)?.replace('"', "'"))
+}
+
+/// `str(packaging.requirements.Requirement(text))`: the name as written,
+/// the extras sorted, the specifiers sorted, the marker as `Marker` spells
+/// it — with `normalise`, the name and extras normalised and the
+/// specifiers lowercased first (hatchling's `normalize_requirement`). A
+/// direct reference (`name @ url`) is refused.
+pub(crate) fn packaging_requirement(text: &str, normalise: bool) -> Result<String, String> {
     pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text)
         .map_err(|_| format!("`{text}` is not a PEP 508 requirement"))?;
+    let name_of = |n: &str| {
+        if normalise {
+            normalise_name(n)
+        } else {
+            n.to_string()
+        }
+    };
     let s = text.trim();
     let end = s
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
         .unwrap_or(s.len());
-    let mut out = normalise_name(&s[..end]);
+    let mut out = name_of(&s[..end]);
     let mut rest = s[end..].trim_start();
     if let Some(r) = rest.strip_prefix('[') {
         let close = r.find(']').ok_or("an unclosed `[`")?;
@@ -233,7 +249,7 @@ pub(crate) fn requirement(text: &str) -> Result<String, String> {
             .split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
-            .map(normalise_name)
+            .map(name_of)
             .collect();
         extras.sort();
         extras.dedup();
@@ -253,11 +269,16 @@ pub(crate) fn requirement(text: &str) -> Result<String, String> {
         .strip_prefix('(')
         .and_then(|s| s.strip_suffix(')'))
         .unwrap_or(spec);
-    out.push_str(&specifier_set(&spec.to_lowercase())?);
+    let spec = if normalise {
+        spec.to_lowercase()
+    } else {
+        spec.to_string()
+    };
+    out.push_str(&specifier_set(&spec)?);
     if let Some(m) = mark {
         let _ = write!(out, "; {}", marker(m)?);
     }
-    Ok(out.replace('"', "'"))
+    Ok(out)
 }
 
 #[cfg(test)]

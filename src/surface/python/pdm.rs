@@ -102,44 +102,7 @@ pub(super) fn requirement(text: &str) -> Result<String, String> {
             "dependency `{text}` holds `$`, which pdm-backend expands from the environment"
         ));
     }
-    pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text)
-        .map_err(|_| format!("`{text}` is not a PEP 508 requirement"))?;
-    let s = text.trim();
-    let end = s
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-        .unwrap_or(s.len());
-    let mut out = s[..end].to_string();
-    let mut rest = s[end..].trim_start();
-    if let Some(r) = rest.strip_prefix('[') {
-        let close = r.find(']').ok_or("an unclosed `[`")?;
-        let mut extras: Vec<&str> = r[..close]
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .collect();
-        extras.sort_unstable();
-        extras.dedup();
-        if !extras.is_empty() {
-            let _ = write!(out, "[{}]", extras.join(","));
-        }
-        rest = r[close + 1..].trim_start();
-    }
-    if rest.starts_with('@') {
-        return Err(format!("`{text}` is a direct reference"));
-    }
-    let (spec, mark) = match rest.split_once(';') {
-        Some((a, b)) => (a.trim(), Some(b)),
-        None => (rest.trim(), None),
-    };
-    let spec = spec
-        .strip_prefix('(')
-        .and_then(|s| s.strip_suffix(')'))
-        .unwrap_or(spec);
-    out.push_str(&super::hatch_requirements::specifier_set(spec)?);
-    if let Some(m) = mark {
-        let _ = write!(out, "; {}", super::hatch_requirements::marker(m)?);
-    }
-    Ok(out)
+    super::hatch_requirements::packaging_requirement(text, false)
 }
 
 /// Whether a marker as `Marker` spells it has an `or` outside parentheses

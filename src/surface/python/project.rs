@@ -147,6 +147,29 @@ struct RawPyproject {
     project: Option<RawProject>,
 }
 
+/// The `[project]` keys of PEP 621 and PEP 639 but `dynamic`: what the
+/// emulated backends read (hatchling ignores others; uv_build refuses
+/// them, and `dynamic` too).
+pub(crate) const STATIC_PROJECT_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "readme",
+    "requires-python",
+    "license",
+    "license-files",
+    "authors",
+    "maintainers",
+    "keywords",
+    "classifiers",
+    "urls",
+    "scripts",
+    "gui-scripts",
+    "entry-points",
+    "dependencies",
+    "optional-dependencies",
+];
+
 /// hatchling's default `license-files` (matched at the project root).
 const DEFAULT_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*"];
 /// flit_core's default `license-files`.

@@ -31,27 +31,6 @@ const COMPATIBLE_VERSIONS: &[&str] = &["0.9.30", "0.10.12", "0.11.33", "0.12.24"
 /// (`source-include` changes only the sdist).
 const SETTINGS: &[&str] = &["module-root", "module-name", "source-include"];
 
-/// `[project]` keys uv_build reads that kiln writes.
-const PROJECT_KEYS: &[&str] = &[
-    "name",
-    "version",
-    "description",
-    "readme",
-    "requires-python",
-    "license",
-    "license-files",
-    "authors",
-    "maintainers",
-    "keywords",
-    "classifiers",
-    "urls",
-    "scripts",
-    "gui-scripts",
-    "entry-points",
-    "dependencies",
-    "optional-dependencies",
-];
-
 /// Whether `build-system.requires` is one `uv_build` requirement admitting
 /// [`UV_BUILD_VERSION`] or a release uv builds alike (`check_direct_build`).
 fn requires_allows(doc: &toml_edit::DocumentMut) -> Result<(), String> {
@@ -140,7 +119,10 @@ fn project(doc: &toml_edit::DocumentMut) -> Result<(), String> {
     let Some(project) = doc.get("project").and_then(|p| p.as_table_like()) else {
         return Err("uv_build needs a [project] table".into());
     };
-    if let Some((k, _)) = project.iter().find(|(k, _)| !PROJECT_KEYS.contains(k)) {
+    if let Some((k, _)) = project
+        .iter()
+        .find(|(k, _)| !super::project::STATIC_PROJECT_KEYS.contains(k))
+    {
         return Err(format!(
             "project.{k} is a key kiln does not write as uv_build does (uv_build refuses `dynamic`)"
         ));
