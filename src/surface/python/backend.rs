@@ -593,7 +593,7 @@ pub(crate) fn choice(
             .is_some()
     };
     super::choice::for_recipe(recipe, setting, text.as_deref())
-        .and_then(|c| super::pdm_coverage::with_hook_file(c, setting, has_hook()))
+        .and_then(|c| super::choice::with_hook_file(c, setting, has_hook()))
         .map(Some)
         .map_err(|e| not_covered(recipe, &file, e))
 }

@@ -25,51 +25,12 @@
 //! version (`project.version`, `"version"` in `project.dynamic`): the
 //! version stamp does not change it.
 
+pub(crate) use super::emulation::Emulation;
+use super::emulation::{
+    FLIT_CORE_VERSION, PDM_BACKEND_VERSION, POETRY_CORE_VERSION, UV_BUILD_VERSION,
+};
 use crate::recipe::schema::PythonBackend;
 use crate::recipe::Surface;
-
-/// The backend whose output the native builder writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Emulation {
-    /// kiln's own PEP 621 writer (core metadata 2.4, hatchling's field
-    /// order, `pep508_rs` spellings): no backend's exact output.
-    Generic,
-    /// flit_core 3.12 (`flit_core.buildapi`), wheels: its metadata writer,
-    /// `entry_points.txt`, tags, license files and module discovery.
-    FlitCore,
-    /// hatchling 1.33 (`hatchling.build`), wheels: its core metadata 2.5
-    /// writer, `entry_points.txt`, tags, license files and file selection.
-    Hatchling,
-    /// pdm-backend 2.5 (`pdm.backend`), wheels: its `pyproject-metadata`
-    /// writer, `entry_points.txt`, tag, license files, default package
-    /// discovery and file order.
-    PdmBackend,
-    /// uv_build 0.13 (`uv_build`), wheels: its core metadata 2.3/2.4
-    /// writer, `entry_points.txt`, license files and module walk
-    /// ([`super::uv`]).
-    UvBuild,
-    /// poetry-core 2.5 (`poetry.core.masonry.api`), wheels of `[project]`
-    /// projects: its core metadata 2.4 writer, requirement spellings,
-    /// `entry_points.txt`, tags, license files and default module.
-    PoetryCore,
-}
-
-impl Emulation {
-    /// The builder identity entry (part of every native derivation).
-    pub fn identity(self) -> &'static str {
-        match self {
-            Emulation::Generic => "pep621-v1",
-            Emulation::FlitCore => "flit_core-3.12-v1",
-            Emulation::Hatchling => "hatchling-1.33-v1",
-            Emulation::PdmBackend => "pdm-backend-2.5-v1",
-            Emulation::UvBuild => "uv_build-0.13-v1",
-            Emulation::PoetryCore => "poetry-core-2.5-v1",
-        }
-    }
-}
-
-/// The version of flit_core kiln writes like.
-pub(crate) const FLIT_CORE_VERSION: &str = "3.12.0";
 
 /// The mode a recipe runs in, decided while planning.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,19 +58,16 @@ impl Choice {
             Mode::Native(Emulation::Generic) => "native".to_string(),
             Mode::Native(Emulation::FlitCore) => format!("native:flit_core-{FLIT_CORE_VERSION}"),
             Mode::Native(Emulation::Hatchling) => {
-                format!(
-                    "native:hatchling-{}",
-                    super::hatch_coverage::HATCHLING_VERSION
-                )
+                format!("native:hatchling-{}", super::emulation::HATCHLING_VERSION)
             }
             Mode::Native(Emulation::PdmBackend) => {
-                format!("native:pdm-backend-{}", super::pdm::PDM_BACKEND_VERSION)
+                format!("native:pdm-backend-{}", PDM_BACKEND_VERSION)
             }
             Mode::Native(Emulation::UvBuild) => {
-                format!("native:uv_build-{}", super::uv::UV_BUILD_VERSION)
+                format!("native:uv_build-{}", UV_BUILD_VERSION)
             }
             Mode::Native(Emulation::PoetryCore) => {
-                format!("native:poetry-core-{}", super::poetry::POETRY_CORE_VERSION)
+                format!("native:poetry-core-{}", POETRY_CORE_VERSION)
             }
         }
     }
@@ -241,20 +199,20 @@ fn covered_reason(e: Emulation) -> String {
         ),
         Emulation::Hatchling => format!(
             "the project's hatchling configuration is one kiln writes exactly as hatchling {} does",
-            super::hatch_coverage::HATCHLING_VERSION
+            super::emulation::HATCHLING_VERSION
         ),
         Emulation::PdmBackend => format!(
             "the project's pdm-backend configuration is one kiln writes exactly as pdm-backend {} does",
-            super::pdm::PDM_BACKEND_VERSION
+            PDM_BACKEND_VERSION
         ),
         Emulation::PoetryCore => format!(
             "the project's poetry-core configuration is one kiln writes exactly as poetry-core {} does",
-            super::poetry::POETRY_CORE_VERSION
+            POETRY_CORE_VERSION
         ),
         Emulation::Generic => "kiln's own PEP 621 writer".to_string(),
         Emulation::UvBuild => format!(
             "the project's uv_build configuration is one kiln writes exactly as uv_build {} does",
-            super::uv::UV_BUILD_VERSION
+            UV_BUILD_VERSION
         ),
     }
 }
@@ -277,9 +235,9 @@ pub(crate) fn coverage(surface: Surface, pyproject: Option<&str>) -> Result<Emul
         "flit_core.buildapi" => flit_core(surface, &doc),
         "hatchling.build" => hatchling(surface, &doc),
         "pdm.backend" => pdm_backend(surface, &doc),
-        "uv_build" => super::uv::coverage(surface, &doc).map(|()| Emulation::UvBuild),
+        "uv_build" => super::uv_coverage::coverage(surface, &doc).map(|()| Emulation::UvBuild),
         "poetry.core.masonry.api" => {
-            super::poetry::coverage(surface, &doc)?;
+            super::poetry_coverage::coverage(surface, &doc)?;
             packaging_license(&doc)?;
             Ok(Emulation::PoetryCore)
         }
@@ -344,18 +302,12 @@ fn flit_core(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation
     {
         return Err("project.keywords is empty (flit_core writes an empty `Keywords`)".into());
     }
-    if let Some(d) = project.get("dynamic").and_then(|d| d.as_array()) {
-        let other: Vec<&str> = d
-            .iter()
-            .filter_map(|v| v.as_str())
-            .filter(|v| *v != "version")
-            .collect();
-        if !other.is_empty() {
-            return Err(format!(
-                "project.dynamic lists {} (flit_core reads it from the module)",
-                other.join(", ")
-            ));
-        }
+    let other = super::emulation::dynamic_besides_version(project);
+    if !other.is_empty() {
+        return Err(format!(
+            "project.dynamic lists {} (flit_core reads it from the module)",
+            other.join(", ")
+        ));
     }
     if let Some(tool) = doc
         .get("tool")
@@ -463,6 +415,33 @@ fn unknown_license_id(expr: &str) -> Option<String> {
         .filter(|t| !t.is_empty() && *t != "AND" && *t != "OR")
         .find(|t| !SPDX_IDS.contains(t))
         .map(str::to_string)
+}
+
+/// A choice of [`Emulation::PdmBackend`] for a project that has the local
+/// build hook [`super::pdm_coverage::HOOK_FILE`] (`has_hook`): `auto` runs the backend,
+/// `native` is refused; any other choice is kept.
+pub(crate) fn with_hook_file(
+    choice: Choice,
+    setting: PythonBackend,
+    has_hook: bool,
+) -> Result<Choice, ChoiceError> {
+    if !has_hook || choice.mode != Mode::Native(Emulation::PdmBackend) {
+        return Ok(choice);
+    }
+    let why = format!(
+        "the project has {}, a pdm-backend build hook kiln does not run",
+        super::pdm_coverage::HOOK_FILE
+    );
+    match setting {
+        PythonBackend::Native => Err(ChoiceError::NotCovered {
+            backend: "pdm.backend".into(),
+            why,
+        }),
+        _ => Ok(Choice {
+            mode: Mode::Backend,
+            reason: format!("auto: the project's backend, because {why}"),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use super::hatch_requirements::requirement;
 
 /// The version of hatchling kiln writes like.
-pub(crate) const HATCHLING_VERSION: &str = "1.33.0";
+pub(crate) use super::emulation::HATCHLING_VERSION;
 
 /// hatchling's older `license-files = {globs = [...]}` (or `{paths}`):
 /// its globs.
@@ -32,7 +32,7 @@ pub(crate) fn as_hatchling_reads(pyproject: &str) -> String {
     let unknown: Vec<String> = project
         .iter()
         // hatchling ignores other keys, and so does kiln writing as it.
-        .filter(|(k, _)| *k != "dynamic" && !super::project::STATIC_PROJECT_KEYS.contains(k))
+        .filter(|(k, _)| *k != "dynamic" && !super::emulation::STATIC_PROJECT_KEYS.contains(k))
         .map(|(k, _)| k.to_string())
         .collect();
     for k in unknown {

@@ -19,6 +19,7 @@
 
 pub(crate) mod backend;
 pub(crate) mod choice;
+pub(crate) mod emulation;
 mod environment;
 pub(crate) mod error;
 pub(crate) mod files;
@@ -38,11 +39,14 @@ mod pdm_coverage;
 pub(crate) mod pep517;
 mod placed;
 mod poetry;
+mod poetry_coverage;
 mod poetry_requirements;
 pub(crate) mod project;
 pub(crate) mod sdist;
 mod uv;
+mod uv_coverage;
 pub(crate) mod wheel;
+mod wheel_plan;
 pub(crate) mod wheels;
 mod writer;
 

@@ -12,18 +12,16 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::str::FromStr;
 
-use super::choice::Emulation;
+use super::emulation::Emulation;
 use super::files::{DiskFile, SourceFiles};
 use super::names::WheelTag;
+use super::pdm_coverage::{normpath, requirement};
 use super::project::{Contact, License, Project};
-use super::wheel::{recipe_err, WheelPlan};
+use super::wheel_plan::{recipe_err, WheelPlan};
 use super::writer::{csv_field, record_hash};
 use super::PythonError;
 use crate::archive::zip::ZipWriter;
 use crate::surface::Job;
-
-/// The version of pdm-backend kiln writes like.
-pub(crate) const PDM_BACKEND_VERSION: &str = "2.5.0";
 
 /// `re.split(r"[\r\n]+", text)`.
 fn split_eol(text: &str) -> Vec<&str> {
@@ -90,19 +88,6 @@ fn people(list: &[Contact]) -> (Option<String>, Option<String>) {
 /// `packaging.utils.canonicalize_name`: runs of `-_.` to `-`, lowercase.
 fn canonical(name: &str) -> String {
     super::hatch_requirements::normalise_name(name)
-}
-
-/// `str(packaging.requirements.Requirement(text))` (packaging 26): the
-/// name as written, the extras sorted, the specifiers sorted, the marker
-/// as `Marker` spells it. A direct reference (`name @ url`) and a
-/// `${VAR}` (which pdm-backend expands from the environment) are refused.
-pub(super) fn requirement(text: &str) -> Result<String, String> {
-    if text.contains('$') {
-        return Err(format!(
-            "dependency `{text}` holds `$`, which pdm-backend expands from the environment"
-        ));
-    }
-    super::hatch_requirements::packaging_requirement(text, false)
 }
 
 /// Whether a marker as `Marker` spells it has an `or` outside parentheses
@@ -335,13 +320,6 @@ impl Layout {
             excludes,
         }
     }
-}
-
-/// `os.path.normpath` of a literal path [`super::pdm_coverage`] accepts:
-/// without a leading `./` and a trailing `/`.
-pub(super) fn normpath(path: &str) -> &str {
-    let p = path.strip_prefix("./").unwrap_or(path);
-    p.strip_suffix('/').unwrap_or(p)
 }
 
 /// The paths `glob.iglob` finds for the literal patterns of `excludes`:

@@ -9,8 +9,6 @@
 
 use std::str::FromStr;
 
-use super::choice::{Choice, ChoiceError, Emulation, Mode};
-use crate::recipe::schema::PythonBackend;
 use crate::recipe::Surface;
 
 /// Keys of `[tool.pdm.build]` kiln writes as pdm-backend does for a wheel
@@ -26,7 +24,7 @@ const BUILD_KEYS: &[&str] = &[
 /// relative, without `.`/`..` or empty components (a leading `./` and a
 /// trailing `/` aside).
 fn literal_path(key: &str, path: &str) -> Result<(), String> {
-    let n = super::pdm::normpath(path);
+    let n = normpath(path);
     let bad = path.contains(['*', '?', '[', '\\'])
         || path.starts_with('/')
         || n.is_empty()
@@ -42,7 +40,7 @@ fn literal_path(key: &str, path: &str) -> Result<(), String> {
 /// Whether `build-system.requires` allows pdm-backend at the version kiln
 /// writes like.
 fn allows_pdm_backend(doc: &toml_edit::DocumentMut) -> bool {
-    let version = pep508_rs::pep440_rs::Version::from_str(super::pdm::PDM_BACKEND_VERSION)
+    let version = pep508_rs::pep440_rs::Version::from_str(super::emulation::PDM_BACKEND_VERSION)
         .expect("a version");
     let requires = doc
         .get("build-system")
@@ -109,18 +107,12 @@ fn tool_pdm(doc: &toml_edit::DocumentMut) -> Result<(), String> {
 
 /// `[project]` fields pdm-backend writes otherwise than kiln reads them.
 fn project(project: &dyn toml_edit::TableLike) -> Result<(), String> {
-    if let Some(d) = project.get("dynamic").and_then(|d| d.as_array()) {
-        let other: Vec<&str> = d
-            .iter()
-            .filter_map(|v| v.as_str())
-            .filter(|v| *v != "version")
-            .collect();
-        if !other.is_empty() {
-            return Err(format!(
-                "project.dynamic lists {} (a pdm-backend hook computes them)",
-                other.join(", ")
-            ));
-        }
+    let other = super::emulation::dynamic_besides_version(project);
+    if !other.is_empty() {
+        return Err(format!(
+            "project.dynamic lists {} (a pdm-backend hook computes them)",
+            other.join(", ")
+        ));
     }
     for key in ["import-names", "import-namespaces"] {
         if project.get(key).is_some() {
@@ -158,7 +150,7 @@ fn project(project: &dyn toml_edit::TableLike) -> Result<(), String> {
             .flat_map(|a| a.iter()),
     );
     for dep in all.filter_map(|v| v.as_str()) {
-        super::pdm::requirement(dep)?;
+        requirement(dep)?;
     }
     Ok(())
 }
@@ -209,7 +201,7 @@ pub(super) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
     if !allows_pdm_backend(doc) {
         return Err(format!(
             "build-system.requires does not allow pdm-backend {}, the version kiln writes like",
-            super::pdm::PDM_BACKEND_VERSION
+            super::emulation::PDM_BACKEND_VERSION
         ));
     }
     let Some(p) = doc.get("project").and_then(|p| p.as_table_like()) else {
@@ -222,33 +214,32 @@ pub(super) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
 /// The local build hook pdm-backend runs when the project has one.
 pub(crate) const HOOK_FILE: &str = "pdm_build.py";
 
-/// A choice of [`Emulation::PdmBackend`] for a project that has the local
-/// build hook [`HOOK_FILE`] (`has_hook`): `auto` runs the backend,
-/// `native` is refused; any other choice is kept.
-pub(crate) fn with_hook_file(
-    choice: Choice,
-    setting: PythonBackend,
-    has_hook: bool,
-) -> Result<Choice, ChoiceError> {
-    if !has_hook || choice.mode != Mode::Native(Emulation::PdmBackend) {
-        return Ok(choice);
+/// `os.path.normpath` of a literal path this module accepts:
+/// without a leading `./` and a trailing `/`.
+pub(super) fn normpath(path: &str) -> &str {
+    let p = path.strip_prefix("./").unwrap_or(path);
+    p.strip_suffix('/').unwrap_or(p)
+}
+
+/// `str(packaging.requirements.Requirement(text))` (packaging 26): the
+/// name as written, the extras sorted, the specifiers sorted, the marker
+/// as `Marker` spells it. A direct reference (`name @ url`) and a
+/// `${VAR}` (which pdm-backend expands from the environment) are refused.
+pub(super) fn requirement(text: &str) -> Result<String, String> {
+    if text.contains('$') {
+        return Err(format!(
+            "dependency `{text}` holds `$`, which pdm-backend expands from the environment"
+        ));
     }
-    let why = format!("the project has {HOOK_FILE}, a pdm-backend build hook kiln does not run");
-    match setting {
-        PythonBackend::Native => Err(ChoiceError::NotCovered {
-            backend: "pdm.backend".into(),
-            why,
-        }),
-        _ => Ok(Choice {
-            mode: Mode::Backend,
-            reason: format!("auto: the project's backend, because {why}"),
-        }),
-    }
+    super::hatch_requirements::packaging_requirement(text, false)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::choice::{with_hook_file, Choice, Mode};
+    use super::super::emulation::Emulation;
     use super::*;
+    use crate::recipe::schema::PythonBackend;
 
     const PDM: &str = "[build-system]\nrequires = [\"pdm-backend>=2.1\"]\nbuild-backend = \"pdm.backend\"\n[project]\nname = \"x\"\ndynamic = [\"version\"]\ndependencies = [\"a>=1; python_version < '3.9'\"]\n[tool.pdm.version]\nsource = \"file\"\npath = \"x/__init__.py\"\n";
 

@@ -14,7 +14,7 @@ use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, Requirement, VerbatimUrl};
 use serde::Deserialize;
 
-use super::choice::Emulation;
+use super::emulation::Emulation;
 use super::files::SourceFiles;
 use super::flit::Declared;
 use super::names;
@@ -146,29 +146,6 @@ struct RawProject {
 struct RawPyproject {
     project: Option<RawProject>,
 }
-
-/// The `[project]` keys of PEP 621 and PEP 639 but `dynamic`: what the
-/// emulated backends read (hatchling ignores others; uv_build refuses
-/// them, and `dynamic` too).
-pub(crate) const STATIC_PROJECT_KEYS: &[&str] = &[
-    "name",
-    "version",
-    "description",
-    "readme",
-    "requires-python",
-    "license",
-    "license-files",
-    "authors",
-    "maintainers",
-    "keywords",
-    "classifiers",
-    "urls",
-    "scripts",
-    "gui-scripts",
-    "entry-points",
-    "dependencies",
-    "optional-dependencies",
-];
 
 /// hatchling's default `license-files` (matched at the project root).
 const DEFAULT_LICENSE_FILES: &[&str] = &["LICEN[CS]E*", "COPYING*", "NOTICE*", "AUTHORS*"];

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use super::choice::Emulation;
+use super::emulation::Emulation;
 use super::files::{is_junk, resolve, DiskFile, SourceFiles};
 use super::names::{file_component, WheelTag};
 use super::project::Project;
@@ -34,26 +34,7 @@ use crate::archive::zip::{deflate_entry, ZipWriter};
 use crate::recipe::schema::WheelSection;
 use crate::surface::Job;
 
-/// What goes into a wheel besides its generated metadata.
-#[derive(Debug)]
-pub(crate) struct WheelPlan {
-    /// Whose files the wheel's metadata is written like.
-    pub emulation: Emulation,
-    pub tag: WheelTag,
-    /// Archive path → file, packages and mapped files first, then `.data/`.
-    pub entries: Vec<(String, DiskFile)>,
-    /// License files: path relative to the project → file.
-    pub licenses: Vec<(String, DiskFile)>,
-}
-
-pub(super) fn recipe_err(
-    job: &Job<'_>,
-    key: &str,
-    value: &str,
-    reason: impl Into<String>,
-) -> PythonError {
-    PythonError::field(&job.recipe.file, key, value, reason)
-}
+pub(crate) use super::wheel_plan::{recipe_err, WheelPlan};
 
 /// Files below a selected directory `dir` ("" = the source root).
 fn selected_below<'a>(src: &'a SourceFiles<'_>, dir: &'a str) -> impl Iterator<Item = &'a String> {
@@ -387,17 +368,7 @@ pub(crate) fn plan(
     check_pure(job, &tag, root.keys())?;
     let mut entries: Vec<(String, DiskFile)> = root.into_iter().map(|(p, (_, f))| (p, f)).collect();
     entries.extend(scripts(job, &section.scripts, &stem)?);
-    let licenses = project
-        .license_files
-        .iter()
-        .map(|l| Ok((l.clone(), src.file(l)?)))
-        .collect::<Result<Vec<_>, PythonError>>()?;
-    Ok(WheelPlan {
-        emulation,
-        tag,
-        entries,
-        licenses,
-    })
+    with_licenses(emulation, tag, entries, project, src)
 }
 
 /// hatchling's files in hatchling's order ([`super::hatch_files::select`]).
@@ -430,13 +401,24 @@ fn hatchling_plan(
         })
         .collect::<Result<Vec<_>, PythonError>>()?;
     check_pure(job, &tag, entries.iter().map(|(p, _)| p))?;
+    with_licenses(Emulation::Hatchling, tag, entries, project, src)
+}
+
+/// The plan of `entries` with the project's license files.
+fn with_licenses(
+    emulation: Emulation,
+    tag: WheelTag,
+    entries: Vec<(String, DiskFile)>,
+    project: &Project,
+    src: &SourceFiles<'_>,
+) -> Result<WheelPlan, PythonError> {
     let licenses = project
         .license_files
         .iter()
         .map(|l| Ok((l.clone(), src.file(l)?)))
         .collect::<Result<Vec<_>, PythonError>>()?;
     Ok(WheelPlan {
-        emulation: Emulation::Hatchling,
+        emulation,
         tag,
         entries,
         licenses,
@@ -459,17 +441,7 @@ fn poetry_plan(
         .map(|(from, to)| Ok((to, src.file(&from)?)))
         .collect::<Result<Vec<_>, PythonError>>()?;
     check_pure(job, &tag, entries.iter().map(|(p, _)| p))?;
-    let licenses = project
-        .license_files
-        .iter()
-        .map(|l| Ok((l.clone(), src.file(l)?)))
-        .collect::<Result<Vec<_>, PythonError>>()?;
-    Ok(WheelPlan {
-        emulation: Emulation::PoetryCore,
-        tag,
-        entries,
-        licenses,
-    })
+    with_licenses(Emulation::PoetryCore, tag, entries, project, src)
 }
 
 struct Record<W: Write> {
