@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{cmd, kiln, run, run_ok};
+use crate::common::fixture::git;
+use crate::common::{cmd, kiln, run, run_ok, write};
 
 /// A wheel's file members in archive order, (name, bytes), via Python's
 /// `zipfile`.
@@ -42,6 +43,20 @@ pub fn comparable(name: &str, data: &[u8]) -> String {
         return without(&|l| l.contains(".dist-info/WHEEL,"));
     }
     text.into_owned()
+}
+
+/// Commit the project copied to `<root>/py` as a workspace with a wheel
+/// recipe of `backend = "<setting>"`, ignored files too (the backends
+/// leave them out all the same); `root`.
+pub fn commit_wheel_project(root: PathBuf, setting: &str) -> PathBuf {
+    write(
+        &root.join("recipes/w.toml"),
+        format!("surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"{setting}\"\n"),
+    );
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A", "-f"]);
+    git(&root, &["commit", "-q", "-m", "project"]);
+    root
 }
 
 /// The one wheel in `dir`.

@@ -14,7 +14,7 @@ use super::emulated::{installed, kiln_at, members, only_whl};
 
 use std::path::{Path, PathBuf};
 
-use common::fixture::{copy_dir, git};
+use common::fixture::copy_dir;
 use common::{require_tool, run_ok, write};
 
 fn fixtures() -> PathBuf {
@@ -42,14 +42,7 @@ fn workspace(project: &str, tmp: &Path) -> PathBuf {
         write(&root.join("py/src/demo_pkg/notes.log"), "a log\n");
         write(&root.join("py/src/demo_pkg/stale.pyc"), "bytecode\n");
     }
-    write(
-        &root.join("recipes/w.toml"),
-        "surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"auto\"\n",
-    );
-    git(&root, &["init", "-q"]);
-    git(&root, &["add", "-A", "-f"]);
-    git(&root, &["commit", "-q", "-m", "project"]);
-    root
+    super::emulated::commit_wheel_project(root, "auto")
 }
 
 /// Build `project` with kiln (auto) and with hatchling; the differences.

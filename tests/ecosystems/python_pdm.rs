@@ -19,7 +19,7 @@ use super::emulated::{installed, kiln_at, members, only_whl};
 
 use std::path::{Path, PathBuf};
 
-use common::fixture::{copy_dir, git};
+use common::fixture::copy_dir;
 use common::python::venv;
 use common::{cmd, require_tool, run, run_ok, write};
 
@@ -43,14 +43,7 @@ fn workspace(project: &str, tmp: &Path, setting: &str) -> PathBuf {
     if project == "srclayout" {
         write(&root.join("py/src/demo_pkg/stale.pyc"), "bytecode\n");
     }
-    write(
-        &root.join("recipes/w.toml"),
-        format!("surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"{setting}\"\n"),
-    );
-    git(&root, &["init", "-q"]);
-    git(&root, &["add", "-A", "-f"]);
-    git(&root, &["commit", "-q", "-m", "project"]);
-    root
+    super::emulated::commit_wheel_project(root, setting)
 }
 
 /// Build `project` with kiln (auto) and with pdm-backend; kiln's wheel and

@@ -17,8 +17,8 @@ use super::emulated::{installed, kiln_at, members, only_whl};
 
 use std::path::{Path, PathBuf};
 
-use common::fixture::{copy_dir, git};
-use common::{cmd, require_tool, run, run_ok, write};
+use common::fixture::copy_dir;
+use common::{cmd, require_tool, run, run_ok};
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python/poetry")
@@ -36,14 +36,7 @@ fn poetry_core_installed() -> bool {
 fn workspace(project: &str, dir: &Path, backend: &str) -> PathBuf {
     let root = dir.to_path_buf();
     copy_dir(&fixtures().join(project), &root.join("py"), false);
-    write(
-        &root.join("recipes/w.toml"),
-        format!("surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"{backend}\"\n"),
-    );
-    git(&root, &["init", "-q"]);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "project"]);
-    root
+    super::emulated::commit_wheel_project(root, backend)
 }
 
 /// Build `project` with kiln (auto) and with poetry-core; the differences.

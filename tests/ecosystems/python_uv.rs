@@ -45,14 +45,7 @@ fn workspace(project: &str, tmp: &Path, backend: &str) -> PathBuf {
         );
         write(&root.join("py/src/demo_pkg/stale.pyc"), "bytecode\n");
     }
-    write(
-        &root.join("recipes/w.toml"),
-        format!("surface = \"wheel\"\nsource = \"py\"\n[wheel]\nbackend = \"{backend}\"\n"),
-    );
-    git(&root, &["init", "-q"]);
-    git(&root, &["add", "-A", "-f"]);
-    git(&root, &["commit", "-q", "-m", "project"]);
-    root
+    super::emulated::commit_wheel_project(root, backend)
 }
 
 /// Build `project` with kiln (auto) and with uv_build; kiln's wheel and
