@@ -431,38 +431,9 @@ fn auto_rebuilds_of_c_extension_projects_match_the_front_end_or_better() {
     corpus(&projects);
 }
 
-/// The wheels of `requirements` (exact pins), from the cache or PyPI
-/// (`pip download`), in one directory per set; `None` (a printed skip)
-/// when that fails outside CI.
+/// The wheels of `requirements` (exact pins), from the cache or PyPI.
 fn backend_wheels(requirements: &[&str]) -> Option<PathBuf> {
-    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pypi-cache/backend-wheels");
-    let dir = cache.join(requirements.join("+").replace(['=', '<', '>', ' '], "_"));
-    let done = dir.join(".complete");
-    if done.exists() {
-        return Some(dir);
-    }
-    let out = run(cmd("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--only-binary=:all:",
-            "-d",
-        ])
-        .arg(&dir)
-        .args(requirements));
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        if std::env::var_os("CI").is_some() {
-            panic!("pip download {requirements:?} failed: {err}");
-        }
-        eprintln!("SKIP: pip download {requirements:?} failed and nothing cached: {err}");
-        return None;
-    }
-    write(&done, "");
-    Some(dir)
+    common::python::pip_download(requirements)
 }
 
 /// `cargo fetch --locked` of a Rust extension's crates into the user's

@@ -586,29 +586,9 @@ fn a_declared_directory_of_wheels_provides_a_backend_the_interpreter_lacks() {
     }
     // Set-up, the only network use: flit_core 3.9.0 (the interpreter has
     // another version) as a wheel in a cache directory.
-    let wheels = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-wheels");
-    let flit = wheels.join("flit_core-3.9.0-py3-none-any.whl");
-    if !flit.exists() {
-        let out = run(cmd("python3")
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--only-binary=:all:",
-            ])
-            .args(["flit_core==3.9.0", "-d"])
-            .arg(&wheels));
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            if std::env::var_os("CI").is_some() {
-                panic!("downloading flit_core failed: {err}");
-            }
-            eprintln!("SKIP: PyPI not reachable and nothing cached: {err}");
-            return;
-        }
-    }
+    let Some(wheels) = common::python::pip_download(&["flit_core==3.9.0"]) else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("flit");
     write(

@@ -189,36 +189,10 @@ fn an_uncovered_uv_build_configuration_is_refused_natively_and_built_by_uv_build
 }
 
 /// uv-build 0.13.6's wheel for this platform, in a cache directory (the
-/// only network use: `pip download`); `None` (a printed skip) when PyPI is
-/// not reachable outside CI.
+/// only network use); `None` (a printed skip) when PyPI is not reachable
+/// outside CI.
 fn uv_build_wheel() -> Option<PathBuf> {
-    let wheels = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("uv-build-wheels");
-    let done = wheels.join(".complete");
-    if done.exists() {
-        return Some(wheels);
-    }
-    let out = run(cmd("python3")
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "--only-binary=:all:",
-        ])
-        .args(["uv-build==0.13.6", "-d"])
-        .arg(&wheels));
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "downloading uv-build failed: {err}"
-        );
-        eprintln!("SKIP: PyPI not reachable and nothing cached: {err}");
-        return None;
-    }
-    write(&done, "");
-    Some(wheels)
+    common::python::pip_download(&["uv-build==0.13.6"])
 }
 
 /// `kiln build` of `srclayout` under a umask and TZ.
