@@ -49,6 +49,9 @@ pub struct OciSection {
     pub index: Option<Vec<String>>,
     #[serde(default)]
     pub compression: LayerCompression,
+    /// The compressor's level: gzip (libdeflate) 1–12, default 6; zstd
+    /// 1–19, default 3. Lower is faster and larger.
+    pub compression_level: Option<u32>,
     /// Appended to every tag after `-` (templated with the matrix keys).
     pub tag_suffix: Option<String>,
     pub entrypoint: Option<Vec<String>>,

@@ -253,7 +253,7 @@ fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
     let root_b = project(&b.path().join("some/deeper/place/p2"), true, with_python);
     add_bulk(&root_a, false);
     add_bulk(&root_b, true);
-    let mut names = vec!["mini-image", "bulk-gz", "bulk-zst"];
+    let mut names = vec!["mini-image", "bulk-gz", "bulk-gz1", "bulk-zst"];
     if with_python {
         names.push("flow-image");
     }
@@ -288,6 +288,7 @@ fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
         common::fixture::tree_digest(&lb)
     );
     assert_eq!(layout_index(&la), layout_index(&lb));
+    lower_level_is_the_same_layer_in_other_bytes(&root_a, a.path());
 
     // A new version: new tags and annotations, the same layers.
     let m1 = blob(
@@ -316,6 +317,43 @@ fn images_are_byte_identical_across_path_tz_umask_order_and_cores() {
         "3.2.0"
     );
     assert_eq!(tags_of(&l2), ["3.2.0", "3.2", "3", "latest", "petronas"]);
+}
+
+/// `compression-level = 1`: the same layer tar (diff id) as the default
+/// level, in other, larger bytes, which umoci unpacks to the same files.
+fn lower_level_is_the_same_layer_in_other_bytes(root: &Path, work: &Path) {
+    let image = |name: &str| {
+        let l = root.join(format!("dist/{name}-3.1.0.oci"));
+        let m = blob(
+            &l,
+            layout_index(&l)["manifests"][0]["digest"].as_str().unwrap(),
+        );
+        let c = blob(&l, m["config"]["digest"].as_str().unwrap());
+        (l, m["layers"][0].clone(), c["rootfs"]["diff_ids"].clone())
+    };
+    let (_, layer6, diff6) = image("bulk-gz");
+    let (l1, layer1, diff1) = image("bulk-gz1");
+    assert_eq!(diff6, diff1);
+    assert_ne!(layer6["digest"], layer1["digest"]);
+    assert!(
+        layer1["size"].as_u64().unwrap() > layer6["size"].as_u64().unwrap(),
+        "level 1 {layer1} is not larger than level 6 {layer6}"
+    );
+    let bundle = work.join("bundle-gz1");
+    run_ok(
+        cmd("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:3.1.0", l1.display()))
+            .arg(&bundle),
+    );
+    for i in 0..9 {
+        let rel = format!("bulk/part-{i}.txt");
+        assert_eq!(
+            std::fs::read(bundle.join("rootfs").join(&rel)).unwrap(),
+            std::fs::read(root.join(&rel)).unwrap(),
+            "{rel}"
+        );
+    }
 }
 
 /// A project outside any git work tree is a directory snapshot: its files
@@ -571,6 +609,11 @@ fn bad_image_input_exits_2_naming_it_and_registers_nothing() {
             "invalid tag",
             original.replace("[oci]\n", "[oci]\ntag-suffix = \"bad+suffix\"\n"),
             "bad+suffix",
+        ),
+        (
+            "compression level out of range",
+            original.replace("[oci]\n", "[oci]\ncompression-level = 13\n"),
+            "oci.compression-level",
         ),
         (
             "digest mismatch",

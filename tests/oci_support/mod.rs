@@ -356,7 +356,9 @@ pub fn run_in_image_argv(layout: &Path, tag: &str, work: &Path, argv: Option<&[&
 
 /// Layers large enough to be compressed in several chunks (gzip: 1 MiB,
 /// zstd: 4 MiB), so that one core and all cores compress differently:
-/// 9 MiB of text-like files, written in reverse order when asked.
+/// 9 MiB of text-like files, written in reverse order when asked, and an
+/// image of them per compression: gzip (`bulk-gz`), gzip at level 1
+/// (`bulk-gz1`) and zstd (`bulk-zst`).
 pub fn add_bulk(root: &Path, reverse: bool) {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut files: Vec<(String, Vec<u8>)> = (0..9)
@@ -382,11 +384,15 @@ pub fn add_bulk(root: &Path, reverse: bool) {
     for (name, data) in files {
         write(&root.join(name), data);
     }
-    for (name, compression) in [("bulk-gz", "gzip"), ("bulk-zst", "zstd")] {
+    for (name, compression) in [
+        ("bulk-gz", "compression = \"gzip\""),
+        ("bulk-gz1", "compression-level = 1"),
+        ("bulk-zst", "compression = \"zstd\""),
+    ] {
         write(
             &root.join(format!("recipes/{name}.toml")),
             format!(
-                "surface = \"oci\"\ninclude = [\"bulk/**\"]\n[oci]\ncompression = \"{compression}\"\n[[oci.layers]]\nname = \"bulk\"\nmap = {{ \"bulk\" = \"/bulk\" }}\n"
+                "surface = \"oci\"\ninclude = [\"bulk/**\"]\n[oci]\n{compression}\n[[oci.layers]]\nname = \"bulk\"\nmap = {{ \"bulk\" = \"/bulk\" }}\n"
             ),
         );
     }

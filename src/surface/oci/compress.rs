@@ -6,14 +6,15 @@
 //! input bytes, the output is the same on one core or sixty-four.
 //!
 //! - **gzip**: one gzip member per chunk (header `1f8b 08 00 00000000 00 ff`,
-//!   libdeflate at level [`GZIP_LEVEL`], CRC-32 and size of the chunk),
+//!   libdeflate at level [`GZIP_LEVEL`] unless the recipe sets
+//!   `compression-level`, CRC-32 and size of the chunk),
 //!   concatenated, as eStargz layers are. Gzip readers (Go's, which docker,
 //!   containerd, podman, skopeo and umoci use, zlib's `gzip -d`, Python's)
 //!   read concatenated members as one stream. libdeflate has no streaming
 //!   dictionary, so chunks do not share one; on real layer contents its
 //!   level 6 is still smaller than zlib's (FORMATS.md §6 numbers are in
 //!   `bench/BENCHMARKS.md`) at about two thirds of zlib-rs's CPU time.
-//! - **zstd**: one frame per chunk (level [`ZSTD_LEVEL`], content size
+//! - **zstd**: one frame per chunk (level [`ZSTD_LEVEL`] by default, content size
 //!   recorded, no checksum, no dictionary id), concatenated; zstd readers
 //!   decode concatenated frames as one stream.
 //!
@@ -35,21 +36,64 @@ use crate::recipe::oci::LayerCompression;
 pub(crate) const GZIP_CHUNK: usize = 1 << 20;
 /// Uncompressed bytes per zstd frame.
 pub(crate) const ZSTD_CHUNK: usize = 4 << 20;
-/// libdeflate level of gzip layers (libdeflate's, gzip's and Go's default).
+/// Default libdeflate level of gzip layers (libdeflate's, gzip's and Go's
+/// default).
 pub(crate) const GZIP_LEVEL: u32 = 6;
-/// The deflate implementation of gzip layers.
-const GZIP_DEFLATE: Deflate = Deflate::Libdeflate(GZIP_LEVEL);
 /// The header of every gzip member: no flags, MTIME 0, XFL 0, OS 255.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-/// zstd level of zstd layers (zstd's default).
-pub(crate) const ZSTD_LEVEL: i32 = 3;
+/// Default zstd level of zstd layers (zstd's default).
+pub(crate) const ZSTD_LEVEL: u32 = 3;
 
-/// The identity of this encoder, part of every OCI derivation.
+/// A layer compressor and its level (`[oci] compression`,
+/// `compression-level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Encoding {
+    pub kind: LayerCompression,
+    pub level: u32,
+}
+
+impl Encoding {
+    /// The encoding a recipe asks for; `Err` names the levels `kind` takes
+    /// when `level` is not one of them.
+    pub(crate) fn new(kind: LayerCompression, level: Option<u32>) -> Result<Self, String> {
+        let (name, default, range) = match kind {
+            LayerCompression::Gzip => ("gzip", GZIP_LEVEL, 1..=12),
+            LayerCompression::Zstd => ("zstd", ZSTD_LEVEL, 1..=19),
+        };
+        let level = level.unwrap_or(default);
+        if range.contains(&level) {
+            Ok(Encoding { kind, level })
+        } else {
+            Err(format!(
+                "is not a {name} level: {}–{} (default {default}; lower is faster and larger)",
+                range.start(),
+                range.end()
+            ))
+        }
+    }
+
+    fn chunk(self) -> usize {
+        match self.kind {
+            LayerCompression::Gzip => GZIP_CHUNK,
+            LayerCompression::Zstd => ZSTD_CHUNK,
+        }
+    }
+
+    fn compress(self, data: &[u8]) -> io::Result<Vec<u8>> {
+        match self.kind {
+            LayerCompression::Gzip => gzip_member(data, self.level),
+            LayerCompression::Zstd => zstd_chunk(data, self.level),
+        }
+    }
+}
+
+/// The identity of this encoder at its default level, part of every OCI
+/// derivation (a recipe's own `compression-level` is in its settings).
 pub(crate) fn identity(c: LayerCompression) -> String {
     match c {
         LayerCompression::Gzip => format!(
             "gzip-members chunk={GZIP_CHUNK} {}",
-            GZIP_DEFLATE.identity()
+            Deflate::Libdeflate(GZIP_LEVEL).identity()
         ),
         LayerCompression::Zstd => format!(
             "{} frames chunk={ZSTD_CHUNK} level={ZSTD_LEVEL}",
@@ -70,7 +114,7 @@ struct Task {
 /// [`ParallelEncoder::finish`] to end the stream.
 pub(crate) struct ParallelEncoder<W: Write> {
     out: W,
-    kind: LayerCompression,
+    encoding: Encoding,
     chunk: usize,
     buf: Vec<u8>,
     pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
@@ -83,7 +127,7 @@ pub(crate) struct ParallelEncoder<W: Write> {
 impl<W: Write> std::fmt::Debug for ParallelEncoder<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParallelEncoder")
-            .field("kind", &self.kind)
+            .field("encoding", &self.encoding)
             .field("total", &self.total)
             .finish_non_exhaustive()
     }
@@ -91,7 +135,7 @@ impl<W: Write> std::fmt::Debug for ParallelEncoder<W> {
 
 impl<W: Write> ParallelEncoder<W> {
     /// Start a stream with `workers` compression threads (at least one).
-    pub(crate) fn new(out: W, kind: LayerCompression, workers: usize) -> io::Result<Self> {
+    pub(crate) fn new(out: W, encoding: Encoding, workers: usize) -> io::Result<Self> {
         let workers = workers.max(1);
         let (tx, rx) = mpsc::sync_channel::<Task>(workers);
         let rx = Arc::new(Mutex::new(rx));
@@ -104,21 +148,14 @@ impl<W: Write> ParallelEncoder<W> {
                         Err(_) => return,
                     };
                     let Ok(task) = task else { return };
-                    let result = match kind {
-                        LayerCompression::Gzip => gzip_member(&task.data),
-                        LayerCompression::Zstd => zstd_chunk(&task.data),
-                    };
-                    let _ = task.reply.send(result);
+                    let _ = task.reply.send(encoding.compress(&task.data));
                 })
             })
             .collect();
-        let chunk = match kind {
-            LayerCompression::Gzip => GZIP_CHUNK,
-            LayerCompression::Zstd => ZSTD_CHUNK,
-        };
+        let chunk = encoding.chunk();
         Ok(ParallelEncoder {
             out,
-            kind,
+            encoding,
             chunk,
             buf: Vec::with_capacity(chunk),
             pending: VecDeque::new(),
@@ -187,8 +224,8 @@ fn gone() -> io::Error {
 }
 
 /// One whole gzip member of `data`.
-fn gzip_member(data: &[u8]) -> io::Result<Vec<u8>> {
-    let body = GZIP_DEFLATE.raw(data)?;
+fn gzip_member(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    let body = Deflate::Libdeflate(level).raw(data)?;
     let mut out = Vec::with_capacity(GZIP_HEADER.len() + body.len() + 8);
     out.extend_from_slice(&GZIP_HEADER);
     out.extend_from_slice(&body);
@@ -197,8 +234,8 @@ fn gzip_member(data: &[u8]) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn zstd_chunk(data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+fn zstd_chunk(data: &[u8], level: u32) -> io::Result<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::new(level as i32)?;
     c.include_checksum(false)?;
     c.include_contentsize(true)?;
     c.include_dictid(false)?;
@@ -212,7 +249,8 @@ pub(crate) fn compress_all(
     kind: LayerCompression,
     workers: usize,
 ) -> io::Result<Vec<u8>> {
-    let mut e = ParallelEncoder::new(Vec::new(), kind, workers)?;
+    let encoding = Encoding::new(kind, None).expect("the default level");
+    let mut e = ParallelEncoder::new(Vec::new(), encoding, workers)?;
     e.write_all(data)?;
     e.finish()
 }

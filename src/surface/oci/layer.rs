@@ -10,11 +10,10 @@
 //! grow with the layer.
 
 use super::blobs::{Blobs, Digest, Hashing};
-use super::compress::ParallelEncoder;
+use super::compress::{Encoding, ParallelEncoder};
 use super::plan::{Entry, EntryKind};
 use super::OciError;
 use crate::archive::tar::{Dialect, TarWriter};
-use crate::recipe::oci::LayerCompression;
 
 /// A written layer.
 #[derive(Debug, Clone)]
@@ -36,7 +35,7 @@ pub(crate) fn write(
     blobs: &Blobs,
     entries: &[Entry],
     mtime: u64,
-    compression: LayerCompression,
+    compression: Encoding,
     workers: usize,
 ) -> Result<WrittenLayer, OciError> {
     let blob = blobs.writer().map_err(io("blobs"))?;

@@ -507,7 +507,7 @@ fn build_platform(
     }
     for l in &pp.layers {
         let w = layer::write(blobs, &l.entries, sde, plan.compression, workers)?;
-        let media = layer_media(plan.compression);
+        let media = layer_media(plan.compression.kind);
         layers.push(Descriptor::new(media, w.digest.as_str(), w.size));
         config.rootfs.diff_ids.push(w.diff_id.to_string());
         config.history.push(History {

@@ -10,13 +10,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::blobs::Digest;
+use super::compress::Encoding;
 pub(crate) use super::entry::{Entry, EntryKind};
 use super::error::invalid;
 use super::json::Platform;
 use super::settings;
 use super::sources::{Found, Listing, Sources};
 use super::OciError;
-use crate::recipe::oci::{LayerCompression, OciSection};
+use crate::recipe::oci::OciSection;
 use crate::recipe::Recipe;
 use crate::version::channels::is_valid_oci_tag;
 
@@ -24,7 +25,7 @@ use crate::version::channels::is_valid_oci_tag;
 #[derive(Debug, Clone)]
 pub(crate) struct ImagePlan {
     pub platforms: Vec<PlatformPlan>,
-    pub compression: LayerCompression,
+    pub compression: Encoding,
     pub tags: Vec<String>,
     pub repository: String,
     pub annotations: BTreeMap<String, String>,
@@ -207,6 +208,14 @@ fn check_source_path(r: &Recipe, key: &str, from: &str) -> Result<(), OciError> 
     Ok(())
 }
 
+/// The layer compressor and level the recipe asks for.
+fn encoding(r: &Recipe, s: &OciSection) -> Result<Encoding, OciError> {
+    Encoding::new(s.compression, s.compression_level).map_err(|why| {
+        let level = s.compression_level.unwrap_or_default().to_string();
+        invalid(r, "oci.compression-level", &level, &why)
+    })
+}
+
 /// Everything that can be checked without the workspace.
 pub(crate) fn check(
     r: &Recipe,
@@ -215,6 +224,7 @@ pub(crate) fn check(
 ) -> Result<(), OciError> {
     let s = section(r);
     shadowed_axes(r, &s)?;
+    encoding(r, &s)?;
     tags(r, version_tags, version.version)?;
     let plats = platforms(r, &s)?;
     if let Some(repo) = &s.repository {
@@ -601,7 +611,7 @@ pub(crate) fn plan(
     let annotations = annotations(r, &s, version, revision, created);
     Ok(ImagePlan {
         platforms: out_platforms,
-        compression: s.compression,
+        compression: encoding(r, &s)?,
         tags: tags(r, version_tags, version.version)?,
         repository: s
             .repository
