@@ -328,7 +328,14 @@ fn maturin_pyo3_project_builds_an_extension_wheel_offline() {
         "{listing}"
     );
     twine_and_check_wheel_contents(&sdist, &wheel);
-    let offline = [("CARGO_NET_OFFLINE", "true")];
+    // The two builds outside kiln (pip from the sdist, then maturin on a
+    // stamped copy) share one cargo target directory: PyO3 and its
+    // dependencies are compiled once for both, the project's crate twice.
+    let target = tmp.path().join("outside-kiln-target");
+    let offline = [
+        ("CARGO_NET_OFFLINE", "true"),
+        ("CARGO_TARGET_DIR", target.to_str().unwrap()),
+    ];
     let v = install_both(tmp.path(), "kiln-maturin-demo", &sdist, &wheel, &offline);
     // maturin run directly on a copy stamped by hand: the same files with
     // the same contents, except those that hold the build directory: the
