@@ -367,3 +367,79 @@ fn a_missing_version_source_says_how_to_declare_one() {
     let v = build_json(&root, &store, &["--version", "0.1.0"]);
     assert_eq!(artifact(&v, "site")["file"], "site-0.1.0.tar.gz");
 }
+
+/// The npm surface packs from the snapshot view, not from a workspace copy
+/// of the checkout: a committed `.npmignore` that is a symlink to a file
+/// outside the checkout stays a symlink, never followed, so that file
+/// cannot steer what is released. The packed files are the ones `npm pack`
+/// packs from the same package without the link.
+#[test]
+fn an_npmignore_linked_outside_the_checkout_does_not_steer_the_packed_files() {
+    if !require_tool("npm") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("proj");
+    let pj = "{\n  \"name\": \"web-view\",\n  \"version\": \"1.0.0\",\n  \"bin\": {\"web\": \"bin/web.js\"}\n}\n";
+    write(&root.join("web/package.json"), pj);
+    write(&root.join("web/index.js"), "module.exports = 1;\n");
+    write(&root.join("web/secret.js"), "module.exports = 2;\n");
+    write(&root.join("web/bin/web.js"), "#!/usr/bin/env node\n");
+    write(&root.join("web/lib/a.js"), "1\n");
+    write(&root.join("VERSION"), "1.0.0\n");
+    write(
+        &root.join("recipes/web.toml"),
+        "surface = \"npm\"\nsource = \"web\"\n",
+    );
+    write(
+        &root.join("recipes/release.toml"),
+        "[version]\nsource = \"file:VERSION\"\n",
+    );
+    let outside = tmp.path().join("outside-ignore");
+    write(&outside, "secret.js\nlib/\n");
+    std::os::unix::fs::symlink(&outside, root.join("web/.npmignore")).unwrap();
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "npm package"]);
+
+    let store = tmp.path().join("store");
+    let v = build_json(&root, &store, &["web"]);
+    let file = artifact(&v, "web")["file"].as_str().unwrap().to_string();
+    let listed = run_ok(cmd("tar").arg("-tzf").arg(root.join("dist").join(&file)));
+    let mut ours: Vec<String> = listed
+        .lines()
+        .map(|l| l.strip_prefix("package/").unwrap().to_string())
+        .collect();
+    ours.sort();
+
+    // The oracle: npm on the same files, the link left out.
+    let copy = tmp.path().join("copy");
+    for f in [
+        "package.json",
+        "index.js",
+        "secret.js",
+        "bin/web.js",
+        "lib/a.js",
+    ] {
+        write(
+            &copy.join(f),
+            std::fs::read(root.join("web").join(f)).unwrap(),
+        );
+    }
+    let out = run_ok(
+        cmd("npm")
+            .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
+            .current_dir(&copy)
+            .env("npm_config_cache", tmp.path().join("npm-cache"))
+            .env("npm_config_loglevel", "error"),
+    );
+    let npm: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut theirs: Vec<String> = npm[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
