@@ -377,6 +377,12 @@ impl SourceView {
         Ok(SourceView { entries })
     }
 
+    /// A view of these entries, for unit tests of the surfaces reading one.
+    #[cfg(test)]
+    pub(crate) fn of_entries(entries: BTreeMap<String, Entry>) -> SourceView {
+        SourceView { entries }
+    }
+
     /// Whether `rel` is a selected path (a file or a symlink).
     pub fn contains(&self, rel: &str) -> bool {
         self.entries.contains_key(rel)

@@ -122,7 +122,8 @@ pub enum SourceAccess {
     /// PEP 517 backends, and every surface that reads paths).
     Workspace,
     /// Read from the snapshot through a [`crate::source::view::SourceView`]
-    /// (git blobs held in memory): the native sdist and wheel builders.
+    /// (git blobs held in memory): the native sdist and wheel builders,
+    /// the npm packer.
     /// Only the manifests stamping edits are written.
     View,
     /// A [`crate::source::view::SourceView::in_place`] view: git blobs,

@@ -34,6 +34,11 @@
 //! ([`NpmPack::warnings`]) — npm ignores it silently, and real packages ship
 //! such entries. Bundled dependencies are packed from `node_modules/` as
 //! npm-packlist does ([`bundle`]).
+//!
+//! Everything is read through a [`tree::PackageTree`]: [`pack`] and its
+//! siblings take a directory on disk; a build packs the recipe's snapshot
+//! view ([`pack_tree`] over a [`tree::ViewTree`]), so no workspace copy of
+//! the sources is written.
 
 pub(crate) mod bins;
 pub(crate) mod bundle;
@@ -42,12 +47,12 @@ pub(crate) mod error;
 pub(crate) mod glob;
 pub(crate) mod packlist;
 mod surface;
+pub mod tree;
 
 use bins::package_bins;
 pub use error::NpmError;
 pub use surface::Npm;
 
-use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -58,6 +63,7 @@ use sha2::{Digest, Sha512};
 
 use crate::archive::compress::GzipOptions;
 use crate::archive::tar::{Dialect, TarWriter};
+use tree::{DiskTree, PackageTree};
 
 /// npm's fixed entry mtime: 1985-10-26T08:15:00Z.
 pub const NPM_MTIME: u64 = 499_162_500;
@@ -140,13 +146,18 @@ fn string_field(path: &Path, v: &Value, field: &'static str) -> Result<Option<St
 
 /// Read and validate `<dir>/package.json`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
-    let path = dir.join("package.json");
-    let text = match fs::read(&path) {
+    read_manifest_in(&DiskTree::new(dir))
+}
+
+/// Read and validate the `package.json` at the root of `tree`.
+pub fn read_manifest_in(tree: &dyn PackageTree) -> Result<Manifest, NpmError> {
+    let path = tree.path("package.json");
+    let text = match tree.read("package.json") {
         Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        Err(NpmError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
             return Err(NpmError::MissingManifest { path })
         }
-        Err(source) => return Err(NpmError::Io { path, source }),
+        Err(e) => return Err(e),
     };
     let v: Value = serde_json::from_slice(&text).map_err(|source| NpmError::InvalidJson {
         path: path.clone(),
@@ -216,7 +227,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
     bundle::bundled_names(&path, &v)?;
     let main = string_field(&path, &v, "main")?;
     let browser = v.get("browser").and_then(Value::as_str).map(String::from);
-    let bin = package_bins(dir, &path, &name, &v)?;
+    let bin = package_bins(tree, "", &path, &name, &v)?;
     Ok(Manifest {
         name,
         version,
@@ -225,7 +236,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, NpmError> {
             main,
             browser,
             bin: bin.clone(),
-            workspaces: packlist::has_workspaces(dir, &workspace_patterns(&path, &v)?)?,
+            workspaces: packlist::has_workspaces(tree, &workspace_patterns(&path, &v)?)?,
         },
         bin,
         raw: v,
@@ -239,20 +250,27 @@ pub fn packed_files(dir: &Path) -> Result<(Manifest, Vec<String>), NpmError> {
 
 /// [`packed_files`], plus warnings for `files` entries that match nothing.
 pub fn packed_files_warn(dir: &Path) -> Result<(Manifest, Vec<String>, Vec<String>), NpmError> {
-    let manifest = read_manifest(dir)?;
-    let mut files = packlist::select(dir, &manifest.selection)?;
+    packed_files_in(&DiskTree::new(dir))
+}
+
+/// [`packed_files_warn`] of the package at the root of `tree`.
+pub fn packed_files_in(
+    tree: &dyn PackageTree,
+) -> Result<(Manifest, Vec<String>, Vec<String>), NpmError> {
+    let manifest = read_manifest_in(tree)?;
+    let mut files = packlist::select(tree, &manifest.selection)?;
     let mut warnings = Vec::new();
     if let Some(entries) = &manifest.selection.files {
         for e in entries {
             if !e.starts_with('!') && !packlist::files_entry_matches(e, &files) {
                 warnings.push(format!(
                     "{}: `files` entry {e:?} matches no file in the package (npm ignores it)",
-                    dir.join("package.json").display()
+                    tree.path("package.json").display()
                 ));
             }
         }
     }
-    let mut bundled = bundle::bundled_files(dir, &manifest.raw)?;
+    let mut bundled = bundle::bundled_files(tree, &manifest.raw)?;
     files.append(&mut bundled);
     files.sort();
     files.dedup();
@@ -286,8 +304,9 @@ pub fn write_tar_warn(
     dir: &Path,
     mut out: impl Write,
 ) -> Result<(Manifest, Vec<String>, u64, Vec<String>), NpmError> {
-    let (manifest, files, warnings) = packed_files_warn(dir)?;
-    let (tar, unpacked) = tar_bytes(dir, &manifest, &files)?;
+    let tree = DiskTree::new(dir);
+    let (manifest, files, warnings) = packed_files_in(&tree)?;
+    let (tar, unpacked) = tar_bytes(&tree, &manifest, &files)?;
     out.write_all(&tar).map_err(NpmError::Write)?;
     Ok((manifest, files, unpacked, warnings))
 }
@@ -296,32 +315,20 @@ pub fn write_tar_warn(
 /// read in parallel (rayon), then laid out in order: the tar is in memory,
 /// as the parallel gzip of [`pack`] needs it whole.
 fn tar_bytes(
-    dir: &Path,
+    tree: &dyn PackageTree,
     manifest: &Manifest,
     files: &[String],
 ) -> Result<(Vec<u8>, u64), NpmError> {
     use rayon::prelude::*;
-    let read: Vec<(u32, Vec<u8>)> = files
+    let read: Vec<(u32, tree::Bytes)> = files
         .par_iter()
         .map(|rel| {
-            let path = dir.join(rel);
-            let io = |source| NpmError::Io {
-                path: path.clone(),
-                source,
-            };
-            let mut f = fs::File::open(&path).map_err(io)?;
-            let md = f.metadata().map_err(io)?;
-            let exec = {
-                use std::os::unix::fs::PermissionsExt;
-                md.permissions().mode() & 0o100 != 0
-            };
+            let (data, exec) = tree.packed(rel)?;
             let mode = if exec || is_package_bin(manifest, rel) {
                 0o755
             } else {
                 0o644
             };
-            let mut data = Vec::with_capacity(md.len() as usize);
-            io::Read::read_to_end(&mut f, &mut data).map_err(io)?;
             Ok((mode, data))
         })
         .collect::<Result<_, NpmError>>()?;
@@ -342,9 +349,14 @@ fn tar_bytes(
 /// Pack the npm package in `package_dir` into `out` as a `.tgz`: the tar
 /// of [`write_tar`] gzipped in pieces on both cores
 /// ([`crate::archive::deflate::gzip_pieces`], npm format v2).
-pub fn pack(package_dir: &Path, mut out: impl Write) -> Result<NpmPack, NpmError> {
-    let (manifest, files, warnings) = packed_files_warn(package_dir)?;
-    let (tar, unpacked_size) = tar_bytes(package_dir, &manifest, &files)?;
+pub fn pack(package_dir: &Path, out: impl Write) -> Result<NpmPack, NpmError> {
+    pack_tree(&DiskTree::new(package_dir), out)
+}
+
+/// [`pack`] the package at the root of `tree`.
+pub fn pack_tree(tree: &dyn PackageTree, mut out: impl Write) -> Result<NpmPack, NpmError> {
+    let (manifest, files, warnings) = packed_files_in(tree)?;
+    let (tar, unpacked_size) = tar_bytes(tree, &manifest, &files)?;
     let tgz =
         crate::archive::deflate::gzip_pieces(&tar, &GzipOptions::NPM).map_err(NpmError::Write)?;
     drop(tar);

@@ -367,3 +367,193 @@ fn a_missing_version_source_says_how_to_declare_one() {
     let v = build_json(&root, &store, &["--version", "0.1.0"]);
     assert_eq!(artifact(&v, "site")["file"], "site-0.1.0.tar.gz");
 }
+
+/// The npm surface packs from the snapshot view, not from a workspace copy
+/// of the checkout: a committed `.npmignore` that is a symlink to a file
+/// outside the checkout stays a symlink, never followed, so that file
+/// cannot steer what is released. The packed files are the ones `npm pack`
+/// packs from the same package without the link.
+#[test]
+fn an_npmignore_linked_outside_the_checkout_does_not_steer_the_packed_files() {
+    if !require_tool("npm") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("proj");
+    let pj = "{\n  \"name\": \"web-view\",\n  \"version\": \"1.0.0\",\n  \"bin\": {\"web\": \"bin/web.js\"}\n}\n";
+    write(&root.join("web/package.json"), pj);
+    write(&root.join("web/index.js"), "module.exports = 1;\n");
+    write(&root.join("web/secret.js"), "module.exports = 2;\n");
+    write(&root.join("web/bin/web.js"), "#!/usr/bin/env node\n");
+    write(&root.join("web/lib/a.js"), "1\n");
+    write(&root.join("VERSION"), "1.0.0\n");
+    write(
+        &root.join("recipes/web.toml"),
+        "surface = \"npm\"\nsource = \"web\"\n",
+    );
+    write(
+        &root.join("recipes/release.toml"),
+        "[version]\nsource = \"file:VERSION\"\n",
+    );
+    let outside = tmp.path().join("outside-ignore");
+    write(&outside, "secret.js\nlib/\n");
+    std::os::unix::fs::symlink(&outside, root.join("web/.npmignore")).unwrap();
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "npm package"]);
+
+    let store = tmp.path().join("store");
+    let v = build_json(&root, &store, &["web"]);
+    let file = artifact(&v, "web")["file"].as_str().unwrap().to_string();
+    let listed = run_ok(cmd("tar").arg("-tzf").arg(root.join("dist").join(&file)));
+    let mut ours: Vec<String> = listed
+        .lines()
+        .map(|l| l.strip_prefix("package/").unwrap().to_string())
+        .collect();
+    ours.sort();
+
+    // The oracle: npm on the same files, the link left out.
+    let copy = tmp.path().join("copy");
+    for f in [
+        "package.json",
+        "index.js",
+        "secret.js",
+        "bin/web.js",
+        "lib/a.js",
+    ] {
+        write(
+            &copy.join(f),
+            std::fs::read(root.join("web").join(f)).unwrap(),
+        );
+    }
+    let out = run_ok(
+        cmd("npm")
+            .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
+            .current_dir(&copy)
+            .env("npm_config_cache", tmp.path().join("npm-cache"))
+            .env("npm_config_loglevel", "error"),
+    );
+    let npm: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut theirs: Vec<String> = npm[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+/// Bundled dependencies from an input mounted as `node_modules` are read
+/// where the input is: the packed files are the ones `npm pack` packs with
+/// that tree as `node_modules/`, and provenance names the input for them,
+/// the snapshot for the rest.
+#[test]
+fn bundled_dependencies_from_a_node_modules_input_pack_like_npm_and_name_the_input() {
+    if !(require_tool("npm") && require_tool("bwrap")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("proj");
+    let pj = "{\n  \"name\": \"web-bundle\",\n  \"version\": \"1.0.0\",\n  \"dependencies\": {\"dep\": \"1.0.0\"},\n  \"bundleDependencies\": [\"dep\"]\n}\n";
+    let dep = [
+        (
+            "dep/package.json",
+            "{\"name\": \"dep\", \"version\": \"1.0.0\", \"files\": [\"lib\"]}",
+        ),
+        ("dep/lib/x.js", "x"),
+        ("dep/test/t.js", "t"),
+    ];
+    write(&root.join("web/package.json"), pj);
+    write(&root.join("web/index.js"), "module.exports = 1;\n");
+    write(&root.join("VERSION"), "1.0.0\n");
+    let script: Vec<String> = dep
+        .iter()
+        .map(|(p, text)| {
+            let dir = Path::new(p).parent().unwrap().display();
+            // Braces are recipe placeholders: printf writes them from octal.
+            let text = text.replace('{', "\\173").replace('}', "\\175");
+            format!("mkdir -p {dir} && printf '{text}' > {p}")
+        })
+        .collect();
+    write(
+        &root.join("recipes/deps.toml"),
+        format!(
+            "surface = \"command\"\n[command]\nargv = [\"sh\", \"-c\", {:?}]\ntools = [\"sh\", \"mkdir\", \"printf\"]\noutputs = [\"dep\"]\n",
+            script.join(" && ")
+        ),
+    );
+    write(
+        &root.join("recipes/web.toml"),
+        "surface = \"npm\"\nsource = \"web\"\ninputs = { node_modules = \"deps\" }\n",
+    );
+    write(
+        &root.join("recipes/release.toml"),
+        "[version]\nsource = \"file:VERSION\"\n",
+    );
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "-A"]);
+    git(
+        &root,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "npm package with a bundled dependency",
+        ],
+    );
+
+    let store = tmp.path().join("store");
+    let v = build_json(&root, &store, &["web"]);
+    let tgz = root
+        .join("dist")
+        .join(artifact(&v, "web")["file"].as_str().unwrap());
+    let listed = run_ok(cmd("tar").arg("-tzf").arg(&tgz));
+    let mut ours: Vec<String> = listed
+        .lines()
+        .map(|l| l.strip_prefix("package/").unwrap().to_string())
+        .collect();
+    ours.sort();
+
+    // The oracle: npm on the package with the same tree as node_modules/.
+    let copy = tmp.path().join("copy");
+    write(&copy.join("package.json"), pj);
+    write(&copy.join("index.js"), "module.exports = 1;\n");
+    for (p, text) in dep {
+        write(&copy.join("node_modules").join(p), text);
+    }
+    let out = run_ok(
+        cmd("npm")
+            .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
+            .current_dir(&copy)
+            .env("npm_config_cache", tmp.path().join("npm-cache"))
+            .env("npm_config_loglevel", "error"),
+    );
+    let npm: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut theirs: Vec<String> = npm[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert!(
+        ours.contains(&"node_modules/dep/lib/x.js".to_string()),
+        "{ours:?}"
+    );
+
+    let prov = run_ok(kiln_in(&root, &store, &["provenance", "--json"]).arg(&tgz));
+    let prov: serde_json::Value = serde_json::from_str(&prov).unwrap();
+    let entries = prov["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), ours.len(), "{prov}");
+    for e in entries {
+        let name = e["entry"].as_str().unwrap();
+        if name.starts_with("package/node_modules/") {
+            assert_eq!(e["from"], "input", "{e}");
+            assert_eq!(e["mount"], "node_modules", "{e}");
+        } else {
+            assert!(e["from"] == "snapshot" || e["from"] == "stamped", "{e}");
+        }
+    }
+}

@@ -2,13 +2,13 @@
 //! executables (`directories.bin` included), for the manifest reader and
 //! for bundled dependencies.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::error::NpmError;
+use super::tree::{join, Kind, PackageTree};
 
 /// @npmcli/package-json's `secureAndUnixifyPath`:
 /// `path.join('.', path.join('/', p))`, `""` when that is the root.
@@ -33,9 +33,11 @@ pub(super) fn normalize_bin_target(t: &str) -> String {
 /// normalises to nothing are dropped, later keys overwrite earlier ones.
 /// Without `bin`, `directories.bin` is expanded to every file and directory
 /// below it (glob `**`: no dot names, symlinked directories not followed),
-/// keyed by basename.
+/// keyed by basename. `dir` is the package's directory in `tree`, `path`
+/// its package.json for messages.
 pub(super) fn package_bins(
-    dir: &Path,
+    tree: &dyn PackageTree,
+    dir: &str,
     path: &Path,
     name: &str,
     v: &Value,
@@ -59,7 +61,7 @@ pub(super) fn package_bins(
         };
         let base = normalize_bin_target(rel);
         let mut found = Vec::new();
-        list_bin_dir(&dir.join(&base), "", &mut found)?;
+        list_bin_dir(tree, &join(dir, &base), "", &mut found)?;
         let mut by_name: Vec<(String, String)> = Vec::new();
         for f in found {
             let key = f.rsplit('/').next().unwrap_or(&f).to_string();
@@ -130,38 +132,29 @@ fn set_key(map: &mut Vec<(String, Value)>, key: String, value: Value) {
 
 /// glob `**` below `dir`: every entry, no dot names, symlinks listed but
 /// not followed; relative, `/`-separated, sorted.
-fn list_bin_dir(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), NpmError> {
-    let entries = match fs::read_dir(dir) {
+fn list_bin_dir(
+    tree: &dyn PackageTree,
+    dir: &str,
+    rel: &str,
+    out: &mut Vec<String>,
+) -> Result<(), NpmError> {
+    let entries = match tree.entries(dir) {
         Ok(e) => e,
-        Err(e) if rel.is_empty() && e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => {
-            return Err(NpmError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })
+        Err(NpmError::Io { source, .. })
+            if rel.is_empty() && source.kind() == io::ErrorKind::NotFound =>
+        {
+            return Ok(())
         }
+        Err(e) => return Err(e),
     };
-    let io = |source| NpmError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut names = Vec::new();
-    for e in entries {
-        let e = e.map_err(io)?;
-        let n = e
-            .file_name()
-            .into_string()
-            .map_err(|n| NpmError::NonUtf8Name { path: dir.join(n) })?;
-        if !n.starts_with('.') {
-            names.push((n, e.file_type().map_err(io)?.is_dir()));
+    for (n, kind) in entries {
+        if n.starts_with('.') {
+            continue;
         }
-    }
-    names.sort();
-    for (n, is_dir) in names {
         let r = format!("{rel}{n}");
         out.push(r.clone());
-        if is_dir {
-            list_bin_dir(&dir.join(&n), &format!("{r}/"), out)?;
+        if kind == Kind::Dir {
+            list_bin_dir(tree, &join(dir, &n), &format!("{r}/"), out)?;
         }
     }
     Ok(())

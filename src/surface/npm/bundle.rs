@@ -7,17 +7,18 @@
 //! up to the packed package's root). Missing ones are skipped, as npm does.
 //! Each bundled package is walked with [`packlist::Walk::Bundled`] rules
 //! (or `BundledLink` for a symlinked one, whose target must lie inside the
-//! package directory). Paths are relative to the packed package.
+//! package directory). Paths are relative to the packed package, and
+//! everything is read through its [`PackageTree`].
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
 use super::bins::package_bins;
 use super::error::NpmError;
 use super::packlist::{self, Walk};
+use super::tree::{join, Kind, PackageTree};
 
 /// The names `bundleDependencies`/`bundledDependencies` lists (`true` =
 /// every `dependencies` key), or an error naming the bad value.
@@ -66,103 +67,89 @@ fn safe_name(name: &str) -> bool {
     }
 }
 
-/// Where `name` resolves from `from` (relative to `root`): the nearest
+/// Where `name` resolves from `from` (a directory of `tree`): the nearest
 /// `node_modules/<name>` directory at or above it, or `None`.
-fn resolve(root: &Path, from: &Path, name: &str) -> Option<PathBuf> {
-    let mut dir = Some(from.to_path_buf());
+fn resolve(tree: &dyn PackageTree, from: &str, name: &str) -> Option<String> {
+    let mut dir = Some(from);
     while let Some(d) = dir {
-        let cand = d.join("node_modules").join(name);
-        if fs::metadata(root.join(&cand)).is_ok_and(|m| m.is_dir()) {
+        let cand = join(&join(d, "node_modules"), name);
+        if tree.is_dir(&cand) {
             return Some(cand);
         }
-        dir = d.parent().map(Path::to_path_buf);
+        dir = (!d.is_empty()).then(|| d.rsplit_once('/').map_or("", |(p, _)| p));
     }
     None
 }
 
-/// Files of the bundled dependencies of the package at `root` whose
-/// package.json is `manifest`, relative to `root`, unsorted.
-pub(crate) fn bundled_files(root: &Path, manifest: &Value) -> Result<Vec<String>, NpmError> {
-    let names = bundled_names(&root.join("package.json"), manifest)?;
+/// Files of the bundled dependencies of the package at the root of `tree`
+/// whose package.json is `manifest`, relative to the root, unsorted.
+pub(crate) fn bundled_files(
+    tree: &dyn PackageTree,
+    manifest: &Value,
+) -> Result<Vec<String>, NpmError> {
+    let names = bundled_names(&tree.path("package.json"), manifest)?;
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let canon_root = fs::canonicalize(root).map_err(|source| NpmError::Io {
-        path: root.to_path_buf(),
-        source,
-    })?;
     let runtime: BTreeSet<String> = keys(manifest, "dependencies")
         .into_iter()
         .chain(keys(manifest, "optionalDependencies"))
         .collect();
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    let mut queue: Vec<(PathBuf, String)> = names
+    let mut queue: Vec<(String, String)> = names
         .into_iter()
         .filter(|n| runtime.contains(n))
-        .map(|n| (PathBuf::new(), n))
+        .map(|n| (String::new(), n))
         .collect();
     queue.reverse();
     while let Some((from, name)) = queue.pop() {
         if !safe_name(&name) {
             continue;
         }
-        let Some(rel) = resolve(root, &from, &name) else {
+        let Some(rel) = resolve(tree, &from, &name) else {
             continue;
         };
-        let abs = root.join(&rel);
-        let link = fs::symlink_metadata(&abs).is_ok_and(|m| m.file_type().is_symlink());
-        let target = fs::canonicalize(&abs).map_err(|source| NpmError::Io {
-            path: abs.clone(),
-            source,
-        })?;
-        if !target.starts_with(&canon_root) {
+        let link = tree.kind(&rel) == Some(Kind::Symlink);
+        let Some(target) = tree.canonical(&rel)? else {
             return Err(NpmError::BadField {
-                path: root.join("package.json"),
+                path: tree.path("package.json"),
                 field: "bundleDependencies",
-                value: format!("{name:?} ({} links outside the package)", rel.display()),
+                value: format!("{name:?} ({rel} links outside the package)"),
                 reason: "names a dependency kiln will not read",
             });
-        }
+        };
         if !seen.insert(target.clone()) {
             continue;
         }
-        let pj = abs.join("package.json");
+        let pj = join(&rel, "package.json");
         // Followed like npm does, but only to a regular file (never a
         // FIFO or a device such as /dev/zero).
-        let bytes = if pj.is_file() {
-            fs::read(&pj).ok()
+        let bytes = if tree.is_file(&pj) {
+            tree.read(&pj).ok()
         } else {
             None
         };
         let v: Value = match bytes {
             Some(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|source| NpmError::InvalidJson {
-                    path: pj.clone(),
+                    path: tree.path(&pj),
                     source,
                 })?
             }
             None => Value::Object(Default::default()),
         };
-        let sel = dep_selection(&abs, &pj, &v)?;
+        let sel = dep_selection(tree, &rel, &tree.path(&pj), &v)?;
         let walk = if link {
             Walk::BundledLink
         } else {
             Walk::Bundled
         };
-        let prefix = rel_string(&rel);
-        for f in packlist::select_as(&abs, &sel, walk)? {
-            out.push(format!("{prefix}/{f}"));
+        for f in packlist::select_as(tree, &rel, &sel, walk)? {
+            out.push(format!("{rel}/{f}"));
         }
         // A link's dependencies resolve from where it points.
-        let base = if link {
-            target
-                .strip_prefix(&canon_root)
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        } else {
-            rel.clone()
-        };
+        let base = if link { target } else { rel };
         let mut deps: Vec<String> = keys(&v, "dependencies");
         deps.extend(keys(&v, "optionalDependencies"));
         for d in deps.into_iter().rev() {
@@ -174,7 +161,12 @@ pub(crate) fn bundled_files(root: &Path, manifest: &Value) -> Result<Vec<String>
 
 /// The selection fields of a bundled package's package.json, read leniently
 /// (npm packs a bundled package whatever its name and version say).
-fn dep_selection(dir: &Path, path: &Path, v: &Value) -> Result<packlist::Selection, NpmError> {
+fn dep_selection(
+    tree: &dyn PackageTree,
+    dir: &str,
+    path: &Path,
+    v: &Value,
+) -> Result<packlist::Selection, NpmError> {
     let files = v.get("files").and_then(Value::as_array).map(|a| {
         a.iter()
             .filter_map(Value::as_str)
@@ -186,43 +178,9 @@ fn dep_selection(dir: &Path, path: &Path, v: &Value) -> Result<packlist::Selecti
         files,
         main: v.get("main").and_then(Value::as_str).map(String::from),
         browser: v.get("browser").and_then(Value::as_str).map(String::from),
-        bin: package_bins(dir, path, name, v)?,
+        bin: package_bins(tree, dir, path, name, v)?,
         workspaces: false,
     })
-}
-
-/// Copies an input's tree (regular files and directories; symlinks are
-/// skipped) to `to`, which must not exist: how an input mounted as
-/// `node_modules` becomes the package's `node_modules/`.
-pub(crate) fn install_input(from: &Path, to: &Path) -> Result<(), NpmError> {
-    let io = |p: &Path| {
-        let path = p.to_path_buf();
-        move |source| NpmError::Io { path, source }
-    };
-    fs::create_dir(to).map_err(io(to))?;
-    let mut entries: Vec<_> = fs::read_dir(from)
-        .map_err(io(from))?
-        .collect::<Result<_, _>>()
-        .map_err(io(from))?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let ft = e.file_type().map_err(io(&e.path()))?;
-        let dest = to.join(e.file_name());
-        if ft.is_dir() {
-            install_input(&e.path(), &dest)?;
-        } else if ft.is_file() {
-            fs::copy(e.path(), &dest).map_err(io(&dest))?;
-        }
-    }
-    Ok(())
-}
-
-/// `/`-separated form of a relative path.
-fn rel_string(p: &Path) -> String {
-    p.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[cfg(test)]
@@ -230,24 +188,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_input_copies() {
+    fn names() {
         let v: Value =
             serde_json::json!({"dependencies": {"a": "1", "b": "1"}, "bundledDependencies": true});
         assert_eq!(bundled_names(Path::new("p"), &v).unwrap(), ["a", "b"]);
         let v: Value = serde_json::json!({"bundleDependencies": "a"});
         assert!(bundled_names(Path::new("p"), &v).is_err());
         assert!(!safe_name("../x") && !safe_name("@s/../x") && safe_name("@s/x"));
-        let t = tempfile::tempdir().unwrap();
-        let from = t.path().join("in");
-        fs::create_dir_all(from.join("a/lib")).unwrap();
-        fs::write(from.join("a/lib/x.js"), "1").unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", from.join("a/leak")).unwrap();
-        install_input(&from, &t.path().join("nm")).unwrap();
-        assert_eq!(fs::read(t.path().join("nm/a/lib/x.js")).unwrap(), b"1");
-        assert!(!t.path().join("nm/a/leak").exists());
-        assert!(
-            install_input(&from, &t.path().join("nm")).is_err(),
-            "never merges"
-        );
     }
 }

@@ -24,12 +24,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::error::NpmError;
 use super::glob::Rule;
+use super::tree::{join, Kind, PackageTree};
 
 const DEFAULTS: &[&str] = &[
     ".npmignore",
@@ -158,8 +157,9 @@ impl Walker<'_> {
     /// precedence.
     fn load_ignore_files(
         &mut self,
-        dir: &Path,
-        names: &[String],
+        tree: &dyn PackageTree,
+        dir: &str,
+        names: &[(String, Kind)],
         package_json: bool,
     ) -> Result<(), NpmError> {
         for (name, src) in [
@@ -170,15 +170,12 @@ impl Walker<'_> {
             if src == Src::PackageJson && !package_json {
                 continue;
             }
-            if names.iter().any(|n| n == name) {
-                let p = dir.join(name);
+            if names.iter().any(|(n, _)| n == name) {
+                let p = join(dir, name);
                 // Followed like npm-packlist does (a `.npmignore` linked
                 // to `.gitignore` is common), but only to a regular file.
-                if p.is_file() {
-                    let text = fs::read(&p).map_err(|source| NpmError::Io {
-                        path: p.clone(),
-                        source,
-                    })?;
+                if tree.is_file(&p) {
+                    let text = tree.read(&p)?;
                     let rules = parse_rules(&String::from_utf8_lossy(&text));
                     self.rules.insert(src, Cow::Owned(rules));
                 }
@@ -193,30 +190,27 @@ impl Walker<'_> {
         Ok(())
     }
 
+    /// Walk the `names` of directory `dir` of `tree`, pushing packed files
+    /// as `rel` + their path below `dir`.
     fn walk_entries(
         &self,
-        dir: &Path,
+        tree: &dyn PackageTree,
+        dir: &str,
         rel: &str,
-        names: &[String],
+        names: &[(String, Kind)],
         out: &mut Vec<String>,
     ) -> Result<(), NpmError> {
-        for entry in names {
+        for (entry, kind) in names {
             let pass_file = self.filter_entry(entry, false, None);
             let pass_dir = self.filter_entry(entry, true, None);
             if !(pass_file || pass_dir) || entry.contains('*') {
                 continue;
             }
-            let path = dir.join(entry);
-            let md = fs::symlink_metadata(&path).map_err(|source| NpmError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let ft = md.file_type();
-            if ft.is_file() {
+            if *kind == Kind::File {
                 if pass_file {
                     out.push(format!("{rel}{entry}"));
                 }
-            } else if ft.is_dir() && pass_dir {
+            } else if *kind == Kind::Dir && pass_dir {
                 let exact = pass_file || self.filter_entry(&format!("{entry}/"), false, None);
                 let required = self
                     .required
@@ -250,9 +244,10 @@ impl Walker<'_> {
                     required,
                     workspaces: self.workspaces,
                 };
-                let names = read_names(&path)?;
-                child.load_ignore_files(&path, &names, self.workspaces)?;
-                child.walk_entries(&path, &format!("{rel}{entry}/"), &names, out)?;
+                let path = join(dir, entry);
+                let names = tree.entries(&path)?;
+                child.load_ignore_files(tree, &path, &names, self.workspaces)?;
+                child.walk_entries(tree, &path, &format!("{rel}{entry}/"), &names, out)?;
             }
         }
         Ok(())
@@ -272,25 +267,6 @@ fn relative(rule: &Rule) -> bool {
     })
 }
 
-/// Directory entry names, sorted so that readdir order cannot leak.
-fn read_names(dir: &Path) -> Result<Vec<String>, NpmError> {
-    let io = |source| NpmError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut names = Vec::new();
-    for e in fs::read_dir(dir).map_err(io)? {
-        let e = e.map_err(io)?;
-        names.push(
-            e.file_name()
-                .into_string()
-                .map_err(|n| NpmError::NonUtf8Name { path: dir.join(n) })?,
-        );
-    }
-    names.sort();
-    Ok(names)
-}
-
 /// The default rules, compiled once.
 fn defaults() -> Cow<'static, [Rule]> {
     static RULES: OnceLock<Vec<Rule>> = OnceLock::new();
@@ -308,13 +284,19 @@ pub(crate) enum Walk {
     BundledLink,
 }
 
-/// List the files npm would pack from `root`, unsorted, relative, `/`-separated.
-pub(crate) fn select(root: &Path, sel: &Selection) -> Result<Vec<String>, NpmError> {
-    select_as(root, sel, Walk::Root)
+/// List the files npm would pack from `tree`, unsorted, relative, `/`-separated.
+pub(crate) fn select(tree: &dyn PackageTree, sel: &Selection) -> Result<Vec<String>, NpmError> {
+    select_as(tree, "", sel, Walk::Root)
 }
 
-/// [`select`] for a package directory walked as `walk`.
-pub(crate) fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<String>, NpmError> {
+/// [`select`] for the package directory `root` of `tree` walked as `walk`;
+/// paths relative to `root`.
+pub(crate) fn select_as(
+    tree: &dyn PackageTree,
+    root: &str,
+    sel: &Selection,
+    walk: Walk,
+) -> Result<Vec<String>, NpmError> {
     let mut strict: Vec<String> = [
         "/.git",
         "!/package.json",
@@ -349,19 +331,18 @@ pub(crate) fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<
                 file.push('*');
             }
             let inverse = format!("!{file}");
-            let on_disk: PathBuf = root.join(file.trim_start_matches('!').trim_start_matches('/'));
-            match fs::symlink_metadata(&on_disk) {
-                Ok(md) if md.is_file() => {
+            match tree.entry_kind(root, file.trim_start_matches('!').trim_start_matches('/')) {
+                Some(Kind::File) => {
                     strict.insert(0, inverse);
                     required.push(file.strip_prefix('/').unwrap_or(&file).to_string());
                 }
-                Ok(md) if md.is_dir() => {
+                Some(Kind::Dir) => {
                     ignores.push(format!("{inverse}/**"));
                     let n = ignores.len();
                     ignores.insert(n - 1, inverse);
                 }
-                Ok(_) => {}
-                Err(_) => ignores.push(inverse),
+                Some(_) => {}
+                None => ignores.push(inverse),
             }
         }
         rules.insert(Src::PackageJson, Cow::Owned(rules_of(&ignores)));
@@ -378,10 +359,8 @@ pub(crate) fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<
     rules.insert(Src::Strict, Cow::Owned(rules_of(&strict)));
     let mut root_walker = Walker {
         parent: None,
-        basename: root
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        // Only read by a child walker's parent lookup; the root has none.
+        basename: root.rsplit('/').next().unwrap_or_default().to_string(),
         order: if walk == Walk::Bundled {
             vec![Src::PackageJson, Src::Strict]
         } else {
@@ -398,12 +377,12 @@ pub(crate) fn select_as(root: &Path, sel: &Selection, walk: Walk) -> Result<Vec<
         required,
         workspaces: sel.workspaces && walk == Walk::Root,
     };
-    let names = read_names(root)?;
+    let names = tree.entries(root)?;
     if walk != Walk::Bundled {
-        root_walker.load_ignore_files(root, &names, false)?;
+        root_walker.load_ignore_files(tree, root, &names, false)?;
     }
     let mut out = Vec::new();
-    root_walker.walk_entries(root, "", &names, &mut out)?;
+    root_walker.walk_entries(tree, root, "", &names, &mut out)?;
     Ok(out)
 }
 
@@ -428,7 +407,10 @@ pub(crate) fn files_entry_matches(entry: &str, packed: &[String]) -> bool {
 /// `workspaces` patterns: a directory matched by a pattern (glob, no dot
 /// names, not below `node_modules`, not matched by a later `!pattern`) that
 /// holds a `package.json`.
-pub(crate) fn has_workspaces(root: &Path, patterns: &[String]) -> Result<bool, NpmError> {
+pub(crate) fn has_workspaces(
+    tree: &dyn PackageTree,
+    patterns: &[String],
+) -> Result<bool, NpmError> {
     let anchored = |p: &str| {
         let p = p.replace('\\', "/");
         let p = p
@@ -446,15 +428,17 @@ pub(crate) fn has_workspaces(root: &Path, patterns: &[String]) -> Result<bool, N
     if !rules.iter().any(|(neg, _)| !neg) {
         return Ok(false);
     }
-    fn walk(dir: &Path, rel: &str, rules: &[(bool, Rule)]) -> Result<bool, NpmError> {
-        for name in read_names(dir)? {
-            if name.starts_with('.') || name == "node_modules" {
+    fn walk(
+        tree: &dyn PackageTree,
+        dir: &str,
+        rel: &str,
+        rules: &[(bool, Rule)],
+    ) -> Result<bool, NpmError> {
+        for (name, kind) in tree.entries(dir)? {
+            if name.starts_with('.') || name == "node_modules" || kind != Kind::Dir {
                 continue;
             }
-            let path = dir.join(&name);
-            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                continue;
-            }
+            let path = join(dir, &name);
             let r = format!("{rel}/{name}");
             let mut hit = false;
             for (neg, rule) in rules {
@@ -462,17 +446,17 @@ pub(crate) fn has_workspaces(root: &Path, patterns: &[String]) -> Result<bool, N
                     hit = !neg;
                 }
             }
-            if hit && path.join("package.json").is_file() {
+            if hit && tree.is_file(&join(&path, "package.json")) {
                 return Ok(true);
             }
             let deeper = rules
                 .iter()
                 .any(|(neg, rule)| !neg && rule.matches(&r, true));
-            if deeper && walk(&path, &r, rules)? {
+            if deeper && walk(tree, &path, &r, rules)? {
                 return Ok(true);
             }
         }
         Ok(false)
     }
-    walk(root, "", &rules)
+    walk(tree, "", "", &rules)
 }

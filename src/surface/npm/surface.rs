@@ -1,14 +1,17 @@
-//! The `npm` surface: the facts of an npm recipe and its build from a
-//! prepared workspace (the package tarball [`super::pack`] writes).
+//! The `npm` surface: the facts of an npm recipe and its build (the
+//! package tarball [`super::pack_tree`] writes) from the recipe's snapshot
+//! view, with an input mounted as `node_modules` read where it is.
 
 use crate::archive::compress::GzipOptions;
 use crate::provenance::origin::{EntryOrigin, Origins};
 use crate::recipe::schema::NpmSection;
 use crate::recipe::{Recipe, RecipeError};
 use crate::stamp::build::OwnManifests;
-use crate::surface::kind::{Publication, SurfaceKind};
+use crate::surface::kind::{Publication, SourceAccess, SurfaceKind};
 use crate::surface::names::{self, Predicted, Read, VersionNames};
 use crate::surface::{sha256_file, Artifact, ArtifactFacts, Job, NpmFacts, Output, SurfaceError};
+
+use super::tree::{DiskTree, Mounted, PackageTree, ViewTree};
 
 /// The `npm` surface over its `[npm]` table.
 #[derive(Debug, Clone, Copy)]
@@ -29,6 +32,10 @@ impl SurfaceKind for Npm<'_> {
                 crate::archive::deflate::pieces_identity(GzipOptions::NPM.level),
             ),
         ]
+    }
+
+    fn source_access(&self) -> SourceAccess {
+        SourceAccess::View
     }
 
     fn own_manifests(&self) -> OwnManifests {
@@ -63,17 +70,30 @@ fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
         path: tmp.clone(),
         source,
     })?;
-    // Bundled dependencies may come from an input mounted as `node_modules`.
-    let mut installed = false;
-    if let Some(nm) = job.inputs.get("node_modules") {
-        let dest = job.source_dir.join("node_modules");
-        if !dest.exists() {
-            super::bundle::install_input(nm, &dest)?;
-            installed = true;
-        }
-    }
+    let view_tree = job.view.map(|v| ViewTree::new(v, job.source_dir));
+    let disk_tree = DiskTree::new(job.source_dir);
+    let base: &dyn PackageTree = match &view_tree {
+        Some(t) => t,
+        None => &disk_tree,
+    };
+    // Bundled dependencies may come from an input mounted as
+    // `node_modules` (its regular files, read where they are) when the
+    // package has no `node_modules/` of its own.
+    let mounted = job
+        .inputs
+        .get("node_modules")
+        .filter(|_| base.kind("node_modules").is_none())
+        .map(|nm| Mounted {
+            base,
+            modules: DiskTree::input(nm),
+        });
+    let installed = mounted.is_some();
+    let tree: &dyn PackageTree = match &mounted {
+        Some(m) => m,
+        None => base,
+    };
     let mut w = std::io::BufWriter::new(file);
-    let pack = super::pack(job.source_dir, &mut w)?;
+    let pack = super::pack_tree(tree, &mut w)?;
     std::io::Write::flush(&mut w).map_err(|source| SurfaceError::Io {
         path: tmp.clone(),
         source,
@@ -129,8 +149,9 @@ fn build(job: &Job<'_>) -> Result<Output, SurfaceError> {
     })
 }
 
-/// npm: every packed file is a workspace file, except bundled dependencies
-/// kiln installed from the `node_modules` input.
+/// npm: every packed file is named by its workspace path (whether or not
+/// it was written there), except bundled dependencies read from the
+/// `node_modules` input.
 fn origins(job: &Job<'_>, pack: &super::NpmPack, installed: bool) -> Origins {
     let mut o = Origins::default();
     for f in &pack.files {
