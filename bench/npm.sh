@@ -6,16 +6,21 @@
 # Both packers run alternately in one invocation on the same directory; the
 # script prints each run, the medians, the ratio (bar: kiln >= 10x faster) and
 # whether the uncompressed tars are identical. Needs node/npm and python3.
+# Then, as users run it: `kiln build` (release binary) of the same package
+# committed to git, every run a new derivation (a new SOURCE_DATE_EPOCH)
+# into one store — snapshot, planning, packing from the snapshot, store
+# registration, provenance and dist/ — against `npm pack` again.
 set -euo pipefail
 
 files=${1:-5000}
 runs=${2:-7}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-npm.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
-cargo build --quiet --release --example npm_pack --manifest-path "$root/Cargo.toml"
+cargo build --quiet --release --example npm_pack --bin kiln --manifest-path "$root/Cargo.toml"
 packer="$root/target/release/examples/npm_pack"
+kiln="$root/target/release/kiln"
 
 # A package shaped like a large real one: nested dirs, mixed case, long
 # paths, an .npmignore, a bin.
@@ -73,3 +78,34 @@ echo "entries: $entries, runs: $runs (alternating), uncompressed tar identical: 
 echo "median npm pack: ${npm_med} ms"
 echo "median kiln:     ${kiln_med} ms"
 echo "ratio: ${ratio}x (bar: >= 10x)"
+
+# kiln build, end to end, on the package committed to git.
+mkdir -p "$work/pkg/recipes"
+printf '[version]\nsource = "npm"\n' > "$work/pkg/recipes/release.toml"
+printf 'surface = "npm"\n' > "$work/pkg/recipes/pkg.toml"
+# kiln's recipes and dist/ are not part of the package, for either packer.
+printf 'recipes/\ndist/\n' >> "$work/pkg/.npmignore"
+git -C "$work/pkg" init -q
+git -C "$work/pkg" add -A
+git -C "$work/pkg" -c user.name=bench -c user.email=bench@localhost commit -qm bench
+: > "$work/npm2.ms"; : > "$work/build.ms"
+epoch=1800000000
+for i in $(seq 1 "$runs"); do
+  rm -rf "$work/out-npm"; mkdir -p "$work/out-npm"
+  epoch=$((epoch + 1))
+  t0=$(now); (cd "$work/pkg" && npm pack --ignore-scripts --pack-destination "$work/out-npm" >/dev/null)
+  t1=$(now); SOURCE_DATE_EPOCH=$epoch "$kiln" -C "$work/pkg" --store "$work/store" build --version 1.0.0 pkg >/dev/null 2>&1
+  t2=$(now)
+  echo $(( (t1 - t0) / 1000000 )) >> "$work/npm2.ms"
+  echo $(( (t2 - t1) / 1000000 )) >> "$work/build.ms"
+  echo "run $i: npm pack $(( (t1 - t0) / 1000000 )) ms, kiln build $(( (t2 - t1) / 1000000 )) ms"
+done
+npm2_med=$(median < "$work/npm2.ms")
+build_med=$(median < "$work/build.ms")
+same=no
+if cmp -s <(gzip -dc "$work"/out-npm/*.tgz) <(gzip -dc "$work"/pkg/dist/*.tgz); then same=yes; fi
+echo
+echo "kiln build, end to end: uncompressed tar identical to npm pack's: $same"
+echo "median npm pack:   ${npm2_med} ms"
+echo "median kiln build: ${build_med} ms"
+echo "ratio: $(awk -v a="$npm2_med" -v b="$build_med" 'BEGIN {printf "%.1f", a / b}')x"

@@ -10,6 +10,7 @@
 # kiln / (pipeline / cores) (≤ 1.2×).
 #
 #   bench/oci.sh [RUNS]
+#   KILN_OCI='compression-level = 1' bench/oci.sh [RUNS]   # other [oci] settings
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -51,18 +52,14 @@ PY
 [version]
 source = "file:VERSION"
 T
-  cat > "$P/recipes/big.toml" <<'T'
-surface = "oci"
-include = ["payload/**"]
-[oci]
-repository = "bench/big"
-[[oci.layers]]
-name = "payload"
-map = { "payload" = "/data" }
-T
   printf 'FROM scratch\nCOPY payload /data\n' > "$P/Containerfile"
   touch "$P/.generated"
 fi
+# The recipe, with the [oci] settings of KILN_OCI (e.g. `compression-level = 1`
+# or `compression = "zstd"`; default: none, gzip at level 6).
+printf 'surface = "oci"\ninclude = ["payload/**"]\n[oci]\nrepository = "bench/big"\n%s\n[[oci.layers]]\nname = "payload"\nmap = { "payload" = "/data" }\n' \
+  "${KILN_OCI:-}" > "$P/recipes/big.toml"
+echo "[oci] settings: ${KILN_OCI:-(defaults)}"
 du -sh "$P/payload"
 # Every kiln run is a new derivation: SOURCE_DATE_EPOCH from a counter kept
 # beside the store (never a cache hit, also across runs of this script).
