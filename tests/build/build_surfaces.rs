@@ -405,12 +405,7 @@ fn an_npmignore_linked_outside_the_checkout_does_not_steer_the_packed_files() {
     let store = tmp.path().join("store");
     let v = build_json(&root, &store, &["web"]);
     let file = artifact(&v, "web")["file"].as_str().unwrap().to_string();
-    let listed = run_ok(cmd("tar").arg("-tzf").arg(root.join("dist").join(&file)));
-    let mut ours: Vec<String> = listed
-        .lines()
-        .map(|l| l.strip_prefix("package/").unwrap().to_string())
-        .collect();
-    ours.sort();
+    let ours = packed_files(&root.join("dist").join(&file));
 
     // The oracle: npm on the same files, the link left out.
     let copy = tmp.path().join("copy");
@@ -426,22 +421,38 @@ fn an_npmignore_linked_outside_the_checkout_does_not_steer_the_packed_files() {
             std::fs::read(root.join("web").join(f)).unwrap(),
         );
     }
+    assert_eq!(ours, npm_dry_run_files(&copy, tmp.path()));
+}
+
+/// The files of an npm tarball, below `package/`, sorted.
+fn packed_files(tgz: &Path) -> Vec<String> {
+    let listed = run_ok(cmd("tar").arg("-tzf").arg(tgz));
+    let mut files: Vec<String> = listed
+        .lines()
+        .map(|l| l.strip_prefix("package/").unwrap().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The files `npm pack --dry-run` packs from `dir`, sorted (the oracle).
+fn npm_dry_run_files(dir: &Path, tmp: &Path) -> Vec<String> {
     let out = run_ok(
         cmd("npm")
             .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
-            .current_dir(&copy)
-            .env("npm_config_cache", tmp.path().join("npm-cache"))
+            .current_dir(dir)
+            .env("npm_config_cache", tmp.join("npm-cache"))
             .env("npm_config_loglevel", "error"),
     );
     let npm: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let mut theirs: Vec<String> = npm[0]["files"]
+    let mut files: Vec<String> = npm[0]["files"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["path"].as_str().unwrap().to_string())
         .collect();
-    theirs.sort();
-    assert_eq!(ours, theirs);
+    files.sort();
+    files
 }
 
 /// Bundled dependencies from an input mounted as `node_modules` are read
@@ -508,12 +519,7 @@ fn bundled_dependencies_from_a_node_modules_input_pack_like_npm_and_name_the_inp
     let tgz = root
         .join("dist")
         .join(artifact(&v, "web")["file"].as_str().unwrap());
-    let listed = run_ok(cmd("tar").arg("-tzf").arg(&tgz));
-    let mut ours: Vec<String> = listed
-        .lines()
-        .map(|l| l.strip_prefix("package/").unwrap().to_string())
-        .collect();
-    ours.sort();
+    let ours = packed_files(&tgz);
 
     // The oracle: npm on the package with the same tree as node_modules/.
     let copy = tmp.path().join("copy");
@@ -522,22 +528,7 @@ fn bundled_dependencies_from_a_node_modules_input_pack_like_npm_and_name_the_inp
     for (p, text) in dep {
         write(&copy.join("node_modules").join(p), text);
     }
-    let out = run_ok(
-        cmd("npm")
-            .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
-            .current_dir(&copy)
-            .env("npm_config_cache", tmp.path().join("npm-cache"))
-            .env("npm_config_loglevel", "error"),
-    );
-    let npm: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let mut theirs: Vec<String> = npm[0]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect();
-    theirs.sort();
-    assert_eq!(ours, theirs);
+    assert_eq!(ours, npm_dry_run_files(&copy, tmp.path()));
     assert!(
         ours.contains(&"node_modules/dep/lib/x.js".to_string()),
         "{ours:?}"

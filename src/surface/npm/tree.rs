@@ -467,6 +467,14 @@ impl Mounted<'_> {
             rel.strip_prefix("node_modules/")
         }
     }
+
+    /// The tree that holds `rel`, and `rel` in it.
+    fn at<'r>(&self, rel: &'r str) -> (&dyn PackageTree, &'r str) {
+        match Self::route(rel) {
+            Some(r) => (&self.modules, r),
+            None => (self.base, rel),
+        }
+    }
 }
 
 impl PackageTree for Mounted<'_> {
@@ -484,10 +492,8 @@ impl PackageTree for Mounted<'_> {
     }
 
     fn kind(&self, rel: &str) -> Option<Kind> {
-        match Self::route(rel) {
-            Some(r) => self.modules.kind(r),
-            None => self.base.kind(rel),
-        }
+        let (tree, rel) = self.at(rel);
+        tree.kind(rel)
     }
 
     fn canonical(&self, rel: &str) -> Result<Option<String>, NpmError> {
@@ -498,38 +504,28 @@ impl PackageTree for Mounted<'_> {
     }
 
     fn is_file(&self, rel: &str) -> bool {
-        match Self::route(rel) {
-            Some(r) => self.modules.is_file(r),
-            None => self.base.is_file(rel),
-        }
+        let (tree, rel) = self.at(rel);
+        tree.is_file(rel)
     }
 
     fn is_dir(&self, rel: &str) -> bool {
-        match Self::route(rel) {
-            Some(r) => self.modules.is_dir(r),
-            None => self.base.is_dir(rel),
-        }
+        let (tree, rel) = self.at(rel);
+        tree.is_dir(rel)
     }
 
     fn read(&self, rel: &str) -> Result<Bytes, NpmError> {
-        match Self::route(rel) {
-            Some(r) => self.modules.read(r),
-            None => self.base.read(rel),
-        }
+        let (tree, rel) = self.at(rel);
+        tree.read(rel)
     }
 
     fn packed(&self, rel: &str) -> Result<(Bytes, bool), NpmError> {
-        match Self::route(rel) {
-            Some(r) => self.modules.packed(r),
-            None => self.base.packed(rel),
-        }
+        let (tree, rel) = self.at(rel);
+        tree.packed(rel)
     }
 
     fn path(&self, rel: &str) -> PathBuf {
-        match Self::route(rel) {
-            Some(r) => self.modules.path(r),
-            None => self.base.path(rel),
-        }
+        let (tree, rel) = self.at(rel);
+        tree.path(rel)
     }
 }
 
