@@ -421,7 +421,10 @@ fn an_npmignore_linked_outside_the_checkout_does_not_steer_the_packed_files() {
             std::fs::read(root.join("web").join(f)).unwrap(),
         );
     }
-    assert_eq!(ours, npm_dry_run_files(&copy, tmp.path()));
+    assert_eq!(
+        ours,
+        common::npm::dry_run_files(&copy, &tmp.path().join("npm-cache"))
+    );
 }
 
 /// The files of an npm tarball, below `package/`, sorted.
@@ -430,26 +433,6 @@ fn packed_files(tgz: &Path) -> Vec<String> {
     let mut files: Vec<String> = listed
         .lines()
         .map(|l| l.strip_prefix("package/").unwrap().to_string())
-        .collect();
-    files.sort();
-    files
-}
-
-/// The files `npm pack --dry-run` packs from `dir`, sorted (the oracle).
-fn npm_dry_run_files(dir: &Path, tmp: &Path) -> Vec<String> {
-    let out = run_ok(
-        cmd("npm")
-            .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
-            .current_dir(dir)
-            .env("npm_config_cache", tmp.join("npm-cache"))
-            .env("npm_config_loglevel", "error"),
-    );
-    let npm: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let mut files: Vec<String> = npm[0]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
         .collect();
     files.sort();
     files
@@ -528,7 +511,10 @@ fn bundled_dependencies_from_a_node_modules_input_pack_like_npm_and_name_the_inp
     for (p, text) in dep {
         write(&copy.join("node_modules").join(p), text);
     }
-    assert_eq!(ours, npm_dry_run_files(&copy, tmp.path()));
+    assert_eq!(
+        ours,
+        common::npm::dry_run_files(&copy, &tmp.path().join("npm-cache"))
+    );
     assert!(
         ours.contains(&"node_modules/dep/lib/x.js".to_string()),
         "{ours:?}"

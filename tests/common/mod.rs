@@ -6,6 +6,7 @@ pub mod cache;
 pub mod canary;
 pub mod fixture;
 pub mod nginx;
+pub mod npm;
 pub mod python;
 
 use std::path::{Path, PathBuf};

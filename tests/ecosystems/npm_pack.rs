@@ -66,25 +66,6 @@ fn npm_pack_real(dir: &Path, dest: &Path) -> PathBuf {
     dest.join(v[0]["filename"].as_str().unwrap())
 }
 
-fn npm_dry_run_files(dir: &Path, cache: &Path) -> Vec<String> {
-    let out = run_ok(
-        cmd("npm")
-            .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
-            .current_dir(dir)
-            .env("npm_config_cache", cache)
-            .env("npm_config_loglevel", "error"),
-    );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let mut files: Vec<String> = v[0]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect();
-    files.sort();
-    files
-}
-
 fn gunzip(path: &Path) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(fs::File::open(path).unwrap())
@@ -112,7 +93,10 @@ fn fixture_matches_npm_pack() {
     let (p, kiln_tgz) = kiln_pack(&dir, &tmp.path().join("kiln"));
     let mut listed = p.files.clone();
     listed.sort();
-    assert_eq!(listed, npm_dry_run_files(&dir, &tmp.path().join("cache")));
+    assert_eq!(
+        listed,
+        common::npm::dry_run_files(&dir, &tmp.path().join("cache"))
+    );
     assert!(!p
         .files
         .iter()
@@ -180,7 +164,10 @@ fn gitignore_fallback_and_defaults_match_npm() {
     write(&dir.join("src/.gitignore"), "gen.js\n");
     let mut ours = npm::packed_files(&dir).unwrap().1;
     ours.sort();
-    assert_eq!(ours, npm_dry_run_files(&dir, &tmp.path().join("cache")));
+    assert_eq!(
+        ours,
+        common::npm::dry_run_files(&dir, &tmp.path().join("cache"))
+    );
     let (_, kiln_tgz) = kiln_pack(&dir, &tmp.path().join("kiln"));
     let npm_tgz = npm_pack_real(&dir, &tmp.path().join("npm"));
     assert!(
@@ -641,7 +628,7 @@ fn generated_ignore_rules_select_like_npm() {
             manifest["files"] = serde_json::json!(pick(3 + next(3), &files_pool, &mut next));
         }
         write(&dir.join("package.json"), manifest.to_string());
-        let theirs = npm_dry_run_files(&dir, &tmp.path().join("cache"));
+        let theirs = common::npm::dry_run_files(&dir, &tmp.path().join("cache"));
         let (_, mut ours) = npm::packed_files(&dir).unwrap_or_else(|e| panic!("case {case}: {e}"));
         ours.sort();
         assert_eq!(
@@ -659,7 +646,7 @@ fn assert_same_tar_as_npm(dir: &Path, scratch: &Path) {
     listed.sort();
     assert_eq!(
         listed,
-        npm_dry_run_files(dir, &scratch.join("cache")),
+        common::npm::dry_run_files(dir, &scratch.join("cache")),
         "{}",
         dir.display()
     );

@@ -1,0 +1,26 @@
+//! npm as the tests' oracle.
+
+use std::path::Path;
+
+use super::{cmd, run_ok};
+
+/// The files `npm pack --dry-run` packs from `dir` (sorted), with npm's
+/// cache in `cache`.
+pub fn dry_run_files(dir: &Path, cache: &Path) -> Vec<String> {
+    let out = run_ok(
+        cmd("npm")
+            .args(["pack", "--dry-run", "--json", "--ignore-scripts"])
+            .current_dir(dir)
+            .env("npm_config_cache", cache)
+            .env("npm_config_loglevel", "error"),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut files: Vec<String> = v[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    files.sort();
+    files
+}
