@@ -254,27 +254,7 @@ fn flit_core(surface: Surface, doc: &toml_edit::DocumentMut) -> Result<Emulation
     if surface != Surface::Wheel {
         return Err("kiln does not write flit_core's sdists (only its wheels)".into());
     }
-    let requires = doc
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array());
-    let allows = requires.is_some_and(|a| {
-        a.iter().filter_map(|v| v.as_str()).any(|r| {
-            use std::str::FromStr;
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
-                req.name.as_ref() == "flit-core"
-                    && match &req.version_or_url {
-                        None => true,
-                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => {
-                            let v = pep508_rs::pep440_rs::Version::from_str(FLIT_CORE_VERSION)
-                                .expect("version");
-                            s.contains(&v)
-                        }
-                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
-                    }
-            })
-        })
-    });
+    let allows = super::emulation::build_requires_admit(doc, "flit-core", FLIT_CORE_VERSION);
     if !allows {
         return Err(format!(
             "build-system.requires does not allow flit_core {FLIT_CORE_VERSION}, the version kiln writes like"

@@ -91,3 +91,31 @@ pub(crate) fn dynamic_besides_version(project: &dyn toml_edit::TableLike) -> Vec
         })
         .unwrap_or_default()
 }
+
+/// Whether `build-system.requires` admits `name` at `version` (a
+/// requirement of that name without a version, or whose specifiers contain
+/// it; never a URL).
+pub(super) fn build_requires_admit(
+    doc: &toml_edit::DocumentMut,
+    name: &str,
+    version: &str,
+) -> bool {
+    use std::str::FromStr;
+    let requires = doc
+        .get("build-system")
+        .and_then(|b| b.get("requires"))
+        .and_then(|r| r.as_array());
+    let v = pep508_rs::pep440_rs::Version::from_str(version).expect("version");
+    requires.is_some_and(|a| {
+        a.iter().filter_map(|v| v.as_str()).any(|r| {
+            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
+                req.name.as_ref() == name
+                    && match &req.version_or_url {
+                        None => true,
+                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.contains(&v),
+                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
+                    }
+            })
+        })
+    })
+}

@@ -77,33 +77,12 @@ fn vcs_hook(doc: &toml_edit::DocumentMut, hooks: &toml_edit::Item) -> Result<(),
             "[tool.hatch.build.hooks.vcs] version-file `{file}` has no default template (.py, .txt)"
         ));
     }
-    if !requires(doc, "hatch-vcs", HATCH_VCS_VERSION) {
+    if !super::emulation::build_requires_admit(doc, "hatch-vcs", HATCH_VCS_VERSION) {
         return Err(format!(
             "build-system.requires does not allow hatch-vcs {HATCH_VCS_VERSION}, whose version file kiln writes"
         ));
     }
     Ok(())
-}
-
-/// Whether `build-system.requires` admits `name` at `version`.
-fn requires(doc: &toml_edit::DocumentMut, name: &str, version: &str) -> bool {
-    let requires = doc
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array());
-    let v = pep508_rs::pep440_rs::Version::from_str(version).expect("version");
-    requires.is_some_and(|a| {
-        a.iter().filter_map(|v| v.as_str()).any(|r| {
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
-                req.name.as_ref() == name
-                    && match &req.version_or_url {
-                        None => true,
-                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.contains(&v),
-                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
-                    }
-            })
-        })
-    })
 }
 
 /// `[tool.hatch]`: only `version` (the regex or vcs source, no hooks),
@@ -181,7 +160,7 @@ pub(crate) fn coverage(
     if surface != crate::recipe::Surface::Wheel {
         return Err("kiln does not write hatchling's sdists (only its wheels)".into());
     }
-    if !requires(doc, "hatchling", HATCHLING_VERSION) {
+    if !super::emulation::build_requires_admit(doc, "hatchling", HATCHLING_VERSION) {
         return Err(format!(
             "build-system.requires does not allow hatchling {HATCHLING_VERSION}, the version kiln writes like"
         ));

@@ -7,7 +7,6 @@
 //! `excludes`), no local build hook (`pdm_build.py`), pdm-backend 2.5 allowed by
 //! `build-system.requires`.
 
-use std::str::FromStr;
 
 use crate::recipe::Surface;
 
@@ -35,29 +34,6 @@ fn literal_path(key: &str, path: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Whether `build-system.requires` allows pdm-backend at the version kiln
-/// writes like.
-fn allows_pdm_backend(doc: &toml_edit::DocumentMut) -> bool {
-    let version = pep508_rs::pep440_rs::Version::from_str(super::emulation::PDM_BACKEND_VERSION)
-        .expect("a version");
-    let requires = doc
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array());
-    requires.is_some_and(|a| {
-        a.iter().filter_map(|v| v.as_str()).any(|r| {
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
-                req.name.as_ref() == "pdm-backend"
-                    && match &req.version_or_url {
-                        None => true,
-                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.contains(&version),
-                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
-                    }
-            })
-        })
-    })
 }
 
 /// `[tool.pdm.build]`: a plain `package-dir`, plain `source-includes` and
@@ -198,7 +174,11 @@ pub(super) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
     if surface != Surface::Wheel {
         return Err("kiln does not write pdm-backend's sdists (only its wheels)".into());
     }
-    if !allows_pdm_backend(doc) {
+    if !super::emulation::build_requires_admit(
+        doc,
+        "pdm-backend",
+        super::emulation::PDM_BACKEND_VERSION,
+    ) {
         return Err(format!(
             "build-system.requires does not allow pdm-backend {}, the version kiln writes like",
             super::emulation::PDM_BACKEND_VERSION

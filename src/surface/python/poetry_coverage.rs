@@ -94,24 +94,7 @@ pub(crate) fn coverage(surface: Surface, doc: &toml_edit::DocumentMut) -> Result
 
 /// `build-system.requires` allows poetry-core [`POETRY_CORE_VERSION`].
 fn requires_allows(doc: &toml_edit::DocumentMut) -> Result<(), String> {
-    use std::str::FromStr;
-    let version = pep508_rs::pep440_rs::Version::from_str(POETRY_CORE_VERSION).expect("a version");
-    let requires = doc
-        .get("build-system")
-        .and_then(|b| b.get("requires"))
-        .and_then(|r| r.as_array());
-    let allows = requires.is_some_and(|a| {
-        a.iter().filter_map(|v| v.as_str()).any(|r| {
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(r).is_ok_and(|req| {
-                req.name.as_ref() == "poetry-core"
-                    && match &req.version_or_url {
-                        None => true,
-                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) => s.contains(&version),
-                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
-                    }
-            })
-        })
-    });
+    let allows = super::emulation::build_requires_admit(doc, "poetry-core", POETRY_CORE_VERSION);
     if allows {
         Ok(())
     } else {
