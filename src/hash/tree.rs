@@ -5,7 +5,11 @@
 //! reach it, everything else happens beside that stream:
 //!
 //! - a *walker* thread visits the tree in NAR order (entries sorted by name
-//!   bytes), `lstat`s each entry and emits the NAR's structure as messages;
+//!   bytes), `lstat`s each entry and emits the NAR's structure as messages.
+//!   It holds each directory open ([`At`]) and lists, `stat`s, opens and
+//!   reads everything below it relative to that descriptor (`openat` with
+//!   `O_NOFOLLOW`), never by path: no path is resolved twice, and a
+//!   directory swapped for a link during the walk is not followed;
 //! - it submits read jobs to a dedicated rayon pool — batches of up to 256
 //!   small files (≤ 1 MiB together), or 2 MiB chunks of large files — which
 //!   reads them ahead in parallel into recycled buffers, bounded by a
@@ -23,15 +27,17 @@
 //! The read pool is separate from rayon's global pool and its jobs never
 //! block, so hashing from inside other rayon work cannot deadlock.
 
-use std::ffi::OsString;
+use std::ffi::{CStr, CString, OsStr};
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{FileExt, FileTypeExt, PermissionsExt};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+use rustix::fs::{FileType, Mode, OFlags};
 
 use super::{Blake3, Sha256};
 use crate::nix::nar::{NarWriteError, NarWriter};
@@ -47,6 +53,22 @@ const BATCH_FILES: usize = 256;
 const BUDGET: u64 = 16 << 20;
 /// Each read job is charged at least this much, bounding the number of jobs in flight.
 const MIN_CHARGE: u64 = 16 << 10;
+/// ... and this much more for each directory its files are opened from,
+/// bounding the directories held open for reads in flight (≤ 256).
+const DIR_CHARGE: u64 = 64 << 10;
+
+/// How the walk opens a directory below the root.
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW);
+/// How the walk opens a file it listed as regular: never through a link
+/// or into a FIFO swapped in since (no-follow, non-blocking: the read then
+/// fails instead of waiting).
+const FILE_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK);
 
 /// A tree could not be serialised.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +113,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> TreeError + '_ {
     move |source| TreeError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+fn errno_at(path: PathBuf) -> impl FnOnce(rustix::io::Errno) -> TreeError {
+    move |e| TreeError::Io {
+        path,
+        source: e.into(),
     }
 }
 
@@ -156,7 +185,7 @@ pub fn dump<W: Write>(path: &Path, out: W) -> Result<(W, u64), TreeError> {
         }
     })?;
     // Fail before any work if the root itself cannot be serialised.
-    special_kind(&root_md).map_or(Ok(()), |kind| {
+    special_kind(FileType::from_raw_mode(root_md.mode())).map_or(Ok(()), |kind| {
         Err(TreeError::SpecialFile {
             path: path.to_path_buf(),
             kind,
@@ -176,8 +205,9 @@ pub fn dump<W: Write>(path: &Path, out: W) -> Result<(W, u64), TreeError> {
                     pending: Vec::new(),
                     pending_bytes: 0,
                     pending_tx: None,
+                    pending_dir: None,
                 };
-                if let Err(Abort::Failed(e)) = w.node(path, &root_md).and_then(|()| w.flush()) {
+                if let Err(Abort::Failed(e)) = w.root(path, &root_md).and_then(|()| w.flush()) {
                     let _ = w.tx.send(Msg::Fail(e));
                 }
             })
@@ -193,7 +223,7 @@ pub fn dump<W: Write>(path: &Path, out: W) -> Result<(W, u64), TreeError> {
 /// What the walker tells the consumer, in NAR order.
 enum Msg {
     Directory,
-    Entry(OsString),
+    Entry(CString),
     EndDirectory,
     Symlink(Vec<u8>),
     /// A regular file's header; unless empty, its contents come from the
@@ -203,8 +233,9 @@ enum Msg {
         size: u64,
     },
     /// A batch of small files starts; its data (their contents, concatenated
-    /// in order) arrives on this channel once the batch has been read.
-    Batch(Receiver<Result<Filled, TreeError>>),
+    /// in order) and what it was charged arrive on this channel once the
+    /// batch has been read.
+    Batch(Receiver<Result<(Filled, u64), TreeError>>),
     /// The preceding regular file's contents are the next bytes of the batch.
     FromBatch,
     /// Part of a large file, read by one job.
@@ -239,14 +270,14 @@ fn consume<W: Write>(
         source,
     };
     let mut nar = NarWriter::new(out).map_err(werr)?;
-    let mut batch: Option<Receiver<Result<Filled, TreeError>>> = None;
+    let mut batch: Option<Receiver<Result<(Filled, u64), TreeError>>> = None;
     let mut data = Filled::default();
     let mut cursor = 0usize;
     let mut last_size = 0u64;
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Directory => nar.directory(),
-            Msg::Entry(name) => nar.entry(name.as_bytes()),
+            Msg::Entry(name) => nar.entry(name.to_bytes()),
             Msg::EndDirectory => nar.close_directory(),
             Msg::Symlink(target) => nar.symlink(&target),
             Msg::Regular { executable, size } => {
@@ -259,12 +290,13 @@ fn consume<W: Write>(
             }
             Msg::FromBatch => {
                 if let Some(pending) = batch.take() {
-                    data = match pending.recv() {
+                    let charge;
+                    (data, charge) = match pending.recv() {
                         Ok(d) => d?,
                         Err(_) => return Err(failure(root, &rx)),
                     };
                     cursor = 0;
-                    budget.release((data.len as u64).max(MIN_CHARGE));
+                    budget.release(charge);
                 }
                 let end = cursor + last_size as usize;
                 let r = nar.contents(&data.bytes()[cursor..end]);
@@ -372,26 +404,36 @@ struct Walker {
     tx: Sender<Msg>,
     budget: Arc<Budget>,
     /// Small files waiting to be read as one job, and the batch's channel.
-    pending: Vec<(PathBuf, u64)>,
+    pending: Vec<(Arc<At>, CString, u64)>,
+    /// What the pending batch will be charged: its bytes and its directories.
     pending_bytes: u64,
-    pending_tx: Option<Sender<Result<Filled, TreeError>>>,
+    pending_tx: Option<Sender<Result<(Filled, u64), TreeError>>>,
+    /// The directory of the last file added to the batch.
+    pending_dir: Option<Arc<At>>,
+}
+
+/// A directory the walk holds open; `path` is only for messages.
+struct At {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl At {
+    /// `path/name`, for messages.
+    fn join(&self, name: &CStr) -> PathBuf {
+        self.path.join(OsStr::from_bytes(name.to_bytes()))
+    }
 }
 
 /// The name of a file type that a NAR cannot hold.
-fn special_kind(md: &Metadata) -> Option<&'static str> {
-    let ft = md.file_type();
-    if ft.is_file() || ft.is_dir() || ft.is_symlink() {
-        None
-    } else if ft.is_fifo() {
-        Some("FIFO (named pipe)")
-    } else if ft.is_socket() {
-        Some("socket")
-    } else if ft.is_block_device() {
-        Some("block device")
-    } else if ft.is_char_device() {
-        Some("character device")
-    } else {
-        Some("special file")
+fn special_kind(ft: FileType) -> Option<&'static str> {
+    match ft {
+        FileType::RegularFile | FileType::Directory | FileType::Symlink => None,
+        FileType::Fifo => Some("FIFO (named pipe)"),
+        FileType::Socket => Some("socket"),
+        FileType::BlockDevice => Some("block device"),
+        FileType::CharacterDevice => Some("character device"),
+        FileType::Unknown => Some("special file"),
     }
 }
 
@@ -400,44 +442,92 @@ impl Walker {
         self.tx.send(m).map_err(|_| Abort::Gone)
     }
 
-    fn node(&mut self, path: &Path, md: &Metadata) -> Result<(), Abort> {
+    /// The root, by its path (the caller's own; everything below it is
+    /// reached by descriptor).
+    fn root(&mut self, path: &Path, md: &Metadata) -> Result<(), Abort> {
         let ft = md.file_type();
-        if ft.is_file() {
-            self.file(path, md)
+        if ft.is_dir() {
+            // Like `lstat`ed: a link at the root's last component was
+            // followed only if the caller wrote `link/`.
+            let flags = DIR_FLAGS.difference(OFlags::NOFOLLOW);
+            let fd = rustix::fs::openat(rustix::fs::CWD, path, flags, Mode::empty())
+                .map_err(errno_at(path.to_path_buf()))?;
+            self.directory(&Arc::new(At {
+                fd,
+                path: path.to_path_buf(),
+            }))
         } else if ft.is_symlink() {
             let target = fs::read_link(path).map_err(io_err(path))?;
             self.send(Msg::Symlink(target.into_os_string().into_vec()))
-        } else if ft.is_dir() {
-            self.send(Msg::Directory)?;
-            let mut entries = Vec::new();
-            for e in fs::read_dir(path).map_err(io_err(path))? {
-                let e = e.map_err(io_err(path))?;
-                entries.push((e.file_name(), e));
-            }
-            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            for (name, e) in entries {
-                let child = e.path();
-                let md = e.metadata().map_err(io_err(&child))?;
-                if let Some(kind) = special_kind(&md) {
-                    return Err(TreeError::SpecialFile { path: child, kind }.into());
-                }
-                self.send(Msg::Entry(name))?;
-                self.node(&child, &md)?;
-            }
-            self.send(Msg::EndDirectory)
         } else {
-            Err(TreeError::SpecialFile {
-                path: path.to_path_buf(),
-                kind: special_kind(md).unwrap_or("special file"),
+            let size = md.len();
+            self.send(Msg::Regular {
+                executable: md.mode() & 0o100 != 0,
+                size,
+            })?;
+            if size == 0 {
+                return Ok(());
             }
-            .into())
+            let file = open_listed(path).map_err(io_err(path))?;
+            self.chunks(file, path.to_path_buf(), size)
         }
     }
 
-    fn file(&mut self, path: &Path, md: &Metadata) -> Result<(), Abort> {
-        let size = md.len();
-        let executable = md.permissions().mode() & 0o100 != 0;
-        self.send(Msg::Regular { executable, size })?;
+    /// A directory's entries in NAR order, each `lstat`ed and visited.
+    fn directory(&mut self, at: &Arc<At>) -> Result<(), Abort> {
+        self.send(Msg::Directory)?;
+        let listing = || -> rustix::io::Result<Vec<CString>> {
+            let mut names = Vec::new();
+            let mut d = rustix::fs::Dir::read_from(&at.fd)?;
+            while let Some(e) = d.read() {
+                let name = e?.file_name().to_owned();
+                if name.as_bytes() != b"." && name.as_bytes() != b".." {
+                    names.push(name);
+                }
+            }
+            Ok(names)
+        };
+        let mut names = listing().map_err(errno_at(at.path.clone()))?;
+        names.sort_unstable();
+        for name in names {
+            let st = rustix::fs::statat(
+                &at.fd,
+                name.as_c_str(),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(errno_at(at.join(&name)))?;
+            let ft = FileType::from_raw_mode(st.st_mode);
+            if let Some(kind) = special_kind(ft) {
+                let path = at.join(&name);
+                return Err(TreeError::SpecialFile { path, kind }.into());
+            }
+            self.send(Msg::Entry(name.clone()))?;
+            match ft {
+                FileType::Directory => {
+                    let fd = rustix::fs::openat(&at.fd, name.as_c_str(), DIR_FLAGS, Mode::empty())
+                        .map_err(errno_at(at.join(&name)))?;
+                    let path = at.join(&name);
+                    self.directory(&Arc::new(At { fd, path }))?;
+                }
+                FileType::Symlink => {
+                    let target = rustix::fs::readlinkat(&at.fd, name.as_c_str(), Vec::new())
+                        .map_err(errno_at(at.join(&name)))?;
+                    self.send(Msg::Symlink(target.into_bytes()))?;
+                }
+                _ => {
+                    let size = st.st_size as u64;
+                    self.file(at, name, size, st.st_mode & 0o100 != 0)?;
+                }
+            }
+        }
+        self.send(Msg::EndDirectory)
+    }
+
+    fn file(&mut self, at: &Arc<At>, name: CString, size: u64, exec: bool) -> Result<(), Abort> {
+        self.send(Msg::Regular {
+            executable: exec,
+            size,
+        })?;
         if size == 0 {
             return Ok(());
         }
@@ -447,7 +537,15 @@ impl Walker {
                 self.pending_tx = Some(tx);
                 self.send(Msg::Batch(rx))?;
             }
-            self.pending.push((path.to_path_buf(), size));
+            if !self
+                .pending_dir
+                .as_ref()
+                .is_some_and(|d| Arc::ptr_eq(d, at))
+            {
+                self.pending_dir = Some(Arc::clone(at));
+                self.pending_bytes += DIR_CHARGE;
+            }
+            self.pending.push((Arc::clone(at), name, size));
             self.pending_bytes += size;
             self.send(Msg::FromBatch)?;
             if self.pending_bytes >= BATCH_BYTES || self.pending.len() >= BATCH_FILES {
@@ -457,7 +555,15 @@ impl Walker {
         }
         // Earlier files must be on their way before this one may wait for budget.
         self.flush()?;
-        let file = Arc::new(open_listed(path).map_err(io_err(path))?);
+        let path = at.join(&name);
+        let fd = rustix::fs::openat(&at.fd, name.as_c_str(), FILE_FLAGS, Mode::empty())
+            .map_err(errno_at(path.clone()))?;
+        self.chunks(File::from(fd), path, size)
+    }
+
+    /// A large file's contents, one read job per chunk.
+    fn chunks(&mut self, file: File, path: PathBuf, size: u64) -> Result<(), Abort> {
+        let (file, path) = (Arc::new(file), Arc::new(path));
         let mut offset = 0;
         while offset < size {
             let len = CHUNK.min(size - offset);
@@ -465,7 +571,7 @@ impl Walker {
                 return Err(Abort::Gone);
             }
             let (tx, rx) = channel();
-            let (f, p) = (Arc::clone(&file), path.to_path_buf());
+            let (f, p) = (Arc::clone(&file), Arc::clone(&path));
             read_pool().spawn(move || {
                 let _ = tx.send(read_at(&f, &p, offset, len, size));
             });
@@ -484,20 +590,21 @@ impl Walker {
             return Ok(());
         };
         let files = std::mem::take(&mut self.pending);
-        let total = std::mem::take(&mut self.pending_bytes);
-        if !self.budget.acquire(total.max(MIN_CHARGE)) {
+        let charge = std::mem::take(&mut self.pending_bytes).max(MIN_CHARGE);
+        self.pending_dir = None;
+        let total = files.iter().map(|f| f.2).sum();
+        if !self.budget.acquire(charge) {
             return Err(Abort::Gone);
         }
         read_pool().spawn(move || {
-            let _ = tx.send(read_batch(&files, total));
+            let _ = tx.send(read_batch(&files, total).map(|d| (d, charge)));
         });
         Ok(())
     }
 }
 
-/// Open a file the walk listed as regular: never through a link or into a
-/// FIFO swapped in since (no-follow, non-blocking: the read then fails
-/// instead of waiting).
+/// Open the root file by its path: never through a link or into a FIFO
+/// swapped in since it was `lstat`ed.
 fn open_listed(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new()
@@ -506,15 +613,18 @@ fn open_listed(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// Read small files into one buffer, in order: one `read` per file.
-fn read_batch(files: &[(PathBuf, u64)], total: u64) -> Result<Filled, TreeError> {
+/// Read small files into one buffer, in order: each opened relative to
+/// its directory, one `read` per file.
+fn read_batch(files: &[(Arc<At>, CString, u64)], total: u64) -> Result<Filled, TreeError> {
     let mut buf = take_buffer(total as usize);
     let mut at = 0;
-    for (path, size) in files {
-        let mut f = open_listed(path).map_err(io_err(path))?;
+    for (dir, name, size) in files {
+        let fd = rustix::fs::openat(&dir.fd, name.as_c_str(), FILE_FLAGS, Mode::empty())
+            .map_err(errno_at(dir.join(name)))?;
         let end = at + *size as usize;
-        f.read_exact(&mut buf[at..end])
-            .map_err(|e| changed_or(path, *size, e))?;
+        File::from(fd)
+            .read_exact(&mut buf[at..end])
+            .map_err(|e| changed_or(&dir.join(name), *size, e))?;
         at = end;
     }
     Ok(Filled { buf, len: at })
