@@ -125,6 +125,13 @@ fi
 # nix-store --add as root without a daemon: a single-user store in /nix.
 export NIX_REMOTE="${NIX_REMOTE:-}"
 
+# A fresh clone under CI compiles everything once, so incremental
+# compilation's bookkeeping only costs there (kiln and its test binaries:
+# 62 -> 51 s on two cores); local reruns keep it.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
+
 # Build kiln first: it also fills the cargo cache that offline crate and
 # command builds in the tests read.
 cargo build --locked --all-targets

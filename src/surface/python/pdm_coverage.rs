@@ -7,7 +7,6 @@
 //! `excludes`), no local build hook (`pdm_build.py`), pdm-backend 2.5 allowed by
 //! `build-system.requires`.
 
-
 use crate::recipe::Surface;
 
 /// Keys of `[tool.pdm.build]` kiln writes as pdm-backend does for a wheel
