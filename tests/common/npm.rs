@@ -14,7 +14,11 @@ pub fn dry_run_files(dir: &Path, cache: &Path) -> Vec<String> {
             .env("npm_config_cache", cache)
             .env("npm_config_loglevel", "error"),
     );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    packed_files(&serde_json::from_str(&out).unwrap())
+}
+
+/// The packed files (sorted) of `npm pack --json` output.
+pub fn packed_files(v: &serde_json::Value) -> Vec<String> {
     let mut files: Vec<String> = v[0]["files"]
         .as_array()
         .unwrap()

@@ -208,13 +208,7 @@ fn npm_pack(dir: &Path, dest: &Path) -> (Vec<String>, Vec<u8>) {
             .current_dir(dir),
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let mut files: Vec<String> = v[0]["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect();
-    files.sort();
+    let files = common::npm::packed_files(&v);
     let tgz = fs::read(dest.join(v[0]["filename"].as_str().unwrap())).unwrap();
     (files, gunzip(&tgz))
 }
