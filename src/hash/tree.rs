@@ -423,6 +423,12 @@ impl At {
     fn join(&self, name: &CStr) -> PathBuf {
         self.path.join(OsStr::from_bytes(name.to_bytes()))
     }
+
+    /// The error of an operation on `name`; its path is only built if
+    /// there is one (these calls are once per file).
+    fn err<'a>(&'a self, name: &'a CStr) -> impl FnOnce(rustix::io::Errno) -> TreeError + 'a {
+        move |e| errno_at(self.join(name))(e)
+    }
 }
 
 /// The name of a file type that a NAR cannot hold.
@@ -487,7 +493,7 @@ impl Walker {
             }
             Ok(names)
         };
-        let mut names = listing().map_err(errno_at(at.path.clone()))?;
+        let mut names = listing().map_err(|e| errno_at(at.path.clone())(e))?;
         names.sort_unstable();
         for name in names {
             let st = rustix::fs::statat(
@@ -495,7 +501,7 @@ impl Walker {
                 name.as_c_str(),
                 rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
             )
-            .map_err(errno_at(at.join(&name)))?;
+            .map_err(at.err(&name))?;
             let ft = FileType::from_raw_mode(st.st_mode);
             if let Some(kind) = special_kind(ft) {
                 let path = at.join(&name);
@@ -505,13 +511,13 @@ impl Walker {
             match ft {
                 FileType::Directory => {
                     let fd = rustix::fs::openat(&at.fd, name.as_c_str(), DIR_FLAGS, Mode::empty())
-                        .map_err(errno_at(at.join(&name)))?;
+                        .map_err(at.err(&name))?;
                     let path = at.join(&name);
                     self.directory(&Arc::new(At { fd, path }))?;
                 }
                 FileType::Symlink => {
                     let target = rustix::fs::readlinkat(&at.fd, name.as_c_str(), Vec::new())
-                        .map_err(errno_at(at.join(&name)))?;
+                        .map_err(at.err(&name))?;
                     self.send(Msg::Symlink(target.into_bytes()))?;
                 }
                 _ => {
@@ -620,7 +626,7 @@ fn read_batch(files: &[(Arc<At>, CString, u64)], total: u64) -> Result<Filled, T
     let mut at = 0;
     for (dir, name, size) in files {
         let fd = rustix::fs::openat(&dir.fd, name.as_c_str(), FILE_FLAGS, Mode::empty())
-            .map_err(errno_at(dir.join(name)))?;
+            .map_err(dir.err(name))?;
         let end = at + *size as usize;
         File::from(fd)
             .read_exact(&mut buf[at..end])
